@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# One build for every part of CRAB. `make help` lists the targets.
+
+SHELL      := /bin/bash
+TOP        := $(abspath .)
+BUILD      := $(TOP)/build
+
+# Kernel to build modules against: KDIR wins, else KVER, else the newest
+# installed Debian headers.
+KVER       ?= $(shell ls -d /lib/modules/*/build 2>/dev/null | sed 's,/lib/modules/,,;s,/build,,' | grep -v cloud | sort -V | tail -n 1)
+KDIR       ?= /lib/modules/$(KVER)/build
+KVERS_ALL  := $(shell ls -d /lib/modules/*/build 2>/dev/null | sed 's,/lib/modules/,,;s,/build,,' | sort -V)
+
+CLANG      ?= clang
+BPFTOOL    ?= $(firstword $(wildcard /usr/sbin/bpftool) $(shell command -v bpftool 2>/dev/null) bpftool)
+BPF_SRCS   := $(wildcard lb/ebpf_xdp/*.bpf.c endpoints/ebpf/*.bpf.c)
+BPF_OBJS   := $(patsubst %.bpf.c,$(BUILD)/bpf/%.bpf.o,$(notdir $(BPF_SRCS)))
+BPF_SKELS  := $(BPF_OBJS:.bpf.o=.skel.h)
+BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 \
+              -I$(TOP)/include -I/usr/include/x86_64-linux-gnu
+vpath %.bpf.c lb/ebpf_xdp endpoints/ebpf
+
+KERNEL     ?= 6.1
+T          ?= *
+J          ?= 2
+
+.PHONY: all help deps modules modules-all bpf userspace check check-unit \
+        check-host check-vm check-harness demo clean
+
+all: bpf userspace modules
+
+help:
+	@echo "CRAB build and test targets"
+	@echo "  make [all]            build BPF objects, userspace (crabctl) and kernel modules"
+	@echo "  make deps             install the Debian packages the project needs (root)"
+	@echo "  make modules          build the kernel modules for KVER=$(KVER) (or KDIR=...)"
+	@echo "  make modules-all      build the modules for every installed kernel headers"
+	@echo "  make bpf              compile BPF programs and skeletons into build/bpf"
+	@echo "  make userspace        build crabctl, libraries and unit tests (CMake)"
+	@echo "  make check            unit + host + VM (6.1, 6.12) tests, then 'N passed, N failed, N skipped'"
+	@echo "  make check-unit       unit tests (ctest)"
+	@echo "  make check-host       selftests tagged 'host' on this machine's own kernel"
+	@echo "  make check-vm KERNEL=<6.1|6.12|/path/bzImage>   selftests tagged 'vm' inside QEMU"
+	@echo "  make check-harness    tests of the test harness itself (failure paths)"
+	@echo "  make demo [LB=...]    boot the VM, build the topology, run traffic through the VIP"
+	@echo "  make clean            remove build/"
+	@echo "Variables: T=<glob> selects tests, KVER/KDIR pick the kernel for modules."
+
+deps:
+	bash scripts/install-deps.sh
+
+# ---- kernel modules: out-of-tree build in a per-kernel copy ----------------
+KMOD_SRC := Kbuild include modules lb/netfilter
+
+modules:
+	@bash tools/build-modules.sh "$(KDIR)" "$(BUILD)/kmod/$(notdir $(patsubst %/build,%,$(KDIR)))"
+
+modules-all:
+	@set -e; for v in $(KVERS_ALL); do \
+		bash tools/build-modules.sh /lib/modules/$$v/build "$(BUILD)/kmod/$$v"; done
+
+# ---- BPF -------------------------------------------------------------------
+bpf: $(BPF_SKELS)
+
+$(BUILD)/bpf/%.bpf.o: %.bpf.c $(wildcard include/crab/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+# ---- userspace ---------------------------------------------------------------
+userspace: bpf
+	@cmake -S . -B $(BUILD)/userspace -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DCRAB_BPF_DIR=$(BUILD)/bpf >/dev/null
+	@cmake --build $(BUILD)/userspace -j $(J)
+
+# ---- tests -----------------------------------------------------------------
+check:
+	@bash tools/check-all.sh "$(T)"
+
+check-unit: userspace
+	@bash tools/run-unit.sh "$(T)"
+
+check-host: bpf userspace
+	@bash selftests/run.sh --where host --filter "$(T)" --results $(BUILD)/results/host
+
+check-vm: bpf userspace
+	@bash tools/vm/run-vm.sh --kernel "$(KERNEL)" --filter "$(T)"
+
+check-harness:
+	@bash tools/vm/test-harness.sh
+
+demo:
+	@bash tools/demo.sh $(if $(LB),--lb $(LB))
+
+clean:
+	rm -rf $(BUILD)

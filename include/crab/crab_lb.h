@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The load-balancer service model shared by every LB implementation (XDP,
+ * netfilter, DPDK) and by crabctl: policies, legacy-SYN modes, limits and the
+ * names of the per-service counters. Freestanding C: kernel, BPF, userspace.
+ */
+#ifndef CRAB_LB_H
+#define CRAB_LB_H
+
+#include <linux/types.h>
+
+#define CRAB_MAX_SERVICES	256
+#define CRAB_MAX_BACKENDS	64	/* per service */
+#define CRAB_MAGLEV_SIZE	1021	/* prime > 10 * CRAB_MAX_BACKENDS */
+#define CRAB_WRR_SLOTS		256	/* expanded weighted round-robin ring */
+#define CRAB_WEIGHT_MAX		100
+
+/* Backend selection for redirect-capable SYNs (SPEC 5). */
+enum crab_policy {
+	CRAB_POLICY_RR = 0,
+	CRAB_POLICY_RANDOM = 1,
+	CRAB_POLICY_WRR = 2,
+	CRAB_POLICY_MAX,
+};
+
+/* What a SYN without the redirect option gets (SPEC 3.2). */
+enum crab_legacy_mode {
+	CRAB_LEGACY_DROP = 0,
+	CRAB_LEGACY_INSERT = 1,
+	CRAB_LEGACY_HASH = 2,
+	CRAB_LEGACY_MAX,
+};
+
+/* Backend state: draining backends get no new SYNs but stay in hash tables
+ * long enough for their flows in hash mode (SPEC 5: removal never affects
+ * established connections; redirected ones never touch the LB again).
+ */
+enum crab_backend_state {
+	CRAB_BACKEND_ACTIVE = 0,
+	CRAB_BACKEND_DRAINING = 1,
+};
+
+/*
+ * Per-service LB counters, in one order for every implementation. X-macro:
+ * CRAB_LB_COUNTER(enum_suffix, "name", "help")
+ */
+#define CRAB_LB_COUNTERS(X)						\
+	X(SYN_REDIRECTED, "syn_redirected", "capable SYNs sent to a backend") \
+	X(SYN_INSERTED, "syn_inserted", "legacy SYNs given the option (insert)") \
+	X(SYN_HASHED, "syn_hashed", "legacy SYNs forwarded by hash (hash)") \
+	X(SYN_LEGACY_DROP, "syn_legacy_drop", "legacy SYNs dropped (drop)") \
+	X(NONSYN_HASHED, "nonsyn_hashed", "non-SYN packets forwarded by hash") \
+	X(NONSYN_DROP, "nonsyn_drop", "non-SYN packets to the VIP dropped") \
+	X(NO_BACKEND, "no_backend", "packets dropped: no active backend") \
+	X(OPT_MALFORMED, "opt_malformed", "SYNs with a malformed option walk") \
+	X(OPT_BAD_LEN, "opt_bad_len", "redirect options with a wrong length") \
+	X(NO_ROOM, "no_room", "insert impossible: doff or MTU limit") \
+	X(FRAGMENT, "fragment", "IP fragments to the VIP dropped") \
+	X(TX_ERROR, "tx_error", "forwarding failed (no route/neighbour)")
+
+#define CRAB_LB_CNT_ENUM(e, n, h) CRAB_LB_CNT_##e,
+enum crab_lb_counter {
+	CRAB_LB_COUNTERS(CRAB_LB_CNT_ENUM)
+	CRAB_LB_CNT_MAX,
+};
+#undef CRAB_LB_CNT_ENUM
+
+#endif /* CRAB_LB_H */

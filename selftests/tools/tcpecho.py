@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Echo server and checking client for the CRAB selftests.
+
+server: threaded TCP echo server (echoes until the peer closes).
+client: N connections to ADDR:PORT; each sends random bytes and checks the
+echo; reports JSON {"ok", "failed", "peers": {ip: count}, "errors": [...]},
+peers taken from getpeername() after the handshake. With --hold all
+connections stay open and exchange data --rounds times, --interval apart
+(used to show that open connections survive LB changes); a file named by
+--ready is created once all are connected.
+"""
+import argparse
+import json
+import os
+import socket
+import sys
+import threading
+import time
+
+
+def serve(args):
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((args.bind, args.port))
+    ls.listen(1024)
+
+    def handle(c):
+        with c:
+            c.settimeout(120)
+            try:
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    c.sendall(d)
+            except OSError:
+                return
+
+    while True:
+        c, _ = ls.accept()
+        threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+
+def exchange(s, size):
+    data = os.urandom(size)
+    s.sendall(data)
+    got = b""
+    while len(got) < size:
+        d = s.recv(size - len(got))
+        if not d:
+            raise OSError("connection closed by peer during echo")
+        got += d
+    if got != data:
+        raise OSError("echo mismatch")
+
+
+def client(args):
+    res = {"ok": 0, "failed": 0, "peers": {}, "errors": []}
+    socks = []
+    deadline = time.monotonic() + args.deadline
+
+    def err(msg):
+        res["failed"] += 1
+        if len(res["errors"]) < 10:
+            res["errors"].append(msg)
+
+    for i in range(args.count):
+        if time.monotonic() > deadline:
+            err("deadline reached after %d connections" % i)
+            res["failed"] += args.count - i - 1
+            break
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(args.timeout)
+        try:
+            s.connect((args.addr, args.port))
+            peer = s.getpeername()[0]
+            exchange(s, args.size)
+        except OSError as e:
+            err("conn %d: %s" % (i, e))
+            s.close()
+            continue
+        res["peers"][peer] = res["peers"].get(peer, 0) + 1
+        if args.hold:
+            socks.append((s, peer))
+        else:
+            s.close()
+            res["ok"] += 1
+    if args.hold:
+        if args.ready:
+            open(args.ready, "w").close()
+        alive = list(socks)
+        for r in range(args.rounds):
+            time.sleep(args.interval)
+            still = []
+            for s, peer in alive:
+                try:
+                    exchange(s, args.size)
+                    still.append((s, peer))
+                except OSError as e:
+                    err("round %d to %s: %s" % (r, peer, e))
+                    s.close()
+            alive = still
+        res["ok"] += len(alive)
+        for s, _ in alive:
+            s.close()
+    print(json.dumps(res, sort_keys=True))
+    return 0 if res["failed"] == 0 else 1
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("server")
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--bind", default="0.0.0.0")
+    c = sub.add_parser("client")
+    c.add_argument("--addr", required=True)
+    c.add_argument("--port", type=int, required=True)
+    c.add_argument("--count", type=int, default=1)
+    c.add_argument("--size", type=int, default=64)
+    c.add_argument("--timeout", type=float, default=5.0)
+    c.add_argument("--deadline", type=float, default=300.0)
+    c.add_argument("--hold", action="store_true")
+    c.add_argument("--rounds", type=int, default=3)
+    c.add_argument("--interval", type=float, default=1.0)
+    c.add_argument("--ready")
+    c.add_argument("--json", action="store_true", help="(default) JSON output")
+    a = p.parse_args()
+    if a.cmd == "server":
+        serve(a)
+        return 0
+    return client(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Unit tests of the one TCP option walk shared by every component
+// (include/crab/crab_opt.h), SPEC section 2.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstring>
+#include <vector>
+
+extern "C" {
+#include <crab/crab_opt.h>
+}
+
+namespace {
+
+const crab_opt_cfg kDefault = CRAB_OPT_CFG_DEFAULT;
+const crab_opt_cfg kExp = {CRAB_OPT_KIND_EXP, 0, CRAB_OPT_EXID_DEFAULT};
+
+struct Walk {
+    int status;
+    crab_opt_res res;
+};
+
+// The walk is always given a CRAB_OPT_BUF_SIZE buffer, as in BPF.
+Walk walk(const std::vector<uint8_t>& opts, const crab_opt_cfg& cfg = kDefault)
+{
+    std::array<uint8_t, CRAB_OPT_BUF_SIZE> buf{};
+    std::memcpy(buf.data(), opts.data(), std::min(opts.size(), buf.size()));
+    Walk w{};
+    w.status = crab_opt_find(buf.data(), static_cast<uint32_t>(opts.size()), &cfg, &w.res);
+    return w;
+}
+
+TEST(CrabOpt, FindsAlignedOptionAfterNops)
+{
+    auto w = walk({1, 1, 42, 6, 198, 18, 100, 1});
+    ASSERT_EQ(w.status, CRAB_OPT_FOUND);
+    EXPECT_EQ(w.res.addr, 0xC6126401u);
+    EXPECT_EQ(w.res.off, 2);
+}
+
+TEST(CrabOpt, FindsOptionAtAnyOffsetBehindOtherOptions)
+{
+    // MSS, SACK_PERM, TS, then the option unaligned at the very end.
+    std::vector<uint8_t> o = {2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 3, 3, 7,
+                              42, 6, 10, 0, 0, 9};
+    auto w = walk(o);
+    ASSERT_EQ(w.status, CRAB_OPT_FOUND);
+    EXPECT_EQ(w.res.addr, 0x0A000009u);
+    EXPECT_EQ(w.res.off, 19);
+}
+
+TEST(CrabOpt, TakesTheFirstWellFormedOption)
+{
+    auto w = walk({42, 6, 1, 2, 3, 4, 42, 6, 5, 6, 7, 8});
+    ASSERT_EQ(w.status, CRAB_OPT_FOUND);
+    EXPECT_EQ(w.res.addr, 0x01020304u);
+}
+
+TEST(CrabOpt, WrongLengthIsIgnoredAndCounted)
+{
+    auto w = walk({42, 5, 1, 2, 3, 42, 6, 9, 9, 9, 9});
+    ASSERT_EQ(w.status, CRAB_OPT_FOUND);
+    EXPECT_EQ(w.res.bad_len, 1);
+    EXPECT_EQ(w.res.addr, 0x09090909u);
+    auto w2 = walk({42, 7, 1, 2, 3, 4, 5});
+    EXPECT_EQ(w2.status, CRAB_OPT_NONE);
+    EXPECT_EQ(w2.res.bad_len, 1);
+}
+
+TEST(CrabOpt, EolEndsTheWalk)
+{
+    auto w = walk({0, 42, 6, 1, 2, 3, 4});
+    EXPECT_EQ(w.status, CRAB_OPT_NONE);
+}
+
+TEST(CrabOpt, LengthBelowTwoIsMalformed)
+{
+    for (uint8_t len : {0, 1}) {
+        auto w = walk({2, len, 42, 6, 1, 2, 3, 4});
+        EXPECT_EQ(w.status, CRAB_OPT_MALFORMED) << "len " << int(len);
+        EXPECT_EQ(w.res.malformed, 1);
+    }
+}
+
+TEST(CrabOpt, OptionRunningPastTheEndIsMalformed)
+{
+    EXPECT_EQ(walk({1, 1, 42, 6, 1, 2, 3}).status, CRAB_OPT_MALFORMED);
+    EXPECT_EQ(walk({1, 1, 1, 42}).status, CRAB_OPT_MALFORMED);
+    EXPECT_EQ(walk({8, 255, 0, 0}).status, CRAB_OPT_MALFORMED);
+}
+
+TEST(CrabOpt, ForbidsReadingPastFortyBytes)
+{
+    // 36 NOPs then an option split across the 40-byte boundary.
+    std::vector<uint8_t> o(36, 1);
+    o.insert(o.end(), {42, 6, 1, 2, 3, 4});
+    EXPECT_EQ(walk(o).status, CRAB_OPT_MALFORMED);
+    std::vector<uint8_t> nops(40, 1);
+    EXPECT_EQ(walk(nops).status, CRAB_OPT_NONE);
+}
+
+TEST(CrabOpt, EmptyOptions)
+{
+    EXPECT_EQ(walk({}).status, CRAB_OPT_NONE);
+}
+
+TEST(CrabOpt, WriteThenFindRoundTrips)
+{
+    for (const auto& cfg : {kDefault, kExp}) {
+        std::array<uint8_t, CRAB_OPT_BUF_SIZE> buf{};
+        crab_opt_write(buf.data(), &cfg, 0xC6126401u);
+        crab_opt_res r{};
+        ASSERT_EQ(crab_opt_find(buf.data(), TCPOLEN_CRAB_ALIGNED, &cfg, &r), CRAB_OPT_FOUND);
+        EXPECT_EQ(r.addr, 0xC6126401u);
+        EXPECT_EQ(r.off + crab_opt_addr_off(&cfg) + 4, TCPOLEN_CRAB_ALIGNED);
+    }
+}
+
+TEST(CrabOpt, DefaultWireBytes)
+{
+    std::array<uint8_t, 8> buf{};
+    crab_opt_write(buf.data(), &kDefault, 0x0A000001u);
+    EXPECT_EQ(buf, (std::array<uint8_t, 8>{1, 1, 42, 6, 10, 0, 0, 1}));
+}
+
+TEST(CrabOpt, ExperimentalFormChecksExid)
+{
+    // RFC 6994: kind 254, len 8, ExID, addr. Another experiment's ExID is not ours.
+    EXPECT_EQ(walk({254, 8, 0xC4, 0xAB, 1, 2, 3, 4}, kExp).status, CRAB_OPT_FOUND);
+    auto other = walk({254, 8, 0x12, 0x34, 1, 2, 3, 4}, kExp);
+    EXPECT_EQ(other.status, CRAB_OPT_NONE);
+    EXPECT_EQ(other.res.bad_len, 0);
+    // The default kind is not parsed when the experimental form is configured.
+    EXPECT_EQ(walk({42, 6, 1, 2, 3, 4}, kExp).status, CRAB_OPT_NONE);
+    EXPECT_EQ(walk({254, 8, 0xC4, 0xAB, 1, 2, 3, 4}, kDefault).status, CRAB_OPT_NONE);
+}
+
+TEST(CrabOpt, KindIsConfigurable)
+{
+    crab_opt_cfg c = kDefault;
+    c.kind = 253;
+    EXPECT_EQ(walk({253, 6, 1, 2, 3, 4}, c).status, CRAB_OPT_FOUND);
+    EXPECT_EQ(walk({42, 6, 1, 2, 3, 4}, c).status, CRAB_OPT_NONE);
+}
+
+// Exhaustive-ish property: for every 1..3-byte prefix of option soup the walk
+// terminates and never reports an offset outside the given length.
+TEST(CrabOpt, NeverReportsOutOfBounds)
+{
+    for (int a = 0; a < 256; a += 3)
+        for (int b = 0; b < 256; b += 5)
+            for (uint32_t len = 0; len <= 12; len++) {
+                std::vector<uint8_t> o = {uint8_t(a), uint8_t(b), 42, 6, 1, 2, 3, 4, 42, 6, 5, 6};
+                o.resize(len);
+                auto w = walk(o);
+                if (w.status == CRAB_OPT_FOUND)
+                    EXPECT_LE(w.res.off + TCPOLEN_CRAB, len);
+            }
+}
+
+}  // namespace
