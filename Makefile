@@ -74,7 +74,7 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 userspace: bpf
 	@cmake -S . -B $(BUILD)/userspace -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DCRAB_BPF_DIR=$(BUILD)/bpf >/dev/null
-	@cmake --build $(BUILD)/userspace -j $(J)
+	@cmake --build $(BUILD)/userspace -j $(J) -- --no-print-directory
 
 # ---- tests -----------------------------------------------------------------
 check:

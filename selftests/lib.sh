@@ -15,6 +15,9 @@
 #       VIP 198.18.100.1: client route "via 198.18.0.1"
 
 ksft_skip=4
+# Debian's python3 (with scapy) and system tools first, whatever the caller's
+# PATH (a pyenv shim, say) prefers.
+export PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 CRAB_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CRAB_TEST=$(basename "$0" .sh)
 : "${CRAB_MODDIR:=$CRAB_TOP/build/kmod/$(uname -r)}"

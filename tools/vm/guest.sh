@@ -1,0 +1,31 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Runs inside the VM (chrooted into the host's root): mounts what tests
+# expect, runs the job, writes counts and dmesg into the run directory on
+# the shared repository and prints CRAB-VM-RC=<status> for the host side.
+run=$1
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root TERM=dumb LANG=C.UTF-8
+mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
+mount -t debugfs none /sys/kernel/debug 2>/dev/null
+mkdir -p /run/netns
+ip link set lo up
+hostname crab-vm 2>/dev/null
+# shellcheck disable=SC1091
+source "$run/job.env"
+export CRAB_MODDIR=$CRAB_TOP/build/kmod/$(uname -r)
+cd "$CRAB_TOP" || exit 1
+echo "CRAB-GUEST-BEGIN"
+echo "# guest: $(uname -r), $(nproc) cpus, modules from $CRAB_MODDIR"
+if [ -n "$CRAB_CMD" ]; then
+	bash -c "$CRAB_CMD"
+	rc=$?
+else
+	bash selftests/run.sh --where vm --filter "$CRAB_FILTER" --results "$run"
+	rc=$?
+fi
+echo "CRAB-GUEST-END"
+dmesg >"$run/dmesg.txt" 2>&1
+sync
+echo "CRAB-VM-RC=$rc"
