@@ -1,9 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# Runs inside the VM (chrooted into the host's root): mounts what tests
+# PID 1 inside the VM, on the host's root (after switch_root): mounts what tests
 # expect, runs the job, writes counts and dmesg into the run directory on
 # the shared repository and prints CRAB-VM-RC=<status> for the host side.
 run=$1
+mountpoint -q /proc || mount -t proc proc /proc
+mountpoint -q /sys || mount -t sysfs sysfs /sys
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mountpoint -q /dev/pts || mount -t devpts devpts /dev/pts
+mountpoint -q /dev/shm || mount -t tmpfs tmpfs /dev/shm
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb LANG=C.UTF-8
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
@@ -29,3 +35,6 @@ echo "CRAB-GUEST-END"
 dmesg >"$run/dmesg.txt" 2>&1
 sync
 echo "CRAB-VM-RC=$rc"
+# PID 1 must not exit (that panics the guest): power off, QEMU exits.
+echo o >/proc/sysrq-trigger
+sleep 30

@@ -93,8 +93,9 @@ TEST(CrabOpt, OptionRunningPastTheEndIsMalformed)
 TEST(CrabOpt, ForbidsReadingPastFortyBytes)
 {
     // 36 NOPs then an option split across the 40-byte boundary.
-    std::vector<uint8_t> o(36, 1);
-    o.insert(o.end(), {42, 6, 1, 2, 3, 4});
+    std::vector<uint8_t> o(42, 1);
+    o[36] = 42;
+    o[37] = 6;
     EXPECT_EQ(walk(o).status, CRAB_OPT_MALFORMED);
     std::vector<uint8_t> nops(40, 1);
     EXPECT_EQ(walk(nops).status, CRAB_OPT_NONE);
