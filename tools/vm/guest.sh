@@ -4,12 +4,14 @@
 # expect, runs the job, writes counts and dmesg into the run directory on
 # the shared repository and prints CRAB-VM-RC=<status> for the host side.
 run=$1
-mountpoint -q /proc || mount -t proc proc /proc
-mountpoint -q /sys || mount -t sysfs sysfs /sys
-mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+# Always mount fresh: over 9p (multidevs=remap) the host's own /proc, /sys
+# and /dev show through the shared root and look like mount points.
+mount -t proc proc /proc || { echo "guest: cannot mount /proc"; exit 1; }
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
-mountpoint -q /dev/pts || mount -t devpts devpts /dev/pts
-mountpoint -q /dev/shm || mount -t tmpfs tmpfs /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb LANG=C.UTF-8
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
