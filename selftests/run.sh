@@ -8,6 +8,8 @@
 # GLOB matches "area/test_name" or "test_name" (shell glob, default *).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
+# The harness's own tests point this at selftests/harness-fixtures.
+tdir=${CRAB_SELFTESTS_DIR:-$top/selftests}
 where=host filter='*' results= list=0
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -21,11 +23,11 @@ done
 case $where in host|vm) ;; *) echo "error: --where must be host or vm, not '$where'" >&2; exit 2 ;; esac
 
 tests=()
-for f in "$top"/selftests/*/test_*.sh; do
+for f in "$tdir"/*/test_*.sh; do
 	[ -e "$f" ] || continue
 	tag=$(grep -m1 '^# crab-test:' "$f" | cut -d: -f2-)
 	[[ " $tag " == *" $where "* ]] || continue
-	rel=${f#"$top"/selftests/}
+	rel=${f#"$tdir"/}
 	area=${rel%%/*} name=$(basename "$f" .sh)
 	# shellcheck disable=SC2053
 	[[ "$area/$name" == $filter || "$name" == $filter || "$area" == $filter ]] || continue
@@ -33,7 +35,7 @@ for f in "$top"/selftests/*/test_*.sh; do
 done
 
 if [ "$list" = 1 ]; then
-	printf '%s\n' "${tests[@]#"$top"/selftests/}"
+	printf '%s\n' "${tests[@]#"$tdir"/}"
 	exit 0
 fi
 
@@ -42,11 +44,11 @@ echo "TAP version 13"
 echo "1..${#tests[@]}"
 for f in "${tests[@]}"; do
 	n=$((n + 1))
-	rel=${f#"$top"/selftests/}
+	rel=${f#"$tdir"/}
 	area=${rel%%/*}
 	timeout=300
-	if [ -f "$top/selftests/$area/settings" ]; then
-		t=$(sed -n 's/^timeout=//p' "$top/selftests/$area/settings")
+	if [ -f "$tdir/$area/settings" ]; then
+		t=$(sed -n 's/^timeout=//p' "$tdir/$area/settings")
 		[ -n "$t" ] && timeout=$t
 	fi
 	echo "# selftests: $area: $(basename "$f")"

@@ -1,0 +1,52 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# make check: build everything, then unit tests, the harness's own tests,
+# host selftests, and VM selftests on Debian 6.1 and 6.12 (and on the
+# patched kernel when CRAB_PATCHED_KERNEL names a bzImage). Every suite runs
+# even when an earlier one failed; the last line is the sum:
+#   N passed, N failed, N skipped
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+T=${1:-*}
+cd "$top" || exit 2
+rm -rf build/results
+mkdir -p build/results
+suites_failed=0
+step() {
+	local name=$1; shift
+	echo "=== $name: $*"
+	local start=$(date +%s)
+	"$@"
+	local rc=$?
+	echo "=== $name: exit $rc, $(($(date +%s) - start))s"
+	if [ "$rc" != 0 ]; then
+		suites_failed=$((suites_failed + 1))
+		# A suite that died before writing counts still counts as a failure.
+		[ -s "build/results/$name/counts" ] || { mkdir -p "build/results/$name"; echo "0 1 0" >"build/results/$name/counts"; }
+	fi
+}
+
+if ! make -s all; then
+	echo "=== build failed"
+	mkdir -p build/results/build && echo "0 1 0" >build/results/build/counts
+else
+	echo "0 0 0" >/dev/null
+	step unit bash tools/run-unit.sh "$T"
+	step harness bash tools/vm/test-harness.sh --results build/results/harness
+	step host bash selftests/run.sh --where host --filter "$T" --results build/results/host
+	for k in 6.1 6.12 ${CRAB_PATCHED_KERNEL:-}; do
+		step "vm-$k" bash tools/vm/run-vm.sh --kernel "$k" --filter "$T"
+	done
+fi
+
+p=0 f=0 s=0
+for c in build/results/*/counts; do
+	[ -e "$c" ] || continue
+	read -r a b d <"$c"
+	printf '%-28s %s passed, %s failed, %s skipped\n' "$(basename "$(dirname "$c")")" "$a" "$b" "$d"
+	p=$((p + a)) f=$((f + b)) s=$((s + d))
+done
+# A suite that failed without any failed count (e.g. the VM kernel log) is a failure.
+if [ "$suites_failed" -gt 0 ] && [ "$f" -eq 0 ]; then f=$suites_failed; fi
+echo "$p passed, $f failed, $s skipped"
+[ "$f" -eq 0 ]
