@@ -9,6 +9,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 T=${1:-*}
 cd "$top" || exit 2
+check_start=$(date +%s)
 rm -rf build/results
 mkdir -p build/results
 suites_failed=0
@@ -48,5 +49,6 @@ for c in build/results/*/counts; do
 done
 # A suite that failed without any failed count (e.g. the VM kernel log) is a failure.
 if [ "$suites_failed" -gt 0 ] && [ "$f" -eq 0 ]; then f=$suites_failed; fi
+echo "=== wall time: $(($(date +%s) - ${CRAB_CI_START:-$check_start}))s"
 echo "$p passed, $f failed, $s skipped"
 [ "$f" -eq 0 ]
