@@ -26,7 +26,7 @@ T          ?= *
 J          ?= 2
 
 .PHONY: all help deps modules modules-all bpf userspace check check-unit \
-        check-host check-vm check-harness demo clean
+        check-host check-vm check-harness kernel demo clean
 
 all: bpf userspace modules
 
@@ -43,6 +43,7 @@ help:
 	@echo "  make check-host       selftests tagged 'host' on this machine's own kernel"
 	@echo "  make check-vm KERNEL=<6.1|6.12|/path/bzImage>   selftests tagged 'vm' inside QEMU"
 	@echo "  make check-harness    tests of the test harness itself (failure paths)"
+	@echo "  make kernel           apply kernel-patches/6.12 to Debian's linux-source-6.12, build a VM bzImage"
 	@echo "  make demo [LB=...]    boot the VM, build the topology, run traffic through the VIP"
 	@echo "  make clean            remove build/"
 	@echo "Variables: T=<glob> selects tests, KVER/KDIR pick the kernel for modules."
@@ -91,6 +92,9 @@ check-vm: bpf userspace
 
 check-harness:
 	@bash tools/vm/test-harness.sh
+
+kernel:
+	@bash tools/kernel/build-kernel.sh
 
 demo:
 	@bash tools/demo.sh $(if $(LB),--lb $(LB))
