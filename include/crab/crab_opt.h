@@ -10,8 +10,8 @@
  * or kind len exid addr (RFC 6994 form). Receivers accept any offset.
  *
  * Everything here is header-only, freestanding C (no libc, no kernel API) so
- * that the same walk runs in every component. In BPF the caller copies the
- * option bytes into a stack buffer of CRAB_OPT_BUF_SIZE first.
+ * that the same walk (crab_opt_step) runs in every component. In BPF the
+ * caller copies the option bytes into a struct crab_opt_walk first.
  */
 #ifndef CRAB_OPT_H
 #define CRAB_OPT_H
@@ -62,81 +62,145 @@ static inline int crab_opt_len(const struct crab_opt_cfg *cfg)
 }
 
 /*
- * Walk TCP options @opt[0..len) (len <= 40) and find the first well-formed
- * redirect option. EOL ends the walk; a length < 2 or one running past the
- * end ends it as malformed. A redirect-kind option with the wrong length is
- * ignored and counted in res->bad_len (SPEC 2). For the RFC 6994 form, a
- * kind-254 option with another ExID is someone else's experiment: skipped.
- *
- * Index accesses are masked with (CRAB_OPT_BUF_SIZE - 1) so the BPF verifier
- * can prove them in bounds; callers pass a CRAB_OPT_BUF_SIZE buffer there.
- * Everywhere else the explicit "i + n <= len" checks are what keeps reads
- * inside the buffer.
+ * The walk, one option per step. State of a walk over @len option bytes.
+ * Every component runs exactly this step: C code through crab_opt_find(),
+ * BPF through bpf_loop() (crab_opt_walk_bpf() below), because the verifier
+ * cannot follow a data-dependent 40-step loop (it explores every option
+ * layout and gives up at 1M instructions) but verifies a bpf_loop()
+ * callback once.
+ */
+struct crab_opt_state {
+	__u32 i;		/* offset of the next option */
+	__u32 len;		/* option bytes, <= CRAB_TCP_MAX_OPTLEN */
+	int status;		/* enum crab_opt_status */
+	struct crab_opt_cfg cfg;
+	struct crab_opt_res res;
+};
+
+static inline void crab_opt_init(struct crab_opt_state *st, __u32 len,
+				 const struct crab_opt_cfg *cfg)
+{
+	st->i = 0;
+	st->len = len > CRAB_TCP_MAX_OPTLEN ? CRAB_TCP_MAX_OPTLEN : len;
+	st->status = CRAB_OPT_NONE;
+	st->cfg = *cfg;
+	st->res.addr = 0;
+	st->res.off = 0;
+	st->res.bad_len = 0;
+	st->res.malformed = 0;
+	st->res.pad = 0;
+}
+
+/*
+ * Look at the option at st->i of @opt; return 1 when the walk is over
+ * (found, EOL, end, malformed), 0 to go on. EOL ends the walk; a length < 2
+ * or one running past the end ends it as malformed. A redirect-kind option
+ * with the wrong length is ignored and counted in res.bad_len (SPEC 2). For
+ * the RFC 6994 form, a kind-254 option with another ExID is someone else's
+ * experiment: skipped. Index accesses are masked with CRAB_OPT_BUF_SIZE - 1
+ * so the BPF verifier can prove them in bounds (callers pass a
+ * CRAB_OPT_BUF_SIZE buffer there); everywhere else the explicit
+ * "i + n <= len" checks keep reads inside the buffer.
+ */
+static inline int crab_opt_step(const __u8 *opt, struct crab_opt_state *st)
+{
+	const __u32 m = CRAB_OPT_BUF_SIZE - 1;
+	__u32 i = st->i, len = st->len;
+	__u8 kind, olen, want = crab_opt_len(&st->cfg);
+
+	if (i >= len)
+		return 1;
+	kind = opt[i & m];
+	if (kind == CRAB_TCPOPT_EOL)
+		return 1;
+	if (kind == CRAB_TCPOPT_NOP) {
+		st->i = i + 1;
+		return 0;
+	}
+	if (i + 2 > len)
+		goto malformed;
+	olen = opt[(i + 1) & m];
+	if (olen < 2 || i + olen > len)
+		goto malformed;
+	if (kind == st->cfg.kind) {
+		int exid_ok = 1;
+		__u32 a = i + 2;
+
+		if (st->cfg.kind == CRAB_OPT_KIND_EXP) {
+			exid_ok = olen >= 4 &&
+				  (((__u16)opt[(i + 2) & m] << 8) |
+				   opt[(i + 3) & m]) == st->cfg.exid;
+			a = i + 4;
+		}
+		if (exid_ok && olen == want) {
+			st->res.addr = ((__u32)opt[a & m] << 24) |
+				       ((__u32)opt[(a + 1) & m] << 16) |
+				       ((__u32)opt[(a + 2) & m] << 8) |
+				       (__u32)opt[(a + 3) & m];
+			st->res.off = (__u8)i;
+			st->status = CRAB_OPT_FOUND;
+			return 1;
+		}
+		if (exid_ok && st->res.bad_len < 255)
+			st->res.bad_len++;
+	}
+	st->i = i + olen;
+	return 0;
+malformed:
+	st->res.malformed = 1;
+	st->status = CRAB_OPT_MALFORMED;
+	return 1;
+}
+
+/*
+ * Find the first well-formed redirect option in @opt[0..len) (len <= 40,
+ * larger is clamped). Returns enum crab_opt_status; details in @res.
  */
 static inline int crab_opt_find(const __u8 *opt, __u32 len,
 				const struct crab_opt_cfg *cfg,
 				struct crab_opt_res *res)
 {
-	const __u32 m = CRAB_OPT_BUF_SIZE - 1;
-	__u32 i = 0, n;
-	__u8 want = crab_opt_len(cfg);
+	struct crab_opt_state st;
+	__u32 n;
 
-	res->addr = 0;
-	res->off = 0;
-	res->bad_len = 0;
-	res->malformed = 0;
-	res->pad = 0;
-	if (len > CRAB_TCP_MAX_OPTLEN)
-		len = CRAB_TCP_MAX_OPTLEN;
-
-	for (n = 0; n < CRAB_TCP_MAX_OPTLEN; n++) {
-		__u8 kind, olen;
-
-		if (i >= len)
+	crab_opt_init(&st, len, cfg);
+	/* Each step consumes >= 1 byte: 40 steps cover any header. */
+	for (n = 0; n < CRAB_TCP_MAX_OPTLEN; n++)
+		if (crab_opt_step(opt, &st))
 			break;
-		kind = opt[i & m];
-		if (kind == CRAB_TCPOPT_EOL)
-			break;
-		if (kind == CRAB_TCPOPT_NOP) {
-			i++;
-			continue;
-		}
-		if (i + 2 > len) {
-			res->malformed = 1;
-			return CRAB_OPT_MALFORMED;
-		}
-		olen = opt[(i + 1) & m];
-		if (olen < 2 || i + olen > len) {
-			res->malformed = 1;
-			return CRAB_OPT_MALFORMED;
-		}
-		if (kind == cfg->kind) {
-			int exid_ok = 1;
-			__u32 a = i + 2;
-
-			if (cfg->kind == CRAB_OPT_KIND_EXP) {
-				if (olen >= 4)
-					exid_ok = ((__u16)(opt[(i + 2) & m] << 8) |
-						   opt[(i + 3) & m]) == cfg->exid;
-				else
-					exid_ok = 0;
-				a = i + 4;
-			}
-			if (exid_ok && olen == want) {
-				res->addr = ((__u32)opt[a & m] << 24) |
-					    ((__u32)opt[(a + 1) & m] << 16) |
-					    ((__u32)opt[(a + 2) & m] << 8) |
-					    (__u32)opt[(a + 3) & m];
-				res->off = (__u8)i;
-				return CRAB_OPT_FOUND;
-			}
-			if (exid_ok && res->bad_len < 255)
-				res->bad_len++;
-		}
-		i += olen;
-	}
-	return CRAB_OPT_NONE;
+	*res = st.res;
+	return st.status;
 }
+
+#ifdef __bpf__
+/*
+ * BPF form: the option bytes live in the walk (zero past len) so that the
+ * bpf_loop() callback reaches them through its context. Needs bpf_loop()
+ * (Linux 5.17) and <bpf/bpf_helpers.h> included before this header.
+ */
+struct crab_opt_walk {
+	__u8 opt[CRAB_OPT_BUF_SIZE];
+	struct crab_opt_state st;
+};
+
+static long crab_opt_walk_cb(__u32 n, void *ctx)
+{
+	struct crab_opt_walk *w = ctx;
+
+	(void)n;
+	return crab_opt_step(w->opt, &w->st);
+}
+
+/* Walk w->opt (filled by the caller, zero past @len). */
+static __always_inline int crab_opt_walk_bpf(struct crab_opt_walk *w,
+					     __u32 len,
+					     const struct crab_opt_cfg *cfg)
+{
+	crab_opt_init(&w->st, len, cfg);
+	bpf_loop(CRAB_TCP_MAX_OPTLEN, crab_opt_walk_cb, w, 0);
+	return w->st.status;
+}
+#endif /* __bpf__ */
 
 /*
  * Write the 8-byte aligned option carrying @addr_host (host order) at @dst.

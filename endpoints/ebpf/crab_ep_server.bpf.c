@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * CRAB eBPF server endpoint (SPEC 3.3), a sock_ops program per cgroup: a
+ * SYN-ACK answering a SYN that carried the redirect option with address A
+ * carries the option with A too. Nothing is added to any other segment.
+ *
+ * The listener gets BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG when it starts
+ * listening (so listeners must be created after the attach); the SYN-ACKs
+ * of its request sockets then run HDR_OPT_LEN_CB/WRITE_HDR_OPT_CB, where
+ * TCP_BPF_SYN gives the SYN being answered (walked by crab_ep_optwalk.h, the
+ * shared crab_opt_find() in bpf_loop form). Children inherit the flag: it is
+ * cleared on their first non-SYN-ACK segment, so established connections
+ * cost no callback per segment.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "crab_ep_common.h"
+#include "crab_ep_optwalk.h"
+
+#ifndef SOL_TCP
+#define SOL_TCP 6
+#endif
+#define CRAB_TCPHDR_SYN 0x02
+#define CRAB_TCPHDR_ACK 0x10
+
+/*
+ * Find the redirect option of the SYN being answered. Returns
+ * CRAB_OPT_FOUND with res->addr set, or NONE/MALFORMED, or -1 when there is
+ * no SYN to look at (not a SYN-ACK of a request socket).
+ */
+static __always_inline int syn_find_opt(struct bpf_sock_ops *skops,
+					struct crab_ep_walk *w)
+{
+	__u8 hdr[60] = {};
+	__u32 optlen;
+	int n;
+
+	n = bpf_getsockopt(skops, SOL_TCP, TCP_BPF_SYN, hdr, sizeof(hdr));
+	if (n < 20)
+		return -1;
+	optlen = ((__u32)(hdr[12] >> 4) << 2);
+	if (optlen < 20)
+		return -1;
+	optlen -= 20;
+	if (optlen > (__u32)n - 20)
+		optlen = (__u32)n - 20;
+	/* The helper zeroed hdr past the SYN's header: a constant copy. */
+	__builtin_memcpy(w->opt, hdr + 20, CRAB_TCP_MAX_OPTLEN);
+	return crab_ep_walk(w, optlen);
+}
+
+static __always_inline int is_synack(const struct bpf_sock_ops *skops)
+{
+	return (skops->skb_tcp_flags & (CRAB_TCPHDR_SYN | CRAB_TCPHDR_ACK)) ==
+	       (CRAB_TCPHDR_SYN | CRAB_TCPHDR_ACK);
+}
+
+SEC("sockops")
+int crab_ep_server(struct bpf_sock_ops *skops)
+{
+	struct crab_ep_walk w = {};
+	__u8 buf[TCPOLEN_CRAB_ALIGNED];
+	int st, err;
+
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_LISTEN_CB:
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
+					  BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+		return 1;
+	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
+		if (!is_synack(skops)) {
+			/* A child that inherited the listener's flag. */
+			if (skops->is_fullsock)
+				bpf_sock_ops_cb_flags_set(skops,
+					skops->bpf_sock_ops_cb_flags &
+					~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+			return 1;
+		}
+		crab_ep_opt_cfg(crab_ep_get_cfg(), &w.cfg);
+		st = syn_find_opt(skops, &w);
+		if (st < 0)
+			return 1;
+		if (w.res.bad_len)
+			crab_ep_count(CRAB_EP_CNT_SYN_OPT_BAD_LEN);
+		if (st == CRAB_OPT_MALFORMED)
+			crab_ep_count(CRAB_EP_CNT_SYN_OPT_MALFORMED);
+		if (st != CRAB_OPT_FOUND)
+			return 1;
+		/* SPEC 3.3: no room left (40-byte limit) -> no option, counted. */
+		if (bpf_reserve_hdr_opt(skops, TCPOLEN_CRAB_ALIGNED, 0))
+			crab_ep_count(CRAB_EP_CNT_ECHO_NO_ROOM);
+		return 1;
+	case BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
+		if (!is_synack(skops))
+			return 1;
+		crab_ep_opt_cfg(crab_ep_get_cfg(), &w.cfg);
+		if (syn_find_opt(skops, &w) != CRAB_OPT_FOUND)
+			return 1;
+		crab_opt_write(buf, &w.cfg, w.res.addr);
+		/*
+		 * bpf_store_hdr_opt() refuses an option starting with NOP, so
+		 * the default form is stored without its two leading NOPs; the
+		 * kernel fills the rest of the 8 reserved bytes with NOPs, giving
+		 * "kind len addr NOP NOP" (SPEC 2).
+		 */
+		if (w.cfg.kind == CRAB_OPT_KIND_EXP)
+			err = bpf_store_hdr_opt(skops, buf, TCPOLEN_CRAB_EXP, 0);
+		else
+			err = bpf_store_hdr_opt(skops, buf + 2, TCPOLEN_CRAB, 0);
+		crab_ep_count(err ? CRAB_EP_CNT_ECHO_NO_ROOM : CRAB_EP_CNT_ECHOED);
+		return 1;
+	}
+	return 1;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// crab-lb-dpdk: state shared by main(), the worker lcore and the control
+// plane (telemetry commands).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "config.hpp"
+#include "lb_core.hpp"
+#include "rcu.hpp"
+
+namespace crab::lbd {
+
+// Everything main() takes from the command line, in one struct.
+struct AppConfig {
+    uint16_t port_id = 0;
+    std::optional<Mac> port_mac;  // default: the port's own MAC
+    Ipv4 port_ip{};               // source of ARP requests; answered for
+    uint16_t mtu = 1500;
+    unsigned nb_mbufs = 8192;     // fits --no-huge -m 512
+    unsigned idle_us = 0;         // sleep after an empty burst (shared CPUs, tests)
+    std::vector<ServiceSpec> services;
+    std::vector<BackendSpec> backends;
+};
+
+// App-level counters (not per service), per worker lcore.
+#define CRAB_LBD_ACOUNTERS(X)                                                \
+    X(TX, "tx", "frames sent")                                               \
+    X(TX_DROP, "tx_drop", "frames the TX queue did not take")                \
+    X(EXCEPTION_DROP, "exception_drop", "not LB traffic: left to the kernel's own copy, freed here") \
+    X(MULTISEG, "multiseg_drop", "multi-segment mbufs (not handled) dropped") \
+    X(ARP_REPLY_SENT, "arp_reply_sent", "ARP replies sent for a VIP or the port address") \
+    X(ARP_REQ_SENT, "arp_req_sent", "ARP requests sent for backends")        \
+    X(ARP_LEARNED, "arp_learned", "backend MACs learned from ARP")          \
+    X(ALLOC_FAIL, "alloc_fail", "mbuf allocation failures")
+
+#define CRAB_LBD_A_ENUM(e, n, h) A_##e,
+enum ACounter { CRAB_LBD_ACOUNTERS(CRAB_LBD_A_ENUM) A_MAX };
+#undef CRAB_LBD_A_ENUM
+
+struct alignas(64) Worker {
+    LcoreState core;
+    std::array<Counter, A_MAX> app;
+};
+
+struct App {
+    AppConfig cfg;
+    Config core_cfg;
+    rte_mempool* pool = nullptr;
+    std::unique_ptr<RcuPtr<Table>> table;
+    NeighTable neigh;
+    std::unique_ptr<Worker> worker;  // one RX/TX queue pair, one worker lcore
+    // Per-slot counter values when the slot's service was added, so a
+    // re-used slot starts from zero.
+    std::array<std::array<uint64_t, CRAB_LB_CNT_MAX>, CRAB_MAX_SERVICES> base{};
+};
+
+extern App* g_app;
+extern std::atomic<bool> force_quit;
+
+int port_init(App& app);   // 0 or -errno
+void port_fini(App& app);
+int control_init(App& app);  // registers /crab/* telemetry commands
+void control_service_added(App& app, const Table& t);
+
+}  // namespace crab::lbd

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Control plane of crab-lb-dpdk over DPDK telemetry: read with
+// dpdk-telemetry.py or `crabctl lb dpdk`, on the socket
+// /var/run/dpdk/<file-prefix>/dpdk_telemetry.v2.
+//
+//   /crab/stats                           global counters + "services" list
+//   /crab/stats,VIP:PORT                  a service's counters (crab_lb.h names)
+//   /crab/services                        service list (strings)
+//   /crab/backends,VIP:PORT               backends of a service
+//   /crab/service_add,VIP:PORT[,policy=P][,legacy=L]
+//   /crab/service_del,VIP:PORT
+//   /crab/backend_add,VIP:PORT,DIP[,weight=W][,mac=MAC]
+//   /crab/backend_del,VIP:PORT,DIP
+//   /crab/backend_drain,VIP:PORT,DIP
+//   /crab/backend_activate,VIP:PORT,DIP
+//
+// Edits apply to a copy of the table that is published whole (RcuPtr);
+// the answer is {"ok": ...} or {"error": "message naming the bad value"}.
+#include <rte_telemetry.h>
+
+#include <functional>
+
+#include "app.hpp"
+
+namespace crab::lbd {
+
+namespace {
+
+std::string key(uint32_t vip, uint16_t port) { return to_string(Endpoint{{vip}, port}); }
+
+void error(rte_tel_data* d, const std::string& msg)
+{
+    rte_tel_data_start_dict(d);
+    rte_tel_data_add_dict_string(d, "error", msg.substr(0, RTE_TEL_MAX_STRING_LEN - 1).c_str());
+}
+
+// Telemetry dict keys may only hold [A-Za-z0-9_/], so services and
+// backends are listed as string values, and a service's counters are asked
+// for by parameter.
+int cmd_stats(const char*, const char* params, rte_tel_data* d)
+{
+    App& app = *g_app;
+    try {
+        auto lk = app.table->lock();
+        const Table* t = app.table->current();
+        rte_tel_data_start_dict(d);
+        if (params && *params) {
+            Endpoint ep = parse_endpoint(params);
+            const Service* s = t->find(ep.ip.addr, ep.port);
+            if (!s)
+                throw Error("no service " + to_string(ep));
+            for (int i = 0; i < CRAB_LB_CNT_MAX; i++)
+                rte_tel_data_add_dict_u64(d, kCounterNames[i],
+                                          app.worker->core.cnt[s->slot][i].get() - app.base[s->slot][i]);
+            return 0;
+        }
+        for (int i = 0; i < G_MAX; i++)
+            rte_tel_data_add_dict_u64(d, kGCounterNames[i], app.worker->core.g[i].get());
+#define CRAB_LBD_A_NAME(e, n, h) n,
+        static const char* const names[] = {CRAB_LBD_ACOUNTERS(CRAB_LBD_A_NAME)};
+#undef CRAB_LBD_A_NAME
+        for (int i = 0; i < A_MAX; i++)
+            rte_tel_data_add_dict_u64(d, names[i], app.worker->app[i].get());
+        rte_tel_data* l = rte_tel_data_alloc();
+        rte_tel_data_start_array(l, RTE_TEL_STRING_VAL);
+        for (const auto& s : t->services)
+            rte_tel_data_add_array_string(l, key(s.vip, s.port).c_str());
+        rte_tel_data_add_dict_container(d, "services", l, 0);
+    } catch (const std::exception& e) {
+        error(d, e.what());
+    }
+    return 0;
+}
+
+int cmd_services(const char*, const char*, rte_tel_data* d)
+{
+    App& app = *g_app;
+    auto lk = app.table->lock();
+    rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+    for (const auto& s : app.table->current()->services) {
+        std::string v = key(s.vip, s.port) +
+                        " policy=" + std::string(to_string(static_cast<crab_policy>(s.policy))) +
+                        " legacy=" + std::string(to_string(static_cast<crab_legacy_mode>(s.legacy))) +
+                        " backends=" + std::to_string(s.backends.size()) +
+                        " active=" + std::to_string(s.active.size());
+        rte_tel_data_add_array_string(d, v.c_str());
+    }
+    return 0;
+}
+
+int cmd_backends(const char*, const char* params, rte_tel_data* d)
+{
+    App& app = *g_app;
+    try {
+        Endpoint ep = parse_endpoint(params ? params : "");
+        auto lk = app.table->lock();
+        const Service* s = app.table->current()->find(ep.ip.addr, ep.port);
+        if (!s)
+            throw Error("no service " + to_string(ep));
+        rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+        for (const auto& b : s->backends) {
+            Mac m;
+            bool known = b.has_mac ? (m = b.mac, true) : app.neigh.get(b.dip, m);
+            std::string v = to_string(Ipv4{b.dip}) + " weight=" + std::to_string(b.weight) +
+                            " state=" + (b.state == CRAB_BACKEND_ACTIVE ? "active" : "draining") +
+                            " mac=" + (known ? mac_to_string(m) : "unresolved");
+            rte_tel_data_add_array_string(d, v.c_str());
+        }
+    } catch (const std::exception& e) {
+        error(d, e.what());
+    }
+    return 0;
+}
+
+// Apply one edit to a copy of the current table and publish it.
+int edit(const char* params, rte_tel_data* d, const std::function<void(Table&, std::string_view)>& fn)
+{
+    App& app = *g_app;
+    try {
+        std::string_view p = params ? params : "";
+        auto lk = app.table->lock();
+        auto next = std::make_unique<Table>(*app.table->current());
+        fn(*next, p);
+        control_service_added(app, *next);
+        app.table->publish(std::move(next));
+        rte_tel_data_start_dict(d);
+        rte_tel_data_add_dict_string(d, "ok", std::string(p).substr(0, RTE_TEL_MAX_STRING_LEN - 1).c_str());
+    } catch (const std::exception& e) {
+        error(d, e.what());
+    }
+    return 0;
+}
+
+std::pair<Endpoint, Ipv4> svc_dip(std::string_view p)
+{
+    auto c = p.find(',');
+    if (c == std::string_view::npos)
+        throw Error("want VIP:PORT,DIP, got '" + std::string(p) + "'");
+    return {parse_endpoint(p.substr(0, c)), parse_ipv4(p.substr(c + 1))};
+}
+
+int cmd_service_add(const char*, const char* p, rte_tel_data* d)
+{
+    return edit(p, d, [](Table& t, std::string_view s) { service_add(t, parse_service_spec(s)); });
+}
+int cmd_service_del(const char*, const char* p, rte_tel_data* d)
+{
+    return edit(p, d, [](Table& t, std::string_view s) { service_del(t, parse_endpoint(s)); });
+}
+int cmd_backend_add(const char*, const char* p, rte_tel_data* d)
+{
+    return edit(p, d, [](Table& t, std::string_view s) { backend_add(t, parse_backend_spec(s)); });
+}
+int cmd_backend_del(const char*, const char* p, rte_tel_data* d)
+{
+    return edit(p, d, [](Table& t, std::string_view s) {
+        auto [ep, dip] = svc_dip(s);
+        backend_del(t, ep, dip);
+    });
+}
+int cmd_backend_drain(const char*, const char* p, rte_tel_data* d)
+{
+    return edit(p, d, [](Table& t, std::string_view s) {
+        auto [ep, dip] = svc_dip(s);
+        backend_set_state(t, ep, dip, CRAB_BACKEND_DRAINING);
+    });
+}
+int cmd_backend_activate(const char*, const char* p, rte_tel_data* d)
+{
+    return edit(p, d, [](Table& t, std::string_view s) {
+        auto [ep, dip] = svc_dip(s);
+        backend_set_state(t, ep, dip, CRAB_BACKEND_ACTIVE);
+    });
+}
+
+}  // namespace
+
+// A slot that was free in the current table and is used in `next` gets a
+// fresh baseline: its service's counters start at zero.
+void control_service_added(App& app, const Table& next)
+{
+    const Table* cur = app.table ? app.table->current() : nullptr;
+    for (const auto& s : next.services) {
+        bool existed = false;
+        if (cur)
+            for (const auto& o : cur->services)
+                existed |= o.slot == s.slot && o.vip == s.vip && o.port == s.port;
+        if (!existed)
+            for (int i = 0; i < CRAB_LB_CNT_MAX; i++)
+                app.base[s.slot][i] = app.worker->core.cnt[s.slot][i].get();
+    }
+}
+
+int control_init(App&)
+{
+    static const struct {
+        const char* name;
+        telemetry_cb fn;
+        const char* help;
+    } cmds[] = {
+        {"/crab/stats", cmd_stats, "CRAB LB counters, global and per service. No parameters."},
+        {"/crab/services", cmd_services, "CRAB LB services. No parameters."},
+        {"/crab/backends", cmd_backends, "Backends of a service. Parameter: VIP:PORT"},
+        {"/crab/service_add", cmd_service_add, "Add a service. Parameters: VIP:PORT[,policy=P][,legacy=L]"},
+        {"/crab/service_del", cmd_service_del, "Remove a service. Parameter: VIP:PORT"},
+        {"/crab/backend_add", cmd_backend_add, "Add a backend. Parameters: VIP:PORT,DIP[,weight=W][,mac=MAC]"},
+        {"/crab/backend_del", cmd_backend_del, "Remove a backend. Parameters: VIP:PORT,DIP"},
+        {"/crab/backend_drain", cmd_backend_drain, "Drain a backend (no new SYNs). Parameters: VIP:PORT,DIP"},
+        {"/crab/backend_activate", cmd_backend_activate, "Re-activate a drained backend. Parameters: VIP:PORT,DIP"},
+    };
+    for (const auto& c : cmds) {
+        int rc = rte_telemetry_register_cmd(c.name, c.fn, c.help);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+}  // namespace crab::lbd

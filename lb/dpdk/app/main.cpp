@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// crab-lb-dpdk: the CRAB connection-redirect load balancer on DPDK.
+//
+//   crab-lb-dpdk EAL-OPTIONS -- [--vip-config FILE] [--service VIP:PORT,...]...
+//                [--backend VIP:PORT,DIP,...]... [--port-ip IP] [--port-mac MAC]
+//                [--port N] [--mtu N] [--mbufs N] [--idle-us N]
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_random.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+
+#include "app.hpp"
+
+namespace crab::lbd {
+App* g_app;
+std::atomic<bool> force_quit{false};
+int worker_main(void*);
+}  // namespace crab::lbd
+
+using namespace crab::lbd;
+
+static void on_signal(int sig)
+{
+    std::fprintf(stderr, "crab-lb-dpdk: signal %d, stopping\n", sig);
+    force_quit = true;
+}
+
+// App options (after EAL's "--") into the one config struct; throws
+// crab::Error naming the bad value.
+static AppConfig parse_args(int argc, char** argv)
+{
+    AppConfig c;
+    std::string vip_config, port_mac, port_ip;
+    std::vector<std::string> svcs, bes;
+    CLI::App cli{"CRAB connection-redirect load balancer (DPDK)", "crab-lb-dpdk"};
+    cli.add_option("--vip-config", vip_config, "file of 'service SPEC' / 'backend SPEC' lines")
+        ->check(CLI::ExistingFile);
+    cli.add_option("--service", svcs, "VIP:PORT[,policy=rr|random|wrr][,legacy=drop|insert|hash]");
+    cli.add_option("--backend", bes, "VIP:PORT,DIP[,weight=W][,mac=MAC]");
+    cli.add_option("--port-ip", port_ip, "this LB's own IPv4 address (ARP source, answered)");
+    cli.add_option("--port-mac", port_mac, "MAC to serve (default: the port's)");
+    cli.add_option("--port", c.port_id, "DPDK port id")->capture_default_str();
+    cli.add_option("--mtu", c.mtu, "IP MTU an inserted option must fit in")->capture_default_str()->check(
+        CLI::Range(68, 9000));
+    cli.add_option("--mbufs", c.nb_mbufs, "mbufs in the pool")->capture_default_str()->check(
+        CLI::Range(1024, 1 << 22));
+    cli.add_option("--idle-us", c.idle_us, "sleep after an empty RX burst (0: busy poll)")
+        ->capture_default_str()->check(CLI::Range(0, 100000));
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        std::exit(cli.exit(e));
+    } catch (const CLI::ParseError& e) {
+        throw crab::Error(e.what(), crab::kExitUsage);
+    }
+    if (!vip_config.empty())
+        load_config_file(vip_config, c.services, c.backends);
+    for (const auto& s : svcs)
+        c.services.push_back(parse_service_spec(s));
+    for (const auto& b : bes)
+        c.backends.push_back(parse_backend_spec(b));
+    if (!port_mac.empty())
+        c.port_mac = parse_mac(port_mac);
+    if (!port_ip.empty())
+        c.port_ip = crab::parse_ipv4(port_ip);
+    return c;
+}
+
+// The initial table, all or nothing.
+static std::unique_ptr<Table> initial_table(const AppConfig& c)
+{
+    auto t = std::make_unique<Table>();
+    for (const auto& s : c.services)
+        service_add(*t, s);
+    for (const auto& b : c.backends)
+        backend_add(*t, b);
+    return t;
+}
+
+int main(int argc, char** argv)
+{
+    int ret = rte_eal_init(argc, argv);
+    if (ret < 0) {
+        std::fprintf(stderr, "error: EAL init failed: %s\n", rte_strerror(rte_errno));
+        return crab::kExitError;
+    }
+    argc -= ret;
+    argv += ret;
+
+    App app;
+    g_app = &app;
+    int rc = crab::kExitOk;
+    try {
+        app.cfg = parse_args(argc, argv);
+        app.worker = std::make_unique<Worker>();
+        app.table = std::make_unique<RcuPtr<Table>>(initial_table(app.cfg));
+    } catch (const crab::Error& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        rte_eal_cleanup();
+        return e.code();
+    }
+    app.core_cfg.mtu = app.cfg.mtu;
+    app.worker->core.rng = rte_rand();
+
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+
+    ret = port_init(app);
+    if (ret) {
+        std::fprintf(stderr, "error: port %u init failed: %s\n", app.cfg.port_id, rte_strerror(-ret));
+        rc = crab::kExitError;
+        goto out_eal;
+    }
+    ret = control_init(app);
+    if (ret) {
+        std::fprintf(stderr, "error: telemetry commands: %s\n", rte_strerror(-ret));
+        rc = crab::kExitError;
+        goto out_port;
+    }
+    std::printf("crab-lb-dpdk: %zu services on port %u, MAC %s\n", app.table->current()->services.size(),
+                app.cfg.port_id, mac_to_string(app.core_cfg.port_mac).c_str());
+    std::fflush(stdout);
+
+    // One worker: the first worker lcore, or the main lcore if none.
+    {
+        unsigned lc = rte_get_next_lcore(-1, 1, 0);
+        if (lc < RTE_MAX_LCORE) {
+            rte_eal_remote_launch(worker_main, nullptr, lc);
+            if (rte_lcore_count() > 2)
+                std::fprintf(stderr, "crab-lb-dpdk: one queue, one worker: extra lcores stay idle\n");
+            rte_eal_mp_wait_lcore();
+        } else {
+            worker_main(nullptr);
+        }
+    }
+
+out_port:
+    port_fini(app);
+out_eal:
+    app.table.reset();
+    rte_eal_cleanup();
+    std::printf("crab-lb-dpdk: bye\n");
+    return rc;
+}

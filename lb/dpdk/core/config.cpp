@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "config.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+
+namespace crab::lbd {
+
+namespace {
+
+std::vector<std::string_view> split(std::string_view s, char sep)
+{
+    std::vector<std::string_view> out;
+    size_t b = 0;
+    for (;;) {
+        size_t e = s.find(sep, b);
+        out.push_back(s.substr(b, e == std::string_view::npos ? std::string_view::npos : e - b));
+        if (e == std::string_view::npos)
+            return out;
+        b = e + 1;
+    }
+}
+
+bool kv(std::string_view item, std::string_view key, std::string_view& val)
+{
+    if (item.size() > key.size() && item.substr(0, key.size()) == key && item[key.size()] == '=') {
+        val = item.substr(key.size() + 1);
+        return true;
+    }
+    return false;
+}
+
+Service* find_mut(Table& t, const Endpoint& ep)
+{
+    for (auto& s : t.services)
+        if (s.vip == ep.ip.addr && s.port == ep.port)
+            return &s;
+    return nullptr;
+}
+
+Service& need(Table& t, const Endpoint& ep)
+{
+    Service* s = find_mut(t, ep);
+    if (!s)
+        throw Error("no service " + to_string(ep), kExitNotFound);
+    return *s;
+}
+
+Backend& need_be(Service& s, const Endpoint& ep, Ipv4 dip)
+{
+    for (auto& b : s.backends)
+        if (b.dip == dip.addr)
+            return b;
+    throw Error("no backend " + to_string(dip) + " in service " + to_string(ep), kExitNotFound);
+}
+
+}  // namespace
+
+Mac parse_mac(std::string_view s)
+{
+    Mac m{};
+    auto parts = split(s, ':');
+    if (parts.size() != 6)
+        throw Error("bad MAC address '" + std::string(s) + "'", kExitUsage);
+    for (int i = 0; i < 6; i++) {
+        auto p = parts[i];
+        if (p.empty() || p.size() > 2 || !std::all_of(p.begin(), p.end(), ::isxdigit))
+            throw Error("bad MAC address '" + std::string(s) + "'", kExitUsage);
+        m[i] = static_cast<uint8_t>(std::stoul(std::string(p), nullptr, 16));
+    }
+    return m;
+}
+
+std::string mac_to_string(const Mac& m)
+{
+    char b[18];
+    std::snprintf(b, sizeof(b), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    return b;
+}
+
+ServiceSpec parse_service_spec(std::string_view s)
+{
+    auto items = split(s, ',');
+    ServiceSpec sp;
+    sp.ep = parse_endpoint(items[0]);
+    for (size_t i = 1; i < items.size(); i++) {
+        std::string_view v;
+        if (kv(items[i], "policy", v))
+            sp.policy = parse_policy(v);
+        else if (kv(items[i], "legacy", v))
+            sp.legacy = parse_legacy_mode(v);
+        else
+            throw Error("unknown service setting '" + std::string(items[i]) + "'", kExitUsage);
+    }
+    return sp;
+}
+
+BackendSpec parse_backend_spec(std::string_view s)
+{
+    auto items = split(s, ',');
+    if (items.size() < 2)
+        throw Error("backend '" + std::string(s) + "' needs VIP:PORT,DIP", kExitUsage);
+    BackendSpec b;
+    b.svc = parse_endpoint(items[0]);
+    b.dip = parse_ipv4(items[1]);
+    for (size_t i = 2; i < items.size(); i++) {
+        std::string_view v;
+        if (kv(items[i], "weight", v))
+            b.weight = static_cast<uint16_t>(parse_u32(v, "weight", 1, CRAB_WEIGHT_MAX));
+        else if (kv(items[i], "mac", v))
+            b.mac = parse_mac(v);
+        else
+            throw Error("unknown backend setting '" + std::string(items[i]) + "'", kExitUsage);
+    }
+    return b;
+}
+
+void service_add(Table& t, const ServiceSpec& sp)
+{
+    if (find_mut(t, sp.ep))
+        throw Error("service " + to_string(sp.ep) + " exists", kExitUsage);
+    if (t.services.size() >= CRAB_MAX_SERVICES)
+        throw Error("too many services (max " + std::to_string(CRAB_MAX_SERVICES) + ")", kExitUsage);
+    std::vector<bool> used(CRAB_MAX_SERVICES, false);
+    for (const auto& s : t.services)
+        used[s.slot] = true;
+    Service s;
+    s.vip = sp.ep.ip.addr;
+    s.port = sp.ep.port;
+    s.policy = sp.policy;
+    s.legacy = sp.legacy;
+    s.slot = static_cast<uint16_t>(std::find(used.begin(), used.end(), false) - used.begin());
+    s.build();
+    t.services.push_back(std::move(s));
+    t.index();
+}
+
+void service_del(Table& t, const Endpoint& ep)
+{
+    need(t, ep);
+    std::erase_if(t.services, [&](const Service& s) { return s.vip == ep.ip.addr && s.port == ep.port; });
+    t.index();
+}
+
+void backend_add(Table& t, const BackendSpec& bs)
+{
+    Service& s = need(t, bs.svc);
+    for (const auto& b : s.backends)
+        if (b.dip == bs.dip.addr)
+            throw Error("backend " + to_string(bs.dip) + " already in " + to_string(bs.svc), kExitUsage);
+    if (s.backends.size() >= CRAB_MAX_BACKENDS)
+        throw Error("too many backends in " + to_string(bs.svc), kExitUsage);
+    Backend b;
+    b.dip = bs.dip.addr;
+    b.weight = bs.weight;
+    if (bs.mac) {
+        b.has_mac = true;
+        b.mac = *bs.mac;
+    }
+    s.backends.push_back(b);
+    s.build();
+}
+
+void backend_del(Table& t, const Endpoint& svc, Ipv4 dip)
+{
+    Service& s = need(t, svc);
+    need_be(s, svc, dip);
+    std::erase_if(s.backends, [&](const Backend& b) { return b.dip == dip.addr; });
+    s.build();
+}
+
+void backend_set_state(Table& t, const Endpoint& svc, Ipv4 dip, crab_backend_state st)
+{
+    Service& s = need(t, svc);
+    need_be(s, svc, dip).state = st;
+    s.build();
+}
+
+void load_config_file(const std::string& path, std::vector<ServiceSpec>& svcs, std::vector<BackendSpec>& bes)
+{
+    std::ifstream in(path);
+    if (!in)
+        throw Error("cannot open --vip-config file '" + path + "'", kExitUsage);
+    std::string line;
+    for (int n = 1; std::getline(in, line); n++) {
+        auto hash = line.find('#');
+        if (hash != std::string::npos)
+            line.resize(hash);
+        auto b = line.find_first_not_of(" \t\r");
+        if (b == std::string::npos)
+            continue;
+        auto e = line.find_last_not_of(" \t\r");
+        std::string_view l(line);
+        l = l.substr(b, e - b + 1);
+        auto sp = l.find_first_of(" \t");
+        std::string_view word = l.substr(0, sp);
+        std::string_view arg = sp == std::string_view::npos ? std::string_view() : l.substr(sp);
+        arg.remove_prefix(std::min(arg.find_first_not_of(" \t"), arg.size()));
+        try {
+            if (word == "service")
+                svcs.push_back(parse_service_spec(arg));
+            else if (word == "backend")
+                bes.push_back(parse_backend_spec(arg));
+            else
+                throw Error("unknown keyword '" + std::string(word) + "' (want service or backend)", kExitUsage);
+        } catch (const Error& e) {
+            throw Error(path + ":" + std::to_string(n) + ": " + e.what(), kExitUsage);
+        }
+    }
+}
+
+}  // namespace crab::lbd

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Service/backend definitions of the DPDK LB, shared by the command line,
+// the --vip-config file and runtime control: parse a spec, then apply it to
+// a copy of the table; the copy is published only when everything applied
+// (SPEC 6: never a half-applied configuration).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crab/common.hpp"
+#include "lb_core.hpp"
+
+namespace crab::lbd {
+
+struct ServiceSpec {
+    Endpoint ep;
+    crab_policy policy = CRAB_POLICY_RR;
+    crab_legacy_mode legacy = CRAB_LEGACY_DROP;
+};
+
+struct BackendSpec {
+    Endpoint svc;
+    Ipv4 dip;
+    uint16_t weight = 1;
+    std::optional<Mac> mac;
+};
+
+// "VIP:PORT[,policy=rr|random|wrr][,legacy=drop|insert|hash]"
+ServiceSpec parse_service_spec(std::string_view s);
+// "VIP:PORT,DIP[,weight=W][,mac=aa:bb:cc:dd:ee:ff]"
+BackendSpec parse_backend_spec(std::string_view s);
+Mac parse_mac(std::string_view s);
+std::string mac_to_string(const Mac& m);
+
+// Table edits; each throws crab::Error naming the bad value and leaves the
+// table unchanged.
+void service_add(Table& t, const ServiceSpec& s);
+void service_del(Table& t, const Endpoint& ep);
+void backend_add(Table& t, const BackendSpec& b);
+void backend_del(Table& t, const Endpoint& svc, Ipv4 dip);
+void backend_set_state(Table& t, const Endpoint& svc, Ipv4 dip, crab_backend_state st);
+
+// A --vip-config file: one "service SPEC" or "backend SPEC" per line,
+// '#' comments and blank lines ignored. Errors name the file and line.
+void load_config_file(const std::string& path, std::vector<ServiceSpec>& svcs, std::vector<BackendSpec>& bes);
+
+}  // namespace crab::lbd

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The DPDK LB's packet logic, free of DPDK: parse Ethernet/802.1Q/IPv4/TCP
+// from a byte buffer, decide per service (SPEC 3.2), rewrite in place. The
+// app, the unit tests and fuzzers all drive this one function: process().
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include <crab/crab_lb.h>
+#include <crab/crab_opt.h>
+}
+
+namespace crab::lbd {
+
+using Mac = std::array<uint8_t, 6>;
+
+// What the caller does with the frame after process().
+enum class Verdict : uint8_t {
+    Tx,    // rewritten in place: send it out of the port
+    Drop,  // dropped; a counter says why
+    Pass,  // not ours: the host stack's business (untouched)
+};
+
+// Global (not per-service) counters.
+#define CRAB_LBD_GCOUNTERS(X)                                             \
+    X(RX, "rx", "frames seen by the core")                                \
+    X(PASS, "pass", "frames passed to the host stack")                    \
+    X(BAD_L3, "bad_l3", "truncated or bogus IPv4/TCP headers to a VIP")   \
+    X(NO_NEIGH, "no_neigh", "backend MAC unknown (ARP pending)")
+
+#define CRAB_LBD_G_ENUM(e, n, h) G_##e,
+enum GCounter { CRAB_LBD_GCOUNTERS(CRAB_LBD_G_ENUM) G_MAX };
+#undef CRAB_LBD_G_ENUM
+
+extern const char* const kCounterNames[CRAB_LB_CNT_MAX];
+extern const char* const kGCounterNames[G_MAX];
+
+// A counter written by one lcore and read by the control thread: relaxed
+// load/store, no locked read-modify-write in the data path.
+struct Counter {
+    std::atomic<uint64_t> v{0};
+    void inc(uint64_t n = 1) { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    uint64_t get() const { return v.load(std::memory_order_relaxed); }
+};
+
+struct Backend {
+    uint32_t dip = 0;  // host order
+    uint16_t weight = 1;
+    uint8_t state = CRAB_BACKEND_ACTIVE;
+    bool has_mac = false;  // MAC configured; else from the neighbour table
+    Mac mac{};
+};
+
+// One service as the data path sees it: immutable once published. Every
+// table below is derived from `backends` by build(), so counts always match.
+struct Service {
+    uint32_t vip = 0;  // host order
+    uint16_t port = 0;
+    uint8_t policy = CRAB_POLICY_RR;
+    uint8_t legacy = CRAB_LEGACY_DROP;
+    uint16_t slot = 0;  // stable index of counters / rr cursors
+    std::vector<Backend> backends;
+    std::vector<uint16_t> active;  // indices of ACTIVE backends (rr, random)
+    std::vector<uint16_t> wrr;     // expanded smooth weighted ring
+    std::vector<uint16_t> maglev;  // CRAB_MAGLEV_SIZE entries or empty
+
+    void build();  // (re)derive active/wrr/maglev from backends
+};
+
+// Snapshot of all services: immutable, swapped as a whole.
+struct Table {
+    std::vector<Service> services;  // sorted by (vip, port)
+    std::vector<uint32_t> vips;     // sorted unique VIPs
+
+    const Service* find(uint32_t vip, uint16_t port) const;
+    bool is_vip(uint32_t vip) const;
+    const Service* first_of_vip(uint32_t vip) const;
+    void index();  // sort and fill vips
+};
+
+// Neighbour table: IPv4 -> MAC, one writer (the lcore that sees ARP) and
+// lock-free readers. An entry is a 64-bit word (valid bit + MAC) so a
+// reader never sees half a MAC.
+class NeighTable {
+public:
+    static constexpr unsigned kSize = 1024;  // power of two
+    void set(uint32_t ip, const Mac& mac);
+    bool get(uint32_t ip, Mac& mac) const;
+
+private:
+    struct Entry {
+        std::atomic<uint32_t> ip{0};
+        std::atomic<uint64_t> mac{0};  // bit 63 = valid
+    };
+    std::array<Entry, kSize> e_;
+};
+
+struct Config {
+    Mac port_mac{};
+    uint16_t mtu = 1500;  // IP MTU: an insert must not exceed it
+    crab_opt_cfg opt = CRAB_OPT_CFG_DEFAULT;
+};
+
+// Per-lcore state: counters and round-robin cursors indexed by service slot.
+struct alignas(64) LcoreState {
+    std::array<std::array<Counter, CRAB_LB_CNT_MAX>, CRAB_MAX_SERVICES> cnt;
+    std::array<uint64_t, CRAB_MAX_SERVICES> rr{};  // 64-bit: never wraps early
+    std::array<Counter, G_MAX> g;
+    uint64_t rng = 0x9e3779b97f4a7c15ULL;  // seed per lcore
+};
+
+// A frame in a buffer with `headroom` writable bytes before `data` (an
+// insert moves the headers 8 bytes to the front).
+struct Frame {
+    uint8_t* data;
+    uint32_t len;
+    uint32_t headroom;
+};
+
+Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreState& st, Frame& f);
+
+// Helpers shared with the tests and the control plane.
+uint64_t next_random(uint64_t& s);
+uint32_t flow_hash(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport);
+std::vector<uint16_t> maglev_build(const std::vector<Backend>& b, unsigned size);
+std::vector<uint16_t> wrr_build(const std::vector<Backend>& b, const std::vector<uint16_t>& active);
+
+}  // namespace crab::lbd

@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Unit tests of the DPDK LB core: one test per SPEC behaviour. Input and
+// expected packets are built here with checksums computed from scratch, not
+// by the code under test.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <thread>
+
+#include "config.hpp"
+#include "lb_core.hpp"
+#include "rcu.hpp"
+
+using namespace crab::lbd;
+using Bytes = std::vector<uint8_t>;
+
+namespace {
+
+constexpr uint32_t ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+    return static_cast<uint32_t>(a) << 24 | static_cast<uint32_t>(b) << 16 | static_cast<uint32_t>(c) << 8 | d;
+}
+
+const uint32_t kVip = ip4(198, 18, 100, 1);
+const uint32_t kCli = ip4(198, 18, 0, 10);
+const uint32_t kDip[3] = {ip4(198, 18, 0, 21), ip4(198, 18, 0, 22), ip4(198, 18, 0, 23)};
+const Mac kPortMac = {0x02, 0, 0, 0, 0, 0x01};
+const Mac kCliMac = {0x02, 0, 0, 0, 0, 0x0a};
+Mac be_mac(int i) { return {0x02, 0, 0, 0, 0, static_cast<uint8_t>(0x21 + i)}; }
+
+uint16_t ref_csum(const uint8_t* p, size_t n, uint32_t init = 0)
+{
+    uint64_t s = init;
+    for (size_t i = 0; i < n; i += 2)
+        s += (p[i] << 8) | (i + 1 < n ? p[i + 1] : 0);
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return static_cast<uint16_t>(~s);
+}
+
+struct Pkt {
+    Mac dst = kPortMac, src = kCliMac;
+    int vlan = -1;
+    uint32_t saddr = kCli, daddr = kVip;
+    uint16_t sport = 40000, dport = 80;
+    uint8_t flags = 0x02;  // SYN
+    uint16_t frag = 0x4000;  // DF
+    Bytes ipopts, tcpopts, payload;
+    int doff_override = -1;
+
+    Bytes build() const
+    {
+        Bytes b(dst.begin(), dst.end());
+        b.insert(b.end(), src.begin(), src.end());
+        if (vlan >= 0) {
+            b.push_back(0x81);
+            b.push_back(0x00);
+            b.push_back(static_cast<uint8_t>(vlan >> 8));
+            b.push_back(static_cast<uint8_t>(vlan));
+        }
+        b.push_back(0x08);
+        b.push_back(0x00);
+        size_t l3 = b.size();
+        size_t ihl = 20 + ipopts.size();
+        size_t thl = 20 + tcpopts.size();
+        size_t tot = ihl + thl + payload.size();
+        Bytes ip(20, 0);
+        ip[0] = static_cast<uint8_t>(0x40 | ihl / 4);
+        ip[2] = static_cast<uint8_t>(tot >> 8);
+        ip[3] = static_cast<uint8_t>(tot);
+        ip[6] = static_cast<uint8_t>(frag >> 8);
+        ip[7] = static_cast<uint8_t>(frag);
+        ip[8] = 64;
+        ip[9] = 6;
+        for (int i = 0; i < 4; i++) {
+            ip[12 + i] = static_cast<uint8_t>(saddr >> (24 - 8 * i));
+            ip[16 + i] = static_cast<uint8_t>(daddr >> (24 - 8 * i));
+        }
+        ip.insert(ip.end(), ipopts.begin(), ipopts.end());
+        uint16_t c = ref_csum(ip.data(), ip.size());
+        ip[10] = static_cast<uint8_t>(c >> 8);
+        ip[11] = static_cast<uint8_t>(c);
+        b.insert(b.end(), ip.begin(), ip.end());
+        Bytes th(20, 0);
+        th[0] = static_cast<uint8_t>(sport >> 8);
+        th[1] = static_cast<uint8_t>(sport);
+        th[2] = static_cast<uint8_t>(dport >> 8);
+        th[3] = static_cast<uint8_t>(dport);
+        th[4] = 0x11;  // seq
+        th[12] = static_cast<uint8_t>((doff_override >= 0 ? doff_override : thl / 4) << 4);
+        th[13] = flags;
+        th[14] = 0xfa;
+        th.insert(th.end(), tcpopts.begin(), tcpopts.end());
+        th.insert(th.end(), payload.begin(), payload.end());
+        Bytes ph;
+        for (uint32_t a : {saddr, daddr})
+            for (int i = 0; i < 4; i++)
+                ph.push_back(static_cast<uint8_t>(a >> (24 - 8 * i)));
+        ph.push_back(0);
+        ph.push_back(6);
+        ph.push_back(static_cast<uint8_t>(th.size() >> 8));
+        ph.push_back(static_cast<uint8_t>(th.size()));
+        ph.insert(ph.end(), th.begin(), th.end());
+        c = ref_csum(ph.data(), ph.size());
+        th[16] = static_cast<uint8_t>(c >> 8);
+        th[17] = static_cast<uint8_t>(c);
+        b.insert(b.end(), th.begin(), th.end());
+        (void)l3;
+        return b;
+    }
+};
+
+Bytes crab_opt(uint32_t a, bool nops = true)
+{
+    Bytes o;
+    if (nops)
+        o = {1, 1};
+    o.push_back(CRAB_OPT_KIND_DEFAULT);
+    o.push_back(6);
+    for (int i = 0; i < 4; i++)
+        o.push_back(static_cast<uint8_t>(a >> (24 - 8 * i)));
+    return o;
+}
+const Bytes kMss = {2, 4, 0x05, 0xb4};
+
+struct Fixture : ::testing::Test {
+    Config cfg;
+    Table t;
+    NeighTable nt;
+    std::unique_ptr<LcoreState> st = std::make_unique<LcoreState>();
+    static constexpr uint32_t kHeadroom = 128;
+    Bytes buf;
+    Frame f{};
+
+    void SetUp() override { cfg.port_mac = kPortMac; }
+
+    void svc(crab_policy p, crab_legacy_mode l, int nbe = 3, uint16_t port = 80)
+    {
+        ServiceSpec s;
+        s.ep = {{kVip}, port};
+        s.policy = p;
+        s.legacy = l;
+        service_add(t, s);
+        for (int i = 0; i < nbe; i++) {
+            BackendSpec b;
+            b.svc = s.ep;
+            b.dip = {kDip[i]};
+            b.mac = be_mac(i);
+            backend_add(t, b);
+        }
+    }
+
+    Verdict run(const Bytes& in)
+    {
+        buf.assign(kHeadroom, 0xee);
+        buf.insert(buf.end(), in.begin(), in.end());
+        f = Frame{buf.data() + kHeadroom, static_cast<uint32_t>(in.size()), kHeadroom};
+        return process(cfg, t, nt, *st, f);
+    }
+    Bytes out() const { return Bytes(f.data, f.data + f.len); }
+    uint64_t c(int counter, uint16_t slot = 0) const { return st->cnt[slot][counter].get(); }
+};
+
+// Expected output of a redirect: same packet to DIP, option naming the VIP,
+// L2 from the port to the backend.
+Pkt expect_to(const Pkt& in, int be)
+{
+    Pkt e = in;
+    e.daddr = kDip[be];
+    e.dst = be_mac(be);
+    e.src = kPortMac;
+    return e;
+}
+
+}  // namespace
+
+TEST_F(Fixture, CapableSynGoesToDipWithOptionNamingVipRoundRobin)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_DROP);
+    Pkt in;
+    in.tcpopts = kMss;
+    Bytes o = crab_opt(kVip);
+    in.tcpopts.insert(in.tcpopts.end(), o.begin(), o.end());
+    for (int n = 0; n < 9; n++) {
+        in.sport = static_cast<uint16_t>(40000 + n);
+        ASSERT_EQ(run(in.build()), Verdict::Tx);
+        EXPECT_EQ(out(), expect_to(in, n % 3).build()) << "SYN " << n;
+    }
+    EXPECT_EQ(c(CRAB_LB_CNT_SYN_REDIRECTED), 9u);
+}
+
+TEST_F(Fixture, OptionAddressIsSetToTheVipTheSynArrivedOn)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_DROP, 1);
+    Pkt in;
+    in.tcpopts = crab_opt(ip4(10, 9, 8, 7));  // client named something else
+    ASSERT_EQ(run(in.build()), Verdict::Tx);
+    Pkt e = expect_to(in, 0);
+    e.tcpopts = crab_opt(kVip);
+    EXPECT_EQ(out(), e.build());
+}
+
+TEST_F(Fixture, UnalignedOptionAndIpOptionsKeepChecksumsRight)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_DROP, 1);
+    Pkt in;
+    in.ipopts = {1, 1, 1, 0};  // ihl = 6
+    in.tcpopts = {1};          // option at an odd offset
+    Bytes o = crab_opt(ip4(1, 2, 3, 4), false);
+    in.tcpopts.insert(in.tcpopts.end(), o.begin(), o.end());
+    in.tcpopts.push_back(0);  // EOL
+    in.payload = {'t', 'f', 'o', '!', 'x'};  // TFO data, odd length
+    ASSERT_EQ(run(in.build()), Verdict::Tx);
+    Pkt e = expect_to(in, 0);
+    e.tcpopts = {1};
+    Bytes eo = crab_opt(kVip, false);
+    e.tcpopts.insert(e.tcpopts.end(), eo.begin(), eo.end());
+    e.tcpopts.push_back(0);
+    EXPECT_EQ(out(), e.build());
+}
+
+TEST_F(Fixture, LegacySynDropModeDropsAndCounts)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_DROP);
+    Pkt in;
+    in.tcpopts = kMss;
+    EXPECT_EQ(run(in.build()), Verdict::Drop);
+    EXPECT_EQ(c(CRAB_LB_CNT_SYN_LEGACY_DROP), 1u);
+    EXPECT_EQ(c(CRAB_LB_CNT_SYN_REDIRECTED), 0u);
+}
+
+TEST_F(Fixture, LegacySynInsertModeGrowsHeaderBy8)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_INSERT);
+    Pkt in;
+    in.tcpopts = kMss;
+    in.payload = {1, 2, 3};
+    ASSERT_EQ(run(in.build()), Verdict::Tx);
+    Pkt e = expect_to(in, 0);
+    e.tcpopts = crab_opt(kVip);  // first in the option space
+    e.tcpopts.insert(e.tcpopts.end(), kMss.begin(), kMss.end());
+    EXPECT_EQ(out(), e.build());
+    EXPECT_EQ(f.headroom, kHeadroom - 8);
+    EXPECT_EQ(c(CRAB_LB_CNT_SYN_INSERTED), 1u);
+}
+
+TEST_F(Fixture, InsertedOptionIsNotHiddenBehindEol)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_INSERT, 1);
+    Pkt in;
+    in.tcpopts = {2, 4, 0x05, 0xb4, 0, 0, 0, 0};  // MSS, EOL, padding
+    ASSERT_EQ(run(in.build()), Verdict::Tx);
+    Pkt e = expect_to(in, 0);
+    e.tcpopts = crab_opt(kVip);
+    e.tcpopts.insert(e.tcpopts.end(), in.tcpopts.begin(), in.tcpopts.end());
+    EXPECT_EQ(out(), e.build());
+}
+
+TEST_F(Fixture, InsertRefusesDoffPast15)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_INSERT);
+    Pkt in;
+    in.tcpopts.assign(36, 1);  // doff 14: +2 would be 16
+    EXPECT_EQ(run(in.build()), Verdict::Drop);
+    EXPECT_EQ(c(CRAB_LB_CNT_NO_ROOM), 1u);
+}
+
+TEST_F(Fixture, InsertRefusesToExceedMtu)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_INSERT);
+    Pkt in;
+    in.payload.assign(1500 - 40 - 4, 0xab);  // tot_len 1496
+    EXPECT_EQ(run(in.build()), Verdict::Drop);
+    EXPECT_EQ(c(CRAB_LB_CNT_NO_ROOM), 1u);
+}
+
+TEST_F(Fixture, InsertWithoutHeadroomIsNoRoom)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_INSERT);
+    Bytes in = Pkt{}.build();
+    buf = in;
+    f = Frame{buf.data(), static_cast<uint32_t>(buf.size()), 4};
+    EXPECT_EQ(process(cfg, t, nt, *st, f), Verdict::Drop);
+    EXPECT_EQ(c(CRAB_LB_CNT_NO_ROOM), 1u);
+}
+
+TEST_F(Fixture, HashModeForwardsWholeFlowDsrStyleToOneBackend)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_HASH);
+    std::map<int, int> per_be;
+    for (int n = 0; n < 60; n++) {
+        Pkt in;
+        in.sport = static_cast<uint16_t>(30000 + n * 7);
+        ASSERT_EQ(run(in.build()), Verdict::Tx);
+        Bytes syn_out = out();
+        int be = -1;
+        for (int i = 0; i < 3; i++)
+            if (syn_out[5] == be_mac(i)[5])
+                be = i;
+        ASSERT_GE(be, 0);
+        per_be[be]++;
+        Pkt e = in;  // DSR: only L2 changes, daddr stays the VIP
+        e.dst = be_mac(be);
+        e.src = kPortMac;
+        EXPECT_EQ(syn_out, e.build());
+        in.flags = 0x10;  // the flow's ACK goes to the same backend
+        ASSERT_EQ(run(in.build()), Verdict::Tx);
+        e.flags = 0x10;
+        EXPECT_EQ(out(), e.build());
+    }
+    EXPECT_EQ(per_be.size(), 3u);
+    EXPECT_EQ(c(CRAB_LB_CNT_SYN_HASHED), 60u);
+    EXPECT_EQ(c(CRAB_LB_CNT_NONSYN_HASHED), 60u);
+}
+
+TEST_F(Fixture, NonSynToVipDroppedUnlessHashMode)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_INSERT);
+    Pkt in;
+    in.flags = 0x10;
+    EXPECT_EQ(run(in.build()), Verdict::Drop);
+    in.flags = 0x12;  // SYN-ACK to the VIP is not a client SYN
+    EXPECT_EQ(run(in.build()), Verdict::Drop);
+    EXPECT_EQ(c(CRAB_LB_CNT_NONSYN_DROP), 2u);
+}
+
+TEST_F(Fixture, FragmentsToVipDroppedAndCounted)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_DROP);
+    Pkt in;
+    in.tcpopts = crab_opt(kVip);
+    in.frag = 0x2000;  // MF
+    EXPECT_EQ(run(in.build()), Verdict::Drop);
+    in.frag = 0x0010;  // offset
+    EXPECT_EQ(run(in.build()), Verdict::Drop);
+    EXPECT_EQ(c(CRAB_LB_CNT_FRAGMENT), 2u);
+}
+
+TEST_F(Fixture, EverythingElsePassesUntouched)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_DROP);
+    Pkt other_port;
+    other_port.dport = 81;
+    Pkt other_ip;
+    other_ip.daddr = ip4(198, 18, 0, 2);
+    Pkt other_mac;
+    other_mac.dst = {0x02, 9, 9, 9, 9, 9};
+    for (const Pkt* p : {&other_port, &other_ip, &other_mac}) {
+        Bytes in = p->build();
+        EXPECT_EQ(run(in), Verdict::Pass);
+        EXPECT_EQ(out(), in);
+    }
+    Bytes udp = Pkt{}.build();
+    udp[14 + 9] = 17;
+    EXPECT_EQ(run(udp), Verdict::Pass);
+    Bytes arp(42, 0);
+    std::memcpy(arp.data(), kPortMac.data(), 6);
+    arp[12] = 0x08;
+    arp[13] = 0x06;
+    EXPECT_EQ(run(arp), Verdict::Pass);
+    EXPECT_EQ(st->g[G_PASS].get(), 5u);
+}
+
+TEST_F(Fixture, VlanTaggedSynRedirected)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_DROP, 1);
+    Pkt in;
+    in.vlan = 100;
+    in.tcpopts = crab_opt(kVip);
+    ASSERT_EQ(run(in.build()), Verdict::Tx);
+    EXPECT_EQ(out(), expect_to(in, 0).build());
+}
+
+TEST_F(Fixture, MalformedOptionsCountedAndTreatedAsLegacy)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_DROP);
+    Pkt in;
+    in.tcpopts = {2, 1, 0, 0};  // length < 2
+    EXPECT_EQ(run(in.build()), Verdict::Drop);
+    EXPECT_EQ(c(CRAB_LB_CNT_OPT_MALFORMED), 1u);
+    in.tcpopts = {CRAB_OPT_KIND_DEFAULT, 4, 1, 2};  // redirect kind, wrong length
+    EXPECT_EQ(run(in.build()), Verdict::Drop);
+    EXPECT_EQ(c(CRAB_LB_CNT_OPT_BAD_LEN), 1u);
+    EXPECT_EQ(c(CRAB_LB_CNT_SYN_LEGACY_DROP), 2u);
+}
+
+TEST_F(Fixture, TruncatedAndBogusHeadersNeverReadOutside)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_INSERT);
+    Pkt in;
+    in.tcpopts = kMss;
+    Bytes o = crab_opt(kVip);
+    in.tcpopts.insert(in.tcpopts.end(), o.begin(), o.end());
+    Bytes full = in.build();
+    // Every truncation: the frame is exactly `n` bytes in a fresh heap
+    // buffer (ASan builds catch any overread).
+    for (size_t n = 0; n < full.size(); n++) {
+        Bytes cut(full.begin(), full.begin() + n);
+        Bytes heap(kHeadroom + n);
+        if (n)
+            std::memcpy(heap.data() + kHeadroom, cut.data(), n);
+        Frame fr{heap.data() + kHeadroom, static_cast<uint32_t>(n), kHeadroom};
+        EXPECT_NE(process(cfg, t, nt, *st, fr), Verdict::Tx) << n;
+    }
+    for (int doff : {0, 4, 15}) {
+        Pkt b = in;
+        b.doff_override = doff;
+        EXPECT_EQ(run(b.build()), Verdict::Drop) << doff;
+    }
+    EXPECT_GE(st->g[G_BAD_L3].get(), 3u);
+}
+
+TEST_F(Fixture, NoActiveBackendCounted)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_DROP, 0);
+    Pkt in;
+    in.tcpopts = crab_opt(kVip);
+    EXPECT_EQ(run(in.build()), Verdict::Drop);
+    EXPECT_EQ(c(CRAB_LB_CNT_NO_BACKEND), 1u);
+}
+
+TEST_F(Fixture, UnknownBackendMacIsTxErrorUntilLearned)
+{
+    ServiceSpec s{{{kVip}, 80}, CRAB_POLICY_RR, CRAB_LEGACY_DROP};
+    service_add(t, s);
+    backend_add(t, BackendSpec{s.ep, {kDip[0]}, 1, std::nullopt});
+    Pkt in;
+    in.tcpopts = crab_opt(kVip);
+    EXPECT_EQ(run(in.build()), Verdict::Drop);
+    EXPECT_EQ(c(CRAB_LB_CNT_TX_ERROR), 1u);
+    EXPECT_EQ(st->g[G_NO_NEIGH].get(), 1u);
+    nt.set(kDip[0], be_mac(0));
+    ASSERT_EQ(run(in.build()), Verdict::Tx);
+    EXPECT_EQ(out(), expect_to(in, 0).build());
+}
+
+TEST_F(Fixture, DrainedBackendGetsNoNewSyns)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_DROP);
+    backend_set_state(t, {{kVip}, 80}, {kDip[1]}, CRAB_BACKEND_DRAINING);
+    Pkt in;
+    in.tcpopts = crab_opt(kVip);
+    for (int n = 0; n < 4; n++) {
+        ASSERT_EQ(run(in.build()), Verdict::Tx);
+        int be = n % 2 == 0 ? 0 : 2;
+        EXPECT_EQ(out(), expect_to(in, be).build());
+    }
+}
+
+TEST_F(Fixture, RandomPolicyUsesEveryBackend)
+{
+    svc(CRAB_POLICY_RANDOM, CRAB_LEGACY_DROP);
+    Pkt in;
+    in.tcpopts = crab_opt(kVip);
+    std::map<uint8_t, int> seen;
+    for (int n = 0; n < 3000; n++) {
+        ASSERT_EQ(run(in.build()), Verdict::Tx);
+        seen[out()[5]]++;
+    }
+    ASSERT_EQ(seen.size(), 3u);
+    for (auto& [mac, k] : seen)
+        EXPECT_NEAR(k, 1000, 150) << int(mac);
+}
+
+TEST_F(Fixture, WeightedRoundRobinFollowsWeights)
+{
+    ServiceSpec s{{{kVip}, 80}, CRAB_POLICY_WRR, CRAB_LEGACY_DROP};
+    service_add(t, s);
+    backend_add(t, BackendSpec{s.ep, {kDip[0]}, 3, be_mac(0)});
+    backend_add(t, BackendSpec{s.ep, {kDip[1]}, 1, be_mac(1)});
+    Pkt in;
+    in.tcpopts = crab_opt(kVip);
+    std::map<uint8_t, int> seen;
+    for (int n = 0; n < 400; n++) {
+        ASSERT_EQ(run(in.build()), Verdict::Tx);
+        seen[out()[5]]++;
+    }
+    EXPECT_EQ(seen[0x21], 300);
+    EXPECT_EQ(seen[0x22], 100);
+}
+
+TEST(Maglev, FullTableAndMinimalDisruption)
+{
+    std::vector<Backend> b(5);
+    for (int i = 0; i < 5; i++)
+        b[i].dip = ip4(10, 0, 0, static_cast<uint8_t>(i + 1));
+    auto t1 = maglev_build(b, CRAB_MAGLEV_SIZE);
+    ASSERT_EQ(t1.size(), static_cast<size_t>(CRAB_MAGLEV_SIZE));
+    std::vector<int> share(5, 0);
+    for (auto e : t1)
+        share[e]++;
+    for (int k : share)
+        EXPECT_NEAR(k, CRAB_MAGLEV_SIZE / 5, 25);
+    auto b2 = b;
+    b2.erase(b2.begin() + 2);  // remove 10.0.0.3
+    auto t2 = maglev_build(b2, CRAB_MAGLEV_SIZE);
+    int moved = 0;
+    for (size_t i = 0; i < t1.size(); i++)
+        if (t1[i] != 2 && b[t1[i]].dip != b2[t2[i]].dip)
+            moved++;
+    EXPECT_LT(moved, CRAB_MAGLEV_SIZE / 10);  // survivors' slots mostly stay
+}
+
+TEST(Rcu, ReadersNeverSeeCountNotMatchingList)
+{
+    auto mk = [](int n) {
+        auto t = std::make_unique<Table>();
+        ServiceSpec s{{{kVip}, 80}, CRAB_POLICY_RR, CRAB_LEGACY_DROP};
+        service_add(*t, s);
+        for (int i = 0; i < n; i++)
+            backend_add(*t, BackendSpec{s.ep, {ip4(10, 0, 0, static_cast<uint8_t>(i + 1))}, 1, std::nullopt});
+        return t;
+    };
+    RcuPtr<Table> p(mk(1));
+    std::atomic<bool> stop{false};
+    std::atomic<uint64_t> bad{0}, reads{0};
+    std::thread r([&] {
+        p.online(0);
+        while (!stop.load()) {
+            const Table* t = p.read();
+            const Service& s = t->services[0];
+            if (s.active.size() != s.backends.size() || s.maglev.empty())
+                bad++;
+            for (auto i : s.maglev)
+                if (i >= s.backends.size())
+                    bad++;
+            reads++;
+            p.quiescent(0);
+        }
+        p.offline(0);
+    });
+    for (int n = 0; n < 200; n++)
+        p.publish(mk(1 + n % 8));
+    stop = true;
+    r.join();
+    EXPECT_EQ(bad.load(), 0u);
+    EXPECT_GT(reads.load(), 0u);
+}
+
+TEST(Config, BadValuesNamedAndNothingApplied)
+{
+    EXPECT_THROW(parse_service_spec("198.18.100.1:80,policy=fastest"), crab::Error);
+    try {
+        parse_backend_spec("198.18.100.1:80,198.18.0.300");
+        FAIL();
+    } catch (const crab::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("198.18.0.300"), std::string::npos) << e.what();
+    }
+    try {
+        parse_backend_spec("198.18.100.1:80,198.18.0.3,mac=zz:00:00:00:00:00");
+        FAIL();
+    } catch (const crab::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("zz:00"), std::string::npos);
+    }
+    auto b = parse_backend_spec("198.18.100.1:80,198.18.0.3,weight=7,mac=02:00:00:00:00:aa");
+    EXPECT_EQ(b.weight, 7);
+    EXPECT_EQ((*b.mac)[5], 0xaa);
+    Table t;
+    service_add(t, parse_service_spec("198.18.100.1:80,policy=wrr,legacy=insert"));
+    EXPECT_EQ(t.services[0].policy, CRAB_POLICY_WRR);
+    EXPECT_EQ(t.services[0].legacy, CRAB_LEGACY_INSERT);
+    EXPECT_THROW(backend_add(t, parse_backend_spec("198.18.100.2:80,198.18.0.3")), crab::Error);
+    EXPECT_THROW(service_add(t, parse_service_spec("198.18.100.1:80")), crab::Error);
+    EXPECT_THROW(backend_del(t, {{kVip}, 80}, {kDip[0]}), crab::Error);
+    EXPECT_EQ(t.services.size(), 1u);
+    EXPECT_TRUE(t.services[0].backends.empty());
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * CRAB netfilter load balancer: shared internals of crab_lb_nf.ko.
+ *
+ * Data path and control plane are apart: the data path (lb_nf_dp.c) only
+ * reads an immutable struct lb_cfg snapshot under RCU; the control plane
+ * (lb_nf_svc.c, under lb_net.lock) builds a whole new snapshot for every
+ * change -- backend array, Maglev table, WRR ring -- and publishes it with
+ * rcu_assign_pointer(), so a packet sees the old set or the new one.
+ */
+#ifndef CRAB_LB_NF_H
+#define CRAB_LB_NF_H
+
+#include <linux/hashtable.h>
+#include <linux/mutex.h>
+#include <linux/netfilter.h>
+#include <linux/percpu.h>
+#include <linux/rcupdate.h>
+#include <linux/types.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
+
+#include <crab/crab_lb.h>
+#include <crab/crab_opt.h>
+#include <crab/crab_genl_lb.h>
+
+#define LB_SVC_HASH_BITS	8
+#define LB_NO_BACKEND		0xff	/* empty Maglev slot */
+
+struct lb_be {
+	__be32 dip;
+	u16 weight;
+	u8 state;	/* enum crab_backend_state */
+	u8 slot;	/* stable index of its counter in lb_svc_pcpu.be[] */
+};
+
+/* One immutable configuration of a service, replaced as a whole. */
+struct lb_cfg {
+	struct rcu_head rcu;
+	u8 policy;	/* enum crab_policy */
+	u8 legacy;	/* enum crab_legacy_mode */
+	u8 nbe;		/* backends in be[] */
+	u8 nactive;	/* entries of active[] */
+	u16 wrr_len;	/* entries of wrr[] */
+	u8 active[CRAB_MAX_BACKENDS];	/* be[] indices of active backends */
+	u8 wrr[CRAB_WRR_SLOTS];		/* be[] indices, smooth WRR order */
+	u8 maglev[CRAB_MAGLEV_SIZE];	/* be[] index or LB_NO_BACKEND */
+	struct lb_be be[CRAB_MAX_BACKENDS];
+};
+
+struct lb_svc_pcpu {
+	u64 cnt[CRAB_LB_CNT_MAX];
+	u64 be[CRAB_MAX_BACKENDS];	/* packets sent, by lb_be.slot */
+};
+
+struct lb_svc {
+	struct hlist_node hnode;
+	struct rcu_head rcu;
+	__be32 vip;
+	__be16 port;
+	atomic64_t rr;			/* rr/wrr position; 64 bits never wrap */
+	struct lb_cfg __rcu *cfg;
+	struct lb_svc_pcpu __percpu *pcpu;
+};
+
+struct lb_gpcpu {
+	u64 cnt[CRAB_LB_GCNT_MAX];
+};
+
+struct lb_net {
+	struct net *net;
+	struct mutex lock;		/* serialises all control-plane changes */
+	unsigned int nsvc;
+	DECLARE_HASHTABLE(svc, LB_SVC_HASH_BITS);
+	struct lb_gpcpu __percpu *gpcpu;
+};
+
+extern unsigned int lb_net_id;
+extern struct crab_opt_cfg lb_opt_cfg;
+
+static inline struct lb_net *lb_net(const struct net *net)
+{
+	return net_generic(net, lb_net_id);
+}
+
+static inline u32 lb_svc_hash(__be32 vip, __be16 port)
+{
+	return (__force u32)vip ^ ((__force u32)port << 16);
+}
+
+static inline void lb_svc_inc(struct lb_svc *svc, enum crab_lb_counter c)
+{
+	this_cpu_inc(svc->pcpu->cnt[c]);
+}
+
+static inline void lb_g_inc(struct lb_net *ln, enum crab_lb_gcounter c)
+{
+	this_cpu_inc(ln->gpcpu->cnt[c]);
+}
+
+/* lb_nf_svc.c */
+struct lb_svc *lb_svc_lookup_rcu(struct lb_net *ln, __be32 vip, __be16 port);
+struct lb_svc *lb_svc_find(struct lb_net *ln, __be32 vip, __be16 port);
+int lb_svc_add(struct lb_net *ln, __be32 vip, __be16 port, int policy,
+	       int legacy);
+int lb_svc_set(struct lb_net *ln, __be32 vip, __be16 port, int policy,
+	       int legacy);
+int lb_svc_del(struct lb_net *ln, __be32 vip, __be16 port);
+int lb_be_add(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip,
+	      int weight, int state);
+int lb_be_set(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip,
+	      int weight, int state);
+int lb_be_del(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip);
+void lb_svc_flush(struct lb_net *ln);
+void lb_svc_counters(struct lb_svc *svc, u64 *cnt, u64 *be);
+void lb_g_counters(struct lb_net *ln, u64 *cnt);
+u32 lb_flow_hash(__be32 saddr, __be32 daddr, __be16 sport, __be16 dport);
+
+/* lb_nf_dp.c */
+unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
+			const struct nf_hook_state *state);
+
+/* lb_nf_genl.c */
+int lb_genl_init(void);
+void lb_genl_exit(void);
+
+#endif /* CRAB_LB_NF_H */

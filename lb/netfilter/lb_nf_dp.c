@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * CRAB netfilter LB data path: NF_INET_PRE_ROUTING, IPv4, TCP to a
+ * configured VIP:port. Everything else is accepted untouched.
+ *
+ *   SYN + option      -> policy picks a DIP; daddr := DIP, option := VIP
+ *   SYN, no option    -> per service: drop | insert the option | hash (DSR)
+ *   non-SYN           -> hash (DSR) in hash mode, else dropped
+ *
+ * Rewritten SYNs go on through the normal stack, which routes them to the
+ * DIP (routing happens after PRE_ROUTING). Hash-mode packets keep the VIP
+ * as destination (the backends own it on loopback), so they are sent to the
+ * backend's link-layer address here and the hook returns NF_STOLEN.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ip.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/reciprocal_div.h>
+#include <linux/random.h>
+#include <linux/skbuff.h>
+#include <linux/tcp.h>
+#include <net/arp.h>
+#include <net/checksum.h>
+#if __has_include(<net/gso.h>)
+#include <net/gso.h>	/* skb_gso_validate_network_len() since 6.5 */
+#endif
+#include <net/ip.h>
+#include <net/neighbour.h>
+#include <net/route.h>
+
+#include "lb_nf.h"
+
+static inline void lb_be_inc(struct lb_svc *svc, const struct lb_cfg *c,
+			     int idx)
+{
+	this_cpu_inc(svc->pcpu->be[c->be[idx].slot]);
+}
+
+/* Backend for a new connection by the service policy, or -1. */
+static int lb_pick(struct lb_svc *svc, const struct lb_cfg *c)
+{
+	u32 rem;
+	u64 n;
+
+	if (!c->nactive)
+		return -1;
+	switch (c->policy) {
+	case CRAB_POLICY_RANDOM:
+		/* reciprocal_scale() keeps all 32 random bits in play */
+		return c->active[reciprocal_scale(get_random_u32(), c->nactive)];
+	case CRAB_POLICY_WRR:
+		n = atomic64_inc_return(&svc->rr) - 1;
+		div_u64_rem(n, c->wrr_len, &rem);
+		return c->wrr[rem];
+	default:
+		n = atomic64_inc_return(&svc->rr) - 1;
+		div_u64_rem(n, c->nactive, &rem);
+		return c->active[rem];
+	}
+}
+
+static int lb_maglev(const struct lb_cfg *c, const struct iphdr *iph,
+		     const struct tcphdr *th)
+{
+	u32 h = lb_flow_hash(iph->saddr, iph->daddr, th->source, th->dest);
+	u8 idx = c->maglev[reciprocal_scale(h, CRAB_MAGLEV_SIZE)];
+
+	return idx == LB_NO_BACKEND ? -1 : idx;
+}
+
+/*
+ * daddr := @dip in a header made writable by the caller. The address is in
+ * the TCP pseudo-header: with CHECKSUM_PARTIAL only the seed in th->check
+ * changes, inet_proto_csum_replace4() knows.
+ */
+static void lb_set_daddr(struct sk_buff *skb, unsigned int thoff, __be32 dip)
+{
+	struct iphdr *iph = ip_hdr(skb);
+	struct tcphdr *th = (struct tcphdr *)(skb_network_header(skb) + thoff);
+
+	csum_replace4(&iph->check, iph->daddr, dip);
+	inet_proto_csum_replace4(&th->check, skb, iph->daddr, dip, true);
+	iph->daddr = dip;
+	/* routing after PRE_ROUTING must look at the new daddr */
+	skb_dst_drop(skb);
+}
+
+/*
+ * Redirect a SYN to @dip: the option at @optoff (from the TCP header)
+ * names the VIP it arrived on, daddr becomes the DIP. Both changes are
+ * folded into the checksums incrementally; the address is part of the TCP
+ * pseudo-header, the option bytes are not.
+ */
+static int lb_redirect(struct sk_buff *skb, unsigned int thoff,
+		       unsigned int thlen, unsigned int optoff, __be32 dip)
+{
+	struct iphdr *iph;
+	struct tcphdr *th;
+	__be32 vip, old;
+	u8 *a;
+
+	if (skb_ensure_writable(skb, thoff + thlen))
+		return -ENOMEM;
+	iph = ip_hdr(skb);
+	th = (struct tcphdr *)(skb_network_header(skb) + thoff);
+	vip = iph->daddr;
+
+	/* The option may sit at any offset, the address at an odd one: diff
+	 * the checksum over the 16-bit aligned bytes that hold it.
+	 */
+	a = (u8 *)th + optoff + crab_opt_addr_off(&lb_opt_cfg);
+	memcpy(&old, a, sizeof(old));	/* any alignment */
+	if (old != vip) {
+		unsigned int ao = optoff + crab_opt_addr_off(&lb_opt_cfg);
+		unsigned int wlen = (ao & 1) ? 6 : 4;
+		u8 *w = (u8 *)th + (ao & ~1U);
+		__wsum before = csum_partial(w, wlen, 0);
+
+		memcpy(a, &vip, sizeof(vip));
+		inet_proto_csum_replace_by_diff(&th->check, skb,
+						csum_sub(csum_partial(w, wlen, 0),
+							 before), false, false);
+	}
+	lb_set_daddr(skb, thoff, dip);
+	return 0;
+}
+
+/*
+ * Grow the TCP header by the 8-byte aligned option naming the VIP, after
+ * the existing options (the tcpmss_mangle_packet() pattern): the payload, if
+ * any, moves up by 8 bytes, which keeps its 16-bit alignment, so the TCP
+ * checksum only needs the new words, the new doff and the pseudo-header
+ * length. Returns -ENOSPC when doff would pass 15 words.
+ */
+static int lb_insert(struct sk_buff *skb, unsigned int thoff,
+		     unsigned int thlen)
+{
+	struct iphdr *iph;
+	struct tcphdr *th;
+	unsigned int len, i;
+	__be16 oldw, oldlen;
+	u8 *opt;
+
+	if (thlen + TCPOLEN_CRAB_ALIGNED > 15 * 4)
+		return -ENOSPC;
+	if (skb_ensure_writable(skb, skb->len))
+		return -ENOMEM;
+	/* the whole packet is linear now: skb_put() below is legal */
+	if (skb_tailroom(skb) < TCPOLEN_CRAB_ALIGNED &&
+	    pskb_expand_head(skb, 0, TCPOLEN_CRAB_ALIGNED - skb_tailroom(skb),
+			     GFP_ATOMIC))
+		return -ENOMEM;
+	/* CHECKSUM_COMPLETE would no longer cover the grown packet; the
+	 * TCP checksum stays correct, so let the receiver verify it.
+	 */
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_NONE;
+
+	iph = ip_hdr(skb);
+	th = (struct tcphdr *)(skb_network_header(skb) + thoff);
+	len = skb->len - thoff;		/* TCP header + payload */
+	opt = (u8 *)th + thlen;
+	skb_put(skb, TCPOLEN_CRAB_ALIGNED);
+	memmove(opt + TCPOLEN_CRAB_ALIGNED, opt, len - thlen);
+	crab_opt_write(opt, &lb_opt_cfg, ntohl(iph->daddr));
+
+	oldlen = htons(len);
+	inet_proto_csum_replace2(&th->check, skb, oldlen,
+				 htons(len + TCPOLEN_CRAB_ALIGNED), true);
+	for (i = 0; i < TCPOLEN_CRAB_ALIGNED; i += 4)
+		inet_proto_csum_replace4(&th->check, skb, 0,
+					 *(__be32 *)(opt + i), false);
+	oldw = ((__be16 *)th)[6];
+	th->doff += TCPOLEN_CRAB_ALIGNED / 4;
+	inet_proto_csum_replace2(&th->check, skb, oldw, ((__be16 *)th)[6],
+				 false);
+
+	oldlen = iph->tot_len;
+	iph->tot_len = htons(ntohs(oldlen) + TCPOLEN_CRAB_ALIGNED);
+	csum_replace2(&iph->check, oldlen, iph->tot_len);
+	return 0;
+}
+
+/*
+ * DSR: the packet keeps daddr = VIP and goes to the backend's MAC. Route to
+ * the DIP for the egress device and next hop, resolve the neighbour and
+ * hand it to neigh_output(), as ip_forward() + ip_finish_output2() would
+ * after routing to the DIP. Consumes @skb on success.
+ */
+static int lb_dsr_xmit(struct net *net, struct sk_buff *skb, __be32 dip)
+{
+	struct flowi4 fl4 = { .daddr = dip, .flowi4_scope = RT_SCOPE_UNIVERSE };
+	struct net_device *dev;
+	struct neighbour *neigh;
+	struct rtable *rt;
+	__be32 nh;
+	int ret;
+
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt))
+		return PTR_ERR(rt);
+	if (rt->rt_type != RTN_UNICAST) {
+		ip_rt_put(rt);
+		return -EHOSTUNREACH;
+	}
+	dev = rt->dst.dev;
+	if (skb_is_gso(skb) ? !skb_gso_validate_network_len(skb, dev->mtu) :
+			      skb->len > dev->mtu) {
+		ip_rt_put(rt);
+		return -EMSGSIZE;
+	}
+	if (skb_ensure_writable(skb, sizeof(struct iphdr)) ||
+	    skb_cow_head(skb, LL_RESERVED_SPACE(dev))) {
+		ip_rt_put(rt);
+		return -ENOMEM;
+	}
+	if (ip_hdr(skb)->ttl <= 1) {
+		ip_rt_put(rt);
+		return -ETIMEDOUT;
+	}
+	ip_decrease_ttl(ip_hdr(skb));
+	skb_forward_csum(skb);
+	nf_reset_ct(skb);
+	skb->dev = dev;
+	skb->protocol = htons(ETH_P_IP);
+	skb_dst_drop(skb);
+	skb_dst_set(skb, &rt->dst);	/* the reference moves to the skb */
+
+	nh = rt_nexthop(rt, dip);
+	rcu_read_lock_bh();
+	neigh = __ipv4_neigh_lookup_noref(dev, (__force u32)nh);
+	if (!neigh)
+		neigh = __neigh_create(&arp_tbl, &nh, dev, false);
+	if (IS_ERR(neigh)) {
+		rcu_read_unlock_bh();
+		return PTR_ERR(neigh);	/* caller frees skb (and dst) */
+	}
+	ret = neigh_output(neigh, skb, false);
+	rcu_read_unlock_bh();
+	return ret == NET_XMIT_SUCCESS ? 0 : 1;	/* 1: consumed, failed */
+}
+
+/* Hash-mode forwarding of any packet of a flow; returns the verdict. */
+static unsigned int lb_hash_fwd(struct net *net, struct lb_svc *svc,
+				const struct lb_cfg *c, struct sk_buff *skb,
+				const struct tcphdr *th,
+				enum crab_lb_counter ok)
+{
+	int idx = lb_maglev(c, ip_hdr(skb), th);
+	int ret;
+
+	if (idx < 0) {
+		lb_svc_inc(svc, CRAB_LB_CNT_NO_BACKEND);
+		return NF_DROP;
+	}
+	ret = lb_dsr_xmit(net, skb, c->be[idx].dip);
+	if (ret < 0) {
+		lb_svc_inc(svc, CRAB_LB_CNT_TX_ERROR);
+		net_dbg_ratelimited("DSR to %pI4 failed: %d\n",
+				    &c->be[idx].dip, ret);
+		return NF_DROP;
+	}
+	if (ret > 0)
+		lb_svc_inc(svc, CRAB_LB_CNT_TX_ERROR);
+	else
+		lb_svc_inc(svc, ok);
+	lb_be_inc(svc, c, idx);
+	return NF_STOLEN;
+}
+
+unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
+			const struct nf_hook_state *state)
+{
+	struct lb_net *ln = lb_net(state->net);
+	u8 optbuf[CRAB_TCP_MAX_OPTLEN];
+	const struct tcphdr *th;
+	const struct iphdr *iph;
+	struct crab_opt_res res;
+	unsigned int thoff, thlen;
+	const struct lb_cfg *c;
+	struct tcphdr _th;
+	struct lb_svc *svc;
+	const u8 *opt;
+	int st, idx;
+
+	iph = ip_hdr(skb);
+	if (iph->protocol != IPPROTO_TCP || !READ_ONCE(ln->nsvc))
+		goto not_vip;
+	/* non-first fragments carry no ports: not ours to judge */
+	if (iph->frag_off & htons(IP_OFFSET))
+		goto not_vip;
+	thoff = iph->ihl * 4;
+	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
+	if (!th)
+		goto not_vip;
+	svc = lb_svc_lookup_rcu(ln, iph->daddr, th->dest);
+	if (!svc)
+		goto not_vip;
+	c = rcu_dereference(svc->cfg);
+
+	if (ip_is_fragment(iph)) {
+		lb_svc_inc(svc, CRAB_LB_CNT_FRAGMENT);
+		return NF_DROP;
+	}
+	thlen = th->doff * 4;
+	if (thlen < sizeof(*th) || thoff + thlen > skb->len) {
+		lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
+		return NF_DROP;
+	}
+
+	if (!th->syn || th->ack || th->rst) {
+		if (c->legacy == CRAB_LEGACY_HASH)
+			return lb_hash_fwd(state->net, svc, c, skb, th,
+					   CRAB_LB_CNT_NONSYN_HASHED);
+		lb_svc_inc(svc, CRAB_LB_CNT_NONSYN_DROP);
+		return NF_DROP;
+	}
+
+	/* A SYN: find the redirect option with the one shared walk. */
+	st = CRAB_OPT_NONE;
+	res.off = 0;
+	if (thlen > sizeof(*th)) {
+		opt = skb_header_pointer(skb, thoff + sizeof(*th),
+					 thlen - sizeof(*th), optbuf);
+		if (!opt) {
+			lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
+			return NF_DROP;
+		}
+		st = crab_opt_find(opt, thlen - sizeof(*th), &lb_opt_cfg, &res);
+		if (res.bad_len)
+			lb_svc_inc(svc, CRAB_LB_CNT_OPT_BAD_LEN);
+	}
+
+	if (st == CRAB_OPT_FOUND) {
+		idx = lb_pick(svc, c);
+		if (idx < 0)
+			goto no_backend;
+		if (lb_redirect(skb, thoff, thlen, sizeof(*th) + res.off,
+				c->be[idx].dip))
+			goto skb_error;
+		lb_svc_inc(svc, CRAB_LB_CNT_SYN_REDIRECTED);
+		lb_be_inc(svc, c, idx);
+		return NF_ACCEPT;
+	}
+
+	if (st == CRAB_OPT_MALFORMED) {
+		lb_svc_inc(svc, CRAB_LB_CNT_OPT_MALFORMED);
+		/* an option we cannot parse is no announcement; appending
+		 * behind a broken walk would be invisible to the server
+		 */
+		if (c->legacy != CRAB_LEGACY_HASH)
+			return NF_DROP;
+	}
+
+	switch (c->legacy) {
+	case CRAB_LEGACY_INSERT:
+		idx = lb_pick(svc, c);
+		if (idx < 0)
+			goto no_backend;
+		st = lb_insert(skb, thoff, thlen);
+		if (st == -ENOSPC) {
+			lb_svc_inc(svc, CRAB_LB_CNT_NO_ROOM);
+			return NF_DROP;
+		}
+		if (st)
+			goto skb_error;
+		/* the option now names the VIP; only daddr is left */
+		lb_set_daddr(skb, thoff, c->be[idx].dip);
+		lb_svc_inc(svc, CRAB_LB_CNT_SYN_INSERTED);
+		lb_be_inc(svc, c, idx);
+		return NF_ACCEPT;
+	case CRAB_LEGACY_HASH:
+		return lb_hash_fwd(state->net, svc, c, skb, th,
+				   CRAB_LB_CNT_SYN_HASHED);
+	default:
+		lb_svc_inc(svc, CRAB_LB_CNT_SYN_LEGACY_DROP);
+		return NF_DROP;
+	}
+
+no_backend:
+	lb_svc_inc(svc, CRAB_LB_CNT_NO_BACKEND);
+	return NF_DROP;
+skb_error:
+	lb_g_inc(ln, CRAB_LB_GCNT_SKB_ERROR);
+	net_dbg_ratelimited("cannot rewrite SYN to %pI4:%u\n", &svc->vip,
+			    ntohs(svc->port));
+	return NF_DROP;
+not_vip:
+	lb_g_inc(ln, CRAB_LB_GCNT_NOT_VIP);
+	return NF_ACCEPT;
+}

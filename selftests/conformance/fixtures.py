@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""LB conformance fixtures (SPEC.md 3.2, 5, 6), in the shape of Katran's
+packet fixtures: description, service configuration, input frames, and for
+each the expected verdict and expected output frame.
+
+Expected frames are built from scratch with scapy from the fields the SPEC
+says must come out (checksums recomputed by scapy), never by running an LB's
+rewrite. Every LB implementation runs the same JSON:
+
+    python3 fixtures.py > fixtures.json      # or: fixtures.py -o FILE
+
+Verdicts: "forward" (rewritten and sent on: XDP_TX/redirect, NF_ACCEPT after
+rewrite, DPDK TX), "pass" (untouched, to the host stack: output == input),
+"drop". Backends carry a static MAC so the L2 next hop is deterministic:
+forwarded frames go from the LB's MAC to the backend's MAC. "counters" are
+the expected per-service counters (crab_lb.h names) of the first service
+after the case. Insert mode puts the 8-byte option (NOP NOP kind 6 VIP)
+right after the fixed TCP header, before existing options.
+"""
+import argparse
+import json
+import sys
+
+from scapy.all import IP, TCP, UDP, Dot1Q, Ether, Raw, raw  # noqa: E402
+
+CLI_MAC = "02:00:00:00:00:02"
+LB_MAC = "02:00:00:00:00:01"
+CLI = "198.18.0.2"
+VIP = "198.18.100.1"
+PORT = 80
+SPORT = 40000
+BE = [("198.18.0.11", "02:00:00:00:01:0b"),
+      ("198.18.0.12", "02:00:00:00:01:0c"),
+      ("198.18.0.13", "02:00:00:00:01:0d")]
+
+
+def ip_bytes(a):
+    return bytes(int(x) for x in a.split("."))
+
+
+def crab_opt(addr, kind=42):
+    if kind == 254:
+        return bytes([254, 8, 0xC4, 0xAB]) + ip_bytes(addr)
+    return bytes([1, 1, kind, 6]) + ip_bytes(addr)
+
+
+MSS = bytes([2, 4, 0x05, 0xB4])
+
+
+def frame(src_mac, dst_mac, dst, opts=b"", flags="S", payload=b"",
+          sport=SPORT, dport=PORT, vlan=None, ip_opts=b"", frag=0, ipflags=0,
+          seq=1000, ack=0, l4="tcp"):
+    """A frame; TCP options given as raw bytes (len multiple of 4)."""
+    assert len(opts) % 4 == 0 and len(ip_opts) % 4 == 0
+    eth = Ether(src=src_mac, dst=dst_mac)
+    if vlan is not None:
+        eth = eth / Dot1Q(vlan=vlan)
+    ip = IP(src=CLI, dst=dst, id=7, ttl=64, flags=ipflags, frag=frag)
+    if ip_opts:
+        ip.options = [Raw(ip_opts)]
+    if l4 == "udp":
+        return eth / ip / UDP(sport=sport, dport=dport) / Raw(payload or b"x")
+    tcp = TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack,
+              window=64240, dataofs=5 + len(opts) // 4)
+    # Options as raw bytes right after the fixed header: scapy's checksum
+    # covers them like any other segment bytes.
+    body = opts + payload
+    return eth / ip / tcp / Raw(body) if body else eth / ip / tcp
+
+
+def h(pkt):
+    return raw(pkt).hex()
+
+
+def svc(policy="rr", legacy="drop", backends=BE[:1], weights=None, draining=()):
+    b = []
+    for i, (dip, mac) in enumerate(backends):
+        e = {"dip": dip, "mac": mac, "weight": (weights[i] if weights else 1)}
+        if dip in draining:
+            e["state"] = "draining"
+        b.append(e)
+    return {"vip": VIP, "port": PORT, "policy": policy, "legacy": legacy, "backends": b}
+
+
+def inp(**kw):
+    return frame(CLI_MAC, LB_MAC, VIP, **kw)
+
+
+def out_to(be, **kw):
+    """What a backend must receive: daddr = DIP, from the LB's MAC."""
+    return frame(LB_MAC, be[1], be[0], **kw)
+
+
+def dsr_to(be, **kw):
+    """DSR: only the L2 next hop changes, daddr stays the VIP."""
+    return frame(LB_MAC, be[1], VIP, **kw)
+
+
+def case(name, desc, services, packets, counters=None, opt_kind=42, lbs=None):
+    c = {"name": name, "description": desc,
+         "config": {"opt_kind": opt_kind, "services": services},
+         "packets": packets}
+    if counters is not None:
+        c["counters"] = counters
+    if lbs:
+        c["lbs"] = lbs
+    return c
+
+
+def fwd(i, o):
+    return {"in": h(i), "verdict": "forward", "out": h(o)}
+
+
+def verdict(i, v):
+    return {"in": h(i), "verdict": v}
+
+
+def cases():
+    out = []
+    cap = crab_opt(VIP)
+    # --- capable SYNs, one per policy
+    out.append(case(
+        "capable_syn_rr", "capable SYNs go round-robin over 3 backends, option keeps the VIP",
+        [svc("rr", backends=BE)],
+        [fwd(inp(opts=MSS + cap, sport=SPORT + k), out_to(BE[k % 3], opts=MSS + cap, sport=SPORT + k))
+         for k in range(4)],
+        {"syn_redirected": 4}))
+    out.append(case(
+        "capable_syn_random", "random policy with one backend",
+        [svc("random")], [fwd(inp(opts=cap), out_to(BE[0], opts=cap))], {"syn_redirected": 1}))
+    out.append(case(
+        "capable_syn_wrr", "wrr 1:3 is the smooth ring B A B B",
+        [svc("wrr", backends=BE[:2], weights=[1, 3])],
+        [fwd(inp(opts=cap, sport=SPORT + k), out_to(BE[[1, 0, 1, 1][k]], opts=cap, sport=SPORT + k))
+         for k in range(4)],
+        {"syn_redirected": 4}))
+    odd_in = bytes([1]) + crab_opt("10.9.8.7")[2:] + bytes([1])
+    odd_out = bytes([1]) + crab_opt(VIP)[2:] + bytes([1])
+    out.append(case(
+        "capable_syn_odd_offset_addr", "option at an odd offset naming another address: set to the VIP",
+        [svc()], [fwd(inp(opts=odd_in), out_to(BE[0], opts=odd_out))], {"syn_redirected": 1}))
+    out.append(case(
+        "capable_syn_draining", "a draining backend gets no new SYN",
+        [svc("rr", backends=BE[:2], draining=(BE[0][0],))],
+        [fwd(inp(opts=cap, sport=SPORT + k), out_to(BE[1], opts=cap, sport=SPORT + k)) for k in range(2)],
+        {"syn_redirected": 2}))
+    out.append(case(
+        "capable_syn_no_backend", "service without backends: drop and count",
+        [svc(backends=[])], [verdict(inp(opts=cap), "drop")], {"no_backend": 1}))
+    out.append(case(
+        "capable_syn_rfc6994", "RFC 6994 form (kind 254, ExID) when configured",
+        [svc()], [fwd(inp(opts=crab_opt("0.0.0.0", 254)), out_to(BE[0], opts=crab_opt(VIP, 254)))],
+        {"syn_redirected": 1}, opt_kind=254))
+    out.append(case(
+        "capable_syn_tfo_payload", "TFO SYN with a cookie and data: payload intact, checksum over it",
+        [svc()],
+        [fwd(inp(opts=cap + bytes([34, 10]) + b"\xaa" * 8 + bytes([1, 1]), payload=b"GET / HTTP/1.0\r\n\r\n"),
+             out_to(BE[0], opts=cap + bytes([34, 10]) + b"\xaa" * 8 + bytes([1, 1]),
+                    payload=b"GET / HTTP/1.0\r\n\r\n"))],
+        {"syn_redirected": 1}))
+    out.append(case(
+        "capable_syn_ip_options", "IP options (ihl 6) are kept and skipped",
+        [svc()],
+        [fwd(inp(opts=cap, ip_opts=bytes([0x94, 4, 0, 0])), out_to(BE[0], opts=cap, ip_opts=bytes([0x94, 4, 0, 0])))],
+        {"syn_redirected": 1}))
+    out.append(case(
+        "capable_syn_vlan", "one 802.1Q tag: kept, inner packet rewritten",
+        [svc()], [fwd(inp(opts=cap, vlan=10), out_to(BE[0], opts=cap, vlan=10))], {"syn_redirected": 1}))
+    # --- legacy SYNs
+    out.append(case(
+        "legacy_syn_drop", "SYN without the option, drop mode",
+        [svc(legacy="drop")], [verdict(inp(opts=MSS), "drop")], {"syn_legacy_drop": 1}))
+    out.append(case(
+        "legacy_syn_insert", "insert mode: 8 option bytes added after the fixed header",
+        [svc(legacy="insert")], [fwd(inp(opts=MSS), out_to(BE[0], opts=cap + MSS))], {"syn_inserted": 1}))
+    out.append(case(
+        "legacy_syn_insert_bare", "insert mode, SYN without any option",
+        [svc(legacy="insert")], [fwd(inp(), out_to(BE[0], opts=cap))], {"syn_inserted": 1}))
+    out.append(case(
+        "legacy_syn_insert_ip_options_tfo", "insert with IP options and payload",
+        [svc(legacy="insert")],
+        [fwd(inp(opts=MSS, ip_opts=bytes([1, 1, 1, 0]), payload=b"hello"),
+             out_to(BE[0], opts=cap + MSS, ip_opts=bytes([1, 1, 1, 0]), payload=b"hello"))],
+        {"syn_inserted": 1}))
+    out.append(case(
+        "legacy_syn_insert_vlan", "insert on a VLAN-tagged frame",
+        [svc(legacy="insert")], [fwd(inp(opts=MSS, vlan=5), out_to(BE[0], opts=cap + MSS, vlan=5))],
+        {"syn_inserted": 1}))
+    out.append(case(
+        "legacy_syn_insert_no_room_40", "insert refused: options already 40 bytes (doff 15)",
+        [svc(legacy="insert")], [verdict(inp(opts=MSS + bytes([1]) * 36), "drop")], {"no_room": 1}))
+    out.append(case(
+        "legacy_syn_insert_no_room_36", "insert refused: doff 14 + 2 > 15",
+        [svc(legacy="insert")], [verdict(inp(opts=MSS + bytes([1]) * 32), "drop")], {"no_room": 1}))
+    out.append(case(
+        "legacy_syn_hash", "hash mode: SYN forwarded DSR-style, daddr unchanged, no option",
+        [svc(legacy="hash")], [fwd(inp(opts=MSS), dsr_to(BE[0], opts=MSS))], {"syn_hashed": 1}))
+    # --- non-SYN to the VIP
+    out.append(case(
+        "nonsyn_hash", "ACK to the VIP in hash mode: consistent-hash DSR",
+        [svc(legacy="hash")],
+        [fwd(inp(flags="A", ack=5, payload=b"data"), dsr_to(BE[0], flags="A", ack=5, payload=b"data"))],
+        {"nonsyn_hashed": 1}))
+    out.append(case(
+        "nonsyn_drop", "ACK to the VIP, not hash mode: drop and count",
+        [svc()], [verdict(inp(flags="A", ack=5), "drop")], {"nonsyn_drop": 1}))
+    out.append(case(
+        "synack_to_vip_drop", "SYN-ACK to the VIP is not a SYN: drop (non-hash)",
+        [svc()], [verdict(inp(flags="SA", ack=5, opts=cap), "drop")], {"nonsyn_drop": 1}))
+    # --- not the LB's business
+    out.append(case(
+        "non_vip_pass", "traffic to another address passes untouched",
+        [svc()], [verdict(frame(CLI_MAC, LB_MAC, "198.18.0.1", opts=cap), "pass")], {"syn_redirected": 0}))
+    out.append(case(
+        "vip_other_port_pass", "VIP on a port without a service passes",
+        [svc()], [verdict(inp(opts=cap, dport=81), "pass")], {"syn_redirected": 0}))
+    out.append(case(
+        "vip_udp_pass", "UDP to the VIP passes",
+        [svc()], [verdict(inp(l4="udp"), "pass")]))
+    # --- fragments
+    out.append(case(
+        "fragment_first_drop", "first fragment (MF) to the VIP: drop and count",
+        [svc()], [verdict(inp(opts=cap, ipflags=1), "drop")], {"fragment": 1}))
+    out.append(case(
+        "fragment_later_drop", "non-first fragment to the VIP: drop and count",
+        [svc()], [verdict(inp(opts=cap, frag=100), "drop")], {"fragment": 1}))
+    # --- malformed options: never forwarded as capable
+    for olen in (0, 1, 255):
+        out.append(case(
+            "opt_len_%d" % olen, "option length %d ends the walk: malformed, legacy path (drop)" % olen,
+            [svc()], [verdict(inp(opts=bytes([8, olen, 0, 0]) + cap), "drop")],
+            {"opt_malformed": 1, "syn_legacy_drop": 1}))
+    for olen in (5, 7):
+        o = bytes([42, olen]) + ip_bytes(VIP) + bytes([0] * (olen - 6 if olen > 6 else 0))
+        o += bytes([1]) * ((-len(o)) % 4)
+        out.append(case(
+            "opt_redirect_len_%d" % olen, "redirect kind with length %d: ignored and counted" % olen,
+            [svc()], [verdict(inp(opts=o), "drop")], {"opt_bad_len": 1, "syn_legacy_drop": 1}))
+    out.append(case(
+        "opt_bad_len_then_good", "a wrong-length redirect option, then a good one: the good one counts",
+        [svc()],
+        [fwd(inp(opts=bytes([42, 5, 1, 2, 3, 1, 1, 1]) + cap), out_to(BE[0], opts=bytes([42, 5, 1, 2, 3, 1, 1, 1]) + cap))],
+        {"opt_bad_len": 1, "syn_redirected": 1}))
+    out.append(case(
+        "opt_runs_past_doff", "redirect option running past doff: malformed",
+        [svc()], [verdict(inp(opts=bytes([1, 1, 1, 1, 1, 1, 42, 6]), payload=ip_bytes(VIP)), "drop")],
+        {"opt_malformed": 1, "syn_legacy_drop": 1}))
+    out.append(case(
+        "opt_after_eol_ignored", "option after EOL is not seen",
+        [svc()], [verdict(inp(opts=bytes([0, 0, 0, 0]) + cap), "drop")], {"syn_legacy_drop": 1}))
+    out.append(case(
+        "opt_malformed_insert", "malformed walk in insert mode: treated as legacy, option inserted",
+        [svc(legacy="insert")],
+        [fwd(inp(opts=bytes([8, 1, 0, 0])), out_to(BE[0], opts=cap + bytes([8, 1, 0, 0])))],
+        {"opt_malformed": 1, "syn_inserted": 1}))
+    # --- truncated / bogus headers
+    good = raw(inp(opts=cap))
+    out.append(case(
+        "truncated_tcp_header", "frame cut inside the TCP header: drop",
+        [svc()], [{"in": good[:14 + 20 + 10].hex(), "verdict": "drop"}]))
+    bogus = bytearray(raw(inp()))
+    bogus[14 + 20 + 12] = 0xF0  # doff 15 with a 20-byte header
+    out.append(case(
+        "bogus_doff", "doff past the segment end: drop",
+        [svc()], [{"in": bytes(bogus).hex(), "verdict": "drop"}]))
+    small = bytearray(raw(inp()))
+    small[14 + 20 + 12] = 0x30  # doff 3 < 5
+    out.append(case(
+        "doff_below_5", "doff < 5: drop",
+        [svc()], [{"in": bytes(small).hex(), "verdict": "drop"}]))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("-o", "--output", help="write here instead of stdout")
+    a = ap.parse_args()
+    doc = json.dumps({"version": 1, "cases": cases()}, indent=1)
+    if a.output:
+        with open(a.output, "w") as f:
+            f.write(doc + "\n")
+    else:
+        sys.stdout.write(doc + "\n")
+
+
+if __name__ == "__main__":
+    main()

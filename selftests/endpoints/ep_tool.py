@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Small tools for the endpoint selftests (no scapy: fast to start in a VM).
+
+connect: one connection from a fixed source port, blocking up to --wait
+         seconds, then an echo exchange; prints JSON {"connected", "peer",
+         "echo", "error"}.
+spoof:   send hand-made SYN-ACKs through a raw socket; each --pkt is
+         "SRC,DST,SPORT,DPORT,ACK,OPTADDR" (OPTADDR "-" = no option).
+pcap:    list the SYN and SYN-ACK segments of a pcap file (Ethernet or
+         Linux cooked), one JSON object per line: flags, addresses, ports,
+         seq and the address named by the redirect option (or null).
+isn:     print the seq of the first SYN from source port --sport in a pcap.
+"""
+import argparse
+import json
+import os
+import socket
+import struct
+import sys
+
+KIND = 42
+
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+def synack(src, dst, sport, dport, ack, opt):
+    opts = b""
+    if opt != "-":
+        opts = bytes([1, 1, KIND, 6]) + socket.inet_aton(opt)
+    opts += bytes([2, 4, 0x05, 0xB4])  # MSS 1460
+    doff = (20 + len(opts)) // 4
+    seq = int.from_bytes(os.urandom(4), "big")
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack & 0xFFFFFFFF,
+                      doff << 4, 0x12, 64240, 0, 0) + opts
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack(
+        "!BBH", 0, 6, len(tcp))
+    c = csum(pseudo + tcp)
+    tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64,
+                     6, 0, socket.inet_aton(src), socket.inet_aton(dst))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return ip + tcp
+
+
+def do_spoof(a):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    for p in a.pkt:
+        src, dst, sport, dport, ack, opt = p.split(",")
+        s.sendto(synack(src, dst, int(sport), int(dport), int(ack), opt),
+                 (dst, 0))
+    return 0
+
+
+def do_connect(a):
+    res = {"connected": False, "peer": None, "echo": False, "error": None}
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", a.sport))
+    s.settimeout(a.wait)
+    try:
+        s.connect((a.addr, a.port))
+        res["connected"] = True
+        res["peer"] = s.getpeername()[0]
+        data = os.urandom(1000)
+        s.sendall(data)
+        got = b""
+        while len(got) < len(data):
+            d = s.recv(len(data) - len(got))
+            if not d:
+                break
+            got += d
+        res["echo"] = got == data
+    except OSError as e:
+        res["error"] = str(e)
+    s.close()
+    print(json.dumps(res))
+    return 0
+
+
+def tcp_opt_addr(opts):
+    """The first well-formed redirect option's address (SPEC 2), else None."""
+    i = 0
+    while i < len(opts):
+        k = opts[i]
+        if k == 0:
+            break
+        if k == 1:
+            i += 1
+            continue
+        if i + 2 > len(opts) or opts[i + 1] < 2 or i + opts[i + 1] > len(opts):
+            break
+        if k == KIND and opts[i + 1] == 6:
+            return socket.inet_ntoa(opts[i + 2:i + 6])
+        i += opts[i + 1]
+    return None
+
+
+def segments(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        return
+    magic = struct.unpack("<I", data[:4])[0]
+    end = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
+    link = struct.unpack(end + "I", data[20:24])[0]
+    off = 24
+    while off + 16 <= len(data):
+        incl = struct.unpack(end + "IIII", data[off:off + 16])[2]
+        pkt = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        if link == 1:
+            l2, etype = 14, struct.unpack("!H", pkt[12:14])[0]
+        elif link == 113:
+            l2, etype = 16, struct.unpack("!H", pkt[14:16])[0]
+        else:
+            continue
+        if etype != 0x0800 or len(pkt) < l2 + 20:
+            continue
+        ip = pkt[l2:]
+        ihl = (ip[0] & 15) * 4
+        if ip[9] != 6 or len(ip) < ihl + 20:
+            continue
+        tcp = ip[ihl:]
+        doff = (tcp[12] >> 4) * 4
+        flags = tcp[13]
+        if not flags & 0x02:
+            continue
+        yield {
+            "flags": "SA" if flags & 0x10 else "S",
+            "src": socket.inet_ntoa(ip[12:16]),
+            "dst": socket.inet_ntoa(ip[16:20]),
+            "sport": struct.unpack("!H", tcp[0:2])[0],
+            "dport": struct.unpack("!H", tcp[2:4])[0],
+            "seq": struct.unpack("!I", tcp[4:8])[0],
+            "opt": tcp_opt_addr(tcp[20:doff]),
+        }
+
+
+def do_pcap(a):
+    for seg in segments(a.file):
+        print(json.dumps(seg, sort_keys=True))
+    return 0
+
+
+def do_isn(a):
+    for seg in segments(a.file):
+        if seg["flags"] == "S" and seg["sport"] == a.sport:
+            print(seg["seq"])
+            return 0
+    return 1
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("connect")
+    c.add_argument("--addr", required=True)
+    c.add_argument("--port", type=int, required=True)
+    c.add_argument("--sport", type=int, required=True)
+    c.add_argument("--wait", type=float, default=60)
+    s = sub.add_parser("spoof")
+    s.add_argument("--pkt", action="append", required=True)
+    f = sub.add_parser("pcap")
+    f.add_argument("file")
+    i = sub.add_parser("isn")
+    i.add_argument("file")
+    i.add_argument("--sport", type=int, required=True)
+    a = p.parse_args()
+    return {"connect": do_connect, "spoof": do_spoof, "pcap": do_pcap,
+            "isn": do_isn}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# crab-test: vm
+#
+# crabctl client|server drive the endpoint modules of the namespace they run
+# in: show (text and JSON), set enabled/announce/allow, stats; a bad value is
+# an error naming it (exit 2) and changes nothing.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/ep_lib.sh"
+
+crab_require_root
+crab_check_tool ip python3
+[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+ep_load_module crab_server
+ep_load_module crab_client
+A=crab-epc-$CRAB_SFX B=crab-epd-$CRAB_SFX
+crab_ns_add "$A"
+crab_ns_add "$B"
+ctl() { local ns=$1; shift; ip netns exec "$ns" "$CRABCTL" "$@"; }
+
+out=$(ctl "$A" -j client show)
+echo "# $out"
+[ "$(crab_json "$out" 'j["enabled"], j["announce"], j["allow"]')" = "(True, ['0.0.0.0/0'], ['0.0.0.0/0'])" ]
+log_test $? "client show --json: defaults"
+
+rc=0
+ctl "$A" client set announce "198.18.100.0/24,10.0.0.0/8" || rc=1
+ctl "$A" client set allow 198.18.0.0/24 || rc=1
+ctl "$A" client set enabled off || rc=1
+ctl "$A" server set enabled off || rc=1
+out=$(ctl "$A" -j client show)
+[ "$(crab_json "$out" 'j["enabled"], j["announce"], j["allow"]')" = "(False, ['198.18.100.0/24', '10.0.0.0/8'], ['198.18.0.0/24'])" ] || rc=1
+[ "$(ctl "$A" -j server show | python3 -c 'import json,sys; print(json.load(sys.stdin)["enabled"])')" = False ] || rc=1
+[ "$(ip netns exec "$A" cat /proc/sys/net/crab/client_allow_cidrs)" = 198.18.0.0/24 ] || rc=1
+log_test $rc "client/server set: values reach the namespace's sysctls"
+
+rc=0
+err=$(ctl "$A" client set allow "198.18.0.0/24,10.0.0.300/8" 2>&1)
+code=$?
+echo "# exit $code: $err"
+[ $code = 2 ] && [[ $err == *10.0.0.300* ]] || rc=1
+ctl "$A" client set enabled maybe 2>/dev/null && rc=1
+[ "$(ip netns exec "$A" cat /proc/sys/net/crab/client_allow_cidrs)" = 198.18.0.0/24 ] || rc=1
+log_test $rc "bad values: error naming the value, exit 2, nothing applied"
+
+out=$(ctl "$B" -j client show)
+[ "$(crab_json "$out" 'j["enabled"], j["allow"]')" = "(True, ['0.0.0.0/0'])" ]
+log_test $? "another namespace keeps its own settings"
+
+rc=0
+out=$(ctl "$A" -j client stats)
+[ "$(crab_json "$out" '"redirected" in j and "rej_bad_ack" in j and "syn_announced" in j')" = True ] || rc=1
+out=$(ctl "$A" -j server stats)
+[ "$(crab_json "$out" '"synack_echoed" in j and "synack_no_room" in j')" = True ] || rc=1
+ctl "$A" client stats | grep -q '^redirected 0$' || rc=1
+log_test $rc "stats: every counter, text and JSON"
+
+crab_exit

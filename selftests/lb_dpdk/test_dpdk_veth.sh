@@ -1,0 +1,175 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# crab-test: host
+#
+# crab-lb-dpdk on the LB's veth through net_af_packet (SPEC 3.2): the LB
+# answers ARP for its address and the VIP, learns the backends' MACs by ARP,
+# sends capable SYNs to the DIPs with the option naming the VIP and valid
+# checksums, rr exactly 10/10/10; legacy SYNs are dropped and counted;
+# SIGTERM stops it cleanly.
+#
+# af_packet does not take frames away from the kernel: $NS_LB's own stack
+# sees every frame too. So the LB namespace is made inert: ip_forward=0 and
+# its address (and with it the connected route) flushed from eth0, so the
+# kernel neither forwards VIP traffic nor answers ARP; the DPDK app answers
+# ARP for $IP_LB (--port-ip) instead.
+source "$(dirname "$0")/../lib.sh"
+
+DIR=$(cd "$(dirname "$0")" && pwd)
+LBD=${CRAB_LBD:-$CRAB_TOP/build/userspace/lb/dpdk/crab-lb-dpdk}
+TEL="python3 $DIR/lbd_tel.py"
+PKT="python3 $DIR/lbd_pkt.py"
+SVC=$VIP:80
+
+crab_require_root
+crab_check_tool tcpdump python3
+[ -x "$LBD" ] || crab_skip "crab-lb-dpdk not built ($LBD)"
+python3 -c 'import scapy' 2>/dev/null || crab_skip "python3-scapy missing"
+
+crab_topo_setup 3
+ip netns exec "$NS_LB" sysctl -qw net.ipv4.ip_forward=0
+ip -n "$NS_LB" addr flush dev eth0
+
+PREFIX=crab$$
+WORK=$(mktemp -d)
+crab_defer rm -rf "$WORK" "/var/run/dpdk/$PREFIX"
+ip netns exec "$NS_LB" "$LBD" --no-huge -m 512 --no-pci -l 0 --log-level=user1,info \
+	--vdev net_af_packet0,iface=eth0 --file-prefix "$PREFIX" -- \
+	--service "$SVC,policy=rr,legacy=drop" \
+	--backend "$SVC,${IP_SRV[1]}" --backend "$SVC,${IP_SRV[2]}" --backend "$SVC,${IP_SRV[3]}" \
+	--port-ip "$IP_LB" --idle-us 100 >"$WORK/lb.log" 2>&1 &
+LB_PID=$!
+crab_defer "kill -KILL $LB_PID 2>/dev/null"
+
+# Ready when every backend's MAC is learned (ARP requests go out once a second).
+ready=1
+for _ in $(seq 1 100); do
+	kill -0 $LB_PID 2>/dev/null || break
+	b=$($TEL "$PREFIX" "/crab/backends,$SVC" 2>/dev/null)
+	if [ -n "$b" ] && ! grep -q unresolved <<<"$b" && grep -q "${IP_SRV[3]}" <<<"$b"; then
+		ready=0
+		break
+	fi
+	sleep 0.2
+done
+[ $ready = 0 ] || { sed 's/^/# lb: /' "$WORK/lb.log"; }
+log_test $ready "LB up on af_packet, backend MACs learned by ARP"
+[ $ready = 0 ] || crab_exit
+
+lb_stat() {  # stat VIP:PORT COUNTER
+	$TEL "$PREFIX" "/crab/stats,$1" | python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$2"
+}
+
+cap_start() {
+	local i
+	CAP_PIDS=()
+	for i in 1 2 3; do
+		ip netns exec "${NS_SRV[i]}" tcpdump -i eth0 -U -n -w "$WORK/s$i.pcap" \
+			"tcp and src host $IP_CLI" 2>/dev/null &
+		CAP_PIDS+=($!)
+	done
+	for _ in $(seq 1 50); do
+		[ -s "$WORK/s1.pcap" ] && [ -s "$WORK/s2.pcap" ] && [ -s "$WORK/s3.pcap" ] && break
+		sleep 0.1
+	done
+}
+cap_stop() {
+	sleep 0.5
+	kill -INT "${CAP_PIDS[@]}" 2>/dev/null
+	wait "${CAP_PIDS[@]}" 2>/dev/null
+}
+res() {  # res SERVER_INDEX -> JSON summary of the SYNs it got
+	$PKT check --pcap "$WORK/s$1.pcap"
+}
+
+# 1. 30 capable SYNs (option naming another address): 10 per server
+cap_start
+ip netns exec "$NS_CLI" $PKT send --vip "$VIP" --count 30 --sport 20000 --opt --opt-addr 203.0.113.9
+cap_stop
+ok=0
+for i in 1 2 3; do
+	r=$(res $i)
+	crab_log "server $i: $r"
+	python3 - "$r" "${IP_SRV[i]}" "$VIP" <<'PY' || ok=1
+import json, sys
+r, dip, vip = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+sys.exit(0 if r["syn"] == 10 and r["dst"] == {dip: 10} and r["opt"] == {vip: 10} and r["csum_bad"] == 0 else 1)
+PY
+done
+log_test $ok "rr: 30 capable SYNs -> 10/10/10 at the DIPs, option names the VIP, checksums valid"
+[ "$(lb_stat "$SVC" syn_redirected)" = 30 ]
+log_test $? "syn_redirected counts 30"
+
+# 2. legacy SYNs (no option), legacy=drop: nothing reaches a server, counted
+cap_start
+ip netns exec "$NS_CLI" $PKT send --vip "$VIP" --count 5 --sport 21000
+cap_stop
+n=0
+for i in 1 2 3; do
+	n=$((n + $(res $i | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn"])')))
+done
+[ $n = 0 ] && [ "$(lb_stat "$SVC" syn_legacy_drop)" = 5 ]
+log_test $? "legacy SYNs dropped (legacy=drop) and counted in syn_legacy_drop"
+
+# 3. runtime control: drain server 2, 4 SYNs -> only servers 1 and 3
+r=$($TEL "$PREFIX" "/crab/backend_drain,$SVC,${IP_SRV[2]}")
+cap_start
+ip netns exec "$NS_CLI" $PKT send --vip "$VIP" --count 4 --sport 22000 --opt
+cap_stop
+[ "$(res 2 | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn"])')" = 0 ] &&
+	[ "$(( $(res 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn"])') + \
+	       $(res 3 | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn"])') ))" = 4 ]
+log_test $? "telemetry backend_drain: drained backend gets no new SYNs ($r)"
+r=$($TEL "$PREFIX" "/crab/backend_add,$SVC,bogus")
+grep -q '"error"' <<<"$r" && grep -q bogus <<<"$r"
+log_test $? "bad control value rejected with an error naming it"
+
+# crabctl lb dpdk reads the same counters (when crabctl is built)
+if [ -x "$CRABCTL" ]; then
+	n=$("$CRABCTL" --json lb dpdk --prefix "$PREFIX" stats |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["services"][sys.argv[1]]["syn_redirected"])' "$SVC")
+	[ "$n" = 34 ] && ! "$CRABCTL" lb dpdk --prefix "$PREFIX" backend add "$SVC" 198.18.0.300 2>/dev/null
+	log_test $? "crabctl lb dpdk stats: syn_redirected 34; bad DIP refused"
+else
+	log_test $ksft_skip "crabctl lb dpdk (crabctl not built: $CRABCTL)"
+fi
+
+# 4. a service added at runtime with legacy=insert: legacy SYNs get the
+#    option (TCP header grown by 8 in the mbuf), one per server
+for c in "/crab/service_add,$VIP:81,policy=rr,legacy=insert" \
+	"/crab/backend_add,$VIP:81,${IP_SRV[1]}" "/crab/backend_add,$VIP:81,${IP_SRV[2]}" \
+	"/crab/backend_add,$VIP:81,${IP_SRV[3]}"; do
+	$TEL "$PREFIX" "$c" | grep -q '"ok"' || crab_log "control $c failed"
+done
+cap_start
+ip netns exec "$NS_CLI" $PKT send --vip "$VIP" --port 81 --count 3 --sport 23000
+cap_stop
+ok=0
+for i in 1 2 3; do
+	r=$(res $i)
+	crab_log "server $i: $r"
+	python3 - "$r" "${IP_SRV[i]}" "$VIP" <<'PY' || ok=1
+import json, sys
+r, dip, vip = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+sys.exit(0 if r["syn"] == 1 and r["dst"] == {dip: 1} and r["opt"] == {vip: 1} and r["csum_bad"] == 0 else 1)
+PY
+done
+[ $ok = 0 ] && [ "$(lb_stat "$VIP:81" syn_inserted)" = 3 ]
+log_test $? "legacy=insert (added at runtime): option inserted, checksums valid, 1/1/1"
+
+# 5. SIGTERM: clean exit, status 0
+kill -TERM $LB_PID
+rc=124
+for _ in $(seq 1 50); do
+	if ! kill -0 $LB_PID 2>/dev/null; then
+		wait $LB_PID
+		rc=$?
+		break
+	fi
+	sleep 0.1
+done
+[ $rc = 0 ] && grep -q "crab-lb-dpdk: bye" "$WORK/lb.log"
+log_test $? "SIGTERM: ports closed, exit status 0 (rc=$rc)"
+[ $rc = 0 ] || sed 's/^/# lb: /' "$WORK/lb.log"
+
+crab_exit

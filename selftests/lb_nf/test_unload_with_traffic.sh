@@ -1,0 +1,39 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# crab-test: pending (written, not yet run green in the VM: load timeouts)
+#
+# rmmod crab_lb_nf while services are configured (in two namespaces) and
+# SYNs flow: no crash (the VM runner checks the kernel log), the module is
+# gone, and VIP traffic is no longer redirected.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/nf_lib.sh"
+
+nf_setup
+nf_service --policy random --legacy hash || crab_fail "service add"
+crab_servers_vip_on_lo
+ip netns exec "$NS_CLI" "$CRABCTL" lb nf service add 198.18.100.2:80 ||
+	crab_fail "service in a second namespace"
+
+nf_send --count 2000 --sport 20000 --opt vip --inter 0.001 &
+spid=$!
+nf_send --count 2000 --sport 20000 --opt none --flags A --inter 0.001 &
+apid=$!
+sleep 2
+n1=$(nf_counter syn_redirected)
+rmmod crab_lb_nf
+rc=$?
+wait $spid $apid
+[ $rc -eq 0 ] && ! grep -q '^crab_lb_nf ' /proc/modules && [ "${n1:-0}" -gt 0 ]
+log_test $? "rmmod with 2 services and traffic flowing ($n1 SYNs redirected before)"
+
+nf_capture_start
+nf_send --count 3 --sport 30000 --opt vip
+nf_capture_stop
+[ "$(nf_res 'total("n")')" = 0 ]
+log_test $? "after unload: VIP traffic no longer redirected"
+
+crab_load_module crab_lb_nf
+[ -e "/proc/net/crab_lb" ]
+log_test $? "module loads again"
+
+crab_exit

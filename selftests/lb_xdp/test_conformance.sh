@@ -1,0 +1,40 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# crab-test: host
+#
+# The LB conformance fixtures (selftests/conformance/fixtures.py) through the
+# XDP program with BPF_PROG_TEST_RUN (crabctl lb xdp conformance): every
+# case's verdict, output frame (byte for byte, checksums included) and
+# per-service counters. No interface, nothing pinned.
+source "$(dirname "$0")/../lib.sh"
+
+crab_require_root
+crab_check_tool python3
+python3 -c 'import scapy' 2>/dev/null || crab_skip "python3-scapy not installed"
+[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+
+dir=$(mktemp -d)
+crab_defer "rm -rf $dir"
+python3 "$CRAB_TOP/selftests/conformance/fixtures.py" -o "$dir/fixtures.json" ||
+	crab_fail "cannot generate the fixtures"
+n=$(crab_json "$(cat "$dir/fixtures.json")" 'len(j["cases"])')
+
+"$CRABCTL" -j lb xdp conformance "$dir/fixtures.json" >"$dir/res.json" 2>"$dir/err"
+rc=$?
+if ! python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$dir/res.json" 2>/dev/null; then
+	cat "$dir/err"
+	crab_fail "the conformance runner produced no result (rc $rc)"
+fi
+python3 - "$dir/res.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+for c in j["cases"]:
+    print("TEST: %-64s [%s]" % ("xdp conformance: " + c["name"], " OK " if c["ok"] else "FAIL"))
+    for e in c["errors"]:
+        print("#   " + e)
+PY
+passed=$(crab_json "$(cat "$dir/res.json")" 'j["passed"]')
+[ "$rc" -eq 0 ] && [ "$passed" -eq "$n" ]
+log_test $? "all $n conformance cases pass through the XDP program ($passed passed)"
+
+crab_exit

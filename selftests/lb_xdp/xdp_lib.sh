@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Helpers of the XDP LB selftests (sourced after ../lib.sh).
+#
+# Pinned maps live on bpffs. `ip netns exec` gives every command a fresh
+# mount namespace (and so a fresh, empty /sys/fs/bpf), so the tests re-run
+# themselves under `unshare -m` with their own bpffs and reach the LB's
+# network namespace with `nsenter --net`, which keeps the mounts: pinned
+# state cannot leak into the host or between tests.
+
+xdp_private_bpffs() {
+	if [ -z "$CRAB_XDP_UNSHARED" ]; then
+		command -v unshare >/dev/null || crab_skip "unshare not found"
+		CRAB_XDP_UNSHARED=1 exec unshare -m bash "$0" "$@"
+	fi
+	mount --make-rprivate / 2>/dev/null
+	mount -t bpf bpf /sys/fs/bpf || crab_skip "cannot mount bpffs"
+}
+
+# crabctl inside the LB namespace, sharing our mount namespace.
+lbctl() {
+	nsenter --net="/run/netns/$NS_LB" "$CRABCTL" "$@"
+}
+
+# Per-service counter of the XDP LB: xdp_counter NAME SERVICE
+xdp_counter() {
+	lbctl -j lb xdp stats --dev eth0 | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+name, svc = sys.argv[1], sys.argv[2]
+print([s for s in j["services"] if s["service"] == svc][0]["counters"][name])' "$1" "$2"
+}
+
+# XDP_TX on a veth hands the frame to the peer's NAPI queue, which exists
+# only when the peer runs an XDP program (or GRO was requested on it);
+# without it the frame is dropped. Give the bridge-side peer an XDP program
+# that passes everything: our LB with no service configured.
+xdp_peer_napi() {
+	local idx peer
+	idx=$(ip -n "$NS_LB" -o link show eth0 2>/dev/null | sed -n 's/.*eth0@if\([0-9]*\):.*/\1/p')
+	peer=$(ip -n "$NS_SW" -o link show 2>/dev/null | awk -F': ' -v i="$idx" '$1 == i { sub(/@.*/, "", $2); print $2 }')
+	[ -n "$peer" ] || return 1
+	nsenter --net="/run/netns/$NS_SW" "$CRABCTL" lb xdp attach "$peer" --mode native 2>/dev/null || return 1
+	crab_defer "nsenter --net=/run/netns/$NS_SW $CRABCTL lb xdp detach $peer"
+}

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// crabctl lb nf: the netfilter load balancer (lb/netfilter/, crab_lb_nf.ko),
+// configured over its generic netlink family (include/crab/crab_genl_lb.h)
+// in crabctl's own network namespace.
+//
+//   crabctl lb nf service add VIP:PORT [--policy rr|random|wrr] [--legacy drop|insert|hash]
+//   crabctl lb nf service set VIP:PORT [--policy ...] [--legacy ...]
+//   crabctl lb nf service del VIP:PORT
+//   crabctl lb nf backend add VIP:PORT DIP [--weight W]
+//   crabctl lb nf backend set VIP:PORT DIP [--weight W] [--state active|draining]
+//   crabctl lb nf backend drain VIP:PORT DIP
+//   crabctl lb nf backend del VIP:PORT DIP
+//   crabctl lb nf flush
+//   crabctl [--json] lb nf show
+//   crabctl [--json] lb nf stats
+//
+// Every value is parsed before the first request, so a bad one applies
+// nothing.
+#include <arpa/inet.h>
+
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+extern "C" {
+#include <crab/crab_genl_lb.h>
+}
+
+#include "command.hpp"
+#include "genl.hpp"
+
+namespace {
+
+using crab::Error;
+using crab::cli::Globals;
+using nlohmann::json;
+
+#define NF_NAME(e, n, h) n,
+const char* const kCounters[] = {CRAB_LB_COUNTERS(NF_NAME)};
+const char* const kGCounters[] = {CRAB_LB_GCOUNTERS(NF_NAME)};
+#undef NF_NAME
+
+struct NfOptions {
+    std::string endpoint;
+    std::string dip;
+    std::string policy;
+    std::string legacy;
+    std::string state;
+    uint32_t weight = 0;
+    bool weight_set = false;
+};
+
+struct Target {
+    crab::Endpoint svc;
+    std::optional<crab::Ipv4> dip;
+};
+
+Target parse_target(const NfOptions& o, bool need_dip)
+{
+    Target t;
+    t.svc = crab::parse_endpoint(o.endpoint);
+    if (t.svc.ip.addr == 0 || t.svc.port == 0)
+        throw Error("invalid service \"" + o.endpoint + "\": VIP and port must be non-zero", crab::kExitUsage);
+    if (need_dip)
+        t.dip = crab::parse_ipv4(o.dip);
+    return t;
+}
+
+class Lb {
+public:
+    Lb() : fam_(sock_.resolve(CRAB_LB_GENL_NAME)) {}
+
+    crab::genl::Message req(uint8_t cmd, bool dump = false) const
+    {
+        return sock_.request(fam_, cmd, CRAB_LB_GENL_VERSION, dump);
+    }
+    void run(crab::genl::Message& m, const crab::genl::ReplyFn& fn = nullptr)
+    {
+        sock_.transact(m, CRAB_LB_A_MAX, fn);
+    }
+
+private:
+    crab::genl::Socket sock_;
+    uint16_t fam_;
+};
+
+void put_key(crab::genl::Message& m, const crab::Endpoint& e)
+{
+    m.put_u32(CRAB_LB_A_VIP, htonl(e.ip.addr));
+    m.put_u16(CRAB_LB_A_PORT, e.port);
+}
+
+std::string ip_str(uint32_t be) { return crab::to_string(crab::Ipv4{ntohl(be)}); }
+
+json counters_json(const crab::genl::Attrs& a, uint16_t nest, const char* const* names, int n)
+{
+    json j = json::object();
+    auto c = crab::genl::Attrs::nested(a.raw(nest), static_cast<uint16_t>(n));
+    for (int i = 0; i < n; i++)
+        j[names[i]] = c.has(i + 1) ? c.u64(i + 1) : 0;
+    return j;
+}
+
+json service_json(const crab::genl::Attrs& a)
+{
+    json s;
+    s["vip"] = ip_str(a.u32(CRAB_LB_A_VIP));
+    s["port"] = a.u16(CRAB_LB_A_PORT);
+    s["service"] = s["vip"].get<std::string>() + ":" + std::to_string(a.u16(CRAB_LB_A_PORT));
+    s["policy"] = std::string(crab::to_string(static_cast<crab_policy>(a.u8(CRAB_LB_A_POLICY))));
+    s["legacy"] = std::string(crab::to_string(static_cast<crab_legacy_mode>(a.u8(CRAB_LB_A_LEGACY))));
+    json bes = json::array();
+    a.for_each(CRAB_LB_A_BACKENDS, CRAB_LB_A_BACKEND, [&](const nlattr* n) {
+        auto b = crab::genl::Attrs::nested(n, CRAB_LB_BE_A_MAX);
+        bes.push_back({{"dip", ip_str(b.u32(CRAB_LB_BE_A_DIP))},
+                       {"weight", b.u32(CRAB_LB_BE_A_WEIGHT)},
+                       {"state", b.u8(CRAB_LB_BE_A_STATE) == CRAB_BACKEND_ACTIVE ? "active" : "draining"},
+                       {"selected", b.has(CRAB_LB_BE_A_SELECTED) ? b.u64(CRAB_LB_BE_A_SELECTED) : 0}});
+    });
+    s["backends"] = bes;
+    s["counters"] = counters_json(a, CRAB_LB_A_COUNTERS, kCounters, CRAB_LB_CNT_MAX);
+    return s;
+}
+
+json dump_services(Lb& lb)
+{
+    json list = json::array();
+    auto m = lb.req(CRAB_LB_CMD_SVC_GET, true);
+    lb.run(m, [&](const crab::genl::Attrs& a) { list.push_back(service_json(a)); });
+    return list;
+}
+
+void emit(const Globals& g, const json& j) { crab::cli::print_json(g, j.dump(), j.dump(2)); }
+
+// ---- commands ----------------------------------------------------------------
+
+void run_service(uint8_t cmd, const NfOptions& o)
+{
+    Target t = parse_target(o, false);
+    std::optional<crab_policy> pol;
+    std::optional<crab_legacy_mode> leg;
+    if (!o.policy.empty())
+        pol = crab::parse_policy(o.policy);
+    if (!o.legacy.empty())
+        leg = crab::parse_legacy_mode(o.legacy);
+    if (cmd == CRAB_LB_CMD_SVC_SET && !pol && !leg)
+        throw Error("service set: nothing to change (give --policy and/or --legacy)", crab::kExitUsage);
+
+    Lb lb;
+    auto m = lb.req(cmd);
+    put_key(m, t.svc);
+    if (pol)
+        m.put_u8(CRAB_LB_A_POLICY, *pol);
+    if (leg)
+        m.put_u8(CRAB_LB_A_LEGACY, *leg);
+    try {
+        lb.run(m);
+    } catch (const Error& e) {
+        throw Error("service " + crab::to_string(t.svc) + ": " + e.what(), e.code());
+    }
+}
+
+void run_backend(uint8_t cmd, const NfOptions& o, std::optional<uint8_t> state)
+{
+    Target t = parse_target(o, true);
+    if (o.weight_set && (o.weight < 1 || o.weight > CRAB_WEIGHT_MAX))
+        throw Error("invalid weight \"" + std::to_string(o.weight) + "\": expected 1.." +
+                        std::to_string(CRAB_WEIGHT_MAX),
+                    crab::kExitUsage);
+    if (!o.state.empty()) {
+        if (o.state == "active")
+            state = CRAB_BACKEND_ACTIVE;
+        else if (o.state == "draining" || o.state == "drain")
+            state = CRAB_BACKEND_DRAINING;
+        else
+            throw Error("invalid state \"" + o.state + "\": expected active or draining", crab::kExitUsage);
+    }
+    if (cmd == CRAB_LB_CMD_BE_SET && !state && !o.weight_set)
+        throw Error("backend set: nothing to change (give --weight and/or --state)", crab::kExitUsage);
+
+    Lb lb;
+    auto m = lb.req(cmd);
+    put_key(m, t.svc);
+    {
+        auto n = m.nest(CRAB_LB_A_BACKEND);
+        m.put_u32(CRAB_LB_BE_A_DIP, htonl(t.dip->addr));
+        if (o.weight_set)
+            m.put_u32(CRAB_LB_BE_A_WEIGHT, o.weight);
+        if (state)
+            m.put_u8(CRAB_LB_BE_A_STATE, *state);
+    }
+    try {
+        lb.run(m);
+    } catch (const Error& e) {
+        throw Error("backend " + crab::to_string(*t.dip) + " of " + crab::to_string(t.svc) + ": " + e.what(),
+                    e.code());
+    }
+}
+
+void run_show(const Globals& g)
+{
+    Lb lb;
+    json list = dump_services(lb);
+    if (g.json || g.pretty) {
+        emit(g, json{{"services", list}});
+        return;
+    }
+    for (const auto& s : list) {
+        std::cout << "service " << s["service"].get<std::string>() << " policy " << s["policy"].get<std::string>()
+                  << " legacy " << s["legacy"].get<std::string>() << "\n";
+        for (const auto& b : s["backends"])
+            std::cout << "  backend " << b["dip"].get<std::string>() << " weight " << b["weight"] << " "
+                      << b["state"].get<std::string>() << " selected " << b["selected"] << "\n";
+    }
+}
+
+void run_stats(const Globals& g)
+{
+    Lb lb;
+    json global;
+    auto m = lb.req(CRAB_LB_CMD_STATS_GET);
+    lb.run(m, [&](const crab::genl::Attrs& a) {
+        global = counters_json(a, CRAB_LB_A_GCOUNTERS, kGCounters, CRAB_LB_GCNT_MAX);
+    });
+    json list = dump_services(lb);
+    if (g.json || g.pretty) {
+        json svcs = json::object();
+        for (const auto& s : list)
+            svcs[s["service"].get<std::string>()] = s["counters"];
+        emit(g, json{{"global", global}, {"services", svcs}});
+        return;
+    }
+    for (const auto& [k, v] : global.items())
+        std::cout << k << " " << v << "\n";
+    for (const auto& s : list) {
+        std::cout << "service " << s["service"].get<std::string>() << "\n";
+        for (const auto& [k, v] : s["counters"].items())
+            std::cout << "  " << k << " " << v << "\n";
+    }
+}
+
+void setup_lb_nf(CLI::App& parent, Globals& g)
+{
+    auto o = std::make_shared<NfOptions>();
+    auto* nf = parent.add_subcommand("nf", "netfilter load balancer (crab_lb_nf.ko) in this network namespace");
+    nf->require_subcommand(1);
+
+    auto* svc = nf->add_subcommand("service", "add, change or remove a service (VIP:PORT)");
+    svc->require_subcommand(1);
+    auto svc_cmd = [&](const char* name, const char* help, uint8_t cmd, bool opts) {
+        auto* c = svc->add_subcommand(name, help);
+        c->add_option("service", o->endpoint, "VIP:PORT")->required();
+        if (opts) {
+            c->add_option("--policy", o->policy, "rr, random or wrr (default rr)");
+            c->add_option("--legacy", o->legacy, "SYNs without the option: drop, insert or hash (default drop)");
+        }
+        c->callback([o, cmd] { run_service(cmd, *o); });
+    };
+    svc_cmd("add", "add a service", CRAB_LB_CMD_SVC_ADD, true);
+    svc_cmd("set", "change policy and/or legacy mode", CRAB_LB_CMD_SVC_SET, true);
+    svc_cmd("del", "remove a service", CRAB_LB_CMD_SVC_DEL, false);
+
+    auto* be = nf->add_subcommand("backend", "add, drain, reweight or remove a backend (DIP) of a service");
+    be->require_subcommand(1);
+    auto be_cmd = [&](const char* name, const char* help, uint8_t cmd, std::optional<uint8_t> st, bool weight,
+                      bool state) {
+        auto* c = be->add_subcommand(name, help);
+        c->add_option("service", o->endpoint, "VIP:PORT")->required();
+        c->add_option("dip", o->dip, "backend address")->required();
+        if (weight) {
+            auto* w = c->add_option("--weight", o->weight, "weight 1..100 (wrr)");
+            c->callback([o, cmd, st, w] {
+                o->weight_set = w->count() > 0;
+                run_backend(cmd, *o, st);
+            });
+        } else {
+            c->callback([o, cmd, st] { run_backend(cmd, *o, st); });
+        }
+        if (state)
+            c->add_option("--state", o->state, "active or draining");
+    };
+    be_cmd("add", "add a backend", CRAB_LB_CMD_BE_ADD, std::nullopt, true, false);
+    be_cmd("set", "change weight and/or state", CRAB_LB_CMD_BE_SET, std::nullopt, true, true);
+    be_cmd("drain", "no new connections to this backend", CRAB_LB_CMD_BE_SET,
+           std::optional<uint8_t>(CRAB_BACKEND_DRAINING), false, false);
+    be_cmd("del", "remove a backend", CRAB_LB_CMD_BE_DEL, std::nullopt, false, false);
+
+    auto* show = nf->add_subcommand("show", "list services and backends");
+    show->add_flag("--json", g.json, "JSON output");
+    show->callback([&g] { run_show(g); });
+
+    auto* stats = nf->add_subcommand("stats", "global and per-service counters");
+    stats->add_flag("--json", g.json, "JSON output");
+    stats->callback([&g] { run_stats(g); });
+
+    auto* flush = nf->add_subcommand("flush", "remove every service");
+    flush->callback([] {
+        Lb lb;
+        auto m = lb.req(CRAB_LB_CMD_FLUSH);
+        lb.run(m);
+    });
+}
+
+}  // namespace
+
+CRABCTL_LB_IMPL(nf, setup_lb_nf);

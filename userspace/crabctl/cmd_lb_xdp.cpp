@@ -1,0 +1,898 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// crabctl lb xdp: the XDP load balancer (lb/ebpf_xdp/crab_lb.bpf.c).
+//
+//   crabctl lb xdp attach DEV [--mode native|generic] [--kind N]
+//   crabctl lb xdp detach DEV
+//   crabctl lb xdp service add VIP:PORT [--policy rr|random|wrr] [--legacy drop|insert|hash] --dev DEV
+//   crabctl lb xdp service del VIP:PORT --dev DEV
+//   crabctl lb xdp backend add VIP:PORT DIP [--weight W] [--mac MAC] --dev DEV
+//   crabctl lb xdp backend drain VIP:PORT DIP --dev DEV
+//   crabctl lb xdp backend del VIP:PORT DIP --dev DEV
+//   crabctl [--json] lb xdp show --dev DEV
+//   crabctl [--json] lb xdp stats --dev DEV
+//   crabctl [--json] lb xdp conformance FIXTURES.json [--case NAME]
+//
+// State lives only in the maps pinned under /sys/fs/bpf/crab/<DEV>/, so any
+// crabctl invocation (or bpftool) sees the same configuration. Backend set
+// changes are written to the service's inactive generation and published by
+// one update of the service entry (see include/crab/crab_xdp.h).
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <net/if.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+extern "C" {
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <crab/crab_lb.h>
+#include <crab/crab_xdp.h>
+#include <xdp/libxdp.h>
+}
+
+#include "crab_lb.skel.h"
+
+#include "cmd_lb_xdp_tables.hpp"
+#include "command.hpp"
+
+namespace {
+
+using crab::Error;
+using crab::cli::Globals;
+using nlohmann::json;
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+const char* const kMapNames[] = {CRAB_XDP_MAP_SERVICES, CRAB_XDP_MAP_VIPS,    CRAB_XDP_MAP_GENS,
+                                 CRAB_XDP_MAP_RR,       CRAB_XDP_MAP_SVC_CNT, CRAB_XDP_MAP_BE_CNT,
+                                 CRAB_XDP_MAP_GLOB_CNT};
+
+#define XDP_G_NAME(e, n, h) n,
+const char* const kGlobalNames[] = {CRAB_XDP_GLOBAL_COUNTERS(XDP_G_NAME)};
+#undef XDP_G_NAME
+
+std::string pin_dir(const std::string& dev)
+{
+    return std::string(CRAB_XDP_PIN_ROOT) + "/" + dev;
+}
+
+std::string errstr(int err)
+{
+    return std::strerror(err < 0 ? -err : err);
+}
+
+// ---- map access ------------------------------------------------------------
+
+// File descriptors of the LB's maps: from the pins of a device, or borrowed
+// from a loaded skeleton (conformance runner).
+struct Maps {
+    int services = -1, vips = -1, gens = -1, rr = -1, svc_cnt = -1, be_cnt = -1, glob_cnt = -1;
+    bool owned = false;
+
+    Maps() = default;
+    Maps(const Maps&) = delete;
+    Maps& operator=(const Maps&) = delete;
+    ~Maps()
+    {
+        if (!owned)
+            return;
+        for (int fd : {services, vips, gens, rr, svc_cnt, be_cnt, glob_cnt})
+            if (fd >= 0)
+                close(fd);
+    }
+
+    static std::unique_ptr<Maps> open_pinned(const std::string& dev)
+    {
+        auto m = std::make_unique<Maps>();
+        m->owned = true;
+        int* fds[] = {&m->services, &m->vips, &m->gens, &m->rr, &m->svc_cnt, &m->be_cnt, &m->glob_cnt};
+        for (size_t i = 0; i < 7; i++) {
+            std::string path = pin_dir(dev) + "/" + kMapNames[i];
+            *fds[i] = bpf_obj_get(path.c_str());
+            if (*fds[i] < 0)
+                throw Error("device '" + dev + "': no XDP LB maps at " + path + " (" + errstr(errno) +
+                                "); run 'crabctl lb xdp attach " + dev + "' first",
+                            crab::kExitNotFound);
+        }
+        return m;
+    }
+
+    static std::unique_ptr<Maps> from_skel(crab_lb_bpf* s)
+    {
+        auto m = std::make_unique<Maps>();
+        m->services = bpf_map__fd(s->maps.crab_services);
+        m->vips = bpf_map__fd(s->maps.crab_vips);
+        m->gens = bpf_map__fd(s->maps.crab_gens);
+        m->rr = bpf_map__fd(s->maps.crab_rr);
+        m->svc_cnt = bpf_map__fd(s->maps.crab_svc_cnt);
+        m->be_cnt = bpf_map__fd(s->maps.crab_be_cnt);
+        m->glob_cnt = bpf_map__fd(s->maps.crab_glob_cnt);
+        return m;
+    }
+};
+
+void map_update(int fd, const void* key, const void* val, uint64_t flags, const char* what)
+{
+    if (bpf_map_update_elem(fd, key, val, flags))
+        throw Error(std::string("updating ") + what + ": " + errstr(errno));
+}
+
+int ncpus()
+{
+    static int n = libbpf_num_possible_cpus();
+    if (n <= 0)
+        throw Error("cannot count possible CPUs");
+    return n;
+}
+
+uint64_t percpu_sum(int fd, uint32_t key)
+{
+    std::vector<uint64_t> v(ncpus());
+    if (bpf_map_lookup_elem(fd, &key, v.data()))
+        return 0;
+    uint64_t s = 0;
+    for (auto x : v)
+        s += x;
+    return s;
+}
+
+void percpu_zero(int fd, uint32_t key)
+{
+    std::vector<uint64_t> v(ncpus(), 0);
+    map_update(fd, &key, v.data(), BPF_ANY, "per-CPU counter");
+}
+
+crab_xdp_svc_key svc_key(const crab::Endpoint& ep)
+{
+    crab_xdp_svc_key k{};
+    k.vip = htonl(ep.ip.addr);
+    k.port = htons(ep.port);
+    return k;
+}
+
+struct Service {
+    crab::Endpoint ep;
+    crab_xdp_svc svc;
+};
+
+std::vector<Service> list_services(const Maps& m)
+{
+    std::vector<Service> out;
+    crab_xdp_svc_key k{}, next{};
+    const void* prev = nullptr;
+    while (bpf_map_get_next_key(m.services, prev, &next) == 0) {
+        crab_xdp_svc v{};
+        if (bpf_map_lookup_elem(m.services, &next, &v) == 0)
+            out.push_back({{{ntohl(next.vip)}, ntohs(next.port)}, v});
+        k = next;
+        prev = &k;
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.ep < b.ep; });
+    return out;
+}
+
+std::optional<crab_xdp_svc> find_service(const Maps& m, const crab::Endpoint& ep)
+{
+    auto k = svc_key(ep);
+    crab_xdp_svc v{};
+    if (bpf_map_lookup_elem(m.services, &k, &v))
+        return std::nullopt;
+    return v;
+}
+
+crab_xdp_svc need_service(const Maps& m, const crab::Endpoint& ep)
+{
+    auto s = find_service(m, ep);
+    if (!s)
+        throw Error("service " + crab::to_string(ep) + " does not exist", crab::kExitNotFound);
+    return *s;
+}
+
+std::unique_ptr<crab_xdp_gen> read_gen(const Maps& m, uint32_t id, uint32_t gen)
+{
+    auto g = std::make_unique<crab_xdp_gen>();
+    uint32_t key = id * CRAB_XDP_GENS + (gen & 1);
+    if (bpf_map_lookup_elem(m.gens, &key, g.get()))
+        throw Error("reading backend generation of service " + std::to_string(id) + ": " + errstr(errno));
+    return g;
+}
+
+// Rebuild the derived tables of @g from its backend slots.
+void rebuild_tables(crab_xdp_gen& g)
+{
+    std::vector<crab::xdp::MaglevBackend> mb;
+    std::vector<crab::xdp::WrrBackend> wb;
+    g.nactive = 0;
+    std::memset(g.active, 0xff, sizeof(g.active));
+    for (uint32_t s = 0; s < CRAB_MAX_BACKENDS; s++) {
+        const auto& b = g.be[s];
+        if (!(b.flags & CRAB_XDP_BE_VALID))
+            continue;
+        // Draining backends keep their Maglev entries (their hash flows stay).
+        mb.push_back({static_cast<uint8_t>(s), ntohl(b.dip)});
+        if (b.state != CRAB_BACKEND_ACTIVE)
+            continue;
+        g.active[g.nactive++] = static_cast<uint8_t>(s);
+        wb.push_back({static_cast<uint8_t>(s), b.weight ? b.weight : 1u});
+    }
+    auto ring = crab::xdp::wrr_ring(wb, CRAB_WRR_SLOTS);
+    std::memset(g.wrr, 0xff, sizeof(g.wrr));
+    std::copy(ring.begin(), ring.end(), g.wrr);
+    g.nwrr = static_cast<uint32_t>(ring.size());
+    auto mt = crab::xdp::maglev_table(mb, CRAB_MAGLEV_SIZE);
+    std::copy(mt.begin(), mt.end(), g.maglev);
+    g.nmaglev = mb.empty() ? 0 : CRAB_MAGLEV_SIZE;
+}
+
+// Write @g into the inactive generation of @ep's service, then flip.
+void publish(const Maps& m, const crab::Endpoint& ep, crab_xdp_svc svc, crab_xdp_gen& g)
+{
+    rebuild_tables(g);
+    uint32_t next = (svc.gen & 1) ^ 1;
+    uint32_t key = svc.id * CRAB_XDP_GENS + next;
+    map_update(m.gens, &key, &g, BPF_ANY, "backend generation");
+    svc.gen = static_cast<uint8_t>(next);
+    auto k = svc_key(ep);
+    map_update(m.services, &k, &svc, BPF_EXIST, "service");
+}
+
+void service_add(const Maps& m, const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg)
+{
+    if (find_service(m, ep))
+        throw Error("service " + crab::to_string(ep) + " already exists", crab::kExitUsage);
+    auto all = list_services(m);
+    std::vector<bool> used(CRAB_MAX_SERVICES, false);
+    for (const auto& s : all)
+        if (s.svc.id < CRAB_MAX_SERVICES)
+            used[s.svc.id] = true;
+    uint32_t id = 0;
+    while (id < CRAB_MAX_SERVICES && used[id])
+        id++;
+    if (id == CRAB_MAX_SERVICES)
+        throw Error("no room for service " + crab::to_string(ep) + ": limit is " +
+                    std::to_string(CRAB_MAX_SERVICES));
+    // Fresh state for the id: empty generations, zero counters.
+    auto g = std::make_unique<crab_xdp_gen>();
+    std::memset(g.get(), 0, sizeof(*g));
+    rebuild_tables(*g);
+    for (uint32_t gen = 0; gen < CRAB_XDP_GENS; gen++) {
+        uint32_t key = id * CRAB_XDP_GENS + gen;
+        map_update(m.gens, &key, g.get(), BPF_ANY, "backend generation");
+    }
+    percpu_zero(m.rr, id);
+    for (uint32_t c = 0; c < CRAB_LB_CNT_MAX; c++)
+        percpu_zero(m.svc_cnt, id * CRAB_LB_CNT_MAX + c);
+    for (uint32_t s = 0; s < CRAB_MAX_BACKENDS; s++)
+        percpu_zero(m.be_cnt, id * CRAB_MAX_BACKENDS + s);
+
+    crab_xdp_svc v{};
+    v.id = id;
+    v.policy = static_cast<uint8_t>(pol);
+    v.legacy = static_cast<uint8_t>(leg);
+    v.gen = 0;
+    auto k = svc_key(ep);
+    map_update(m.services, &k, &v, BPF_NOEXIST, "service");
+
+    __be32 vip = k.vip;
+    crab_xdp_vip vv{};
+    if (bpf_map_lookup_elem(m.vips, &vip, &vv) == 0) {
+        vv.nsvc++;
+    } else {
+        vv.nsvc = 1;
+        vv.svc_id = id;
+    }
+    if (bpf_map_update_elem(m.vips, &vip, &vv, BPF_ANY)) {
+        int err = errno;
+        bpf_map_delete_elem(m.services, &k);  // never half-applied
+        throw Error("updating VIP table: " + errstr(err));
+    }
+}
+
+void service_del(const Maps& m, const crab::Endpoint& ep)
+{
+    auto svc = need_service(m, ep);
+    auto k = svc_key(ep);
+    if (bpf_map_delete_elem(m.services, &k))
+        throw Error("deleting service " + crab::to_string(ep) + ": " + errstr(errno));
+    __be32 vip = k.vip;
+    crab_xdp_vip vv{};
+    if (bpf_map_lookup_elem(m.vips, &vip, &vv) == 0) {
+        if (vv.nsvc <= 1) {
+            bpf_map_delete_elem(m.vips, &vip);
+        } else {
+            vv.nsvc--;
+            if (vv.svc_id == svc.id)
+                for (const auto& s : list_services(m))
+                    if (s.ep.ip == ep.ip)
+                        vv.svc_id = s.svc.id;
+            map_update(m.vips, &vip, &vv, BPF_ANY, "VIP table");
+        }
+    }
+}
+
+int find_backend(const crab_xdp_gen& g, uint32_t dip_host)
+{
+    for (int s = 0; s < CRAB_MAX_BACKENDS; s++)
+        if ((g.be[s].flags & CRAB_XDP_BE_VALID) && ntohl(g.be[s].dip) == dip_host)
+            return s;
+    return -1;
+}
+
+std::optional<std::array<uint8_t, 6>> parse_mac(const std::string& s)
+{
+    if (s.empty())
+        return std::nullopt;
+    std::array<uint8_t, 6> mac{};
+    unsigned int b[6];
+    char extra;
+    if (std::sscanf(s.c_str(), "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &extra) != 6)
+        throw Error("invalid MAC address '" + s + "' (expected aa:bb:cc:dd:ee:ff)", crab::kExitUsage);
+    for (int i = 0; i < 6; i++) {
+        if (b[i] > 0xff)
+            throw Error("invalid MAC address '" + s + "'", crab::kExitUsage);
+        mac[i] = static_cast<uint8_t>(b[i]);
+    }
+    return mac;
+}
+
+std::string mac_str(const uint8_t* m)
+{
+    char buf[18];
+    std::snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    return buf;
+}
+
+void backend_add(const Maps& m, const crab::Endpoint& ep, crab::Ipv4 dip, uint32_t weight,
+                 const std::optional<std::array<uint8_t, 6>>& mac)
+{
+    auto svc = need_service(m, ep);
+    auto g = read_gen(m, svc.id, svc.gen);
+    if (find_backend(*g, dip.addr) >= 0)
+        throw Error("backend " + crab::to_string(dip) + " already in service " + crab::to_string(ep),
+                    crab::kExitUsage);
+    int slot = -1;
+    for (int s = 0; s < CRAB_MAX_BACKENDS && slot < 0; s++)
+        if (!(g->be[s].flags & CRAB_XDP_BE_VALID))
+            slot = s;
+    if (slot < 0)
+        throw Error("service " + crab::to_string(ep) + " is full (" + std::to_string(CRAB_MAX_BACKENDS) +
+                    " backends)");
+    crab_xdp_backend& b = g->be[slot];
+    std::memset(&b, 0, sizeof(b));
+    b.dip = htonl(dip.addr);
+    b.flags = CRAB_XDP_BE_VALID;
+    b.state = CRAB_BACKEND_ACTIVE;
+    b.weight = static_cast<uint8_t>(weight);
+    if (mac) {
+        std::memcpy(b.mac, mac->data(), 6);
+        b.flags |= CRAB_XDP_BE_HAS_MAC;
+    }
+    percpu_zero(m.be_cnt, svc.id * CRAB_MAX_BACKENDS + slot);
+    publish(m, ep, svc, *g);
+}
+
+void backend_change(const Maps& m, const crab::Endpoint& ep, crab::Ipv4 dip, bool remove)
+{
+    auto svc = need_service(m, ep);
+    auto g = read_gen(m, svc.id, svc.gen);
+    int slot = find_backend(*g, dip.addr);
+    if (slot < 0)
+        throw Error("backend " + crab::to_string(dip) + " is not in service " + crab::to_string(ep),
+                    crab::kExitNotFound);
+    if (remove)
+        std::memset(&g->be[slot], 0, sizeof(g->be[slot]));
+    else
+        g->be[slot].state = CRAB_BACKEND_DRAINING;
+    publish(m, ep, svc, *g);
+}
+
+json show_json(const Maps& m)
+{
+    json out = json::array();
+    for (const auto& s : list_services(m)) {
+        auto g = read_gen(m, s.svc.id, s.svc.gen);
+        json be = json::array();
+        for (uint32_t slot = 0; slot < CRAB_MAX_BACKENDS; slot++) {
+            const auto& b = g->be[slot];
+            if (!(b.flags & CRAB_XDP_BE_VALID))
+                continue;
+            json j = {{"dip", crab::to_string(crab::Ipv4{ntohl(b.dip)})},
+                      {"slot", slot},
+                      {"weight", b.weight},
+                      {"state", b.state == CRAB_BACKEND_ACTIVE ? "active" : "draining"}};
+            if (b.flags & CRAB_XDP_BE_HAS_MAC)
+                j["mac"] = mac_str(b.mac);
+            be.push_back(j);
+        }
+        out.push_back({{"service", crab::to_string(s.ep)},
+                       {"id", s.svc.id},
+                       {"policy", crab::to_string(static_cast<crab_policy>(s.svc.policy))},
+                       {"legacy", crab::to_string(static_cast<crab_legacy_mode>(s.svc.legacy))},
+                       {"generation", s.svc.gen},
+                       {"active_backends", g->nactive},
+                       {"wrr_slots", g->nwrr},
+                       {"backends", be}});
+    }
+    return out;
+}
+
+json stats_json(const Maps& m)
+{
+    json glob = json::object();
+    for (uint32_t c = 0; c < CRAB_XDP_G_MAX; c++)
+        glob[kGlobalNames[c]] = percpu_sum(m.glob_cnt, c);
+    json svcs = json::array();
+    const auto& names = crab::lb_counter_names();
+    for (const auto& s : list_services(m)) {
+        json cnt = json::object();
+        for (uint32_t c = 0; c < CRAB_LB_CNT_MAX; c++)
+            cnt[std::string(names[c])] = percpu_sum(m.svc_cnt, s.svc.id * CRAB_LB_CNT_MAX + c);
+        auto g = read_gen(m, s.svc.id, s.svc.gen);
+        json be = json::object();
+        for (uint32_t slot = 0; slot < CRAB_MAX_BACKENDS; slot++)
+            if (g->be[slot].flags & CRAB_XDP_BE_VALID)
+                be[crab::to_string(crab::Ipv4{ntohl(g->be[slot].dip)})] =
+                    percpu_sum(m.be_cnt, s.svc.id * CRAB_MAX_BACKENDS + slot);
+        svcs.push_back({{"service", crab::to_string(s.ep)}, {"counters", cnt}, {"backends", be}});
+    }
+    return {{"global", glob}, {"services", svcs}};
+}
+
+void print(const Globals& g, const json& j)
+{
+    crab::cli::print_json(g, j.dump(), j.dump(2));
+}
+
+// ---- attach / detach ---------------------------------------------------------
+
+void ensure_bpffs()
+{
+    struct statfs st {};
+    if (statfs("/sys/fs/bpf", &st) == 0 && static_cast<unsigned long>(st.f_type) == BPF_FS_MAGIC)
+        return;
+    mkdir("/sys/fs/bpf", 0700);
+    if (mount("bpffs", "/sys/fs/bpf", "bpf", 0, nullptr))
+        throw Error("mounting bpffs on /sys/fs/bpf: " + errstr(errno), crab::kExitNoSupport);
+}
+
+void mkdir_p(const std::string& path)
+{
+    std::string cur;
+    size_t pos = 0;
+    while (pos != std::string::npos) {
+        pos = path.find('/', pos + 1);
+        cur = path.substr(0, pos);
+        if (mkdir(cur.c_str(), 0700) && errno != EEXIST)
+            throw Error("creating " + cur + ": " + errstr(errno));
+    }
+}
+
+void remove_pins(const std::string& dev)
+{
+    std::string dir = pin_dir(dev);
+    for (const char* n : kMapNames)
+        unlink((dir + "/" + n).c_str());
+    rmdir(dir.c_str());
+}
+
+int ifindex_of(const std::string& dev)
+{
+    unsigned idx = if_nametoindex(dev.c_str());
+    if (!idx)
+        throw Error("no network device '" + dev + "'", crab::kExitNotFound);
+    return static_cast<int>(idx);
+}
+
+struct AttachOptions {
+    std::string dev;
+    std::string mode;  // "", native, generic
+    uint32_t kind = CRAB_OPT_KIND_DEFAULT;
+    uint32_t exid = CRAB_OPT_EXID_DEFAULT;
+};
+
+// Is the CRAB LB among the XDP programs on @ifindex?
+bool lb_attached(int ifindex)
+{
+    xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
+    if (!mp || libxdp_get_error(mp))
+        return false;
+    bool found = false;
+    if (xdp_multiprog__is_legacy(mp)) {
+        xdp_program* p = xdp_multiprog__main_prog(mp);
+        found = p && std::strcmp(xdp_program__name(p), CRAB_XDP_PROG_NAME) == 0;
+    } else {
+        for (xdp_program* p = xdp_multiprog__next_prog(nullptr, mp); p && !found;
+             p = xdp_multiprog__next_prog(p, mp))
+            found = std::strcmp(xdp_program__name(p), CRAB_XDP_PROG_NAME) == 0;
+    }
+    xdp_multiprog__close(mp);
+    return found;
+}
+
+void run_attach(const AttachOptions& o)
+{
+    int ifindex = ifindex_of(o.dev);
+    if (lb_attached(ifindex))
+        throw Error("the CRAB XDP LB is already attached to " + o.dev + " (detach it first)", crab::kExitUsage);
+    ensure_bpffs();
+    std::string dir = pin_dir(o.dev);
+    struct stat st {};
+    bool existed = stat(dir.c_str(), &st) == 0;
+    mkdir_p(dir);
+
+    LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dir.c_str());
+    crab_lb_bpf* skel = crab_lb_bpf__open_opts(&oo);
+    if (!skel) {
+        if (!existed)
+            remove_pins(o.dev);
+        throw Error("opening the XDP LB object: " + errstr(errno));
+    }
+    skel->rodata->crab_opt_kind = static_cast<uint8_t>(o.kind);
+    skel->rodata->crab_opt_exid = static_cast<uint16_t>(o.exid);
+
+    std::string err;
+    xdp_program* prog = xdp_program__from_bpf_obj(skel->obj, "xdp");
+    long perr = libxdp_get_error(prog);
+    if (perr) {
+        err = "creating the XDP program: " + errstr(static_cast<int>(perr));
+        prog = nullptr;
+    } else {
+        std::vector<xdp_attach_mode> modes;
+        if (o.mode == "native")
+            modes = {XDP_MODE_NATIVE};
+        else if (o.mode == "generic")
+            modes = {XDP_MODE_SKB};
+        else
+            modes = {XDP_MODE_NATIVE, XDP_MODE_SKB};  // generic fallback
+        int rc = -1;
+        for (auto md : modes) {
+            rc = xdp_program__attach(prog, ifindex, md, 0);
+            if (rc == 0) {
+                if (md == XDP_MODE_SKB && modes.size() > 1)
+                    std::cerr << "note: native XDP unavailable on " << o.dev << ", attached in generic mode\n";
+                break;
+            }
+            err = "attaching to " + o.dev + " (" + (md == XDP_MODE_NATIVE ? "native" : "generic") +
+                  "): " + errstr(rc);
+        }
+        if (rc == 0)
+            err.clear();
+    }
+    if (prog)
+        xdp_program__close(prog);
+    crab_lb_bpf__destroy(skel);
+    if (!err.empty()) {
+        if (!existed)
+            remove_pins(o.dev);  // undo the partial attach
+        throw Error(err);
+    }
+}
+
+void run_detach(const std::string& dev)
+{
+    int ifindex = ifindex_of(dev);
+    xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
+    if (libxdp_get_error(mp) || !mp)
+        throw Error("no XDP program on " + dev, crab::kExitNotFound);
+    int rc = -ENOENT;
+    if (xdp_multiprog__is_legacy(mp)) {
+        xdp_program* p = xdp_multiprog__main_prog(mp);
+        if (p && std::strcmp(xdp_program__name(p), CRAB_XDP_PROG_NAME) == 0)
+            rc = xdp_multiprog__detach(mp);
+    } else {
+        for (xdp_program* p = xdp_multiprog__next_prog(nullptr, mp); p; p = xdp_multiprog__next_prog(p, mp)) {
+            if (std::strcmp(xdp_program__name(p), CRAB_XDP_PROG_NAME) == 0) {
+                rc = xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
+                break;
+            }
+        }
+    }
+    xdp_multiprog__close(mp);
+    if (rc == -ENOENT)
+        throw Error("the CRAB XDP LB is not attached to " + dev, crab::kExitNotFound);
+    if (rc)
+        throw Error("detaching from " + dev + ": " + errstr(rc));
+    remove_pins(dev);
+}
+
+// ---- conformance runner --------------------------------------------------------
+
+std::vector<uint8_t> unhex(const std::string& s)
+{
+    if (s.size() % 2)
+        throw Error("odd-length hex string in fixtures", crab::kExitUsage);
+    std::vector<uint8_t> out;
+    for (size_t i = 0; i < s.size(); i += 2)
+        out.push_back(static_cast<uint8_t>(std::stoul(s.substr(i, 2), nullptr, 16)));
+    return out;
+}
+
+std::string hex(const uint8_t* p, size_t n)
+{
+    static const char* d = "0123456789abcdef";
+    std::string s;
+    for (size_t i = 0; i < n; i++) {
+        s += d[p[i] >> 4];
+        s += d[p[i] & 15];
+    }
+    return s;
+}
+
+void apply_config(const Maps& m, const json& cfg)
+{
+    for (const auto& s : cfg.value("services", json::array())) {
+        auto ep = crab::Endpoint{crab::parse_ipv4(s.at("vip").get<std::string>()), s.at("port").get<uint16_t>()};
+        service_add(m, ep, crab::parse_policy(s.value("policy", "rr")),
+                    crab::parse_legacy_mode(s.value("legacy", "drop")));
+        for (const auto& b : s.value("backends", json::array())) {
+            auto dip = crab::parse_ipv4(b.at("dip").get<std::string>());
+            backend_add(m, ep, dip, b.value("weight", 1u), parse_mac(b.value("mac", "")));
+            if (b.value("state", "active") == "draining")
+                backend_change(m, ep, dip, false);
+        }
+    }
+}
+
+// Each case gets a freshly loaded program and empty maps (nothing pinned).
+json run_case(const json& c)
+{
+    json result = {{"name", c.at("name")}, {"ok", true}, {"errors", json::array()}};
+    auto fail = [&](const std::string& e) {
+        result["ok"] = false;
+        result["errors"].push_back(e);
+    };
+    crab_lb_bpf* skel = crab_lb_bpf__open();
+    if (!skel)
+        throw Error("opening the XDP LB object: " + errstr(errno));
+    std::unique_ptr<crab_lb_bpf, void (*)(crab_lb_bpf*)> guard(skel, crab_lb_bpf__destroy);
+    bpf_object* obj = skel->obj;
+    bpf_map* map;
+    bpf_object__for_each_map(map, obj) bpf_map__set_pin_path(map, nullptr);
+    const json& cfg = c.at("config");
+    skel->rodata->crab_opt_kind = static_cast<uint8_t>(cfg.value("opt_kind", CRAB_OPT_KIND_DEFAULT));
+    skel->rodata->crab_opt_exid = static_cast<uint16_t>(cfg.value("opt_exid", CRAB_OPT_EXID_DEFAULT));
+    int rc = crab_lb_bpf__load(skel);
+    if (rc)
+        throw Error("loading the XDP LB program: " + errstr(rc) + " (run as root)");
+    auto maps = Maps::from_skel(skel);
+    apply_config(*maps, cfg);
+    int pfd = bpf_program__fd(skel->progs.crab_lb_xdp);
+
+    int i = 0;
+    for (const auto& p : c.at("packets")) {
+        auto in = unhex(p.at("in").get<std::string>());
+        std::vector<uint8_t> out(in.size() + 256);
+        LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = in.data(), .data_out = out.data(),
+                    .data_size_in = static_cast<uint32_t>(in.size()),
+                    .data_size_out = static_cast<uint32_t>(out.size()), .repeat = 1);
+        rc = bpf_prog_test_run_opts(pfd, &t);
+        std::string tag = "packet " + std::to_string(i++) + ": ";
+        if (rc) {
+            fail(tag + "BPF_PROG_TEST_RUN: " + errstr(rc));
+            continue;
+        }
+        std::string verdict = t.retval == XDP_PASS                             ? "pass"
+                              : t.retval == XDP_DROP                           ? "drop"
+                              : (t.retval == XDP_TX || t.retval == XDP_REDIRECT) ? "forward"
+                                                                                 : "aborted";
+        std::string want = p.at("verdict");
+        if (verdict != want) {
+            fail(tag + "verdict " + verdict + ", expected " + want);
+            continue;
+        }
+        std::string exp_hex = want == "pass" ? p.at("in").get<std::string>() : p.value("out", "");
+        if (want != "drop") {
+            std::string got = hex(out.data(), t.data_size_out);
+            if (got != exp_hex)
+                fail(tag + "output differs\n    got      " + got + "\n    expected " + exp_hex);
+        }
+    }
+    // Per-service counters of the first service, when the case names them.
+    if (c.contains("counters") && !cfg.value("services", json::array()).empty()) {
+        auto st = stats_json(*maps);
+        const auto& first = cfg["services"][0];
+        std::string name = first["vip"].get<std::string>() + ":" + std::to_string(first["port"].get<int>());
+        for (const auto& s : st["services"]) {
+            if (s["service"] != name)
+                continue;
+            for (auto& [k, v] : c["counters"].items()) {
+                if (!s["counters"].contains(k))
+                    fail("unknown counter " + k);
+                else if (s["counters"][k] != v)
+                    fail("counter " + k + " = " + s["counters"][k].dump() + ", expected " + v.dump());
+            }
+        }
+    }
+    return result;
+}
+
+int run_conformance(const Globals& g, const std::string& file, const std::string& only)
+{
+    std::ifstream f(file);
+    if (!f)
+        throw Error("cannot read fixtures '" + file + "'", crab::kExitNotFound);
+    json fx = json::parse(f);
+    libbpf_set_print([](enum libbpf_print_level lvl, const char* fmt, va_list ap) {
+        return lvl == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
+    });
+    json results = json::array();
+    int failed = 0, passed = 0;
+    for (const auto& c : fx.at("cases")) {
+        if (!only.empty() && c.at("name") != only)
+            continue;
+        if (c.contains("lbs") && std::find(c["lbs"].begin(), c["lbs"].end(), "xdp") == c["lbs"].end())
+            continue;
+        json r = run_case(c);
+        if (r["ok"])
+            passed++;
+        else
+            failed++;
+        if (!g.json) {
+            std::cout << "TEST: xdp conformance: " << c.at("name").get<std::string>() << "  "
+                      << (r["ok"] ? "[ OK ]" : "[FAIL]") << "\n";
+            for (const auto& e : r["errors"])
+                std::cout << "    " << e.get<std::string>() << "\n";
+        }
+        results.push_back(r);
+    }
+    if (g.json)
+        print(g, {{"passed", passed}, {"failed", failed}, {"cases", results}});
+    else
+        std::cout << passed << " passed, " << failed << " failed\n";
+    if (passed + failed == 0)
+        throw Error("no conformance case matched", crab::kExitNotFound);
+    return failed ? 1 : 0;
+}
+
+// ---- command line --------------------------------------------------------------
+
+struct SvcOptions {
+    std::string dev, service, policy = "rr", legacy = "drop";
+};
+struct BeOptions {
+    std::string dev, service, dip, mac;
+    uint32_t weight = 1;
+};
+
+void setup_lb_xdp(CLI::App& lb, Globals& g)
+{
+    auto* x = lb.add_subcommand("xdp", "the XDP load balancer (lb/ebpf_xdp)");
+    x->require_subcommand(1);
+
+    auto ao = std::make_shared<AttachOptions>();
+    auto* at = x->add_subcommand("attach", "load the LB and attach it to DEV (via libxdp)");
+    at->add_option("dev", ao->dev, "network device")->required();
+    at->add_option("--mode", ao->mode, "XDP mode (default: native, falling back to generic)")
+        ->check(CLI::IsMember({"native", "generic"}));
+    at->add_option("--kind", ao->kind, "redirect option kind (default 42; 254 = RFC 6994 form)")
+        ->check(CLI::Range(1, 255));
+    at->add_option("--exid", ao->exid, "ExID for --kind 254")->check(CLI::Range(0, 0xffff));
+    at->callback([ao] { run_attach(*ao); });
+
+    auto dd = std::make_shared<std::string>();
+    auto* de = x->add_subcommand("detach", "detach the LB from DEV and remove its pinned maps");
+    de->add_option("dev", *dd, "network device")->required();
+    de->callback([dd] { run_detach(*dd); });
+
+    auto* svc = x->add_subcommand("service", "add or delete services (VIP:PORT)");
+    svc->require_subcommand(1);
+    auto so = std::make_shared<SvcOptions>();
+    auto* sa = svc->add_subcommand("add", "add a service");
+    sa->add_option("service", so->service, "VIP:PORT")->required();
+    sa->add_option("--policy", so->policy, "rr|random|wrr");
+    sa->add_option("--legacy", so->legacy, "drop|insert|hash: what SYNs without the option get");
+    sa->add_option("--dev", so->dev, "device the LB is attached to")->required();
+    sa->callback([so] {
+        auto ep = crab::parse_endpoint(so->service);
+        auto pol = crab::parse_policy(so->policy);
+        auto leg = crab::parse_legacy_mode(so->legacy);
+        auto m = Maps::open_pinned(so->dev);
+        service_add(*m, ep, pol, leg);
+    });
+    auto* sd = svc->add_subcommand("del", "delete a service");
+    sd->add_option("service", so->service, "VIP:PORT")->required();
+    sd->add_option("--dev", so->dev, "device the LB is attached to")->required();
+    sd->callback([so] {
+        auto ep = crab::parse_endpoint(so->service);
+        service_del(*Maps::open_pinned(so->dev), ep);
+    });
+
+    auto* be = x->add_subcommand("backend", "add, drain or delete backends");
+    be->require_subcommand(1);
+    auto bo = std::make_shared<BeOptions>();
+    auto* ba = be->add_subcommand("add", "add a backend (DIP) to a service");
+    ba->add_option("service", bo->service, "VIP:PORT")->required();
+    ba->add_option("dip", bo->dip, "backend address")->required();
+    ba->add_option("--weight", bo->weight, "weight for wrr (1-100)")->check(CLI::Range(1, CRAB_WEIGHT_MAX));
+    ba->add_option("--mac", bo->mac, "static next-hop MAC (skips the FIB lookup)");
+    ba->add_option("--dev", bo->dev, "device the LB is attached to")->required();
+    ba->callback([bo] {
+        auto ep = crab::parse_endpoint(bo->service);
+        auto dip = crab::parse_ipv4(bo->dip);
+        auto mac = parse_mac(bo->mac);
+        backend_add(*Maps::open_pinned(bo->dev), ep, dip, bo->weight, mac);
+    });
+    for (const char* what : {"drain", "del"}) {
+        bool remove = std::strcmp(what, "del") == 0;
+        auto* c = be->add_subcommand(what, remove ? "remove a backend" : "stop sending new SYNs to a backend");
+        c->add_option("service", bo->service, "VIP:PORT")->required();
+        c->add_option("dip", bo->dip, "backend address")->required();
+        c->add_option("--dev", bo->dev, "device the LB is attached to")->required();
+        c->callback([bo, remove] {
+            auto ep = crab::parse_endpoint(bo->service);
+            auto dip = crab::parse_ipv4(bo->dip);
+            backend_change(*Maps::open_pinned(bo->dev), ep, dip, remove);
+        });
+    }
+
+    auto sdev = std::make_shared<std::string>();
+    auto* sh = x->add_subcommand("show", "services and backends");
+    sh->add_option("--dev", *sdev, "device the LB is attached to")->required();
+    sh->callback([sdev, &g] {
+        auto j = show_json(*Maps::open_pinned(*sdev));
+        if (g.json || g.pretty) {
+            print(g, j);
+            return;
+        }
+        for (const auto& s : j) {
+            std::cout << "service " << s["service"].get<std::string>() << " policy "
+                      << s["policy"].get<std::string>() << " legacy " << s["legacy"].get<std::string>()
+                      << " (" << s["active_backends"] << " active)\n";
+            for (const auto& b : s["backends"]) {
+                std::cout << "  backend " << b["dip"].get<std::string>() << " weight " << b["weight"] << " "
+                          << b["state"].get<std::string>();
+                if (b.contains("mac"))
+                    std::cout << " mac " << b["mac"].get<std::string>();
+                std::cout << "\n";
+            }
+        }
+    });
+    auto* stc = x->add_subcommand("stats", "per-service, per-backend and global counters");
+    stc->add_option("--dev", *sdev, "device the LB is attached to")->required();
+    stc->callback([sdev, &g] {
+        auto j = stats_json(*Maps::open_pinned(*sdev));
+        if (g.json || g.pretty) {
+            print(g, j);
+            return;
+        }
+        for (auto& [k, v] : j["global"].items())
+            std::cout << k << " " << v << "\n";
+        for (const auto& s : j["services"]) {
+            std::cout << "service " << s["service"].get<std::string>() << "\n";
+            for (auto& [k, v] : s["counters"].items())
+                std::cout << "  " << k << " " << v << "\n";
+            for (auto& [k, v] : s["backends"].items())
+                std::cout << "  backend " << k << " " << v << "\n";
+        }
+    });
+
+    auto cf = std::make_shared<std::pair<std::string, std::string>>();
+    auto* co = x->add_subcommand("conformance", "run LB conformance fixtures through BPF_PROG_TEST_RUN");
+    co->add_option("fixtures", cf->first, "fixtures JSON (selftests/conformance/fixtures.py)")->required();
+    co->add_option("--case", cf->second, "run only this case");
+    co->callback([cf, &g] {
+        int rc = run_conformance(g, cf->first, cf->second);
+        if (rc)
+            throw CLI::RuntimeError("conformance cases failed", rc);
+    });
+}
+
+}  // namespace
+
+CRABCTL_LB_IMPL(xdp, setup_lb_xdp);
