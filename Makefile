@@ -64,7 +64,10 @@ modules-all:
 # ---- BPF -------------------------------------------------------------------
 bpf: $(BPF_SKELS)
 
-$(BUILD)/bpf/%.bpf.o: %.bpf.c $(wildcard include/crab/*.h)
+# Keep the objects: crabctl's skeletons embed them, the tests load them.
+.SECONDARY: $(BPF_OBJS)
+
+$(BUILD)/bpf/%.bpf.o: %.bpf.c $(wildcard include/crab/*.h lb/ebpf_xdp/*.h endpoints/ebpf/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

@@ -99,6 +99,8 @@ crab_cleanup() {
 	CRAB_NS_ALL=()
 }
 trap crab_cleanup EXIT
+# A runner timeout sends TERM: leave through the EXIT trap so namespaces go.
+trap 'exit 1' TERM INT
 
 crab_ns_add() {
 	local ns=$1
@@ -187,10 +189,12 @@ crab_has_modules() {
 # insmod a module of ours built for the running kernel; SKIP when impossible.
 crab_load_module() {
 	local name=$1; shift
+	local ko
 	crab_has_modules || crab_skip "kernel without loadable module support"
-	[ -e "$CRAB_MODDIR/$name.ko" ] || crab_skip "module $name.ko not built in $CRAB_MODDIR"
+	ko=$(find "$CRAB_MODDIR" -name "$name.ko" 2>/dev/null | head -n1)
+	[ -n "$ko" ] || crab_skip "module $name.ko not built in $CRAB_MODDIR"
 	if ! grep -q "^$name " /proc/modules; then
-		insmod "$CRAB_MODDIR/$name.ko" "$@" || crab_fail "insmod $name failed"
+		insmod "$ko" "$@" || crab_fail "insmod $name failed"
 		crab_defer "rmmod $name"
 	fi
 }

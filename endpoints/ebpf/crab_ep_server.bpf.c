@@ -7,8 +7,8 @@
  * The listener gets BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG when it starts
  * listening (so listeners must be created after the attach); the SYN-ACKs
  * of its request sockets then run HDR_OPT_LEN_CB/WRITE_HDR_OPT_CB, where
- * TCP_BPF_SYN gives the SYN being answered (walked by crab_ep_optwalk.h, the
- * shared crab_opt_find() in bpf_loop form). Children inherit the flag: it is
+ * TCP_BPF_SYN gives the SYN being answered (walked by crab_opt_walk_bpf(), the
+ * shared option walk in bpf_loop form). Children inherit the flag: it is
  * cleared on their first non-SYN-ACK segment, so established connections
  * cost no callback per segment.
  */
@@ -17,7 +17,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "crab_ep_common.h"
-#include "crab_ep_optwalk.h"
+
 
 #ifndef SOL_TCP
 #define SOL_TCP 6
@@ -31,7 +31,7 @@
  * no SYN to look at (not a SYN-ACK of a request socket).
  */
 static __always_inline int syn_find_opt(struct bpf_sock_ops *skops,
-					struct crab_ep_walk *w)
+					struct crab_opt_walk *w)
 {
 	__u8 hdr[60] = {};
 	__u32 optlen;
@@ -48,7 +48,7 @@ static __always_inline int syn_find_opt(struct bpf_sock_ops *skops,
 		optlen = (__u32)n - 20;
 	/* The helper zeroed hdr past the SYN's header: a constant copy. */
 	__builtin_memcpy(w->opt, hdr + 20, CRAB_TCP_MAX_OPTLEN);
-	return crab_ep_walk(w, optlen);
+	return crab_opt_walk_bpf(w, optlen, &w->st.cfg);
 }
 
 static __always_inline int is_synack(const struct bpf_sock_ops *skops)
@@ -60,7 +60,7 @@ static __always_inline int is_synack(const struct bpf_sock_ops *skops)
 SEC("sockops")
 int crab_ep_server(struct bpf_sock_ops *skops)
 {
-	struct crab_ep_walk w = {};
+	struct crab_opt_walk w = {};
 	__u8 buf[TCPOLEN_CRAB_ALIGNED];
 	int st, err;
 
@@ -78,11 +78,11 @@ int crab_ep_server(struct bpf_sock_ops *skops)
 					~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
 			return 1;
 		}
-		crab_ep_opt_cfg(crab_ep_get_cfg(), &w.cfg);
+		crab_ep_opt_cfg(crab_ep_get_cfg(), &w.st.cfg);
 		st = syn_find_opt(skops, &w);
 		if (st < 0)
 			return 1;
-		if (w.res.bad_len)
+		if (w.st.res.bad_len)
 			crab_ep_count(CRAB_EP_CNT_SYN_OPT_BAD_LEN);
 		if (st == CRAB_OPT_MALFORMED)
 			crab_ep_count(CRAB_EP_CNT_SYN_OPT_MALFORMED);
@@ -95,17 +95,17 @@ int crab_ep_server(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
 		if (!is_synack(skops))
 			return 1;
-		crab_ep_opt_cfg(crab_ep_get_cfg(), &w.cfg);
+		crab_ep_opt_cfg(crab_ep_get_cfg(), &w.st.cfg);
 		if (syn_find_opt(skops, &w) != CRAB_OPT_FOUND)
 			return 1;
-		crab_opt_write(buf, &w.cfg, w.res.addr);
+		crab_opt_write(buf, &w.st.cfg, w.st.res.addr);
 		/*
 		 * bpf_store_hdr_opt() refuses an option starting with NOP, so
 		 * the default form is stored without its two leading NOPs; the
 		 * kernel fills the rest of the 8 reserved bytes with NOPs, giving
 		 * "kind len addr NOP NOP" (SPEC 2).
 		 */
-		if (w.cfg.kind == CRAB_OPT_KIND_EXP)
+		if (w.st.cfg.kind == CRAB_OPT_KIND_EXP)
 			err = bpf_store_hdr_opt(skops, buf, TCPOLEN_CRAB_EXP, 0);
 		else
 			err = bpf_store_hdr_opt(skops, buf + 2, TCPOLEN_CRAB, 0);

@@ -31,7 +31,7 @@
 
 #include "crab_ep_common.h"
 #include "crab_ep_flows.h"
-#include "crab_ep_optwalk.h"
+
 
 #define AF_INET		2
 #define IP_MF		0x2000
@@ -100,7 +100,7 @@ static __always_inline int rewrite_addr(struct __sk_buff *skb, __u32 l4off,
 /* Returns 1 when the SYN-ACK was accepted (and rewritten). */
 static __always_inline int try_redirect(struct __sk_buff *skb, struct pkt *p)
 {
-	struct crab_ep_walk w = {};
+	struct crab_opt_walk w = {};
 	const struct crab_ep_cfg *cfg;
 	struct crab_ep_pending *pend;
 	struct crab_ep_lpm_key lk;
@@ -117,13 +117,13 @@ static __always_inline int try_redirect(struct __sk_buff *skb, struct pkt *p)
 			       optlen))
 		return 0;
 	cfg = crab_ep_get_cfg();
-	crab_ep_opt_cfg(cfg, &w.cfg);
-	st = crab_ep_walk(&w, optlen);
+	crab_ep_opt_cfg(cfg, &w.st.cfg);
+	st = crab_opt_walk_bpf(&w, optlen, &w.st.cfg);
 	if (st == CRAB_OPT_MALFORMED)
 		crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_MALFORMED);
 	if (st != CRAB_OPT_FOUND)
 		return 0;
-	a = bpf_htonl(w.res.addr);
+	a = bpf_htonl(w.st.res.addr);
 	if (a == p->ip.saddr)
 		return 0;	/* an echo on a connection dialed directly */
 	if (!cfg || !cfg->enabled) {

@@ -70,8 +70,8 @@ static inline int crab_opt_len(const struct crab_opt_cfg *cfg)
  * callback once.
  */
 struct crab_opt_state {
-	__u32 i;		/* offset of the next option */
 	__u32 len;		/* option bytes, <= CRAB_TCP_MAX_OPTLEN */
+	__u32 i;		/* offset of the next option */
 	int status;		/* enum crab_opt_status */
 	struct crab_opt_cfg cfg;
 	struct crab_opt_res res;
@@ -117,19 +117,27 @@ static inline int crab_opt_step(const __u8 *opt, struct crab_opt_state *st)
 		st->i = i + 1;
 		return 0;
 	}
-	if (i + 2 > len)
-		goto malformed;
+	if (i + 2 > len) {
+		st->res.malformed = 1;
+		st->status = CRAB_OPT_MALFORMED;
+		return 1;
+	}
 	olen = opt[(i + 1) & m];
-	if (olen < 2 || i + olen > len)
-		goto malformed;
+	if (olen < 2 || i + olen > len) {
+		st->res.malformed = 1;
+		st->status = CRAB_OPT_MALFORMED;
+		return 1;
+	}
 	if (kind == st->cfg.kind) {
 		int exid_ok = 1;
 		__u32 a = i + 2;
 
 		if (st->cfg.kind == CRAB_OPT_KIND_EXP) {
-			exid_ok = olen >= 4 &&
-				  (((__u16)opt[(i + 2) & m] << 8) |
-				   opt[(i + 3) & m]) == st->cfg.exid;
+			if (olen >= 4)
+				exid_ok = (((__u16)opt[(i + 2) & m] << 8) |
+					   opt[(i + 3) & m]) == st->cfg.exid;
+			else
+				exid_ok = 0;
 			a = i + 4;
 		}
 		if (exid_ok && olen == want) {
@@ -146,10 +154,6 @@ static inline int crab_opt_step(const __u8 *opt, struct crab_opt_state *st)
 	}
 	st->i = i + olen;
 	return 0;
-malformed:
-	st->res.malformed = 1;
-	st->status = CRAB_OPT_MALFORMED;
-	return 1;
 }
 
 /*

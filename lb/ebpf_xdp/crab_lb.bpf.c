@@ -23,12 +23,6 @@
 #include <crab/crab_opt.h>
 #include <crab/crab_lb.h>
 #include <crab/crab_xdp.h>
-/*
- * crab_opt_find() verbatim as a bpf_loop() step: the verifier rejects the
- * shared 40-step walk itself (1M instruction limit, even as a global
- * function). Shared with the BPF endpoints until crab_opt.h has a step form.
- */
-#include "../../endpoints/ebpf/crab_ep_optwalk.h"
 
 #define AF_INET		2
 #define ETH_P_8021Q_	0x8100
@@ -452,7 +446,7 @@ int crab_lb_xdp(struct xdp_md *ctx)
 	const struct crab_xdp_svc *svc;
 	const struct crab_xdp_gen *g;
 	struct crab_xdp_vip *vip;
-	struct crab_ep_walk w = {};
+	struct crab_opt_walk w = {};
 	struct ethhdr *eth = data;
 	struct iphdr *iph;
 	struct tcphdr *th;
@@ -529,8 +523,8 @@ int crab_lb_xdp(struct xdp_md *ctx)
 
 	/* SYN: copy the options to a zeroed buffer for the shared walk. */
 	optlen = p.doff * 4 - sizeof(*th);
-	w.cfg.kind = crab_opt_kind;
-	w.cfg.exid = crab_opt_exid;
+	w.st.cfg.kind = crab_opt_kind;
+	w.st.cfg.exid = crab_opt_exid;
 	if (optlen > 0 && optlen <= CRAB_TCP_MAX_OPTLEN) {
 		/* 6.1's verifier does not learn "!= 0" from a JEQ: give it a
 		 * length of the form (x & 63) + 1, i.e. provably 1..64.
@@ -542,8 +536,8 @@ int crab_lb_xdp(struct xdp_md *ctx)
 		if (bpf_xdp_load_bytes(ctx, p.thoff + sizeof(*th), w.opt, n))
 			goto truncated;
 	}
-	st = crab_ep_walk(&w, optlen);
-	if (w.res.bad_len)
+	st = crab_opt_walk_bpf(&w, optlen, &w.st.cfg);
+	if (w.st.res.bad_len)
 		svc_cnt(svc->id, CRAB_LB_CNT_OPT_BAD_LEN);
 	if (st == CRAB_OPT_MALFORMED)
 		svc_cnt(svc->id, CRAB_LB_CNT_OPT_MALFORMED);
@@ -553,8 +547,8 @@ int crab_lb_xdp(struct xdp_md *ctx)
 		if (!be)
 			goto no_backend;
 		if (rewrite_redirect(ctx, &p, be->dip,
-				     sizeof(*th) + w.res.off +
-				     crab_opt_addr_off(&w.cfg)))
+				     sizeof(*th) + w.st.res.off +
+				     crab_opt_addr_off(&w.st.cfg)))
 			goto adjust_fail;
 		svc_cnt(svc->id, CRAB_LB_CNT_SYN_REDIRECTED);
 		be_cnt(svc->id, slot);
@@ -571,7 +565,7 @@ int crab_lb_xdp(struct xdp_md *ctx)
 		be = pick_backend(svc, g, &slot);
 		if (!be)
 			goto no_backend;
-		if (rewrite_insert(ctx, &p, be->dip, &w.cfg))
+		if (rewrite_insert(ctx, &p, be->dip, &w.st.cfg))
 			goto adjust_fail;
 		svc_cnt(svc->id, CRAB_LB_CNT_SYN_INSERTED);
 		be_cnt(svc->id, slot);

@@ -155,8 +155,9 @@ TEST(CrabOpt, NeverReportsOutOfBounds)
                 std::vector<uint8_t> o = {uint8_t(a), uint8_t(b), 42, 6, 1, 2, 3, 4, 42, 6, 5, 6};
                 o.resize(len);
                 auto w = walk(o);
-                if (w.status == CRAB_OPT_FOUND)
+                if (w.status == CRAB_OPT_FOUND) {
                     EXPECT_LE(w.res.off + TCPOLEN_CRAB, len);
+                }
             }
 }
 
