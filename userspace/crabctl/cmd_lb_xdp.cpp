@@ -46,7 +46,7 @@ extern "C" {
 
 #include "crab_lb.skel.h"
 
-#include "cmd_lb_xdp_tables.hpp"
+#include "crab/lb_tables.hpp"
 #include "command.hpp"
 
 namespace {

@@ -5,7 +5,7 @@
 // TCP header's option bytes only.
 #include "lb_core.hpp"
 
-#include "cmd_lb_xdp_tables.hpp"  // shared Maglev / WRR builders
+#include "crab/lb_tables.hpp"  // shared Maglev / WRR builders
 
 #include <algorithm>
 #include <cstring>
@@ -356,7 +356,7 @@ pass:
 // ---- control-plane side: tables derived from the backend list ------------
 
 // The Maglev and weighted round-robin tables come from the XDP LB's
-// control-plane builders (userspace/crabctl/cmd_lb_xdp_tables.hpp), so both
+// control-plane builders (userspace/common/crab/lb_tables.hpp), so both
 // LBs map a given backend set and flow to the same backend.
 std::vector<uint16_t> maglev_build(const std::vector<Backend>& b, unsigned size)
 {

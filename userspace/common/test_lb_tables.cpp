@@ -8,7 +8,7 @@ extern "C" {
 #include <crab/crab_lb.h>
 }
 
-#include "cmd_lb_xdp_tables.hpp"
+#include "crab/lb_tables.hpp"
 
 using namespace crab::xdp;
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Lookup tables the XDP LB data path indexes, computed here in the control
-// plane (pure functions, unit-tested in test_maglev.cpp):
+// Lookup tables the LB data paths (XDP, DPDK) index, computed here in the control
+// plane (pure functions, unit-tested in test_lb_tables.cpp):
 //   - Maglev consistent-hash table (Eisenbud et al., NSDI 2016, section 3.4):
 //     each backend walks its own permutation (offset, skip from two hashes of
 //     its address) and they take turns claiming the next free entry;
