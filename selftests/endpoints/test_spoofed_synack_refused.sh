@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: manual
+# crab-test: vm
 #
 # Spoofed SYN-ACKs from another host on the segment (SPEC 3.4, 6): wrong
 # ack, source outside the allow list, a socket that did not announce, no

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: pending (written, not yet run green in the VM: load timeouts)
+# crab-test: vm
 #
 # Backends added, drained and removed while SYNs flow (SPEC 5): after each
 # change the next SYNs go exactly to the new active set; with no active

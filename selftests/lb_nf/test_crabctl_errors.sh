@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: pending (written, not yet run green in the VM: load timeouts)
+# crab-test: vm
 #
 # crabctl lb nf on bad input (SPEC 6): an error naming the bad value, a
 # non-zero exit, and nothing applied. Also: services are per namespace.

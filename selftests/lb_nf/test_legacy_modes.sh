@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: pending (written, not yet run green in the VM: load timeouts)
+# crab-test: vm
 #
 # SYNs without the redirect option (legacy clients), per service mode
 # (SPEC 3.2): drop counts and drops; insert grows the header by the 8-byte

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: pending (written, not yet run green in the VM: load timeouts)
+# crab-test: vm
 #
 # Redirect-capable SYNs through crab_lb_nf.ko (SPEC 3.2): each reaches a
 # DIP with daddr rewritten, the option naming the VIP and valid IP and TCP

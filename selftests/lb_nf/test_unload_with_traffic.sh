@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: pending (written, not yet run green in the VM: load timeouts)
+# crab-test: vm
 #
 # rmmod crab_lb_nf while services are configured (in two namespaces) and
 # SYNs flow: no crash (the VM runner checks the kernel log), the module is
