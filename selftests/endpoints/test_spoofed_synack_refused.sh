@@ -27,6 +27,11 @@ crab_topo_setup 1
 crab_add_host EVIL 198.18.0.66
 crab_echo_servers $PORT
 ep_tc_drop $PORT || crab_fail "cannot install the tc LB"
+# Between removing the drop rule and installing the forwarding rule below, a
+# retransmitted SYN reaches the LB's own stack: without a route to the VIP it
+# answers ICMP net-unreachable, a hard error that fails the connect(). A
+# blackhole route drops silently instead (tc rewrites before routing).
+ip -n "$NS_LB" route add blackhole "$VIP/32"
 S=${IP_SRV[1]}
 EPT="python3 $(dirname "$0")/ep_tool.py"
 tmp=$(mktemp -d /tmp/crab-ep-XXXXXX)
