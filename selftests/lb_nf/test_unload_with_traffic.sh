@@ -18,8 +18,14 @@ nf_send --count 2000 --sport 20000 --opt vip --inter 0.001 &
 spid=$!
 nf_send --count 2000 --sport 20000 --opt none --flags A --inter 0.001 &
 apid=$!
-sleep 2
-n1=$(nf_counter syn_redirected)
+# Unload only once SYNs are really being redirected (scapy starts slowly
+# under TCG): poll the counter, bounded at 60 s.
+n1=0
+for _ in $(seq 120); do
+	n1=$(nf_counter syn_redirected)
+	[ "${n1:-0}" -gt 0 ] && break
+	sleep 0.5
+done
 rmmod crab_lb_nf
 rc=$?
 wait $spid $apid
