@@ -219,6 +219,61 @@ crab_echo_servers() {
 	done
 }
 
+# Packet captures. crab_capture_start NS FILE FILTER...: tcpdump on eth0 of
+# NS into FILE (in immediate mode: libpcap otherwise holds packets in its
+# ring for up to a second, and a capture stopped early loses them), returns
+# once tcpdump is listening. crab_capture_stop FILE...: waits until every
+# packet seen by the kernel is in FILE, stops tcpdump and waits for it.
+declare -A CRAB_CAP_PID
+crab_capture_start() {
+	local ns=$1 file=$2 i; shift 2
+	: >"$file.err"
+	ip netns exec "$ns" tcpdump -i eth0 -nn -U --immediate-mode -w "$file" \
+		"$@" 2>"$file.err" &
+	CRAB_CAP_PID[$file]=$!
+	crab_defer "kill ${CRAB_CAP_PID[$file]}"
+	for i in $(seq 100); do
+		grep -q "listening on" "$file.err" && return 0
+		kill -0 "${CRAB_CAP_PID[$file]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	sed 's/^/# tcpdump: /' "$file.err"
+	crab_fail "tcpdump did not start in $ns"
+}
+
+crab_capture_stop() {
+	local file pid i
+	# Immediate mode writes each packet as soon as tcpdump runs; on a slow
+	# emulated guest it may not have run yet. A stop (SIGTERM) drops what is
+	# still queued on its socket: wait until the files stop growing first.
+	local sizes prev= n=0
+	for i in $(seq 40); do
+		sizes=$(stat -c %s "$@" 2>/dev/null | tr '\n' ' ')
+		if [ "$sizes" = "$prev" ]; then
+			n=$((n + 1))
+			[ $n -ge 3 ] && break
+		else
+			n=0
+		fi
+		prev=$sizes
+		sleep 0.2
+	done
+	for file in "$@"; do
+		pid=${CRAB_CAP_PID[$file]:-}
+		[ -n "$pid" ] || continue
+		# SIGTERM: background jobs of a script ignore SIGINT; tcpdump
+		# flushes its output and exits on either.
+		kill -TERM "$pid" 2>/dev/null
+		for i in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		unset "CRAB_CAP_PID[$file]"
+	done
+}
+
 # JSON field extraction for tests: crab_json FILE_OR_STRING PYEXPR (j is the doc)
 crab_json() {
 	python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"

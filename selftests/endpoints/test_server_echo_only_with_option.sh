@@ -21,20 +21,15 @@ EPT="python3 $(dirname "$0")/ep_tool.py"
 tmp=$(mktemp -d /tmp/crab-ep-XXXXXX)
 crab_defer "rm -rf $tmp"
 
-ip netns exec "${NS_SRV[1]}" tcpdump -i eth0 -nn -U -w "$tmp/s.pcap" \
-	"tcp[tcpflags] & tcp-syn != 0 and port $PORT" 2>"$tmp/tcpdump.err" &
-tdpid=$!
-crab_defer "kill $tdpid"
-for i in $(seq 50); do grep -q listening "$tmp/tcpdump.err" && break; sleep 0.2; done
+crab_capture_start "${NS_SRV[1]}" "$tmp/s.pcap" \
+	"tcp[tcpflags] & tcp-syn != 0 and port $PORT"
 
 # Direct connections to the server: the first announces (option naming S),
 # the second is sent with the client module disabled (no option).
 r1=$(ip netns exec "$NS_CLI" $EPT connect --addr "$S" --port $PORT --sport $SP1 --wait 10)
 ip netns exec "$NS_CLI" sysctl -qw net.crab.client_enabled=0
 r2=$(ip netns exec "$NS_CLI" $EPT connect --addr "$S" --port $PORT --sport $SP2 --wait 10)
-sleep 0.5
-kill $tdpid 2>/dev/null
-wait $tdpid 2>/dev/null
+crab_capture_stop "$tmp/s.pcap"
 echo "# $r1"
 echo "# $r2"
 [ "$(crab_json "$r1" 'j["echo"]')" = True ] && [ "$(crab_json "$r2" 'j["echo"]')" = True ]

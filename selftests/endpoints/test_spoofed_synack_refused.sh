@@ -41,11 +41,8 @@ ip netns exec "$NS_CLI" sysctl -qw net.crab.client_allow_cidrs=198.18.0.8/29
 # SYNs are retransmitted at 1, 3, 7, ... 255 s: the sockets must survive a
 # slow emulated run of the spoofing phase below.
 ip netns exec "$NS_CLI" sysctl -qw net.ipv4.tcp_syn_retries=8
-ip netns exec "$NS_CLI" tcpdump -i eth0 -nn -U -w "$tmp/syn.pcap" \
-	"tcp[tcpflags] == tcp-syn and dst port $PORT" 2>"$tmp/tcpdump.err" &
-tdpid=$!
-crab_defer "kill $tdpid"
-for i in $(seq 50); do grep -q listening "$tmp/tcpdump.err" && break; sleep 0.2; done
+crab_capture_start "$NS_CLI" "$tmp/syn.pcap" \
+	"tcp[tcpflags] == tcp-syn and dst port $PORT"
 
 # Socket 1 announces; socket 2 is created while the VIP is not announced
 # (only once socket 1's SYN is on the wire: python starts slowly in TCG).

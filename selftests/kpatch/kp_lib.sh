@@ -63,19 +63,3 @@ for o in json.load(sys.stdin)["nftables"]:
     if "counter" in o: print(o["counter"]["packets"])'
 }
 
-# kp_capture NS FILE FILTER: tcpdump on eth0 of NS until the test ends.
-kp_capture() {
-	local ns=$1 file=$2 i; shift 2
-	ip netns exec "$ns" tcpdump -i eth0 -nn -U -w "$file" "$@" 2>"$file.err" &
-	crab_defer "kill $!"
-	for i in $(seq 50); do
-		grep -q listening "$file.err" 2>/dev/null && return 0
-		sleep 0.2
-	done
-	crab_fail "tcpdump did not start in $ns"
-}
-
-# Stop every capture (deferred kills run at exit; tests need the files now).
-kp_capture_flush() {
-	sleep 0.5
-}

@@ -24,10 +24,10 @@ crab_defer "rm -rf $tmp"
 # with captures on both ends; prints the tool's JSON.
 conn() {
 	local name=$1; shift
-	kp_capture "$NS_CLI" "$tmp/$name.cli.pcap" "tcp port $PORT and tcp[tcpflags] & tcp-syn != 0"
-	kp_capture "${NS_SRV[1]}" "$tmp/$name.srv.pcap" "tcp port $PORT and tcp[tcpflags] & tcp-syn != 0"
+	crab_capture_start "$NS_CLI" "$tmp/$name.cli.pcap" "tcp port $PORT and tcp[tcpflags] & tcp-syn != 0"
+	crab_capture_start "${NS_SRV[1]}" "$tmp/$name.srv.pcap" "tcp port $PORT and tcp[tcpflags] & tcp-syn != 0"
 	ip netns exec "$NS_CLI" $KP_TOOL connect --addr "$S" --port $PORT "$@" >"$tmp/$name.json"
-	kp_capture_flush
+	crab_capture_stop "$tmp/$name.cli.pcap" "$tmp/$name.srv.pcap"
 	cat "$tmp/$name.json"
 }
 opts() { $KP_TOOL opts "$tmp/$1.$2.pcap"; }

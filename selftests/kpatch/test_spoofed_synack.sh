@@ -25,7 +25,7 @@ crab_echo_servers $PORT
 kp_nft_blackhole $PORT || crab_fail "cannot install the nft black hole"
 tmp=$(mktemp -d /tmp/crab-kp-XXXXXX)
 crab_defer "rm -rf $tmp"
-kp_capture "$NS_CLI" "$tmp/syn.pcap" "tcp[tcpflags] == tcp-syn and dst port $PORT"
+crab_capture_start "$NS_CLI" "$tmp/syn.pcap" "tcp[tcpflags] == tcp-syn and dst port $PORT"
 
 # Socket 1 announces, socket 2 refuses (TCP_CRAB_REDIRECT=0).
 ip netns exec "$NS_CLI" $KP_TOOL connect --addr "$VIP" --port $PORT \

@@ -62,21 +62,12 @@ lb_stat() {  # stat VIP:PORT COUNTER
 
 cap_start() {
 	local i
-	CAP_PIDS=()
 	for i in 1 2 3; do
-		ip netns exec "${NS_SRV[i]}" tcpdump -i eth0 -U -n -w "$WORK/s$i.pcap" \
-			"tcp and src host $IP_CLI" 2>/dev/null &
-		CAP_PIDS+=($!)
-	done
-	for _ in $(seq 1 50); do
-		[ -s "$WORK/s1.pcap" ] && [ -s "$WORK/s2.pcap" ] && [ -s "$WORK/s3.pcap" ] && break
-		sleep 0.1
+		crab_capture_start "${NS_SRV[i]}" "$WORK/s$i.pcap" "tcp and src host $IP_CLI"
 	done
 }
 cap_stop() {
-	sleep 0.5
-	kill -INT "${CAP_PIDS[@]}" 2>/dev/null
-	wait "${CAP_PIDS[@]}" 2>/dev/null
+	crab_capture_stop "$WORK/s1.pcap" "$WORK/s2.pcap" "$WORK/s3.pcap"
 }
 res() {  # res SERVER_INDEX -> JSON summary of the SYNs it got
 	$PKT check --pcap "$WORK/s$1.pcap"

@@ -28,45 +28,22 @@ lbctl() {
 # Start tcpdump on every server (and the client with $1 = all); wait until
 # each one is capturing.
 nf_capture_start() {
-	local i f
-	NF_CAP_PIDS=()
+	local i
 	rm -f "$NF_DIR"/*.pcap "$NF_DIR"/*.err
 	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
-		f=$NF_DIR/srv$i
-		: >"$f.err"
-		ip netns exec "${NS_SRV[i]}" tcpdump -nni eth0 -U -w "$f.pcap" \
-			"tcp dst port $NF_PORT or tcp dst port 81" 2>"$f.err" &
-		NF_CAP_PIDS+=($!)
-		crab_defer "kill ${NF_CAP_PIDS[-1]}"
-	done
-	for f in "$NF_DIR"/srv*.err; do
-		for i in $(seq 1 100); do
-			grep -q "listening on" "$f" && break
-			sleep 0.1
-		done
+		crab_capture_start "${NS_SRV[i]}" "$NF_DIR/srv$i.pcap" \
+			"tcp dst port $NF_PORT or tcp dst port 81"
 	done
 }
 
 # Stop the captures and analyse them: NF_RES holds nf_pkt.py check's JSON.
 nf_capture_stop() {
-	local pid i args=()
-	sleep 1
-	# SIGTERM: background jobs of a script ignore SIGINT. -U wrote every
-	# packet already; a capture that does not stop is killed.
-	for pid in "${NF_CAP_PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for pid in "${NF_CAP_PIDS[@]}"; do
-		for i in $(seq 1 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
+	local i files=() args=()
 	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
+		files+=("$NF_DIR/srv$i.pcap")
 		args+=("srv$i=$NF_DIR/srv$i.pcap")
 	done
+	crab_capture_stop "${files[@]}"
 	NF_RES=$($NF_PKT check --port "$NF_PORT" "${args[@]}")
 }
 
