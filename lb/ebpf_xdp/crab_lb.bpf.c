@@ -197,6 +197,21 @@ static __always_inline __u32 flow_hash(const struct pkt *p)
 	return h;
 }
 
+/*
+ * A backend slot read from a table, bounded for the verifier: out of range
+ * is CRAB_MAX_BACKENDS (invalid). The mask after OPAQUE() cannot be
+ * dropped by clang, so every copy of the result, even one spilled to the
+ * stack and reloaded (which 6.1's verifier would see without the range a
+ * later compare taught the register), is provably < CRAB_MAX_BACKENDS.
+ */
+static __always_inline __u32 slot_bounded(__u32 slot)
+{
+	if (slot >= CRAB_MAX_BACKENDS)
+		return CRAB_MAX_BACKENDS;
+	OPAQUE(slot);
+	return slot & (CRAB_MAX_BACKENDS - 1);
+}
+
 /* Backend for a new connection by the service policy; NULL if none. */
 static __always_inline const struct crab_xdp_backend *
 pick_backend(const struct crab_xdp_svc *svc, const struct crab_xdp_gen *g,
@@ -215,7 +230,7 @@ pick_backend(const struct crab_xdp_svc *svc, const struct crab_xdp_gen *g,
 		idx = *ctr % n;
 		*ctr += 1;
 		OPAQUE(idx);
-		slot = g->wrr[idx & (CRAB_WRR_SLOTS - 1)];
+		slot = slot_bounded(g->wrr[idx & (CRAB_WRR_SLOTS - 1)]);
 	} else {
 		n = g->nactive;
 		if (!n || n > CRAB_MAX_BACKENDS)
@@ -231,7 +246,7 @@ pick_backend(const struct crab_xdp_svc *svc, const struct crab_xdp_gen *g,
 			*ctr += 1;
 		}
 		OPAQUE(idx);
-		slot = g->active[idx & (CRAB_MAX_BACKENDS - 1)];
+		slot = slot_bounded(g->active[idx & (CRAB_MAX_BACKENDS - 1)]);
 	}
 	if (slot >= CRAB_MAX_BACKENDS || !(g->be[slot].flags & CRAB_XDP_BE_VALID))
 		return NULL;
@@ -250,7 +265,7 @@ hash_backend(const struct crab_xdp_gen *g, const struct pkt *p, __u32 *slot_out)
 	OPAQUE(idx);
 	if (idx >= CRAB_MAGLEV_SIZE)
 		return NULL;
-	slot = g->maglev[idx];
+	slot = slot_bounded(g->maglev[idx]);
 	if (slot >= CRAB_MAX_BACKENDS || !(g->be[slot].flags & CRAB_XDP_BE_VALID))
 		return NULL;
 	*slot_out = slot;
@@ -473,33 +488,33 @@ int crab_lb_xdp(struct xdp_md *ctx)
 	iph = data + p.l3off;
 	if ((void *)(iph + 1) > data_end)
 		goto pass;
-	vip = bpf_map_lookup_elem(&crab_vips, &iph->daddr);
-	if (!vip)
-		goto pass;
 
-	/* From here on the packet is addressed to one of our VIPs. */
-	if (iph->frag_off & bpf_htons(IP_MF_ | IP_OFFMASK_)) {
-		svc_cnt(vip->svc_id, CRAB_LB_CNT_FRAGMENT);
-		return XDP_DROP;
-	}
+	/*
+	 * Fast path: an unfragmented TCP segment with a sane header is keyed
+	 * straight on (daddr, dport) in crab_services, one hash lookup per
+	 * packet. Only what cannot be keyed (fragments, bogus headers) asks
+	 * crab_vips whether the daddr is ours, to count and drop it there.
+	 */
+	if (iph->frag_off & bpf_htons(IP_MF_ | IP_OFFMASK_))
+		goto not_keyed;
 	if (iph->protocol != IPPROTO_TCP)
 		goto pass;
 	ihl = iph->ihl;
 	p.tot_len = bpf_ntohs(iph->tot_len);
 	if (ihl < 5 || p.tot_len < ihl * 4 + sizeof(*th) ||
 	    p.l3off + p.tot_len > (__u32)(data_end - data))
-		goto truncated;
+		goto not_keyed;
 	p.thoff = p.l3off + ihl * 4;
 	th = data + p.thoff;
 	if ((void *)(th + 1) > data_end)
-		goto truncated;
+		goto not_keyed;
 	p.saddr = iph->saddr;
 	p.daddr = iph->daddr;
 	p.sport = th->source;
 	p.dport = th->dest;
 	p.doff = th->doff;
 	if (p.doff < 5 || p.doff * 4 > p.tot_len - ihl * 4)
-		goto truncated;
+		goto not_keyed;
 	p.syn_only = th->syn && !th->ack;
 
 	key.vip = p.daddr;
@@ -584,6 +599,21 @@ adjust_fail:
 	/* The frame may be half rewritten: never let it go anywhere. */
 	glob_cnt(CRAB_XDP_G_ADJUST_FAIL);
 	return XDP_DROP;
+not_keyed:
+	/* A fragment or a bogus IP/TCP header: only ours if daddr is a VIP. */
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	iph = data + p.l3off;
+	if ((void *)(iph + 1) > data_end)
+		goto pass;
+	vip = bpf_map_lookup_elem(&crab_vips, &iph->daddr);
+	if (!vip)
+		goto pass;
+	if (iph->frag_off & bpf_htons(IP_MF_ | IP_OFFMASK_)) {
+		svc_cnt(vip->svc_id, CRAB_LB_CNT_FRAGMENT);
+		return XDP_DROP;
+	}
+	/* fall through: a bogus header to a VIP */
 truncated:
 	glob_cnt(CRAB_XDP_G_TRUNCATED);
 	return XDP_DROP;

@@ -8,6 +8,13 @@
 # network namespace with `nsenter --net`, which keeps the mounts: pinned
 # state cannot leak into the host or between tests.
 
+# libxdp 1.3's dispatcher cannot hold our program on kernels that refuse an
+# extension (freplace) changing packet data in place of a function that
+# does not (Debian's 6.12: "Extension program changes packet data, while
+# original does not"), and libxdp does not fall back then. Attach the LB as
+# a single program; crabctl detaches either form.
+export LIBXDP_SKIP_DISPATCHER=1
+
 xdp_private_bpffs() {
 	if [ -z "$CRAB_XDP_UNSHARED" ]; then
 		command -v unshare >/dev/null || crab_skip "unshare not found"
