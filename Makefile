@@ -26,7 +26,7 @@ T          ?= *
 J          ?= 2
 
 .PHONY: all help deps modules modules-all bpf userspace check check-unit \
-        check-host check-vm check-harness kernel demo clean
+        check-host check-vm check-harness kernel demo bench-xdp clean
 
 all: bpf userspace modules
 
@@ -44,6 +44,7 @@ help:
 	@echo "  make check-vm KERNEL=<6.1|6.12|/path/bzImage>   selftests tagged 'vm' inside QEMU"
 	@echo "  make check-harness    tests of the test harness itself (failure paths)"
 	@echo "  make kernel           apply kernel-patches/6.12 to Debian's linux-source-6.12, build a VM bzImage"
+	@echo "  make bench-xdp [BENCH_ARGS='--reps 7']   XDP LB SYN/s vs an XDP_TX reflector (root, host kernel)"
 	@echo "  make demo [LB=...]    boot the VM, build the topology, run traffic through the VIP"
 	@echo "  make clean            remove build/"
 	@echo "Variables: T=<glob> selects tests, KVER/KDIR pick the kernel for modules."
@@ -95,6 +96,9 @@ check-vm: bpf userspace
 
 check-harness:
 	@bash tools/vm/test-harness.sh
+
+bench-xdp: bpf userspace
+	@bash bench/xdp/run.sh $(BENCH_ARGS)
 
 kernel:
 	@bash tools/kernel/build-kernel.sh

@@ -1,0 +1,293 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# SYNs per second through the CRAB XDP LB on one core, next to an XDP_TX
+# reflector measured in the same run on the same veth pair (bench/xdp/README.md).
+#
+#   bash bench/xdp/run.sh [--seconds S] [--reps N] [--out DIR] [--backends N]
+#                         [--gen-cpu C] [--xdp-cpu C] [--no-fifo] [--no-build]
+#
+# Two namespaces joined by one veth pair: GEN (the generator's veth, with an
+# XDP sink that counts and drops what comes back) and DUT (the device under
+# test: the LB, 1 service with N backends with static next-hop MACs, or the
+# reflector). Both veths run threaded NAPI; the DUT's NAPI thread is pinned
+# to --xdp-cpu, the generator and the sink's thread to --gen-cpu. The
+# processed rate is read from the DUT program's own per-CPU counters over a
+# fixed window after a warm-up, LB and baseline alternating, --reps times.
+set -u
+export PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+SECONDS_RUN=5
+REPS=5
+OUT=
+NBE=3
+GEN_CPU=0
+XDP_CPU=1
+FIFO=1
+BUILD=1
+WARM=1
+BATCH=256
+ARGS=("$@")
+
+die() { echo "error: $*" >&2; exit 1; }
+usage() { sed -n '4,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+isnum() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--seconds) [[ ${2:-} =~ ^[0-9]+$ ]] && [ "$2" -ge 1 ] && [ "$2" -le 600 ] ||
+			die "--seconds '${2:-}': expected 1..600"; SECONDS_RUN=$2; shift 2 ;;
+	--reps) isnum "${2:-}" && [ "$2" -ge 1 ] && [ "$2" -le 100 ] ||
+			die "--reps '${2:-}': expected 1..100"; REPS=$2; shift 2 ;;
+	--out) [ -n "${2:-}" ] || die "--out needs a directory"; OUT=$2; shift 2 ;;
+	--backends) isnum "${2:-}" && [ "$2" -ge 1 ] && [ "$2" -le 64 ] ||
+			die "--backends '${2:-}': expected 1..64"; NBE=$2; shift 2 ;;
+	--gen-cpu) isnum "${2:-}" || die "--gen-cpu '${2:-}': not a CPU number"; GEN_CPU=$2; shift 2 ;;
+	--xdp-cpu) isnum "${2:-}" || die "--xdp-cpu '${2:-}': not a CPU number"; XDP_CPU=$2; shift 2 ;;
+	--no-fifo) FIFO=0; shift ;;
+	--no-build) BUILD=0; shift ;;
+	-h|--help) usage 0 ;;
+	*) echo "error: unknown argument '$1'" >&2; usage 2 ;;
+	esac
+done
+[ "$(id -u)" -eq 0 ] || die "needs root (namespaces, XDP)"
+for t in ip nsenter unshare taskset chrt ps python3 make clang bpftool; do
+	command -v $t >/dev/null || die "tool '$t' not found"
+done
+[ "$GEN_CPU" != "$XDP_CPU" ] || die "--gen-cpu and --xdp-cpu must differ ($XDP_CPU)"
+for c in $GEN_CPU $XDP_CPU; do
+	[ -d /sys/devices/system/cpu/cpu$c ] || die "no CPU $c on this machine"
+done
+[ -n "$OUT" ] || OUT=$TOP/build/bench/xdp/results-$(date -u +%Y%m%dT%H%M%SZ)
+
+# Build (outside the private mount namespace, once).
+if [ -z "${XDPBENCH_UNSHARED:-}" ]; then
+	if [ $BUILD = 1 ]; then
+		make -s -C "$TOP" bpf userspace >/dev/null || die "make bpf userspace failed"
+		make -s -C "$TOP/bench/xdp" >/dev/null || die "building bench/xdp failed"
+	fi
+	mkdir -p "$OUT" || die "cannot create --out '$OUT'"
+	# A private bpffs: pinned maps never show on the host.
+	XDPBENCH_UNSHARED=1 exec unshare -m bash "$0" "${ARGS[@]}" --out "$OUT" --no-build
+fi
+mount --make-rprivate / 2>/dev/null
+mount -t bpf bpf /sys/fs/bpf || die "cannot mount bpffs"
+
+XB=$TOP/build/bench/xdp/xdpbench
+[ -x "$XB" ] || die "$XB not built"
+# A copy of crabctl: a rebuild of the tree during the run must not change
+# (or remove) the binary between repetitions.
+CRABCTL_SRC=${CRABCTL:-$TOP/build/userspace/userspace/crabctl/crabctl}
+[ -x "$CRABCTL_SRC" ] || die "$CRABCTL_SRC not built"
+CRABCTL=$OUT/crabctl
+cp "$CRABCTL_SRC" "$CRABCTL" || die "cannot copy crabctl to $OUT"
+
+SFX=$$
+NS_GEN=crab-bgen-$SFX
+NS_DUT=crab-bdut-$SFX
+DEV_GEN=bg$((SFX % 100000))
+DEV_DUT=bd$((SFX % 100000))
+VIP=198.18.100.1
+PORT=80
+SVC=$VIP:$PORT
+
+cleanup() {
+	ip netns del "$NS_GEN" 2>/dev/null
+	ip netns del "$NS_DUT" 2>/dev/null
+}
+trap cleanup EXIT
+trap 'exit 1' TERM INT
+
+ip netns add "$NS_GEN" && ip netns add "$NS_DUT" || die "cannot create namespaces"
+ip link add "$DEV_GEN" netns "$NS_GEN" type veth peer name "$DEV_DUT" netns "$NS_DUT" ||
+	die "cannot create the veth pair"
+ip -n "$NS_GEN" addr add 198.18.0.2/24 dev "$DEV_GEN"
+ip -n "$NS_DUT" addr add 198.18.0.1/24 dev "$DEV_DUT"
+for n in "$NS_GEN:$DEV_GEN" "$NS_DUT:$DEV_DUT"; do
+	ip -n "${n%%:*}" link set lo up
+	ip -n "${n%%:*}" link set "${n#*:}" up
+done
+MAC_GEN=$(ip -n "$NS_GEN" -br link show "$DEV_GEN" | awk '{print $3}')
+MAC_DUT=$(ip -n "$NS_DUT" -br link show "$DEV_DUT" | awk '{print $3}')
+
+in_gen() { nsenter --net="/run/netns/$NS_GEN" "$@"; }
+in_dut() { nsenter --net="/run/netns/$NS_DUT" "$@"; }
+
+# The sink on the generator's veth: XDP_TX on the DUT needs a NAPI queue on
+# this side, and its counter says how much came back.
+in_gen "$XB" attach --dev "$DEV_GEN" --prog sink --pin /sys/fs/bpf/sink || die "sink attach failed"
+
+# Threaded NAPI for a device (sysfs of its own namespace), its thread pinned
+# to CPU $3 (and SCHED_FIFO with --fifo for the DUT, so that other load on
+# the shared machine does not decide the figure). Prints the thread's PID.
+napi_pin() {
+	local ns=$1 dev=$2 cpu=$3 rt=$4 pid i
+	ip netns exec "$ns" sh -c "echo 1 > /sys/class/net/$dev/threaded" ||
+		die "cannot enable threaded NAPI on $dev"
+	for i in $(seq 50); do
+		# Thread names are "napi/<dev>-<id>", cut at 15 characters.
+		pid=$(ps -eo pid=,comm= | awk -v p="napi/$dev-" 'index($2, p) == 1 { print $1 }')
+		[ -n "$pid" ] && break
+		sleep 0.1
+	done
+	[ -n "$pid" ] && [ "$(wc -w <<<"$pid")" = 1 ] || die "no single NAPI thread for $dev ($pid)"
+	taskset -pc "$cpu" "$pid" >/dev/null || die "cannot pin NAPI thread $pid to CPU $cpu"
+	if [ "$rt" = 1 ]; then
+		chrt -f -p 50 "$pid" || die "cannot make NAPI thread $pid SCHED_FIFO"
+	fi
+	echo "$pid"
+}
+napi_pin "$NS_GEN" "$DEV_GEN" "$GEN_CPU" 0 >/dev/null
+
+attach_dut() {
+	local mode=$1 i
+	if [ "$mode" = lb ]; then
+		# libxdp explains on stderr why it falls back to a single program.
+		in_dut "$CRABCTL" lb xdp attach "$DEV_DUT" --mode native >/dev/null \
+			2>>"$OUT/attach.log" || { cat "$OUT/attach.log" >&2; return 1; }
+		in_dut "$CRABCTL" lb xdp service add "$SVC" --policy rr --legacy drop \
+			--dev "$DEV_DUT" || return 1
+		for ((i = 1; i <= NBE; i++)); do
+			in_dut "$CRABCTL" lb xdp backend add "$SVC" 198.18.0.$((10 + i)) \
+				--mac "$(printf '02:00:00:00:00:%02x' $((i)))" --dev "$DEV_DUT" || return 1
+		done
+	else
+		in_dut "$XB" attach --dev "$DEV_DUT" --prog reflect --pin /sys/fs/bpf/reflect || return 1
+	fi
+}
+
+detach_dut() {
+	if [ "$1" = lb ]; then
+		in_dut "$CRABCTL" -j lb xdp stats --dev "$DEV_DUT" >"$OUT/lbstats-$2.json"
+		in_dut "$CRABCTL" lb xdp detach "$DEV_DUT"
+	else
+		in_dut "$XB" detach --dev "$DEV_DUT" && rm -f /sys/fs/bpf/reflect
+	fi
+}
+
+# Packets the DUT program processed so far (its own per-CPU counters).
+dut_count() {
+	if [ "$1" = lb ]; then
+		in_dut "$CRABCTL" -j lb xdp stats --dev "$DEV_DUT" | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+print(sum(s["counters"]["syn_redirected"] for s in j["services"]))'
+	else
+		in_dut "$XB" count --pin /sys/fs/bpf/reflect | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["reflect"])'
+	fi
+}
+
+sink_count() {
+	"$XB" count --pin /sys/fs/bpf/sink | python3 -c 'import json, sys; print(json.load(sys.stdin)["sink"])'
+}
+
+# Busy (user, nice, system, irq, softirq), steal and total jiffies of one
+# CPU (guest time is already inside user).
+cpu_ticks() {
+	awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8, $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
+}
+
+now() { date +%s.%N; }
+
+# Sample: "time busy steal total dut_count sink_count"; the time is the
+# midpoint of the counter reads (crabctl takes a few ms to start).
+sample() {
+	local a b c s k
+	a=$(now)
+	c=$(dut_count "$1") || return 1
+	s=$(sink_count) || return 1
+	b=$(now)
+	k=$(cpu_ticks "$XDP_CPU")
+	echo "$(python3 -c "print(($a + $b) / 2)") $k $c $s"
+}
+
+RAW=$OUT/raw.csv
+echo "mode,rep,seconds,processed,pps,offered_pps,returned_pps,xdp_cpu_busy,xdp_cpu_steal,prog_ns" >"$RAW"
+echo "# kernel $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo))"
+echo "# generator + sink NAPI on CPU $GEN_CPU, DUT NAPI thread on CPU $XDP_CPU$([ $FIFO = 1 ] && echo ' (SCHED_FIFO 50)'); $REPS reps x $SECONDS_RUN s, warm-up $WARM s"
+
+measure() {
+	local mode=$1 rep=$2 genout s0 s1 gpid r
+	attach_dut "$mode" || die "attaching the $mode program to $DEV_DUT failed"
+	napi_pin "$NS_DUT" "$DEV_DUT" "$XDP_CPU" "$FIFO" >/dev/null || exit 1
+	genout=$OUT/gen-$mode-$rep.json
+	taskset -c "$GEN_CPU" nsenter --net="/run/netns/$NS_GEN" "$XB" gen --dev "$DEV_GEN" \
+		--src-mac "$MAC_GEN" --dst-mac "$MAC_DUT" --saddr 198.18.1.0 --daddr "$VIP" \
+		--dport $PORT --batch "$BATCH" --seconds $((WARM + SECONDS_RUN + 1)) >"$genout" &
+	gpid=$!
+	sleep "$WARM"
+	s0=$(sample "$mode") || die "cannot read the counters (rep $rep, $mode)"
+	sleep "$SECONDS_RUN"
+	s1=$(sample "$mode") || die "cannot read the counters (rep $rep, $mode)"
+	wait "$gpid" || die "generator failed (rep $rep, $mode): $(cat "$genout")"
+	# The program alone, same SYN, BPF_PROG_TEST_RUN on the DUT's CPU.
+	taskset -c "$XDP_CPU" nsenter --net="/run/netns/$NS_DUT" "$XB" cost --dev "$DEV_DUT" \
+		--src-mac "$MAC_GEN" --dst-mac "$MAC_DUT" --saddr 198.18.1.0 --daddr "$VIP" \
+		--dport $PORT >"$OUT/cost-$mode-$rep.json" || die "cost run failed (rep $rep, $mode)"
+	detach_dut "$mode" "$rep" || die "detaching $mode from $DEV_DUT failed"
+	r=$(python3 - "$mode" "$rep" "$s0" "$s1" "$genout" "$OUT/cost-$mode-$rep.json" <<'PY'
+import json, sys
+mode, rep = sys.argv[1], int(sys.argv[2])
+t0, b0, st0, tt0, c0, k0 = map(float, sys.argv[3].split())
+t1, b1, st1, tt1, c1, k1 = map(float, sys.argv[4].split())
+gen = json.load(open(sys.argv[5]))
+cost = json.load(open(sys.argv[6]))
+dt = t1 - t0
+busy = (b1 - b0) / (tt1 - tt0) if tt1 > tt0 else 0.0
+steal = (st1 - st0) / (tt1 - tt0) if tt1 > tt0 else 0.0
+print(f"{mode},{rep},{dt:.3f},{c1 - c0:.0f},{(c1 - c0) / dt:.0f},{gen['pps']:.0f},"
+      f"{(k1 - k0) / dt:.0f},{busy:.2f},{steal:.2f},{cost['ns_median']}")
+PY
+) || die "cannot compute the result of rep $rep ($mode)"
+	echo "$r" >>"$RAW"
+	echo "# $r"
+}
+
+for ((rep = 1; rep <= REPS; rep++)); do
+	# Alternate which one goes first, so a drift in the machine's load
+	# does not always favour the same side.
+	if [ $((rep % 2)) = 1 ]; then
+		measure lb $rep; measure reflect $rep
+	else
+		measure reflect $rep; measure lb $rep
+	fi
+done
+
+python3 - "$OUT" "$RAW" "$*" <<'PY'
+import csv, json, os, platform, statistics, sys
+out, raw = sys.argv[1], sys.argv[2]
+rows = list(csv.DictReader(open(raw)))
+res = {}
+for mode in ("lb", "reflect"):
+    v = [float(r["pps"]) for r in rows if r["mode"] == mode]
+    res[mode] = {"pps": v, "median": statistics.median(v), "min": min(v), "max": max(v),
+                 "offered_median": statistics.median(float(r["offered_pps"]) for r in rows if r["mode"] == mode),
+                 "xdp_cpu_busy_median": statistics.median(float(r["xdp_cpu_busy"]) for r in rows if r["mode"] == mode),
+                 "xdp_cpu_steal_median": statistics.median(float(r["xdp_cpu_steal"]) for r in rows if r["mode"] == mode),
+                 "prog_ns_median": statistics.median(float(r["prog_ns"]) for r in rows if r["mode"] == mode)}
+pairs = {}
+for r in rows:
+    pairs.setdefault(r["rep"], {})[r["mode"]] = float(r["pps"])
+ratios = [p["lb"] / p["reflect"] for p in pairs.values() if p.get("reflect")]
+ratio = res["lb"]["median"] / res["reflect"]["median"]
+summary = {"kernel": platform.release(), "cpus": os.cpu_count(), "results": res,
+           "ratio_of_medians": ratio, "per_rep_ratios": ratios,
+           "ratio_min": min(ratios), "ratio_max": max(ratios)}
+json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=2)
+lines = ["| program | median SYN/s | min | max | offered (median) | DUT CPU busy / steal | program alone (test run) |",
+         "|---|---|---|---|---|---|---|"]
+for mode, name in (("reflect", "XDP_TX reflector (baseline)"), ("lb", "CRAB XDP LB (rr, 1 service)")):
+    m = res[mode]
+    lines.append(f"| {name} | {m['median'] / 1e6:.3f} M | {m['min'] / 1e6:.3f} M | {m['max'] / 1e6:.3f} M | "
+                 f"{m['offered_median'] / 1e6:.2f} M | {m['xdp_cpu_busy_median'] * 100:.0f} % / {m['xdp_cpu_steal_median'] * 100:.0f} % | "
+                 f"{m['prog_ns_median']:.0f} ns |")
+lines.append("")
+lines.append(f"LB / baseline: {ratio:.3f} (ratio of medians); per repetition {min(ratios):.3f} .. {max(ratios):.3f}")
+text = "\n".join(lines)
+open(os.path.join(out, "summary.txt"), "w").write(text + "\n")
+print(text)
+PY
+rm -f "$CRABCTL"
+echo "# raw: $RAW; summary: $OUT/summary.txt, $OUT/summary.json"
