@@ -518,6 +518,11 @@ void setup_ebpf(CLI::App& root, Globals& g)
     auto o = std::make_shared<EpOptions>();
     auto* e = root.add_subcommand("ebpf", "eBPF endpoints: client and server redirection without modules");
     e->require_subcommand(1);
+    e->footer("Examples:\n"
+              "  crabctl ebpf server attach --cgroup /sys/fs/cgroup/unified/srv\n"
+              "  crabctl ebpf client attach --cgroup /sys/fs/cgroup/unified/cli --dev eth0\n"
+              "  crabctl ebpf set --disable\n"
+              "  crabctl -j ebpf stats");
     e->add_option("--pin-dir", o->pin_dir, "bpffs directory of the pinned maps and links")
         ->capture_default_str();
     libbpf_set_print(libbpf_print);

@@ -194,6 +194,15 @@ void setup_role(CLI::App& root, Globals& g, const Role& r, const char* help)
 {
     auto* top = root.add_subcommand(r.name, help);
     top->require_subcommand(1);
+    std::string n = r.name;
+    top->footer("Examples:\n"
+                "  crabctl " + n + " show\n"
+                "  crabctl -j " + n + " stats\n"
+                "  crabctl " + n + " set enabled on\n" +
+                (n == "client" ? "  crabctl client set announce 198.18.100.0/24\n"
+                                 "  crabctl client set allow 198.18.0.0/24\n"
+                               : std::string()) +
+                "Settings and counters are per network namespace (run it with ip netns exec).");
 
     auto* show = top->add_subcommand("show", "settings in this network namespace");
     show->callback([&g, &r] { run_show(g, r); });

@@ -4,14 +4,19 @@
 // (the same commands dpdk-telemetry.py can send: /crab/...).
 //
 //   crabctl lb dpdk [--prefix P | --socket PATH] service add VIP:PORT [--policy rr|random|wrr] [--legacy drop|insert|hash]
+//   crabctl lb dpdk ... service set VIP:PORT [--policy P] [--legacy L]
 //   crabctl lb dpdk ... service del VIP:PORT
 //   crabctl lb dpdk ... backend add VIP:PORT DIP [--weight W] [--mac MAC]
 //   crabctl lb dpdk ... backend {del|drain|activate} VIP:PORT DIP
+//   crabctl lb dpdk ... backend set VIP:PORT DIP --weight W
 //   crabctl [--json] lb dpdk ... show
 //   crabctl [--json] lb dpdk ... stats
 //
 // Values are parsed here first (a bad one sends nothing); the LB applies
 // each command to a copy of its table and publishes it whole.
+// crab::LbDriver "dpdk" (lb_driver.hpp) sends the same commands; what the
+// telemetry API lacks (in-place policy or weight changes) it does by
+// remove + add, see README.md.
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -25,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
+#include "lb_driver.hpp"
 
 namespace {
 
@@ -159,11 +165,18 @@ void run_stats(const Globals& g, const DpdkOptions& o)
     }
 }
 
+std::unique_ptr<crab::LbDriver> make_dpdk_driver(const crab::LbTarget& t);
+
 void setup_lb_dpdk(CLI::App& parent, Globals& g)
 {
     auto o = std::make_shared<DpdkOptions>();
     auto* d = parent.add_subcommand("dpdk", "DPDK load balancer (crab-lb-dpdk) via its telemetry socket");
     d->require_subcommand(1);
+    d->footer("Examples:\n"
+              "  crabctl lb dpdk --prefix crablb service add 198.18.100.1:80 --policy rr\n"
+              "  crabctl lb dpdk --prefix crablb backend add 198.18.100.1:80 198.18.0.11 --mac 02:00:00:00:00:0b\n"
+              "  crabctl lb dpdk --prefix crablb backend drain 198.18.100.1:80 198.18.0.11\n"
+              "  crabctl -j lb dpdk --prefix crablb stats");
     d->add_option("--prefix", o->prefix, "the LB's EAL --file-prefix")->capture_default_str();
     d->add_option("--socket", o->socket, "telemetry socket path (overrides --prefix)");
 
@@ -174,6 +187,22 @@ void setup_lb_dpdk(CLI::App& parent, Globals& g)
     sa->add_option("--policy", o->policy, "rr, random or wrr")->capture_default_str();
     sa->add_option("--legacy", o->legacy, "drop, insert or hash")->capture_default_str();
     sa->callback([o] { run_service("add", *o); });
+    auto* ss = svc->add_subcommand("set", "change policy/legacy (the LB has no in-place update: remove + add)");
+    ss->add_option("endpoint", o->endpoint, "VIP:PORT")->required();
+    auto* ss_pol = ss->add_option("--policy", o->policy, "rr, random or wrr");
+    auto* ss_leg = ss->add_option("--legacy", o->legacy, "drop, insert or hash");
+    ss->callback([o, ss_pol, ss_leg] {
+        auto ep = crab::parse_endpoint(o->endpoint);
+        if (!ss_pol->count() && !ss_leg->count())
+            throw Error("service set: nothing to change (give --policy and/or --legacy)", crab::kExitUsage);
+        auto drv = make_dpdk_driver(crab::LbTarget{"dpdk", "", o->prefix, o->socket});
+        auto cur = drv->read();
+        const auto* s = cur.find(ep);
+        if (!s)
+            throw Error("service " + crab::to_string(ep) + " does not exist", crab::kExitNotFound);
+        drv->service_set(ep, ss_pol->count() ? crab::parse_policy(o->policy) : s->policy,
+                         ss_leg->count() ? crab::parse_legacy_mode(o->legacy) : s->legacy);
+    });
     auto* sd = svc->add_subcommand("del", "remove a service");
     sd->add_option("endpoint", o->endpoint, "VIP:PORT")->required();
     sd->callback([o] { run_service("del", *o); });
@@ -191,10 +220,159 @@ void setup_lb_dpdk(CLI::App& parent, Globals& g)
         std::string name = cmd;
         c->callback([o, name] { run_backend(name, *o); });
     }
+    auto* bs = be->add_subcommand("set", "change the weight of a backend (remove + add in the LB)");
+    bs->add_option("endpoint", o->endpoint, "VIP:PORT")->required();
+    bs->add_option("dip", o->dip, "backend address")->required();
+    bs->add_option("--weight", o->weight, "weight (wrr)")->required()->check(CLI::Range(1, CRAB_WEIGHT_MAX));
+    bs->callback([o] {
+        auto ep = crab::parse_endpoint(o->endpoint);
+        auto dip = crab::parse_ipv4(o->dip);
+        auto drv = make_dpdk_driver(crab::LbTarget{"dpdk", "", o->prefix, o->socket});
+        auto cur = drv->read();
+        const auto* s = cur.find(ep);
+        const auto* b = s ? s->find(dip) : nullptr;
+        if (!b)
+            throw Error("backend " + crab::to_string(dip) + " is not in service " + crab::to_string(ep),
+                        crab::kExitNotFound);
+        auto nb = *b;
+        nb.weight = o->weight;
+        drv->backend_set(ep, nb);
+    });
     d->add_subcommand("show", "list services and backends")->callback([&g, o] { run_show(g, *o); });
     d->add_subcommand("stats", "global and per-service counters")->callback([&g, o] { run_stats(g, *o); });
 }
 
+
+// ---- crab::LbDriver "dpdk" ---------------------------------------------------
+
+// "KEY=VALUE" fields after the first word of a telemetry listing line.
+std::string field(const std::string& line, const std::string& key)
+{
+    std::string pat = " " + key + "=";
+    auto p = line.find(pat);
+    if (p == std::string::npos)
+        throw Error("crab-lb-dpdk listing '" + line + "' has no " + key);
+    p += pat.size();
+    return line.substr(p, line.find(' ', p) - p);
+}
+
+class DpdkDriver : public crab::LbDriver {
+public:
+    explicit DpdkDriver(const crab::LbTarget& t)
+    {
+        if (!t.prefix.empty())
+            o_.prefix = t.prefix;
+        o_.socket = t.socket;
+    }
+
+    std::string type() const override { return "dpdk"; }
+
+    crab::config::Config read() override
+    {
+        crab::config::Config c;
+        c.lb.type = "dpdk";
+        if (o_.prefix != "rte")
+            c.lb.prefix = o_.prefix;
+        c.lb.socket = o_.socket;
+        for (const auto& sv : telemetry(o_, "/crab/services")) {
+            std::string line = sv.get<std::string>();
+            crab::config::Service cs;
+            cs.ep = crab::parse_endpoint(line.substr(0, line.find(' ')));
+            cs.policy = crab::parse_policy(field(line, "policy"));
+            cs.legacy = crab::parse_legacy_mode(field(line, "legacy"));
+            for (const auto& bv : telemetry(o_, "/crab/backends," + crab::to_string(cs.ep))) {
+                std::string b = bv.get<std::string>();
+                crab::config::Backend cb;
+                cb.addr = crab::parse_ipv4(b.substr(0, b.find(' ')));
+                cb.weight = crab::parse_u32(field(b, "weight"), "weight", 1, CRAB_WEIGHT_MAX);
+                cb.drain = field(b, "state") != "active";
+                cs.backends.push_back(cb);
+            }
+            c.services.push_back(std::move(cs));
+        }
+        return c;
+    }
+
+    crab::LbStats stats() override
+    {
+        crab::LbStats st;
+        json glob = telemetry(o_, "/crab/stats");
+        for (auto& [k, v] : glob.items())
+            if (k != "services" && v.is_number())
+                st.global[k] = v.get<uint64_t>();
+        for (const auto& sv : glob.value("services", json::array())) {
+            crab::LbStats::Service ss;
+            ss.ep = crab::parse_endpoint(sv.get<std::string>());
+            json sc = telemetry(o_, "/crab/stats," + sv.get<std::string>());
+            for (auto& [k, v] : sc.items())
+                if (v.is_number())
+                    ss.counters[k] = v.get<uint64_t>();
+            st.services.push_back(std::move(ss));
+        }
+        return st;
+    }
+
+    // The telemetry listing does not tell a static MAC from a learned one.
+    bool tracks_mac() const override { return false; }
+
+    void service_add(const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg) override
+    {
+        telemetry(o_, "/crab/service_add," + crab::to_string(ep) + ",policy=" + std::string(crab::to_string(pol)) +
+                          ",legacy=" + std::string(crab::to_string(leg)));
+    }
+    // No in-place change in the telemetry API: remove the service and add
+    // it back with the new settings and the same backends.
+    void service_set(const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg) override
+    {
+        auto cur = read();
+        const crab::config::Service* s = cur.find(ep);
+        if (!s)
+            throw Error("service " + crab::to_string(ep) + " does not exist", crab::kExitNotFound);
+        auto backends = s->backends;
+        service_del(ep);
+        service_add(ep, pol, leg);
+        for (const auto& b : backends)
+            backend_add(ep, b);
+    }
+    void service_del(const crab::Endpoint& ep) override { telemetry(o_, "/crab/service_del," + crab::to_string(ep)); }
+    void backend_add(const crab::Endpoint& ep, const crab::config::Backend& b) override
+    {
+        std::string arg = crab::to_string(ep) + "," + crab::to_string(b.addr) + ",weight=" + std::to_string(b.weight);
+        if (b.has_mac)
+            arg += ",mac=" + crab::config::to_string(b.mac);
+        telemetry(o_, "/crab/backend_add," + arg);
+        if (b.drain)
+            telemetry(o_, "/crab/backend_drain," + crab::to_string(ep) + "," + crab::to_string(b.addr));
+    }
+    void backend_set(const crab::Endpoint& ep, const crab::config::Backend& b) override
+    {
+        auto cur = read();
+        const crab::config::Service* s = cur.find(ep);
+        const crab::config::Backend* old = s ? s->find(b.addr) : nullptr;
+        if (!old)
+            throw Error("backend " + crab::to_string(b.addr) + " is not in service " + crab::to_string(ep),
+                        crab::kExitNotFound);
+        if (old->weight != b.weight) {
+            // No weight update in the telemetry API: replace the backend.
+            backend_del(ep, b.addr);
+            backend_add(ep, b);
+            return;
+        }
+        std::string arg = crab::to_string(ep) + "," + crab::to_string(b.addr);
+        telemetry(o_, std::string(b.drain ? "/crab/backend_drain," : "/crab/backend_activate,") + arg);
+    }
+    void backend_del(const crab::Endpoint& ep, crab::Ipv4 dip) override
+    {
+        telemetry(o_, "/crab/backend_del," + crab::to_string(ep) + "," + crab::to_string(dip));
+    }
+
+private:
+    DpdkOptions o_;
+};
+
+std::unique_ptr<crab::LbDriver> make_dpdk_driver(const crab::LbTarget& t) { return std::make_unique<DpdkDriver>(t); }
+
 }  // namespace
 
 CRABCTL_LB_IMPL(dpdk, setup_lb_dpdk);
+CRABCTL_LB_DRIVER(dpdk, make_dpdk_driver);

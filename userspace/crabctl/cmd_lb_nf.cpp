@@ -15,7 +15,7 @@
 //   crabctl [--json] lb nf stats
 //
 // Every value is parsed before the first request, so a bad one applies
-// nothing.
+// nothing. crab::LbDriver "nf" (lb_driver.hpp) sends the same requests.
 #include <arpa/inet.h>
 
 #include <iostream>
@@ -30,6 +30,7 @@ extern "C" {
 
 #include "command.hpp"
 #include "genl.hpp"
+#include "lb_driver.hpp"
 
 namespace {
 
@@ -246,6 +247,13 @@ void setup_lb_nf(CLI::App& parent, Globals& g)
     auto o = std::make_shared<NfOptions>();
     auto* nf = parent.add_subcommand("nf", "netfilter load balancer (crab_lb_nf.ko) in this network namespace");
     nf->require_subcommand(1);
+    nf->footer("Examples:\n"
+               "  crabctl lb nf service add 198.18.100.1:80 --policy rr --legacy insert\n"
+               "  crabctl lb nf backend add 198.18.100.1:80 198.18.0.11 --weight 2\n"
+               "  crabctl lb nf backend drain 198.18.100.1:80 198.18.0.11\n"
+               "  crabctl -j lb nf show\n"
+               "  crabctl lb nf flush\n"
+               "The module (crab_lb_nf.ko) is configured per network namespace.");
 
     auto* svc = nf->add_subcommand("service", "add, change or remove a service (VIP:PORT)");
     svc->require_subcommand(1);
@@ -303,6 +311,129 @@ void setup_lb_nf(CLI::App& parent, Globals& g)
     });
 }
 
+
+// ---- crab::LbDriver "nf" -----------------------------------------------------
+
+class NfDriver : public crab::LbDriver {
+public:
+    explicit NfDriver(const crab::LbTarget&) {}
+
+    std::string type() const override { return "nf"; }
+
+    crab::config::Config read() override
+    {
+        crab::config::Config c;
+        c.lb.type = "nf";
+        for (const auto& s : dump_services(lb_)) {
+            crab::config::Service cs;
+            cs.ep = crab::parse_endpoint(s["service"].get<std::string>());
+            cs.policy = crab::parse_policy(s["policy"].get<std::string>());
+            cs.legacy = crab::parse_legacy_mode(s["legacy"].get<std::string>());
+            for (const auto& b : s["backends"]) {
+                crab::config::Backend cb;
+                cb.addr = crab::parse_ipv4(b["dip"].get<std::string>());
+                cb.weight = b["weight"].get<uint32_t>();
+                cb.drain = b["state"] != "active";
+                cs.backends.push_back(cb);
+            }
+            c.services.push_back(std::move(cs));
+        }
+        return c;
+    }
+
+    crab::LbStats stats() override
+    {
+        crab::LbStats st;
+        auto m = lb_.req(CRAB_LB_CMD_STATS_GET);
+        lb_.run(m, [&](const crab::genl::Attrs& a) {
+            json gc = counters_json(a, CRAB_LB_A_GCOUNTERS, kGCounters, CRAB_LB_GCNT_MAX);
+            for (auto& [k, v] : gc.items())
+                st.global[k] = v.get<uint64_t>();
+        });
+        for (const auto& s : dump_services(lb_)) {
+            crab::LbStats::Service ss;
+            ss.ep = crab::parse_endpoint(s["service"].get<std::string>());
+            ss.has_backend_counters = true;
+            for (auto& [k, v] : s["counters"].items())
+                ss.counters[k] = v.get<uint64_t>();
+            for (const auto& b : s["backends"])
+                ss.backends[b["dip"].get<std::string>()] = b["selected"].get<uint64_t>();
+            st.services.push_back(std::move(ss));
+        }
+        return st;
+    }
+
+    void check(const crab::config::Config& want) const override
+    {
+        for (const auto& s : want.services)
+            for (const auto& b : s.backends)
+                if (b.has_mac)
+                    throw Error("line " + std::to_string(b.line) + ": backend " + crab::to_string(b.addr) +
+                                    " of " + crab::to_string(s.ep) +
+                                    ": the nf LB routes to backends and takes no mac",
+                                crab::kExitUsage);
+    }
+
+    void service_add(const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg) override
+    {
+        svc(CRAB_LB_CMD_SVC_ADD, ep, pol, leg);
+    }
+    void service_set(const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg) override
+    {
+        svc(CRAB_LB_CMD_SVC_SET, ep, pol, leg);
+    }
+    void service_del(const crab::Endpoint& ep) override
+    {
+        auto m = lb_.req(CRAB_LB_CMD_SVC_DEL);
+        put_key(m, ep);
+        lb_.run(m);
+    }
+    void backend_add(const crab::Endpoint& ep, const crab::config::Backend& b) override
+    {
+        be(CRAB_LB_CMD_BE_ADD, ep, b, true);
+    }
+    void backend_set(const crab::Endpoint& ep, const crab::config::Backend& b) override
+    {
+        if (b.has_mac)
+            throw Error("the nf LB takes no backend mac", crab::kExitUsage);
+        be(CRAB_LB_CMD_BE_SET, ep, b, true);
+    }
+    void backend_del(const crab::Endpoint& ep, crab::Ipv4 dip) override
+    {
+        crab::config::Backend b;
+        b.addr = dip;
+        be(CRAB_LB_CMD_BE_DEL, ep, b, false);
+    }
+
+private:
+    void svc(uint8_t cmd, const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg)
+    {
+        auto m = lb_.req(cmd);
+        put_key(m, ep);
+        m.put_u8(CRAB_LB_A_POLICY, pol);
+        m.put_u8(CRAB_LB_A_LEGACY, leg);
+        lb_.run(m);
+    }
+    void be(uint8_t cmd, const crab::Endpoint& ep, const crab::config::Backend& b, bool attrs)
+    {
+        auto m = lb_.req(cmd);
+        put_key(m, ep);
+        {
+            auto n = m.nest(CRAB_LB_A_BACKEND);
+            m.put_u32(CRAB_LB_BE_A_DIP, htonl(b.addr.addr));
+            if (attrs) {
+                m.put_u32(CRAB_LB_BE_A_WEIGHT, b.weight);
+                m.put_u8(CRAB_LB_BE_A_STATE, b.drain ? CRAB_BACKEND_DRAINING : CRAB_BACKEND_ACTIVE);
+            }
+        }
+        lb_.run(m);
+    }
+    Lb lb_;
+};
+
+std::unique_ptr<crab::LbDriver> make_nf_driver(const crab::LbTarget& t) { return std::make_unique<NfDriver>(t); }
+
 }  // namespace
 
 CRABCTL_LB_IMPL(nf, setup_lb_nf);
+CRABCTL_LB_DRIVER(nf, make_nf_driver);

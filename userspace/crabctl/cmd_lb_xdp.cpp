@@ -4,13 +4,19 @@
 //   crabctl lb xdp attach DEV [--mode native|generic] [--kind N]
 //   crabctl lb xdp detach DEV
 //   crabctl lb xdp service add VIP:PORT [--policy rr|random|wrr] [--legacy drop|insert|hash] --dev DEV
+//   crabctl lb xdp service set VIP:PORT [--policy P] [--legacy L] --dev DEV
 //   crabctl lb xdp service del VIP:PORT --dev DEV
 //   crabctl lb xdp backend add VIP:PORT DIP [--weight W] [--mac MAC] --dev DEV
+//   crabctl lb xdp backend set VIP:PORT DIP [--weight W] [--state active|draining] --dev DEV
 //   crabctl lb xdp backend drain VIP:PORT DIP --dev DEV
 //   crabctl lb xdp backend del VIP:PORT DIP --dev DEV
 //   crabctl [--json] lb xdp show --dev DEV
 //   crabctl [--json] lb xdp stats --dev DEV
 //   crabctl [--json] lb xdp conformance FIXTURES.json [--case NAME]
+//
+// The same map functions back crab::LbDriver "xdp" (crabctl apply, show,
+// stats, health; see lb_driver.hpp), which adds in-place service and backend
+// updates (policy/legacy, weight/drain/MAC).
 //
 // State lives only in the maps pinned under /sys/fs/bpf/crab/<DEV>/, so any
 // crabctl invocation (or bpftool) sees the same configuration. Backend set
@@ -25,6 +31,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -48,6 +55,7 @@ extern "C" {
 
 #include "crab/lb_tables.hpp"
 #include "command.hpp"
+#include "lb_driver.hpp"
 
 namespace {
 
@@ -359,7 +367,7 @@ std::string mac_str(const uint8_t* m)
 }
 
 void backend_add(const Maps& m, const crab::Endpoint& ep, crab::Ipv4 dip, uint32_t weight,
-                 const std::optional<std::array<uint8_t, 6>>& mac)
+                 const std::optional<std::array<uint8_t, 6>>& mac, bool drain = false)
 {
     auto svc = need_service(m, ep);
     auto g = read_gen(m, svc.id, svc.gen);
@@ -377,7 +385,7 @@ void backend_add(const Maps& m, const crab::Endpoint& ep, crab::Ipv4 dip, uint32
     std::memset(&b, 0, sizeof(b));
     b.dip = htonl(dip.addr);
     b.flags = CRAB_XDP_BE_VALID;
-    b.state = CRAB_BACKEND_ACTIVE;
+    b.state = drain ? CRAB_BACKEND_DRAINING : CRAB_BACKEND_ACTIVE;
     b.weight = static_cast<uint8_t>(weight);
     if (mac) {
         std::memcpy(b.mac, mac->data(), 6);
@@ -399,6 +407,43 @@ void backend_change(const Maps& m, const crab::Endpoint& ep, crab::Ipv4 dip, boo
         std::memset(&g->be[slot], 0, sizeof(g->be[slot]));
     else
         g->be[slot].state = CRAB_BACKEND_DRAINING;
+    publish(m, ep, svc, *g);
+}
+
+// Policy and legacy mode of an existing service: one in-place update of its
+// entry (same id and generation), atomic for the data path.
+void service_set(const Maps& m, const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg)
+{
+    auto svc = need_service(m, ep);
+    svc.policy = static_cast<uint8_t>(pol);
+    svc.legacy = static_cast<uint8_t>(leg);
+    auto k = svc_key(ep);
+    map_update(m.services, &k, &svc, BPF_EXIST, "service");
+}
+
+// Weight, state and next-hop MAC of an existing backend, published as a new
+// generation.
+void backend_set(const Maps& m, const crab::Endpoint& ep, crab::Ipv4 dip, uint32_t weight, bool drain,
+                 const std::optional<std::array<uint8_t, 6>>& mac)
+{
+    if (weight < 1 || weight > CRAB_WEIGHT_MAX)
+        throw Error("invalid weight " + std::to_string(weight) + ": expected 1.." + std::to_string(CRAB_WEIGHT_MAX),
+                    crab::kExitUsage);
+    auto svc = need_service(m, ep);
+    auto g = read_gen(m, svc.id, svc.gen);
+    int slot = find_backend(*g, dip.addr);
+    if (slot < 0)
+        throw Error("backend " + crab::to_string(dip) + " is not in service " + crab::to_string(ep),
+                    crab::kExitNotFound);
+    auto& b = g->be[slot];
+    b.weight = static_cast<uint8_t>(weight);
+    b.state = drain ? CRAB_BACKEND_DRAINING : CRAB_BACKEND_ACTIVE;
+    b.flags &= static_cast<uint8_t>(~CRAB_XDP_BE_HAS_MAC);
+    std::memset(b.mac, 0, sizeof(b.mac));
+    if (mac) {
+        std::memcpy(b.mac, mac->data(), 6);
+        b.flags |= CRAB_XDP_BE_HAS_MAC;
+    }
     publish(m, ep, svc, *g);
 }
 
@@ -573,6 +618,12 @@ void run_attach(const AttachOptions& o)
         }
         if (rc == 0)
             err.clear();
+        else if (rc == -EINVAL && !std::getenv("LIBXDP_SKIP_DISPATCHER"))
+            // libxdp 1.3's dispatcher is refused by some kernels (6.12:
+            // "Extension program changes packet data, while original does
+            // not") and libxdp only falls back on EOPNOTSUPP.
+            err += " (hint: if the kernel log blames the libxdp dispatcher, retry with "
+                   "LIBXDP_SKIP_DISPATCHER=1 to attach without it)";
     }
     if (prog)
         xdp_program__close(prog);
@@ -774,6 +825,13 @@ void setup_lb_xdp(CLI::App& lb, Globals& g)
 {
     auto* x = lb.add_subcommand("xdp", "the XDP load balancer (lb/ebpf_xdp)");
     x->require_subcommand(1);
+    x->footer("Examples:\n"
+              "  crabctl lb xdp attach eth0 --mode native\n"
+              "  crabctl lb xdp service add 198.18.100.1:80 --policy wrr --legacy drop --dev eth0\n"
+              "  crabctl lb xdp backend add 198.18.100.1:80 198.18.0.11 --weight 3 --dev eth0\n"
+              "  crabctl lb xdp backend set 198.18.100.1:80 198.18.0.11 --state draining --dev eth0\n"
+              "  crabctl -j lb xdp stats --dev eth0\n"
+              "  crabctl lb xdp detach eth0");
 
     auto ao = std::make_shared<AttachOptions>();
     auto* at = x->add_subcommand("attach", "load the LB and attach it to DEV (via libxdp)");
@@ -805,6 +863,21 @@ void setup_lb_xdp(CLI::App& lb, Globals& g)
         auto m = Maps::open_pinned(so->dev);
         service_add(*m, ep, pol, leg);
     });
+    auto* ss = svc->add_subcommand("set", "change the policy and/or legacy mode of a service in place");
+    ss->add_option("service", so->service, "VIP:PORT")->required();
+    auto* ss_pol = ss->add_option("--policy", so->policy, "rr|random|wrr");
+    auto* ss_leg = ss->add_option("--legacy", so->legacy, "drop|insert|hash");
+    ss->add_option("--dev", so->dev, "device the LB is attached to")->required();
+    ss->callback([so, ss_pol, ss_leg] {
+        auto ep = crab::parse_endpoint(so->service);
+        if (!ss_pol->count() && !ss_leg->count())
+            throw Error("service set: nothing to change (give --policy and/or --legacy)", crab::kExitUsage);
+        auto m = Maps::open_pinned(so->dev);
+        auto cur = need_service(*m, ep);
+        auto pol = ss_pol->count() ? crab::parse_policy(so->policy) : static_cast<crab_policy>(cur.policy);
+        auto leg = ss_leg->count() ? crab::parse_legacy_mode(so->legacy) : static_cast<crab_legacy_mode>(cur.legacy);
+        service_set(*m, ep, pol, leg);
+    });
     auto* sd = svc->add_subcommand("del", "delete a service");
     sd->add_option("service", so->service, "VIP:PORT")->required();
     sd->add_option("--dev", so->dev, "device the LB is attached to")->required();
@@ -827,6 +900,36 @@ void setup_lb_xdp(CLI::App& lb, Globals& g)
         auto dip = crab::parse_ipv4(bo->dip);
         auto mac = parse_mac(bo->mac);
         backend_add(*Maps::open_pinned(bo->dev), ep, dip, bo->weight, mac);
+    });
+    auto* bs = be->add_subcommand("set", "change weight and/or state (active, draining) of a backend");
+    bs->add_option("service", bo->service, "VIP:PORT")->required();
+    bs->add_option("dip", bo->dip, "backend address")->required();
+    auto* bs_w = bs->add_option("--weight", bo->weight, "weight for wrr (1-100)")->check(CLI::Range(1, CRAB_WEIGHT_MAX));
+    auto bstate = std::make_shared<std::string>();
+    auto* bs_s = bs->add_option("--state", *bstate, "active or draining")->check(CLI::IsMember({"active", "draining"}));
+    bs->add_option("--dev", bo->dev, "device the LB is attached to")->required();
+    bs->callback([bo, bs_w, bs_s, bstate] {
+        auto ep = crab::parse_endpoint(bo->service);
+        auto dip = crab::parse_ipv4(bo->dip);
+        if (!bs_w->count() && !bs_s->count())
+            throw Error("backend set: nothing to change (give --weight and/or --state)", crab::kExitUsage);
+        auto m = Maps::open_pinned(bo->dev);
+        auto svc = need_service(*m, ep);
+        auto g = read_gen(*m, svc.id, svc.gen);
+        int slot = find_backend(*g, dip.addr);
+        if (slot < 0)
+            throw Error("backend " + crab::to_string(dip) + " is not in service " + crab::to_string(ep),
+                        crab::kExitNotFound);
+        const auto& b = g->be[slot];
+        uint32_t w = bs_w->count() ? bo->weight : (b.weight ? b.weight : 1u);
+        bool drain = bs_s->count() ? *bstate == "draining" : b.state != CRAB_BACKEND_ACTIVE;
+        std::optional<std::array<uint8_t, 6>> mac;
+        if (b.flags & CRAB_XDP_BE_HAS_MAC) {
+            std::array<uint8_t, 6> a{};
+            std::memcpy(a.data(), b.mac, 6);
+            mac = a;
+        }
+        backend_set(*m, ep, dip, w, drain, mac);
     });
     for (const char* what : {"drain", "del"}) {
         bool remove = std::strcmp(what, "del") == 0;
@@ -893,6 +996,106 @@ void setup_lb_xdp(CLI::App& lb, Globals& g)
     });
 }
 
+
+// ---- crab::LbDriver "xdp" ----------------------------------------------------
+
+class XdpDriver : public crab::LbDriver {
+public:
+    explicit XdpDriver(const crab::LbTarget& t) : dev_(t.dev)
+    {
+        if (dev_.empty())
+            throw Error("the XDP LB needs its device: give --dev DEV (or dev in the file's [lb] table)",
+                        crab::kExitUsage);
+        maps_ = Maps::open_pinned(dev_);
+    }
+
+    std::string type() const override { return "xdp"; }
+
+    crab::config::Config read() override
+    {
+        crab::config::Config c;
+        c.lb.type = "xdp";
+        c.lb.dev = dev_;
+        for (const auto& s : list_services(*maps_)) {
+            crab::config::Service cs;
+            cs.ep = s.ep;
+            cs.policy = static_cast<crab_policy>(s.svc.policy);
+            cs.legacy = static_cast<crab_legacy_mode>(s.svc.legacy);
+            auto g = read_gen(*maps_, s.svc.id, s.svc.gen);
+            for (uint32_t slot = 0; slot < CRAB_MAX_BACKENDS; slot++) {
+                const auto& b = g->be[slot];
+                if (!(b.flags & CRAB_XDP_BE_VALID))
+                    continue;
+                crab::config::Backend cb;
+                cb.addr = crab::Ipv4{ntohl(b.dip)};
+                cb.weight = b.weight ? b.weight : 1;
+                cb.drain = b.state != CRAB_BACKEND_ACTIVE;
+                if (b.flags & CRAB_XDP_BE_HAS_MAC) {
+                    cb.has_mac = true;
+                    std::memcpy(cb.mac.data(), b.mac, 6);
+                }
+                cs.backends.push_back(cb);
+            }
+            c.services.push_back(std::move(cs));
+        }
+        return c;
+    }
+
+    crab::LbStats stats() override
+    {
+        crab::LbStats st;
+        for (uint32_t c = 0; c < CRAB_XDP_G_MAX; c++)
+            st.global[kGlobalNames[c]] = percpu_sum(maps_->glob_cnt, c);
+        const auto& names = crab::lb_counter_names();
+        for (const auto& s : list_services(*maps_)) {
+            crab::LbStats::Service ss;
+            ss.ep = s.ep;
+            ss.has_backend_counters = true;
+            for (uint32_t c = 0; c < CRAB_LB_CNT_MAX; c++)
+                ss.counters[std::string(names[c])] = percpu_sum(maps_->svc_cnt, s.svc.id * CRAB_LB_CNT_MAX + c);
+            auto g = read_gen(*maps_, s.svc.id, s.svc.gen);
+            for (uint32_t slot = 0; slot < CRAB_MAX_BACKENDS; slot++)
+                if (g->be[slot].flags & CRAB_XDP_BE_VALID)
+                    ss.backends[crab::to_string(crab::Ipv4{ntohl(g->be[slot].dip)})] =
+                        percpu_sum(maps_->be_cnt, s.svc.id * CRAB_MAX_BACKENDS + slot);
+            st.services.push_back(std::move(ss));
+        }
+        return st;
+    }
+
+    void service_add(const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg) override
+    {
+        ::service_add(*maps_, ep, pol, leg);
+    }
+    void service_set(const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg) override
+    {
+        ::service_set(*maps_, ep, pol, leg);
+    }
+    void service_del(const crab::Endpoint& ep) override { ::service_del(*maps_, ep); }
+    void backend_add(const crab::Endpoint& ep, const crab::config::Backend& b) override
+    {
+        ::backend_add(*maps_, ep, b.addr, b.weight, mac_of(b), b.drain);
+    }
+    void backend_set(const crab::Endpoint& ep, const crab::config::Backend& b) override
+    {
+        ::backend_set(*maps_, ep, b.addr, b.weight, b.drain, mac_of(b));
+    }
+    void backend_del(const crab::Endpoint& ep, crab::Ipv4 dip) override { backend_change(*maps_, ep, dip, true); }
+
+private:
+    static std::optional<std::array<uint8_t, 6>> mac_of(const crab::config::Backend& b)
+    {
+        if (!b.has_mac)
+            return std::nullopt;
+        return b.mac;
+    }
+    std::string dev_;
+    std::unique_ptr<Maps> maps_;
+};
+
+std::unique_ptr<crab::LbDriver> make_xdp_driver(const crab::LbTarget& t) { return std::make_unique<XdpDriver>(t); }
+
 }  // namespace
 
 CRABCTL_LB_IMPL(xdp, setup_lb_xdp);
+CRABCTL_LB_DRIVER(xdp, make_xdp_driver);

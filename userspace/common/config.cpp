@@ -1,0 +1,476 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Declarative LB configuration: TOML reader/validator, writer, planner.
+#include "crab/config.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <toml.hpp>
+
+namespace crab::config {
+
+namespace {
+
+// Where a value was written, "FILE:LINE:" (or the file name alone).
+std::string where(const toml::value& v, const std::string& fallback)
+{
+    auto loc = v.location();
+    std::string f = loc.file_name().empty() || loc.file_name() == "unknown file" ? fallback : loc.file_name();
+    if (loc.line() == 0)
+        return f + ":";
+    return f + ":" + std::to_string(loc.line()) + ":";
+}
+
+int line_of(const toml::value& v) { return static_cast<int>(v.location().line()); }
+
+[[noreturn]] void fail(const toml::value& v, const std::string& file, const std::string& field,
+                       const std::string& msg)
+{
+    throw Error(where(v, file) + " " + field + ": " + msg, kExitUsage);
+}
+
+const char* type_name(const toml::value& v)
+{
+    switch (v.type()) {
+    case toml::value_t::boolean:
+        return "a boolean";
+    case toml::value_t::integer:
+        return "an integer";
+    case toml::value_t::floating:
+        return "a float";
+    case toml::value_t::string:
+        return "a string";
+    case toml::value_t::array:
+        return "an array";
+    case toml::value_t::table:
+        return "a table";
+    default:
+        return "a date/time";
+    }
+}
+
+// Keys of a table in source order (toml11 keeps an unordered map), so
+// that the first bad key in the file is the one reported.
+std::vector<std::string> keys_in_order(const toml::value& t)
+{
+    std::vector<std::pair<int, std::string>> k;
+    for (const auto& [name, v] : t.as_table())
+        k.emplace_back(line_of(v), name);
+    std::sort(k.begin(), k.end());
+    std::vector<std::string> out;
+    for (auto& p : k)
+        out.push_back(p.second);
+    return out;
+}
+
+void check_keys(const toml::value& t, const std::string& file, const std::string& field,
+                std::initializer_list<const char*> allowed)
+{
+    for (const auto& k : keys_in_order(t)) {
+        bool ok = false;
+        for (const char* a : allowed)
+            ok |= k == a;
+        if (!ok) {
+            std::string list;
+            for (const char* a : allowed)
+                list += std::string(list.empty() ? "" : ", ") + a;
+            fail(t.as_table().at(k), file, field + (field.empty() ? "" : ".") + k,
+                 "unknown key '" + k + "' (expected one of: " + list + ")");
+        }
+    }
+}
+
+const toml::value* get(const toml::value& t, const char* key)
+{
+    const auto& tab = t.as_table();
+    auto it = tab.find(key);
+    return it == tab.end() ? nullptr : &it->second;
+}
+
+std::string get_string(const toml::value& v, const std::string& file, const std::string& field)
+{
+    if (!v.is_string())
+        fail(v, file, field, std::string("expected a string, got ") + type_name(v));
+    return v.as_string().str;
+}
+
+int64_t get_int(const toml::value& v, const std::string& file, const std::string& field, int64_t min,
+                int64_t max)
+{
+    if (!v.is_integer())
+        fail(v, file, field, std::string("expected an integer, got ") + type_name(v));
+    int64_t x = v.as_integer();
+    if (x < min || x > max)
+        fail(v, file, field, std::to_string(x) + " is out of range " + std::to_string(min) + ".." + std::to_string(max));
+    return x;
+}
+
+bool get_bool(const toml::value& v, const std::string& file, const std::string& field)
+{
+    if (!v.is_boolean())
+        fail(v, file, field, std::string("expected true or false, got ") + type_name(v));
+    return v.as_boolean();
+}
+
+// Run a parser of crab/common.hpp; its message (naming the value) gets the location.
+template <typename F>
+auto parse_value(const toml::value& v, const std::string& file, const std::string& field, F f)
+{
+    std::string s = get_string(v, file, field);
+    try {
+        return f(s);
+    } catch (const Error& e) {
+        fail(v, file, field, e.what());
+    }
+}
+
+const toml::array& get_table_array(const toml::value& v, const std::string& file, const std::string& field)
+{
+    if (!v.is_array())
+        fail(v, file, field, std::string("expected an array of tables ([[") + field + "]]), got " + type_name(v));
+    for (const auto& e : v.as_array())
+        if (!e.is_table())
+            fail(e, file, field, std::string("expected tables, got ") + type_name(e));
+    return v.as_array();
+}
+
+Backend parse_backend(const toml::value& t, const std::string& file, const std::string& field)
+{
+    check_keys(t, file, field, {"addr", "weight", "drain", "mac"});
+    Backend b;
+    b.line = line_of(t);
+    const toml::value* a = get(t, "addr");
+    if (!a)
+        fail(t, file, field + ".addr", "missing (the backend's address, e.g. addr = \"198.18.0.11\")");
+    b.addr = parse_value(*a, file, field + ".addr", [](const std::string& s) { return parse_ipv4(s); });
+    if (b.line == 0)
+        b.line = line_of(*a);
+    if (b.addr.addr == 0)
+        fail(*a, file, field + ".addr", "0.0.0.0 is not a backend address");
+    if (auto* w = get(t, "weight"))
+        b.weight = static_cast<uint32_t>(get_int(*w, file, field + ".weight", 1, CRAB_WEIGHT_MAX));
+    if (auto* d = get(t, "drain"))
+        b.drain = get_bool(*d, file, field + ".drain");
+    if (auto* m = get(t, "mac")) {
+        b.mac = parse_value(*m, file, field + ".mac", [](const std::string& s) { return parse_mac(s); });
+        b.has_mac = true;
+    }
+    return b;
+}
+
+Service parse_service(const toml::value& t, const std::string& file, const std::string& field)
+{
+    check_keys(t, file, field, {"vip", "port", "policy", "legacy", "backend"});
+    Service s;
+    s.line = line_of(t);
+    const toml::value* vip = get(t, "vip");
+    if (!vip)
+        fail(t, file, field + ".vip", "missing (the service address, e.g. vip = \"198.18.100.1\")");
+    if (s.line == 0)
+        s.line = line_of(*vip);
+    s.ep.ip = parse_value(*vip, file, field + ".vip", [](const std::string& x) { return parse_ipv4(x); });
+    if (s.ep.ip.addr == 0)
+        fail(*vip, file, field + ".vip", "0.0.0.0 is not a VIP");
+    const toml::value* port = get(t, "port");
+    if (!port)
+        fail(t, file, field + ".port", "missing (the TCP port, e.g. port = 80)");
+    s.ep.port = static_cast<uint16_t>(get_int(*port, file, field + ".port", 1, 65535));
+    if (auto* p = get(t, "policy"))
+        s.policy = parse_value(*p, file, field + ".policy", [](const std::string& x) { return parse_policy(x); });
+    if (auto* l = get(t, "legacy"))
+        s.legacy =
+            parse_value(*l, file, field + ".legacy", [](const std::string& x) { return parse_legacy_mode(x); });
+    if (auto* bl = get(t, "backend")) {
+        const auto& arr = get_table_array(*bl, file, field + ".backend");
+        if (arr.size() > CRAB_MAX_BACKENDS)
+            fail(*bl, file, field + ".backend",
+                 std::to_string(arr.size()) + " backends, the limit is " + std::to_string(CRAB_MAX_BACKENDS));
+        for (size_t i = 0; i < arr.size(); i++) {
+            std::string bf = field + ".backend[" + std::to_string(i + 1) + "]";
+            Backend b = parse_backend(arr[i], file, bf);
+            if (const Backend* prev = s.find(b.addr))
+                fail(arr[i].as_table().at("addr"), file, bf + ".addr",
+                     "backend " + crab::to_string(b.addr) + " is listed twice (first at line " +
+                         std::to_string(prev->line) + ")");
+            s.backends.push_back(b);
+        }
+    }
+    return s;
+}
+
+Config parse_value_root(const toml::value& root, const std::string& file)
+{
+    Config c;
+    check_keys(root, file, "", {"lb", "service"});
+    if (auto* lb = get(root, "lb")) {
+        if (!lb->is_table())
+            fail(*lb, file, "lb", std::string("expected a table ([lb]), got ") + type_name(*lb));
+        check_keys(*lb, file, "lb", {"type", "dev", "prefix", "socket"});
+        if (auto* v = get(*lb, "type")) {
+            c.lb.type = get_string(*v, file, "lb.type");
+            if (c.lb.type != "xdp" && c.lb.type != "nf" && c.lb.type != "dpdk")
+                fail(*v, file, "lb.type", "invalid LB type '" + c.lb.type + "' (expected xdp, nf or dpdk)");
+        }
+        if (auto* v = get(*lb, "dev")) {
+            c.lb.dev = get_string(*v, file, "lb.dev");
+            if (c.lb.dev.empty() || c.lb.dev.size() >= 16 || c.lb.dev.find('/') != std::string::npos)
+                fail(*v, file, "lb.dev", "invalid device name '" + c.lb.dev + "'");
+        }
+        if (auto* v = get(*lb, "prefix"))
+            c.lb.prefix = get_string(*v, file, "lb.prefix");
+        if (auto* v = get(*lb, "socket"))
+            c.lb.socket = get_string(*v, file, "lb.socket");
+    }
+    if (auto* sl = get(root, "service")) {
+        const auto& arr = get_table_array(*sl, file, "service");
+        if (arr.size() > CRAB_MAX_SERVICES)
+            fail(*sl, file, "service",
+                 std::to_string(arr.size()) + " services, the limit is " + std::to_string(CRAB_MAX_SERVICES));
+        for (size_t i = 0; i < arr.size(); i++) {
+            std::string f = "service[" + std::to_string(i + 1) + "]";
+            Service s = parse_service(arr[i], file, f);
+            if (const Service* prev = c.find(s.ep))
+                fail(arr[i], file, f, "service " + crab::to_string(s.ep) + " is defined twice (first at line " +
+                                          std::to_string(prev->line) + ")");
+            c.services.push_back(std::move(s));
+        }
+    }
+    return c;
+}
+
+// "file:LINE: message" from a toml11 syntax error (its what() is a
+// multi-line excerpt; the first line is the message).
+[[noreturn]] void syntax(const toml::exception& e, const std::string& file)
+{
+    std::string w = e.what();
+    std::string first = w.substr(0, w.find('\n'));
+    const std::string tag = "[error] ";
+    if (first.rfind(tag, 0) == 0)
+        first = first.substr(tag.size());
+    auto line = e.location().line();
+    throw Error(file + ":" + (line ? std::to_string(line) + ":" : std::string()) + " TOML syntax error: " +
+                    first + "\n" + w,
+                kExitUsage);
+}
+
+}  // namespace
+
+const Backend* Service::find(Ipv4 a) const
+{
+    for (const auto& b : backends)
+        if (b.addr == a)
+            return &b;
+    return nullptr;
+}
+
+const Service* Config::find(const Endpoint& ep) const
+{
+    for (const auto& s : services)
+        if (s.ep == ep)
+            return &s;
+    return nullptr;
+}
+
+bool Config::same(const Config& o) const
+{
+    if (services.size() != o.services.size())
+        return false;
+    for (const auto& s : services) {
+        const Service* t = o.find(s.ep);
+        if (!t || t->policy != s.policy || t->legacy != s.legacy || t->backends.size() != s.backends.size())
+            return false;
+        for (const auto& b : s.backends) {
+            const Backend* ob = t->find(b.addr);
+            if (!ob || !ob->same(b))
+                return false;
+        }
+    }
+    return true;
+}
+
+Config parse_string(const std::string& text, const std::string& name)
+{
+    std::istringstream is(text);
+    toml::value root;
+    try {
+        root = toml::parse(is, name);
+    } catch (const toml::exception& e) {
+        syntax(e, name);
+    } catch (const std::exception& e) {
+        throw Error(name + ": " + e.what(), kExitUsage);
+    }
+    return parse_value_root(root, name);
+}
+
+Config parse_file(const std::string& path)
+{
+    std::ifstream f(path, std::ios::binary);
+    if (!f)
+        throw Error("cannot read configuration file '" + path + "'", kExitUsage);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return parse_string(ss.str(), path);
+}
+
+Mac parse_mac(std::string_view s)
+{
+    Mac m{};
+    if (s.size() != 17)
+        throw Error("invalid MAC address '" + std::string(s) + "' (expected aa:bb:cc:dd:ee:ff)", kExitUsage);
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+            return c - 'A' + 10;
+        return -1;
+    };
+    for (int i = 0; i < 6; i++) {
+        int hi = hex(s[i * 3]), lo = hex(s[i * 3 + 1]);
+        if (hi < 0 || lo < 0 || (i < 5 && s[i * 3 + 2] != ':'))
+            throw Error("invalid MAC address '" + std::string(s) + "' (expected aa:bb:cc:dd:ee:ff)", kExitUsage);
+        m[i] = static_cast<uint8_t>(hi * 16 + lo);
+    }
+    return m;
+}
+
+std::string to_string(const Mac& m)
+{
+    char buf[18];
+    std::snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    return buf;
+}
+
+namespace {
+
+std::string q(std::string_view s)
+{
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\')
+            out += '\\';
+        out += c;
+    }
+    return out + "\"";
+}
+
+}  // namespace
+
+std::string to_toml(const Config& c)
+{
+    std::ostringstream o;
+    o << "# CRAB load balancer configuration (crabctl apply -f FILE)\n";
+    if (!c.lb.type.empty() || !c.lb.dev.empty() || !c.lb.prefix.empty() || !c.lb.socket.empty()) {
+        o << "[lb]\n";
+        if (!c.lb.type.empty())
+            o << "type = " << q(c.lb.type) << "\n";
+        if (!c.lb.dev.empty())
+            o << "dev = " << q(c.lb.dev) << "\n";
+        if (!c.lb.prefix.empty())
+            o << "prefix = " << q(c.lb.prefix) << "\n";
+        if (!c.lb.socket.empty())
+            o << "socket = " << q(c.lb.socket) << "\n";
+    }
+    for (const auto& s : c.services) {
+        o << "\n[[service]]\n"
+          << "vip = " << q(crab::to_string(s.ep.ip)) << "\n"
+          << "port = " << s.ep.port << "\n"
+          << "policy = " << q(crab::to_string(s.policy)) << "\n"
+          << "legacy = " << q(crab::to_string(s.legacy)) << "\n";
+        for (const auto& b : s.backends) {
+            o << "\n  [[service.backend]]\n"
+              << "  addr = " << q(crab::to_string(b.addr)) << "\n"
+              << "  weight = " << b.weight << "\n"
+              << "  drain = " << (b.drain ? "true" : "false") << "\n";
+            if (b.has_mac)
+                o << "  mac = " << q(to_string(b.mac)) << "\n";
+        }
+    }
+    return o.str();
+}
+
+// ---- planner -------------------------------------------------------------------
+
+std::string Change::describe() const
+{
+    std::string s = crab::to_string(svc);
+    auto be_attrs = [this] {
+        std::string a = " weight " + std::to_string(be.weight) + (be.drain ? " draining" : " active");
+        if (be.has_mac)
+            a += " mac " + to_string(be.mac);
+        return a;
+    };
+    switch (op) {
+    case Op::ServiceAdd:
+        return "service add " + s + " policy " + std::string(crab::to_string(policy)) + " legacy " +
+               std::string(crab::to_string(legacy));
+    case Op::ServiceSet:
+        return "service set " + s + " policy " + std::string(crab::to_string(policy)) + " legacy " +
+               std::string(crab::to_string(legacy));
+    case Op::ServiceDel:
+        return "service del " + s;
+    case Op::BackendAdd:
+        return "backend add " + s + " " + crab::to_string(be.addr) + be_attrs();
+    case Op::BackendSet:
+        return "backend set " + s + " " + crab::to_string(be.addr) + be_attrs();
+    case Op::BackendDel:
+        return "backend del " + s + " " + crab::to_string(be.addr);
+    }
+    return "?";
+}
+
+std::vector<Change> plan(const Config& cur, const Config& want)
+{
+    std::vector<Change> out;
+    auto svc_change = [](Op op, const Service& s) {
+        Change c{};
+        c.op = op;
+        c.svc = s.ep;
+        c.policy = s.policy;
+        c.legacy = s.legacy;
+        return c;
+    };
+    auto be_change = [](Op op, const Endpoint& ep, const Backend& b) {
+        Change c{};
+        c.op = op;
+        c.svc = ep;
+        c.be = b;
+        return c;
+    };
+    for (const auto& w : want.services) {
+        const Service* c = cur.find(w.ep);
+        if (!c) {
+            out.push_back(svc_change(Op::ServiceAdd, w));
+            for (const auto& b : w.backends)
+                out.push_back(be_change(Op::BackendAdd, w.ep, b));
+            continue;
+        }
+        if (c->policy != w.policy || c->legacy != w.legacy)
+            out.push_back(svc_change(Op::ServiceSet, w));
+        // add, then change (activations before drains), then remove: the
+        // active set only shrinks once its replacements are in.
+        for (const auto& b : w.backends)
+            if (!c->find(b.addr))
+                out.push_back(be_change(Op::BackendAdd, w.ep, b));
+        for (int pass = 0; pass < 2; pass++)
+            for (const auto& b : w.backends) {
+                const Backend* cb = c->find(b.addr);
+                if (cb && !cb->same(b) && b.drain == (pass == 1))
+                    out.push_back(be_change(Op::BackendSet, w.ep, b));
+            }
+        for (const auto& b : c->backends)
+            if (!w.find(b.addr))
+                out.push_back(be_change(Op::BackendDel, w.ep, b));
+    }
+    for (const auto& c : cur.services)
+        if (!want.find(c.ep))
+            out.push_back(svc_change(Op::ServiceDel, c));
+    return out;
+}
+
+}  // namespace crab::config

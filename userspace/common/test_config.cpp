@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Unit tests of the declarative configuration (crab/config.hpp): good files
+// parse to the expected model, every bad field is rejected with FILE:LINE and
+// the field's name, to_toml() round-trips, and the planner converges.
+#include <gtest/gtest.h>
+
+#include "crab/config.hpp"
+
+using namespace crab;
+using namespace crab::config;
+
+namespace {
+
+const char* kGood = R"([lb]
+type = "xdp"
+dev = "eth0"
+
+[[service]]
+vip = "198.18.100.1"
+port = 80
+policy = "wrr"
+legacy = "insert"
+
+  [[service.backend]]
+  addr = "198.18.0.11"
+  weight = 3
+
+  [[service.backend]]
+  addr = "198.18.0.12"
+  drain = true
+  mac = "02:00:00:00:00:0A"
+
+[[service]]
+vip = "198.18.100.2"
+port = 8080
+)";
+
+std::string error_of(const std::string& text)
+{
+    try {
+        parse_string(text, "t.toml");
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), kExitUsage);
+        return e.what();
+    }
+    ADD_FAILURE() << "no error for:\n" << text;
+    return {};
+}
+
+// Replace the first @from in kGood by @to.
+std::string good_with(const std::string& from, const std::string& to)
+{
+    std::string s = kGood;
+    auto p = s.find(from);
+    EXPECT_NE(p, std::string::npos) << from;
+    return s.replace(p, from.size(), to);
+}
+
+Config cfg(std::initializer_list<Service> s)
+{
+    Config c;
+    c.services = s;
+    return c;
+}
+
+Service svc(const char* ep, std::initializer_list<Backend> b, crab_policy p = CRAB_POLICY_RR)
+{
+    Service s;
+    s.ep = parse_endpoint(ep);
+    s.policy = p;
+    s.backends = b;
+    return s;
+}
+
+Backend be(const char* ip, uint32_t w = 1, bool drain = false)
+{
+    Backend b;
+    b.addr = parse_ipv4(ip);
+    b.weight = w;
+    b.drain = drain;
+    return b;
+}
+
+std::vector<std::string> describe(const std::vector<Change>& ch)
+{
+    std::vector<std::string> out;
+    for (const auto& c : ch)
+        out.push_back(c.describe());
+    return out;
+}
+
+// Apply @ch to @c the way a driver would (for convergence checks), and
+// check that no service loses its last backend when it keeps some.
+Config apply_plan(Config c, const std::vector<Change>& ch, bool* emptied = nullptr)
+{
+    for (const auto& x : ch) {
+        Service* s = nullptr;
+        for (auto& t : c.services)
+            if (t.ep == x.svc)
+                s = &t;
+        switch (x.op) {
+        case Op::ServiceAdd: {
+            Service n;
+            n.ep = x.svc;
+            n.policy = x.policy;
+            n.legacy = x.legacy;
+            c.services.push_back(n);
+            break;
+        }
+        case Op::ServiceSet:
+            s->policy = x.policy;
+            s->legacy = x.legacy;
+            break;
+        case Op::ServiceDel:
+            std::erase_if(c.services, [&](const Service& t) { return t.ep == x.svc; });
+            break;
+        case Op::BackendAdd:
+            s->backends.push_back(x.be);
+            break;
+        case Op::BackendSet:
+            for (auto& b : s->backends)
+                if (b.addr == x.be.addr)
+                    b = x.be;
+            break;
+        case Op::BackendDel:
+            std::erase_if(s->backends, [&](const Backend& b) { return b.addr == x.be.addr; });
+            if (emptied && s->backends.empty())
+                *emptied = true;
+            break;
+        }
+    }
+    return c;
+}
+
+}  // namespace
+
+TEST(Config, GoodFile)
+{
+    Config c = parse_string(kGood, "t.toml");
+    EXPECT_EQ(c.lb.type, "xdp");
+    EXPECT_EQ(c.lb.dev, "eth0");
+    ASSERT_EQ(c.services.size(), 2u);
+    const Service& s = c.services[0];
+    EXPECT_EQ(to_string(s.ep), "198.18.100.1:80");
+    EXPECT_EQ(s.policy, CRAB_POLICY_WRR);
+    EXPECT_EQ(s.legacy, CRAB_LEGACY_INSERT);
+    EXPECT_EQ(s.line, 5);
+    ASSERT_EQ(s.backends.size(), 2u);
+    EXPECT_EQ(to_string(s.backends[0].addr), "198.18.0.11");
+    EXPECT_EQ(s.backends[0].weight, 3u);
+    EXPECT_FALSE(s.backends[0].drain);
+    EXPECT_FALSE(s.backends[0].has_mac);
+    EXPECT_EQ(s.backends[1].weight, 1u);
+    EXPECT_TRUE(s.backends[1].drain);
+    EXPECT_TRUE(s.backends[1].has_mac);
+    EXPECT_EQ(to_string(s.backends[1].mac), "02:00:00:00:00:0a");
+    const Service& t = c.services[1];
+    EXPECT_EQ(t.policy, CRAB_POLICY_RR);
+    EXPECT_EQ(t.legacy, CRAB_LEGACY_DROP);
+    EXPECT_TRUE(t.backends.empty());
+}
+
+TEST(Config, EmptyFileIsNoServices)
+{
+    EXPECT_TRUE(parse_string("", "t.toml").services.empty());
+    EXPECT_TRUE(parse_string("# nothing\n", "t.toml").services.empty());
+}
+
+TEST(Config, InlineBackendTables)
+{
+    Config c = parse_string("[[service]]\nvip = \"10.0.0.1\"\nport = 1\n"
+                            "backend = [{addr = \"10.0.1.1\"}, {addr = \"10.0.1.2\", weight = 2}]\n");
+    ASSERT_EQ(c.services.at(0).backends.size(), 2u);
+    EXPECT_EQ(c.services[0].backends[1].weight, 2u);
+}
+
+TEST(Config, BadFieldsAreNamedWithTheirLine)
+{
+    struct Case {
+        std::string from, to, want;
+    } cases[] = {
+        {"type = \"xdp\"", "type = \"ipvs\"", "t.toml:2: lb.type: invalid LB type 'ipvs'"},
+        {"type = \"xdp\"", "typo = \"xdp\"", "t.toml:2: lb.typo: unknown key 'typo'"},
+        {"dev = \"eth0\"", "dev = 7", "t.toml:3: lb.dev: expected a string, got an integer"},
+        {"dev = \"eth0\"", "dev = \"a/b\"", "t.toml:3: lb.dev: invalid device name 'a/b'"},
+        {"vip = \"198.18.100.1\"", "vip = \"198.18.100.300\"",
+         "t.toml:6: service[1].vip: invalid IPv4 address '198.18.100.300'"},
+        {"vip = \"198.18.100.1\"", "vip = \"0.0.0.0\"", "t.toml:6: service[1].vip: 0.0.0.0 is not a VIP"},
+        {"vip = \"198.18.100.1\"", "", "t.toml:5: service[1].vip: missing"},
+        {"port = 80", "port = 0", "t.toml:7: service[1].port: 0 is out of range 1..65535"},
+        {"port = 80", "port = 65536", "t.toml:7: service[1].port: 65536 is out of range 1..65535"},
+        {"port = 80", "port = \"80\"", "t.toml:7: service[1].port: expected an integer, got a string"},
+        {"port = 80", "", "t.toml:5: service[1].port: missing"},
+        {"policy = \"wrr\"", "policy = \"lc\"", "t.toml:8: service[1].policy: invalid policy 'lc'"},
+        {"legacy = \"insert\"", "legacy = \"nat\"", "t.toml:9: service[1].legacy: invalid legacy mode 'nat'"},
+        {"legacy = \"insert\"", "legcy = \"hash\"", "t.toml:9: service[1].legcy: unknown key 'legcy'"},
+        {"addr = \"198.18.0.11\"", "addr = \"198.18.0\"",
+         "t.toml:12: service[1].backend[1].addr: invalid IPv4 address '198.18.0'"},
+        {"addr = \"198.18.0.11\"", "", "t.toml:11: service[1].backend[1].addr: missing"},
+        {"weight = 3", "weight = 0", "t.toml:13: service[1].backend[1].weight: 0 is out of range 1..100"},
+        {"weight = 3", "weight = 101", "t.toml:13: service[1].backend[1].weight: 101 is out of range 1..100"},
+        {"weight = 3", "weight = 2.5", "t.toml:13: service[1].backend[1].weight: expected an integer, got a float"},
+        {"drain = true", "drain = \"yes\"", "t.toml:17: service[1].backend[2].drain: expected true or false"},
+        {"mac = \"02:00:00:00:00:0A\"", "mac = \"02:00:00:00:00\"",
+         "t.toml:18: service[1].backend[2].mac: invalid MAC address '02:00:00:00:00'"},
+        {"mac = \"02:00:00:00:00:0A\"", "mac = \"02:00:00:00:00:0G\"",
+         "t.toml:18: service[1].backend[2].mac: invalid MAC address"},
+        {"addr = \"198.18.0.12\"", "addr = \"198.18.0.11\"",
+         "t.toml:16: service[1].backend[2].addr: backend 198.18.0.11 is listed twice (first at line 11)"},
+        {"vip = \"198.18.100.2\"\nport = 8080", "vip = \"198.18.100.1\"\nport = 80",
+         "t.toml:20: service[2]: service 198.18.100.1:80 is defined twice (first at line 5)"},
+        {"[[service]]\nvip = \"198.18.100.2\"", "[[servce]]\nvip = \"198.18.100.2\"",
+         "t.toml:20: servce: unknown key 'servce'"},
+        {"port = 8080", "port = 8080 8081", "t.toml:22: TOML syntax error"},
+    };
+    for (const auto& c : cases) {
+        std::string e = error_of(good_with(c.from, c.to));
+        EXPECT_EQ(e.rfind(c.want, 0), 0u) << "got:  " << e << "\nwant: " << c.want;
+    }
+}
+
+TEST(Config, WrongShapes)
+{
+    EXPECT_NE(error_of("service = 3\n").find("t.toml:1: service: expected an array of tables"), std::string::npos);
+    EXPECT_NE(error_of("lb = \"xdp\"\n").find("t.toml:1: lb: expected a table"), std::string::npos);
+    EXPECT_NE(error_of("[[service]]\nvip = \"1.2.3.4\"\nport = 1\nbackend = 5\n")
+                  .find("t.toml:4: service[1].backend: expected an array of tables"),
+              std::string::npos);
+    std::string many = "[[service]]\nvip = \"1.2.3.4\"\nport = 1\n";
+    for (int i = 0; i <= CRAB_MAX_BACKENDS; i++)
+        many += "[[service.backend]]\naddr = \"10.0.0." + std::to_string(i + 1) + "\"\n";
+    EXPECT_NE(error_of(many).find("65 backends, the limit is 64"), std::string::npos);
+}
+
+TEST(Config, MissingFile)
+{
+    try {
+        parse_file("/nonexistent/crab.toml");
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), kExitUsage);
+        EXPECT_NE(std::string(e.what()).find("/nonexistent/crab.toml"), std::string::npos);
+    }
+}
+
+TEST(Config, RoundTrip)
+{
+    Config c = parse_string(kGood, "t.toml");
+    std::string out = to_toml(c);
+    Config d = parse_string(out, "out.toml");
+    EXPECT_TRUE(c.same(d));
+    EXPECT_EQ(d.lb.type, "xdp");
+    EXPECT_EQ(d.lb.dev, "eth0");
+    EXPECT_EQ(to_toml(d), out);
+    EXPECT_TRUE(plan(c, d).empty());
+}
+
+TEST(Planner, SameConfigTwiceNoChanges)
+{
+    Config c = parse_string(kGood, "t.toml");
+    EXPECT_TRUE(plan(c, c).empty());
+    // Order of services and backends does not matter.
+    Config r = c;
+    std::reverse(r.services.begin(), r.services.end());
+    std::reverse(r.services[1].backends.begin(), r.services[1].backends.end());
+    EXPECT_TRUE(plan(c, r).empty());
+    EXPECT_TRUE(plan(Config{}, Config{}).empty());
+}
+
+TEST(Planner, FromEmpty)
+{
+    Config want = cfg({svc("10.0.0.1:80", {be("10.1.0.1"), be("10.1.0.2", 5, true)}, CRAB_POLICY_WRR)});
+    auto ch = plan(Config{}, want);
+    std::vector<std::string> expect = {
+        "service add 10.0.0.1:80 policy wrr legacy drop",
+        "backend add 10.0.0.1:80 10.1.0.1 weight 1 active",
+        "backend add 10.0.0.1:80 10.1.0.2 weight 5 draining",
+    };
+    EXPECT_EQ(describe(ch), expect);
+    EXPECT_TRUE(apply_plan(Config{}, ch).same(want));
+}
+
+TEST(Planner, ToEmptyDeletesServices)
+{
+    Config cur = cfg({svc("10.0.0.1:80", {be("10.1.0.1")}), svc("10.0.0.2:80", {})});
+    auto ch = plan(cur, Config{});
+    std::vector<std::string> expect = {"service del 10.0.0.1:80", "service del 10.0.0.2:80"};
+    EXPECT_EQ(describe(ch), expect);
+}
+
+TEST(Planner, ReplaceBackendsNeverPassesThroughZero)
+{
+    Config cur = cfg({svc("10.0.0.1:80", {be("10.1.0.1")})});
+    Config want = cfg({svc("10.0.0.1:80", {be("10.1.0.2")})});
+    auto ch = plan(cur, want);
+    std::vector<std::string> expect = {
+        "backend add 10.0.0.1:80 10.1.0.2 weight 1 active",
+        "backend del 10.0.0.1:80 10.1.0.1",
+    };
+    EXPECT_EQ(describe(ch), expect);
+    bool emptied = false;
+    EXPECT_TRUE(apply_plan(cur, ch, &emptied).same(want));
+    EXPECT_FALSE(emptied);
+}
+
+TEST(Planner, ActivationsBeforeDrains)
+{
+    Config cur = cfg({svc("10.0.0.1:80", {be("10.1.0.1"), be("10.1.0.2", 1, true)})});
+    Config want = cfg({svc("10.0.0.1:80", {be("10.1.0.1", 1, true), be("10.1.0.2")})});
+    auto ch = plan(cur, want);
+    std::vector<std::string> expect = {
+        "backend set 10.0.0.1:80 10.1.0.2 weight 1 active",
+        "backend set 10.0.0.1:80 10.1.0.1 weight 1 draining",
+    };
+    EXPECT_EQ(describe(ch), expect);
+}
+
+TEST(Planner, MixedEditConverges)
+{
+    Config cur = cfg({svc("10.0.0.1:80", {be("10.1.0.1"), be("10.1.0.2"), be("10.1.0.3")}),
+                      svc("10.0.0.9:22", {be("10.1.0.9")})});
+    Service s = svc("10.0.0.1:80", {be("10.1.0.2", 4), be("10.1.0.3"), be("10.1.0.4")}, CRAB_POLICY_WRR);
+    s.legacy = CRAB_LEGACY_HASH;
+    Backend m = be("10.1.0.3");
+    m.has_mac = true;
+    m.mac = parse_mac("02:00:00:00:00:03");
+    s.backends[1] = m;
+    Config want = cfg({s, svc("10.0.0.5:443", {be("10.1.0.5")})});
+    auto ch = plan(cur, want);
+    std::vector<std::string> expect = {
+        "service set 10.0.0.1:80 policy wrr legacy hash",
+        "backend add 10.0.0.1:80 10.1.0.4 weight 1 active",
+        "backend set 10.0.0.1:80 10.1.0.2 weight 4 active",
+        "backend set 10.0.0.1:80 10.1.0.3 weight 1 active mac 02:00:00:00:00:03",
+        "backend del 10.0.0.1:80 10.1.0.1",
+        "service add 10.0.0.5:443 policy rr legacy drop",
+        "backend add 10.0.0.5:443 10.1.0.5 weight 1 active",
+        "service del 10.0.0.9:22",
+    };
+    EXPECT_EQ(describe(ch), expect);
+    Config got = apply_plan(cur, ch);
+    EXPECT_TRUE(got.same(want));
+    EXPECT_TRUE(plan(got, want).empty());
+}
