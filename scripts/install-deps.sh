@@ -19,6 +19,8 @@ pkgs=(
 	qemu-system-x86 busybox-static cpio kmod
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64 linux-headers-6.12-cloud-amd64
+	# the patched kernel (make kernel): Debian's 6.12 source and its build tools
+	linux-source-6.12 git flex bison bc ccache libssl-dev dwarves
 	# tests: namespaces, captures, packet crafting
 	iproute2 iputils-ping procps tcpdump socat ethtool nftables python3 python3-scapy
 )

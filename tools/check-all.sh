@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # make check: build everything, then unit tests, the harness's own tests,
-# host selftests, and VM selftests on Debian 6.1 and 6.12 (and on the
-# patched kernel when CRAB_PATCHED_KERNEL names a bzImage). Every suite runs
+# host selftests, VM selftests on Debian 6.1 and 6.12, and the kpatch
+# selftests on our patched 6.12 (built unless up to date; see below). Every suite runs
 # even when an earlier one failed; the last line is the sum:
 #   N passed, N failed, N skipped
 set -uo pipefail
@@ -38,20 +38,48 @@ else
 	# The VM suites are CPU-bound under TCG and mostly sequential inside:
 	# run one VM per kernel side by side, one vCPU each, so two host cores
 	# serve two kernels at once. Their logs are printed one after the other.
-	kernels=(6.1 6.12 ${CRAB_PATCHED_KERNEL:-})
+	kernels=(6.1 6.12)
+	filters=("$T" "$T")
+	names=(6.1 6.12)
+	# The patched kernel (kernel-patches/6.12): built (or found up to date)
+	# by tools/kernel/build-kernel.sh, it runs the kpatch selftests. With
+	# CRAB_PATCHED_KERNEL=none it is left out; a path uses that bzImage.
+	pk=${CRAB_PATCHED_KERNEL:-build}
+	if [ "$pk" = build ]; then
+		echo "=== kernel: tools/kernel/build-kernel.sh"
+		kstart=$(date +%s)
+		if pk=$(nice bash tools/kernel/build-kernel.sh 2>build/results/kernel-build.log | tail -n1) &&
+		   [ -f "$pk" ]; then
+			tail -n3 build/results/kernel-build.log
+			echo "=== kernel: $pk, $(($(date +%s) - kstart))s"
+		else
+			tail -n30 build/results/kernel-build.log
+			echo "=== kernel: build failed"
+			mkdir -p build/results/kernel && echo "0 1 0" >build/results/kernel/counts
+			suites_failed=$((suites_failed + 1))
+			pk=none
+		fi
+	fi
+	if [ "$pk" != none ]; then
+		kernels+=("$pk")
+		filters+=("kpatch")
+		names+=(patched)
+		[ "$T" = '*' ] || filters[2]=$T
+	fi
 	pids=()
-	for k in "${kernels[@]}"; do
-		CRAB_VM_CPUS=${CRAB_VM_CPUS:-1} bash tools/vm/run-vm.sh --kernel "$k" --filter "$T" \
-			--timeout "${CRAB_VM_TIMEOUT:-3600}" >"build/results/vm-$k.log" 2>&1 &
+	for i in "${!kernels[@]}"; do
+		CRAB_VM_CPUS=${CRAB_VM_CPUS:-1} bash tools/vm/run-vm.sh --kernel "${kernels[$i]}" \
+			--filter "${filters[$i]}" --timeout "${CRAB_VM_TIMEOUT:-4800}" \
+			>"build/results/vm-${names[$i]}.log" 2>&1 &
 		pids+=($!)
 	done
 	for i in "${!kernels[@]}"; do
 		k=${kernels[$i]}
 		wait "${pids[$i]}"
 		rc=$?
-		echo "=== vm-$k: tools/vm/run-vm.sh --kernel $k"
-		cat "build/results/vm-$k.log"
-		echo "=== vm-$k: exit $rc"
+		echo "=== vm-${names[$i]}: tools/vm/run-vm.sh --kernel $k --filter '${filters[$i]}'"
+		cat "build/results/vm-${names[$i]}.log"
+		echo "=== vm-${names[$i]}: exit $rc"
 		if [ "$rc" != 0 ]; then
 			suites_failed=$((suites_failed + 1))
 		fi

@@ -14,7 +14,12 @@
 # fragment and this script) matches the last successful build. The path of
 # bzImage is the LAST line printed.
 #
-# Environment: CRAB_KSRC_TAR (default /usr/src/linux-source-6.12.tar.xz),
+# A copy of each image built is kept by stamp in CRAB_KCACHE (default
+# ~/.cache/crab/kernel/<stamp>/bzImage) and printed instead of building when
+# the series, config and script match one.
+# Environment: CRAB_KBUILD_DIR (default build/kernel: where src/, obj/ and the
+# stamp live; CI points it outside the clone so that an unchanged series is
+# not rebuilt), CRAB_KSRC_TAR (default /usr/src/linux-source-6.12.tar.xz),
 # CRAB_KJOBS (default nproc), CRAB_KFORCE=1 rebuilds even if the stamp matches.
 # The whole script is one function, parsed before it runs: editing the file
 # while a build runs does not break that build.
@@ -27,7 +32,9 @@ main() {
 	top=$(cd "$(dirname "$0")/../.." && pwd)
 	tarball=${CRAB_KSRC_TAR:-/usr/src/linux-source-6.12.tar.xz}
 	jobs=${CRAB_KJOBS:-$(nproc)}
-	kdir=$top/build/kernel
+	kdir=${CRAB_KBUILD_DIR:-$top/build/kernel}
+	mkdir -p "$kdir"
+	kdir=$(cd "$kdir" && pwd)
 	src=$kdir/src
 	obj=$kdir/obj
 	frag=$top/kernel-patches/config/crab-vm.config
@@ -46,6 +53,14 @@ main() {
 	   [ "$(cat "$kdir/stamp" 2>/dev/null)" = "$stamp" ]; then
 		say "up to date (stamp $stamp)"
 		echo "$image"
+		exit 0
+	fi
+	# Images of earlier builds, by stamp, outside the tree: a fresh clone
+	# (CI) with an unchanged series and config reuses the image.
+	cache=${CRAB_KCACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/crab/kernel}/$stamp
+	if [ "${CRAB_KFORCE:-0}" != 1 ] && [ -f "$cache/bzImage" ]; then
+		say "up to date (stamp $stamp, cached image)"
+		echo "$cache/bzImage"
 		exit 0
 	fi
 
@@ -113,6 +128,12 @@ main() {
 	"${mk[@]}" -j"$jobs" bzImage
 	[ -f "$image" ] || die "no bzImage produced"
 	echo "$stamp" >"$kdir/stamp"
+	if mkdir -p "$cache" && cp "$image" "$cache/bzImage.tmp" &&
+	   cp "$obj/.config" "$cache/config" && mv "$cache/bzImage.tmp" "$cache/bzImage"; then
+		say "image cached in $cache"
+	else
+		say "warning: could not cache the image in $cache"
+	fi
 	say "$("${mk[@]}" kernelrelease)"
 	echo "$image"
 }
