@@ -274,6 +274,14 @@ crab_capture_stop() {
 	done
 }
 
+# A TcpExt counter of namespace NS: crab_tcpext NS NAME (e.g. TCPSynRetrans).
+crab_tcpext() {
+	ip netns exec "$1" awk -v n="$2" '
+		$1 == "TcpExt:" && !h { for (i = 2; i <= NF; i++) idx[$i] = i; h = 1; next }
+		$1 == "TcpExt:" && h { print (n in idx) ? $idx[n] : 0; exit }
+	' /proc/net/netstat
+}
+
 # JSON field extraction for tests: crab_json FILE_OR_STRING PYEXPR (j is the doc)
 crab_json() {
 	python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"

@@ -19,22 +19,26 @@ nf_service --policy rr --legacy drop || crab_fail "service add"
 crab_echo_servers "$NF_PORT"
 
 crab_capture_start "$NS_LB" "$NF_DIR/lb.pcap" "tcp and dst host $VIP and dst port $NF_PORT"
+# A slow emulated guest may retransmit a SYN: one more at the LB (and one
+# rr step) for that connection. Counted.
+retr0=$(crab_tcpext "$NS_CLI" TCPSynRetrans)
 out=$(ip netns exec "$NS_CLI" $CRAB_TCPECHO client --addr "$VIP" --port "$NF_PORT" \
 	--count 300 --json)
 crab_log "client: $out"
 [ "$(crab_json "$out" 'j["ok"]')" = 300 ] && [ "$(crab_json "$out" 'j["failed"]')" = 0 ]
 log_test $? "300 connections via the LB succeed"
-[ "$(crab_json "$out" 'sorted(j["peers"].items())')" = \
-  "[('${IP_SRV[1]}', 100), ('${IP_SRV[2]}', 100), ('${IP_SRV[3]}', 100)]" ]
-log_test $? "peers are the DIPs, 100 each (rr)"
+retr=$(($(crab_tcpext "$NS_CLI" TCPSynRetrans) - retr0))
+[ "$(crab_json "$out" "sorted(j['peers'])")" = "['${IP_SRV[1]}', '${IP_SRV[2]}', '${IP_SRV[3]}']" ] &&
+	[ "$(crab_json "$out" "int(all(abs(v - 100) <= $retr for v in j['peers'].values()))")" = 1 ]
+log_test $? "peers are the DIPs, 100 each (rr; $retr SYN retransmissions)"
 n=$(nf_counter syn_redirected)
 d=$(nf_counter nonsyn_drop)
-[ "$n" = 300 ] && [ "$d" = 0 ]
-log_test $? "LB saw exactly one SYN per connection ($n), no other packet ($d)"
+[ "$n" = $((300 + retr)) ] && [ "$d" = 0 ]
+log_test $? "LB saw exactly one SYN per connection ($n = 300 + $retr retransmitted), no other packet ($d)"
 crab_capture_stop "$NF_DIR/lb.pcap"
 c=$(tcpdump -nn -r "$NF_DIR/lb.pcap" 2>/dev/null | wc -l)
 s=$(tcpdump -nn -r "$NF_DIR/lb.pcap" 'tcp[tcpflags] == tcp-syn' 2>/dev/null | wc -l)
-[ "$c" = 300 ] && [ "$s" = 300 ]
+[ "$c" = "$n" ] && [ "$s" = "$n" ]
 log_test $? "capture on the LB agrees: $c packets to the VIP, $s of them SYNs"
 
 # random over whole connections: chi-square, 2 degrees of freedom, < 13.8

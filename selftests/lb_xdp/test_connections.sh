@@ -75,6 +75,9 @@ client() {
 # A few connections first: when those fail, say why now instead of after
 # 300 timeouts. Three keep the rr position at 0 (mod 3) for the run below.
 P=3
+# A slow emulated guest may retransmit a SYN: the LB then sees (and rr
+# counts) one more SYN for that connection. Counted from here on.
+retr0=$(crab_tcpext "$NS_CLI" TCPSynRetrans)
 out=$(client --count $P --timeout 10 --deadline 60)
 if [ "$(crab_json "$out" 'j["ok"]')" != $P ]; then
 	crab_log "probe: ${out:0:300}"
@@ -90,16 +93,19 @@ out=$(client --count $N --timeout 10 --deadline 400)
 crab_log "client: ${out:0:300}"
 [ "$(crab_json "$out" 'j["ok"]')" = $N ] && [ "$(crab_json "$out" 'j["failed"]')" = 0 ]
 log_test $? "$N connections via the XDP LB succeed, data echoed"
+retr=$(($(crab_tcpext "$NS_CLI" TCPSynRetrans) - retr0))
 peers=$(crab_json "$out" 'sorted(j["peers"].items())')
-[ "$peers" = "[('${IP_SRV[1]}', 100), ('${IP_SRV[2]}', 100), ('${IP_SRV[3]}', 100)]" ]
-log_test $? "peers are the DIPs, exactly 100/100/100 (rr)"
+# Exact without SYN retransmissions; each one can move one connection.
+[ "$(crab_json "$out" "sorted(j['peers'])")" = "['${IP_SRV[1]}', '${IP_SRV[2]}', '${IP_SRV[3]}']" ] &&
+	[ "$(crab_json "$out" "int(all(abs(v - 100) <= $retr for v in j['peers'].values()))")" = 1 ]
+log_test $? "peers are the DIPs, 100/100/100 (rr) within $retr SYN retransmissions: $peers"
 red=$(cnt syn_redirected)
 nsd=$(cnt nonsyn_drop)
 tx=$(cnt xdp_tx global)
-crab_log "LB: syn_redirected=$red nonsyn_drop=$nsd xdp_tx=$tx fib_pass=$(cnt fib_pass global)"
-[ "$red" = $((N + P)) ] && [ "$nsd" = 0 ]
-log_test $? "LB saw one packet per connection: $red SYNs, $nsd other packets"
-[ "$tx" = $((N + P)) ]
+crab_log "LB: syn_redirected=$red nonsyn_drop=$nsd xdp_tx=$tx fib_pass=$(cnt fib_pass global); client SYN retransmissions $retr"
+[ "$red" = $((N + P + retr)) ] && [ "$nsd" = 0 ]
+log_test $? "LB saw one packet per connection: $red SYNs = $((N + P)) + $retr retransmitted, $nsd other packets"
+[ "$tx" = "$red" ]
 log_test $? "every SYN left the LB by XDP_TX (xdp_tx = $tx)"
 r=$(ip netns exec "$NS_CLI" awk '$1 == "redirected" { print $2 }' /proc/net/crab_client)
 [ "$r" = $((N + P)) ]
@@ -107,6 +113,7 @@ log_test $? "client module re-keyed $r sockets"
 
 # 2. remove a backend while connections to it are open
 H=30
+retr0=$(crab_tcpext "$NS_CLI" TCPSynRetrans)
 rm -f "$DIR/ready"
 client --count $H --hold --rounds 5 --interval 3 --timeout 10 --deadline 300 \
 	--ready "$DIR/ready" >"$DIR/hold.json" &
@@ -125,9 +132,11 @@ t_del=$(date +%s)
 out=$(client --count 30 --timeout 10 --deadline 300)
 crab_log "new connections: ${out:0:300}"
 peers=$(crab_json "$out" 'sorted(j["peers"].items())')
+retr=$(($(crab_tcpext "$NS_CLI" TCPSynRetrans) - retr0))
 [ "$(crab_json "$out" 'j["ok"]')" = 30 ] &&
-	[ "$peers" = "[('${IP_SRV[1]}', 15), ('${IP_SRV[3]}', 15)]" ]
-log_test $? "new connections avoid the removed backend: $peers"
+	[ "$(crab_json "$out" "sorted(j['peers'])")" = "['${IP_SRV[1]}', '${IP_SRV[3]}']" ] &&
+	[ "$(crab_json "$out" "int(all(abs(v - 15) <= $retr for v in j['peers'].values()))")" = 1 ]
+log_test $? "new connections avoid the removed backend: $peers (15/15 within $retr SYN retransmissions)"
 wait $hpid
 hrc=$?
 hold=$(cat "$DIR/hold.json")
@@ -137,9 +146,10 @@ crab_log "held connections: ${hold:0:300}; last round $((t_end - t_del)) s after
 # interval after the removal means that round ran without the backend.
 [ $((t_end - t_del)) -ge 3 ]
 log_test $? "exchange rounds ran after the removal"
+h2=$(crab_json "$hold" 'j["peers"].get("'"${IP_SRV[2]}"'", 0)')
 [ $hrc = 0 ] && [ "$(crab_json "$hold" 'j["ok"]')" = $H ] &&
-	[ "$(crab_json "$hold" 'j["peers"].get("'"${IP_SRV[2]}"'", 0)')" = $((H / 3)) ]
-log_test $? "$((H / 3)) open connections to the removed backend kept exchanging data"
+	[ "$h2" -ge $((H / 3 - retr)) ] && [ "$h2" -gt 0 ]
+log_test $? "all $H open connections, $h2 of them to the removed backend, kept exchanging data"
 
 # 3. legacy SYNs: the client module stops announcing to the VIP (it still
 # runs, so insert mode shows what it does with an unannounced redirect).
