@@ -21,6 +21,17 @@ nf_setup() {
 	crab_defer "rm -rf $NF_DIR"
 }
 
+# Whole connections: nf_setup plus the endpoint modules, the service
+# $NF_SVC (rr, legacy drop) over the 3 servers and echo servers on them.
+nf_setup_connections() {
+	crab_has_modules || crab_skip "kernel without loadable module support"
+	nf_setup
+	crab_load_module crab_client
+	crab_load_module crab_server
+	nf_service --policy rr --legacy drop || crab_fail "service add"
+	crab_echo_servers "$NF_PORT"
+}
+
 lbctl() {
 	ip netns exec "$NS_LB" "$CRABCTL" "$@"
 }

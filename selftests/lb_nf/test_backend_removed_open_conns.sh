@@ -8,12 +8,7 @@
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/nf_lib.sh"
 
-crab_has_modules || crab_skip "kernel without loadable module support"
-nf_setup
-crab_load_module crab_client
-crab_load_module crab_server
-nf_service --policy rr --legacy drop || crab_fail "service add"
-crab_echo_servers "$NF_PORT"
+nf_setup_connections
 
 # 50 connections held open, data exchanged every 2 s for 8 rounds (the
 # removal happens during the first rounds).

@@ -11,12 +11,7 @@
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/nf_lib.sh"
 
-crab_has_modules || crab_skip "kernel without loadable module support"
-nf_setup
-crab_load_module crab_client
-crab_load_module crab_server
-nf_service --policy rr --legacy drop || crab_fail "service add"
-crab_echo_servers "$NF_PORT"
+nf_setup_connections
 
 crab_capture_start "$NS_LB" "$NF_DIR/lb.pcap" "tcp and dst host $VIP and dst port $NF_PORT"
 # A slow emulated guest may retransmit a SYN: one more at the LB (and one

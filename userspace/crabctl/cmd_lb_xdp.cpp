@@ -395,14 +395,21 @@ void backend_add(const Maps& m, const crab::Endpoint& ep, crab::Ipv4 dip, uint32
     publish(m, ep, svc, *g);
 }
 
+// Slot of backend @dip in generation @g of service @ep; kExitNotFound if absent.
+int need_backend(const crab_xdp_gen& g, const crab::Endpoint& ep, crab::Ipv4 dip)
+{
+    int slot = find_backend(g, dip.addr);
+    if (slot < 0)
+        throw Error("backend " + crab::to_string(dip) + " is not in service " + crab::to_string(ep),
+                    crab::kExitNotFound);
+    return slot;
+}
+
 void backend_change(const Maps& m, const crab::Endpoint& ep, crab::Ipv4 dip, bool remove)
 {
     auto svc = need_service(m, ep);
     auto g = read_gen(m, svc.id, svc.gen);
-    int slot = find_backend(*g, dip.addr);
-    if (slot < 0)
-        throw Error("backend " + crab::to_string(dip) + " is not in service " + crab::to_string(ep),
-                    crab::kExitNotFound);
+    int slot = need_backend(*g, ep, dip);
     if (remove)
         std::memset(&g->be[slot], 0, sizeof(g->be[slot]));
     else
@@ -431,10 +438,7 @@ void backend_set(const Maps& m, const crab::Endpoint& ep, crab::Ipv4 dip, uint32
                     crab::kExitUsage);
     auto svc = need_service(m, ep);
     auto g = read_gen(m, svc.id, svc.gen);
-    int slot = find_backend(*g, dip.addr);
-    if (slot < 0)
-        throw Error("backend " + crab::to_string(dip) + " is not in service " + crab::to_string(ep),
-                    crab::kExitNotFound);
+    int slot = need_backend(*g, ep, dip);
     auto& b = g->be[slot];
     b.weight = static_cast<uint8_t>(weight);
     b.state = drain ? CRAB_BACKEND_DRAINING : CRAB_BACKEND_ACTIVE;
