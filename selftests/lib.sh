@@ -274,11 +274,12 @@ crab_capture_stop() {
 	done
 }
 
-# A TcpExt counter of namespace NS: crab_tcpext NS NAME (e.g. TCPSynRetrans).
+# A TcpExt counter of namespace NS: crab_tcpext NS NAME [MISSING]
+# (e.g. TCPSynRetrans); prints MISSING (default 0) when the kernel lacks it.
 crab_tcpext() {
-	ip netns exec "$1" awk -v n="$2" '
+	ip netns exec "$1" awk -v n="$2" -v m="${3:-0}" '
 		$1 == "TcpExt:" && !h { for (i = 2; i <= NF; i++) idx[$i] = i; h = 1; next }
-		$1 == "TcpExt:" && h { print (n in idx) ? $idx[n] : 0; exit }
+		$1 == "TcpExt:" && h { print (n in idx) ? $idx[n] : m; exit }
 	' /proc/net/netstat
 }
 

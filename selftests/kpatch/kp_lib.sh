@@ -12,11 +12,9 @@ kp_require_patched_kernel() {
 }
 
 # kp_mib NS NAME: value of TcpExt counter NAME in namespace NS.
+# "missing" when this kernel has no such counter (not the patched kernel).
 kp_mib() {
-	ip netns exec "$1" awk -v n="$2" '
-		$1 == "TcpExt:" && !h { for (i = 2; i <= NF; i++) idx[$i] = i; h = 1; next }
-		$1 == "TcpExt:" && h { print (n in idx) ? $idx[n] : "missing"; exit }
-	' /proc/net/netstat
+	crab_tcpext "$1" "$2" missing
 }
 
 # kp_sysctls NS CLIENT SERVER
