@@ -45,6 +45,15 @@ ep_in_cg() {
 		ip netns exec "$ns" "$@"
 }
 
+# The same in the background: EP_BG_PID is CMD's own pid (sh and
+# `ip netns exec` exec into it), so killing it ends CMD.
+ep_in_cg_bg() {
+	local cg=$1 ns=$2; shift 2
+	sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
+		ip netns exec "$ns" "$@" &
+	EP_BG_PID=$!
+}
+
 # Kill what is left in the test's cgroups (bounded wait), then remove them.
 ep_cg_remove() {
 	local base=$1 cg i

@@ -82,15 +82,15 @@ spoof_case() {
 	pcap=$EP_TMP/syn-$mode-$counter.pcap
 	before=$(ep_stat "$counter")
 	red_before=$(ep_stat redirected)
-	crab_capture_start "$NS_CLI" "$pcap" "tcp dst port 9999 and tcp[13] == 2"
-	ep_in_cg "$CG_CLI" "$NS_CLI" python3 -c '
+	crab_capture_start "$NS_CLI" "$pcap" "dst host $dialed and tcp dst port 9999 and tcp[13] == 2"
+	ep_in_cg_bg "$CG_CLI" "$NS_CLI" python3 -c '
 import socket, sys
 s = socket.socket(); s.settimeout(60)
 try:
     s.connect((sys.argv[1], 9999))
 except OSError:
-    pass' "$dialed" &
-	cpid=$!
+    pass' "$dialed"
+	cpid=$EP_BG_PID
 	wait_pkts "$pcap" 1 || { crab_log "no SYN captured"; kill $cpid; log_test 1 "$desc"; return; }
 	spoof "$pcap" "$mode" "$CRAB_SUBNET.50" || rc=1
 	wait_stat "$counter" $((before + 1)) || crab_log "$counter did not move"
@@ -118,7 +118,7 @@ spoof_case "$HOLD_ADDR" rightack rejected_not_announced \
 # A redirected connection held open (one echo, then one more on "go").
 pcap=$EP_TMP/est.pcap
 crab_capture_start "$NS_CLI" "$pcap" "tcp port $EP_PORT and tcp[13] & 2 != 0"
-ep_in_cg "$CG_CLI" "$NS_CLI" python3 - "$VIP" "$EP_PORT" "$EP_TMP" >"$EP_TMP/est.out" <<'PY' &
+cat >"$EP_TMP/est.py" <<'PY'
 import os, socket, sys, time
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
 def echo(n):
@@ -141,7 +141,8 @@ echo(100)
 print("ok", s.getpeername()[0])
 s.close()
 PY
-epid=$!
+ep_in_cg_bg "$CG_CLI" "$NS_CLI" python3 "$EP_TMP/est.py" "$VIP" "$EP_PORT" "$EP_TMP" >"$EP_TMP/est.out"
+epid=$EP_BG_PID
 crab_defer "kill $epid"
 for i in $(seq 600); do
 	[ -e "$EP_TMP/est.ready" ] && break
