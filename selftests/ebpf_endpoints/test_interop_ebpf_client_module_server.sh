@@ -11,7 +11,7 @@
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/ep_lib.sh"
 
-N=${EP_CONNS:-60}
+N=${EP_CONNS:-30}
 
 ep_unshare "$@"
 crab_has_modules || crab_skip "kernel without loadable module support"
@@ -53,7 +53,7 @@ done
 [ "$syn" = $((N + retr)) ] && [ "$nsd" = 0 ] && [ $((s[1] + s[2] + s[3])) = $N ] || ok=1
 log_test $ok "LB saw one SYN per connection ($syn, $nsd others), rr split ${s[*]:1}"
 
-for i in $(seq 1 100); do
+for i in $(seq 1 300); do
 	p=$(ep_stat maps.pending) fo=$(ep_stat maps.flows_out) fi=$(ep_stat maps.flows_in)
 	[ "$p$fo$fi" = 000 ] && break
 	sleep 0.1

@@ -12,7 +12,7 @@
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/ep_lib.sh"
 
-N=${EP_CONNS:-60}
+N=${EP_CONNS:-30}
 
 ep_unshare "$@"
 crab_has_modules || crab_skip "kernel without loadable module support"

@@ -7,7 +7,7 @@
 #   1. $EP_CONNS (300) connections to the VIP succeed with their data echoed,
 #      every one redirected by the eBPF client; the LB saw one packet per
 #      connection (its counters: SYNs redirected, nothing else) and split
-#      them 100/100/100 (rr, its per-backend counters and the connections
+#      them N/3 each (rr, its per-backend counters and the connections
 #      each server completed), within the client's SYN retransmissions;
 #   2. the client's maps are empty again after the connections close;
 #   3. a backend removed at the LB while 30 redirected connections are
@@ -19,7 +19,10 @@
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/ep_lib.sh"
 
+# 300 on the host; 90 (30 per server) in an emulated guest, where each
+# connection costs far more.
 N=${EP_CONNS:-300}
+[ "$CRAB_WHERE" = vm ] && N=${EP_CONNS:-90}
 H=30
 SVC=$VIP:$EP_PORT
 
@@ -88,15 +91,15 @@ crab_log "LB per backend: ${d[*]}; connections completed per server: ${s[*]:1}"
 ok=0
 for i in 0 1 2; do
 	# Exact without SYN retransmissions; each one can move one connection.
-	[ $((d[i] - 100)) -le "$retr" ] && [ $((100 - d[i])) -le "$retr" ] || ok=1
-	[ $((s[i + 1] - 100)) -le "$retr" ] && [ $((100 - s[i + 1])) -le "$retr" ] || ok=1
+	[ $((d[i] - N / 3)) -le "$retr" ] && [ $((N / 3 - d[i])) -le "$retr" ] || ok=1
+	[ $((s[i + 1] - N / 3)) -le "$retr" ] && [ $((N / 3 - s[i + 1])) -le "$retr" ] || ok=1
 done
 [ $((s[1] + s[2] + s[3])) = $N ] || ok=1
-log_test $ok "rr split 100/100/100 within $retr SYN retransmissions (LB ${d[*]}, servers ${s[*]:1})"
+log_test $ok "rr split $((N / 3)) each within $retr SYN retransmissions (LB ${d[*]}, servers ${s[*]:1})"
 
 # 2. Maps drain once the connections are closed (bounded wait for the
 # last FIN exchanges).
-for i in $(seq 1 100); do
+for i in $(seq 1 300); do
 	p=$(ep_stat maps.pending) fo=$(ep_stat maps.flows_out) fi=$(ep_stat maps.flows_in)
 	[ "$p$fo$fi" = 000 ] && break
 	sleep 0.1
