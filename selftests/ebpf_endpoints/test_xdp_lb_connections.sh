@@ -88,14 +88,20 @@ d=($((a1 - b1)) $((a2 - b2)) $((a3 - b3)))
 s=()
 for i in 1 2 3; do s[i]=$(($(ep_server_opens $i) - o0[i])); done
 crab_log "LB per backend: ${d[*]}; connections completed per server: ${s[*]:1}"
+# The rr position is per CPU, and XDP runs on the CPU polling the LB veth's
+# NAPI: the sender's (pinned to CPU 0), unless a poll already running on
+# another CPU takes the frame (seen under load). Each CPU's share is an
+# exact rr, so each backend is within one per extra CPU of N/3; each SYN
+# retransmission can move one connection more.
+tol=$((retr + $(nproc) - 1))
 ok=0
 for i in 0 1 2; do
-	# Exact without SYN retransmissions; each one can move one connection.
-	[ $((d[i] - N / 3)) -le "$retr" ] && [ $((N / 3 - d[i])) -le "$retr" ] || ok=1
-	[ $((s[i + 1] - N / 3)) -le "$retr" ] && [ $((N / 3 - s[i + 1])) -le "$retr" ] || ok=1
+	[ $((d[i] - N / 3)) -le $tol ] && [ $((N / 3 - d[i])) -le $tol ] || ok=1
+	# The servers completed what the LB sent them.
+	[ "${s[i + 1]}" -le "${d[i]}" ] || ok=1
 done
 [ $((s[1] + s[2] + s[3])) = $N ] || ok=1
-log_test $ok "rr split $((N / 3)) each within $retr SYN retransmissions (LB ${d[*]}, servers ${s[*]:1})"
+log_test $ok "rr split $((N / 3)) each within $tol (LB ${d[*]}, servers ${s[*]:1}; $retr SYN retransmissions)"
 
 # 2. Maps drain once the connections are closed (bounded wait for the
 # last FIN exchanges).
@@ -134,12 +140,13 @@ o2=$(ep_server_opens 2)
 n0=$(ep_server_opens 1) n1=$(ep_server_opens 3)
 out=$(client --count 30 --timeout 10 --deadline 300)
 retr=$(($(crab_tcpext "$NS_CLI" TCPSynRetrans) - retr0))
+tol=$((retr + $(nproc) - 1))
 new2=$(($(ep_server_opens 2) - o2))
 new1=$(($(ep_server_opens 1) - n0)) new3=$(($(ep_server_opens 3) - n1))
 crab_log "new connections: ${out:0:200}; per server: $new1 $new2 $new3"
 [ "$(crab_json "$out" 'j["ok"]')" = 30 ] && [ "$new2" = 0 ] &&
-	[ $((new1 + new3)) = 30 ] && [ $((new1 - 15)) -le "$retr" ] && [ $((15 - new1)) -le "$retr" ]
-log_test $? "30 new connections avoid the removed backend ($new1/$new3 within $retr SYN retransmissions)"
+	[ $((new1 + new3)) = 30 ] && [ $((new1 - 15)) -le $tol ] && [ $((15 - new1)) -le $tol ]
+log_test $? "30 new connections avoid the removed backend ($new1/$new3, rr within $tol)"
 
 wait $hpid
 hrc=$?
@@ -149,7 +156,7 @@ crab_log "held connections: ${hold:0:300}; last round $((t_end - t_del)) s after
 [ $((t_end - t_del)) -ge 3 ]
 log_test $? "exchange rounds ran after the removal"
 [ $hrc = 0 ] && [ "$(crab_json "$hold" 'j["ok"]')" = $H ] &&
-	[ "$(crab_json "$hold" 'j["failed"]')" = 0 ] && [ "$on2" -ge $((H / 3 - retr)) ] && [ "$on2" -gt 0 ]
+	[ "$(crab_json "$hold" 'j["failed"]')" = 0 ] && [ "$on2" -ge $((H / 3 - tol)) ] && [ "$on2" -gt 0 ]
 log_test $? "all $H open connections, $on2 of them to the removed backend, kept exchanging data"
 
 crab_exit
