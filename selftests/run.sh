@@ -21,6 +21,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 case $where in host|vm) ;; *) echo "error: --where must be host or vm, not '$where'" >&2; exit 2 ;; esac
+# Tests may size their workload by where they run (TCG guests are slow).
+export CRAB_WHERE=$where
 
 tests=()
 for f in "$tdir"/*/test_*.sh; do

@@ -107,18 +107,29 @@ static __always_inline int try_redirect(struct __sk_buff *skb, struct pkt *p)
 	struct crab_ep_flow fo, fi;
 	struct crab_ep_key ko, ki;
 	__u32 optlen;
+	__u64 len;
 	__be32 a;
 	int st;
 
 	optlen = ((__u32)p->tcp.doff << 2) - sizeof(struct tcphdr);
-	if (optlen == 0 || optlen > CRAB_TCP_MAX_OPTLEN)
+	/*
+	 * 6.1's verifier learns no lower bound from "optlen != 0" and would
+	 * refuse the load below as possibly zero-sized: bound optlen - 1
+	 * instead, behind a barrier so that clang neither folds the "+ 1"
+	 * away nor moves the check to another register (64 bits: no
+	 * zero-extension copy either).
+	 */
+	len = optlen - 1;
+	asm volatile("" : "+r"(len));
+	if (len >= CRAB_TCP_MAX_OPTLEN)
 		return 0;
+	len += 1;
 	if (bpf_skb_load_bytes(skb, p->l4off + sizeof(struct tcphdr), w.opt,
-			       optlen))
+			       len))
 		return 0;
 	cfg = crab_ep_get_cfg();
 	crab_ep_opt_cfg(cfg, &w.st.cfg);
-	st = crab_opt_walk_bpf(&w, optlen, &w.st.cfg);
+	st = crab_opt_walk_bpf(&w, len, &w.st.cfg);
 	if (st == CRAB_OPT_MALFORMED)
 		crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_MALFORMED);
 	if (st != CRAB_OPT_FOUND)

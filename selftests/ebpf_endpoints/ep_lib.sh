@@ -4,13 +4,19 @@
 # Common setup of the eBPF endpoint tests (sourced after ../lib.sh):
 #  - the test re-runs itself in a private mount namespace with a fresh bpffs,
 #    so pinned maps and links cannot leak between runs (XT test_runner.sh);
-#  - the standard topology, a stateless round-robin tc fixture (lb_rr.bpf.c)
-#    in $NS_LB as the LB (no nft binary on this machine)
-#    (round-robin over the servers' DIPs, one packet per connection);
+#  - the standard topology with, in $NS_LB, either the project's XDP LB
+#    (EP_LB=xdp: lb/ebpf_xdp attached natively by `crabctl lb xdp`, service
+#    $VIP:$EP_PORT rr over the three servers) or a stateless round-robin tc
+#    fixture (EP_LB=rr, the default: lb_rr.bpf.c); both see one packet per
+#    redirected connection and drop TCP to port 9999 of $VIP and $HOLD_ADDR
+#    (client sockets held in SYN-SENT);
 #  - cgroups $CG_CLI / $CG_SRV under the cgroup2 mount, one per role, with
 #    the eBPF client (cgroup + eth0 of $NS_CLI) and server attached by crabctl.
 # crabctl runs through `nsenter --net` (not `ip netns exec`, which remounts
 # /sys and would hide the bpffs and the cgroup2 mount).
+
+# The XDP LB tests' helpers (xdp_peer_napi, LIBXDP_SKIP_DISPATCHER).
+source "$(dirname "${BASH_SOURCE[0]}")/../lb_xdp/xdp_lib.sh"
 
 EP_PORT=8080
 EP_PIN=/sys/fs/bpf/crab/ep
@@ -37,6 +43,15 @@ ep_in_cg() {
 	local cg=$1 ns=$2; shift 2
 	sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
 		ip netns exec "$ns" "$@"
+}
+
+# The same in the background: EP_BG_PID is CMD's own pid (sh and
+# `ip netns exec` exec into it), so killing it ends CMD.
+ep_in_cg_bg() {
+	local cg=$1 ns=$2; shift 2
+	sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
+		ip netns exec "$ns" "$@" &
+	EP_BG_PID=$!
 }
 
 # Kill what is left in the test's cgroups (bounded wait), then remove them.
@@ -96,9 +111,9 @@ ep_ip2hex() {
 	printf '0x%02X%02X%02X%02X' "$a" "$b" "$c" "$d"
 }
 
-# The LB: lb_rr.bpf.c (a stateless round-robin tc fixture; this machine has
-# no nft) on the LB's eth0, pinned in the private bpffs.
-ep_lb_setup() {
+# The LB fixture: lb_rr.bpf.c (a stateless round-robin tc program) on the
+# LB's eth0, pinned in the private bpffs.
+ep_lb_rr_setup() {
 	local d=$1 dir
 	dir=$(dirname "$0")
 	clang -O2 -g -mcpu=v3 -target bpf -I/usr/include/x86_64-linux-gnu \
@@ -113,17 +128,116 @@ ep_lb_setup() {
 		bpf da object-pinned /sys/fs/bpf/crabtest_lb
 }
 
-# Packets the LB saw for VIP:PORT.
+# Counter NAME of the XDP LB's service $VIP:$EP_PORT, or of the program
+# with "global".
+ep_xdp_counter() {
+	ep_crabctl "$NS_LB" -j lb xdp stats --dev eth0 | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+name, svc = sys.argv[1], sys.argv[2]
+if svc == "global":
+    print(j["global"][name])
+else:
+    print([s for s in j["services"] if s["service"] == svc][0]["counters"][name])' "$1" "${2:-$VIP:$EP_PORT}"
+}
+
+# TCP to port 9999 reaching the LB's stack is dropped (nft; this kernel
+# may lack tc's gact action).
+ep_lb_drop_9999() {
+	ip netns exec "$NS_LB" nft -f - <<-EOF
+	table ip crab_ep_hold {
+		chain pre {
+			type filter hook prerouting priority raw; policy accept;
+			tcp dport 9999 counter drop
+		}
+	}
+	EOF
+}
+
+# The project's XDP LB (lb/ebpf_xdp) natively on the LB's eth0, service
+# $VIP:$EP_PORT (rr, legacy SYNs dropped) over the three servers.
+ep_lb_xdp_setup() {
+	local i
+	crab_check_tool ethtool
+	# (xdp_lib.sh exported LIBXDP_SKIP_DISPATCHER: a single program.)
+	ep_crabctl "$NS_LB" lb xdp attach eth0 --mode native || return 1
+	crab_defer "ep_crabctl $NS_LB lb xdp detach eth0"
+	# XDP_TX on a veth needs a NAPI on the peer (../lb_xdp/xdp_lib.sh).
+	xdp_peer_napi || return 1
+	ep_crabctl "$NS_LB" lb xdp service add "$VIP:$EP_PORT" --policy rr \
+		--legacy drop --dev eth0 || return 1
+	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
+		ep_crabctl "$NS_LB" lb xdp backend add "$VIP:$EP_PORT" "${IP_SRV[i]}" \
+			--dev eth0 || return 1
+		# Resolved neighbours: the SYN then leaves by XDP_TX.
+		ip netns exec "$NS_LB" ping -c1 -W5 "${IP_SRV[i]}" >/dev/null || return 1
+	done
+	# Port 9999 (held sockets): not a service, so XDP passes it to the
+	# stack, which drops it.
+	ep_lb_drop_9999 || return 1
+	# XDP sees the raw bytes of a frame whose checksum the client's stack
+	# left to the "NIC" (CHECKSUM_PARTIAL on a veth): the client must
+	# complete it itself (../lb_xdp/README.md).
+	ip netns exec "$NS_CLI" ethtool -K eth0 tx off >/dev/null
+}
+
+# The project's netfilter LB (lb/netfilter, crab_lb_nf.ko) in $NS_LB, the
+# same service; port 9999 dropped as above.
+ep_lb_nf_setup() {
+	local i
+	crab_load_module crab_lb_nf
+	ip netns exec "$NS_LB" "$CRABCTL" lb nf service add "$VIP:$EP_PORT" --policy rr \
+		--legacy drop || return 1
+	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
+		ip netns exec "$NS_LB" "$CRABCTL" lb nf backend add "$VIP:$EP_PORT" \
+			"${IP_SRV[i]}" || return 1
+	done
+	ep_lb_drop_9999
+}
+
+# Counter NAME of the netfilter LB's service $VIP:$EP_PORT.
+ep_nf_counter() {
+	ip netns exec "$NS_LB" "$CRABCTL" -j lb nf stats | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["services"][sys.argv[2]][sys.argv[1]])' "$1" "$VIP:$EP_PORT"
+}
+
+ep_lb_setup() {
+	case ${EP_LB:-rr} in
+	xdp) ep_lb_xdp_setup ;;
+	nf) ep_lb_nf_setup ;;
+	rr) ep_lb_rr_setup "$1" ;;
+	*) crab_fail "EP_LB=$EP_LB: not xdp, nf or rr" ;;
+	esac
+}
+
+# Packets the LB saw for VIP:PORT (the XDP and netfilter LBs: SYNs they
+# redirected plus every other packet to the service, dropped and counted).
 ep_lb_packets() {
+	case ${EP_LB:-rr} in
+	xdp)
+		echo $(($(ep_xdp_counter syn_redirected) + $(ep_xdp_counter nonsyn_drop) +
+			$(ep_xdp_counter syn_legacy_drop)))
+		return ;;
+	nf)
+		echo $(($(ep_nf_counter syn_redirected) + $(ep_nf_counter nonsyn_drop) +
+			$(ep_nf_counter syn_legacy_drop)))
+		return ;;
+	esac
 	bpftool -j map lookup pinned /sys/fs/bpf/crabtest_lbmaps/lb_cnt key 0 0 0 0 |
 		python3 -c 'import json,sys; j=json.load(sys.stdin); print(j.get("formatted", j)["value"])'
 }
 
-# The whole setup; $1 = extra client attach options.
+# The whole setup; "$@" = extra client attach options. EP_CLIENT and
+# EP_SERVER (ebpf, the default, or module: crab_client.ko/crab_server.ko,
+# per netns and enabled by default) choose the endpoint implementations.
 ep_setup() {
 	local cgroot i
-	crab_check_tool nsenter python3 clang bpftool tc
+	crab_check_tool nsenter python3 clang bpftool tc ping
+	[ "${EP_LB:-rr}" = rr ] || crab_check_tool nft
 	[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+	[ "${EP_CLIENT:-ebpf}" = module ] && crab_load_module crab_client
+	[ "${EP_SERVER:-ebpf}" = module ] && crab_load_module crab_server
 	crab_topo_setup 3
 	cgroot=$(ep_cgroup2)
 	CG_BASE=$cgroot/crab-ep-$CRAB_SFX
@@ -134,15 +248,26 @@ ep_setup() {
 
 	EP_TMP=$(mktemp -d)
 	crab_defer "rm -rf $EP_TMP"
-	ep_lb_setup "$EP_TMP" || crab_fail "LB fixture setup"
+	ep_lb_setup "$EP_TMP" || crab_fail "LB setup (EP_LB=${EP_LB:-rr})"
 	ip -n "$NS_CLI" route add "$HOLD_ADDR/32" via "$IP_LB"
 
-	"$CRABCTL" ebpf server attach --cgroup "$CG_SRV" || crab_fail "crabctl ebpf server attach"
-	crab_defer "$CRABCTL ebpf server detach --cgroup $CG_SRV"
-	ep_crabctl "$NS_CLI" ebpf client attach --cgroup "$CG_CLI" --dev eth0 "$@" ||
-		crab_fail "crabctl ebpf client attach"
-	crab_defer "ep_crabctl $NS_CLI ebpf client detach --cgroup $CG_CLI --dev eth0"
+	if [ "${EP_SERVER:-ebpf}" = ebpf ]; then
+		"$CRABCTL" ebpf server attach --cgroup "$CG_SRV" ||
+			crab_fail "crabctl ebpf server attach"
+		crab_defer "$CRABCTL ebpf server detach --cgroup $CG_SRV"
+	fi
+	if [ "${EP_CLIENT:-ebpf}" = ebpf ]; then
+		ep_crabctl "$NS_CLI" ebpf client attach --cgroup "$CG_CLI" --dev eth0 "$@" ||
+			crab_fail "crabctl ebpf client attach"
+		crab_defer "ep_crabctl $NS_CLI ebpf client detach --cgroup $CG_CLI --dev eth0"
+	fi
 	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
 		ep_echo_server "${NS_SRV[i]}" "$EP_PORT"
 	done
+}
+
+# Counter NAME of a module endpoint in namespace NS: ep_mod_counter NS
+# crab_client|crab_server NAME.
+ep_mod_counter() {
+	ip netns exec "$1" awk -v n="$3" '$1 == n { print $2 }' "/proc/net/$2"
 }
