@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: host vm
+# crab-test: host
 #
 # eBPF endpoints (client and three servers) through the project's XDP LB
 # (lb/ebpf_xdp, attached natively to the LB's veth by crabctl):
