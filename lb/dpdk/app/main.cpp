@@ -148,10 +148,11 @@ int main(int argc, char** argv)
     if (rte_lcore_count() == 1) {
         worker_main(app.workers[0].get());
     } else {
-        unsigned lc = RTE_MAX_LCORE;
-        for (auto& w : app.workers) {
-            lc = rte_get_next_lcore(lc, 1, 0);
-            rte_eal_remote_launch(worker_main, w.get(), lc);
+        size_t i = 0;
+        unsigned lc;
+        RTE_LCORE_FOREACH_WORKER(lc) {
+            if (i < app.workers.size())
+                rte_eal_remote_launch(worker_main, app.workers[i++].get(), lc);
         }
         // The main lcore sleeps (rte_eal_mp_wait_lcore() would spin on
         // its CPU) until a signal, then waits for the workers.
