@@ -3,7 +3,8 @@
 // dpdk-telemetry.py or `crabctl lb dpdk`, on the socket
 // /var/run/dpdk/<file-prefix>/dpdk_telemetry.v2.
 //
-//   /crab/stats                           global counters + "services" list
+//   /crab/stats                           global counters (summed over workers),
+//                                         "worker_rx" per worker, "services" list
 //   /crab/stats,VIP:PORT                  a service's counters (crab_lb.h names)
 //   /crab/services                        service list (strings)
 //   /crab/backends,VIP:PORT               backends of a service
@@ -90,6 +91,11 @@ int cmd_stats(const char*, const char* params, rte_tel_data* d)
         for (int i = 0; i < A_MAX; i++)
             rte_tel_data_add_dict_u64(d, names[i], sum_a(app, i));
         rte_tel_data_add_dict_u64(d, "workers", app.workers.size());
+        rte_tel_data* wr = rte_tel_data_alloc();
+        rte_tel_data_start_array(wr, RTE_TEL_U64_VAL);
+        for (const auto& w : app.workers)
+            rte_tel_data_add_array_u64(wr, w->core.g[G_RX].get());
+        rte_tel_data_add_dict_container(d, "worker_rx", wr, 0);
         rte_tel_data_add_dict_u64(d, "tsc_hz", rte_get_tsc_hz());
         rte_tel_data* l = rte_tel_data_alloc();
         rte_tel_data_start_array(l, RTE_TEL_STRING_VAL);
