@@ -41,7 +41,7 @@ BATCH=256
 ARGS=("$@")
 
 die() { echo "error: $*" >&2; exit 1; }
-usage() { sed -n '4,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '4,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 isnum() { [[ $1 =~ ^[0-9]+$ ]]; }
 
 while [ $# -gt 0 ]; do
