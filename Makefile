@@ -26,7 +26,7 @@ T          ?= *
 J          ?= 2
 
 .PHONY: all help deps modules modules-all bpf userspace check check-unit \
-        check-host check-vm check-harness kernel demo bench-xdp clean
+        check-host check-vm check-harness kernel demo bench-xdp bench-dpdk clean
 
 all: bpf userspace modules
 
@@ -45,6 +45,7 @@ help:
 	@echo "  make check-harness    tests of the test harness itself (failure paths)"
 	@echo "  make kernel           apply kernel-patches/6.12 to Debian's linux-source-6.12, build a VM bzImage"
 	@echo "  make bench-xdp [BENCH_ARGS='--reps 7']   XDP LB SYN/s vs an XDP_TX reflector (root, host kernel)"
+	@echo "  make bench-dpdk [BENCH_ARGS='--reps 5']  DPDK LB SYN/s vs testpmd io on the same vdev (root, host kernel)"
 	@echo "  make demo [LB=...]    boot the VM, build the topology, run traffic through the VIP"
 	@echo "  make clean            remove build/"
 	@echo "Variables: T=<glob> selects tests, KVER/KDIR pick the kernel for modules."
@@ -99,6 +100,9 @@ check-harness:
 
 bench-xdp: bpf userspace
 	@bash bench/xdp/run.sh $(BENCH_ARGS)
+
+bench-dpdk: userspace
+	@bash bench/dpdk/run.sh $(BENCH_ARGS)
 
 kernel:
 	@bash tools/kernel/build-kernel.sh

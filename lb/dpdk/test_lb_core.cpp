@@ -567,3 +567,40 @@ TEST(Config, BadValuesNamedAndNothingApplied)
     EXPECT_EQ(t.services.size(), 1u);
     EXPECT_TRUE(t.services[0].backends.empty());
 }
+
+TEST(Config, InPlaceSetKeepsSlotBackendsAndState)
+{
+    Table t;
+    service_add(t, parse_service_spec("198.18.100.1:80,policy=rr"));
+    service_add(t, parse_service_spec("198.18.100.1:81"));
+    backend_add(t, parse_backend_spec("198.18.100.1:81,198.18.0.3"));
+    backend_add(t, parse_backend_spec("198.18.100.1:81,198.18.0.4,weight=2"));
+    backend_set_state(t, {{kVip}, 81}, crab::parse_ipv4("198.18.0.4"), CRAB_BACKEND_DRAINING);
+    const uint16_t slot = t.find(kVip, 81)->slot;
+
+    service_set(t, parse_service_update("198.18.100.1:81,policy=wrr"));
+    const Service* s = t.find(kVip, 81);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->policy, CRAB_POLICY_WRR);
+    EXPECT_EQ(s->legacy, CRAB_LEGACY_DROP);  // not given: unchanged
+    EXPECT_EQ(s->slot, slot);
+    EXPECT_EQ(s->backends.size(), 2u);
+
+    backend_set(t, parse_backend_update("198.18.100.1:81,198.18.0.3,weight=5"));
+    backend_set(t, parse_backend_update("198.18.100.1:81,198.18.0.4,mac=02:00:00:00:00:04"));
+    s = t.find(kVip, 81);
+    EXPECT_EQ(s->backends[0].weight, 5);
+    EXPECT_EQ(s->backends[1].weight, 2);
+    EXPECT_TRUE(s->backends[1].has_mac);
+    EXPECT_EQ(s->backends[1].state, CRAB_BACKEND_DRAINING);  // state kept
+    // wrr ring rebuilt: only the active backend (index 0) is in it
+    ASSERT_FALSE(s->wrr.empty());
+    for (uint16_t e : s->wrr)
+        EXPECT_EQ(e, 0);
+
+    EXPECT_THROW(parse_service_update("198.18.100.1:81"), crab::Error);  // nothing to change
+    EXPECT_THROW(parse_backend_update("198.18.100.1:81,198.18.0.3"), crab::Error);
+    EXPECT_THROW(parse_backend_update("198.18.100.1:81,198.18.0.3,weight=0"), crab::Error);
+    EXPECT_THROW(backend_set(t, parse_backend_update("198.18.100.1:81,198.18.0.9,weight=2")), crab::Error);
+    EXPECT_THROW(service_set(t, parse_service_update("198.18.100.1:82,policy=rr")), crab::Error);
+}

@@ -6,8 +6,8 @@
 # net_af_packet, started without services, see ../lb_dpdk/test_dpdk_veth.sh
 # for why the LB namespace is made inert): a TOML file converges it (SYNs
 # follow), a second apply changes nothing, an edited file converges
-# (including a weight change, which the telemetry API does by re-adding the
-# backend), an invalid file exits 2 and changes nothing, show round-trips.
+# (including a weight change and a policy change, both in place through
+# /crab/backend_set and /crab/service_set), an invalid file exits 2 and changes nothing, show round-trips.
 source "$(dirname "$0")/../lib.sh"
 
 LBD=${CRAB_LBD:-$CRAB_TOP/build/userspace/lb/dpdk/crab-lb-dpdk}
@@ -89,7 +89,7 @@ log_test $? "traffic follows: 30 SYNs split $got"
 [ "$(ctl apply -f "$F")" = "no changes" ]
 log_test $? "second apply of the same file: no changes"
 
-# edit: srv1 removed, srv2 weight 2 (re-added by the driver), srv3 drained
+# edit: srv1 removed, srv2 weight 2 (in place), srv3 drained
 conf "$F" rr "${IP_SRV[2]}:2 ${IP_SRV[3]}:1:drain"
 out=$(ctl apply -f "$F")
 rc=$?
@@ -104,13 +104,13 @@ js=$(ctl -j show --lb dpdk --prefix "$PREFIX")
 	"[('${IP_SRV[2]}', 2, False), ('${IP_SRV[3]}', 1, True)]" ]
 log_test $? "show --json: weights and drain state as applied"
 
-# policy change: service re-created with its backends
+# policy change: in place (/crab/service_set), backends and counters stay
 conf "$F" random "${IP_SRV[2]}:2 ${IP_SRV[3]}:1:drain"
 ctl apply -f "$F" >/dev/null && [ "$(ctl -j show --lb dpdk --prefix "$PREFIX" | python3 -c '
 import json, sys
 j = json.load(sys.stdin)["service"][0]
 print(j["policy"], len(j["backend"]))')" = "random 2" ] && [ "$(ctl apply -f "$F")" = "no changes" ]
-log_test $? "policy change converges (service re-added with its backends)"
+log_test $? "policy change converges in place (backends kept)"
 
 # invalid file: exit 2, named line, nothing changed
 before=$(ctl show --lb dpdk --prefix "$PREFIX")
@@ -129,8 +129,8 @@ n=$(ctl -j stats --lb dpdk --prefix "$PREFIX" | python3 -c '
 import json, sys
 j = json.load(sys.stdin)
 print(j["services"][0]["counters"]["syn_redirected"]["total"])')
-[ "$n" = 0 ]
-log_test $? "stats: counters of the re-created service start at 0 ($n)"
+[ "$n" = 36 ]
+log_test $? "stats: counters kept through the in-place edits (syn_redirected $n = 30 + 6)"
 
 kill -TERM $LB_PID
 wait $LB_PID 2>/dev/null

@@ -14,9 +14,9 @@
 //
 // Values are parsed here first (a bad one sends nothing); the LB applies
 // each command to a copy of its table and publishes it whole.
-// crab::LbDriver "dpdk" (lb_driver.hpp) sends the same commands; what the
-// telemetry API lacks (in-place policy or weight changes) it does by
-// remove + add, see README.md.
+// crab::LbDriver "dpdk" (lb_driver.hpp) sends the same commands; policy,
+// legacy mode and weight change in place (/crab/service_set,
+// /crab/backend_set), so counters, backends and drain states stay.
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -187,7 +187,7 @@ void setup_lb_dpdk(CLI::App& parent, Globals& g)
     sa->add_option("--policy", o->policy, "rr, random or wrr")->capture_default_str();
     sa->add_option("--legacy", o->legacy, "drop, insert or hash")->capture_default_str();
     sa->callback([o] { run_service("add", *o); });
-    auto* ss = svc->add_subcommand("set", "change policy/legacy (the LB has no in-place update: remove + add)");
+    auto* ss = svc->add_subcommand("set", "change policy/legacy in place (backends and counters stay)");
     ss->add_option("endpoint", o->endpoint, "VIP:PORT")->required();
     auto* ss_pol = ss->add_option("--policy", o->policy, "rr, random or wrr");
     auto* ss_leg = ss->add_option("--legacy", o->legacy, "drop, insert or hash");
@@ -220,7 +220,7 @@ void setup_lb_dpdk(CLI::App& parent, Globals& g)
         std::string name = cmd;
         c->callback([o, name] { run_backend(name, *o); });
     }
-    auto* bs = be->add_subcommand("set", "change the weight of a backend (remove + add in the LB)");
+    auto* bs = be->add_subcommand("set", "change the weight of a backend in place");
     bs->add_option("endpoint", o->endpoint, "VIP:PORT")->required();
     bs->add_option("dip", o->dip, "backend address")->required();
     bs->add_option("--weight", o->weight, "weight (wrr)")->required()->check(CLI::Range(1, CRAB_WEIGHT_MAX));
@@ -320,19 +320,11 @@ public:
         telemetry(o_, "/crab/service_add," + crab::to_string(ep) + ",policy=" + std::string(crab::to_string(pol)) +
                           ",legacy=" + std::string(crab::to_string(leg)));
     }
-    // No in-place change in the telemetry API: remove the service and add
-    // it back with the new settings and the same backends.
+    // In place: the service keeps its backends, their states and counters.
     void service_set(const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg) override
     {
-        auto cur = read();
-        const crab::config::Service* s = cur.find(ep);
-        if (!s)
-            throw Error("service " + crab::to_string(ep) + " does not exist", crab::kExitNotFound);
-        auto backends = s->backends;
-        service_del(ep);
-        service_add(ep, pol, leg);
-        for (const auto& b : backends)
-            backend_add(ep, b);
+        telemetry(o_, "/crab/service_set," + crab::to_string(ep) + ",policy=" + std::string(crab::to_string(pol)) +
+                          ",legacy=" + std::string(crab::to_string(leg)));
     }
     void service_del(const crab::Endpoint& ep) override { telemetry(o_, "/crab/service_del," + crab::to_string(ep)); }
     void backend_add(const crab::Endpoint& ep, const crab::config::Backend& b) override
@@ -352,14 +344,11 @@ public:
         if (!old)
             throw Error("backend " + crab::to_string(b.addr) + " is not in service " + crab::to_string(ep),
                         crab::kExitNotFound);
-        if (old->weight != b.weight) {
-            // No weight update in the telemetry API: replace the backend.
-            backend_del(ep, b.addr);
-            backend_add(ep, b);
-            return;
-        }
         std::string arg = crab::to_string(ep) + "," + crab::to_string(b.addr);
-        telemetry(o_, std::string(b.drain ? "/crab/backend_drain," : "/crab/backend_activate,") + arg);
+        if (old->weight != b.weight)
+            telemetry(o_, "/crab/backend_set," + arg + ",weight=" + std::to_string(b.weight));
+        if (old->drain != b.drain)
+            telemetry(o_, std::string(b.drain ? "/crab/backend_drain," : "/crab/backend_activate,") + arg);
     }
     void backend_del(const crab::Endpoint& ep, crab::Ipv4 dip) override
     {

@@ -17,6 +17,14 @@
 
 namespace crab::lbd {
 
+// What happens to frames that are not LB traffic (Verdict::Pass, ARP not
+// answered here).
+enum class Exception : uint8_t {
+    Drop,  // freed and counted (af_packet: the kernel has its own copy)
+    Tap,   // to a TAP device in the LB's namespace; what the kernel sends
+           // out of the TAP leaves by the port
+};
+
 // Everything main() takes from the command line, in one struct.
 struct AppConfig {
     uint16_t port_id = 0;
@@ -25,6 +33,8 @@ struct AppConfig {
     uint16_t mtu = 1500;
     unsigned nb_mbufs = 8192;     // fits --no-huge -m 512
     unsigned idle_us = 0;         // sleep after an empty burst (shared CPUs, tests)
+    Exception exception = Exception::Drop;
+    std::string tap_name = "crab0";  // --exception tap: the kernel interface
     std::vector<ServiceSpec> services;
     std::vector<BackendSpec> backends;
 };
@@ -33,20 +43,26 @@ struct AppConfig {
 #define CRAB_LBD_ACOUNTERS(X)                                                \
     X(TX, "tx", "frames sent")                                               \
     X(TX_DROP, "tx_drop", "frames the TX queue did not take")                \
-    X(EXCEPTION_DROP, "exception_drop", "not LB traffic: left to the kernel's own copy, freed here") \
+    X(EXCEPTION_DROP, "exception_drop", "not LB traffic freed: --exception drop, or the TAP queue full") \
+    X(EXCEPTION_TX, "exception_tx", "not LB traffic handed to the TAP exception port")          \
+    X(EXCEPTION_RX, "exception_rx", "frames from the TAP exception port sent out of the port")  \
     X(MULTISEG, "multiseg_drop", "multi-segment mbufs (not handled) dropped") \
     X(ARP_REPLY_SENT, "arp_reply_sent", "ARP replies sent for a VIP or the port address") \
     X(ARP_REQ_SENT, "arp_req_sent", "ARP requests sent for backends")        \
     X(ARP_LEARNED, "arp_learned", "backend MACs learned from ARP")          \
-    X(ALLOC_FAIL, "alloc_fail", "mbuf allocation failures")
+    X(ALLOC_FAIL, "alloc_fail", "mbuf allocation failures")                 \
+    X(BUSY_CYCLES, "busy_cycles", "TSC cycles of loop iterations that received frames")
 
 #define CRAB_LBD_A_ENUM(e, n, h) A_##e,
 enum ACounter { CRAB_LBD_ACOUNTERS(CRAB_LBD_A_ENUM) A_MAX };
 #undef CRAB_LBD_A_ENUM
 
+// One worker lcore: RX/TX queue `queue` of the port (and of the TAP),
+// reader `queue` of the table's RcuPtr, its own counters and rr cursors.
 struct alignas(64) Worker {
     LcoreState core;
     std::array<Counter, A_MAX> app;
+    uint16_t queue = 0;
 };
 
 struct App {
@@ -55,7 +71,10 @@ struct App {
     rte_mempool* pool = nullptr;
     std::unique_ptr<RcuPtr<Table>> table;
     NeighTable neigh;
-    std::unique_ptr<Worker> worker;  // one RX/TX queue pair, one worker lcore
+    uint16_t tap_port = UINT16_MAX;  // --exception tap: the TAP's port id
+    // One per RX/TX queue pair, one worker lcore each; counters are summed
+    // on read.
+    std::vector<std::unique_ptr<Worker>> workers;
     // Per-slot counter values when the slot's service was added, so a
     // re-used slot starts from zero.
     std::array<std::array<uint64_t, CRAB_LB_CNT_MAX>, CRAB_MAX_SERVICES> base{};
@@ -63,6 +82,11 @@ struct App {
 
 extern App* g_app;
 extern std::atomic<bool> force_quit;
+
+// Sums over the workers (control plane).
+uint64_t sum_svc(const App& app, unsigned slot, unsigned i);
+uint64_t sum_g(const App& app, unsigned i);
+uint64_t sum_a(const App& app, unsigned i);
 
 int port_init(App& app);   // 0 or -errno
 void port_fini(App& app);

@@ -3,19 +3,24 @@
 // dpdk-telemetry.py or `crabctl lb dpdk`, on the socket
 // /var/run/dpdk/<file-prefix>/dpdk_telemetry.v2.
 //
-//   /crab/stats                           global counters + "services" list
+//   /crab/stats                           global counters (summed over workers),
+//                                         "worker_rx" per worker, "services" list
 //   /crab/stats,VIP:PORT                  a service's counters (crab_lb.h names)
 //   /crab/services                        service list (strings)
 //   /crab/backends,VIP:PORT               backends of a service
 //   /crab/service_add,VIP:PORT[,policy=P][,legacy=L]
+//   /crab/service_set,VIP:PORT[,policy=P][,legacy=L]   in place
 //   /crab/service_del,VIP:PORT
 //   /crab/backend_add,VIP:PORT,DIP[,weight=W][,mac=MAC]
+//   /crab/backend_set,VIP:PORT,DIP[,weight=W][,mac=MAC]  in place
 //   /crab/backend_del,VIP:PORT,DIP
 //   /crab/backend_drain,VIP:PORT,DIP
 //   /crab/backend_activate,VIP:PORT,DIP
 //
 // Edits apply to a copy of the table that is published whole (RcuPtr);
 // the answer is {"ok": ...} or {"error": "message naming the bad value"}.
+// Counters are per worker lcore and summed here.
+#include <rte_cycles.h>
 #include <rte_telemetry.h>
 
 #include <functional>
@@ -23,6 +28,30 @@
 #include "app.hpp"
 
 namespace crab::lbd {
+
+uint64_t sum_svc(const App& app, unsigned slot, unsigned i)
+{
+    uint64_t v = 0;
+    for (const auto& w : app.workers)
+        v += w->core.cnt[slot][i].get();
+    return v;
+}
+
+uint64_t sum_g(const App& app, unsigned i)
+{
+    uint64_t v = 0;
+    for (const auto& w : app.workers)
+        v += w->core.g[i].get();
+    return v;
+}
+
+uint64_t sum_a(const App& app, unsigned i)
+{
+    uint64_t v = 0;
+    for (const auto& w : app.workers)
+        v += w->app[i].get();
+    return v;
+}
 
 namespace {
 
@@ -51,16 +80,23 @@ int cmd_stats(const char*, const char* params, rte_tel_data* d)
                 throw Error("no service " + to_string(ep));
             for (int i = 0; i < CRAB_LB_CNT_MAX; i++)
                 rte_tel_data_add_dict_u64(d, kCounterNames[i],
-                                          app.worker->core.cnt[s->slot][i].get() - app.base[s->slot][i]);
+                                          sum_svc(app, s->slot, i) - app.base[s->slot][i]);
             return 0;
         }
         for (int i = 0; i < G_MAX; i++)
-            rte_tel_data_add_dict_u64(d, kGCounterNames[i], app.worker->core.g[i].get());
+            rte_tel_data_add_dict_u64(d, kGCounterNames[i], sum_g(app, i));
 #define CRAB_LBD_A_NAME(e, n, h) n,
         static const char* const names[] = {CRAB_LBD_ACOUNTERS(CRAB_LBD_A_NAME)};
 #undef CRAB_LBD_A_NAME
         for (int i = 0; i < A_MAX; i++)
-            rte_tel_data_add_dict_u64(d, names[i], app.worker->app[i].get());
+            rte_tel_data_add_dict_u64(d, names[i], sum_a(app, i));
+        rte_tel_data_add_dict_u64(d, "workers", app.workers.size());
+        rte_tel_data* wr = rte_tel_data_alloc();
+        rte_tel_data_start_array(wr, RTE_TEL_U64_VAL);
+        for (const auto& w : app.workers)
+            rte_tel_data_add_array_u64(wr, w->core.g[G_RX].get());
+        rte_tel_data_add_dict_container(d, "worker_rx", wr, 0);
+        rte_tel_data_add_dict_u64(d, "tsc_hz", rte_get_tsc_hz());
         rte_tel_data* l = rte_tel_data_alloc();
         rte_tel_data_start_array(l, RTE_TEL_STRING_VAL);
         for (const auto& s : t->services)
@@ -143,6 +179,10 @@ int cmd_service_add(const char*, const char* p, rte_tel_data* d)
 {
     return edit(p, d, [](Table& t, std::string_view s) { service_add(t, parse_service_spec(s)); });
 }
+int cmd_service_set(const char*, const char* p, rte_tel_data* d)
+{
+    return edit(p, d, [](Table& t, std::string_view s) { service_set(t, parse_service_update(s)); });
+}
 int cmd_service_del(const char*, const char* p, rte_tel_data* d)
 {
     return edit(p, d, [](Table& t, std::string_view s) { service_del(t, parse_endpoint(s)); });
@@ -150,6 +190,10 @@ int cmd_service_del(const char*, const char* p, rte_tel_data* d)
 int cmd_backend_add(const char*, const char* p, rte_tel_data* d)
 {
     return edit(p, d, [](Table& t, std::string_view s) { backend_add(t, parse_backend_spec(s)); });
+}
+int cmd_backend_set(const char*, const char* p, rte_tel_data* d)
+{
+    return edit(p, d, [](Table& t, std::string_view s) { backend_set(t, parse_backend_update(s)); });
 }
 int cmd_backend_del(const char*, const char* p, rte_tel_data* d)
 {
@@ -187,7 +231,7 @@ void control_service_added(App& app, const Table& next)
                 existed |= o.slot == s.slot && o.vip == s.vip && o.port == s.port;
         if (!existed)
             for (int i = 0; i < CRAB_LB_CNT_MAX; i++)
-                app.base[s.slot][i] = app.worker->core.cnt[s.slot][i].get();
+                app.base[s.slot][i] = sum_svc(app, s.slot, i);
     }
 }
 
@@ -202,8 +246,12 @@ int control_init(App&)
         {"/crab/services", cmd_services, "CRAB LB services. No parameters."},
         {"/crab/backends", cmd_backends, "Backends of a service. Parameter: VIP:PORT"},
         {"/crab/service_add", cmd_service_add, "Add a service. Parameters: VIP:PORT[,policy=P][,legacy=L]"},
+        {"/crab/service_set", cmd_service_set,
+         "Change a service in place (counters and backends stay). Parameters: VIP:PORT[,policy=P][,legacy=L]"},
         {"/crab/service_del", cmd_service_del, "Remove a service. Parameter: VIP:PORT"},
         {"/crab/backend_add", cmd_backend_add, "Add a backend. Parameters: VIP:PORT,DIP[,weight=W][,mac=MAC]"},
+        {"/crab/backend_set", cmd_backend_set,
+         "Change a backend in place (state stays). Parameters: VIP:PORT,DIP[,weight=W][,mac=MAC]"},
         {"/crab/backend_del", cmd_backend_del, "Remove a backend. Parameters: VIP:PORT,DIP"},
         {"/crab/backend_drain", cmd_backend_drain, "Drain a backend (no new SYNs). Parameters: VIP:PORT,DIP"},
         {"/crab/backend_activate", cmd_backend_activate, "Re-activate a drained backend. Parameters: VIP:PORT,DIP"},

@@ -4,6 +4,10 @@
 //   crab-lb-dpdk EAL-OPTIONS -- [--vip-config FILE] [--service VIP:PORT,...]...
 //                [--backend VIP:PORT,DIP,...]... [--port-ip IP] [--port-mac MAC]
 //                [--port N] [--mtu N] [--mbufs N] [--idle-us N]
+//                [--exception drop|tap] [--tap-name NAME]
+//
+// One worker per EAL worker lcore (or the main lcore alone), each on its
+// own RX/TX queue pair of the port.
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
@@ -11,6 +15,7 @@
 #include <rte_random.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 
@@ -19,7 +24,7 @@
 namespace crab::lbd {
 App* g_app;
 std::atomic<bool> force_quit{false};
-int worker_main(void*);
+int worker_main(void* worker);
 }  // namespace crab::lbd
 
 using namespace crab::lbd;
@@ -35,7 +40,7 @@ static void on_signal(int sig)
 static AppConfig parse_args(int argc, char** argv)
 {
     AppConfig c;
-    std::string vip_config, port_mac, port_ip;
+    std::string vip_config, port_mac, port_ip, exc = "drop";
     std::vector<std::string> svcs, bes;
     CLI::App cli{"CRAB connection-redirect load balancer (DPDK)", "crab-lb-dpdk"};
     cli.add_option("--vip-config", vip_config, "file of 'service SPEC' / 'backend SPEC' lines")
@@ -49,6 +54,10 @@ static AppConfig parse_args(int argc, char** argv)
         CLI::Range(68, 9000));
     cli.add_option("--mbufs", c.nb_mbufs, "mbufs in the pool")->capture_default_str()->check(
         CLI::Range(1024, 1 << 22));
+    cli.add_option("--exception", exc,
+                   "not LB traffic: drop (freed, counted) or tap (to a TAP device for the kernel)")
+        ->capture_default_str()->check(CLI::IsMember({"drop", "tap"}));
+    cli.add_option("--tap-name", c.tap_name, "name of the exception TAP device")->capture_default_str();
     cli.add_option("--idle-us", c.idle_us, "sleep after an empty RX burst (0: busy poll)")
         ->capture_default_str()->check(CLI::Range(0, 100000));
     try {
@@ -58,6 +67,9 @@ static AppConfig parse_args(int argc, char** argv)
     } catch (const CLI::ParseError& e) {
         throw crab::Error(e.what(), crab::kExitUsage);
     }
+    c.exception = exc == "tap" ? Exception::Tap : Exception::Drop;
+    if (c.tap_name.empty() || c.tap_name.size() >= 16)
+        throw crab::Error("--tap-name '" + c.tap_name + "': 1..15 characters", crab::kExitUsage);
     if (!vip_config.empty())
         load_config_file(vip_config, c.services, c.backends);
     for (const auto& s : svcs)
@@ -97,7 +109,13 @@ int main(int argc, char** argv)
     int rc = crab::kExitOk;
     try {
         app.cfg = parse_args(argc, argv);
-        app.worker = std::make_unique<Worker>();
+        // One worker per worker lcore; the main lcore works only when alone.
+        unsigned nw = std::max(1u, rte_lcore_count() - 1);
+        for (unsigned i = 0; i < nw; i++) {
+            app.workers.push_back(std::make_unique<Worker>());
+            app.workers.back()->queue = static_cast<uint16_t>(i);
+            app.workers.back()->core.rng = rte_rand();
+        }
         app.table = std::make_unique<RcuPtr<Table>>(initial_table(app.cfg));
     } catch (const crab::Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
@@ -105,7 +123,6 @@ int main(int argc, char** argv)
         return e.code();
     }
     app.core_cfg.mtu = app.cfg.mtu;
-    app.worker->core.rng = rte_rand();
 
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
@@ -122,21 +139,26 @@ int main(int argc, char** argv)
         rc = crab::kExitError;
         goto out_port;
     }
-    std::printf("crab-lb-dpdk: %zu services on port %u, MAC %s\n", app.table->current()->services.size(),
-                app.cfg.port_id, mac_to_string(app.core_cfg.port_mac).c_str());
+    std::printf("crab-lb-dpdk: %zu services on port %u, MAC %s, %zu worker(s), exception %s\n",
+                app.table->current()->services.size(), app.cfg.port_id,
+                mac_to_string(app.core_cfg.port_mac).c_str(), app.workers.size(),
+                app.cfg.exception == Exception::Tap ? app.cfg.tap_name.c_str() : "drop");
     std::fflush(stdout);
 
-    // One worker: the first worker lcore, or the main lcore if none.
-    {
-        unsigned lc = rte_get_next_lcore(-1, 1, 0);
-        if (lc < RTE_MAX_LCORE) {
-            rte_eal_remote_launch(worker_main, nullptr, lc);
-            if (rte_lcore_count() > 2)
-                std::fprintf(stderr, "crab-lb-dpdk: one queue, one worker: extra lcores stay idle\n");
-            rte_eal_mp_wait_lcore();
-        } else {
-            worker_main(nullptr);
+    if (rte_lcore_count() == 1) {
+        worker_main(app.workers[0].get());
+    } else {
+        size_t i = 0;
+        unsigned lc;
+        RTE_LCORE_FOREACH_WORKER(lc) {
+            if (i < app.workers.size())
+                rte_eal_remote_launch(worker_main, app.workers[i++].get(), lc);
         }
+        // The main lcore sleeps (rte_eal_mp_wait_lcore() would spin on
+        // its CPU) until a signal, then waits for the workers.
+        while (!force_quit.load())
+            rte_delay_us_sleep(100000);
+        rte_eal_mp_wait_lcore();
     }
 
 out_port:

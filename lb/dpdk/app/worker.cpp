@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The worker lcore: bursts of 32, the core decides and rewrites in place,
-// ARP for the VIPs and the port address is answered here, backend MACs are
-// learned from ARP replies to the requests this loop sends once a second.
+// A worker lcore (one per RX/TX queue pair): bursts of 32, the core decides
+// and rewrites in place, ARP for the VIPs and the port address is answered
+// here, backend MACs are learned from ARP replies to the requests worker 0
+// sends once a second. Frames that are not LB traffic go to the TAP
+// exception port (its queue of the same number) or are freed, as
+// configured; frames from the TAP go out of the port.
 #include <rte_arp.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_prefetch.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "app.hpp"
@@ -101,7 +105,7 @@ void tx(App& app, Worker& w, rte_mbuf** pkts, uint16_t n)
 {
     if (!n)
         return;
-    uint16_t sent = rte_eth_tx_burst(app.cfg.port_id, 0, pkts, n);
+    uint16_t sent = rte_eth_tx_burst(app.cfg.port_id, w.queue, pkts, n);
     w.app[A_TX].inc(sent);
     if (sent < n) {
         w.app[A_TX_DROP].inc(n - sent);
@@ -109,24 +113,70 @@ void tx(App& app, Worker& w, rte_mbuf** pkts, uint16_t n)
     }
 }
 
+// Not LB traffic: to the TAP (sent in one burst per loop) or freed.
+inline void exception(App& app, Worker& w, rte_mbuf* m, rte_mbuf** exc, uint16_t& nexc)
+{
+    if (app.tap_port != UINT16_MAX) {
+        exc[nexc++] = m;
+        return;
+    }
+    // --exception drop. af_packet/af_xdp-copy: the kernel got its own copy;
+    // with a NIC owned by DPDK this traffic is lost, and counted.
+    w.app[A_EXCEPTION_DROP].inc();
+    rte_pktmbuf_free(m);
+}
+
+void exception_flush(App& app, Worker& w, rte_mbuf** exc, uint16_t n)
+{
+    if (!n)
+        return;
+    uint16_t sent = rte_eth_tx_burst(app.tap_port, w.queue, exc, n);
+    w.app[A_EXCEPTION_TX].inc(sent);
+    if (sent < n) {
+        w.app[A_EXCEPTION_DROP].inc(n - sent);
+        rte_pktmbuf_free_bulk(exc + sent, n - sent);
+    }
+}
+
+// What the kernel sends out of the TAP leaves by the port, untouched.
+uint16_t tap_rx(App& app, Worker& w, rte_mbuf** out, uint16_t room)
+{
+    rte_mbuf* rx[kBurst];
+    uint16_t n = rte_eth_rx_burst(app.tap_port, w.queue, rx, std::min<uint16_t>(room, kBurst)), k = 0;
+    for (uint16_t i = 0; i < n; i++) {
+        if (rx[i]->nb_segs != 1) {
+            w.app[A_MULTISEG].inc();
+            rte_pktmbuf_free(rx[i]);
+            continue;
+        }
+        out[k++] = rx[i];
+    }
+    w.app[A_EXCEPTION_RX].inc(k);
+    return k;
+}
+
 }  // namespace
 
-int worker_main(void*)
+int worker_main(void* arg)
 {
     App& app = *g_app;
-    Worker& w = *app.worker;
+    Worker& w = *static_cast<Worker*>(arg);
     RcuPtr<Table>& tp = *app.table;
+    const bool tap = app.tap_port != UINT16_MAX;
+    const bool arp_sender = w.queue == 0;
     const uint64_t hz = rte_get_tsc_hz();
     uint64_t next_arp = 0;
     rte_mbuf* rx[kBurst];
-    rte_mbuf* out[kBurst * 2];
+    rte_mbuf* out[kBurst * 3];
+    rte_mbuf* exc[kBurst];
 
-    RTE_LOG(INFO, USER1, "worker on lcore %u\n", rte_lcore_id());
-    tp.online(0);
+    RTE_LOG(INFO, USER1, "worker %u on lcore %u\n", w.queue, rte_lcore_id());
+    tp.online(w.queue);
     while (!force_quit.load(std::memory_order_relaxed)) {
+        const uint64_t start = rte_rdtsc();
         const Table& t = *tp.read();
-        uint16_t nout = 0;
-        uint16_t n = rte_eth_rx_burst(app.cfg.port_id, 0, rx, kBurst);
+        uint16_t nout = 0, nexc = 0;
+        uint16_t n = rte_eth_rx_burst(app.cfg.port_id, w.queue, rx, kBurst);
 
         for (uint16_t i = 0; i < n; i++) {
             rte_mbuf* m = rx[i];
@@ -142,6 +192,8 @@ int worker_main(void*)
                 eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
                 if (handle_arp(app, w, t, m))
                     out[nout++] = m;
+                else if (tap)
+                    exception(app, w, m, exc, nexc);  // the kernel's neighbours
                 else
                     rte_pktmbuf_free(m);
                 continue;
@@ -158,36 +210,36 @@ int worker_main(void*)
                 break;
             }
             case Verdict::Pass:
-                // af_packet/af_xdp-copy: the kernel got its own copy. With a
-                // NIC owned by DPDK this traffic is lost (no TAP exception
-                // path yet) and counted.
-                w.app[A_EXCEPTION_DROP].inc();
-                rte_pktmbuf_free(m);
+                exception(app, w, m, exc, nexc);
                 break;
             case Verdict::Drop:
                 rte_pktmbuf_free(m);
                 break;
             }
         }
+        exception_flush(app, w, exc, nexc);
+        uint16_t ntap = tap ? tap_rx(app, w, out + nout, kBurst) : 0;
+        nout += ntap;
 
-        uint64_t now = rte_rdtsc();
-        if (now >= next_arp) {
-            next_arp = now + hz;
+        if (arp_sender && start >= next_arp) {
+            next_arp = start + hz;
             for (const auto& s : t.services)
                 for (const auto& b : s.backends) {
                     Mac mac;
-                    if (b.has_mac || app.neigh.get(b.dip, mac) || nout >= kBurst * 2)
+                    if (b.has_mac || app.neigh.get(b.dip, mac) || nout >= kBurst * 3)
                         continue;
                     if (rte_mbuf* m = arp_request(app, w, b.dip))
                         out[nout++] = m;
                 }
         }
         tx(app, w, out, nout);
-        tp.quiescent(0);
-        if (!n && app.cfg.idle_us)
+        tp.quiescent(w.queue);
+        if (n || ntap)
+            w.app[A_BUSY_CYCLES].inc(rte_rdtsc() - start);
+        else if (app.cfg.idle_us)
             rte_delay_us_sleep(app.cfg.idle_us);
     }
-    tp.offline(0);
+    tp.offline(w.queue);
     return 0;
 }
 

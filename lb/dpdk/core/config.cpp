@@ -116,6 +116,47 @@ BackendSpec parse_backend_spec(std::string_view s)
     return b;
 }
 
+ServiceUpdate parse_service_update(std::string_view s)
+{
+    auto items = split(s, ',');
+    ServiceUpdate u;
+    u.ep = parse_endpoint(items[0]);
+    for (size_t i = 1; i < items.size(); i++) {
+        std::string_view v;
+        if (kv(items[i], "policy", v))
+            u.policy = parse_policy(v);
+        else if (kv(items[i], "legacy", v))
+            u.legacy = parse_legacy_mode(v);
+        else
+            throw Error("unknown service setting '" + std::string(items[i]) + "'", kExitUsage);
+    }
+    if (!u.policy && !u.legacy)
+        throw Error("service '" + std::string(s) + "': nothing to change (give policy= and/or legacy=)", kExitUsage);
+    return u;
+}
+
+BackendUpdate parse_backend_update(std::string_view s)
+{
+    auto items = split(s, ',');
+    if (items.size() < 2)
+        throw Error("backend '" + std::string(s) + "' needs VIP:PORT,DIP", kExitUsage);
+    BackendUpdate u;
+    u.svc = parse_endpoint(items[0]);
+    u.dip = parse_ipv4(items[1]);
+    for (size_t i = 2; i < items.size(); i++) {
+        std::string_view v;
+        if (kv(items[i], "weight", v))
+            u.weight = static_cast<uint16_t>(parse_u32(v, "weight", 1, CRAB_WEIGHT_MAX));
+        else if (kv(items[i], "mac", v))
+            u.mac = parse_mac(v);
+        else
+            throw Error("unknown backend setting '" + std::string(items[i]) + "'", kExitUsage);
+    }
+    if (!u.weight && !u.mac)
+        throw Error("backend '" + std::string(s) + "': nothing to change (give weight= and/or mac=)", kExitUsage);
+    return u;
+}
+
 void service_add(Table& t, const ServiceSpec& sp)
 {
     if (find_mut(t, sp.ep))
@@ -134,6 +175,18 @@ void service_add(Table& t, const ServiceSpec& sp)
     s.build();
     t.services.push_back(std::move(s));
     t.index();
+}
+
+// Policy and legacy mode change in place: the slot (counters, rr cursor)
+// and the backends stay.
+void service_set(Table& t, const ServiceUpdate& u)
+{
+    Service& s = need(t, u.ep);
+    if (u.policy)
+        s.policy = *u.policy;
+    if (u.legacy)
+        s.legacy = *u.legacy;
+    s.build();
 }
 
 void service_del(Table& t, const Endpoint& ep)
@@ -159,6 +212,20 @@ void backend_add(Table& t, const BackendSpec& bs)
         b.mac = *bs.mac;
     }
     s.backends.push_back(b);
+    s.build();
+}
+
+// Weight and static MAC change in place; the state (active/draining) stays.
+void backend_set(Table& t, const BackendUpdate& u)
+{
+    Service& s = need(t, u.svc);
+    Backend& b = need_be(s, u.svc, u.dip);
+    if (u.weight)
+        b.weight = *u.weight;
+    if (u.mac) {
+        b.has_mac = true;
+        b.mac = *u.mac;
+    }
     s.build();
 }
 

@@ -28,8 +28,26 @@ struct BackendSpec {
     std::optional<Mac> mac;
 };
 
+// In-place changes: only the fields given are changed.
+struct ServiceUpdate {
+    Endpoint ep;
+    std::optional<crab_policy> policy;
+    std::optional<crab_legacy_mode> legacy;
+};
+
+struct BackendUpdate {
+    Endpoint svc;
+    Ipv4 dip;
+    std::optional<uint16_t> weight;
+    std::optional<Mac> mac;
+};
+
 // "VIP:PORT[,policy=rr|random|wrr][,legacy=drop|insert|hash]"
 ServiceSpec parse_service_spec(std::string_view s);
+// "VIP:PORT[,policy=P][,legacy=L]" with at least one setting
+ServiceUpdate parse_service_update(std::string_view s);
+// "VIP:PORT,DIP[,weight=W][,mac=MAC]" with at least one setting
+BackendUpdate parse_backend_update(std::string_view s);
 // "VIP:PORT,DIP[,weight=W][,mac=aa:bb:cc:dd:ee:ff]"
 BackendSpec parse_backend_spec(std::string_view s);
 Mac parse_mac(std::string_view s);
@@ -38,8 +56,10 @@ std::string mac_to_string(const Mac& m);
 // Table edits; each throws crab::Error naming the bad value and leaves the
 // table unchanged.
 void service_add(Table& t, const ServiceSpec& s);
+void service_set(Table& t, const ServiceUpdate& u);
 void service_del(Table& t, const Endpoint& ep);
 void backend_add(Table& t, const BackendSpec& b);
+void backend_set(Table& t, const BackendUpdate& u);
 void backend_del(Table& t, const Endpoint& svc, Ipv4 dip);
 void backend_set_state(Table& t, const Endpoint& svc, Ipv4 dip, crab_backend_state st);
 

@@ -427,6 +427,7 @@ void NeighTable::set(uint32_t ip, const Mac& mac)
     uint64_t v = 1ULL << 63;
     for (int i = 0; i < 6; i++)
         v |= static_cast<uint64_t>(mac[i]) << (8 * (5 - i));
+    std::lock_guard<std::mutex> lk(wmu_);
     for (unsigned n = 0, h = flow_hash(ip, 0, 0, 0) & (kSize - 1); n < kSize; n++, h = (h + 1) & (kSize - 1)) {
         uint32_t cur = e_[h].ip.load(std::memory_order_acquire);
         if (cur == ip || cur == 0) {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -84,9 +85,10 @@ struct Table {
     void index();  // sort and fill vips
 };
 
-// Neighbour table: IPv4 -> MAC, one writer (the lcore that sees ARP) and
-// lock-free readers. An entry is a 64-bit word (valid bit + MAC) so a
-// reader never sees half a MAC.
+// Neighbour table: IPv4 -> MAC, written by whichever worker lcore sees an
+// ARP (writers serialised by a mutex: ARP is not the fast path) and read
+// lock-free. An entry is a 64-bit word (valid bit + MAC) so a reader never
+// sees half a MAC.
 class NeighTable {
 public:
     static constexpr unsigned kSize = 1024;  // power of two
@@ -99,6 +101,7 @@ private:
         std::atomic<uint64_t> mac{0};  // bit 63 = valid
     };
     std::array<Entry, kSize> e_;
+    std::mutex wmu_;
 };
 
 struct Config {
