@@ -182,6 +182,12 @@ void load_config_file(const std::string& path, std::vector<ServiceSpec>& svcs, s
     std::ifstream in(path);
     if (!in)
         throw Error("cannot open --vip-config file '" + path + "'", kExitUsage);
+    load_config_stream(in, path, svcs, bes);
+}
+
+void load_config_stream(std::istream& in, const std::string& path, std::vector<ServiceSpec>& svcs,
+                        std::vector<BackendSpec>& bes)
+{
     std::string line;
     for (int n = 1; std::getline(in, line); n++) {
         auto hash = line.find('#');
