@@ -2,6 +2,7 @@
 #include "config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 
@@ -65,7 +66,9 @@ Mac parse_mac(std::string_view s)
         throw Error("bad MAC address '" + std::string(s) + "'", kExitUsage);
     for (int i = 0; i < 6; i++) {
         auto p = parts[i];
-        if (p.empty() || p.size() > 2 || !std::all_of(p.begin(), p.end(), ::isxdigit))
+        // isxdigit() of a negative char (a byte >= 0x80) is undefined.
+        auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+        if (p.empty() || p.size() > 2 || !std::all_of(p.begin(), p.end(), hex))
             throw Error("bad MAC address '" + std::string(s) + "'", kExitUsage);
         m[i] = static_cast<uint8_t>(std::stoul(std::string(p), nullptr, 16));
     }
