@@ -255,7 +255,7 @@ TEST(Config, RoundTrip)
     EXPECT_TRUE(plan(c, d).empty());
 }
 
-// Found by fuzz/fuzz_toml_config.cpp: control characters were written raw.
+// Caught by fuzz/fuzz_toml_config.cpp's round trip: control characters were written raw.
 TEST(Config, RoundTripEscapesControlCharacters)
 {
     Config c = parse_string("[lb]\nprefix = \"a\\nb\\tc\\u0001\\\"\\\\\"\nsocket = \"\\u007f\"\n", "t.toml");
@@ -265,7 +265,7 @@ TEST(Config, RoundTripEscapesControlCharacters)
     EXPECT_EQ(d.lb.socket, "\x7f");
 }
 
-// Found by fuzz/fuzz_toml_config.cpp: toml11 recursed once per '[' until the
+// Caught by fuzz/fuzz_toml_config.cpp: toml11 recursed once per '[' until the
 // stack overflowed.
 TEST(Config, DeepNestingIsAnErrorNotACrash)
 {
@@ -288,10 +288,9 @@ TEST(Config, BracketsInStringsAndCommentsAreNotNesting)
     EXPECT_EQ(x.lb.prefix, b + "\"" + c);
     EXPECT_EQ(x.lb.socket, c);
     EXPECT_EQ(x.services.size(), 1u);
-    x = parse_string("[lb]\nprefix = \"\"\"\n" + b + "\n\"\"\"\nsocket =  + c + 
-", "t.toml");
-    EXPECT_EQ(x.lb.prefix, b + "
-");
+    x = parse_string("[lb]\nprefix = \"\"\"\n" + b + "\n\"\"\"\nsocket = \'\'\'" + c + "\'\'\'\n", "t.toml");
+    EXPECT_EQ(x.lb.prefix, b + "\n");
+    EXPECT_EQ(x.lb.socket, c);
 }
 
 TEST(Planner, SameConfigTwiceNoChanges)
