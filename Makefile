@@ -23,10 +23,11 @@ vpath %.bpf.c lb/ebpf_xdp endpoints/ebpf
 
 KERNEL     ?= 6.1
 T          ?= *
+FUZZ_SECONDS ?= 60
 J          ?= 2
 
 .PHONY: all help deps modules modules-all bpf userspace check check-unit \
-        check-host check-vm check-harness kernel demo bench-xdp bench-dpdk clean
+        check-host check-vm check-harness kernel demo bench-xdp bench-dpdk fuzz clean
 
 all: bpf userspace modules
 
@@ -43,6 +44,7 @@ help:
 	@echo "  make check-host       selftests tagged 'host' on this machine's own kernel"
 	@echo "  make check-vm KERNEL=<6.1|6.12|/path/bzImage>   selftests tagged 'vm' inside QEMU"
 	@echo "  make check-harness    tests of the test harness itself (failure paths)"
+	@echo "  make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS='opt lb_core']   libFuzzer runs (clang), N seconds per target"
 	@echo "  make kernel           apply kernel-patches/6.12 to Debian's linux-source-6.12, build a VM bzImage"
 	@echo "  make bench-xdp [BENCH_ARGS='--reps 7']   XDP LB SYN/s vs an XDP_TX reflector (root, host kernel)"
 	@echo "  make bench-dpdk [BENCH_ARGS='--reps 5']  DPDK LB SYN/s vs testpmd io on the same vdev (root, host kernel)"
@@ -97,6 +99,10 @@ check-vm: bpf userspace
 
 check-harness:
 	@bash tools/vm/test-harness.sh
+
+# Coverage-guided fuzzing (fuzz/README.md); long run: make fuzz FUZZ_SECONDS=3600
+fuzz:
+	@bash fuzz/run.sh --seconds "$(FUZZ_SECONDS)" --results $(BUILD)/results/fuzz $(FUZZ_TARGETS)
 
 bench-xdp: bpf userspace
 	@bash bench/xdp/run.sh $(BENCH_ARGS)

@@ -9,6 +9,8 @@ set -euo pipefail
 pkgs=(
 	# toolchains and build
 	build-essential make cmake pkg-config gcc-12 g++ clang llvm lld rsync xz-utils file
+	# libFuzzer and the sanitizer runtimes for clang-14 (make fuzz)
+	libclang-rt-14-dev
 	# BPF
 	libbpf-dev bpftool libxdp-dev xdp-tools libelf-dev zlib1g-dev
 	# DPDK

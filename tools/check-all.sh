@@ -33,6 +33,8 @@ if ! make -s all; then
 else
 	echo "0 0 0" >/dev/null
 	step unit bash tools/run-unit.sh "$T"
+	# Bounded libFuzzer run, ${CRAB_FUZZ_SECONDS:-30}s per target (fuzz/README.md).
+	case fuzz in $T) step fuzz bash fuzz/run.sh --seconds "${CRAB_FUZZ_SECONDS:-30}" --results build/results/fuzz ;; esac
 	step harness bash tools/vm/test-harness.sh --results build/results/harness
 	step host bash selftests/run.sh --where host --filter "$T" --results build/results/host
 	# The VM suites are CPU-bound under TCG and mostly sequential inside:

@@ -257,6 +257,56 @@ Config parse_value_root(const toml::value& root, const std::string& file)
                 kExitUsage);
 }
 
+// toml11 parses nested arrays and inline tables recursively, without a
+// limit: a file of a few thousand '[' overflowed the stack (crash) and a few
+// hundred nested inline tables took tens of seconds (found by
+// fuzz/fuzz_toml_config.cpp). No valid configuration nests more than a
+// table-array header's two brackets, so refuse anything deeper than
+// kMaxNesting before toml11 sees it. Strings and comments are skipped so
+// that brackets inside them do not count.
+constexpr int kMaxNesting = 16;
+
+void check_nesting(const std::string& text, const std::string& file)
+{
+    int depth = 0, line = 1;
+    for (size_t i = 0; i < text.size(); i++) {
+        char c = text[i];
+        if (c == '\n') {
+            line++;
+        } else if (c == '#') {
+            while (i + 1 < text.size() && text[i + 1] != '\n')
+                i++;
+        } else if (c == '"' || c == '\'') {
+            // Basic ("...", escapes) or literal ('...') string, single or
+            // triple quoted; an unterminated one is toml11's to report.
+            bool triple = text.compare(i, 3, std::string(3, c)) == 0;
+            size_t j = i + (triple ? 3 : 1);
+            for (; j < text.size(); j++) {
+                if (text[j] == '\n')
+                    line++;
+                if (c == '"' && text[j] == '\\') {
+                    j++;
+                    if (j < text.size() && text[j] == '\n')
+                        line++;
+                } else if (text[j] == c && (!triple || text.compare(j, 3, std::string(3, c)) == 0)) {
+                    j += triple ? 2 : 0;
+                    break;
+                } else if (!triple && text[j] == '\n') {
+                    break;
+                }
+            }
+            i = j;
+        } else if (c == '[' || c == '{') {
+            if (++depth > kMaxNesting)
+                throw Error(file + ":" + std::to_string(line) + ": arrays or inline tables nested deeper than " +
+                                std::to_string(kMaxNesting) + " levels",
+                            kExitUsage);
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+}
+
 }  // namespace
 
 const Backend* Service::find(Ipv4 a) const
@@ -294,6 +344,7 @@ bool Config::same(const Config& o) const
 
 Config parse_string(const std::string& text, const std::string& name)
 {
+    check_nesting(text, name);
     std::istringstream is(text);
     toml::value root;
     try {
@@ -348,13 +399,25 @@ std::string to_string(const Mac& m)
 
 namespace {
 
+// A TOML basic string. Control characters cannot appear raw in one (TOML
+// 1.0 "Basic strings"): a newline in lb.prefix written as is made a file
+// that `crabctl show` wrote and `crabctl apply -f` rejected (found by
+// fuzz/fuzz_toml_config.cpp).
 std::string q(std::string_view s)
 {
     std::string out = "\"";
     for (char c : s) {
-        if (c == '"' || c == '\\')
+        auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
             out += '\\';
-        out += c;
+            out += c;
+        } else if (u < 0x20 || u == 0x7f) {
+            char e[8];
+            std::snprintf(e, sizeof(e), "\\u%04x", u);
+            out += e;
+        } else {
+            out += c;
+        }
     }
     return out + "\"";
 }

@@ -255,6 +255,44 @@ TEST(Config, RoundTrip)
     EXPECT_TRUE(plan(c, d).empty());
 }
 
+// Caught by fuzz/fuzz_toml_config.cpp's round trip: control characters were written raw.
+TEST(Config, RoundTripEscapesControlCharacters)
+{
+    Config c = parse_string("[lb]\nprefix = \"a\\nb\\tc\\u0001\\\"\\\\\"\nsocket = \"\\u007f\"\n", "t.toml");
+    EXPECT_EQ(c.lb.prefix, "a\nb\tc\x01\"\\");
+    Config d = parse_string(to_toml(c), "out.toml");
+    EXPECT_EQ(d.lb.prefix, c.lb.prefix);
+    EXPECT_EQ(d.lb.socket, "\x7f");
+}
+
+// Caught by fuzz/fuzz_toml_config.cpp: toml11 recursed once per '[' until the
+// stack overflowed.
+TEST(Config, DeepNestingIsAnErrorNotACrash)
+{
+    EXPECT_NE(error_of("a = " + std::string(100000, '[')).find("t.toml:1: arrays or inline tables nested deeper"),
+              std::string::npos);
+    std::string t = "\n\nb = ";
+    for (int i = 0; i < 17; i++)
+        t += "{x = ";
+    t += "1" + std::string(17, '}');
+    EXPECT_NE(error_of(t).find("t.toml:3: "),
+              std::string::npos);
+}
+
+TEST(Config, BracketsInStringsAndCommentsAreNotNesting)
+{
+    std::string b(40, '['), c(40, '{');
+    Config x = parse_string("# " + b + "\n[lb]\nprefix = \"" + b + "\\\"" + c + "\"\nsocket = '" + c +
+                                "'\ndev = \"eth0\" # " + b + "\n[[service]]\nvip = \"10.0.0.1\"\nport = 80\n",
+                            "t.toml");
+    EXPECT_EQ(x.lb.prefix, b + "\"" + c);
+    EXPECT_EQ(x.lb.socket, c);
+    EXPECT_EQ(x.services.size(), 1u);
+    x = parse_string("[lb]\nprefix = \"\"\"\n" + b + "\n\"\"\"\nsocket = \'\'\'" + c + "\'\'\'\n", "t.toml");
+    EXPECT_EQ(x.lb.prefix, b + "\n");
+    EXPECT_EQ(x.lb.socket, c);
+}
+
 TEST(Planner, SameConfigTwiceNoChanges)
 {
     Config c = parse_string(kGood, "t.toml");

@@ -2,6 +2,7 @@
 #include "config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 
@@ -65,7 +66,9 @@ Mac parse_mac(std::string_view s)
         throw Error("bad MAC address '" + std::string(s) + "'", kExitUsage);
     for (int i = 0; i < 6; i++) {
         auto p = parts[i];
-        if (p.empty() || p.size() > 2 || !std::all_of(p.begin(), p.end(), ::isxdigit))
+        // isxdigit() of a negative char (a byte >= 0x80) is undefined.
+        auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+        if (p.empty() || p.size() > 2 || !std::all_of(p.begin(), p.end(), hex))
             throw Error("bad MAC address '" + std::string(s) + "'", kExitUsage);
         m[i] = static_cast<uint8_t>(std::stoul(std::string(p), nullptr, 16));
     }
@@ -249,6 +252,12 @@ void load_config_file(const std::string& path, std::vector<ServiceSpec>& svcs, s
     std::ifstream in(path);
     if (!in)
         throw Error("cannot open --vip-config file '" + path + "'", kExitUsage);
+    load_config_stream(in, path, svcs, bes);
+}
+
+void load_config_stream(std::istream& in, const std::string& path, std::vector<ServiceSpec>& svcs,
+                        std::vector<BackendSpec>& bes)
+{
     std::string line;
     for (int n = 1; std::getline(in, line); n++) {
         auto hash = line.find('#');

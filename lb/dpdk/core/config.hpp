@@ -5,6 +5,7 @@
 // (SPEC 6: never a half-applied configuration).
 #pragma once
 
+#include <istream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -66,5 +67,8 @@ void backend_set_state(Table& t, const Endpoint& svc, Ipv4 dip, crab_backend_sta
 // A --vip-config file: one "service SPEC" or "backend SPEC" per line,
 // '#' comments and blank lines ignored. Errors name the file and line.
 void load_config_file(const std::string& path, std::vector<ServiceSpec>& svcs, std::vector<BackendSpec>& bes);
+// The same from a stream; @name stands for the file in error messages.
+void load_config_stream(std::istream& in, const std::string& name, std::vector<ServiceSpec>& svcs,
+                        std::vector<BackendSpec>& bes);
 
 }  // namespace crab::lbd
