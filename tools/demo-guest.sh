@@ -3,7 +3,7 @@
 # The demo's guest side (run by tools/demo.sh inside the VM; works on any
 # kernel that can load the modules): topology, endpoints, LB, traffic, report.
 set -uo pipefail
-lb=nf conns=30
+lb=xdp conns=30
 while [ $# -gt 0 ]; do
 	case $1 in
 	--lb) lb=$2; shift 2 ;;
@@ -23,21 +23,32 @@ crab_load_module crab_server
 echo "endpoint modules loaded: $(grep -o '^crab_[a-z_]*' /proc/modules | tr '\n' ' ')"
 
 say "load balancer: $lb, service $VIP:$PORT, policy rr, backends ${IP_SRV[*]:1}"
-lbctl() { ip netns exec "$NS_LB" "$CRABCTL" lb "$lb" "$@"; }
 case $lb in
 nf)
+	lbctl() { ip netns exec "$NS_LB" "$CRABCTL" lb nf "$@"; }
 	crab_load_module crab_lb_nf
 	lbctl service add "$VIP:$PORT" --policy rr || die "service add failed"
 	for i in 1 2 3; do lbctl backend add "$VIP:$PORT" "${IP_SRV[i]}" || die "backend add failed"; done
 	lbctl show
 	;;
 xdp)
+	# nsenter keeps the mount namespace (and so the pinned maps on bpffs);
+	# `ip netns exec` would give each command an empty /sys/fs/bpf.
+	source "$(dirname "$0")/../selftests/lb_xdp/xdp_lib.sh"
+	lbctl() { nsenter --net="/run/netns/$NS_LB" "$CRABCTL" lb xdp "$@"; }
 	lbctl attach eth0 || die "XDP attach failed"
-	crab_defer "ip netns exec $NS_LB $CRABCTL lb xdp detach eth0"
+	crab_defer "nsenter --net=/run/netns/$NS_LB $CRABCTL lb xdp detach eth0"
+	# XDP_TX on a veth needs an XDP program on the peer (see xdp_lib.sh)
+	xdp_peer_napi || die "cannot attach an XDP program to the LB's veth peer"
 	lbctl service add "$VIP:$PORT" --policy rr --dev eth0 || die "service add failed"
 	for i in 1 2 3; do
 		lbctl backend add "$VIP:$PORT" "${IP_SRV[i]}" --dev eth0 || die "backend add failed"
+		# a resolved neighbour: bpf_fib_lookup() finds the next hop
+		ip netns exec "$NS_LB" ping -c1 -W5 "${IP_SRV[i]}" >/dev/null || die "LB cannot reach ${IP_SRV[i]}"
 	done
+	# Segments XDP_TX forwards keep the client's partial checksum on a
+	# veth (no NIC completes it): the client's stack must.
+	ip netns exec "$NS_CLI" ethtool -K eth0 tx off >/dev/null || die "ethtool -K eth0 tx off failed"
 	lbctl show --dev eth0
 	;;
 esac
@@ -68,8 +79,19 @@ for e in j["errors"]:
     print("  error:", e)
 PY
 cli_pkts=$(tcpdump -n -r "$cap/client.pcap" 2>/dev/null | wc -l)
-lb_pkts=$(tcpdump -n -r "$cap/lb.pcap" 2>/dev/null | wc -l)
-say "packets: the connections carried $cli_pkts packets (client capture); the LB saw $lb_pkts"
+case $lb in
+nf)
+	lb_pkts=$(tcpdump -n -r "$cap/lb.pcap" 2>/dev/null | wc -l)
+	say "packets: the connections carried $cli_pkts packets (client capture); the LB saw $lb_pkts"
+	;;
+xdp)
+	# XDP handles the packets before a capture on the LB could see them:
+	# every packet to the service is in exactly one of its counters.
+	lb_pkts=$(nsenter --net="/run/netns/$NS_LB" "$CRABCTL" -j lb xdp stats --dev eth0)
+	lb_pkts=$(python3 -c 'import json,sys; print(sum(sum(s["counters"].values()) for s in json.loads(sys.argv[1])["services"]))' "$lb_pkts")
+	say "packets: the connections carried $cli_pkts packets (client capture); the LB handled $lb_pkts (its counters)"
+	;;
+esac
 echo "  => the LB handled $(awk -v a="$lb_pkts" -v b="$conns" 'BEGIN{printf "%.2f", a/b}') packets per connection"
 say "LB counters"
 case $lb in nf) lbctl stats ;; xdp) lbctl stats --dev eth0 ;; esac

@@ -1,14 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# make demo [LB=nf|xdp] [KERNEL=6.12|6.1]: the main job on an embedded
+# make demo [LB=xdp|nf] [KERNEL=6.12|6.1]: the main job on an embedded
 # default. Installs what it needs, builds everything, boots a Debian kernel in
 # QEMU and, inside, builds the standard topology (client, LB, 3 servers) with
 # the CRAB endpoint modules, sends real TCP connections to the VIP through
 # the chosen LB and shows what happened.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-lb=${LB:-nf} kernel=${KERNEL:-6.12} conns=${CONNS:-30}
+lb=${LB:-xdp} kernel=${KERNEL:-6.12} conns=${CONNS:-30}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--lb) lb=$2; shift 2 ;;

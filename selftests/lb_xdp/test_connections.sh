@@ -4,7 +4,8 @@
 #
 # Whole connections through the XDP LB, attached natively to the LB's veth,
 # with the endpoint modules (crab_client in the client, crab_server on the
-# servers):
+# servers), through libxdp's dispatcher or, where the kernel refuses it,
+# directly (crabctl warns, and `stats` reports which):
 #   1. 300 connections via the VIP echo data, peers are the DIPs split
 #      exactly 100/100/100 (rr), and the LB saw one packet per connection;
 #   2. a backend removed while connections to it are open: they keep
@@ -36,6 +37,9 @@ crab_defer "rm -rf $DIR"
 lbctl lb xdp attach eth0 --mode native 2>"$DIR/attach.err" ||
 	{ cat "$DIR/attach.err"; crab_fail "cannot attach the XDP LB natively to eth0"; }
 crab_defer "nsenter --net=/run/netns/$NS_LB $CRABCTL lb xdp detach eth0"
+sed 's/^/# attach: /' "$DIR/attach.err"
+how=$(xdp_check_attach eth0 "$DIR/attach.err")
+log_test $? "attach reported as $how"
 xdp_peer_napi || crab_fail "cannot attach an XDP program to the LB's veth peer (XDP_TX needs it)"
 lbctl lb xdp service add "$SVC" --policy rr --legacy drop --dev eth0 || crab_fail "service add"
 for i in 1 2 3; do

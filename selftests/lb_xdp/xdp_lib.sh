@@ -8,12 +8,10 @@
 # network namespace with `nsenter --net`, which keeps the mounts: pinned
 # state cannot leak into the host or between tests.
 
-# libxdp 1.3's dispatcher cannot hold our program on kernels that refuse an
-# extension (freplace) changing packet data in place of a function that
-# does not (Debian's 6.12: "Extension program changes packet data, while
-# original does not"), and libxdp does not fall back then. Attach the LB as
-# a single program; crabctl detaches either form.
-export LIBXDP_SKIP_DISPATCHER=1
+# crabctl tries libxdp's multi-program dispatcher and attaches the LB
+# directly when the kernel refuses it (libxdp 1.3's dispatcher on kernels
+# that check changes_pkt_data of an extension, e.g. Debian's 6.12), with a
+# warning on stderr; `lb xdp stats` reports which form it took.
 
 xdp_private_bpffs() {
 	if [ -z "$CRAB_XDP_UNSHARED" ]; then
@@ -49,4 +47,23 @@ xdp_peer_napi() {
 	[ -n "$peer" ] || return 1
 	nsenter --net="/run/netns/$NS_SW" "$CRABCTL" lb xdp attach "$peer" --mode native 2>/dev/null || return 1
 	crab_defer "nsenter --net=/run/netns/$NS_SW $CRABCTL lb xdp detach $peer"
+}
+
+# xdp_check_attach DEV STDERR_FILE: the attachment crabctl reports (stats
+# JSON) is native, and names the form the kernel shows (`ip link`: the
+# dispatcher or our program), and crabctl warned exactly when it could not
+# use the dispatcher. Prints the reported attachment.
+xdp_check_attach() {
+	local dev=$1 err=$2 rep shown
+	rep=$(lbctl -j lb xdp stats --dev "$dev" | python3 -c '
+import json, sys
+a = json.load(sys.stdin)["attach"]
+print(a["attached"], a["mode"], "dispatcher" if a["dispatcher"] else "direct")')
+	shown=$(ip -n "$NS_LB" -d link show "$dev" | sed -n 's/.*prog\/xdp id [0-9]* name \([a-z_]*\).*/\1/p' | head -n1)
+	echo "$rep (ip link: $shown)"
+	case "$rep" in
+	"True native dispatcher") [ "$shown" = xdp_dispatcher ] && ! grep -q '^warning:' "$err" ;;
+	"True native direct") [ "$shown" = crab_lb_xdp ] && grep -q 'coexistence with other XDP programs' "$err" ;;
+	*) false ;;
+	esac
 }

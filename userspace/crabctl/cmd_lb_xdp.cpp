@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // crabctl lb xdp: the XDP load balancer (lb/ebpf_xdp/crab_lb.bpf.c).
 //
-//   crabctl lb xdp attach DEV [--mode native|generic] [--kind N]
+//   crabctl lb xdp attach DEV [--mode native|generic] [--dispatcher auto|on|off] [--kind N]
 //   crabctl lb xdp detach DEV
 //   crabctl lb xdp service add VIP:PORT [--policy rr|random|wrr] [--legacy drop|insert|hash] --dev DEV
 //   crabctl lb xdp service set VIP:PORT [--policy P] [--legacy L] --dev DEV
@@ -25,6 +25,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <linux/if_link.h>
 #include <net/if.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -550,107 +551,290 @@ int ifindex_of(const std::string& dev)
 
 struct AttachOptions {
     std::string dev;
-    std::string mode;  // "", native, generic
+    std::string mode;                // "", native, generic
+    std::string dispatcher = "auto";  // auto, on, off
     uint32_t kind = CRAB_OPT_KIND_DEFAULT;
     uint32_t exid = CRAB_OPT_EXID_DEFAULT;
 };
 
-// Is the CRAB LB among the XDP programs on @ifindex?
-bool lb_attached(int ifindex)
+// How the CRAB LB sits on @ifindex: absent, alone (attached directly) or as
+// one of the programs of libxdp's dispatcher.
+struct AttachState {
+    bool attached = false;
+    bool dispatcher = false;
+    xdp_attach_mode mode = XDP_MODE_UNSPEC;
+    int programs = 0;  // XDP programs on the device (dispatcher: its slots)
+};
+
+const char* mode_name(xdp_attach_mode m)
 {
+    switch (m) {
+    case XDP_MODE_NATIVE:
+        return "native";
+    case XDP_MODE_SKB:
+        return "generic";
+    case XDP_MODE_HW:
+        return "offload";
+    default:
+        return "unknown";
+    }
+}
+
+AttachState attach_state(int ifindex)
+{
+    AttachState st;
     xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
     if (!mp || libxdp_get_error(mp))
-        return false;
-    bool found = false;
+        return st;
     if (xdp_multiprog__is_legacy(mp)) {
         xdp_program* p = xdp_multiprog__main_prog(mp);
-        found = p && std::strcmp(xdp_program__name(p), CRAB_XDP_PROG_NAME) == 0;
+        st.programs = p ? 1 : 0;
+        st.attached = p && std::strcmp(xdp_program__name(p), CRAB_XDP_PROG_NAME) == 0;
     } else {
-        for (xdp_program* p = xdp_multiprog__next_prog(nullptr, mp); p && !found;
-             p = xdp_multiprog__next_prog(p, mp))
-            found = std::strcmp(xdp_program__name(p), CRAB_XDP_PROG_NAME) == 0;
+        st.dispatcher = true;
+        for (xdp_program* p = xdp_multiprog__next_prog(nullptr, mp); p; p = xdp_multiprog__next_prog(p, mp)) {
+            st.programs++;
+            st.attached |= std::strcmp(xdp_program__name(p), CRAB_XDP_PROG_NAME) == 0;
+        }
     }
+    st.mode = xdp_multiprog__attach_mode(mp);
     xdp_multiprog__close(mp);
-    return found;
+    return st;
 }
+
+// The attachment as `show` and `stats` report it.
+json attach_json(const std::string& dev)
+{
+    unsigned idx = if_nametoindex(dev.c_str());
+    AttachState st = idx ? attach_state(static_cast<int>(idx)) : AttachState{};
+    if (!st.attached)
+        return {{"dev", dev}, {"attached", false}};
+    return {{"dev", dev},
+            {"attached", true},
+            {"mode", mode_name(st.mode)},
+            {"dispatcher", st.dispatcher},
+            {"programs", st.programs}};
+}
+
+std::string attach_line(const json& a)
+{
+    std::string dev = a["dev"].get<std::string>();
+    if (!a["attached"].get<bool>())
+        return "attach " + dev + " none (the LB program is not attached)";
+    std::string s = "attach " + dev + " mode " + a["mode"].get<std::string>();
+    if (a["dispatcher"].get<bool>())
+        s += " via libxdp dispatcher (" + std::to_string(a["programs"].get<int>()) + " programs)";
+    else
+        s += " direct (no dispatcher: other XDP programs cannot share " + dev + ")";
+    return s;
+}
+
+// libbpf and libxdp messages of one attach attempt: the verifier says there
+// why the kernel refused the dispatcher.
+std::string g_attach_log;
+
+int capture_libbpf(enum libbpf_print_level lvl, const char* fmt, va_list ap)
+{
+    if (lvl == LIBBPF_DEBUG)
+        return 0;
+    char buf[1024];
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    g_attach_log += buf;
+    return n;
+}
+
+int capture_libxdp(enum libxdp_print_level lvl, const char* fmt, va_list ap)
+{
+    if (lvl == LIBXDP_DEBUG)
+        return 0;
+    char buf[1024];
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    g_attach_log += buf;
+    return n;
+}
+
+// The line of the captured log that explains a refusal: the verifier's
+// verdict on the extension program when there is one, else the last line.
+std::string refusal_reason(const std::string& log)
+{
+    std::vector<std::string> lines;
+    size_t pos = 0;
+    while (pos < log.size()) {
+        size_t e = log.find('\n', pos);
+        std::string l = log.substr(pos, e == std::string::npos ? std::string::npos : e - pos);
+        if (!l.empty() && l.find("-- END") == std::string::npos && l.find("-- BEGIN") == std::string::npos)
+            lines.push_back(l);
+        pos = e == std::string::npos ? log.size() : e + 1;
+    }
+    for (const auto& l : lines)
+        if (l.find("Extension program") != std::string::npos || l.find("changes packet data") != std::string::npos)
+            return l;
+    for (auto it = lines.rbegin(); it != lines.rend(); ++it)
+        if (it->rfind("libxdp: ", 0) == 0 && it->find("Falling back") == std::string::npos)
+            return it->substr(8);
+    return lines.empty() ? std::string("no message from libxdp") : lines.back();
+}
+
+// A fresh LB object whose maps are (re)used from the pin directory.
+crab_lb_bpf* open_lb(const AttachOptions& o, const std::string& dir)
+{
+    LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dir.c_str());
+    crab_lb_bpf* skel = crab_lb_bpf__open_opts(&oo);
+    if (!skel)
+        return nullptr;
+    skel->rodata->crab_opt_kind = static_cast<uint8_t>(o.kind);
+    skel->rodata->crab_opt_exid = static_cast<uint16_t>(o.exid);
+    return skel;
+}
+
+// Through libxdp's dispatcher (libxdp itself attaches directly when the
+// kernel cannot run a dispatcher at all, or LIBXDP_SKIP_DISPATCHER=1).
+int attach_libxdp(const AttachOptions& o, const std::string& dir, int ifindex, xdp_attach_mode md, std::string& err)
+{
+    crab_lb_bpf* skel = open_lb(o, dir);
+    if (!skel) {
+        err = "opening the XDP LB object: " + errstr(errno);
+        return -errno;
+    }
+    g_attach_log.clear();
+    auto old_bpf = libbpf_set_print(capture_libbpf);
+    auto old_xdp = libxdp_set_print(capture_libxdp);
+    int rc;
+    xdp_program* prog = xdp_program__from_bpf_obj(skel->obj, "xdp");
+    long perr = libxdp_get_error(prog);
+    if (perr) {
+        rc = static_cast<int>(perr);
+        err = "creating the XDP program: " + errstr(rc);
+    } else {
+        rc = xdp_program__attach(prog, ifindex, md, 0);
+        if (rc)
+            err = std::string("through libxdp's dispatcher (") + mode_name(md) + "): " + errstr(rc);
+        xdp_program__close(prog);
+    }
+    libxdp_set_print(old_xdp);
+    libbpf_set_print(old_bpf);
+    crab_lb_bpf__destroy(skel);
+    return rc;
+}
+
+// Our program alone on the device, without libxdp (what a kernel that
+// refuses libxdp 1.3's dispatcher still accepts).
+int attach_direct(const AttachOptions& o, const std::string& dir, int ifindex, xdp_attach_mode md, std::string& err)
+{
+    crab_lb_bpf* skel = open_lb(o, dir);
+    if (!skel) {
+        err = "opening the XDP LB object: " + errstr(errno);
+        return -errno;
+    }
+    int rc = crab_lb_bpf__load(skel);
+    if (rc) {
+        err = "loading the XDP LB: " + errstr(rc);
+    } else {
+        uint32_t flags = XDP_FLAGS_UPDATE_IF_NOEXIST | (md == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+        rc = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.crab_lb_xdp), flags, nullptr);
+        if (rc)
+            err = std::string("directly (") + mode_name(md) + "): " + errstr(rc);
+    }
+    crab_lb_bpf__destroy(skel);
+    return rc;
+}
+
+void run_detach_prog(const std::string& dev, int ifindex);
 
 void run_attach(const AttachOptions& o)
 {
     int ifindex = ifindex_of(o.dev);
-    if (lb_attached(ifindex))
+    if (attach_state(ifindex).attached)
         throw Error("the CRAB XDP LB is already attached to " + o.dev + " (detach it first)", crab::kExitUsage);
+    const char* skip = std::getenv("LIBXDP_SKIP_DISPATCHER");
+    bool use_dispatcher = o.dispatcher != "off" && !(skip && *skip && std::strcmp(skip, "0") != 0);
+    if (o.dispatcher == "on" && !use_dispatcher)
+        throw Error("--dispatcher on contradicts LIBXDP_SKIP_DISPATCHER in the environment", crab::kExitUsage);
     ensure_bpffs();
     std::string dir = pin_dir(o.dev);
     struct stat st {};
     bool existed = stat(dir.c_str(), &st) == 0;
     mkdir_p(dir);
 
-    LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dir.c_str());
-    crab_lb_bpf* skel = crab_lb_bpf__open_opts(&oo);
-    if (!skel) {
-        if (!existed)
-            remove_pins(o.dev);
-        throw Error("opening the XDP LB object: " + errstr(errno));
-    }
-    skel->rodata->crab_opt_kind = static_cast<uint8_t>(o.kind);
-    skel->rodata->crab_opt_exid = static_cast<uint16_t>(o.exid);
-
-    std::string err;
-    xdp_program* prog = xdp_program__from_bpf_obj(skel->obj, "xdp");
-    long perr = libxdp_get_error(prog);
-    if (perr) {
-        err = "creating the XDP program: " + errstr(static_cast<int>(perr));
-        prog = nullptr;
-    } else {
-        std::vector<xdp_attach_mode> modes;
-        if (o.mode == "native")
-            modes = {XDP_MODE_NATIVE};
-        else if (o.mode == "generic")
-            modes = {XDP_MODE_SKB};
-        else
-            modes = {XDP_MODE_NATIVE, XDP_MODE_SKB};  // generic fallback
-        int rc = -1;
-        for (auto md : modes) {
-            rc = xdp_program__attach(prog, ifindex, md, 0);
-            if (rc == 0) {
-                if (md == XDP_MODE_SKB && modes.size() > 1)
-                    std::cerr << "note: native XDP unavailable on " << o.dev << ", attached in generic mode\n";
-                break;
+    std::vector<xdp_attach_mode> modes;
+    if (o.mode == "native")
+        modes = {XDP_MODE_NATIVE};
+    else if (o.mode == "generic")
+        modes = {XDP_MODE_SKB};
+    else
+        modes = {XDP_MODE_NATIVE, XDP_MODE_SKB};  // generic fallback
+    std::vector<std::string> errs;
+    std::string refused;  // why the kernel refused the dispatcher
+    bool done = false;
+    for (auto md : modes) {
+        std::string err;
+        if (use_dispatcher) {
+            if (attach_libxdp(o, dir, ifindex, md, err) == 0) {
+                done = true;
+                // libxdp itself attaches without its dispatcher when its
+                // compatibility check fails (EOPNOTSUPP, EPERM, ...)
+                if (!attach_state(ifindex).dispatcher) {
+                    refused = refusal_reason(g_attach_log);
+                    if (o.dispatcher == "on") {
+                        run_detach_prog(o.dev, ifindex);
+                        if (!existed)
+                            remove_pins(o.dev);
+                        throw Error("libxdp cannot use its dispatcher on " + o.dev + " (" + refused +
+                                    ") and --dispatcher on was given: nothing attached");
+                    }
+                    std::cerr << "warning: libxdp attached the LB to " << o.dev << " without its multi-program "
+                              << "dispatcher (" << refused << "): coexistence with other XDP programs on "
+                              << o.dev << " is unavailable\n";
+                }
+            } else {
+                errs.push_back(err);
+                refused = refusal_reason(g_attach_log);
             }
-            err = "attaching to " + o.dev + " (" + (md == XDP_MODE_NATIVE ? "native" : "generic") +
-                  "): " + errstr(rc);
         }
-        if (rc == 0)
-            err.clear();
-        else if (rc == -EINVAL && !std::getenv("LIBXDP_SKIP_DISPATCHER"))
-            // libxdp 1.3's dispatcher is refused by some kernels (6.12:
-            // "Extension program changes packet data, while original does
-            // not") and libxdp only falls back on EOPNOTSUPP.
-            err += " (hint: if the kernel log blames the libxdp dispatcher, retry with "
-                   "LIBXDP_SKIP_DISPATCHER=1 to attach without it)";
+        if (!done && o.dispatcher != "on") {
+            if (attach_direct(o, dir, ifindex, md, err) == 0) {
+                done = true;
+                if (use_dispatcher)
+                    std::cerr << "warning: the kernel refused libxdp's multi-program dispatcher on " << o.dev
+                              << " (" << refused << "); attached the LB directly in " << mode_name(md)
+                              << " mode instead: coexistence with other XDP programs on " << o.dev
+                              << " is unavailable\n";
+            } else {
+                errs.push_back(err);
+            }
+        }
+        if (done) {
+            if (md == XDP_MODE_SKB && modes.size() > 1)
+                std::cerr << "note: native XDP unavailable on " << o.dev << ", attached in generic mode\n";
+            break;
+        }
     }
-    if (prog)
-        xdp_program__close(prog);
-    crab_lb_bpf__destroy(skel);
-    if (!err.empty()) {
+    if (!done) {
         if (!existed)
             remove_pins(o.dev);  // undo the partial attach
-        throw Error(err);
+        std::string msg = "attaching to " + o.dev + " failed";
+        for (const auto& e : errs)
+            msg += "; " + e;
+        if (use_dispatcher && !refused.empty())
+            msg += " (libxdp: " + refused + ")";
+        throw Error(msg);
     }
 }
 
-void run_detach(const std::string& dev)
+// Detach the LB program from @ifindex (either form); pins stay.
+void run_detach_prog(const std::string& dev, int ifindex)
 {
-    int ifindex = ifindex_of(dev);
     xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
     if (libxdp_get_error(mp) || !mp)
         throw Error("no XDP program on " + dev, crab::kExitNotFound);
     int rc = -ENOENT;
     if (xdp_multiprog__is_legacy(mp)) {
+        // attached directly (by us, or by libxdp without its dispatcher)
         xdp_program* p = xdp_multiprog__main_prog(mp);
         if (p && std::strcmp(xdp_program__name(p), CRAB_XDP_PROG_NAME) == 0)
             rc = xdp_multiprog__detach(mp);
     } else {
+        // one program of the dispatcher: the others stay
         for (xdp_program* p = xdp_multiprog__next_prog(nullptr, mp); p; p = xdp_multiprog__next_prog(p, mp)) {
             if (std::strcmp(xdp_program__name(p), CRAB_XDP_PROG_NAME) == 0) {
                 rc = xdp_program__detach(p, ifindex, xdp_multiprog__attach_mode(mp), 0);
@@ -663,6 +847,11 @@ void run_detach(const std::string& dev)
         throw Error("the CRAB XDP LB is not attached to " + dev, crab::kExitNotFound);
     if (rc)
         throw Error("detaching from " + dev + ": " + errstr(rc));
+}
+
+void run_detach(const std::string& dev)
+{
+    run_detach_prog(dev, ifindex_of(dev));
     remove_pins(dev);
 }
 
@@ -842,6 +1031,10 @@ void setup_lb_xdp(CLI::App& lb, Globals& g)
     at->add_option("dev", ao->dev, "network device")->required();
     at->add_option("--mode", ao->mode, "XDP mode (default: native, falling back to generic)")
         ->check(CLI::IsMember({"native", "generic"}));
+    at->add_option("--dispatcher", ao->dispatcher,
+                   "libxdp multi-program dispatcher: auto (default: try it, attach directly when the kernel "
+                   "refuses it), on (fail without it), off (attach directly; also LIBXDP_SKIP_DISPATCHER=1)")
+        ->check(CLI::IsMember({"auto", "on", "off"}));
     at->add_option("--kind", ao->kind, "redirect option kind (default 42; 254 = RFC 6994 form)")
         ->check(CLI::Range(1, 255));
     at->add_option("--exid", ao->exid, "ExID for --kind 254")->check(CLI::Range(0, 0xffff));
@@ -957,6 +1150,7 @@ void setup_lb_xdp(CLI::App& lb, Globals& g)
             print(g, j);
             return;
         }
+        std::cout << attach_line(attach_json(*sdev)) << "\n";
         for (const auto& s : j) {
             std::cout << "service " << s["service"].get<std::string>() << " policy "
                       << s["policy"].get<std::string>() << " legacy " << s["legacy"].get<std::string>()
@@ -974,10 +1168,12 @@ void setup_lb_xdp(CLI::App& lb, Globals& g)
     stc->add_option("--dev", *sdev, "device the LB is attached to")->required();
     stc->callback([sdev, &g] {
         auto j = stats_json(*Maps::open_pinned(*sdev));
+        j["attach"] = attach_json(*sdev);
         if (g.json || g.pretty) {
             print(g, j);
             return;
         }
+        std::cout << attach_line(j["attach"]) << "\n";
         for (auto& [k, v] : j["global"].items())
             std::cout << k << " " << v << "\n";
         for (const auto& s : j["services"]) {
