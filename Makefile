@@ -124,7 +124,7 @@ uninstall:
 dkms-src:
 	@bash packaging/mkdkms.sh
 
-deb:
+deb: bpf userspace
 	@bash packaging/mkdeb.sh
 
 clean:

@@ -6,6 +6,10 @@
 # the working tree stays clean and the packages land in build/deb/:
 #   build/deb/crab-dkms_VERSION_all.deb  build/deb/crabctl_VERSION_amd64.deb
 # Then lintian on them when installed (its findings are printed; errors fail).
+#
+# crabctl is the one `make userspace` built in build/ (CRAB_PREBUILT, see
+# debian/rules); CRAB_DEB_REBUILD=1 builds it again from the staged sources
+# with Debian's flags instead (slower).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 ver=$(bash "$top/packaging/version.sh")
@@ -36,6 +40,15 @@ EOC
 cd "$src"
 log=$out/build.log
 start=$(date +%s)
+if [ "${CRAB_DEB_REBUILD:-0}" = 1 ]; then
+	unset CRAB_PREBUILT
+else
+	[ -x "$top/build/userspace/userspace/crabctl/crabctl" ] ||
+		{ echo "error: crabctl not built (make userspace, or CRAB_DEB_REBUILD=1)" >&2; exit 1; }
+	export CRAB_PREBUILT=$top/build
+fi
+# No automatic -dbgsym packages: build/deb holds what a user installs.
+export DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:+$DEB_BUILD_OPTIONS }noddebs"
 if ! dpkg-buildpackage -b -us -uc >"$log" 2>&1; then
 	tail -n 40 "$log" >&2
 	echo "error: dpkg-buildpackage failed (log: $log)" >&2

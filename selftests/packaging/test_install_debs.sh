@@ -52,7 +52,14 @@ if [ -z "${CRAB_PKG_CHROOT:-}" ]; then
 	done
 	# The repository (read-write, results and packages) at its own path.
 	mount --rbind "$CRAB_TOP" "$R/root$CRAB_TOP" || crab_fail "cannot bind $CRAB_TOP"
-	crab_log "writable root: overlay (tmpfs upper) over / at $R/root"
+	# A cloud image has one kernel: the booted one. The host's /boot lists
+	# its other kernels too, and crab-dkms's postinst (common.postinst)
+	# would then also build for the newest of them; hide them in the
+	# overlay so that DKMS builds once, for the running kernel.
+	for c in "$R/root"/boot/config-*; do
+		[ "$c" = "$R/root/boot/config-$kver" ] || rm -f "$c"
+	done
+	crab_log "writable root: overlay (tmpfs upper) over / at $R/root; /boot: $(cd "$R/root/boot" && echo config-*)"
 	CRAB_PKG_CHROOT=1 exec chroot "$R/root" /bin/bash "$CRAB_TOP/selftests/packaging/$(basename "$0")" "$@"
 fi
 
