@@ -22,10 +22,12 @@ crab_check_tool openssl modinfo python3 rsync make
 DIR=$(mktemp -d)
 crab_defer "rm -rf $DIR"
 
-# A kernel with headers and sign-file (Debian's, newest first).
+# A kernel with headers and sign-file: the one make built modules for
+# (build/kmod), else the newest.
 kver=
-for b in $(ls -d /lib/modules/*/build 2>/dev/null | sort -rV); do
-	v=$(basename "$(dirname "$b")")
+for b in $(ls -d "$CRAB_TOP"/build/kmod/* 2>/dev/null) $(ls -d /lib/modules/*/build 2>/dev/null | sort -rV); do
+	case $b in */build) v=$(basename "$(dirname "$b")") ;; *) v=$(basename "$b") ;; esac
+	b=/lib/modules/$v/build
 	[ -e "$b/Makefile" ] && [ -x "$b/scripts/sign-file" ] && { kver=$v; break; }
 done
 [ -n "$kver" ] || crab_skip "no kernel headers with scripts/sign-file (make deps)"
