@@ -81,8 +81,9 @@ for m in crab_lb_nf crab_client crab_server; do
 done
 
 t0=$(date +%s)
-if ! dpkg -i "${debs[@]}" >"$LOG/dpkg.log" 2>&1; then
-	sed 's/^/# /' "$LOG/dpkg.log" | tail -n 40
+# dpkg's output as it comes: DKMS compiling under TCG takes minutes.
+dpkg -i "${debs[@]}" 2>&1 | tee "$LOG/dpkg.log" | sed -u 's/^/# dpkg: /'
+if [ "${PIPESTATUS[0]}" != 0 ]; then
 	find /var/lib/dkms/crab -name make.log -exec tail -n 20 {} \; 2>/dev/null | sed 's/^/# /'
 	crab_fail "dpkg -i ${debs[*]##*/} failed"
 fi
