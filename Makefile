@@ -27,7 +27,8 @@ FUZZ_SECONDS ?= 60
 J          ?= 2
 
 .PHONY: all help deps modules modules-all bpf userspace check check-unit \
-        check-host check-vm check-harness kernel demo bench-xdp bench-dpdk fuzz clean
+        check-host check-vm check-harness kernel demo bench-xdp bench-dpdk fuzz clean \
+        install uninstall dkms-src deb
 
 all: bpf userspace modules
 
@@ -49,6 +50,10 @@ help:
 	@echo "  make bench-xdp [BENCH_ARGS='--reps 7']   XDP LB SYN/s vs an XDP_TX reflector (root, host kernel)"
 	@echo "  make bench-dpdk [BENCH_ARGS='--reps 5']  DPDK LB SYN/s vs testpmd io on the same vdev (root, host kernel)"
 	@echo "  make demo [LB=...]    boot the VM, build the topology, run traffic through the VIP"
+	@echo "  make install [PREFIX=/usr/local DESTDIR=]   crabctl, man page, completion, BPF objects, systemd units, snippets"
+	@echo "  make uninstall        remove what make install installed"
+	@echo "  make dkms-src         the DKMS source tree of the modules in build/dkms/crab-VERSION (packaging/README.md)"
+	@echo "  make deb              Debian packages crab-dkms and crabctl into build/deb/"
 	@echo "  make clean            remove build/"
 	@echo "Variables: T=<glob> selects tests, KVER/KDIR pick the kernel for modules."
 
@@ -115,6 +120,22 @@ kernel:
 
 demo:
 	@bash tools/demo.sh $(if $(LB),--lb $(LB))
+
+# ---- installing and packaging (packaging/README.md) ------------------------
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+
+install: bpf userspace
+	@bash packaging/install.sh --prefix "$(PREFIX)" --destdir "$(DESTDIR)" --build "$(BUILD)"
+
+uninstall:
+	@bash packaging/install.sh --uninstall --prefix "$(PREFIX)" --destdir "$(DESTDIR)"
+
+dkms-src:
+	@bash packaging/mkdkms.sh
+
+deb: bpf userspace
+	@bash packaging/mkdeb.sh
 
 clean:
 	rm -rf $(BUILD)
