@@ -257,6 +257,50 @@ Config parse_value_root(const toml::value& root, const std::string& file)
                 kExitUsage);
 }
 
+// TOML files must be UTF-8 (TOML 1.0, "Spec"). toml11 3.7 trusts the
+// lead byte of a sequence inside strings and steps past the end of the
+// buffer on a malformed one (a two-byte file "'\xff'" read out of bounds:
+// found by fuzz/fuzz_toml_config.cpp), so refuse anything that is not
+// well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+// above U+10FFFF) before toml11 sees it, naming the line and the byte.
+void check_utf8(const std::string& text, const std::string& file)
+{
+    int line = 1;
+    for (size_t i = 0; i < text.size();) {
+        const auto b = static_cast<unsigned char>(text[i]);
+        size_t n = 0;
+        unsigned lo = 0x80, hi = 0xbf;  // range of the second byte
+        if (b < 0x80) {
+            line += b == '\n';
+            i++;
+            continue;
+        } else if (b >= 0xc2 && b <= 0xdf) {
+            n = 1;
+        } else if (b >= 0xe0 && b <= 0xef) {
+            n = 2;
+            lo = b == 0xe0 ? 0xa0 : 0x80;  // overlong
+            hi = b == 0xed ? 0x9f : 0xbf;  // surrogates
+        } else if (b >= 0xf0 && b <= 0xf4) {
+            n = 3;
+            lo = b == 0xf0 ? 0x90 : 0x80;  // overlong
+            hi = b == 0xf4 ? 0x8f : 0xbf;  // above U+10FFFF
+        }
+        bool ok = n > 0 && i + n < text.size();  // all n continuation bytes present
+        for (size_t k = 1; ok && k <= n; k++) {
+            const auto c = static_cast<unsigned char>(text[i + k]);
+            ok = k == 1 ? (c >= lo && c <= hi) : (c >= 0x80 && c <= 0xbf);
+        }
+        if (!ok) {
+            char hex[8];
+            std::snprintf(hex, sizeof(hex), "0x%02X", b);
+            throw Error(file + ":" + std::to_string(line) + ": not valid UTF-8 (byte " + hex +
+                            " at offset " + std::to_string(i) + "); a TOML file must be UTF-8",
+                        kExitUsage);
+        }
+        i += n + 1;
+    }
+}
+
 // toml11 parses nested arrays and inline tables recursively, without a
 // limit: a file of a few thousand '[' overflowed the stack (crash) and a few
 // hundred nested inline tables took tens of seconds (found by
@@ -344,6 +388,7 @@ bool Config::same(const Config& o) const
 
 Config parse_string(const std::string& text, const std::string& name)
 {
+    check_utf8(text, name);
     check_nesting(text, name);
     std::istringstream is(text);
     toml::value root;

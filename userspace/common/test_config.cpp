@@ -380,3 +380,20 @@ TEST(Planner, MixedEditConverges)
     EXPECT_TRUE(got.same(want));
     EXPECT_TRUE(plan(got, want).empty());
 }
+
+// Caught by fuzz/fuzz_toml_config.cpp: toml11 read past the end of the buffer
+// on the two-byte literal string "'\xff'" (a malformed UTF-8 lead byte).
+TEST(Config, InvalidUtf8IsAnErrorNotACrash)
+{
+    EXPECT_NE(error_of("'\xff'").find("t.toml:1: not valid UTF-8 (byte 0xFF at offset 1)"), std::string::npos);
+    EXPECT_NE(error_of("[lb]\n\nprefix = \"a\xc3\"\n").find("t.toml:3: not valid UTF-8 (byte 0xC3"),
+              std::string::npos);                                             // truncated sequence
+    EXPECT_NE(error_of("a = \"\xc0\xaf\"").find("byte 0xC0"), std::string::npos);          // overlong '/'
+    EXPECT_NE(error_of("a = \"\xed\xa0\x80\"").find("byte 0xED"), std::string::npos);      // surrogate
+    EXPECT_NE(error_of("a = \"\xf4\x90\x80\x80\"").find("byte 0xF4"), std::string::npos);  // > U+10FFFF
+    EXPECT_NE(error_of("a = '\xe2\x82'").find("byte 0xE2"), std::string::npos);            // cut short
+    // Well-formed multi-byte text passes the check (1, 2, 3 and 4 bytes).
+    Config x = parse_string("# caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\n[lb]\nprefix = \"\xc3\xa9\xe2\x82\xac\"\n",
+                            "t.toml");
+    EXPECT_EQ(x.lb.prefix, "\xc3\xa9\xe2\x82\xac");
+}
