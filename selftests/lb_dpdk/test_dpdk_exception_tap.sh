@@ -21,6 +21,7 @@
 # DPDK as is and the kernel behind the TAP rejects; a frame from a wire
 # always has its full checksum.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/lbd_lib.sh"
 
 DIR=$(cd "$(dirname "$0")" && pwd)
 LBD=${CRAB_LBD:-$CRAB_TOP/build/userspace/lb/dpdk/crab-lb-dpdk}
@@ -120,27 +121,14 @@ crab_capture_stop "$WORK/s1.pcap" "$WORK/s2.pcap" "$WORK/s3.pcap"
 ok=0
 for i in 1 2 3; do
 	r=$($PKT check --pcap "$WORK/s$i.pcap")
-	python3 - "$r" "${IP_SRV[i]}" "$VIP" <<'PY' || ok=1
-import json, sys
-r, dip, vip = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
-sys.exit(0 if r["syn"] == 1 and r["dst"] == {dip: 1} and r["opt"] == {vip: 1} and r["csum_bad"] == 0 else 1)
-PY
+	lbd_syns_ok "$r" "${IP_SRV[i]}" "$VIP" 1 || ok=1
 done
 n=$($TEL "$PREFIX" "/crab/stats,$SVC" | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn_redirected"])')
 [ $ok = 0 ] && [ "$n" = 3 ]
 log_test $? "VIP balanced meanwhile: 3 SYNs 1/1/1 at the DIPs, syn_redirected $n"
 
 # 4. SIGTERM: clean exit, the TAP goes with the process
-kill -TERM $LB_PID
-rc=124
-for _ in $(seq 1 50); do
-	if ! kill -0 $LB_PID 2>/dev/null; then
-		wait $LB_PID
-		rc=$?
-		break
-	fi
-	sleep 0.1
-done
+lbd_stop "$LB_PID"
 [ $rc = 0 ] && ! ip -n "$NS_LB" link show "$TAP" >/dev/null 2>&1
 log_test $? "SIGTERM: exit status 0 ($rc), TAP removed"
 

@@ -14,6 +14,7 @@
 # kernel neither forwards VIP traffic nor answers ARP; the DPDK app answers
 # ARP for $IP_LB (--port-ip) instead.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/lbd_lib.sh"
 
 DIR=$(cd "$(dirname "$0")" && pwd)
 LBD=${CRAB_LBD:-$CRAB_TOP/build/userspace/lb/dpdk/crab-lb-dpdk}
@@ -81,11 +82,7 @@ ok=0
 for i in 1 2 3; do
 	r=$(res $i)
 	crab_log "server $i: $r"
-	python3 - "$r" "${IP_SRV[i]}" "$VIP" <<'PY' || ok=1
-import json, sys
-r, dip, vip = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
-sys.exit(0 if r["syn"] == 10 and r["dst"] == {dip: 10} and r["opt"] == {vip: 10} and r["csum_bad"] == 0 else 1)
-PY
+	lbd_syns_ok "$r" "${IP_SRV[i]}" "$VIP" 10 || ok=1
 done
 log_test $ok "rr: 30 capable SYNs -> 10/10/10 at the DIPs, option names the VIP, checksums valid"
 [ "$(lb_stat "$SVC" syn_redirected)" = 30 ]
@@ -139,26 +136,13 @@ ok=0
 for i in 1 2 3; do
 	r=$(res $i)
 	crab_log "server $i: $r"
-	python3 - "$r" "${IP_SRV[i]}" "$VIP" <<'PY' || ok=1
-import json, sys
-r, dip, vip = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
-sys.exit(0 if r["syn"] == 1 and r["dst"] == {dip: 1} and r["opt"] == {vip: 1} and r["csum_bad"] == 0 else 1)
-PY
+	lbd_syns_ok "$r" "${IP_SRV[i]}" "$VIP" 1 || ok=1
 done
 [ $ok = 0 ] && [ "$(lb_stat "$VIP:81" syn_inserted)" = 3 ]
 log_test $? "legacy=insert (added at runtime): option inserted, checksums valid, 1/1/1"
 
 # 5. SIGTERM: clean exit, status 0
-kill -TERM $LB_PID
-rc=124
-for _ in $(seq 1 50); do
-	if ! kill -0 $LB_PID 2>/dev/null; then
-		wait $LB_PID
-		rc=$?
-		break
-	fi
-	sleep 0.1
-done
+lbd_stop "$LB_PID"
 [ $rc = 0 ] && grep -q "crab-lb-dpdk: bye" "$WORK/lb.log"
 log_test $? "SIGTERM: ports closed, exit status 0 (rc=$rc)"
 [ $rc = 0 ] || sed 's/^/# lb: /' "$WORK/lb.log"

@@ -1,0 +1,32 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Helpers shared by the DPDK LB selftests (sourced after ../lib.sh).
+
+# lbd_syns_ok JSON DIP VIP N: the `lbd_pkt.py check` summary JSON of one
+# server's capture shows exactly N SYNs, all to DIP, all carrying the
+# option naming VIP, none with a bad checksum.
+lbd_syns_ok() {
+	python3 - "$1" "$2" "$3" "$4" <<'PY'
+import json, sys
+r, dip, vip, n = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+sys.exit(0 if r["syn"] == n and r["dst"] == {dip: n} and r["opt"] == {vip: n} and r["csum_bad"] == 0 else 1)
+PY
+}
+
+# lbd_stop PID: SIGTERM the LB and wait up to 5 s for it; sets rc to its
+# exit status, or 124 if it is still running (then it is left to the
+# cleanup). Not for $(...): only this shell can wait for its child.
+lbd_stop() {
+	local pid=$1
+	rc=124
+	kill -TERM "$pid"
+	for _ in $(seq 1 50); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid"
+			rc=$?
+			break
+		fi
+		sleep 0.1
+	done
+}
