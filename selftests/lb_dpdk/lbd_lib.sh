@@ -30,3 +30,21 @@ lbd_stop() {
 		sleep 0.1
 	done
 }
+
+# lbd_wait_ready PID PREFIX VIP:PORT DIP: wait up to 20 s until the LB PID
+# (telemetry prefix PREFIX) lists DIP among the service's backends and no
+# backend MAC is unresolved (ARP requests go out once a second); sets ready
+# to 0 when it is, 1 otherwise (or when the LB died).
+lbd_wait_ready() {
+	local pid=$1 prefix=$2 svc=$3 dip=$4 b
+	ready=1
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		b=$(python3 "$(dirname "${BASH_SOURCE[0]}")/lbd_tel.py" "$prefix" "/crab/backends,$svc" 2>/dev/null)
+		if [ -n "$b" ] && ! grep -q unresolved <<<"$b" && grep -q "$dip" <<<"$b"; then
+			ready=0
+			break
+		fi
+		sleep 0.2
+	done
+}

@@ -73,16 +73,7 @@ fi
 log_test $ok "exception TAP $TAP created with the port's MAC, $IP_LB/24 on it"
 [ $ok = 0 ] || crab_exit
 
-ready=1
-for _ in $(seq 1 100); do
-	kill -0 $LB_PID 2>/dev/null || break
-	b=$($TEL "$PREFIX" "/crab/backends,$SVC" 2>/dev/null)
-	if [ -n "$b" ] && ! grep -q unresolved <<<"$b" && grep -q "${IP_SRV[3]}" <<<"$b"; then
-		ready=0
-		break
-	fi
-	sleep 0.2
-done
+lbd_wait_ready "$LB_PID" "$PREFIX" "$SVC" "${IP_SRV[3]}"
 log_test $ready "LB up, backend MACs learned by ARP"
 [ $ready = 0 ] || { sed 's/^/# lb: /' "$WORK/lb.log"; crab_exit; }
 

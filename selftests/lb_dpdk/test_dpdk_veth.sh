@@ -43,16 +43,7 @@ LB_PID=$!
 crab_defer "kill -KILL $LB_PID 2>/dev/null"
 
 # Ready when every backend's MAC is learned (ARP requests go out once a second).
-ready=1
-for _ in $(seq 1 100); do
-	kill -0 $LB_PID 2>/dev/null || break
-	b=$($TEL "$PREFIX" "/crab/backends,$SVC" 2>/dev/null)
-	if [ -n "$b" ] && ! grep -q unresolved <<<"$b" && grep -q "${IP_SRV[3]}" <<<"$b"; then
-		ready=0
-		break
-	fi
-	sleep 0.2
-done
+lbd_wait_ready "$LB_PID" "$PREFIX" "$SVC" "${IP_SRV[3]}"
 [ $ready = 0 ] || { sed 's/^/# lb: /' "$WORK/lb.log"; }
 log_test $ready "LB up on af_packet, backend MACs learned by ARP"
 [ $ready = 0 ] || crab_exit
