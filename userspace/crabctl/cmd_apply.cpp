@@ -59,6 +59,11 @@ void run_apply(const Globals& g, const ApplyOptions& o)
     crab::LbTarget t = crab::cli::resolve_target(o.target, &want.lb);
     auto drv = crab::make_lb_driver(t);
     drv->check(want);
+    // Plan and change under the LB's write lock, so no other crabctl
+    // changes the LB between the read and the last change.
+    std::unique_ptr<crab::WriteLock> lock;
+    if (!o.dry_run)
+        lock = drv->write_lock();
     crab::config::Config cur = drv->read();
 
     std::vector<crab::config::Change> changes;

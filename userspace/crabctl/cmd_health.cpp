@@ -362,6 +362,26 @@ void log_event(const Globals& g, const json& j, const std::string& text)
     }
 }
 
+// Drain or activate one backend: under the LB's write lock, from the LB's
+// current state (not the one read before probing, which an operator may
+// have changed meanwhile), so only the drain flag changes. Returns what
+// was done.
+std::string set_drain(crab::LbDriver& drv, const crab::Endpoint& svc, crab::Ipv4 dip, bool drain)
+{
+    auto lock = drv.write_lock();
+    auto cur = drv.read();
+    const auto* s = cur.find(svc);
+    const auto* be = s ? s->find(dip) : nullptr;
+    if (!be)
+        return "nothing to do (removed from the LB meanwhile)";
+    if (be->drain == drain)
+        return drain ? "already drained" : "already active";
+    crab::config::Backend nb = *be;
+    nb.drain = drain;
+    drv.backend_set(svc, nb);
+    return drain ? "drained" : "activated";
+}
+
 void run_daemon(const Globals& g, const HealthOptions& o, crab::LbDriver& drv, Prober& pr)
 {
     std::map<std::pair<crab::Endpoint, crab::Ipv4>, Track> tracks;
@@ -400,12 +420,9 @@ void run_daemon(const Globals& g, const HealthOptions& o, crab::LbDriver& drv, P
                 t.up = false;
                 std::string action = "left drained (drained by the operator)";
                 if (!be->drain) {
-                    crab::config::Backend nb = *be;
-                    nb.drain = true;
                     try {
-                        drv.backend_set(p.svc, nb);
-                        t.drained_by_us = true;
-                        action = "drained";
+                        action = set_drain(drv, p.svc, p.dip, true);
+                        t.drained_by_us = action == "drained";
                     } catch (const Error& e) {
                         action = std::string("drain FAILED: ") + e.what();
                     }
@@ -418,11 +435,8 @@ void run_daemon(const Globals& g, const HealthOptions& o, crab::LbDriver& drv, P
                 t.up = true;
                 std::string action = "left as is (not drained by health)";
                 if (t.drained_by_us && be->drain) {
-                    crab::config::Backend nb = *be;
-                    nb.drain = false;
                     try {
-                        drv.backend_set(p.svc, nb);
-                        action = "activated";
+                        action = set_drain(drv, p.svc, p.dip, false);
                     } catch (const Error& e) {
                         action = std::string("activate FAILED: ") + e.what();
                     }
@@ -434,12 +448,11 @@ void run_daemon(const Globals& g, const HealthOptions& o, crab::LbDriver& drv, P
                                      name(p.result) + "); " + action);
             } else if (!t.up && t.drained_by_us && !be->drain) {
                 // Someone (an apply) re-activated a backend that is still down.
-                crab::config::Backend nb = *be;
-                nb.drain = true;
                 try {
-                    drv.backend_set(p.svc, nb);
+                    std::string action = set_drain(drv, p.svc, p.dip, true);
                     ev["event"] = "redrain";
-                    log_event(g, ev, who + ": still down (" + p.detail + ") but active again; drained");
+                    ev["action"] = action;
+                    log_event(g, ev, who + ": still down (" + p.detail + ") but active again; " + action);
                 } catch (const Error& e) {
                     log_event(g, {{"event", "error"}, {"error", e.what()}}, who + ": drain FAILED: " + e.what());
                 }

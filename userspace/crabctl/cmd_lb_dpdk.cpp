@@ -51,9 +51,24 @@ struct DpdkOptions {
 
 // One request/answer on the telemetry socket (SOCK_SEQPACKET: one message
 // each way after the greeting).
+std::string telemetry_path(const DpdkOptions& o)
+{
+    return o.socket.empty() ? "/var/run/dpdk/" + o.prefix + "/dpdk_telemetry.v2" : o.socket;
+}
+
+// Writers lock the directory of the LB's telemetry socket (its EAL runtime
+// directory): one lock per running crab-lb-dpdk.
+std::unique_ptr<crab::WriteLock> dpdk_write_lock(const DpdkOptions& o)
+{
+    std::string path = telemetry_path(o);
+    auto slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    return std::make_unique<crab::WriteLock>(dir, "crab-lb-dpdk (" + path + ")", false);
+}
+
 json telemetry(const DpdkOptions& o, const std::string& cmd)
 {
-    std::string path = o.socket.empty() ? "/var/run/dpdk/" + o.prefix + "/dpdk_telemetry.v2" : o.socket;
+    std::string path = telemetry_path(o);
     int fd = ::socket(AF_UNIX, SOCK_SEQPACKET, 0);
     if (fd < 0)
         throw Error(std::string("socket: ") + std::strerror(errno));
@@ -92,6 +107,7 @@ void emit(const Globals& g, const json& j) { crab::cli::print_json(g, j.dump(), 
 void run_service(const std::string& cmd, const DpdkOptions& o)
 {
     auto ep = crab::parse_endpoint(o.endpoint);
+    auto lock = dpdk_write_lock(o);
     if (cmd == "add") {
         auto p = crab::parse_policy(o.policy);
         auto l = crab::parse_legacy_mode(o.legacy);
@@ -106,6 +122,7 @@ void run_backend(const std::string& cmd, const DpdkOptions& o)
 {
     auto ep = crab::parse_endpoint(o.endpoint);
     auto dip = crab::parse_ipv4(o.dip);
+    auto lock = dpdk_write_lock(o);
     std::string arg = crab::to_string(ep) + "," + crab::to_string(dip);
     if (cmd == "add") {
         arg += ",weight=" + std::to_string(o.weight);
@@ -196,6 +213,7 @@ void setup_lb_dpdk(CLI::App& parent, Globals& g)
         if (!ss_pol->count() && !ss_leg->count())
             throw Error("service set: nothing to change (give --policy and/or --legacy)", crab::kExitUsage);
         auto drv = make_dpdk_driver(crab::LbTarget{"dpdk", "", o->prefix, o->socket});
+        auto lock = drv->write_lock();
         auto cur = drv->read();
         const auto* s = cur.find(ep);
         if (!s)
@@ -228,6 +246,7 @@ void setup_lb_dpdk(CLI::App& parent, Globals& g)
         auto ep = crab::parse_endpoint(o->endpoint);
         auto dip = crab::parse_ipv4(o->dip);
         auto drv = make_dpdk_driver(crab::LbTarget{"dpdk", "", o->prefix, o->socket});
+        auto lock = drv->write_lock();
         auto cur = drv->read();
         const auto* s = cur.find(ep);
         const auto* b = s ? s->find(dip) : nullptr;
@@ -266,6 +285,8 @@ public:
     }
 
     std::string type() const override { return "dpdk"; }
+
+    std::unique_ptr<crab::WriteLock> write_lock() override { return dpdk_write_lock(o_); }
 
     crab::config::Config read() override
     {

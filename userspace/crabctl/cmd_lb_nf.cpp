@@ -17,7 +17,10 @@
 // Every value is parsed before the first request, so a bad one applies
 // nothing. crab::LbDriver "nf" (lb_driver.hpp) sends the same requests.
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -135,6 +138,18 @@ json dump_services(Lb& lb)
 
 void emit(const Globals& g, const json& j) { crab::cli::print_json(g, j.dump(), j.dump(2)); }
 
+// The nf LB's state is per network namespace: writers lock a file named
+// after the namespace's inode under /run/crab.
+std::unique_ptr<crab::WriteLock> nf_write_lock()
+{
+    struct stat st {};
+    if (stat("/proc/self/ns/net", &st))
+        throw Error(std::string("reading /proc/self/ns/net: ") + std::strerror(errno));
+    ::mkdir("/run/crab", 0755);
+    return std::make_unique<crab::WriteLock>("/run/crab/lb-nf-net" + std::to_string(st.st_ino) + ".lock",
+                                             "the nf LB of this network namespace", true);
+}
+
 // ---- commands ----------------------------------------------------------------
 
 void run_service(uint8_t cmd, const NfOptions& o)
@@ -149,6 +164,7 @@ void run_service(uint8_t cmd, const NfOptions& o)
     if (cmd == CRAB_LB_CMD_SVC_SET && !pol && !leg)
         throw Error("service set: nothing to change (give --policy and/or --legacy)", crab::kExitUsage);
 
+    auto lock = nf_write_lock();
     Lb lb;
     auto m = lb.req(cmd);
     put_key(m, t.svc);
@@ -181,6 +197,7 @@ void run_backend(uint8_t cmd, const NfOptions& o, std::optional<uint8_t> state)
     if (cmd == CRAB_LB_CMD_BE_SET && !state && !o.weight_set)
         throw Error("backend set: nothing to change (give --weight and/or --state)", crab::kExitUsage);
 
+    auto lock = nf_write_lock();
     Lb lb;
     auto m = lb.req(cmd);
     put_key(m, t.svc);
@@ -319,6 +336,8 @@ public:
     explicit NfDriver(const crab::LbTarget&) {}
 
     std::string type() const override { return "nf"; }
+
+    std::unique_ptr<crab::WriteLock> write_lock() override { return nf_write_lock(); }
 
     crab::config::Config read() override
     {

@@ -93,6 +93,7 @@ std::string errstr(int err)
 struct Maps {
     int services = -1, vips = -1, gens = -1, rr = -1, svc_cnt = -1, be_cnt = -1, glob_cnt = -1;
     bool owned = false;
+    std::unique_ptr<crab::WriteLock> lock;  // held by writers (open_pinned(dev, true))
 
     Maps() = default;
     Maps(const Maps&) = delete;
@@ -106,7 +107,7 @@ struct Maps {
                 close(fd);
     }
 
-    static std::unique_ptr<Maps> open_pinned(const std::string& dev)
+    static std::unique_ptr<Maps> open_pinned(const std::string& dev, bool write = false)
     {
         auto m = std::make_unique<Maps>();
         m->owned = true;
@@ -119,6 +120,8 @@ struct Maps {
                                 "); run 'crabctl lb xdp attach " + dev + "' first",
                             crab::kExitNotFound);
         }
+        if (write)
+            m->lock = std::make_unique<crab::WriteLock>(pin_dir(dev), "the XDP LB on " + dev, false);
         return m;
     }
 
@@ -1057,7 +1060,7 @@ void setup_lb_xdp(CLI::App& lb, Globals& g)
         auto ep = crab::parse_endpoint(so->service);
         auto pol = crab::parse_policy(so->policy);
         auto leg = crab::parse_legacy_mode(so->legacy);
-        auto m = Maps::open_pinned(so->dev);
+        auto m = Maps::open_pinned(so->dev, true);
         service_add(*m, ep, pol, leg);
     });
     auto* ss = svc->add_subcommand("set", "change the policy and/or legacy mode of a service in place");
@@ -1069,7 +1072,7 @@ void setup_lb_xdp(CLI::App& lb, Globals& g)
         auto ep = crab::parse_endpoint(so->service);
         if (!ss_pol->count() && !ss_leg->count())
             throw Error("service set: nothing to change (give --policy and/or --legacy)", crab::kExitUsage);
-        auto m = Maps::open_pinned(so->dev);
+        auto m = Maps::open_pinned(so->dev, true);
         auto cur = need_service(*m, ep);
         auto pol = ss_pol->count() ? crab::parse_policy(so->policy) : static_cast<crab_policy>(cur.policy);
         auto leg = ss_leg->count() ? crab::parse_legacy_mode(so->legacy) : static_cast<crab_legacy_mode>(cur.legacy);
@@ -1080,7 +1083,7 @@ void setup_lb_xdp(CLI::App& lb, Globals& g)
     sd->add_option("--dev", so->dev, "device the LB is attached to")->required();
     sd->callback([so] {
         auto ep = crab::parse_endpoint(so->service);
-        service_del(*Maps::open_pinned(so->dev), ep);
+        service_del(*Maps::open_pinned(so->dev, true), ep);
     });
 
     auto* be = x->add_subcommand("backend", "add, drain or delete backends");
@@ -1096,7 +1099,7 @@ void setup_lb_xdp(CLI::App& lb, Globals& g)
         auto ep = crab::parse_endpoint(bo->service);
         auto dip = crab::parse_ipv4(bo->dip);
         auto mac = parse_mac(bo->mac);
-        backend_add(*Maps::open_pinned(bo->dev), ep, dip, bo->weight, mac);
+        backend_add(*Maps::open_pinned(bo->dev, true), ep, dip, bo->weight, mac);
     });
     auto* bs = be->add_subcommand("set", "change weight and/or state (active, draining) of a backend");
     bs->add_option("service", bo->service, "VIP:PORT")->required();
@@ -1110,7 +1113,7 @@ void setup_lb_xdp(CLI::App& lb, Globals& g)
         auto dip = crab::parse_ipv4(bo->dip);
         if (!bs_w->count() && !bs_s->count())
             throw Error("backend set: nothing to change (give --weight and/or --state)", crab::kExitUsage);
-        auto m = Maps::open_pinned(bo->dev);
+        auto m = Maps::open_pinned(bo->dev, true);
         auto svc = need_service(*m, ep);
         auto g = read_gen(*m, svc.id, svc.gen);
         int slot = find_backend(*g, dip.addr);
@@ -1137,7 +1140,7 @@ void setup_lb_xdp(CLI::App& lb, Globals& g)
         c->callback([bo, remove] {
             auto ep = crab::parse_endpoint(bo->service);
             auto dip = crab::parse_ipv4(bo->dip);
-            backend_change(*Maps::open_pinned(bo->dev), ep, dip, remove);
+            backend_change(*Maps::open_pinned(bo->dev, true), ep, dip, remove);
         });
     }
 
@@ -1210,6 +1213,11 @@ public:
     }
 
     std::string type() const override { return "xdp"; }
+
+    std::unique_ptr<crab::WriteLock> write_lock() override
+    {
+        return std::make_unique<crab::WriteLock>(pin_dir(dev_), "the XDP LB on " + dev_, false);
+    }
 
     crab::config::Config read() override
     {

@@ -2,6 +2,16 @@
 // Driver registry and the one place a planned change becomes a driver call.
 #include "lb_driver.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
 namespace crab {
 
 namespace {
@@ -13,6 +23,47 @@ std::map<std::string, LbDriverFactory>& drivers()
 }
 
 }  // namespace
+
+WriteLock::WriteLock(const std::string& path, const std::string& what, bool create)
+{
+    double timeout = 10;
+    if (const char* t = std::getenv("CRABCTL_LOCK_TIMEOUT")) {
+        char* end = nullptr;
+        double v = std::strtod(t, &end);
+        if (end == t || *end || !(v >= 0))
+            throw Error(std::string("CRABCTL_LOCK_TIMEOUT: '") + t + "' is not a number of seconds", kExitUsage);
+        timeout = v;
+    }
+    int flags = O_RDONLY | O_CLOEXEC;
+    if (create)
+        flags = O_RDWR | O_CREAT | O_CLOEXEC;
+    fd_ = ::open(path.c_str(), flags, 0600);
+    if (fd_ < 0)
+        throw Error("locking " + what + ": cannot open " + path + ": " + std::strerror(errno));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
+    for (;;) {
+        if (::flock(fd_, LOCK_EX | LOCK_NB) == 0)
+            return;
+        int err = errno;
+        if (err != EWOULDBLOCK && err != EINTR) {
+            ::close(fd_);
+            throw Error("locking " + what + " (" + path + "): " + std::strerror(err));
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            ::close(fd_);
+            throw Error("another crabctl is changing " + what + ": its lock on " + path + " was not released in " +
+                            std::to_string(static_cast<int>(timeout)) + " s (CRABCTL_LOCK_TIMEOUT); nothing was changed",
+                        kExitError);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+}
+
+WriteLock::~WriteLock()
+{
+    if (fd_ >= 0)
+        ::close(fd_);  // releases the lock
+}
 
 LbDriverRegistrar::LbDriverRegistrar(const char* name, LbDriverFactory f) { drivers()[name] = f; }
 

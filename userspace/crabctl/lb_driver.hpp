@@ -39,6 +39,25 @@ struct LbStats {
     std::vector<Service> services;
 };
 
+// An exclusive flock(2) on @path, held while the object lives. crabctl
+// changes an LB by read-modify-write (a backend set is rebuilt from the
+// current one), so two crabctl processes writing the same LB at once --
+// an operator's `apply` and a `health --daemon`, say -- could each undo
+// the other's change. Every writer takes this lock first. It waits up to
+// $CRABCTL_LOCK_TIMEOUT seconds (default 10), then fails with kExitError
+// naming @path and @what. @path is a directory (XDP pin directory, the
+// DPDK runtime directory) or a lock file created on demand.
+class WriteLock {
+public:
+    WriteLock(const std::string& path, const std::string& what, bool create);
+    ~WriteLock();
+    WriteLock(const WriteLock&) = delete;
+    WriteLock& operator=(const WriteLock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
 class LbDriver {
 public:
     virtual ~LbDriver() = default;
@@ -55,6 +74,11 @@ public:
     // New weight, drain flag and MAC of an existing backend.
     virtual void backend_set(const Endpoint& ep, const config::Backend& b) = 0;
     virtual void backend_del(const Endpoint& ep, Ipv4 dip) = 0;
+
+    // The lock that serialises writers of this LB instance (see WriteLock).
+    // Callers take it around a whole read-modify-write; the methods above
+    // never take it themselves (flock locks conflict within one process).
+    virtual std::unique_ptr<WriteLock> write_lock() = 0;
 
     // False when read() cannot report static next-hop MACs: apply then
     // compares without them and sets a MAC only when it adds a backend.
