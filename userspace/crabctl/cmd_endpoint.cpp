@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// crabctl client|server: the netfilter endpoint modules (crab_client.ko,
-// crab_server.ko) of the current network namespace, through their sysctls
-// (/proc/sys/net/crab/*) and counters (/proc/net/crab_client|crab_server).
-//   crabctl client show | stats | set enabled on|off | set announce CIDR,...
-//                       | set allow CIDR,...
-//   crabctl server show | stats | set enabled on|off
-// Another namespace: ip netns exec NS crabctl ...
+// crabctl client|server: the client and server endpoints of the current
+// network namespace, as the netfilter modules (crab_client.ko,
+// crab_server.ko: sysctls /proc/sys/net/crab/*, counters
+// /proc/net/crab_client|crab_server) or the patched kernel
+// (kernel-patches/: net.ipv4.tcp_crab_client|server, TcpExt TCPCrab*).
+//   crabctl client [--impl auto|module|kernel] show | stats | set enabled on|off
+//                       | set announce CIDR,... | set allow CIDR,...
+//   crabctl server [--impl ...] show | stats | set enabled on|off
+// --impl auto (the default) picks the module when it is loaded, else the
+// patched kernel. Another namespace: ip netns exec NS crabctl ...
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -28,6 +33,7 @@ using crab::cli::Globals;
 using nlohmann::ordered_json;
 
 const std::string kSysctlDir = "/proc/sys/" CRAB_EP_SYSCTL_DIR "/";
+const std::string kKernelSysctlDir = "/proc/sys/net/ipv4/";
 
 struct Role {
     const char* name;    // "client" / "server"
@@ -36,6 +42,17 @@ struct Role {
     const char* enabled; // sysctl name
     std::vector<std::string> counters;  // names in /proc order
 };
+
+// Which implementation a command talks to.
+enum class Impl { Module, Kernel };
+
+// The patched kernel's names: net.ipv4.tcp_crab_<role>[_announce|_allow].
+std::string kernel_sysctl(const Role& r, const std::string& what = "")
+{
+    return std::string("tcp_crab_") + r.name + (what.empty() ? "" : "_" + what);
+}
+
+bool exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
 
 const Role& client_role()
 {
@@ -64,9 +81,45 @@ const Role& server_role()
                       crab::kExitNoSupport);
 }
 
-std::string read_sysctl(const Role& r, const std::string& name)
+Impl resolve(const Role& r, const std::string& want)
 {
-    const std::string path = kSysctlDir + name;
+    const std::string mod = kSysctlDir + r.enabled, kern = kKernelSysctlDir + kernel_sysctl(r);
+    if (want == "module" || (want == "auto" && exists(mod)))
+        return Impl::Module;
+    if (want == "kernel" || exists(kern)) {
+        if (!exists(kern))
+            throw crab::Error("kernel has no net.ipv4." + kernel_sysctl(r) + " (no " + kern +
+                                  "): it does not carry the CRAB patch series (kernel-patches/)",
+                              crab::kExitNoSupport);
+        return Impl::Kernel;
+    }
+    throw crab::Error(std::string("no CRAB ") + r.name + " endpoint here: " + r.module + ".ko is not loaded (no " +
+                          mod + ") and the kernel is not patched (no " + kern + "); load " + r.module +
+                          ".ko with insmod, or use the eBPF endpoints (crabctl ebpf)",
+                      crab::kExitNoSupport);
+}
+
+// Path of setting @name (module sysctl name) for @impl; a kernel without
+// the setting is refused with kExitNoSupport.
+std::string setting_path(const Role& r, Impl impl, const std::string& name)
+{
+    if (impl == Impl::Module)
+        return kSysctlDir + name;
+    std::string what;
+    if (name == CRAB_SYSCTL_CLIENT_ANNOUNCE)
+        what = "announce";
+    else if (name == CRAB_SYSCTL_CLIENT_ALLOW)
+        what = "allow";
+    std::string path = kKernelSysctlDir + kernel_sysctl(r, what);
+    if (!exists(path))
+        throw crab::Error("the CRAB patch series of this kernel has no net.ipv4." + kernel_sysctl(r, what) + " (" +
+                              name + " is a module setting)",
+                          crab::kExitNoSupport);
+    return path;
+}
+
+std::string read_sysctl(const Role& r, const std::string& path)
+{
     std::ifstream f(path);
     if (!f)
         not_loaded(r, path);
@@ -75,9 +128,9 @@ std::string read_sysctl(const Role& r, const std::string& name)
     return v;
 }
 
-void write_sysctl(const Role& r, const std::string& name, const std::string& value)
+void write_sysctl(const Role& r, const std::string& path, const std::string& value)
 {
-    const std::string path = kSysctlDir + name;
+    const std::string name = path.substr(path.rfind('/') + 1);
     FILE* f = std::fopen(path.c_str(), "w");
     if (!f)
         not_loaded(r, path);
@@ -93,8 +146,41 @@ void write_sysctl(const Role& r, const std::string& name, const std::string& val
         throw crab::Error("cannot set " + name + " to '" + value + "': " + std::strerror(err));
 }
 
-std::vector<std::pair<std::string, uint64_t>> read_counters(const Role& r)
+// The patched kernel's counters of @r from TcpExt (/proc/net/netstat):
+// TCPCrab* names; the server's are the Echo ones.
+std::vector<std::pair<std::string, uint64_t>> read_kernel_counters(const Role& r)
 {
+    std::ifstream f("/proc/net/netstat");
+    if (!f)
+        throw crab::Error(std::string("cannot read /proc/net/netstat: ") + std::strerror(errno));
+    std::string names, values;
+    while (std::getline(f, names) && std::getline(f, values)) {
+        if (names.rfind("TcpExt:", 0) != 0)
+            continue;
+        std::stringstream ns(names), vs(values);
+        std::string n, v;
+        ns >> n;
+        vs >> v;
+        std::vector<std::pair<std::string, uint64_t>> out;
+        while (ns >> n && vs >> v) {
+            if (n.rfind("TCPCrab", 0) != 0)
+                continue;
+            bool server = n.find("Echo") != std::string::npos;
+            if (server == (std::string(r.name) == "server"))
+                out.emplace_back(n, std::stoull(v));
+        }
+        if (out.empty())
+            throw crab::Error("TcpExt has no TCPCrab counters: this kernel does not carry the CRAB patch series",
+                              crab::kExitNoSupport);
+        return out;
+    }
+    throw crab::Error("/proc/net/netstat has no TcpExt line");
+}
+
+std::vector<std::pair<std::string, uint64_t>> read_counters(const Role& r, Impl impl)
+{
+    if (impl == Impl::Kernel)
+        return read_kernel_counters(r);
     const std::string path = std::string("/proc/net/") + r.proc;
     std::ifstream f(path);
     if (!f)
@@ -149,22 +235,27 @@ ordered_json cidr_json(const std::string& v)
     return a;
 }
 
-void run_show(const Globals& g, const Role& r)
+void run_show(const Globals& g, const Role& r, const std::string& want)
 {
+    Impl impl = resolve(r, want);
     ordered_json j;
     j["role"] = r.name;
-    j["enabled"] = read_sysctl(r, r.enabled) == "1";
-    if (&r == &client_role()) {
-        j["announce"] = cidr_json(read_sysctl(r, CRAB_SYSCTL_CLIENT_ANNOUNCE));
-        j["allow"] = cidr_json(read_sysctl(r, CRAB_SYSCTL_CLIENT_ALLOW));
+    j["impl"] = impl == Impl::Module ? "module" : "kernel";
+    j["enabled"] = read_sysctl(r, setting_path(r, impl, r.enabled)) == "1";
+    bool lists = &r == &client_role();
+    if (lists && impl == Impl::Kernel)  // only when this kernel's series has them
+        lists = exists(kKernelSysctlDir + kernel_sysctl(r, "allow"));
+    if (lists) {
+        j["announce"] = cidr_json(read_sysctl(r, setting_path(r, impl, CRAB_SYSCTL_CLIENT_ANNOUNCE)));
+        j["allow"] = cidr_json(read_sysctl(r, setting_path(r, impl, CRAB_SYSCTL_CLIENT_ALLOW)));
     }
     if (g.json || g.pretty) {
         print(g, j);
         return;
     }
-    std::cout << r.name << " (" << r.module << "): " << (j["enabled"].get<bool>() ? "enabled" : "disabled")
-              << "\n";
-    if (&r == &client_role()) {
+    std::cout << r.name << " (" << (impl == Impl::Module ? r.module : "kernel patch") << "): "
+              << (j["enabled"].get<bool>() ? "enabled" : "disabled") << "\n";
+    if (lists) {
         auto list = [](const ordered_json& a) {
             std::string s;
             for (const auto& e : a)
@@ -176,9 +267,9 @@ void run_show(const Globals& g, const Role& r)
     }
 }
 
-void run_stats(const Globals& g, const Role& r)
+void run_stats(const Globals& g, const Role& r, const std::string& want)
 {
-    auto c = read_counters(r);
+    auto c = read_counters(r, resolve(r, want));
     if (g.json || g.pretty) {
         ordered_json j = ordered_json::object();
         for (const auto& [n, v] : c)
@@ -194,21 +285,26 @@ void setup_role(CLI::App& root, Globals& g, const Role& r, const char* help)
 {
     auto* top = root.add_subcommand(r.name, help);
     top->require_subcommand(1);
+    auto impl = std::make_shared<std::string>("auto");
+    top->add_option("--impl", *impl, "module, kernel (patched kernel) or auto: the module when loaded")
+        ->check(CLI::IsMember({"auto", "module", "kernel"}))
+        ->capture_default_str();
     std::string n = r.name;
     top->footer("Examples:\n"
                 "  crabctl " + n + " show\n"
                 "  crabctl -j " + n + " stats\n"
-                "  crabctl " + n + " set enabled on\n" +
+                "  crabctl " + n + " set enabled on\n"
+                "  crabctl " + n + " --impl kernel stats      # patched kernel: TcpExt TCPCrab*\n" +
                 (n == "client" ? "  crabctl client set announce 198.18.100.0/24\n"
                                  "  crabctl client set allow 198.18.0.0/24\n"
                                : std::string()) +
                 "Settings and counters are per network namespace (run it with ip netns exec).");
 
     auto* show = top->add_subcommand("show", "settings in this network namespace");
-    show->callback([&g, &r] { run_show(g, r); });
+    show->callback([&g, &r, impl] { run_show(g, r, *impl); });
 
-    auto* stats = top->add_subcommand("stats", std::string("counters (/proc/net/") + r.proc + ")");
-    stats->callback([&g, &r] { run_stats(g, r); });
+    auto* stats = top->add_subcommand("stats", std::string("counters (/proc/net/") + r.proc + " or TcpExt TCPCrab*)");
+    stats->callback([&g, &r, impl] { run_stats(g, r, *impl); });
 
     auto* set = top->add_subcommand("set", "change a setting in this network namespace");
     set->require_subcommand(1);
@@ -216,27 +312,35 @@ void setup_role(CLI::App& root, Globals& g, const Role& r, const char* help)
     auto val = std::make_shared<std::string>();
     auto* en = set->add_subcommand("enabled", "turn the module's behaviour on or off");
     en->add_option("value", *val, "on|off")->required()->check(CLI::IsMember({"on", "off", "1", "0"}));
-    en->callback([&r, val] { write_sysctl(r, r.enabled, parse_onoff(*val)); });
+    en->callback([&r, val, impl] {
+        write_sysctl(r, setting_path(r, resolve(r, *impl), r.enabled), parse_onoff(*val));
+    });
 
     if (&r != &client_role())
         return;
     auto* ann = set->add_subcommand("announce", "destinations whose SYNs announce redirection");
     ann->add_option("cidrs", *val, "CIDR,... | all | none")->required();
-    ann->callback([&r, val] { write_sysctl(r, CRAB_SYSCTL_CLIENT_ANNOUNCE, norm_cidrs(*val)); });
+    ann->callback([&r, val, impl] {
+        auto v = norm_cidrs(*val);
+        write_sysctl(r, setting_path(r, resolve(r, *impl), CRAB_SYSCTL_CLIENT_ANNOUNCE), v);
+    });
 
     auto* allow = set->add_subcommand("allow", "sources a redirect may come from");
     allow->add_option("cidrs", *val, "CIDR,... | all | none")->required();
-    allow->callback([&r, val] { write_sysctl(r, CRAB_SYSCTL_CLIENT_ALLOW, norm_cidrs(*val)); });
+    allow->callback([&r, val, impl] {
+        auto v = norm_cidrs(*val);
+        write_sysctl(r, setting_path(r, resolve(r, *impl), CRAB_SYSCTL_CLIENT_ALLOW), v);
+    });
 }
 
 void setup_client(CLI::App& root, Globals& g)
 {
-    setup_role(root, g, client_role(), "netfilter client endpoint (crab_client.ko): announce, accept redirects");
+    setup_role(root, g, client_role(), "client endpoint (crab_client.ko or patched kernel): announce, accept redirects");
 }
 
 void setup_server(CLI::App& root, Globals& g)
 {
-    setup_role(root, g, server_role(), "netfilter server endpoint (crab_server.ko): echo the option");
+    setup_role(root, g, server_role(), "server endpoint (crab_server.ko or patched kernel): echo the option");
 }
 
 }  // namespace
