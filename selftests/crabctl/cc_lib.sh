@@ -65,33 +65,15 @@ cc_syns() {
 # ---- crab-lb-dpdk (net_af_packet on the LB's veth) ---------------------------
 
 # cc_dpdk_setup: the standard topology with 3 servers and crab-lb-dpdk on
-# the LB's eth0, started without services. The LB namespace is made inert
-# (no forwarding, no address: the kernel must not answer or forward what
-# the LB's af_packet socket also sees, ../lb_dpdk/test_dpdk_veth.sh).
-# Sets LBD, CC_PKT, PREFIX, WORK, LB_PID; waits for the telemetry socket.
+# the LB's eth0 (../lb_dpdk/lbd_lib.sh lbd_start), started without
+# services. Sets LBD, CC_PKT, PREFIX, WORK, LB_PID.
 cc_dpdk_setup() {
-	LBD=${CRAB_LBD:-$CRAB_TOP/build/userspace/lb/dpdk/crab-lb-dpdk}
+	source "$CRAB_TOP/selftests/lb_dpdk/lbd_lib.sh"
 	CC_PKT="python3 $CRAB_TOP/selftests/lb_dpdk/lbd_pkt.py"
-	[ -x "$LBD" ] || crab_skip "crab-lb-dpdk not built ($LBD)"
 	crab_topo_setup 3
-	ip netns exec "$NS_LB" sysctl -qw net.ipv4.ip_forward=0
-	ip -n "$NS_LB" addr flush dev eth0
-	PREFIX=crabcc$$
 	WORK=$(mktemp -d)
-	crab_defer rm -rf "$WORK" "/var/run/dpdk/$PREFIX"
-	ip netns exec "$NS_LB" "$LBD" --no-huge -m 512 --no-pci -l 0 --log-level=user1,info \
-		--vdev net_af_packet0,iface=eth0 --file-prefix "$PREFIX" -- \
-		--port-ip "$IP_LB" --idle-us 100 >"$WORK/lb.log" 2>&1 &
-	LB_PID=$!
-	crab_defer "kill -KILL $LB_PID 2>/dev/null"
-	local i
-	for i in $(seq 1 100); do
-		[ -S "/var/run/dpdk/$PREFIX/dpdk_telemetry.v2" ] &&
-			"$CRABCTL" lb dpdk --prefix "$PREFIX" show >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	sed 's/^/# lb: /' "$WORK/lb.log"
-	crab_fail "crab-lb-dpdk did not start"
+	crab_defer rm -rf "$WORK"
+	lbd_start "$WORK" || crab_fail "crab-lb-dpdk did not start"
 }
 
 # cc_dpdk_wait_macs: until the LB answers and every backend has a MAC

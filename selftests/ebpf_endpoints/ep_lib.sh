@@ -5,7 +5,8 @@
 #  - the test re-runs itself in a private mount namespace with a fresh bpffs,
 #    so pinned maps and links cannot leak between runs (XT test_runner.sh);
 #  - the standard topology with, in $NS_LB, either the project's XDP LB
-#    (EP_LB=xdp: lb/ebpf_xdp attached natively by `crabctl lb xdp`, service
+#    (EP_LB=xdp: lb/ebpf_xdp attached natively by `crabctl lb xdp`, EP_LB=nf:
+#    crab_lb_nf.ko, EP_LB=dpdk: crab-lb-dpdk on af_packet; service
 #    $VIP:$EP_PORT rr over the three servers) or a stateless round-robin tc
 #    fixture (EP_LB=rr, the default: lb_rr.bpf.c); both see one packet per
 #    redirected connection and drop TCP to port 9999 of $VIP and $HOLD_ADDR
@@ -202,12 +203,38 @@ import json, sys
 print(json.load(sys.stdin)["services"][sys.argv[2]][sys.argv[1]])' "$1" "$VIP:$EP_PORT"
 }
 
+# crab-lb-dpdk on the LB's eth0 through net_af_packet
+# (../lb_dpdk/lbd_lib.sh lbd_start: the LB namespace's own stack is made
+# inert), the same service, backend MACs learned by ARP. What is not the
+# LB's business is dropped (--exception drop, its default): port 9999 too.
+ep_lb_dpdk_setup() {
+	source "$CRAB_TOP/selftests/lb_dpdk/lbd_lib.sh"
+	lbd_start "$1" --service "$VIP:$EP_PORT,policy=rr,legacy=drop" \
+		--backend "$VIP:$EP_PORT,${IP_SRV[1]}" --backend "$VIP:$EP_PORT,${IP_SRV[2]}" \
+		--backend "$VIP:$EP_PORT,${IP_SRV[3]}" || return 1
+	lbd_wait_ready "$LB_PID" "$PREFIX" "$VIP:$EP_PORT" "${IP_SRV[3]}"
+	[ "$ready" = 0 ] || return 1
+	# af_packet hands the LB the frame as the client's stack left it: a
+	# CHECKSUM_PARTIAL SYN on a veth has only the pseudo-header sum in its
+	# checksum field, which the LB's incremental update cannot complete.
+	# The client computes full checksums instead (as for the XDP LB).
+	ip netns exec "$NS_CLI" ethtool -K eth0 tx off >/dev/null
+}
+
+# Counter NAME of crab-lb-dpdk's service $VIP:$EP_PORT.
+ep_dpdk_counter() {
+	"$CRABCTL" -j lb dpdk --prefix "$PREFIX" stats | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["services"][sys.argv[2]][sys.argv[1]])' "$1" "$VIP:$EP_PORT"
+}
+
 ep_lb_setup() {
 	case ${EP_LB:-rr} in
 	xdp) ep_lb_xdp_setup ;;
 	nf) ep_lb_nf_setup ;;
+	dpdk) ep_lb_dpdk_setup "$1" ;;
 	rr) ep_lb_rr_setup "$1" ;;
-	*) crab_fail "EP_LB=$EP_LB: not xdp, nf or rr" ;;
+	*) crab_fail "EP_LB=$EP_LB: not xdp, nf, dpdk or rr" ;;
 	esac
 }
 
@@ -223,6 +250,10 @@ ep_lb_packets() {
 		echo $(($(ep_nf_counter syn_redirected) + $(ep_nf_counter nonsyn_drop) +
 			$(ep_nf_counter syn_legacy_drop)))
 		return ;;
+	dpdk)
+		echo $(($(ep_dpdk_counter syn_redirected) + $(ep_dpdk_counter nonsyn_drop) +
+			$(ep_dpdk_counter syn_legacy_drop)))
+		return ;;
 	esac
 	bpftool -j map lookup pinned /sys/fs/bpf/crabtest_lbmaps/lb_cnt key 0 0 0 0 |
 		python3 -c 'import json,sys; j=json.load(sys.stdin); print(j.get("formatted", j)["value"])'
@@ -234,7 +265,7 @@ ep_lb_packets() {
 ep_setup() {
 	local cgroot i
 	crab_check_tool nsenter python3 clang bpftool tc ping
-	[ "${EP_LB:-rr}" = rr ] || crab_check_tool nft
+	case ${EP_LB:-rr} in xdp | nf) crab_check_tool nft ;; esac
 	[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
 	[ "${EP_CLIENT:-ebpf}" = module ] && crab_load_module crab_client
 	[ "${EP_SERVER:-ebpf}" = module ] && crab_load_module crab_server

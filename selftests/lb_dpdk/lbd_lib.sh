@@ -48,3 +48,34 @@ lbd_wait_ready() {
 		sleep 0.2
 	done
 }
+
+# lbd_start DIR [LB ARGS...]: crab-lb-dpdk on $NS_LB's eth0 through
+# net_af_packet, one lcore, no hugepages, log in DIR/lb.log, with LB ARGS
+# after --port-ip (services, backends, --exception ...). The LB namespace
+# is made inert first: its kernel sees every frame the af_packet socket
+# sees, so it must neither forward nor answer them (no ip_forward, no
+# address). Sets LBD, PREFIX, LB_PID (killed and its runtime directory
+# removed at exit); returns once the telemetry socket exists (at most
+# 20 s; 1 if the LB died or never opened it). Skips if it is not built.
+lbd_start() {
+	local dir=$1
+	shift
+	LBD=${CRAB_LBD:-$CRAB_TOP/build/userspace/lb/dpdk/crab-lb-dpdk}
+	[ -x "$LBD" ] || crab_skip "crab-lb-dpdk not built ($LBD)"
+	ip netns exec "$NS_LB" sysctl -qw net.ipv4.ip_forward=0
+	ip -n "$NS_LB" addr flush dev eth0
+	PREFIX=crab$$
+	crab_defer rm -rf "/var/run/dpdk/$PREFIX"
+	ip netns exec "$NS_LB" "$LBD" --no-huge -m 512 --no-pci -l 0 --log-level=user1,info \
+		--vdev net_af_packet0,iface=eth0 --file-prefix "$PREFIX" -- \
+		--port-ip "$IP_LB" --idle-us 100 "$@" >"$dir/lb.log" 2>&1 &
+	LB_PID=$!
+	crab_defer "kill -KILL $LB_PID 2>/dev/null"
+	for _ in $(seq 1 100); do
+		kill -0 "$LB_PID" 2>/dev/null || break
+		[ -S "/var/run/dpdk/$PREFIX/dpdk_telemetry.v2" ] && return 0
+		sleep 0.2
+	done
+	sed 's/^/# lb: /' "$dir/lb.log"
+	return 1
+}

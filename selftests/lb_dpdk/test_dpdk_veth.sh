@@ -17,30 +17,19 @@ source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/lbd_lib.sh"
 
 DIR=$(cd "$(dirname "$0")" && pwd)
-LBD=${CRAB_LBD:-$CRAB_TOP/build/userspace/lb/dpdk/crab-lb-dpdk}
 TEL="python3 $DIR/lbd_tel.py"
 PKT="python3 $DIR/lbd_pkt.py"
 SVC=$VIP:80
 
 crab_require_root
 crab_check_tool tcpdump python3
-[ -x "$LBD" ] || crab_skip "crab-lb-dpdk not built ($LBD)"
 python3 -c 'import scapy' 2>/dev/null || crab_skip "python3-scapy missing"
 
 crab_topo_setup 3
-ip netns exec "$NS_LB" sysctl -qw net.ipv4.ip_forward=0
-ip -n "$NS_LB" addr flush dev eth0
-
-PREFIX=crab$$
 WORK=$(mktemp -d)
-crab_defer rm -rf "$WORK" "/var/run/dpdk/$PREFIX"
-ip netns exec "$NS_LB" "$LBD" --no-huge -m 512 --no-pci -l 0 --log-level=user1,info \
-	--vdev net_af_packet0,iface=eth0 --file-prefix "$PREFIX" -- \
-	--service "$SVC,policy=rr,legacy=drop" \
-	--backend "$SVC,${IP_SRV[1]}" --backend "$SVC,${IP_SRV[2]}" --backend "$SVC,${IP_SRV[3]}" \
-	--port-ip "$IP_LB" --idle-us 100 >"$WORK/lb.log" 2>&1 &
-LB_PID=$!
-crab_defer "kill -KILL $LB_PID 2>/dev/null"
+crab_defer rm -rf "$WORK"
+lbd_start "$WORK" --service "$SVC,policy=rr,legacy=drop" \
+	--backend "$SVC,${IP_SRV[1]}" --backend "$SVC,${IP_SRV[2]}" --backend "$SVC,${IP_SRV[3]}"
 
 # Ready when every backend's MAC is learned (ARP requests go out once a second).
 lbd_wait_ready "$LB_PID" "$PREFIX" "$SVC" "${IP_SRV[3]}"
