@@ -54,26 +54,38 @@ lbd_wait_ready() {
 # after --port-ip (services, backends, --exception ...). The LB namespace
 # is made inert first: its kernel sees every frame the af_packet socket
 # sees, so it must neither forward nor answer them (no ip_forward, no
-# address). Sets LBD, PREFIX, LB_PID (killed and its runtime directory
-# removed at exit); returns once the telemetry socket exists (at most
-# 20 s; 1 if the LB died or never opened it). Skips if it is not built.
+# address). LBD_WORKERS=W (default 1) runs W worker lcores on W queue
+# pairs of the port (af_packet fanout spreads flows; the main lcore only
+# sleeps, workers spread over the CPUs). Sets LBD, PREFIX, LB_PID (killed
+# and its runtime directory removed at exit); returns once the LB answers
+# /crab/services on its telemetry socket (at most 20 s; 1 if the LB died
+# or never answered).
+# Skips if it is not built.
 lbd_start() {
-	local dir=$1
+	local dir=$1 w=${LBD_WORKERS:-1} eal=(-l 0) vdev=net_af_packet0,iface=eth0 i lc=0@0
 	shift
+	if [ "$w" -gt 1 ]; then
+		for ((i = 1; i <= w; i++)); do lc+=",$i@$(((i - 1) % $(nproc)))"; done
+		eal=(--lcores "$lc")
+		vdev+=",qpairs=$w"
+	fi
 	LBD=${CRAB_LBD:-$CRAB_TOP/build/userspace/lb/dpdk/crab-lb-dpdk}
 	[ -x "$LBD" ] || crab_skip "crab-lb-dpdk not built ($LBD)"
 	ip netns exec "$NS_LB" sysctl -qw net.ipv4.ip_forward=0
 	ip -n "$NS_LB" addr flush dev eth0
 	PREFIX=crab$$
 	crab_defer rm -rf "/var/run/dpdk/$PREFIX"
-	ip netns exec "$NS_LB" "$LBD" --no-huge -m 512 --no-pci -l 0 --log-level=user1,info \
-		--vdev net_af_packet0,iface=eth0 --file-prefix "$PREFIX" -- \
+	ip netns exec "$NS_LB" "$LBD" --no-huge -m 512 --no-pci "${eal[@]}" --log-level=user1,info \
+		--vdev "$vdev" --file-prefix "$PREFIX" -- \
 		--port-ip "$IP_LB" --idle-us 100 "$@" >"$dir/lb.log" 2>&1 &
 	LB_PID=$!
 	crab_defer "kill -KILL $LB_PID 2>/dev/null"
 	for _ in $(seq 1 100); do
 		kill -0 "$LB_PID" 2>/dev/null || break
-		[ -S "/var/run/dpdk/$PREFIX/dpdk_telemetry.v2" ] && return 0
+		# EAL opens the socket before the app registers its commands.
+		[ -S "/var/run/dpdk/$PREFIX/dpdk_telemetry.v2" ] &&
+			python3 "$(dirname "${BASH_SOURCE[0]}")/lbd_tel.py" "$PREFIX" /crab/services \
+				>/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
 	sed 's/^/# lb: /' "$dir/lb.log"
