@@ -302,3 +302,140 @@ ep_setup() {
 ep_mod_counter() {
 	ip netns exec "$1" awk -v n="$3" '$1 == n { print $2 }' "/proc/net/$2"
 }
+
+# ---- whole connections through an LB, the phases shared by the LB tests ----
+
+# Counter NAME of the service at the LB chosen by EP_LB (xdp, nf, dpdk).
+ep_lb_counter() {
+	case $EP_LB in
+	xdp) ep_xdp_counter "$1" ;;
+	nf) ep_nf_counter "$1" ;;
+	dpdk) ep_dpdk_counter "$1" ;;
+	*) crab_fail "ep_lb_counter: EP_LB=$EP_LB has no service counters" ;;
+	esac
+}
+
+# Remove backend DIP from the service at the LB chosen by EP_LB.
+ep_lb_backend_del() {
+	case $EP_LB in
+	xdp) ep_crabctl "$NS_LB" lb xdp backend del "$VIP:$EP_PORT" "$1" --dev eth0 ;;
+	nf) ip netns exec "$NS_LB" "$CRABCTL" lb nf backend del "$VIP:$EP_PORT" "$1" ;;
+	dpdk) "$CRABCTL" lb dpdk --prefix "$PREFIX" backend del "$VIP:$EP_PORT" "$1" ;;
+	*) crab_fail "ep_lb_backend_del: EP_LB=$EP_LB" ;;
+	esac
+}
+
+# Connections each server completed so far: "a b c".
+ep_opens() {
+	local i out=
+	for ((i = 1; i <= CRAB_NSERVERS; i++)); do out+="$(ep_server_opens $i) "; done
+	echo "${out% }"
+}
+
+# ep_conns_round N SLACK: N connections to the VIP through `client` (the
+# test's function: tcpecho client in $CG_CLI) succeed with data echoed,
+# every one redirected by the eBPF client (getpeername() = VIP); the LB
+# counted one SYN per connection plus the client's SYN retransmissions
+# and no other packet of the service; the servers completed N/3 each,
+# within SLACK (the LB's rr positions beyond one: per CPU or per worker)
+# plus the retransmissions. Sets EP_RETR (retransmissions), EP_D (the
+# per-server completions, an array).
+ep_conns_round() {
+	local n=$1 slack=$2 o0 o1 red0 retr0 syn0 nsd0 out red syn nsd tol ok i
+	read -r -a o0 <<<"$(ep_opens)"
+	red0=$(ep_stat redirected)
+	retr0=$(crab_tcpext "$NS_CLI" TCPSynRetrans)
+	syn0=$(ep_lb_counter syn_redirected)
+	nsd0=$(ep_lb_counter nonsyn_drop)
+
+	out=$(client --count "$n" --timeout 10 --deadline 400)
+	crab_log "client: ${out:0:300}"
+	[ "$(crab_json "$out" 'j["ok"]')" = "$n" ] && [ "$(crab_json "$out" 'j["failed"]')" = 0 ]
+	log_test $? "$n connections via the $EP_LB LB succeed, data echoed"
+
+	EP_RETR=$(($(crab_tcpext "$NS_CLI" TCPSynRetrans) - retr0))
+	red=$(($(ep_stat redirected) - red0))
+	[ "$red" = "$n" ] && [ "$(crab_json "$out" 'j["peers"]')" = "{'$VIP': $n}" ]
+	log_test $? "every connection redirected by the eBPF client ($red), getpeername() = VIP"
+
+	syn=$(($(ep_lb_counter syn_redirected) - syn0))
+	nsd=$(($(ep_lb_counter nonsyn_drop) - nsd0))
+	crab_log "LB: syn_redirected +$syn nonsyn_drop +$nsd; client SYN retransmissions $EP_RETR"
+	[ "$syn" = $((n + EP_RETR)) ] && [ "$nsd" = 0 ]
+	log_test $? "LB saw one packet per connection: $syn SYNs = $n + $EP_RETR retransmitted, $nsd others"
+
+	read -r -a o1 <<<"$(ep_opens)"
+	tol=$((EP_RETR + slack))
+	ok=0
+	EP_D=()
+	for i in "${!o1[@]}"; do
+		EP_D[i]=$((o1[i] - o0[i]))
+		[ $((EP_D[i] - n / 3)) -le $tol ] && [ $((n / 3 - EP_D[i])) -le $tol ] || ok=1
+	done
+	[ $((EP_D[0] + EP_D[1] + EP_D[2])) = "$n" ] || ok=1
+	log_test $ok "rr: servers completed ${EP_D[*]} (N/3 = $((n / 3)) within $tol)"
+}
+
+# ep_maps_drained: the eBPF client's maps are empty again once the
+# connections are closed (bounded wait for the last FIN exchanges).
+# Sets EP_CLOSED (flows_closed).
+ep_maps_drained() {
+	local i p fo fi
+	for i in $(seq 1 300); do
+		p=$(ep_stat maps.pending) fo=$(ep_stat maps.flows_out) fi=$(ep_stat maps.flows_in)
+		[ "$p$fo$fi" = 000 ] && break
+		sleep 0.1
+	done
+	EP_CLOSED=$(ep_stat flows_closed)
+	crab_log "maps: pending=$p flows_out=$fo flows_in=$fi; flows_closed=$EP_CLOSED"
+	[ "$p$fo$fi" = 000 ]
+}
+
+# ep_backend_removal H SLACK: H redirected connections held open (5
+# exchange rounds 3 s apart), backend 2 removed at the LB once they are
+# up: 30 new connections avoid it (split within SLACK + retransmissions),
+# and all H connections, those to the removed backend included, keep
+# exchanging data after the removal.
+ep_backend_removal() {
+	local h=$1 slack=$2 retr0 hpid i on2 t_del o2 o3 out retr tol hrc hold t_end
+	retr0=$(crab_tcpext "$NS_CLI" TCPSynRetrans)
+	rm -f "$EP_TMP/ready"
+	client --count "$h" --hold --rounds 5 --interval 3 --timeout 10 --deadline 300 \
+		--ready "$EP_TMP/ready" >"$EP_TMP/hold.json" &
+	hpid=$!
+	crab_defer "kill $hpid"
+	for i in $(seq 600); do
+		[ -e "$EP_TMP/ready" ] && break
+		kill -0 $hpid 2>/dev/null || break
+		sleep 0.2
+	done
+	[ -e "$EP_TMP/ready" ] || crab_fail "the $h held connections did not come up: $(cat "$EP_TMP/hold.json")"
+	on2=$(ip netns exec "${NS_SRV[2]}" ss -Htn state established "sport = :$EP_PORT" | wc -l)
+	# The first exchange round starts 3 s after "ready": the backend is
+	# gone by then, so every round runs after the removal.
+	ep_lb_backend_del "${IP_SRV[2]}"
+	log_test $? "backend ${IP_SRV[2]} removed with $on2 of $h redirected connections open to it"
+	t_del=$(date +%s)
+
+	read -r -a o2 <<<"$(ep_opens)"
+	out=$(client --count 30 --timeout 10 --deadline 300)
+	read -r -a o3 <<<"$(ep_opens)"
+	retr=$(($(crab_tcpext "$NS_CLI" TCPSynRetrans) - retr0))
+	tol=$((retr + slack))
+	local n1=$((o3[0] - o2[0])) n2=$((o3[1] - o2[1])) n3=$((o3[2] - o2[2]))
+	crab_log "new connections: ${out:0:200}; per server: $n1 $n2 $n3"
+	[ "$(crab_json "$out" 'j["ok"]')" = 30 ] && [ "$n2" = 0 ] && [ $((n1 + n3)) = 30 ] &&
+		[ $((n1 - 15)) -le $tol ] && [ $((15 - n1)) -le $tol ]
+	log_test $? "30 new connections avoid the removed backend ($n1/$n3, rr within $tol)"
+
+	wait $hpid
+	hrc=$?
+	hold=$(cat "$EP_TMP/hold.json")
+	t_end=$(stat -c %Y "$EP_TMP/hold.json")
+	crab_log "held connections: ${hold:0:300}; last round $((t_end - t_del)) s after the removal"
+	[ $((t_end - t_del)) -ge 3 ]
+	log_test $? "exchange rounds ran after the removal"
+	[ $hrc = 0 ] && [ "$(crab_json "$hold" 'j["ok"]')" = "$h" ] &&
+		[ "$(crab_json "$hold" 'j["failed"]')" = 0 ] && [ "$on2" -ge $((h / 3 - tol)) ] && [ "$on2" -gt 0 ]
+	log_test $? "all $h open connections, $on2 of them to the removed backend, kept exchanging data"
+}
