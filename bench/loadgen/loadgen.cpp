@@ -196,6 +196,7 @@ std::string errno_kind(int e)
 struct Run {
 	std::vector<uint64_t> lat;      // per request in schedule/issue order; kFailed if it failed
 	std::vector<uint64_t> send_at;  // poisson: actual connect time per request (0: not sent)
+	std::vector<uint64_t> sched;    // poisson: scheduled send time per request
 	std::map<std::string, uint64_t> errors;
 	uint64_t attempts = 0;
 	uint64_t t_first = 0, t_last = 0; // first start, last completion
@@ -511,6 +512,7 @@ void OpenLoop::launch(uint64_t idx, uint64_t sched)
 	run_.attempts++;
 	run_.lat.push_back(kFailed);
 	run_.send_at.push_back(0);
+	run_.sched.push_back(sched);
 	if (free_.empty()) {
 		run_.errors["dropped"]++;
 		return;
@@ -703,7 +705,7 @@ int report(const Options &o, Run &run)
 	checks["rank_autocorr_threshold"] = num_or_null(rho.valid, rho.threshold);
 	checks["independent"] = rho.valid ? json(rho.independent) : json(nullptr);
 
-	double achieved = 0;
+	double achieved = 0, scheduled = 0, lag_p50 = 0, lag_p99 = 0;
 	std::optional<AdResult> ad;
 	if (o.mode == Mode::poisson) {
 		// Achieved send rate and inter-arrival fit, over the requests that
@@ -715,6 +717,29 @@ int report(const Options &o, Run &run)
 		std::vector<double> gaps;
 		for (size_t i = 1; i < sends.size(); i++)
 			gaps.push_back(static_cast<double>(sends[i] - sends[i - 1]) / 1e9);
+		// How late the sender was against its schedule (a loaded machine
+		// shows here first).
+		std::vector<uint64_t> lag;
+		for (size_t i = std::min<size_t>(o.warmup, run.send_at.size()); i < run.send_at.size(); i++)
+			if (run.send_at[i])
+				lag.push_back(run.send_at[i] > run.sched[i] ? run.send_at[i] - run.sched[i] : 0);
+		std::sort(lag.begin(), lag.end());
+		if (!lag.empty()) {
+			j["send_lag_us"] = {{"p50", us(percentile_sorted(lag, 0.5))},
+					    {"p99", us(percentile_sorted(lag, 0.99))},
+					    {"max", us(lag.back())}};
+			lag_p50 = us(percentile_sorted(lag, 0.5));
+			lag_p99 = us(percentile_sorted(lag, 0.99));
+		} else {
+			j["send_lag_us"] = nullptr;
+		}
+		// The schedule's own rate: a finite Poisson sample is off the
+		// offered rate by ~1/sqrt(n); achieved/scheduled isolates the sender.
+		std::vector<uint64_t> sch;
+		for (size_t i = std::min<size_t>(o.warmup, run.sched.size()); i < run.sched.size(); i++)
+			sch.push_back(run.sched[i]);
+		if (sch.size() >= 2)
+			scheduled = static_cast<double>(sch.size() - 1) / (static_cast<double>(sch.back() - sch.front()) / 1e9);
 		if (sends.size() >= 2)
 			achieved = static_cast<double>(sends.size() - 1) / (static_cast<double>(sends.back() - sends.front()) / 1e9);
 		ad = anderson_darling_exponential(gaps, o.rate);
@@ -730,6 +755,7 @@ int report(const Options &o, Run &run)
 	j["checks"] = checks;
 	double elapsed = run.t_last > run.t_first ? static_cast<double>(run.t_last - run.t_first) / 1e9 : 0;
 	j["rate"] = {{"offered", o.mode == Mode::poisson ? json(o.rate) : json(nullptr)},
+		     {"scheduled", o.mode == Mode::poisson ? json(scheduled) : json(nullptr)},
 		     {"achieved", achieved},
 		     {"completed_per_s", elapsed > 0 ? static_cast<double>(n + warm) / elapsed : 0.0}};
 	j["elapsed_s"] = elapsed;
@@ -769,8 +795,9 @@ int report(const Options &o, Run &run)
 		std::printf(" max %.1f\n", us(sorted.back()));
 	}
 	if (o.mode == Mode::poisson)
-		std::printf("  rate: offered %.1f/s, achieved %.1f/s (%.1f %%)\n", o.rate, achieved,
-			    o.rate > 0 ? 100.0 * achieved / o.rate : 0.0);
+		std::printf("  rate: offered %.1f/s (this schedule %.1f/s), achieved %.1f/s (%.1f %% of offered); "
+			    "send lag behind schedule p50 %.1f us p99 %.1f us\n",
+			    o.rate, scheduled, achieved, o.rate > 0 ? 100.0 * achieved / o.rate : 0.0, lag_p50, lag_p99);
 	else
 		std::printf("  rate: %.1f requests/s\n", elapsed > 0 ? static_cast<double>(n + warm) / elapsed : 0.0);
 	if (adf.valid)
