@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <fcntl.h>
 #include <fstream>
 #include <map>
 #include <numeric>
@@ -271,7 +272,23 @@ std::string do_connect(int fd, const Options &o, uint64_t deadline)
 	return soerr ? errno_kind(soerr) : "";
 }
 
-// Send req and read as many bytes back; "" on success.
+// Closed loop: after the connect, make fd blocking with the per-request
+// timeout as SO_SNDTIMEO/SO_RCVTIMEO, so one request is a send() and (for
+// small messages) one recv() — no poll() in the timed path.
+void make_blocking(int fd, uint64_t timeout_ns)
+{
+	int fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	timeval tv{static_cast<time_t>(timeout_ns / 1000000000ull),
+		   static_cast<suseconds_t>((timeout_ns % 1000000000ull) / 1000)};
+	if (tv.tv_sec == 0 && tv.tv_usec == 0)
+		tv.tv_usec = 1; // 0 would mean "no timeout"
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+// Send req and read as many bytes back; "" on success. On a blocking socket
+// (make_blocking) EAGAIN means the socket timeout expired.
 std::string exchange(int fd, const std::vector<char> &req, std::vector<char> &resp, uint64_t deadline)
 {
 	size_t off = 0;
@@ -282,6 +299,8 @@ std::string exchange(int fd, const std::vector<char> &req, std::vector<char> &re
 		} else if (errno == EAGAIN) {
 			if (auto e = wait_fd(fd, POLLOUT, deadline); !e.empty())
 				return e;
+		} else if (errno == EINTR && g_interrupted) {
+			return "interrupted";
 		} else if (errno != EINTR) {
 			return errno_kind(errno);
 		}
@@ -296,6 +315,8 @@ std::string exchange(int fd, const std::vector<char> &req, std::vector<char> &re
 		} else if (errno == EAGAIN) {
 			if (auto e = wait_fd(fd, POLLIN, deadline); !e.empty())
 				return e;
+		} else if (errno == EINTR && g_interrupted) {
+			return "interrupted";
 		} else if (errno != EINTR) {
 			return errno_kind(errno);
 		}
@@ -341,8 +362,10 @@ void run_crr(const Options &o, Run &run)
 		if (fd >= 0) {
 			uint64_t deadline = t0 + o.timeout_ns;
 			err = do_connect(fd, o, deadline);
-			if (err.empty())
+			if (err.empty()) {
+				make_blocking(fd, deadline - std::min(deadline - 1, now_ns()));
 				err = exchange(fd, req, resp, deadline);
+			}
 			uint64_t t1 = now_ns();
 			close(fd);
 			if (err.empty()) {
@@ -373,6 +396,8 @@ void run_rr(const Options &o, Run &run)
 			fd = open_socket(o, err);
 			if (fd >= 0)
 				err = do_connect(fd, o, now_ns() + o.timeout_ns);
+			if (fd >= 0 && err.empty())
+				make_blocking(fd, o.timeout_ns);
 			if (!err.empty()) {
 				if (fd >= 0)
 					close(fd);
