@@ -14,7 +14,7 @@ set -euo pipefail
 export PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 top=$(cd "$(dirname "$0")/../.." && pwd)
 LG=${CRAB_LOADGEN_DIR:-$top/build/userspace/bench/loadgen}
-seconds=5 reps=2 size=16 out= rt=()
+seconds=5 reps=2 size=16 out='' rt=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) seconds=$2; shift 2 ;;
@@ -54,7 +54,7 @@ ip netns exec "$S" "${rt[@]}" "$LG/crab-benchd" --listen 198.18.250.1:7000 --siz
 pids+=($!)
 ip netns exec "$S" "${rt[@]}" sockperf server --tcp -i 198.18.250.1 -p 11111 >"$out/sockperf-server.out" 2>&1 &
 pids+=($!)
-for i in $(seq 1 100); do
+for _ in $(seq 1 100); do
 	grep -q '^ready$' "$out/benchd.out" &&
 		ip netns exec "$S" ss -Htln '( sport = :11111 )' | grep -q . && break
 	sleep 0.1
@@ -79,7 +79,7 @@ for r in $(seq 1 "$reps"); do
 	sp50=$(sp_pct "$out/sockperf-$r.log" 50.000)
 	sp99=$(sp_pct "$out/sockperf-$r.log" 99.000)
 	spn=$(sed -n 's/.*\[Valid Duration\].*SentMessages=\([0-9]*\).*/\1/p' "$out/sockperf-$r.log" | head -n1)
-	[ -n "$sp50" ] && [ -n "$sp99" ] || { echo "error: no percentiles in sockperf output" >&2; cat "$out/sockperf-$r.log"; exit 1; }
+	{ [ -n "$sp50" ] && [ -n "$sp99" ]; } || { echo "error: no percentiles in sockperf output" >&2; cat "$out/sockperf-$r.log"; exit 1; }
 	printf '%-4s %-12s %10s %10.2f %10.2f\n' "$r" sockperf "${spn:-?}" "$sp50" "$sp99" | tee -a "$out/summary.txt"
 	printf '%-4s %-12s %10s %10.3f %10.3f\n' "$r" ratio "" "$(echo "$lg50 / $sp50" | bc -l)" \
 		"$(echo "$lg99 / $sp99" | bc -l)" | tee -a "$out/summary.txt"

@@ -13,7 +13,7 @@ source "$(dirname "$0")/../lib.sh"
 crab_require_root
 crab_check_tool ip python3
 LG=$CRAB_TOP/build/userspace/bench/loadgen
-[ -x "$LG/crab-loadgen" ] && [ -x "$LG/crab-benchd" ] ||
+{ [ -x "$LG/crab-loadgen" ] && [ -x "$LG/crab-benchd" ]; } ||
 	crab_skip "crab-loadgen/crab-benchd not built (make userspace)"
 
 NS_C=crab-lgc-$CRAB_SFX NS_S=crab-lgs-$CRAB_SFX
@@ -31,11 +31,12 @@ ip netns exec "$NS_C" sysctl -qw net.ipv4.tcp_tw_reuse=1
 tmp=$(mktemp -d)
 crab_defer "rm -rf $tmp"
 
+declare -A PIDS
 # start_benchd NAME ARGS...: run crab-benchd in NS_S, wait for "ready".
 start_benchd() {
 	local name=$1 i; shift
 	ip netns exec "$NS_S" "$LG/crab-benchd" "$@" >"$tmp/$name.out" 2>&1 &
-	eval "PID_$name=$!"
+	PIDS[$name]=$!
 	crab_defer "kill -9 $! 2>/dev/null"
 	for i in $(seq 1 100); do
 		grep -q '^ready$' "$tmp/$name.out" && return 0
@@ -91,9 +92,9 @@ python3 -c "import sys; sys.exit(0 if abs($ratio - 1) <= 0.10 else 1)"
 log_test $? "poisson: achieved/offered rate $ratio within 10 % (${rt[*]:-no RT}; AD $ad, reported only)"
 
 # The server answered exactly the completed requests: 550 + 2100 + 1000.
-kill -TERM "$PID_echo"
-wait "$PID_echo" 2>/dev/null
-for i in $(seq 1 50); do grep -q 'served' "$tmp/echo.out" && break; sleep 0.1; done
+kill -TERM "${PIDS[echo]}"
+wait "${PIDS[echo]}" 2>/dev/null
+for _ in $(seq 1 50); do grep -q 'served' "$tmp/echo.out" && break; sleep 0.1; done
 served=$(sed -n 's/.*served \([0-9]*\) requests.*/\1/p' "$tmp/echo.out")
 [ "$served" = 3650 ]
 log_test $? "crab-benchd served exactly the 3650 completed requests (said: ${served:-nothing})"
@@ -104,7 +105,7 @@ log_test $? "crab-benchd served exactly the 3650 completed requests (said: ${ser
 start_benchd fifo --listen 198.18.0.1:7001 --one-at-a-time --service-us 3000
 lg --target 198.18.0.1:7001 --mode rr --samples 500 --out "$tmp/f1.json" >"$tmp/f1.log" 2>&1 &
 p1=$!
-for i in $(seq 1 100); do # A is connected: start B
+for _ in $(seq 1 100); do # A is connected: start B
 	[ -n "$(ip netns exec "$NS_S" ss -Htn state established '( sport = :7001 )')" ] && break
 	sleep 0.05
 done
@@ -116,8 +117,8 @@ m1=$(jget "$tmp/f1.json" 'j["latency_us"]["min"]' 2>/dev/null || echo 0)
 m2=$(jget "$tmp/f2.json" 'j["latency_us"]["p50"]' 2>/dev/null || echo 0)
 python3 -c "import sys; sys.exit(0 if $r1 == 0 and $r2 == 0 and $m1 >= 3000 and $m2 >= 5000 else 1)"
 log_test $? "one-at-a-time, 3 ms service: A min $m1 us >= 3000, B (during A) p50 $m2 us >= 5000"
-kill -TERM "$PID_fifo"
-wait "$PID_fifo" 2>/dev/null
+kill -TERM "${PIDS[fifo]}"
+wait "${PIDS[fifo]}" 2>/dev/null
 
 # Failures: a closed port is exit 1 in every mode, a bad option exit 2.
 for mode in crr rr "poisson --rate 1000"; do
