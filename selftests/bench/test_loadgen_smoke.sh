@@ -34,11 +34,11 @@ crab_defer "rm -rf $tmp"
 declare -A PIDS
 # start_benchd NAME ARGS...: run crab-benchd in NS_S, wait for "ready".
 start_benchd() {
-	local name=$1 i; shift
+	local name=$1; shift
 	ip netns exec "$NS_S" "$LG/crab-benchd" "$@" >"$tmp/$name.out" 2>&1 &
 	PIDS[$name]=$!
 	crab_defer "kill -9 $! 2>/dev/null"
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		grep -q '^ready$' "$tmp/$name.out" && return 0
 		sleep 0.1
 	done
