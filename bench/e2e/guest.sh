@@ -78,7 +78,7 @@ ip netns exec "$NS_CLI" ethtool -K eth0 tx off >/dev/null
 # Many short connections from one client: reuse TIME_WAIT ports.
 for ns in "$NS_CLI" "$NS_LB"; do
 	ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=1 \
-		net.ipv4.ip_local_port_range="1024 65000"
+		net.ipv4.ip_local_port_range="1024 65535"
 done
 for ((i = 1; i <= nservers; i++)); do
 	ip netns exec "${NS_SRV[i]}" sysctl -qw net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=4096

@@ -10,6 +10,8 @@
 #
 #   run.sh [--quick] [--out DIR] [--kernel 6.1|6.12] [--exp "1 4"] [-- guest.sh options]
 set -euo pipefail
+# Debian's python3 (matplotlib) and system tools first, whatever PATH prefers.
+export PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 top=$(cd "$(dirname "$0")/../.." && pwd)
 quick=0 out= kernel=6.1 exps="1 4" extra=()
 while [ $# -gt 0 ]; do
