@@ -277,7 +277,7 @@ loadgen() {
 import json, sys
 try:
     j = json.load(open(sys.argv[1])); l = j["latency_us"]
-    print("samples %s errors %s p50 %.0f us p99 %.0f us" % (j["samples"], j["errors"], l["p50"], l["p99"]))
+    print("samples %s errors %s p50 %.0f us p99 %.0f us" % (j["samples"], j.get("errors_total", j.get("errors")), l["p50"], l["p99"]))
 except Exception as e:
     print("no result (%s)" % e)' "$name.json")"
 	[ $rc = 0 ] || tail -n 5 "$name.log" | sed 's/^/#   /'

@@ -63,6 +63,11 @@ def checks_str(j):
     return "ok" if not bad else "FAILED: " + ",".join(bad)
 
 
+def nerr(j):
+    e = j.get("errors_total", j.get("errors"))
+    return sum(e.values()) if isinstance(e, dict) else int(e or 0)
+
+
 def fmt(x, nd=0):
     return "-" if x is None else ("%.*f" % (nd, x))
 
@@ -99,7 +104,7 @@ def exp1(run, lines):
                 r50 = lat["p50"] / base["latency_us"]["p50"]
                 r99 = lat["p99"] / base["latency_us"]["p99"]
             lines.append("| %s | %d | %d | %s | %s | %s [%s, %s] | %s | %s | %s | %s |" % (
-                LABELS[v], j["samples"], j["errors"], fmt(lat["p50"]), fmt(lat.get("p90")), fmt(lat["p99"]),
+                LABELS[v], j["samples"], nerr(j), fmt(lat["p50"]), fmt(lat.get("p90")), fmt(lat["p99"]),
                 fmt(ci[0]), fmt(ci[1]), fmt(lat.get("p999")), fmt(r50, 2), fmt(r99, 2), checks_str(j)))
         lines.append("")
     # CRR overhead over direct, the paper's comparison (CRAB vs an L4 DSR LB)
@@ -169,7 +174,7 @@ def exp4(run, lines):
             rate = j.get("rate") or {}
             lines.append("| %s | %.2f | %s | %s | %d | %d | %s | %s [%s, %s] | %s |" % (
                 PLABELS.get(p, p), ld, fmt(rate.get("offered"), 1), fmt(rate.get("achieved"), 1), j["samples"],
-                j["errors"], fmt(lat["p50"]), fmt(lat["p99"]), fmt(ci[0]), fmt(ci[1]), checks_str(j)))
+                nerr(j), fmt(lat["p50"]), fmt(lat["p99"]), fmt(ci[0]), fmt(ci[1]), checks_str(j)))
         if os.path.exists(os.path.join(d, p + ".skip")):
             lines.append("| %s | not measured: %s ||||||||" % (PLABELS.get(p, p), open(os.path.join(d, p + ".skip")).read().strip()))
     lines.append("")

@@ -33,7 +33,7 @@ python3 -c 'import matplotlib' 2>/dev/null || { echo "error: python3-matplotlib 
 if [ $quick = 1 ]; then
 	label=quick
 	# ~1,000 samples per point: p99 with a wide CI, no p99.9.
-	gargs=(--samples 1000 --policy-samples 600 --loads "0.3 0.6 0.8 0.9")
+	gargs=(--samples 1000 --policy-samples 500 --loads "0.3 0.6 0.9")
 else
 	label=full
 	# >= 10,000 samples per point (p99 CI between samples 9880..9921).
