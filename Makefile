@@ -112,10 +112,10 @@ fuzz:
 	@bash fuzz/run.sh --seconds "$(FUZZ_SECONDS)" --results $(BUILD)/results/fuzz $(FUZZ_TARGETS)
 
 # End-to-end benchmarks in one VM boot (bench/e2e/README.md)
-bench: bpf userspace
+bench:
 	@bash bench/e2e/run.sh $(BENCH_ARGS)
 
-bench-quick: bpf userspace
+bench-quick:
 	@bash bench/e2e/run.sh --quick $(BENCH_ARGS)
 
 bench-xdp: bpf userspace

@@ -13,6 +13,7 @@ set -euo pipefail
 # Debian's python3 (matplotlib) and system tools first, whatever PATH prefers.
 export PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 top=$(cd "$(dirname "$0")/../.." && pwd)
+cmdline="$0 $*"
 quick=0 out= kernel=6.1 exps="1 4" extra=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -52,7 +53,7 @@ case $out in "$top"/*) ;; *) echo "error: --out must be inside $top (the guest w
 cpus=${CRAB_VM_CPUS:-2}
 {
 	echo "label=$label"
-	echo "command=$0 $*"
+	echo "command=$cmdline"
 	echo "host_kernel=$(uname -r)"
 	echo "host_cpus=$(nproc)"
 	echo "host_cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
@@ -62,7 +63,7 @@ cpus=${CRAB_VM_CPUS:-2}
 	echo "start=$(date -u +%FT%TZ)"
 } >"$out/env.txt"
 
-make -C "$top" -s userspace
+make -C "$top" -s bpf userspace
 # The host's load while the guest runs (the machine is shared).
 (while :; do echo "$(date -u +%T) $(cut -d' ' -f1-3 /proc/loadavg)"; sleep 15; done) >"$out/host-load.txt" &
 sampler=$!
