@@ -27,7 +27,7 @@ FUZZ_SECONDS ?= 60
 J          ?= 2
 
 .PHONY: all help deps modules modules-all bpf userspace check check-unit \
-        check-host check-vm check-harness kernel demo bench-xdp bench-dpdk fuzz clean \
+        check-host check-vm check-harness kernel demo bench bench-quick bench-xdp bench-dpdk fuzz clean \
         install uninstall dkms-src deb
 
 all: bpf userspace modules
@@ -47,6 +47,8 @@ help:
 	@echo "  make check-harness    tests of the test harness itself (failure paths)"
 	@echo "  make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS='opt lb_core']   libFuzzer runs (clang), N seconds per target"
 	@echo "  make kernel           apply kernel-patches/6.12 to Debian's linux-source-6.12, build a VM bzImage"
+	@echo "  make bench [BENCH_ARGS=...]   CRAB vs IPVS/nft/HAProxy latency, in one TCG VM boot (docs/PERFORMANCE.md)"
+	@echo "  make bench-quick      the same with ~1,000 samples per point (a few minutes)"
 	@echo "  make bench-xdp [BENCH_ARGS='--reps 7']   XDP LB SYN/s vs an XDP_TX reflector (root, host kernel)"
 	@echo "  make bench-dpdk [BENCH_ARGS='--reps 5']  DPDK LB SYN/s vs testpmd io on the same vdev (root, host kernel)"
 	@echo "  make demo [LB=...]    boot the VM, build the topology, run traffic through the VIP"
@@ -108,6 +110,13 @@ check-harness:
 # Coverage-guided fuzzing (fuzz/README.md); long run: make fuzz FUZZ_SECONDS=3600
 fuzz:
 	@bash fuzz/run.sh --seconds "$(FUZZ_SECONDS)" --results $(BUILD)/results/fuzz $(FUZZ_TARGETS)
+
+# End-to-end benchmarks in one VM boot (bench/e2e/README.md)
+bench:
+	@bash bench/e2e/run.sh $(BENCH_ARGS)
+
+bench-quick:
+	@bash bench/e2e/run.sh --quick $(BENCH_ARGS)
 
 bench-xdp: bpf userspace
 	@bash bench/xdp/run.sh $(BENCH_ARGS)

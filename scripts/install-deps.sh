@@ -25,8 +25,9 @@ pkgs=(
 	linux-source-6.12 git flex bison bc ccache libssl-dev dwarves
 	# tests: namespaces, captures, packet crafting
 	iproute2 iputils-ping procps tcpdump socat ethtool nftables python3 python3-scapy
-	# benchmarks: the established tool the load generator is cross-checked against
-	sockperf
+	# benchmarks (make bench): the real alternatives, the tool crab-loadgen is
+	# cross-checked against (sockperf), the plots
+	haproxy ipvsadm sockperf python3-matplotlib
 	# packaging (packaging/): DKMS, Debian packages, module signing, unit checks
 	dkms debhelper dh-dkms dpkg-dev fakeroot lintian openssl systemd
 )

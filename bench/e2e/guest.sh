@@ -1,0 +1,359 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Guest side of `make bench` (bench/e2e/run.sh boots the VM and runs this):
+# one guest boot, the standard selftest topology (client, LB, N servers on
+# one bridge, selftests/lib.sh), then the experiments, each alternative set
+# up, measured with crab-loadgen against crab-benchd, and torn down again.
+#
+#   guest.sh --out DIR [--samples N] [--exp "1 4"] [--policy-samples N]
+#            [--service-us U] [--loads "0.2 0.4 ..."] [--variants "direct ..."]
+#
+# Writes DIR/exp1/<variant>-<crr|rr>.{json,csv,log}, DIR/exp4/<policy>-<load>.*
+# and DIR/guest-env.txt. A variant that cannot be set up is recorded as
+# DIR/exp1/<variant>.skip with the reason; the run goes on.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out= samples=1000 exps="1 4" psamples=1000 service_us=1000 loads="0.2 0.4 0.6 0.8 0.9"
+variants="direct crab-xdp crab-nf ipvs-nat ipvs-dr nft-dnat haproxy"
+policies="crab-rr crab-random hash"
+warmup=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--out) out=$2; shift 2 ;;
+	--samples) samples=$2; shift 2 ;;
+	--warmup) warmup=$2; shift 2 ;;
+	--exp) exps=$2; shift 2 ;;
+	--policy-samples) psamples=$2; shift 2 ;;
+	--service-us) service_us=$2; shift 2 ;;
+	--loads) loads=$2; shift 2 ;;
+	--variants) variants=$2; shift 2 ;;
+	--policies) policies=$2; shift 2 ;;
+	*) echo "error: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+done
+[ -n "$out" ] || { echo "error: --out DIR is required" >&2; exit 2; }
+: "${warmup:=$((samples / 10 > 200 ? 200 : samples / 10))}"
+# shellcheck source=../../selftests/lib.sh
+source "$here/../../selftests/lib.sh"
+PORT=8080
+mkdir -p "$out/exp1" "$out/exp4"
+
+# Where CMake puts them (a find over the build tree takes minutes over 9p).
+find_bin() {
+	local f=$CRAB_TOP/build/userspace/bench/loadgen/$1
+	[ -x "$f" ] && echo "$f"
+}
+LOADGEN=$(find_bin crab-loadgen)
+BENCHD=$(find_bin crab-benchd)
+if [ -x "$LOADGEN" ] && [ -x "$BENCHD" ] && [ -z "${BENCH_PYLOAD:-}" ]; then
+	TOOL=c++
+else
+	# The C++ tools are not built: the Python stand-in (results say so).
+	echo "# bench: crab-loadgen/crab-benchd not found: using bench/e2e/pyload.py" >&2
+	LOADGEN="python3 $here/pyload.py client" BENCHD="python3 $here/pyload.py server" TOOL=pyload.py
+fi
+log() { echo "# bench: $*"; }
+
+{
+	echo "guest_kernel=$(uname -r)"
+	echo "guest_cpus=$(nproc)"
+	echo "guest_cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
+	echo "tool=$TOOL"
+	echo "loadgen=$LOADGEN"
+	echo "benchd=$BENCHD"
+	echo "haproxy=$(haproxy -v 2>/dev/null | head -n1)"
+	echo "ipvsadm=$(ipvsadm --version 2>/dev/null | head -n1)"
+	echo "nft=$(nft --version 2>/dev/null)"
+	echo "samples=$samples warmup=$warmup policy_samples=$psamples service_us=$service_us"
+	echo "start=$(date -u +%FT%TZ)"
+} >"$out/guest-env.txt"
+
+nservers=3
+crab_topo_setup $nservers
+crab_load_module crab_client
+crab_load_module crab_server
+# Segments the XDP LB forwards with XDP_TX keep the client's partial
+# checksum on a veth: the client's stack must complete it. Same setting for
+# every alternative, so they all pay the same.
+ip netns exec "$NS_CLI" ethtool -K eth0 tx off >/dev/null
+# Many short connections from one client: reuse TIME_WAIT ports.
+for ns in "$NS_CLI" "$NS_LB"; do
+	ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=1 \
+		net.ipv4.ip_local_port_range="1024 65535"
+done
+for ((i = 1; i <= nservers; i++)); do
+	ip netns exec "${NS_SRV[i]}" sysctl -qw net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=4096
+done
+
+# ---- servers -------------------------------------------------------------------
+declare -a SRV_PID
+servers_start() { # servers_start [benchd options...]
+	local i j f
+	servers_stop
+	for ((i = 1; i <= nservers; i++)); do
+		f=$out/benchd-$i.log
+		ip netns exec "${NS_SRV[i]}" $BENCHD --listen "0.0.0.0:$PORT" --size 8 "$@" >"$f" 2>&1 &
+		SRV_PID[i]=$!
+	done
+	for ((i = 1; i <= nservers; i++)); do
+		for j in $(seq 300); do
+			grep -q '^ready' "$out/benchd-$i.log" 2>/dev/null && break
+			kill -0 "${SRV_PID[i]}" 2>/dev/null || break
+			sleep 0.1
+		done
+		grep -q '^ready' "$out/benchd-$i.log" || { cat "$out/benchd-$i.log"; crab_fail "crab-benchd $i did not start"; }
+	done
+}
+servers_stop() {
+	local i
+	for i in "${!SRV_PID[@]}"; do
+		kill -TERM "${SRV_PID[i]}" 2>/dev/null
+		wait "${SRV_PID[i]}" 2>/dev/null
+	done
+	SRV_PID=()
+}
+crab_defer servers_stop
+
+client_crab() { ip netns exec "$NS_CLI" sysctl -qw net.crab.client_enabled="$1"; }
+crab_client_counters() { ip netns exec "$NS_CLI" cat /proc/net/crab_client 2>/dev/null | awk '$2 != 0 {printf "%s=%s ", $1, $2}'; }
+
+# ---- alternatives: <name>_up / <name>_down, target in TARGET -------------------
+vip_lb_lo() { ip -n "$NS_LB" addr "$1" "$VIP/32" dev lo; }
+srv_route_via_lb() {
+	local i
+	for ((i = 1; i <= nservers; i++)); do
+		ip -n "${NS_SRV[i]}" route "$1" "$IP_CLI/32" via "$IP_LB"
+	done
+}
+srv_vip_lo_del() {
+	local i
+	for ((i = 1; i <= nservers; i++)); do
+		ip -n "${NS_SRV[i]}" addr del "$VIP/32" dev lo 2>/dev/null
+		ip netns exec "${NS_SRV[i]}" sysctl -qw net.ipv4.conf.all.arp_ignore=0 net.ipv4.conf.all.arp_announce=0
+	done
+}
+ipvs_ok() { modprobe ip_vs >/dev/null 2>&1 && modprobe ip_vs_rr >/dev/null 2>&1 && command -v ipvsadm >/dev/null; }
+xctl() { nsenter --net="/run/netns/$NS_LB" "$CRABCTL" lb xdp "$@"; }
+nctl() { ip netns exec "$NS_LB" "$CRABCTL" lb nf "$@"; }
+XDP_PEER=
+
+direct_up() { client_crab 0; TARGET=${IP_SRV[1]}:$PORT; }
+direct_down() { :; }
+
+crab-xdp_up() {
+	local i idx
+	client_crab 1
+	xctl attach eth0 2>"$out/xdp-attach.err" || { SKIP_REASON="crabctl lb xdp attach failed: $(tail -n1 "$out/xdp-attach.err")"; return 1; }
+	# XDP_TX on a veth needs an XDP program on the peer (selftests/lb_xdp/xdp_lib.sh)
+	idx=$(ip -n "$NS_LB" -o link show eth0 | sed -n 's/.*eth0@if\([0-9]*\):.*/\1/p')
+	XDP_PEER=$(ip -n "$NS_SW" -o link show | awk -F': ' -v i="$idx" '$1 == i { sub(/@.*/, "", $2); print $2 }')
+	nsenter --net="/run/netns/$NS_SW" "$CRABCTL" lb xdp attach "$XDP_PEER" --mode native >/dev/null 2>&1 ||
+		{ SKIP_REASON="cannot attach XDP to the LB's veth peer"; return 1; }
+	xctl service add "$VIP:$PORT" --policy "${POLICY:-rr}" --dev eth0 || { SKIP_REASON="xdp service add failed"; return 1; }
+	for ((i = 1; i <= nservers; i++)); do
+		xctl backend add "$VIP:$PORT" "${IP_SRV[i]}" --dev eth0 || { SKIP_REASON="xdp backend add failed"; return 1; }
+		ip netns exec "$NS_LB" ping -c1 -W5 "${IP_SRV[i]}" >/dev/null
+	done
+	TARGET=$VIP:$PORT
+}
+crab-xdp_down() {
+	nsenter --net="/run/netns/$NS_LB" "$CRABCTL" -j lb xdp stats --dev eth0 >"$out/crab-xdp-lbstats-$(date +%s).json" 2>/dev/null
+	xctl detach eth0 >/dev/null 2>&1
+	[ -n "$XDP_PEER" ] && nsenter --net="/run/netns/$NS_SW" "$CRABCTL" lb xdp detach "$XDP_PEER" >/dev/null 2>&1
+	XDP_PEER=
+}
+
+crab-nf_up() {
+	local i
+	client_crab 1
+	crab_load_module crab_lb_nf
+	nctl service add "$VIP:$PORT" --policy "${POLICY:-rr}" ${LEGACY:+--legacy $LEGACY} || { SKIP_REASON="nf service add failed"; return 1; }
+	for ((i = 1; i <= nservers; i++)); do
+		nctl backend add "$VIP:$PORT" "${IP_SRV[i]}" || { SKIP_REASON="nf backend add failed"; return 1; }
+	done
+	TARGET=$VIP:$PORT
+}
+crab-nf_down() {
+	ip netns exec "$NS_LB" "$CRABCTL" -j lb nf stats >"$out/crab-nf-lbstats-$(date +%s).json" 2>/dev/null
+	nctl service del "$VIP:$PORT" >/dev/null 2>&1
+	rmmod crab_lb_nf 2>/dev/null
+}
+
+ipvs-nat_up() {
+	local i
+	client_crab 0
+	ipvs_ok || { SKIP_REASON="IPVS (ip_vs module or ipvsadm) not available"; return 1; }
+	vip_lb_lo add
+	srv_route_via_lb add
+	ip netns exec "$NS_LB" ipvsadm -A -t "$VIP:$PORT" -s rr || return 1
+	for ((i = 1; i <= nservers; i++)); do
+		ip netns exec "$NS_LB" ipvsadm -a -t "$VIP:$PORT" -r "${IP_SRV[i]}:$PORT" -m || return 1
+	done
+	TARGET=$VIP:$PORT
+}
+ipvs-nat_down() {
+	ip netns exec "$NS_LB" ipvsadm -L -n --stats >"$out/exp1/ipvs-nat-stats.txt" 2>&1
+	ip netns exec "$NS_LB" ipvsadm -C
+	srv_route_via_lb del
+	vip_lb_lo del
+}
+
+ipvs-dr_up() {
+	local i
+	client_crab 0
+	ipvs_ok || { SKIP_REASON="IPVS (ip_vs module or ipvsadm) not available"; return 1; }
+	vip_lb_lo add
+	crab_servers_vip_on_lo
+	ip netns exec "$NS_LB" ipvsadm -A -t "$VIP:$PORT" -s rr || return 1
+	for ((i = 1; i <= nservers; i++)); do
+		ip netns exec "$NS_LB" ipvsadm -a -t "$VIP:$PORT" -r "${IP_SRV[i]}:$PORT" -g || return 1
+	done
+	TARGET=$VIP:$PORT
+}
+ipvs-dr_down() {
+	ip netns exec "$NS_LB" ipvsadm -L -n --stats >"$out/exp1/ipvs-dr-stats.txt" 2>&1
+	ip netns exec "$NS_LB" ipvsadm -C
+	srv_vip_lo_del
+	vip_lb_lo del
+}
+
+nft-dnat_up() {
+	client_crab 0
+	command -v nft >/dev/null || { SKIP_REASON="nft not installed"; return 1; }
+	srv_route_via_lb add
+	# What kube-proxy's nftables mode does for a ClusterIP: DNAT to one
+	# endpoint picked by numgen, conntrack keeps the mapping.
+	ip netns exec "$NS_LB" nft -f - <<-EOF || { SKIP_REASON="nft ruleset rejected"; return 1; }
+	table ip crabbench {
+		chain pre {
+			type nat hook prerouting priority dstnat; policy accept;
+			ip daddr $VIP tcp dport $PORT counter dnat to numgen inc mod 3 map { 0 : ${IP_SRV[1]}, 1 : ${IP_SRV[2]}, 2 : ${IP_SRV[3]} }
+		}
+	}
+	EOF
+	TARGET=$VIP:$PORT
+}
+nft-dnat_down() {
+	ip netns exec "$NS_LB" nft list table ip crabbench >"$out/exp1/nft-dnat-ruleset.txt" 2>&1
+	ip netns exec "$NS_LB" nft delete table ip crabbench
+	srv_route_via_lb del
+}
+
+HAP_PID=
+haproxy_up() {
+	local i cfg=$out/haproxy.cfg
+	client_crab 0
+	command -v haproxy >/dev/null || { SKIP_REASON="haproxy not installed"; return 1; }
+	vip_lb_lo add
+	{
+		printf 'global\n\tnbthread 1\n\tmaxconn 20000\n'
+		printf 'defaults\n\tmode tcp\n\ttimeout connect 5s\n\ttimeout client 60s\n\ttimeout server 60s\n'
+		printf 'frontend fe\n\tbind %s:%s\n\tdefault_backend be\n' "$VIP" "$PORT"
+		printf 'backend be\n\tbalance roundrobin\n'
+		for ((i = 1; i <= nservers; i++)); do printf '\tserver s%d %s:%s\n' "$i" "${IP_SRV[i]}" "$PORT"; done
+	} >"$cfg"
+	ip netns exec "$NS_LB" haproxy -db -f "$cfg" >"$out/haproxy.log" 2>&1 &
+	HAP_PID=$!
+	for i in $(seq 200); do
+		ip netns exec "$NS_LB" ss -Htln "sport = :$PORT" | grep -q . && break
+		kill -0 "$HAP_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	ip netns exec "$NS_LB" ss -Htln "sport = :$PORT" | grep -q . || { SKIP_REASON="haproxy did not listen: $(tail -n1 "$out/haproxy.log")"; return 1; }
+	TARGET=$VIP:$PORT
+}
+haproxy_down() {
+	[ -n "$HAP_PID" ] && { kill -TERM "$HAP_PID"; wait "$HAP_PID"; } 2>/dev/null
+	HAP_PID=
+	vip_lb_lo del
+}
+
+# One loadgen run: loadgen NAME ARGS... (writes NAME.json/.csv/.log)
+loadgen() {
+	local name=$1 rc t0; shift
+	t0=$(date +%s)
+	ip netns exec "$NS_CLI" $LOADGEN --target "$TARGET" --out "$name.json" --hist "$name.csv" "$@" >"$name.log" 2>&1
+	rc=$?
+	log "$(basename "$name"): exit $rc, $(($(date +%s) - t0)) s, $(python3 -c '
+import json, sys
+try:
+    j = json.load(open(sys.argv[1])); l = j["latency_us"]
+    print("samples %s errors %s p50 %.0f us p99 %.0f us" % (j["samples"], j.get("errors_total", j.get("errors")), l["p50"], l["p99"]))
+except Exception as e:
+    print("no result (%s)" % e)' "$name.json")"
+	[ $rc = 0 ] || tail -n 5 "$name.log" | sed 's/^/#   /'
+	return $rc
+}
+
+# ---- experiment 1: unloaded CRR and RR latency -----------------------------------
+exp1() {
+	local v
+	servers_start
+	for v in $variants; do
+		SKIP_REASON="setup failed" TARGET=
+		log "exp1 $v: setting up"
+		if ! "${v}_up"; then
+			log "exp1 $v: SKIP: $SKIP_REASON"
+			echo "$SKIP_REASON" >"$out/exp1/$v.skip"
+			"${v}_down" >/dev/null 2>&1
+			continue
+		fi
+		echo "before: $(crab_client_counters)" >"$out/exp1/$v-client-counters.txt"
+		loadgen "$out/exp1/$v-crr" --mode crr --size 8 --samples "$samples" --warmup "$warmup"
+		loadgen "$out/exp1/$v-rr" --mode rr --size 8 --samples "$samples" --warmup "$warmup"
+		echo "after: $(crab_client_counters)" >>"$out/exp1/$v-client-counters.txt"
+		"${v}_down"
+	done
+	servers_stop
+}
+
+# ---- experiment 4: policies under open-loop Poisson load ---------------------------
+hash_up() {
+	# Stateless hash balancing: the nf LB's legacy hash mode (Maglev over
+	# the 5-tuple, DSR), clients without CRAB.
+	LEGACY=hash crab-nf_up || return 1
+	client_crab 0
+	crab_servers_vip_on_lo
+}
+hash_down() { crab-nf_down; srv_vip_lo_del; }
+exp4() {
+	local p load rate cap
+	servers_start --one-at-a-time --service-us "$service_us"
+	# capacity of N single-request servers
+	cap=$(awk -v n=$nservers -v s="$service_us" 'BEGIN { printf "%.1f", n * 1e6 / s }')
+	echo "capacity_rps=$cap servers=$nservers service_us=$service_us" >"$out/exp4/params.txt"
+	for p in $policies; do
+		SKIP_REASON="setup failed" TARGET=
+		case $p in
+		crab-rr) POLICY=rr; up=crab-nf_up; down=crab-nf_down ;;
+		crab-random) POLICY=random; up=crab-nf_up; down=crab-nf_down ;;
+		hash) POLICY=rr; up=hash_up; down=hash_down ;;
+		esac
+		log "exp4 $p: setting up"
+		if ! POLICY=$POLICY $up; then
+			log "exp4 $p: SKIP: $SKIP_REASON"
+			echo "$SKIP_REASON" >"$out/exp4/$p.skip"
+			$down >/dev/null 2>&1
+			continue
+		fi
+		for load in $loads; do
+			rate=$(awk -v c="$cap" -v l="$load" 'BEGIN { printf "%.1f", c * l }')
+			loadgen "$out/exp4/$p-$load" --mode poisson --rate "$rate" --size 8 \
+				--samples "$psamples" --warmup "$((psamples / 10))" --seed 1
+		done
+		$down
+	done
+	unset POLICY LEGACY
+	servers_stop
+}
+
+for e in $exps; do
+	case $e in
+	1) exp1 ;;
+	4) exp4 ;;
+	*) log "experiment $e is not implemented by this runner" ;;
+	esac
+done
+echo "end=$(date -u +%FT%TZ)" >>"$out/guest-env.txt"
+log "done"

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Tables and plots of one bench/e2e run directory.
+
+    plot.py RUN_DIR
+
+Reads RUN_DIR/exp1/<variant>-<crr|rr>.json and RUN_DIR/exp4/<policy>-<load>.json
+(crab-loadgen output), writes RUN_DIR/summary.md (the tables, ratios to the
+direct path of the same run) and RUN_DIR/exp1-latency.png,
+RUN_DIR/exp4-policies.png. Nothing is invented: a missing or failed point is
+reported as such.
+"""
+import json
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+VARIANTS = ["direct", "crab-xdp", "crab-nf", "ipvs-nat", "ipvs-dr", "nft-dnat", "haproxy"]
+LABELS = {
+    "direct": "direct (no LB)",
+    "crab-xdp": "CRAB, XDP LB",
+    "crab-nf": "CRAB, nf LB module",
+    "ipvs-nat": "IPVS NAT",
+    "ipvs-dr": "IPVS DR (DSR)",
+    "nft-dnat": "nft DNAT (kube-proxy style)",
+    "haproxy": "HAProxy (L7, mode tcp)",
+}
+POLICIES = ["crab-rr", "crab-random", "hash"]
+PLABELS = {"crab-rr": "CRAB rr", "crab-random": "CRAB random", "hash": "hash (Maglev, stateless)"}
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def env(run):
+    d = {}
+    for name in ("env.txt", "guest-env.txt"):
+        try:
+            with open(os.path.join(run, name)) as f:
+                for line in f:
+                    if "=" in line:
+                        k, v = line.rstrip("\n").split("=", 1)
+                        d.setdefault(k, v)
+        except OSError:
+            pass
+    return d
+
+
+def checks_str(j):
+    c = j.get("checks") or {}
+    bad = [k for k in ("stationary", "independent") if c.get(k) is False]
+    if c.get("interarrival_ad") is False:
+        bad.append("interarrival_ad")
+    return "ok" if not bad else "FAILED: " + ",".join(bad)
+
+
+def nerr(j):
+    e = j.get("errors_total", j.get("errors"))
+    return sum(e.values()) if isinstance(e, dict) else int(e or 0)
+
+
+def fmt(x, nd=0):
+    return "-" if x is None else ("%.*f" % (nd, x))
+
+
+def exp1(run, lines):
+    res = {}
+    for v in VARIANTS:
+        for m in ("crr", "rr"):
+            j = load(os.path.join(run, "exp1", "%s-%s.json" % (v, m)))
+            if j:
+                res[(v, m)] = j
+    present = [v for v in VARIANTS if any((v, m) in res for m in ("crr", "rr"))]
+    if not present:
+        return
+    lines.append("## Experiment 1: unloaded latency (closed loop, one outstanding, 8-byte messages)\n")
+    for m, title in (("crr", "CRR (connect, request, response, close)"), ("rr", "RR (requests on one connection)")):
+        base = res.get(("direct", m))
+        lines.append("### %s\n" % title)
+        lines.append("| alternative | samples | errors | p50 µs | p90 µs | p99 µs [95% CI] | p99.9 µs | p50 / direct | p99 / direct | checks |")
+        lines.append("|---|---:|---:|---:|---:|---|---:|---:|---:|---|")
+        for v in VARIANTS:
+            j = res.get((v, m))
+            skip = os.path.join(run, "exp1", v + ".skip")
+            if not j:
+                if os.path.exists(skip):
+                    lines.append("| %s | not measured: %s |||||||||" % (LABELS[v], open(skip).read().strip()))
+                elif (v, "crr") in res or (v, "rr") in res:
+                    lines.append("| %s | run failed (see %s-%s.log) |||||||||" % (LABELS[v], v, m))
+                continue
+            lat = j["latency_us"]
+            ci = lat.get("p99_ci") or [None, None]
+            r50 = r99 = None
+            if base:
+                r50 = lat["p50"] / base["latency_us"]["p50"]
+                r99 = lat["p99"] / base["latency_us"]["p99"]
+            lines.append("| %s | %d | %d | %s | %s | %s [%s, %s] | %s | %s | %s | %s |" % (
+                LABELS[v], j["samples"], nerr(j), fmt(lat["p50"]), fmt(lat.get("p90")), fmt(lat["p99"]),
+                fmt(ci[0]), fmt(ci[1]), fmt(lat.get("p999")), fmt(r50, 2), fmt(r99, 2), checks_str(j)))
+        lines.append("")
+    # CRR overhead over direct, the paper's comparison (CRAB vs an L4 DSR LB)
+    b = res.get(("direct", "crr"))
+    if b:
+        lines.append("CRR overhead over direct (p50, µs): " + ", ".join(
+            "%s %+.0f" % (LABELS[v], res[(v, "crr")]["latency_us"]["p50"] - b["latency_us"]["p50"])
+            for v in VARIANTS if (v, "crr") in res and v != "direct") + "\n")
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    for ax, m in zip(axes, ("crr", "rr")):
+        vs = [v for v in VARIANTS if (v, m) in res]
+        xs = range(len(vs))
+        p50 = [res[(v, m)]["latency_us"]["p50"] for v in vs]
+        p99 = [res[(v, m)]["latency_us"]["p99"] for v in vs]
+        lo = [max(0.0, p - (res[(v, m)]["latency_us"].get("p99_ci") or [p, p])[0]) for v, p in zip(vs, p99)]
+        hi = [max(0.0, (res[(v, m)]["latency_us"].get("p99_ci") or [p, p])[1] - p) for v, p in zip(vs, p99)]
+        ax.bar([x - 0.2 for x in xs], p50, 0.4, label="p50")
+        ax.bar([x + 0.2 for x in xs], p99, 0.4, yerr=[lo, hi], capsize=3, label="p99 (95% CI)")
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels([LABELS[v].split(" (")[0] for v in vs], rotation=30, ha="right")
+        ax.set_ylabel("latency (µs)")
+        ax.set_title(m.upper())
+        ax.legend()
+    e = env(run)
+    fig.suptitle("Unloaded latency, closed loop, 8 B; %s run; %s; guest %s; host load %s..%s" % (
+        e.get("label", "?"), e.get("vm", "VM"), e.get("guest_kernel", "?"),
+        e.get("host_load_start", "?").split()[0] if e.get("host_load_start") else "?",
+        e.get("host_load_1min_max", "?")), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(os.path.join(run, "exp1-latency.png"), dpi=110)
+    plt.close(fig)
+
+
+def exp4(run, lines):
+    d = os.path.join(run, "exp4")
+    if not os.path.isdir(d):
+        return
+    series = {}
+    for name in sorted(os.listdir(d)):
+        if not name.endswith(".json"):
+            continue
+        stem = name[:-5]
+        pol, _, ld = stem.rpartition("-")
+        try:
+            ld = float(ld)
+        except ValueError:
+            continue
+        j = load(os.path.join(d, name))
+        if j:
+            series.setdefault(pol, []).append((ld, j))
+    if not series:
+        return
+    params = ""
+    try:
+        params = open(os.path.join(d, "params.txt")).read().strip()
+    except OSError:
+        pass
+    lines.append("## Experiment 4: policies, open-loop Poisson arrivals, one connection per request\n")
+    lines.append("Servers: %s (each serves one request at a time). Latency from the scheduled send time.\n" % params)
+    lines.append("| policy | load | offered req/s | achieved req/s | samples | errors | p50 µs | p99 µs [95% CI] | checks |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---|---|")
+    for p in POLICIES + sorted(set(series) - set(POLICIES)):
+        for ld, j in sorted(series.get(p, []), key=lambda t: t[0]):
+            lat = j["latency_us"]
+            ci = lat.get("p99_ci") or [None, None]
+            rate = j.get("rate") or {}
+            lines.append("| %s | %.2f | %s | %s | %d | %d | %s | %s [%s, %s] | %s |" % (
+                PLABELS.get(p, p), ld, fmt(rate.get("offered"), 1), fmt(rate.get("achieved"), 1), j["samples"],
+                nerr(j), fmt(lat["p50"]), fmt(lat["p99"]), fmt(ci[0]), fmt(ci[1]), checks_str(j)))
+        if os.path.exists(os.path.join(d, p + ".skip")):
+            lines.append("| %s | not measured: %s ||||||||" % (PLABELS.get(p, p), open(os.path.join(d, p + ".skip")).read().strip()))
+    lines.append("")
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for p in POLICIES + sorted(set(series) - set(POLICIES)):
+        pts = sorted(series.get(p, []), key=lambda t: t[0])
+        if not pts:
+            continue
+        xs = [t[0] for t in pts]
+        ys = [t[1]["latency_us"]["p99"] / 1000.0 for t in pts]
+        lo = [max(0.0, y - (t[1]["latency_us"].get("p99_ci") or [y * 1000, 0])[0] / 1000.0) for y, t in zip(ys, pts)]
+        hi = [max(0.0, (t[1]["latency_us"].get("p99_ci") or [0, y * 1000])[1] / 1000.0 - y) for y, t in zip(ys, pts)]
+        ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=PLABELS.get(p, p))
+    ax.set_xlabel("offered load (fraction of the servers' capacity)")
+    ax.set_ylabel("p99 latency (ms)")
+    ax.set_yscale("log")
+    ax.legend()
+    e = env(run)
+    ax.set_title("Policies, open loop; %s run; %s" % (e.get("label", "?"), e.get("vm", "VM")), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(run, "exp4-policies.png"), dpi=110)
+    plt.close(fig)
+
+
+def main():
+    if len(sys.argv) != 2:
+        print("usage: plot.py RUN_DIR", file=sys.stderr)
+        return 2
+    run = sys.argv[1]
+    e = env(run)
+    lines = ["# bench/e2e run %s\n" % os.path.basename(os.path.abspath(run))]
+    for k in ("label", "command", "vm", "guest_kernel", "guest_cpus", "host_kernel", "host_cpus", "host_cpu_model",
+              "git", "start", "end", "duration_s", "host_load_start", "host_load_end", "host_load_1min_max",
+              "samples", "loadgen", "benchd", "haproxy", "ipvsadm", "nft", "vm_rc"):
+        if k in e:
+            lines.append("- %s: `%s`" % (k, e[k]))
+    lines.append("")
+    exp1(run, lines)
+    exp4(run, lines)
+    with open(os.path.join(run, "summary.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
