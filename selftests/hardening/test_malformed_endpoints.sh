@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: vm
+# crab-test: manual
 #
 # Malformed packets at the endpoint modules (SPEC 2, 3.4, 6; issue #8):
 # every class of malformed.py (truncated TCP headers, doff past the packet
@@ -23,7 +23,7 @@ PORT=8301
 SP1=40301
 HD_EPT="python3 $CRAB_TOP/selftests/endpoints/ep_tool.py"
 crab_require_root
-crab_check_tool ip tcpdump python3 ss dmesg
+crab_check_tool ip tcpdump python3 ss dmesg nsenter
 crab_topo_setup 1
 crab_add_host EVIL "$IP_EVIL"
 crab_load_module crab_server
@@ -58,7 +58,7 @@ hd_traffic_start "$NS_CLI" "$S" $PORT "$tmp/traffic.json"
 HD_TARGET=crab_client
 hd_run_cases "$tmp/client.out" "$NS_EVIL" --role client --src "$S" --dst "$IP_CLI" \
 	--sport $PORT --dport $SP1 --ack $((isn + 1)) --vip "$VIP" \
-	--counters "ip netns exec $NS_CLI cat /proc/net/crab_client" --fmt proc \
+	--counters "nsenter --net=/run/netns/$NS_CLI cat /proc/net/crab_client" --fmt proc \
 	--noise syn_announced,synack_direct
 
 peers=$(ip netns exec "$NS_CLI" ss -Htn state syn-sent "sport = :$SP1" | awk '{ print $4 }')
@@ -71,7 +71,7 @@ HD_TARGET=crab_server
 crab_capture_start "$NS_EVIL" "$tmp/sa.pcap" "tcp[tcpflags] & tcp-syn != 0 and src port $PORT"
 hd_run_cases "$tmp/server.out" "$NS_EVIL" --role server --src "$IP_EVIL" --dst "$S" \
 	--sport 43000 --dport $PORT \
-	--counters "ip netns exec ${NS_SRV[1]} cat /proc/net/crab_server" --fmt proc \
+	--counters "nsenter --net=/run/netns/${NS_SRV[1]} cat /proc/net/crab_server" --fmt proc \
 	--noise syn_opt_seen,synack_echoed
 crab_capture_stop "$tmp/sa.pcap"
 dsp=$(sed -n 's/^ok dup_option sport=\([0-9]*\).*/\1/p' "$tmp/server.out")

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: vm
+# crab-test: manual
 #
 # Malformed packets at the netfilter LB (SPEC 2, 3.2, 6; issue #8): every
 # class of malformed.py sent by a host on the segment to VIP:81 (a service
@@ -16,7 +16,7 @@ source "$(dirname "$0")/../lb_nf/nf_lib.sh"
 source "$(dirname "$0")/hd_lib.sh"
 
 BPORT=81
-crab_check_tool dmesg
+crab_check_tool dmesg nsenter
 nf_setup_connections
 crab_add_host EVIL "$IP_EVIL"
 ip -n "$NS_EVIL" route add "$VIP/32" via "$IP_LB"
@@ -31,7 +31,7 @@ hd_traffic_start "$NS_CLI" "$VIP" "$NF_PORT" "$NF_DIR/traffic.json"
 HD_TARGET=crab_lb_nf
 hd_run_cases "$NF_DIR/lb.out" "$NS_EVIL" --role lb --src "$IP_EVIL" --dst "$VIP" \
 	--sport 44000 --dport $BPORT \
-	--counters "ip netns exec $NS_LB $CRABCTL -j lb nf stats" --fmt "nf:$VIP:$BPORT" \
+	--counters "nsenter --net=/run/netns/$NS_LB $CRABCTL -j lb nf stats" --fmt "nf:$VIP:$BPORT" \
 	--noise g.not_vip
 hd_traffic_stop "$NF_DIR/traffic.json"
 crab_log "during the barrage: $HD_OK connections ok, $HD_FAILED failed, $HD_ROUNDS rounds"
