@@ -6,6 +6,14 @@ HD_MALFORMED="python3 $HD_DIR/malformed.py"
 # The spoofing host on the segment (crab_add_host EVIL).
 IP_EVIL=$CRAB_SUBNET.66
 
+# crab_client is loaded for every namespace: in the spoofing host it would
+# announce in the raw SYNs of malformed.py too (LOCAL_OUT sees them),
+# putting a well-formed option first. Turn it off there.
+hd_evil_quiet() {
+	ip netns exec "$NS_EVIL" sysctl -qw net.crab.client_enabled=0 ||
+		crab_fail "cannot disable crab_client in $NS_EVIL"
+}
+
 # Remember where the kernel log is now; hd_dmesg_check looks only past it.
 hd_dmesg_mark() {
 	HD_DMESG_MARK=$(dmesg | wc -l)

@@ -28,6 +28,7 @@ crab_topo_setup 1
 crab_add_host EVIL "$IP_EVIL"
 crab_load_module crab_server
 crab_load_module crab_client
+hd_evil_quiet
 hd_dmesg_mark
 S=${IP_SRV[1]}
 tmp=$(mktemp -d /tmp/crab-hd-XXXXXX)

@@ -20,6 +20,7 @@ crab_check_tool dmesg nsenter
 nf_setup_connections
 crab_add_host EVIL "$IP_EVIL"
 ip -n "$NS_EVIL" route add "$VIP/32" via "$IP_LB"
+hd_evil_quiet
 lbctl lb nf service add "$VIP:$BPORT" --policy rr --legacy drop || crab_fail "service add $VIP:$BPORT"
 for ((i = 1; i <= CRAB_NSERVERS; i++)); do
 	lbctl lb nf backend add "$VIP:$BPORT" "${IP_SRV[i]}" || crab_fail "backend add"

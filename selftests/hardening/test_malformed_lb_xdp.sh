@@ -28,6 +28,7 @@ crab_add_host EVIL "$IP_EVIL"
 ip -n "$NS_EVIL" route add "$VIP/32" via "$IP_LB"
 crab_load_module crab_client
 crab_load_module crab_server
+hd_evil_quiet
 DIR=$(mktemp -d)
 crab_defer "rm -rf $DIR"
 lbctl lb xdp attach eth0 --mode native 2>"$DIR/attach.err" ||
