@@ -35,7 +35,9 @@ lbctl lb xdp attach eth0 --mode native 2>"$DIR/attach.err" ||
 	{ cat "$DIR/attach.err"; crab_fail "cannot attach the XDP LB natively to eth0"; }
 crab_defer "nsenter --net=/run/netns/$NS_LB $CRABCTL lb xdp detach eth0"
 xdp_peer_napi || crab_fail "cannot attach an XDP program to the LB's veth peer (XDP_TX needs it)"
-for p in $PORT $BPORT; do
+# A fragment (or a bogus header) has no usable ports: the program counts
+# it on the VIP's first service. Add the barrage's service first.
+for p in $BPORT $PORT; do
 	lbctl lb xdp service add "$VIP:$p" --policy rr --legacy drop --dev eth0 || crab_fail "service add $p"
 	for i in 1 2 3; do
 		lbctl lb xdp backend add "$VIP:$p" "${IP_SRV[i]}" --dev eth0 || crab_fail "backend add"
