@@ -293,8 +293,20 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 		goto not_vip;
 	thoff = iph->ihl * 4;
 	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
-	if (!th)
+	if (!th) {
+		/* Shorter than a TCP header: if the ports it does carry name
+		 * a VIP:port, it is a bogus header to a service (SPEC 6).
+		 */
+		const __be16 *ports = skb_header_pointer(skb, thoff,
+							 2 * sizeof(__be16),
+							 &_th);
+
+		if (ports && lb_svc_lookup_rcu(ln, iph->daddr, ports[1])) {
+			lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
+			return NF_DROP;
+		}
 		goto not_vip;
+	}
 	svc = lb_svc_lookup_rcu(ln, iph->daddr, th->dest);
 	if (!svc)
 		goto not_vip;

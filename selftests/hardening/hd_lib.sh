@@ -1,0 +1,96 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Helpers of the hardening selftests (sourced after ../lib.sh).
+
+HD_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+HD_MALFORMED="python3 $HD_DIR/malformed.py"
+# The spoofing host on the segment (crab_add_host EVIL).
+IP_EVIL=$CRAB_SUBNET.66
+
+# crab_client is loaded for every namespace: in the spoofing host it would
+# announce in the raw SYNs of malformed.py too (LOCAL_OUT sees them),
+# putting a well-formed option first. Turn it off there.
+hd_evil_quiet() {
+	ip netns exec "$NS_EVIL" sysctl -qw net.crab.client_enabled=0 ||
+		crab_fail "cannot disable crab_client in $NS_EVIL"
+}
+
+# Remember where the kernel log is now; hd_dmesg_check looks only past it.
+hd_dmesg_mark() {
+	HD_DMESG_MARK=$(dmesg | wc -l)
+}
+
+# hd_dmesg_check: fails (and prints them) when the kernel logged an oops,
+# a WARN, a BUG or a sanitizer report since hd_dmesg_mark.
+hd_dmesg_check() {
+	local bad
+	bad=$(dmesg | tail -n +$((HD_DMESG_MARK + 1)) | grep -E \
+		'BUG:|WARNING:|Oops|general protection|KASAN|UBSAN|kernel BUG|refcount_t:|list_(add|del) corruption|stack-protector|RIP:' |
+		head -n 20)
+	[ -z "$bad" ] && return 0
+	echo "$bad" | sed 's/^/# dmesg: /'
+	return 1
+}
+
+# Run a command in namespace $1. With HD_NSENTER set, by nsenter (keeps
+# the caller's mounts, e.g. a private bpffs), else by ip netns exec.
+hd_nsexec() {
+	local ns=$1; shift
+	if [ -n "${HD_NSENTER:-}" ]; then
+		nsenter --net="/run/netns/$ns" "$@"
+	else
+		ip netns exec "$ns" "$@"
+	fi
+}
+
+# hd_run_cases OUTFILE NS ARGS...: run malformed.py in NS, one log_test per
+# case line ("ok NAME ..." / "FAIL NAME: ..."). Returns malformed.py's status.
+hd_run_cases() {
+	local out=$1 ns=$2 rc line name; shift 2
+	hd_nsexec "$ns" $HD_MALFORMED "$@" >"$out"
+	rc=$?
+	while read -r line; do
+		name=${line#ok }
+		name=${name#FAIL }
+		name=${name%%[ :]*}
+		case $line in
+		"ok "*) echo "# $line"; log_test 0 "$HD_TARGET: $name counted, nothing else" ;;
+		*) echo "# $line"; log_test 1 "$HD_TARGET: $name counted, nothing else" ;;
+		esac
+	done <"$out"
+	[ -s "$out" ] || log_test 1 "$HD_TARGET: malformed.py produced no result (rc $rc)"
+	return $rc
+}
+
+# hd_traffic_start NS ADDR PORT OUT: real connections in a loop until
+# hd_traffic_stop; each round's JSON report goes to OUT.
+hd_traffic_start() {
+	local ns=$1 addr=$2 port=$3 out=$4
+	: >"$out"
+	rm -f "$out.stop"
+	(
+		while [ ! -e "$out.stop" ]; do
+			hd_nsexec "$ns" $CRAB_TCPECHO client --addr "$addr" \
+				--port "$port" --count 3 --timeout 20 --deadline 120 >>"$out"
+		done
+	) &
+	HD_TRAFFIC_PID=$!
+	crab_defer "touch $out.stop; kill $HD_TRAFFIC_PID"
+}
+
+# hd_traffic_stop OUT: let the running round finish, then sum the reports:
+# sets HD_OK and HD_FAILED (connections), HD_ROUNDS.
+hd_traffic_stop() {
+	local out=$1
+	touch "$out.stop"
+	wait "$HD_TRAFFIC_PID"
+	read -r HD_OK HD_FAILED HD_ROUNDS < <(python3 -c '
+import json, sys
+ok = failed = n = 0
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line.startswith("{"):
+        continue
+    j = json.loads(line)
+    ok += j["ok"]; failed += j["failed"]; n += 1
+print(ok, failed, n)' "$out")
+}
