@@ -20,6 +20,7 @@
 #include <linux/seq_file.h>
 #include <linux/workqueue.h>
 #include <net/inet_hashtables.h>
+#include <net/netfilter/nf_conntrack.h>
 #include <net/inet_sock.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
@@ -167,9 +168,28 @@ static void crab_client_rekey(struct sock *sk, __be32 new_daddr)
 }
 
 enum crab_redir {
-	CRAB_REDIR_PASS,	/* redirected, refused or not ours: continue */
+	CRAB_REDIR_PASS,	/* refused or not ours: continue */
+	CRAB_REDIR_DONE,	/* redirected: continue, untracked */
 	CRAB_REDIR_LOCKED,	/* socket owned by user: try again later */
 };
+
+/*
+ * A redirected SYN-ACK comes from S for a conntrack entry keyed on the VIP:
+ * conntrack would classify it as a new flow opened by a SYN-ACK, INVALID,
+ * and the common "ct state invalid drop" rule would drop it (a SYN-ACK
+ * held back and re-injected past conntrack's hook has no entry at all,
+ * which nft also calls invalid). Mark it untracked instead: the client's
+ * ACK then opens the flow's entry by mid-stream pickup (nf_conntrack_tcp_loose,
+ * on by default), and the socket's later packets are tracked as usual.
+ * The SYN's entry to the VIP times out in SYN_SENT. nf_ct_set() is an
+ * inline store: no dependency on nf_conntrack.ko.
+ */
+static void crab_client_untrack(struct sk_buff *skb)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
+#endif
+}
 
 /*
  * Accept a redirect when all of SPEC 3.4 holds. Runs in the PRE_ROUTING
@@ -292,7 +312,7 @@ static enum crab_redir crab_client_redirect(struct net *net,
 
 	crab_ep_table_get(&cn->tbl, &k, &isn, true);
 	crab_inc(cn, CRAB_CLIENT_REDIRECTED);
-	return CRAB_REDIR_PASS;
+	return CRAB_REDIR_DONE;
 
 refuse_unlock:
 	bh_unlock_sock(sk);
@@ -378,6 +398,8 @@ static void crab_client_retry(struct work_struct *work)
 			spin_unlock(&cn->deferred_lock);
 			again = true;
 		} else {
+			if (r == CRAB_REDIR_DONE)
+				crab_client_untrack(d->skb);
 			d->okfn(net, NULL, d->skb);
 			dev_put(d->dev);
 			kfree(d);
@@ -408,8 +430,11 @@ static unsigned int crab_client_in(void *priv, struct sk_buff *skb,
 				   const struct nf_hook_state *state)
 {
 	struct crab_client_net *cn = crab_cn(state->net);
+	enum crab_redir r = crab_client_redirect(state->net, cn, skb, false);
 
-	if (crab_client_redirect(state->net, cn, skb, false) != CRAB_REDIR_LOCKED)
+	if (r == CRAB_REDIR_DONE)
+		crab_client_untrack(skb);
+	if (r != CRAB_REDIR_LOCKED)
 		return NF_ACCEPT;
 	if (crab_client_defer(cn, skb, state)) {
 		crab_inc(cn, CRAB_CLIENT_DEFERRED);
