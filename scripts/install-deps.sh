@@ -25,6 +25,8 @@ pkgs=(
 	linux-source-6.12 git flex bison bc ccache libssl-dev dwarves
 	# tests: namespaces, captures, packet crafting
 	iproute2 iputils-ping procps tcpdump socat ethtool nftables python3 python3-scapy
+	# experiments/nodeport: conntrack flush and inspection
+	conntrack
 	# packaging (packaging/): DKMS, Debian packages, module signing, unit checks
 	dkms debhelper dh-dkms dpkg-dev fakeroot lintian openssl systemd
 )
