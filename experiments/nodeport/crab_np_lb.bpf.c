@@ -7,8 +7,9 @@
  * Ingress (before conntrack): a SYN-ACK carrying the option names the node
  * where the pod lives. It is believed only if the LB's conntrack has a
  * DNATed flow whose reply direction is exactly this packet and that has
- * not seen a reply yet (so it answers a SYN this LB forwarded), and the
- * named node is one of the LB's nodes. Then np_lb[client -> first node's
+ * not seen a reply yet (so it answers a SYN this LB forwarded), it comes
+ * from the MAC of the node it claims to come from, and the named node is
+ * one of the LB's nodes. Then np_lb[client -> first node's
  * NodePort] = named node. The option is replaced by NOPs in every case:
  * clients are plain TCP.
  * Egress (after conntrack's DNAT): a packet of such a flow keeps its IP
@@ -27,13 +28,25 @@ struct {
 	__type(value, struct crab_np_flow);
 } np_lb SEC(".maps");
 
+static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
+{
+	int i;
+
+	for (i = 0; i < ETH_ALEN; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
 static __always_inline void synack_learn(struct __sk_buff *skb, struct pkt *p,
 					 const struct crab_np_cfg *cfg)
 {
 	struct crab_opt_walk w = {};
 	struct crab_np_flow nf = {};
 	struct crab_np_tuple t, k;
+	struct crab_np_peer *from;
 	struct np_ct_info ci;
+	__u8 smac[ETH_ALEN];
 	__be32 node;
 
 	np_opt_cfg(cfg, &w.st.cfg);
@@ -60,8 +73,17 @@ static __always_inline void synack_learn(struct __sk_buff *skb, struct pkt *p,
 		np_count(CRAB_NP_CNT_REJ_SEEN_REPLY);
 		return;
 	}
-	if (!bpf_map_lookup_elem(&np_peers, &node)) {
+	/* Both the node named and the node it came from are this LB's, and
+	 * it came from that node's MAC (an IP spoofer on the segment does
+	 * not get to move flows). */
+	from = bpf_map_lookup_elem(&np_peers, &p->ip.saddr);
+	if (!from || !bpf_map_lookup_elem(&np_peers, &node)) {
 		np_count(CRAB_NP_CNT_REJ_NOT_PEER);
+		return;
+	}
+	if (bpf_skb_load_bytes(skb, ETH_ALEN, smac, ETH_ALEN) ||
+	    !mac_eq(smac, from->mac)) {
+		np_count(CRAB_NP_CNT_REJ_SRC_MAC);
 		return;
 	}
 	if (node == p->ip.saddr) {

@@ -265,7 +265,8 @@ EOR
 }
 
 # np_apply MODE: cluster | redirect | local. Rules on every node and the
-# LB; in redirect mode also the tc programs.
+# LB; in redirect mode also the tc programs. NP_LB_NODES="1" restricts the
+# LB to those nodes (not in local mode: there it is the nodes with a pod).
 np_apply() {
 	local mode=$1 i pol=Cluster lbnodes
 	[ "$mode" = local ] && pol=Local
@@ -277,7 +278,7 @@ np_apply() {
 	done
 	ip netns exec "${NP_NODE_NS[1]}" nft delete table inet crab_meter 2>/dev/null
 	np_meter_rules | ip netns exec "${NP_NODE_NS[1]}" nft -f - || crab_fail "meter rules on node1"
-	lbnodes=$(seq 1 $NP_NODES)
+	lbnodes=${NP_LB_NODES:-$(seq 1 $NP_NODES)}
 	if [ "$mode" = local ]; then
 		lbnodes=""
 		for i in $(seq 1 $NP_NODES); do

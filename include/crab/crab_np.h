@@ -99,6 +99,7 @@ struct crab_np_flow {
 	X(REJ_NO_CT, "rejected_no_ct", "LB: option SYN-ACK matching no conntrack entry") \
 	X(REJ_NOT_REPLY, "rejected_not_reply", "LB: option SYN-ACK not in the reply direction of a DNATed flow") \
 	X(REJ_SEEN_REPLY, "rejected_seen_reply", "LB: option SYN-ACK for a flow that already had a reply") \
+	X(REJ_SRC_MAC, "rejected_src_mac", "LB: option SYN-ACK not sent from the MAC of the node it claims to come from") \
 	X(SAME_NODE, "same_node", "LB: option naming the node it came from (nothing to move)") \
 	X(FWD_DIRECT, "fwd_direct", "LB: packets sent to the pod's node directly") \
 	X(FLOWS_CLOSED, "flows_closed", "flows removed after FIN in both directions or RST") \
