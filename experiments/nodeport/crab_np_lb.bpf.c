@@ -57,8 +57,6 @@ static __always_inline void synack_learn(struct __sk_buff *skb, struct pkt *p,
 	node = bpf_htonl(w.st.res.addr);
 	pkt_tuple(p, &t);
 	tuple_rev(&t, &k);	/* client:cport -> first node:NodePort */
-	if (bpf_map_lookup_elem(&np_lb, &k))
-		return;		/* a retransmitted SYN-ACK, already learned */
 	if (np_ct_lookup(skb, &t, &ci)) {
 		np_count(CRAB_NP_CNT_REJ_NO_CT);
 		return;
@@ -69,6 +67,8 @@ static __always_inline void synack_learn(struct __sk_buff *skb, struct pkt *p,
 		np_count(CRAB_NP_CNT_REJ_NOT_REPLY);
 		return;
 	}
+	/* Also a retransmitted SYN-ACK of a flow already moved: the entry
+	 * stays as it was learned. */
 	if (ci.seen_reply) {
 		np_count(CRAB_NP_CNT_REJ_SEEN_REPLY);
 		return;
