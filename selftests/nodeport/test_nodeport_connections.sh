@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: host
+# crab-test: host vm-manual
 #
 # NodePort behind an nft DNAT LB (experiments/nodeport/): connections to
 # the VIP work without redirection (kube-proxy Cluster rules only) and with
