@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
+# shellcheck disable=SC2046 # np_hex_* byte lists are split on purpose
 #
 # NodePort redirection experiment: topology, kube-proxy-style rules, the
 # front nft DNAT LB and the tc programs. Sourced by run.sh and by
@@ -223,7 +224,8 @@ EOR
 # The front LB: nft DNAT of VIP:80 to node:NodePort, spread by numgen
 # random over the nodes given as arguments (indexes).
 np_gen_lb_rules() {
-	local f=$NP_GEN/lb-$(echo "$@" | tr ' ' '-').nft n=0 i map=""
+	local f n=0 i map=""
+	f=$NP_GEN/lb-$(echo "$@" | tr ' ' '-').nft
 	for i in "$@"; do
 		map+="${map:+, }$n : goto to-node$i"
 		n=$((n + 1))
@@ -296,6 +298,8 @@ np_apply() {
 	return 0
 }
 
+# The np_hex_* helpers print byte lists that bpftool takes as separate
+# words: their unquoted expansions below are meant to split.
 np_hex_ip() { local IFS=.; set -- $1; printf '%02x %02x %02x %02x' "$1" "$2" "$3" "$4"; }
 np_hex_port() { printf '%02x %02x' $(($1 >> 8)) $(($1 & 255)); }
 np_hex_mac() { echo "$1" | tr ':' ' '; }
