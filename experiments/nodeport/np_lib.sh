@@ -222,7 +222,8 @@ EOR
 }
 
 # The front LB: nft DNAT of VIP:80 to node:NodePort, spread by numgen
-# random over the nodes given as arguments (indexes).
+# random (NP_LB_NUMGEN=inc: round-robin) over the nodes given as arguments
+# (indexes).
 np_gen_lb_rules() {
 	local f n=0 i map=""
 	f=$NP_GEN/lb-$(echo "$@" | tr ' ' '-').nft
@@ -234,7 +235,7 @@ np_gen_lb_rules() {
 	echo "table ip crab_lb {"
 	echo "	chain prerouting {"
 	echo "		type nat hook prerouting priority dstnat; policy accept;"
-	echo "		ip daddr $NP_VIP tcp dport $NP_VPORT numgen random mod $n vmap { $map }"
+	echo "		ip daddr $NP_VIP tcp dport $NP_VPORT numgen ${NP_LB_NUMGEN:-random} mod $n vmap { $map }"
 	echo "	}"
 	for i in "$@"; do
 		echo "	chain to-node$i {"

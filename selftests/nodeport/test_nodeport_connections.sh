@@ -13,6 +13,8 @@ source "$CRAB_TOP/experiments/nodeport/np_lib.sh"
 np_unshare "$@"
 np_require
 N=${NP_CONNS:-30}
+# round-robin at the LB: every node gets a third, whatever N
+export NP_LB_NUMGEN=inc
 [ "${CRAB_WHERE:-host}" = vm ] && N=${NP_CONNS:-15}
 
 np_topo_setup
