@@ -51,6 +51,8 @@ help:
 	@echo "  make bench-quick      the same with ~1,000 samples per point (a few minutes)"
 	@echo "  make bench-xdp [BENCH_ARGS='--reps 7']   XDP LB SYN/s vs an XDP_TX reflector (root, host kernel)"
 	@echo "  make bench-dpdk [BENCH_ARGS='--reps 5']  DPDK LB SYN/s vs testpmd io on the same vdev (root, host kernel)"
+	@echo "  make nodeport         NodePort redirection experiment: tc programs and crab-np-stats into build/nodeport"
+	@echo "  make nodeport-experiment [NP_ARGS=--quick]   run experiments/nodeport/run.sh (root, host kernel)"
 	@echo "  make demo [LB=...]    boot the VM, build the topology, run traffic through the VIP"
 	@echo "  make install [PREFIX=/usr/local DESTDIR=]   crabctl, man page, completion, BPF objects, systemd units, snippets"
 	@echo "  make uninstall        remove what make install installed"
@@ -84,6 +86,26 @@ $(BUILD)/bpf/%.bpf.o: %.bpf.c $(wildcard include/crab/*.h lb/ebpf_xdp/*.h endpoi
 
 $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+# ---- NodePort redirection experiment (experiments/nodeport/) ----------------
+NP_SRCS := $(wildcard experiments/nodeport/*.bpf.c)
+NP_OBJS := $(patsubst experiments/nodeport/%.bpf.c,$(BUILD)/nodeport/%.bpf.o,$(NP_SRCS))
+NP_ARGS ?=
+
+.PHONY: nodeport nodeport-experiment
+nodeport: $(NP_OBJS) $(BUILD)/nodeport/crab-np-stats
+bpf: nodeport
+
+$(BUILD)/nodeport/%.bpf.o: experiments/nodeport/%.bpf.c experiments/nodeport/crab_np_common.h $(wildcard include/crab/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/nodeport/crab-np-stats: experiments/nodeport/crab_np_stats.cpp include/crab/crab_np.h
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O2 -Wall -Wextra -Werror -I$(TOP)/include $< -lbpf -o $@
+
+nodeport-experiment: nodeport
+	bash experiments/nodeport/run.sh $(NP_ARGS)
 
 # ---- userspace ---------------------------------------------------------------
 userspace: bpf

@@ -28,6 +28,8 @@ pkgs=(
 	# benchmarks (make bench): the real alternatives, the tool crab-loadgen is
 	# cross-checked against (sockperf), the plots
 	haproxy ipvsadm sockperf python3-matplotlib
+	# experiments/nodeport: conntrack flush and inspection
+	conntrack
 	# packaging (packaging/): DKMS, Debian packages, module signing, unit checks
 	dkms debhelper dh-dkms dpkg-dev fakeroot lintian openssl systemd
 )
