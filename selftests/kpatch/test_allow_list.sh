@@ -7,7 +7,8 @@
 # entries and more than 16 refused with the list unchanged), per network
 # namespace; through the round-robin nft LB with servers 1 and 2 allowed,
 # every connection ends on server 1 or 2: a SYN-ACK from server 3 is
-# refused (TCPCrabRejectNotAllowed), answered with RST, and the SYN
+# refused (counted in net.ipv4.tcp_crab_allow_rejected), answered with
+# RST, and the SYN
 # retransmission reaches the next server.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/kp_lib.sh"
@@ -53,7 +54,7 @@ crab_log "client: ${out:0:300}"
 	[ "$(crab_json "$out" "int(set(j['peers']) <= {'${IP_SRV[1]}', '${IP_SRV[2]}'})")" = 1 ]
 log_test $? "$N connections succeed, only with the allowed servers ($(crab_json "$out" 'j["peers"]'))"
 
-na=$(kp_mib "$NS_CLI" TCPCrabRejectNotAllowed)
+na=$(ip netns exec "$NS_CLI" cat /proc/sys/net/ipv4/tcp_crab_allow_rejected)
 red=$(kp_mib "$NS_CLI" TCPCrabRedirected)
 e3=$(kp_mib "${NS_SRV[3]}" TCPCrabEchoed)
 lb=$(kp_nft_lb_packets)
@@ -64,7 +65,7 @@ crab_log "redirected $red, rejected not allowed $na, server 3 echoed $e3, LB $lb
 # SYN retransmission.
 [ "$red" = $N ] && [ "$na" -ge 1 ] && [ "$na" -le "$e3" ] &&
 	[ "$synr" -ge "$na" ] && [ "$lb" = $((N + synr)) ]
-log_test $? "TCPCrabRejectNotAllowed counts server 3's SYN-ACKs ($na), $N redirected"
+log_test $? "tcp_crab_allow_rejected counts server 3's SYN-ACKs ($na), $N redirected"
 
 set_allow "" && [ -z "$(allow)" ]
 log_test $? "an empty write clears the list (any server allowed again)"
