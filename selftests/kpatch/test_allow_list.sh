@@ -17,6 +17,8 @@ PORT=8204
 N=6
 crab_require_root
 kp_require_patched_kernel
+[ -e /proc/sys/net/ipv4/tcp_crab_allow ] ||
+	crab_skip "kernel $(uname -r) has no net.ipv4.tcp_crab_allow (series without patch 0006)"
 crab_check_tool ip nft python3 ss
 crab_topo_setup 3
 kp_sysctls "$NS_CLI" 1 0
