@@ -4,7 +4,7 @@
 #
 # Interoperability (issues 5 and 12): the module (crab_client.ko) as client with
 # the patched kernel as server on the three backends, through the
-# XDP LB (crabctl lb xdp). kp_interop (kp_lib.sh) asserts data echoed,
+# netfilter LB (crab_lb_nf.ko). kp_interop (kp_lib.sh) asserts data echoed,
 # redirect and echo counters of both sides, getpeername() and one LB
 # packet per connection.
 source "$(dirname "$0")/../lib.sh"
@@ -12,5 +12,5 @@ source "$(dirname "$0")/../ebpf_endpoints/ep_lib.sh"
 source "$(dirname "$0")/kp_lib.sh"
 
 ep_unshare "$@"
-kp_interop module patched xdp
+kp_interop module patched nf
 crab_exit
