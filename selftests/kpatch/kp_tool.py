@@ -9,6 +9,10 @@ isn      print the sequence number of the SYN to --dport from --sport in a pcap
 opts     count SYN / SYN-ACK segments in a pcap with and without the option,
          JSON {"syn": [with, without], "synack": [with, without],
          "addrs": [option addresses seen]}
+scan     walk the raw TCP options of every segment in a pcap, JSON
+         {"tcp", "syn", "synack", "rst", "data", "crab"}: segments, SYNs,
+         SYN-ACKs, RSTs, segments with payload, and segments carrying an
+         option of kind 42 (raw option walk, not scapy's parse)
 """
 import argparse
 import json
@@ -108,6 +112,45 @@ def do_opts(a):
     return 0
 
 
+def raw_kinds(hdr):
+    """Option kinds of the raw TCP header bytes @hdr (malformed: stop)."""
+    kinds = []
+    off, end = 20, min(len(hdr), (hdr[12] >> 4) * 4)
+    while off < end:
+        k = hdr[off]
+        if k == 0:
+            break
+        if k == 1:
+            kinds.append(k)
+            off += 1
+            continue
+        if off + 1 >= end or hdr[off + 1] < 2:
+            kinds.append(k)
+            break
+        kinds.append(k)
+        off += hdr[off + 1]
+    return kinds
+
+
+def do_scan(a):
+    from scapy.all import IP, TCP, rdpcap  # noqa: E402
+    res = {"tcp": 0, "syn": 0, "synack": 0, "rst": 0, "data": 0, "crab": 0}
+    for p in rdpcap(a.pcap):
+        if IP not in p or TCP not in p:
+            continue
+        ip = p[IP]
+        raw = bytes(ip)[ip.ihl * 4:]
+        res["tcp"] += 1
+        f = p[TCP].flags
+        res["syn"] += f == "S"
+        res["synack"] += f == "SA"
+        res["rst"] += "R" in f
+        res["data"] += ip.len - ip.ihl * 4 - (raw[12] >> 4) * 4 > 0
+        res["crab"] += TCPOPT_CRAB in raw_kinds(raw)
+    print(json.dumps(res))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -128,9 +171,11 @@ def main():
     i.add_argument("--dport", type=int, required=True)
     o = sub.add_parser("opts")
     o.add_argument("pcap")
+    o = sub.add_parser("scan")
+    o.add_argument("pcap")
     a = ap.parse_args()
     return {"connect": do_connect, "spoof": do_spoof, "isn": do_isn,
-            "opts": do_opts}[a.cmd](a)
+            "opts": do_opts, "scan": do_scan}[a.cmd](a)
 
 
 if __name__ == "__main__":

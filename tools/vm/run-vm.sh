@@ -49,6 +49,13 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not installe
 
 # ---- modules for that kernel --------------------------------------------------
 [ -n "$kdir" ] || kdir=/lib/modules/$kver/build
+# A patched kernel of tools/kernel/build-kernel.sh: its object tree (the
+# image is <obj>/arch/x86/boot/bzImage, or <stamp>/bzImage in the stamp
+# cache with <stamp>/build linking to the tree while it still holds it).
+for d in "$(dirname "$image")/build" "$(dirname "$image")/../../.."; do
+	[ ! -e "$kdir/Makefile" ] && [ -e "$d/Makefile" ] && [ -e "$d/vmlinux.symvers" ] &&
+		kdir=$(cd "$d" && pwd)
+done
 if [ -e "$kdir/Makefile" ]; then
 	bash "$top/tools/build-modules.sh" "$kdir" "$top/build/kmod/$kver" || exit 1
 else

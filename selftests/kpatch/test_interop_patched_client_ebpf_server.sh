@@ -1,0 +1,16 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# crab-test: vm
+#
+# Interoperability (issues 5 and 12): the patched kernel as client with
+# the eBPF server as server on the three backends, through the
+# XDP LB (crabctl lb xdp). kp_interop (kp_lib.sh) asserts data echoed,
+# redirect and echo counters of both sides, getpeername() and one LB
+# packet per connection.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../ebpf_endpoints/ep_lib.sh"
+source "$(dirname "$0")/kp_lib.sh"
+
+ep_unshare "$@"
+kp_interop patched ebpf xdp
+crab_exit

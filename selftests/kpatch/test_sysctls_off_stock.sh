@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# crab-test: vm
+#
+# Both sysctls off (their default) = stock TCP (issue 5): a plain workload
+# between a client and a server of the patched kernel, captured whole on
+# both ends: sequential connections with data, simultaneous small transfers,
+# a SYN to a closed port answered by RST. Everything works, no segment in
+# either capture carries an option of kind 42, and every TCPCrab* counter
+# (and tcp_crab_allow_rejected) of both namespaces stays 0.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/kp_lib.sh"
+
+PORT=8203
+crab_require_root
+kp_require_patched_kernel
+crab_check_tool ip python3 ss tcpdump
+crab_topo_setup 1
+S=${IP_SRV[1]}
+tmp=$(mktemp -d /tmp/crab-kp-XXXXXX)
+crab_defer "rm -rf $tmp"
+
+# (tcp_crab_allow*: patch 0006; "-" on a kernel without it)
+kp_get() { ip netns exec "$1" cat "/proc/sys/net/ipv4/$2" 2>/dev/null || echo -; }
+d="$(kp_get "$NS_CLI" tcp_crab_client),$(kp_get "$NS_CLI" tcp_crab_server),"
+d+="$(kp_get "${NS_SRV[1]}" tcp_crab_client),$(kp_get "${NS_SRV[1]}" tcp_crab_server),"
+d+="[$(kp_get "$NS_CLI" tcp_crab_allow)]"
+[ "$d" = "0,0,0,0,[]" ] || [ "$d" = "0,0,0,0,[-]" ]
+log_test $? "new namespaces: tcp_crab_client=0, tcp_crab_server=0, tcp_crab_allow empty ($d)"
+
+crab_echo_servers $PORT
+crab_capture_start "$NS_CLI" "$tmp/cli.pcap" tcp
+crab_capture_start "${NS_SRV[1]}" "$tmp/srv.pcap" tcp
+
+out=$(ip netns exec "$NS_CLI" $CRAB_TCPECHO client --addr "$S" --port $PORT \
+	--count 20 --size 4000 --timeout 10 --deadline 200)
+crab_log "sequential: ${out:0:200}"
+[ "$(crab_json "$out" 'j["ok"]')" = 20 ] && [ "$(crab_json "$out" 'j["peers"]')" = "{'$S': 20}" ]
+log_test $? "20 sequential connections, 4000 bytes each echoed, peer $S"
+
+pids=()
+for i in 1 2 3 4; do
+	ip netns exec "$NS_CLI" $CRAB_TCPECHO client --addr "$S" --port $PORT \
+		--count 5 --size 1000 --timeout 10 --deadline 200 >"$tmp/par$i.json" &
+	pids+=($!)
+done
+ok=0
+for i in 1 2 3 4; do
+	wait "${pids[i - 1]}" || ok=1
+	[ "$(crab_json "$(cat "$tmp/par$i.json")" 'j["ok"]')" = 5 ] || ok=1
+done
+log_test $ok "4 simultaneous clients x 5 connections, small transfers echoed"
+
+r=$(ip netns exec "$NS_CLI" python3 -c '
+import socket, sys
+s = socket.socket()
+s.settimeout(10)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    print("connected")
+except ConnectionRefusedError:
+    print("refused")
+except OSError as e:
+    print(e)' "$S" $((PORT + 1)))
+[ "$r" = refused ]
+log_test $? "SYN to a closed port: connection refused (RST) ($r)"
+
+crab_capture_stop "$tmp/cli.pcap" "$tmp/srv.pcap"
+c=$($KP_TOOL scan "$tmp/cli.pcap")
+s=$($KP_TOOL scan "$tmp/srv.pcap")
+crab_log "client capture $c"
+crab_log "server capture $s"
+ok=0
+for j in "$c" "$s"; do
+	[ "$(crab_json "$j" 'int(j["crab"] == 0 and j["syn"] >= 41 and j["synack"] >= 40 and j["rst"] >= 1 and j["data"] >= 40)')" = 1 ] || ok=1
+done
+log_test $ok "captures of both ends: >= 41 SYNs, >= 40 SYN-ACKs, a RST, data, no option 42 in any segment"
+
+a=$(kp_crab_mibs "$NS_CLI")
+b=$(kp_crab_mibs "${NS_SRV[1]}")
+r=$(kp_get "$NS_CLI" tcp_crab_allow_rejected)$(kp_get "${NS_SRV[1]}" tcp_crab_allow_rejected)
+[ "$a" = "10 0" ] && [ "$b" = "10 0" ] && { [ "$r" = 00 ] || [ "$r" = -- ]; }
+log_test $? "all 10 TCPCrab* counters and tcp_crab_allow_rejected stay 0 on both ends ($a / $b / $r)"
+
+crab_exit
