@@ -16,7 +16,9 @@
 #
 # A copy of each image built is kept by stamp in CRAB_KCACHE (default
 # ~/.cache/crab/kernel/<stamp>/bzImage) and printed instead of building when
-# the series, config and script match one.
+# the series, config and script match one. <stamp>/build links to the object
+# tree of that build while it still holds it (an external-module build tree:
+# tools/vm/run-vm.sh builds the project's modules against it).
 # Environment: CRAB_KBUILD_DIR (default build/kernel: where src/, obj/ and the
 # stamp live; CI points it outside the clone so that an unchanged series is
 # not rebuilt), CRAB_KSRC_TAR (default /usr/src/linux-source-6.12.tar.xz),
@@ -124,12 +126,19 @@ main() {
 	[ "$missing" = 0 ] || die "the config fragment did not apply (dependencies missing in $frag)"
 
 	# ---- build ----------------------------------------------------------------------
-	say "building bzImage with -j$jobs (CC=$cc)"
-	"${mk[@]}" -j"$jobs" bzImage
+	# The object tree is about to change: earlier cached images no longer
+	# have a module build tree.
+	for l in "$(dirname "$cache")"/*/build; do
+		[ "$(readlink "$l")" != "$obj" ] || rm -f "$l"
+	done
+	say "building bzImage and modules with -j$jobs (CC=$cc)"
+	# "modules" writes Module.symvers, which out-of-tree modules link against.
+	"${mk[@]}" -j"$jobs" bzImage modules
 	[ -f "$image" ] || die "no bzImage produced"
 	echo "$stamp" >"$kdir/stamp"
 	if mkdir -p "$cache" && cp "$image" "$cache/bzImage.tmp" &&
-	   cp "$obj/.config" "$cache/config" && mv "$cache/bzImage.tmp" "$cache/bzImage"; then
+	   cp "$obj/.config" "$cache/config" && mv "$cache/bzImage.tmp" "$cache/bzImage" &&
+	   ln -sfn "$obj" "$cache/build"; then
 		say "image cached in $cache"
 	else
 		say "warning: could not cache the image in $cache"
