@@ -7,8 +7,8 @@
 # `set enabled` writes net.ipv4.tcp_crab_client|server of the namespace it
 # runs in and no other; `stats` reads the TcpExt TCPCrab* counters, which
 # follow 30 redirected connections through a stateless nft LB; asking for
-# the module, or for a setting the series lacks, exits 4 and changes
-# nothing.
+# the module, or for a setting the series lacks (the announce list),
+# exits 4 and changes nothing; the allow-list of patch 0006 is set and read.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/kp_lib.sh"
 
@@ -61,16 +61,19 @@ ctl "$NS_CLI" client --impl module show 2>&1 | sed 's/^/# /'
 [ "${PIPESTATUS[0]}" = 4 ]
 log_test $? "--impl module without the module exits 4"
 
-# The allow list: a setting of the series if it has one, else refused.
-if [ -e /proc/sys/net/ipv4/tcp_crab_client_allow ]; then
+# The allow list (patch 0006, net.ipv4.tcp_crab_allow): set and shown; the
+# announce list is a module setting the series lacks: refused.
+if [ -e /proc/sys/net/ipv4/tcp_crab_allow ]; then
 	ctl "$NS_CLI" client set allow 198.18.0.0/24 &&
-		ip netns exec "$NS_CLI" sysctl -n net.ipv4.tcp_crab_client_allow | grep -q '198.18.0.0/24'
-	log_test $? "set allow writes net.ipv4.tcp_crab_client_allow"
-else
-	before=$(ctl "$NS_CLI" -j client show)
-	ctl "$NS_CLI" client set allow 198.18.0.0/24 2>&1 | sed 's/^/# /'
-	[ "${PIPESTATUS[0]}" = 4 ] && [ "$(ctl "$NS_CLI" -j client show)" = "$before" ]
-	log_test $? "set allow on a series without the setting exits 4, nothing changed"
+		ip netns exec "$NS_CLI" sysctl -n net.ipv4.tcp_crab_allow | grep -q '198.18.0.0/24' &&
+		[ "$(crab_json "$(ctl "$NS_CLI" -j client show)" 'j["allow"]')" = "['198.18.0.0/24']" ] &&
+		[ "$(crab_json "$(ctl "$NS_CLI" -j client stats)" '"tcp_crab_allow_rejected" in j')" = True ]
+	log_test $? "set allow writes net.ipv4.tcp_crab_allow, show and stats read it back"
+	ctl "$NS_CLI" client set allow all
 fi
+before=$(ctl "$NS_CLI" -j client show)
+ctl "$NS_CLI" client set announce 198.18.100.0/24 2>&1 | sed 's/^/# /'
+[ "${PIPESTATUS[0]}" = 4 ] && [ "$(ctl "$NS_CLI" -j client show)" = "$before" ]
+log_test $? "set announce (not in the series) exits 4, nothing changed"
 
 crab_exit

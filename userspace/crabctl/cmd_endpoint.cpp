@@ -11,6 +11,7 @@
 // patched kernel. Another namespace: ip netns exec NS crabctl ...
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -46,9 +47,13 @@ struct Role {
 // Which implementation a command talks to.
 enum class Impl { Module, Kernel };
 
-// The patched kernel's names: net.ipv4.tcp_crab_<role>[_announce|_allow].
+// The patched kernel's names: net.ipv4.tcp_crab_<role> (on/off) and the
+// client's allow-list net.ipv4.tcp_crab_allow (patch 0006); the series has
+// no announce list (a patched client announces to every destination).
 std::string kernel_sysctl(const Role& r, const std::string& what = "")
 {
+    if (what == "allow")
+        return "tcp_crab_allow";
     return std::string("tcp_crab_") + r.name + (what.empty() ? "" : "_" + what);
 }
 
@@ -172,6 +177,11 @@ std::vector<std::pair<std::string, uint64_t>> read_kernel_counters(const Role& r
         if (out.empty())
             throw crab::Error("TcpExt has no TCPCrab counters: this kernel does not carry the CRAB patch series",
                               crab::kExitNoSupport);
+        // Patch 0006 counts allow-list refusals in a read-only sysctl.
+        std::ifstream ar(kKernelSysctlDir + "tcp_crab_allow_rejected");
+        uint64_t rej = 0;
+        if (std::string(r.name) == "client" && ar >> rej)
+            out.emplace_back("tcp_crab_allow_rejected", rej);
         return out;
     }
     throw crab::Error("/proc/net/netstat has no TcpExt line");
@@ -243,11 +253,19 @@ void run_show(const Globals& g, const Role& r, const std::string& want)
     j["impl"] = impl == Impl::Module ? "module" : "kernel";
     j["enabled"] = read_sysctl(r, setting_path(r, impl, r.enabled)) == "1";
     bool lists = &r == &client_role();
-    if (lists && impl == Impl::Kernel)  // only when this kernel's series has them
-        lists = exists(kKernelSysctlDir + kernel_sysctl(r, "allow"));
-    if (lists) {
+    if (lists && impl == Impl::Module) {
         j["announce"] = cidr_json(read_sysctl(r, setting_path(r, impl, CRAB_SYSCTL_CLIENT_ANNOUNCE)));
         j["allow"] = cidr_json(read_sysctl(r, setting_path(r, impl, CRAB_SYSCTL_CLIENT_ALLOW)));
+    } else if (lists) {
+        // The series announces to every destination; its allow-list is
+        // space separated, empty = any.
+        j["announce"] = cidr_json(CRAB_EP_CIDR_ALL);
+        lists = exists(kKernelSysctlDir + kernel_sysctl(r, "allow"));
+        if (lists) {
+            std::string v = read_sysctl(r, setting_path(r, impl, CRAB_SYSCTL_CLIENT_ALLOW));
+            std::replace(v.begin(), v.end(), ' ', ',');
+            j["allow"] = cidr_json(v.empty() ? CRAB_EP_CIDR_ALL : v);
+        }
     }
     if (g.json || g.pretty) {
         print(g, j);
@@ -329,7 +347,18 @@ void setup_role(CLI::App& root, Globals& g, const Role& r, const char* help)
     allow->add_option("cidrs", *val, "CIDR,... | all | none")->required();
     allow->callback([&r, val, impl] {
         auto v = norm_cidrs(*val);
-        write_sysctl(r, setting_path(r, resolve(r, *impl), CRAB_SYSCTL_CLIENT_ALLOW), v);
+        Impl i = resolve(r, *impl);
+        if (i == Impl::Kernel) {
+            // net.ipv4.tcp_crab_allow: empty means any server.
+            if (*val == "none")
+                throw crab::Error("the patched kernel's allow-list cannot be empty-of-servers: an empty "
+                                  "net.ipv4.tcp_crab_allow accepts any; disable the client instead "
+                                  "(crabctl client set enabled off)",
+                                  crab::kExitUsage);
+            if (v == CRAB_EP_CIDR_ALL)
+                v.clear();
+        }
+        write_sysctl(r, setting_path(r, i, CRAB_SYSCTL_CLIENT_ALLOW), v);
     });
 }
 
