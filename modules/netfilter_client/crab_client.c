@@ -178,16 +178,22 @@ enum crab_redir {
  * conntrack would classify it as a new flow opened by a SYN-ACK, INVALID,
  * and the common "ct state invalid drop" rule would drop it (a SYN-ACK
  * held back and re-injected past conntrack's hook has no entry at all,
- * which nft also calls invalid). Mark it untracked instead: the client's
- * ACK then opens the flow's entry by mid-stream pickup (nf_conntrack_tcp_loose,
- * on by default), and the socket's later packets are tracked as usual.
- * The SYN's entry to the VIP times out in SYN_SENT. nf_ct_set() is an
- * inline store: no dependency on nf_conntrack.ko.
+ * which nft also calls invalid): the re-keyed socket then waits for its
+ * SYN retransmission (1 s) to S to open a proper entry. Mark it untracked
+ * instead: the client's ACK then opens the flow's entry by mid-stream
+ * pickup and the socket's later packets are tracked as usual. The SYN's
+ * entry to the VIP times out in SYN_SENT. Only when pickup is allowed
+ * (net.netfilter.nf_conntrack_tcp_loose, on by default): without it that
+ * ACK would be INVALID too and the connection would never be tracked, so
+ * the SYN-ACK is left to conntrack and the retransmission recovers. Both
+ * nf_ct_set() and the sysctl are inline accesses: no dependency on
+ * nf_conntrack.ko.
  */
-static void crab_client_untrack(struct sk_buff *skb)
+static void crab_client_untrack(struct net *net, struct sk_buff *skb)
 {
 #if IS_ENABLED(CONFIG_NF_CONNTRACK)
-	nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
+	if (READ_ONCE(net->ct.nf_ct_proto.tcp.tcp_loose))
+		nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
 #endif
 }
 
@@ -399,7 +405,7 @@ static void crab_client_retry(struct work_struct *work)
 			again = true;
 		} else {
 			if (r == CRAB_REDIR_DONE)
-				crab_client_untrack(d->skb);
+				crab_client_untrack(net, d->skb);
 			d->okfn(net, NULL, d->skb);
 			dev_put(d->dev);
 			kfree(d);
@@ -433,7 +439,7 @@ static unsigned int crab_client_in(void *priv, struct sk_buff *skb,
 	enum crab_redir r = crab_client_redirect(state->net, cn, skb, false);
 
 	if (r == CRAB_REDIR_DONE)
-		crab_client_untrack(skb);
+		crab_client_untrack(state->net, skb);
 	if (r != CRAB_REDIR_LOCKED)
 		return NF_ACCEPT;
 	if (crab_client_defer(cn, skb, state)) {
