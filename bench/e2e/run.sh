@@ -67,7 +67,7 @@ make -C "$top" -s bpf userspace
 # The host's load while the guest runs (the machine is shared).
 (while :; do echo "$(date -u +%T) $(cut -d' ' -f1-3 /proc/loadavg)"; sleep 15; done) >"$out/host-load.txt" &
 sampler=$!
-trap 'kill $sampler 2>/dev/null' EXIT
+trap 'kill $sampler 2>/dev/null || true' EXIT
 t0=$(date +%s)
 rc=0
 CRAB_VM_CPUS=$cpus bash "$top/tools/vm/run-vm.sh" --kernel "$kernel" --timeout "${BENCH_TIMEOUT:-7200}" \
