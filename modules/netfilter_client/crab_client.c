@@ -336,7 +336,8 @@ refuse:
  * with veth the whole handshake can run in the softirq its own SYN
  * triggered) cannot be re-keyed now, and if let through TCP would answer
  * it with RST, costing the client a SYN retransmission. Hold it back and
- * retry from a work item a jiffy later, up to CRAB_DEFER_TRIES times, then
+ * retry from a work item (at once, then a jiffy apart), up to
+ * CRAB_DEFER_TRIES times, then
  * hand it to the rest of the input path (state->okfn, i.e. ip_rcv_finish;
  * the PRE_ROUTING hooks after ours are skipped for it).
  */
@@ -371,7 +372,13 @@ static bool crab_client_defer(struct crab_client_net *cn, struct sk_buff *skb,
 	list_add_tail(&d->list, &cn->deferred);
 	WRITE_ONCE(cn->deferred_len, cn->deferred_len + 1);
 	spin_unlock_bh(&cn->deferred_lock);
-	schedule_delayed_work(&cn->retry, 1);
+	/*
+	 * First try as soon as a worker runs (once connect() sleeps in
+	 * inet_wait_for_connect() the lock is free); only a socket still
+	 * owned then waits a jiffy per retry. A fixed jiffy here cost every
+	 * such connection 4 ms (HZ=250).
+	 */
+	schedule_delayed_work(&cn->retry, 0);
 	return true;
 }
 
