@@ -347,6 +347,22 @@ bool check_abort(Run &run, uint64_t ok, uint64_t fails_in_row, const std::string
 	return false;
 }
 
+// One closed-loop sample: its latency when @err is empty, else a failure of
+// that kind. Returns true when the run must stop (check_abort).
+bool record_sample(Run &run, uint64_t &ok, uint64_t &row, uint64_t t0, uint64_t t1, const std::string &err)
+{
+	if (err.empty()) {
+		run.lat.push_back(t1 - t0);
+		run.t_last = t1;
+		ok++;
+		row = 0;
+		return false;
+	}
+	run.errors[err]++;
+	run.lat.push_back(kFailed);
+	return check_abort(run, ok, ++row, err);
+}
+
 void run_crr(const Options &o, Run &run)
 {
 	std::vector<char> req(o.size), resp(o.size);
@@ -357,7 +373,7 @@ void run_crr(const Options &o, Run &run)
 		fill_request(req, seq);
 		run.attempts++;
 		std::string err;
-		uint64_t t0 = now_ns();
+		uint64_t t0 = now_ns(), t1 = t0;
 		int fd = open_socket(o, err);
 		if (fd >= 0) {
 			uint64_t deadline = t0 + o.timeout_ns;
@@ -366,19 +382,10 @@ void run_crr(const Options &o, Run &run)
 				make_blocking(fd, deadline - std::min(deadline - 1, now_ns()));
 				err = exchange(fd, req, resp, deadline);
 			}
-			uint64_t t1 = now_ns();
+			t1 = now_ns();
 			close(fd);
-			if (err.empty()) {
-				run.lat.push_back(t1 - t0);
-				run.t_last = t1;
-				ok++;
-				row = 0;
-				continue;
-			}
 		}
-		run.errors[err]++;
-		run.lat.push_back(kFailed);
-		if (check_abort(run, ok, ++row, err))
+		if (record_sample(run, ok, row, t0, t1, err))
 			return;
 	}
 }
@@ -418,18 +425,11 @@ void run_rr(const Options &o, Run &run)
 		uint64_t t0 = now_ns();
 		err = exchange(fd, req, resp, t0 + o.timeout_ns);
 		uint64_t t1 = now_ns();
-		if (err.empty()) {
-			run.lat.push_back(t1 - t0);
-			run.t_last = t1;
-			ok++;
-			row = 0;
-			continue;
+		if (!err.empty()) { // a new connection for the next request
+			close(fd);
+			fd = -1;
 		}
-		run.errors[err]++;
-		run.lat.push_back(kFailed);
-		close(fd);
-		fd = -1;
-		if (check_abort(run, ok, ++row, err))
+		if (record_sample(run, ok, row, t0, t1, err))
 			return;
 	}
 	if (fd >= 0)
