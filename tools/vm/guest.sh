@@ -43,5 +43,15 @@ dmesg >"$run/dmesg.txt" 2>&1
 sync
 echo "CRAB-VM-RC=$rc"
 # PID 1 must not exit (that panics the guest): power off, QEMU exits.
+# busybox's poweroff -f is the reboot(2) syscall itself: the kernel powers
+# off in this process's context and the call does not return. (sysrq 'o'
+# alone was not enough: it powers off from a workqueue, and on a loaded TCG
+# host that outlived the fixed sleep after it, so PID 1 exited first and
+# the guest logged "Attempted to kill init!".)
+busybox poweroff -f 2>/dev/null
 echo o >/proc/sysrq-trigger
-sleep 30
+# Should both fail, wait forever using bash builtins only (the 9p root may
+# be going away): never fall off the end of PID 1.
+while :; do
+	read -r -t 60 _ </dev/console 2>/dev/null || read -r -t 60 _ 2>/dev/null
+done
