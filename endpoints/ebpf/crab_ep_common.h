@@ -10,6 +10,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <crab/crab_bpf_ep.h>
+#include <crab/crab_bpf_tc.h>
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -46,13 +47,7 @@ static __always_inline const struct crab_ep_cfg *crab_ep_get_cfg(void)
 static __always_inline void crab_ep_opt_cfg(const struct crab_ep_cfg *cfg,
 					    struct crab_opt_cfg *oc)
 {
-	oc->kind = CRAB_OPT_KIND_DEFAULT;
-	oc->pad = 0;
-	oc->exid = CRAB_OPT_EXID_DEFAULT;
-	if (cfg && cfg->opt.kind) {
-		oc->kind = cfg->opt.kind;
-		oc->exid = cfg->opt.exid;
-	}
+	crab_tc_opt_cfg(cfg ? &cfg->opt : NULL, oc);
 }
 
 #endif /* CRAB_EP_COMMON_H */

@@ -34,9 +34,7 @@
 
 
 #define AF_INET		2
-#define IP_MF		0x2000
-#define IP_OFFSET	0x1fff
-#define L3_OFF		ETH_HLEN
+#define L3_OFF		CRAB_TC_L3_OFF
 #define IP_CSUM_OFF	(L3_OFF + offsetof(struct iphdr, check))
 #define IP_SRC_OFF	(L3_OFF + offsetof(struct iphdr, saddr))
 #define IP_DST_OFF	(L3_OFF + offsetof(struct iphdr, daddr))
@@ -49,41 +47,6 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } crab_ep_allow SEC(".maps");
-
-struct pkt {
-	struct iphdr ip;
-	struct tcphdr tcp;
-	__u32 l4off;
-};
-
-/*
- * Load the IPv4 and TCP headers (non-linear skbs too). Returns 0 for a TCP
- * segment worth looking at, 1 for anything else (passed untouched), -1 for
- * a broken header (passed, counted).
- */
-static __always_inline int load_pkt(struct __sk_buff *skb, struct pkt *p)
-{
-	__u32 ihl;
-
-	if (skb->protocol != bpf_htons(ETH_P_IP))
-		return 1;
-	if (bpf_skb_load_bytes(skb, L3_OFF, &p->ip, sizeof(p->ip)))
-		return -1;
-	if (p->ip.version != 4 || p->ip.ihl < 5)
-		return -1;
-	if (p->ip.protocol != IPPROTO_TCP)
-		return 1;
-	/* Fragments: no TCP header to trust here; the stack reassembles. */
-	if (p->ip.frag_off & bpf_htons(IP_MF | IP_OFFSET))
-		return 1;
-	ihl = p->ip.ihl;
-	p->l4off = L3_OFF + ihl * 4;
-	if (bpf_skb_load_bytes(skb, p->l4off, &p->tcp, sizeof(p->tcp)))
-		return -1;
-	if (p->tcp.doff < 5)
-		return -1;
-	return 0;
-}
 
 /* Replace the IPv4 address at @off (saddr or daddr), fixing both checksums. */
 static __always_inline int rewrite_addr(struct __sk_buff *skb, __u32 l4off,
@@ -98,7 +61,7 @@ static __always_inline int rewrite_addr(struct __sk_buff *skb, __u32 l4off,
 }
 
 /* Returns 1 when the SYN-ACK was accepted (and rewritten). */
-static __always_inline int try_redirect(struct __sk_buff *skb, struct pkt *p)
+static __always_inline int try_redirect(struct __sk_buff *skb, struct crab_tc_pkt *p)
 {
 	struct crab_opt_walk w = {};
 	const struct crab_ep_cfg *cfg;
@@ -190,10 +153,10 @@ int crab_ep_tc_ingress(struct __sk_buff *skb)
 {
 	struct crab_ep_flow *f;
 	struct crab_ep_key k;
-	struct pkt p;
+	struct crab_tc_pkt p;
 	int r;
 
-	r = load_pkt(skb, &p);
+	r = crab_tc_load_pkt(skb, &p);
 	if (r) {
 		if (r < 0)
 			crab_ep_count(CRAB_EP_CNT_BAD_HEADER);
@@ -223,11 +186,11 @@ int crab_ep_tc_egress(struct __sk_buff *skb)
 	struct bpf_fib_lookup fib = {};
 	struct crab_ep_flow *f;
 	struct crab_ep_key k;
-	struct pkt p;
+	struct crab_tc_pkt p;
 	__be32 s;
 	int r;
 
-	r = load_pkt(skb, &p);
+	r = crab_tc_load_pkt(skb, &p);
 	if (r)
 		return TC_ACT_OK;
 	k.laddr = p.ip.saddr;

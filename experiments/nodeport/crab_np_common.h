@@ -17,11 +17,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <crab/crab_np.h>
+#include <crab/crab_bpf_tc.h>
 
 #define AF_INET		2
-#define IP_MF		0x2000
-#define IP_OFFSET	0x1fff
-#define L3_OFF		ETH_HLEN
+#define L3_OFF		CRAB_TC_L3_OFF
 #define IP_CSUM_OFF	(L3_OFF + offsetof(struct iphdr, check))
 #define IP_LEN_OFF	(L3_OFF + offsetof(struct iphdr, tot_len))
 #define IP_SRC_OFF	(L3_OFF + offsetof(struct iphdr, saddr))
@@ -67,13 +66,7 @@ static __always_inline const struct crab_np_cfg *np_get_cfg(void)
 static __always_inline void np_opt_cfg(const struct crab_np_cfg *cfg,
 				       struct crab_opt_cfg *oc)
 {
-	oc->kind = CRAB_OPT_KIND_DEFAULT;
-	oc->pad = 0;
-	oc->exid = CRAB_OPT_EXID_DEFAULT;
-	if (cfg && cfg->opt.kind) {
-		oc->kind = cfg->opt.kind;
-		oc->exid = cfg->opt.exid;
-	}
+	crab_tc_opt_cfg(cfg ? &cfg->opt : NULL, oc);
 }
 
 static __always_inline __u64 np_timeout_ns(const struct crab_np_cfg *cfg)
@@ -81,37 +74,7 @@ static __always_inline __u64 np_timeout_ns(const struct crab_np_cfg *cfg)
 	return (cfg && cfg->idle_timeout ? cfg->idle_timeout : 300) * NSEC;
 }
 
-struct pkt {
-	struct iphdr ip;
-	struct tcphdr tcp;
-	__u32 l4off;
-};
-
-/*
- * Load the IPv4 and TCP headers. 0: a TCP segment to look at; 1: anything
- * else (passed untouched); -1: a broken header (passed, counted).
- */
-static __always_inline int load_pkt(struct __sk_buff *skb, struct pkt *p)
-{
-	if (skb->protocol != bpf_htons(ETH_P_IP))
-		return 1;
-	if (bpf_skb_load_bytes(skb, L3_OFF, &p->ip, sizeof(p->ip)))
-		return -1;
-	if (p->ip.version != 4 || p->ip.ihl < 5)
-		return -1;
-	if (p->ip.protocol != IPPROTO_TCP)
-		return 1;
-	if (p->ip.frag_off & bpf_htons(IP_MF | IP_OFFSET))
-		return 1;
-	p->l4off = L3_OFF + p->ip.ihl * 4;
-	if (bpf_skb_load_bytes(skb, p->l4off, &p->tcp, sizeof(p->tcp)))
-		return -1;
-	if (p->tcp.doff < 5)
-		return -1;
-	return 0;
-}
-
-static __always_inline void pkt_tuple(const struct pkt *p,
+static __always_inline void pkt_tuple(const struct crab_tc_pkt *p,
 				      struct crab_np_tuple *t)
 {
 	t->saddr = p->ip.saddr;
@@ -131,7 +94,7 @@ static __always_inline void tuple_rev(const struct crab_np_tuple *a,
 
 /* Rewrite the packet's 4-tuple into @to, fixing the IP and TCP checksums. */
 static __always_inline int rewrite_tuple(struct __sk_buff *skb,
-					 const struct pkt *p,
+					 const struct crab_tc_pkt *p,
 					 const struct crab_np_tuple *to)
 {
 	__u32 csum = p->l4off + offsetof(struct tcphdr, check);
@@ -174,7 +137,7 @@ static __always_inline int rewrite_tuple(struct __sk_buff *skb,
  * (CRAB_OPT_*), or CRAB_OPT_NONE when there are no options.
  */
 static __always_inline int np_find_opt(struct __sk_buff *skb,
-				       const struct pkt *p,
+				       const struct crab_tc_pkt *p,
 				       struct crab_opt_walk *w,
 				       const struct crab_opt_cfg *oc)
 {
@@ -205,7 +168,7 @@ static __always_inline int np_find_opt(struct __sk_buff *skb,
  * segment, so w->opt offsets have the segment's word alignment.
  */
 static __always_inline int np_strip_opt(struct __sk_buff *skb,
-					const struct pkt *p,
+					const struct crab_tc_pkt *p,
 					struct crab_opt_walk *w)
 {
 	__u32 off = w->st.res.off, olen = crab_opt_len(&w->st.cfg);
@@ -247,7 +210,7 @@ static __always_inline int np_strip_opt(struct __sk_buff *skb,
  * was changed in the first two cases).
  */
 static __always_inline int np_append_opt(struct __sk_buff *skb,
-					 const struct pkt *p,
+					 const struct crab_tc_pkt *p,
 					 const struct crab_opt_cfg *oc,
 					 __be32 addr)
 {
@@ -304,7 +267,7 @@ bad:
  */
 static __always_inline int np_flow_done(struct crab_np_flow *f,
 					struct crab_np_flow *other,
-					const struct pkt *p, __u8 dir,
+					const struct crab_tc_pkt *p, __u8 dir,
 					int at_fin)
 {
 	const __u8 both = CRAB_NP_FIN_IN | CRAB_NP_FIN_OUT;

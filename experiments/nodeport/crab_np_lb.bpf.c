@@ -38,7 +38,7 @@ static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
 	return 1;
 }
 
-static __always_inline void synack_learn(struct __sk_buff *skb, struct pkt *p,
+static __always_inline void synack_learn(struct __sk_buff *skb, struct crab_tc_pkt *p,
 					 const struct crab_np_cfg *cfg)
 {
 	struct crab_opt_walk w = {};
@@ -107,10 +107,10 @@ int crab_np_lb_ingress(struct __sk_buff *skb)
 	const struct crab_np_cfg *cfg = np_get_cfg();
 	struct crab_np_tuple t, k;
 	struct crab_np_flow *f;
-	struct pkt p;
+	struct crab_tc_pkt p;
 	int r;
 
-	r = load_pkt(skb, &p);
+	r = crab_tc_load_pkt(skb, &p);
 	if (r) {
 		if (r < 0)
 			np_count(CRAB_NP_CNT_BAD_HEADER);
@@ -139,11 +139,11 @@ int crab_np_lb_egress(struct __sk_buff *skb)
 	struct crab_np_peer *peer;
 	struct crab_np_tuple k;
 	struct crab_np_flow *f;
-	struct pkt p;
+	struct crab_tc_pkt p;
 	__u64 now;
 	int r;
 
-	r = load_pkt(skb, &p);
+	r = crab_tc_load_pkt(skb, &p);
 	if (r)
 		return TC_ACT_OK;
 	pkt_tuple(&p, &k);

@@ -75,7 +75,7 @@ flow_other(void *other, const struct crab_np_flow *f)
 }
 
 /* Egress: a forwarded SYN; add the option naming the client if we may. */
-static __always_inline void syn_add_opt(struct __sk_buff *skb, struct pkt *p,
+static __always_inline void syn_add_opt(struct __sk_buff *skb, struct crab_tc_pkt *p,
 					const struct crab_np_cfg *cfg)
 {
 	struct crab_opt_walk w = {};
@@ -119,11 +119,11 @@ int crab_np_node_egress(struct __sk_buff *skb)
 	struct crab_opt_cfg oc;
 	struct crab_np_tuple k;
 	struct crab_np_flow *f;
-	struct pkt p;
+	struct crab_tc_pkt p;
 	__u64 now;
 	int r;
 
-	r = load_pkt(skb, &p);
+	r = crab_tc_load_pkt(skb, &p);
 	if (r) {
 		if (r < 0)
 			np_count(CRAB_NP_CNT_BAD_HEADER);
@@ -178,7 +178,7 @@ int crab_np_node_egress(struct __sk_buff *skb)
 }
 
 /* Ingress: a SYN with the option; record the flow for a local endpoint. */
-static __always_inline void syn_record(struct __sk_buff *skb, struct pkt *p,
+static __always_inline void syn_record(struct __sk_buff *skb, struct crab_tc_pkt *p,
 				       const struct crab_np_cfg *cfg)
 {
 	struct crab_opt_walk w = {};
@@ -239,11 +239,11 @@ int crab_np_node_ingress(struct __sk_buff *skb)
 	const struct crab_np_cfg *cfg = np_get_cfg();
 	struct crab_np_flow *f, *o;
 	struct crab_np_tuple k, ok;
-	struct pkt p;
+	struct crab_tc_pkt p;
 	__u64 now;
 	int r;
 
-	r = load_pkt(skb, &p);
+	r = crab_tc_load_pkt(skb, &p);
 	if (r) {
 		if (r < 0)
 			np_count(CRAB_NP_CNT_BAD_HEADER);
