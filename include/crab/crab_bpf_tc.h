@@ -40,6 +40,8 @@ struct crab_tc_pkt {
  */
 static __always_inline int crab_tc_load_pkt(struct __sk_buff *skb, struct crab_tc_pkt *p)
 {
+	__u32 ihl;
+
 	if (skb->protocol != bpf_htons(ETH_P_IP))
 		return 1;
 	if (bpf_skb_load_bytes(skb, CRAB_TC_L3_OFF, &p->ip, sizeof(p->ip)))
@@ -50,7 +52,8 @@ static __always_inline int crab_tc_load_pkt(struct __sk_buff *skb, struct crab_t
 		return 1;
 	if (p->ip.frag_off & bpf_htons(IP_MF | IP_OFFSET))
 		return 1;
-	p->l4off = CRAB_TC_L3_OFF + p->ip.ihl * 4;
+	ihl = p->ip.ihl;	/* u32 arithmetic: the 6.1 verifier tracks it */
+	p->l4off = CRAB_TC_L3_OFF + ihl * 4;
 	if (bpf_skb_load_bytes(skb, p->l4off, &p->tcp, sizeof(p->tcp)))
 		return -1;
 	if (p->tcp.doff < 5)
