@@ -15,7 +15,7 @@
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/ep_lib.sh"
 
-PORT=8104
+PORT=8107
 SP4=40104 SP5=40105
 crab_require_root
 crab_check_tool ip tc tcpdump python3 ss
