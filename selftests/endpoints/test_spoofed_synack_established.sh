@@ -12,6 +12,10 @@
 # (redirected unchanged), both stay ESTABLISHED with peer S (ss,
 # getpeername()) and keep exchanging data.
 # (test_spoofed_synack_refused.sh covers the sockets in SYN-SENT.)
+#
+# Tagged vm-manual: 256 s and 355 s in a 1-CPU TCG guest on the loaded
+# shared host, over the CI budget. Run it with
+#   make check-vm KERNEL=6.1 T=endpoints/test_spoofed_synack_established
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/ep_lib.sh"
 
