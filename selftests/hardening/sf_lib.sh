@@ -24,8 +24,8 @@ SF_FLOOD="python3 $SF_DIR/synflood.py"
 IP_FLOOD=$CRAB_SUBNET.60
 SF_SPOOF_NET=198.19.0.0
 SF_RATE=${SF_RATE:-4000}
-SF_DURATION=${SF_DURATION:-40}
-SF_COUNT=${SF_COUNT:-200000}
+SF_DURATION=${SF_DURATION:-90}
+SF_COUNT=${SF_COUNT:-400000}
 SF_LEGIT=${SF_LEGIT:-30}
 
 # Per-backend SYNs the LB sent, summed over the three servers ("none":
