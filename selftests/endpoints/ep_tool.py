@@ -4,13 +4,18 @@
 
 connect: one connection from a fixed source port, blocking up to --wait
          seconds, then an echo exchange; prints JSON {"connected", "peer",
-         "echo", "error"}.
+         "echo", "error"}. With --hold FILE: after the echo, creates
+         FILE.ready, waits (up to --wait s) for FILE to exist, then a second
+         exchange ("echo2") and getpeername() again ("peer2").
 spoof:   send hand-made SYN-ACKs through a raw socket; each --pkt is
          "SRC,DST,SPORT,DPORT,ACK,OPTADDR" (OPTADDR "-" = no option).
 pcap:    list the SYN and SYN-ACK segments of a pcap file (Ethernet or
          Linux cooked), one JSON object per line: flags, addresses, ports,
          seq and the address named by the redirect option (or null).
 isn:     print the seq of the first SYN from source port --sport in a pcap.
+replay:  send again, through a raw socket, the first SYN-ACK of a pcap to
+         destination port --dport: the captured IP packet unchanged but its
+         TCP checksum (a veth capture may hold a partial one).
 """
 import argparse
 import json
@@ -18,6 +23,7 @@ import os
 import socket
 import struct
 import sys
+import time
 
 KIND = 42
 
@@ -78,6 +84,20 @@ def do_connect(a):
                 break
             got += d
         res["echo"] = got == data
+        if a.hold:
+            open(a.hold + ".ready", "w").close()
+            end = time.monotonic() + a.wait
+            while not os.path.exists(a.hold) and time.monotonic() < end:
+                time.sleep(0.1)
+            s.sendall(data)
+            got = b""
+            while len(got) < len(data):
+                d = s.recv(len(data) - len(got))
+                if not d:
+                    break
+                got += d
+            res["echo2"] = got == data
+            res["peer2"] = s.getpeername()[0]
     except OSError as e:
         res["error"] = str(e)
     s.close()
@@ -134,6 +154,7 @@ def segments(path):
         if not flags & 0x02:
             continue
         yield {
+            "raw": ip[:struct.unpack("!H", ip[2:4])[0]],
             "flags": "SA" if flags & 0x10 else "S",
             "src": socket.inet_ntoa(ip[12:16]),
             "dst": socket.inet_ntoa(ip[16:20]),
@@ -146,6 +167,7 @@ def segments(path):
 
 def do_pcap(a):
     for seg in segments(a.file):
+        del seg["raw"]
         print(json.dumps(seg, sort_keys=True))
     return 0
 
@@ -158,6 +180,25 @@ def do_isn(a):
     return 1
 
 
+def do_replay(a):
+    for seg in segments(a.file):
+        if seg["flags"] != "SA" or seg["dport"] != a.dport:
+            continue
+        ip = bytearray(seg["raw"])
+        ihl = (ip[0] & 15) * 4
+        tcp = ip[ihl:]
+        tcp[16:18] = b"\0\0"
+        pseudo = bytes(ip[12:20]) + struct.pack("!BBH", 0, 6, len(tcp))
+        tcp[16:18] = struct.pack("!H", csum(pseudo + bytes(tcp)))
+        ip[ihl:] = tcp
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        s.sendto(bytes(ip), (seg["dst"], 0))
+        print("# replayed SYN-ACK %s:%d -> %s:%d seq %d" %
+              (seg["src"], seg["sport"], seg["dst"], seg["dport"], seg["seq"]))
+        return 0
+    return 1
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -166,6 +207,7 @@ def main():
     c.add_argument("--port", type=int, required=True)
     c.add_argument("--sport", type=int, required=True)
     c.add_argument("--wait", type=float, default=60)
+    c.add_argument("--hold")
     s = sub.add_parser("spoof")
     s.add_argument("--pkt", action="append", required=True)
     f = sub.add_parser("pcap")
@@ -173,9 +215,12 @@ def main():
     i = sub.add_parser("isn")
     i.add_argument("file")
     i.add_argument("--sport", type=int, required=True)
+    r = sub.add_parser("replay")
+    r.add_argument("file")
+    r.add_argument("--dport", type=int, required=True)
     a = p.parse_args()
     return {"connect": do_connect, "spoof": do_spoof, "pcap": do_pcap,
-            "isn": do_isn}[a.cmd](a)
+            "isn": do_isn, "replay": do_replay}[a.cmd](a)
 
 
 if __name__ == "__main__":
