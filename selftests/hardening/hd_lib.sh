@@ -103,15 +103,17 @@ print(ok, failed, n)' "$out")
 # ---- leak evidence on kernels without kmemleak (Debian's have none) ----
 
 # vmalloc areas whose allocating caller no longer resolves to a symbol:
-# what a module left allocated when it was unloaded (its table was
-# kvcalloc'ed: a leaked one stays listed with a bare address).
+# what an unloaded module left allocated by vmalloc (e.g. a kvcalloc'ed
+# table that did not fit kmalloc) stays listed with a bare address.
 hd_vmalloc_orphans() {
 	awk '$3 ~ /^0x[0-9a-f]+$/' /proc/vmallocinfo | wc -l
 }
 
-# vmalloc areas allocated by module $1 (callers "sym+off/len [$1]").
-hd_vmalloc_of() {
-	grep -c "\[$1\]" /proc/vmallocinfo
+# Unreclaimable kernel memory in kB: SUnreclaim (slabs, and the pages of
+# kmalloc_large, where the modules' kvcalloc'ed tables land) plus
+# VmallocUsed (where kvcalloc falls back to).
+hd_kmem_kb() {
+	awk '$1 == "SUnreclaim:" || $1 == "VmallocUsed:" { s += $2 } END { print s + 0 }' /proc/meminfo
 }
 
 # Bytes in active objects of the kmalloc-* slab caches.
