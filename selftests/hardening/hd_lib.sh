@@ -61,16 +61,21 @@ hd_run_cases() {
 	return $rc
 }
 
-# hd_traffic_start NS ADDR PORT OUT: real connections in a loop until
-# hd_traffic_stop; each round's JSON report goes to OUT.
+# hd_traffic_start NS ADDR PORT OUT [TIMEOUT]: real connections in a loop
+# until hd_traffic_stop (each with TIMEOUT seconds, default 20, to
+# connect and echo); each round's JSON report goes to OUT. With
+# HD_TRAFFIC_CG set, the clients run as members of that cgroup (v2 path).
 hd_traffic_start() {
-	local ns=$1 addr=$2 port=$3 out=$4
+	local ns=$1 addr=$2 port=$3 out=$4 tmo=${5:-20}
 	: >"$out"
 	rm -f "$out.stop"
 	(
+		if [ -n "${HD_TRAFFIC_CG:-}" ]; then
+			echo $BASHPID >"$HD_TRAFFIC_CG/cgroup.procs" || exit 1
+		fi
 		while [ ! -e "$out.stop" ]; do
 			hd_nsexec "$ns" $CRAB_TCPECHO client --addr "$addr" \
-				--port "$port" --count 3 --timeout 20 --deadline 120 >>"$out"
+				--port "$port" --count 3 --timeout "$tmo" --deadline 120 >>"$out"
 		done
 	) &
 	HD_TRAFFIC_PID=$!
@@ -93,4 +98,36 @@ for line in open(sys.argv[1]):
     j = json.loads(line)
     ok += j["ok"]; failed += j["failed"]; n += 1
 print(ok, failed, n)' "$out")
+}
+
+# ---- leak evidence on kernels without kmemleak (Debian's have none) ----
+
+# vmalloc areas whose allocating caller no longer resolves to a symbol:
+# what an unloaded module left allocated by vmalloc (e.g. a kvcalloc'ed
+# table that did not fit kmalloc) stays listed with a bare address.
+hd_vmalloc_orphans() {
+	awk '$3 ~ /^0x[0-9a-f]+$/' /proc/vmallocinfo | wc -l
+}
+
+# Unreclaimable kernel memory in kB: SUnreclaim (slabs, and the pages of
+# kmalloc_large, where the modules' kvcalloc'ed tables land) plus
+# VmallocUsed (where kvcalloc falls back to).
+hd_kmem_kb() {
+	awk '$1 == "SUnreclaim:" || $1 == "VmallocUsed:" { s += $2 } END { print s + 0 }' /proc/meminfo
+}
+
+# Bytes in active objects of the kmalloc-* slab caches.
+hd_kmalloc_bytes() {
+	awk '$1 ~ /^kmalloc-[0-9kK]+$/ { b += $2 * $4 } END { print b + 0 }' /proc/slabinfo
+}
+
+# Percpu memory (kB, /proc/meminfo).
+hd_percpu_kb() {
+	awk '$1 == "Percpu:" { print $2 }' /proc/meminfo
+}
+
+# hd_hooks NS: netfilter hook functions registered in NS ("nft list
+# hooks": the function and, for a module, [module]).
+hd_hooks() {
+	ip netns exec "$1" nft list hooks 2>/dev/null
 }

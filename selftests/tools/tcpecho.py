@@ -91,6 +91,8 @@ def client(args):
             open(args.ready, "w").close()
         alive = list(socks)
         for r in range(args.rounds):
+            if args.stop_file and os.path.exists(args.stop_file):
+                break
             time.sleep(args.interval)
             still = []
             for s, peer in alive:
@@ -125,6 +127,8 @@ def main():
     c.add_argument("--rounds", type=int, default=3)
     c.add_argument("--interval", type=float, default=1.0)
     c.add_argument("--ready")
+    c.add_argument("--stop-file",
+                   help="with --hold: end the rounds early once this file exists")
     c.add_argument("--json", action="store_true", help="(default) JSON output")
     a = p.parse_args()
     if a.cmd == "server":
