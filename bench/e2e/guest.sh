@@ -8,13 +8,16 @@
 #
 #   guest.sh --out DIR [--samples N] [--exp "1 4"] [--policy-samples N]
 #            [--service-us U] [--loads "0.2 0.4 ..."] [--variants "direct ..."]
+#            [--rounds R]
 #
-# Writes DIR/exp1/<variant>-<crr|rr>.{json,csv,log}, DIR/exp4/<policy>-<load>.*
+# Writes DIR/exp1/<variant>-<crr|rr>.{json,csv,log} (with --rounds R > 1:
+# <variant>-<crr|rr>.r<k>.*, samples/R per round, plot.py pools them),
+# DIR/exp4/<policy>-<load>.*
 # and DIR/guest-env.txt. A variant that cannot be set up is recorded as
 # DIR/exp1/<variant>.skip with the reason; the run goes on.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-out= samples=1000 exps="1 4" psamples=1000 service_us=1000 loads="0.2 0.4 0.6 0.8 0.9"
+out= samples=1000 rounds=1 exps="1 4" psamples=1000 service_us=1000 loads="0.2 0.4 0.6 0.8 0.9"
 variants="direct crab-xdp crab-nf ipvs-nat ipvs-dr nft-dnat haproxy"
 policies="crab-rr crab-random hash"
 warmup=
@@ -23,6 +26,7 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift 2 ;;
 	--samples) samples=$2; shift 2 ;;
 	--warmup) warmup=$2; shift 2 ;;
+	--rounds) rounds=$2; shift 2 ;;
 	--exp) exps=$2; shift 2 ;;
 	--policy-samples) psamples=$2; shift 2 ;;
 	--service-us) service_us=$2; shift 2 ;;
@@ -33,6 +37,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$out" ] || { echo "error: --out DIR is required" >&2; exit 2; }
+case $rounds in '' | *[!0-9]* | 0) echo "error: --rounds must be a positive integer" >&2; exit 2 ;; esac
+[ $((samples / rounds)) -ge 100 ] || { echo "error: --samples / --rounds must be >= 100" >&2; exit 2; }
 : "${warmup:=$((samples / 10 > 200 ? 200 : samples / 10))}"
 # shellcheck source=../../selftests/lib.sh
 source "$here/../../selftests/lib.sh"
@@ -65,7 +71,7 @@ log() { echo "# bench: $*"; }
 	echo "haproxy=$(haproxy -v 2>/dev/null | head -n1)"
 	echo "ipvsadm=$(ipvsadm --version 2>/dev/null | head -n1)"
 	echo "nft=$(nft --version 2>/dev/null)"
-	echo "samples=$samples warmup=$warmup policy_samples=$psamples service_us=$service_us"
+	echo "samples=$samples rounds=$rounds warmup=$warmup policy_samples=$psamples service_us=$service_us"
 	echo "start=$(date -u +%FT%TZ)"
 } >"$out/guest-env.txt"
 
@@ -275,6 +281,9 @@ loadgen() {
 	t0=$(date +%s)
 	ip netns exec "$NS_CLI" $LOADGEN --target "$TARGET" --out "$name.json" --hist "$name.csv" "$@" >"$name.log" 2>&1
 	rc=$?
+	# When each point ran (UTC epoch seconds): plot.py matches it against
+	# the host's load, which run.sh samples while the guest runs.
+	echo "$(basename "$name") $t0 $(date +%s)" >>"$out/timeline.txt"
 	log "$(basename "$name"): exit $rc, $(($(date +%s) - t0)) s, $(python3 -c '
 import json, sys
 try:
@@ -288,22 +297,36 @@ except Exception as e:
 
 # ---- experiment 1: unloaded CRR and RR latency -----------------------------------
 exp1() {
-	local v
+	local v r i n per wu order sfx
+	local -a vs
+	read -ra vs <<<"$variants"
+	n=${#vs[@]}
+	per=$((samples / rounds)) wu=$((warmup / rounds > 20 ? warmup / rounds : 20))
+	[ "$rounds" = 1 ] && wu=$warmup
 	servers_start
-	for v in $variants; do
-		SKIP_REASON="setup failed" TARGET=
-		log "exp1 $v: setting up"
-		if ! "${v}_up"; then
-			log "exp1 $v: SKIP: $SKIP_REASON"
-			echo "$SKIP_REASON" >"$out/exp1/$v.skip"
-			"${v}_down" >/dev/null 2>&1
-			continue
-		fi
-		echo "before: $(crab_client_counters)" >"$out/exp1/$v-client-counters.txt"
-		loadgen "$out/exp1/$v-crr" --mode crr --size 8 --samples "$samples" --warmup "$warmup"
-		loadgen "$out/exp1/$v-rr" --mode rr --size 8 --samples "$samples" --warmup "$warmup"
-		echo "after: $(crab_client_counters)" >>"$out/exp1/$v-client-counters.txt"
-		"${v}_down"
+	for ((r = 1; r <= rounds; r++)); do
+		# Interleaved rounds: every alternative gets a slice of the samples
+		# in every round, the order rotated each round, so the drift of a
+		# shared host's load falls on all alternatives alike.
+		order=()
+		for ((i = 0; i < n; i++)); do order+=("${vs[(i + r - 1) % n]}"); done
+		for v in "${order[@]}"; do
+			[ -e "$out/exp1/$v.skip" ] && continue
+			sfx=$([ "$rounds" = 1 ] || echo ".r$r")
+			SKIP_REASON="setup failed" TARGET=
+			log "exp1 $v: setting up${sfx:+ (round $r of $rounds)}"
+			if ! "${v}_up"; then
+				log "exp1 $v: SKIP: $SKIP_REASON"
+				echo "$SKIP_REASON" >"$out/exp1/$v.skip"
+				"${v}_down" >/dev/null 2>&1
+				continue
+			fi
+			echo "before$sfx: $(crab_client_counters)" >>"$out/exp1/$v-client-counters.txt"
+			loadgen "$out/exp1/$v-crr$sfx" --mode crr --size 8 --samples "$per" --warmup "$wu"
+			loadgen "$out/exp1/$v-rr$sfx" --mode rr --size 8 --samples "$per" --warmup "$wu"
+			echo "after$sfx: $(crab_client_counters)" >>"$out/exp1/$v-client-counters.txt"
+			"${v}_down"
+		done
 	done
 	servers_stop
 }

@@ -5,13 +5,18 @@
     plot.py RUN_DIR
 
 Reads RUN_DIR/exp1/<variant>-<crr|rr>.json and RUN_DIR/exp4/<policy>-<load>.json
-(crab-loadgen output), writes RUN_DIR/summary.md (the tables, ratios to the
+(crab-loadgen output; experiment 1 run in interleaved rounds has one
+<variant>-<crr|rr>.r<k>.json/.csv per round, pooled here: percentiles from the
+summed histograms, ratios to direct also per round), writes RUN_DIR/summary.md (the tables, ratios to the
 direct path of the same run) and RUN_DIR/exp1-latency.png,
 RUN_DIR/exp4-policies.png. Nothing is invented: a missing or failed point is
 reported as such.
 """
+import glob
 import json
+import math
 import os
+import re
 import sys
 
 import matplotlib
@@ -55,6 +60,28 @@ def env(run):
     return d
 
 
+def host_load(run):
+    """{point name: mean host 1-min load average while it ran}, from
+    timeline.txt (guest.sh: name, start and end epoch seconds) and
+    host-load.txt (run.sh: HH:MM:SS UTC and /proc/loadavg every 15 s)."""
+    try:
+        samples = []
+        for line in open(os.path.join(run, "host-load.txt")):
+            a = line.split()
+            h, m, s_ = (int(x) for x in a[0].split(":"))
+            samples.append((h * 3600 + m * 60 + s_, float(a[1])))
+        spans = [line.split() for line in open(os.path.join(run, "timeline.txt"))]
+    except (OSError, ValueError, IndexError):
+        return {}
+    res = {}
+    for name, t0, t1 in (x for x in spans if len(x) == 3):
+        a, b = int(t0) % 86400, int(t1) % 86400
+        ls = [v for t, v in samples if a - 15 <= t <= b + 15] if a <= b else []
+        if ls:
+            res[name] = sum(ls) / len(ls)
+    return res
+
+
 def checks_str(j):
     c = j.get("checks") or {}
     bad = [k for k in ("stationary", "independent") if c.get(k) is False]
@@ -72,13 +99,98 @@ def fmt(x, nd=0):
     return "-" if x is None else ("%.*f" % (nd, x))
 
 
+def read_hist(path):
+    """crab-loadgen --hist CSV: [(lower_us, count)], ascending."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            a = line.strip().split(",")
+            if len(a) == 2 and a[0] != "lower_us":
+                rows.append((float(a[0]), int(a[1])))
+    return sorted(rows)
+
+
+def rank_value(hist, rank):
+    """Value of the rank-th (1-based) sample of a histogram (bucket lower bound)."""
+    seen = 0
+    for lo, c in hist:
+        seen += c
+        if seen >= rank:
+            return lo
+    return None
+
+
+def pooled(rounds):
+    """One loadgen-like result from the rounds' JSON + histogram pairs."""
+    hist = {}
+    for _, h in rounds:
+        for lo, c in h:
+            hist[lo] = hist.get(lo, 0) + c
+    hist = sorted(hist.items())
+    n = sum(c for _, c in hist)
+    if n == 0:
+        return None
+
+    def pct(p):
+        return rank_value(hist, max(1, math.ceil(n * p)))
+
+    # 95 % CI of p99 by order statistics (BENCHMARKING.md), 1-based ranks.
+    np_, sd = n * 0.99, 1.96 * math.sqrt(n * 0.99 * 0.01)
+    j, k = math.floor(np_ - sd), math.ceil(np_ + sd) + 1
+    ci = [rank_value(hist, j), rank_value(hist, k)] if j >= 1 and k <= n else None
+    ind = sum(1 for r, _ in rounds if (r.get("checks") or {}).get("independent") is not False)
+    sta = sum(1 for r, _ in rounds if (r.get("checks") or {}).get("stationary") is not False)
+    return {
+        "samples": n,
+        "errors_total": sum(nerr(r) for r, _ in rounds),
+        "latency_us": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "p99_ci": ci,
+                       "p999": pct(0.999) if n >= 100000 else None},
+        "rounds": [r for r, _ in rounds],
+        "round_checks": "independent %d/%d, stationary %d/%d" % (ind, len(rounds), sta, len(rounds)),
+    }
+
+
+def exp1_result(run, v, m):
+    j = load(os.path.join(run, "exp1", "%s-%s.json" % (v, m)))
+    if j:
+        return j
+    rounds = []
+    for path in glob.glob(os.path.join(run, "exp1", "%s-%s.r*.json" % (v, m))):
+        mm = re.search(r"\.r(\d+)\.json$", path)
+        r = load(path)
+        csv = path[:-5] + ".csv"
+        if mm and r and os.path.exists(csv):
+            r["round"] = int(mm.group(1))
+            rounds.append((r, read_hist(csv)))
+    rounds.sort(key=lambda t: t[0]["round"])
+    return pooled(rounds) if rounds else None
+
+
+def round_ratios(j, base):
+    """p50 ratio to direct within each round (the two ran minutes apart)."""
+    if not j or not base or "rounds" not in j or "rounds" not in base:
+        return None
+    b = {r["round"]: r["latency_us"]["p50"] for r in base["rounds"]}
+    rs = sorted(r["latency_us"]["p50"] / b[r["round"]] for r in j["rounds"] if b.get(r["round"]))
+    if not rs:
+        return None
+    med = rs[len(rs) // 2] if len(rs) % 2 else (rs[len(rs) // 2 - 1] + rs[len(rs) // 2]) / 2
+    return "%.2f [%.2f, %.2f] (%d)" % (med, rs[0], rs[-1], len(rs))
+
+
 def exp1(run, lines):
     res = {}
     for v in VARIANTS:
         for m in ("crr", "rr"):
-            j = load(os.path.join(run, "exp1", "%s-%s.json" % (v, m)))
+            j = exp1_result(run, v, m)
             if j:
                 res[(v, m)] = j
+    interleaved = any("rounds" in j for j in res.values())
+    hl = host_load(run)
+
+    def load_of(v, m):
+        ls = [x for n, x in hl.items() if re.fullmatch(r"%s-%s(\.r\d+)?" % (re.escape(v), m), n)]
+        return "%.1f" % (sum(ls) / len(ls)) if ls else "-"
     present = [v for v in VARIANTS if any((v, m) in res for m in ("crr", "rr"))]
     if not present:
         return
@@ -86,8 +198,11 @@ def exp1(run, lines):
     for m, title in (("crr", "CRR (connect, request, response, close)"), ("rr", "RR (requests on one connection)")):
         base = res.get(("direct", m))
         lines.append("### %s\n" % title)
-        lines.append("| alternative | samples | errors | p50 µs | p90 µs | p99 µs [95% CI] | p99.9 µs | p50 / direct | p99 / direct | checks |")
-        lines.append("|---|---:|---:|---:|---:|---|---:|---:|---:|---|")
+        lines.append("| alternative | samples | errors | p50 µs | p90 µs | p99 µs [95%% CI] | p99.9 µs | p50 / direct | p99 / direct | %schecks |%s"
+                     % ("p50 / direct per round: median [min, max] (rounds) | " if interleaved else "",
+                        " host load |" if hl else ""))
+        lines.append("|---|---:|---:|---:|---:|---|---:|---:|---:|%s---|%s" % ("---|" if interleaved else "",
+                                                                          "---:|" if hl else ""))
         for v in VARIANTS:
             j = res.get((v, m))
             skip = os.path.join(run, "exp1", v + ".skip")
@@ -103,10 +218,20 @@ def exp1(run, lines):
             if base:
                 r50 = lat["p50"] / base["latency_us"]["p50"]
                 r99 = lat["p99"] / base["latency_us"]["p99"]
-            lines.append("| %s | %d | %d | %s | %s | %s [%s, %s] | %s | %s | %s | %s |" % (
+            per_round = ""
+            if interleaved:
+                per_round = (round_ratios(j, base) or "-") + " | "
+            lines.append("| %s | %d | %d | %s | %s | %s [%s, %s] | %s | %s | %s | %s%s |%s" % (
                 LABELS[v], j["samples"], nerr(j), fmt(lat["p50"]), fmt(lat.get("p90")), fmt(lat["p99"]),
-                fmt(ci[0]), fmt(ci[1]), fmt(lat.get("p999")), fmt(r50, 2), fmt(r99, 2), checks_str(j)))
+                fmt(ci[0]), fmt(ci[1]), fmt(lat.get("p999")), fmt(r50, 2), fmt(r99, 2), per_round,
+                j.get("round_checks") or checks_str(j), (" %s |" % load_of(v, m)) if hl else ""))
         lines.append("")
+        if hl and m == "rr":
+            lines.append("Host load: the host's mean 1-minute load average while the point (all its rounds) ran.\n")
+        if interleaved and m == "rr":
+            lines.append("Interleaved rounds: each alternative measured in every round, the order rotated each round; "
+                         "pooled percentiles are histogram bucket lower bounds (buckets at most 0.8 % wide); "
+                         "checks count the rounds whose samples passed.\n")
     # CRR overhead over direct, the paper's comparison (CRAB vs an L4 DSR LB)
     b = res.get(("direct", "crr"))
     if b:
