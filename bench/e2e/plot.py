@@ -226,8 +226,9 @@ def exp3(run, lines):
             if not xs:
                 continue
             ys = [pts[(v, mode, sz)]["mbit"] / rate for sz in xs]
-            ax.plot(xs, ys, marker="o", label=TLABELS.get(v, v), linestyle=":" if v == "nolimit" else "-")
-        for y, t in ((1, "R"), (3, "3R")):
+            ax.plot(xs, ys, marker="o", label=TLABELS.get(v, v), linestyle=":" if v == "nolimit" else "-",
+                    color="C%d" % (vs.index(v) % 10))
+        for y, t in ((0.5, "R/2"), (1, "R"), (3, "3R")):
             ax.axhline(y, color="grey", linewidth=0.8, linestyle="--")
             ax.text(sizes[0], y, " " + t, va="bottom", fontsize=8, color="grey")
         ax.set_xscale("log", base=2)
