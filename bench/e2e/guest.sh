@@ -22,7 +22,7 @@ policies="crab-rr crab-random hash"
 warmup=
 # Experiment 3: every link of the LB and of each server shaped to rate_mbit
 # (both directions), K closed-loop clients for tput_seconds per point.
-rate_mbit=10 sizes="64 1024 8192 65536" tput_seconds=20 tput_conns=6
+rate_mbit=5 sizes="64 1024 8192 65536" tput_seconds=20 tput_conns=6
 tput_variants="nolimit direct crab-nf ipvs-dr ipvs-nat"
 while [ $# -gt 0 ]; do
 	case $1 in
