@@ -9,10 +9,12 @@
 #   guest.sh --out DIR [--samples N] [--exp "1 4"] [--policy-samples N]
 #            [--service-us U] [--loads "0.2 0.4 ..."] [--variants "direct ..."]
 #            [--rounds R]
+#            [--rate-mbit R] [--sizes "64 1024 ..."] [--tput-seconds S] [--tput-conns K]
+#            [--tput-variants "nolimit direct crab-nf ipvs-dr ipvs-nat"]
 #
 # Writes DIR/exp1/<variant>-<crr|rr>.{json,csv,log} (with --rounds R > 1:
 # <variant>-<crr|rr>.r<k>.*, samples/R per round, plot.py pools them),
-# DIR/exp4/<policy>-<load>.*
+# DIR/exp4/<policy>-<load>.*, DIR/exp3/<variant>-<crr|rr>-<size>-<k>.*
 # and DIR/guest-env.txt. A variant that cannot be set up is recorded as
 # DIR/exp1/<variant>.skip with the reason; the run goes on.
 set -uo pipefail
@@ -21,6 +23,10 @@ out= samples=1000 rounds=1 exps="1 4" psamples=1000 service_us=1000 loads="0.2 0
 variants="direct crab-xdp crab-nf ipvs-nat ipvs-dr nft-dnat haproxy"
 policies="crab-rr crab-random hash"
 warmup=
+# Experiment 3: every link of the LB and of each server shaped to rate_mbit
+# (both directions), K closed-loop clients for tput_seconds per point.
+rate_mbit=5 sizes="64 1024 8192 65536" tput_seconds=20 tput_conns=6
+tput_variants="nolimit direct crab-nf ipvs-dr ipvs-nat"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--out) out=$2; shift 2 ;;
@@ -33,6 +39,11 @@ while [ $# -gt 0 ]; do
 	--loads) loads=$2; shift 2 ;;
 	--variants) variants=$2; shift 2 ;;
 	--policies) policies=$2; shift 2 ;;
+	--rate-mbit) rate_mbit=$2; shift 2 ;;
+	--sizes) sizes=$2; shift 2 ;;
+	--tput-seconds) tput_seconds=$2; shift 2 ;;
+	--tput-conns) tput_conns=$2; shift 2 ;;
+	--tput-variants) tput_variants=$2; shift 2 ;;
 	*) echo "error: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -43,7 +54,7 @@ case $rounds in '' | *[!0-9]* | 0) echo "error: --rounds must be a positive inte
 # shellcheck source=../../selftests/lib.sh
 source "$here/../../selftests/lib.sh"
 PORT=8080
-mkdir -p "$out/exp1" "$out/exp4"
+mkdir -p "$out/exp1" "$out/exp4" "$out/exp3"
 
 # Where CMake puts them (a find over the build tree takes minutes over 9p).
 find_bin() {
@@ -72,6 +83,7 @@ log() { echo "# bench: $*"; }
 	echo "ipvsadm=$(ipvsadm --version 2>/dev/null | head -n1)"
 	echo "nft=$(nft --version 2>/dev/null)"
 	echo "samples=$samples rounds=$rounds warmup=$warmup policy_samples=$psamples service_us=$service_us"
+	echo "exp3: rate_mbit=$rate_mbit sizes=$sizes tput_seconds=$tput_seconds tput_conns=$tput_conns"
 	echo "start=$(date -u +%FT%TZ)"
 } >"$out/guest-env.txt"
 
@@ -125,6 +137,12 @@ client_crab() { ip netns exec "$NS_CLI" sysctl -qw net.crab.client_enabled="$1";
 crab_client_counters() { ip netns exec "$NS_CLI" cat /proc/net/crab_client 2>/dev/null | awk '$2 != 0 {printf "%s=%s ", $1, $2}'; }
 
 # ---- alternatives: <name>_up / <name>_down, target in TARGET -------------------
+# The bridge-side veth of namespace $1's eth0 (in NS_SW).
+sw_peer() {
+	local idx
+	idx=$(ip -n "$1" -o link show eth0 | sed -n 's/.*eth0@if\([0-9]*\):.*/\1/p')
+	ip -n "$NS_SW" -o link show | awk -F': ' -v i="$idx" '$1 == i { sub(/@.*/, "", $2); print $2 }'
+}
 vip_lb_lo() { ip -n "$NS_LB" addr "$1" "$VIP/32" dev lo; }
 srv_route_via_lb() {
 	local i
@@ -148,12 +166,11 @@ direct_up() { client_crab 0; TARGET=${IP_SRV[1]}:$PORT; }
 direct_down() { :; }
 
 crab-xdp_up() {
-	local i idx
+	local i
 	client_crab 1
 	xctl attach eth0 2>"$out/xdp-attach.err" || { SKIP_REASON="crabctl lb xdp attach failed: $(tail -n1 "$out/xdp-attach.err")"; return 1; }
 	# XDP_TX on a veth needs an XDP program on the peer (selftests/lb_xdp/xdp_lib.sh)
-	idx=$(ip -n "$NS_LB" -o link show eth0 | sed -n 's/.*eth0@if\([0-9]*\):.*/\1/p')
-	XDP_PEER=$(ip -n "$NS_SW" -o link show | awk -F': ' -v i="$idx" '$1 == i { sub(/@.*/, "", $2); print $2 }')
+	XDP_PEER=$(sw_peer "$NS_LB")
 	nsenter --net="/run/netns/$NS_SW" "$CRABCTL" lb xdp attach "$XDP_PEER" --mode native >/dev/null 2>&1 ||
 		{ SKIP_REASON="cannot attach XDP to the LB's veth peer"; return 1; }
 	xctl service add "$VIP:$PORT" --policy "${POLICY:-rr}" --dev eth0 || { SKIP_REASON="xdp service add failed"; return 1; }
@@ -199,7 +216,7 @@ ipvs-nat_up() {
 	TARGET=$VIP:$PORT
 }
 ipvs-nat_down() {
-	ip netns exec "$NS_LB" ipvsadm -L -n --stats >"$out/exp1/ipvs-nat-stats.txt" 2>&1
+	ip netns exec "$NS_LB" ipvsadm -L -n --stats >"$out/${EXPDIR:-exp1}/ipvs-nat-stats.txt" 2>&1
 	ip netns exec "$NS_LB" ipvsadm -C
 	srv_route_via_lb del
 	vip_lb_lo del
@@ -218,7 +235,7 @@ ipvs-dr_up() {
 	TARGET=$VIP:$PORT
 }
 ipvs-dr_down() {
-	ip netns exec "$NS_LB" ipvsadm -L -n --stats >"$out/exp1/ipvs-dr-stats.txt" 2>&1
+	ip netns exec "$NS_LB" ipvsadm -L -n --stats >"$out/${EXPDIR:-exp1}/ipvs-dr-stats.txt" 2>&1
 	ip netns exec "$NS_LB" ipvsadm -C
 	srv_vip_lo_del
 	vip_lb_lo del
@@ -371,9 +388,121 @@ exp4() {
 	servers_stop
 }
 
+# ---- experiment 3: throughput scaling with rate-limited links ----------------------
+# The LB's link and each server's link are shaped to rate_mbit in BOTH
+# directions: a tbf on the namespace's eth0 limits what it sends, a tbf on
+# its bridge-side veth (in NS_SW) what it receives. The client's link is not
+# shaped. With echo requests of S bytes (S each way):
+#   CRAB      request and response go client <-> server: 3 links of R -> 3R
+#   IPVS-DR   requests cross the LB's link (in, then out), responses go
+#             server -> client directly -> R
+#   IPVS-NAT  requests and responses both cross the LB's link in each
+#             direction (client->LB + server->LB in, LB->server + LB->client
+#             out) -> R/2
+#   direct    the client talks to the 3 servers itself (no LB): the 3R bound
+#             as this guest reaches it, the same-run baseline
+#   nolimit   direct without any shaping: the guest's own ceiling (is the
+#             emulated CPU fast enough to fill 3R?)
+TPUT_TC="burst 32kb latency 100ms"
+shape_links() { # shape_links R_mbit
+	local ns peer
+	unshape_links
+	for ns in "$NS_LB" "${NS_SRV[@]}"; do
+		peer=$(sw_peer "$ns")
+		[ -n "$peer" ] || { SKIP_REASON="no bridge-side veth for $ns"; return 1; }
+		# shellcheck disable=SC2086
+		ip netns exec "$ns" tc qdisc add dev eth0 root tbf rate "${1}mbit" $TPUT_TC &&
+			ip netns exec "$NS_SW" tc qdisc add dev "$peer" root tbf rate "${1}mbit" $TPUT_TC ||
+			{ SKIP_REASON="tc tbf failed (sch_tbf?)"; return 1; }
+	done
+}
+unshape_links() {
+	local ns peer
+	for ns in "$NS_LB" "${NS_SRV[@]}"; do
+		ip netns exec "$ns" tc qdisc del dev eth0 root 2>/dev/null
+		peer=$(sw_peer "$ns")
+		[ -n "$peer" ] && ip netns exec "$NS_SW" tc qdisc del dev "$peer" root 2>/dev/null
+	done
+	return 0
+}
+tc_stats() {
+	local ns peer
+	for ns in "$NS_LB" "${NS_SRV[@]}"; do
+		peer=$(sw_peer "$ns")
+		echo "== $ns eth0 (what it sends)"
+		ip netns exec "$ns" tc -s qdisc show dev eth0
+		echo "== $ns bridge side $peer (what it receives)"
+		ip netns exec "$NS_SW" tc -s qdisc show dev "$peer"
+	done
+}
+servers3_up() { client_crab 0; TARGET=servers; }
+servers3_down() { :; }
+
+# One point: tput_conns closed-loop clients at once for tput_seconds;
+# TARGET=servers spreads them over the servers' own addresses.
+tput_point() { # tput_point VARIANT MODE SIZE
+	local v=$1 mode=$2 size=$3 k tgt rc=0 t0 name pids=()
+	t0=$(date +%s)
+	for ((k = 1; k <= tput_conns; k++)); do
+		tgt=$TARGET
+		[ "$TARGET" = servers ] && tgt=${IP_SRV[(k - 1) % nservers + 1]}:$PORT
+		name=$out/exp3/$v-$mode-$size-$k
+		ip netns exec "$NS_CLI" $LOADGEN --target "$tgt" --mode "$mode" --size "$size" \
+			--duration "$tput_seconds" --timeout-ms 10000 --max-error-frac 0.05 \
+			--out "$name.json" >"$name.log" 2>&1 &
+		pids+=($!)
+	done
+	for k in "${pids[@]}"; do wait "$k" || rc=1; done
+	log "exp3 $v $mode $size B: exit $rc, $(($(date +%s) - t0)) s, $(python3 -c '
+import json, sys
+t = r = 0
+for f in sys.argv[1:]:
+    try:
+        j = json.load(open(f)); t += j["goodput"]["mbit_per_s"]; r += j["rate"]["completed_per_s"]
+    except Exception as e:
+        print("%s: no result (%s);" % (f.rsplit("/", 1)[-1], e), end=" ")
+print("%.1f req/s, goodput %.3f Mbit/s" % (r, t))' "$out/exp3/$v-$mode-$size"-*.json)"
+	[ $rc = 0 ] || tail -n 3 "$out/exp3/$v-$mode-$size"-*.log | sed 's/^/#   /'
+}
+
+exp3() {
+	local v size mode up down
+	printf '%s\n' "rate_mbit=$rate_mbit" "servers=$nservers" "conns=$tput_conns" "seconds=$tput_seconds" \
+		"sizes=$sizes" "tbf=tbf rate ${rate_mbit}mbit $TPUT_TC" >"$out/exp3/params.txt"
+	EXPDIR=exp3
+	for v in $tput_variants; do
+		SKIP_REASON="setup failed" TARGET=
+		up=${v}_up down=${v}_down
+		case $v in nolimit | direct) up=servers3_up down=servers3_down ;; esac
+		log "exp3 $v: setting up"
+		if [ "$v" = nolimit ]; then unshape_links; else shape_links "$rate_mbit"; fi &&
+			POLICY=rr $up
+		if [ $? != 0 ]; then
+			log "exp3 $v: SKIP: $SKIP_REASON"
+			echo "$SKIP_REASON" >"$out/exp3/$v.skip"
+			$down >/dev/null 2>&1
+			continue
+		fi
+		echo "before: $(crab_client_counters)" >"$out/exp3/$v-client-counters.txt"
+		for size in $sizes; do
+			servers_start --size "$size"
+			for mode in crr rr; do
+				tput_point "$v" "$mode" "$size"
+			done
+		done
+		echo "after: $(crab_client_counters)" >>"$out/exp3/$v-client-counters.txt"
+		tc_stats >"$out/exp3/$v-tc.txt" 2>&1
+		$down
+	done
+	unshape_links
+	servers_stop
+	EXPDIR=exp1
+}
+
 for e in $exps; do
 	case $e in
 	1) exp1 ;;
+	3) exp3 ;;
 	4) exp4 ;;
 	*) log "experiment $e is not implemented by this runner" ;;
 	esac

@@ -4,11 +4,12 @@
 
     plot.py RUN_DIR
 
-Reads RUN_DIR/exp1/<variant>-<crr|rr>.json and RUN_DIR/exp4/<policy>-<load>.json
-(crab-loadgen output; experiment 1 run in interleaved rounds has one
-<variant>-<crr|rr>.r<k>.json/.csv per round, pooled here: percentiles from the
-summed histograms, ratios to direct also per round), writes RUN_DIR/summary.md (the tables, ratios to the
-direct path of the same run) and RUN_DIR/exp1-latency.png,
+Reads RUN_DIR/exp1/<variant>-<crr|rr>.json, RUN_DIR/exp3/<variant>-<crr|rr>-<size>-<k>.json
+and RUN_DIR/exp4/<policy>-<load>.json (crab-loadgen output; experiment 1 run
+in interleaved rounds has one <variant>-<crr|rr>.r<k>.json/.csv per round,
+pooled here: percentiles from the summed histograms, ratios to direct also
+per round), writes RUN_DIR/summary.md (the tables, ratios to the direct path
+of the same run) and RUN_DIR/exp1-latency.png, RUN_DIR/exp3-throughput.png,
 RUN_DIR/exp4-policies.png. Nothing is invented: a missing or failed point is
 reported as such.
 """
@@ -33,6 +34,15 @@ LABELS = {
     "ipvs-dr": "IPVS DR (DSR)",
     "nft-dnat": "nft DNAT (kube-proxy style)",
     "haproxy": "HAProxy (L7, mode tcp)",
+}
+TVARIANTS = ["nolimit", "direct", "crab-nf", "crab-xdp", "ipvs-dr", "ipvs-nat"]
+TLABELS = {
+    "nolimit": "no LB, links not shaped (guest ceiling)",
+    "direct": "no LB, client to the 3 servers (3R bound)",
+    "crab-nf": "CRAB, nf LB module",
+    "crab-xdp": "CRAB, XDP LB",
+    "ipvs-dr": "IPVS DR (DSR)",
+    "ipvs-nat": "IPVS NAT",
 }
 POLICIES = ["crab-rr", "crab-random", "hash"]
 PLABELS = {"crab-rr": "CRAB rr", "crab-random": "CRAB random", "hash": "hash (Maglev, stateless)"}
@@ -264,6 +274,105 @@ def exp1(run, lines):
     plt.close(fig)
 
 
+def size_label(n):
+    return "%d KiB" % (n // 1024) if n >= 1024 and n % 1024 == 0 else "%d B" % n
+
+
+def exp3(run, lines):
+    d = os.path.join(run, "exp3")
+    if not os.path.isdir(d):
+        return
+    params = {}
+    try:
+        for kv in open(os.path.join(d, "params.txt")):
+            if "=" in kv:
+                k, v = kv.rstrip("\n").split("=", 1)
+                params[k] = v
+    except OSError:
+        pass
+    rate = float(params.get("rate_mbit", "nan"))
+    pts = {}  # (variant, mode, size) -> {"mbit", "rps", "errors", "clients", "failed"}
+    for name in sorted(os.listdir(d)):
+        m = re.match(r"^(.*)-(crr|rr)-(\d+)-(\d+)\.json$", name)
+        if not m:
+            continue
+        key = (m.group(1), m.group(2), int(m.group(3)))
+        p = pts.setdefault(key, {"mbit": 0.0, "rps": 0.0, "errors": 0, "clients": 0, "failed": 0})
+        j = load(os.path.join(d, name))
+        if not j or "goodput" not in j:
+            p["failed"] += 1
+            continue
+        p["clients"] += 1
+        p["mbit"] += j["goodput"]["mbit_per_s"]
+        p["rps"] += j["rate"]["completed_per_s"]
+        p["errors"] += nerr(j)
+        if not j.get("ok", True):
+            p["failed"] += 1
+    if not pts:
+        return
+    sizes = sorted({k[2] for k in pts})
+    vs = [v for v in TVARIANTS if any(k[0] == v for k in pts)] + sorted({k[0] for k in pts} - set(TVARIANTS))
+    lines.append("## Experiment 3: throughput scaling, links shaped to R\n")
+    lines.append("R = %s Mbit/s on the LB's link and on each of the 3 servers' links, both directions (tbf); "
+                 "%s closed-loop clients at once for %s s per point; echo, S bytes each way; goodput = payload "
+                 "Mbit/s in one direction, summed over the clients (tbf: `%s`).\n" % (
+                     params.get("rate_mbit", "?"), params.get("conns", "?"), params.get("seconds", "?"),
+                     params.get("tbf", "?")))
+    for mode, title in (("crr", "CRR (a new connection per request)"), ("rr", "RR (requests on long connections)")):
+        lines.append("### %s: goodput Mbit/s (goodput / R)\n" % title)
+        lines.append("| alternative | " + " | ".join(size_label(s) for s in sizes) + " |")
+        lines.append("|---|" + "---:|" * len(sizes))
+        for v in vs:
+            cells = []
+            for sz in sizes:
+                p = pts.get((v, mode, sz))
+                if not p:
+                    cells.append("-")
+                    continue
+                c = "%.3f (%.2f R)" % (p["mbit"], p["mbit"] / rate)
+                if p["errors"] or p["failed"]:
+                    c += " [%d errors, %d of %d clients failed]" % (p["errors"], p["failed"], p["clients"] + (0 if p["clients"] else p["failed"]))
+                cells.append(c)
+            lines.append("| %s | %s |" % (TLABELS.get(v, v), " | ".join(cells)))
+        lines.append("")
+        lines.append("Requests/s (all clients): " + "; ".join(
+            "%s: %s" % (v, ", ".join("%s %.0f" % (size_label(sz), pts[(v, mode, sz)]["rps"])
+                                     for sz in sizes if (v, mode, sz) in pts)) for v in vs) + "\n")
+    for v in TVARIANTS:
+        f = os.path.join(d, v + ".skip")
+        if os.path.exists(f):
+            lines.append("- %s: not measured: %s" % (TLABELS.get(v, v), open(f).read().strip()))
+    lines.append("")
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
+    for ax, mode in zip(axes, ("crr", "rr")):
+        for v in vs:
+            xs = [sz for sz in sizes if (v, mode, sz) in pts]
+            if not xs:
+                continue
+            ys = [pts[(v, mode, sz)]["mbit"] / rate for sz in xs]
+            ax.plot(xs, ys, marker="o", label=TLABELS.get(v, v), linestyle=":" if v == "nolimit" else "-",
+                    color="C%d" % (vs.index(v) % 10))
+        for y, t in ((0.5, "R/2"), (1, "R"), (3, "3R")):
+            ax.axhline(y, color="grey", linewidth=0.8, linestyle="--")
+            ax.text(sizes[0], y, " " + t, va="bottom", fontsize=8, color="grey")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sizes)
+        ax.set_xticklabels([size_label(s) for s in sizes])
+        ax.set_xlabel("payload per request and per response")
+        ax.set_ylabel("goodput / R")
+        ax.set_title(mode.upper())
+        ax.legend(fontsize=7)
+    e = env(run)
+    fig.suptitle("Throughput scaling, R = %s Mbit/s per link; %s run; %s; guest %s; host load %s..%s" % (
+        params.get("rate_mbit", "?"), e.get("label", "?"), e.get("vm", "VM"), e.get("guest_kernel", "?"),
+        e.get("host_load_start", "?").split()[0] if e.get("host_load_start") else "?",
+        e.get("host_load_1min_max", "?")), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(os.path.join(run, "exp3-throughput.png"), dpi=110)
+    plt.close(fig)
+
+
 def exp4(run, lines):
     d = os.path.join(run, "exp4")
     if not os.path.isdir(d):
@@ -338,6 +447,7 @@ def main():
             lines.append("- %s: `%s`" % (k, e[k]))
     lines.append("")
     exp1(run, lines)
+    exp3(run, lines)
     exp4(run, lines)
     with open(os.path.join(run, "summary.md"), "w") as f:
         f.write("\n".join(lines) + "\n")

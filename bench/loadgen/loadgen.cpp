@@ -783,6 +783,12 @@ int report(const Options &o, Run &run)
 		     {"scheduled", o.mode == Mode::poisson ? json(scheduled) : json(nullptr)},
 		     {"achieved", achieved},
 		     {"completed_per_s", elapsed > 0 ? static_cast<double>(n + warm) / elapsed : 0.0}};
+	// Goodput: payload bytes per second in each direction (a request and its
+	// echo both carry --size bytes), over the whole run, warm-up included.
+	double per_s = elapsed > 0 ? static_cast<double>(n + warm) / elapsed : 0.0;
+	j["goodput"] = {{"bytes_per_request", o.size},
+			{"bytes_per_s", per_s * static_cast<double>(o.size)},
+			{"mbit_per_s", per_s * static_cast<double>(o.size) * 8 / 1e6}};
 	j["elapsed_s"] = elapsed;
 	j["seed"] = o.mode == Mode::poisson ? json(o.seed) : json(nullptr);
 	j["aborted"] = run.aborted ? json(run.abort_reason) : json(nullptr);
@@ -824,7 +830,8 @@ int report(const Options &o, Run &run)
 			    "send lag behind schedule p50 %.1f us p99 %.1f us\n",
 			    o.rate, scheduled, achieved, o.rate > 0 ? 100.0 * achieved / o.rate : 0.0, lag_p50, lag_p99);
 	else
-		std::printf("  rate: %.1f requests/s\n", elapsed > 0 ? static_cast<double>(n + warm) / elapsed : 0.0);
+		std::printf("  rate: %.1f requests/s, goodput %.3f Mbit/s each way\n", per_s,
+			    per_s * static_cast<double>(o.size) * 8 / 1e6);
 	if (adf.valid)
 		std::printf("  check stationary (ADF, %d lags): %s (%.2f vs 5%% critical %.2f)\n", lags,
 			    adf.stationary ? "yes" : "NO", adf.statistic, adf.critical_5pct);

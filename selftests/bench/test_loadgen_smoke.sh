@@ -76,6 +76,10 @@ log_test $? "crr: histogram CSV counts sum to the samples ($hsum)"
 lg --target 198.18.0.1:7000 --mode rr --size 16 --samples 2000 --warmup 100 \
 	--out "$tmp/rr.json" >"$tmp/rr.log" 2>&1
 check_run rr 2000 $?
+# Goodput: the 2100 completed 16-byte requests over the elapsed time.
+gp=$(jget "$tmp/rr.json" 'abs(j["goodput"]["bytes_per_s"] - 2100 * 16 / j["elapsed_s"]) <= 1e-6 * j["goodput"]["bytes_per_s"] and j["goodput"]["bytes_per_s"] > 0')
+[ "$gp" = True ]
+log_test $? "rr: goodput bytes/s = completed requests x size / elapsed ($gp)"
 
 # The sender runs SCHED_FIFO when it can: on a loaded shared machine (CI runs
 # three TCG guests next to this) a CFS task is stalled for hundreds of
