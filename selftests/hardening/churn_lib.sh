@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Backend churn under load (issue #8), shared by test_churn_xdp.sh and
-# test_churn_dpdk.sh (sourced after ../lib.sh and ../ebpf_endpoints/ep_lib.sh,
-# after ep_setup with EP_LB=xdp or dpdk: eBPF client and servers, service
+# test_churn_dpdk.sh (and the VM's test_churn_nf.sh; sourced after ../lib.sh
+# and ../ebpf_endpoints/ep_lib.sh, after ep_setup with EP_LB=xdp, dpdk or nf: eBPF client and servers, service
 # $VIP:$EP_PORT rr over the three servers).
 #
 # churn_run CONNS SECONDS HOLD:
@@ -40,6 +40,7 @@ churn_lbctl() {
 	case $EP_LB in
 	xdp) ep_crabctl "$NS_LB" lb xdp "$@" --dev eth0 ;;
 	dpdk) "$CRABCTL" lb dpdk --prefix "$PREFIX" "$@" ;;
+	nf) nsenter --net="/run/netns/$NS_LB" "$CRABCTL" lb nf "$@" ;;
 	*) crab_fail "churn_lbctl: EP_LB=$EP_LB" ;;
 	esac
 }
@@ -118,15 +119,13 @@ churn_ms() {
 # One operation (tick K, started at T ms, LATE ms behind its tick), in the
 # background. Appends one line to ops.log: ms since the start, tick,
 # operation, exit status, ms the crabctl call took (wall, CPU), ms late,
-# ms the job took (with the reads below). XDP: the drained backend's
+# ms from its dispatch to its end (with the reads below). XDP: the drained backend's
 # per-backend counter right after the drain, and again right before its
 # removal (a re-add zeroes the slot's counter: the second read is the
 # harvest) to xdp.log. Completions of the servers right after a removal
 # and right before the re-add to late.log.
 churn_op() {
-	local dir=$1 k=$2 t=$3 late=$4 op dip rest rc t1 t2 pre= a b tj
-	churn_ms
-	tj=$CHURN_NOW
+	local dir=$1 k=$2 t=$3 late=$4 tj=$5 op dip rest rc t1 t2 pre= a b
 	churn_op_words "$k"
 	op=$CHURN_OP dip=$CHURN_DIP rest=$CHURN_ARGS
 	if [ "$op" = del ]; then
@@ -155,8 +154,9 @@ churn_op() {
 }
 
 # The churn loop (in the background): ticks every 100 ms until SECONDS
-# have passed and a period is complete (every server back, weight set),
-# then waits for the last operations. Writes ops.log, xdp.log, late.log
+# have passed, the stream of new connections is done (stream.done) and a
+# period is complete (every server back, weight set), then waits for the
+# last operations. Writes ops.log, xdp.log, late.log
 # (churn_op) and done (ms the loop ran).
 churn_loop() {
 	local dir=$1 secs=$2 t0 k=0 x pids=() fd dummy
@@ -169,7 +169,8 @@ churn_loop() {
 	t0=$CHURN_NOW
 	while :; do
 		churn_ms
-		[ $((k % 21)) = 0 ] && [ $((CHURN_NOW - t0)) -ge $((secs * 1000)) ] && break
+		[ $((k % 21)) = 0 ] && [ $((CHURN_NOW - t0)) -ge $((secs * 1000)) ] &&
+			[ -e "$dir/stream.done" ] && break
 		x=$((t0 + k * CHURN_TICK_MS - CHURN_NOW))
 		if [ "$x" -gt 0 ]; then
 			printf -v x '%d.%03d' $((x / 1000)) $((x % 1000))
@@ -179,7 +180,7 @@ churn_loop() {
 		[ $k -ge 3 ] && wait "${pids[k - 3]}"
 		churn_ms
 		x=$((CHURN_NOW - t0))
-		churn_op "$dir" $k $x $((x - k * CHURN_TICK_MS)) &
+		churn_op "$dir" $k $x $((x - k * CHURN_TICK_MS)) $CHURN_NOW &
 		pids[k]=$!
 		k=$((k + 1))
 	done
@@ -212,12 +213,11 @@ churn_run() {
 	nob0=$(ep_lb_counter no_backend)
 	[ "$EP_LB" = xdp ] && read -r -a be0 <<<"$(churn_xdp_be "${IP_SRV[@]:1}")"
 
-	# The long-lived connections: one exchange a second until (at least)
-	# 8 s after the stream's end: the churn ends at the end of its 2.1 s
-	# period, with its last operations. The stream and the churn start once
+	# The long-lived connections: one exchange a second until the churn
+	# has ended (stop file; bounded). The stream and the churn start once
 	# they are up.
-	churn_client --count "$h" --hold --rounds $((secs + 8)) --interval 1 --timeout 10 \
-		--deadline 120 --ready "$dir/ready" >"$dir/hold.json" &
+	churn_client --count "$h" --hold --rounds $((secs * 3 + 300)) --interval 1 --timeout 10 \
+		--deadline 120 --ready "$dir/ready" --stop "$dir/done" >"$dir/hold.json" &
 	hpid=$!
 	crab_defer "kill $hpid 2>/dev/null"
 	for i in $(seq 600); do
@@ -231,12 +231,13 @@ churn_run() {
 	lpid=$!
 	crab_defer "kill $lpid 2>/dev/null"
 	# --timeout 10: a connect() survives three SYN retransmissions.
-	churn_client --count "$n" --rate "$rate" --parallel 8 --timeout 10 --deadline $((secs + 120)) \
+	churn_client --count "$n" --rate "$rate" --parallel 16 --timeout 10 --deadline $((secs + 120)) \
 		>"$dir/short.json" &
 	cpid=$!
 	crab_defer "kill $cpid 2>/dev/null"
 	wait $cpid
 	crc=$?
+	touch "$dir/stream.done"
 	wait $lpid
 	wait $hpid
 	hrc=$?
@@ -249,21 +250,25 @@ churn_run() {
 	crab_log "long-lived: ${hold:0:400}"
 
 	# 1. The churn happened: every operation succeeded, and the loop kept
-	# pace: at least 80% of the ticks, or, on a host so loaded that an
-	# operation's job (process starts) takes longer than 300 ms, of what
-	# three in flight allow.
+	# pace: at least 80% of the ticks; on a host so loaded that an
+	# operation (dispatch to end: process starts) takes longer than 300 ms,
+	# half of what three in flight allow (the loop's own forks and the
+	# waits at the end cost the rest; measured at load 15 on 2 cores).
 	local nops nbad need ms lat allowed
 	nops=$(grep -c ' rc=' "$dir/ops.log")
 	nbad=$(grep ' rc=' "$dir/ops.log" | grep -vc ' rc=0 ')
 	ms=$(cat "$dir/done")
 	lat=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^job=[0-9]+ms$/) { s += substr($i, 5); n++ } }
 		END { print n ? int(s / n) : 0 }' "$dir/ops.log")
-	allowed=$((secs * 1000 / CHURN_TICK_MS))
-	[ "$lat" -gt $((3 * CHURN_TICK_MS)) ] && allowed=$((secs * 1000 * 3 / lat))
+	allowed=$((ms / CHURN_TICK_MS))
 	need=$((allowed * 8 / 10))
+	if [ "$lat" -gt $((3 * CHURN_TICK_MS)) ]; then
+		allowed=$((ms * 3 / lat))
+		need=$((allowed / 2))
+	fi
 	crab_log "churn: $nops operations in $ms ms ($((nops * 1000 / ms))/s), $(grep -c 'backend del' "$dir/ops.log") removals, $(grep -c 'backend drain' "$dir/ops.log") drains, $(grep -c 'backend set' "$dir/ops.log") weight changes; an operation's job took $lat ms on average"
 	[ "$nops" -ge "$need" ] && [ "$nbad" = 0 ] && [ "$nops" -gt 0 ]
-	log_test $? "churn: $nops crabctl operations (>= $need of $allowed the host allowed in $secs s), $nbad failed"
+	log_test $? "churn: $nops crabctl operations (>= $need of $allowed the host allowed in $ms ms), $nbad failed"
 	CHURN_OPS=$nops CHURN_MS=$ms
 
 	# 2. Every new connection succeeded, echoed, peer = VIP (eBPF client).
@@ -278,7 +283,7 @@ churn_run() {
 	t_churn=$(stat -c %Y "$dir/done")
 	[ $hrc = 0 ] && [ "$(crab_json "$hold" 'j["ok"]')" = "$h" ] &&
 		[ "$(crab_json "$hold" 'j["failed"]')" = 0 ] && [ "$t_end" -ge "$t_churn" ]
-	log_test $? "$h long-lived connections survived, $((secs + 8)) exchange rounds each, the last after the churn"
+	log_test $? "$h long-lived connections survived, $(crab_json "$hold" 'j["rounds"]') exchange rounds each, the last after the churn"
 
 	# 4. Redirected and completed: the eBPF client's counter and the
 	# servers' completions are exactly the connections made.

@@ -8,10 +8,11 @@ echo; reports JSON {"ok", "failed", "peers": {ip: count}, "errors": [...]},
 peers taken from getpeername() after the handshake. With --hold all
 connections stay open and exchange data --rounds times, --interval apart
 (used to show that open connections survive LB changes); a file named by
---ready is created once all are connected. With --rate R (not with --hold)
-connection i is started at i/R seconds, by --parallel threads, for a steady
-stream of new connections ("late" in the report: the most any started
-behind its slot, in seconds).
+--ready is created once all are connected; with --stop FILE the rounds
+go on (up to --rounds) until FILE exists, and one more runs after. With
+--rate R (not with --hold) connection i is started at i/R seconds, by
+--parallel threads, for a steady stream of new connections ("late" in
+the report: the most any started behind its slot, in seconds).
 """
 import argparse
 import json
@@ -134,6 +135,7 @@ def client(args):
             open(args.ready, "w").close()
         alive = list(socks)
         for r in range(args.rounds):
+            stop = args.stop and os.path.exists(args.stop)
             time.sleep(args.interval)
             still = []
             for s, peer in alive:
@@ -144,6 +146,9 @@ def client(args):
                     err("round %d to %s: %s" % (r, peer, e))
                     s.close()
             alive = still
+            if stop:
+                break
+        res["rounds"] = r + 1 if args.rounds else 0
         res["ok"] += len(alive)
         for s, _ in alive:
             s.close()
@@ -168,6 +173,7 @@ def main():
     c.add_argument("--rounds", type=int, default=3)
     c.add_argument("--interval", type=float, default=1.0)
     c.add_argument("--ready")
+    c.add_argument("--stop", help="with --hold: last round once this file exists")
     c.add_argument("--rate", type=float, default=0,
                    help="new connections per second (steady stream)")
     c.add_argument("--parallel", type=int, default=4,
