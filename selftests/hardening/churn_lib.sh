@@ -16,9 +16,10 @@
 #    succeed.
 # Asserts: no failed short or long connection; every connection
 # redirected by the eBPF client (its counter) and getpeername() = VIP; the
-# servers completed exactly the connections made; the LB counted one SYN
-# per connection plus the client's SYN retransmissions, nothing else and
-# never no_backend; a removed backend completed no connection between its
+# servers completed the connections made; the LB counted one SYN per
+# connection plus the client's SYN retransmissions, nothing else and
+# never no_backend (each retransmission allows one completion and one
+# non-SYN packet more: step 4); a removed backend completed no connection between its
 # removal and its re-add (beyond the client's SYN retransmissions: a SYN
 # sent to it before its drain may be answered late); the LB ends with the
 # three backends active; XDP (the LB's per-backend counters, harvested
@@ -285,24 +286,29 @@ churn_run() {
 		[ "$(crab_json "$hold" 'j["failed"]')" = 0 ] && [ "$t_end" -ge "$t_churn" ]
 	log_test $? "$h long-lived connections survived, $(crab_json "$hold" 'j["rounds"]') exchange rounds each, the last after the churn"
 
-	# 4. Redirected and completed: the eBPF client's counter and the
-	# servers' completions are exactly the connections made.
-	local red retr syn nsd nob d tot=$((n + h))
+	# 4. and 5. Redirected and completed: the eBPF client's counter is
+	# exactly the connections made; the LB counted one SYN per connection
+	# plus the client's SYN retransmissions and never lacked a backend. A
+	# retransmitted SYN can go to another backend than the first (the LB is
+	# stateless): when both answer, the second backend may complete a
+	# connection the client then resets, and a stray packet of the pair can
+	# reach the LB. So each retransmission allows one completion and one
+	# non-SYN packet more; without retransmissions both are exact.
+	local red retr syn nsd nob d tot=$((n + h)) extra
 	read -r -a o1 <<<"$(ep_opens)"
 	d=($((o1[0] - o0[0])) $((o1[1] - o0[1])) $((o1[2] - o0[2])))
 	red=$(($(ep_stat redirected) - red0))
-	[ "$red" = $tot ] && [ "$(churn_sum3 "${d[@]}")" = $tot ]
-	log_test $? "all $tot connections redirected ($red) and completed by the servers (${d[*]})"
-
-	# 5. The LB's service counters: one SYN per connection plus the
-	# retransmissions, no other packet, never without a backend.
 	retr=$(($(crab_tcpext "$NS_CLI" TCPSynRetrans) - retr0))
+	extra=$(($(churn_sum3 "${d[@]}") - tot))
+	[ "$red" = $tot ] && [ "$extra" -ge 0 ] && [ "$extra" -le "$retr" ]
+	log_test $? "all $tot connections redirected ($red) and completed by the servers (${d[*]}: $extra more, <= $retr retransmissions)"
+
 	syn=$(($(ep_lb_counter syn_redirected) - syn0))
 	nsd=$(($(ep_lb_counter nonsyn_drop) - nsd0))
 	nob=$(($(ep_lb_counter no_backend) - nob0))
 	crab_log "LB: syn_redirected +$syn nonsyn_drop +$nsd no_backend +$nob; client SYN retransmissions $retr"
-	[ "$syn" = $((tot + retr)) ] && [ "$nsd" = 0 ] && [ "$nob" = 0 ]
-	log_test $? "LB counted $syn SYNs = $tot connections + $retr retransmitted, $nsd others, $nob without backend"
+	[ "$syn" = $((tot + retr)) ] && [ "$nsd" -le "$retr" ] && [ "$nob" = 0 ]
+	log_test $? "LB counted $syn SYNs = $tot connections + $retr retransmitted, $nsd others (<= $retr), $nob without backend"
 	CHURN_RETR=$retr
 
 	# 6. No completion at a backend while it is removed (from the end of
