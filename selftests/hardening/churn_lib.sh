@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Backend churn under load (issue #8), shared by test_churn_xdp.sh and
-# test_churn_dpdk.sh (and the VM's test_churn_nf.sh; sourced after ../lib.sh
-# and ../ebpf_endpoints/ep_lib.sh, after ep_setup with EP_LB=xdp, dpdk or nf: eBPF client and servers, service
+# test_churn_dpdk.sh (sourced after ../lib.sh and ../ebpf_endpoints/ep_lib.sh,
+# after ep_setup with EP_LB=xdp or dpdk: eBPF client and servers, service
 # $VIP:$EP_PORT rr over the three servers).
 #
 # churn_run CONNS SECONDS HOLD:
@@ -41,7 +41,6 @@ churn_lbctl() {
 	case $EP_LB in
 	xdp) ep_crabctl "$NS_LB" lb xdp "$@" --dev eth0 ;;
 	dpdk) "$CRABCTL" lb dpdk --prefix "$PREFIX" "$@" ;;
-	nf) nsenter --net="/run/netns/$NS_LB" "$CRABCTL" lb nf "$@" ;;
 	*) crab_fail "churn_lbctl: EP_LB=$EP_LB" ;;
 	esac
 }
