@@ -216,7 +216,7 @@ churn_run() {
 	# The long-lived connections: one exchange a second until the churn
 	# has ended (stop file; bounded). The stream and the churn start once
 	# they are up.
-	churn_client --count "$h" --hold --rounds $((secs * 3 + 300)) --interval 1 --timeout 10 \
+	churn_client --count "$h" --hold --rounds $((secs * 3 + 300)) --interval 1 --timeout 30 \
 		--deadline 120 --ready "$dir/ready" --stop "$dir/done" >"$dir/hold.json" &
 	hpid=$!
 	crab_defer "kill $hpid 2>/dev/null"
@@ -230,8 +230,9 @@ churn_run() {
 	churn_loop "$dir" "$secs" &
 	lpid=$!
 	crab_defer "kill $lpid 2>/dev/null"
-	# --timeout 10: a connect() survives three SYN retransmissions.
-	churn_client --count "$n" --rate "$rate" --parallel 16 --timeout 10 --deadline $((secs + 120)) \
+	# --timeout 30: a connect() survives four SYN retransmissions (1+2+4+8
+	# s; a loaded host can starve the LB or the stacks for seconds).
+	churn_client --count "$n" --rate "$rate" --parallel 16 --timeout 30 --deadline $((secs + 120)) \
 		>"$dir/short.json" &
 	cpid=$!
 	crab_defer "kill $cpid 2>/dev/null"
