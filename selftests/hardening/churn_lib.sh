@@ -232,7 +232,7 @@ churn_run() {
 	crab_defer "kill $lpid 2>/dev/null"
 	# --timeout 30: a connect() survives four SYN retransmissions (1+2+4+8
 	# s; a loaded host can starve the LB or the stacks for seconds).
-	churn_client --count "$n" --rate "$rate" --parallel 16 --timeout 30 --deadline $((secs + 120)) \
+	churn_client --count "$n" --rate "$rate" --parallel 16 --timeout 30 --deadline $((secs * 3 + 120)) \
 		>"$dir/short.json" &
 	cpid=$!
 	crab_defer "kill $cpid 2>/dev/null"
