@@ -8,7 +8,11 @@ echo; reports JSON {"ok", "failed", "peers": {ip: count}, "errors": [...]},
 peers taken from getpeername() after the handshake. With --hold all
 connections stay open and exchange data --rounds times, --interval apart
 (used to show that open connections survive LB changes); a file named by
---ready is created once all are connected.
+--ready is created once all are connected; with --stop FILE the rounds
+go on (up to --rounds) until FILE exists, and one more runs after. With
+--rate R (not with --hold) connection i is started at i/R seconds, by
+--parallel threads, for a steady stream of new connections ("late" in
+the report: the most any started behind its slot, in seconds).
 """
 import argparse
 import json
@@ -65,11 +69,9 @@ def client(args):
         if len(res["errors"]) < 10:
             res["errors"].append(msg)
 
-    for i in range(args.count):
-        if time.monotonic() > deadline:
-            err("deadline reached after %d connections" % i)
-            res["failed"] += args.count - i - 1
-            break
+    lock = threading.Lock()
+
+    def one(i):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.settimeout(args.timeout)
         try:
@@ -77,15 +79,57 @@ def client(args):
             peer = s.getpeername()[0]
             exchange(s, args.size)
         except OSError as e:
-            err("conn %d: %s" % (i, e))
             s.close()
-            continue
-        res["peers"][peer] = res["peers"].get(peer, 0) + 1
-        if args.hold:
-            socks.append((s, peer))
-        else:
+            with lock:
+                err("conn %d: %s" % (i, e))
+            return
+        with lock:
+            res["peers"][peer] = res["peers"].get(peer, 0) + 1
+            if args.hold:
+                socks.append((s, peer))
+            else:
+                res["ok"] += 1
+        if not args.hold:
             s.close()
-            res["ok"] += 1
+
+    if args.rate and not args.hold:
+        start = time.monotonic()
+        nxt = [0]
+        res["late"] = 0.0
+
+        def worker():
+            while True:
+                with lock:
+                    i = nxt[0]
+                    nxt[0] += 1
+                if i >= args.count:
+                    return
+                now = time.monotonic()
+                if now > deadline:
+                    with lock:
+                        err("deadline reached before conn %d" % i)
+                    continue
+                at = start + i / args.rate
+                if at > now:
+                    time.sleep(at - now)
+                else:
+                    with lock:
+                        res["late"] = max(res["late"], round(now - at, 3))
+                one(i)
+
+        ts = [threading.Thread(target=worker) for _ in range(args.parallel)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        res["seconds"] = round(time.monotonic() - start, 3)
+    else:
+        for i in range(args.count):
+            if time.monotonic() > deadline:
+                err("deadline reached after %d connections" % i)
+                res["failed"] += args.count - i - 1
+                break
+            one(i)
     if args.hold:
         if args.ready:
             open(args.ready, "w").close()
@@ -93,6 +137,7 @@ def client(args):
         for r in range(args.rounds):
             if args.stop_file and os.path.exists(args.stop_file):
                 break
+            stop = args.stop and os.path.exists(args.stop)
             time.sleep(args.interval)
             still = []
             for s, peer in alive:
@@ -103,6 +148,9 @@ def client(args):
                     err("round %d to %s: %s" % (r, peer, e))
                     s.close()
             alive = still
+            if stop:
+                break
+        res["rounds"] = r + 1 if args.rounds else 0
         res["ok"] += len(alive)
         for s, _ in alive:
             s.close()
@@ -129,6 +177,11 @@ def main():
     c.add_argument("--ready")
     c.add_argument("--stop-file",
                    help="with --hold: end the rounds early once this file exists")
+    c.add_argument("--stop", help="with --hold: last round once this file exists")
+    c.add_argument("--rate", type=float, default=0,
+                   help="new connections per second (steady stream)")
+    c.add_argument("--parallel", type=int, default=4,
+                   help="threads of the --rate stream")
     c.add_argument("--json", action="store_true", help="(default) JSON output")
     a = p.parse_args()
     if a.cmd == "server":
