@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: host
+# crab-test: host-manual
 #
 # Backend churn at the DPDK LB (crab-lb-dpdk, one worker on af_packet; issue
 # #8): $CHURN_CONNS (2000) new connections over $CHURN_SECONDS (20) s and
