@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: manual
+# crab-test: vm-manual
 #
 # Module lifecycle under traffic (issue #8): crab_client, crab_server and
 # crab_lb_nf are each unloaded and reloaded $CRAB_CYCLES times (default

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: manual
+# crab-test: vm-manual
 #
 # Malformed packets at the endpoint modules (SPEC 2, 3.4, 6; issue #8):
 # every class of malformed.py (truncated TCP headers, doff past the packet

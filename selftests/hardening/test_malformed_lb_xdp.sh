@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: manual
+# crab-test: vm-manual
 #
 # Malformed packets at the XDP LB (SPEC 2, 3.2, 6; issue #8), attached
 # natively to the LB's veth: every class of malformed.py sent by a host on

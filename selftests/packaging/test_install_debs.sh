@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: manual
+# crab-test: vm-manual
 #
 # Not in make check: DKMS compiling the modules inside a TCG guest over the
 # 9p root takes far longer than the ~3 minutes a CI VM test may take (see
