@@ -604,3 +604,120 @@ TEST(Config, InPlaceSetKeepsSlotBackendsAndState)
     EXPECT_THROW(backend_set(t, parse_backend_update("198.18.100.1:81,198.18.0.9,weight=2")), crab::Error);
     EXPECT_THROW(service_set(t, parse_service_update("198.18.100.1:82,policy=rr")), crab::Error);
 }
+
+// Per-backend counters: every frame sent to a backend is counted on its
+// slot; the slots follow the backend, not its index in the list.
+TEST_F(Fixture, PerBackendCountersSumToRedirectedAndSkipDrainingBackend)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_DROP);
+    const Service* s = t.find(kVip, 80);
+    ASSERT_NE(s, nullptr);
+    Pkt in;
+    in.tcpopts = crab_opt(kVip);
+    for (int n = 0; n < 7; n++)
+        ASSERT_EQ(run(in.build()), Verdict::Tx);
+    auto be = [&](int i) { return st->be[s->slot][t.find(kVip, 80)->backends[i].slot].get(); };
+    EXPECT_EQ(be(0), 3u);
+    EXPECT_EQ(be(1), 2u);
+    EXPECT_EQ(be(2), 2u);
+
+    backend_set_state(t, {{kVip}, 80}, {kDip[1]}, CRAB_BACKEND_DRAINING);
+    for (int n = 0; n < 6; n++)
+        ASSERT_EQ(run(in.build()), Verdict::Tx);
+    EXPECT_EQ(be(1), 2u) << "a draining backend's counter moved";
+    EXPECT_EQ(be(0) + be(1) + be(2), c(CRAB_LB_CNT_SYN_REDIRECTED));
+    EXPECT_EQ(c(CRAB_LB_CNT_SYN_REDIRECTED), 13u);
+
+    // Not sent (a legacy SYN, dropped): nothing counted per backend.
+    in.tcpopts.clear();
+    ASSERT_EQ(run(in.build()), Verdict::Drop);
+    EXPECT_EQ(be(0) + be(1) + be(2), 13u);
+}
+
+TEST_F(Fixture, PerBackendCountersCountHashedAndInsertedFrames)
+{
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_HASH, 2);
+    svc(CRAB_POLICY_RR, CRAB_LEGACY_INSERT, 2, 81);
+    Pkt in;  // legacy SYN, then a non-SYN of the same flow
+    ASSERT_EQ(run(in.build()), Verdict::Tx);
+    in.flags = 0x10;
+    ASSERT_EQ(run(in.build()), Verdict::Tx);
+    const Service* h = t.find(kVip, 80);
+    uint64_t sum = 0;
+    for (const auto& b : h->backends)
+        sum += st->be[h->slot][b.slot].get();
+    EXPECT_EQ(sum, 2u);
+    EXPECT_EQ(c(CRAB_LB_CNT_SYN_HASHED, h->slot) + c(CRAB_LB_CNT_NONSYN_HASHED, h->slot), 2u);
+
+    Pkt ins;
+    ins.dport = 81;
+    ASSERT_EQ(run(ins.build()), Verdict::Tx);
+    const Service* i = t.find(kVip, 81);
+    EXPECT_EQ(st->be[i->slot][i->backends[0].slot].get(), 1u);
+    EXPECT_EQ(c(CRAB_LB_CNT_SYN_INSERTED, i->slot), 1u);
+}
+
+TEST(Config, BackendSlotsAreStableAndReused)
+{
+    Table t;
+    service_add(t, parse_service_spec("198.18.100.1:80"));
+    for (int i = 1; i <= 3; i++)
+        backend_add(t, parse_backend_spec("198.18.100.1:80,198.18.0." + std::to_string(i)));
+    auto slot_of = [&](const std::string& ip) {
+        for (const auto& b : t.find(kVip, 80)->backends)
+            if (b.dip == crab::parse_ipv4(ip).addr)
+                return static_cast<int>(b.slot);
+        return -1;
+    };
+    EXPECT_EQ(slot_of("198.18.0.1"), 0);
+    EXPECT_EQ(slot_of("198.18.0.2"), 1);
+    EXPECT_EQ(slot_of("198.18.0.3"), 2);
+    // Removing the first shifts the list, not the others' slots.
+    backend_del(t, {{kVip}, 80}, crab::parse_ipv4("198.18.0.1"));
+    EXPECT_EQ(slot_of("198.18.0.2"), 1);
+    EXPECT_EQ(slot_of("198.18.0.3"), 2);
+    // The lowest free slot is re-used.
+    backend_add(t, parse_backend_spec("198.18.100.1:80,198.18.0.4"));
+    EXPECT_EQ(slot_of("198.18.0.4"), 0);
+    // Up to the maximum, every backend on its own slot.
+    for (int i = 5; t.find(kVip, 80)->backends.size() < CRAB_MAX_BACKENDS; i++)
+        backend_add(t, parse_backend_spec("198.18.100.1:80,198.18.1." + std::to_string(i)));
+    std::vector<bool> seen(CRAB_MAX_BACKENDS, false);
+    for (const auto& b : t.find(kVip, 80)->backends) {
+        ASSERT_LT(b.slot, CRAB_MAX_BACKENDS);
+        EXPECT_FALSE(seen[b.slot]) << "slot " << b.slot << " twice";
+        seen[b.slot] = true;
+    }
+}
+
+TEST(Config, FreshBackendSlotsAreTheAddedOnes)
+{
+    Table a;
+    service_add(a, parse_service_spec("198.18.100.1:80"));
+    backend_add(a, parse_backend_spec("198.18.100.1:80,198.18.0.1"));
+    backend_add(a, parse_backend_spec("198.18.100.1:80,198.18.0.2"));
+    const uint16_t s80 = a.find(kVip, 80)->slot;
+    // Nothing before: every backend is fresh.
+    EXPECT_EQ(fresh_backend_slots(nullptr, a), (std::vector<BackendRef>{{s80, 0}, {s80, 1}}));
+
+    // Drain, weight change: nothing fresh.
+    Table b = a;
+    backend_set_state(b, {{kVip}, 80}, crab::parse_ipv4("198.18.0.1"), CRAB_BACKEND_DRAINING);
+    backend_set(b, parse_backend_update("198.18.100.1:80,198.18.0.2,weight=3"));
+    EXPECT_TRUE(fresh_backend_slots(&a, b).empty());
+
+    // Removed, then re-added on the same slot: fresh at the re-add.
+    Table c = b;
+    backend_del(c, {{kVip}, 80}, crab::parse_ipv4("198.18.0.1"));
+    EXPECT_TRUE(fresh_backend_slots(&b, c).empty());
+    Table d = c;
+    backend_add(d, parse_backend_spec("198.18.100.1:80,198.18.0.1"));
+    EXPECT_EQ(fresh_backend_slots(&c, d), (std::vector<BackendRef>{{s80, 0}}));
+
+    // A new service: all its backends are fresh, the other service's not.
+    Table e = d;
+    service_add(e, parse_service_spec("198.18.100.1:81"));
+    backend_add(e, parse_backend_spec("198.18.100.1:81,198.18.0.9"));
+    const uint16_t s81 = e.find(kVip, 81)->slot;
+    EXPECT_EQ(fresh_backend_slots(&d, e), (std::vector<BackendRef>{{s81, 0}}));
+}

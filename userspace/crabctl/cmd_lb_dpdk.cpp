@@ -10,7 +10,7 @@
 //   crabctl lb dpdk ... backend {del|drain|activate} VIP:PORT DIP
 //   crabctl lb dpdk ... backend set VIP:PORT DIP --weight W
 //   crabctl [--json] lb dpdk ... show
-//   crabctl [--json] lb dpdk ... stats
+//   crabctl [--json] lb dpdk ... stats     global, per-service and per-backend counters
 //
 // Values are parsed here first (a bad one sends nothing); the LB applies
 // each command to a copy of its table and publishes it whole.
@@ -159,6 +159,25 @@ void run_show(const Globals& g, const DpdkOptions& o)
     }
 }
 
+// A service's counters from /crab/stats,VIP:PORT, its "backends" list
+// ("DIP FRAMES" strings: telemetry dict keys cannot hold a dot) turned
+// into {"DIP": FRAMES}.
+json service_stats(const DpdkOptions& o, const std::string& svc)
+{
+    json c = telemetry(o, "/crab/stats," + svc);
+    json be = json::object();
+    for (const auto& e : c.value("backends", json::array())) {
+        std::string line = e.get<std::string>();
+        auto sp = line.find(' ');
+        if (sp == std::string::npos)
+            throw Error("crab-lb-dpdk backend counter '" + line + "' is not 'DIP FRAMES'");
+        crab::parse_ipv4(line.substr(0, sp));  // throws naming it if bad
+        be[line.substr(0, sp)] = std::stoull(line.substr(sp + 1));
+    }
+    c["backends"] = be;
+    return c;
+}
+
 void run_stats(const Globals& g, const DpdkOptions& o)
 {
     json glob = telemetry(o, "/crab/stats");
@@ -167,7 +186,7 @@ void run_stats(const Globals& g, const DpdkOptions& o)
         if (k != "services")
             out["global"][k] = v;
     for (const auto& s : glob.value("services", json::array()))
-        out["services"][s.get<std::string>()] = telemetry(o, "/crab/stats," + s.get<std::string>());
+        out["services"][s.get<std::string>()] = service_stats(o, s.get<std::string>());
     if (g.json) {
         emit(g, out);
         return;
@@ -178,7 +197,10 @@ void run_stats(const Globals& g, const DpdkOptions& o)
     for (auto& [svc, c] : out["services"].items()) {
         std::cout << "service " << svc << ":\n";
         for (auto& [k, v] : c.items())
-            std::cout << "  " << k << " " << v << "\n";
+            if (k != "backends")
+                std::cout << "  " << k << " " << v << "\n";
+        for (auto& [k, v] : c["backends"].items())
+            std::cout << "  backend " << k << " " << v << "\n";
     }
 }
 
@@ -258,7 +280,7 @@ void setup_lb_dpdk(CLI::App& parent, Globals& g)
         drv->backend_set(ep, nb);
     });
     d->add_subcommand("show", "list services and backends")->callback([&g, o] { run_show(g, *o); });
-    d->add_subcommand("stats", "global and per-service counters")->callback([&g, o] { run_stats(g, *o); });
+    d->add_subcommand("stats", "global, per-service and per-backend counters")->callback([&g, o] { run_stats(g, *o); });
 }
 
 
@@ -324,10 +346,13 @@ public:
         for (const auto& sv : glob.value("services", json::array())) {
             crab::LbStats::Service ss;
             ss.ep = crab::parse_endpoint(sv.get<std::string>());
-            json sc = telemetry(o_, "/crab/stats," + sv.get<std::string>());
+            json sc = service_stats(o_, sv.get<std::string>());
             for (auto& [k, v] : sc.items())
                 if (v.is_number())
                     ss.counters[k] = v.get<uint64_t>();
+            for (auto& [k, v] : sc["backends"].items())
+                ss.backends[k] = v.get<uint64_t>();
+            ss.has_backend_counters = true;
             st.services.push_back(std::move(ss));
         }
         return st;

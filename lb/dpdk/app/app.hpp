@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,13 @@ struct App {
     // Per-slot counter values when the slot's service was added, so a
     // re-used slot starts from zero.
     std::array<std::array<uint64_t, CRAB_LB_CNT_MAX>, CRAB_MAX_SERVICES> base{};
+    // The same per backend slot: a (re)added backend starts from zero.
+    std::array<std::array<uint64_t, CRAB_MAX_BACKENDS>, CRAB_MAX_SERVICES> be_base{};
+    // The kernel's PACKET_STATISTICS of the process's AF_PACKET sockets
+    // (net_af_packet's RX rings), accumulated: reading them clears them.
+    std::mutex ring_mu;
+    uint64_t ring_packets = 0, ring_drops = 0;
+    unsigned ring_sockets = 0;
 };
 
 extern App* g_app;
@@ -87,10 +95,13 @@ extern std::atomic<bool> force_quit;
 uint64_t sum_svc(const App& app, unsigned slot, unsigned i);
 uint64_t sum_g(const App& app, unsigned i);
 uint64_t sum_a(const App& app, unsigned i);
+uint64_t sum_be(const App& app, unsigned slot, unsigned be);
 
 int port_init(App& app);   // 0 or -errno
 void port_fini(App& app);
 int control_init(App& app);  // registers /crab/* telemetry commands
 void control_service_added(App& app, const Table& t);
+// Reads and accumulates PACKET_STATISTICS of the af_packet RX rings.
+void ring_stats_update(App& app);
 
 }  // namespace crab::lbd

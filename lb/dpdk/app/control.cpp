@@ -5,7 +5,8 @@
 //
 //   /crab/stats                           global counters (summed over workers),
 //                                         "worker_rx" per worker, "services" list
-//   /crab/stats,VIP:PORT                  a service's counters (crab_lb.h names)
+//   /crab/stats,VIP:PORT                  a service's counters (crab_lb.h names),
+//                                         "backends": "DIP FRAMES" per backend
 //   /crab/services                        service list (strings)
 //   /crab/backends,VIP:PORT               backends of a service
 //   /crab/service_add,VIP:PORT[,policy=P][,legacy=L]
@@ -20,9 +21,14 @@
 // Edits apply to a copy of the table that is published whole (RcuPtr);
 // the answer is {"ok": ...} or {"error": "message naming the bad value"}.
 // Counters are per worker lcore and summed here.
+#include <dirent.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
+
 #include <rte_cycles.h>
 #include <rte_telemetry.h>
 
+#include <cstdlib>
 #include <functional>
 
 #include "app.hpp"
@@ -45,12 +51,55 @@ uint64_t sum_g(const App& app, unsigned i)
     return v;
 }
 
+uint64_t sum_be(const App& app, unsigned slot, unsigned be)
+{
+    uint64_t v = 0;
+    for (const auto& w : app.workers)
+        v += w->core.be[slot][be].get();
+    return v;
+}
+
 uint64_t sum_a(const App& app, unsigned i)
 {
     uint64_t v = 0;
     for (const auto& w : app.workers)
         v += w->app[i].get();
     return v;
+}
+
+// net_af_packet (DPDK 22.11) never reads its sockets' PACKET_STATISTICS:
+// a frame the kernel drops because the RX ring is full (tpacket_rcv(),
+// "ring is full") shows in no ethdev counter, imissed stays 0. The LB
+// reads them itself: every AF_PACKET socket of this process (the PMD's,
+// one per queue; nothing else here opens one), PACKET_STATISTICS read and
+// cleared by the kernel, so accumulated here. tp_packets counts the frames
+// the kernel offered the socket, dropped ones included.
+void ring_stats_update(App& app)
+{
+    std::lock_guard<std::mutex> lk(app.ring_mu);
+    DIR* d = opendir("/proc/self/fd");
+    if (!d)
+        return;
+    unsigned n = 0;
+    while (dirent* e = readdir(d)) {
+        char* end;
+        long fd = std::strtol(e->d_name, &end, 10);
+        if (*end || end == e->d_name || fd == dirfd(d))
+            continue;
+        int dom = 0;
+        socklen_t len = sizeof(dom);
+        if (getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_DOMAIN, &dom, &len) || dom != AF_PACKET)
+            continue;
+        tpacket_stats_v3 st{};  // V1/V2 rings get the first two fields
+        len = sizeof(st);
+        if (getsockopt(static_cast<int>(fd), SOL_PACKET, PACKET_STATISTICS, &st, &len))
+            continue;
+        app.ring_packets += st.tp_packets;
+        app.ring_drops += st.tp_drops;
+        n++;
+    }
+    closedir(d);
+    app.ring_sockets = n;
 }
 
 namespace {
@@ -81,6 +130,15 @@ int cmd_stats(const char*, const char* params, rte_tel_data* d)
             for (int i = 0; i < CRAB_LB_CNT_MAX; i++)
                 rte_tel_data_add_dict_u64(d, kCounterNames[i],
                                           sum_svc(app, s->slot, i) - app.base[s->slot][i]);
+            // "DIP FRAMES" per backend (a dict key cannot hold a dot), read
+            // under the same lock as the service's counters.
+            rte_tel_data* be = rte_tel_data_alloc();
+            rte_tel_data_start_array(be, RTE_TEL_STRING_VAL);
+            for (const auto& b : s->backends) {
+                uint64_t v = sum_be(app, s->slot, b.slot) - app.be_base[s->slot][b.slot];
+                rte_tel_data_add_array_string(be, (to_string(Ipv4{b.dip}) + " " + std::to_string(v)).c_str());
+            }
+            rte_tel_data_add_dict_container(d, "backends", be, 0);
             return 0;
         }
         for (int i = 0; i < G_MAX; i++)
@@ -90,6 +148,13 @@ int cmd_stats(const char*, const char* params, rte_tel_data* d)
 #undef CRAB_LBD_A_NAME
         for (int i = 0; i < A_MAX; i++)
             rte_tel_data_add_dict_u64(d, names[i], sum_a(app, i));
+        ring_stats_update(app);
+        {
+            std::lock_guard<std::mutex> rk(app.ring_mu);
+            rte_tel_data_add_dict_u64(d, "ring_packets", app.ring_packets);
+            rte_tel_data_add_dict_u64(d, "ring_drops", app.ring_drops);
+            rte_tel_data_add_dict_u64(d, "ring_sockets", app.ring_sockets);
+        }
         rte_tel_data_add_dict_u64(d, "workers", app.workers.size());
         rte_tel_data* wr = rte_tel_data_alloc();
         rte_tel_data_start_array(wr, RTE_TEL_U64_VAL);
@@ -220,7 +285,8 @@ int cmd_backend_activate(const char*, const char* p, rte_tel_data* d)
 }  // namespace
 
 // A slot that was free in the current table and is used in `next` gets a
-// fresh baseline: its service's counters start at zero.
+// fresh baseline: its service's counters start at zero; so do the counters
+// of a backend (re)added (fresh_backend_slots()).
 void control_service_added(App& app, const Table& next)
 {
     const Table* cur = app.table ? app.table->current() : nullptr;
@@ -233,6 +299,11 @@ void control_service_added(App& app, const Table& next)
             for (int i = 0; i < CRAB_LB_CNT_MAX; i++)
                 app.base[s.slot][i] = sum_svc(app, s.slot, i);
     }
+    // No worker counts on a fresh slot until `next` is published: the
+    // current table does not use it, and publish() waited for the readers
+    // of every older one.
+    for (const auto& r : fresh_backend_slots(cur, next))
+        app.be_base[r.svc][r.be] = sum_be(app, r.svc, r.be);
 }
 
 int control_init(App&)

@@ -2,6 +2,7 @@
 #include "config.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdio>
 #include <fstream>
@@ -207,7 +208,13 @@ void backend_add(Table& t, const BackendSpec& bs)
             throw Error("backend " + to_string(bs.dip) + " already in " + to_string(bs.svc), kExitUsage);
     if (s.backends.size() >= CRAB_MAX_BACKENDS)
         throw Error("too many backends in " + to_string(bs.svc), kExitUsage);
+    // A stable counter slot: the lowest one no backend of the service holds
+    // (indices into `backends` shift when one is removed).
+    std::array<bool, CRAB_MAX_BACKENDS> used{};
+    for (const auto& o : s.backends)
+        used[o.slot] = true;
     Backend b;
+    b.slot = static_cast<uint16_t>(std::find(used.begin(), used.end(), false) - used.begin());
     b.dip = bs.dip.addr;
     b.weight = bs.weight;
     if (bs.mac) {

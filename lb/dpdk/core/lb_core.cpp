@@ -196,6 +196,8 @@ Verdict to_backend(const Config& cfg, const NeighTable& nt, LcoreState& st, cons
         cnt(st, s, CRAB_LB_CNT_TX_ERROR);
         return Verdict::Drop;
     }
+    // Every rewrite after this succeeds: the frame goes to this backend.
+    st.be[s.slot][b->slot].inc();
     return Verdict::Tx;
 }
 
@@ -380,6 +382,25 @@ std::vector<uint16_t> wrr_build(const std::vector<Backend>& b, const std::vector
     for (uint8_t e : crab::xdp::wrr_ring(wb, CRAB_WRR_SLOTS))
         ring.push_back(e);
     return ring;
+}
+
+std::vector<BackendRef> fresh_backend_slots(const Table* cur, const Table& next)
+{
+    std::vector<BackendRef> out;
+    for (const auto& s : next.services) {
+        const Service* o = cur ? cur->find(s.vip, s.port) : nullptr;
+        if (o && o->slot != s.slot)
+            o = nullptr;  // another service's slot: everything in it is new
+        for (const auto& b : s.backends) {
+            bool kept = false;
+            if (o)
+                for (const auto& ob : o->backends)
+                    kept |= ob.slot == b.slot && ob.dip == b.dip;
+            if (!kept)
+                out.push_back({s.slot, b.slot});
+        }
+    }
+    return out;
 }
 
 void Service::build()

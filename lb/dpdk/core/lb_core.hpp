@@ -52,6 +52,7 @@ struct Counter {
 
 struct Backend {
     uint32_t dip = 0;  // host order
+    uint16_t slot = 0;  // stable index of its per-backend counter in the service
     uint16_t weight = 1;
     uint8_t state = CRAB_BACKEND_ACTIVE;
     bool has_mac = false;  // MAC configured; else from the neighbour table
@@ -111,8 +112,11 @@ struct Config {
 };
 
 // Per-lcore state: counters and round-robin cursors indexed by service slot.
+// be[service slot][backend slot]: frames sent to that backend (redirected,
+// inserted or hashed SYNs, hashed non-SYN packets), as the XDP LB counts.
 struct alignas(64) LcoreState {
     std::array<std::array<Counter, CRAB_LB_CNT_MAX>, CRAB_MAX_SERVICES> cnt;
+    std::array<std::array<Counter, CRAB_MAX_BACKENDS>, CRAB_MAX_SERVICES> be;
     std::array<uint64_t, CRAB_MAX_SERVICES> rr{};  // 64-bit: never wraps early
     std::array<Counter, G_MAX> g;
     uint64_t rng = 0x9e3779b97f4a7c15ULL;  // seed per lcore
@@ -127,6 +131,19 @@ struct Frame {
 };
 
 Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreState& st, Frame& f);
+
+// A (service slot, backend slot) pair: where a backend's counter lives.
+struct BackendRef {
+    uint16_t svc, be;
+    bool operator==(const BackendRef&) const = default;
+};
+
+// Backend counters that must start from zero when @next is published over
+// @cur (nullptr: none before): every backend of @next whose slot was not
+// held by the same DIP of the same service in @cur, i.e. a backend
+// (re)added or a re-used slot. The counters are monotonic per lcore; the
+// control plane keeps a baseline per slot and reports sum - baseline.
+std::vector<BackendRef> fresh_backend_slots(const Table* cur, const Table& next);
 
 // Helpers shared with the tests and the control plane.
 uint64_t next_random(uint64_t& s);
