@@ -22,7 +22,7 @@
 # 4; non-SYN packets dropped are logged); a removed backend completed no connection between its
 # removal and its re-add (beyond the client's SYN retransmissions: a SYN
 # sent to it before its drain may be answered late); the LB ends with the
-# three backends active; XDP (the LB's per-backend counters, harvested
+# three backends active; the LB's per-backend counters (harvested
 # before each removal since a re-add zeroes them): a draining backend's
 # counter does not move, the per-backend SYNs sum to the service total and
 # cover each server's completions; the churn kept pace (at least 80% of
@@ -65,11 +65,20 @@ churn_opens() {
 	done
 }
 
-# The XDP LB's per-backend SYN counter of DIP ("-" when absent), one
-# crabctl call and no other fork (used by the operations).
-churn_xdp_be1() {
+# The LB's stats as JSON (one crabctl call).
+churn_lb_stats() {
+	case $EP_LB in
+	xdp) ep_crabctl "$NS_LB" -j lb xdp stats --dev eth0 ;;
+	dpdk) "$CRABCTL" -j lb dpdk --prefix "$PREFIX" stats ;;
+	esac
+}
+
+# The LB's per-backend SYN counter of DIP ("-" when absent), one crabctl
+# call and no other fork (used by the operations). The DIP appears only
+# as a key of the service's "backends" in either LB's JSON.
+churn_be1() {
 	local j
-	j=$(ep_crabctl "$NS_LB" -j lb xdp stats --dev eth0) || { echo "stats-failed"; return; }
+	j=$(churn_lb_stats) || { echo "stats-failed"; return; }
 	j=${j//[[:space:]]/}
 	if [[ $j =~ \"${1//./\\.}\":([0-9]+) ]]; then
 		echo "${BASH_REMATCH[1]}"
@@ -78,12 +87,16 @@ churn_xdp_be1() {
 	fi
 }
 
-# The XDP LB's per-backend SYN counters of DIPs ("" when absent).
-churn_xdp_be() {
-	ep_crabctl "$NS_LB" -j lb xdp stats --dev eth0 | python3 -c '
+# The LB's per-backend SYN counters of DIPs ("" when absent).
+churn_be() {
+	churn_lb_stats | python3 -c '
 import json, sys
 j = json.load(sys.stdin)
-be = [s for s in j["services"] if s["service"] == sys.argv[1]][0]["backends"]
+svcs = j["services"]
+if isinstance(svcs, list):	# xdp: a list of {"service", "counters", "backends"}
+	be = [s for s in svcs if s["service"] == sys.argv[1]][0]["backends"]
+else:			# dpdk: {"VIP:PORT": {COUNTER: N, ..., "backends": {...}}}
+	be = svcs[sys.argv[1]]["backends"]
 print(" ".join(str(be.get(ip, "")) for ip in sys.argv[2:]))' "$VIP:$EP_PORT" "$@"
 }
 
@@ -119,17 +132,17 @@ churn_ms() {
 # One operation (tick K, started at T ms, LATE ms behind its tick), in the
 # background. Appends one line to ops.log: ms since the start, tick,
 # operation, exit status, ms the crabctl call took (wall, CPU), ms late,
-# ms from its dispatch to its end (with the reads below). XDP: the drained backend's
+# ms from its dispatch to its end (with the reads below). The drained backend's
 # per-backend counter right after the drain, and again right before its
 # removal (a re-add zeroes the slot's counter: the second read is the
-# harvest) to xdp.log. Completions of the servers right after a removal
+# harvest) to be.log. Completions of the servers right after a removal
 # and right before the re-add to late.log.
 churn_op() {
 	local dir=$1 k=$2 t=$3 late=$4 tj=$5 op dip rest rc t1 t2 pre= a b try
 	churn_op_words "$k"
 	op=$CHURN_OP dip=$CHURN_DIP rest=$CHURN_ARGS
 	if [ "$op" = del ]; then
-		[ "$EP_LB" = xdp ] && echo "harvest $dip $(churn_xdp_be1 "$dip")" >>"$dir/xdp.log"
+		echo "harvest $dip $(churn_be1 "$dip")" >>"$dir/be.log"
 	elif [ "$op" = add ]; then
 		churn_opens
 		echo "add $dip ${CHURN_OPENS[*]}" >>"$dir/late.log"
@@ -154,7 +167,7 @@ churn_op() {
 		churn_opens
 		echo "del $dip ${CHURN_OPENS[*]}" >>"$dir/late.log"
 	fi
-	[ "$op" = drain ] && [ "$EP_LB" = xdp ] && echo "drained $dip $(churn_xdp_be1 "$dip")" >>"$dir/xdp.log"
+	[ "$op" = drain ] && echo "drained $dip $(churn_be1 "$dip")" >>"$dir/be.log"
 	[ $rc = 0 ] || pre=$(tr '\n' ' ' <"$dir/op.$k")
 	churn_ms
 	echo "$t $k backend $op $dip $rest rc=$rc tries=$try $((t2 - t1))ms cpu=${cpu}ms late=${late}ms job=$((CHURN_NOW - tj))ms $pre" >>"$dir/ops.log"
@@ -163,7 +176,7 @@ churn_op() {
 # The churn loop (in the background): ticks every 100 ms until SECONDS
 # have passed, the stream of new connections is done (stream.done) and a
 # period is complete (every server back, weight set), then waits for the
-# last operations. Writes ops.log, xdp.log, late.log
+# last operations. Writes ops.log, be.log, late.log
 # (churn_op) and done (ms the loop ran).
 churn_loop() {
 	local dir=$1 secs=$2 t0 k=0 x pids=() fd dummy
@@ -218,7 +231,7 @@ churn_run() {
 	syn0=$(ep_lb_counter syn_redirected)
 	nsd0=$(ep_lb_counter nonsyn_drop)
 	nob0=$(ep_lb_counter no_backend)
-	[ "$EP_LB" = xdp ] && read -r -a be0 <<<"$(churn_xdp_be "${IP_SRV[@]:1}")"
+	read -r -a be0 <<<"$(churn_be "${IP_SRV[@]:1}")"
 
 	# The long-lived connections: one exchange a second until the churn
 	# has ended (stop file; bounded). The stream and the churn start once
@@ -251,7 +264,7 @@ churn_run() {
 	hrc=$?
 
 	sort -n -k2 "$dir/ops.log" | sed 's/^/# op /'
-	[ -e "$dir/xdp.log" ] && sed 's/^/# xdp /' "$dir/xdp.log"
+	[ -e "$dir/be.log" ] && sed 's/^/# be /' "$dir/be.log"
 	short=$(cat "$dir/short.json")
 	hold=$(cat "$dir/hold.json")
 	crab_log "short: ${short:0:400}"
@@ -353,16 +366,16 @@ churn_run() {
 	[ "$act" = 3 ]
 	log_test $? "the LB ends with the three backends active ($act)"
 
-	[ "$EP_LB" = xdp ] && churn_xdp_check "$dir" "$syn" "${d[@]}" "${be0[@]}"
+	churn_be_check "$dir" "$syn" "${d[@]}" "${be0[@]}"
 }
 
-# XDP: per-backend SYN counts (harvested at each removal plus the final
+# Per-backend SYN counts (harvested at each removal plus the final
 # ones, minus the start) sum to the service's total and cover each
 # server's completions; a draining backend's counter never moved.
-churn_xdp_check() {
+churn_be_check() {
 	local dir=$1 syn=$2 d=($3 $4 $5) be0=($6 $7 $8) fin cnt=(0 0 0) s frozen=0 ndrain=0
 	local what ip v prev_ip prev_v
-	read -r -a fin <<<"$(churn_xdp_be "${IP_SRV[@]:1}")"
+	read -r -a fin <<<"$(churn_be "${IP_SRV[@]:1}")"
 	for s in 0 1 2; do cnt[s]=$((fin[s] - be0[s])); done
 	while read -r what ip v; do
 		if [ "$what" = drained ]; then
@@ -376,11 +389,11 @@ churn_xdp_check() {
 			frozen=1
 		}
 		for s in 1 2 3; do [ "$ip" = "${IP_SRV[s]}" ] && cnt[s - 1]=$((cnt[s - 1] + v)); done
-	done <"$dir/xdp.log"
+	done <"$dir/be.log"
 	[ "$frozen" = 0 ] && [ "$ndrain" -gt 0 ]
-	log_test $? "XDP: no SYN to a draining backend ($ndrain drains, per-backend counter unchanged until its removal)"
+	log_test $? "$EP_LB: no SYN to a draining backend ($ndrain drains, per-backend counter unchanged until its removal)"
 	local ok=0
 	[ $((cnt[0] + cnt[1] + cnt[2])) = "$syn" ] || ok=1
 	for s in 0 1 2; do [ "${cnt[s]}" -ge "${d[s]}" ] || ok=1; done
-	log_test $ok "XDP: per-backend SYNs ${cnt[*]} sum to the service's $syn and cover the completions ${d[*]}"
+	log_test $ok "$EP_LB: per-backend SYNs ${cnt[*]} sum to the service's $syn and cover the completions ${d[*]}"
 }
