@@ -90,7 +90,10 @@ ep_stat() {
 # listener must be created while the sock_ops program is attached).
 ep_echo_server() {
 	local ns=$1 port=$2 i pid
-	ep_in_cg "$CG_SRV" "$ns" $CRAB_TCPECHO server --port "$port" &
+	# EP_ACCEPTED_DIR: each server keeps its count of accepted
+	# connections in a file named after its namespace there.
+	ep_in_cg "$CG_SRV" "$ns" $CRAB_TCPECHO server --port "$port" \
+		${EP_ACCEPTED_DIR:+--accepted "$EP_ACCEPTED_DIR/$ns"} &
 	pid=$!
 	crab_defer "kill $pid"
 	for i in $(seq 1 100); do

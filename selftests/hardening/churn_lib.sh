@@ -16,7 +16,7 @@
 #    succeed.
 # Asserts: no failed short or long connection; every connection
 # redirected by the eBPF client (its counter) and getpeername() = VIP; the
-# servers completed the connections made; the LB counted one SYN per
+# servers completed the connections made (churn_completions); the LB counted one SYN per
 # connection plus the client's SYN retransmissions, nothing else and
 # never no_backend (each retransmission allows one completion more: step
 # 4; non-SYN packets dropped are logged); a removed backend completed no connection between its
@@ -209,12 +209,34 @@ churn_loop() {
 	echo "$((CHURN_NOW - t0))" >"$dir/done"
 }
 
+# The connections the three servers' applications accepted ("a b c"),
+# when the echo servers keep count (EP_ACCEPTED_DIR, set before
+# ep_setup); else their stacks' TcpPassiveOpens (ep_opens). The kernel
+# counts PassiveOpens when it creates a child socket, and two CPUs
+# handling the client's ACK and its first data segment of the same
+# request at once each create one (tcp_check_req(): the loser finds the
+# request gone, !own_req, and frees its child uncounted back), so
+# PassiveOpens can exceed the connections made; accept() cannot.
+churn_completions() {
+	local i out= v
+	if [ -z "$EP_ACCEPTED_DIR" ]; then
+		ep_opens
+		return
+	fi
+	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
+		v=0
+		[ -e "$EP_ACCEPTED_DIR/${NS_SRV[i]}" ] && read -r v <"$EP_ACCEPTED_DIR/${NS_SRV[i]}"
+		out+="$v "
+	done
+	echo "${out% }"
+}
+
 # Sum of the three servers' completions in "a b c".
 churn_sum3() { echo $(($1 + $2 + $3)); }
 
 churn_run() {
 	local n=$1 secs=$2 h=$3 dir=$EP_TMP/churn i hpid cpid lpid rate
-	local o0 o1 red0 retr0 syn0 nsd0 nob0 be0 hold short hrc crc
+	local o0 o1 p0 p1 red0 retr0 syn0 nsd0 nob0 be0 hold short hrc crc
 	mkdir -p "$dir"
 	for i in 1 2 3; do
 		CHURN_SRV_PID[i]=$(ip netns pids "${NS_SRV[i]}" | head -n1)
@@ -225,7 +247,8 @@ churn_run() {
 	rate=$(python3 -c "print($n / $secs)")
 	crab_log "churn: $n new connections over $secs s ($rate/s), $h long-lived, one crabctl operation per ${CHURN_TICK_MS} ms ($EP_LB LB)"
 
-	read -r -a o0 <<<"$(ep_opens)"
+	read -r -a o0 <<<"$(churn_completions)"
+	read -r -a p0 <<<"$(ep_opens)"
 	red0=$(ep_stat redirected)
 	retr0=$(crab_tcpext "$NS_CLI" TCPSynRetrans)
 	syn0=$(ep_lb_counter syn_redirected)
@@ -315,8 +338,10 @@ churn_run() {
 	# connection the client then resets. So each retransmission allows one
 	# completion more; without retransmissions the count is exact.
 	local red retr syn nsd nob d tot=$((n + h)) extra
-	read -r -a o1 <<<"$(ep_opens)"
+	read -r -a o1 <<<"$(churn_completions)"
+	read -r -a p1 <<<"$(ep_opens)"
 	d=($((o1[0] - o0[0])) $((o1[1] - o0[1])) $((o1[2] - o0[2])))
+	crab_log "servers: accepted/completed +${d[*]}, TcpPassiveOpens +$((p1[0] - p0[0])) $((p1[1] - p0[1])) $((p1[2] - p0[2]))"
 	red=$(($(ep_stat redirected) - red0))
 	retr=$(($(crab_tcpext "$NS_CLI" TCPSynRetrans) - retr0))
 	extra=$(($(churn_sum3 "${d[@]}") - tot))

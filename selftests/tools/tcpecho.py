@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Echo server and checking client for the CRAB selftests.
 
-server: threaded TCP echo server (echoes until the peer closes).
+server: threaded TCP echo server (echoes until the peer closes); with
+--accepted FILE it keeps the number of connections accepted in FILE.
 client: N connections to ADDR:PORT; each sends random bytes and checks the
 echo; reports JSON {"ok", "failed", "peers": {ip: count}, "errors": [...]},
 peers taken from getpeername() after the handshake. With --hold all
@@ -41,8 +42,15 @@ def serve(args):
             except OSError:
                 return
 
+    accepted = 0
     while True:
         c, _ = ls.accept()
+        accepted += 1
+        if args.accepted:
+            # Replaced whole (rename), so a reader never sees half a number.
+            with open(args.accepted + ".tmp", "w") as f:
+                f.write(f"{accepted}\n")
+            os.replace(args.accepted + ".tmp", args.accepted)
         threading.Thread(target=handle, args=(c,), daemon=True).start()
 
 
@@ -164,6 +172,8 @@ def main():
     s = sub.add_parser("server")
     s.add_argument("--port", type=int, required=True)
     s.add_argument("--bind", default="0.0.0.0")
+    s.add_argument("--accepted",
+                   help="file holding the number of connections accepted so far")
     c = sub.add_parser("client")
     c.add_argument("--addr", required=True)
     c.add_argument("--port", type=int, required=True)
