@@ -84,9 +84,10 @@ r=$($TEL "$PREFIX" "/crab/backend_drain,$SVC,${IP_SRV[2]}")
 cap_start
 ip netns exec "$NS_CLI" $PKT send --vip "$VIP" --count 4 --sport 22000 --opt
 cap_stop
+d1=$(res 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn"])')
+d3=$(res 3 | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn"])')
 [ "$(res 2 | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn"])')" = 0 ] &&
-	[ "$(( $(res 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn"])') + \
-	       $(res 3 | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn"])') ))" = 4 ]
+	[ "$((d1 + d3))" = 4 ]
 log_test $? "telemetry backend_drain: drained backend gets no new SYNs ($r)"
 r=$($TEL "$PREFIX" "/crab/backend_add,$SVC,bogus")
 grep -q '"error"' <<<"$r" && grep -q bogus <<<"$r"
@@ -98,6 +99,16 @@ if [ -x "$CRABCTL" ]; then
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["services"][sys.argv[1]]["syn_redirected"])' "$SVC")
 	[ "$n" = 34 ] && ! "$CRABCTL" lb dpdk --prefix "$PREFIX" backend add "$SVC" 198.18.0.300 2>/dev/null
 	log_test $? "crabctl lb dpdk stats: syn_redirected 34; bad DIP refused"
+	# Per-backend counts = the SYNs each server captured: 10 each in
+	# step 1, then server 2 drained and the 4 of step 3 on 1 and 3.
+	want="${IP_SRV[1]} $((10 + d1)) ${IP_SRV[2]} 10 ${IP_SRV[3]} $((10 + d3))"
+	got=$("$CRABCTL" lb dpdk --prefix "$PREFIX" stats | awk '$1 == "backend" { printf "%s %s ", $2, $3 }')
+	jgot=$("$CRABCTL" -j lb dpdk --prefix "$PREFIX" stats | python3 -c '
+import json, sys
+be = json.load(sys.stdin)["services"][sys.argv[1]]["backends"]
+print(" ".join(f"{ip} {be[ip]}" for ip in sys.argv[2:]))' "$SVC" "${IP_SRV[@]:1}")
+	[ "${got% }" = "$want" ] && [ "$jgot" = "$want" ]
+	log_test $? "crabctl lb dpdk stats per backend (text and JSON) = SYNs each server captured: $want"
 else
 	log_test $ksft_skip "crabctl lb dpdk (crabctl not built: $CRABCTL)"
 fi
