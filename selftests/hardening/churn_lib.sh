@@ -41,6 +41,7 @@ churn_lbctl() {
 	case $EP_LB in
 	xdp) ep_crabctl "$NS_LB" lb xdp "$@" --dev eth0 ;;
 	dpdk) "$CRABCTL" lb dpdk --prefix "$PREFIX" "$@" ;;
+	nf) ip netns exec "$NS_LB" "$CRABCTL" lb nf "$@" ;;
 	*) crab_fail "churn_lbctl: EP_LB=$EP_LB" ;;
 	esac
 }
@@ -70,6 +71,8 @@ churn_lb_stats() {
 	case $EP_LB in
 	xdp) ep_crabctl "$NS_LB" -j lb xdp stats --dev eth0 ;;
 	dpdk) "$CRABCTL" -j lb dpdk --prefix "$PREFIX" stats ;;
+	# nf: the per-backend counters ("selected") are in show, not stats.
+	nf) ip netns exec "$NS_LB" "$CRABCTL" -j lb nf show ;;
 	esac
 }
 
@@ -77,10 +80,12 @@ churn_lb_stats() {
 # call and no other fork (used by the operations). The DIP appears only
 # as a key of the service's "backends" in either LB's JSON.
 churn_be1() {
-	local j
+	local j ip=${1//./\\.}
 	j=$(churn_lb_stats) || { echo "stats-failed"; return; }
 	j=${j//[[:space:]]/}
-	if [[ $j =~ \"${1//./\\.}\":([0-9]+) ]]; then
+	# nf: a list of backend objects: the backend's object first, then its counter.
+	[ "$EP_LB" = nf ] && [[ $j =~ \{[^{}]*\"dip\":\"$ip\"[^{}]*\} ]] && j=${BASH_REMATCH[0]} ip=selected
+	if [[ $j =~ \"$ip\":([0-9]+) ]]; then
 		echo "${BASH_REMATCH[1]}"
 	else
 		echo -
@@ -97,7 +102,30 @@ if isinstance(svcs, list):	# xdp: a list of {"service", "counters", "backends"}
 	be = [s for s in svcs if s["service"] == sys.argv[1]][0]["backends"]
 else:			# dpdk: {"VIP:PORT": {COUNTER: N, ..., "backends": {...}}}
 	be = svcs[sys.argv[1]]["backends"]
+if isinstance(be, list):	# nf: [{"dip", "selected", "state", "weight"}]
+	be = {b["dip"]: b["selected"] for b in be}
 print(" ".join(str(be.get(ip, "")) for ip in sys.argv[2:]))' "$VIP:$EP_PORT" "$@"
+}
+
+# The client's count of redirected connections: the eBPF client's
+# counter or crab_client's (sockets re-keyed).
+churn_redirected() {
+	case ${EP_CLIENT:-ebpf} in
+	module) ep_mod_counter "$NS_CLI" crab_client redirected ;;
+	*) ep_stat redirected ;;
+	esac
+}
+
+# churn_peers_ok JSON N: the N connections' getpeername() peers are right:
+# all the VIP with the eBPF client (it rewrites addresses in tc and keeps
+# the socket's key), DIPs of the three servers with crab_client (it
+# re-keys the socket to the SYN-ACK's source).
+churn_peers_ok() {
+	if [ "${EP_CLIENT:-ebpf}" = module ]; then
+		[ "$(crab_json "$1" "int(set(j['peers']) <= {'${IP_SRV[1]}', '${IP_SRV[2]}', '${IP_SRV[3]}'} and sum(j['peers'].values()) == $2)")" = 1 ]
+	else
+		[ "$(crab_json "$1" 'j["peers"]')" = "{'$VIP': $2}" ]
+	fi
 }
 
 # The schedule: tick K (every 100 ms) is an operation on server K % 3 + 1,
@@ -249,7 +277,7 @@ churn_run() {
 
 	read -r -a o0 <<<"$(churn_completions)"
 	read -r -a p0 <<<"$(ep_opens)"
-	red0=$(ep_stat redirected)
+	red0=$(churn_redirected)
 	retr0=$(crab_tcpext "$NS_CLI" TCPSynRetrans)
 	syn0=$(ep_lb_counter syn_redirected)
 	nsd0=$(ep_lb_counter nonsyn_drop)
@@ -316,18 +344,20 @@ churn_run() {
 	log_test $? "churn: $nops crabctl operations (>= $need of $allowed the host allowed in $ms ms), $nbad failed, $nretry retried"
 	CHURN_OPS=$nops CHURN_MS=$ms
 
-	# 2. Every new connection succeeded, echoed, peer = VIP (eBPF client).
+	# 2. Every new connection succeeded, echoed, the right peers.
+	local peer="getpeername() = VIP"
+	[ "${EP_CLIENT:-ebpf}" = module ] && peer="getpeername() = a DIP (re-keyed)"
 	[ $crc = 0 ] && [ "$(crab_json "$short" 'j["ok"]')" = "$n" ] &&
-		[ "$(crab_json "$short" 'j["failed"]')" = 0 ] &&
-		[ "$(crab_json "$short" 'j["peers"]')" = "{'$VIP': $n}" ]
-	log_test $? "$n new connections during the churn succeeded, data echoed, getpeername() = VIP (in $(crab_json "$short" 'j["seconds"]') s, at most $(crab_json "$short" 'j["late"]') s behind the rate)"
+		[ "$(crab_json "$short" 'j["failed"]')" = 0 ] && churn_peers_ok "$short" "$n"
+	log_test $? "$n new connections during the churn succeeded, data echoed, $peer (in $(crab_json "$short" 'j["seconds"]') s, at most $(crab_json "$short" 'j["late"]') s behind the rate)"
 
 	# 3. Every long-lived connection exchanged data until after the churn.
 	local t_end t_churn
 	t_end=$(stat -c %Y "$dir/hold.json")
 	t_churn=$(stat -c %Y "$dir/done")
 	[ $hrc = 0 ] && [ "$(crab_json "$hold" 'j["ok"]')" = "$h" ] &&
-		[ "$(crab_json "$hold" 'j["failed"]')" = 0 ] && [ "$t_end" -ge "$t_churn" ]
+		[ "$(crab_json "$hold" 'j["failed"]')" = 0 ] && [ "$t_end" -ge "$t_churn" ] &&
+		churn_peers_ok "$hold" "$h"
 	log_test $? "$h long-lived connections survived, $(crab_json "$hold" 'j["rounds"]') exchange rounds each, the last after the churn"
 
 	# 4. and 5. Redirected and completed: the eBPF client's counter is
@@ -342,11 +372,23 @@ churn_run() {
 	read -r -a p1 <<<"$(ep_opens)"
 	d=($((o1[0] - o0[0])) $((o1[1] - o0[1])) $((o1[2] - o0[2])))
 	crab_log "servers: accepted/completed +${d[*]}, TcpPassiveOpens +$((p1[0] - p0[0])) $((p1[1] - p0[1])) $((p1[2] - p0[2]))"
-	red=$(($(ep_stat redirected) - red0))
+	red=$(($(churn_redirected) - red0))
 	retr=$(($(crab_tcpext "$NS_CLI" TCPSynRetrans) - retr0))
 	extra=$(($(churn_sum3 "${d[@]}") - tot))
-	[ "$red" = $tot ] && [ "$extra" -ge 0 ] && [ "$extra" -le "$retr" ]
-	log_test $? "all $tot connections redirected ($red) and completed by the servers (${d[*]}: $extra more, <= $retr retransmissions)"
+	local cover=0 pmsg=
+	if [ "${EP_CLIENT:-ebpf}" = module ]; then
+		local p=($(python3 -c '
+import json, sys
+p = {}
+for f in sys.argv[1:3]:
+    for ip, v in json.load(open(f))["peers"].items():
+        p[ip] = p.get(ip, 0) + v
+print(" ".join(str(p.get(ip, 0)) for ip in sys.argv[3:]))' "$dir/short.json" "$dir/hold.json" "${IP_SRV[@]:1}"))
+		for s in 0 1 2; do [ "${d[s]}" -ge "${p[s]:-0}" ] || cover=1; done
+		pmsg=", each >= its peers ${p[*]}"
+	fi
+	[ "$red" = $tot ] && [ "$extra" -ge 0 ] && [ "$extra" -le "$retr" ] && [ $cover = 0 ]
+	log_test $? "all $tot connections redirected ($red) and completed by the servers (${d[*]}: $extra more, <= $retr retransmissions$pmsg)"
 
 	syn=$(($(ep_lb_counter syn_redirected) - syn0))
 	nsd=$(($(ep_lb_counter nonsyn_drop) - nsd0))
