@@ -11,10 +11,13 @@
 #            [--rounds R]
 #            [--rate-mbit R] [--sizes "64 1024 ..."] [--tput-seconds S] [--tput-conns K]
 #            [--tput-variants "nolimit direct crab-nf ipvs-dr ipvs-nat"]
+#            [--cap-seconds S] [--cap-clients K] [--cap-requests N] [--cap-size B]
+#            [--cap-variants "idle direct crab-nf crab-xdp ipvs-dr ipvs-nat nft-dnat"]
 #
 # Writes DIR/exp1/<variant>-<crr|rr>.{json,csv,log} (with --rounds R > 1:
 # <variant>-<crr|rr>.r<k>.*, samples/R per round, plot.py pools them),
-# DIR/exp4/<policy>-<load>.*, DIR/exp3/<variant>-<crr|rr>-<size>-<k>.*
+# DIR/exp4/<policy>-<load>.*, DIR/exp3/<variant>-<crr|rr>-<size>-<k>.*,
+# DIR/exp2/<variant>.txt (+ <variant>-<k>.{json,log}, LB state)
 # and DIR/guest-env.txt. A variant that cannot be set up is recorded as
 # DIR/exp1/<variant>.skip with the reason; the run goes on.
 set -uo pipefail
@@ -27,6 +30,10 @@ warmup=
 # (both directions), K closed-loop clients for tput_seconds per point.
 rate_mbit=5 sizes="64 1024 8192 65536" tput_seconds=20 tput_conns=6
 tput_variants="nolimit direct crab-nf ipvs-dr ipvs-nat"
+# Experiment 2: LB CPU cost per connection, K closed-loop crr clients with N
+# requests of B bytes per connection for cap_seconds per alternative.
+cap_seconds=20 cap_clients=4 cap_requests=4 cap_size=64
+cap_variants="idle direct crab-nf crab-xdp ipvs-dr ipvs-nat nft-dnat"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--out) out=$2; shift 2 ;;
@@ -44,6 +51,11 @@ while [ $# -gt 0 ]; do
 	--tput-seconds) tput_seconds=$2; shift 2 ;;
 	--tput-conns) tput_conns=$2; shift 2 ;;
 	--tput-variants) tput_variants=$2; shift 2 ;;
+	--cap-seconds) cap_seconds=$2; shift 2 ;;
+	--cap-clients) cap_clients=$2; shift 2 ;;
+	--cap-requests) cap_requests=$2; shift 2 ;;
+	--cap-size) cap_size=$2; shift 2 ;;
+	--cap-variants) cap_variants=$2; shift 2 ;;
 	*) echo "error: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -54,7 +66,7 @@ case $rounds in '' | *[!0-9]* | 0) echo "error: --rounds must be a positive inte
 # shellcheck source=../../selftests/lib.sh
 source "$here/../../selftests/lib.sh"
 PORT=8080
-mkdir -p "$out/exp1" "$out/exp4" "$out/exp3"
+mkdir -p "$out/exp1" "$out/exp4" "$out/exp3" "$out/exp2"
 
 # Where CMake puts them (a find over the build tree takes minutes over 9p).
 find_bin() {
@@ -84,6 +96,7 @@ log() { echo "# bench: $*"; }
 	echo "nft=$(nft --version 2>/dev/null)"
 	echo "samples=$samples rounds=$rounds warmup=$warmup policy_samples=$psamples service_us=$service_us"
 	echo "exp3: rate_mbit=$rate_mbit sizes=$sizes tput_seconds=$tput_seconds tput_conns=$tput_conns"
+	echo "exp2: cap_seconds=$cap_seconds cap_clients=$cap_clients cap_requests=$cap_requests cap_size=$cap_size"
 	echo "start=$(date -u +%FT%TZ)"
 } >"$out/guest-env.txt"
 
@@ -168,11 +181,17 @@ direct_down() { :; }
 crab-xdp_up() {
 	local i
 	client_crab 1
-	xctl attach eth0 2>"$out/xdp-attach.err" || { SKIP_REASON="crabctl lb xdp attach failed: $(tail -n1 "$out/xdp-attach.err")"; return 1; }
-	# XDP_TX on a veth needs an XDP program on the peer (selftests/lb_xdp/xdp_lib.sh)
-	XDP_PEER=$(sw_peer "$NS_LB")
-	nsenter --net="/run/netns/$NS_SW" "$CRABCTL" lb xdp attach "$XDP_PEER" --mode native >/dev/null 2>&1 ||
-		{ SKIP_REASON="cannot attach XDP to the LB's veth peer"; return 1; }
+	# XDP_MODE=generic (experiment 2): skb-mode XDP, which runs in the
+	# receive path of the LB's veth (and so on the CPU RPS steers it to);
+	# its XDP_TX needs no program on the peer.
+	xctl attach eth0 ${XDP_MODE:+--mode $XDP_MODE} 2>"$out/xdp-attach.err" ||
+		{ SKIP_REASON="crabctl lb xdp attach failed: $(tail -n1 "$out/xdp-attach.err")"; return 1; }
+	if [ "${XDP_MODE:-}" != generic ]; then
+		# XDP_TX on a veth needs an XDP program on the peer (selftests/lb_xdp/xdp_lib.sh)
+		XDP_PEER=$(sw_peer "$NS_LB")
+		nsenter --net="/run/netns/$NS_SW" "$CRABCTL" lb xdp attach "$XDP_PEER" --mode native >/dev/null 2>&1 ||
+			{ SKIP_REASON="cannot attach XDP to the LB's veth peer"; return 1; }
+	fi
 	xctl service add "$VIP:$PORT" --policy "${POLICY:-rr}" --dev eth0 || { SKIP_REASON="xdp service add failed"; return 1; }
 	for ((i = 1; i <= nservers; i++)); do
 		xctl backend add "$VIP:$PORT" "${IP_SRV[i]}" --dev eth0 || { SKIP_REASON="xdp backend add failed"; return 1; }
@@ -258,7 +277,7 @@ nft-dnat_up() {
 	TARGET=$VIP:$PORT
 }
 nft-dnat_down() {
-	ip netns exec "$NS_LB" nft list table ip crabbench >"$out/exp1/nft-dnat-ruleset.txt" 2>&1
+	ip netns exec "$NS_LB" nft list table ip crabbench >"$out/${EXPDIR:-exp1}/nft-dnat-ruleset.txt" 2>&1
 	ip netns exec "$NS_LB" nft delete table ip crabbench
 	srv_route_via_lb del
 }
@@ -499,9 +518,130 @@ exp3() {
 	EXPDIR=exp1
 }
 
+
+# ---- experiment 2: LB capacity (LB CPU cost per connection) ------------------------
+# Two vCPUs: every packet the LB's namespace receives is processed on CPU 1,
+# everything else on CPU 0. veths without NAPI (no native XDP) deliver with
+# netif_rx, which honours RPS: the LB's eth0 gets rps_cpus 2 (CPU 1), every
+# other veth (client, servers, both sides of the bridge) rps_cpus 1, and the
+# load generator and the servers are pinned to CPU 0 (this shell is, its
+# children inherit it). A forwarding LB (IPVS, nft, crab_lb_nf, skb-mode
+# XDP) does all its work in that receive softirq, so CPU 1's busy time is
+# the LB's cost; `direct` (no LB) and `idle` (no traffic) are the controls.
+# The CPU time comes from /proc/stat (ticks, USER_HZ), the per-CPU NET_RX
+# softirq counts from /proc/softirqs, the LB's packets from its eth0.
+rps_set() { # rps_set MASK_LB MASK_OTHERS
+	local ns dev q m
+	for ns in "$NS_SW" "$NS_CLI" "$NS_LB" "${NS_SRV[@]}"; do
+		for dev in $(ip -n "$ns" -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'); do
+			[ "$dev" = lo ] && continue
+			m=$2
+			[ "$ns" = "$NS_LB" ] && [ "$dev" = eth0 ] && m=$1
+			for q in $(ip netns exec "$ns" sh -c "ls -d /sys/class/net/$dev/queues/rx-* 2>/dev/null"); do
+				ip netns exec "$ns" sh -c "echo $m >$q/rps_cpus" || return 1
+			done
+		done
+	done
+}
+rps_show() {
+	local ns
+	for ns in "$NS_SW" "$NS_CLI" "$NS_LB" "${NS_SRV[@]}"; do
+		ip netns exec "$ns" sh -c 'for f in /sys/class/net/*/queues/rx-*/rps_cpus; do echo "'"$ns"' $f $(cat $f)"; done'
+	done
+}
+# One snapshot as key=value: cpu<N>_<field> ticks, net_rx_cpu<N>, lb_rx/tx.
+cap_snap() { # cap_snap PREFIX
+	awk -v p="$1" '/^cpu[0-9]/ { n = split("user nice system idle iowait irq softirq steal", f, " ");
+		for (i = 1; i <= n; i++) printf "%s_%s_%s=%s\n", p, $1, f[i], $(i + 1) }' /proc/stat
+	awk -v p="$1" '$1 == "NET_RX:" { for (i = 2; i <= NF; i++) printf "%s_net_rx_cpu%d=%s\n", p, i - 2, $i }' /proc/softirqs
+	ip netns exec "$NS_LB" sh -c 'd=/sys/class/net/eth0/statistics; echo "'"$1"'_lb_rx_packets=$(cat $d/rx_packets)"; echo "'"$1"'_lb_tx_packets=$(cat $d/tx_packets)"'
+	echo "${1}_time=$(date +%s.%N)"
+}
+cap_point() { # cap_point VARIANT: K clients for cap_seconds, snapshots around
+	local v=$1 k pids=() rc=0 f=$out/exp2/$1.txt t0
+	t0=$(date +%s)
+	{
+		echo "variant=$v"
+		echo "seconds=$cap_seconds clients=$cap_clients requests=$cap_requests size=$cap_size"
+		cap_snap before
+	} >"$f"
+	if [ "$v" = idle ]; then
+		sleep "$cap_seconds"
+	else
+		for ((k = 1; k <= cap_clients; k++)); do
+			ip netns exec "$NS_CLI" $LOADGEN --target "$TARGET" --mode crr --size "$cap_size" \
+				--requests "$cap_requests" --duration "$cap_seconds" --timeout-ms 10000 \
+				--max-error-frac 0.05 --out "$out/exp2/$v-$k.json" >"$out/exp2/$v-$k.log" 2>&1 &
+			pids+=($!)
+		done
+		for k in "${pids[@]}"; do wait "$k" || rc=1; done
+	fi
+	cap_snap after >>"$f"
+	echo "loadgen_rc=$rc" >>"$f"
+	echo "exp2/$v $t0 $(date +%s)" >>"$out/timeline.txt"
+	log "exp2 $v: exit $rc, $(python3 - "$f" "$out/exp2/$v" <<-'PY'
+	import glob, json, sys
+	kv = dict(l.strip().split("=", 1) for l in open(sys.argv[1]) if "=" in l and " " not in l.strip())
+	d = lambda k: float(kv["after_" + k]) - float(kv["before_" + k])
+	busy = sum(d("cpu1_" + x) for x in ("user", "nice", "system", "irq", "softirq", "steal"))
+	tot = busy + d("cpu1_idle") + d("cpu1_iowait")
+	conns = 0
+	for p in glob.glob(sys.argv[2] + "-*.json"):
+	    j = json.load(open(p)); conns += j["samples"] + j["warmup_discarded"]
+	print("%d conns, LB rx %d pkts, CPU1 busy %d of %d ticks, NET_RX cpu0 %d cpu1 %d" % (conns,
+	      d("lb_rx_packets"), busy, tot, d("net_rx_cpu0"), d("net_rx_cpu1")))
+	PY
+	)"
+	[ $rc = 0 ] || tail -n 3 "$out/exp2/$v"-*.log | sed 's/^/#   /'
+}
+exp2() {
+	local v up down
+	[ "$(nproc)" -ge 2 ] || {
+		log "exp2: SKIP: needs 2 vCPUs (CRAB_VM_CPUS=2), the guest has $(nproc)"
+		echo "needs 2 vCPUs, the guest has $(nproc)" >"$out/exp2/all.skip"
+		return 0
+	}
+	printf '%s\n' "seconds=$cap_seconds" "clients=$cap_clients" "requests=$cap_requests" "size=$cap_size" \
+		"servers=$nservers" "lb_cpu=1" "others_cpu=0" >"$out/exp2/params.txt"
+	rps_set 2 1 || { log "exp2: SKIP: cannot set rps_cpus"; echo "cannot set rps_cpus (CONFIG_RPS?)" >"$out/exp2/all.skip"; rps_set 0 0; return 0; }
+	rps_show >"$out/exp2/rps.txt" 2>&1
+	taskset -pc 0 $$ >/dev/null
+	EXPDIR=exp2
+	servers_start --size "$cap_size"
+	for v in $cap_variants; do
+		SKIP_REASON="setup failed" TARGET=
+		up=${v}_up down=${v}_down
+		[ "$v" = idle ] && up=direct_up down=direct_down
+		log "exp2 $v: setting up"
+		if ! POLICY=rr XDP_MODE=generic $up; then
+			log "exp2 $v: SKIP: $SKIP_REASON"
+			echo "$SKIP_REASON" >"$out/exp2/$v.skip"
+			$down >/dev/null 2>&1
+			continue
+		fi
+		# Warm the neighbour caches and the LB's state, then measure.
+		[ "$v" = idle ] || ip netns exec "$NS_CLI" $LOADGEN --target "$TARGET" --mode crr --size "$cap_size" \
+			--requests "$cap_requests" --samples 20 --timeout-ms 10000 --max-error-frac 1 >/dev/null 2>&1
+		echo "before: $(crab_client_counters)" >"$out/exp2/$v-client-counters.txt"
+		cap_point "$v"
+		echo "after: $(crab_client_counters)" >>"$out/exp2/$v-client-counters.txt"
+		case $v in
+		crab-nf) ip netns exec "$NS_LB" "$CRABCTL" -j lb nf stats >"$out/exp2/crab-nf-lbstats.json" 2>&1 ;;
+		crab-xdp) nsenter --net="/run/netns/$NS_LB" "$CRABCTL" -j lb xdp stats --dev eth0 >"$out/exp2/crab-xdp-lbstats.json" 2>&1
+			ip -n "$NS_LB" -d link show eth0 >"$out/exp2/crab-xdp-link.txt" 2>&1 ;;
+		esac
+		XDP_MODE=generic $down
+	done
+	servers_stop
+	EXPDIR=exp1
+	taskset -pc "0-$(($(nproc) - 1))" $$ >/dev/null
+	rps_set 0 0
+}
+
 for e in $exps; do
 	case $e in
 	1) exp1 ;;
+	2) exp2 ;;
 	3) exp3 ;;
 	4) exp4 ;;
 	*) log "experiment $e is not implemented by this runner" ;;

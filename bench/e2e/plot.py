@@ -4,12 +4,13 @@
 
     plot.py RUN_DIR
 
-Reads RUN_DIR/exp1/<variant>-<crr|rr>.json, RUN_DIR/exp3/<variant>-<crr|rr>-<size>-<k>.json
+Reads RUN_DIR/exp1/<variant>-<crr|rr>.json, RUN_DIR/exp2/<variant>.txt (+ -<k>.json),
+RUN_DIR/exp3/<variant>-<crr|rr>-<size>-<k>.json
 and RUN_DIR/exp4/<policy>-<load>.json (crab-loadgen output; experiment 1 run
 in interleaved rounds has one <variant>-<crr|rr>.r<k>.json/.csv per round,
 pooled here: percentiles from the summed histograms, ratios to direct also
 per round), writes RUN_DIR/summary.md (the tables, ratios to the direct path
-of the same run) and RUN_DIR/exp1-latency.png, RUN_DIR/exp3-throughput.png,
+of the same run) and RUN_DIR/exp1-latency.png, RUN_DIR/exp2-capacity.png, RUN_DIR/exp3-throughput.png,
 RUN_DIR/exp4-policies.png. Nothing is invented: a missing or failed point is
 reported as such.
 """
@@ -274,6 +275,154 @@ def exp1(run, lines):
     plt.close(fig)
 
 
+CVARIANTS = ["idle", "direct", "crab-nf", "crab-xdp", "ipvs-dr", "ipvs-nat", "nft-dnat"]
+CLABELS = {
+    "idle": "idle (no traffic)",
+    "direct": "direct (no LB, control)",
+    "crab-nf": "CRAB, nf LB module",
+    "crab-xdp": "CRAB, XDP LB (skb mode)",
+    "ipvs-dr": "IPVS DR (DSR)",
+    "ipvs-nat": "IPVS NAT",
+    "nft-dnat": "nft DNAT (kube-proxy style)",
+}
+USER_HZ = 100  # /proc/stat ticks per second
+BUSY = ("user", "nice", "system", "irq", "softirq", "steal")
+
+
+def exp2_point(d, v):
+    """One alternative's figures from exp2/<v>.txt (snapshots of /proc/stat,
+    /proc/softirqs and the LB's eth0 around the run) and its clients' JSON."""
+    try:
+        kv = {}
+        for line in open(os.path.join(d, v + ".txt")):
+            line = line.strip()
+            if "=" in line and " " not in line:
+                k, x = line.split("=", 1)
+                kv[k] = x
+    except OSError:
+        return None
+
+    def delta(k):
+        return float(kv["after_" + k]) - float(kv["before_" + k])
+
+    try:
+        r = {"variant": v, "interval_s": delta("time"), "lb_rx": delta("lb_rx_packets"),
+             "lb_tx": delta("lb_tx_packets"), "rc": kv.get("loadgen_rc", "?")}
+        for c in (0, 1):
+            busy = sum(delta("cpu%d_%s" % (c, f)) for f in BUSY)
+            r["cpu%d_busy" % c] = busy
+            r["cpu%d_total" % c] = busy + delta("cpu%d_idle" % c) + delta("cpu%d_iowait" % c)
+            r["cpu%d_softirq" % c] = delta("cpu%d_softirq" % c)
+            r["net_rx%d" % c] = delta("net_rx_cpu%d" % c)
+    except (KeyError, ValueError):
+        return None
+    conns = errs = 0
+    rate = 0.0
+    clients = glob.glob(os.path.join(d, v + "-[0-9]*.json"))
+    for path in clients:
+        j = load(path)
+        if not j:
+            continue
+        conns += j["samples"] + j.get("warmup_discarded", 0)
+        errs += nerr(j)
+        rate += (j.get("rate") or {}).get("completed_per_s") or 0.0
+    r.update(conns=conns, errors=errs, rate=rate, clients=len(clients))
+    return r
+
+
+def exp2(run, lines):
+    d = os.path.join(run, "exp2")
+    if not os.path.isdir(d):
+        return
+    lines.append("## Experiment 2: LB capacity (LB CPU cost per connection)\n")
+    if os.path.exists(os.path.join(d, "all.skip")):
+        lines.append("Not measured: %s\n" % open(os.path.join(d, "all.skip")).read().strip())
+        return
+    params = {}
+    try:
+        params = dict(x.split("=", 1) for x in open(os.path.join(d, "params.txt")).read().split())
+    except (OSError, ValueError):
+        pass
+    pts = {v: exp2_point(d, v) for v in CVARIANTS}
+    pts = {v: p for v, p in pts.items() if p}
+    if not pts:
+        lines.append("No point measured.\n")
+        return
+    idle = pts.get("idle")
+    idle_util = idle["cpu1_busy"] / idle["cpu1_total"] if idle and idle["cpu1_total"] else 0.0
+    loads = host_load(run)
+    lines.append(
+        "CPU 1 receives every packet of the LB's namespace (RPS on its eth0), CPU 0 everything else "
+        "(client, servers, bridge; the load generator and servers pinned to it). %s closed-loop clients, "
+        "each connection: connect, %s echo requests of %s bytes, close; %s s per alternative. "
+        "LB-core µs per connection = CPU 1's busy ticks (/proc/stat, everything but idle and iowait) "
+        "less its idle-run share (%.1f %%), over the connections; capacity = 1 / that. "
+        "LB packets = the LB's eth0 counters.\n" % (
+            params.get("clients", "?"), params.get("requests", "?"), params.get("size", "?"),
+            params.get("seconds", "?"), 100 * idle_util))
+    lines.append("| alternative | conns | errors | conns/s | CPU0 util | CPU1 (LB) util | LB rx pkts/conn "
+                 "| LB tx pkts/conn | NET_RX softirqs CPU0 / CPU1 per conn | LB-core µs/conn "
+                 "| conns per LB-core-second | vs CRAB nf | vs CRAB XDP | host load |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+    for v in CVARIANTS:
+        p = pts.get(v)
+        if p:
+            c = p["conns"]
+            net = p["cpu1_busy"] - idle_util * p["cpu1_total"]
+            p["us_per_conn"] = net * 1e6 / USER_HZ / c if c else None
+            p["cap"] = c / (net / USER_HZ) if c and net > 0 else None
+    for v in CVARIANTS:
+        p = pts.get(v)
+        if not p:
+            if os.path.exists(os.path.join(d, v + ".skip")):
+                lines.append("| %s | not measured: %s ||||||||||||" % (
+                    CLABELS.get(v, v), open(os.path.join(d, v + ".skip")).read().strip()))
+            continue
+        c = p["conns"]
+        per = (lambda x: "%.2f" % (x / c)) if c else (lambda x: "-")
+        u0 = p["cpu0_busy"] / p["cpu0_total"] if p["cpu0_total"] else None
+        u1 = p["cpu1_busy"] / p["cpu1_total"] if p["cpu1_total"] else None
+
+        def ratio(base):
+            b = pts.get(base, {}).get("cap")
+            return "%.2f" % (p["cap"] / b) if b and p.get("cap") and v not in ("idle", "direct") else "-"
+        lo = loads.get("exp2/" + v)
+        lines.append("| %s | %d | %d | %.1f | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s |" % (
+            CLABELS.get(v, v), c, p["errors"], p["rate"],
+            "-" if u0 is None else "%.0f %%" % (100 * u0), "-" if u1 is None else "%.0f %%" % (100 * u1),
+            per(p["lb_rx"]), per(p["lb_tx"]), per(p["net_rx0"]), per(p["net_rx1"]),
+            fmt(p.get("us_per_conn")), "-" if v in ("idle", "direct") or not p.get("cap") else "%.0f" % p["cap"],
+            ratio("crab-nf"), ratio("crab-xdp"), "-" if lo is None else "%.1f" % lo))
+    lines.append("")
+    busy = [v for v in ("crab-nf", "crab-xdp", "ipvs-dr", "ipvs-nat", "nft-dnat") if v in pts]
+    if busy:
+        mx = max(pts[v]["cpu1_busy"] / pts[v]["cpu1_total"] for v in busy if pts[v]["cpu1_total"])
+        lines.append("CPU 1 (the LB's core) was at most %.0f %% busy: %s\n" % (
+            100 * mx, "a saturation measure (the LB's core was the bottleneck)" if mx >= 0.9 else
+            "a cost measure (the LB's core was not saturated; capacity is extrapolated from the cost)"))
+    vs = [v for v in busy if pts[v].get("cap")]
+    if not vs:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    xs = range(len(vs))
+    axes[0].bar(xs, [pts[v]["cap"] for v in vs], color=["C%d" % i for i in xs])
+    axes[0].set_ylabel("connections per LB-core-second")
+    axes[1].bar(xs, [pts[v]["lb_rx"] / pts[v]["conns"] for v in vs], color=["C%d" % i for i in xs], label="rx")
+    axes[1].set_ylabel("packets the LB received per connection")
+    for ax in axes:
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels([CLABELS.get(v, v).replace(", ", "\n", 1).replace(" (", "\n(") for v in vs], fontsize=7)
+    e = env(run)
+    fig.suptitle("LB capacity: %s clients x %s requests of %s B per connection; %s run; %s; guest %s; host load %s..%s" % (
+        params.get("clients", "?"), params.get("requests", "?"), params.get("size", "?"), e.get("label", "?"),
+        e.get("vm", "VM"), e.get("guest_kernel", "?"),
+        e.get("host_load_start", "?").split()[0] if e.get("host_load_start") else "?",
+        e.get("host_load_1min_max", "?")), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(run, "exp2-capacity.png"), dpi=110)
+    plt.close(fig)
+
+
 def size_label(n):
     return "%d KiB" % (n // 1024) if n >= 1024 and n % 1024 == 0 else "%d B" % n
 
@@ -447,6 +596,7 @@ def main():
             lines.append("- %s: `%s`" % (k, e[k]))
     lines.append("")
     exp1(run, lines)
+    exp2(run, lines)
     exp3(run, lines)
     exp4(run, lines)
     with open(os.path.join(run, "summary.md"), "w") as f:

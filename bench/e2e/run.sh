@@ -8,13 +8,13 @@
 # (bench/e2e/guest.sh); the host side records the environment and the host's
 # load while the guest runs, then writes the tables and plots (plot.py).
 #
-#   run.sh [--quick] [--out DIR] [--kernel 6.1|6.12] [--exp "1 3 4"] [-- guest.sh options]
+#   run.sh [--quick] [--out DIR] [--kernel 6.1|6.12] [--exp "1 2 3 4"] [-- guest.sh options]
 set -euo pipefail
 # Debian's python3 (matplotlib) and system tools first, whatever PATH prefers.
 export PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cmdline="$0 $*"
-quick=0 out= kernel=6.1 exps="1 3 4" extra=()
+quick=0 out= kernel=6.1 exps="1 2 3 4" extra=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1; shift ;;
@@ -37,6 +37,8 @@ if [ $quick = 1 ]; then
 	gargs=(--samples 1000 --rounds 2 --policy-samples 500 --loads "0.3 0.6 0.9")
 	# experiment 3: 5 s per point
 	gargs+=(--tput-seconds 5)
+	# experiment 2: 10 s per alternative
+	gargs+=(--cap-seconds 10)
 else
 	label=full
 	# >= 10,000 samples per point (p99 CI between samples 9880..9921).
@@ -46,6 +48,7 @@ else
 	# nothing (the first full run, docs/PERFORMANCE.md).
 	gargs=(--samples 10000 --rounds 10 --policy-samples 4000 --loads "0.2 0.4 0.6 0.7 0.8 0.9")
 	gargs+=(--tput-seconds 20)
+	gargs+=(--cap-seconds 30)
 fi
 # The servers of experiment 4 serve one request at a time. Under TCG the
 # guest cannot carry 3,000 connections/s, so the service time is longer
@@ -57,6 +60,9 @@ gargs+=(--service-us 10000)
 # (docs/PERFORMANCE.md, R = 10) measured 21-31 Mbit/s unshaped for 8-64 KiB
 # at host load ~18, i.e. no room for 3R = 30 (override: -- --rate-mbit R).
 gargs+=(--rate-mbit 5 --sizes "64 1024 8192 65536" --tput-conns 6)
+# Experiment 2 (needs 2 vCPUs: the LB's packets on CPU 1, the rest on CPU 0):
+# 4 closed-loop clients, 4 echo requests of 64 B on each connection.
+gargs+=(--cap-clients 4 --cap-requests 4 --cap-size 64)
 [ -n "$out" ] || out=$top/build/bench/e2e/$(date -u +%Y%m%dT%H%M%SZ)-$label
 mkdir -p "$out"
 out=$(cd "$out" && pwd)

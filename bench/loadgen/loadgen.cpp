@@ -61,6 +61,7 @@ struct Options {
 	double max_error_frac = 0.01;
 	int adf_lags = -1;
 	bool linger0 = false;
+	uint64_t requests = 1; // crr: requests per connection
 };
 
 void usage(FILE *f)
@@ -79,6 +80,8 @@ void usage(FILE *f)
 		"  --samples N          latency samples to keep (after the warm-up)\n"
 		"  --duration SEC       or: run this long (warm-up included)\n"
 		"  --warmup N           discard the first N samples (default 0)\n"
+		"  --requests K         crr: K requests one after the other on each connection\n"
+		"                       (default 1); a sample is the whole connection\n"
 		"  --rate R             poisson: offered requests per second\n"
 		"  --seed S             poisson: seed of the arrival schedule (default 1)\n"
 		"  --conns-max K        poisson: connections in flight at most (default 4096);\n"
@@ -97,7 +100,7 @@ Options parse(int argc, char **argv)
 {
 	Options o;
 	bool have_target = false, have_mode = false, have_rate = false;
-	bool have_samples = false, have_duration = false;
+	bool have_samples = false, have_duration = false, have_requests = false;
 	for (int i = 1; i < argc; i++) {
 		std::string a = argv[i];
 		auto val = [&]() -> std::string {
@@ -149,6 +152,9 @@ Options parse(int argc, char **argv)
 			o.max_error_frac = parse_double(a, val(), 0, 1);
 		} else if (a == "--adf-lags") {
 			o.adf_lags = static_cast<int>(parse_u64(a, val(), 0, 100));
+		} else if (a == "--requests") {
+			o.requests = parse_u64(a, val(), 1, 1000000);
+			have_requests = true;
 		} else if (a == "--linger0") {
 			o.linger0 = true;
 		} else if (a == "-h" || a == "--help") {
@@ -168,6 +174,8 @@ Options parse(int argc, char **argv)
 		throw UsageError("--rate: required with --mode poisson");
 	if (o.mode != Mode::poisson && have_rate)
 		throw UsageError("--rate: only with --mode poisson (crr and rr are closed loop)");
+	if (have_requests && o.mode != Mode::crr)
+		throw UsageError("--requests: only with --mode crr");
 	if (o.bind && o.bind->family() != o.target.family())
 		throw UsageError("--bind: address family differs from --target");
 	return o;
@@ -380,7 +388,11 @@ void run_crr(const Options &o, Run &run)
 			err = do_connect(fd, o, deadline);
 			if (err.empty()) {
 				make_blocking(fd, deadline - std::min(deadline - 1, now_ns()));
-				err = exchange(fd, req, resp, deadline);
+				for (uint64_t k = 0; k < o.requests && err.empty(); k++) {
+					if (k)
+						fill_request(req, seq * o.requests + k);
+					err = exchange(fd, req, resp, deadline);
+				}
 			}
 			t1 = now_ns();
 			close(fd);
@@ -689,6 +701,7 @@ int report(const Options &o, Run &run)
 	j["loop"] = o.mode == Mode::poisson ? "open" : "closed";
 	j["target"] = o.target_str;
 	j["size"] = o.size;
+	j["requests_per_conn"] = o.requests;
 	j["samples"] = n;
 	j["warmup_discarded"] = warm;
 	j["attempts"] = run.attempts;
@@ -785,7 +798,8 @@ int report(const Options &o, Run &run)
 		     {"completed_per_s", elapsed > 0 ? static_cast<double>(n + warm) / elapsed : 0.0}};
 	// Goodput: payload bytes per second in each direction (a request and its
 	// echo both carry --size bytes), over the whole run, warm-up included.
-	double per_s = elapsed > 0 ? static_cast<double>(n + warm) / elapsed : 0.0;
+	// crr with --requests K: K requests per sample (connection).
+	double per_s = elapsed > 0 ? static_cast<double>(n + warm) * static_cast<double>(o.requests) / elapsed : 0.0;
 	j["goodput"] = {{"bytes_per_request", o.size},
 			{"bytes_per_s", per_s * static_cast<double>(o.size)},
 			{"mbit_per_s", per_s * static_cast<double>(o.size) * 8 / 1e6}};

@@ -124,6 +124,19 @@ log_test $? "one-at-a-time, 3 ms service: A min $m1 us >= 3000, B (during A) p50
 kill -TERM "${PIDS[fifo]}"
 wait "${PIDS[fifo]}" 2>/dev/null
 
+# crr --requests K: K echo requests on each connection, one sample per
+# connection; the server counts K x the connections.
+start_benchd multi --listen 198.18.0.1:7002 --size 16
+lg --target 198.18.0.1:7002 --mode crr --size 16 --requests 4 --samples 100 --warmup 10 \
+	--out "$tmp/crr4.json" >"$tmp/crr4.log" 2>&1
+check_run crr4 100 $?
+kill -TERM "${PIDS[multi]}"
+wait "${PIDS[multi]}" 2>/dev/null
+for _ in $(seq 1 50); do grep -q 'served' "$tmp/multi.out" && break; sleep 0.1; done
+said=$(sed -n 's/.*served \([0-9]*\) requests on \([0-9]*\) connections.*/\1 \2/p' "$tmp/multi.out")
+[ "$said" = "440 110" ] && [ "$(jget "$tmp/crr4.json" 'j["requests_per_conn"]')" = 4 ]
+log_test $? "crr --requests 4: crab-benchd served 440 requests on 110 connections (said: ${said:-nothing})"
+
 # Failures: a closed port is exit 1 in every mode, a bad option exit 2.
 for mode in crr rr "poisson --rate 1000"; do
 	# shellcheck disable=SC2086
@@ -137,5 +150,9 @@ lg --target 198.18.0.1:7000 --mode crr --samples 10 --size -3 >"$tmp/usage.log" 
 rc=$?
 [ "$rc" = 2 ] && grep -q -- '--size' "$tmp/usage.log"
 log_test $? "bad --size: exit $rc (want 2), message names the option"
+lg --target 198.18.0.1:7000 --mode rr --samples 10 --requests 2 >"$tmp/usage2.log" 2>&1
+rc=$?
+[ "$rc" = 2 ] && grep -q -- '--requests' "$tmp/usage2.log"
+log_test $? "--requests with rr: exit $rc (want 2), message names the option"
 
 crab_exit
