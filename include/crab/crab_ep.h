@@ -54,7 +54,8 @@
 	X(OPT_BAD_LEN, "opt_bad_len", "redirect options with a wrong length (ignored)") \
 	X(HDR_INVALID, "hdr_invalid", "TCP segments with a truncated header or bogus doff") \
 	X(FRAGMENT, "fragment", "IP fragments skipped")			\
-	X(TABLE_EVICTED, "table_evicted", "live announce entries evicted (table full)")
+	X(TABLE_EVICTED, "table_evicted", "live announce entries evicted (table full)") \
+	X(TW_REPLACED, "tw_replaced", "redirects that replaced a TIME_WAIT of an earlier connection to the source")
 
 #define CRAB_SERVER_COUNTERS(X)						\
 	X(SYN_OPT_SEEN, "syn_opt_seen", "SYNs carrying the option (remembered)") \

@@ -22,6 +22,7 @@
 #include <net/inet_hashtables.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/inet_sock.h>
+#include <net/inet_timewait_sock.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include <net/sock.h>
@@ -209,6 +210,7 @@ static enum crab_redir crab_client_redirect(struct net *net,
 	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
 	const struct iphdr *iph;
 	enum crab_client_counter why;
+	struct inet_timewait_sock *tw = NULL;
 	struct crab_opt_res res;
 	struct crab_ep_key k;
 	__be32 named, src;
@@ -262,15 +264,33 @@ static enum crab_redir crab_client_redirect(struct net *net,
 	 */
 	sk = __inet_lookup_established(net, hinfo, src, th.source, iph->daddr,
 				       ntohs(th.dest), dif, 0);
-	if (sk) {
+	if (sk && sk->sk_state != TCP_TIME_WAIT) {
 		sock_gen_put(sk);
 		crab_inc(cn, CRAB_CLIENT_SYNACK_KNOWN);
 		return CRAB_REDIR_PASS;
 	}
+	/*
+	 * A TIME_WAIT keyed on S: an earlier connection from this port to S.
+	 * connect() chose the port unique for A, not for S, so a new
+	 * connection to A redirected to S can meet it (many short
+	 * connections, a bind() with SO_REUSEADDR). Left alone, it
+	 * would take this SYN-ACK and answer with a stale ACK, S would reset,
+	 * and the new socket would wait for its SYN retransmission (1 s).
+	 * If the SYN-ACK proves to answer a SYN-SENT socket's announced SYN
+	 * (checks below), S has accepted the new connection: the TIME_WAIT
+	 * is replaced, as connect() does with tcp_tw_reuse.
+	 */
+	tw = sk ? inet_twsk(sk) : NULL;
 
 	sk = __inet_lookup_established(net, hinfo, named, th.source, iph->daddr,
 				       ntohs(th.dest), dif, 0);
 	if (!sk) {
+		if (tw) {
+			/* not a redirect for us: the TIME_WAIT's business */
+			inet_twsk_put(tw);
+			crab_inc(cn, CRAB_CLIENT_SYNACK_KNOWN);
+			return CRAB_REDIR_PASS;
+		}
 		why = CRAB_CLIENT_REJ_NO_SOCKET;
 		goto refuse;
 	}
@@ -295,8 +315,11 @@ static enum crab_redir crab_client_redirect(struct net *net,
 	if (sock_owned_by_user(sk)) {
 		bh_unlock_sock(sk);
 		sock_put(sk);
-		if (!final)
+		if (!final) {
+			if (tw)
+				inet_twsk_put(tw);
 			return CRAB_REDIR_LOCKED;
+		}
 		why = CRAB_CLIENT_REJ_LOCKED;
 		goto refuse;
 	}
@@ -312,6 +335,11 @@ static enum crab_redir crab_client_redirect(struct net *net,
 		why = CRAB_CLIENT_REJ_NOT_ANNOUNCED;
 		goto refuse_unlock;
 	}
+	if (tw) {
+		inet_twsk_deschedule_put(tw);
+		tw = NULL;
+		crab_inc(cn, CRAB_CLIENT_TW_REPLACED);
+	}
 	crab_client_rekey(sk, src);
 	bh_unlock_sock(sk);
 	sock_put(sk);
@@ -325,6 +353,8 @@ refuse_unlock:
 refuse_put:
 	sock_gen_put(sk);
 refuse:
+	if (tw)
+		inet_twsk_put(tw);
 	crab_inc(cn, why);
 	net_dbg_ratelimited("redirect %pI4 -> %pI4 refused (%s)\n", &named, &src,
 			    crab_client_names[why]);
