@@ -66,14 +66,29 @@ log_test $? "the invalid-drop rules dropped nothing (in $(inv in), out $(inv out
 
 # The redirected flows are tracked: held connections show ESTABLISHED,
 # ASSURED entries to the DIPs (conntrack's table of the client's netns).
+# The client holds its connections until told to stop; conntrack's table
+# is polled (deadline 120 s: a python start in a loaded TCG guest takes
+# seconds) until both show ESTABLISHED, ASSURED or the client ends.
+ct_est() {
+	grep -E "dport=$PORT" "$TMP/ct.txt" | grep -E "dst=(${IP_SRV[1]}|${IP_SRV[2]}) " |
+		grep -c 'ESTABLISHED.*ASSURED'
+}
+rm -f "$TMP/ready" "$TMP/stop"
 out=$(ip netns exec "$NS_CLI" $CRAB_TCPECHO client --addr "$VIP" --port $PORT --count 2 \
-	--hold --rounds 3 --interval 1 --ready "$TMP/ready" --json 2>&1 &
-	for _ in $(seq 100); do [ -e "$TMP/ready" ] && break; sleep 0.1; done
-	sleep 0.5
-	ip netns exec "$NS_CLI" cat /proc/net/nf_conntrack 2>/dev/null >"$TMP/ct.txt"
-	wait)
-est=$(grep -E "dport=$PORT" "$TMP/ct.txt" | grep -E "dst=(${IP_SRV[1]}|${IP_SRV[2]}) " |
-	grep -c 'ESTABLISHED.*ASSURED')
+	--hold --rounds 120 --interval 1 --ready "$TMP/ready" --stop "$TMP/stop" --json 2>&1 &
+	cli=$!
+	end=$((SECONDS + 120))
+	: >"$TMP/ct.txt"
+	while [ $SECONDS -lt $end ] && kill -0 $cli 2>/dev/null; do
+		if [ -e "$TMP/ready" ]; then
+			ip netns exec "$NS_CLI" cat /proc/net/nf_conntrack 2>/dev/null >"$TMP/ct.txt"
+			{ [ ! -s "$TMP/ct.txt" ] || [ "$(ct_est)" -ge 2 ]; } && break
+		fi
+		sleep 0.5
+	done
+	touch "$TMP/stop"
+	wait $cli)
+est=$(ct_est)
 sed 's/^/# ct: /' "$TMP/ct.txt" | grep "dport=$PORT" | head -4
 if [ -s "$TMP/ct.txt" ]; then
 	[ "$est" -ge 2 ] && [ "$(crab_json "$out" 'j["ok"]')" = 2 ]
