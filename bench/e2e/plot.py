@@ -276,15 +276,11 @@ def exp1(run, lines):
 
 
 CVARIANTS = ["idle", "direct", "crab-nf", "crab-xdp", "ipvs-dr", "ipvs-nat", "nft-dnat"]
-CLABELS = {
-    "idle": "idle (no traffic)",
-    "direct": "direct (no LB, control)",
-    "crab-nf": "CRAB, nf LB module",
-    "crab-xdp": "CRAB, XDP LB (skb mode)",
-    "ipvs-dr": "IPVS DR (DSR)",
-    "ipvs-nat": "IPVS NAT",
-    "nft-dnat": "nft DNAT (kube-proxy style)",
-}
+# Experiment 2's labels: experiment 1's, where the setup differs said so.
+CLABELS = {**LABELS,
+           "idle": "idle (no traffic)",
+           "direct": "direct (no LB, control)",
+           "crab-xdp": "CRAB, XDP LB (skb mode)"}
 USER_HZ = 100  # /proc/stat ticks per second
 BUSY = ("user", "nice", "system", "irq", "softirq", "steal")
 
