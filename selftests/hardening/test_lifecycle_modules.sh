@@ -174,6 +174,9 @@ for ((c = 1; c <= N; c++)); do
 			apply $m
 		fi
 	done
+	# Progress of a long run (CRAB_CYCLES=100 takes hours in a loaded TCG
+	# guest): every 10 cycles, and the kernel log's state so far.
+	[ $((c % 10)) = 0 ] && crab_log "cycle $c of $N: $(($(date +%s) - t0)) s, failures so far: ${#BAD[@]} module(s)$(hd_dmesg_check >/dev/null || echo ', the kernel log has a report (hd_dmesg_check)')"
 done
 t1=$(date +%s)
 hd_traffic_stop "$NF_DIR/traffic.json"
