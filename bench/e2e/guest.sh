@@ -12,7 +12,8 @@
 #            [--rate-mbit R] [--sizes "64 1024 ..."] [--tput-seconds S] [--tput-conns K]
 #            [--tput-variants "nolimit direct crab-nf ipvs-dr ipvs-nat"]
 #            [--cap-seconds S] [--cap-clients K] [--cap-requests N] [--cap-size B]
-#            [--cap-variants "idle direct crab-nf crab-xdp ipvs-dr ipvs-nat nft-dnat"]
+#            [--cap-variants "idle direct fwd crab-nf crab-xdp ipvs-dr ipvs-nat nft-dnat"]
+#            [--flood-seconds S] [--flood-rate PPS] [--flood-batch N] [--train-variants "fwd ipvs-dr ..."]
 #
 # Writes DIR/exp1/<variant>-<crr|rr>.{json,csv,log} (with --rounds R > 1:
 # <variant>-<crr|rr>.r<k>.*, samples/R per round, plot.py pools them),
@@ -33,7 +34,12 @@ tput_variants="nolimit direct crab-nf ipvs-dr ipvs-nat"
 # Experiment 2: LB CPU cost per connection, K closed-loop crr clients with N
 # requests of B bytes per connection for cap_seconds per alternative.
 cap_seconds=20 cap_clients=4 cap_requests=4 cap_size=64
-cap_variants="idle direct crab-nf crab-xdp ipvs-dr ipvs-nat nft-dnat"
+cap_variants="idle direct fwd crab-nf crab-xdp ipvs-dr ipvs-nat nft-dnat"
+# ... and a packet-train flood (crab-syngen) for flood_seconds per point at
+# flood_rate packets/s offered: one SYN per connection for every LB, SYN +
+# K client packets per connection (K from the real connections through IPVS
+# DR) for train_variants. 0 seconds: no flood points.
+flood_seconds=10 flood_rate=40000 flood_batch=32 train_variants="fwd ipvs-dr ipvs-nat nft-dnat"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--out) out=$2; shift 2 ;;
@@ -56,6 +62,10 @@ while [ $# -gt 0 ]; do
 	--cap-requests) cap_requests=$2; shift 2 ;;
 	--cap-size) cap_size=$2; shift 2 ;;
 	--cap-variants) cap_variants=$2; shift 2 ;;
+	--flood-seconds) flood_seconds=$2; shift 2 ;;
+	--flood-rate) flood_rate=$2; shift 2 ;;
+	--flood-batch) flood_batch=$2; shift 2 ;;
+	--train-variants) train_variants=$2; shift 2 ;;
 	*) echo "error: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -75,6 +85,7 @@ find_bin() {
 }
 LOADGEN=$(find_bin crab-loadgen)
 BENCHD=$(find_bin crab-benchd)
+SYNGEN=$(find_bin crab-syngen)
 if [ -x "$LOADGEN" ] && [ -x "$BENCHD" ] && [ -z "${BENCH_PYLOAD:-}" ]; then
 	TOOL=c++
 else
@@ -97,6 +108,7 @@ log() { echo "# bench: $*"; }
 	echo "samples=$samples rounds=$rounds warmup=$warmup policy_samples=$psamples service_us=$service_us"
 	echo "exp3: rate_mbit=$rate_mbit sizes=$sizes tput_seconds=$tput_seconds tput_conns=$tput_conns"
 	echo "exp2: cap_seconds=$cap_seconds cap_clients=$cap_clients cap_requests=$cap_requests cap_size=$cap_size"
+	echo "exp2 flood: syngen=${SYNGEN:-none} flood_seconds=$flood_seconds flood_rate=$flood_rate flood_batch=$flood_batch train_variants=$train_variants"
 	echo "start=$(date -u +%FT%TZ)"
 } >"$out/guest-env.txt"
 
@@ -177,6 +189,20 @@ XDP_PEER=
 
 direct_up() { client_crab 0; TARGET=${IP_SRV[1]}:$PORT; }
 direct_down() { :; }
+
+# Experiment 2's baseline: no LB, the LB namespace only routes the VIP to
+# server 1 (plain IPv4 forwarding, the receive/route/transmit every
+# in-kernel LB pays too); server 1 answers from the VIP on its lo, DSR.
+fwd_up() {
+	client_crab 0
+	crab_servers_vip_on_lo
+	ip -n "$NS_LB" route add "$VIP/32" via "${IP_SRV[1]}" || { SKIP_REASON="cannot route the VIP in the LB namespace"; return 1; }
+	TARGET=$VIP:$PORT
+}
+fwd_down() {
+	ip -n "$NS_LB" route del "$VIP/32" via "${IP_SRV[1]}" 2>/dev/null
+	srv_vip_lo_del
+}
 
 crab-xdp_up() {
 	local i
@@ -554,7 +580,14 @@ cap_snap() { # cap_snap PREFIX
 	awk -v p="$1" '/^cpu[0-9]/ { n = split("user nice system idle iowait irq softirq steal", f, " ");
 		for (i = 1; i <= n; i++) printf "%s_%s_%s=%s\n", p, $1, f[i], $(i + 1) }' /proc/stat
 	awk -v p="$1" '$1 == "NET_RX:" { for (i = 2; i <= NF; i++) printf "%s_net_rx_cpu%d=%s\n", p, i - 2, $i }' /proc/softirqs
-	ip netns exec "$NS_LB" sh -c 'd=/sys/class/net/eth0/statistics; echo "'"$1"'_lb_rx_packets=$(cat $d/rx_packets)"; echo "'"$1"'_lb_tx_packets=$(cat $d/tx_packets)"'
+	ip netns exec "$NS_LB" sh -c 'd=/sys/class/net/eth0/statistics; echo "'"$1"'_lb_rx_packets=$(cat $d/rx_packets)"; echo "'"$1"'_lb_tx_packets=$(cat $d/tx_packets)"; echo "'"$1"'_lb_rx_dropped=$(cat $d/rx_dropped)"; echo "'"$1"'_lb_tx_dropped=$(cat $d/tx_dropped)"'
+	# Per CPU: packets the backlog took, and dropped for a full backlog (hex).
+	local a b n=0
+	while read -r a b _; do
+		echo "${1}_softnet_cpu${n}_processed=$((16#$a))"
+		echo "${1}_softnet_cpu${n}_dropped=$((16#$b))"
+		n=$((n + 1))
+	done </proc/net/softnet_stat
 	echo "${1}_time=$(date +%s.%N)"
 }
 cap_point() { # cap_point VARIANT: K clients for cap_seconds, snapshots around
@@ -586,7 +619,7 @@ cap_point() { # cap_point VARIANT: K clients for cap_seconds, snapshots around
 	busy = sum(d("cpu1_" + x) for x in ("user", "nice", "system", "irq", "softirq", "steal"))
 	tot = busy + d("cpu1_idle") + d("cpu1_iowait")
 	conns = 0
-	for p in glob.glob(sys.argv[2] + "-*.json"):
+	for p in glob.glob(sys.argv[2] + "-[0-9]*.json"):
 	    j = json.load(open(p)); conns += j["samples"] + j["warmup_discarded"]
 	print("%d conns, LB rx %d pkts, CPU1 busy %d of %d ticks, NET_RX cpu0 %d cpu1 %d" % (conns,
 	      d("lb_rx_packets"), busy, tot, d("net_rx_cpu0"), d("net_rx_cpu1")))
@@ -594,8 +627,84 @@ cap_point() { # cap_point VARIANT: K clients for cap_seconds, snapshots around
 	)"
 	[ $rc = 0 ] || tail -n 3 "$out/exp2/$v"-*.log | sed 's/^/#   /'
 }
+# Flood points (crab-syngen): marked with TOS 0x20 (DSCP CS1), which the
+# servers drop at their ingress (nft, prerouting at raw priority): the
+# answers (SYN-ACKs, RSTs) would be CPU 0's work and, for IPVS DR and the
+# fwd baseline, the client's RSTs to them would cross the LB again. The LB
+# handles the flood exactly as a real client's packets; real connections
+# (TOS 0) are untouched.
+FLOOD_TOS=32
+flood_drop() { # flood_drop add|del
+	local i
+	for ((i = 1; i <= nservers; i++)); do
+		if [ "$1" = add ]; then
+			ip netns exec "${NS_SRV[i]}" nft -f - <<-'EOF' || return 1
+			table ip crabflood {
+				chain pre {
+					type filter hook prerouting priority raw; policy accept;
+					ip dscp cs1 counter drop
+				}
+			}
+			EOF
+		else
+			ip netns exec "${NS_SRV[i]}" nft list table ip crabflood >"$out/exp2/flood-drop-srv$i.txt" 2>&1
+			ip netns exec "${NS_SRV[i]}" nft delete table ip crabflood 2>/dev/null
+		fi
+	done
+}
+TRAIN_K=
+flood_point() { # flood_point VARIANT syn|train [K]: crab-syngen for flood_seconds
+	local v=$1 mode=$2 k=${3:-0} name f rc=0 t0 args=()
+	name=$v-flood-$mode f=$out/exp2/$v-flood-$mode.txt
+	args=(--mode "$mode")
+	# The same SYN for every LB (with the redirect option a CRAB client
+	# announces); the trains are a legacy client's connections (no option).
+	[ "$mode" = train ] && args+=(--train-pkts "$k" --no-opt --payload "$cap_size")
+	t0=$(date +%s)
+	{
+		echo "variant=$v"
+		echo "flood_mode=$mode"
+		echo "flood_seconds=$flood_seconds flood_rate=$flood_rate train_pkts=$k"
+		cap_snap before
+	} >"$f"
+	ip netns exec "$NS_CLI" "$SYNGEN" --src "$IP_CLI" --target "$VIP:$PORT" "${args[@]}" --rate "$flood_rate" \
+		--duration "$flood_seconds" --batch "$flood_batch" --tos "$FLOOD_TOS" \
+		--out "$out/exp2/$name.json" >"$out/exp2/$name.log" 2>&1 || rc=1
+	cap_snap after >>"$f"
+	echo "syngen_rc=$rc" >>"$f"
+	echo "exp2/$name $t0 $(date +%s)" >>"$out/timeline.txt"
+	log "exp2 $name: exit $rc, $(python3 - "$f" "$out/exp2/$name.json" <<-'PY'
+	import json, sys
+	kv = dict(l.strip().split("=", 1) for l in open(sys.argv[1]) if "=" in l and " " not in l.strip())
+	d = lambda k: float(kv["after_" + k]) - float(kv["before_" + k])
+	busy = sum(d("cpu1_" + x) for x in ("user", "nice", "system", "irq", "softirq", "steal"))
+	tot = busy + d("cpu1_idle") + d("cpu1_iowait")
+	try:
+	    j = json.load(open(sys.argv[2])); sent = j["packets_sent"]; conns = j["conns_started"]
+	except Exception as e:
+	    sent = conns = -1
+	print("sent %d pkts (%d conns), LB rx %d tx %d, backlog drops cpu0 %d cpu1 %d, CPU1 busy %d of %d ticks" % (
+	      sent, conns, d("lb_rx_packets"), d("lb_tx_packets"), d("softnet_cpu0_dropped"),
+	      d("softnet_cpu1_dropped"), busy, tot))
+	PY
+	)"
+	[ $rc = 0 ] || tail -n 3 "$out/exp2/$name.log" | sed 's/^/#   /'
+}
+# Client packets per connection the LB saw in a real point where it sees
+# all of them and nothing else (fwd, IPVS DR): LB rx packets / connections.
+real_pkts_per_conn() { # real_pkts_per_conn VARIANT
+	python3 - "$out/exp2/$1.txt" "$out/exp2/$1" <<-'PY'
+	import glob, json, sys
+	kv = dict(l.strip().split("=", 1) for l in open(sys.argv[1]) if "=" in l and " " not in l.strip())
+	rx = float(kv["after_lb_rx_packets"]) - float(kv["before_lb_rx_packets"])
+	conns = 0
+	for p in glob.glob(sys.argv[2] + "-[0-9]*.json"):
+	    j = json.load(open(p)); conns += j["samples"] + j["warmup_discarded"]
+	print("%.2f" % (rx / conns) if conns else "")
+	PY
+}
 exp2() {
-	local v up down
+	local v up down ppc
 	[ "$(nproc)" -ge 2 ] || {
 		log "exp2: SKIP: needs 2 vCPUs (CRAB_VM_CPUS=2), the guest has $(nproc)"
 		echo "needs 2 vCPUs, the guest has $(nproc)" >"$out/exp2/all.skip"
@@ -608,6 +717,17 @@ exp2() {
 	taskset -pc 0 $$ >/dev/null
 	EXPDIR=exp2
 	servers_start --size "$cap_size"
+	if [ "$flood_seconds" != 0 ]; then
+		if [ -z "$SYNGEN" ]; then
+			log "exp2: no crab-syngen: flood points skipped"
+			echo "crab-syngen not built" >"$out/exp2/flood.skip"
+			flood_seconds=0
+		elif ! flood_drop add; then
+			log "exp2: cannot add the servers' flood drop rule: flood points skipped"
+			echo "nft drop rule on the servers failed" >"$out/exp2/flood.skip"
+			flood_seconds=0
+		fi
+	fi
 	for v in $cap_variants; do
 		SKIP_REASON="setup failed" TARGET=
 		up=${v}_up down=${v}_down
@@ -625,6 +745,20 @@ exp2() {
 		echo "before: $(crab_client_counters)" >"$out/exp2/$v-client-counters.txt"
 		cap_point "$v"
 		echo "after: $(crab_client_counters)" >>"$out/exp2/$v-client-counters.txt"
+		if [ "$flood_seconds" != 0 ] && [ "$v" != idle ] && [ "$v" != direct ]; then
+			case $v in fwd | ipvs-dr)
+				ppc=$(real_pkts_per_conn "$v")
+				echo "$v real_pkts_per_conn=$ppc" >>"$out/exp2/train-k.txt"
+				# K = the client packets after the SYN, from the first such point.
+				[ -z "$TRAIN_K" ] && [ -n "$ppc" ] && TRAIN_K=$(python3 -c "print(max(1, round($ppc) - 1))")
+				;;
+			esac
+			flood_point "$v" syn
+			case " $train_variants " in *" $v "*)
+				echo "$v train_k_used=${TRAIN_K:-8}" >>"$out/exp2/train-k.txt"
+				flood_point "$v" train "${TRAIN_K:-8}" ;;
+			esac
+		fi
 		case $v in
 		crab-nf) ip netns exec "$NS_LB" "$CRABCTL" -j lb nf stats >"$out/exp2/crab-nf-lbstats.json" 2>&1 ;;
 		crab-xdp) nsenter --net="/run/netns/$NS_LB" "$CRABCTL" -j lb xdp stats --dev eth0 >"$out/exp2/crab-xdp-lbstats.json" 2>&1
@@ -633,6 +767,7 @@ exp2() {
 		XDP_MODE=generic $down
 	done
 	servers_stop
+	[ "$flood_seconds" != 0 ] && flood_drop del
 	EXPDIR=exp1
 	taskset -pc "0-$(($(nproc) - 1))" $$ >/dev/null
 	rps_set 0 0

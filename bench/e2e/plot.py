@@ -275,11 +275,12 @@ def exp1(run, lines):
     plt.close(fig)
 
 
-CVARIANTS = ["idle", "direct", "crab-nf", "crab-xdp", "ipvs-dr", "ipvs-nat", "nft-dnat"]
+CVARIANTS = ["idle", "direct", "fwd", "crab-nf", "crab-xdp", "ipvs-dr", "ipvs-nat", "nft-dnat"]
 # Experiment 2's labels: experiment 1's, where the setup differs said so.
 CLABELS = {**LABELS,
            "idle": "idle (no traffic)",
            "direct": "direct (no LB, control)",
+           "fwd": "fwd (IP forwarding only, baseline)",
            "crab-xdp": "CRAB, XDP LB (skb mode)"}
 USER_HZ = 100  # /proc/stat ticks per second
 BUSY = ("user", "nice", "system", "irq", "softirq", "steal")
@@ -324,6 +325,120 @@ def exp2_point(d, v):
         rate += (j.get("rate") or {}).get("completed_per_s") or 0.0
     r.update(conns=conns, errors=errs, rate=rate, clients=len(clients))
     return r
+
+
+def exp2_flood_point(d, v, mode):
+    """A crab-syngen flood point: exp2/<v>-flood-<mode>.txt and .json."""
+    name = "%s-flood-%s" % (v, mode)
+    kv = {}
+    try:
+        for line in open(os.path.join(d, name + ".txt")):
+            line = line.strip()
+            if "=" in line and " " not in line:
+                k, x = line.split("=", 1)
+                kv[k] = x
+    except OSError:
+        return None
+    j = load(os.path.join(d, name + ".json"))
+
+    def delta(k):
+        return float(kv["after_" + k]) - float(kv["before_" + k])
+
+    try:
+        r = {"variant": v, "mode": mode, "interval_s": delta("time"), "lb_rx": delta("lb_rx_packets"),
+             "lb_tx": delta("lb_tx_packets"), "lb_rx_dropped": delta("lb_rx_dropped"),
+             "rc": kv.get("syngen_rc", "?")}
+        for c in (0, 1):
+            busy = sum(delta("cpu%d_%s" % (c, f)) for f in BUSY)
+            r["cpu%d_busy" % c] = busy
+            r["cpu%d_total" % c] = busy + delta("cpu%d_idle" % c) + delta("cpu%d_iowait" % c)
+            r["backlog_drop%d" % c] = delta("softnet_cpu%d_dropped" % c)
+    except (KeyError, ValueError):
+        return None
+    if not j:
+        return None
+    r.update(sent=j["packets_sent"], send_failed=j["packets_send_failed"], conns_sent=j["conns_started"],
+             ppc=j["packets_per_conn"], elapsed=j["elapsed_s"], offered=j["rate_offered_pps"],
+             sent_pps=j["sent_pps"], error=j.get("error"))
+    return r
+
+
+def exp2_flood(run, d, lines, idle_util):
+    """The packet-train points: LB-core cost per SYN / per connection."""
+    pts = []
+    for v in CVARIANTS:
+        for mode in ("syn", "train"):
+            p = exp2_flood_point(d, v, mode)
+            if p:
+                pts.append(p)
+    if not pts:
+        return
+    js = load(glob.glob(os.path.join(d, "*-flood-syn.json"))[0]) if glob.glob(os.path.join(d, "*-flood-syn.json")) else {}
+    lines.append("### Packet-train points (crab-syngen)\n")
+    lines.append(
+        "`crab-syngen` in the client namespace (pinned to CPU 0) sends raw packets to VIP:port for %s s at "
+        "%s packets/s offered (sendmmsg batches of %s), TOS 0x20, which the servers drop at their ingress "
+        "(nft, prerouting, raw priority): `syn` = one SYN per connection (fresh source port and ISN, MSS and "
+        "the redirect option, as a CRAB client announces it); `train` = SYN + K client packets per "
+        "connection on one 4-tuple (ACK, data/ACK ..., FIN, ACK; K from the real connections' LB packets, "
+        "`exp2/train-k.txt`). LB conns = LB eth0 rx packets / packets per connection (what reached the LB's "
+        "core); LB-core µs/conn = (CPU 1 busy less the idle share %.1f %%) / LB conns; conns per "
+        "LB-core-second = 1 / that. Drops: per-CPU backlog drops (/proc/net/softnet_stat) and the LB eth0's "
+        "rx_dropped; send fail = packets the client's stack refused.\n" % (
+            js.get("duration_s", "?"), js.get("rate_offered_pps", "?"), js.get("batch", "?"), 100 * idle_util))
+    lines.append("| alternative | mode | pkts/conn | sent pkts (pps) | send fail | LB rx | LB tx (forwarded) "
+                 "| backlog drops CPU0 / CPU1 | LB rx_dropped | CPU0 util | CPU1 (LB) util | LB conns "
+                 "| LB-core µs/conn | conns per LB-core-second | vs fwd baseline | host load |")
+    lines.append("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    loads = host_load(run)
+    for p in pts:
+        p["lb_conns"] = p["lb_rx"] / p["ppc"] if p["ppc"] else 0
+        net = p["cpu1_busy"] - idle_util * p["cpu1_total"]
+        p["us"] = net * 1e6 / USER_HZ / p["lb_conns"] if p["lb_conns"] and net > 0 else None
+        p["cap"] = 1e6 / p["us"] if p["us"] else None
+    base = {p["mode"]: p for p in pts if p["variant"] == "fwd"}
+    for p in pts:
+        b = base.get(p["mode"])
+        ratio = "%.2f" % (p["cap"] / b["cap"]) if b and b.get("cap") and p.get("cap") and p["variant"] != "fwd" else "-"
+        lo = loads.get("exp2/%s-flood-%s" % (p["variant"], p["mode"]))
+        u0 = p["cpu0_busy"] / p["cpu0_total"] if p["cpu0_total"] else 0
+        u1 = p["cpu1_busy"] / p["cpu1_total"] if p["cpu1_total"] else 0
+        lines.append("| %s | %s | %d | %d (%.0f) | %d | %d | %d | %d / %d | %d | %.0f %% | %.0f %% | %.0f | %s | %s | %s | %s |" % (
+            CLABELS.get(p["variant"], p["variant"]), p["mode"], p["ppc"], p["sent"], p["sent_pps"], p["send_failed"],
+            p["lb_rx"], p["lb_tx"], p["backlog_drop0"], p["backlog_drop1"], p["lb_rx_dropped"],
+            100 * u0, 100 * u1, p["lb_conns"], fmt(p["us"]), "-" if not p["cap"] else "%.0f" % p["cap"],
+            ratio, "-" if lo is None else "%.1f" % lo))
+    lines.append("")
+    get = {(p["variant"], p["mode"]): p for p in pts}
+    dr = get.get(("ipvs-dr", "train"))
+    for v in ("crab-nf", "crab-xdp"):
+        c = get.get((v, "syn"))
+        if c and c.get("cap") and dr and dr.get("cap"):
+            lines.append("- %s (SYN only) vs IPVS DR (full connections, %d packets each): %.0f vs %.0f connections "
+                         "per LB-core-second, ratio %.2f.\n" % (CLABELS.get(v, v), dr["ppc"], c["cap"], dr["cap"],
+                                                                c["cap"] / dr["cap"]))
+    u1max = max((p["cpu1_busy"] / p["cpu1_total"] for p in pts if p["cpu1_total"]), default=0)
+    lines.append("CPU 1 (the LB's core) was at most %.0f %% busy in these points: %s\n" % (
+        100 * u1max, "a saturation measure where it reached ~100 %" if u1max >= 0.9 else
+        "a cost measure (the LB's core was not saturated; capacity is 1 / cost, extrapolated)"))
+    vs = [p for p in pts if p.get("cap") and p["variant"] not in ("idle", "direct")]
+    if not vs:
+        return
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    xs = range(len(vs))
+    ax.bar(xs, [p["cap"] for p in vs], color=["C0" if p["mode"] == "syn" else "C1" for p in vs])
+    ax.set_ylabel("connections per LB-core-second")
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(["%s\n%s (%d pkt/conn)" % (CLABELS.get(p["variant"], p["variant"]).replace(", ", "\n", 1)
+                                                 .replace(" (", "\n("), p["mode"], p["ppc"]) for p in vs], fontsize=6)
+    e = env(run)
+    ax.set_title("LB capacity from packet trains (crab-syngen); %s run; %s; host load %s..%s" % (
+        e.get("label", "?"), e.get("vm", "VM"),
+        e.get("host_load_start", "?").split()[0] if e.get("host_load_start") else "?",
+        e.get("host_load_1min_max", "?")), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(run, "exp2-flood.png"), dpi=110)
+    plt.close(fig)
 
 
 def exp2(run, lines):
@@ -396,6 +511,7 @@ def exp2(run, lines):
         lines.append("CPU 1 (the LB's core) was at most %.0f %% busy: %s\n" % (
             100 * mx, "a saturation measure (the LB's core was the bottleneck)" if mx >= 0.9 else
             "a cost measure (the LB's core was not saturated; capacity is extrapolated from the cost)"))
+    exp2_flood(run, d, lines, idle_util)
     vs = [v for v in busy if pts[v].get("cap")]
     if not vs:
         return
