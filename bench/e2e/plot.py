@@ -390,14 +390,15 @@ def exp2_flood(run, d, lines, idle_util):
             js.get("duration_s", "?"), js.get("rate_offered_pps", "?"), js.get("batch", "?"), 100 * idle_util))
     lines.append("| alternative | mode | pkts/conn | sent pkts (pps) | send fail | LB rx | LB tx (forwarded) "
                  "| backlog drops CPU0 / CPU1 | LB rx_dropped | CPU0 util | CPU1 (LB) util | LB conns "
-                 "| LB-core µs/conn | conns per LB-core-second | vs fwd baseline | host load |")
-    lines.append("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+                 "| LB-core µs/pkt | LB-core µs/conn | conns per LB-core-second | vs fwd baseline | host load |")
+    lines.append("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     loads = host_load(run)
     for p in pts:
         p["lb_conns"] = p["lb_rx"] / p["ppc"] if p["ppc"] else 0
         net = p["cpu1_busy"] - idle_util * p["cpu1_total"]
         p["us"] = net * 1e6 / USER_HZ / p["lb_conns"] if p["lb_conns"] and net > 0 else None
         p["cap"] = 1e6 / p["us"] if p["us"] else None
+        p["us_pkt"] = net * 1e6 / USER_HZ / p["lb_rx"] if p["lb_rx"] and net > 0 else None
     base = {p["mode"]: p for p in pts if p["variant"] == "fwd"}
     for p in pts:
         b = base.get(p["mode"])
@@ -405,10 +406,10 @@ def exp2_flood(run, d, lines, idle_util):
         lo = loads.get("exp2/%s-flood-%s" % (p["variant"], p["mode"]))
         u0 = p["cpu0_busy"] / p["cpu0_total"] if p["cpu0_total"] else 0
         u1 = p["cpu1_busy"] / p["cpu1_total"] if p["cpu1_total"] else 0
-        lines.append("| %s | %s | %d | %d (%.0f) | %d | %d | %d | %d / %d | %d | %.0f %% | %.0f %% | %.0f | %s | %s | %s | %s |" % (
+        lines.append("| %s | %s | %d | %d (%.0f) | %d | %d | %d | %d / %d | %d | %.0f %% | %.0f %% | %.0f | %s | %s | %s | %s | %s |" % (
             CLABELS.get(p["variant"], p["variant"]), p["mode"], p["ppc"], p["sent"], p["sent_pps"], p["send_failed"],
             p["lb_rx"], p["lb_tx"], p["backlog_drop0"], p["backlog_drop1"], p["lb_rx_dropped"],
-            100 * u0, 100 * u1, p["lb_conns"], fmt(p["us"]), "-" if not p["cap"] else "%.0f" % p["cap"],
+            100 * u0, 100 * u1, p["lb_conns"], fmt(p["us_pkt"], 1), fmt(p["us"]), "-" if not p["cap"] else "%.0f" % p["cap"],
             ratio, "-" if lo is None else "%.1f" % lo))
     lines.append("")
     get = {(p["variant"], p["mode"]): p for p in pts}
