@@ -40,27 +40,17 @@ WARM=2
 BATCH=256
 ARGS=("$@")
 
-die() { echo "error: $*" >&2; exit 1; }
-usage() { sed -n '4,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
-isnum() { [[ $1 =~ ^[0-9]+$ ]]; }
+USAGE_LINES=4,25
+source "$TOP/bench/opts.sh"
 
 while [ $# -gt 0 ]; do
+	bench_opt "$@"
+	[ "$BENCH_SHIFT" -gt 0 ] && { shift "$BENCH_SHIFT"; continue; }
 	case $1 in
-	--seconds) isnum "${2:-}" && [ "$2" -ge 1 ] && [ "$2" -le 600 ] ||
-			die "--seconds '${2:-}': expected 1..600"; SECONDS_RUN=$2; shift 2 ;;
-	--reps) isnum "${2:-}" && [ "$2" -ge 1 ] && [ "$2" -le 100 ] ||
-			die "--reps '${2:-}': expected 1..100"; REPS=$2; shift 2 ;;
-	--out) [ -n "${2:-}" ] || die "--out needs a directory"; OUT=$2; shift 2 ;;
-	--backends) isnum "${2:-}" && [ "$2" -ge 1 ] && [ "$2" -le 64 ] ||
-			die "--backends '${2:-}': expected 1..64"; NBE=$2; shift 2 ;;
 	--vdevs) [[ ${2:-} =~ ^(af_packet|af_xdp)(,(af_packet|af_xdp))*$ ]] ||
 			die "--vdevs '${2:-}': expected a list of af_packet, af_xdp"; VDEVS=$2; shift 2 ;;
-	--gen-cpu) isnum "${2:-}" || die "--gen-cpu '${2:-}': not a CPU number"; GEN_CPU=$2; shift 2 ;;
-	--dut-cpu) isnum "${2:-}" || die "--dut-cpu '${2:-}': not a CPU number"; DUT_CPU=$2; shift 2 ;;
-	--napi-cpu) isnum "${2:-}" || die "--napi-cpu '${2:-}': not a CPU number"; NAPI_CPU=$2; shift 2 ;;
-	--no-fifo) FIFO=0; shift ;;
-	--no-build) BUILD=0; shift ;;
-	-h|--help) usage 0 ;;
+	--dut-cpu) bench_cpu "$1" "${2:-}"; DUT_CPU=$2; shift 2 ;;
+	--napi-cpu) bench_cpu "$1" "${2:-}"; NAPI_CPU=$2; shift 2 ;;
 	*) echo "error: unknown argument '$1'" >&2; usage 2 ;;
 	esac
 done
@@ -68,9 +58,7 @@ done
 [ "$FIFO" = 0 ] || [ "$NAPI_CPU" != "$DUT_CPU" ] ||
 	die "--napi-cpu $NAPI_CPU: with SCHED_FIFO the worker lcore would starve the NAPI thread on CPU $DUT_CPU (use --no-fifo)"
 [ "$(id -u)" -eq 0 ] || die "needs root (namespaces, XDP, DPDK vdevs)"
-for t in ip nsenter unshare taskset chrt ps python3 make clang bpftool ethtool dpdk-testpmd timeout; do
-	command -v $t >/dev/null || die "tool '$t' not found"
-done
+bench_tools ip nsenter unshare taskset chrt ps python3 make clang bpftool ethtool dpdk-testpmd timeout
 [ "$GEN_CPU" != "$DUT_CPU" ] || die "--gen-cpu and --dut-cpu must differ ($DUT_CPU)"
 for c in $GEN_CPU $DUT_CPU $NAPI_CPU; do
 	[ -d /sys/devices/system/cpu/cpu$c ] || die "no CPU $c on this machine"

@@ -29,31 +29,19 @@ WARM=1
 BATCH=256
 ARGS=("$@")
 
-die() { echo "error: $*" >&2; exit 1; }
-usage() { sed -n '4,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
-isnum() { [[ $1 =~ ^[0-9]+$ ]]; }
+USAGE_LINES=4,16
+source "$TOP/bench/opts.sh"
 
 while [ $# -gt 0 ]; do
+	bench_opt "$@"
+	[ "$BENCH_SHIFT" -gt 0 ] && { shift "$BENCH_SHIFT"; continue; }
 	case $1 in
-	--seconds) [[ ${2:-} =~ ^[0-9]+$ ]] && [ "$2" -ge 1 ] && [ "$2" -le 600 ] ||
-			die "--seconds '${2:-}': expected 1..600"; SECONDS_RUN=$2; shift 2 ;;
-	--reps) isnum "${2:-}" && [ "$2" -ge 1 ] && [ "$2" -le 100 ] ||
-			die "--reps '${2:-}': expected 1..100"; REPS=$2; shift 2 ;;
-	--out) [ -n "${2:-}" ] || die "--out needs a directory"; OUT=$2; shift 2 ;;
-	--backends) isnum "${2:-}" && [ "$2" -ge 1 ] && [ "$2" -le 64 ] ||
-			die "--backends '${2:-}': expected 1..64"; NBE=$2; shift 2 ;;
-	--gen-cpu) isnum "${2:-}" || die "--gen-cpu '${2:-}': not a CPU number"; GEN_CPU=$2; shift 2 ;;
-	--xdp-cpu) isnum "${2:-}" || die "--xdp-cpu '${2:-}': not a CPU number"; XDP_CPU=$2; shift 2 ;;
-	--no-fifo) FIFO=0; shift ;;
-	--no-build) BUILD=0; shift ;;
-	-h|--help) usage 0 ;;
+	--xdp-cpu) bench_cpu "$1" "${2:-}"; XDP_CPU=$2; shift 2 ;;
 	*) echo "error: unknown argument '$1'" >&2; usage 2 ;;
 	esac
 done
 [ "$(id -u)" -eq 0 ] || die "needs root (namespaces, XDP)"
-for t in ip nsenter unshare taskset chrt ps python3 make clang bpftool; do
-	command -v $t >/dev/null || die "tool '$t' not found"
-done
+bench_tools ip nsenter unshare taskset chrt ps python3 make clang bpftool
 [ "$GEN_CPU" != "$XDP_CPU" ] || die "--gen-cpu and --xdp-cpu must differ ($XDP_CPU)"
 for c in $GEN_CPU $XDP_CPU; do
 	[ -d /sys/devices/system/cpu/cpu$c ] || die "no CPU $c on this machine"

@@ -35,18 +35,12 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from inet_csum import csum  # noqa: E402
+
 KIND = 42
 NOP, EOL = 1, 0
 NEVER = "203.0.113.7"     # an address the client never dialed (TEST-NET-3)
-
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
 
 
 def redir(addr):

@@ -26,6 +26,10 @@ ep_unshare "$@"
 crab_has_modules || crab_skip "kernel without loadable module support"
 EP_LB=nf EP_CLIENT=module EP_SERVER=module
 hd_dmesg_mark
+# The servers count what they accept: TcpPassiveOpens can count one
+# handshake twice (churn_completions).
+EP_ACCEPTED_DIR=$(mktemp -d)
+crab_defer "rm -rf $EP_ACCEPTED_DIR"
 ep_setup
 # As the eBPF variants: announce to the VIP only, redirects from the segment.
 ip netns exec "$NS_CLI" sysctl -qw net.crab.client_announce_cidrs="$VIP/32" \

@@ -16,6 +16,10 @@ source "$(dirname "$0")/churn_lib.sh"
 
 ep_unshare "$@"
 EP_LB=xdp
+# The servers count what they accept: TcpPassiveOpens can count one
+# handshake twice (churn_completions).
+EP_ACCEPTED_DIR=$(mktemp -d)
+crab_defer "rm -rf $EP_ACCEPTED_DIR"
 ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
 churn_run "${CHURN_CONNS:-2000}" "${CHURN_SECONDS:-20}" 30
 crab_exit

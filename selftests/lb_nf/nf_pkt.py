@@ -16,23 +16,18 @@
 import argparse
 import ipaddress
 import json
+import os
 import struct
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from inet_csum import csum  # noqa: E402
 
 import logging
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 from scapy.all import IP, Raw, rdpcap, send, conf  # noqa: E402
 
 KIND = 42
-
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
 
 
 def tcp_bytes(src, dst, sport, dport, flags, opts, payload, seq):
