@@ -57,7 +57,9 @@ conn() { # conn NAME WAIT: one connection from port SP to the VIP
 	cat "$tmp/$1.json"
 }
 
+synr0=$(kp_mib "$NS_CLI" TCPSynRetrans)
 out=$(conn first 60)
+echo "# first connection: SYN retransmissions $(($(kp_mib "$NS_CLI" TCPSynRetrans) - synr0))"
 [ "$(crab_json "$out" 'j["peer"]')" = "$S" ] && [ "$(crab_json "$out" 'j["echo"]')" = True ]
 log_test $? "first connection redirected to $S, data echoed"
 
