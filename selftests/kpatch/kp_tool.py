@@ -3,7 +3,8 @@
 """Helper of the kernel patch selftests (selftests/kpatch).
 
 connect  one connection with a chosen TCP_CRAB_REDIRECT value, JSON result
-         {"connected", "peer", "echo", "mode", "error"}
+         {"connected", "peer", "echo", "mode", "error", "ms"} (ms: how long
+         connect() took, in milliseconds)
 spoof    send a SYN-ACK carrying the Connection Redirect option (scapy)
 isn      print the sequence number of the SYN to --dport from --sport in a pcap
 opts     count SYN / SYN-ACK segments in a pcap with and without the option,
@@ -20,6 +21,7 @@ import os
 import socket
 import struct
 import sys
+import time
 
 TCP_CRAB_REDIRECT = 50
 TCPOPT_CRAB = 42
@@ -27,7 +29,7 @@ TCPOPT_CRAB = 42
 
 def do_connect(a):
     res = {"connected": False, "peer": None, "echo": False, "mode": None,
-           "error": None}
+           "error": None, "ms": None}
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         if a.mode is not None:
@@ -42,7 +44,9 @@ def do_connect(a):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("0.0.0.0", a.sport))
         s.settimeout(a.wait)
+        t0 = time.monotonic()
         s.connect((a.addr, a.port))
+        res["ms"] = round((time.monotonic() - t0) * 1000)
         res["connected"] = True
         res["peer"] = s.getpeername()[0]
         data = os.urandom(512)
