@@ -26,6 +26,15 @@ uint32_t parse_u32(std::string_view s, std::string_view what, uint32_t min, uint
     return static_cast<uint32_t>(v);
 }
 
+uint64_t parse_u64(std::string_view s, std::string_view what, int code)
+{
+    uint64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 10);
+    if (s.empty() || ec != std::errc() || p != s.data() + s.size())
+        throw Error("invalid " + std::string(what) + " " + quoted(s) + " (not an unsigned 64-bit decimal)", code);
+    return v;
+}
+
 Ipv4 parse_ipv4(std::string_view s)
 {
     uint32_t out = 0;

@@ -66,6 +66,22 @@ TEST(Parse, Endpoint)
         error_of([&] { parse_endpoint(bad); });
 }
 
+TEST(Parse, Counter)
+{
+    EXPECT_EQ(parse_u64("0", "c"), 0u);
+    EXPECT_EQ(parse_u64("18446744073709551615", "c"), UINT64_MAX);
+    for (const char* bad : {"", "-1", "18446744073709551616", "12 ", "0x10", "1e3"}) {
+        try {
+            parse_u64(bad, "counter");
+            ADD_FAILURE() << "no error for '" << bad << "'";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), kExitError) << bad;
+            EXPECT_NE(std::string(e.what()).find(std::string("counter '") + bad + "'"), std::string::npos)
+                << e.what();
+        }
+    }
+}
+
 TEST(Parse, PolicyAndLegacyMode)
 {
     EXPECT_EQ(parse_policy("rr"), CRAB_POLICY_RR);

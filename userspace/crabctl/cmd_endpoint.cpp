@@ -172,7 +172,7 @@ std::vector<std::pair<std::string, uint64_t>> read_kernel_counters(const Role& r
                 continue;
             bool server = n.find("Echo") != std::string::npos;
             if (server == (std::string(r.name) == "server"))
-                out.emplace_back(n, std::stoull(v));
+                out.emplace_back(n, crab::parse_u64(v, "TcpExt counter " + n));
         }
         if (out.empty())
             throw crab::Error("TcpExt has no TCPCrab counters: this kernel does not carry the CRAB patch series",

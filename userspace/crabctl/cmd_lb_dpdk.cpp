@@ -172,7 +172,7 @@ json service_stats(const DpdkOptions& o, const std::string& svc)
         if (sp == std::string::npos)
             throw Error("crab-lb-dpdk backend counter '" + line + "' is not 'DIP FRAMES'");
         crab::parse_ipv4(line.substr(0, sp));  // throws naming it if bad
-        be[line.substr(0, sp)] = std::stoull(line.substr(sp + 1));
+        be[line.substr(0, sp)] = crab::parse_u64(line.substr(sp + 1), "crab-lb-dpdk backend frame counter");
     }
     c["backends"] = be;
     return c;

@@ -63,6 +63,9 @@ uint16_t parse_port(std::string_view s);
 enum crab_policy parse_policy(std::string_view s);
 enum crab_legacy_mode parse_legacy_mode(std::string_view s);
 uint32_t parse_u32(std::string_view s, std::string_view what, uint32_t min, uint32_t max);
+// A counter read from the kernel or a daemon: a bad one is that side's
+// fault, not the user's, hence the exit code.
+uint64_t parse_u64(std::string_view s, std::string_view what, int code = kExitError);
 
 std::string to_string(Ipv4 a);
 std::string to_string(const Cidr& c);
