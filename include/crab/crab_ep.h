@@ -87,6 +87,7 @@ enum crab_server_counter { CRAB_SERVER_COUNTERS(CRAB_EP_ENUM_SERVER) CRAB_SERVER
 #include <linux/netfilter.h>
 #include <linux/percpu.h>
 #include <linux/random.h>
+#include <linux/seq_file.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -97,6 +98,7 @@ enum crab_server_counter { CRAB_SERVER_COUNTERS(CRAB_EP_ENUM_SERVER) CRAB_SERVER
 #include <net/checksum.h>
 #include <net/dst.h>
 #include <net/ip.h>
+#include <net/net_namespace.h>
 
 #include "crab/crab_opt.h"
 
@@ -106,6 +108,65 @@ enum crab_server_counter { CRAB_SERVER_COUNTERS(CRAB_EP_ENUM_SERVER) CRAB_SERVER
 #else
 #define CRAB_CTL_CONST
 #endif
+
+/* ---- per-netns counters and sysctls of the endpoint modules ------------ */
+
+/*
+ * /proc/net/crab_{client,server}: one "name value" line per counter, summed
+ * over the CPUs. @stats: per-CPU arrays of @n u64 counters.
+ */
+static inline void crab_ep_show_counters(struct seq_file *seq,
+					 const u64 __percpu *stats,
+					 const char *const *names,
+					 unsigned int n)
+{
+	unsigned int i;
+	int cpu;
+
+	for (i = 0; i < n; i++) {
+		u64 sum = 0;
+
+		for_each_possible_cpu(cpu)
+			sum += READ_ONCE(per_cpu_ptr(stats, cpu)[i]);
+		seq_printf(seq, "%s %llu\n", names[i], sum);
+	}
+}
+
+/*
+ * Registers this netns's copy of @tmpl (@n entries, then the sentinel that
+ * kernels before 6.6 need) under CRAB_EP_SYSCTL_DIR, entry i pointing at
+ * @data[i]. Returns the copy, for crab_ep_sysctl_unregister(), or NULL.
+ */
+static inline struct ctl_table *
+crab_ep_sysctl_register(struct net *net, const struct ctl_table *tmpl,
+			unsigned int n, void *const *data,
+			struct ctl_table_header **hdr)
+{
+	struct ctl_table *t = kmemdup(tmpl, (n + 1) * sizeof(*tmpl), GFP_KERNEL);
+	unsigned int i;
+
+	if (!t)
+		return NULL;
+	for (i = 0; i < n; i++)
+		t[i].data = data[i];
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+	*hdr = register_net_sysctl_sz(net, CRAB_EP_SYSCTL_DIR, t, n);
+#else
+	*hdr = register_net_sysctl(net, CRAB_EP_SYSCTL_DIR, t);
+#endif
+	if (!*hdr) {
+		kfree(t);
+		return NULL;
+	}
+	return t;
+}
+
+static inline void crab_ep_sysctl_unregister(struct ctl_table_header *hdr,
+					     struct ctl_table *t)
+{
+	unregister_net_sysctl_table(hdr);
+	kfree(t);
+}
 
 /* ---- CIDR lists, swapped whole under RCU ------------------------------- */
 

@@ -513,17 +513,9 @@ static const struct nf_hook_ops crab_client_ops[] = {
 static int crab_client_show(struct seq_file *seq, void *v)
 {
 	struct crab_client_net *cn = crab_cn(seq_file_single_net(seq));
-	u64 sum[CRAB_CLIENT__MAX] = {};
-	int cpu, i;
 
-	for_each_possible_cpu(cpu) {
-		const struct crab_client_stats *s = per_cpu_ptr(cn->stats, cpu);
-
-		for (i = 0; i < CRAB_CLIENT__MAX; i++)
-			sum[i] += READ_ONCE(s->c[i]);
-	}
-	for (i = 0; i < CRAB_CLIENT__MAX; i++)
-		seq_printf(seq, "%s %llu\n", crab_client_names[i], sum[i]);
+	crab_ep_show_counters(seq, (const u64 __percpu *)cn->stats,
+			      crab_client_names, CRAB_CLIENT__MAX);
 	return 0;
 }
 
@@ -553,31 +545,17 @@ static const struct ctl_table crab_client_ctl_tmpl[] = {
 
 static int crab_client_sysctl_init(struct net *net, struct crab_client_net *cn)
 {
-	cn->ctl = kmemdup(crab_client_ctl_tmpl, sizeof(crab_client_ctl_tmpl),
-			  GFP_KERNEL);
-	if (!cn->ctl)
-		return -ENOMEM;
-	cn->ctl[0].data = &cn->enabled;
-	cn->ctl[1].data = &cn->announce;
-	cn->ctl[2].data = &cn->allow;
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
-	cn->ctl_hdr = register_net_sysctl_sz(net, CRAB_EP_SYSCTL_DIR, cn->ctl,
-					     ARRAY_SIZE(crab_client_ctl_tmpl) - 1);
-#else
-	cn->ctl_hdr = register_net_sysctl(net, CRAB_EP_SYSCTL_DIR, cn->ctl);
-#endif
-	if (!cn->ctl_hdr) {
-		kfree(cn->ctl);
-		cn->ctl = NULL;
-		return -ENOMEM;
-	}
-	return 0;
+	void *const data[] = { &cn->enabled, &cn->announce, &cn->allow };
+
+	BUILD_BUG_ON(ARRAY_SIZE(data) != ARRAY_SIZE(crab_client_ctl_tmpl) - 1);
+	cn->ctl = crab_ep_sysctl_register(net, crab_client_ctl_tmpl,
+					 ARRAY_SIZE(data), data, &cn->ctl_hdr);
+	return cn->ctl ? 0 : -ENOMEM;
 }
 
 static void crab_client_sysctl_exit(struct crab_client_net *cn)
 {
-	unregister_net_sysctl_table(cn->ctl_hdr);
-	kfree(cn->ctl);
+	crab_ep_sysctl_unregister(cn->ctl_hdr, cn->ctl);
 }
 
 static int __net_init crab_client_net_init(struct net *net)

@@ -198,17 +198,9 @@ static const struct nf_hook_ops crab_server_ops[] = {
 static int crab_server_show(struct seq_file *seq, void *v)
 {
 	struct crab_server_net *sn = crab_sn(seq_file_single_net(seq));
-	u64 sum[CRAB_SERVER__MAX] = {};
-	int cpu, i;
 
-	for_each_possible_cpu(cpu) {
-		const struct crab_server_stats *s = per_cpu_ptr(sn->stats, cpu);
-
-		for (i = 0; i < CRAB_SERVER__MAX; i++)
-			sum[i] += READ_ONCE(s->c[i]);
-	}
-	for (i = 0; i < CRAB_SERVER__MAX; i++)
-		seq_printf(seq, "%s %llu\n", crab_server_names[i], sum[i]);
+	crab_ep_show_counters(seq, (const u64 __percpu *)sn->stats,
+			      crab_server_names, CRAB_SERVER__MAX);
 	return 0;
 }
 
@@ -226,29 +218,17 @@ static const struct ctl_table crab_server_ctl_tmpl[] = {
 
 static int crab_server_sysctl_init(struct net *net, struct crab_server_net *sn)
 {
-	sn->ctl = kmemdup(crab_server_ctl_tmpl, sizeof(crab_server_ctl_tmpl),
-			  GFP_KERNEL);
-	if (!sn->ctl)
-		return -ENOMEM;
-	sn->ctl[0].data = &sn->enabled;
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
-	sn->ctl_hdr = register_net_sysctl_sz(net, CRAB_EP_SYSCTL_DIR, sn->ctl,
-					     ARRAY_SIZE(crab_server_ctl_tmpl) - 1);
-#else
-	sn->ctl_hdr = register_net_sysctl(net, CRAB_EP_SYSCTL_DIR, sn->ctl);
-#endif
-	if (!sn->ctl_hdr) {
-		kfree(sn->ctl);
-		sn->ctl = NULL;
-		return -ENOMEM;
-	}
-	return 0;
+	void *const data[] = { &sn->enabled };
+
+	BUILD_BUG_ON(ARRAY_SIZE(data) != ARRAY_SIZE(crab_server_ctl_tmpl) - 1);
+	sn->ctl = crab_ep_sysctl_register(net, crab_server_ctl_tmpl,
+					 ARRAY_SIZE(data), data, &sn->ctl_hdr);
+	return sn->ctl ? 0 : -ENOMEM;
 }
 
 static void crab_server_sysctl_exit(struct crab_server_net *sn)
 {
-	unregister_net_sysctl_table(sn->ctl_hdr);
-	kfree(sn->ctl);
+	crab_ep_sysctl_unregister(sn->ctl_hdr, sn->ctl);
 }
 
 static int __net_init crab_server_net_init(struct net *net)
