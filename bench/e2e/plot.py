@@ -608,15 +608,33 @@ def exp3(run, lines):
             lines.append("- %s: not measured: %s" % (TLABELS.get(v, v), open(f).read().strip()))
     lines.append("")
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
+    # The unshaped ceiling ("nolimit") runs to tens of R and would flatten
+    # the shaped curves, which are what the figure is about: the y axis ends
+    # a little above the highest shaped point (at least 3.5 R), and ceiling
+    # points above it sit on the top edge as open triangles with their value.
+    shaped = [p["mbit"] / rate for (v, _, _), p in pts.items() if v != "nolimit"]
+    ytop = max([3.5] + [1.15 * y for y in shaped])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.4), sharey=True)
     for ax, mode in zip(axes, ("crr", "rr")):
         for v in vs:
             xs = [sz for sz in sizes if (v, mode, sz) in pts]
             if not xs:
                 continue
             ys = [pts[(v, mode, sz)]["mbit"] / rate for sz in xs]
-            ax.plot(xs, ys, marker="o", label=TLABELS.get(v, v), linestyle=":" if v == "nolimit" else "-",
-                    color="C%d" % (vs.index(v) % 10))
+            color = "C%d" % (vs.index(v) % 10)
+            label = TLABELS.get(v, v)
+            if v == "nolimit":
+                clip = [min(y, ytop) for y in ys]
+                ax.plot(xs, clip, linestyle=":", color=color, label=label + " (above the axis: value shown)")
+                for x, y in zip(xs, ys):
+                    if y > ytop:
+                        ax.plot([x], [ytop], marker="^", fillstyle="none", color=color, clip_on=False)
+                        ax.annotate("%.1f R" % y, (x, ytop), textcoords="offset points", xytext=(0, -12),
+                                    ha="center", fontsize=7, color=color)
+                    else:
+                        ax.plot([x], [y], marker="o", color=color)
+                continue
+            ax.plot(xs, ys, marker="o", label=label, linestyle="-", color=color)
         for y, t in ((0.5, "R/2"), (1, "R"), (3, "3R")):
             ax.axhline(y, color="grey", linewidth=0.8, linestyle="--")
             ax.text(sizes[0], y, " " + t, va="bottom", fontsize=8, color="grey")
@@ -625,14 +643,20 @@ def exp3(run, lines):
         ax.set_xticklabels([size_label(s) for s in sizes])
         ax.set_xlabel("payload per request and per response")
         ax.set_ylabel("goodput / R")
+        ax.set_ylim(0, ytop)
         ax.set_title(mode.upper())
-        ax.legend(fontsize=7)
+    # one legend under both panels: inside, it hides points near 3R
+    seen = {}
+    for ax in axes:
+        for h, l in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(l, h)
+    fig.legend(list(seen.values()), list(seen.keys()), loc="lower center", ncol=3, fontsize=8)
     e = env(run)
     fig.suptitle("Throughput scaling, R = %s Mbit/s per link; %s run; %s; guest %s; host load %s..%s" % (
         params.get("rate_mbit", "?"), e.get("label", "?"), e.get("vm", "VM"), e.get("guest_kernel", "?"),
         e.get("host_load_start", "?").split()[0] if e.get("host_load_start") else "?",
         e.get("host_load_1min_max", "?")), fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(os.path.join(run, "exp3-throughput.png"), dpi=110)
     plt.close(fig)
 
