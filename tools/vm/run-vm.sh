@@ -51,15 +51,28 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not installe
 [ -n "$kdir" ] || kdir=/lib/modules/$kver/build
 # A patched kernel of tools/kernel/build-kernel.sh: its object tree (the
 # image is <obj>/arch/x86/boot/bzImage, or <stamp>/bzImage in the stamp
-# cache with <stamp>/build linking to the tree while it still holds it).
+# cache with <stamp>/build linking to the tree while it still holds it),
+# which has Module.symvers once "make modules" ran; and its own modules
+# ("make modules_install" output in <stamp>/modules, or <obj>/../modroot).
+kmods=
 for d in "$(dirname "$image")/build" "$(dirname "$image")/../../.."; do
-	[ ! -e "$kdir/Makefile" ] && [ -e "$d/Makefile" ] && [ -e "$d/vmlinux.symvers" ] &&
+	[ ! -e "$kdir/Makefile" ] && [ -e "$d/Makefile" ] && [ -e "$d/Module.symvers" ] &&
 		kdir=$(cd "$d" && pwd)
+done
+for d in "$(dirname "$image")/modules" "$(dirname "$image")/../../../../modroot"; do
+	[ -z "$kmods" ] && [ -d "$d/lib/modules/$kver" ] && kmods=$(cd "$d/lib/modules/$kver" && pwd)
 done
 if [ -e "$kdir/Makefile" ]; then
 	bash "$top/tools/build-modules.sh" "$kdir" "$top/build/kmod/$kver" || exit 1
 else
 	echo "# no build tree for $kver ($kdir): modules not built"
+fi
+# The guest sees the repository, not the host's home or build cache: copy
+# the kernel's own modules there; the guest mounts them on /lib/modules.
+if [ -n "$kmods" ]; then
+	mkdir -p "$top/build/vm/kmods"
+	rsync -a --delete "$kmods/" "$top/build/vm/kmods/$kver/" || exit 1
+	kmods=$top/build/vm/kmods/$kver
 fi
 
 # ---- initramfs (cached per kernel) -----------------------------------------------
@@ -73,6 +86,7 @@ trap 'rm -rf "$run"' EXIT
 	printf 'CRAB_FILTER=%q\n' "$filter"
 	printf 'CRAB_CMD=%q\n' "$cmd"
 	printf 'CRAB_TOP=%q\n' "$top"
+	printf 'CRAB_KMODS=%q\n' "$kmods"
 } >"$run/job.env"
 console=$run/console.log
 
