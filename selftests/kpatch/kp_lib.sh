@@ -153,7 +153,7 @@ kp_call() {
 
 # kp_get JSON KEY: the value of a top-level key of a flat JSON object.
 kp_get() {
-	local re="\"$2\": (\"([^\"]*)\"|([^,}]*))"
+	local re="\"$2\": *(\"([^\"]*)\"|([^,}]*))"
 	[[ $1 =~ $re ]] && echo "${BASH_REMATCH[2]}${BASH_REMATCH[3]}"
 }
 

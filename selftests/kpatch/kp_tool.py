@@ -8,6 +8,8 @@ serve   a long-lived socket helper, one per test and namespace: reads one
           connect  id addr port [sport crab minttl filter md5 ao tfo]
                    a non-blocking connect (or a TCP Fast Open sendto with
                    the bytes of "tfo"), socket options set before it
+          listen   id port [md5 md5_addr ...]: a listener, socket options
+                   set before listen()
           set      id [crab md5 ao]: socket options, after connect
           wait     id [timeout]: {"connected", "error", "peer", "ms"}
           echo     id [size]: send random bytes, {"echo": true} when they
@@ -35,7 +37,8 @@ attack  a long-lived packet sender (scapy, imported once), same protocol:
                 any source address can be used; "opts" is a list of
                 "mss:N", "crab:ADDR" (NOP NOP 42 6 ADDR),
                 "crab254:ADDR:EXID" (254 8 EXID ADDR), "md5" (kind 19,
-                length 18, zero hash) or "raw:HEX", padded with NOPs
+                length 18: the RFC 2385 digest with key "md5key", zeros
+                without) or "raw:HEX", padded with NOPs
 pcap    FILE: read a capture (pure Python) and print JSON: "tcp", "syn",
         "synack", "rst", "data" counts, "opt42" and "opt254" (segments with
         an option of that kind) and "segs", one entry per SYN or SYN-ACK:
@@ -133,6 +136,15 @@ class Helper:
         if err not in (0, errno.EINPROGRESS):
             return {"ok": False, "error": os.strerror(err)}
         return {"ok": True, "sport": s.getsockname()[1]}
+
+    def listen(self, c):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.opts(s, c)
+        s.bind(("0.0.0.0", c["port"]))
+        s.listen(64)
+        self.socks[c["id"]] = s
+        return {"ok": True}
 
     def set(self, c):
         self.opts(self.socks[c["id"]], c)
@@ -328,6 +340,23 @@ def serve():
         print(json.dumps(res), flush=True)
 
 
+def md5_sign(c, opt):
+    """@opt with its kind 19 option holding the RFC 2385 digest of the
+    segment c describes (no payload), keyed with c["md5key"]."""
+    import hashlib
+    bits = {"F": 1, "S": 2, "R": 4, "P": 8, "A": 16, "U": 32}
+    flags = sum(bits[f] for f in c["flags"])
+    tcplen = 20 + len(opt)
+    pseudo = socket.inet_aton(c["src"]) + socket.inet_aton(c["dst"]) + \
+        struct.pack("!BBH", 0, 6, tcplen)
+    hdr = struct.pack("!HHIIBBHHH", c["sport"], c["dport"],
+                      c.get("seq", 0) & 0xffffffff, c.get("ack", 0) & 0xffffffff,
+                      (5 + len(opt) // 4) << 4, flags, c.get("window", 64240), 0, 0)
+    digest = hashlib.md5(pseudo + hdr + c["md5key"].encode()).digest()
+    i = opt.index(b"\x13\x12")
+    return opt[:i + 2] + digest + opt[i + 18:]
+
+
 def attack():
     from scapy.all import Ether, IP, TCP, Raw, sendp, conf  # noqa: E402
     conf.verb = 0
@@ -354,6 +383,8 @@ def attack():
                 elif name == "raw":
                     opt += bytes.fromhex(arg)
             opt += b"\x01" * (-len(opt) % 4)
+            if c.get("md5key"):
+                opt = md5_sign(c, opt)
             tcp = TCP(sport=c["sport"], dport=c["dport"], flags=c["flags"],
                       seq=c.get("seq", 0) & 0xffffffff,
                       ack=c.get("ack", 0) & 0xffffffff,

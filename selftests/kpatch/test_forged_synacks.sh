@@ -21,7 +21,9 @@
 #  - the socket turned redirection off (TCP_CRAB_REDIRECT 0) or got a
 #    TCP-MD5 key after its SYN;
 #  - the checks of any segment for the socket (docs/PROTOCOL.md 3.4: the
-#    same path): IP_MINTTL 255, a socket filter that drops everything.
+#    same path): IP_MINTTL 255, a socket filter that drops everything;
+#  - in the RFC 6994 form: a malformed option, another ExID, kind 42.
+# A server counts a malformed option in a SYN and does not echo.
 # Then a forged SYN-ACK that breaks no rule does move its socket (the test
 # can see a move), and a real connection through the LB completes.
 source "$(dirname "$0")/../lib.sh"
@@ -116,10 +118,11 @@ wait_mib() {
 # Segments the IP layer drops count nowhere in TCP: a malformed option
 # sent after them, counted in TCPCrabBadOption, marks that they were
 # processed (same link, same order).
+BARRIER_OPT='"raw:2a05000000"'
 barrier() {
 	local b
 	b=$(kp_mib "$NS_CLI" TCPCrabBadOption)
-	forge none "$S" dport=40398 opts='"raw:2a05000000"'
+	forge none "$S" dport=40398 opts="$BARRIER_OPT"
 	[ "$(wait_mib "$NS_CLI" TCPCrabBadOption "$b")" = $((b + 1)) ] ||
 		crab_fail "barrier segment not counted"
 }
@@ -178,6 +181,25 @@ refused "socket with TCP_CRAB_REDIRECT 0 after connect" TCPCrabRejectDisabled of
 refused "socket with a TCP-MD5 key after connect" TCPCrabRejectKeyed md5 "$S"
 refused "socket with IP_MINTTL 255 (ttl 64)" TCPMinTTLDrop minttl "$S"
 refused "socket whose filter drops everything" - filter "$S"
+
+# A server gets a SYN whose option is malformed: counted, not echoed.
+SRV_MAC=$(kp_mac "${NS_SRV[1]}")
+b0=$(kp_mib "${NS_SRV[1]}" TCPCrabBadOption) e0=$(kp_mib "${NS_SRV[1]}" TCPCrabEchoed)
+kp_call evil "{\"cmd\": \"tcp\", \"iface\": \"eth0\", \"dmac\": \"$SRV_MAC\", \"src\": \"$EVIL_IP\", \"dst\": \"$S\", \"sport\": 40410, \"dport\": $PORT, \"flags\": \"S\", \"seq\": 5, \"opts\": [\"mss:1460\", \"raw:2a05000000\"]}" >/dev/null
+b1=$(wait_mib "${NS_SRV[1]}" TCPCrabBadOption "$b0")
+[ "$b1" = $((b0 + 1)) ] && [ "$(kp_mib "${NS_SRV[1]}" TCPCrabEchoed)" = "$e0" ]
+log_test $? "server: SYN with an option of length 5 counted ($b0 -> $b1), nothing echoed"
+
+# The RFC 6994 form (tcp_crab_kind 254): our ExID with a length other than
+# 8 is malformed; another ExID is someone else's option, and kind 42 is not
+# looked at: such SYN-ACKs are left to the normal stack, nothing counted.
+ip netns exec "$NS_CLI" sysctl -qw net.ipv4.tcp_crab_kind=254
+BARRIER_OPT='"raw:fe0ac4ab000000000000"'
+refused "RFC 6994 form, ExID 0xC4AB, length 10" TCPCrabBadOption main "$S" opts='"raw:fe0ac4ab000000000000"'
+refused "RFC 6994 form, ExID 0x1234" - main "$S" opts="\"crab254:$VIP:1234\""
+refused "kind 42 while the namespace uses kind 254" - main "$S"
+ip netns exec "$NS_CLI" sysctl -qw net.ipv4.tcp_crab_kind=42
+BARRIER_OPT='"raw:2a05000000"'
 
 # A forged SYN-ACK that breaks no rule moves its socket (to S, which then
 # resets it: it never saw that connection).

@@ -124,10 +124,10 @@ main() {
 		# A series that a netdev reviewer would send back is not built.
 		for p in "${patches[@]}"; do
 			out=$(cd "$src" && PATH=/usr/bin:/bin:$PATH \
-			      scripts/checkpatch.pl --strict --terse "$p" 2>&1) ||
+			      scripts/checkpatch.pl --strict "$p" 2>&1) ||
 				die "checkpatch.pl --strict: $(basename "$p"):"$'\n'"$out"
 			case $out in
-			*"0 errors, 0 warnings, 0 checks"*) ;;
+			*"total: 0 errors, 0 warnings, 0 checks,"*) ;;
 			*) die "checkpatch.pl --strict: $(basename "$p"):"$'\n'"$out" ;;
 			esac
 		done
