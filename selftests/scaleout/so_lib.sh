@@ -73,6 +73,15 @@ so_frr_stop() {
 	done
 }
 
+# so_frr_kill DIR: the daemons of DIR die at once (SIGKILL: a crash).
+so_frr_kill() {
+	local f
+	for f in "$1"/*.pid; do
+		[ -e "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
+		rm -f "$f"
+	done
+}
+
 so_vtysh() {
 	local d=$1; shift
 	vtysh --vty_socket "$d" --config_dir "$d" "$@"
@@ -136,7 +145,7 @@ so_topo_setup() {
 		net.ipv4.fib_multipath_hash_policy=1 net.ipv4.conf.all.send_redirects=0
 	ip link add rt0 netns "$NS_RT" type veth peer name rtp-$RANDOM netns "$NS_SW" ||
 		crab_fail "cannot create the router's veth"
-	peer=$(ip -n "$NS_SW" -o link show | awk -F': ' '/rtp-/ { sub(/@.*/, "", $2); print $2; exit }')
+	peer=$(ip -n "$NS_SW" -o link show 2>/dev/null | awk -F': ' '/rtp-/ { sub(/@.*/, "", $2); print $2; exit }')
 	ip -n "$NS_SW" link set "$peer" master br0 up
 	ip -n "$NS_RT" addr add "$IP_RT/24" dev rt0
 	ip -n "$NS_RT" link set rt0 up
@@ -158,7 +167,7 @@ so_topo_setup() {
 		crab_ns_add "${NS_LBS[i]}"
 		ip link add "lb$i" netns "${NS_LBS[i]}" type veth peer name "lbp$i-$RANDOM" netns "$NS_SW" ||
 			crab_fail "cannot create the veth of LB $i"
-		peer=$(ip -n "$NS_SW" -o link show | awk -F': ' -v p="lbp$i-" 'index($2, p) == 1 { sub(/@.*/, "", $2); print $2; exit }')
+		peer=$(ip -n "$NS_SW" -o link show 2>/dev/null | awk -F': ' -v p="lbp$i-" 'index($2, p) == 1 { sub(/@.*/, "", $2); print $2; exit }')
 		ip -n "$NS_SW" link set "$peer" master br0 up
 		ip -n "${NS_LBS[i]}" addr add "${IP_LBS[i]}/24" dev "lb$i"
 		ip -n "${NS_LBS[i]}" link set "lb$i" up
@@ -205,8 +214,8 @@ so_lb_xdp() {
 	nsenter --net="/run/netns/$ns" "$CRABCTL" lb xdp attach "lb$i" --mode native 2>/dev/null ||
 		return 1
 	crab_defer "nsenter --net=/run/netns/$ns $CRABCTL lb xdp detach lb$i"
-	idx=$(ip -n "$ns" -o link show "lb$i" | sed -n "s/.*lb$i@if\([0-9]*\):.*/\1/p")
-	peer=$(ip -n "$NS_SW" -o link show | awk -F': ' -v i="$idx" '$1 == i { sub(/@.*/, "", $2); print $2 }')
+	idx=$(ip -n "$ns" -o link show "lb$i" 2>/dev/null | sed -n "s/.*lb$i@if\([0-9]*\):.*/\1/p")
+	peer=$(ip -n "$NS_SW" -o link show 2>/dev/null | awk -F': ' -v i="$idx" '$1 == i { sub(/@.*/, "", $2); print $2 }')
 	nsenter --net="/run/netns/$NS_SW" "$CRABCTL" lb xdp attach "$peer" --mode native 2>/dev/null ||
 		return 1
 	crab_defer "nsenter --net=/run/netns/$NS_SW $CRABCTL lb xdp detach $peer"

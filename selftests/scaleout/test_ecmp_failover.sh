@@ -59,11 +59,12 @@ done
 [ -e "$SO_DIR/ready" ] || crab_fail "the $H held connections did not come up: $(cat "$SO_DIR/hold.json")"
 read -r -a s0 <<<"$(so_all_syns)"
 # The link first (the LB cannot say goodbye), then its processes.
-lbpeer=$(ip -n "$NS_SW" -o link show | awk -F': ' '/lbp2-/ { sub(/@.*/, "", $2); print $2; exit }')
+lbpeer=$(ip -n "$NS_SW" -o link show 2>/dev/null | awk -F': ' '/lbp2-/ { sub(/@.*/, "", $2); print $2; exit }')
 t0=$(date +%s%N)
 ip -n "$NS_SW" link set "$lbpeer" down
 kill -9 "${SO_BGP_PID[2]}"
-so_frr_stop "${SO_LBDIR[2]}"
+wait "${SO_BGP_PID[2]}" 2>/dev/null
+so_frr_kill "${SO_LBDIR[2]}"
 want="${IP_LBS[1]} ${IP_LBS[3]}"
 so_wait_nexthops "$want" 100
 rc=$?
