@@ -195,6 +195,7 @@ struct FrrState {
     std::map<std::string, uint32_t> neighbors;     // addr -> remote-as (under our AS)
     std::set<std::string> networks;                // ipv4 unicast `network` prefixes (our AS)
     std::set<std::string> profiles;                // bfd profiles
+    bool has_bfd = false;                          // a `bfd` block
     std::string router_id;
 };
 
@@ -227,6 +228,7 @@ FrrState read_frr(const Vtysh& vty, uint32_t asn)
                 }
             } else if (w[0] == "bfd" && w.size() == 1) {
                 blk = Bfd;
+                s.has_bfd = true;
             } else {
                 blk = None;
             }
@@ -352,11 +354,18 @@ void configure_session(const Vtysh& vty, const BgpSettings& b, const FrrState& b
                 undo.push_back("no neighbor " + crab::to_string(p.addr));
         undo.push_back("exit");
     }
-    undo.push_back("bfd");
-    for (const auto& p : b.peers)
-        if (p.bfd && !before.profiles.count(bfd_profile(p)))
-            undo.push_back("no profile " + bfd_profile(p));
-    undo.insert(undo.end(), {"exit", "end"});
+    // bfdd keeps an empty `bfd` block once entered: remove the block when
+    // it is ours, else only our new profiles.
+    if (!before.has_bfd) {
+        undo.push_back("no bfd");
+    } else {
+        undo.push_back("bfd");
+        for (const auto& p : b.peers)
+            if (p.bfd && !before.profiles.count(bfd_profile(p)))
+                undo.push_back("no profile " + bfd_profile(p));
+        undo.push_back("exit");
+    }
+    undo.push_back("end");
     VtyResult u = vty.run(undo);
     throw Error("FRR" + vty.where() + " refused the BGP configuration (vtysh exit " + std::to_string(r.rc) +
                     "): " + Vtysh::trim(r.out) +
