@@ -44,10 +44,14 @@ so_frr_start() {
 	touch "$d/vtysh.conf"
 	chown -R frr:frr "$d"
 	for dm in zebra bfdd bgpd; do
-		local extra=()
-		[ $dm = bfdd ] && extra=(--bfdctl "$d/bfdd.sock")
-		ip netns exec "$ns" "$SO_FRR/$dm" -d -f "$d/$dm.conf" -i "$d/$dm.pid" \
-			--vty_socket "$d" -z "$d/zserv.api" -P 0 --log "file:$d/$dm.log" \
+		local extra=() prio=()
+		# bfdd at real-time priority, as routers run BFD: on a loaded
+		# host a normal task can wait longer than the 300 ms detection
+		# time, and the router then drops a healthy LB (seen: both other
+		# LBs dropped while a third restarted its FRR).
+		[ $dm = bfdd ] && extra=(--bfdctl "$d/bfdd.sock") prio=(chrt -f 50)
+		ip netns exec "$ns" "${prio[@]}" "$SO_FRR/$dm" -d -f "$d/$dm.conf" -i "$d/$dm.pid" \
+			--vty_socket "$d" -z "$d/zserv.api" -P 0 --log "file:$d/$dm.log" --log-level info \
 			"${extra[@]}" >>"$d/start.log" 2>&1 ||
 			{ cat "$d/start.log" "$d/$dm.log" 2>/dev/null; return 1; }
 	done
@@ -106,6 +110,7 @@ so_router_conf() {
 	{
 		echo "router bgp $SO_RT_ASN"
 		echo " bgp router-id $IP_RT"
+		echo " bgp log-neighbor-changes"
 		echo " no bgp ebgp-requires-policy"
 		echo " timers bgp 1 3"
 		for ((i = 1; i <= n; i++)); do
@@ -281,6 +286,28 @@ so_wait_nexthops() {
 	local want=$1 n=${2:-150} i
 	for ((i = 0; i < n; i++)); do
 		[ "$(so_rt_nexthops)" = "$want" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# BFD sessions the router has up.
+so_bfd_up() {
+	so_vtysh "$SO_RTDIR" -c 'show bfd peers json' 2>/dev/null | python3 -c '
+import json, sys
+try:
+    print(sum(1 for p in json.load(sys.stdin) if p.get("status") == "up"))
+except ValueError:
+    print(0)'
+}
+
+# so_wait_bfd N: until the router has N BFD sessions up (bounded, 15 s).
+# A BGP session comes up before its BFD session; until then a dead LB is
+# found only by the BGP hold timer (3 s).
+so_wait_bfd() {
+	local i
+	for i in $(seq 150); do
+		[ "$(so_bfd_up)" = "$1" ] && return 0
 		sleep 0.1
 	done
 	return 1
