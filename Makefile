@@ -53,6 +53,7 @@ help:
 	@echo "  make bench-dpdk [BENCH_ARGS='--reps 5']  DPDK LB SYN/s vs testpmd io on the same vdev (root, host kernel)"
 	@echo "  make nodeport         NodePort redirection experiment: tc programs and crab-np-stats into build/nodeport"
 	@echo "  make nodeport-experiment [NP_ARGS=--quick]   run experiments/nodeport/run.sh (root, host kernel)"
+	@echo "  make scaleout-experiment [SO_ARGS=...]       3 LBs behind ECMP/BGP, one killed and back (tools/scaleout/run.sh)"
 	@echo "  make demo [LB=...]    boot the VM, build the topology, run traffic through the VIP"
 	@echo "  make install [PREFIX=/usr/local DESTDIR=]   crabctl, man page, completion, BPF objects, systemd units, snippets"
 	@echo "  make uninstall        remove what make install installed"
@@ -106,6 +107,12 @@ $(BUILD)/nodeport/crab-np-stats: experiments/nodeport/crab_np_stats.cpp include/
 
 nodeport-experiment: nodeport
 	bash experiments/nodeport/run.sh $(NP_ARGS)
+
+# ---- scale-out: N LBs behind ECMP, the VIP announced by BGP (tools/scaleout/) ----
+SO_ARGS ?=
+.PHONY: scaleout-experiment
+scaleout-experiment: bpf userspace
+	bash tools/scaleout/run.sh $(SO_ARGS)
 
 # ---- userspace ---------------------------------------------------------------
 userspace: bpf

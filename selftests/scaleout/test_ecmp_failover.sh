@@ -26,8 +26,9 @@ for i in 1 2 3; do
 	so_bgp_start $i
 done
 all="${IP_LBS[1]} ${IP_LBS[2]} ${IP_LBS[3]}"
-so_wait_nexthops "$all" && so_wait_bfd 3
-log_test $? "router: VIP $VIP/32 over three equal-cost next hops ($(so_rt_nexthops)), BFD up"
+so_wait_nexthops "$all" && so_wait_bfd 3 ||
+	crab_fail "router: VIP over $(so_rt_nexthops), BFD up with $(so_bfd_up) of 3 LBs"
+log_test 0 "router: VIP $VIP/32 over three equal-cost next hops ($(so_rt_nexthops)), BFD up"
 
 # 1. spread
 N=90

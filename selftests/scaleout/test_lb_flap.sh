@@ -23,8 +23,9 @@ for i in 1 2; do
 	so_bgp_start $i
 done
 both="${IP_LBS[1]} ${IP_LBS[2]}"
-so_wait_nexthops "$both" && so_wait_bfd 2
-log_test $? "router: VIP over both LBs ($(so_rt_nexthops)), BFD up with both"
+so_wait_nexthops "$both" && so_wait_bfd 2 ||
+	crab_fail "router: VIP over $(so_rt_nexthops), BFD up with $(so_bfd_up) of 2 LBs"
+log_test 0 "router: VIP over both LBs ($(so_rt_nexthops)), BFD up with both"
 rtpids=$(cat "$SO_RTDIR"/*.pid | tr '\n' ' ')
 
 H=20
@@ -54,6 +55,7 @@ for ((f = 1; f <= FLAPS; f++)); do
 	so_wait_nexthops "$both" 150 || { ok=1; crab_log "flap $f: not back: $(so_rt_nexthops)"; }
 	# BFD up again before the next cut (else the hold timer finds it).
 	so_wait_bfd 2 || { ok=1; crab_log "flap $f: BFD not up again"; }
+	[ $ok = 0 ] || break
 	t2=$(date +%s%N)
 	down_ms+=($(((t1 - t0) / 1000000)))
 	up_ms+=($(((t2 - t1) / 1000000)))

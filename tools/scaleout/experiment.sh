@@ -14,7 +14,8 @@
 # --sample s (syns.csv), the kill/return times (events.txt), FRR's logs.
 #
 #   experiment.sh --out DIR --alts "xdp" | "nf ipvs" [--rate R] [--duration S]
-#                 [--kill-at S] [--back-at S] [--held H] [--sample S]
+#                 [--kill-at S] [--back-at S] [--held H] [--held-interval S]
+#                 [--sample S] [--bfd-ms MS]
 # Alternatives:
 #   xdp   CRAB XDP LBs + eBPF endpoints, `crabctl bgp` announcing (host kernel)
 #   nf    CRAB netfilter LB module + endpoint modules, `crabctl bgp` (needs modules)
@@ -25,7 +26,7 @@ source "$top/selftests/lib.sh"
 source "$top/selftests/ebpf_endpoints/ep_lib.sh"
 source "$top/selftests/scaleout/so_lib.sh"
 
-OUT= ALTS=xdp RATE=50 DURATION=40 KILL_AT=12 BACK_AT=26 HELD=30 SAMPLE=0.5
+OUT= ALTS=xdp RATE=50 DURATION=40 KILL_AT=12 BACK_AT=26 HELD=30 HELD_INTERVAL=0.1 SAMPLE=0.5
 args=("$@")
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -36,6 +37,8 @@ while [ $# -gt 0 ]; do
 	--kill-at) KILL_AT=$2; shift 2 ;;
 	--back-at) BACK_AT=$2; shift 2 ;;
 	--held) HELD=$2; shift 2 ;;
+	--held-interval) HELD_INTERVAL=$2; shift 2 ;;
+	--bfd-ms) SO_BFD_MS=$2; shift 2 ;;
 	--sample) SAMPLE=$2; shift 2 ;;
 	*) echo "error: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -103,9 +106,11 @@ lb_counts() {
 		case $ALT in
 		xdp) out+="$(so_lb_syns "$i" 2>/dev/null || echo -1) " ;;
 		nf)
-			out+="$(ip netns exec "${NS_LBS[i]}" "$CRABCTL" -j lb nf stats 2>/dev/null | python3 -c '
-import json, sys
-print(json.load(sys.stdin)["services"][sys.argv[1]]["syn_redirected"])' "$VIP:$SO_PORT" 2>/dev/null || echo -1) " ;;
+			# (no interpreter per sample: each costs seconds in a TCG guest)
+			local n
+			n=$(ip netns exec "${NS_LBS[i]}" "$CRABCTL" -j lb nf stats 2>/dev/null |
+				grep -o '"syn_redirected":[0-9]*' | head -n1 | cut -d: -f2)
+			out+="${n:--1} " ;;
 		ipvs)
 			out+="$(ip netns exec "${NS_LBS[i]}" ipvsadm -L -n -t "$VIP:$SO_PORT" --stats 2>/dev/null |
 				awk '$1 == "TCP" { print $3 }' || echo -1) " ;;
@@ -205,6 +210,7 @@ run_alt() {
 		echo "kill_at $KILL_AT"
 		echo "back_at $BACK_AT"
 		echo "held $HELD"
+		echo "held_interval $HELD_INTERVAL"
 		echo "bfd_ms $SO_BFD_MS"
 		echo "bfd_mult $SO_BFD_MULT"
 	} >"$D/params.txt"
@@ -217,7 +223,8 @@ run_alt() {
 	sampler "$D" &
 	local spid=$!
 	client_run python3 "$top/tools/scaleout/traffic.py" --addr "$VIP" --port "$SO_PORT" \
-		--rate "$RATE" --duration "$DURATION" --held "$HELD" --out "$D" --ready "$D/.ready" \
+		--rate "$RATE" --duration "$DURATION" --held "$HELD" --held-interval "$HELD_INTERVAL" \
+		--out "$D" --ready "$D/.ready" \
 		>"$D/traffic.log" 2>&1 &
 	local tpid=$!
 	local i

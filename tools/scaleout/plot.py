@@ -184,10 +184,10 @@ def summary(run, res, env):
     for r in res:
         p = r["params"]
         out.append("- %s: %s new connections/s for %s s (open loop), %s held connections exchanging 64 B "
-                   "every 100 ms; LB 2 killed at %.2f s, back at %.2f s; BFD %s ms x %s; longest gap "
+                   "every %s s; LB 2 killed at %.2f s, back at %.2f s; BFD %s ms x %s; longest gap "
                    "between two good exchanges on a held connection %.2f s." % (
                        NAMES.get(r["alt"], r["alt"]), p.get("rate"), p.get("duration"), p.get("held"),
-                       r["t_kill"], r["t_back"], p.get("bfd_ms"), p.get("bfd_mult"),
+                       p.get("held_interval", "0.1"), r["t_kill"], r["t_back"], p.get("bfd_ms"), p.get("bfd_mult"),
                        r["held_max_gap_s"] or 0))
         if r["failed_errors"]:
             out.append("  failed connections' errors: " + "; ".join(r["failed_errors"]))
