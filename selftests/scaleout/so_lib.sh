@@ -55,7 +55,7 @@ so_frr_start() {
 			"${extra[@]}" >>"$d/start.log" 2>&1 ||
 			{ cat "$d/start.log" "$d/$dm.log" 2>/dev/null; return 1; }
 	done
-	for i in $(seq 100); do
+	for i in $(seq "${SO_FRR_WAIT:-100}"); do
 		so_vtysh "$d" -c 'show daemons' 2>/dev/null | grep -q 'zebra.*bfdd.*bgpd\|zebra.*bgpd.*bfdd' &&
 			return 0
 		sleep 0.1
@@ -301,12 +301,12 @@ except ValueError:
     print(0)'
 }
 
-# so_wait_bfd N: until the router has N BFD sessions up (bounded, 15 s).
-# A BGP session comes up before its BFD session; until then a dead LB is
-# found only by the BGP hold timer (3 s).
+# so_wait_bfd N [TENTHS]: until the router has N BFD sessions up (bounded,
+# default 15 s). A BGP session comes up before its BFD session; until then
+# a dead LB is found only by the BGP hold timer (3 s).
 so_wait_bfd() {
 	local i
-	for i in $(seq 150); do
+	for i in $(seq "${2:-150}"); do
 		[ "$(so_bfd_up)" = "$1" ] && return 0
 		sleep 0.1
 	done

@@ -15,9 +15,13 @@
 #
 #   experiment.sh --out DIR --alts "xdp" | "nf ipvs" [--rate R] [--duration S]
 #                 [--kill-at S] [--back-at S] [--held H] [--held-interval S]
-#                 [--sample S] [--bfd-ms MS]
+#                 [--sample S] [--bfd-ms MS] [--converge-s S]
 # Alternatives:
 #   xdp   CRAB XDP LBs + eBPF endpoints, `crabctl bgp` announcing (host kernel)
+#   xdp-noflood  the same, the switch not flooding unknown unicast to the LBs'
+#         ports: a frame the router still sends to a dead LB's MAC is then
+#         lost instead of reaching the other LBs (whose XDP programs take
+#         frames whatever their destination MAC)
 #   nf    CRAB netfilter LB module + endpoint modules, `crabctl bgp` (needs modules)
 #   ipvs  IPVS NAT LBs (SNAT to the LB so replies return through it), the VIP
 #         announced by the same FRR configuration through vtysh (needs modules)
@@ -26,7 +30,7 @@ source "$top/selftests/lib.sh"
 source "$top/selftests/ebpf_endpoints/ep_lib.sh"
 source "$top/selftests/scaleout/so_lib.sh"
 
-OUT= ALTS=xdp RATE=50 DURATION=40 KILL_AT=12 BACK_AT=26 HELD=30 HELD_INTERVAL=0.1 SAMPLE=0.5
+OUT= ALTS=xdp RATE=50 DURATION=40 KILL_AT=12 BACK_AT=26 HELD=30 HELD_INTERVAL=0.1 SAMPLE=0.5 CONVERGE_S=30
 args=("$@")
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -39,13 +43,16 @@ while [ $# -gt 0 ]; do
 	--held) HELD=$2; shift 2 ;;
 	--held-interval) HELD_INTERVAL=$2; shift 2 ;;
 	--bfd-ms) SO_BFD_MS=$2; shift 2 ;;
+	--converge-s) CONVERGE_S=$2; shift 2 ;;
 	--sample) SAMPLE=$2; shift 2 ;;
 	*) echo "error: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
 [ -n "$OUT" ] || { echo "error: --out DIR is required" >&2; exit 2; }
+# FRR's daemons start slowly in an emulated guest: wait as long as for convergence.
+export SO_FRR_WAIT=$((CONVERGE_S * 10))
 for a in $ALTS; do
-	case $a in xdp | nf | ipvs) ;; *) echo "error: --alts: unknown alternative '$a'" >&2; exit 2 ;; esac
+	case $a in xdp | xdp-noflood | nf | ipvs) ;; *) echo "error: --alts: unknown alternative '$a'" >&2; exit 2 ;; esac
 done
 ep_unshare "${args[@]}"
 crab_check_tool python3 ethtool vtysh
@@ -104,7 +111,7 @@ lb_counts() {
 	local i out=
 	for ((i = 1; i <= SO_NLB; i++)); do
 		case $ALT in
-		xdp) out+="$(so_lb_syns "$i" 2>/dev/null || echo -1) " ;;
+		xdp*) out+="$(so_lb_syns "$i" 2>/dev/null || echo -1) " ;;
 		nf)
 			# (no interpreter per sample: each costs seconds in a TCG guest)
 			local n
@@ -126,6 +133,19 @@ sampler() {
 		echo "$(date +%s.%N) $(lb_counts)" >>"$d/syns.csv"
 		sleep "$SAMPLE"
 	done
+}
+
+# What the router and the LBs' FRR say, for a run that did not converge.
+so_diag() {
+	local i
+	so_vtysh "$SO_RTDIR" -c 'show bgp summary' -c 'show bfd peers brief'
+	ip -n "$NS_RT" route show
+	for i in 1 2 3; do
+		echo "--- LB $i"
+		so_vtysh "${SO_LBDIR[i]}" -c 'show running-config' -c 'show bgp summary'
+		cat "$SO_DIR/bgp$i.log" "${SO_LBDIR[i]}/start.log" 2>/dev/null
+	done
+	cat "$SO_RTDIR"/*.log
 }
 
 lb2_kill() {
@@ -155,7 +175,7 @@ lb2_back() {
 
 # Client side: the eBPF client's cgroup for xdp, the module (or nothing) else.
 client_run() {
-	if [ "$ALT" = xdp ]; then
+	if [ "${ALT%-noflood}" = xdp ]; then
 		ep_in_cg "$CG_CLI" "$NS_CLI" "$@"
 	else
 		ip netns exec "$NS_CLI" "$@"
@@ -170,9 +190,15 @@ run_alt() {
 	log "$ALT: setup"
 	so_topo_setup 3 3
 	case $ALT in
-	xdp)
+	xdp | xdp-noflood)
 		so_endpoints
 		for i in 1 2 3; do so_lb_xdp $i || crab_fail "XDP LB $i"; done
+		if [ "$ALT" = xdp-noflood ]; then
+			for i in 1 2 3; do
+				port=$(ip -n "$NS_SW" -o link show 2>/dev/null | awk -F': ' -v p="lbp$i-" 'index($2, p) == 1 { sub(/@.*/, "", $2); print $2; exit }')
+				bridge -n "$NS_SW" link set dev "$port" flood off || crab_fail "flood off on $port"
+			done
+		fi
 		;;
 	nf)
 		crab_load_module crab_client
@@ -200,8 +226,11 @@ run_alt() {
 	for i in 1 2 3; do
 		if [ "$ALT" = ipvs ]; then so_ipvs_announce $i; else so_bgp_start $i; fi
 	done
-	so_wait_nexthops "${IP_LBS[1]} ${IP_LBS[2]} ${IP_LBS[3]}" 300 || crab_fail "$ALT: no ECMP route: $(so_rt_nexthops)"
-	so_wait_bfd 3 || crab_fail "$ALT: BFD not up with all LBs"
+	if ! so_wait_nexthops "${IP_LBS[1]} ${IP_LBS[2]} ${IP_LBS[3]}" $((CONVERGE_S * 10)) ||
+		! so_wait_bfd 3 $((CONVERGE_S * 10)); then
+		so_diag >"$D/diag.txt" 2>&1
+		crab_fail "$ALT: router: VIP over '$(so_rt_nexthops)', BFD up with $(so_bfd_up) of 3 (diag.txt)"
+	fi
 	log "$ALT: router has $(so_rt_nexthops), BFD up"
 	{
 		echo "alt $ALT"

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 
 NAMES = {
     "xdp": "CRAB, XDP LBs (host kernel)",
+    "xdp-noflood": "CRAB, XDP LBs, no unknown-unicast flooding to the LBs (host kernel)",
     "nf": "CRAB, netfilter LB module (guest)",
     "ipvs": "IPVS NAT + SNAT (guest)",
 }
@@ -240,7 +241,7 @@ def plot(run, res):
 
 def main():
     run = sys.argv[1]
-    alts = [a for a in ("xdp", "nf", "ipvs") if os.path.isdir(os.path.join(run, a))]
+    alts = [a for a in ("xdp", "xdp-noflood", "nf", "ipvs") if os.path.isdir(os.path.join(run, a))]
     if not alts:
         print("error: no alternative in " + run, file=sys.stderr)
         return 1

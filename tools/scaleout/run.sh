@@ -6,7 +6,8 @@
 # long-lived connections carrying data (tools/scaleout/experiment.sh), then
 # the summary and the figure (plot.py). Two parts, each its own same-run
 # comparison:
-#   host  CRAB with the XDP LB and the eBPF endpoints on this machine's kernel
+#   host  CRAB with the XDP LB and the eBPF endpoints on this machine's kernel,
+#         with and without the switch flooding unknown unicast to the LBs
 #   vm    CRAB with the netfilter LB module and the endpoint modules, and
 #         IPVS NAT, one after the other in ONE boot of Debian's 6.1 under
 #         QEMU/TCG (IPVS and our modules need loadable modules, which the
@@ -24,7 +25,7 @@ out= parts="host vm" kernel=6.1
 host_args="--rate 50 --held 30 --duration 40 --kill-at 12 --back-at 26"
 # BFD 300 ms x 3 there: an emulated vCPU stalls for longer than 300 ms at
 # times, and BFD would then drop healthy LBs.
-vm_args="--rate 8 --held 15 --held-interval 0.5 --duration 60 --kill-at 20 --back-at 40 --sample 1 --bfd-ms 300"
+vm_args="--rate 6 --held 10 --held-interval 0.5 --duration 45 --kill-at 15 --back-at 30 --sample 1 --bfd-ms 300 --converge-s 300"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--out) out=$2; shift 2 ;;
@@ -78,11 +79,11 @@ for p in $parts; do
 	host)
 		echo "# scaleout: host part (CRAB XDP LBs)"
 		# shellcheck disable=SC2086
-		bash "$top/tools/scaleout/experiment.sh" --out "$out" --alts xdp $host_args || rc=1
+		bash "$top/tools/scaleout/experiment.sh" --out "$out" --alts "xdp xdp-noflood" $host_args || rc=1
 		;;
 	vm)
 		echo "# scaleout: vm part (CRAB nf LB, IPVS NAT) in one guest"
-		CRAB_VM_CPUS=1 nice -n 5 bash "$top/tools/vm/run-vm.sh" --kernel "$kernel" --timeout 2400 \
+		CRAB_VM_CPUS=1 nice -n 5 bash "$top/tools/vm/run-vm.sh" --kernel "$kernel" --timeout 3600 \
 			--cmd "bash tools/scaleout/experiment.sh --out $out --alts 'nf ipvs' $vm_args" || rc=1
 		;;
 	esac

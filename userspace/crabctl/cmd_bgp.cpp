@@ -101,7 +101,7 @@ class Vtysh {
 public:
     explicit Vtysh(std::string dir) : dir_(std::move(dir)) {}
 
-    VtyResult run(const std::vector<std::string>& cmds, double timeout_s = 10) const
+    VtyResult run(const std::vector<std::string>& cmds, double timeout_s = 30) const
     {
         std::vector<std::string> args{"vtysh"};
         if (!dir_.empty()) {
