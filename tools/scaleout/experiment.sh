@@ -77,6 +77,8 @@ so_lb_nf() {
 so_lb_ipvs() {
 	local i=$1 s ns=${NS_LBS[i]}
 	ip -n "$ns" addr add "$VIP/32" dev lo
+	# The servers' answers go back to the client through this LB.
+	ip -n "$ns" route add default via "$IP_RT" || return 1
 	ip netns exec "$ns" sysctl -qw net.ipv4.vs.conntrack=1 || return 1
 	ip netns exec "$ns" ipvsadm -A -t "$VIP:$SO_PORT" -s rr || return 1
 	for ((s = 1; s <= CRAB_NSERVERS; s++)); do
