@@ -146,6 +146,8 @@ def analyse(run, alt):
         "held_broken": len(hfail),
         "held_errors": sorted({h[2] for h in hfail}),
         "held_max_gap_s": max((c["max_gap_s"] for c in held["conns"]), default=None),
+        "held_max_gap_end": max(((c["max_gap_s"], c.get("max_gap_end_s")) for c in held["conns"]),
+                                default=(None, None))[1],
         "phases": phases,
         "rates": rates,
         "scatter": [(round(c[0], 3), c[1], c[2]) for c in conns],
@@ -189,7 +191,8 @@ def summary(run, res, env):
                    "between two good exchanges on a held connection %.2f s." % (
                        NAMES.get(r["alt"], r["alt"]), p.get("rate"), p.get("duration"), p.get("held"),
                        p.get("held_interval", "0.1"), r["t_kill"], r["t_back"], p.get("bfd_ms"), p.get("bfd_mult"),
-                       r["held_max_gap_s"] or 0))
+                       r["held_max_gap_s"] or 0)
+                   + ("" if r["held_max_gap_end"] is None else " (ending at %.2f s)" % r["held_max_gap_end"]))
         if r["failed_errors"]:
             out.append("  failed connections' errors: " + "; ".join(r["failed_errors"]))
         if r["held_errors"]:

@@ -14,7 +14,7 @@
   bytes every --held-interval seconds (one thread walks them all) until
   the end; every failure is a row of held.csv (t_s,conn,error), and
   held.json has per connection the rounds done and the longest gap
-  between two good exchanges.
+  between two good exchanges (and when it ended).
 The run lasts --duration seconds (the stream's schedule) plus the time
 the last connections need. Exit 0 when it ran (failures are data), 1 when
 the held connections could not be opened, 2 on a usage error.
@@ -113,7 +113,7 @@ def main():
 
     stop = threading.Event()
     hfail = []
-    hstat = [{"rounds": 0, "max_gap_s": 0.0, "failed_at": None} for _ in held]
+    hstat = [{"rounds": 0, "max_gap_s": 0.0, "max_gap_end_s": None, "failed_at": None} for _ in held]
 
     def held_loop():
         last = [time.monotonic() - t0] * len(held)
@@ -127,7 +127,9 @@ def main():
                     exchange(s, a.size)
                     now = time.monotonic() - t0
                     hstat[k]["rounds"] += 1
-                    hstat[k]["max_gap_s"] = round(max(hstat[k]["max_gap_s"], now - last[k]), 4)
+                    if now - last[k] > hstat[k]["max_gap_s"]:
+                        hstat[k]["max_gap_s"] = round(now - last[k], 4)
+                        hstat[k]["max_gap_end_s"] = round(now, 4)
                     last[k] = now
                 except OSError as e:
                     now = time.monotonic() - t0
