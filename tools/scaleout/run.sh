@@ -59,7 +59,7 @@ esac
 	echo "git: $(git -C "$top" describe --always --dirty 2>/dev/null || echo unknown)"
 	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "host: $(uname -r), $(nproc) CPUs"
-	echo "frr: $(vtysh --version 2>/dev/null | head -n1)"
+	echo "frr: $(dpkg-query -W -f '${Version}' frr 2>/dev/null)"
 	echo "parts: $parts; host: $host_args; vm (kernel $kernel, 1 vCPU, TCG): $vm_args"
 } >"$out/env.txt"
 
