@@ -18,7 +18,7 @@ source "$(dirname "$0")/ep_lib.sh"
 
 ep_unshare "$@"
 crab_check_tool tcpdump timeout
-python3 -c 'import scapy' 2>/dev/null || crab_skip "python3-scapy not installed"
+crab_require_python_module scapy
 # Allow-list: the servers' /28; the spoofer (.50) is outside it.
 EP_LB=xdp
 ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/28"

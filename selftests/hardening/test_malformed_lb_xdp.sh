@@ -19,7 +19,7 @@ PORT=80 BPORT=81
 crab_require_root
 crab_has_modules || crab_skip "kernel without loadable module support"
 crab_check_tool python3 nsenter ping ethtool dmesg
-[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+crab_require_built "$CRABCTL" crabctl
 xdp_private_bpffs "$@"
 HD_NSENTER=1
 

@@ -20,7 +20,7 @@ source "$(dirname "$0")/nf_lib.sh"
 
 crab_has_modules || crab_skip "kernel without loadable module support"
 grep -q '^crab_client ' /proc/modules &&
-	crab_skip "crab_client is loaded already (this test needs a client without it first)"
+	crab_missing "crab_client is loaded already (left by an earlier test? this test needs a client without it first)"
 nf_setup
 crab_load_module crab_server
 nf_service --policy rr --legacy drop || crab_fail "service add"

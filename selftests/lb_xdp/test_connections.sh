@@ -25,7 +25,7 @@ N=300
 crab_require_root
 crab_has_modules || crab_skip "kernel without loadable module support"
 crab_check_tool python3 nsenter ping taskset ethtool
-[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+crab_require_built "$CRABCTL" crabctl
 xdp_private_bpffs "$@"
 
 crab_topo_setup 3
