@@ -28,7 +28,8 @@
 #     skip is a failure too (its tests exist to run there).
 # Environment: CRAB_STRICT=1 (.ci/run sets it): a missing build output or
 # dependency is a failure, not a skip. CRAB_PATCHED_KERNEL=none|PATH,
-# CRAB_VM_TIMEOUT (per guest, default 4800), CRAB_FUZZ_SECONDS (30).
+# CRAB_VM_KERNELS (the Debian kernels, default "6.1 6.12"), CRAB_VM_TIMEOUT
+# (per guest, default 4800), CRAB_FUZZ_SECONDS (30).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 T=${1:-*}
@@ -66,8 +67,8 @@ step() {
 
 summary() {
 	local manual=()
-	[ -f "$R/host/manual" ] && manual+=(--manual "$R/host/manual")
-	[ -f "$Q/manual-vm" ] && manual+=(--manual "$Q/manual-vm")
+	[ -f "$R/host/manual" ] && manual+=(--manual "host=$R/host/manual")
+	[ -f "$Q/manual-vm" ] && manual+=(--manual "vm=$Q/manual-vm")
 	python3 tools/check-report.py summary --results "$R" --queues "$Q" "${manual[@]}" \
 		"${durations[@]}" --durations-out build/durations.txt --start "$check_start" |
 		tee "$R/summary.txt"
@@ -83,7 +84,8 @@ if [ "$(cat "$R/build/rc")" != 0 ]; then
 	summary
 fi
 
-kernels=(6.1 6.12) knames=(6.1 6.12)
+read -r -a kernels <<<"${CRAB_VM_KERNELS-6.1 6.12}"
+knames=("${kernels[@]}")
 # The patched kernel (kernel-patches/6.12): built (or found up to date) by
 # tools/kernel/build-kernel.sh, it runs the kpatch selftests. With
 # CRAB_PATCHED_KERNEL=none it is left out; a path uses that bzImage.

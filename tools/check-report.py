@@ -150,6 +150,8 @@ def cmd_summary(a):
     qroot = a.queues
     for q in sorted(os.listdir(qroot)) if qroot and os.path.isdir(qroot) else []:
         qd = os.path.join(qroot, q)
+        if not os.path.isdir(qd):
+            continue
         tests = [l for l in read_lines(os.path.join(qd, "tests")) if l]
         if not tests:
             continue
@@ -221,8 +223,10 @@ def cmd_summary(a):
         for why, who in sorted(skipped_checks.items(), key=lambda kv: (-len(kv[1]), kv[0])):
             out.append("  [%d] %s: %s" % (len(who), why, ", ".join(sorted(who))))
     manual = []
-    for p in a.manual:
-        manual += [l for l in read_lines(p) if l]
+    for spec in a.manual:
+        label, _, path = spec.rpartition("=")
+        manual += ["%s%s" % (label + " " if label else "", re.sub(r"\.sh$", "", l))
+                   for l in read_lines(path) if l]
     if manual:
         out.append("=== manual tests, not run by make check (%d)" % len(manual))
         out.append("  " + ", ".join(manual))
@@ -270,7 +274,7 @@ def main():
     s = sub.add_parser("summary")
     s.add_argument("--results", required=True)
     s.add_argument("--queues")
-    s.add_argument("--manual", action="append", default=[])
+    s.add_argument("--manual", action="append", default=[], help="[LABEL=]FILE of manual tests")
     s.add_argument("--durations", action="append", default=[])
     s.add_argument("--durations-out")
     s.add_argument("--start", type=int)
