@@ -53,6 +53,8 @@ if ! clang -fsanitize=fuzzer,address,undefined "$probe/p.c" -o "$probe/p" 2>"$pr
 	echo "SKIP: clang cannot build a libFuzzer binary (install clang and libclang-rt-14-dev):"
 	head -n3 "$probe/err"
 	counts 0 0 ${#targets[@]}
+	[ -z "$results" ] || printf 'fuzz/%s\tclang cannot build a libFuzzer binary (libclang-rt-14-dev)\n' \
+		"${targets[@]}" >"$results/skips"
 	[ -n "$results" ] && exit 0
 	exit 4
 fi
