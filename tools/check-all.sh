@@ -214,10 +214,17 @@ while :; do
 		[ -n "$first_guest" ] || first_guest=$(date +%s)
 	done
 	[ "$running" -gt 0 ] || break
+	done_pid=
 	wait -n -p done_pid
 	rc=$?
+	if [ -z "$done_pid" ]; then
+		echo "=== scheduler: $running jobs counted but none left to wait for"
+		break
+	fi
+	name=${job_name[$done_pid]:-}
+	[ -n "$name" ] || continue # not one of ours (a process substitution)
+	unset "job_name[$done_pid]"
 	running=$((running - 1))
-	name=${job_name[$done_pid]}
 	if [ "$name" = host-job ]; then
 		cat "$R/host-job.log"
 		echo "=== host job done, $(($(date +%s) - t_pool))s"
