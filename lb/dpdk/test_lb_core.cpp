@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Unit tests of the DPDK LB core: one test per SPEC behaviour. Input and
+// Unit tests of the DPDK LB core: one test per behaviour of docs/PROTOCOL.md. Input and
 // expected packets are built here with checksums computed from scratch, not
 // by the code under test.
 #include <gtest/gtest.h>

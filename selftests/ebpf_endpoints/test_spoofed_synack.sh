@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: host
 #
-# The eBPF client accepts a redirect only with every check of SPEC 3.4,
+# The eBPF client accepts a redirect only with every check of docs/PROTOCOL.md 3.4,
 # behind the project's XDP LB. Client sockets are held in SYN-SENT (the LB
 # drops port 9999); a host on the segment ($NS_SPOOF, scapy) sends SYN-ACKs
 # naming the dialed address: with a wrong ack, with the right ack but from

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm-manual
 #
-# Module lifecycle under traffic (issue #8): crab_client, crab_server and
+# Module lifecycle under traffic: crab_client, crab_server and
 # crab_lb_nf are each unloaded and reloaded $CRAB_CYCLES times (default
 # 10; 100 is the issue's size) while new connections run through the VIP
 # in a loop and redirected connections stay open exchanging data. After

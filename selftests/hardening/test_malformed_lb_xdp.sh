@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm-manual
 #
-# Malformed packets at the XDP LB (SPEC 2, 3.2, 6; issue #8), attached
+# Malformed packets at the XDP LB (docs/PROTOCOL.md 2, 3.2, 6), attached
 # natively to the LB's veth: every class of malformed.py sent by a host on
 # the segment to VIP:81 (a service of its own) while real connections run
 # through VIP:80 on the same program. Each case increments exactly the

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: host
 #
-# crab-lb-dpdk on the LB's veth through net_af_packet (SPEC 3.2): the LB
+# crab-lb-dpdk on the LB's veth through net_af_packet (docs/PROTOCOL.md 3.2): the LB
 # answers ARP for its address and the VIP, learns the backends' MACs by ARP,
 # sends capable SYNs to the DIPs with the option naming the VIP and valid
 # checksums, rr exactly 10/10/10; legacy SYNs are dropped and counted;

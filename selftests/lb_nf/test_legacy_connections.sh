@@ -3,7 +3,7 @@
 # crab-test: vm
 #
 # Legacy clients over real TCP connections through the netfilter LB, per
-# legacy-SYN mode (SPEC 3.2, 3.4); test_legacy_modes.sh checks the same
+# legacy-SYN mode (docs/PROTOCOL.md 3.2, 3.4); test_legacy_modes.sh checks the same
 # modes packet by packet.
 #   Client without the client module:
 #   - drop: connections time out, the SYNs are counted (syn_legacy_drop);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Unit tests of the one TCP option walk shared by every component
-// (include/crab/crab_opt.h), SPEC section 2.
+// (include/crab/crab_opt.h), docs/PROTOCOL.md section 2.
 #include <gtest/gtest.h>
 
 #include <array>
