@@ -41,7 +41,7 @@ help:
 	@echo "  make bpf              compile BPF programs and skeletons into build/bpf"
 	@echo "  make userspace        build crabctl, libraries and unit tests (CMake)"
 	@echo "  make check            unit + host + VM (6.1, 6.12) tests, then 'N passed, N failed, N skipped'"
-	@echo "  make check-unit       unit tests (ctest)"
+	@echo "  make check-unit       unit tests (ctest), then again built with ASan/UBSan"
 	@echo "  make check-host       selftests tagged 'host' on this machine's own kernel"
 	@echo "  make check-vm KERNEL=<6.1|6.12|/path/bzImage>   selftests tagged 'vm' inside QEMU"
 	@echo "  make check-harness    tests of the test harness itself (failure paths)"
@@ -117,7 +117,7 @@ scaleout-experiment: bpf userspace
 # ---- userspace ---------------------------------------------------------------
 userspace: bpf
 	@cmake -S . -B $(BUILD)/userspace -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-		-DCRAB_BPF_DIR=$(BUILD)/bpf >/dev/null
+		-DCRAB_BPF_DIR=$(BUILD)/bpf -DCRAB_STRICT=$(if $(filter 1,$(CRAB_STRICT)),ON,OFF) >/dev/null
 	@cmake --build $(BUILD)/userspace -j $(J) -- --no-print-directory
 
 # ---- tests -----------------------------------------------------------------
@@ -125,7 +125,7 @@ check:
 	@bash tools/check-all.sh "$(T)"
 
 check-unit: userspace
-	@bash tools/run-unit.sh "$(T)"
+	@bash tools/run-unit.sh "$(T)"; rc=$$?; bash tools/run-unit.sh --sanitize "$(T)" || rc=1; exit $$rc
 
 check-host: bpf userspace
 	@bash selftests/run.sh --where host --filter "$(T)" --results $(BUILD)/results/host

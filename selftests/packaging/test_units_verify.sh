@@ -10,7 +10,7 @@
 source "$(dirname "$0")/../lib.sh"
 
 crab_check_tool cmake
-[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+crab_require_built "$CRABCTL" crabctl
 DIR=$(mktemp -d)
 crab_defer "rm -rf $DIR"
 P=$DIR/prefix
@@ -51,7 +51,7 @@ if command -v systemd-analyze >/dev/null; then
 	[ $rc = 0 ] && [ -z "$out" ]
 	log_test $? "systemd-analyze verify: the 6 units, no warning"
 else
-	log_test $ksft_skip "systemd-analyze not installed"
+	crab_check_missing "systemd-analyze verify" "systemd-analyze not installed (make deps)"
 fi
 
 bash "$CRAB_TOP/packaging/install.sh" --uninstall --prefix "$P" >/dev/null &&
