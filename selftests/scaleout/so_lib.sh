@@ -137,8 +137,8 @@ so_topo_setup() {
 	crab_require_root
 	crab_check_tool ip vtysh nsenter
 	[ -x "$SO_FRR/bgpd" ] && [ -x "$SO_FRR/bfdd" ] && [ -x "$SO_FRR/zebra" ] ||
-		crab_skip "FRR daemons not installed in $SO_FRR (Debian package frr)"
-	id frr >/dev/null 2>&1 || crab_skip "no frr user (Debian package frr)"
+		crab_missing "FRR daemons not installed in $SO_FRR (scripts/install-deps.sh installs frr)"
+	id frr >/dev/null 2>&1 || crab_missing "no frr user (scripts/install-deps.sh installs frr)"
 	SO_DIR=$(mktemp -d /tmp/crab-so.XXXXXX)
 	chmod 755 "$SO_DIR"	# the FRR daemons run as the frr user
 	crab_defer "rm -rf $SO_DIR"

@@ -18,7 +18,7 @@ source "$(dirname "$0")/so_lib.sh"
 
 ep_unshare "$@"
 crab_check_tool python3 ethtool
-[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+crab_require_built "$CRABCTL" crabctl
 so_topo_setup 3 3
 so_endpoints
 for i in 1 2 3; do

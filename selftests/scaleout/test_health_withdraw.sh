@@ -21,7 +21,7 @@ source "$(dirname "$0")/so_lib.sh"
 
 ep_unshare "$@"
 crab_check_tool python3 ethtool nft
-[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+crab_require_built "$CRABCTL" crabctl
 so_topo_setup 2 3
 so_endpoints
 for i in 1 2; do so_lb_xdp $i || crab_fail "XDP LB $i setup"; done

@@ -15,7 +15,7 @@ source "$(dirname "$0")/so_lib.sh"
 FLAPS=5
 ep_unshare "$@"
 crab_check_tool python3 ethtool
-[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+crab_require_built "$CRABCTL" crabctl
 so_topo_setup 2 3
 so_endpoints
 for i in 1 2; do
