@@ -11,6 +11,7 @@
 #      `crabctl health` drains all of them and `crabctl bgp` withdraws the
 #      VIP; the router keeps only LB 2, and LB 1 gets no new SYN while new
 #      connections succeed; the backends back, LB 1 announces again;
+#      LB 1's FRR restarted empty: `crabctl bgp` configures it again;
 #   3. LB 2's XDP program removed (`ip link set dev lb2 xdp off`, its maps
 #      still pinned): LB 2 withdraws;
 #   4. `crabctl bgp run` stopped (SIGTERM) on LB 1: it withdraws and
@@ -96,6 +97,17 @@ log_test $? "the withdrawn LB 1 gets no new SYN; 40 connections succeed via LB 2
 ip netns exec "${NS_LBS[1]}" nft delete table ip crab_so_cut
 so_wait_nexthops "${IP_LBS[1]} ${IP_LBS[2]}" 150
 log_test $? "backends back: LB 1 announces again ($(so_rt_nexthops))"
+
+# FRR restarted on LB 1 (its configuration lost): crabctl bgp notices
+# within its 5 s check and configures the session and the VIP again.
+so_frr_kill "${SO_LBDIR[1]}"
+so_wait_nexthops "${IP_LBS[2]}" 100 || crab_log "LB 1 not withdrawn after its FRR died: $(so_rt_nexthops)"
+so_frr_start "${NS_LBS[1]}" "${SO_LBDIR[1]}" || crab_fail "cannot restart FRR in LB 1"
+so_wait_nexthops "${IP_LBS[1]} ${IP_LBS[2]}" 200
+rc=$?
+crab_log "$(grep 'configured it again' "$SO_DIR/bgp1.log" | tail -n1)"
+[ $rc = 0 ] && grep -q "FRR had lost the session; configured it again" "$SO_DIR/bgp1.log"
+log_test $? "FRR restarted on LB 1: crabctl bgp configures it again, the router takes LB 1 back"
 
 # 3. LB 2 detached
 # Removed behind crabctl's back (its maps stay pinned and readable).
