@@ -6,7 +6,7 @@
 # long-lived connections carrying data (tools/scaleout/experiment.sh), then
 # the summary and the figure (plot.py). Two parts, each its own same-run
 # comparison:
-#   host  CRAB with the XDP LB and the eBPF endpoints on this machine's kernel,
+#   host  CRAB with the XDP LB and the eBPF endpoints on the host's own kernel,
 #         with and without the switch flooding unknown unicast to the LBs
 #   vm    CRAB with the netfilter LB module and the endpoint modules, and
 #         IPVS NAT, one after the other in ONE boot of Debian's 6.1 under
