@@ -70,11 +70,16 @@ c=$($KP_TOOL scan "$tmp/cli.pcap")
 s=$($KP_TOOL scan "$tmp/srv.pcap")
 crab_log "client capture $c"
 crab_log "server capture $s"
+grep -h "dropped by kernel" "$tmp/cli.pcap.err" "$tmp/srv.pcap.err" | sed 's/^/# tcpdump: /'
+# Every SYN and SYN-ACK crosses both captures unchanged (one veth pair), so
+# together they must hold all 41 SYNs and 40 SYN-ACKs; on a loaded emulated
+# guest one capture may miss a packet the other one holds.
 ok=0
 for j in "$c" "$s"; do
-	[ "$(crab_json "$j" 'int(j["crab"] == 0 and j["syn"] >= 41 and j["synack"] >= 40 and j["rst"] >= 1 and j["data"] >= 40)')" = 1 ] || ok=1
+	[ "$(crab_json "$j" 'int(j["crab"] == 0 and j["rst"] >= 1 and j["data"] >= 40)')" = 1 ] || ok=1
 done
-log_test $ok "captures of both ends: >= 41 SYNs, >= 40 SYN-ACKs, a RST, data, no option 42 in any segment"
+[ "$(python3 -c 'import json,sys; a,b=(json.loads(x) for x in sys.argv[1:]); print(int(max(a["syn"],b["syn"]) >= 41 and max(a["synack"],b["synack"]) >= 40))' "$c" "$s")" = 1 ] || ok=1
+log_test $ok "captures of both ends: 41 SYNs and 40 SYN-ACKs seen, a RST, data, no option 42 in any segment"
 
 a=$(kp_crab_mibs "$NS_CLI")
 b=$(kp_crab_mibs "${NS_SRV[1]}")
