@@ -70,13 +70,19 @@ c=$($KP_TOOL pcap "$tmp/cli.pcap")
 s=$($KP_TOOL pcap "$tmp/srv.pcap")
 crab_log "client capture: ${c%%, \"segs\"*}"
 crab_log "server capture: ${s%%, \"segs\"*}"
+grep -h "dropped by kernel" "$tmp/cli.pcap.err" "$tmp/srv.pcap.err" | sed 's/^/# tcpdump: /'
+# Every SYN and SYN-ACK crosses both captures unchanged (one veth pair), so
+# together they must hold all 41 SYNs and 40 SYN-ACKs; on a loaded emulated
+# guest one capture may miss a packet the other one holds.
 ok=0
 for j in "$c" "$s"; do
-	[ "$(kp_get "$j" syn)" -ge 41 ] && [ "$(kp_get "$j" synack)" -ge 40 ] &&
-		[ "$(kp_get "$j" rst)" -ge 1 ] && [ "$(kp_get "$j" data)" -ge 40 ] &&
+	[ "$(kp_get "$j" rst)" -ge 1 ] && [ "$(kp_get "$j" data)" -ge 40 ] &&
 		[ "$(kp_get "$j" opt42)" = 0 ] && [ "$(kp_get "$j" opt254)" = 0 ] || ok=1
 done
-log_test $ok "captures of both ends: >= 41 SYNs, >= 40 SYN-ACKs, a RST, data, no option 42 or 254"
+max() { [ "$1" -ge "$2" ] && echo "$1" || echo "$2"; }
+[ "$(max "$(kp_get "$c" syn)" "$(kp_get "$s" syn)")" -ge 41 ] &&
+	[ "$(max "$(kp_get "$c" synack)" "$(kp_get "$s" synack)")" -ge 40 ] || ok=1
+log_test $ok "captures of both ends: 41 SYNs and 40 SYN-ACKs seen, a RST, data, no option 42 or 254"
 
 a=$(kp_crab_mibs "$NS_CLI")
 b=$(kp_crab_mibs "${NS_SRV[1]}")
