@@ -214,12 +214,19 @@ kp_interop() {
 	EP_CLIENT=$cli EP_SERVER=$srv EP_LB=$3
 	case $cli in patched) EP_CLIENT=none ;; esac
 	case $srv in patched) EP_SERVER=none ;; esac
-	if [ "$cli" = ebpf ]; then ep_setup --announce "$VIP/32"; else ep_setup; fi
+	if [ "$cli" = ebpf ]; then ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"; else ep_setup; fi
 	# Patched ends: only the sysctl of their side on; the others off.
 	if [ "$cli" = patched ]; then kp_client "$NS_CLI"; else kp_sysctls "$NS_CLI" 0 0; fi
 	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
 		kp_sysctls "${NS_SRV[i]}" 0 "$([ "$srv" = patched ] && echo 1 || echo 0)"
 	done
+	# Module ends are off until configured (where lib.sh knows how).
+	if [ "$cli" = module ] && declare -F crab_client_config >/dev/null; then
+		crab_client_config "$NS_CLI"
+	fi
+	if [ "$srv" = module ] && declare -F crab_server_config >/dev/null; then
+		crab_server_config "${NS_SRV[@]}"
+	fi
 
 	kp_interop_red() {
 		case $cli in

@@ -78,7 +78,7 @@ n1=$(kp_mib "$NS_CLI" TCPCrabRejectNotAllowed)
 log_test $? "empty tcp_crab_allow: no server accepted, TCPCrabRejectNotAllowed $n0 -> $n1 ($r)"
 
 kp_lists "$NS_CLI" "$VIP/32" "$CRAB_SUBNET.0/24"
-r=$(attempt cli both 10)
+r=$(attempt cli both '' 10)
 case $r in "connected ${IP_SRV[1]}"|"connected ${IP_SRV[2]}"|"connected ${IP_SRV[3]}") true ;; *) false ;; esac
 log_test $? "both lists set: redirected ($r)"
 

@@ -152,10 +152,16 @@ refused() {
 	fi
 	[ "$(kp_mib "$NS_CLI" TCPCrabRedirected)" = "$red0" ] || rc=1
 	if [ "$id" != none ]; then still "$id" || rc=1; fi
-	log_test $rc "$desc: refused${mib:+ ($mib ${before:+$before -> $after})}"
+	if [ "$mib" = - ]; then
+		log_test $rc "$desc: refused, nothing moved"
+	else
+		log_test $rc "$desc: refused ($mib $before -> $after)"
+	fi
 	[ $rc = 0 ] || crab_log "$(kp_mibs "$NS_CLI" $KP_MIBS)"
 }
 
+# Any sender allowed: the checks of the sender hold whatever the list says.
+kp_lists "$NS_CLI" "$VIP/32" "0.0.0.0/0"
 refused "from 127.0.0.1" TCPCrabRejectMartian main 127.0.0.1
 refused "from the client's own address" TCPCrabRejectMartian main "$IP_CLI"
 refused "from the subnet broadcast $CRAB_SUBNET.255" TCPCrabRejectMartian main "$CRAB_SUBNET.255"
@@ -171,6 +177,7 @@ csum1=$(ip netns exec "$NS_CLI" awk '$1 == "Tcp:" && !h { for (i = 2; i <= NF; i
 [ "$csum1" = $((csum0 + 1)) ]
 log_test $? "bad TCP checksum: counted in Tcp InCsumErrors ($csum0 -> $csum1)"
 refused "from $S on eth1, off the route to it" TCPCrabRejectRpFilter main "$S" iface=eth1
+kp_lists "$NS_CLI" "$VIP/32" "$S/32"
 refused "from $EVIL_IP, not in tcp_crab_allow" TCPCrabRejectNotAllowed main "$EVIL_IP"
 refused "ack = ISN" TCPCrabRejectBadAck main "$S" ack="${ISN[main]}"
 refused "ack = ISN + 2" TCPCrabRejectBadAck main "$S" ack=$((ISN[main] + 2))
