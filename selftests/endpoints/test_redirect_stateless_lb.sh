@@ -15,6 +15,8 @@ crab_check_tool ip tc python3
 ep_load_module crab_server
 ep_load_module crab_client
 crab_topo_setup 2
+crab_client_config "$NS_CLI" --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
+crab_server_config "${NS_SRV[@]:1}"
 crab_echo_servers $PORT
 ep_tc_lb $PORT "${IP_SRV[1]}" "${IP_SRV[2]}" || crab_fail "cannot install the tc LB"
 
