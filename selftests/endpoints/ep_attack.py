@@ -9,8 +9,8 @@ included, and sent through an AF_PACKET socket, so that the kernel
 rewrites nothing (a raw IP socket fills in a zero source address and
 resolves the next hop with the forged source): no scapy, whose import
 alone costs 12 s in an emulated guest, and no interpreter start per
-packet. The destination's MAC address comes from the frames seen, else
-from the kernel's neighbour table. A sniffer thread reads eth0 through an
+packet. MAC addresses come from the kernel's neighbour table (an IP
+source on the segment says nothing: the LB forwards the client's SYNs). A sniffer thread reads eth0 through an
 AF_PACKET socket and keeps every SYN and SYN-ACK it sees; with MAC learning
 off on the bridge (ep_bridge_hub) that is every SYN on the segment, as an
 attacker tapping the segment would see it.
@@ -23,6 +23,13 @@ attacker tapping the segment would see it.
   synack_to DPORT [TIMEOUT] [after=N]
                                 the same for a SYN-ACK to port DPORT
   count_synack DPORT [after=N]  "ok N": SYN-ACKs to DPORT seen
+  count_syn SPORT [dst=ADDR] [after=N]
+                                "ok N": SYNs from SPORT (to ADDR) seen
+  syns SPORT N [TIMEOUT] [after=M] [from=IP]
+                                wait until N SYNs from SPORT were seen
+                                (sent by the host IP, by its MAC address:
+                                not the LB's forwarded copies):
+                                "ok n=K dst=D1,D2,..."
   synack SRC DST SPORT DPORT ACK [opt=A] [csum=bad] [md5=KEY]
                                 send a SYN-ACK (option naming A; a wrong
                                 TCP checksum; an RFC 2385 signature)
@@ -135,7 +142,6 @@ def ip_pkt(src, dst, payload):
 class Sniffer:
     def __init__(self, ifname):
         self.segs = []
-        self.macs = {}
         self.cv = threading.Condition()
         self.s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
         self.s.bind((ifname, ETH_P_IP))
@@ -147,9 +153,6 @@ class Sniffer:
             if addr[2] == socket.PACKET_OUTGOING:
                 continue
             ip = pkt[14:]
-            if len(ip) >= 20:
-                with self.cv:
-                    self.macs[ip[12:16]] = pkt[6:12]
             if len(ip) < 40 or ip[9] != 6 or (ip[6] & 0x3F) or ip[7]:
                 continue
             ihl = (ip[0] & 15) * 4
@@ -160,6 +163,7 @@ class Sniffer:
             opts = tcp[20:doff]
             seg = {
                 "t": time.monotonic(),
+                "mac": pkt[6:12],
                 "sa": bool(tcp[13] & 0x10),
                 "src": socket.inet_ntoa(ip[12:16]),
                 "dst": socket.inet_ntoa(ip[16:20]),
@@ -209,11 +213,11 @@ def main():
     with open("/sys/class/net/%s/address" % a.dev) as f:
         mymac = bytes.fromhex(f.read().strip().replace(":", ""))
 
+    macs = {}
+
     def mac_of(ip):
-        key = socket.inet_aton(ip)
-        with sn.cv:
-            if key in sn.macs:
-                return sn.macs[key]
+        if ip in macs:
+            return macs[ip]
         # Let the kernel resolve it (from our own address), then read it.
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         u.sendto(b"", (ip, 9))
@@ -223,7 +227,8 @@ def main():
                 for line in f.read().splitlines()[1:]:
                     w = line.split()
                     if w[0] == ip and w[3] != "00:00:00:00:00:00":
-                        return bytes.fromhex(w[3].replace(":", ""))
+                        macs[ip] = bytes.fromhex(w[3].replace(":", ""))
+                        return macs[ip]
             time.sleep(0.05)
         raise OSError("no MAC address for %s" % ip)
 
@@ -253,6 +258,30 @@ def main():
                 else:
                     s = sn.wait(lambda s: s["sa"] and s["dport"] == port, tmo, after)
                 r = "ok " + fmt(s) if s else "err timeout"
+            elif c == "count_syn":
+                port, o = int(args[0]), kv(args)
+                after = int(o.get("after", 0))
+                with sn.cv:
+                    n = sum(1 for s in sn.segs[after:] if not s["sa"] and s["sport"] == port
+                            and o.get("dst", s["dst"]) == s["dst"])
+                r = "ok %d" % n
+            elif c == "syns":
+                port, want = int(args[0]), int(args[1])
+                tmo = float(args[2]) if len(args) > 2 and "=" not in args[2] else 10.0
+                o = kv(args)
+                after = int(o.get("after", 0))
+                mac = mac_of(o["from"]) if "from" in o else None
+                end = time.monotonic() + tmo
+                with sn.cv:
+                    while True:
+                        got = [s["dst"] for s in sn.segs[after:] if not s["sa"] and s["sport"] == port
+                               and mac in (None, s["mac"])]
+                        left = end - time.monotonic()
+                        if len(got) >= want or left <= 0:
+                            break
+                        sn.cv.wait(left)
+                r = "%s n=%d dst=%s" % ("ok" if len(got) >= want else "err", len(got),
+                                         ",".join(got) or "-")
             elif c == "count_synack":
                 port, after = int(args[0]), int(kv(args).get("after", 0))
                 with sn.cv:
