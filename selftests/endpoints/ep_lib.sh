@@ -35,13 +35,18 @@ ep_counter() {
 
 # Load one of our modules wherever the build put it under $CRAB_MODDIR (flat
 # or mirroring the source tree); SKIP like crab_load_module when impossible.
+# ep_load_module NAME [PARAM=VALUE...]: with parameters, a module loaded
+# already is loaded again with them.
 ep_load_module() {
-	local name=$1 ko
+	local name=$1 ko; shift
 	crab_has_modules || crab_skip "kernel without loadable module support"
 	ko=$(find "$CRAB_MODDIR" -name "$name.ko" 2>/dev/null | head -n1)
 	[ -n "$ko" ] || crab_skip "module $name.ko not built in $CRAB_MODDIR"
+	if [ $# -gt 0 ] && grep -q "^$name " /proc/modules; then
+		rmmod "$name" || crab_fail "rmmod $name (to load it with $*) failed"
+	fi
 	if ! grep -q "^$name " /proc/modules; then
-		insmod "$ko" || crab_fail "insmod $name failed"
+		insmod "$ko" "$@" || crab_fail "insmod $name $* failed"
 		crab_defer "rmmod $name"
 	fi
 }
