@@ -115,6 +115,7 @@ static unsigned int crab_client_out(void *priv, struct sk_buff *skb,
 	struct crab_client_net *cn = crab_cn(state->net);
 	const struct iphdr *iph = ip_hdr(skb);
 	struct crab_ep_val v = { };
+	struct crab_opt_res res;
 	struct crab_ep_key k;
 	unsigned int thoff;
 	struct tcphdr th;
@@ -144,6 +145,9 @@ static unsigned int crab_client_out(void *priv, struct sk_buff *skb,
 		crab_inc(cn, CRAB_CLIENT_SYN_SIGNED);
 		return NF_ACCEPT;
 	}
+	/* Already announced: LOCAL_OUT runs again for a VRF's device. */
+	if (crab_ep_find_opt(skb, thoff, &th, &crab_cfg, &res) == CRAB_OPT_FOUND)
+		return NF_ACCEPT;
 
 	k.saddr = iph->saddr;
 	k.daddr = iph->daddr;

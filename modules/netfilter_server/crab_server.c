@@ -175,6 +175,7 @@ static unsigned int crab_server_out(void *priv, struct sk_buff *skb,
 	struct crab_server_net *sn = crab_sn(state->net);
 	const struct iphdr *iph = ip_hdr(skb);
 	struct crab_syn_slot *slot;
+	struct crab_opt_res res;
 	struct crab_ep_val v;
 	struct crab_ep_key k;
 	unsigned int thoff;
@@ -212,6 +213,9 @@ static unsigned int crab_server_out(void *priv, struct sk_buff *skb,
 		crab_inc(sn, CRAB_SERVER_SYNACK_SIGNED);
 		return NF_ACCEPT;
 	}
+	/* Already echoed: LOCAL_OUT runs again for a VRF's device. */
+	if (crab_ep_find_opt(skb, thoff, &th, &crab_cfg, &res) == CRAB_OPT_FOUND)
+		return NF_ACCEPT;
 
 	switch (crab_ep_add_opt(skb, thoff, &crab_cfg, htonl(v.a))) {
 	case CRAB_EP_GROW_OK:

@@ -30,9 +30,10 @@ attacker tapping the segment would see it.
                                 (sent by the host IP, by its MAC address:
                                 not the LB's forwarded copies):
                                 "ok n=K dst=D1,D2,..."
-  synack SRC DST SPORT DPORT ACK [opt=A] [csum=bad] [md5=KEY]
+  synack SRC DST SPORT DPORT ACK [opt=A] [csum=bad] [md5=KEY] [seq=N]
                                 send a SYN-ACK (option naming A; a wrong
-                                TCP checksum; an RFC 2385 signature)
+                                TCP checksum; an RFC 2385 signature; its
+                                sequence number, random by default)
   syn SRC DST SPORT DPORT SEQ [opt=A] [md5=KEY]
                                 send a SYN
   flood N SRCNET DST DPORT [opt=A]
@@ -293,8 +294,8 @@ def main():
                 opts = redir(o["opt"]) if "opt" in o else b""
                 opts += bytes([2, 4, 0x05, 0xB4])  # MSS 1460
                 if c == "synack":
-                    seg = tcp_seg(src, dst, int(sport), int(dport),
-                                  int.from_bytes(os.urandom(4), "big"),
+                    seq = int(o["seq"]) if "seq" in o else int.from_bytes(os.urandom(4), "big")
+                    seg = tcp_seg(src, dst, int(sport), int(dport), seq,
                                   int(num), 0x12, opts, o.get("md5"),
                                   o.get("csum") == "bad")
                 else:

@@ -9,7 +9,7 @@ connect: one connection from a fixed source port, blocking up to --wait
          for FILE to exist, then a second exchange ("echo2") and
          getpeername() again ("peer2"). --md5 KEY: a TCP-MD5 key for the
          peer first (RFC 2385). --tfo: the first data goes in the SYN (TCP
-         Fast Open, sendto(MSG_FASTOPEN)).
+         Fast Open, sendto(MSG_FASTOPEN)). --dev DEV: bound to DEV.
 serve:   echo server on --port, one thread per connection; --md5 KEY
          --md5-peer ADDR sets a TCP-MD5 key for ADDR on the listener;
          --tfo enables Fast Open on it; --log FILE appends one JSON line
@@ -116,6 +116,8 @@ def do_connect(a):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if a.md5:
         s.setsockopt(socket.IPPROTO_TCP, TCP_MD5SIG, md5sig(a.addr, a.md5))
+    if a.dev:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, a.dev.encode())
     s.bind(("0.0.0.0", a.sport))
     s.settimeout(a.wait)
     data = os.urandom(1000)
@@ -264,6 +266,7 @@ def main():
     c.add_argument("--hold")
     c.add_argument("--md5")
     c.add_argument("--tfo", action="store_true")
+    c.add_argument("--dev", help="SO_BINDTODEVICE (a VRF, say)")
     v = sub.add_parser("serve")
     v.add_argument("--port", type=int, required=True)
     v.add_argument("--md5")
