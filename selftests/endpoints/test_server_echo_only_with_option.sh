@@ -3,7 +3,7 @@
 # crab-test: vm
 #
 # crab_server echoes the option only in SYN-ACKs answering a SYN that had
-# it (SPEC 3.3), with the SYN's address; a plain SYN gets a plain SYN-ACK.
+# it (docs/PROTOCOL.md 3.3), with the SYN's address; a plain SYN gets a plain SYN-ACK.
 # Checked on the wire with a capture in the server's namespace.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/ep_lib.sh"
@@ -15,6 +15,9 @@ crab_check_tool ip tcpdump python3
 ep_load_module crab_server
 ep_load_module crab_client
 crab_topo_setup 1
+# The client announces to the server's subnet (it dials the server directly).
+crab_client_config "$NS_CLI" --announce "$CRAB_SUBNET.0/24" --allow "$CRAB_SUBNET.0/24"
+crab_server_config "${NS_SRV[1]}"
 crab_echo_servers $PORT
 S=${IP_SRV[1]}
 EPT="python3 $(dirname "$0")/ep_tool.py"
