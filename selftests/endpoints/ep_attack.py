@@ -19,7 +19,7 @@ attacker tapping the segment would see it.
   syn_from SPORT [TIMEOUT] [after=N]
                                 wait for a SYN from port SPORT (after mark
                                 N): "ok seq=... src=... dst=... dport=...
-                                kinds=K,K,... opt=ADDR|-"
+                                kinds=K,K,... opt=ADDR|- len=DATA"
   synack_to DPORT [TIMEOUT] [after=N]
                                 the same for a SYN-ACK to port DPORT
   count_synack DPORT [after=N]  "ok N": SYN-ACKs to DPORT seen
@@ -172,6 +172,7 @@ class Sniffer:
                 "dport": struct.unpack("!H", tcp[2:4])[0],
                 "seq": struct.unpack("!I", tcp[4:8])[0],
                 "ack": struct.unpack("!I", tcp[8:12])[0],
+                "len": struct.unpack("!H", ip[2:4])[0] - ihl - doff,
                 "kinds": kinds(opts),
                 "opt": opt_addr(opts),
             }
@@ -193,9 +194,9 @@ class Sniffer:
 
 
 def fmt(s):
-    return "seq=%d ack=%d src=%s dst=%s sport=%d dport=%d kinds=%s opt=%s" % (
+    return "seq=%d ack=%d src=%s dst=%s sport=%d dport=%d kinds=%s opt=%s len=%d" % (
         s["seq"], s["ack"], s["src"], s["dst"], s["sport"], s["dport"],
-        ",".join(map(str, s["kinds"])) or "-", s["opt"] or "-")
+        ",".join(map(str, s["kinds"])) or "-", s["opt"] or "-", s["len"])
 
 
 def kv(args):

@@ -55,7 +55,7 @@ for ((i = 0; i < 3; i++)); do
 	first=$(ep_att synack_to $sp 10 after="$m")
 	n=$(ep_att count_synack $sp after="$m")
 	crab_log "port $sp: $r; first SYN-ACK from $(ep_field "$first" src), SYN-ACKs seen ${n#ok }"
-	[ "$(crab_json "$r" 'j["echo"] and j["peer"]')" = "$(ep_field "$first" src)" ] &&
+	[ "$(ep_peer "$r")" = "$(ep_field "$first" src)" ] &&
 		[ "${n#ok }" -ge 2 ] || rc=1
 done
 log_test $rc "each socket is redirected to the backend whose SYN-ACK came first"
@@ -65,7 +65,7 @@ out=$(ip netns exec "$NS_CLI" $CRAB_TCPECHO client --addr "$VIP" --port $PORT \
 	--count $N --timeout 5 --deadline 120 --json)
 red=$(($(cnt redirected) - red0)) ns=$(($(cnt rej_no_socket) - ns0))
 crab_log "client: ${out:0:200}; redirected +$red, rej_no_socket +$ns; rej_raced $(cnt rej_raced), rej_tuple_taken $(cnt rej_tuple_taken)"
-[ "$(crab_json "$out" 'j["ok"]')" = $N ] && [ "$red" = $N ] && [ "$ns" = $N ]
+[ "$(ep_jget "$out" ok)" = $N ] && [ "$red" = $N ] && [ "$ns" = $N ]
 log_test $? "$N connections, each re-keyed once; the other SYN-ACK finds no socket"
 
 # The losers' half-open connections are cleared by the client's RST.

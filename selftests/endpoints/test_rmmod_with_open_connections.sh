@@ -45,9 +45,9 @@ log_test $rc "sysctls and /proc files removed in every namespace"
 wait $cpid
 out=$(cat "$tmp/out")
 echo "# ${out:0:300}"
-p1=$(crab_json "$out" 'j["peers"].get("'"${IP_SRV[1]}"'", 0)')
-p2=$(crab_json "$out" 'j["peers"].get("'"${IP_SRV[2]}"'", 0)')
-[ "$(crab_json "$out" 'j["ok"]')" = $N ] && [ "$(crab_json "$out" 'j["failed"]')" = 0 ] &&
+p1=$(ep_jpeers "$out" "${IP_SRV[1]}")
+p2=$(ep_jpeers "$out" "${IP_SRV[2]}")
+[ "$(ep_jget "$out" ok)" = $N ] && [ "$(ep_jget "$out" failed)" = 0 ] &&
 	[ $((p1 + p2)) = $N ]
 log_test $? "redirected connections keep exchanging data after rmmod"
 
@@ -61,7 +61,7 @@ crab_client_config "$NS_CLI" --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
 crab_server_config "${NS_SRV[@]:1}"
 out=$(ip netns exec "$NS_CLI" $CRAB_TCPECHO client --addr "$VIP" --port $PORT \
 	--count 5 --timeout 5 --json)
-[ "$(crab_json "$out" 'j["ok"]')" = 5 ]
+[ "$(ep_jget "$out" ok)" = 5 ]
 log_test $? "reloaded modules redirect new connections"
 
 crab_exit

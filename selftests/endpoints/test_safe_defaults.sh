@@ -86,7 +86,7 @@ crab_server_config "${NS_SRV[1]}"
 out=$(ip netns exec "$NS_CLI" $EPT connect --addr "$VIP" --port $PORT --sport $SP3 --wait 20)
 crab_log "configured: $out"
 # (The sockets still waiting from before may be redirected too now.)
-[ "$(crab_json "$out" 'j["echo"] and j["peer"]')" = "$S" ] && [ "$(cnt redirected)" -ge 1 ]
+[ "$(ep_peer "$out")" = "$S" ] && [ "$(cnt redirected)" -ge 1 ]
 log_test $? "configured (announce $VIP/32, allow $CRAB_SUBNET.0/24, server on): redirected to $S"
 
 crab_exit

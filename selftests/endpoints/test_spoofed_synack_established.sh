@@ -85,8 +85,8 @@ r4=$(cat "$tmp/c4.json") r5=$(cat "$tmp/c5.json")
 crab_log "$r4"
 crab_log "$r5"
 [ "$(cnt redirected)" = "$red1" ] &&
-	[ "$(crab_json "$r4" 'j["echo"] and j.get("echo2") and j["peer"] == j.get("peer2") and j["peer"]')" = "$S" ] &&
-	[ "$(crab_json "$r5" 'j["echo"] and j.get("echo2") and j["peer"] == j.get("peer2") and j["peer"]')" = "$S" ]
+	[ "$(ep_peer "$r4")" = "$S" ] && [ "$(ep_jget "$r4" echo2)" = true ] && [ "$(ep_jget "$r4" peer2)" = "$S" ] &&
+	[ "$(ep_peer "$r5")" = "$S" ] && [ "$(ep_jget "$r5" echo2)" = true ] && [ "$(ep_jget "$r5" peer2)" = "$S" ]
 log_test $? "no socket re-keyed again; both connections keep peer $S and exchange data"
 
 crab_exit

@@ -44,7 +44,7 @@ round() {
 	repl0=$(cnt tw_replaced) red0=$(cnt redirected) known0=$(cnt synack_known)
 	r1=$(ip netns exec "$NS_CLI" $EPT connect --addr "$VIP" --port $PORT --sport "$sp" --wait 60)
 	crab_log "tcp_early_demux=$ed, first: $r1"
-	[ "$(crab_json "$r1" 'j["echo"] and j["peer"]')" = "$S" ]
+	[ "$(ep_peer "$r1")" = "$S" ]
 	log_test $? "tcp_early_demux=$ed: first connection redirected to $S"
 
 	# The client closed first: its TIME_WAIT is keyed on the DIP; the
@@ -62,7 +62,7 @@ round() {
 	r2=$(ip netns exec "$NS_CLI" $EPT connect --addr "$VIP" --port $PORT --sport "$sp" --wait 30)
 	syns=$(ep_att count_syn "$sp" after="$m") && syns=${syns#ok }
 	crab_log "tcp_early_demux=$ed, second: $r2; tw_replaced +$(($(cnt tw_replaced) - repl0)), redirected +$(($(cnt redirected) - red0)), synack_known +$(($(cnt synack_known) - known0)), SYNs from $sp $syns"
-	[ "$(crab_json "$r2" 'j["echo"] and j["peer"]')" = "$S" ]
+	[ "$(ep_peer "$r2")" = "$S" ]
 	log_test $? "tcp_early_demux=$ed: second connection from the same port redirected to $S, data echoed"
 	# Two SYNs per connection on the segment (the client's and the LB's
 	# forwarded copy); a slow emulated CPU could retransmit one, the bug

@@ -34,7 +34,7 @@ rc=0
 for sp in 40160 40162; do
 	r=$(ip netns exec "$NS_CLI" $EPT connect --addr "$VIP" --port $PORT --sport $sp --dev vrf-blue --wait 20)
 	crab_log "bound to vrf-blue, port $sp: $r"
-	case $(crab_json "$r" 'j["echo"] and j["peer"]') in
+	case $(ep_peer "$r") in
 	"${IP_SRV[1]}" | "${IP_SRV[2]}") ;;
 	*) rc=1 ;;
 	esac
