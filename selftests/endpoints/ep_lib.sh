@@ -8,7 +8,7 @@ declare -A EP_NSPID=()
 ep_ns_watch() {
 	local ns pid ino i
 	for ns in "$@"; do
-		ip netns exec "$ns" sleep 100000 &
+		ip netns exec "$ns" sleep 100000 </dev/null >/dev/null 2>&1 &
 		pid=$!
 		crab_defer "kill $pid"
 		ino=$(stat -L -c %i "/run/netns/$ns")
