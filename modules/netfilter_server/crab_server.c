@@ -196,6 +196,12 @@ static unsigned int crab_server_out(void *priv, struct sk_buff *skb,
 	k.sport = th.dest;
 	k.dport = th.source;
 	ack = ntohl(th.ack_seq);
+	/*
+	 * A SYN-ACK can leave from process context too (simultaneous open,
+	 * from the backlog): BH off, so that the slot is this CPU's and no
+	 * SYN's softirq rewrites it meanwhile.
+	 */
+	local_bh_disable();
 	slot = this_cpu_ptr(sn->slot);
 	if (slot->echo && !memcmp(&slot->k, &k, sizeof(k)) &&
 	    (ack == slot->ack1 || ack == slot->ack2)) {
@@ -207,8 +213,10 @@ static unsigned int crab_server_out(void *priv, struct sk_buff *skb,
 		   (ack == v.b || ack == v.c)) {
 		rtx = true;
 	} else {
+		local_bh_enable();
 		return NF_ACCEPT;
 	}
+	local_bh_enable();
 	if (crab_ep_opts_signed(skb, thoff, &th)) {
 		crab_inc(sn, CRAB_SERVER_SYNACK_SIGNED);
 		return NF_ACCEPT;

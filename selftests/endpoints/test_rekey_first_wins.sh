@@ -12,7 +12,11 @@
 # connection. The re-key re-checks, under the socket lock, that the socket
 # is still SYN-SENT and keyed on the VIP, and moves it only if no other
 # socket holds the new 4-tuple; RPS spreads the two SYN-ACKs over the CPUs
-# when the guest has several.
+# when the guest has several. Server 2's packets are delayed 10 ms: its
+# SYN-ACK tends to arrive once connect() has released the socket, while
+# server 1's, which came back inside the softirq the SYN's transmission ran,
+# may still be held back for the socket owned by user; it must still win
+# (later redirects queue behind a held one).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/ep_lib.sh"
 
@@ -33,6 +37,9 @@ S1=${IP_SRV[1]} S2=${IP_SRV[2]}
 EPT="python3 $(dirname "$0")/ep_tool.py"
 crab_echo_servers $PORT
 ip netns exec "$NS_CLI" sh -c 'echo ff >/sys/class/net/eth0/queues/rx-0/rps_cpus' 2>/dev/null
+modprobe sch_netem 2>/dev/null
+ip netns exec "${NS_SRV[2]}" tc qdisc add dev eth0 root netem delay 10ms ||
+	crab_fail "cannot delay server 2 (sch_netem)"
 mac() { ip -n "$1" -o link show eth0 | sed -n 's|.*link/ether \([0-9a-f:]*\).*|\1|p'; }
 ip netns exec "$NS_LB" tc qdisc add dev eth0 clsact
 ip netns exec "$NS_LB" tc filter add dev eth0 ingress protocol ip pref 1 u32 \
