@@ -267,6 +267,43 @@ crab_load_module() {
 	fi
 }
 
+# The endpoint modules (crab_client.ko, crab_server.ko) change nothing
+# until configured, in every namespace: enabled 0, lists empty (= none).
+#   crab_client_config NS [--announce CIDRS] [--allow CIDRS] [--off]
+# configures crab_client in NS explicitly: announce in SYNs to CIDRS
+# (default $VIP/32), accept redirects from CIDRS (default the segment,
+# $CRAB_SUBNET.0/24; "" = none), enabled (--off: disabled), and reads the
+# values back. Fails the test when the module is not loaded.
+crab_client_config() {
+	local ns=$1 ann=$VIP/32 allow=$CRAB_SUBNET.0/24 en=1 got; shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--announce) ann=$2; shift 2 ;;
+		--allow) allow=$2; shift 2 ;;
+		--off) en=0; shift ;;
+		*) crab_fail "crab_client_config: unknown argument '$1'" ;;
+		esac
+	done
+	ip netns exec "$ns" sh -c 'cd /proc/sys/net/crab &&
+		printf "%s" "$1" >client_announce_cidrs &&
+		printf "%s" "$2" >client_allow_cidrs && echo "$3" >client_enabled' \
+		sh "$ann" "$allow" "$en" || crab_fail "cannot configure crab_client in $ns"
+	got=$(ip netns exec "$ns" sh -c 'cd /proc/sys/net/crab &&
+		echo "$(cat client_enabled) $(cat client_announce_cidrs) $(cat client_allow_cidrs)"')
+	crab_log "crab_client in $ns: enabled, announce, allow = $got"
+}
+
+#   crab_server_config [--off] NS...
+# turns crab_server's echo on (--off: off) in each NS.
+crab_server_config() {
+	local en=1 ns
+	[ "${1:-}" = --off ] && { en=0; shift; }
+	for ns in "$@"; do
+		ip netns exec "$ns" sh -c "echo $en >/proc/sys/net/crab/server_enabled" ||
+			crab_fail "cannot configure crab_server in $ns"
+	done
+}
+
 # Start a background echo server in namespace $1 on port $2; waits until it listens.
 crab_echo_server() {
 	local ns=$1 port=$2 i; shift 2

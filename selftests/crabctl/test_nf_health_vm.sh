@@ -18,9 +18,12 @@ crab_check_tool nft
 nf_setup
 crab_load_module crab_client
 crab_load_module crab_server
+crab_client_config "$NS_CLI" --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
+crab_server_config "${NS_SRV[@]:1}"
 crab_echo_servers "$NF_PORT"
-# crab_client.ko is active in every namespace; the LB is no client: without
-# this it would rewrite the option of the health probes to the DIP it dials.
+# crab_client.ko starts off in every namespace; the LB is no client, keep it
+# so: it would otherwise rewrite the option of the health probes to the DIP
+# it dials.
 lbctl client set announce none || crab_fail "client set announce none in the LB namespace"
 
 F=$NF_DIR/lb.toml

@@ -264,7 +264,8 @@ ep_lb_packets() {
 
 # The whole setup; "$@" = extra client attach options. EP_CLIENT and
 # EP_SERVER (ebpf, the default, or module: crab_client.ko/crab_server.ko,
-# per netns and enabled by default) choose the endpoint implementations.
+# per netns, configured here: they start off) choose the endpoint
+# implementations.
 ep_setup() {
 	local cgroot i
 	crab_check_tool nsenter python3 clang bpftool tc ping
@@ -273,6 +274,9 @@ ep_setup() {
 	[ "${EP_CLIENT:-ebpf}" = module ] && crab_load_module crab_client
 	[ "${EP_SERVER:-ebpf}" = module ] && crab_load_module crab_server
 	crab_topo_setup 3
+	[ "${EP_CLIENT:-ebpf}" = module ] &&
+		crab_client_config "$NS_CLI" --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
+	[ "${EP_SERVER:-ebpf}" = module ] && crab_server_config "${NS_SRV[@]:1}"
 	cgroot=$(ep_cgroup2)
 	CG_BASE=$cgroot/crab-ep-$CRAB_SFX
 	mkdir -p "$CG_BASE/cli" "$CG_BASE/srv" || crab_skip "cannot create cgroups under $cgroot"

@@ -6,12 +6,34 @@ HD_MALFORMED="python3 $HD_DIR/malformed.py"
 # The spoofing host on the segment (crab_add_host EVIL).
 IP_EVIL=$CRAB_SUBNET.66
 
-# crab_client is loaded for every namespace: in the spoofing host it would
-# announce in the raw SYNs of malformed.py too (LOCAL_OUT sees them),
-# putting a well-formed option first. Turn it off there.
+# crab_client is loaded for every namespace: were it turned on in the
+# spoofing host, it would announce in the raw SYNs of malformed.py too
+# (LOCAL_OUT sees them), putting a well-formed option first. It starts
+# off; make sure it stays so.
 hd_evil_quiet() {
 	ip netns exec "$NS_EVIL" sysctl -qw net.crab.client_enabled=0 ||
 		crab_fail "cannot disable crab_client in $NS_EVIL"
+}
+
+# hd_ns_pid NS: a sleeping process in NS (started on the first call, in
+# the test's shell: call it once outside $(...) first), whose
+# /proc/PID/net/... files show that namespace's counters without starting
+# a process per read.
+declare -A HD_NSPID=()
+hd_ns_pid() {
+	local ns=$1 pid ino i
+	if [ -z "${HD_NSPID[$ns]:-}" ]; then
+		ip netns exec "$ns" sleep 100000 </dev/null >/dev/null 2>&1 &
+		pid=$!
+		crab_defer "kill $pid"
+		ino=$(stat -L -c %i "/run/netns/$ns")
+		for ((i = 0; i < 200; i++)); do
+			[ "$(readlink "/proc/$pid/ns/net")" = "net:[$ino]" ] && break
+			sleep 0.05
+		done
+		HD_NSPID[$ns]=$pid
+	fi
+	echo "${HD_NSPID[$ns]}"
 }
 
 # Remember where the kernel log is now; hd_dmesg_check looks only past it.

@@ -31,9 +31,8 @@ hd_dmesg_mark
 EP_ACCEPTED_DIR=$(mktemp -d)
 crab_defer "rm -rf $EP_ACCEPTED_DIR"
 ep_setup
-# As the eBPF variants: announce to the VIP only, redirects from the segment.
-ip netns exec "$NS_CLI" sysctl -qw net.crab.client_announce_cidrs="$VIP/32" \
-	net.crab.client_allow_cidrs="$CRAB_SUBNET.0/24" || crab_fail "crab_client sysctls"
+# As the eBPF variants: announce to the VIP only, redirects from the
+# segment (ep_setup configures the modules so).
 churn_run "${CHURN_CONNS:-600}" "${CHURN_SECONDS:-20}" 30
 hd_dmesg_check
 log_test $? "no oops, WARN or BUG in the kernel log"

@@ -28,6 +28,8 @@ crab_add_host EVIL "$IP_EVIL"
 ip -n "$NS_EVIL" route add "$VIP/32" via "$IP_LB"
 crab_load_module crab_client
 crab_load_module crab_server
+crab_client_config "$NS_CLI" --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
+crab_server_config "${NS_SRV[@]:1}"
 hd_evil_quiet
 DIR=$(mktemp -d)
 crab_defer "rm -rf $DIR"

@@ -28,6 +28,8 @@ nf_setup_connections() {
 	nf_setup
 	crab_load_module crab_client
 	crab_load_module crab_server
+	crab_client_config "$NS_CLI" --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
+	crab_server_config "${NS_SRV[@]:1}"
 	nf_service --policy rr --legacy drop || crab_fail "service add"
 	crab_echo_servers "$NF_PORT"
 }

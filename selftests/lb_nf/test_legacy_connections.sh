@@ -23,6 +23,7 @@ grep -q '^crab_client ' /proc/modules &&
 	crab_missing "crab_client is loaded already (left by an earlier test? this test needs a client without it first)"
 nf_setup
 crab_load_module crab_server
+crab_server_config "${NS_SRV[@]:1}"
 nf_service --policy rr --legacy drop || crab_fail "service add"
 crab_echo_servers "$NF_PORT"
 
@@ -103,8 +104,7 @@ log_test $? "legacy hash: every packet of the flows through the LB ($sh SYNs, $n
 
 # insert, client module loaded, announce off for the VIP
 crab_load_module crab_client
-ip netns exec "$NS_CLI" sysctl -qw net.crab.client_announce_cidrs=$CRAB_SUBNET.0/24 ||
-	crab_fail "cannot restrict the client's announce list"
+crab_client_config "$NS_CLI" --announce "$CRAB_SUBNET.0/24" --allow "$CRAB_SUBNET.0/24"
 lbctl lb nf service set "$NF_SVC" --legacy insert || crab_fail "service set --legacy insert"
 rej0=$(ip netns exec "$NS_CLI" awk '$1 == "rej_not_announced" { print $2 }' /proc/net/crab_client)
 ins0=$(nf_counter syn_inserted)

@@ -31,6 +31,8 @@ xdp_private_bpffs "$@"
 crab_topo_setup 3
 crab_load_module crab_client
 crab_load_module crab_server
+crab_client_config "$NS_CLI" --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
+crab_server_config "${NS_SRV[@]:1}"
 DIR=$(mktemp -d)
 crab_defer "rm -rf $DIR"
 

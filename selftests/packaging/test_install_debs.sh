@@ -137,6 +137,10 @@ ip netns exec "$NS_CLI" /lib/systemd/systemd-sysctl /etc/sysctl.d/90-crab-client
 a=$(ip netns exec "$NS_CLI" cat /proc/sys/net/crab/client_announce_cidrs)
 [ "$a" = 198.18.100.0/24 ] && [ "$(ip netns exec "$NS_CLI" cat /proc/sys/net/crab/client_enabled)" = 1 ]
 log_test $? "systemd-sysctl applied the sysctl.d snippet (announce $a)"
+# The servers' snippet, as shipped, in each server's namespace.
+for ns in "${NS_SRV[@]:1}"; do
+	ip netns exec "$ns" /lib/systemd/systemd-sysctl /usr/share/crab/sysctl.d/90-crab-server.conf
+done
 
 # The LB: /etc/crab/lb-nf.toml, then crab-lb-nf.service's ExecStartPre and
 # ExecStart lines, as systemd runs them, in the LB's namespace.
