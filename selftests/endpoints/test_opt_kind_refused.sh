@@ -16,7 +16,7 @@ crab_require_root
 crab_has_modules || crab_skip "kernel without loadable module support"
 for m in crab_client crab_server; do
 	ko=$(find "$CRAB_MODDIR" -name "$m.ko" 2>/dev/null | head -n1)
-	[ -n "$ko" ] || crab_skip "module $m.ko not built in $CRAB_MODDIR"
+	[ -n "$ko" ] || crab_missing "module $m.ko not built in $CRAB_MODDIR"
 	printf -v "KO_$m" '%s' "$ko"
 	grep -q "^$m " /proc/modules && { rmmod $m || crab_fail "cannot unload $m"; }
 done
