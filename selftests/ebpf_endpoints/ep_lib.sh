@@ -262,9 +262,13 @@ ep_lb_packets() {
 		python3 -c 'import json,sys; j=json.load(sys.stdin); print(j.get("formatted", j)["value"])'
 }
 
-# The whole setup; "$@" = extra client attach options. EP_CLIENT and
+# The whole setup; "$@" = the eBPF client's attach options (its announce
+# and allow lists start empty: the caller names them). EP_CLIENT and
 # EP_SERVER (ebpf, the default, or module: crab_client.ko/crab_server.ko,
-# per netns and enabled by default) choose the endpoint implementations.
+# per netns) choose the endpoint implementations; every endpoint is
+# configured explicitly (nothing happens by default): the eBPF server
+# echoes, a module client announces to $VIP and accepts redirects from the
+# segment, module servers echo.
 ep_setup() {
 	local cgroot i
 	crab_check_tool nsenter python3 clang bpftool tc ping
@@ -286,7 +290,7 @@ ep_setup() {
 	ip -n "$NS_CLI" route add "$HOLD_ADDR/32" via "$IP_LB"
 
 	if [ "${EP_SERVER:-ebpf}" = ebpf ]; then
-		"$CRABCTL" ebpf server attach --cgroup "$CG_SRV" ||
+		"$CRABCTL" ebpf server attach --cgroup "$CG_SRV" --echo ||
 			crab_fail "crabctl ebpf server attach"
 		crab_defer "$CRABCTL ebpf server detach --cgroup $CG_SRV"
 	fi
@@ -295,7 +299,17 @@ ep_setup() {
 			crab_fail "crabctl ebpf client attach"
 		crab_defer "ep_crabctl $NS_CLI ebpf client detach --cgroup $CG_CLI --dev eth0"
 	fi
+	if [ "${EP_CLIENT:-ebpf}" = module ]; then
+		ip netns exec "$NS_CLI" "$CRABCTL" client --impl module set announce "$VIP/32" &&
+			ip netns exec "$NS_CLI" "$CRABCTL" client --impl module set allow "$CRAB_SUBNET.0/24" &&
+			ip netns exec "$NS_CLI" "$CRABCTL" client --impl module set enabled on ||
+			crab_fail "crabctl client set (crab_client.ko)"
+	fi
 	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
+		if [ "${EP_SERVER:-ebpf}" = module ]; then
+			ip netns exec "${NS_SRV[i]}" "$CRABCTL" server --impl module set enabled on ||
+				crab_fail "crabctl server set enabled on (crab_server.ko)"
+		fi
 		ep_echo_server "${NS_SRV[i]}" "$EP_PORT"
 	done
 }
@@ -379,19 +393,19 @@ ep_conns_round() {
 	log_test $ok "rr: servers completed ${EP_D[*]} (N/3 = $((n / 3)) within $tol)"
 }
 
-# ep_maps_drained: the eBPF client's maps are empty again once the
-# connections are closed (bounded wait for the last FIN exchanges).
-# Sets EP_CLOSED (flows_closed).
+# ep_maps_drained: the eBPF client's flow table is empty again once the
+# connections are closed (bounded wait for the last FIN exchanges); the
+# per-socket state goes with the sockets. Sets EP_CLOSED (flows_closed).
 ep_maps_drained() {
-	local i p fo fi
+	local i f
 	for i in $(seq 1 300); do
-		p=$(ep_stat maps.pending) fo=$(ep_stat maps.flows_out) fi=$(ep_stat maps.flows_in)
-		[ "$p$fo$fi" = 000 ] && break
+		f=$(ep_stat maps.flows)
+		[ "$f" = 0 ] && break
 		sleep 0.1
 	done
 	EP_CLOSED=$(ep_stat flows_closed)
-	crab_log "maps: pending=$p flows_out=$fo flows_in=$fi; flows_closed=$EP_CLOSED"
-	[ "$p$fo$fi" = 000 ]
+	crab_log "maps: flows=$f probes=$(ep_stat maps.probes); flows_closed=$EP_CLOSED"
+	[ "$f" = 0 ]
 }
 
 # ep_backend_removal H SLACK: H redirected connections held open (5

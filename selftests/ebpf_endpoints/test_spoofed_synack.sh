@@ -102,7 +102,7 @@ except OSError:
 	wait $cpid 2>/dev/null
 	crab_capture_stop "$pcap"
 	red_after=$(ep_stat redirected)
-	flows=$(ep_stat maps.flows_out)
+	flows=$(ep_stat maps.flows)
 	crab_log "$counter $before -> $(ep_stat "$counter"), redirected $red_before -> $red_after, flows $flows"
 	[ "$(ep_stat "$counter")" = $((before + 1)) ] && [ "$red_after" = "$red_before" ] &&
 		[ "$flows" = 0 ] || rc=1
@@ -158,12 +158,12 @@ other=${IP_SRV[1]}
 [ "$srv" = "$other" ] && other=${IP_SRV[3]}
 crab_log "held connection redirected to $srv; the spoofed SYN-ACK comes from $other (allowed)"
 red=$(ep_stat redirected)
-flows=$(ep_stat maps.flows_out)
-before=$(ep_stat rejected_not_announced)
+flows=$(ep_stat maps.flows)
+before=$(ep_stat rejected_not_syn_sent)
 spoof "$EP_TMP/est-syn.pcap" rightack "$other"
-wait_stat rejected_not_announced $((before + 1))
+wait_stat rejected_not_syn_sent $((before + 1))
 rc=$?
-[ "$(ep_stat redirected)" = "$red" ] && [ "$(ep_stat maps.flows_out)" = "$flows" ] || rc=1
+[ "$(ep_stat redirected)" = "$red" ] && [ "$(ep_stat maps.flows)" = "$flows" ] || rc=1
 ip netns exec "$NS_CLI" ss -Htn state established "dst $VIP:$EP_PORT" | sed 's/^/# /'
 ip netns exec "$NS_CLI" ss -Htn state established "dst $VIP:$EP_PORT" | grep -q . || rc=1
 log_test $rc "SYN-ACK (right ack, allowed source) for an ESTABLISHED socket: rejected and counted"
@@ -173,7 +173,7 @@ spoof "$EP_TMP/est-syn.pcap" replay
 wait_stat rx_rewritten $((before + 1))
 rc=$?
 crab_log "replay: rx_rewritten $before -> $(ep_stat rx_rewritten), redirected $red -> $(ep_stat redirected)"
-[ "$(ep_stat redirected)" = "$red" ] && [ "$(ep_stat maps.flows_out)" = "$flows" ] || rc=1
+[ "$(ep_stat redirected)" = "$red" ] && [ "$(ep_stat maps.flows)" = "$flows" ] || rc=1
 touch "$EP_TMP/est.go"
 wait $epid
 erc=$?
@@ -185,14 +185,14 @@ crab_capture_stop "$pcap"
 # The same SYN-ACK replayed once the connection is closed: no flow, no
 # SYN-SENT socket, so no redirect (the stack answers RST).
 for i in $(seq 100); do
-	[ "$(ep_stat maps.flows_out)" = 0 ] && break
+	[ "$(ep_stat maps.flows)" = 0 ] && break
 	sleep 0.1
 done
 before=$(ep_stat rejected_not_announced)
 spoof "$EP_TMP/est-syn.pcap" replay
 wait_stat rejected_not_announced $((before + 1))
 rc=$?
-[ "$(ep_stat redirected)" = "$red" ] && [ "$(ep_stat maps.flows_out)" = 0 ] || rc=1
+[ "$(ep_stat redirected)" = "$red" ] && [ "$(ep_stat maps.flows)" = 0 ] || rc=1
 log_test $rc "replayed SYN-ACK after the close: rejected and counted, no flow"
 
 # Redirection disabled: a real server's redirect is refused and counted.
