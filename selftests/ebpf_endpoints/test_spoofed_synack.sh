@@ -72,11 +72,11 @@ spoof() {
 	PY
 }
 
-# spoof_case DIALED MODE COUNTER DESC: hold a socket to DIALED:9999, capture
-# its SYN, send the spoofed SYN-ACK from the spoofer, check the counter and
-# that the socket is still connecting to DIALED.
+# spoof_case DIALED MODE SRC COUNTER DESC: hold a socket to DIALED:9999,
+# capture its SYN, send the spoofed SYN-ACK from the spoofer with source
+# SRC, check the counter and that the socket is still connecting to DIALED.
 spoof_case() {
-	local dialed=$1 mode=$2 counter=$3 desc=$4 before pcap cpid
+	local dialed=$1 mode=$2 src=$3 counter=$4 desc=$5 before pcap cpid
 	local red_before red_after flows rc=0
 
 	pcap=$EP_TMP/syn-$mode-$counter.pcap
@@ -92,7 +92,7 @@ except OSError:
     pass' "$dialed"
 	cpid=$EP_BG_PID
 	wait_pkts "$pcap" 1 || { crab_log "no SYN captured"; kill $cpid; log_test 1 "$desc"; return; }
-	spoof "$pcap" "$mode" "$CRAB_SUBNET.50" || rc=1
+	spoof "$pcap" "$mode" "$src" || rc=1
 	wait_stat "$counter" $((before + 1)) || crab_log "$counter did not move"
 	ip netns exec "$NS_CLI" ss -Htn state syn-sent | sed 's/^/# /'
 	# The socket must still be connecting to the dialed address.
@@ -109,10 +109,14 @@ except OSError:
 	log_test $rc "$desc"
 }
 
-spoof_case "$VIP" badack rejected_bad_ack "spoofed SYN-ACK with a wrong ack: rejected and counted"
-spoof_case "$VIP" rightack rejected_allow "right ack from outside the allow-list: rejected and counted"
+# (The wrong ack and the silent socket are forged from an allowed source,
+# a server's address: only the check at stake can refuse them.)
+spoof_case "$VIP" badack "${IP_SRV[3]}" rejected_bad_ack \
+	"spoofed SYN-ACK with a wrong ack: rejected and counted"
+spoof_case "$VIP" rightack "$CRAB_SUBNET.50" rejected_allow \
+	"right ack from outside the allow-list: rejected and counted"
 # $HOLD_ADDR is not in the announce list: its SYN carries no option.
-spoof_case "$HOLD_ADDR" rightack rejected_not_announced \
+spoof_case "$HOLD_ADDR" rightack "${IP_SRV[3]}" rejected_not_announced \
 	"SYN-ACK for a socket that did not announce: rejected and counted"
 
 # A redirected connection held open (one echo, then one more on "go").
