@@ -256,8 +256,8 @@ static __always_inline int rpf_check(struct __sk_buff *skb, struct crab_tc_pkt *
 	case BPF_FIB_LKUP_RET_NO_NEIGH:
 		return fib->ifindex == skb->ingress_ifindex ? 0 : CRAB_EP_CNT_REJ_RPF;
 	case BPF_FIB_LKUP_RET_NOT_FWDED:
-		/* local, broadcast, multicast route */
-		return CRAB_EP_CNT_REJ_LOCAL;
+		/* no route, or a local, broadcast or multicast one */
+		return CRAB_EP_CNT_REJ_RPF;
 	case BPF_FIB_LKUP_RET_FWD_DISABLED:
 		return -1;
 	default:

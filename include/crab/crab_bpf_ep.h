@@ -132,8 +132,8 @@ struct crab_ep_probe {
 	X(REJ_DISABLED, "rejected_disabled", "redirect while redirection is disabled") \
 	X(REJ_SIGNED, "rejected_signed", "redirect carrying TCP-MD5/AO or for a keyed socket") \
 	X(REJ_MARTIAN, "rejected_martian", "redirect from 0/8, 127/8, multicast or 240/4") \
-	X(REJ_LOCAL, "rejected_local", "redirect from an address of this host") \
-	X(REJ_RPF, "rejected_rpf", "redirect failing the strict reverse-path check") \
+	X(REJ_LOCAL, "rejected_local", "redirect from the address it is sent to") \
+	X(REJ_RPF, "rejected_rpf", "redirect whose route back to S is not unicast via its device") \
 	X(REJ_CSUM, "rejected_csum", "redirect with a bad TCP checksum") \
 	X(REJ_CLAIMED, "rejected_claimed", "redirect after another SYN-ACK was accepted") \
 	X(REJ_TUPLE_TAKEN, "rejected_tuple_taken", "redirect to a 4-tuple another socket holds") \

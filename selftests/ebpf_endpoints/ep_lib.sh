@@ -456,3 +456,74 @@ ep_backend_removal() {
 		[ "$(crab_json "$hold" 'j["failed"]')" = 0 ] && [ "$on2" -ge $((h / 3 - tol)) ] && [ "$on2" -gt 0 ]
 	log_test $? "all $h open connections, $on2 of them to the removed backend, kept exchanging data"
 }
+
+# ---- long-lived helpers: one python per role and test, never per packet ----
+
+# ep_helper_start NAME NS CG SCRIPT [ARGS...]: start python3 SCRIPT in
+# namespace NS (as a member of cgroup CG unless empty), talking over two
+# FIFOs in $EP_TMP. ep_helper NAME LINE sends one command line and prints
+# the helper's one-line answer (60 s at most: a guest imports scapy slowly).
+declare -A EP_HIN EP_HOUT
+ep_helper_start() {
+	local name=$1 ns=$2 cg=$3 d fin fout
+	shift 3
+	d=$EP_TMP/helper-$name
+	mkfifo "$d.in" "$d.out" || crab_fail "mkfifo $d"
+	if [ -n "$cg" ]; then
+		sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
+			ip netns exec "$ns" python3 "$@" <"$d.in" >"$d.out" 2>"$d.err" &
+	else
+		ip netns exec "$ns" python3 "$@" <"$d.in" >"$d.out" 2>"$d.err" &
+	fi
+	crab_defer "kill $!"
+	exec {fin}>"$d.in" {fout}<"$d.out"
+	EP_HIN[$name]=$fin
+	EP_HOUT[$name]=$fout
+}
+
+ep_helper() {
+	local line
+	echo "$2" >&"${EP_HIN[$1]}"
+	read -r -t 60 line <&"${EP_HOUT[$1]}" ||
+		line="error: no answer from helper $1: $(tail -n 3 "$EP_TMP/helper-$1.err" | tr '\n' ' ')"
+	echo "$line"
+}
+
+# The attacker of the spoofing tests: host $2 (default .50) on the client's
+# segment with the packet forger (ep_spoof.py) as helper "spoof"; sets
+# NS_SPOOF, CLI_MAC.
+ep_spoofer_start() {
+	crab_add_host SPOOF "${1:-$CRAB_SUBNET.50}"
+	CLI_MAC=$(ip -n "$NS_CLI" -br link show eth0 | awk '{ print $3 }')
+	ep_helper_start spoof "$NS_SPOOF" "" "$CRAB_TOP/selftests/ebpf_endpoints/ep_spoof.py"
+}
+
+# A SYN-ACK for the spoofer: ep_synack_json SRC LPORT ACK [EXTRA_JSON]
+# (from SRC:9999 to the client's LPORT, naming $VIP).
+ep_synack_json() {
+	printf '{"op": "synack", "dst_mac": "%s", "src": "%s", "dst": "%s", "sport": 9999, "dport": %s, "seq": 12345, "ack": %s, "name": "%s"%s}' \
+		"$CLI_MAC" "$1" "$IP_CLI" "$2" "$3" "$VIP" "${4:+, $4}"
+}
+
+# ep_syn_seq PCAP LPORT: the sequence number of the SYN from LPORT in the
+# running capture PCAP (10 s at most).
+ep_syn_seq() {
+	local i s
+	for i in $(seq 100); do
+		s=$(tcpdump -nn -r "$1" "tcp src port $2 and tcp[13] & 18 == 2" 2>/dev/null |
+			head -n 1 | sed -n 's/.* seq \([0-9]*\),.*/\1/p')
+		[ -n "$s" ] && { echo "$s"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+# ep_wait_stat NAME VALUE: until counter NAME reaches VALUE (20 s at most).
+ep_wait_stat() {
+	local i
+	for i in $(seq 200); do
+		[ "$(ep_stat "$1")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
