@@ -267,8 +267,9 @@ ep_lb_packets() {
 # EP_SERVER (ebpf, the default, or module: crab_client.ko/crab_server.ko,
 # per netns) choose the endpoint implementations; every endpoint is
 # configured explicitly (nothing happens by default): the eBPF server
-# echoes, a module client announces to $VIP and accepts redirects from the
-# segment, module servers echo.
+# echoes (unless EP_SERVER_BARE=1: attached without options), a module
+# client announces to $VIP and accepts redirects from the segment, module
+# servers echo.
 ep_setup() {
 	local cgroot i
 	crab_check_tool nsenter python3 clang bpftool tc ping
@@ -289,14 +290,21 @@ ep_setup() {
 	ep_lb_setup "$EP_TMP" || crab_fail "LB setup (EP_LB=${EP_LB:-rr})"
 	ip -n "$NS_CLI" route add "$HOLD_ADDR/32" via "$IP_LB"
 
+	# (crabctl's notices are kept in $EP_TMP/attach-{srv,cli}.err too.)
 	if [ "${EP_SERVER:-ebpf}" = ebpf ]; then
-		"$CRABCTL" ebpf server attach --cgroup "$CG_SRV" --echo ||
-			crab_fail "crabctl ebpf server attach"
+		local echo=--echo
+		[ -n "${EP_SERVER_BARE:-}" ] && echo=
+		"$CRABCTL" ebpf server attach --cgroup "$CG_SRV" $echo \
+			2>"$EP_TMP/attach-srv.err" ||
+			crab_fail "crabctl ebpf server attach: $(cat "$EP_TMP/attach-srv.err")"
+		cat "$EP_TMP/attach-srv.err" >&2
 		crab_defer "$CRABCTL ebpf server detach --cgroup $CG_SRV"
 	fi
 	if [ "${EP_CLIENT:-ebpf}" = ebpf ]; then
-		ep_crabctl "$NS_CLI" ebpf client attach --cgroup "$CG_CLI" --dev eth0 "$@" ||
-			crab_fail "crabctl ebpf client attach"
+		ep_crabctl "$NS_CLI" ebpf client attach --cgroup "$CG_CLI" --dev eth0 "$@" \
+			2>"$EP_TMP/attach-cli.err" ||
+			crab_fail "crabctl ebpf client attach: $(cat "$EP_TMP/attach-cli.err")"
+		cat "$EP_TMP/attach-cli.err" >&2
 		crab_defer "ep_crabctl $NS_CLI ebpf client detach --cgroup $CG_CLI --dev eth0"
 	fi
 	if [ "${EP_CLIENT:-ebpf}" = module ]; then
