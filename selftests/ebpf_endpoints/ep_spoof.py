@@ -9,8 +9,9 @@ line on stdout.
    "seq": N, "ack": N, "name": A, "kind": 42, "exid": N,
    "badsum": false, "md5": false}
       sends a SYN-ACK from S naming A in the redirect option (kind 42, or
-      254 with the ExID), optionally with a broken TCP checksum or a TCP-MD5
-      option (kind 19, a made-up digest); answers "sent".
+      254 with the ExID), optionally with a broken TCP checksum, a TCP-MD5
+      option (kind 19) or a TCP-AO option (kind 29, "ao": true), both with
+      made-up MACs; answers "sent".
   {"op": "race", "pkts": [SYNACK, SYNACK], "cpus": [0, 1]}
       sends two such SYN-ACKs at the same instant from two threads pinned to
       two CPUs (each a raw AF_PACKET socket); answers "sent".
@@ -18,9 +19,10 @@ line on stdout.
       sends a SYN signed with TCP-MD5 (RFC 2385, key K) that also carries the
       redirect option naming A, and answers with the options of the SYN-ACK
       (hex) or "none".
-  {"op": "syn", "dst": S, "dport": P, "sport": P, "name": A, "pad": N}
-      sends a SYN carrying the redirect option (after N bytes of NOPs) and
-      answers with the options of the SYN-ACK (hex) or "none".
+  {"op": "syn", "dst": S, "dport": P, "sport": P, "name": A, "pad": N, "ao": false}
+      sends a SYN carrying the redirect option (after N bytes of NOPs, after
+      a TCP-AO option with "ao") and answers with the options of the SYN-ACK
+      (hex) or "none".
 """
 import hashlib
 import json
@@ -48,6 +50,8 @@ def synack(c):
     opts = [("MSS", 1460)]
     if c.get("md5"):
         opts.append((19, b"\x5a" * 16))
+    if c.get("ao"):
+        opts.append((29, bytes([1, 1]) + b"\x5a" * 12))  # keyid, rnextkeyid, MAC
     if c.get("name"):
         opts += redirect_opt(c["name"], c.get("kind", 42), c.get("exid", 0xC4AB))
     tcp = TCP(sport=c["sport"], dport=c["dport"], flags="SA", seq=c["seq"], ack=c["ack"],
@@ -112,6 +116,8 @@ def syn(c, md5):
     opts = [("MSS", 1460)]
     if md5:
         opts.append((19, b"\0" * 16))
+    if c.get("ao"):
+        opts.append((29, bytes([1, 1]) + b"\x5a" * 12))
     opts += [("NOP", None)] * c.get("pad", 0)
     opts += redirect_opt(c["name"], c.get("kind", 42), c.get("exid", 0xC4AB))
     ip = IP(dst=c["dst"])
