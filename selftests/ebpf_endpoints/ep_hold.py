@@ -13,8 +13,12 @@ cgroup). Reads one command per line on stdin, answers one line on stdout.
   echo LPORT N        sends N random bytes and reads them back: "ok" or "fail ..."
   close LPORT         closes the socket: "ok"
   listen PORT md5=ADDR:KEY   a listener with a TCP-MD5 key for ADDR: "ok"
-  accept PORT SECS    accepts one connection on that listener, echoes until
-                      closed in a thread: "ok"
+  accept PORT SECS [sink]   in a thread, accepts one connection on that
+                      listener (SECS at most) and echoes until closed, or
+                      (sink) reads until the peer's FIN and answers the byte
+                      count; answers "ok" at once
+  bulk LPORT N SECS   sends N bytes, closes its sending side and reads the
+                      peer's answer: "ok ANSWER" or "fail ..." (SECS at most)
 """
 import os
 import select
@@ -46,6 +50,20 @@ def echo_thread(c):
             if not d:
                 break
             c.sendall(d)
+    except OSError:
+        pass
+    c.close()
+
+
+def sink_thread(c):
+    n = 0
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            n += len(d)
+        c.sendall(str(n).encode())
     except OSError:
         pass
     c.close()
@@ -115,9 +133,31 @@ def cmd(words):
     if op == "accept":
         s = listeners[int(words[1])]
         s.settimeout(float(words[2]))
-        c, _ = s.accept()
-        threading.Thread(target=echo_thread, args=(c,), daemon=True).start()
+        fn = sink_thread if words[3:] == ["sink"] else echo_thread
+
+        def acc():
+            try:
+                c, _ = s.accept()
+            except OSError:
+                return
+            fn(c)
+        threading.Thread(target=acc, daemon=True).start()
         return "ok"
+    if op == "bulk":
+        s = socks[int(words[1])]
+        s.settimeout(float(words[3]))
+        try:
+            s.sendall(b"\x5a" * int(words[2]))
+            s.shutdown(socket.SHUT_WR)
+            got = b""
+            while True:
+                d = s.recv(100)
+                if not d:
+                    break
+                got += d
+        except OSError as e:
+            return "fail %s" % e
+        return "ok " + got.decode()
     return "error: unknown command " + op
 
 

@@ -116,20 +116,22 @@ ep_ip2hex() {
 }
 
 # The LB fixture: lb_rr.bpf.c (a stateless round-robin tc program) on the
-# LB's eth0, pinned in the private bpffs.
+# LB's eth0, pinned in the private bpffs (EP_LB_PIN: a second LB's name).
+# Its backends are the three servers, or EP_RR_DIPS ("A B C").
 ep_lb_rr_setup() {
-	local d=$1 dir
-	dir=$(dirname "$0")
+	local d=$1 dir pin=/sys/fs/bpf/crabtest_lb${EP_LB_PIN:-} dips
+	dir=$CRAB_TOP/selftests/ebpf_endpoints
+	read -r -a dips <<<"${EP_RR_DIPS:-${IP_SRV[1]} ${IP_SRV[2]} ${IP_SRV[3]}}"
 	clang -O2 -g -mcpu=v3 -target bpf -I/usr/include/x86_64-linux-gnu \
 		-DVIP="$(ep_ip2hex "$VIP")" -DHOLD_ADDR="$(ep_ip2hex "$HOLD_ADDR")" \
-		-DPORT="$EP_PORT" -DDIP1="$(ep_ip2hex "${IP_SRV[1]}")" \
-		-DDIP2="$(ep_ip2hex "${IP_SRV[2]}")" -DDIP3="$(ep_ip2hex "${IP_SRV[3]}")" \
-		-c "$dir/lb_rr.bpf.c" -o "$d/lb_rr.o" || return 1
-	bpftool prog load "$d/lb_rr.o" /sys/fs/bpf/crabtest_lb type classifier \
-		pinmaps /sys/fs/bpf/crabtest_lbmaps || return 1
+		-DPORT="$EP_PORT" -DDIP1="$(ep_ip2hex "${dips[0]}")" \
+		-DDIP2="$(ep_ip2hex "${dips[1]}")" -DDIP3="$(ep_ip2hex "${dips[2]}")" \
+		-c "$dir/lb_rr.bpf.c" -o "$d/lb_rr${EP_LB_PIN:-}.o" || return 1
+	bpftool prog load "$d/lb_rr${EP_LB_PIN:-}.o" "$pin" type classifier \
+		pinmaps "${pin}maps" || return 1
 	nsenter --net="/run/netns/$NS_LB" tc qdisc add dev eth0 clsact || return 1
 	nsenter --net="/run/netns/$NS_LB" tc filter add dev eth0 ingress \
-		bpf da object-pinned /sys/fs/bpf/crabtest_lb
+		bpf da object-pinned "$pin"
 }
 
 # Counter NAME of the XDP LB's service $VIP:$EP_PORT, or of the program
