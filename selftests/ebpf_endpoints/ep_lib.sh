@@ -58,7 +58,8 @@ ep_in_cg_bg() {
 # Kill what is left in the test's cgroups (bounded wait), then remove them.
 ep_cg_remove() {
 	local base=$1 cg i
-	for cg in "$base/cli" "$base/srv"; do
+	for cg in "$base"/*/; do
+		cg=${cg%/}
 		[ -d "$cg" ] || continue
 		for i in $(seq 1 50); do
 			# (cgroupfs files report size 0: read them)

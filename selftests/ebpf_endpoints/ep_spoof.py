@@ -11,7 +11,8 @@ line on stdout.
       sends a SYN-ACK from S naming A in the redirect option (kind 42, or
       254 with the ExID), optionally with a broken TCP checksum, a TCP-MD5
       option (kind 19) or a TCP-AO option (kind 29, "ao": true), both with
-      made-up MACs; answers "sent".
+      made-up MACs; answers "sent". "flags" (default "SA") and "name": null
+      make other segments.
   {"op": "race", "pkts": [SYNACK, SYNACK], "cpus": [0, 1]}
       sends two such SYN-ACKs at the same instant from two threads pinned to
       two CPUs (each a raw AF_PACKET socket); answers "sent".
@@ -54,8 +55,8 @@ def synack(c):
         opts.append((29, bytes([1, 1]) + b"\x5a" * 12))  # keyid, rnextkeyid, MAC
     if c.get("name"):
         opts += redirect_opt(c["name"], c.get("kind", 42), c.get("exid", 0xC4AB))
-    tcp = TCP(sport=c["sport"], dport=c["dport"], flags="SA", seq=c["seq"], ack=c["ack"],
-              window=65535, options=opts)
+    tcp = TCP(sport=c["sport"], dport=c["dport"], flags=c.get("flags", "SA"), seq=c["seq"],
+              ack=c["ack"], window=65535, options=opts)
     pkt = (Ether(src=get_if_hwaddr(IFACE), dst=c["dst_mac"]) /
            IP(src=c["src"], dst=c["dst"], ttl=64) / tcp)
     raw = bytearray(bytes(pkt))
