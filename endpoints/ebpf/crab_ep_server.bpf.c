@@ -7,10 +7,11 @@
  * SYN-ACK of a SYN signed with TCP-MD5 or TCP-AO.
  *
  * The listener gets BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG when it starts
- * listening (so listeners must be created after the attach); the SYN-ACKs
- * of its request sockets then run HDR_OPT_LEN_CB/WRITE_HDR_OPT_CB, where
- * TCP_BPF_SYN gives the SYN being answered (walked by crab_opt_walk_bpf(), the
- * shared option walk in bpf_loop form). Children inherit the flag: it is
+ * listening (so listeners must be created after the attach), and saves the
+ * SYNs (TCP_SAVE_SYN); the SYN-ACKs of its request sockets then run
+ * HDR_OPT_LEN_CB/WRITE_HDR_OPT_CB, where TCP_BPF_SYN gives the SYN being
+ * answered, the saved copy for a retransmission (walked by
+ * crab_opt_walk_bpf(), the shared option walk in bpf_loop form). Children inherit the flag: it is
  * cleared on their first non-SYN-ACK segment, so established connections
  * cost no callback per segment.
  */
@@ -79,6 +80,23 @@ static __always_inline int syn_find_opt(struct bpf_sock_ops *skops,
 	return *signed_syn ? CRAB_OPT_NONE : st;
 }
 
+/*
+ * A retransmitted SYN-ACK is built without the SYN at hand: TCP_BPF_SYN then
+ * reads the copy the listener saved (TCP_SAVE_SYN, about 100 bytes per
+ * connection, kept until it closes), so the retransmission echoes too.
+ * A listener that saves SYNs already (perhaps with the MAC header) is left
+ * as it is.
+ */
+static __always_inline void save_syns(struct bpf_sock_ops *skops)
+{
+	int v = 0;
+
+	if (bpf_getsockopt(skops, SOL_TCP, TCP_SAVE_SYN, &v, sizeof(v)) || !v) {
+		v = 1;
+		bpf_setsockopt(skops, SOL_TCP, TCP_SAVE_SYN, &v, sizeof(v));
+	}
+}
+
 static __always_inline int is_synack(const struct bpf_sock_ops *skops)
 {
 	return (skops->skb_tcp_flags & (CRAB_TCPHDR_SYN | CRAB_TCPHDR_ACK)) ==
@@ -99,6 +117,7 @@ int crab_ep_server(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_TCP_LISTEN_CB:
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
 					  BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+		save_syns(skops);
 		return 1;
 	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
 		if (!is_synack(skops)) {
