@@ -17,6 +17,9 @@ cgroup). Reads one command per line on stdin, answers one line on stdout.
                       listener (SECS at most) and echoes until closed, or
                       (sink) reads until the peer's FIN and answers the byte
                       count; answers "ok" at once
+  tfo ADDR PORT N     a connection opened by sendto(MSG_FASTOPEN) of N bytes
+                      (TCP Fast Open: the data rides in the SYN once a cookie
+                      is cached), echo read back, closed: "ok PEER" or "fail"
   bulk LPORT N SECS   sends N bytes, closes its sending side and reads the
                       peer's answer: "ok ANSWER" or "fail ..." (SECS at most)
 """
@@ -143,6 +146,25 @@ def cmd(words):
             fn(c)
         threading.Thread(target=acc, daemon=True).start()
         return "ok"
+    if op == "tfo":
+        data = os.urandom(int(words[3]))
+        s = socket.socket()
+        try:
+            # blocking: a cookie-less sendto() waits for the handshake
+            s.sendto(data, socket.MSG_FASTOPEN, (words[1], int(words[2])))
+            s.settimeout(10)
+            got = b""
+            while len(got) < len(data):
+                c = s.recv(len(data) - len(got))
+                if not c:
+                    return "fail closed"
+                got += c
+            peer = s.getpeername()[0]
+        except OSError as e:
+            return "fail %s" % e
+        finally:
+            s.close()
+        return ("ok " + peer) if got == data else "fail data"
     if op == "bulk":
         s = socks[int(words[1])]
         s.settimeout(float(words[3]))

@@ -317,6 +317,13 @@ ep_setup() {
 			crab_fail "crabctl client set (crab_client.ko)"
 	fi
 	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
+		# EP_SERVER_SYSCTLS: "name=value ..." set in each server before
+		# its listener starts.
+		if [ -n "${EP_SERVER_SYSCTLS:-}" ]; then
+			# shellcheck disable=SC2086
+			ip netns exec "${NS_SRV[i]}" sysctl -qw $EP_SERVER_SYSCTLS ||
+				crab_fail "sysctl $EP_SERVER_SYSCTLS in ${NS_SRV[i]}"
+		fi
 		if [ "${EP_SERVER:-ebpf}" = module ]; then
 			ip netns exec "${NS_SRV[i]}" "$CRABCTL" server --impl module set enabled on ||
 				crab_fail "crabctl server set enabled on (crab_server.ko)"
