@@ -295,9 +295,9 @@ ep_setup() {
 
 	# (crabctl's notices are kept in $EP_TMP/attach-{srv,cli}.err too.)
 	if [ "${EP_SERVER:-ebpf}" = ebpf ]; then
-		local echo=--echo
-		[ -n "${EP_SERVER_BARE:-}" ] && echo=
-		"$CRABCTL" ebpf server attach --cgroup "$CG_SRV" $echo \
+		local echo=(--echo on)
+		[ -n "${EP_SERVER_BARE:-}" ] && echo=()
+		"$CRABCTL" ebpf server attach --cgroup "$CG_SRV" "${echo[@]}" \
 			2>"$EP_TMP/attach-srv.err" ||
 			crab_fail "crabctl ebpf server attach: $(cat "$EP_TMP/attach-srv.err")"
 		cat "$EP_TMP/attach-srv.err" >&2

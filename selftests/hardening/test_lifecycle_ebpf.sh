@@ -78,7 +78,7 @@ for ((c = 1; c <= N; c++)); do
 		why="client attach"
 	elif ! "$CRABCTL" ebpf server detach --cgroup "$CG_SRV"; then
 		why="server detach"
-	elif ! "$CRABCTL" ebpf server attach --cgroup "$CG_SRV" --echo; then
+	elif ! "$CRABCTL" ebpf server attach --cgroup "$CG_SRV" --echo on; then
 		why="server attach"
 	elif ! ep_crabctl "$NS_LB" lb xdp detach eth0; then
 		why="lb xdp detach"

@@ -2,7 +2,7 @@
 // crabctl ebpf: the eBPF endpoints (endpoints/ebpf/), client and server
 // connection redirection without kernel modules.
 //
-//   crabctl ebpf server attach --cgroup PATH [--echo]
+//   crabctl ebpf server attach --cgroup PATH [--echo on|off]
 //   crabctl ebpf server detach --cgroup PATH
 //   crabctl ebpf client attach --cgroup PATH --dev DEV [--announce L] [--allow L]
 //                              [--max-flows N] [--input-probe auto|on|off]
@@ -79,7 +79,6 @@ struct EpOptions {
     std::string input_probe = "auto";
     bool announce_set = false;
     bool allow_set = false;
-    bool echo_flag = false;
     bool enable = false;
     bool disable = false;
     uint32_t kind = 0;
@@ -267,8 +266,6 @@ CfgChange parse_change(const EpOptions& o)
             throw Error("bad --echo '" + o.echo + "' (on or off)", crab::kExitUsage);
         c.echo = o.echo == "on";
     }
-    if (o.echo_flag)
-        c.echo = 1;
     if (o.kind && o.kind != CRAB_OPT_KIND_DEFAULT && o.kind != CRAB_OPT_KIND_EXP &&
         (o.kind < 2 || o.kind > 253))
         throw Error("bad option kind '" + std::to_string(o.kind) + "' (2..254)", crab::kExitUsage);
@@ -810,7 +807,7 @@ void setup_ebpf(CLI::App& root, Globals& g)
     e->require_subcommand(1);
     e->footer("Nothing is announced, accepted or echoed until configured.\n"
               "Examples:\n"
-              "  crabctl ebpf server attach --cgroup /sys/fs/cgroup/srv --echo\n"
+              "  crabctl ebpf server attach --cgroup /sys/fs/cgroup/srv --echo on\n"
               "  crabctl ebpf client attach --cgroup /sys/fs/cgroup/cli --dev eth0 \\\n"
               "      --announce 198.18.100.0/24 --allow 198.18.0.0/24\n"
               "  crabctl ebpf set --disable\n"
@@ -823,7 +820,7 @@ void setup_ebpf(CLI::App& root, Globals& g)
     srv->require_subcommand(1);
     auto* sa = srv->add_subcommand("attach", "attach to a cgroup (start listeners afterwards)");
     sa->add_option("--cgroup", o->cgroup, "cgroup v2 directory")->required();
-    sa->add_flag("--echo", o->echo_flag, "turn echo on (default: off until 'set --echo on')");
+    sa->add_option("--echo", o->echo, "echo the option: on|off (default off until configured)");
     sa->callback([o] { run_server_attach(*o); });
     auto* sd = srv->add_subcommand("detach", "detach from a cgroup");
     sd->add_option("--cgroup", o->cgroup, "cgroup v2 directory")->required();
