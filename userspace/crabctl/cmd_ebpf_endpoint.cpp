@@ -67,7 +67,12 @@ constexpr int kProgTypeNetfilter = 32;          // BPF_PROG_TYPE_NETFILTER, Linu
 constexpr int kAttachNetfilter = 45;            // BPF_NETFILTER
 constexpr uint32_t kNfProtoIpv4 = 2;            // NFPROTO_IPV4
 constexpr uint32_t kNfInetLocalIn = 1;          // NF_INET_LOCAL_IN
-constexpr int32_t kNfPrioLastButOne = INT_MAX - 1;  // NF_IP_PRI_LAST is refused
+// After every rule (filter 0, security 50, srcnat 100, helpers 300); the
+// kernel refuses NF_IP_PRI_LAST itself, and a BPF hook at a priority some
+// other hook of LOCAL_IN already has (crab_server.ko uses INT_MAX - 1):
+// the next lower one is tried then.
+constexpr int32_t kNfPrioFirstTry = INT_MAX - 2;
+constexpr int kNfPrioTries = 16;
 
 struct EpOptions {
     std::string pin_dir = CRAB_EP_PIN_DIR;
@@ -520,7 +525,8 @@ int attach_nf_probe(const std::string& dir, uint32_t flow_max, bool quiet, std::
     int err = crab_ep_nf_bpf__load(s.get());
     libbpf_set_print(libbpf_print);
     if (err) {
-        why = "loading the BPF netfilter program failed (" + errstr(err) + ")";
+        why = "this kernel has no BPF netfilter programs (Linux 6.4; loading one failed: " +
+              errstr(err) + ")";
         return err;
     }
     NfLinkAttr a = {};
@@ -528,14 +534,17 @@ int attach_nf_probe(const std::string& dir, uint32_t flow_max, bool quiet, std::
     a.attach_type = kAttachNetfilter;
     a.pf = kNfProtoIpv4;
     a.hooknum = kNfInetLocalIn;
-    a.priority = kNfPrioLastButOne;
-    int fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof(a));
-    if (fd < 0) {
+    for (int i = 0; i < kNfPrioTries; i++) {
+        a.priority = kNfPrioFirstTry - i;
+        int fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof(a));
+        if (fd >= 0)
+            return fd;
         err = -errno;
-        why = "hooking the BPF netfilter program failed (" + errstr(err) + ")";
-        return err;
+        if (err != -EBUSY)
+            break;
     }
-    return fd;
+    why = "hooking the BPF netfilter program at the end of LOCAL_IN failed (" + errstr(err) + ")";
+    return err;
 }
 
 // The sysctl net.ipv4.conf.DEV.NAME of crabctl's network namespace, -1 when unreadable.
@@ -668,8 +677,7 @@ void run_client_attach(const EpOptions& o)
     int rpf = std::max(conf_sysctl("all", "rp_filter"), conf_sysctl(o.dev, "rp_filter"));
     if (nffd.get() < 0) {
         notice((o.input_probe == "off" ? std::string("--input-probe off")
-                                       : "no input-path probe: " + why +
-                                             " (BPF netfilter programs need Linux 6.4)") +
+                                       : "no input-path probe: " + why) +
                ": netfilter rules on a redirecting server's address do not stop its redirects" +
                (fwd == 1 ? "" : ", and with forwarding off on " + o.dev +
                                     " its reverse path is not checked") +
