@@ -6,7 +6,8 @@
 # (crab_server.ko) on the three backends, through the XDP LB. $N
 # connections to the VIP succeed with data echoed, each one redirected by
 # the eBPF client on the module's echoed option; the LB saw one packet per
-# connection and split them evenly (rr); the client's maps drain.
+# connection and split them evenly (rr); the client's flow table drains;
+# on Linux 6.4 and later each redirect went through the input-path probe.
 
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/ep_lib.sh"
