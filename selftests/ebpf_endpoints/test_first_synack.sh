@@ -50,7 +50,6 @@ for ((t = 1; t <= N; t++)); do
 	nref=$(($(refused) - ref))
 	nred=$(($(ep_stat redirected) - red))
 	crab_log "trial $t: $out; redirected +$nred, refused +$nref, reset to: $rst"
-	[ -n "${EP_DEBUG:-}" ] && { tcpdump -nn -r "$pcap" "tcp port $lport" 2>/dev/null | sed 's/^/#   /'; "$CRABCTL" -j ebpf stats | python3 -c 'import json,sys; j=json.load(sys.stdin); print("#  ", {k:v for k,v in j["counters"].items() if v})'; }
 	[ "$nred" = 1 ] && [ "$nref" = 1 ] && [ "$(echo $rst | wc -w)" = 1 ] || bad=$((bad + 1))
 	ep_helper hold "close $lport" >/dev/null
 done
