@@ -97,7 +97,7 @@ struct {
  * (checksum, probe), the probe, helper arguments.
  */
 struct scratch {
-	__u8 frame[SAVE_MAX + 64];	/* slack: the verifier's view of offset + size */
+	__u8 frame[SAVE_MAX + 100];	/* slack: the verifier's view of offset + size */
 	__u8 probe[CRAB_EP_PROBE_IPLEN];
 	struct bpf_fib_lookup fib;
 	struct bpf_sock_tuple t;
@@ -164,7 +164,7 @@ static __always_inline int load_and_check_csum(struct __sk_buff *skb,
 					       struct crab_tc_pkt *p,
 					       struct decision *d)
 {
-	__u32 pseudo[3], len, l4off = p->l4off, l4len, i;
+	__u32 pseudo[3], len, l4off = p->l4off, l4len, end;
 	struct scratch *sc = d->sc;
 	__u16 check, psum;
 	__s64 seg, ph;
@@ -187,12 +187,14 @@ static __always_inline int load_and_check_csum(struct __sk_buff *skb,
 	d->framelen = len;
 	d->l4len = l4len;
 	/* Zero the padding after the segment (at most 3 bytes). */
-	for (i = 0; i < 4; i++) {
-		__u32 o = l4off + l4len + i;
-
-		if (o < SAVE_MAX + 64)
-			sc->frame[o] = 0;
-	}
+	end = l4off + l4len;
+	asm volatile("" : "+r"(end));
+	if (end > SAVE_MAX)
+		return -1;
+	end &= 0xff;	/* (the 6.1 verifier's bound) */
+	sc->frame[end] = 0;
+	sc->frame[end + 1] = 0;
+	sc->frame[end + 2] = 0;
 	pseudo[0] = p->ip.saddr;
 	pseudo[1] = p->ip.daddr;
 	pseudo[2] = bpf_htonl((IPPROTO_TCP << 16) | l4len);
