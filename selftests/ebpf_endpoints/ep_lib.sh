@@ -545,3 +545,16 @@ ep_wait_stat() {
 	done
 	return 1
 }
+
+# ep_probe_expected: does this kernel have BPF netfilter programs (Linux
+# 6.4), so that the eBPF client attaches its input-path probe? Decided from
+# the kernel, not from what crabctl did: a probe crabctl failed to attach
+# is a failure (ep_probe_attached), never a skip.
+ep_probe_expected() {
+	grep -qw bpf_nf_link_attach /proc/kallsyms
+}
+
+# ep_probe_attached: the client in $NS_CLI has its netfilter link pinned.
+ep_probe_attached() {
+	nsenter --net="/run/netns/$NS_CLI" find "$EP_PIN" -name 'client_nf_*' | grep -q .
+}

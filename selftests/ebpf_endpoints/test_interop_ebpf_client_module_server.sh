@@ -60,8 +60,8 @@ ep_maps_drained && [ "$EP_CLOSED" = $N ]
 log_test $? "client flow table is empty after close"
 
 # Linux 6.4 and later: every redirect went through the input-path probe.
-if nsenter --net="/run/netns/$NS_CLI" find "$EP_PIN" -name 'client_nf_*' | grep -q .; then
-	[ "$(ep_stat probes_sent)" = $N ] && [ "$(ep_stat rejected_probe)" = 0 ]
+if ep_probe_expected; then
+	ep_probe_attached && [ "$(ep_stat probes_sent)" = $N ] && [ "$(ep_stat rejected_probe)" = 0 ]
 	log_test $? "each redirect passed the input-path probe ($(ep_stat probes_sent) probes)"
 else
 	log_test $ksft_skip "input-path probe: kernel $(uname -r) has no BPF netfilter programs (Linux 6.4)"
