@@ -33,8 +33,8 @@ crab_has_modules || crab_skip "kernel without loadable module support"
 kver=$(uname -r)
 debs=("$CRAB_TOP"/build/deb/crab-dkms_*_all.deb "$CRAB_TOP"/build/deb/crabctl_*_amd64.deb)
 [ -e "${debs[0]}" ] && [ -e "${debs[1]}" ] ||
-	crab_skip "packages not built in $CRAB_TOP/build/deb (run 'make deb')"
-[ -e "/lib/modules/$kver/build/Makefile" ] || crab_skip "no headers for $kver (DKMS needs them)"
+	crab_missing "packages not built in $CRAB_TOP/build/deb (run 'make deb')"
+[ -e "/lib/modules/$kver/build/Makefile" ] || crab_missing "no headers for $kver (DKMS needs them; make deps)"
 crab_check_tool unshare chroot dpkg dkms python3 modprobe
 
 # ---- phase 1: a writable root (overlay over the read-only root), chroot ----
