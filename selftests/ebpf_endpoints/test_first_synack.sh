@@ -16,7 +16,7 @@ source "$(dirname "$0")/ep_lib.sh"
 N=8
 ep_unshare "$@"
 crab_check_tool tcpdump
-python3 -c 'import scapy' 2>/dev/null || crab_skip "python3-scapy not installed"
+crab_require_python_module scapy
 ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
 ep_spoofer_start
 ep_helper_start hold "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/ebpf_endpoints/ep_hold.py"

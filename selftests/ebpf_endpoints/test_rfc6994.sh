@@ -14,7 +14,7 @@ source "$(dirname "$0")/ep_lib.sh"
 
 ep_unshare "$@"
 crab_check_tool tcpdump
-python3 -c 'import scapy' 2>/dev/null || crab_skip "python3-scapy not installed"
+crab_require_python_module scapy
 ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
 "$CRABCTL" ebpf set --kind 254 || crab_fail "crabctl ebpf set --kind 254"
 [ "$(crab_json "$("$CRABCTL" -j ebpf stats)" "(j['config']['kind'], j['config']['exid'])")" = "(254, 50347)" ]

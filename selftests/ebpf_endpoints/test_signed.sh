@@ -28,7 +28,7 @@ source "$(dirname "$0")/ep_lib.sh"
 
 ep_unshare "$@"
 crab_check_tool tcpdump
-python3 -c 'import scapy' 2>/dev/null || crab_skip "python3-scapy not installed"
+crab_require_python_module scapy
 ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
 ep_spoofer_start
 SPOOF_IP=$CRAB_SUBNET.50

@@ -22,7 +22,7 @@ source "$(dirname "$0")/ep_lib.sh"
 
 ep_unshare "$@"
 crab_check_tool tcpdump
-python3 -c 'import scapy' 2>/dev/null || crab_skip "python3-scapy not installed"
+crab_require_python_module scapy
 ep_setup --announce "$VIP/32" --allow any
 # A second interface of the client: another local address, and the route
 # to 198.51.100.0/24 (so packets from there arriving on eth0 fail a
