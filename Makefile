@@ -85,6 +85,9 @@ $(BUILD)/bpf/%.bpf.o: %.bpf.c $(wildcard include/crab/*.h lb/ebpf_xdp/*.h endpoi
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# The eBPF endpoints use atomic compare-and-exchange (BPF ISA v3, Linux 5.12).
+$(BUILD)/bpf/crab_ep_%.bpf.o: BPF_CFLAGS += -mcpu=v3
+
 $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 

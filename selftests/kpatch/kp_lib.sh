@@ -80,7 +80,7 @@ kp_interop() {
 	EP_CLIENT=$cli EP_SERVER=$srv EP_LB=$3
 	case $cli in patched) EP_CLIENT=none ;; esac
 	case $srv in patched) EP_SERVER=none ;; esac
-	if [ "$cli" = ebpf ]; then ep_setup --announce "$VIP/32"; else ep_setup; fi
+	if [ "$cli" = ebpf ]; then ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"; else ep_setup; fi
 	# Patched ends: only the sysctl of their side on; the others off.
 	kp_sysctls "$NS_CLI" "$([ "$cli" = patched ] && echo 1 || echo 0)" 0
 	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
