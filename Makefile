@@ -41,7 +41,7 @@ help:
 	@echo "  make bpf              compile BPF programs and skeletons into build/bpf"
 	@echo "  make userspace        build crabctl, libraries and unit tests (CMake)"
 	@echo "  make check            unit + host + VM (6.1, 6.12) tests, then 'N passed, N failed, N skipped'"
-	@echo "  make check-unit       unit tests (ctest)"
+	@echo "  make check-unit       unit tests (ctest), then again built with ASan/UBSan"
 	@echo "  make check-host       selftests tagged 'host' on this machine's own kernel"
 	@echo "  make check-vm KERNEL=<6.1|6.12|/path/bzImage>   selftests tagged 'vm' inside QEMU"
 	@echo "  make check-harness    tests of the test harness itself (failure paths)"
@@ -53,6 +53,7 @@ help:
 	@echo "  make bench-dpdk [BENCH_ARGS='--reps 5']  DPDK LB SYN/s vs testpmd io on the same vdev (root, host kernel)"
 	@echo "  make nodeport         NodePort redirection experiment: tc programs and crab-np-stats into build/nodeport"
 	@echo "  make nodeport-experiment [NP_ARGS=--quick]   run experiments/nodeport/run.sh (root, host kernel)"
+	@echo "  make scaleout-experiment [SO_ARGS=...]       3 LBs behind ECMP/BGP, one killed and back (tools/scaleout/run.sh)"
 	@echo "  make demo [LB=...]    boot the VM, build the topology, run traffic through the VIP"
 	@echo "  make install [PREFIX=/usr/local DESTDIR=]   crabctl, man page, completion, BPF objects, systemd units, snippets"
 	@echo "  make uninstall        remove what make install installed"
@@ -108,10 +109,16 @@ $(BUILD)/nodeport/crab-np-stats: experiments/nodeport/crab_np_stats.cpp include/
 nodeport-experiment: nodeport
 	bash experiments/nodeport/run.sh $(NP_ARGS)
 
+# ---- scale-out: N LBs behind ECMP, the VIP announced by BGP (tools/scaleout/) ----
+SO_ARGS ?=
+.PHONY: scaleout-experiment
+scaleout-experiment: bpf userspace
+	bash tools/scaleout/run.sh $(SO_ARGS)
+
 # ---- userspace ---------------------------------------------------------------
 userspace: bpf
 	@cmake -S . -B $(BUILD)/userspace -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-		-DCRAB_BPF_DIR=$(BUILD)/bpf >/dev/null
+		-DCRAB_BPF_DIR=$(BUILD)/bpf -DCRAB_STRICT=$(if $(filter 1,$(CRAB_STRICT)),ON,OFF) >/dev/null
 	@cmake --build $(BUILD)/userspace -j $(J) -- --no-print-directory
 
 # ---- tests -----------------------------------------------------------------
@@ -119,7 +126,7 @@ check:
 	@bash tools/check-all.sh "$(T)"
 
 check-unit: userspace
-	@bash tools/run-unit.sh "$(T)"
+	@bash tools/run-unit.sh "$(T)"; rc=$$?; bash tools/run-unit.sh --sanitize "$(T)" || rc=1; exit $$rc
 
 check-host: bpf userspace
 	@bash selftests/run.sh --where host --filter "$(T)" --results $(BUILD)/results/host

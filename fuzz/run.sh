@@ -10,7 +10,8 @@
 # crashing input, and writes DIR/counts ("passed failed skipped", one count
 # per target). Exit 0 when no target crashed, 1 otherwise, 4 when clang's
 # fuzzer runtime is missing (every target skipped; 0 with --results, where
-# the counts say so, as tools/check-all.sh expects of a suite).
+# the counts say so, as tools/check-all.sh expects of a suite; with
+# CRAB_STRICT=1 a missing runtime fails every target, exit 1).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=60
@@ -20,7 +21,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) seconds=$2; shift 2 ;;
 	--results) results=$2; shift 2 ;;
-	-h|--help) sed -n '3,13p' "$0"; exit 0 ;;
+	-h|--help) sed -n '3,14p' "$0"; exit 0 ;;
 	-*) echo "error: unknown option '$1'" >&2; exit 2 ;;
 	*) targets+=("$1"); shift ;;
 	esac
@@ -42,9 +43,18 @@ probe=$(mktemp -d)
 trap 'rm -rf "$probe"' EXIT
 printf '#include <stddef.h>\n#include <stdint.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n' >"$probe/p.c"
 if ! clang -fsanitize=fuzzer,address,undefined "$probe/p.c" -o "$probe/p" 2>"$probe/err"; then
+	# A dependency of make deps: with CRAB_STRICT=1 (CI) that is a failure.
+	if [ "${CRAB_STRICT:-0}" = 1 ]; then
+		echo "FAIL: clang cannot build a libFuzzer binary (install clang and libclang-rt-14-dev; CRAB_STRICT=1):"
+		head -n3 "$probe/err"
+		counts 0 ${#targets[@]} 0
+		exit 1
+	fi
 	echo "SKIP: clang cannot build a libFuzzer binary (install clang and libclang-rt-14-dev):"
 	head -n3 "$probe/err"
 	counts 0 0 ${#targets[@]}
+	[ -z "$results" ] || printf 'fuzz/%s\tclang cannot build a libFuzzer binary (libclang-rt-14-dev)\n' \
+		"${targets[@]}" >"$results/skips"
 	[ -n "$results" ] && exit 0
 	exit 4
 fi

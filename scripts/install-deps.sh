@@ -30,6 +30,9 @@ pkgs=(
 	haproxy ipvsadm sockperf python3-matplotlib
 	# experiments/nodeport: conntrack flush and inspection
 	conntrack
+	# scale-out (selftests/scaleout, tools/scaleout, crabctl bgp): FRR's zebra,
+	# bgpd, bfdd and vtysh, started by the tests in their own namespaces
+	frr
 	# packaging (packaging/): DKMS, Debian packages, module signing, unit checks
 	dkms debhelper dh-dkms dpkg-dev fakeroot lintian openssl systemd
 	# the cloud image (make cloud-image) and its test: the tree, the NoCloud

@@ -50,19 +50,43 @@ log_test() {
 	return 0
 }
 
+# A test passes only when it made at least one check: an exit with zero
+# log_test lines is a failure (a test that checked nothing proved nothing).
 crab_exit() {
 	if [ "$CRAB_RESULTS_FAIL" -gt 0 ]; then
 		exit 1
 	fi
-	if [ "$CRAB_RESULTS_PASS" -eq 0 ] && [ "$CRAB_RESULTS_SKIP" -gt 0 ]; then
+	if [ "$CRAB_RESULTS_PASS" -eq 0 ] && [ "$CRAB_RESULTS_SKIP" -eq 0 ]; then
+		echo "FAIL: $CRAB_TEST: made no checks (no log_test line)"
+		exit 1
+	fi
+	if [ "$CRAB_RESULTS_PASS" -eq 0 ]; then
+		echo "SKIP: $CRAB_TEST: every check was skipped (reasons on the [SKIP] lines)"
 		exit $ksft_skip
 	fi
 	exit 0
 }
 
-crab_skip() {
+# Skips and CRAB_STRICT. A skip is only for a reason outside the project (a
+# kernel without a feature, a machine without a device): crab_skip_env
+# REASON. Whatever the build or scripts/install-deps.sh was supposed to
+# provide (crabctl, a .ko, a BPF object, a module build tree, a Debian tool
+# or Python module) and is missing goes through crab_missing REASON (or
+# crab_require_built, crab_check_tool, crab_require_python_module): with
+# CRAB_STRICT=1, as .ci/run sets, that is a failure; otherwise a skip that
+# says what is missing. The runner prints every skip's reason and make
+# check's summary groups them.
+: "${CRAB_STRICT:=0}"
+
+crab_skip_env() {
 	echo "SKIP: $CRAB_TEST: $*"
 	exit $ksft_skip
+}
+
+# Kept for the existing callers: the same as crab_skip_env (a reason
+# outside the project). Something missing from the build is crab_missing.
+crab_skip() {
+	crab_skip_env "$@"
 }
 
 crab_fail() {
@@ -70,14 +94,52 @@ crab_fail() {
 	exit 1
 }
 
-crab_require_root() {
-	[ "$(id -u)" -eq 0 ] || crab_skip "needs root"
+crab_missing() {
+	[ "$CRAB_STRICT" = 1 ] && crab_fail "$* (CRAB_STRICT=1: a missing build output or dependency is a failure)"
+	crab_skip_env "$*"
 }
 
+# crab_require_built PATH WHAT: PATH is an output of `make all` (or make
+# deb, make kernel...), e.g. crab_require_built "$CRABCTL" crabctl.
+crab_require_built() {
+	[ -e "$1" ] || crab_missing "$2 not built ($1)"
+}
+
+# crab_check_missing DESC REASON: one check that cannot be made because
+# something of the build or of the dependencies is missing: a failed check
+# with CRAB_STRICT=1, a skipped check otherwise.
+crab_check_missing() {
+	if [ "$CRAB_STRICT" = 1 ]; then
+		log_test 1 "$1: $2 (CRAB_STRICT=1)"
+	else
+		log_test $ksft_skip "$1: $2"
+	fi
+}
+
+crab_require_root() {
+	[ "$(id -u)" -eq 0 ] || crab_missing "needs root"
+}
+
+# Tools come from scripts/install-deps.sh (make deps): missing is crab_missing.
 crab_check_tool() {
 	local t
 	for t in "$@"; do
-		command -v "$t" >/dev/null 2>&1 || crab_skip "tool '$t' not found"
+		command -v "$t" >/dev/null 2>&1 ||
+			crab_missing "tool '$t' not found (scripts/install-deps.sh installs it)"
+	done
+}
+
+# crab_require_python_module NAME...: a Debian python3 module (scapy...).
+# Looks for the package on disk first: starting python3 just to try the
+# import costs seconds in an emulated guest.
+crab_require_python_module() {
+	local m d
+	for m in "$@"; do
+		for d in /usr/lib/python3/dist-packages /usr/local/lib/python3*/dist-packages; do
+			{ [ -e "$d/$m/__init__.py" ] || [ -e "$d/$m.py" ]; } && continue 2
+		done
+		python3 -c "import $m" 2>/dev/null ||
+			crab_missing "python3 module '$m' not installed (scripts/install-deps.sh installs it)"
 	done
 }
 
@@ -186,13 +248,19 @@ crab_has_modules() {
 	[ -e /proc/modules ]
 }
 
-# insmod a module of ours built for the running kernel; SKIP when impossible.
+# The kernel can load modules (the host kernel cannot; the VM kernels can).
+crab_require_modules() {
+	crab_has_modules || crab_skip_env "kernel $(uname -r) without loadable module support"
+}
+
+# insmod a module of ours built for the running kernel. A kernel without
+# module support is a skip; a module that was not built is crab_missing.
 crab_load_module() {
 	local name=$1; shift
 	local ko
-	crab_has_modules || crab_skip "kernel without loadable module support"
+	crab_require_modules
 	ko=$(find "$CRAB_MODDIR" -name "$name.ko" 2>/dev/null | head -n1)
-	[ -n "$ko" ] || crab_skip "module $name.ko not built in $CRAB_MODDIR"
+	[ -n "$ko" ] || crab_missing "module $name.ko not built in $CRAB_MODDIR"
 	if ! grep -q "^$name " /proc/modules; then
 		insmod "$ko" "$@" || crab_fail "insmod $name failed"
 		crab_defer "rmmod $name"

@@ -11,7 +11,8 @@ in interleaved rounds has one <variant>-<crr|rr>.r<k>.json/.csv per round,
 pooled here: percentiles from the summed histograms, ratios to direct also
 per round), writes RUN_DIR/summary.md (the tables, ratios to the direct path
 of the same run) and RUN_DIR/exp1-latency.png, RUN_DIR/exp2-capacity.png, RUN_DIR/exp3-throughput.png,
-RUN_DIR/exp4-policies.png. Nothing is invented: a missing or failed point is
+RUN_DIR/exp4-policies.png, each with a NAME.json of the numbers it draws.
+Nothing is invented: a missing or failed point is
 reported as such.
 """
 import glob
@@ -55,6 +56,18 @@ def load(path):
             return json.load(f)
     except (OSError, ValueError):
         return None
+
+
+def save_figure(fig, run, name, data):
+    """Write the figure NAME.png and, next to it, NAME.json: exactly the
+    numbers the figure draws (the pooled data behind it), so that a figure
+    stays checkable after the per-round raw files are packed away
+    (bench/e2e/pack.sh)."""
+    fig.savefig(os.path.join(run, name + ".png"), dpi=110)
+    plt.close(fig)
+    with open(os.path.join(run, name + ".json"), "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.write("\n")
 
 
 def env(run):
@@ -271,8 +284,20 @@ def exp1(run, lines):
         e.get("host_load_start", "?").split()[0] if e.get("host_load_start") else "?",
         e.get("host_load_1min_max", "?")), fontsize=9)
     fig.tight_layout()
-    fig.savefig(os.path.join(run, "exp1-latency.png"), dpi=110)
-    plt.close(fig)
+    data = {}
+    for m in ("crr", "rr"):
+        data[m] = {}
+        for v in VARIANTS:
+            j = res.get((v, m))
+            if not j:
+                continue
+            lat = j["latency_us"]
+            data[m][v] = {"samples": j["samples"], "errors": nerr(j), "p50_us": lat["p50"],
+                          "p90_us": lat.get("p90"), "p99_us": lat["p99"], "p99_ci_us": lat.get("p99_ci"),
+                          "p999_us": lat.get("p999"),
+                          "round_p50_us": {str(r["round"]): r["latency_us"]["p50"] for r in j.get("rounds", [])
+                                           if "round" in r}}
+    save_figure(fig, run, "exp1-latency", data)
 
 
 CVARIANTS = ["idle", "direct", "fwd", "crab-nf", "crab-xdp", "ipvs-dr", "ipvs-nat", "nft-dnat"]
@@ -440,8 +465,10 @@ def exp2_flood(run, d, lines, idle_util):
         e.get("host_load_start", "?").split()[0] if e.get("host_load_start") else "?",
         e.get("host_load_1min_max", "?")), fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(run, "exp2-flood.png"), dpi=110)
-    plt.close(fig)
+    save_figure(fig, run, "exp2-flood", [
+        {"variant": p["variant"], "mode": p["mode"], "packets_per_conn": p["ppc"],
+         "conns_per_lb_core_s": p["cap"], "us_per_conn": p["us"], "lb_rx": p["lb_rx"], "lb_tx": p["lb_tx"]}
+        for p in vs])
 
 
 def exp2(run, lines):
@@ -534,8 +561,9 @@ def exp2(run, lines):
         e.get("host_load_start", "?").split()[0] if e.get("host_load_start") else "?",
         e.get("host_load_1min_max", "?")), fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(run, "exp2-capacity.png"), dpi=110)
-    plt.close(fig)
+    save_figure(fig, run, "exp2-capacity", {
+        v: {"conns_per_lb_core_s": pts[v]["cap"], "lb_rx_per_conn": pts[v]["lb_rx"] / pts[v]["conns"],
+            "conns": pts[v]["conns"]} for v in vs})
 
 
 def size_label(n):
@@ -657,8 +685,11 @@ def exp3(run, lines):
         e.get("host_load_start", "?").split()[0] if e.get("host_load_start") else "?",
         e.get("host_load_1min_max", "?")), fontsize=9)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
-    fig.savefig(os.path.join(run, "exp3-throughput.png"), dpi=110)
-    plt.close(fig)
+    save_figure(fig, run, "exp3-throughput", {
+        "rate_mbit": rate,
+        "points": [{"variant": v, "mode": mode, "size": sz, "goodput_mbit": p["mbit"],
+                    "goodput_over_R": p["mbit"] / rate, "requests_per_s": p["rps"], "errors": p["errors"]}
+                   for (v, mode, sz), p in sorted(pts.items())]})
 
 
 def exp4(run, lines):
@@ -717,8 +748,13 @@ def exp4(run, lines):
     e = env(run)
     ax.set_title("Policies, open loop; %s run; %s" % (e.get("label", "?"), e.get("vm", "VM")), fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(run, "exp4-policies.png"), dpi=110)
-    plt.close(fig)
+    save_figure(fig, run, "exp4-policies", {
+        p: [{"load": ld, "samples": j["samples"], "errors": nerr(j), "p50_us": j["latency_us"]["p50"],
+             "p99_us": j["latency_us"]["p99"], "p99_ci_us": j["latency_us"].get("p99_ci"),
+             "offered_per_s": (j.get("rate") or {}).get("offered"),
+             "achieved_per_s": (j.get("rate") or {}).get("achieved")}
+            for ld, j in sorted(series[p], key=lambda t: t[0])]
+        for p in series})
 
 
 def main():

@@ -55,7 +55,7 @@ np_require() {
 	crab_check_tool ip nft tc bpftool nsenter python3 conntrack
 	local f
 	for f in crab_np_node.bpf.o crab_np_lb.bpf.o crab-np-stats; do
-		[ -e "$NP_BUILD/$f" ] || crab_skip "$NP_BUILD/$f not built (make nodeport)"
+		crab_require_built "$NP_BUILD/$f" "$f (make nodeport)"
 	done
 }
 

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Unit tests of the DPDK LB core: one test per SPEC behaviour. Input and
+// Unit tests of the DPDK LB core: one test per behaviour of docs/PROTOCOL.md. Input and
 // expected packets are built here with checksums computed from scratch, not
 // by the code under test.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <cstring>
+#include <functional>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "config.hpp"
@@ -449,19 +453,42 @@ TEST_F(Fixture, DrainedBackendGetsNoNewSyns)
     }
 }
 
-TEST_F(Fixture, RandomPolicyUsesEveryBackend)
+// The random policy picks backend floor(r * n / 2^64) of a full-width draw
+// r = next_random(lcore state): predicted here draw by draw from a copy of
+// the state, so a different or narrower source in choose() fails. With 63
+// backends (not a power of two: that would use only the top bits) a source
+// cut to its top 16 bits picks differently once in ~1,000 draws (63 / 2^16),
+// so 20,000 draws catch that too; the source's own width is tested below
+// (RandomSource.*). The split must also pass a chi-square bound (p = 0.001:
+// 13.82 for df 2, 102.2 for df 62).
+TEST_F(Fixture, RandomPolicyPicksByFullWidthDraw)
 {
-    svc(CRAB_POLICY_RANDOM, CRAB_LEGACY_DROP);
-    Pkt in;
-    in.tcpopts = crab_opt(kVip);
-    std::map<uint8_t, int> seen;
-    for (int n = 0; n < 3000; n++) {
-        ASSERT_EQ(run(in.build()), Verdict::Tx);
-        seen[out()[5]]++;
+    static_assert(CRAB_MAX_BACKENDS >= 63);
+    for (int nbe : {3, 63}) {
+        SCOPED_TRACE(nbe);
+        t = Table{};
+        ServiceSpec sp{{{kVip}, 80}, CRAB_POLICY_RANDOM, CRAB_LEGACY_DROP};
+        service_add(t, sp);
+        for (int i = 0; i < nbe; i++)
+            backend_add(t, BackendSpec{sp.ep, {ip4(198, 18, 1, static_cast<uint8_t>(i + 1))}, 1, be_mac(i)});
+        Pkt in;
+        in.tcpopts = crab_opt(kVip);
+        const Bytes frame = in.build();
+        uint64_t shadow = st->rng;
+        std::vector<int> seen(nbe, 0);
+        const int picks = nbe == 3 ? 3000 : 20000;
+        for (int n = 0; n < picks; n++) {
+            ASSERT_EQ(run(frame), Verdict::Tx);
+            uint64_t r = next_random(shadow);
+            auto want = static_cast<int>((static_cast<unsigned __int128>(r) * nbe) >> 64);
+            ASSERT_EQ(out()[5], static_cast<uint8_t>(0x21 + want)) << "pick " << n;
+            seen[want]++;
+        }
+        double e = static_cast<double>(picks) / nbe, chi = 0;
+        for (int k : seen)
+            chi += (k - e) * (k - e) / e;
+        EXPECT_LT(chi, nbe == 3 ? 13.82 : 102.2);
     }
-    ASSERT_EQ(seen.size(), 3u);
-    for (auto& [mac, k] : seen)
-        EXPECT_NEAR(k, 1000, 150) << int(mac);
 }
 
 TEST_F(Fixture, WeightedRoundRobinFollowsWeights)
@@ -503,6 +530,101 @@ TEST(Maglev, FullTableAndMinimalDisruption)
     EXPECT_LT(moved, CRAB_MAGLEV_SIZE / 10);  // survivors' slots mostly stay
 }
 
+namespace {
+
+// Width tests of a 64-bit random source over fixed draws (deterministic: the
+// sources are seeded). A source passes when
+//  - every one of the 64 bits is set in half of 2^16 draws, within 6 sigma
+//    (a source narrower than 64 bits has constant high or low bits);
+//  - the top, middle and low 16 bits each spread over 2^16 buckets with a
+//    chi-square (df 65535) within 6 sigma of its mean, on both sides (a
+//    16-bit generator cycles through its 2^16 states: far too even);
+//  - 2^20 draws hold no repeated value (expected ~3e-8 for 64 bits, ~128
+//    for a 32-bit source, thousands for 16 bits).
+struct SourceVerdict {
+    bool bits = true, chi = true, unique = true;
+    bool ok() const { return bits && chi && unique; }
+};
+
+SourceVerdict judge_source(const std::function<uint64_t()>& gen)
+{
+    SourceVerdict v;
+    constexpr int kBitDraws = 1 << 16;
+    std::array<int, 64> ones{};
+    for (int i = 0; i < kBitDraws; i++) {
+        uint64_t r = gen();
+        for (int b = 0; b < 64; b++)
+            ones[b] += (r >> b) & 1;
+    }
+    const double half = kBitDraws / 2.0, sigma = std::sqrt(kBitDraws) / 2;
+    for (int b = 0; b < 64; b++)
+        if (std::abs(ones[b] - half) > 6 * sigma)
+            v.bits = false;
+
+    constexpr int kDraws = 1 << 20, kBuckets = 1 << 16;
+    std::vector<uint64_t> draws(kDraws);
+    for (auto& r : draws)
+        r = gen();
+    const double df = kBuckets - 1, chi_sigma = std::sqrt(2 * df);
+    for (int shift : {48, 24, 0}) {
+        std::vector<int> count(kBuckets, 0);
+        for (uint64_t r : draws)
+            count[(r >> shift) & (kBuckets - 1)]++;
+        const double e = static_cast<double>(kDraws) / kBuckets;
+        double chi = 0;
+        for (int k : count)
+            chi += (k - e) * (k - e) / e;
+        if (std::abs(chi - df) > 6 * chi_sigma)
+            v.chi = false;
+    }
+    std::sort(draws.begin(), draws.end());
+    if (std::adjacent_find(draws.begin(), draws.end()) != draws.end())
+        v.unique = false;
+    return v;
+}
+
+}  // namespace
+
+TEST(RandomSource, NextRandomIsFullWidth)
+{
+    uint64_t s = 0x9e3779b97f4a7c15ULL;  // LcoreState's seed
+    auto v = judge_source([&] { return next_random(s); });
+    EXPECT_TRUE(v.bits) << "a bit of next_random() is stuck or biased";
+    EXPECT_TRUE(v.chi) << "16-bit windows of next_random() fail the chi-square bound";
+    EXPECT_TRUE(v.unique) << "next_random() repeated a value in 2^20 draws";
+}
+
+// The same bounds reject narrow sources: they are not vacuous.
+TEST(RandomSource, NarrowSourcesAreRejected)
+{
+    uint64_t s = 1;
+    // 16 significant bits, low or high.
+    auto low16 = judge_source([&] { return next_random(s) & 0xffff; });
+    EXPECT_FALSE(low16.bits);
+    EXPECT_FALSE(low16.chi);
+    auto high16 = judge_source([&] { return next_random(s) >> 48 << 48; });
+    EXPECT_FALSE(high16.bits);
+    EXPECT_FALSE(high16.chi);
+    // A 16-bit LCG spread over all 64 bits: every bit varies, but it cycles.
+    uint16_t x = 1;
+    auto lcg16 = judge_source([&] {
+        x = static_cast<uint16_t>(x * 25173u + 13849u);
+        return x * 0x0001000100010001ULL;
+    });
+    EXPECT_FALSE(lcg16.chi);
+    EXPECT_FALSE(lcg16.unique);
+    // 32 bits spread over 64: repeats within 2^20 draws.
+    auto w32 = judge_source([&] { return (next_random(s) >> 32) * 0x0000000100000001ULL; });
+    EXPECT_FALSE(w32.unique);
+}
+
+// Readers running while tables are published never see a service whose
+// active list, Maglev table and backends disagree. The overlap is made
+// certain, not hoped for: the reader is online and has read before the
+// first publish, every publish waits for a quiescent state of that reader
+// (so each publish after the first spans a whole read that started while
+// publishing), and the reader is seen reading the last table before it
+// stops.
 TEST(Rcu, ReadersNeverSeeCountNotMatchingList)
 {
     auto mk = [](int n) {
@@ -513,30 +635,53 @@ TEST(Rcu, ReadersNeverSeeCountNotMatchingList)
             backend_add(*t, BackendSpec{s.ep, {ip4(10, 0, 0, static_cast<uint8_t>(i + 1))}, 1, std::nullopt});
         return t;
     };
+    constexpr int kPublishes = 200;
     RcuPtr<Table> p(mk(1));
+    // 0: before the first publish, 1: publishing, 2: after the last.
+    std::atomic<int> phase{0};
     std::atomic<bool> stop{false};
-    std::atomic<uint64_t> bad{0}, reads{0};
+    std::atomic<uint64_t> bad{0}, reads{0}, during{0}, after{0};
+    std::set<size_t> sizes_before, sizes_after;  // reader's; read after join
     std::thread r([&] {
         p.online(0);
         while (!stop.load()) {
+            // The phase before and after the read brackets when it happened.
+            int ph0 = phase.load();
             const Table* t = p.read();
+            int ph1 = phase.load();
             const Service& s = t->services[0];
             if (s.active.size() != s.backends.size() || s.maglev.empty())
                 bad++;
             for (auto i : s.maglev)
                 if (i >= s.backends.size())
                     bad++;
+            if (ph1 == 0)
+                sizes_before.insert(s.backends.size());
+            if (ph0 == 1)
+                during++;
+            if (ph0 == 2) {
+                sizes_after.insert(s.backends.size());
+                after++;
+            }
             reads++;
             p.quiescent(0);
         }
         p.offline(0);
     });
-    for (int n = 0; n < 200; n++)
-        p.publish(mk(1 + n % 8));
+    while (reads.load() == 0)
+        std::this_thread::yield();
+    phase = 1;
+    for (int n = 0; n < kPublishes; n++)
+        p.publish(mk(2 + n % 7));  // 2..8 backends; the last has 2 + 199 % 7 = 5
+    phase = 2;
+    while (after.load() == 0)
+        std::this_thread::yield();
     stop = true;
     r.join();
     EXPECT_EQ(bad.load(), 0u);
-    EXPECT_GT(reads.load(), 0u);
+    EXPECT_EQ(sizes_before, std::set<size_t>{1});
+    EXPECT_EQ(sizes_after, std::set<size_t>{5});
+    EXPECT_GE(during.load(), static_cast<uint64_t>(kPublishes - 1));
 }
 
 TEST(Config, BadValuesNamedAndNothingApplied)

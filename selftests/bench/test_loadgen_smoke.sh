@@ -14,7 +14,7 @@ crab_require_root
 crab_check_tool ip python3
 LG=$CRAB_TOP/build/userspace/bench/loadgen
 { [ -x "$LG/crab-loadgen" ] && [ -x "$LG/crab-benchd" ]; } ||
-	crab_skip "crab-loadgen/crab-benchd not built (make userspace)"
+	crab_missing "crab-loadgen/crab-benchd not built (make userspace)"
 
 NS_C=crab-lgc-$CRAB_SFX NS_S=crab-lgs-$CRAB_SFX
 crab_ns_add "$NS_C"

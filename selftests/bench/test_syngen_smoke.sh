@@ -13,7 +13,7 @@ source "$(dirname "$0")/../lib.sh"
 crab_require_root
 crab_check_tool ip python3
 SG=$CRAB_TOP/build/userspace/bench/loadgen/crab-syngen
-[ -x "$SG" ] || crab_skip "crab-syngen not built (make userspace)"
+crab_require_built "$SG" crab-syngen
 
 NS_C=crab-sgc-$CRAB_SFX NS_S=crab-sgs-$CRAB_SFX
 crab_ns_add "$NS_C"

@@ -13,8 +13,8 @@ source "$(dirname "$0")/cc_lib.sh"
 
 crab_require_root
 crab_check_tool python3 tcpdump nsenter taskset unshare nft
-python3 -c 'import scapy' 2>/dev/null || crab_skip "python3-scapy not installed"
-[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+crab_require_python_module scapy
+crab_require_built "$CRABCTL" crabctl
 xdp_private_bpffs "$@"
 cc_xdp_setup
 crab_echo_servers "$NF_PORT"

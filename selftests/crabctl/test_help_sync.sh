@@ -9,7 +9,7 @@
 # every long option. No root needed.
 source "$(dirname "$0")/../lib.sh"
 
-[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+crab_require_built "$CRABCTL" crabctl
 SRC=$CRAB_TOP/userspace/crabctl
 COMPL=$SRC/crabctl.bash-completion
 MAN=$SRC/crabctl.8

@@ -269,7 +269,7 @@ ep_setup() {
 	local cgroot i
 	crab_check_tool nsenter python3 clang bpftool tc ping
 	case ${EP_LB:-rr} in xdp | nf) crab_check_tool nft ;; esac
-	[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+	crab_require_built "$CRABCTL" crabctl
 	[ "${EP_CLIENT:-ebpf}" = module ] && crab_load_module crab_client
 	[ "${EP_SERVER:-ebpf}" = module ] && crab_load_module crab_server
 	crab_topo_setup 3

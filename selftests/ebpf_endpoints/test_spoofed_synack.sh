@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: host
 #
-# The eBPF client accepts a redirect only with every check of SPEC 3.4,
+# The eBPF client accepts a redirect only with every check of docs/PROTOCOL.md 3.4,
 # behind the project's XDP LB. Client sockets are held in SYN-SENT (the LB
 # drops port 9999); a host on the segment ($NS_SPOOF, scapy) sends SYN-ACKs
 # naming the dialed address: with a wrong ack, with the right ack but from
@@ -18,7 +18,7 @@ source "$(dirname "$0")/ep_lib.sh"
 
 ep_unshare "$@"
 crab_check_tool tcpdump timeout
-python3 -c 'import scapy' 2>/dev/null || crab_skip "python3-scapy not installed"
+crab_require_python_module scapy
 # Allow-list: the servers' /28; the spoofer (.50) is outside it.
 EP_LB=xdp
 ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/28"

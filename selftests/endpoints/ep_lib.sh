@@ -7,12 +7,12 @@ ep_counter() {
 }
 
 # Load one of our modules wherever the build put it under $CRAB_MODDIR (flat
-# or mirroring the source tree); SKIP like crab_load_module when impossible.
+# or mirroring the source tree); skips or fails like crab_load_module.
 ep_load_module() {
 	local name=$1 ko
 	crab_has_modules || crab_skip "kernel without loadable module support"
 	ko=$(find "$CRAB_MODDIR" -name "$name.ko" 2>/dev/null | head -n1)
-	[ -n "$ko" ] || crab_skip "module $name.ko not built in $CRAB_MODDIR"
+	[ -n "$ko" ] || crab_missing "module $name.ko not built in $CRAB_MODDIR"
 	if ! grep -q "^$name " /proc/modules; then
 		insmod "$ko" || crab_fail "insmod $name failed"
 		crab_defer "rmmod $name"

@@ -10,7 +10,7 @@ source "$(dirname "$0")/ep_lib.sh"
 
 crab_require_root
 crab_check_tool ip python3
-[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+crab_require_built "$CRABCTL" crabctl
 ep_load_module crab_server
 ep_load_module crab_client
 A=crab-epc-$CRAB_SFX B=crab-epd-$CRAB_SFX

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm-manual
 #
-# Module lifecycle under traffic (issue #8): crab_client, crab_server and
+# Module lifecycle under traffic: crab_client, crab_server and
 # crab_lb_nf are each unloaded and reloaded $CRAB_CYCLES times (default
 # 10; 100 is the issue's size) while new connections run through the VIP
 # in a loop and redirected connections stay open exchanging data. After
@@ -31,11 +31,11 @@ MODS="crab_client crab_server crab_lb_nf"
 crab_require_root
 crab_has_modules || crab_skip "kernel without loadable module support"
 crab_check_tool python3 sysctl nft
-[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+crab_require_built "$CRABCTL" crabctl
 for m in $MODS; do
-	grep -q "^$m " /proc/modules && crab_skip "$m already loaded by someone else"
+	grep -q "^$m " /proc/modules && crab_missing "$m already loaded (left by an earlier test?)"
 	ko=$(find "$CRAB_MODDIR" -name "$m.ko" 2>/dev/null | head -n1)
-	[ -n "$ko" ] || crab_skip "module $m.ko not built in $CRAB_MODDIR"
+	[ -n "$ko" ] || crab_missing "module $m.ko not built in $CRAB_MODDIR"
 	printf -v "KO_$m" '%s' "$ko"
 done
 ko() { local v=KO_$1; echo "${!v}"; }

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm-manual
 #
-# Malformed packets at the XDP LB (SPEC 2, 3.2, 6; issue #8), attached
+# Malformed packets at the XDP LB (docs/PROTOCOL.md 2, 3.2, 6), attached
 # natively to the LB's veth: every class of malformed.py sent by a host on
 # the segment to VIP:81 (a service of its own) while real connections run
 # through VIP:80 on the same program. Each case increments exactly the
@@ -19,7 +19,7 @@ PORT=80 BPORT=81
 crab_require_root
 crab_has_modules || crab_skip "kernel without loadable module support"
 crab_check_tool python3 nsenter ping ethtool dmesg
-[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+crab_require_built "$CRABCTL" crabctl
 xdp_private_bpffs "$@"
 HD_NSENTER=1
 

@@ -17,7 +17,7 @@ N=30
 crab_require_root
 kp_require_patched_kernel
 crab_check_tool ip nft python3
-[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+crab_require_built "$CRABCTL" crabctl
 crab_topo_setup 3
 ctl() { local ns=$1; shift; ip netns exec "$ns" "$CRABCTL" "$@"; }
 

@@ -70,7 +70,7 @@ lbd_start() {
 		vdev+=",qpairs=$w"
 	fi
 	LBD=${CRAB_LBD:-$CRAB_TOP/build/userspace/lb/dpdk/crab-lb-dpdk}
-	[ -x "$LBD" ] || crab_skip "crab-lb-dpdk not built ($LBD)"
+	crab_require_built "$LBD" "crab-lb-dpdk (libdpdk found by CMake?)"
 	ip netns exec "$NS_LB" sysctl -qw net.ipv4.ip_forward=0
 	ip -n "$NS_LB" addr flush dev eth0
 	PREFIX=crab$$

@@ -7,8 +7,8 @@
 source "$(dirname "$0")/../lib.sh"
 
 RUNNER=${CRAB_LBD_CONFORMANCE:-$CRAB_TOP/build/userspace/lb/dpdk/crab-lb-dpdk-conformance}
-[ -x "$RUNNER" ] || crab_skip "crab-lb-dpdk-conformance not built ($RUNNER)"
-python3 -c 'import scapy' 2>/dev/null || crab_skip "python3-scapy missing"
+crab_require_built "$RUNNER" crab-lb-dpdk-conformance
+crab_require_python_module scapy
 
 WORK=$(mktemp -d)
 crab_defer rm -rf "$WORK"

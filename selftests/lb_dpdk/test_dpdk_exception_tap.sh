@@ -32,9 +32,9 @@ TAP=crab0
 
 crab_require_root
 crab_check_tool tcpdump python3 ping ss ethtool
-[ -x "$LBD" ] || crab_skip "crab-lb-dpdk not built ($LBD)"
+crab_require_built "$LBD" "crab-lb-dpdk (libdpdk found by CMake?)"
 [ -c /dev/net/tun ] || crab_skip "no /dev/net/tun (net_tap needs it)"
-python3 -c 'import scapy' 2>/dev/null || crab_skip "python3-scapy missing"
+crab_require_python_module scapy
 
 crab_topo_setup 3
 ip netns exec "$NS_LB" sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.disable_ipv6=1 \

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: host
 #
-# crab-lb-dpdk on the LB's veth through net_af_packet (SPEC 3.2): the LB
+# crab-lb-dpdk on the LB's veth through net_af_packet (docs/PROTOCOL.md 3.2): the LB
 # answers ARP for its address and the VIP, learns the backends' MACs by ARP,
 # sends capable SYNs to the DIPs with the option naming the VIP and valid
 # checksums, rr exactly 10/10/10; legacy SYNs are dropped and counted;
@@ -23,7 +23,7 @@ SVC=$VIP:80
 
 crab_require_root
 crab_check_tool tcpdump python3
-python3 -c 'import scapy' 2>/dev/null || crab_skip "python3-scapy missing"
+crab_require_python_module scapy
 
 crab_topo_setup 3
 WORK=$(mktemp -d)
@@ -110,7 +110,7 @@ print(" ".join(f"{ip} {be[ip]}" for ip in sys.argv[2:]))' "$SVC" "${IP_SRV[@]:1}
 	[ "${got% }" = "$want" ] && [ "$jgot" = "$want" ]
 	log_test $? "crabctl lb dpdk stats per backend (text and JSON) = SYNs each server captured: $want"
 else
-	log_test $ksft_skip "crabctl lb dpdk (crabctl not built: $CRABCTL)"
+	crab_check_missing "crabctl lb dpdk" "crabctl not built ($CRABCTL)"
 fi
 
 # 4. a service added at runtime with legacy=insert: legacy SYNs get the

@@ -13,8 +13,8 @@ NF_SVC=$VIP:$NF_PORT
 nf_setup() {
 	crab_require_root
 	crab_check_tool python3 tcpdump
-	python3 -c 'import scapy' 2>/dev/null || crab_skip "python3-scapy not installed"
-	[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+	crab_require_python_module scapy
+	crab_require_built "$CRABCTL" crabctl
 	crab_topo_setup 3
 	crab_load_module crab_lb_nf
 	NF_DIR=$(mktemp -d)

@@ -3,7 +3,7 @@
 # crab-test: vm
 #
 # Legacy clients over real TCP connections through the netfilter LB, per
-# legacy-SYN mode (SPEC 3.2, 3.4); test_legacy_modes.sh checks the same
+# legacy-SYN mode (docs/PROTOCOL.md 3.2, 3.4); test_legacy_modes.sh checks the same
 # modes packet by packet.
 #   Client without the client module:
 #   - drop: connections time out, the SYNs are counted (syn_legacy_drop);
@@ -20,7 +20,7 @@ source "$(dirname "$0")/nf_lib.sh"
 
 crab_has_modules || crab_skip "kernel without loadable module support"
 grep -q '^crab_client ' /proc/modules &&
-	crab_skip "crab_client is loaded already (this test needs a client without it first)"
+	crab_missing "crab_client is loaded already (left by an earlier test? this test needs a client without it first)"
 nf_setup
 crab_load_module crab_server
 nf_service --policy rr --legacy drop || crab_fail "service add"

@@ -13,7 +13,7 @@
 #   3. a client that does not announce (a legacy SYN) per service mode:
 #      drop (no connection, counted), insert (the LB adds the option, the
 #      server echoes it, the client refuses a redirect its SYN did not
-#      announce: SPEC 3.4), hash (DSR to servers owning the VIP: every packet
+#      announce: docs/PROTOCOL.md 3.4), hash (DSR to servers owning the VIP: every packet
 #      of the flow through the LB, connections succeed with the VIP as peer).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/xdp_lib.sh"
@@ -25,7 +25,7 @@ N=300
 crab_require_root
 crab_has_modules || crab_skip "kernel without loadable module support"
 crab_check_tool python3 nsenter ping taskset ethtool
-[ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
+crab_require_built "$CRABCTL" crabctl
 xdp_private_bpffs "$@"
 
 crab_topo_setup 3
@@ -188,7 +188,7 @@ crab_log "insert: ${out:0:200}; syn_inserted=$ins, servers echoed +$((e1 - e0)),
 [ "$ins" -ge 2 ] && [ $((e1 - e0)) -ge 2 ] && [ "$rej" -ge 2 ]
 log_test $? "legacy insert: option added by the LB and echoed by the servers"
 [ "$(crab_json "$out" 'j["ok"]')" = 0 ]
-log_test $? "legacy insert: an unannounced redirect is refused by the client (SPEC 3.4)"
+log_test $? "legacy insert: an unannounced redirect is refused by the client (docs/PROTOCOL.md 3.4)"
 
 crab_servers_vip_on_lo
 lbctl lb xdp service del "$SVC" --dev eth0 &&

@@ -15,7 +15,7 @@
 
 xdp_private_bpffs() {
 	if [ -z "$CRAB_XDP_UNSHARED" ]; then
-		command -v unshare >/dev/null || crab_skip "unshare not found"
+		crab_check_tool unshare
 		CRAB_XDP_UNSHARED=1 exec unshare -m bash "$0" "$@"
 	fi
 	mount --make-rprivate / 2>/dev/null

@@ -13,7 +13,7 @@ source "$(dirname "$0")/../lib.sh"
 source "$CRAB_TOP/experiments/nodeport/np_lib.sh"
 np_unshare "$@"
 np_require
-python3 -c 'import scapy' 2>/dev/null || crab_skip "python3-scapy missing"
+crab_require_python_module scapy
 export NP_LB_NODES=1
 ATT_IP=198.18.0.66
 SPOOF="python3 $CRAB_TOP/selftests/nodeport/np_spoof.py"

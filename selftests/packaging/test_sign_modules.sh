@@ -30,7 +30,7 @@ for b in $(ls -d "$CRAB_TOP"/build/kmod/* 2>/dev/null) $(ls -d /lib/modules/*/bu
 	b=/lib/modules/$v/build
 	[ -e "$b/Makefile" ] && [ -x "$b/scripts/sign-file" ] && { kver=$v; break; }
 done
-[ -n "$kver" ] || crab_skip "no kernel headers with scripts/sign-file (make deps)"
+[ -n "$kver" ] || crab_missing "no kernel headers with scripts/sign-file (make deps)"
 crab_log "kernel $kver, sign-file $(readlink -f "/lib/modules/$kver/build/scripts/sign-file")"
 
 # The modules: those of make (build/kmod/KVER) when there, else built now.
@@ -105,8 +105,8 @@ bash "$CRAB_TOP/packaging/sign-modules.sh" "$DIR/b.key" "$DIR/b.crt" "$kver" "$m
 log_test $? "re-signing with key B replaces the signature (one signature, verifies with B)"
 
 # ---- 2. DKMS signs with the key of /etc/dkms/framework.conf ------------------
-command -v dkms >/dev/null || { log_test $ksft_skip "DKMS signing: dkms not installed (make deps)"; crab_exit; }
-command -v unshare >/dev/null || { log_test $ksft_skip "DKMS signing: no unshare"; crab_exit; }
+command -v dkms >/dev/null || { crab_check_missing "DKMS signing" "dkms not installed (make deps)"; crab_exit; }
+command -v unshare >/dev/null || { crab_check_missing "DKMS signing" "no unshare (make deps)"; crab_exit; }
 ver=$(bash "$CRAB_TOP/packaging/version.sh")
 mkdir -p "$DIR/dkms/src" "$DIR/dkms/tree" "$DIR/dkms/etc"
 bash "$CRAB_TOP/packaging/mkdkms.sh" "$DIR/dkms/src/crab-$ver" >/dev/null || crab_fail "mkdkms.sh failed"

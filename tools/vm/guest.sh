@@ -28,11 +28,16 @@ hostname crab-vm 2>/dev/null
 # shellcheck disable=SC1091
 source "$run/job.env"
 export CRAB_MODDIR=$CRAB_TOP/build/kmod/$(uname -r)
+export CRAB_STRICT CRAB_RUNNER_ID
 cd "$CRAB_TOP" || exit 1
 echo "CRAB-GUEST-BEGIN"
 echo "# guest: $(uname -r), $(nproc) cpus, modules from $CRAB_MODDIR"
 if [ -n "$CRAB_CMD" ]; then
 	bash -c "$CRAB_CMD"
+	rc=$?
+elif [ -n "${CRAB_QUEUE:-}" ]; then
+	# One of several guests sharing the queue of a kernel (tools/check-all.sh).
+	bash selftests/run.sh --where vm --queue "$CRAB_QUEUE" --results "$run"
 	rc=$?
 else
 	bash selftests/run.sh --where vm --filter "$CRAB_FILTER" --results "$run"

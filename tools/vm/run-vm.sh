@@ -9,13 +9,23 @@
 #
 #   run-vm.sh --kernel 6.1|6.12|/path/to/bzImage [--filter GLOB]
 #             [--timeout SECONDS] [--cmd 'shell command'] [--kdir DIR]
+#             [--queue DIR] [--results DIR] [--prepare | --no-build]
 #
 # --cmd runs a command in the guest instead of the selftests (the harness's
 # own tests and the demo use it). Module sources are built for the guest's
-# kernel first (build/kmod/<release>), against --kdir or /lib/modules/<release>/build.
+# kernel first (build/kmod/<release>), against --kdir or /lib/modules/<release>/build
+# (for a bzImage of tools/kernel/build-kernel.sh, its object tree).
+# --prepare only builds the modules and the initramfs; --no-build boots
+# with what an earlier --prepare built (tools/check-all.sh prepares each
+# kernel once, then boots several guests of it side by side). --queue DIR
+# runs the tests of a queue shared by several guests (selftests/run.sh
+# --queue); --results DIR is where the guest's results go (default
+# build/results/vm-<release>). With CRAB_STRICT=1 a kernel without a module
+# build tree is a failure, not "modules not built".
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 kernel=6.1 filter='*' timeout=${CRAB_VM_TIMEOUT:-1500} cmd= kdir= mem=${CRAB_VM_MEM:-2048}
+queue= res= build=1 prepare=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) kernel=$2; shift 2 ;;
@@ -23,6 +33,10 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift 2 ;;
 	--cmd) cmd=$2; shift 2 ;;
 	--kdir) kdir=$2; shift 2 ;;
+	--queue) queue=$(cd "$2" && pwd) || exit 2; shift 2 ;;
+	--results) res=$2; shift 2 ;;
+	--prepare) prepare=1; shift ;;
+	--no-build) build=0; shift ;;
 	*) echo "error: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -48,23 +62,41 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not installe
 [ -x /bin/busybox ] || die "busybox-static not installed (make deps)"
 
 # ---- modules for that kernel --------------------------------------------------
-[ -n "$kdir" ] || kdir=/lib/modules/$kver/build
-# A patched kernel of tools/kernel/build-kernel.sh: its object tree (the
-# image is <obj>/arch/x86/boot/bzImage, or <stamp>/bzImage in the stamp
-# cache with <stamp>/build linking to the tree while it still holds it).
-for d in "$(dirname "$image")/build" "$(dirname "$image")/../../.."; do
-	[ ! -e "$kdir/Makefile" ] && [ -e "$d/Makefile" ] && [ -e "$d/vmlinux.symvers" ] &&
-		kdir=$(cd "$d" && pwd)
-done
-if [ -e "$kdir/Makefile" ]; then
-	bash "$top/tools/build-modules.sh" "$kdir" "$top/build/kmod/$kver" || exit 1
-else
-	echo "# no build tree for $kver ($kdir): modules not built"
-fi
-
-# ---- initramfs (cached per kernel) -----------------------------------------------
 initrd=$top/build/vm/initramfs-$kver.cpio.gz
-bash "$top/tools/vm/mkinitramfs.sh" "$kver" "$initrd" || exit 1
+mkdir -p "$top/build/vm"
+if [ "$build" = 1 ]; then
+	[ -n "$kdir" ] || kdir=/lib/modules/$kver/build
+	# A patched kernel of tools/kernel/build-kernel.sh: its object tree (the
+	# image is <obj>/arch/x86/boot/bzImage, or <stamp>/bzImage in the stamp
+	# cache with <stamp>/build linking to the tree while it still holds it).
+	# The tree has vmlinux.symvers once "make modules" ran in it, or only
+	# Module.symvers: either is what an out-of-tree build links against.
+	for d in "$(dirname "$image")/build" "$(dirname "$image")/../../.."; do
+		[ ! -e "$kdir/Makefile" ] && [ -e "$d/Makefile" ] &&
+			{ [ -e "$d/vmlinux.symvers" ] || [ -e "$d/Module.symvers" ]; } &&
+			kdir=$(cd "$d" && pwd)
+	done
+	# One build at a time per kernel: guests of one kernel may be prepared
+	# side by side (and the harness boots 6.1 while check-all's guests run).
+	exec 9>"$top/build/vm/lock-$kver"
+	flock 9
+	if [ -e "$kdir/Makefile" ]; then
+		bash "$top/tools/build-modules.sh" "$kdir" "$top/build/kmod/$kver" || exit 1
+	elif [ "${CRAB_STRICT:-0}" = 1 ]; then
+		echo "not ok vm: no module build tree for $kver ($kdir) (CRAB_STRICT=1)"
+		exit 1
+	else
+		echo "# no build tree for $kver ($kdir): modules not built"
+	fi
+
+	# ---- initramfs (cached per kernel) -------------------------------------------
+	bash "$top/tools/vm/mkinitramfs.sh" "$kver" "$initrd" || exit 1
+	flock -u 9
+	exec 9>&-
+elif [ ! -f "$initrd" ]; then
+	die "no initramfs for $kver: run with --prepare first"
+fi
+[ "$prepare" = 1 ] && exit 0
 
 # ---- the job ----------------------------------------------------------------------
 run=$(mktemp -d "$top/build/vm/run.XXXXXX")
@@ -73,10 +105,13 @@ trap 'rm -rf "$run"' EXIT
 	printf 'CRAB_FILTER=%q\n' "$filter"
 	printf 'CRAB_CMD=%q\n' "$cmd"
 	printf 'CRAB_TOP=%q\n' "$top"
+	printf 'CRAB_QUEUE=%q\n' "$queue"
+	printf 'CRAB_RUNNER_ID=%q\n' "${CRAB_RUNNER_ID:-$(basename "$run")}"
+	printf 'CRAB_STRICT=%q\n' "${CRAB_STRICT:-0}"
 } >"$run/job.env"
 console=$run/console.log
 
-echo "# vm: booting $name ($kver) under QEMU/TCG, timeout ${timeout}s"
+echo "# vm: booting $name ($kver) under QEMU/TCG, timeout ${timeout}s, run directory $run"
 start=$(date +%s)
 # -no-reboot: a guest panic (panic=-1 reboots) or poweroff ends QEMU.
 timeout -k 5 "$timeout" qemu-system-x86_64 \
@@ -111,17 +146,20 @@ if grep -aEh "$bad" "$console" "$run/dmesg.txt" 2>/dev/null | grep -av 'CRAB-' |
 	fail=1
 fi
 
-res=$top/build/results/vm-$kver
-mkdir -p "$res"
+[ -n "$res" ] || res=$top/build/results/vm-$kver
 counts="0 0 0"
 [ -s "$run/counts" ] && counts=$(cat "$run/counts")
 read -r p f s <<<"$counts"
 if [ -z "$cmd" ]; then
-	# The kernel log check is one more test of the run.
+	mkdir -p "$res"
+	# The kernel log check is one more check of the run.
 	if [ "$fail" = 0 ]; then p=$((p + 1)); else f=$((f + 1)); fi
 	echo "$p $f $s" >"$res/counts"
-	cp "$run/dmesg.txt" "$res/dmesg.txt" 2>/dev/null
+	for r in times skips skipped-checks manual wall dmesg.txt; do
+		[ -e "$run/$r" ] && cp "$run/$r" "$res/$r"
+	done
 	cp "$console" "$res/console.log"
+	echo "$dur" >"$res/guest-wall"
 fi
 echo "# vm $kver: guest status $rc, kernel log $([ $fail = 0 ] && echo clean || echo BAD), ${dur}s"
 [ "$fail" = 0 ] && [ "$rc" = 0 ]

@@ -202,10 +202,96 @@ Service parse_service(const toml::value& t, const std::string& file, const std::
     return s;
 }
 
+BgpPeer parse_bgp_peer(const toml::value& t, const std::string& file, const std::string& field)
+{
+    check_keys(t, file, field, {"addr", "asn", "bfd", "bfd_interval_ms", "bfd_multiplier"});
+    BgpPeer p;
+    p.line = line_of(t);
+    const toml::value* a = get(t, "addr");
+    if (!a)
+        fail(t, file, field + ".addr", "missing (the BGP neighbour's address, e.g. addr = \"198.18.0.254\")");
+    if (p.line == 0)
+        p.line = line_of(*a);
+    p.addr = parse_value(*a, file, field + ".addr", [](const std::string& s) { return parse_ipv4(s); });
+    if (p.addr.addr == 0)
+        fail(*a, file, field + ".addr", "0.0.0.0 is not a neighbour address");
+    const toml::value* asn = get(t, "asn");
+    if (!asn)
+        fail(t, file, field + ".asn", "missing (the neighbour's AS number, e.g. asn = 65000)");
+    p.asn = static_cast<uint32_t>(get_int(*asn, file, field + ".asn", 1, 4294967295LL));
+    if (auto* v = get(t, "bfd"))
+        p.bfd = get_bool(*v, file, field + ".bfd");
+    // FRR's bfdd accepts 10..60000 ms and multipliers 2..255.
+    if (auto* v = get(t, "bfd_interval_ms"))
+        p.bfd_interval_ms = static_cast<uint32_t>(get_int(*v, file, field + ".bfd_interval_ms", 10, 60000));
+    if (auto* v = get(t, "bfd_multiplier"))
+        p.bfd_multiplier = static_cast<uint32_t>(get_int(*v, file, field + ".bfd_multiplier", 2, 255));
+    return p;
+}
+
+BgpSettings parse_bgp(const toml::value& t, const std::string& file)
+{
+    if (!t.is_table())
+        fail(t, file, "bgp", std::string("expected a table ([bgp]), got ") + type_name(t));
+    check_keys(t, file, "bgp", {"asn", "router_id", "vips", "frr_dir", "interval_ms", "peer"});
+    BgpSettings b;
+    b.present = true;
+    const toml::value* asn = get(t, "asn");
+    if (!asn)
+        fail(t, file, "bgp.asn", "missing (this LB's AS number, e.g. asn = 65100)");
+    b.asn = static_cast<uint32_t>(get_int(*asn, file, "bgp.asn", 1, 4294967295LL));
+    if (auto* v = get(t, "router_id")) {
+        b.router_id = parse_value(*v, file, "bgp.router_id", [](const std::string& s) { return parse_ipv4(s); });
+        if (b.router_id.addr == 0)
+            fail(*v, file, "bgp.router_id", "0.0.0.0 is not a router ID");
+        b.has_router_id = true;
+    }
+    if (auto* v = get(t, "vips")) {
+        if (!v->is_array())
+            fail(*v, file, "bgp.vips", std::string("expected an array of addresses, got ") + type_name(*v));
+        const auto& arr = v->as_array();
+        for (size_t i = 0; i < arr.size(); i++) {
+            std::string f = "bgp.vips[" + std::to_string(i + 1) + "]";
+            Ipv4 a = parse_value(arr[i], file, f, [](const std::string& s) { return parse_ipv4(s); });
+            if (a.addr == 0)
+                fail(arr[i], file, f, "0.0.0.0 is not a VIP");
+            if (std::find(b.vips.begin(), b.vips.end(), a) != b.vips.end())
+                fail(arr[i], file, f, crab::to_string(a) + " is listed twice");
+            b.vips.push_back(a);
+        }
+        if (b.vips.empty())
+            fail(*v, file, "bgp.vips", "empty (leave vips out to announce every service VIP)");
+    }
+    if (auto* v = get(t, "frr_dir")) {
+        b.frr_dir = get_string(*v, file, "bgp.frr_dir");
+        if (b.frr_dir.empty() || b.frr_dir[0] != '/')
+            fail(*v, file, "bgp.frr_dir", "'" + b.frr_dir + "' is not an absolute directory path");
+    }
+    if (auto* v = get(t, "interval_ms"))
+        b.interval_ms = static_cast<uint32_t>(get_int(*v, file, "bgp.interval_ms", 10, 60000));
+    const toml::value* pl = get(t, "peer");
+    if (!pl)
+        fail(t, file, "bgp.peer", "missing (at least one [[bgp.peer]] with addr and asn)");
+    const auto& arr = get_table_array(*pl, file, "bgp.peer");
+    if (arr.empty())
+        fail(*pl, file, "bgp.peer", "empty (at least one [[bgp.peer]] with addr and asn)");
+    for (size_t i = 0; i < arr.size(); i++) {
+        std::string f = "bgp.peer[" + std::to_string(i + 1) + "]";
+        BgpPeer p = parse_bgp_peer(arr[i], file, f);
+        for (const auto& q : b.peers)
+            if (q.addr == p.addr)
+                fail(arr[i].as_table().at("addr"), file, f + ".addr",
+                     "neighbour " + crab::to_string(p.addr) + " is listed twice (first at line " +
+                         std::to_string(q.line) + ")");
+        b.peers.push_back(p);
+    }
+    return b;
+}
+
 Config parse_value_root(const toml::value& root, const std::string& file)
 {
     Config c;
-    check_keys(root, file, "", {"lb", "service"});
+    check_keys(root, file, "", {"lb", "service", "bgp"});
     if (auto* lb = get(root, "lb")) {
         if (!lb->is_table())
             fail(*lb, file, "lb", std::string("expected a table ([lb]), got ") + type_name(*lb));
@@ -238,6 +324,22 @@ Config parse_value_root(const toml::value& root, const std::string& file)
                                           std::to_string(prev->line) + ")");
             c.services.push_back(std::move(s));
         }
+    }
+    if (auto* bt = get(root, "bgp")) {
+        c.bgp = parse_bgp(*bt, file);
+        // A VIP announced here but not served by this LB would draw
+        // traffic it can only drop.
+        if (auto* v = get(*bt, "vips"))
+            for (size_t i = 0; i < c.bgp.vips.size(); i++) {
+                bool served = false;
+                for (const auto& s : c.services)
+                    served |= s.ep.ip == c.bgp.vips[i];
+                if (!served)
+                    fail(v->as_array()[i], file, "bgp.vips[" + std::to_string(i + 1) + "]",
+                         crab::to_string(c.bgp.vips[i]) + " is not the VIP of any [[service]] in this file");
+            }
+        if (c.bgp_vips().empty())
+            fail(*bt, file, "bgp", "nothing to announce: the file defines no [[service]]");
     }
     return c;
 }
@@ -369,6 +471,17 @@ const Service* Config::find(const Endpoint& ep) const
     return nullptr;
 }
 
+std::vector<Ipv4> Config::bgp_vips() const
+{
+    std::vector<Ipv4> v = bgp.vips;
+    if (v.empty())
+        for (const auto& s : services)
+            v.push_back(s.ep.ip);
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    return v;
+}
+
 bool Config::same(const Config& o) const
 {
     if (services.size() != o.services.size())
@@ -483,6 +596,28 @@ std::string to_toml(const Config& c)
             o << "prefix = " << q(c.lb.prefix) << "\n";
         if (!c.lb.socket.empty())
             o << "socket = " << q(c.lb.socket) << "\n";
+    }
+    if (c.bgp.present) {
+        const auto& b = c.bgp;
+        o << "\n[bgp]\nasn = " << b.asn << "\n";
+        if (b.has_router_id)
+            o << "router_id = " << q(crab::to_string(b.router_id)) << "\n";
+        if (!b.vips.empty()) {
+            o << "vips = [";
+            for (size_t i = 0; i < b.vips.size(); i++)
+                o << (i ? ", " : "") << q(crab::to_string(b.vips[i]));
+            o << "]\n";
+        }
+        if (!b.frr_dir.empty())
+            o << "frr_dir = " << q(b.frr_dir) << "\n";
+        o << "interval_ms = " << b.interval_ms << "\n";
+        for (const auto& p : b.peers)
+            o << "\n  [[bgp.peer]]\n"
+              << "  addr = " << q(crab::to_string(p.addr)) << "\n"
+              << "  asn = " << p.asn << "\n"
+              << "  bfd = " << (p.bfd ? "true" : "false") << "\n"
+              << "  bfd_interval_ms = " << p.bfd_interval_ms << "\n"
+              << "  bfd_multiplier = " << p.bfd_multiplier << "\n";
     }
     for (const auto& s : c.services) {
         o << "\n[[service]]\n"

@@ -397,3 +397,142 @@ TEST(Config, InvalidUtf8IsAnErrorNotACrash)
                             "t.toml");
     EXPECT_EQ(x.lb.prefix, "\xc3\xa9\xe2\x82\xac");
 }
+
+// ---- [bgp] (crabctl bgp) ----------------------------------------------------------
+
+namespace {
+
+const char* kBgp = R"([lb]
+type = "xdp"
+dev = "lb1"
+
+[bgp]
+asn = 65100
+router_id = "198.18.0.1"
+vips = ["198.18.100.1"]
+frr_dir = "/run/crab/frr"
+interval_ms = 100
+
+  [[bgp.peer]]
+  addr = "198.18.0.254"
+  asn = 65000
+  bfd_interval_ms = 50
+  bfd_multiplier = 4
+
+  [[bgp.peer]]
+  addr = "198.18.0.253"
+  asn = 65000
+  bfd = false
+
+[[service]]
+vip = "198.18.100.1"
+port = 80
+
+[[service]]
+vip = "198.18.100.2"
+port = 80
+)";
+
+std::string bgp_with(const std::string& from, const std::string& to)
+{
+    std::string s = kBgp;
+    auto p = s.find(from);
+    EXPECT_NE(p, std::string::npos) << from;
+    return s.replace(p, from.size(), to);
+}
+
+}  // namespace
+
+TEST(ConfigBgp, GoodFile)
+{
+    Config c = parse_string(kBgp, "t.toml");
+    const auto& b = c.bgp;
+    EXPECT_TRUE(b.present);
+    EXPECT_EQ(b.asn, 65100u);
+    EXPECT_TRUE(b.has_router_id);
+    EXPECT_EQ(to_string(b.router_id), "198.18.0.1");
+    EXPECT_EQ(b.frr_dir, "/run/crab/frr");
+    EXPECT_EQ(b.interval_ms, 100u);
+    ASSERT_EQ(b.peers.size(), 2u);
+    EXPECT_EQ(to_string(b.peers[0].addr), "198.18.0.254");
+    EXPECT_EQ(b.peers[0].asn, 65000u);
+    EXPECT_TRUE(b.peers[0].bfd);
+    EXPECT_EQ(b.peers[0].bfd_interval_ms, 50u);
+    EXPECT_EQ(b.peers[0].bfd_multiplier, 4u);
+    EXPECT_FALSE(b.peers[1].bfd);
+    EXPECT_EQ(b.peers[1].bfd_interval_ms, 100u);  // default
+    ASSERT_EQ(c.bgp_vips().size(), 1u);
+    EXPECT_EQ(to_string(c.bgp_vips()[0]), "198.18.100.1");
+    EXPECT_FALSE(parse_string(kGood, "t.toml").bgp.present);
+}
+
+TEST(ConfigBgp, VipsDefaultToEveryServiceVip)
+{
+    Config c = parse_string(bgp_with("vips = [\"198.18.100.1\"]\n", ""), "t.toml");
+    ASSERT_EQ(c.bgp_vips().size(), 2u);
+    EXPECT_EQ(to_string(c.bgp_vips()[1]), "198.18.100.2");
+}
+
+TEST(ConfigBgp, BadFieldsAreNamedWithTheirLine)
+{
+    struct Case {
+        std::string from, to, want;
+    } cases[] = {
+        {"asn = 65100", "asn = 0", "t.toml:6: bgp.asn: 0 is out of range 1..4294967295"},
+        {"asn = 65100", "asn = 4294967296", "t.toml:6: bgp.asn: 4294967296 is out of range 1..4294967295"},
+        {"asn = 65100", "asn = \"65100\"", "t.toml:6: bgp.asn: expected an integer, got a string"},
+        {"asn = 65100", "", "t.toml:5: bgp.asn: missing"},
+        {"asn = 65100", "asm = 65100", "t.toml:6: bgp.asm: unknown key 'asm'"},
+        {"router_id = \"198.18.0.1\"", "router_id = \"198.18.0\"",
+         "t.toml:7: bgp.router_id: invalid IPv4 address '198.18.0'"},
+        {"vips = [\"198.18.100.1\"]", "vips = [\"198.18.100.9\"]",
+         "t.toml:8: bgp.vips[1]: 198.18.100.9 is not the VIP of any [[service]] in this file"},
+        {"vips = [\"198.18.100.1\"]", "vips = [\"198.18.100.1\", \"198.18.100.1\"]",
+         "t.toml:8: bgp.vips[2]: 198.18.100.1 is listed twice"},
+        {"vips = [\"198.18.100.1\"]", "vips = []", "t.toml:8: bgp.vips: empty"},
+        {"vips = [\"198.18.100.1\"]", "vips = \"198.18.100.1\"", "t.toml:8: bgp.vips: expected an array"},
+        {"frr_dir = \"/run/crab/frr\"", "frr_dir = \"run/frr\"",
+         "t.toml:9: bgp.frr_dir: 'run/frr' is not an absolute directory path"},
+        {"interval_ms = 100", "interval_ms = 5", "t.toml:10: bgp.interval_ms: 5 is out of range 10..60000"},
+        {"addr = \"198.18.0.254\"", "addr = \"198.18.0.300\"",
+         "t.toml:13: bgp.peer[1].addr: invalid IPv4 address '198.18.0.300'"},
+        {"addr = \"198.18.0.254\"", "", "t.toml:12: bgp.peer[1].addr: missing"},
+        {"asn = 65000\n  bfd_interval_ms", "asn = -1\n  bfd_interval_ms",
+         "t.toml:14: bgp.peer[1].asn: -1 is out of range 1..4294967295"},
+        {"bfd_interval_ms = 50", "bfd_interval_ms = 5",
+         "t.toml:15: bgp.peer[1].bfd_interval_ms: 5 is out of range 10..60000"},
+        {"bfd_multiplier = 4", "bfd_multiplier = 1", "t.toml:16: bgp.peer[1].bfd_multiplier: 1 is out of range 2..255"},
+        {"bfd = false", "bfd = \"no\"", "t.toml:21: bgp.peer[2].bfd: expected true or false"},
+        {"addr = \"198.18.0.253\"", "addr = \"198.18.0.254\"",
+         "t.toml:19: bgp.peer[2].addr: neighbour 198.18.0.254 is listed twice (first at line 12)"},
+        {"bfd = false", "bfd = false\n  hold = 3", "t.toml:22: bgp.peer[2].hold: unknown key 'hold'"},
+    };
+    for (const auto& c : cases) {
+        std::string e = error_of(bgp_with(c.from, c.to));
+        EXPECT_EQ(e.rfind(c.want, 0), 0u) << "got:  " << e << "\nwant: " << c.want;
+    }
+}
+
+TEST(ConfigBgp, WrongShapes)
+{
+    EXPECT_NE(error_of("bgp = 1\n").find("t.toml:1: bgp: expected a table"), std::string::npos);
+    EXPECT_NE(error_of("[bgp]\nasn = 1\n").find("bgp.peer: missing"), std::string::npos);
+    EXPECT_NE(error_of("[bgp]\nasn = 1\npeer = []\n").find("bgp.peer: empty"), std::string::npos);
+    EXPECT_NE(error_of("[bgp]\nasn = 1\n[[bgp.peer]]\naddr = \"1.2.3.4\"\nasn = 2\n")
+                  .find("bgp: nothing to announce: the file defines no [[service]]"),
+              std::string::npos);
+}
+
+TEST(ConfigBgp, RoundTrip)
+{
+    Config c = parse_string(kBgp, "t.toml");
+    std::string out = to_toml(c);
+    Config d = parse_string(out, "out.toml");
+    EXPECT_EQ(to_toml(d), out);
+    EXPECT_EQ(d.bgp.asn, c.bgp.asn);
+    ASSERT_EQ(d.bgp.peers.size(), 2u);
+    EXPECT_EQ(d.bgp.peers[0].bfd_interval_ms, 50u);
+    EXPECT_FALSE(d.bgp.peers[1].bfd);
+    EXPECT_EQ(d.bgp.vips, c.bgp.vips);
+    EXPECT_EQ(d.bgp.frr_dir, c.bgp.frr_dir);
+}

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Unit tests of the one TCP option walk shared by every component
-// (include/crab/crab_opt.h), SPEC section 2.
+// (include/crab/crab_opt.h), docs/PROTOCOL.md section 2.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -25,7 +25,8 @@ struct Walk {
 Walk walk(const std::vector<uint8_t>& opts, const crab_opt_cfg& cfg = kDefault)
 {
     std::array<uint8_t, CRAB_OPT_BUF_SIZE> buf{};
-    std::memcpy(buf.data(), opts.data(), std::min(opts.size(), buf.size()));
+    if (!opts.empty())  // memcpy from an empty vector's null data() is UB
+        std::memcpy(buf.data(), opts.data(), std::min(opts.size(), buf.size()));
     Walk w{};
     w.status = crab_opt_find(buf.data(), static_cast<uint32_t>(opts.size()), &cfg, &w.res);
     return w;

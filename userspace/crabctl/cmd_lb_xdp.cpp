@@ -32,6 +32,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -1247,6 +1248,26 @@ public:
             c.services.push_back(std::move(cs));
         }
         return c;
+    }
+
+    std::string not_serving() override
+    {
+        unsigned idx = if_nametoindex(dev_.c_str());
+        if (!idx)
+            return "no network device '" + dev_ + "'";
+        if (!attach_state(static_cast<int>(idx)).attached)
+            return "the LB program is not attached to " + dev_;
+        char path[64];
+        std::snprintf(path, sizeof(path), "/sys/class/net/%s/operstate", dev_.c_str());
+        if (FILE* f = std::fopen(path, "r")) {
+            char st[32] = "";
+            bool ok = std::fgets(st, sizeof(st), f) != nullptr;
+            std::fclose(f);
+            // "up", or "unknown" for devices without carrier reporting.
+            if (ok && std::strncmp(st, "up", 2) != 0 && std::strncmp(st, "unknown", 7) != 0)
+                return dev_ + " is " + std::string(st, std::strcspn(st, "\n"));
+        }
+        return {};
     }
 
     crab::LbStats stats() override

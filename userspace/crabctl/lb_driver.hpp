@@ -84,6 +84,12 @@ public:
     // compares without them and sets a MAC only when it adds a backend.
     virtual bool tracks_mac() const { return true; }
 
+    // Why this LB is not in the data path although its state can be read
+    // (the XDP program detached while its maps stay pinned, its device
+    // down), or "" when it is. `crabctl bgp` announces a VIP only while
+    // this is "".
+    virtual std::string not_serving() { return {}; }
+
     // Check what this LB cannot express before anything is changed.
     virtual void check(const config::Config& want) const { (void)want; }
 

@@ -25,6 +25,20 @@
 //     drain = false           # no new connections       (default false)
 //     mac = "02:00:00:00:00:01"   # xdp/dpdk: static next hop (optional)
 //
+//   [bgp]                     # optional: announce the VIPs by BGP (crabctl bgp)
+//   asn = 65100               # this LB's AS number (required)
+//   router_id = "198.18.0.1"  # optional (FRR picks one otherwise)
+//   vips = ["198.18.100.1"]   # optional: default every VIP of [[service]]
+//   frr_dir = "/run/frr"      # optional: the FRR instance's vty sockets
+//   interval_ms = 200         # how often the LB is checked (default 200)
+//
+//     [[bgp.peer]]            # one or more
+//     addr = "198.18.0.254"
+//     asn = 65000
+//     bfd = true              # default true
+//     bfd_interval_ms = 100   # BFD tx/rx interval (default 100)
+//     bfd_multiplier = 3      # detection: multiplier x interval (default 3)
+//
 // Every error is a crab::Error with code kExitUsage whose message starts
 // with "FILE:LINE:" and names the field (service[2].backend[1].weight).
 #pragma once
@@ -73,9 +87,35 @@ struct LbSettings {
     std::string socket;  // dpdk
 };
 
+struct BgpPeer {
+    Ipv4 addr;
+    uint32_t asn = 0;
+    bool bfd = true;
+    uint32_t bfd_interval_ms = 100;
+    uint32_t bfd_multiplier = 3;
+    int line = 0;
+};
+
+// [bgp]: read by `crabctl bgp`; `apply` validates it and otherwise ignores it.
+struct BgpSettings {
+    bool present = false;  // the file has a [bgp] table
+    uint32_t asn = 0;
+    bool has_router_id = false;
+    Ipv4 router_id;
+    std::vector<Ipv4> vips;  // as written; empty: every service VIP
+    std::string frr_dir;     // "" : FRR's own default
+    uint32_t interval_ms = 200;
+    std::vector<BgpPeer> peers;
+};
+
 struct Config {
     LbSettings lb;
     std::vector<Service> services;
+    BgpSettings bgp;
+
+    // The VIPs `crabctl bgp` announces: bgp.vips, or every service VIP
+    // (sorted, each once).
+    std::vector<Ipv4> bgp_vips() const;
 
     const Service* find(const Endpoint& ep) const;
     bool same(const Config& o) const;  // same services/backends (order-insensitive)
