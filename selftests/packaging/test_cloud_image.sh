@@ -171,7 +171,7 @@ boot() {
 # CRAB_CLOUDIMG_PHASES picks the boots (default "first upgrade", the
 # reboot being the one into the upgraded kernel; "first reboot upgrade"
 # boots the first kernel twice).
-phases=(${CRAB_CLOUDIMG_PHASES:-first upgrade})
+read -r -a phases <<<"${CRAB_CLOUDIMG_PHASES:-first upgrade}"
 for i in "${!phases[@]}"; do
 	p=${phases[i]} k=${kernels[0]} then_=reboot
 	[ "$p" = upgrade ] && k=${kernels[1]}

@@ -89,7 +89,8 @@ main() {
 	flock 9
 
 	# ---- stamps ---------------------------------------------------------------------
-	local t deps digest vers base_stamp stamp mkbase=$(dirname "$self")/mkbase.sh
+	local t deps digest vers base_stamp stamp mkbase
+	mkbase=$(dirname "$self")/mkbase.sh
 	t=$(mktemp -d)
 	trap 'rm -rf "$t"' EXIT
 	# The packages' files and maintainer scripts, without dates and without
@@ -166,8 +167,10 @@ main() {
 
 	# Keep the two newest images and bases.
 	local old
-	for old in $(ls -dt "$cache"/img-* 2>/dev/null | grep -v '\.tmp$' | tail -n +3) \
-		$(ls -dt "$cache"/base-* 2>/dev/null | tail -n +3); do
+	for old in $(find "$cache" -maxdepth 1 -name 'img-*' ! -name '*.tmp' -printf '%T@ %p\n' |
+		sort -rn | tail -n +3 | cut -d' ' -f2) \
+		$(find "$cache" -maxdepth 1 -name 'base-*' -printf '%T@ %p\n' | sort -rn | tail -n +3 |
+		cut -d' ' -f2); do
 		say "removing the old $old"
 		rm -rf "$old"
 	done

@@ -113,7 +113,6 @@ for i in 1 2 3; do
 	ip netns exec "${NS_SRV[i]}" sysctl -q -p /etc/sysctl.d/90-crab-server.conf ||
 		crab_fail "cannot apply 90-crab-server.conf in ${NS_SRV[i]}"
 done
-CRAB_NSERVERS=3
 ip netns exec "$NS_CLI" sysctl -q -p /etc/sysctl.d/90-crab-client.conf ||
 	crab_fail "cannot apply 90-crab-client.conf in $NS_CLI"
 crab_wait_l2
