@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
 #
-# crabctl lb nf on bad input (SPEC 6): an error naming the bad value, a
+# crabctl lb nf on bad input (docs/PROTOCOL.md 6): an error naming the bad value, a
 # non-zero exit, and nothing applied. Also: services are per namespace.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/nf_lib.sh"
@@ -38,13 +38,13 @@ expect_err "half" lb nf backend set "$NF_SVC" "${IP_SRV[1]}" --state half
 expect_err "224.0.0.1" lb nf backend add "$NF_SVC" 224.0.0.1
 
 out=$(lbctl -j lb nf service add "$NF_SVC" 2>/dev/null)
-[ $? -ne 0 ] && crab_json "$out" 'j["error"]' | grep -q exists
+[ $? -ne 0 ] && crab_jget /error <<<"$out" | grep -q exists
 log_test $? "crabctl --json: errors as JSON"
 
 # per namespace: the client namespace sees no service of the LB's
 out=$(ip netns exec "$NS_CLI" "$CRABCTL" -j lb nf show)
-[ "$(crab_json "$out" 'len(j["services"])')" = 0 ] &&
-	[ "$(crab_json "$ref" 'len(j["services"])')" = 1 ]
+[ "$(crab_jget /services <<<"$out")" = "[]" ] &&
+	[ "$(crab_jget /services/0/vip /services/1 <<<"$ref" 2>/dev/null | tr '\n' ' ')" = "${VIP} - " ]
 log_test $? "services are per network namespace"
 
 # non-root (no CAP_NET_ADMIN) cannot change anything
