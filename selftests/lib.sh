@@ -275,6 +275,14 @@ crab_peers_within() {
 	[ "$seen" = $# ]
 }
 
+# crab_peers_among REPORT IP...: every peer is one of these.
+crab_peers_among() {
+	local r=$1 e; shift
+	for e in $(crab_peers "$r"); do
+		[[ " $* " == *" ${e%:*} "* ]] || return 1
+	done
+}
+
 # crab_hist_get HIST KEY: a count of "KEY:N,KEY:N" (crab-nettest pcap
 # --summary's histograms), 0 when the key is absent.
 crab_hist_get() {

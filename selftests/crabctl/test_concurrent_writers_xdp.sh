@@ -18,7 +18,6 @@ source "$(dirname "$0")/cc_lib.sh"
 
 crab_require_root
 crab_check_tool python3 tcpdump nsenter taskset unshare flock
-python3 -c 'import scapy' 2>/dev/null || crab_skip "python3-scapy not installed"
 [ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
 xdp_private_bpffs "$@"
 cc_xdp_setup

@@ -14,7 +14,6 @@ source "$(dirname "$0")/cc_lib.sh"
 
 crab_require_root
 crab_check_tool tcpdump python3 nft
-python3 -c 'import scapy' 2>/dev/null || crab_skip "python3-scapy missing"
 [ -x "$CRABCTL" ] || crab_skip "crabctl not built ($CRABCTL)"
 cc_dpdk_setup
 CC_PORT=80

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Malformed-packet generator and checker for the hardening selftests.
 
-Sends every malformed class of issue #8 / SPEC 6 at one target and, after
+Sends every malformed class (docs/PROTOCOL.md 6) at one target and, after
 each case, polls the target's counters until the expected increments are
 seen (or a deadline passes), then checks that no other watched counter
 moved. Packets are built by hand and sent through a raw IPPROTO_RAW socket
@@ -17,9 +17,12 @@ Targets (--role):
           --dst = the client, --ack = that socket's ISN + 1, so that any
           parse that skipped a check would redirect the socket)
 
---counters CMD prints the counters (shell command); --fmt says how to read
-them: "proc" (/proc/net/crab_client|crab_server: "name value" lines),
-"nf:SVC" (crabctl -j lb nf stats) or "xdp:SVC" (crabctl -j lb xdp stats);
+--counters CMD prints the counters (shell command), or "file:PATH" names a
+file to read them from (a /proc/PID/net file of a process in the target's
+namespace: nothing started per read); --fmt says how to read them: "proc"
+(/proc/net/crab_client|crab_server: "name value" lines), "nf:SVC" (crabctl
+-j lb nf stats), "nfproc:SVC" (/proc/net/crab_lb) or "xdp:SVC" (crabctl -j
+lb xdp stats);
 global LB counters are named "g.NAME". --expect CASE=NAME+N,... overrides
 the built-in expectations; --noise NAME,... lists counters moved by the
 background traffic (they are only required to grow by at least the
@@ -147,7 +150,7 @@ class Gen:
         yield "syn_with_data", [self.ip(self.seg(redir(nm), data=os.urandom(100)))]
 
 
-# Expected counter increments per role (SPEC 2, 3, 6; the counter tables of
+# Expected counter increments per role (docs/PROTOCOL.md 2, 3, 6; the counter tables of
 # include/crab/crab_ep.h, crab_lb.h, crab_genl_lb.h, crab_xdp.h).
 EP_HDR = {"trunc_tcp_10": "hdr_invalid", "trunc_tcp_19": "hdr_invalid",
           "doff_past_packet": "hdr_invalid", "doff_lt_5": "hdr_invalid"}
@@ -199,10 +202,32 @@ SENTINEL = "optlen_0"
 
 
 def read_counters(a):
-    out = subprocess.run(a.counters, shell=True, check=True,
-                         stdout=subprocess.PIPE).stdout.decode()
+    if a.counters.startswith("file:"):
+        # A /proc file read directly (/proc/PID/net/... of a process in the
+        # target's namespace): no process started per read.
+        with open(a.counters[5:]) as f:
+            out = f.read()
+    else:
+        out = subprocess.run(a.counters, shell=True, check=True,
+                             stdout=subprocess.PIPE).stdout.decode()
     fmt, _, svc = a.fmt.partition(":")
     c = {}
+    if fmt == "nfproc":
+        # /proc/net/crab_lb: global "name value" lines, then per service a
+        # "service VIP:PORT ..." line and its indented "name value" lines.
+        cur = None
+        for line in out.splitlines():
+            f = line.split()
+            if len(f) >= 2 and f[0] == "service":
+                cur = f[1]
+                continue
+            if len(f) != 2 or not f[1].isdigit():
+                continue
+            if cur is None:
+                c["g." + f[0]] = int(f[1])
+            elif cur == svc:
+                c[f[0]] = int(f[1])
+        return c
     if fmt == "proc":
         for line in out.splitlines():
             f = line.split()
@@ -254,7 +279,7 @@ def main():
     p.add_argument("--wait", type=float, default=20.0,
                    help="seconds to wait for each case's counters")
     a = p.parse_args()
-    key = a.role if a.role != "lb" else a.fmt.partition(":")[0]
+    key = a.role if a.role != "lb" else a.fmt.partition(":")[0].replace("nfproc", "nf")
     expect = EXPECT[key]
     noise = set(filter(None, a.noise.split(",")))
     only = set(filter(None, a.only.split(",")))

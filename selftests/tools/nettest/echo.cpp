@@ -568,6 +568,9 @@ int cmd_client(const Args &a)
 		for (long k = 0; k < threads; k++)
 			ts.emplace_back([&] {
 				for (;;) {
+					// --until: no new connection once the file exists.
+					if (!o.until.empty() && exists(o.until))
+						return;
 					long i = next++;
 					if (i >= o.count)
 						return;
@@ -593,6 +596,7 @@ int cmd_client(const Args &a)
 		std::snprintf(b, sizeof(b), ", \"late\": %.3f", res.late);
 		extra += b;
 	} else if (!o.until.empty()) {
+		// Rounds of --count connections until the file exists.
 		long batches = 0;
 		while (!exists(o.until) && now_s() <= deadline_at) {
 			run_batch(o, res, o.count, o.parallel, deadline_at, false, nullptr);

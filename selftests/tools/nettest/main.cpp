@@ -27,7 +27,7 @@ const char kUsage[] =
 	"  client --addr IP --port P [--count N] [--size B] [--timeout S] [--deadline S]\n"
 	"         [--parallel K] [--bind IP] [--report FILE]\n"
 	"         [--hold [--rounds R] [--interval S] [--ready F] [--stop F] [--stop-file F]]\n"
-	"         [--rate R] [--until FILE]\n"
+	"         [--rate R [--parallel K]] [--until FILE]\n"
 	"  send [--verbose] [--until FILE] WORDS...\n"
 	"                           (src= dst= sport= dport= flags= opt= count= ... [dev= dmac=|nh=])\n"
 	"  capture [--dev IF] [--count N] [--timeout S] [--ready FILE] [FILTER...]\n"
