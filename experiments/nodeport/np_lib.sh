@@ -117,7 +117,7 @@ np_topo_setup() {
 	crab_defer "rm -rf $NP_GEN"
 }
 
-# Echo servers in the pods (selftests/tools/tcpecho.py).
+# Echo servers in the pods (crab-nettest server, selftests/README.md).
 np_pods_start() {
 	local i
 	for i in $(seq 1 $NP_NODES); do

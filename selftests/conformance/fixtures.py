@@ -188,6 +188,14 @@ def cases():
         [svc(legacy="insert")], [fwd(inp(opts=MSS, vlan=5), out_to(BE[0], opts=cap + MSS, vlan=5))],
         {"syn_inserted": 1}))
     out.append(case(
+        "legacy_syn_insert_eol", "insert into a SYN whose options end in EOL: the option goes before them, "
+        "where every walk sees it (never behind the EOL)",
+        [svc(legacy="insert")],
+        [fwd(inp(opts=MSS + bytes([0, 0, 0, 0])), out_to(BE[0], opts=cap + MSS + bytes([0, 0, 0, 0]))),
+         fwd(inp(opts=bytes([0, 0, 0, 0]), sport=SPORT + 1),
+             out_to(BE[0], opts=cap + bytes([0, 0, 0, 0]), sport=SPORT + 1))],
+        {"syn_inserted": 2}))
+    out.append(case(
         "legacy_syn_insert_no_room_40", "insert refused: options already 40 bytes (doff 15)",
         [svc(legacy="insert")], [verdict(inp(opts=MSS + bytes([1]) * 36), "drop")], {"no_room": 1}))
     out.append(case(

@@ -48,7 +48,7 @@ log_test $? "odd option offset, IP options, payload: rewritten, checksums valid"
 # backend: chi-square 600.
 lbctl lb nf service set "$NF_SVC" --policy random || crab_fail "service set"
 nf_capture_start
-nf_send count=300 sport=30000
+nf_send count=300 sport=30000 inter=0.002
 nf_capture_stop
 chi=$(nf_chi2 "$(nf_syns)" 300)
 crab_log "random: $(nf_syns) chi2=$((chi / 100)).$((chi % 100))"
