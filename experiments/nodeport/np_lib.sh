@@ -52,7 +52,7 @@ np_nsexec() { local ns=$1; shift; nsenter --net=/run/netns/"$ns" "$@"; }
 
 np_require() {
 	crab_require_root
-	crab_check_tool ip nft tc bpftool nsenter python3 conntrack
+	crab_check_tool ip nft tc bpftool nsenter conntrack
 	local f
 	for f in crab_np_node.bpf.o crab_np_lb.bpf.o crab-np-stats; do
 		[ -e "$NP_BUILD/$f" ] || crab_skip "$NP_BUILD/$f not built (make nodeport)"
@@ -359,10 +359,12 @@ np_detach() {
 # Counters of one program instance as JSON: np_stats NAME
 np_stats() { "$NP_STATS" --json "$NP_PIN/$1/maps"; }
 
-# Node1's meter counter: np_meter fwd_all|fwd_syn|fwd_other
+# Node1's meter counter: np_meter fwd_all|fwd_syn|fwd_other (nft's text:
+# "packets N bytes M"; no interpreter, tests run this in emulated guests).
 np_meter() {
-	ip netns exec "${NP_NODE_NS[1]}" nft -j list counter inet crab_meter "$1" |
-		python3 -c 'import json,sys; d=json.load(sys.stdin)["nftables"]; print([x["counter"]["packets"] for x in d if "counter" in x][0])'
+	local out
+	out=$(ip netns exec "${NP_NODE_NS[1]}" nft list counter inet crab_meter "$1")
+	[[ $out =~ packets\ ([0-9]+) ]] && echo "${BASH_REMATCH[1]}"
 }
 
 np_meter_reset() {
@@ -371,12 +373,12 @@ np_meter_reset() {
 
 # Connections per node as the LB's DNAT chains counted them: "n1 n2 n3"
 np_lb_spread() {
-	local i out=""
+	local i out="" txt n
 	for i in $(seq 1 $NP_NODES); do
-		out+="$(ip netns exec "$NS_LB" nft -j list chain ip crab_lb to-node$i 2>/dev/null |
-			python3 -c 'import json,sys
-d=json.load(sys.stdin)["nftables"]
-print(sum(e["counter"]["packets"] for x in d if "rule" in x for e in x["rule"]["expr"] if "counter" in e))' 2>/dev/null || echo 0) "
+		txt=$(ip netns exec "$NS_LB" nft list chain ip crab_lb to-node$i 2>/dev/null)
+		n=0
+		[[ $txt =~ counter\ packets\ ([0-9]+) ]] && n=${BASH_REMATCH[1]}
+		out+="$n "
 	done
 	echo "$out"
 }
