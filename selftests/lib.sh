@@ -111,12 +111,26 @@ crab_ns_add() {
 	local ns=$1
 	ip netns add "$ns" || crab_fail "cannot create netns $ns"
 	CRAB_NS_ALL+=("$ns")
-	# Its counter reader (crab_ns_file); killed with the namespace.
-	nsenter --net="/run/netns/$ns" sleep 1000000 </dev/null >/dev/null 2>&1 &
-	CRAB_NS_PID[$ns]=$!
-	disown $!
+	crab_ns_anchor "$ns"
 	ip -n "$ns" link set lo up
 	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+}
+
+# crab_ns_anchor NS...: a process in each namespace for the whole test
+# (CRAB_NS_PID, read by crab_ns_file); killed with the namespaces.
+crab_ns_anchor() {
+	local ns pid
+	if [ -x "$CRAB_NETTEST" ]; then
+		while read -r ns pid; do
+			CRAB_NS_PID[$ns]=$pid
+		done < <("$CRAB_NETTEST" anchor "$@")
+		return
+	fi
+	for ns in "$@"; do
+		nsenter --net="/run/netns/$ns" sleep 1000000 </dev/null >/dev/null 2>&1 &
+		CRAB_NS_PID[$ns]=$!
+		disown $!
+	done
 }
 
 # Attach namespace $1 to the segment as eth0 with address $2.
@@ -130,35 +144,64 @@ crab_ns_attach() {
 	ip netns exec "$ns" sysctl -qw net.ipv4.conf.eth0.rp_filter=0
 }
 
-# Standard topology with $1 servers (default 3).
+# Standard topology with $1 servers (default 3). Built with a handful of
+# processes (ip -batch per namespace, every sysctl by one crab-nettest):
+# in an emulated guest each `ip` costs a third of a second, and every
+# test starts with this.
 crab_topo_setup() {
-	local n=${1:-3} i
+	local n=${1:-3} i ns b peer sys=() hosts=()
+	local -A addr peers
 	crab_require_root
 	crab_check_tool ip
+	crab_need_nettest
 	NS_SW=crab-sw-$CRAB_SFX
 	NS_CLI=crab-cli-$CRAB_SFX
 	NS_LB=crab-lb-$CRAB_SFX
-	crab_ns_add "$NS_SW"
-	ip -n "$NS_SW" link add br0 type bridge
-	ip -n "$NS_SW" link set br0 type bridge forward_delay 0 2>/dev/null
-	ip -n "$NS_SW" link set br0 up
-	crab_ns_add "$NS_LB"
-	crab_ns_attach "$NS_LB" "$IP_LB"
-	ip netns exec "$NS_LB" sysctl -qw net.ipv4.ip_forward=1
-	# The LB forwards SYNs back out of the interface they came in on; no
-	# redirects must be sent to the client for that.
-	ip netns exec "$NS_LB" sysctl -qw net.ipv4.conf.all.send_redirects=0 \
-		net.ipv4.conf.eth0.send_redirects=0
-	crab_ns_add "$NS_CLI"
-	crab_ns_attach "$NS_CLI" "$IP_CLI"
-	ip -n "$NS_CLI" route add "$VIP/32" via "$IP_LB"
 	NS_SRV=() IP_SRV=()
+	addr[$NS_LB]=$IP_LB
+	addr[$NS_CLI]=$IP_CLI
+	hosts=("$NS_LB" "$NS_CLI")
 	for ((i = 1; i <= n; i++)); do
 		NS_SRV[i]=crab-srv$i-$CRAB_SFX
 		IP_SRV[i]=$CRAB_SUBNET.$((10 + i))
-		crab_ns_add "${NS_SRV[i]}"
-		crab_ns_attach "${NS_SRV[i]}" "${IP_SRV[i]}"
+		addr[${NS_SRV[i]}]=${IP_SRV[i]}
+		hosts+=("${NS_SRV[i]}")
 	done
+	# Namespaces, and each host's veth with its other end in the switch.
+	b=
+	for ns in "$NS_SW" "${hosts[@]}"; do
+		b+="netns add $ns"$'\n'
+	done
+	for ns in "${hosts[@]}"; do
+		peer=v$((${#CRAB_NS_ALL[@]} + ${#peers[@]}))-$RANDOM
+		peers[$ns]=$peer
+		b+="link add eth0 netns $ns type veth peer name $peer netns $NS_SW"$'\n'
+	done
+	ip -b - <<<"$b" || crab_fail "cannot create the namespaces and veths of the topology"
+	CRAB_NS_ALL+=("$NS_SW" "${hosts[@]}")
+	crab_ns_anchor "$NS_SW" "${hosts[@]}"
+	# The switch: a bridge with every host's port.
+	b="link set lo up"$'\n'"link add br0 type bridge forward_delay 0"$'\n'"link set br0 up"$'\n'
+	for ns in "${hosts[@]}"; do
+		b+="link set ${peers[$ns]} master br0 up"$'\n'
+	done
+	ip -n "$NS_SW" -b - <<<"$b" || crab_fail "cannot build the switch in $NS_SW"
+	# Each host: loopback, its address; the client routes the VIP via the LB.
+	for ns in "${hosts[@]}"; do
+		b="link set lo up"$'\n'"addr add ${addr[$ns]}/24 dev eth0"$'\n'"link set eth0 up"$'\n'
+		[ "$ns" = "$NS_CLI" ] && b+="route add $VIP/32 via $IP_LB"$'\n'
+		ip -n "$ns" -b - <<<"$b" || crab_fail "cannot configure $ns"
+	done
+	# Sysctls, all namespaces in one process: no reverse-path filter; the
+	# LB forwards, and sends SYNs back out of the interface they came in
+	# on without redirecting the client.
+	for ns in "$NS_SW" "${hosts[@]}"; do
+		sys+=("@$ns" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0)
+		[ "$ns" = "$NS_SW" ] || sys+=(net.ipv4.conf.eth0.rp_filter=0)
+	done
+	sys+=("@$NS_LB" net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0
+		net.ipv4.conf.eth0.send_redirects=0)
+	"$CRAB_NETTEST" sysctl "${sys[@]}" || crab_fail "cannot set the topology's sysctls"
 	CRAB_NSERVERS=$n
 	crab_wait_l2
 }

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""LB conformance fixtures (SPEC.md 3.2, 5, 6), in the shape of Katran's
+"""LB conformance fixtures (docs/PROTOCOL.md 3.2, 5, 6), in the shape of Katran's
 packet fixtures: description, service configuration, input frames, and for
 each the expected verdict and expected output frame.
 
-Expected frames are built from scratch with scapy from the fields the SPEC
-says must come out (checksums recomputed by scapy), never by running an LB's
+Expected frames are built from scratch with scapy from the fields the
+protocol says must come out (checksums recomputed by scapy), never by running an LB's
 rewrite. Every LB implementation runs the same JSON:
 
     python3 fixtures.py > fixtures.json      # or: fixtures.py -o FILE

@@ -14,6 +14,8 @@ int cmd_capture(const Args &a);
 int cmd_pcap(const Args &a);
 int cmd_script(const Args &a);
 int cmd_json(const Args &a);
+int cmd_sysctl(const Args &a);
+int cmd_anchor(const Args &a);
 } // namespace crab::nettest
 
 using namespace crab::nettest;
@@ -34,6 +36,8 @@ const char kUsage[] =
 	"  pcap [--summary] [--port P] [--filter 'WORDS'] [LABEL=]FILE...\n"
 	"  script [FILE]            (capture / send / expect / sleep / print lines)\n"
 	"  json [--file F] PATH...  (/key/0/[key=value]/...)\n"
+	"  sysctl @NS KEY=VALUE... [@NS2 KEY=VALUE...]   (net sysctls of /run/netns/NS...)\n"
+	"  anchor NS...             (a process in each namespace; prints \"NS PID\" lines)\n"
 	"  send, capture, pcap and script take --opt-kind 42|254 [--opt-exid X]\n"
 	"  (the option form decoded packets are walked with). See selftests/README.md.\n";
 
@@ -73,6 +77,12 @@ int main(int argc, char **argv)
 	} else if (cmd == "script") {
 		a = parse_args(argc - 2, argv + 2, {}, with({}));
 		run = cmd_script;
+	} else if (cmd == "anchor") {
+		a = parse_args(argc - 2, argv + 2, {}, {});
+		run = cmd_anchor;
+	} else if (cmd == "sysctl") {
+		a = parse_args(argc - 2, argv + 2, {}, {});
+		run = cmd_sysctl;
 	} else if (cmd == "json") {
 		a = parse_args(argc - 2, argv + 2, {}, {"file"});
 		run = cmd_json;

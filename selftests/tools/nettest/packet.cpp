@@ -23,6 +23,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -547,6 +548,84 @@ int cmd_script(const Args &a)
 	if (cap >= 0)
 		close(cap);
 	return rc;
+}
+
+// sysctl @NS KEY=VALUE... [@NS2 KEY=VALUE...]: net sysctls of several
+// namespaces (/run/netns/NS) written by one process: it enters each in
+// turn (setns), where /proc/sys/net is that namespace's.
+int cmd_sysctl(const Args &a)
+{
+	int rc = 0;
+	bool in_ns = false;
+	for (const std::string &w : a.pos) {
+		if (!w.empty() && w[0] == '@') {
+			std::string path = "/run/netns/" + w.substr(1);
+			int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+				std::fprintf(stderr, "crab-nettest sysctl: cannot enter %s: %s\n", path.c_str(),
+					     std::strerror(errno));
+				if (fd >= 0)
+					close(fd);
+				return 1;
+			}
+			close(fd);
+			in_ns = true;
+			continue;
+		}
+		auto eq = w.find('=');
+		if (!in_ns || eq == std::string::npos || eq == 0 || w.find('/') != std::string::npos) {
+			std::fprintf(stderr, "crab-nettest sysctl: expected @NS then KEY=VALUE, not '%s'\n", w.c_str());
+			return 2;
+		}
+		std::string key = w.substr(0, eq), val = w.substr(eq + 1) + "\n";
+		std::replace(key.begin(), key.end(), '.', '/');
+		std::string path = "/proc/sys/" + key;
+		int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, val.data(), val.size()) != static_cast<ssize_t>(val.size())) {
+			std::fprintf(stderr, "crab-nettest sysctl: %s: %s\n", w.c_str(), std::strerror(errno));
+			rc = 1;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	return rc;
+}
+
+// anchor NS...: one process per namespace that sits in it until killed,
+// so that /proc/PID/net is that namespace's (lib.sh reads counters there
+// with shell builtins). Prints "NS PID" per namespace and returns; the
+// processes hold nothing of the caller's (no output $(...) would wait on).
+int cmd_anchor(const Args &a)
+{
+	for (const std::string &ns : a.pos) {
+		std::string path = "/run/netns/" + ns;
+		int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			std::fprintf(stderr, "crab-nettest anchor: %s: %s\n", path.c_str(), std::strerror(errno));
+			return 1;
+		}
+		std::fflush(stdout);
+		pid_t pid = fork();
+		if (pid < 0) {
+			std::perror("crab-nettest anchor: fork");
+			return 1;
+		}
+		if (pid == 0) {
+			int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+			if (setns(fd, CLONE_NEWNET))
+				_exit(1);
+			close(fd);
+			signal(SIGTERM, SIG_DFL);
+			for (;;)
+				pause();
+		}
+		close(fd);
+		std::printf("%s %d\n", ns.c_str(), pid);
+	}
+	return 0;
 }
 
 int cmd_json(const Args &a)
