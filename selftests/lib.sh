@@ -97,6 +97,17 @@ crab_cleanup() {
 		eval "${CRAB_DEFERRED[$i]}" >/dev/null 2>&1 || true
 	done
 	CRAB_DEFERRED=()
+	if [ ${#CRAB_NS_ALL[@]} -gt 0 ] && [ -x "$CRAB_NETTEST" ]; then
+		# Two processes for any number of namespaces: kill what runs in
+		# them, then delete them all (ip -force: on past an error).
+		local b=
+		"$CRAB_NETTEST" reap "${CRAB_NS_ALL[@]}" 2>/dev/null
+		for ((i = ${#CRAB_NS_ALL[@]} - 1; i >= 0; i--)); do
+			b+="netns del ${CRAB_NS_ALL[$i]}"$'\n'
+		done
+		ip -force -b - <<<"$b" >/dev/null 2>&1
+		CRAB_NS_ALL=()
+	fi
 	for ((i = ${#CRAB_NS_ALL[@]} - 1; i >= 0; i--)); do
 		ip netns pids "${CRAB_NS_ALL[$i]}" 2>/dev/null | xargs -r kill -9 2>/dev/null
 		ip netns del "${CRAB_NS_ALL[$i]}" 2>/dev/null

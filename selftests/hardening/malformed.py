@@ -19,7 +19,9 @@ Targets (--role):
 
 --counters CMD prints the counters (shell command), or "file:PATH" names a
 file to read them from (a /proc/PID/net file of a process in the target's
-namespace: nothing started per read); --fmt says how to read them: "proc"
+namespace: nothing started per read), or "bpf:PINDIR:ID" reads the XDP
+LB's pinned counter maps under PINDIR directly (service id ID; the bpf()
+system call, nothing started per read); --fmt says how to read them: "proc"
 (/proc/net/crab_client|crab_server: "name value" lines), "nf:SVC" (crabctl
 -j lb nf stats), "nfproc:SVC" (/proc/net/crab_lb) or "xdp:SVC" (crabctl -j
 lb xdp stats);
@@ -201,7 +203,73 @@ EXPECT["xdp"] = dict(
 SENTINEL = "optlen_0"
 
 
+class BpfCounters:
+    """The XDP LB's counters read from its pinned per-CPU array maps with
+    the bpf() system call (no crabctl process per read): the service's
+    CRAB_LB_COUNTERS at key id * CRAB_LB_CNT_MAX + i of crab_svc_cnt, the
+    program's CRAB_XDP_GLOBAL_COUNTERS ("g." names) in crab_glob_cnt, each
+    summed over the CPUs. Names and order come from the headers."""
+    SYS_BPF = 321  # x86_64
+    MAP_LOOKUP_ELEM, OBJ_GET = 1, 7
+
+    def __init__(self, pindir, svc_id):
+        import ctypes
+        import re
+        self.ctypes = ctypes
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        inc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "include", "crab")
+
+        def names(header, macro):
+            text = open(os.path.join(inc, header)).read()
+            body = text[text.index("#define " + macro):]
+            body = body[:body.index("\n\n")]
+            return re.findall(r'X\(\w+, "(\w+)"', body)
+        self.svc_names = names("crab_lb.h", "CRAB_LB_COUNTERS(X)")
+        self.glob_names = names("crab_xdp.h", "CRAB_XDP_GLOBAL_COUNTERS(X)")
+        with open("/sys/devices/system/cpu/possible") as f:
+            self.ncpu = int(f.read().strip().split("-")[-1]) + 1
+        self.svc_fd = self.obj_get(os.path.join(pindir, "crab_svc_cnt"))
+        self.glob_fd = self.obj_get(os.path.join(pindir, "crab_glob_cnt"))
+        self.svc_id = svc_id
+
+    def bpf(self, cmd, attr):
+        buf = self.ctypes.create_string_buffer(attr, 128)
+        r = self.libc.syscall(self.SYS_BPF, cmd, buf, 128)
+        if r < 0:
+            raise OSError(self.ctypes.get_errno(), "bpf(%d)" % cmd)
+        return r
+
+    def obj_get(self, path):
+        p = self.ctypes.create_string_buffer(path.encode())
+        return self.bpf(self.OBJ_GET, struct.pack("=QII", self.ctypes.addressof(p), 0, 0))
+
+    def lookup(self, fd, key):
+        k = self.ctypes.create_string_buffer(struct.pack("=I", key), 4)
+        v = self.ctypes.create_string_buffer(8 * self.ncpu)
+        self.bpf(self.MAP_LOOKUP_ELEM, struct.pack("=IIQQQ", fd, 0, self.ctypes.addressof(k),
+                                                   self.ctypes.addressof(v), 0))
+        return sum(struct.unpack("=%dQ" % self.ncpu, v.raw))
+
+    def read(self):
+        c = {}
+        for i, n in enumerate(self.glob_names):
+            c["g." + n] = self.lookup(self.glob_fd, i)
+        base = self.svc_id * len(self.svc_names)
+        for i, n in enumerate(self.svc_names):
+            c[n] = self.lookup(self.svc_fd, base + i)
+        return c
+
+
+BPF = None
+
+
 def read_counters(a):
+    global BPF
+    if a.counters.startswith("bpf:"):
+        if BPF is None:
+            pindir, _, svc_id = a.counters[4:].rpartition(":")
+            BPF = BpfCounters(pindir, int(svc_id))
+        return BPF.read()
     if a.counters.startswith("file:"):
         # A /proc file read directly (/proc/PID/net/... of a process in the
         # target's namespace): no process started per read.

@@ -51,7 +51,7 @@ nf_capture_stop
 log_test $? "removed backend gets nothing, the last active one everything ($(nf_syns))"
 
 # Changes while SYNs flow: every SYN reaches some active backend; none is
-# lost or sent to a half-built set. The stream (one SYN per 2 ms, at most
+# lost or sent to a half-built set. The stream (one SYN per 20 ms, at most
 # 20000) runs until told to stop; the changes start once the LB has
 # redirected SYNs of it, and the stream stops only once the LB redirected
 # more after the last change: the changes overlapped it.
@@ -59,7 +59,7 @@ lbctl lb nf backend set "$NF_SVC" "${IP_SRV[2]}" --state active || crab_fail "se
 red0=$(nf_counter syn_redirected)
 stop=$NF_DIR/stream.stop
 nf_capture_start
-nf_send count=20000 sport=25000 inter=0.002 --until "$stop" --verbose >"$NF_DIR/stream.out" &
+nf_send count=20000 sport=25000 inter=0.02 --until "$stop" --verbose >"$NF_DIR/stream.out" &
 spid=$!
 crab_defer "touch $stop; kill $spid"
 wait_red() {	# wait_red N: until syn_redirected > N (at most 60 s)

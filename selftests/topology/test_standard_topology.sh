@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: host vm
+# crab-test: host
 #
 # The standard topology itself works: the client reaches the LB and every
 # server on the segment, the VIP is routed via the LB, and echo traffic

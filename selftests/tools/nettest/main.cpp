@@ -16,6 +16,7 @@ int cmd_script(const Args &a);
 int cmd_json(const Args &a);
 int cmd_sysctl(const Args &a);
 int cmd_anchor(const Args &a);
+int cmd_reap(const Args &a);
 } // namespace crab::nettest
 
 using namespace crab::nettest;
@@ -38,6 +39,7 @@ const char kUsage[] =
 	"  json [--file F] PATH...  (/key/0/[key=value]/...)\n"
 	"  sysctl @NS KEY=VALUE... [@NS2 KEY=VALUE...]   (net sysctls of /run/netns/NS...)\n"
 	"  anchor NS...             (a process in each namespace; prints \"NS PID\" lines)\n"
+	"  reap [--verbose] NS...   (SIGKILL every process in these namespaces)\n"
 	"  send, capture, pcap and script take --opt-kind 42|254 [--opt-exid X]\n"
 	"  (the option form decoded packets are walked with). See selftests/README.md.\n";
 
@@ -77,6 +79,9 @@ int main(int argc, char **argv)
 	} else if (cmd == "script") {
 		a = parse_args(argc - 2, argv + 2, {}, with({}));
 		run = cmd_script;
+	} else if (cmd == "reap") {
+		a = parse_args(argc - 2, argv + 2, {"verbose"}, {});
+		run = cmd_reap;
 	} else if (cmd == "anchor") {
 		a = parse_args(argc - 2, argv + 2, {}, {});
 		run = cmd_anchor;
