@@ -36,7 +36,7 @@
 
 CHURN_TICK_MS=100
 
-# The tcpecho client in the client's cgroup (eBPF client attached).
+# The checking client (crab-nettest) in the client's cgroup (eBPF client attached).
 churn_client() {
 	ep_in_cg "$CG_CLI" "$NS_CLI" $CRAB_TCPECHO client --addr "$VIP" --port "$EP_PORT" "$@"
 }
