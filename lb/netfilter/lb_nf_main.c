@@ -22,6 +22,15 @@ static unsigned int opt_exid = CRAB_OPT_EXID_DEFAULT;
 module_param(opt_exid, uint, 0444);
 MODULE_PARM_DESC(opt_exid, "experiment id of the RFC 6994 form (kind 254)");
 
+/*
+ * Where the round-robin position of a new service starts. Only tests set
+ * it: near 2^32 it shows that the 64-bit position goes on past the point
+ * where a 32-bit one would wrap (docs/PROTOCOL.md 5).
+ */
+u64 lb_rr_start;
+module_param_named(rr_start, lb_rr_start, ullong, 0444);
+MODULE_PARM_DESC(rr_start, "initial round-robin position of new services (testing)");
+
 struct crab_opt_cfg lb_opt_cfg = CRAB_OPT_CFG_DEFAULT;
 unsigned int lb_net_id __read_mostly;
 

@@ -73,9 +73,13 @@ grep -q "^dkms: autoinstall for kernel: ${kernels[1]}" "$img/upgrade.log" || rc=
 log_test $rc "bake: DKMS installed crab for ${kernels[0]}, then for ${kernels[1]} from its kernel hooks"
 
 # ---- the seed and the test disk -----------------------------------------------------
-mkdir -p "$W/seed" "$W/tests/selftests/tools" "$W/tests/selftests/packaging/cloud-image"
+# crab-nettest is linked statically: the copy runs on the image as it is,
+# where lib.sh looks for it under the test disk's top.
+crab_need_nettest
+nt=${CRAB_NETTEST#"$CRAB_TOP"/}
+mkdir -p "$W/seed" "$W/tests/selftests/packaging/cloud-image" "$W/tests/$(dirname "$nt")"
 cp "$CRAB_TOP/selftests/lib.sh" "$W/tests/selftests/"
-cp "$CRAB_TOP/selftests/tools/tcpecho.py" "$W/tests/selftests/tools/"
+cp "$CRAB_NETTEST" "$W/tests/$nt"
 cp "$CRAB_TOP"/selftests/packaging/cloud-image/*.sh "$W/tests/selftests/packaging/cloud-image/"
 printf 'instance-id: crab-%s\nlocal-hostname: crab-image\n' "$CRAB_SFX" >"$W/seed/meta-data"
 {
