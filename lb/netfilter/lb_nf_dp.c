@@ -298,7 +298,7 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
 	if (!th) {
 		/* Shorter than a TCP header: if the ports it does carry name
-		 * a VIP:port, it is a bogus header to a service (SPEC 6).
+		 * a VIP:port, it is a bogus header to a service (docs/PROTOCOL.md 6).
 		 */
 		const __be16 *ports = skb_header_pointer(skb, thoff,
 							 2 * sizeof(__be16),

@@ -162,7 +162,7 @@ def do_connect(a):
 
 
 def tcp_opt_addr(opts):
-    """The first well-formed redirect option's address (SPEC 2), else None."""
+    """The first well-formed redirect option's address (docs/PROTOCOL.md 2), else None."""
     i = 0
     while i < len(opts):
         k = opts[i]

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
 #
-# SPEC 3.4, the client's redirect allow-list (net.ipv4.tcp_crab_allow,
+# docs/PROTOCOL.md 3.4, the client's redirect allow-list (net.ipv4.tcp_crab_allow,
 # patch 0006): its syntax (CIDRs or addresses, normalised on read; bad
 # entries and more than 16 refused with the list unchanged), per network
 # namespace; through the round-robin nft LB with servers 1 and 2 allowed,

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
 #
-# What goes on the wire (SPEC 3.1, 3.3): with the sysctls off nothing changes
+# What goes on the wire (docs/PROTOCOL.md 3.1, 3.3): with the sysctls off nothing changes
 # (no option, plain connections work); the client announces the address it
 # dials unless the socket refused with TCP_CRAB_REDIRECT=0, and may request
 # it with 1 while the sysctl is 0; the server echoes only when the SYN had

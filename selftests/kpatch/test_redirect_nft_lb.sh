@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
 #
-# Patched kernel, both ends (SPEC 3): a stateless nft LB rewrites only the
+# Patched kernel, both ends (docs/PROTOCOL.md 3): a stateless nft LB rewrites only the
 # SYN's destination (round robin over 3 servers); the client's own option
 # already names the VIP, the servers echo it, the clients re-key. 300
 # connections succeed, every peer is a server address, the LB sees one

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
 #
-# Spoofed SYN-ACKs (SPEC 3.4, 6): while the client's connection to the VIP is
+# Spoofed SYN-ACKs (docs/PROTOCOL.md 3.4, 6): while the client's connection to the VIP is
 # held in SYN-SENT by a black-hole LB, SYN-ACKs from another host naming the
 # VIP are refused unless everything matches: wrong ack, a socket that did not
 # announce, no socket at all, redirection disabled. Each refusal is counted,

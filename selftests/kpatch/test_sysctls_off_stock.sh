@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
 #
-# Both sysctls off (their default) = stock TCP (issue 5): a plain workload
+# Both sysctls off (their default) = stock TCP: a plain workload
 # between a client and a server of the patched kernel, captured whole on
 # both ends: sequential connections with data, simultaneous small transfers,
 # a SYN to a closed port answered by RST. Everything works, no segment in
