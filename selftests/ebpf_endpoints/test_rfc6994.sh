@@ -7,7 +7,8 @@
 # --kind 254` the client's SYNs and the servers' SYN-ACKs carry
 # 254 len 8 C4AB + address and no kind 42, and 30 connections are redirected
 # with their data echoed. A kind-254 option with another ExID is someone
-# else's experiment: a SYN carrying only that gets no echo.
+# else's experiment: a SYN carrying only that gets no echo. Kinds with an
+# assigned meaning are refused by crabctl.
 
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/ep_lib.sh"
@@ -19,6 +20,17 @@ ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
 "$CRABCTL" ebpf set --kind 254 || crab_fail "crabctl ebpf set --kind 254"
 [ "$(crab_json "$("$CRABCTL" -j ebpf stats)" "(j['config']['kind'], j['config']['exid'])")" = "(254, 50347)" ]
 log_test $? "configuration: kind 254, ExID 0xc4ab"
+
+# A kind with an assigned meaning (MSS, TCP-MD5, the other experimental
+# kind, ...) is refused as the modules refuse it: exit 2, nothing changed.
+rc=0
+for k in 2 8 19 29 30 253; do
+	"$CRABCTL" ebpf set --kind $k 2>"$EP_TMP/kind.err"
+	r=$?
+	[ $r = 2 ] && grep -q "is assigned" "$EP_TMP/kind.err" || { rc=1; crab_log "kind $k: exit $r, $(cat "$EP_TMP/kind.err")"; }
+done
+[ "$(crab_json "$("$CRABCTL" -j ebpf stats)" "j['config']['kind']")" = 254 ] || rc=1
+log_test $rc "assigned kinds 2, 8, 19, 29, 30, 253 refused (exit 2), kind still 254"
 
 pcap=$EP_TMP/syn.pcap
 crab_capture_start "$NS_CLI" "$pcap" "tcp port $EP_PORT and tcp[13] & 2 != 0"

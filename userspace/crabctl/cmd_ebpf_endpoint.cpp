@@ -44,6 +44,7 @@ extern "C" {
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <crab/crab_bpf_ep.h>
+#include <crab/crab_ep.h>
 }
 
 #include "command.hpp"
@@ -271,9 +272,13 @@ CfgChange parse_change(const EpOptions& o)
             throw Error("bad --echo '" + o.echo + "' (on or off)", crab::kExitUsage);
         c.echo = o.echo == "on";
     }
-    if (o.kind && o.kind != CRAB_OPT_KIND_DEFAULT && o.kind != CRAB_OPT_KIND_EXP &&
-        (o.kind < 2 || o.kind > 253))
-        throw Error("bad option kind '" + std::to_string(o.kind) + "' (2..254)", crab::kExitUsage);
+    // The modules' rule: never a kind with an assigned meaning.
+    if (o.kind > 255)
+        throw Error("bad option kind '" + std::to_string(o.kind) + "' (0..255)", crab::kExitUsage);
+    if (const char *what = o.kind ? crab_ep_kind_refused(o.kind) : nullptr)
+        throw Error("option kind " + std::to_string(o.kind) + " is assigned (" + what +
+                        "): use 42, 254 (RFC 6994 form) or another unassigned kind",
+                    crab::kExitUsage);
     if (o.exid > 0xffff)
         throw Error("bad ExID '" + std::to_string(o.exid) + "' (0..65535)", crab::kExitUsage);
     c.kind = o.kind;
