@@ -34,16 +34,6 @@ wait_pkts() {
 	return 1
 }
 
-# wait_stat NAME VALUE: until counter NAME reaches VALUE (20 s at most).
-wait_stat() {
-	local i
-	for i in $(seq 200); do
-		[ "$(ep_stat "$1")" -ge "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # spoof PCAP MODE [ARGS]: the spoofer answers the first SYN in PCAP (see the
 # modes below).
 spoof() {
@@ -93,7 +83,7 @@ except OSError:
 	cpid=$EP_BG_PID
 	wait_pkts "$pcap" 1 || { crab_log "no SYN captured"; kill $cpid; log_test 1 "$desc"; return; }
 	spoof "$pcap" "$mode" "$src" || rc=1
-	wait_stat "$counter" $((before + 1)) || crab_log "$counter did not move"
+	ep_wait_stat "$counter" $((before + 1)) || crab_log "$counter did not move"
 	ip netns exec "$NS_CLI" ss -Htn state syn-sent | sed 's/^/# /'
 	# The socket must still be connecting to the dialed address.
 	ip netns exec "$NS_CLI" ss -Htn state syn-sent "dst $dialed:9999" | grep -q . || {
@@ -165,7 +155,7 @@ red=$(ep_stat redirected)
 flows=$(ep_stat maps.flows)
 before=$(ep_stat rejected_not_syn_sent)
 spoof "$EP_TMP/est-syn.pcap" rightack "$other"
-wait_stat rejected_not_syn_sent $((before + 1))
+ep_wait_stat rejected_not_syn_sent $((before + 1))
 rc=$?
 [ "$(ep_stat redirected)" = "$red" ] && [ "$(ep_stat maps.flows)" = "$flows" ] || rc=1
 ip netns exec "$NS_CLI" ss -Htn state established "dst $VIP:$EP_PORT" | sed 's/^/# /'
@@ -174,7 +164,7 @@ log_test $rc "SYN-ACK (right ack, allowed source) for an ESTABLISHED socket: rej
 
 before=$(ep_stat rx_rewritten)
 spoof "$EP_TMP/est-syn.pcap" replay
-wait_stat rx_rewritten $((before + 1))
+ep_wait_stat rx_rewritten $((before + 1))
 rc=$?
 crab_log "replay: rx_rewritten $before -> $(ep_stat rx_rewritten), redirected $red -> $(ep_stat redirected)"
 [ "$(ep_stat redirected)" = "$red" ] && [ "$(ep_stat maps.flows)" = "$flows" ] || rc=1
@@ -194,7 +184,7 @@ for i in $(seq 100); do
 done
 before=$(ep_stat rejected_not_announced)
 spoof "$EP_TMP/est-syn.pcap" replay
-wait_stat rejected_not_announced $((before + 1))
+ep_wait_stat rejected_not_announced $((before + 1))
 rc=$?
 [ "$(ep_stat redirected)" = "$red" ] && [ "$(ep_stat maps.flows)" = 0 ] || rc=1
 log_test $rc "replayed SYN-ACK after the close: rejected and counted, no flow"
