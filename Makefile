@@ -28,7 +28,7 @@ J          ?= 2
 
 .PHONY: all help deps modules modules-all bpf userspace check check-unit \
         check-host check-vm check-harness kernel demo bench bench-quick bench-xdp bench-dpdk fuzz clean \
-        install uninstall dkms-src deb
+        install uninstall dkms-src deb cloud-image
 
 all: bpf userspace modules
 
@@ -59,6 +59,7 @@ help:
 	@echo "  make uninstall        remove what make install installed"
 	@echo "  make dkms-src         the DKMS source tree of the modules in build/dkms/crab-VERSION (packaging/README.md)"
 	@echo "  make deb              Debian packages crab-dkms and crabctl into build/deb/"
+	@echo "  make cloud-image      bake them into a Debian 12 cloud image (root; cached in ~/.cache/crab/cloud-image)"
 	@echo "  make clean            remove build/"
 	@echo "Variables: T=<glob> selects tests, KVER/KDIR pick the kernel for modules."
 
@@ -84,6 +85,9 @@ bpf: $(BPF_SKELS)
 $(BUILD)/bpf/%.bpf.o: %.bpf.c $(wildcard include/crab/*.h lb/ebpf_xdp/*.h endpoints/ebpf/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# The eBPF endpoints use atomic compare-and-exchange (BPF ISA v3, Linux 5.12).
+$(BUILD)/bpf/crab_ep_%.bpf.o: BPF_CFLAGS += -mcpu=v3
 
 $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
@@ -174,6 +178,11 @@ dkms-src:
 
 deb: bpf userspace
 	@bash packaging/mkdeb.sh
+
+# A Debian 12 cloud image with CRAB installed (packaging/README.md); the
+# image's directory is the last line printed.
+cloud-image: deb
+	@bash tools/cloud-image/bake.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -5,7 +5,7 @@
 // wrr), a service without backends and one whose backends all drain.
 //
 // Every frame is checked against a reference decision written here from
-// SPEC 3.2 / lb/dpdk/README.md, and every rewritten frame against the
+// docs/PROTOCOL.md 3.2 / lb/dpdk/README.md, and every rewritten frame against the
 // expected bytes built independently from the input: only the L2
 // addresses, daddr, the option address (redirect), tot_len/doff and the 8
 // option bytes (insert) may change; both checksums verify when recomputed
@@ -99,7 +99,7 @@ void wr32(uint8_t* p, uint32_t v)
     wr16(p + 2, static_cast<uint16_t>(v));
 }
 
-// The reference parse: what SPEC 6 and the README say a frame is.
+// The reference parse: what docs/PROTOCOL.md 6 and the README say a frame is.
 struct Ref {
     bool l2_ok = false;   // to our MAC, IPv4 after at most two VLAN tags
     bool ip_ok = false;   // a whole IPv4 header inside the frame

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Fuzz target: the shared option walk and writer (include/crab/crab_opt.h),
-// differential against ref_opt_walk() and SPEC section 2 invariants.
+// differential against ref_opt_walk() and docs/PROTOCOL.md section 2 invariants.
 //
 // Input: byte 0 selects the encoding (below), bytes 1..2 an ExID, the rest
 // are the TCP option bytes (any length; the walk only looks at 40).

@@ -2,7 +2,7 @@
 // Fuzz target: crabctl's declarative configuration (userspace/common
 // config.cpp): the TOML reader/validator, the writer and the planner.
 // Checks:
-//   - bad input is a crab::Error (any other exception is a crash, SPEC 6);
+//   - bad input is a crab::Error (any other exception is a crash, docs/PROTOCOL.md 6);
 //   - what the reader accepts, to_toml() writes back as TOML the reader
 //     accepts, describing the same configuration, and writing that again
 //     gives the same text;

@@ -2,7 +2,7 @@
 // Fuzz target: the DPDK LB's configuration input, lb/dpdk/core/config.cpp:
 // the --vip-config file (and with it the --service/--backend and telemetry
 // service_add/backend_add spec parsers), then the table edits the app
-// makes from it. Checks (SPEC 6):
+// makes from it. Checks (docs/PROTOCOL.md 6):
 //   - bad input is a crab::Error (any other exception escapes and is a crash);
 //   - a parsed spec printed back and parsed again is the same spec;
 //   - an edit that fails leaves the table exactly as it was (never a

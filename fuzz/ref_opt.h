@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// A reference TCP option walk written straight from SPEC section 2, for the
+// A reference TCP option walk written straight from docs/PROTOCOL.md section 2, for the
 // fuzz targets to compare include/crab/crab_opt.h against. It is kept as
 // plain as possible (no masking, no step state machine, no clamping tricks)
 // so that it is obviously right; it is NOT used by any component.

@@ -35,6 +35,9 @@ pkgs=(
 	frr
 	# packaging (packaging/): DKMS, Debian packages, module signing, unit checks
 	dkms debhelper dh-dkms dpkg-dev fakeroot lintian openssl systemd
+	# the cloud image (make cloud-image) and its test: the tree, the NoCloud
+	# seed and test disk, the qcow2 overlay
+	mmdebstrap e2fsprogs genisoimage qemu-utils
 )
 
 missing=()

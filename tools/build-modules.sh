@@ -31,5 +31,10 @@ if grep -E 'warning:' "$log" >&2; then
 	echo "error: module build against $kdir produced warnings (log: $log)" >&2
 	exit 1
 fi
+# A .ko the build did not make now (a module that moved, say) is stale: a
+# test that looks modules up by name must not find it.
+find "$out" -name '*.ko' | while read -r ko; do
+	grep -qxF -e "${ko%.ko}.o" -e "$ko" "$out/modules.order" || rm -f "$ko"
+done
 n=$(find "$out" -name '*.ko' | wc -l)
 echo "modules: $n built for $(basename "$out") in $out"

@@ -111,7 +111,7 @@ else
 	echo "=== patched kernel left out (CRAB_PATCHED_KERNEL=none or its build failed)"
 fi
 
-# The packages first: selftests/packaging/test_install_debs.sh installs them in a guest.
+# The packages first: selftests/packaging/test_cloud_image.sh (host job) bakes them into an image.
 case deb in $T) t0=$(date +%s); step deb make -s deb; phase deb "$t0" ;; esac
 
 # Queues: Debian kernels run every "vm" test but the kpatch area (those need

@@ -21,6 +21,12 @@ crab_topo_setup 3
 crab_load_module crab_client
 crab_load_module crab_server
 echo "endpoint modules loaded: $(grep -o '^crab_[a-z_]*' /proc/modules | tr '\n' ' ')"
+echo "they start off in every namespace; configured explicitly:"
+echo "  client ($NS_CLI): client_enabled=1, client_announce_cidrs=$VIP/32 (the VIP),"
+echo "    client_allow_cidrs=$CRAB_SUBNET.0/24 (the backends' segment)"
+crab_client_config "$NS_CLI" --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
+echo "  servers: server_enabled=1"
+crab_server_config "${NS_SRV[@]:1}"
 
 say "load balancer: $lb, service $VIP:$PORT, policy rr, backends ${IP_SRV[*]:1}"
 case $lb in

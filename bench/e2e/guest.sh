@@ -119,6 +119,11 @@ nservers=3
 crab_topo_setup $nservers
 crab_load_module crab_client
 crab_load_module crab_server
+# The endpoints start off: the client announces to the VIP and accepts
+# redirects from the segment (client_crab turns it on and off per
+# alternative), the servers echo.
+crab_client_config "$NS_CLI" --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
+crab_server_config "${NS_SRV[@]:1}"
 # Segments the XDP LB forwards with XDP_TX keep the client's partial
 # checksum on a veth: the client's stack must complete it. Same setting for
 # every alternative, so they all pay the same.

@@ -30,8 +30,6 @@ TcpPacketSpec syn_spec()
 	return s;
 }
 
-uint16_t get16(const uint8_t *p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-
 // The receiver's check: the one's-complement sum including the checksum is 0xffff.
 bool tcp_csum_ok(const uint8_t *pkt, size_t len)
 {

@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * CRAB eBPF client endpoint, socket half (SPEC 3.1 and 3.4), a sock_ops
- * program per cgroup:
- *  - TCP_CONNECT_CB: a connection to a destination selected by the announce
- *    list (LPM trie; announce_any = every destination) asks for the
- *    header-option and state callbacks;
- *  - HDR_OPT_LEN_CB/WRITE_HDR_OPT_CB: its SYN (and only its SYN) carries the
- *    option naming the dialed address A; the socket is recorded in
- *    crab_ep_pending with its ISN, which the tc ingress program checks;
- *  - STATE_CB: leaving SYN-SENT removes the pending record and stops the
- *    option callbacks; reaching CLOSE removes the redirect flow entries, so
- *    the maps only hold live connections (LRU maps are the safety net).
+ * CRAB eBPF client endpoint, socket half (docs/PROTOCOL.md 3.1 and 3.4), a
+ * sock_ops program per cgroup:
+ *  - TCP_CONNECT_CB: a connection to a destination in the announce list
+ *    (LPM trie; empty = none) from a socket without TCP-MD5/AO keys gets its
+ *    per-socket state (crab_ep_sk) and asks for the header-option and state
+ *    callbacks;
+ *  - HDR_OPT_LEN_CB/WRITE_HDR_OPT_CB: its SYNs (and only its SYNs) carry the
+ *    option naming the dialed address A; a SYN resent while tc ingress had
+ *    accepted a SYN-ACK for it means the socket never took that SYN-ACK
+ *    (dropped by the firewall or by TCP itself): the claim is released;
+ *  - STATE_CB: leaving SYN-SENT on the claimed SYN-ACK commits the redirect
+ *    (from then on tc egress sends to S); reaching CLOSE removes the flow.
  * BPF cannot re-key a socket: the redirect itself is address translation in
  * crab_ep_tc.bpf.c, and getpeername() keeps returning A.
  */
@@ -23,6 +24,7 @@
 
 #define CRAB_TCPHDR_SYN 0x02
 #define CRAB_TCPHDR_ACK 0x10
+#define AF_INET 2
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -44,13 +46,16 @@ static __always_inline __be16 skops_rport(const struct bpf_sock_ops *skops)
 	return (__be16)((v >> 16) ? (v >> 16) : v);
 }
 
-static __always_inline void skops_key(const struct bpf_sock_ops *skops,
-				      struct crab_ep_key *k)
+/* The flow key of this socket's connection with S. */
+static __always_inline void skops_flow_key(struct bpf_sock_ops *skops, __be32 s,
+					   struct crab_ep_flow_key *k)
 {
+	k->netns = bpf_get_netns_cookie(skops);
 	k->laddr = skops->local_ip4;
-	k->raddr = skops->remote_ip4;
+	k->raddr = s;
 	k->lport = bpf_htons((__u16)skops->local_port);
 	k->rport = skops_rport(skops);
+	k->pad = 0;
 }
 
 static __always_inline int is_syn(const struct bpf_sock_ops *skops)
@@ -59,32 +64,85 @@ static __always_inline int is_syn(const struct bpf_sock_ops *skops)
 	       CRAB_TCPHDR_SYN;
 }
 
+static __always_inline struct crab_ep_sk *sk_state(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+
+	if (!sk)
+		return NULL;
+	return bpf_sk_storage_get(&crab_ep_sk, sk, 0, 0);
+}
+
 static __always_inline void on_connect(struct bpf_sock_ops *skops)
 {
-	const struct crab_ep_cfg *cfg = crab_ep_get_cfg();
 	struct crab_ep_lpm_key lk;
+	struct bpf_sock *sk;
+	struct crab_ep_sk *st;
 
-	if (!cfg || skops->family != 2 /* AF_INET */)
+	if (skops->family != AF_INET)
 		return;
-	if (!cfg->announce_any) {
-		lk.prefixlen = 32;
-		lk.addr = skops->remote_ip4;
-		if (!bpf_map_lookup_elem(&crab_ep_announce, &lk))
-			return;
+	lk.prefixlen = 32;
+	lk.addr = skops->remote_ip4;
+	if (!bpf_map_lookup_elem(&crab_ep_announce, &lk))
+		return;
+	sk = skops->sk;
+	if (!sk)
+		return;
+	if (crab_ep_sk_signed(sk)) {
+		crab_ep_count(CRAB_EP_CNT_ANNOUNCE_SIGNED);
+		return;
 	}
+	st = bpf_sk_storage_get(&crab_ep_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st) {
+		crab_ep_count(CRAB_EP_CNT_NO_STORAGE);
+		return;
+	}
+	/* A socket may connect() again after a failed attempt: start afresh. */
+	st->claim = 0;
+	st->released = 0;
+	st->peer = 0;
+	st->flags = CRAB_EP_SK_ANNOUNCE;
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
 				  BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG |
 				  BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
+static __always_inline void on_opt_len(struct bpf_sock_ops *skops)
+{
+	struct crab_ep_sk *st = sk_state(skops);
+	struct bpf_sock *sk = skops->sk;
+
+	if (!st || !sk || !(st->flags & CRAB_EP_SK_ANNOUNCE))
+		return;
+	/* Keys may be added between connect() and a SYN retransmission. */
+	if (crab_ep_sk_signed(sk)) {
+		st->flags &= ~CRAB_EP_SK_ANNOUNCE;
+		crab_ep_count(CRAB_EP_CNT_ANNOUNCE_SIGNED);
+		return;
+	}
+	if (bpf_reserve_hdr_opt(skops, TCPOLEN_CRAB_ALIGNED, 0))
+		crab_ep_count(CRAB_EP_CNT_ANNOUNCE_NO_ROOM);
+}
+
+/* Drop the flow reserved for a SYN-ACK from @s that did not move the socket. */
+static __always_inline void drop_flow(struct bpf_sock_ops *skops, __be32 s)
+{
+	struct crab_ep_flow_key k;
+
+	skops_flow_key(skops, s, &k);
+	bpf_map_delete_elem(&crab_ep_flows, &k);
+}
+
 static __always_inline void on_write_opt(struct bpf_sock_ops *skops)
 {
-	struct crab_ep_pending pv = {};
+	struct crab_ep_sk *st = sk_state(skops);
 	struct crab_opt_cfg oc;
-	struct crab_ep_key k;
 	__u8 buf[TCPOLEN_CRAB_ALIGNED];
+	__u64 claim;
 	int err;
 
+	if (!st || !(st->flags & CRAB_EP_SK_ANNOUNCE))
+		return;
 	crab_ep_opt_cfg(crab_ep_get_cfg(), &oc);
 	crab_opt_write(buf, &oc, bpf_ntohl(skops->remote_ip4));
 	/* No leading NOP allowed by the helper: see crab_ep_server.bpf.c. */
@@ -96,36 +154,73 @@ static __always_inline void on_write_opt(struct bpf_sock_ops *skops)
 		crab_ep_count(CRAB_EP_CNT_ANNOUNCE_NO_ROOM);
 		return;
 	}
+	st->flags |= CRAB_EP_SK_ANNOUNCED;
 	crab_ep_count(CRAB_EP_CNT_ANNOUNCED);
-	/* In SYN-SENT snd_una is the ISN (tcp_connect_init()). */
-	skops_key(skops, &k);
-	pv.isn = skops->snd_una;
-	bpf_map_update_elem(&crab_ep_pending, &k, &pv, BPF_ANY);
+	/*
+	 * A SYN sent again while a SYN-ACK was claimed: the socket never took
+	 * it. Free the claim so that a SYN-ACK answering this SYN can win; the
+	 * SYN itself still goes to A (this runs before tc egress).
+	 */
+	claim = __sync_lock_test_and_set(&st->claim, 0);
+	if (claim) {
+		st->released = claim;
+		drop_flow(skops, crab_ep_claim_addr(claim));
+		crab_ep_count(CRAB_EP_CNT_CLAIMS_RELEASED);
+	}
+}
+
+/* The socket took the SYN-ACK claimed as @claim: it now talks to S. */
+static __always_inline void commit(struct bpf_sock_ops *skops,
+				   struct crab_ep_sk *st, __u64 claim)
+{
+	struct crab_ep_flow_key k;
+	struct crab_ep_flow f = {};
+	__be32 s = crab_ep_claim_addr(claim);
+
+	skops_flow_key(skops, s, &k);
+	f.addr = skops->remote_ip4;
+	/*
+	 * tc ingress reserved the entry; after a released claim (the socket
+	 * took that SYN-ACK while resending its SYN) it is added again.
+	 */
+	if (bpf_map_update_elem(&crab_ep_flows, &k, &f, BPF_ANY)) {
+		crab_ep_count(CRAB_EP_CNT_REJ_FLOW_FULL);
+		return;
+	}
+	st->peer = s;
+	crab_ep_count(CRAB_EP_CNT_REDIRECTED);
 }
 
 static __always_inline void on_state(struct bpf_sock_ops *skops)
 {
-	__u32 newstate = skops->args[1];
-	struct crab_ep_flow *f;
-	struct crab_ep_key k;
+	__u32 oldstate = skops->args[0], newstate = skops->args[1];
+	struct crab_ep_sk *st = sk_state(skops);
+	__u32 seq;
+	__u64 claim;
 
-	if (skops->args[0] == BPF_TCP_SYN_SENT) {
-		skops_key(skops, &k);
-		bpf_map_delete_elem(&crab_ep_pending, &k);
+	if (!st)
+		return;
+	if (oldstate == BPF_TCP_SYN_SENT) {
 		/* The handshake is over: no more option callbacks per segment. */
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
 					  ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+		claim = __sync_lock_test_and_set(&st->claim, 0);
+		/* rcv_nxt is the SYN-ACK's sequence number + 1 by now. */
+		seq = skops->rcv_nxt - 1;
+		if (newstate == BPF_TCP_ESTABLISHED && claim && (__u32)claim == seq) {
+			commit(skops, st, claim);
+		} else if (newstate == BPF_TCP_ESTABLISHED && !claim && st->released &&
+			   (__u32)st->released == seq) {
+			commit(skops, st, st->released);
+		} else if (claim) {
+			/* Left SYN-SENT on another segment (A answered, or reset). */
+			drop_flow(skops, crab_ep_claim_addr(claim));
+		}
 	}
-	if (newstate != BPF_TCP_CLOSE)
+	if (newstate != BPF_TCP_CLOSE || !st->peer)
 		return;
-	skops_key(skops, &k);
-	f = bpf_map_lookup_elem(&crab_ep_flow_out, &k);
-	if (!f)
-		return;
-	k.raddr = f->addr;
-	bpf_map_delete_elem(&crab_ep_flow_in, &k);
-	k.raddr = skops->remote_ip4;
-	bpf_map_delete_elem(&crab_ep_flow_out, &k);
+	drop_flow(skops, st->peer);
+	st->peer = 0;
 	crab_ep_count(CRAB_EP_CNT_FLOWS_CLOSED);
 }
 
@@ -137,9 +232,8 @@ int crab_ep_client(struct bpf_sock_ops *skops)
 		on_connect(skops);
 		break;
 	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
-		if (is_syn(skops) &&
-		    bpf_reserve_hdr_opt(skops, TCPOLEN_CRAB_ALIGNED, 0))
-			crab_ep_count(CRAB_EP_CNT_ANNOUNCE_NO_ROOM);
+		if (is_syn(skops))
+			on_opt_len(skops);
 		break;
 	case BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
 		if (is_syn(skops))

@@ -1,39 +1,53 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The client's connection maps, shared by its sock_ops and tc programs
- * (pinned by name). LRU: a safety net only, entries are deleted when the
- * socket leaves SYN-SENT (pending) or closes (flows).
+ * The client's connection state, shared by its sock_ops, tc and netfilter
+ * programs (pinned by name):
+ *  - crab_ep_sk: per-socket storage (announced, the claim of the SYN-ACK
+ *    being accepted, S once accepted); freed with the socket, never evicted;
+ *  - crab_ep_flows: tc ingress's view, (netns, local, S, ports) -> A, a plain
+ *    hash: an entry is reserved when a redirect is accepted (refused and
+ *    counted when the table is full), removed when the socket closes;
+ *  - crab_ep_probes: input-path probes in flight (LRU: losing one only
+ *    refuses that redirect, the client's SYN retransmission starts over).
  */
 #ifndef CRAB_EP_FLOWS_H
 #define CRAB_EP_FLOWS_H
 
 #include "crab_ep_common.h"
 
-/* Announced sockets in SYN-SENT: (local, A, ports) -> ISN. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, CRAB_EP_PENDING_MAX);
-	__type(key, struct crab_ep_key);
-	__type(value, struct crab_ep_pending);
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct crab_ep_sk);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} crab_ep_pending SEC(".maps");
+} crab_ep_sk SEC(".maps");
 
-/* Redirected connections, egress view: (local, A, ports) -> S. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CRAB_EP_FLOW_MAX);
-	__type(key, struct crab_ep_key);
+	__type(key, struct crab_ep_flow_key);
 	__type(value, struct crab_ep_flow);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} crab_ep_flow_out SEC(".maps");
+} crab_ep_flows SEC(".maps");
 
-/* Redirected connections, ingress view: (local, S, ports) -> A. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, CRAB_EP_FLOW_MAX);
-	__type(key, struct crab_ep_key);
-	__type(value, struct crab_ep_flow);
+	__uint(max_entries, CRAB_EP_PROBE_MAX);
+	__type(key, struct crab_ep_flow_key);
+	__type(value, struct crab_ep_probe);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} crab_ep_flow_in SEC(".maps");
+} crab_ep_probes SEC(".maps");
+
+/* The claim word of a SYN-ACK from @s (network order) with sequence @seq. */
+static __always_inline __u64 crab_ep_claim(__be32 s, __u32 seq)
+{
+	return ((__u64)s << 32) | seq;
+}
+
+static __always_inline __be32 crab_ep_claim_addr(__u64 claim)
+{
+	return (__be32)(claim >> 32);
+}
 
 #endif /* CRAB_EP_FLOWS_H */

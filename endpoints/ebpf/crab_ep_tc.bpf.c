@@ -1,24 +1,48 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * CRAB eBPF client endpoint, packet half (SPEC 3.4), tc programs on the
- * client's interface.
+ * CRAB eBPF client endpoint, packet half (docs/PROTOCOL.md 3.4-3.7), tc
+ * programs on the client's interface.
  *
  * Ingress: a SYN-ACK from S carrying the option naming A != S is a redirect
- * request for the socket connected to A with the same ports. It is accepted
- * only if redirection is enabled, crab_ep_pending holds that socket (it is
- * in SYN-SENT and announced), the SYN-ACK acknowledges its ISN + 1 and S is
- * in the allow-list. Then the flow is recorded in both directions and the
- * SYN-ACK's source is rewritten to A, so the socket, still keyed on A,
- * accepts it; later packets from S are rewritten the same way. Rejected
- * SYN-ACKs pass untouched (the stack answers them with RST), counted.
+ * request for the socket connected to A with the same ports. It is taken
+ * only when every check of docs/PROTOCOL.md 3.4 holds, cheapest first:
+ * redirection enabled; S not martian (0/8, 127/8, multicast, 240/4 and the
+ * limited broadcast) nor the address the SYN-ACK is sent to; S in the allow
+ * list; no TCP-MD5/AO option; the socket (bpf_sk_lookup_tcp) in SYN-SENT, its
+ * SYN announced, no MD5/AO key, the SYN acknowledged; a valid TCP checksum;
+ * no other socket on the 4-tuple with S; a strict reverse path (when the
+ * device forwards, bpf_fib_lookup; else the kernel's own source checks on
+ * the probe below). Then the SYN-ACK claims the socket: the first one wins
+ * (compare-and-exchange in the socket's storage), later ones are left to the
+ * stack, which answers them with RST.
  *
- * Egress: packets of a redirected connection to A get S as destination and
- * the next hop of S (bpf_fib_lookup, or bpf_redirect_neigh when that
- * cannot answer: neighbour not resolved, forwarding off on the device).
+ * Firewalls (docs/PROTOCOL.md 3.7): the translated SYN-ACK comes from A, so
+ * connection tracking sees the reply of the connection to A, but netfilter
+ * rules never see S. With the probe on (crab_probe, set when crabctl could
+ * attach crab_ep_nf.bpf.c), a claimed SYN-ACK first sends, from S, an ICMP
+ * source quench quoting the client's SYN to A: conntrack calls it RELATED,
+ * the kernel routes it with S as source (martian, local and rp_filter
+ * checks), and netfilter's rules on S apply to it. The SYN-ACK is requeued
+ * behind it; only if the netfilter program at the end of LOCAL_IN saw the
+ * probe is the SYN-ACK translated, else it is left alone (counted).
  *
- * Cost per packet: one header load and one hash lookup in each direction;
- * a redirected packet adds a 4-byte rewrite with two checksum fixups, and a
- * FIB lookup on egress.
+ * The flow (netns, local, S, ports) -> A is reserved in crab_ep_flows (a
+ * full table refuses the redirect, counted; nothing is ever evicted) and the
+ * SYN-ACK's source becomes A. The socket is moved (egress translation, the
+ * "redirected" counter) only when it leaves SYN-SENT on that SYN-ACK
+ * (crab_ep_client.bpf.c): a SYN-ACK dropped after this point moves nothing.
+ * Later packets from S are rewritten to come from A, and ICMP errors about
+ * the connection to S (fragmentation needed, unreachable) to be about A, so
+ * that path-MTU discovery works.
+ *
+ * Egress: packets of a moved socket (its storage names S) get S as
+ * destination and the next hop of S (bpf_fib_lookup, or bpf_redirect_neigh
+ * when that cannot answer: neighbour not resolved, forwarding off).
+ *
+ * Cost per packet: ingress, one header load and one hash lookup per TCP
+ * packet; egress, a socket-storage lookup per packet of a local socket (no
+ * header load unless the socket was moved). A moved connection's packets add
+ * a 4-byte rewrite with two checksum fixups, and a FIB lookup on egress.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -38,6 +62,26 @@
 #define IP_CSUM_OFF	(L3_OFF + offsetof(struct iphdr, check))
 #define IP_SRC_OFF	(L3_OFF + offsetof(struct iphdr, saddr))
 #define IP_DST_OFF	(L3_OFF + offsetof(struct iphdr, daddr))
+#define IP_DF		0x4000
+
+/* <linux/icmp.h> pulls in libc headers: the 8-byte ICMP header here. */
+struct icmphdr {
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__be32 un;
+};
+
+#define ICMP_DEST_UNREACH	3
+#define ICMP_TIME_EXCEEDED	11
+#define ICMP_PARAMETERPROB	12
+
+/* Frames up to this length can be checked (checksum) and probed. */
+#define SAVE_MAX	160
+
+/* Set by crabctl before loading (one object per device attach). */
+const volatile __u64 crab_netns = 0;	/* the device's network namespace cookie */
+const volatile __u32 crab_probe = 0;	/* 1: the input-path probe is on */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -47,6 +91,24 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } crab_ep_allow SEC(".maps");
+
+/*
+ * Per-CPU scratch of the SYN-ACK path (the stack is 512 bytes): the frame
+ * (checksum, probe), the probe, helper arguments.
+ */
+struct scratch {
+	__u8 frame[SAVE_MAX + 100];	/* slack: the verifier's view of offset + size */
+	__u8 probe[CRAB_EP_PROBE_IPLEN];
+	struct bpf_fib_lookup fib;
+	struct bpf_sock_tuple t;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} crab_ep_scratch SEC(".maps");
 
 /* Replace the IPv4 address at @off (saddr or daddr), fixing both checksums. */
 static __always_inline int rewrite_addr(struct __sk_buff *skb, __u32 l4off,
@@ -60,19 +122,366 @@ static __always_inline int rewrite_addr(struct __sk_buff *skb, __u32 l4off,
 	return bpf_skb_store_bytes(skb, off, &to, sizeof(to), 0);
 }
 
-/* Returns 1 when the SYN-ACK was accepted (and rewritten). */
+static __always_inline __u32 csum_fold32(__u64 s)
+{
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u32)((s & 0xffff) + (s >> 16));
+}
+
+/* 0.0.0.0/8, 127.0.0.0/8, 224.0.0.0/4 (multicast), 240.0.0.0/4 (with the limited broadcast). */
+static __always_inline int martian(__be32 a)
+{
+	__u32 h = bpf_ntohl(a) >> 24;
+
+	return h == 0 || h == 127 || h >= 224;
+}
+
+enum verdict {
+	V_PASS,		/* leave the packet to the stack */
+	V_TAKEN,	/* translated */
+	V_REQUEUED,	/* probe sent, SYN-ACK requeued behind it */
+};
+
+struct decision {
+	__be32 a;		/* the dialed address named by the option */
+	__u32 isn;		/* the socket's ISN */
+	__u32 l4len;		/* TCP header + payload */
+	__u32 framelen;		/* skb->len */
+	__u32 rpf_deferred;	/* bpf_fib_lookup() could not check the reverse path */
+	struct scratch *sc;
+};
+
+/*
+ * The SYN-ACK's frame into the scratch buffer (zero padded to a multiple of
+ * 4 past the TCP segment) and its TCP checksum: 1 valid, 0 invalid, -1 too
+ * long to check. A checksum field holding only the pseudo-header sum is a
+ * CHECKSUM_PARTIAL frame (a local peer over veth, whose checksum the stack
+ * never completes nor verifies): left to the stack, like the kernel does.
+ */
+static __always_inline int load_and_check_csum(struct __sk_buff *skb,
+					       struct crab_tc_pkt *p,
+					       struct decision *d)
+{
+	__u32 pseudo[3], len, l4off = p->l4off, l4len, end;
+	struct scratch *sc = d->sc;
+	__u16 check, psum;
+	__s64 seg, ph;
+	__u64 len64;
+
+	len = skb->len;
+	l4len = bpf_ntohs(p->ip.tot_len);
+	if (l4len < p->ip.ihl * 4 + sizeof(struct tcphdr))
+		return 0;
+	l4len -= p->ip.ihl * 4;
+	if (len > SAVE_MAX || l4off + l4len > len || l4off > 74)
+		return -1;
+	/* See crab_ep_tc try_redirect(): keep the 6.1 verifier's bounds. */
+	len64 = len - 1;
+	asm volatile("" : "+r"(len64));
+	if (len64 >= SAVE_MAX)
+		return -1;
+	if (bpf_skb_load_bytes(skb, 0, sc->frame, len64 + 1))
+		return -1;
+	d->framelen = len;
+	d->l4len = l4len;
+	/* Zero the padding after the segment (at most 3 bytes). */
+	end = l4off + l4len;
+	asm volatile("" : "+r"(end));
+	if (end > SAVE_MAX)
+		return -1;
+	end &= 0xff;	/* (the 6.1 verifier's bound) */
+	sc->frame[end] = 0;
+	sc->frame[end + 1] = 0;
+	sc->frame[end + 2] = 0;
+	pseudo[0] = p->ip.saddr;
+	pseudo[1] = p->ip.daddr;
+	pseudo[2] = bpf_htonl((IPPROTO_TCP << 16) | l4len);
+	len64 = (l4len + 3) & ~3U;
+	asm volatile("" : "+r"(len64));
+	if (len64 < 4 || len64 > 144 || l4off > 74)
+		return -1;
+	seg = bpf_csum_diff(NULL, 0, (__be32 *)(sc->frame + l4off), len64, 0);
+	ph = bpf_csum_diff(NULL, 0, pseudo, sizeof(pseudo), 0);
+	if (seg < 0 || ph < 0)
+		return -1;
+	if (csum_fold32((__u64)(__u32)seg + (__u32)ph) == 0xffff)
+		return 1;
+	check = p->tcp.check;
+	psum = (__u16)csum_fold32((__u32)ph);
+	return check == psum;
+}
+
+/* Is a socket other than a listener holding (local, S, ports)? */
+static __always_inline int tuple_taken(struct __sk_buff *skb, struct crab_tc_pkt *p,
+				       struct scratch *sc)
+{
+	struct bpf_sock_tuple *t = &sc->t;
+	struct bpf_sock *sk;
+	int taken;
+
+	t->ipv4.saddr = p->ip.saddr;
+	t->ipv4.daddr = p->ip.daddr;
+	t->ipv4.sport = p->tcp.source;
+	t->ipv4.dport = p->tcp.dest;
+	sk = bpf_sk_lookup_tcp(skb, t, sizeof(t->ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	taken = sk->state != BPF_TCP_LISTEN;
+	bpf_sk_release(sk);
+	return taken;
+}
+
+/*
+ * Strict reverse path of S on the ingress device: the route back to S leaves
+ * through it and is unicast. Returns a counter index to reject with, 0 to go
+ * on, or -1 when bpf_fib_lookup() cannot answer (forwarding off on the
+ * device: the kernel's source checks on the probe then stand in).
+ */
+static __always_inline int rpf_check(struct __sk_buff *skb, struct crab_tc_pkt *p,
+				     struct scratch *sc)
+{
+	struct bpf_fib_lookup *fib = &sc->fib;
+	int r;
+
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->family = AF_INET;
+	fib->tos = p->ip.tos;
+	fib->l4_protocol = IPPROTO_TCP;
+	fib->ipv4_src = p->ip.daddr;
+	fib->ipv4_dst = p->ip.saddr;
+	fib->ifindex = skb->ingress_ifindex;
+	r = bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
+	switch (r) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		return fib->ifindex == skb->ingress_ifindex ? 0 : CRAB_EP_CNT_REJ_RPF;
+	case BPF_FIB_LKUP_RET_NOT_FWDED:
+		/* no route, or a local, broadcast or multicast one */
+		return CRAB_EP_CNT_REJ_RPF;
+	case BPF_FIB_LKUP_RET_FWD_DISABLED:
+		return -1;
+	default:
+		return CRAB_EP_CNT_REJ_RPF;
+	}
+}
+
+static __always_inline __u16 ip_csum(const void *hdr)
+{
+	return (__u16)~csum_fold32((__u32)bpf_csum_diff(NULL, 0, (__be32 *)hdr, 20, 0));
+}
+
+/*
+ * Send the probe ahead of this SYN-ACK and requeue the SYN-ACK behind it
+ * (both through this device's ingress, in order on this CPU's backlog).
+ * The frame is turned into the probe, cloned out, and restored from the
+ * copy in the scratch buffer. Returns 0 when both are on their way.
+ */
+static __always_inline int send_probe(struct __sk_buff *skb, struct crab_tc_pkt *p,
+				      struct decision *d)
+{
+	struct scratch *sc = d->sc;
+	struct iphdr *o = (struct iphdr *)sc->probe;
+	struct icmphdr *ic = (struct icmphdr *)(sc->probe + 20);
+	struct iphdr *in = (struct iphdr *)(sc->probe + 28);
+	__u8 *q = sc->probe + 48;
+	__u32 seq = bpf_htonl(d->isn), len;
+	__s64 c;
+
+	__builtin_memset(sc->probe, 0, sizeof(sc->probe));
+	o->version = 4;
+	o->ihl = 5;
+	o->tot_len = bpf_htons(CRAB_EP_PROBE_IPLEN);
+	o->ttl = 64;
+	o->protocol = IPPROTO_ICMP;
+	o->saddr = p->ip.saddr;
+	o->daddr = p->ip.daddr;
+	o->check = ip_csum(o);
+	ic->type = CRAB_EP_PROBE_ICMP_TYPE;
+	/* The quoted segment: the client's SYN to A (20 bytes of header). */
+	in->version = 4;
+	in->ihl = 5;
+	in->tot_len = bpf_htons(40);
+	in->frag_off = bpf_htons(IP_DF);
+	in->ttl = 64;
+	in->protocol = IPPROTO_TCP;
+	in->saddr = p->ip.daddr;
+	in->daddr = d->a;
+	in->check = ip_csum(in);
+	__builtin_memcpy(q, &p->tcp.dest, 2);
+	__builtin_memcpy(q + 2, &p->tcp.source, 2);
+	__builtin_memcpy(q + 4, &seq, 4);
+	c = bpf_csum_diff(NULL, 0, (__be32 *)(sc->probe + 20), 36, 0);
+	ic->checksum = (__u16)~csum_fold32((__u32)c);
+
+	len = d->framelen;
+	if (len < ETH_HLEN + 40 || len > SAVE_MAX)
+		return -1;
+	if (bpf_skb_change_tail(skb, ETH_HLEN + CRAB_EP_PROBE_IPLEN, 0))
+		return -1;
+	if (bpf_skb_store_bytes(skb, ETH_HLEN, sc->probe, CRAB_EP_PROBE_IPLEN,
+				BPF_F_RECOMPUTE_CSUM))
+		return -1;
+	bpf_csum_level(skb, BPF_CSUM_LEVEL_RESET);
+	if (bpf_clone_redirect(skb, skb->ifindex, BPF_F_INGRESS))
+		return -1;
+	/* Back to the SYN-ACK, byte for byte. */
+	if (bpf_skb_change_tail(skb, len, 0))
+		return -1;
+	if (bpf_skb_store_bytes(skb, 0, sc->frame, len, BPF_F_RECOMPUTE_CSUM))
+		return -1;
+	crab_ep_count(CRAB_EP_CNT_PROBES_SENT);
+	return 0;
+}
+
+/*
+ * The checks that need the socket @sk (held by the caller). Returns the
+ * verdict; *why is the counter of a refusal.
+ */
+static __always_inline int decide(struct __sk_buff *skb, struct crab_tc_pkt *p,
+				  struct bpf_sock *sk, struct decision *d, __u32 *why)
+{
+	struct crab_ep_flow_key fk = {}, pk = {};
+	struct crab_ep_probe pv = {}, *pr;
+	struct crab_ep_flow fv = {};
+	struct tcp_sock___crab *tp;
+	struct crab_ep_sk *st;
+	__u64 claim, old;
+	__u32 ack;
+	int r;
+
+	if (sk->state != BPF_TCP_SYN_SENT) {
+		*why = CRAB_EP_CNT_REJ_NOT_SYN_SENT;
+		return V_PASS;
+	}
+	st = bpf_sk_storage_get(&crab_ep_sk, sk, 0, 0);
+	if (!st || !(st->flags & CRAB_EP_SK_ANNOUNCED)) {
+		*why = CRAB_EP_CNT_REJ_NOT_ANNOUNCED;
+		return V_PASS;
+	}
+	if (crab_ep_sk_signed(sk)) {
+		*why = CRAB_EP_CNT_REJ_SIGNED;
+		return V_PASS;
+	}
+	tp = (struct tcp_sock___crab *)bpf_skc_to_tcp_sock(sk);
+	if (!tp) {
+		*why = CRAB_EP_CNT_REJ_NOT_ANNOUNCED;
+		return V_PASS;
+	}
+	/*
+	 * The SYN-ACK acknowledges the SYN: ISN + 1, or up to the end of the
+	 * SYN's data with TCP Fast Open (what TCP itself accepts in SYN-SENT).
+	 * write_seq, not snd_nxt: over a veth the answer can arrive while the
+	 * SYN is still being sent, before snd_nxt moves past it.
+	 */
+	ack = bpf_ntohl(p->tcp.ack_seq);
+	d->isn = tp->snd_una;
+	if (ack - d->isn - 1 >= tp->write_seq - d->isn) {
+		*why = CRAB_EP_CNT_REJ_BAD_ACK;
+		return V_PASS;
+	}
+	r = load_and_check_csum(skb, p, d);
+	if (r <= 0) {
+		*why = r < 0 ? CRAB_EP_CNT_REJ_TOO_LONG : CRAB_EP_CNT_REJ_CSUM;
+		return V_PASS;
+	}
+	if (tuple_taken(skb, p, d->sc)) {
+		*why = CRAB_EP_CNT_REJ_TUPLE_TAKEN;
+		return V_PASS;
+	}
+	r = rpf_check(skb, p, d->sc);
+	if (r > 0) {
+		*why = r;
+		return V_PASS;
+	}
+	d->rpf_deferred = r < 0;
+
+	/* The first valid SYN-ACK wins; its own copies (requeue, resend) go on. */
+	claim = crab_ep_claim(p->ip.saddr, bpf_ntohl(p->tcp.seq));
+	old = __sync_val_compare_and_swap(&st->claim, 0, claim);
+	if (old && old != claim) {
+		*why = CRAB_EP_CNT_REJ_CLAIMED;
+		return V_PASS;
+	}
+
+	if (crab_probe) {
+		pk.netns = crab_netns;
+		pk.laddr = p->ip.daddr;
+		pk.raddr = d->a;
+		pk.lport = p->tcp.dest;
+		pk.rport = p->tcp.source;
+		pr = bpf_map_lookup_elem(&crab_ep_probes, &pk);
+		if (pr && pr->saddr == p->ip.saddr && pr->seq == d->isn) {
+			if (pr->state == CRAB_EP_PROBE_PASSED) {
+				bpf_map_delete_elem(&crab_ep_probes, &pk);
+				goto take;
+			}
+			if (pr->tries < CRAB_EP_PROBE_TRIES) {
+				/* Not seen yet (another CPU's backlog?): wait more. */
+				pr->tries++;
+				return V_REQUEUED;
+			}
+			/* The input path dropped the probe: firewall, rp_filter, martian. */
+			bpf_map_delete_elem(&crab_ep_probes, &pk);
+			__sync_val_compare_and_swap(&st->claim, claim, 0);
+			*why = CRAB_EP_CNT_REJ_PROBE;
+			return V_PASS;
+		}
+		if (d->rpf_deferred)
+			crab_ep_count(CRAB_EP_CNT_RPF_DEFERRED);
+		pv.saddr = p->ip.saddr;
+		pv.seq = d->isn;
+		pv.state = CRAB_EP_PROBE_SENT;
+		pv.tries = 0;
+		if (bpf_map_update_elem(&crab_ep_probes, &pk, &pv, BPF_ANY) ||
+		    send_probe(skb, p, d)) {
+			bpf_map_delete_elem(&crab_ep_probes, &pk);
+			__sync_val_compare_and_swap(&st->claim, claim, 0);
+			*why = CRAB_EP_CNT_REJ_PROBE;
+			return V_PASS;
+		}
+		return V_REQUEUED;
+	}
+
+	if (d->rpf_deferred)
+		crab_ep_count(CRAB_EP_CNT_RPF_DEFERRED);
+take:
+	/* Reserve the flow: a full table refuses here, never evicts later. */
+	fk.netns = crab_netns;
+	fk.laddr = p->ip.daddr;
+	fk.raddr = p->ip.saddr;
+	fk.lport = p->tcp.dest;
+	fk.rport = p->tcp.source;
+	fv.addr = d->a;
+	r = bpf_map_update_elem(&crab_ep_flows, &fk, &fv, BPF_NOEXIST);
+	if (r) {
+		__sync_val_compare_and_swap(&st->claim, claim, 0);
+		*why = r == -17 /* EEXIST */ ? CRAB_EP_CNT_REJ_TUPLE_TAKEN :
+					       CRAB_EP_CNT_REJ_FLOW_FULL;
+		return V_PASS;
+	}
+	if (rewrite_addr(skb, p->l4off, IP_SRC_OFF, p->ip.saddr, d->a)) {
+		bpf_map_delete_elem(&crab_ep_flows, &fk);
+		__sync_val_compare_and_swap(&st->claim, claim, 0);
+		*why = CRAB_EP_CNT_BAD_HEADER;
+		return V_PASS;
+	}
+	return V_TAKEN;
+}
+
+/* Returns the tc action for a SYN-ACK without a flow. */
 static __always_inline int try_redirect(struct __sk_buff *skb, struct crab_tc_pkt *p)
 {
 	struct crab_opt_walk w = {};
 	const struct crab_ep_cfg *cfg;
-	struct crab_ep_pending *pend;
 	struct crab_ep_lpm_key lk;
-	struct crab_ep_flow fo, fi;
-	struct crab_ep_key ko, ki;
-	__u32 optlen;
+	struct bpf_sock_tuple *t;
+	struct decision d = {};
+	struct bpf_sock *sk;
+	__u32 optlen, why = 0, zero = 0;
 	__u64 len;
-	__be32 a;
-	int st;
+	int st, v;
 
 	optlen = ((__u32)p->tcp.doff << 2) - sizeof(struct tcphdr);
 	/*
@@ -85,74 +494,130 @@ static __always_inline int try_redirect(struct __sk_buff *skb, struct crab_tc_pk
 	len = optlen - 1;
 	asm volatile("" : "+r"(len));
 	if (len >= CRAB_TCP_MAX_OPTLEN)
-		return 0;
+		return TC_ACT_OK;
 	len += 1;
 	if (bpf_skb_load_bytes(skb, p->l4off + sizeof(struct tcphdr), w.opt,
 			       len))
-		return 0;
+		return TC_ACT_OK;
 	cfg = crab_ep_get_cfg();
 	crab_ep_opt_cfg(cfg, &w.st.cfg);
 	st = crab_opt_walk_bpf(&w, len, &w.st.cfg);
 	if (st == CRAB_OPT_MALFORMED)
 		crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_MALFORMED);
 	if (st != CRAB_OPT_FOUND)
-		return 0;
-	a = bpf_htonl(w.st.res.addr);
-	if (a == p->ip.saddr)
-		return 0;	/* an echo on a connection dialed directly */
+		return TC_ACT_OK;
+	d.a = bpf_htonl(w.st.res.addr);
+	if (d.a == p->ip.saddr)
+		return TC_ACT_OK;	/* an echo on a connection dialed directly */
 	if (!cfg || !cfg->enabled) {
 		crab_ep_count(CRAB_EP_CNT_REJ_DISABLED);
-		return 0;
+		return TC_ACT_OK;
 	}
-	ko.laddr = p->ip.daddr;
-	ko.raddr = a;
-	ko.lport = p->tcp.dest;
-	ko.rport = p->tcp.source;
-	pend = bpf_map_lookup_elem(&crab_ep_pending, &ko);
-	if (!pend) {
+	if (martian(p->ip.saddr)) {
+		crab_ep_count(CRAB_EP_CNT_REJ_MARTIAN);
+		return TC_ACT_OK;
+	}
+	if (p->ip.saddr == p->ip.daddr) {
+		crab_ep_count(CRAB_EP_CNT_REJ_LOCAL);
+		return TC_ACT_OK;
+	}
+	lk.prefixlen = 32;
+	lk.addr = p->ip.saddr;
+	if (!bpf_map_lookup_elem(&crab_ep_allow, &lk)) {
+		crab_ep_count(CRAB_EP_CNT_REJ_ALLOW);
+		return TC_ACT_OK;
+	}
+	if (crab_ep_opts_signed(&w, len)) {
+		crab_ep_count(CRAB_EP_CNT_REJ_SIGNED);
+		return TC_ACT_OK;
+	}
+	d.sc = bpf_map_lookup_elem(&crab_ep_scratch, &zero);
+	if (!d.sc)
+		return TC_ACT_OK;
+
+	/* The socket connected to A with these ports. */
+	t = &d.sc->t;
+	t->ipv4.saddr = d.a;
+	t->ipv4.daddr = p->ip.daddr;
+	t->ipv4.sport = p->tcp.source;
+	t->ipv4.dport = p->tcp.dest;
+	sk = bpf_sk_lookup_tcp(skb, t, sizeof(t->ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk) {
 		crab_ep_count(CRAB_EP_CNT_REJ_NOT_ANNOUNCED);
-		return 0;
+		return TC_ACT_OK;
 	}
-	if (bpf_ntohl(p->tcp.ack_seq) != pend->isn + 1) {
-		crab_ep_count(CRAB_EP_CNT_REJ_BAD_ACK);
-		return 0;
-	}
-	if (!cfg->allow_any) {
-		lk.prefixlen = 32;
-		lk.addr = p->ip.saddr;
-		if (!bpf_map_lookup_elem(&crab_ep_allow, &lk)) {
-			crab_ep_count(CRAB_EP_CNT_REJ_ALLOW);
-			return 0;
-		}
-	}
-	ki = ko;
-	ki.raddr = p->ip.saddr;
-	fo.addr = p->ip.saddr;
-	fo.pad = 0;
-	fi.addr = a;
-	fi.pad = 0;
-	if (bpf_map_update_elem(&crab_ep_flow_out, &ko, &fo, BPF_ANY)) {
-		crab_ep_count(CRAB_EP_CNT_REJ_FLOW_FULL);
-		return 0;
-	}
-	if (bpf_map_update_elem(&crab_ep_flow_in, &ki, &fi, BPF_ANY)) {
-		bpf_map_delete_elem(&crab_ep_flow_out, &ko);
-		crab_ep_count(CRAB_EP_CNT_REJ_FLOW_FULL);
-		return 0;
-	}
-	if (rewrite_addr(skb, p->l4off, IP_SRC_OFF, p->ip.saddr, a)) {
+	v = decide(skb, p, sk, &d, &why);
+	bpf_sk_release(sk);
+	if (v == V_REQUEUED)
+		return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
+	if (v == V_PASS && why)
+		crab_ep_count(why);
+	return TC_ACT_OK;
+}
+
+/*
+ * An ICMP error quoting a segment of a moved connection (local -> S): make
+ * it quote local -> A, so that TCP finds the socket (path MTU, unreachable).
+ * The quoted header's checksum is fixed and the ICMP checksum follows both
+ * changes; a quoted TCP checksum is left alone (nobody checks it).
+ */
+static __always_inline void icmp_in(struct __sk_buff *skb, const struct iphdr *ip)
+{
+	struct {
+		struct icmphdr icmp;
+		struct iphdr in;
+	} h;
+	struct crab_ep_flow_key k = {};
+	struct crab_ep_flow *f;
+	__u32 off, inoff, qoff;
+	__be16 ports[2];
+	__u16 oldc, newc;
+	__be32 s;
+
+	off = L3_OFF + ip->ihl * 4;
+	if (bpf_skb_load_bytes(skb, off, &h, sizeof(h)))
+		return;
+	if (h.icmp.type != ICMP_DEST_UNREACH && h.icmp.type != ICMP_TIME_EXCEEDED &&
+	    h.icmp.type != ICMP_PARAMETERPROB)
+		return;
+	if (h.in.version != 4 || h.in.ihl < 5 || h.in.protocol != IPPROTO_TCP ||
+	    h.in.saddr != ip->daddr || (h.in.frag_off & bpf_htons(IP_OFFSET)))
+		return;
+	inoff = off + sizeof(struct icmphdr);
+	qoff = inoff + h.in.ihl * 4;
+	if (bpf_skb_load_bytes(skb, qoff, ports, sizeof(ports)))
+		return;
+	k.netns = crab_netns;
+	k.laddr = h.in.saddr;
+	k.raddr = h.in.daddr;
+	k.lport = ports[0];
+	k.rport = ports[1];
+	f = bpf_map_lookup_elem(&crab_ep_flows, &k);
+	if (!f)
+		return;
+	s = h.in.daddr;
+	oldc = h.in.check;
+	if (bpf_l3_csum_replace(skb, inoff + offsetof(struct iphdr, check), s, f->addr,
+				sizeof(s)) ||
+	    bpf_skb_store_bytes(skb, inoff + offsetof(struct iphdr, daddr), &f->addr,
+				sizeof(f->addr), 0) ||
+	    bpf_skb_load_bytes(skb, inoff + offsetof(struct iphdr, check), &newc,
+			       sizeof(newc)) ||
+	    bpf_l4_csum_replace(skb, off + offsetof(struct icmphdr, checksum), s,
+				f->addr, sizeof(s)) ||
+	    bpf_l4_csum_replace(skb, off + offsetof(struct icmphdr, checksum), oldc,
+				newc, sizeof(newc))) {
 		crab_ep_count(CRAB_EP_CNT_BAD_HEADER);
-		return 0;
+		return;
 	}
-	crab_ep_count(CRAB_EP_CNT_REDIRECTED);
-	return 1;
+	crab_ep_count(CRAB_EP_CNT_ICMP_REWRITTEN);
 }
 
 SEC("tc")
 int crab_ep_tc_ingress(struct __sk_buff *skb)
 {
+	struct crab_ep_flow_key k;
 	struct crab_ep_flow *f;
-	struct crab_ep_key k;
 	struct crab_tc_pkt p;
 	int r;
 
@@ -160,13 +625,19 @@ int crab_ep_tc_ingress(struct __sk_buff *skb)
 	if (r) {
 		if (r < 0)
 			crab_ep_count(CRAB_EP_CNT_BAD_HEADER);
+		else if (skb->protocol == bpf_htons(ETH_P_IP) &&
+			 p.ip.protocol == IPPROTO_ICMP &&
+			 !(p.ip.frag_off & bpf_htons(IP_MF | IP_OFFSET)))
+			icmp_in(skb, &p.ip);
 		return TC_ACT_OK;
 	}
+	k.netns = crab_netns;
 	k.laddr = p.ip.daddr;
 	k.raddr = p.ip.saddr;
 	k.lport = p.tcp.dest;
 	k.rport = p.tcp.source;
-	f = bpf_map_lookup_elem(&crab_ep_flow_in, &k);
+	k.pad = 0;
+	f = bpf_map_lookup_elem(&crab_ep_flows, &k);
 	if (f) {
 		/* Also covers a retransmitted SYN-ACK of an accepted redirect. */
 		if (rewrite_addr(skb, p.l4off, IP_SRC_OFF, p.ip.saddr, f->addr))
@@ -176,7 +647,7 @@ int crab_ep_tc_ingress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	if (p.tcp.syn && p.tcp.ack)
-		try_redirect(skb, &p);
+		return try_redirect(skb, &p);
 	return TC_ACT_OK;
 }
 
@@ -184,23 +655,22 @@ SEC("tc")
 int crab_ep_tc_egress(struct __sk_buff *skb)
 {
 	struct bpf_fib_lookup fib = {};
-	struct crab_ep_flow *f;
-	struct crab_ep_key k;
+	struct bpf_sock *sk = skb->sk;
+	struct crab_ep_sk *st;
 	struct crab_tc_pkt p;
 	__be32 s;
 	int r;
 
+	/* Only packets of a local socket moved to S are translated. */
+	if (!sk)
+		return TC_ACT_OK;
+	st = bpf_sk_storage_get(&crab_ep_sk, sk, 0, 0);
+	if (!st || !st->peer)
+		return TC_ACT_OK;
+	s = st->peer;
 	r = crab_tc_load_pkt(skb, &p);
-	if (r)
+	if (r || p.ip.daddr == s)
 		return TC_ACT_OK;
-	k.laddr = p.ip.saddr;
-	k.raddr = p.ip.daddr;
-	k.lport = p.tcp.source;
-	k.rport = p.tcp.dest;
-	f = bpf_map_lookup_elem(&crab_ep_flow_out, &k);
-	if (!f)
-		return TC_ACT_OK;
-	s = f->addr;
 	if (rewrite_addr(skb, p.l4off, IP_DST_OFF, p.ip.daddr, s)) {
 		crab_ep_count(CRAB_EP_CNT_BAD_HEADER);
 		return TC_ACT_SHOT;

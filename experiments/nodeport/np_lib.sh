@@ -52,7 +52,7 @@ np_nsexec() { local ns=$1; shift; nsenter --net=/run/netns/"$ns" "$@"; }
 
 np_require() {
 	crab_require_root
-	crab_check_tool ip nft tc bpftool nsenter python3 conntrack
+	crab_check_tool ip nft tc bpftool nsenter conntrack
 	local f
 	for f in crab_np_node.bpf.o crab_np_lb.bpf.o crab-np-stats; do
 		crab_require_built "$NP_BUILD/$f" "$f (make nodeport)"
@@ -68,56 +68,74 @@ np_veth() {	# ns1 if1 ns2 if2
 	ip -n "$3" link set "$4" up
 }
 
+# The topology in a handful of processes (ip -batch per namespace, every
+# sysctl in one crab-nettest call): the selftests build it in emulated
+# guests, where each process start costs a third of a second. Node MACs are
+# set, not looked up: 02:00:00:00:01:0N.
 np_topo_setup() {
-	local i ns
+	local i j ns b sys=() all=()
+	local -A cmds
+	crab_need_nettest
 	NS_SW=crab-npsw-$CRAB_SFX
 	NS_CLI=crab-npcli-$CRAB_SFX
 	NS_LB=crab-nplb-$CRAB_SFX
-	crab_ns_add "$NS_SW"
-	ip -n "$NS_SW" link add br0 type bridge
-	ip -n "$NS_SW" link set br0 up
-	crab_ns_add "$NS_CLI"
-	crab_ns_add "$NS_LB"
-	np_veth "$NS_CLI" eth0 "$NS_LB" eth0
-	ip -n "$NS_CLI" addr add $NP_CLI_IP/24 dev eth0
-	ip -n "$NS_CLI" route add default via $NP_LB_IN
-	ip -n "$NS_LB" addr add $NP_LB_IN/24 dev eth0
-	np_veth "$NS_LB" eth1 "$NS_SW" lb-$RANDOM
-	ip -n "$NS_SW" link set "$(ip -n "$NS_SW" -br link | awk '/^lb-/ { sub(/@.*/, "", $1); print $1 }')" master br0
-	ip -n "$NS_LB" addr add $NP_LB_IP/24 dev eth1
-	ip netns exec "$NS_LB" sysctl -qw net.ipv4.ip_forward=1
+	all=("$NS_SW" "$NS_CLI" "$NS_LB")
 	for i in $(seq 1 $NP_NODES); do
-		ns=crab-npn$i-$CRAB_SFX
-		NP_NODE_NS[i]=$ns
-		crab_ns_add "$ns"
-		np_veth "$ns" eth0 "$NS_SW" n$i-$RANDOM
-		ip -n "$NS_SW" link set "$(ip -n "$NS_SW" -br link | awk -v p="^n$i-" '$1 ~ p { sub(/@.*/, "", $1); print $1 }')" master br0
-		ip -n "$ns" addr add "${NP_NODE_IP[i]}/24" dev eth0
-		ip -n "$ns" route add default via $NP_LB_IP
-		ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
-		NP_NODE_MAC[i]=$(np_mac "$ns" eth0)
+		NP_NODE_NS[i]=crab-npn$i-$CRAB_SFX
+		NP_NODE_MAC[i]=02:00:00:00:01:0$i
+		all+=("${NP_NODE_NS[i]}")
+		if [ -n "${NP_POD_IP[i]:-}" ]; then
+			NP_POD_NS[i]=crab-nppod$i-$CRAB_SFX
+			all+=("${NP_POD_NS[i]}")
+		fi
 	done
+	# Namespaces and veths (root namespace).
+	b=
+	for ns in "${all[@]}"; do b+="netns add $ns"$'\n'; done
+	b+="link add eth0 netns $NS_CLI type veth peer name eth0 netns $NS_LB"$'\n'
+	b+="link add eth1 netns $NS_LB type veth peer name lb-p netns $NS_SW"$'\n'
 	for i in $(seq 1 $NP_NODES); do
-		local j
+		b+="link add eth0 netns ${NP_NODE_NS[i]} address ${NP_NODE_MAC[i]} type veth peer name n$i-p netns $NS_SW"$'\n'
+		[ -n "${NP_POD_NS[i]:-}" ] &&
+			b+="link add vpod netns ${NP_NODE_NS[i]} type veth peer name eth0 netns ${NP_POD_NS[i]}"$'\n'
+	done
+	ip -b - <<<"$b" || crab_fail "cannot create the NodePort topology's namespaces and veths"
+	CRAB_NS_ALL+=("${all[@]}")
+	crab_ns_anchor "${all[@]}"
+	# Each namespace's links, addresses and routes.
+	for ns in "${all[@]}"; do cmds[$ns]="link set lo up"$'\n'; done
+	cmds[$NS_SW]+="link add br0 type bridge"$'\n'"link set br0 up"$'\n'"link set lb-p master br0 up"$'\n'
+	cmds[$NS_CLI]+="link set eth0 up"$'\n'"addr add $NP_CLI_IP/24 dev eth0"$'\n'"route add default via $NP_LB_IN"$'\n'
+	cmds[$NS_LB]+="link set eth0 up"$'\n'"addr add $NP_LB_IN/24 dev eth0"$'\n'
+	cmds[$NS_LB]+="link set eth1 up"$'\n'"addr add $NP_LB_IP/24 dev eth1"$'\n'
+	sys=("@$NS_LB" net.ipv4.ip_forward=1 net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.eth1.rp_filter=0)
+	for i in $(seq 1 $NP_NODES); do
+		ns=${NP_NODE_NS[i]}
+		cmds[$NS_SW]+="link set n$i-p master br0 up"$'\n'
+		cmds[$ns]+="link set eth0 up"$'\n'"addr add ${NP_NODE_IP[i]}/24 dev eth0"$'\n'
+		cmds[$ns]+="route add default via $NP_LB_IP"$'\n'
+		sys+=("@$ns" net.ipv4.ip_forward=1 net.ipv4.conf.eth0.rp_filter=0)
 		for j in $(seq 1 $NP_NODES); do
 			[ "$i" = "$j" ] && continue
 			[ -n "${NP_POD_IP[j]:-}" ] || continue
-			ip -n "${NP_NODE_NS[i]}" route add 10.244.$j.0/24 via "${NP_NODE_IP[j]}"
+			cmds[$ns]+="route add 10.244.$j.0/24 via ${NP_NODE_IP[j]}"$'\n'
 		done
-		[ -n "${NP_POD_IP[i]:-}" ] || continue
-		ns=crab-nppod$i-$CRAB_SFX
-		NP_POD_NS[i]=$ns
-		crab_ns_add "$ns"
-		np_veth "${NP_NODE_NS[i]}" vpod "$ns" eth0
-		ip -n "${NP_NODE_NS[i]}" addr add 10.244.$i.1/24 dev vpod
-		ip -n "$ns" addr add "${NP_POD_IP[i]}/24" dev eth0
-		ip -n "$ns" route add default via 10.244.$i.1
+		[ -n "${NP_POD_NS[i]:-}" ] || continue
+		cmds[$ns]+="link set vpod up"$'\n'"addr add 10.244.$i.1/24 dev vpod"$'\n'
+		sys+=(net.ipv4.conf.vpod.rp_filter=0)
+		cmds[${NP_POD_NS[i]}]+="link set eth0 up"$'\n'"addr add ${NP_POD_IP[i]}/24 dev eth0"$'\n'
+		cmds[${NP_POD_NS[i]}]+="route add default via 10.244.$i.1"$'\n'
 	done
+	for ns in "${all[@]}"; do
+		ip -n "$ns" -b - <<<"${cmds[$ns]}" || crab_fail "cannot configure $ns"
+		sys+=("@$ns" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0)
+	done
+	"$CRAB_NETTEST" sysctl "${sys[@]}" || crab_fail "cannot set the NodePort topology's sysctls"
 	NP_GEN=$(mktemp -d /tmp/crab-np.XXXXXX)
 	crab_defer "rm -rf $NP_GEN"
 }
 
-# Echo servers in the pods (selftests/tools/tcpecho.py).
+# Echo servers in the pods (crab-nettest server, selftests/README.md).
 np_pods_start() {
 	local i
 	for i in $(seq 1 $NP_NODES); do
@@ -270,17 +288,26 @@ EOR
 # np_apply MODE: cluster | redirect | local. Rules on every node and the
 # LB; in redirect mode also the tc programs. NP_LB_NODES="1" restricts the
 # LB to those nodes (not in local mode: there it is the nodes with a pod).
+# Each namespace's rules are one nft transaction (the table deleted and
+# written again), and conntrack is flushed by one process per namespace.
 np_apply() {
-	local mode=$1 i pol=Cluster lbnodes
+	local mode=$1 i pol=Cluster lbnodes f
 	[ "$mode" = local ] && pol=Local
 	np_detach
 	for i in $(seq 1 $NP_NODES); do
-		ip netns exec "${NP_NODE_NS[i]}" nft delete table ip kube-proxy 2>/dev/null
-		ip netns exec "${NP_NODE_NS[i]}" nft -f "$(np_gen_node_rules "$i" $pol)" ||
-			crab_fail "nft rules on node$i ($pol)"
+		f=$NP_GEN/apply-node$i.nft
+		{
+			echo "table ip kube-proxy"
+			echo "delete table ip kube-proxy"
+			cat "$(np_gen_node_rules "$i" $pol)"
+			if [ "$i" = 1 ]; then
+				echo "table inet crab_meter"
+				echo "delete table inet crab_meter"
+				np_meter_rules
+			fi
+		} >"$f"
+		ip netns exec "${NP_NODE_NS[i]}" nft -f "$f" || crab_fail "nft rules on node$i ($pol)"
 	done
-	ip netns exec "${NP_NODE_NS[1]}" nft delete table inet crab_meter 2>/dev/null
-	np_meter_rules | ip netns exec "${NP_NODE_NS[1]}" nft -f - || crab_fail "meter rules on node1"
 	lbnodes=${NP_LB_NODES:-$(seq 1 $NP_NODES)}
 	if [ "$mode" = local ]; then
 		lbnodes=""
@@ -288,9 +315,14 @@ np_apply() {
 			[ -n "${NP_POD_IP[i]:-}" ] && lbnodes+=" $i"
 		done
 	fi
-	ip netns exec "$NS_LB" nft delete table ip crab_lb 2>/dev/null
+	f=$NP_GEN/apply-lb.nft
 	# shellcheck disable=SC2086
-	ip netns exec "$NS_LB" nft -f "$(np_gen_lb_rules $lbnodes)" || crab_fail "LB rules"
+	{
+		echo "table ip crab_lb"
+		echo "delete table ip crab_lb"
+		cat "$(np_gen_lb_rules $lbnodes)"
+	} >"$f"
+	ip netns exec "$NS_LB" nft -f "$f" || crab_fail "LB rules"
 	for i in $(seq 1 $NP_NODES); do
 		ip netns exec "${NP_NODE_NS[i]}" conntrack -F >/dev/null 2>&1
 	done
@@ -305,64 +337,94 @@ np_hex_ip() { local IFS=.; set -- $1; printf '%02x %02x %02x %02x' "$1" "$2" "$3
 np_hex_port() { printf '%02x %02x' $(($1 >> 8)) $(($1 & 255)); }
 np_hex_mac() { echo "$1" | tr ':' ' '; }
 
-# np_load NS DEV OBJ NAME: load OBJ's programs and maps pinned under
-# $NP_PIN/NAME, attach them on DEV's clsact ingress and egress.
-np_load() {
-	local ns=$1 dev=$2 obj=$3 name=$4 d=$NP_PIN/$4 p
-	mkdir -p "$d/maps"
-	bpftool prog loadall "$NP_BUILD/$obj" "$d/progs" pinmaps "$d/maps" type tc ||
-		crab_fail "bpftool cannot load $obj (verifier log above)"
-	np_nsexec "$ns" tc qdisc replace dev "$dev" clsact || crab_fail "clsact on $name/$dev"
-	for p in ingress egress; do
-		np_nsexec "$ns" tc filter replace dev "$dev" $p prio 1 handle 1 bpf da \
-			pinned "$(ls -d "$d"/progs/*_$p)" || crab_fail "tc $p on $name/$dev"
-	done
-	# cfg: self, idle timeout (300 s, host order), option kind 42, ExID
-	bpftool map update pinned "$d/maps/np_cfg" key hex 00 00 00 00 value hex \
-		$(np_hex_ip "${5:-0.0.0.0}") 2c 01 00 00 2a 00 ab c4 || crab_fail "np_cfg of $name"
+# np_load_cmds NAME OBJ SELF: the bpftool batch lines that load OBJ's
+# programs and maps pinned under $NP_PIN/NAME and set its configuration
+# (np_cfg: self, idle timeout 300 s host order, option kind 42, ExID).
+np_load_cmds() {
+	local d=$NP_PIN/$1
+	echo "prog loadall $NP_BUILD/$2 $d/progs pinmaps $d/maps type tc"
+	echo "map update pinned $d/maps/np_cfg key hex 00 00 00 00 value hex $(np_hex_ip "${3:-0.0.0.0}") 2c 01 00 00 2a 00 ab c4"
 }
 
+# np_tc NS DEV NAME: NAME's ingress and egress programs on DEV's clsact
+# (one tc process; nsenter, since tc -n remounts /sys and so hides the
+# bpffs the programs are pinned on).
+np_tc() {
+	local ns=$1 dev=$2 d=$NP_PIN/$3
+	np_nsexec "$ns" tc -b - <<-EOT || crab_fail "tc programs of $3 on $dev"
+	qdisc replace dev $dev clsact
+	filter replace dev $dev ingress prio 1 handle 1 bpf da pinned $(ls -d "$d"/progs/*_ingress)
+	filter replace dev $dev egress prio 1 handle 1 bpf da pinned $(ls -d "$d"/progs/*_egress)
+	EOT
+}
+
+# np_bpftool_batch: bpftool batch of the lines on stdin. The last line
+# lists the links: bpftool 7 fails a batch whose commands left errno other
+# than ENOENT behind (libbpf's pinning leaves EEXIST), and a listing ends
+# on ENOENT.
+np_bpftool_batch() {
+	{ cat; echo "link show"; } | bpftool batch file - >/dev/null
+}
+
+# np_load NS DEV OBJ NAME [SELF]: one program instance loaded, configured
+# and attached.
+np_load() {
+	mkdir -p "$NP_PIN/$4/maps"
+	np_load_cmds "$4" "$3" "${5:-}" | np_bpftool_batch ||
+		crab_fail "bpftool cannot load $3 (verifier log above)"
+	np_tc "$1" "$2" "$4"
+}
+
+# Every node's and the LB's programs: one bpftool batch for all loads and
+# map entries, one tc batch per namespace.
 np_attach() {
 	local i j
-	for i in $(seq 1 $NP_NODES); do
-		np_load "${NP_NODE_NS[i]}" eth0 crab_np_node.bpf.o node$i "${NP_NODE_IP[i]}"
-		for j in $(seq 1 $NP_NODES); do
-			[ "$i" = "$j" ] && continue
-			bpftool map update pinned "$NP_PIN/node$i/maps/np_peers" \
-				key hex $(np_hex_ip "${NP_NODE_IP[j]}") \
-				value hex $(np_hex_mac "${NP_NODE_MAC[j]}") 00 00 || crab_fail "peers of node$i"
+	for i in $(seq 1 $NP_NODES); do mkdir -p "$NP_PIN/node$i/maps"; done
+	mkdir -p "$NP_PIN/lb/maps"
+	{
+		for i in $(seq 1 $NP_NODES); do
+			np_load_cmds node$i crab_np_node.bpf.o "${NP_NODE_IP[i]}"
+			for j in $(seq 1 $NP_NODES); do
+				[ "$i" = "$j" ] && continue
+				echo "map update pinned $NP_PIN/node$i/maps/np_peers key hex $(np_hex_ip "${NP_NODE_IP[j]}") value hex $(np_hex_mac "${NP_NODE_MAC[j]}") 00 00"
+			done
+			[ -n "${NP_POD_IP[i]:-}" ] || continue
+			echo "map update pinned $NP_PIN/node$i/maps/np_svc key hex $(np_hex_ip "${NP_POD_IP[i]}") $(np_hex_port $NP_PODPORT) 00 00 value hex $(np_hex_port $NP_NODEPORT)"
 		done
-		[ -n "${NP_POD_IP[i]:-}" ] || continue
-		bpftool map update pinned "$NP_PIN/node$i/maps/np_svc" \
-			key hex $(np_hex_ip "${NP_POD_IP[i]}") $(np_hex_port $NP_PODPORT) 00 00 \
-			value hex $(np_hex_port $NP_NODEPORT) || crab_fail "services of node$i"
-	done
-	np_load "$NS_LB" eth1 crab_np_lb.bpf.o lb
+		np_load_cmds lb crab_np_lb.bpf.o
+		for i in $(seq 1 $NP_NODES); do
+			echo "map update pinned $NP_PIN/lb/maps/np_peers key hex $(np_hex_ip "${NP_NODE_IP[i]}") value hex $(np_hex_mac "${NP_NODE_MAC[i]}") 00 00"
+		done
+	} | np_bpftool_batch || crab_fail "bpftool cannot load the NodePort programs (verifier log above)"
 	for i in $(seq 1 $NP_NODES); do
-		bpftool map update pinned "$NP_PIN/lb/maps/np_peers" \
-			key hex $(np_hex_ip "${NP_NODE_IP[i]}") \
-			value hex $(np_hex_mac "${NP_NODE_MAC[i]}") 00 00 || crab_fail "peers of the LB"
+		np_tc "${NP_NODE_NS[i]}" eth0 node$i
 	done
+	np_tc "$NS_LB" eth1 lb
+	NP_ATTACHED=1
 }
 
 np_detach() {
 	local i
+	[ -n "${NP_ATTACHED:-}" ] || { rm -rf "$NP_PIN"; return 0; }
 	for i in $(seq 1 $NP_NODES); do
 		[ -n "${NP_NODE_NS[i]:-}" ] || continue
 		np_nsexec "${NP_NODE_NS[i]}" tc qdisc del dev eth0 clsact 2>/dev/null
 	done
 	[ -n "${NS_LB:-}" ] && np_nsexec "$NS_LB" tc qdisc del dev eth1 clsact 2>/dev/null
 	rm -rf "$NP_PIN"
+	NP_ATTACHED=
 	return 0
 }
 
 # Counters of one program instance as JSON: np_stats NAME
 np_stats() { "$NP_STATS" --json "$NP_PIN/$1/maps"; }
 
-# Node1's meter counter: np_meter fwd_all|fwd_syn|fwd_other
+# Node1's meter counter: np_meter fwd_all|fwd_syn|fwd_other (nft's text:
+# "packets N bytes M"; no interpreter, tests run this in emulated guests).
 np_meter() {
-	ip netns exec "${NP_NODE_NS[1]}" nft -j list counter inet crab_meter "$1" |
-		python3 -c 'import json,sys; d=json.load(sys.stdin)["nftables"]; print([x["counter"]["packets"] for x in d if "counter" in x][0])'
+	local out
+	out=$(ip netns exec "${NP_NODE_NS[1]}" nft list counter inet crab_meter "$1")
+	[[ $out =~ packets\ ([0-9]+) ]] && echo "${BASH_REMATCH[1]}"
 }
 
 np_meter_reset() {
@@ -371,12 +433,12 @@ np_meter_reset() {
 
 # Connections per node as the LB's DNAT chains counted them: "n1 n2 n3"
 np_lb_spread() {
-	local i out=""
+	local i out="" txt n
 	for i in $(seq 1 $NP_NODES); do
-		out+="$(ip netns exec "$NS_LB" nft -j list chain ip crab_lb to-node$i 2>/dev/null |
-			python3 -c 'import json,sys
-d=json.load(sys.stdin)["nftables"]
-print(sum(e["counter"]["packets"] for x in d if "rule" in x for e in x["rule"]["expr"] if "counter" in e))' 2>/dev/null || echo 0) "
+		txt=$(ip netns exec "$NS_LB" nft list chain ip crab_lb to-node$i 2>/dev/null)
+		n=0
+		[[ $txt =~ counter\ packets\ ([0-9]+) ]] && n=${BASH_REMATCH[1]}
+		out+="$n "
 	done
 	echo "$out"
 }

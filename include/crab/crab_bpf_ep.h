@@ -19,56 +19,95 @@
 #define CRAB_EP_MAP_STATS	"crab_ep_stats"
 #define CRAB_EP_MAP_ANNOUNCE	"crab_ep_announce"	/* LPM: who gets the option */
 #define CRAB_EP_MAP_ALLOW	"crab_ep_allow"		/* LPM: accepted redirectors */
-#define CRAB_EP_MAP_PENDING	"crab_ep_pending"	/* announced SYN-SENT sockets */
-#define CRAB_EP_MAP_FLOW_OUT	"crab_ep_flow_out"	/* (local, A) -> S */
-#define CRAB_EP_MAP_FLOW_IN	"crab_ep_flow_in"	/* (local, S) -> A */
+#define CRAB_EP_MAP_SK		"crab_ep_sk"		/* per-socket state (sk storage) */
+#define CRAB_EP_MAP_FLOWS	"crab_ep_flows"		/* (netns, local, S) -> A */
+#define CRAB_EP_MAP_PROBES	"crab_ep_probes"	/* input-path probes in flight */
 
 #define CRAB_EP_LPM_MAX		1024
-#define CRAB_EP_PENDING_MAX	65536
-#define CRAB_EP_FLOW_MAX	65536
+#define CRAB_EP_FLOW_MAX	65536	/* default; crabctl client attach --max-flows */
+#define CRAB_EP_PROBE_MAX	4096
 
 /* tc filter handle/priority used for the client's ingress and egress filters */
 #define CRAB_EP_TC_HANDLE	0xC4AB
 #define CRAB_EP_TC_PRIO		0xC4AB
 
+/*
+ * The input-path probe (endpoints/ebpf/README.md): an ICMP source quench from
+ * S quoting the client's SYN to A, checked for by a netfilter program at the
+ * end of LOCAL_IN. Its IPv4 length is fixed: outer header, ICMP header, the
+ * quoted IPv4 header and the first 8 bytes of the quoted TCP header.
+ */
+#define CRAB_EP_PROBE_ICMP_TYPE	4	/* source quench: TCP ignores it */
+#define CRAB_EP_PROBE_IPLEN	(20 + 8 + 20 + 8)
+#define CRAB_EP_PROBE_TRIES	4	/* requeues of the SYN-ACK waiting for it */
+
 /* Runtime settings: array map with one element (key 0). */
 struct crab_ep_cfg {
-	__u32 enabled;		/* client: accept redirects at all */
-	__u32 announce_any;	/* client: announce to every destination */
-	__u32 allow_any;	/* client: accept redirects from any source */
+	__u32 enabled;		/* client: accept redirects (the lists still apply) */
+	__u32 echo;		/* server: echo the option in SYN-ACKs */
 	struct crab_opt_cfg opt;	/* option encoding (kind, ExID) */
 };
 
-/* LPM trie key for the CIDR maps (prefixlen + IPv4 address, network order). */
+/*
+ * LPM trie key for the CIDR maps (prefixlen + IPv4 address, network order).
+ * An empty trie matches nothing; "any" is the prefix 0.0.0.0/0.
+ */
 struct crab_ep_lpm_key {
 	__u32 prefixlen;
 	__be32 addr;
 };
 
 /*
- * A TCP connection as seen from the client: local address/port and remote
- * address/port, all in network byte order. For crab_ep_pending and
- * crab_ep_flow_out the remote is the dialed address A; for crab_ep_flow_in it
- * is the server S that answered.
+ * Per-socket state of a client socket (BPF_MAP_TYPE_SK_STORAGE): lives and
+ * dies with the socket, so a live connection's state is never evicted.
+ *
+ * claim: the SYN-ACK being accepted, (S << 32 | its sequence number) with S
+ * in network order; set by tc ingress with compare-and-exchange, so the
+ * first valid SYN-ACK wins. peer: S once the socket accepted that SYN-ACK
+ * (it left SYN-SENT on it); from then on tc egress sends to S.
  */
-struct crab_ep_key {
+struct crab_ep_sk {
+	__u64 claim;
+	__u64 released;		/* the last claim released by a SYN retransmission */
+	__be32 peer;
+	__u32 flags;		/* CRAB_EP_SK_* */
+};
+
+#define CRAB_EP_SK_ANNOUNCE	0x1	/* selected by the announce list */
+#define CRAB_EP_SK_ANNOUNCED	0x2	/* a SYN carried the option */
+
+/*
+ * A redirected connection as tc ingress sees it: the client's network
+ * namespace (its cookie), local address/port, and S with its port; all
+ * addresses and ports in network byte order. Value: A.
+ */
+struct crab_ep_flow_key {
+	__u64 netns;
 	__be32 laddr;
 	__be32 raddr;
 	__be16 lport;
 	__be16 rport;
-};
-
-/* crab_ep_pending value: the socket's ISN (host order) from its SYN. */
-struct crab_ep_pending {
-	__u32 isn;
 	__u32 pad;
 };
 
-/* crab_ep_flow_out / crab_ep_flow_in value: the other address of the pair. */
 struct crab_ep_flow {
-	__be32 addr;
+	__be32 addr;		/* A */
 	__u32 pad;
 };
+
+/*
+ * A probe in flight, keyed by the connection to A it quotes (raddr = A):
+ * sent by tc ingress, marked passed by the netfilter program.
+ */
+struct crab_ep_probe {
+	__be32 saddr;		/* S, the probe's source */
+	__u32 seq;		/* the quoted sequence number (the client's ISN) */
+	__u32 state;		/* CRAB_EP_PROBE_* */
+	__u32 tries;
+};
+
+#define CRAB_EP_PROBE_SENT	1
+#define CRAB_EP_PROBE_PASSED	2
 
 /*
  * Counters (per-CPU array indexed by enum crab_ep_counter).
@@ -77,20 +116,38 @@ struct crab_ep_flow {
 #define CRAB_EP_COUNTERS(X)						\
 	X(ANNOUNCED, "announced", "client SYNs sent with the option")	\
 	X(ANNOUNCE_NO_ROOM, "announce_no_room", "client SYNs without room for the option") \
+	X(ANNOUNCE_SIGNED, "announce_signed", "client SYNs not announcing: TCP-MD5/AO socket") \
+	X(NO_STORAGE, "no_storage", "client sockets not announcing: no per-socket storage") \
 	X(ECHOED, "echoed", "server SYN-ACKs carrying the echoed option") \
 	X(ECHO_NO_ROOM, "echo_no_room", "server SYN-ACKs without room for the option") \
+	X(ECHO_OFF, "echo_off", "server SYNs with the option while echo is off") \
+	X(ECHO_SIGNED, "echo_signed", "server SYNs with the option and TCP-MD5/AO: no echo") \
 	X(SYN_OPT_MALFORMED, "syn_opt_malformed", "SYNs whose option walk ended on a bad length") \
 	X(SYN_OPT_BAD_LEN, "syn_opt_bad_len", "redirect options of a wrong length in SYNs") \
-	X(REDIRECTED, "redirected", "SYN-ACKs accepted as a redirect")	\
-	X(REJ_NOT_ANNOUNCED, "rejected_not_announced", "redirect for no announced SYN-SENT socket") \
-	X(REJ_BAD_ACK, "rejected_bad_ack", "redirect not acknowledging ISN + 1") \
+	X(REDIRECTED, "redirected", "sockets moved to S (accepted the redirecting SYN-ACK)") \
+	X(REJ_NOT_ANNOUNCED, "rejected_not_announced", "redirect for no announced socket") \
+	X(REJ_NOT_SYN_SENT, "rejected_not_syn_sent", "redirect for a socket no longer in SYN-SENT") \
+	X(REJ_BAD_ACK, "rejected_bad_ack", "redirect not acknowledging the SYN") \
 	X(REJ_ALLOW, "rejected_allow", "redirect from a source outside the allow-list") \
 	X(REJ_DISABLED, "rejected_disabled", "redirect while redirection is disabled") \
-	X(REJ_FLOW_FULL, "rejected_flow_full", "redirect whose flow could not be recorded") \
+	X(REJ_SIGNED, "rejected_signed", "redirect carrying TCP-MD5/AO or for a keyed socket") \
+	X(REJ_MARTIAN, "rejected_martian", "redirect from 0/8, 127/8, multicast or 240/4") \
+	X(REJ_LOCAL, "rejected_local", "redirect from the address it is sent to") \
+	X(REJ_RPF, "rejected_rpf", "redirect whose route back to S is not unicast via its device") \
+	X(REJ_CSUM, "rejected_csum", "redirect with a bad TCP checksum") \
+	X(REJ_CLAIMED, "rejected_claimed", "redirect after another SYN-ACK was accepted") \
+	X(REJ_TUPLE_TAKEN, "rejected_tuple_taken", "redirect to a 4-tuple another socket holds") \
+	X(REJ_FLOW_FULL, "rejected_flow_full", "redirect refused: flow table full") \
+	X(REJ_PROBE, "rejected_probe", "redirect whose probe from S the input path dropped") \
+	X(REJ_TOO_LONG, "rejected_too_long", "redirecting SYN-ACK too long to check") \
+	X(PROBES_SENT, "probes_sent", "input-path probes sent") \
+	X(RPF_DEFERRED, "rpf_deferred", "reverse-path checks left to the kernel (forwarding off)") \
+	X(CLAIMS_RELEASED, "claims_released", "accepted SYN-ACKs the socket never took (SYN resent)") \
 	X(SYNACK_OPT_MALFORMED, "synack_opt_malformed", "SYN-ACKs whose option walk ended on a bad length") \
 	X(RX_REWRITTEN, "rx_rewritten", "packets from S rewritten to come from A") \
 	X(TX_REWRITTEN, "tx_rewritten", "packets to A rewritten to go to S") \
 	X(TX_NO_ROUTE, "tx_no_route", "packets to S without a route (dropped)") \
+	X(ICMP_REWRITTEN, "icmp_rewritten", "ICMP errors about S rewritten to be about A") \
 	X(BAD_HEADER, "bad_header", "truncated or malformed IPv4/TCP headers (passed)") \
 	X(FLOWS_CLOSED, "flows_closed", "redirected connections whose state was removed")
 

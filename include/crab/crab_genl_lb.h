@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Generic netlink ABI of the CRAB load balancer (SPEC.md 3.2, 5).
+ * Generic netlink ABI of the CRAB load balancer (docs/PROTOCOL.md 3.2, 5).
  *
  * The netfilter LB implements it in the kernel; the attribute model is the
  * service model of crab_lb.h, so the XDP and DPDK LBs' configuration (their

@@ -15,7 +15,7 @@
 #define CRAB_WRR_SLOTS		256	/* expanded weighted round-robin ring */
 #define CRAB_WEIGHT_MAX		100
 
-/* Backend selection for redirect-capable SYNs (SPEC 5). */
+/* Backend selection for redirect-capable SYNs (docs/PROTOCOL.md 5). */
 enum crab_policy {
 	CRAB_POLICY_RR = 0,
 	CRAB_POLICY_RANDOM = 1,
@@ -23,7 +23,7 @@ enum crab_policy {
 	CRAB_POLICY_MAX,
 };
 
-/* What a SYN without the redirect option gets (SPEC 3.2). */
+/* What a SYN without the redirect option gets (docs/PROTOCOL.md 3.2). */
 enum crab_legacy_mode {
 	CRAB_LEGACY_DROP = 0,
 	CRAB_LEGACY_INSERT = 1,
@@ -32,7 +32,7 @@ enum crab_legacy_mode {
 };
 
 /* Backend state: draining backends get no new SYNs but stay in hash tables
- * long enough for their flows in hash mode (SPEC 5: removal never affects
+ * long enough for their flows in hash mode (docs/PROTOCOL.md 5: removal never affects
  * established connections; redirected ones never touch the LB again).
  */
 enum crab_backend_state {

@@ -3,7 +3,7 @@
  * Connection Redirect TCP option: the one definition shared by the kernel
  * modules, the kernel patch, BPF programs, the DPDK LB and userspace.
  *
- * Wire format (SPEC.md section 2):
+ * Wire format (docs/PROTOCOL.md section 2):
  *   default form   : kind=CRAB_OPT_KIND (42), len=6, IPv4 address (network order)
  *   RFC 6994 form  : kind=254, len=8, 16-bit ExID, IPv4 address
  * Senders emit 8 bytes, 4-byte aligned: NOP NOP kind len addr (default form)
@@ -95,7 +95,7 @@ static inline void crab_opt_init(struct crab_opt_state *st, __u32 len,
  * Look at the option at st->i of @opt; return 1 when the walk is over
  * (found, EOL, end, malformed), 0 to go on. EOL ends the walk; a length < 2
  * or one running past the end ends it as malformed. A redirect-kind option
- * with the wrong length is ignored and counted in res.bad_len (SPEC 2). For
+ * with the wrong length is ignored and counted in res.bad_len (docs/PROTOCOL.md 2). For
  * the RFC 6994 form, a kind-254 option with another ExID is someone else's
  * experiment: skipped. Index accesses are masked with CRAB_OPT_BUF_SIZE - 1
  * so the BPF verifier can prove them in bounds (callers pass a

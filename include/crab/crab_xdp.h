@@ -4,7 +4,7 @@
  * (lb/ebpf_xdp/crab_lb.bpf.c) and crabctl (userspace/crabctl/cmd_lb_xdp.cpp).
  * Structs and constants only.
  *
- * Publication model (SPEC 5, atomic updates): every service owns two
+ * Publication model (docs/PROTOCOL.md 5, atomic updates): every service owns two
  * "generations" in crab_gens (key = svc_id * CRAB_XDP_GENS + gen). Userspace
  * writes a complete backend table, active list, WRR ring and Maglev table
  * into the inactive generation, then flips crab_services[key].gen with one

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * CRAB XDP load balancer (SPEC.md 3.2, 5, 6).
+ * CRAB XDP load balancer (docs/PROTOCOL.md 3.2, 5, 6).
  *
  * Only packets to a configured VIP:port are touched:
  *   - SYN with the redirect option: pick a backend by policy, daddr := DIP,
@@ -236,7 +236,11 @@ pick_backend(const struct crab_xdp_svc *svc, const struct crab_xdp_gen *g,
 		if (!n || n > CRAB_MAX_BACKENDS)
 			return NULL;
 		if (svc->policy == CRAB_POLICY_RANDOM) {
-			idx = bpf_get_prandom_u32() % n;
+			/* Scaled by the draw's top bits, as the other LBs do:
+			 * no modulo bias, and a source narrower than 32 bits
+			 * shows (every SYN to one backend).
+			 */
+			idx = (__u32)(((__u64)bpf_get_prandom_u32() * n) >> 32);
 		} else {
 			ctr = bpf_map_lookup_elem(&crab_rr, &id);
 			if (!ctr)

@@ -77,6 +77,7 @@ struct lb_net {
 
 extern unsigned int lb_net_id;
 extern struct crab_opt_cfg lb_opt_cfg;
+extern u64 lb_rr_start;
 
 static inline struct lb_net *lb_net(const struct net *net)
 {

@@ -128,11 +128,14 @@ static int lb_redirect(struct sk_buff *skb, unsigned int thoff,
 }
 
 /*
- * Grow the TCP header by the 8-byte aligned option naming the VIP, after
- * the existing options (the tcpmss_mangle_packet() pattern): the payload, if
- * any, moves up by 8 bytes, which keeps its 16-bit alignment, so the TCP
- * checksum only needs the new words, the new doff and the pseudo-header
- * length. Returns -ENOSPC when doff would pass 15 words.
+ * Grow the TCP header by the 8-byte aligned option naming the VIP, right
+ * after the fixed header, before the existing options: an option list may
+ * end in EOL, and a walk stops there, so an option appended behind it would
+ * be seen by no one (docs/PROTOCOL.md 3.2; the XDP and DPDK LBs insert at
+ * the same place). The existing options and the payload move up by 8
+ * bytes, which keeps their 16-bit alignment, so the TCP checksum only needs
+ * the new words, the new doff and the pseudo-header length. Returns
+ * -ENOSPC when doff would pass 15 words.
  */
 static int lb_insert(struct sk_buff *skb, unsigned int thoff,
 		     unsigned int thlen)
@@ -161,9 +164,9 @@ static int lb_insert(struct sk_buff *skb, unsigned int thoff,
 	iph = ip_hdr(skb);
 	th = (struct tcphdr *)(skb_network_header(skb) + thoff);
 	len = skb->len - thoff;		/* TCP header + payload */
-	opt = (u8 *)th + thlen;
+	opt = (u8 *)th + sizeof(*th);
 	skb_put(skb, TCPOLEN_CRAB_ALIGNED);
-	memmove(opt + TCPOLEN_CRAB_ALIGNED, opt, len - thlen);
+	memmove(opt + TCPOLEN_CRAB_ALIGNED, opt, len - sizeof(*th));
 	crab_opt_write(opt, &lb_opt_cfg, ntohl(iph->daddr));
 
 	oldlen = htons(len);
@@ -295,7 +298,7 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
 	if (!th) {
 		/* Shorter than a TCP header: if the ports it does carry name
-		 * a VIP:port, it is a bogus header to a service (SPEC 6).
+		 * a VIP:port, it is a bogus header to a service (docs/PROTOCOL.md 6).
 		 */
 		const __be16 *ports = skb_header_pointer(skb, thoff,
 							 2 * sizeof(__be16),
@@ -359,8 +362,8 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 
 	if (st == CRAB_OPT_MALFORMED) {
 		lb_svc_inc(svc, CRAB_LB_CNT_OPT_MALFORMED);
-		/* an option we cannot parse is no announcement; appending
-		 * behind a broken walk would be invisible to the server
+		/* an option list we cannot parse is no announcement, and
+		 * this LB does not vouch for it by inserting one
 		 */
 		if (c->legacy != CRAB_LEGACY_HASH)
 			return NF_DROP;

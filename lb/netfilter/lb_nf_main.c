@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * CRAB netfilter load balancer (SPEC.md 3.2): module setup, per-namespace
+ * CRAB netfilter load balancer (docs/PROTOCOL.md 3.2): module setup, per-namespace
  * state, the PRE_ROUTING hook registration and /proc/net/crab_lb.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -21,6 +21,15 @@ MODULE_PARM_DESC(opt_kind, "redirect option kind: 42 (default) or 254 (RFC 6994 
 static unsigned int opt_exid = CRAB_OPT_EXID_DEFAULT;
 module_param(opt_exid, uint, 0444);
 MODULE_PARM_DESC(opt_exid, "experiment id of the RFC 6994 form (kind 254)");
+
+/*
+ * Where the round-robin position of a new service starts. Only tests set
+ * it: near 2^32 it shows that the 64-bit position goes on past the point
+ * where a 32-bit one would wrap (docs/PROTOCOL.md 5).
+ */
+u64 lb_rr_start;
+module_param_named(rr_start, lb_rr_start, ullong, 0444);
+MODULE_PARM_DESC(rr_start, "initial round-robin position of new services (testing)");
 
 struct crab_opt_cfg lb_opt_cfg = CRAB_OPT_CFG_DEFAULT;
 unsigned int lb_net_id __read_mostly;

@@ -50,9 +50,12 @@ struct lb_svc *lb_svc_find(struct lb_net *ln, __be32 vip, __be16 port)
 }
 
 /*
- * Maglev (Eisenbud et al., NSDI 2016): each active backend walks its own
+ * Maglev (Eisenbud et al., NSDI 2016): each backend walks its own
  * permutation of the table and claims the next free slot, in turns, until
  * the table is full. Removing a backend moves only about 1/N of the flows.
+ * Draining backends keep their slots: a draining backend takes no new SYN
+ * from a policy but keeps the flows hashing maps to it until it is removed
+ * (docs/PROTOCOL.md 5), as in the other LBs.
  */
 static void lb_build_maglev(struct lb_cfg *c)
 {
@@ -61,10 +64,10 @@ static void lb_build_maglev(struct lb_cfg *c)
 	u32 filled = 0, i;
 
 	memset(c->maglev, LB_NO_BACKEND, sizeof(c->maglev));
-	if (!c->nactive)
+	if (!c->nbe)
 		return;
-	for (i = 0; i < c->nactive; i++) {
-		u32 dip = (__force u32)c->be[c->active[i]].dip;
+	for (i = 0; i < c->nbe; i++) {
+		u32 dip = (__force u32)c->be[i].dip;
 
 		offset[i] = jhash_1word(dip, LB_MAGLEV_SEED1) % CRAB_MAGLEV_SIZE;
 		skip[i] = jhash_1word(dip, LB_MAGLEV_SEED2) %
@@ -75,7 +78,7 @@ static void lb_build_maglev(struct lb_cfg *c)
 	 * every slot; each round fills at least one slot.
 	 */
 	while (filled < CRAB_MAGLEV_SIZE) {
-		for (i = 0; i < c->nactive && filled < CRAB_MAGLEV_SIZE; i++) {
+		for (i = 0; i < c->nbe && filled < CRAB_MAGLEV_SIZE; i++) {
 			u32 slot;
 
 			do {
@@ -83,7 +86,7 @@ static void lb_build_maglev(struct lb_cfg *c)
 				       CRAB_MAGLEV_SIZE;
 				next[i]++;
 			} while (c->maglev[slot] != LB_NO_BACKEND);
-			c->maglev[slot] = c->active[i];
+			c->maglev[slot] = i;
 			filled++;
 		}
 	}
@@ -182,7 +185,7 @@ int lb_svc_add(struct lb_net *ln, __be32 vip, __be16 port, int policy,
 		goto err_cfg;
 	svc->vip = vip;
 	svc->port = port;
-	atomic64_set(&svc->rr, 0);
+	atomic64_set(&svc->rr, lb_rr_start);
 	c->policy = policy < 0 ? CRAB_POLICY_RR : policy;
 	c->legacy = legacy < 0 ? CRAB_LEGACY_DROP : legacy;
 	lb_cfg_rebuild(c);

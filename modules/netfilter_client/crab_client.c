@@ -1,16 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * crab_client: Connection Redirect client for unmodified kernels
- * (SPEC.md 3.1 and 3.4).
+ * (docs/PROTOCOL.md 3.1, 3.4, 3.7, 3.8).
  *
- * LOCAL_OUT: a SYN to a destination in net.crab.client_announce_cidrs gets
- * the option naming the dialed address; (4-tuple, ISN) is remembered.
+ * Nothing happens in a namespace until net.crab.client_enabled=1 there and
+ * its lists name destinations and sources (an empty list is none).
  *
- * PRE_ROUTING: a SYN-ACK from S naming A != S is a redirect request for the
- * socket connected to A with the same ports. When every check of SPEC 3.4
- * holds, the socket is re-keyed to S (ehash, peer address, cached route)
- * before TCP looks the SYN-ACK up, so TCP then finds it by S and completes
- * the handshake with S. Anything else is left to the stack and counted.
+ * LOCAL_OUT (before raw and conntrack): a SYN to a destination in
+ * client_announce_cidrs, from a socket without TCP-MD5/AO keys, gets the
+ * option naming the dialed address; (4-tuple, ISN) is remembered.
+ *
+ * A SYN-ACK from S naming A != S is a redirect request for the socket
+ * connected to A with the same ports. It is looked at twice:
+ *
+ * PRE_ROUTING (after raw, before conntrack): the path checks, counted here
+ * because routing drops some of these packets before LOCAL_IN: S must be
+ * a unicast address that is not this host's, the SYN-ACK must pass a
+ * strict reverse-path check on the interface it came in on (a FIB lookup
+ * of our own, whatever rp_filter says) and carry a valid TCP checksum.
+ * When it also answers a socket that waits for it, the SYN-ACK is given
+ * the conntrack entry of that socket's SYN to A, as a reply: conntrack
+ * skips a packet that already has an entry, so "ct state" sees the reply
+ * of the connection the client opened (established), not a SYN-ACK that
+ * opens nothing (invalid). The socket itself is not touched here.
+ *
+ * LOCAL_IN (last priority): only a SYN-ACK every filter hook accepted gets
+ * here. All checks are made again and, under the socket's lock, the socket
+ * is moved from A to S in one step (crab_client_rekey()). TCP then finds it
+ * by S, through the same checks as any segment (minimum TTL, IPsec policy,
+ * socket filter). Anything refused goes on unchanged to TCP, which answers
+ * it with RST; the reason is counted.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -20,19 +39,25 @@
 #include <linux/seq_file.h>
 #include <linux/workqueue.h>
 #include <net/inet_hashtables.h>
-#include <net/netfilter/nf_conntrack.h>
 #include <net/inet_sock.h>
 #include <net/inet_timewait_sock.h>
+#include <net/ip_fib.h>
+#include <net/ipv6.h>
+#include <net/l3mdev.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_core.h>
+#include <net/netfilter/nf_conntrack_zones.h>
+#include <net/route.h>
 #include <net/sock.h>
 #include <net/tcp.h>
 
-#include "crab/crab_ep.h"
+#include "../common/crab_ep_lib.h"
 
 static unsigned int opt_kind = CRAB_OPT_KIND_DEFAULT;
 module_param(opt_kind, uint, 0444);
-MODULE_PARM_DESC(opt_kind, "option kind: 42 (default) or 254 (RFC 6994 form)");
+MODULE_PARM_DESC(opt_kind, "option kind: 42 (default), 254 (RFC 6994 form) or another unassigned kind");
 
 static unsigned int opt_exid = CRAB_OPT_EXID_DEFAULT;
 module_param(opt_exid, uint, 0444);
@@ -70,9 +95,7 @@ struct crab_client_net {
 };
 
 static const char *const crab_client_names[] = {
-#define X(e, n, h) n,
-	CRAB_CLIENT_COUNTERS(X)
-#undef X
+	CRAB_CLIENT_COUNTERS(CRAB_EP_NAME)
 };
 
 static inline struct crab_client_net *crab_cn(const struct net *net)
@@ -85,45 +108,46 @@ static inline void crab_inc(struct crab_client_net *cn, enum crab_client_counter
 	this_cpu_inc(cn->stats->c[c]);
 }
 
-static bool crab_client_tcp(struct crab_client_net *cn, struct sk_buff *skb,
-			    struct tcphdr *th, unsigned int *thoff)
-{
-	switch (crab_ep_tcp(skb, th, thoff)) {
-	case CRAB_EP_PKT_OK:
-		return true;
-	case CRAB_EP_PKT_FRAG:
-		crab_inc(cn, CRAB_CLIENT_FRAGMENT);
-		return false;
-	case CRAB_EP_PKT_INVALID:
-		crab_inc(cn, CRAB_CLIENT_HDR_INVALID);
-		net_dbg_ratelimited("invalid TCP header %pI4 -> %pI4\n",
-				    &ip_hdr(skb)->saddr, &ip_hdr(skb)->daddr);
-		return false;
-	default:
-		return false;
-	}
-}
-
 /* LOCAL_OUT: announce in SYNs to listed destinations. */
 static unsigned int crab_client_out(void *priv, struct sk_buff *skb,
 				    const struct nf_hook_state *state)
 {
 	struct crab_client_net *cn = crab_cn(state->net);
 	const struct iphdr *iph = ip_hdr(skb);
+	struct crab_ep_val v = { };
+	struct crab_opt_res res;
 	struct crab_ep_key k;
 	unsigned int thoff;
 	struct tcphdr th;
 
 	if (iph->protocol != IPPROTO_TCP || !READ_ONCE(cn->enabled))
 		return NF_ACCEPT;
-	if (!crab_client_tcp(cn, skb, &th, &thoff))
+	switch (crab_ep_tcp(skb, &th, &thoff)) {
+	case CRAB_EP_PKT_OK:
+		break;
+	case CRAB_EP_PKT_FRAG:
+		crab_inc(cn, CRAB_CLIENT_FRAGMENT);
 		return NF_ACCEPT;
+	case CRAB_EP_PKT_INVALID:
+		crab_inc(cn, CRAB_CLIENT_HDR_INVALID);
+		return NF_ACCEPT;
+	default:
+		return NF_ACCEPT;
+	}
 	if (!th.syn || th.ack || th.rst)
 		return NF_ACCEPT;
 	if (!crab_ep_cidrs_match(&cn->announce, iph->daddr)) {
 		crab_inc(cn, CRAB_CLIENT_SYN_NOT_LISTED);
 		return NF_ACCEPT;
 	}
+	/* A signed SYN is never touched, a keyed socket never announces. */
+	if (crab_ep_sk_signed(skb->sk) || crab_ep_opts_signed(skb, thoff, &th)) {
+		crab_inc(cn, CRAB_CLIENT_SYN_SIGNED);
+		return NF_ACCEPT;
+	}
+	/* Already announced: LOCAL_OUT runs again for a VRF's device. */
+	if (crab_ep_find_opt(skb, thoff, &th, &crab_cfg, &res) == CRAB_OPT_FOUND)
+		return NF_ACCEPT;
 
 	k.saddr = iph->saddr;
 	k.daddr = iph->daddr;
@@ -147,229 +171,625 @@ static unsigned int crab_client_out(void *priv, struct sk_buff *skb,
 				     &k.daddr);
 		return NF_ACCEPT;
 	}
-	if (crab_ep_table_put(&cn->tbl, &k, ntohl(th.seq)))
+	v.a = ntohl(th.seq);
+	if (crab_ep_table_put(&cn->tbl, &k, &v) == CRAB_EP_PUT_EVICTED)
 		crab_inc(cn, CRAB_CLIENT_TABLE_EVICTED);
 	crab_inc(cn, CRAB_CLIENT_SYN_ANNOUNCED);
 	return NF_ACCEPT;
 }
 
-/*
- * Move @sk (SYN-SENT, bh-locked, not owned by user) from peer A to peer S.
- * inet_unhash()/inet_ehash_nolisten() are the pair the stack itself uses
- * for connect() and close(), so the ehash reference and the in-use count
- * stay balanced; the bind hashes key on the local side only and stay put.
- * The cached route pointed at A: drop it so the ACK is routed to S.
- */
-static void crab_client_rekey(struct sock *sk, __be32 new_daddr)
-{
-	inet_unhash(sk);
-	sk->sk_daddr = new_daddr;
-	inet_ehash_nolisten(sk, NULL, NULL);
-	sk_dst_reset(sk);
-}
-
-enum crab_redir {
-	CRAB_REDIR_PASS,	/* refused or not ours: continue */
-	CRAB_REDIR_DONE,	/* redirected: continue, untracked */
-	CRAB_REDIR_LOCKED,	/* socket owned by user: try again later */
+/* A SYN-ACK carrying the redirect option. */
+struct crab_sa {
+	struct tcphdr th;
+	unsigned int thoff;
+	__be32 src;		/* S */
+	__be32 dst;		/* this host */
+	__be32 named;		/* A */
+	u32 ack;
 };
 
 /*
- * A redirected SYN-ACK comes from S for a conntrack entry keyed on the VIP:
- * conntrack would classify it as a new flow opened by a SYN-ACK, INVALID,
- * and the common "ct state invalid drop" rule would drop it (a SYN-ACK
- * held back and re-injected past conntrack's hook has no entry at all,
- * which nft also calls invalid): the re-keyed socket then waits for its
- * SYN retransmission (1 s) to S to open a proper entry. Mark it untracked
- * instead: the client's ACK then opens the flow's entry by mid-stream
- * pickup and the socket's later packets are tracked as usual. The SYN's
- * entry to the VIP times out in SYN_SENT. Only when pickup is allowed
- * (net.netfilter.nf_conntrack_tcp_loose, on by default): without it that
- * ACK would be INVALID too and the connection would never be tracked, so
- * the SYN-ACK is left to conntrack and the retransmission recovers. Both
- * nf_ct_set() and the sysctl are inline accesses: no dependency on
- * nf_conntrack.ko.
+ * Parse @skb as a SYN-ACK with the option. @count: the first look at the
+ * packet (PRE_ROUTING) counts malformed input, the second stays silent.
+ * A fragmented SYN-ACK (whole again only at LOCAL_IN, or after conntrack's
+ * defragmentation) is never taken as a redirect.
  */
-static void crab_client_untrack(struct net *net, struct sk_buff *skb)
+static bool crab_client_parse(struct crab_client_net *cn,
+			      const struct sk_buff *skb, struct crab_sa *sa,
+			      bool count)
+{
+	const struct iphdr *iph = ip_hdr(skb);
+	struct crab_opt_res res;
+	int r;
+
+	if (iph->protocol != IPPROTO_TCP)
+		return false;
+	switch (crab_ep_tcp(skb, &sa->th, &sa->thoff)) {
+	case CRAB_EP_PKT_OK:
+		break;
+	case CRAB_EP_PKT_FRAG:
+		if (count)
+			crab_inc(cn, CRAB_CLIENT_FRAGMENT);
+		return false;
+	case CRAB_EP_PKT_INVALID:
+		if (count) {
+			crab_inc(cn, CRAB_CLIENT_HDR_INVALID);
+			net_dbg_ratelimited("invalid TCP header %pI4 -> %pI4\n",
+					    &iph->saddr, &iph->daddr);
+		}
+		return false;
+	default:
+		return false;
+	}
+	if (!sa->th.syn || !sa->th.ack || sa->th.rst || sa->th.doff <= 5)
+		return false;
+	if (IPCB(skb)->frag_max_size) {
+		if (count)
+			crab_inc(cn, CRAB_CLIENT_FRAGMENT);
+		return false;
+	}
+	r = crab_ep_find_opt(skb, sa->thoff, &sa->th, &crab_cfg, &res);
+	if (count && res.bad_len)
+		crab_inc(cn, CRAB_CLIENT_OPT_BAD_LEN);
+	if (r == CRAB_OPT_MALFORMED) {
+		if (count) {
+			crab_inc(cn, CRAB_CLIENT_OPT_MALFORMED);
+			net_dbg_ratelimited("malformed options in SYN-ACK from %pI4\n",
+					    &iph->saddr);
+		}
+		return false;
+	}
+	if (r != CRAB_OPT_FOUND)
+		return false;
+	sa->src = iph->saddr;
+	sa->dst = iph->daddr;
+	sa->named = htonl(res.addr);
+	sa->ack = ntohl(sa->th.ack_seq);
+	return true;
+}
+
+/*
+ * Strict reverse path: the route back to @src (from @dst) must leave
+ * through @dev, the interface the SYN-ACK came in on (for a VRF slave, in
+ * the VRF's table), as fib_validate_source() does with rp_filter=1. Our
+ * own lookup: a namespace's rp_filter setting does not weaken a redirect.
+ */
+static bool crab_client_rpf(struct net *net, __be32 src, __be32 dst,
+			    struct net_device *dev)
+{
+	struct fib_result res;
+	struct flowi4 fl4;
+
+	memset(&fl4, 0, sizeof(fl4));
+	fl4.flowi4_iif = LOOPBACK_IFINDEX;
+	fl4.flowi4_l3mdev = l3mdev_master_ifindex_rcu(dev);
+	fl4.flowi4_scope = RT_SCOPE_UNIVERSE;
+	fl4.flowi4_uid = sock_net_uid(net, NULL);
+	fl4.daddr = src;
+	fl4.saddr = dst;
+	if (fib_lookup(net, &fl4, &res, 0))
+		return false;
+	return res.type == RTN_UNICAST && fib_info_nh_uses_dev(res.fi, dev);
+}
+
+/*
+ * The path checks of docs/PROTOCOL.md 3.4 on the SYN-ACK that came in on
+ * @dev: CRAB_CLIENT__MAX when they hold, else the reason. The kernel's own
+ * classification of the source (ipv4_is_*(), the local table of @dev's
+ * VRF), its checksum helper, and a FIB lookup.
+ */
+static enum crab_client_counter crab_client_check_path(struct net *net,
+						       struct sk_buff *skb,
+						       const struct crab_sa *sa,
+						       struct net_device *dev,
+						       unsigned int hook)
+{
+	__be32 s = sa->src;
+
+	if (ipv4_is_zeronet(s))
+		return CRAB_CLIENT_REJ_SRC_ZERO;
+	if (ipv4_is_lbcast(s))
+		return CRAB_CLIENT_REJ_SRC_BCAST;
+	if (ipv4_is_multicast(s))
+		return CRAB_CLIENT_REJ_SRC_MCAST;
+	if (ipv4_is_loopback(s))
+		return CRAB_CLIENT_REJ_SRC_LOOPBACK;
+	switch (inet_addr_type_dev_table(net, dev, s)) {
+	case RTN_UNICAST:
+		break;
+	case RTN_LOCAL:
+		return CRAB_CLIENT_REJ_SRC_LOCAL;
+	case RTN_BROADCAST:
+		return CRAB_CLIENT_REJ_SRC_BCAST;
+	case RTN_MULTICAST:
+		return CRAB_CLIENT_REJ_SRC_MCAST;
+	default:
+		return CRAB_CLIENT_REJ_SRC_MARTIAN;
+	}
+	if (nf_ip_checksum(skb, hook, sa->thoff, IPPROTO_TCP))
+		return CRAB_CLIENT_REJ_BAD_CSUM;
+	if (!crab_client_rpf(net, s, sa->dst, dev))
+		return CRAB_CLIENT_REJ_RPF;
+	return CRAB_CLIENT__MAX;
+}
+
+/*
+ * The acknowledgment TCP itself accepts in SYN-SENT: after the ISN, up to
+ * what the SYN carried (ISN + 1, or past the Fast Open data). write_seq,
+ * not snd_nxt: while connect() still holds the socket (the SYN-ACK can
+ * come back inside the softirq the SYN's transmission ran), snd_nxt is not
+ * yet past the SYN.
+ */
+static bool crab_client_ack_ok(const struct sock *sk, u32 isn, u32 ack)
+{
+	return !before(ack, isn + 1) &&
+	       !after(ack, READ_ONCE(tcp_sk(sk)->write_seq));
+}
+
+struct crab_match {
+	struct sock *sk;			/* keyed on A, SYN-SENT; ref */
+	struct inet_timewait_sock *tw;		/* keyed on S, replaced; ref */
+	u32 isn;
+};
+
+static void crab_match_put(struct crab_match *m)
+{
+	if (m->sk)
+		sock_gen_put(m->sk);
+	if (m->tw)
+		inet_twsk_put(m->tw);
+	m->sk = NULL;
+	m->tw = NULL;
+}
+
+/*
+ * Find the socket the SYN-ACK @sa asks to redirect, and check it: in
+ * SYN-SENT, no TCP-MD5/AO, S allowed, its SYN announced, the ack right.
+ * CRAB_CLIENT__MAX with @m filled (references held), or the reason (no
+ * reference). @dif/@sdif: as TCP's own lookup of this packet uses them.
+ */
+static enum crab_client_counter crab_client_match(struct net *net,
+						  struct crab_client_net *cn,
+						  const struct sk_buff *skb,
+						  const struct crab_sa *sa,
+						  int dif, int sdif,
+						  struct crab_match *m)
+{
+	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
+	const struct crab_ep_key k = {
+		.saddr = sa->dst,
+		.daddr = sa->named,
+		.sport = sa->th.dest,
+		.dport = sa->th.source,
+	};
+	enum crab_client_counter why;
+	struct crab_ep_val v;
+	struct sock *sk;
+
+	m->sk = NULL;
+	m->tw = NULL;
+	/*
+	 * A socket already keyed on S owns this SYN-ACK: a retransmission
+	 * after a redirect, or a connection dialed to S. TCP's business.
+	 * A TIME_WAIT keyed on S is an earlier connection from this port to
+	 * S: connect() chose the port unique for A, not for S. If the SYN-ACK
+	 * proves to answer a SYN-SENT socket's announced SYN, S has accepted
+	 * the new connection and the TIME_WAIT is replaced, as connect()
+	 * does with tcp_tw_reuse.
+	 */
+	sk = __inet_lookup_established(net, hinfo, sa->src, sa->th.source,
+				       sa->dst, ntohs(sa->th.dest), dif, sdif);
+	if (sk) {
+		if (sk->sk_state != TCP_TIME_WAIT) {
+			sock_gen_put(sk);
+			return CRAB_CLIENT_SYNACK_KNOWN;
+		}
+		m->tw = inet_twsk(sk);
+	}
+	sk = __inet_lookup_established(net, hinfo, sa->named, sa->th.source,
+				       sa->dst, ntohs(sa->th.dest), dif, sdif);
+	if (!sk) {
+		/* without a redirect for us, a TIME_WAIT's business */
+		why = m->tw ? CRAB_CLIENT_SYNACK_KNOWN : CRAB_CLIENT_REJ_NO_SOCKET;
+		goto out;
+	}
+	m->sk = sk;
+	if (sk->sk_state != TCP_SYN_SENT) {
+		why = CRAB_CLIENT_REJ_NOT_SYNSENT;
+		goto out;
+	}
+	if (crab_ep_sk_signed(sk) ||
+	    crab_ep_opts_signed(skb, sa->thoff, &sa->th)) {
+		why = CRAB_CLIENT_REJ_SIGNED;
+		goto out;
+	}
+	if (!crab_ep_cidrs_match(&cn->allow, sa->src)) {
+		why = CRAB_CLIENT_REJ_NOT_ALLOWED;
+		goto out;
+	}
+	/* The entry must belong to this socket's SYN, not an earlier one's. */
+	if (!crab_ep_table_get(&cn->tbl, &k, &v) ||
+	    READ_ONCE(tcp_sk(sk)->snd_una) != v.a) {
+		why = CRAB_CLIENT_REJ_NOT_ANNOUNCED;
+		goto out;
+	}
+	m->isn = v.a;
+	if (!crab_client_ack_ok(sk, m->isn, sa->ack)) {
+		why = CRAB_CLIENT_REJ_BAD_ACK;
+		goto out;
+	}
+	return CRAB_CLIENT__MAX;
+out:
+	crab_match_put(m);
+	return why;
+}
+
+static void crab_lock_pair(spinlock_t *a, spinlock_t *b)
+{
+	if (a == b) {
+		spin_lock(a);
+		return;
+	}
+	if (a > b)
+		swap(a, b);
+	spin_lock(a);
+	spin_lock_nested(b, SINGLE_DEPTH_NESTING);
+}
+
+static void crab_unlock_pair(spinlock_t *a, spinlock_t *b)
+{
+	if (a != b)
+		spin_unlock(b);
+	spin_unlock(a);
+}
+
+/*
+ * Move @sk (SYN-SENT, keyed on A, bh-locked and not owned by user) to peer
+ * @s in one step: under the ehash locks of its old and new buckets (taken
+ * in address order; TCP never holds two, so no other order exists), it is
+ * moved only if no socket but @tw (a TIME_WAIT it replaces) holds the new
+ * 4-tuple, the check __inet_check_established() makes for connect(), with
+ * the socket's own binding. It is never out of the table meanwhile: a
+ * lookup for A finds it until the move, one for S right after. Lockless
+ * readers that were walking the old chain end on the new chain's nulls
+ * marker and restart, as for any socket that moves chains. The peer
+ * address is written before the socket shows up in the new chain. The
+ * bind hashes key on the local side and stay. The cached route pointed at
+ * A: dropped, so that the ACK is routed to S. -EADDRINUSE, nothing
+ * changed, when the tuple is taken.
+ */
+static int crab_client_rekey(struct sock *sk, __be32 s,
+			     struct inet_timewait_sock *tw)
+{
+	INET_ADDR_COOKIE(acookie, s, sk->sk_rcv_saddr);
+	struct net *net = sock_net(sk);
+	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
+	const __portpair ports = INET_COMBINED_PORTS(sk->sk_dport, sk->sk_num);
+	int dif = sk->sk_bound_dev_if;
+	int sdif = l3mdev_master_ifindex_by_index(net, dif);
+	unsigned int hash = inet_ehashfn(net, sk->sk_rcv_saddr, sk->sk_num, s,
+					 sk->sk_dport);
+	struct inet_ehash_bucket *head = inet_ehash_bucket(hinfo, hash);
+	spinlock_t *old_lock = inet_ehash_lockp(hinfo, sk->sk_hash);
+	spinlock_t *new_lock = inet_ehash_lockp(hinfo, hash);
+	const struct hlist_nulls_node *node;
+	struct sock *sk2;
+	int err = 0;
+
+	crab_lock_pair(old_lock, new_lock);
+	if (sk_unhashed(sk)) {
+		err = -ENOENT;
+		goto out;
+	}
+	sk_nulls_for_each(sk2, node, &head->chain) {
+		if (sk2->sk_hash != hash || sk2 == (struct sock *)tw)
+			continue;
+		if (inet_match(net, sk2, acookie, ports, dif, sdif)) {
+			err = -EADDRINUSE;
+			goto out;
+		}
+	}
+	__sk_nulls_del_node_init_rcu(sk);
+	sk->sk_daddr = s;
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6)	/* a v4-mapped socket */
+		ipv6_addr_set_v4mapped(s, &sk->sk_v6_daddr);
+#endif
+	sk->sk_hash = hash;
+	__sk_nulls_add_node_rcu(sk, &head->chain);
+	if (tw)
+		sk_nulls_del_node_init_rcu((struct sock *)tw);
+out:
+	crab_unlock_pair(old_lock, new_lock);
+	if (!err)
+		sk_dst_reset(sk);
+	return err;
+}
+
+/*
+ * Without mid-stream pickup (net.netfilter.nf_conntrack_tcp_loose=0),
+ * conntrack would call the client's ACK to S, the first packet of a flow
+ * it never saw open, INVALID, and every packet after it too. So when
+ * conntrack tracks this SYN-ACK as the reply of the SYN to A (our PRE_ROUTING
+ * hook attached that entry) and pickup is off, the SYN-ACK is dropped once
+ * the socket is keyed on S, and the socket sends its SYN again, at once,
+ * now to S: conntrack sees a SYN open the flow, S answers the duplicate
+ * SYN with its SYN-ACK again, and the connection is tracked from its
+ * start. One round trip more, no timeout.
+ */
+static bool crab_client_ct_strict(struct net *net, const struct sk_buff *skb,
+				  const struct crab_sa *sa)
 {
 #if IS_ENABLED(CONFIG_NF_CONNTRACK)
-	if (READ_ONCE(net->ct.nf_ct_proto.tcp.tcp_loose))
-		nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
+	enum ip_conntrack_info ctinfo;
+	const struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	return ct && ctinfo == IP_CT_ESTABLISHED_REPLY &&
+	       ct->tuplehash[IP_CT_DIR_REPLY].tuple.src.u3.ip == sa->named &&
+	       !READ_ONCE(net->ct.nf_ct_proto.tcp.tcp_loose);
+#else
+	return false;
 #endif
 }
 
 /*
- * Accept a redirect when all of SPEC 3.4 holds. Runs in the PRE_ROUTING
- * hook and, for SYN-ACKs held back, in the retry work (BH disabled, RCU
- * read side). @final: no retry left, a socket owned by user is a refusal.
+ * PRE_ROUTING: give a SYN-ACK that answers a waiting socket the conntrack
+ * entry of that socket's SYN to A, in the reply direction. Without it the
+ * SYN-ACK from S (an entry keyed on A) is a SYN-ACK opening a flow:
+ * INVALID, dropped by "ct state invalid drop" or by a policy drop, and the
+ * redirect waits for a SYN retransmission. nf_conntrack is looked up
+ * through symbol_get(): loading crab_client does not load it.
  */
-static enum crab_redir crab_client_redirect(struct net *net,
-					    struct crab_client_net *cn,
-					    struct sk_buff *skb, bool final)
+static void crab_client_attach_ct(struct net *net, struct crab_client_net *cn,
+				  struct sk_buff *skb, const struct crab_sa *sa)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	static const struct nf_conntrack_zone zone = {
+		.id = NF_CT_DEFAULT_ZONE_ID,
+		.dir = NF_CT_DEFAULT_ZONE_DIR,
+	};
+	struct nf_conntrack_tuple_hash *(*find)(struct net *net,
+						const struct nf_conntrack_zone *zone,
+						const struct nf_conntrack_tuple *tuple);
+	struct nf_conntrack_tuple_hash *h;
+	struct nf_conntrack_tuple t;
+	struct nf_conn *ct;
+
+	find = symbol_get(nf_conntrack_find_get);
+	if (!find)
+		return;
+	memset(&t, 0, sizeof(t));
+	t.src.l3num = NFPROTO_IPV4;
+	t.src.u3.ip = sa->named;
+	t.src.u.tcp.port = sa->th.source;
+	t.dst.u3.ip = sa->dst;
+	t.dst.u.tcp.port = sa->th.dest;
+	t.dst.protonum = IPPROTO_TCP;
+	h = find(net, &zone, &t);
+	symbol_put(nf_conntrack_find_get);
+	if (!h)
+		return;
+	ct = nf_ct_tuplehash_to_ctrack(h);
+	if (NF_CT_DIRECTION(h) != IP_CT_DIR_REPLY) {
+		nf_conntrack_put(&ct->ct_general);
+		return;
+	}
+	nf_ct_set(skb, ct, IP_CT_ESTABLISHED_REPLY);	/* takes find's ref */
+	crab_inc(cn, CRAB_CLIENT_CT_ATTACHED);
+#endif
+}
+
+/* PRE_ROUTING, before conntrack: count the path refusals, attach the entry. */
+static unsigned int crab_client_pre(void *priv, struct sk_buff *skb,
+				    const struct nf_hook_state *state)
+{
+	struct crab_client_net *cn = crab_cn(state->net);
+	struct net_device *dev = skb->dev;
+	enum crab_client_counter why;
+	struct crab_match m;
+	struct crab_sa sa;
+	int dif, sdif;
+
+	if (!crab_client_parse(cn, skb, &sa, true))
+		return NF_ACCEPT;
+	if (sa.named == sa.src || !READ_ONCE(cn->enabled))
+		return NF_ACCEPT;
+	/* A VRF runs PRE_ROUTING again on its own device: seen on the slave. */
+	if (!dev || netif_is_l3_master(dev))
+		return NF_ACCEPT;
+	why = crab_client_check_path(state->net, skb, &sa, dev,
+				     NF_INET_PRE_ROUTING);
+	if (why != CRAB_CLIENT__MAX) {
+		crab_inc(cn, why);
+		net_dbg_ratelimited("redirect %pI4 -> %pI4 refused (%s)\n",
+				    &sa.named, &sa.src, crab_client_names[why]);
+		return NF_ACCEPT;
+	}
+	/* Already classified (raw: notrack, zone template), or no conntrack. */
+	if (skb_nfct(skb) || !rcu_access_pointer(nf_ct_hook))
+		return NF_ACCEPT;
+	sdif = netif_is_l3_slave(dev) ? dev->ifindex : 0;
+	dif = sdif ? l3mdev_master_ifindex_rcu(dev) : dev->ifindex;
+	if (crab_client_match(state->net, cn, skb, &sa, dif, sdif, &m) !=
+	    CRAB_CLIENT__MAX)
+		return NF_ACCEPT;	/* LOCAL_IN counts why, if it gets there */
+	crab_match_put(&m);
+	crab_client_attach_ct(state->net, cn, skb, &sa);
+	return NF_ACCEPT;
+}
+
+/*
+ * A SYN-ACK from the dialed address itself: TCP's business. Its announce
+ * entry is dropped only for a SYN-ACK TCP will take (enabled, SYN-SENT
+ * socket, right ack): a spoofer who knows the 4-tuple but not the ISN must
+ * not erase it before a genuine redirect arrives.
+ */
+static void crab_client_direct(struct net *net, struct crab_client_net *cn,
+			       const struct crab_sa *sa, int dif, int sdif)
 {
 	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
-	const struct iphdr *iph;
-	enum crab_client_counter why;
-	struct inet_timewait_sock *tw = NULL;
-	struct crab_opt_res res;
-	struct crab_ep_key k;
-	__be32 named, src;
-	unsigned int thoff;
-	struct tcphdr th;
+	const struct crab_ep_key k = {
+		.saddr = sa->dst,
+		.daddr = sa->named,
+		.sport = sa->th.dest,
+		.dport = sa->th.source,
+	};
+	struct crab_ep_val v;
 	struct sock *sk;
-	int dif, r;
-	u32 isn;
 
-	if (ip_hdr(skb)->protocol != IPPROTO_TCP)
-		return CRAB_REDIR_PASS;
-	if (!crab_client_tcp(cn, skb, &th, &thoff))
-		return CRAB_REDIR_PASS;
-	if (!th.syn || !th.ack || th.rst || th.doff <= 5)
-		return CRAB_REDIR_PASS;
+	if (!crab_ep_table_get(&cn->tbl, &k, &v))
+		return;
+	sk = __inet_lookup_established(net, hinfo, sa->src, sa->th.source,
+				       sa->dst, ntohs(sa->th.dest), dif, sdif);
+	if (!sk)
+		return;
+	if (sk->sk_state == TCP_SYN_SENT &&
+	    READ_ONCE(tcp_sk(sk)->snd_una) == v.a &&
+	    crab_client_ack_ok(sk, v.a, sa->ack))
+		crab_ep_table_del(&cn->tbl, &k);
+	sock_gen_put(sk);
+}
 
-	r = crab_ep_find_opt(skb, thoff, &th, &crab_cfg, &res);
-	if (res.bad_len)
-		crab_inc(cn, CRAB_CLIENT_OPT_BAD_LEN);
-	if (r == CRAB_OPT_MALFORMED) {
-		crab_inc(cn, CRAB_CLIENT_OPT_MALFORMED);
-		net_dbg_ratelimited("malformed options in SYN-ACK from %pI4\n",
-				    &ip_hdr(skb)->saddr);
-		return CRAB_REDIR_PASS;
-	}
-	if (r != CRAB_OPT_FOUND)
-		return CRAB_REDIR_PASS;
+enum crab_redir {
+	CRAB_REDIR_PASS,	/* refused or not ours: continue */
+	CRAB_REDIR_DONE,	/* re-keyed: continue to TCP */
+	CRAB_REDIR_RESYN,	/* re-keyed, SYN to be sent again: drop this */
+	CRAB_REDIR_LOCKED,	/* socket owned by user: try again later */
+};
 
-	iph = ip_hdr(skb);
-	named = htonl(res.addr);
-	src = iph->saddr;
-	k.saddr = iph->daddr;
-	k.daddr = named;
-	k.sport = th.dest;
-	k.dport = th.source;
-	if (named == src) {
-		/* Answer from the dialed peer itself: nothing to re-key. */
-		crab_ep_table_get(&cn->tbl, &k, &isn, true);
+/*
+ * The decision at LOCAL_IN, after every filter: all checks again (the path
+ * ones silently, PRE_ROUTING counted them), then the atomic re-key. Runs in
+ * the hook and, for SYN-ACKs held back, in the retry work (BH disabled,
+ * RCU read side). @retry: from the work; @final: no retry left, a socket
+ * owned by user is then a refusal.
+ */
+static enum crab_redir crab_client_decide(struct net *net,
+					  struct crab_client_net *cn,
+					  struct sk_buff *skb, bool retry,
+					  bool final)
+{
+	enum crab_client_counter why;
+	struct net_device *dev;
+	struct crab_match m;
+	struct crab_sa sa;
+	int dif, sdif;
+	bool resyn;
+
+	if (!crab_client_parse(cn, skb, &sa, false))
+		return CRAB_REDIR_PASS;
+	dif = inet_iif(skb);
+	sdif = inet_sdif(skb);
+	if (sa.named == sa.src) {
 		crab_inc(cn, CRAB_CLIENT_SYNACK_DIRECT);
+		if (READ_ONCE(cn->enabled))
+			crab_client_direct(net, cn, &sa, dif, sdif);
 		return CRAB_REDIR_PASS;
 	}
 	if (!READ_ONCE(cn->enabled)) {
 		why = CRAB_CLIENT_REJ_DISABLED;
 		goto refuse;
 	}
-
-	dif = skb->dev ? skb->dev->ifindex : 0;
-	/*
-	 * A socket already keyed on S owns this SYN-ACK: a retransmission
-	 * after a redirect, or a connection dialed to S. TCP's business.
-	 */
-	sk = __inet_lookup_established(net, hinfo, src, th.source, iph->daddr,
-				       ntohs(th.dest), dif, 0);
-	if (sk && sk->sk_state != TCP_TIME_WAIT) {
-		sock_gen_put(sk);
-		crab_inc(cn, CRAB_CLIENT_SYNACK_KNOWN);
+	/* The interface it came in on: for a VRF, the slave. */
+	dev = sdif ? dev_get_by_index_rcu(net, sdif) : skb->dev;
+	if (!dev || crab_client_check_path(net, skb, &sa, dev, NF_INET_LOCAL_IN) !=
+	    CRAB_CLIENT__MAX)
+		return CRAB_REDIR_PASS;
+	why = crab_client_match(net, cn, skb, &sa, dif, sdif, &m);
+	if (why == CRAB_CLIENT_SYNACK_KNOWN) {
+		crab_inc(cn, why);
 		return CRAB_REDIR_PASS;
 	}
-	/*
-	 * A TIME_WAIT keyed on S: an earlier connection from this port to S.
-	 * connect() chose the port unique for A, not for S, so a new
-	 * connection to A redirected to S can meet it (many short
-	 * connections, a bind() with SO_REUSEADDR). Left alone, it
-	 * would take this SYN-ACK and answer with a stale ACK, S would reset,
-	 * and the new socket would wait for its SYN retransmission (1 s).
-	 * If the SYN-ACK proves to answer a SYN-SENT socket's announced SYN
-	 * (checks below), S has accepted the new connection: the TIME_WAIT
-	 * is replaced, as connect() does with tcp_tw_reuse.
-	 */
-	tw = sk ? inet_twsk(sk) : NULL;
-
-	sk = __inet_lookup_established(net, hinfo, named, th.source, iph->daddr,
-				       ntohs(th.dest), dif, 0);
-	if (!sk) {
-		if (tw) {
-			/* not a redirect for us: the TIME_WAIT's business */
-			inet_twsk_put(tw);
-			crab_inc(cn, CRAB_CLIENT_SYNACK_KNOWN);
-			return CRAB_REDIR_PASS;
-		}
-		why = CRAB_CLIENT_REJ_NO_SOCKET;
+	if (why != CRAB_CLIENT__MAX)
 		goto refuse;
-	}
-	if (sk->sk_state != TCP_SYN_SENT) {
-		why = CRAB_CLIENT_REJ_NOT_SYNSENT;
-		goto refuse_put;
-	}
-	if (!crab_ep_cidrs_match(&cn->allow, src)) {
-		why = CRAB_CLIENT_REJ_NOT_ALLOWED;
-		goto refuse_put;
-	}
-	if (!crab_ep_table_get(&cn->tbl, &k, &isn, false)) {
-		why = CRAB_CLIENT_REJ_NOT_ANNOUNCED;
-		goto refuse_put;
-	}
-	if (ntohl(th.ack_seq) != isn + 1) {
-		why = CRAB_CLIENT_REJ_BAD_ACK;
-		goto refuse_put;
+	/* While a SYN-ACK is held back, later ones queue behind it: first wins. */
+	if (!retry && READ_ONCE(cn->deferred_len)) {
+		crab_match_put(&m);
+		return CRAB_REDIR_LOCKED;
 	}
 
-	bh_lock_sock(sk);
-	if (sock_owned_by_user(sk)) {
-		bh_unlock_sock(sk);
-		sock_put(sk);
-		if (!final) {
-			if (tw)
-				inet_twsk_put(tw);
+	bh_lock_sock(m.sk);
+	if (sock_owned_by_user(m.sk)) {
+		bh_unlock_sock(m.sk);
+		crab_match_put(&m);
+		if (!final)
 			return CRAB_REDIR_LOCKED;
-		}
 		why = CRAB_CLIENT_REJ_LOCKED;
 		goto refuse;
 	}
 	/*
-	 * Re-check under the lock: the entry must belong to this socket's
-	 * SYN (same ISN), not to an earlier socket that used these ports.
+	 * Under the lock: still SYN-SENT, still keyed on A, still the SYN
+	 * that announced. Another SYN-ACK processed on another CPU since the
+	 * lookup (a second backend answering a retransmitted SYN) finds it
+	 * moved: the first one wins.
 	 */
-	if (sk->sk_state != TCP_SYN_SENT) {
-		why = CRAB_CLIENT_REJ_NOT_SYNSENT;
+	if (m.sk->sk_state != TCP_SYN_SENT || m.sk->sk_daddr != sa.named ||
+	    tcp_sk(m.sk)->snd_una != m.isn ||
+	    !crab_client_ack_ok(m.sk, m.isn, sa.ack)) {
+		why = CRAB_CLIENT_REJ_RACED;
 		goto refuse_unlock;
 	}
-	if (tcp_sk(sk)->snd_una != isn) {
-		why = CRAB_CLIENT_REJ_NOT_ANNOUNCED;
+	resyn = crab_client_ct_strict(net, skb, &sa);
+	if (crab_client_rekey(m.sk, sa.src, m.tw)) {
+		why = CRAB_CLIENT_REJ_TUPLE_TAKEN;
 		goto refuse_unlock;
 	}
-	if (tw) {
-		inet_twsk_deschedule_put(tw);
-		tw = NULL;
+	if (m.tw) {
+		inet_twsk_deschedule_put(m.tw);
+		m.tw = NULL;
 		crab_inc(cn, CRAB_CLIENT_TW_REPLACED);
 	}
-	crab_client_rekey(sk, src);
-	bh_unlock_sock(sk);
-	sock_put(sk);
+	if (resyn)
+		inet_csk_reset_xmit_timer(m.sk, ICSK_TIME_RETRANS, 0,
+					  TCP_RTO_MAX);
+	bh_unlock_sock(m.sk);
+	crab_match_put(&m);
+	{
+		const struct crab_ep_key k = {
+			.saddr = sa.dst,
+			.daddr = sa.named,
+			.sport = sa.th.dest,
+			.dport = sa.th.source,
+		};
 
-	crab_ep_table_get(&cn->tbl, &k, &isn, true);
+		crab_ep_table_del(&cn->tbl, &k);
+	}
 	crab_inc(cn, CRAB_CLIENT_REDIRECTED);
+	/*
+	 * Early demux may have attached the TIME_WAIT just replaced (TCP
+	 * would use it instead of looking the packet up): drop it, TCP
+	 * looks up again and finds the re-keyed socket.
+	 */
+	if (skb->sk)
+		skb_orphan(skb);
+	if (resyn) {
+		crab_inc(cn, CRAB_CLIENT_CT_RESYN);
+		return CRAB_REDIR_RESYN;
+	}
 	return CRAB_REDIR_DONE;
 
 refuse_unlock:
-	bh_unlock_sock(sk);
-refuse_put:
-	sock_gen_put(sk);
+	bh_unlock_sock(m.sk);
+	crab_match_put(&m);
 refuse:
-	if (tw)
-		inet_twsk_put(tw);
 	crab_inc(cn, why);
-	net_dbg_ratelimited("redirect %pI4 -> %pI4 refused (%s)\n", &named, &src,
-			    crab_client_names[why]);
+	net_dbg_ratelimited("redirect %pI4 -> %pI4 refused (%s)\n", &sa.named,
+			    &sa.src, crab_client_names[why]);
 	return CRAB_REDIR_PASS;
 }
 
 /*
  * A SYN-ACK for a socket owned by user (connect() still holds the lock:
  * with veth the whole handshake can run in the softirq its own SYN
- * triggered) cannot be re-keyed now, and if let through TCP would answer
- * it with RST, costing the client a SYN retransmission. Hold it back and
- * retry from a work item (at once, then a jiffy apart), up to
- * CRAB_DEFER_TRIES times, then
- * hand it to the rest of the input path (state->okfn, i.e. ip_rcv_finish;
- * the PRE_ROUTING hooks after ours are skipped for it).
+ * triggered) cannot be moved now: only the owner may change the socket's
+ * hash state then (a concurrent close() or failed connect() unhashes it
+ * from the bucket it read before taking the lock), and TCP's backlog is
+ * keyed on the socket TCP finds, which is still the one keyed on A. So the
+ * SYN-ACK is held back here, at the last LOCAL_IN priority, and retried
+ * from a work item (at once, then a jiffy apart, up to CRAB_DEFER_TRIES
+ * times). Afterwards it resumes the LOCAL_IN hooks registered after this
+ * one, then TCP (state.okfn): every hook sees it exactly once, none is
+ * skipped.
  */
 #define CRAB_DEFER_MAX		256	/* held-back SYN-ACKs per netns */
 #define CRAB_DEFER_TRIES	25
@@ -377,26 +797,26 @@ refuse:
 struct crab_deferred {
 	struct list_head list;
 	struct sk_buff *skb;
-	struct net_device *dev;	/* held */
-	int (*okfn)(struct net *net, struct sock *sk, struct sk_buff *skb);
+	struct nf_hook_state state;	/* state.in held */
 	unsigned int tries;
 };
+
+static unsigned int crab_client_in(void *priv, struct sk_buff *skb,
+				   const struct nf_hook_state *state);
 
 static bool crab_client_defer(struct crab_client_net *cn, struct sk_buff *skb,
 			      const struct nf_hook_state *state)
 {
 	struct crab_deferred *d;
 
-	if (READ_ONCE(cn->deferred_len) >= CRAB_DEFER_MAX || !state->okfn ||
-	    !skb->dev)
+	if (READ_ONCE(cn->deferred_len) >= CRAB_DEFER_MAX || !state->okfn)
 		return false;
 	d = kmalloc(sizeof(*d), GFP_ATOMIC);
 	if (!d)
 		return false;
 	d->skb = skb;
-	d->dev = skb->dev;
-	dev_hold(d->dev);
-	d->okfn = state->okfn;
+	d->state = *state;
+	dev_hold(d->state.in);
 	d->tries = 0;
 	spin_lock_bh(&cn->deferred_lock);
 	list_add_tail(&d->list, &cn->deferred);
@@ -405,11 +825,28 @@ static bool crab_client_defer(struct crab_client_net *cn, struct sk_buff *skb,
 	/*
 	 * First try as soon as a worker runs (once connect() sleeps in
 	 * inet_wait_for_connect() the lock is free); only a socket still
-	 * owned then waits a jiffy per retry. A fixed jiffy here cost every
-	 * such connection 4 ms (HZ=250).
+	 * owned then waits a jiffy per retry.
 	 */
 	schedule_delayed_work(&cn->retry, 0);
 	return true;
+}
+
+/* Continue the LOCAL_IN traversal of @d after this module's hook. */
+static void crab_client_resume(struct net *net, struct crab_deferred *d)
+{
+	const struct nf_hook_entries *e;
+	unsigned int i;
+
+	e = rcu_dereference(net->nf.hooks_ipv4[NF_INET_LOCAL_IN]);
+	for (i = 0; e && i < e->num_hook_entries; i++) {
+		if (e->hooks[i].hook != crab_client_in)
+			continue;
+		if (nf_hook_slow(d->skb, &d->state, e, i + 1) == 1)
+			d->state.okfn(net, NULL, d->skb);
+		return;
+	}
+	/* Our hook is gone: the namespace or the module is going away. */
+	kfree_skb(d->skb);
 }
 
 static void crab_client_retry(struct work_struct *work)
@@ -423,7 +860,6 @@ static void crab_client_retry(struct work_struct *work)
 
 	spin_lock_bh(&cn->deferred_lock);
 	list_splice_init(&cn->deferred, &todo);
-	WRITE_ONCE(cn->deferred_len, 0);
 	spin_unlock_bh(&cn->deferred_lock);
 
 	list_for_each_entry_safe(d, tmp, &todo, list) {
@@ -432,20 +868,23 @@ static void crab_client_retry(struct work_struct *work)
 		list_del(&d->list);
 		local_bh_disable();
 		rcu_read_lock();
-		r = crab_client_redirect(net, cn, d->skb,
-					 ++d->tries >= CRAB_DEFER_TRIES);
+		r = crab_client_decide(net, cn, d->skb, true,
+				       ++d->tries >= CRAB_DEFER_TRIES);
 		if (r == CRAB_REDIR_LOCKED) {
 			spin_lock(&cn->deferred_lock);
 			list_add_tail(&d->list, &cn->deferred);
-			WRITE_ONCE(cn->deferred_len, cn->deferred_len + 1);
 			spin_unlock(&cn->deferred_lock);
 			again = true;
 		} else {
-			if (r == CRAB_REDIR_DONE)
-				crab_client_untrack(net, d->skb);
-			d->okfn(net, NULL, d->skb);
-			dev_put(d->dev);
+			if (r == CRAB_REDIR_RESYN)
+				kfree_skb(d->skb);
+			else
+				crab_client_resume(net, d);
+			dev_put(d->state.in);
 			kfree(d);
+			spin_lock(&cn->deferred_lock);
+			WRITE_ONCE(cn->deferred_len, cn->deferred_len - 1);
+			spin_unlock(&cn->deferred_lock);
 		}
 		rcu_read_unlock();
 		local_bh_enable();
@@ -462,38 +901,42 @@ static void crab_client_deferred_purge(struct crab_client_net *cn)
 	list_for_each_entry_safe(d, tmp, &cn->deferred, list) {
 		list_del(&d->list);
 		kfree_skb(d->skb);
-		dev_put(d->dev);
+		dev_put(d->state.in);
 		kfree(d);
 	}
 	cn->deferred_len = 0;
 }
 
-/* PRE_ROUTING */
+/* LOCAL_IN, last: the decision and the re-key. */
 static unsigned int crab_client_in(void *priv, struct sk_buff *skb,
 				   const struct nf_hook_state *state)
 {
 	struct crab_client_net *cn = crab_cn(state->net);
-	enum crab_redir r = crab_client_redirect(state->net, cn, skb, false);
 
-	if (r == CRAB_REDIR_DONE)
-		crab_client_untrack(state->net, skb);
-	if (r != CRAB_REDIR_LOCKED)
+	switch (crab_client_decide(state->net, cn, skb, false, false)) {
+	case CRAB_REDIR_LOCKED:
+		if (crab_client_defer(cn, skb, state)) {
+			crab_inc(cn, CRAB_CLIENT_DEFERRED);
+			return NF_STOLEN;
+		}
+		crab_inc(cn, CRAB_CLIENT_REJ_LOCKED);
+		net_dbg_ratelimited("redirect from %pI4 refused: socket locked\n",
+				    &ip_hdr(skb)->saddr);
 		return NF_ACCEPT;
-	if (crab_client_defer(cn, skb, state)) {
-		crab_inc(cn, CRAB_CLIENT_DEFERRED);
-		return NF_STOLEN;
+	case CRAB_REDIR_RESYN:
+		return NF_DROP;
+	default:
+		return NF_ACCEPT;
 	}
-	crab_inc(cn, CRAB_CLIENT_REJ_LOCKED);
-	net_dbg_ratelimited("redirect from %pI4 refused: socket locked\n",
-			    &ip_hdr(skb)->saddr);
-	return NF_ACCEPT;
 }
 
 /*
- * NF_IP_PRI_RAW - 1: before the raw table, conntrack (and its defrag users'
- * NAT): the output hook sees the address the application dialed, not one a
- * later DNAT chose, and the input hook re-keys the socket before anything
- * classifies the SYN-ACK, so conntrack and early demux see the final tuple.
+ * LOCAL_OUT at NF_IP_PRI_RAW - 1: before raw, conntrack and NAT, so the
+ * option names the address the application dialed, not one a later DNAT
+ * chose. PRE_ROUTING at NF_IP_PRI_CONNTRACK - 1: after raw (a notrack or
+ * zone rule there is respected), before conntrack (so the attached entry
+ * is the one conntrack sees). LOCAL_IN at NF_IP_PRI_LAST: after every
+ * filter.
  */
 static const struct nf_hook_ops crab_client_ops[] = {
 	{
@@ -503,10 +946,16 @@ static const struct nf_hook_ops crab_client_ops[] = {
 		.priority = NF_IP_PRI_RAW - 1,
 	},
 	{
-		.hook = crab_client_in,
+		.hook = crab_client_pre,
 		.pf = NFPROTO_IPV4,
 		.hooknum = NF_INET_PRE_ROUTING,
-		.priority = NF_IP_PRI_RAW - 1,
+		.priority = NF_IP_PRI_CONNTRACK - 1,
+	},
+	{
+		.hook = crab_client_in,
+		.pf = NFPROTO_IPV4,
+		.hooknum = NF_INET_LOCAL_IN,
+		.priority = NF_IP_PRI_LAST,
 	},
 };
 
@@ -549,7 +998,7 @@ static int crab_client_sysctl_init(struct net *net, struct crab_client_net *cn)
 
 	BUILD_BUG_ON(ARRAY_SIZE(data) != ARRAY_SIZE(crab_client_ctl_tmpl) - 1);
 	cn->ctl = crab_ep_sysctl_register(net, crab_client_ctl_tmpl,
-					 ARRAY_SIZE(data), data, &cn->ctl_hdr);
+					  ARRAY_SIZE(data), data, &cn->ctl_hdr);
 	return cn->ctl ? 0 : -ENOMEM;
 }
 
@@ -563,7 +1012,10 @@ static int __net_init crab_client_net_init(struct net *net)
 	struct crab_client_net *cn = crab_cn(net);
 	int err;
 
-	cn->enabled = 1;
+	/* Off, lists empty (none): nothing changes until configured. */
+	cn->enabled = 0;
+	crab_ep_cidrs_init(&cn->announce);
+	crab_ep_cidrs_init(&cn->allow);
 	write_pnet(&cn->net, net);
 	spin_lock_init(&cn->deferred_lock);
 	INIT_LIST_HEAD(&cn->deferred);
@@ -572,18 +1024,12 @@ static int __net_init crab_client_net_init(struct net *net)
 	if (!cn->stats)
 		return -ENOMEM;
 	err = crab_ep_table_init(&cn->tbl, table_entries,
-				 (unsigned long)entry_timeout * HZ);
+				 (unsigned long)entry_timeout * HZ, true);
 	if (err)
 		goto err_stats;
-	err = crab_ep_cidrs_init(&cn->announce, CRAB_EP_CIDR_ALL);
-	if (err)
-		goto err_table;
-	err = crab_ep_cidrs_init(&cn->allow, CRAB_EP_CIDR_ALL);
-	if (err)
-		goto err_announce;
 	err = crab_client_sysctl_init(net, cn);
 	if (err)
-		goto err_allow;
+		goto err_table;
 	if (!proc_create_net_single(CRAB_PROC_CLIENT, 0444, net->proc_net,
 				    crab_client_show, NULL)) {
 		err = -ENOMEM;
@@ -599,10 +1045,6 @@ err_proc:
 	remove_proc_entry(CRAB_PROC_CLIENT, net->proc_net);
 err_sysctl:
 	crab_client_sysctl_exit(cn);
-err_allow:
-	crab_ep_cidrs_free(&cn->allow);
-err_announce:
-	crab_ep_cidrs_free(&cn->announce);
 err_table:
 	crab_ep_table_free(&cn->tbl);
 err_stats:
@@ -644,10 +1086,16 @@ static int __init crab_client_init(void)
 {
 	int err;
 
-	err = crab_ep_opt_cfg(&crab_cfg, opt_kind, opt_exid);
-	if (err) {
-		pr_err("invalid opt_kind=%u/opt_exid=%u\n", opt_kind, opt_exid);
-		return err;
+	if (crab_ep_opt_cfg(&crab_cfg, opt_kind, opt_exid)) {
+		const char *why = crab_ep_kind_refused(opt_kind);
+
+		if (why)
+			pr_err("opt_kind=%u refused: kind %u is %s\n", opt_kind,
+			       opt_kind, why);
+		else
+			pr_err("opt_exid=%u refused: not a 16-bit experiment id\n",
+			       opt_exid);
+		return -EINVAL;
 	}
 	if (!entry_timeout || !table_entries || table_entries > (1U << 24)) {
 		pr_err("invalid entry_timeout=%u/table_entries=%u\n",
@@ -659,7 +1107,8 @@ static int __init crab_client_init(void)
 		pr_err("cannot register pernet operations: %d\n", err);
 		return err;
 	}
-	pr_info("loaded (option kind %u)\n", crab_cfg.kind);
+	pr_info("loaded (option kind %u), off in every namespace until net.crab.client_enabled=1\n",
+		crab_cfg.kind);
 	return 0;
 }
 

@@ -1,26 +1,45 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * crab_server: Connection Redirect server echo for unmodified kernels
- * (SPEC.md 3.3). A SYN carrying the redirect option with address A is
- * remembered by its 4-tuple in LOCAL_IN; the SYN-ACK answering it (LOCAL_OUT,
- * which also sees syncookie and retransmitted SYN-ACKs) gets the option
- * with A. Per network namespace: net.crab.server_enabled and
+ * (docs/PROTOCOL.md 3.3). A SYN carrying the redirect option with address
+ * A gets a SYN-ACK carrying the option with A. Per network namespace,
+ * off until net.crab.server_enabled=1 (docs/PROTOCOL.md 3.8); counters in
  * /proc/net/crab_server.
+ *
+ * The echo keeps no state a SYN flood could fill. TCP answers a SYN in the
+ * same softirq, on the same CPU, that delivered it (tcp_v4_rcv ->
+ * tcp_conn_request -> send_synack -> ip_build_and_send_pkt -> LOCAL_OUT;
+ * also for syncookies, Fast Open, and the SYN-ACK a retransmitted SYN
+ * triggers), so LOCAL_IN notes the SYN in a per-CPU slot and LOCAL_OUT
+ * consumes it for the SYN-ACK that acknowledges exactly that SYN (same
+ * 4-tuple, ack = ISN + 1, or the end of its Fast Open data). Every SYN
+ * overwrites the slot, with or without the option: a SYN without it on a
+ * 4-tuple gets a plain SYN-ACK, whatever came before. Only the SYN-ACKs
+ * TCP retransmits from its timer need memory: each echoed SYN-ACK is also
+ * kept in a bounded table (4-tuple -> A, ISN) whose live entries are never
+ * evicted, so a flood can fill free slots but not push out a genuine
+ * entry (a full bucket just leaves that SYN-ACK's retransmissions without
+ * the option, counted in table_full); a SYN without the option clears its
+ * 4-tuple's entry.
+ *
+ * A segment carrying TCP-MD5 or TCP-AO (option 19 or 29) is signed over
+ * its options: it is never grown, and a signed SYN is not remembered.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/percpu.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 
-#include "crab/crab_ep.h"
+#include "../common/crab_ep_lib.h"
 
 static unsigned int opt_kind = CRAB_OPT_KIND_DEFAULT;
 module_param(opt_kind, uint, 0444);
-MODULE_PARM_DESC(opt_kind, "option kind: 42 (default) or 254 (RFC 6994 form)");
+MODULE_PARM_DESC(opt_kind, "option kind: 42 (default), 254 (RFC 6994 form) or another unassigned kind");
 
 static unsigned int opt_exid = CRAB_OPT_EXID_DEFAULT;
 module_param(opt_exid, uint, 0444);
@@ -28,12 +47,12 @@ MODULE_PARM_DESC(opt_exid, "RFC 6994 experiment id used with opt_kind=254");
 
 static unsigned int table_entries = 16384;
 module_param(table_entries, uint, 0444);
-MODULE_PARM_DESC(table_entries, "remembered SYNs per netns (rounded up)");
+MODULE_PARM_DESC(table_entries, "echoed SYN-ACKs remembered per netns for retransmission (rounded up)");
 
 /* A SYN-ACK is retransmitted for up to ~63 s with tcp_synack_retries=5. */
 static unsigned int entry_timeout = 75;
 module_param(entry_timeout, uint, 0444);
-MODULE_PARM_DESC(entry_timeout, "seconds a remembered SYN stays valid");
+MODULE_PARM_DESC(entry_timeout, "seconds an echoed SYN-ACK is remembered");
 
 static struct crab_opt_cfg crab_cfg __read_mostly;
 static unsigned int crab_server_net_id __read_mostly;
@@ -42,18 +61,26 @@ struct crab_server_stats {
 	u64 c[CRAB_SERVER__MAX];
 };
 
+/* The SYN this CPU delivered last (see the top of this file). */
+struct crab_syn_slot {
+	struct crab_ep_key k;	/* client addr, server addr, ports */
+	u32 ack1;		/* ISN + 1 */
+	u32 ack2;		/* ISN + 1 + Fast Open data */
+	u32 addr;		/* A, host order */
+	bool echo;		/* the SYN asked for the echo */
+};
+
 struct crab_server_net {
 	u8 enabled;
 	struct crab_ep_table tbl;
+	struct crab_syn_slot __percpu *slot;
 	struct crab_server_stats __percpu *stats;
 	struct ctl_table *ctl;
 	struct ctl_table_header *ctl_hdr;
 };
 
 static const char *const crab_server_names[] = {
-#define X(e, n, h) n,
-	CRAB_SERVER_COUNTERS(X)
-#undef X
+	CRAB_SERVER_COUNTERS(CRAB_EP_NAME)
 };
 
 static inline struct crab_server_net *crab_sn(const struct net *net)
@@ -85,21 +112,31 @@ static bool crab_server_tcp(struct crab_server_net *sn, struct sk_buff *skb,
 	}
 }
 
-/* LOCAL_IN: remember the address named by a SYN's option. */
+/* LOCAL_IN: note every SYN in this CPU's slot, with A if it asks for it. */
 static unsigned int crab_server_in(void *priv, struct sk_buff *skb,
 				   const struct nf_hook_state *state)
 {
 	struct crab_server_net *sn = crab_sn(state->net);
+	const struct iphdr *iph = ip_hdr(skb);
+	struct crab_syn_slot *slot;
 	struct crab_opt_res res;
-	struct crab_ep_key k;
 	unsigned int thoff;
 	struct tcphdr th;
 	int r;
 
+	if (iph->protocol != IPPROTO_TCP)
+		return NF_ACCEPT;
 	if (!crab_server_tcp(sn, skb, &th, &thoff))
 		return NF_ACCEPT;
-	if (!th.syn || th.ack || th.rst || th.doff <= 5)
+	if (!th.syn || th.ack || th.rst)
 		return NF_ACCEPT;
+
+	slot = this_cpu_ptr(sn->slot);
+	slot->echo = false;
+	slot->k.saddr = iph->saddr;
+	slot->k.daddr = iph->daddr;
+	slot->k.sport = th.source;
+	slot->k.dport = th.dest;
 
 	r = crab_ep_find_opt(skb, thoff, &th, &crab_cfg, &res);
 	if (res.bad_len)
@@ -107,42 +144,50 @@ static unsigned int crab_server_in(void *priv, struct sk_buff *skb,
 	if (r == CRAB_OPT_MALFORMED) {
 		crab_inc(sn, CRAB_SERVER_OPT_MALFORMED);
 		net_dbg_ratelimited("malformed options in SYN from %pI4\n",
-				    &ip_hdr(skb)->saddr);
+				    &iph->saddr);
+	}
+	if (r != CRAB_OPT_FOUND) {
+		/* A new SYN on a 4-tuple drops what an earlier one left. */
+		if (crab_ep_table_del(&sn->tbl, &slot->k))
+			crab_inc(sn, CRAB_SERVER_STALE_CLEARED);
 		return NF_ACCEPT;
 	}
-	if (r != CRAB_OPT_FOUND)
-		return NF_ACCEPT;
 	if (!READ_ONCE(sn->enabled)) {
 		crab_inc(sn, CRAB_SERVER_DISABLED);
 		return NF_ACCEPT;
 	}
-
-	k.saddr = ip_hdr(skb)->saddr;
-	k.daddr = ip_hdr(skb)->daddr;
-	k.sport = th.source;
-	k.dport = th.dest;
-	if (crab_ep_table_put(&sn->tbl, &k, res.addr))
-		crab_inc(sn, CRAB_SERVER_TABLE_EVICTED);
+	if (crab_ep_opts_signed(skb, thoff, &th)) {
+		crab_inc(sn, CRAB_SERVER_SYN_SIGNED);
+		return NF_ACCEPT;
+	}
+	slot->ack1 = ntohl(th.seq) + 1;
+	slot->ack2 = slot->ack1 + (skb->len - thoff - th.doff * 4);
+	slot->addr = res.addr;
+	slot->echo = true;
 	crab_inc(sn, CRAB_SERVER_SYN_OPT_SEEN);
 	return NF_ACCEPT;
 }
 
-/* LOCAL_OUT: give the SYN-ACK answering a remembered SYN the option. */
+/* LOCAL_OUT: give the SYN-ACK answering a SYN that asked for it the option. */
 static unsigned int crab_server_out(void *priv, struct sk_buff *skb,
 				    const struct nf_hook_state *state)
 {
 	struct crab_server_net *sn = crab_sn(state->net);
 	const struct iphdr *iph = ip_hdr(skb);
+	struct crab_syn_slot *slot;
+	struct crab_opt_res res;
+	struct crab_ep_val v;
 	struct crab_ep_key k;
 	unsigned int thoff;
+	bool rtx = false;
 	struct tcphdr th;
-	u32 addr;
+	u32 ack;
 
-	if (iph->protocol != IPPROTO_TCP)
+	if (iph->protocol != IPPROTO_TCP || !READ_ONCE(sn->enabled))
 		return NF_ACCEPT;
 	if (!crab_server_tcp(sn, skb, &th, &thoff))
 		return NF_ACCEPT;
-	if (!th.syn || !th.ack || th.rst || !READ_ONCE(sn->enabled))
+	if (!th.syn || !th.ack || th.rst)
 		return NF_ACCEPT;
 
 	/* The SYN's key, seen from the other side. */
@@ -150,12 +195,43 @@ static unsigned int crab_server_out(void *priv, struct sk_buff *skb,
 	k.daddr = iph->saddr;
 	k.sport = th.dest;
 	k.dport = th.source;
-	if (!crab_ep_table_get(&sn->tbl, &k, &addr, false))
+	ack = ntohl(th.ack_seq);
+	/*
+	 * A SYN-ACK can leave from process context too (simultaneous open,
+	 * from the backlog): BH off, so that the slot is this CPU's and no
+	 * SYN's softirq rewrites it meanwhile.
+	 */
+	local_bh_disable();
+	slot = this_cpu_ptr(sn->slot);
+	if (slot->echo && !memcmp(&slot->k, &k, sizeof(k)) &&
+	    (ack == slot->ack1 || ack == slot->ack2)) {
+		slot->echo = false;
+		v.a = slot->addr;
+		v.b = slot->ack1;
+		v.c = slot->ack2;
+	} else if (crab_ep_table_get(&sn->tbl, &k, &v) &&
+		   (ack == v.b || ack == v.c)) {
+		rtx = true;
+	} else {
+		local_bh_enable();
+		return NF_ACCEPT;
+	}
+	local_bh_enable();
+	if (crab_ep_opts_signed(skb, thoff, &th)) {
+		crab_inc(sn, CRAB_SERVER_SYNACK_SIGNED);
+		return NF_ACCEPT;
+	}
+	/* Already echoed: LOCAL_OUT runs again for a VRF's device. */
+	if (crab_ep_find_opt(skb, thoff, &th, &crab_cfg, &res) == CRAB_OPT_FOUND)
 		return NF_ACCEPT;
 
-	switch (crab_ep_add_opt(skb, thoff, &crab_cfg, htonl(addr))) {
+	switch (crab_ep_add_opt(skb, thoff, &crab_cfg, htonl(v.a))) {
 	case CRAB_EP_GROW_OK:
 		crab_inc(sn, CRAB_SERVER_SYNACK_ECHOED);
+		if (rtx)
+			crab_inc(sn, CRAB_SERVER_SYNACK_RTX_ECHOED);
+		else if (crab_ep_table_put(&sn->tbl, &k, &v) == CRAB_EP_PUT_FULL)
+			crab_inc(sn, CRAB_SERVER_TABLE_FULL);
 		break;
 	case CRAB_EP_GROW_NO_ROOM:
 		crab_inc(sn, CRAB_SERVER_SYNACK_NO_ROOM);
@@ -178,7 +254,8 @@ static unsigned int crab_server_out(void *priv, struct sk_buff *skb,
 /*
  * LOCAL_IN last and LOCAL_OUT first: both see the tuple the socket sees
  * (after any DNAT on input, before any NAT on output), so the SYN's key and
- * the SYN-ACK's key match.
+ * the SYN-ACK's key match; LOCAL_IN last also means only a SYN every filter
+ * let through is noted.
  */
 static const struct nf_hook_ops crab_server_ops[] = {
 	{
@@ -222,7 +299,7 @@ static int crab_server_sysctl_init(struct net *net, struct crab_server_net *sn)
 
 	BUILD_BUG_ON(ARRAY_SIZE(data) != ARRAY_SIZE(crab_server_ctl_tmpl) - 1);
 	sn->ctl = crab_ep_sysctl_register(net, crab_server_ctl_tmpl,
-					 ARRAY_SIZE(data), data, &sn->ctl_hdr);
+					  ARRAY_SIZE(data), data, &sn->ctl_hdr);
 	return sn->ctl ? 0 : -ENOMEM;
 }
 
@@ -234,16 +311,19 @@ static void crab_server_sysctl_exit(struct crab_server_net *sn)
 static int __net_init crab_server_net_init(struct net *net)
 {
 	struct crab_server_net *sn = crab_sn(net);
-	int err;
+	int err = -ENOMEM;
 
-	sn->enabled = 1;
+	sn->enabled = 0;	/* off until configured (docs/PROTOCOL.md 3.8) */
 	sn->stats = alloc_percpu(struct crab_server_stats);
 	if (!sn->stats)
-		return -ENOMEM;
-	err = crab_ep_table_init(&sn->tbl, table_entries,
-				 (unsigned long)entry_timeout * HZ);
-	if (err)
+		goto err;
+	sn->slot = alloc_percpu(struct crab_syn_slot);
+	if (!sn->slot)
 		goto err_stats;
+	err = crab_ep_table_init(&sn->tbl, table_entries,
+				 (unsigned long)entry_timeout * HZ, false);
+	if (err)
+		goto err_slot;
 	err = crab_server_sysctl_init(net, sn);
 	if (err)
 		goto err_table;
@@ -264,8 +344,11 @@ err_sysctl:
 	crab_server_sysctl_exit(sn);
 err_table:
 	crab_ep_table_free(&sn->tbl);
+err_slot:
+	free_percpu(sn->slot);
 err_stats:
 	free_percpu(sn->stats);
+err:
 	pr_err("netns init failed: %d\n", err);
 	return err;
 }
@@ -282,6 +365,7 @@ static void __net_exit crab_server_net_exit(struct net *net)
 	remove_proc_entry(CRAB_PROC_SERVER, net->proc_net);
 	crab_server_sysctl_exit(sn);
 	crab_ep_table_free(&sn->tbl);
+	free_percpu(sn->slot);
 	free_percpu(sn->stats);
 }
 
@@ -297,10 +381,16 @@ static int __init crab_server_init(void)
 {
 	int err;
 
-	err = crab_ep_opt_cfg(&crab_cfg, opt_kind, opt_exid);
-	if (err) {
-		pr_err("invalid opt_kind=%u/opt_exid=%u\n", opt_kind, opt_exid);
-		return err;
+	if (crab_ep_opt_cfg(&crab_cfg, opt_kind, opt_exid)) {
+		const char *why = crab_ep_kind_refused(opt_kind);
+
+		if (why)
+			pr_err("opt_kind=%u refused: kind %u is %s\n", opt_kind,
+			       opt_kind, why);
+		else
+			pr_err("opt_exid=%u refused: not a 16-bit experiment id\n",
+			       opt_exid);
+		return -EINVAL;
 	}
 	if (!entry_timeout || !table_entries || table_entries > (1U << 24)) {
 		pr_err("invalid entry_timeout=%u/table_entries=%u\n",
@@ -312,7 +402,8 @@ static int __init crab_server_init(void)
 		pr_err("cannot register pernet operations: %d\n", err);
 		return err;
 	}
-	pr_info("loaded (option kind %u)\n", crab_cfg.kind);
+	pr_info("loaded (option kind %u), off in every namespace until net.crab.server_enabled=1\n",
+		crab_cfg.kind);
 	return 0;
 }
 

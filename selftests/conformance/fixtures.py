@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""LB conformance fixtures (SPEC.md 3.2, 5, 6), in the shape of Katran's
+"""LB conformance fixtures (docs/PROTOCOL.md 3.2, 5, 6), in the shape of Katran's
 packet fixtures: description, service configuration, input frames, and for
 each the expected verdict and expected output frame.
 
-Expected frames are built from scratch with scapy from the fields the SPEC
-says must come out (checksums recomputed by scapy), never by running an LB's
+Expected frames are built from scratch with scapy from the fields the
+protocol says must come out (checksums recomputed by scapy), never by running an LB's
 rewrite. Every LB implementation runs the same JSON:
 
     python3 fixtures.py > fixtures.json      # or: fixtures.py -o FILE
@@ -187,6 +187,14 @@ def cases():
         "legacy_syn_insert_vlan", "insert on a VLAN-tagged frame",
         [svc(legacy="insert")], [fwd(inp(opts=MSS, vlan=5), out_to(BE[0], opts=cap + MSS, vlan=5))],
         {"syn_inserted": 1}))
+    out.append(case(
+        "legacy_syn_insert_eol", "insert into a SYN whose options end in EOL: the option goes before them, "
+        "where every walk sees it (never behind the EOL)",
+        [svc(legacy="insert")],
+        [fwd(inp(opts=MSS + bytes([0, 0, 0, 0])), out_to(BE[0], opts=cap + MSS + bytes([0, 0, 0, 0]))),
+         fwd(inp(opts=bytes([0, 0, 0, 0]), sport=SPORT + 1),
+             out_to(BE[0], opts=cap + bytes([0, 0, 0, 0]), sport=SPORT + 1))],
+        {"syn_inserted": 2}))
     out.append(case(
         "legacy_syn_insert_no_room_40", "insert refused: options already 40 bytes (doff 15)",
         [svc(legacy="insert")], [verdict(inp(opts=MSS + bytes([1]) * 36), "drop")], {"no_room": 1}))

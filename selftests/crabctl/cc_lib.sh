@@ -2,11 +2,12 @@
 #
 # Helpers of the crabctl selftests (sourced after ../lib.sh). The XDP LB
 # tests reuse the lb_xdp helpers (private bpffs, crabctl via nsenter) and
-# the lb_nf capture helpers (nf_capture_start/stop, nf_res, nf_send).
+# the lb_nf helpers (crabctl in the LB's namespace, captures).
 
 # The standard topology with 3 servers and the XDP LB attached natively to
 # the LB's eth0 (its bridge-side peer gets a pass program for XDP_TX).
 cc_xdp_setup() {
+	crab_need_nettest
 	crab_topo_setup 3
 	NF_DIR=$(mktemp -d)
 	crab_defer "rm -rf $NF_DIR"
@@ -44,32 +45,31 @@ cc_conf() {
 
 # cc_syns N SPORT: send N capable SYNs to the VIP from one CPU (the rr
 # position is per CPU) and print the client's SYNs each server received,
-# "[a, b, c]" (captures keep only packets from the client, so health
-# probes from the LB do not count).
+# "a b c" (captures keep only packets from the client, so health probes
+# from the LB do not count).
 cc_syns() {
-	local i files=() args=()
+	local i args=()
 	rm -f "$NF_DIR"/*.pcap "$NF_DIR"/*.pcap.err
 	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
 		crab_capture_start "${NS_SRV[i]}" "$NF_DIR/srv$i.pcap" \
 			"src host $IP_CLI and tcp dst port $NF_PORT"
-		files+=("$NF_DIR/srv$i.pcap")
 		args+=("srv$i=$NF_DIR/srv$i.pcap")
 	done
-	taskset -c 0 ip netns exec "$NS_CLI" $NF_PKT send --dst "$VIP" --dport "$NF_PORT" \
-		--count "$1" --sport "${2:-20000}" --opt vip
-	crab_capture_stop "${files[@]}"
-	NF_RES=$($NF_PKT check --port "$NF_PORT" "${args[@]}")
-	nf_res '[L(i)["syn"] for i in (1,2,3)]'
+	taskset -c 0 ip netns exec "$NS_CLI" "$CRAB_NETTEST" send dst="$VIP" dport="$NF_PORT" \
+		count="$1" sport="${2:-20000}" opt=mss:1460,crab
+	crab_capture_stop "${args[@]#*=}"
+	crab_pcap_summary --port "$NF_PORT" "${args[@]}"
+	echo "${CRAB_PCAP[srv1.syn]} ${CRAB_PCAP[srv2.syn]} ${CRAB_PCAP[srv3.syn]}"
 }
 
 # ---- crab-lb-dpdk (net_af_packet on the LB's veth) ---------------------------
 
 # cc_dpdk_setup: the standard topology with 3 servers and crab-lb-dpdk on
 # the LB's eth0 (../lb_dpdk/lbd_lib.sh lbd_start), started without
-# services. Sets LBD, CC_PKT, PREFIX, WORK, LB_PID.
+# services. Sets LBD, PREFIX, WORK, LB_PID.
 cc_dpdk_setup() {
 	source "$CRAB_TOP/selftests/lb_dpdk/lbd_lib.sh"
-	CC_PKT="python3 $CRAB_TOP/selftests/lb_dpdk/lbd_pkt.py"
+	crab_need_nettest
 	crab_topo_setup 3
 	WORK=$(mktemp -d)
 	crab_defer rm -rf "$WORK"
@@ -108,17 +108,16 @@ cc_dpdk_conf() {
 # SPORT.., prints the SYNs each server received, "a b c" (only those: other
 # traffic from the client, e.g. health probes, is not counted).
 cc_dpdk_syns() {
-	local i out=
+	local i
 	for i in 1 2 3; do
 		crab_capture_start "${NS_SRV[i]}" "$WORK/s$i.pcap" \
 			"tcp and src host $IP_CLI and src portrange $2-$(($2 + $1 - 1))"
 	done
-	ip netns exec "$NS_CLI" $CC_PKT send --vip "$VIP" --count "$1" --sport "$2" --opt
+	ip netns exec "$NS_CLI" "$CRAB_NETTEST" send dst="$VIP" dport=80 count="$1" sport="$2" \
+		opt=mss:1460,crab inter=0.002
 	crab_capture_stop "$WORK/s1.pcap" "$WORK/s2.pcap" "$WORK/s3.pcap"
-	for i in 1 2 3; do
-		out+="$($CC_PKT check --pcap "$WORK/s$i.pcap" | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn"])') "
-	done
-	echo "${out% }"
+	crab_pcap_summary --filter "flags=S" s1="$WORK/s1.pcap" s2="$WORK/s2.pcap" s3="$WORK/s3.pcap"
+	echo "${CRAB_PCAP[s1.syn]} ${CRAB_PCAP[s2.syn]} ${CRAB_PCAP[s3.syn]}"
 }
 
 # ---- crabctl health, the same scenario on every LB ----------------------------
@@ -202,7 +201,7 @@ print([str(b["drain"]).lower() for b in j["service"][0]["backend"] if b["addr"] 
 	log_test $? "restored backend gets SYNs again ($got)"
 
 	wait $hold
-	[ "$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["ok"], j["failed"])' "$dir/hold.json")" = "2 0" ]
+	crab_conns_ok "$(cat "$dir/hold.json")" 2
 	log_test $? "open connections to another backend kept working while it was drained"
 
 	sed 's/^/# /' "$dir/health.log"

@@ -14,7 +14,6 @@ source "$(dirname "$0")/cc_lib.sh"
 
 crab_require_root
 crab_check_tool python3 tcpdump nsenter taskset unshare
-crab_require_python_module scapy
 crab_require_built "$CRABCTL" crabctl
 xdp_private_bpffs "$@"
 cc_xdp_setup
@@ -29,7 +28,7 @@ echo "$out" | sed 's/^/# /'
 [ $rc -eq 0 ] && [ "$(echo "$out" | grep -c '^service add\|^backend add')" = 4 ]
 log_test $? "apply: service add + 3 backend adds"
 got=$(cc_syns $((3 * N)) 20000)
-[ "$got" = "[$N, $N, $N]" ]
+[ "$got" = "$N $N $N" ]
 log_test $? "traffic follows: $((3 * N)) SYNs split $got"
 
 # 2. same file again: nothing to do
@@ -50,7 +49,7 @@ order=$(echo "$out" | awk '/^service set/ {print "s"} /^backend set/ {print "b"}
 [ $rc -eq 0 ] && [ "$order" = sbbd ]
 log_test $? "edited file: service set, backend sets, then the delete ($order)"
 got=$(cc_syns $((2 * N)) 21000)
-[ "$got" = "[0, $((2 * N)), 0]" ]
+[ "$got" = "0 $((2 * N)) 0" ]
 log_test $? "traffic follows the edit: only the active backend gets SYNs ($got)"
 [ "$(lbctl apply -f "$F")" = "no changes" ]
 log_test $? "converged: re-apply changes nothing"

@@ -18,7 +18,6 @@ source "$(dirname "$0")/cc_lib.sh"
 
 crab_require_root
 crab_check_tool python3 tcpdump nsenter taskset unshare flock
-crab_require_python_module scapy
 crab_require_built "$CRABCTL" crabctl
 xdp_private_bpffs "$@"
 cc_xdp_setup

@@ -14,7 +14,6 @@ source "$(dirname "$0")/cc_lib.sh"
 
 crab_require_root
 crab_check_tool tcpdump python3 nft
-crab_require_python_module scapy
 crab_require_built "$CRABCTL" crabctl
 cc_dpdk_setup
 CC_PORT=80

@@ -13,7 +13,6 @@ source "$(dirname "$0")/cc_lib.sh"
 
 crab_require_root
 crab_check_tool python3 tcpdump nsenter taskset unshare nft
-crab_require_python_module scapy
 crab_require_built "$CRABCTL" crabctl
 xdp_private_bpffs "$@"
 cc_xdp_setup
@@ -24,6 +23,6 @@ lbctl apply -f "$NF_DIR/lb.toml" >/dev/null
 log_test $? "apply: 3 backends"
 
 CC_HCTL=(nsenter --net="/run/netns/$NS_LB" "$CRABCTL")
-cc_split() { cc_syns "$@" | tr -d '[],'; }
+cc_split() { cc_syns "$@"; }
 cc_health_suite "$NF_DIR" --lb xdp --dev eth0
 crab_exit

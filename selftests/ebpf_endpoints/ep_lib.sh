@@ -58,7 +58,8 @@ ep_in_cg_bg() {
 # Kill what is left in the test's cgroups (bounded wait), then remove them.
 ep_cg_remove() {
 	local base=$1 cg i
-	for cg in "$base/cli" "$base/srv"; do
+	for cg in "$base"/*/; do
+		cg=${cg%/}
 		[ -d "$cg" ] || continue
 		for i in $(seq 1 50); do
 			# (cgroupfs files report size 0: read them)
@@ -116,20 +117,22 @@ ep_ip2hex() {
 }
 
 # The LB fixture: lb_rr.bpf.c (a stateless round-robin tc program) on the
-# LB's eth0, pinned in the private bpffs.
+# LB's eth0, pinned in the private bpffs (EP_LB_PIN: a second LB's name).
+# Its backends are the three servers, or EP_RR_DIPS ("A B C").
 ep_lb_rr_setup() {
-	local d=$1 dir
-	dir=$(dirname "$0")
+	local d=$1 dir pin=/sys/fs/bpf/crabtest_lb${EP_LB_PIN:-} dips
+	dir=$CRAB_TOP/selftests/ebpf_endpoints
+	read -r -a dips <<<"${EP_RR_DIPS:-${IP_SRV[1]} ${IP_SRV[2]} ${IP_SRV[3]}}"
 	clang -O2 -g -mcpu=v3 -target bpf -I/usr/include/x86_64-linux-gnu \
 		-DVIP="$(ep_ip2hex "$VIP")" -DHOLD_ADDR="$(ep_ip2hex "$HOLD_ADDR")" \
-		-DPORT="$EP_PORT" -DDIP1="$(ep_ip2hex "${IP_SRV[1]}")" \
-		-DDIP2="$(ep_ip2hex "${IP_SRV[2]}")" -DDIP3="$(ep_ip2hex "${IP_SRV[3]}")" \
-		-c "$dir/lb_rr.bpf.c" -o "$d/lb_rr.o" || return 1
-	bpftool prog load "$d/lb_rr.o" /sys/fs/bpf/crabtest_lb type classifier \
-		pinmaps /sys/fs/bpf/crabtest_lbmaps || return 1
+		-DPORT="$EP_PORT" -DDIP1="$(ep_ip2hex "${dips[0]}")" \
+		-DDIP2="$(ep_ip2hex "${dips[1]}")" -DDIP3="$(ep_ip2hex "${dips[2]}")" \
+		-c "$dir/lb_rr.bpf.c" -o "$d/lb_rr${EP_LB_PIN:-}.o" || return 1
+	bpftool prog load "$d/lb_rr${EP_LB_PIN:-}.o" "$pin" type classifier \
+		pinmaps "${pin}maps" || return 1
 	nsenter --net="/run/netns/$NS_LB" tc qdisc add dev eth0 clsact || return 1
 	nsenter --net="/run/netns/$NS_LB" tc filter add dev eth0 ingress \
-		bpf da object-pinned /sys/fs/bpf/crabtest_lb
+		bpf da object-pinned "$pin"
 }
 
 # Counter NAME of the XDP LB's service $VIP:$EP_PORT, or of the program
@@ -262,9 +265,14 @@ ep_lb_packets() {
 		python3 -c 'import json,sys; j=json.load(sys.stdin); print(j.get("formatted", j)["value"])'
 }
 
-# The whole setup; "$@" = extra client attach options. EP_CLIENT and
+# The whole setup; "$@" = the eBPF client's attach options (its announce
+# and allow lists start empty: the caller names them). EP_CLIENT and
 # EP_SERVER (ebpf, the default, or module: crab_client.ko/crab_server.ko,
-# per netns and enabled by default) choose the endpoint implementations.
+# per netns) choose the endpoint implementations; every endpoint is
+# configured explicitly (nothing happens by default): the eBPF server
+# echoes (unless EP_SERVER_BARE=1: attached without options), a module
+# client announces to $VIP and accepts redirects from the segment, module
+# servers echo.
 ep_setup() {
 	local cgroot i
 	crab_check_tool nsenter python3 clang bpftool tc ping
@@ -273,6 +281,9 @@ ep_setup() {
 	[ "${EP_CLIENT:-ebpf}" = module ] && crab_load_module crab_client
 	[ "${EP_SERVER:-ebpf}" = module ] && crab_load_module crab_server
 	crab_topo_setup 3
+	[ "${EP_CLIENT:-ebpf}" = module ] &&
+		crab_client_config "$NS_CLI" --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
+	[ "${EP_SERVER:-ebpf}" = module ] && crab_server_config "${NS_SRV[@]:1}"
 	cgroot=$(ep_cgroup2)
 	CG_BASE=$cgroot/crab-ep-$CRAB_SFX
 	mkdir -p "$CG_BASE/cli" "$CG_BASE/srv" || crab_skip "cannot create cgroups under $cgroot"
@@ -285,17 +296,31 @@ ep_setup() {
 	ep_lb_setup "$EP_TMP" || crab_fail "LB setup (EP_LB=${EP_LB:-rr})"
 	ip -n "$NS_CLI" route add "$HOLD_ADDR/32" via "$IP_LB"
 
+	# (crabctl's notices are kept in $EP_TMP/attach-{srv,cli}.err too.)
 	if [ "${EP_SERVER:-ebpf}" = ebpf ]; then
-		"$CRABCTL" ebpf server attach --cgroup "$CG_SRV" ||
-			crab_fail "crabctl ebpf server attach"
+		local echo=(--echo on)
+		[ -n "${EP_SERVER_BARE:-}" ] && echo=()
+		"$CRABCTL" ebpf server attach --cgroup "$CG_SRV" "${echo[@]}" \
+			2>"$EP_TMP/attach-srv.err" ||
+			crab_fail "crabctl ebpf server attach: $(cat "$EP_TMP/attach-srv.err")"
+		cat "$EP_TMP/attach-srv.err" >&2
 		crab_defer "$CRABCTL ebpf server detach --cgroup $CG_SRV"
 	fi
 	if [ "${EP_CLIENT:-ebpf}" = ebpf ]; then
-		ep_crabctl "$NS_CLI" ebpf client attach --cgroup "$CG_CLI" --dev eth0 "$@" ||
-			crab_fail "crabctl ebpf client attach"
+		ep_crabctl "$NS_CLI" ebpf client attach --cgroup "$CG_CLI" --dev eth0 "$@" \
+			2>"$EP_TMP/attach-cli.err" ||
+			crab_fail "crabctl ebpf client attach: $(cat "$EP_TMP/attach-cli.err")"
+		cat "$EP_TMP/attach-cli.err" >&2
 		crab_defer "ep_crabctl $NS_CLI ebpf client detach --cgroup $CG_CLI --dev eth0"
 	fi
 	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
+		# EP_SERVER_SYSCTLS: "name=value ..." set in each server before
+		# its listener starts.
+		if [ -n "${EP_SERVER_SYSCTLS:-}" ]; then
+			# shellcheck disable=SC2086
+			ip netns exec "${NS_SRV[i]}" sysctl -qw $EP_SERVER_SYSCTLS ||
+				crab_fail "sysctl $EP_SERVER_SYSCTLS in ${NS_SRV[i]}"
+		fi
 		ep_echo_server "${NS_SRV[i]}" "$EP_PORT"
 	done
 }
@@ -379,19 +404,19 @@ ep_conns_round() {
 	log_test $ok "rr: servers completed ${EP_D[*]} (N/3 = $((n / 3)) within $tol)"
 }
 
-# ep_maps_drained: the eBPF client's maps are empty again once the
-# connections are closed (bounded wait for the last FIN exchanges).
-# Sets EP_CLOSED (flows_closed).
+# ep_maps_drained: the eBPF client's flow table is empty again once the
+# connections are closed (bounded wait for the last FIN exchanges); the
+# per-socket state goes with the sockets. Sets EP_CLOSED (flows_closed).
 ep_maps_drained() {
-	local i p fo fi
+	local i f
 	for i in $(seq 1 300); do
-		p=$(ep_stat maps.pending) fo=$(ep_stat maps.flows_out) fi=$(ep_stat maps.flows_in)
-		[ "$p$fo$fi" = 000 ] && break
+		f=$(ep_stat maps.flows)
+		[ "$f" = 0 ] && break
 		sleep 0.1
 	done
 	EP_CLOSED=$(ep_stat flows_closed)
-	crab_log "maps: pending=$p flows_out=$fo flows_in=$fi; flows_closed=$EP_CLOSED"
-	[ "$p$fo$fi" = 000 ]
+	crab_log "maps: flows=$f probes=$(ep_stat maps.probes); flows_closed=$EP_CLOSED"
+	[ "$f" = 0 ]
 }
 
 # ep_backend_removal H SLACK: H redirected connections held open (5
@@ -441,4 +466,88 @@ ep_backend_removal() {
 	[ $hrc = 0 ] && [ "$(crab_json "$hold" 'j["ok"]')" = "$h" ] &&
 		[ "$(crab_json "$hold" 'j["failed"]')" = 0 ] && [ "$on2" -ge $((h / 3 - tol)) ] && [ "$on2" -gt 0 ]
 	log_test $? "all $h open connections, $on2 of them to the removed backend, kept exchanging data"
+}
+
+# ---- long-lived helpers: one python per role and test, never per packet ----
+
+# ep_helper_start NAME NS CG SCRIPT [ARGS...]: start python3 SCRIPT in
+# namespace NS (as a member of cgroup CG unless empty), talking over two
+# FIFOs in $EP_TMP. ep_helper NAME LINE sends one command line and prints
+# the helper's one-line answer (60 s at most: a guest imports scapy slowly).
+declare -A EP_HIN EP_HOUT
+ep_helper_start() {
+	local name=$1 ns=$2 cg=$3 d fin fout
+	shift 3
+	d=$EP_TMP/helper-$name
+	mkfifo "$d.in" "$d.out" || crab_fail "mkfifo $d"
+	if [ -n "$cg" ]; then
+		sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
+			ip netns exec "$ns" python3 "$@" <"$d.in" >"$d.out" 2>"$d.err" &
+	else
+		ip netns exec "$ns" python3 "$@" <"$d.in" >"$d.out" 2>"$d.err" &
+	fi
+	crab_defer "kill $!"
+	exec {fin}>"$d.in" {fout}<"$d.out"
+	EP_HIN[$name]=$fin
+	EP_HOUT[$name]=$fout
+}
+
+ep_helper() {
+	local line
+	echo "$2" >&"${EP_HIN[$1]}"
+	read -r -t 60 line <&"${EP_HOUT[$1]}" ||
+		line="error: no answer from helper $1: $(tail -n 3 "$EP_TMP/helper-$1.err" | tr '\n' ' ')"
+	echo "$line"
+}
+
+# The attacker of the spoofing tests: host $2 (default .50) on the client's
+# segment with the packet forger (ep_spoof.py) as helper "spoof"; sets
+# NS_SPOOF, CLI_MAC.
+ep_spoofer_start() {
+	crab_add_host SPOOF "${1:-$CRAB_SUBNET.50}"
+	CLI_MAC=$(ip -n "$NS_CLI" -br link show eth0 | awk '{ print $3 }')
+	ep_helper_start spoof "$NS_SPOOF" "" "$CRAB_TOP/selftests/ebpf_endpoints/ep_spoof.py"
+}
+
+# A SYN-ACK for the spoofer: ep_synack_json SRC LPORT ACK [EXTRA_JSON]
+# (from SRC:9999 to the client's LPORT, naming $VIP).
+ep_synack_json() {
+	printf '{"op": "synack", "dst_mac": "%s", "src": "%s", "dst": "%s", "sport": 9999, "dport": %s, "seq": 12345, "ack": %s, "name": "%s"%s}' \
+		"$CLI_MAC" "$1" "$IP_CLI" "$2" "$3" "$VIP" "${4:+, $4}"
+}
+
+# ep_syn_seq PCAP LPORT: the sequence number of the SYN from LPORT in the
+# running capture PCAP (10 s at most).
+ep_syn_seq() {
+	local i s
+	for i in $(seq 100); do
+		s=$(tcpdump -nn -r "$1" "tcp src port $2 and tcp[13] & 18 == 2" 2>/dev/null |
+			head -n 1 | sed -n 's/.* seq \([0-9]*\),.*/\1/p')
+		[ -n "$s" ] && { echo "$s"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+# ep_wait_stat NAME VALUE: until counter NAME reaches VALUE (20 s at most).
+ep_wait_stat() {
+	local i
+	for i in $(seq 200); do
+		[ "$(ep_stat "$1")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# ep_probe_expected: does this kernel have BPF netfilter programs (Linux
+# 6.4), so that the eBPF client attaches its input-path probe? Decided from
+# the kernel, not from what crabctl did: a probe crabctl failed to attach
+# is a failure (ep_probe_attached), never a skip.
+ep_probe_expected() {
+	grep -qw bpf_nf_link_attach /proc/kallsyms
+}
+
+# ep_probe_attached: the client in $NS_CLI has its netfilter link pinned.
+ep_probe_attached() {
+	nsenter --net="/run/netns/$NS_CLI" find "$EP_PIN" -name 'client_nf_*' | grep -q .
 }

@@ -6,7 +6,8 @@
 # (crab_server.ko) on the three backends, through the XDP LB. $N
 # connections to the VIP succeed with data echoed, each one redirected by
 # the eBPF client on the module's echoed option; the LB saw one packet per
-# connection and split them evenly (rr); the client's maps drain.
+# connection and split them evenly (rr); the client's flow table drains;
+# on Linux 6.4 and later each redirect went through the input-path probe.
 
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/ep_lib.sh"
@@ -17,7 +18,7 @@ ep_unshare "$@"
 crab_has_modules || crab_skip "kernel without loadable module support"
 crab_check_tool taskset
 EP_LB=xdp EP_SERVER=module
-ep_setup --announce "$VIP/32"
+ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
 
 e0=0
 for i in 1 2 3; do
@@ -55,12 +56,15 @@ done
 [ "$syn" = $((N + retr)) ] && [ "$nsd" = 0 ] && [ $((s[1] + s[2] + s[3])) = $N ] || ok=1
 log_test $ok "LB saw one SYN per connection ($syn, $nsd others), rr split ${s[*]:1}"
 
-for i in $(seq 1 300); do
-	p=$(ep_stat maps.pending) fo=$(ep_stat maps.flows_out) fi=$(ep_stat maps.flows_in)
-	[ "$p$fo$fi" = 000 ] && break
-	sleep 0.1
-done
-[ "$p$fo$fi" = 000 ] && [ "$(ep_stat flows_closed)" = $N ]
-log_test $? "client maps are empty after close (pending=$p flows_out=$fo flows_in=$fi)"
+ep_maps_drained && [ "$EP_CLOSED" = $N ]
+log_test $? "client flow table is empty after close"
+
+# Linux 6.4 and later: every redirect went through the input-path probe.
+if ep_probe_expected; then
+	ep_probe_attached && [ "$(ep_stat probes_sent)" = $N ] && [ "$(ep_stat rejected_probe)" = 0 ]
+	log_test $? "each redirect passed the input-path probe ($(ep_stat probes_sent) probes)"
+else
+	log_test $ksft_skip "input-path probe: kernel $(uname -r) has no BPF netfilter programs (Linux 6.4)"
+fi
 
 crab_exit

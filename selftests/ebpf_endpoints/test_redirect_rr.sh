@@ -40,14 +40,8 @@ crab_log "connections per server: $s1 $s2 $s3"
 log_test $? "round-robin split exactly 100/100/100 on the servers"
 
 # 2. Maps drain when the connections close (bounded wait for the last FINs).
-for i in $(seq 1 50); do
-	p=$(ep_stat maps.pending) fo=$(ep_stat maps.flows_out) fi=$(ep_stat maps.flows_in)
-	[ "$p$fo$fi" = 000 ] && break
-	sleep 0.1
-done
-crab_log "maps: pending=$p flows_out=$fo flows_in=$fi closed=$(ep_stat flows_closed)"
-[ "$p$fo$fi" = 000 ] && [ "$(ep_stat flows_closed)" = "$N" ]
-log_test $? "client maps are empty again after the connections close"
+ep_maps_drained && [ "$EP_CLOSED" = "$N" ]
+log_test $? "client flow table is empty again after the connections close"
 
 # 3. The server echoes only for SYNs carrying the option: SYNs from a plain
 # host (no eBPF), with and without the option, captured SYN-ACKs checked.

@@ -34,16 +34,6 @@ wait_pkts() {
 	return 1
 }
 
-# wait_stat NAME VALUE: until counter NAME reaches VALUE (20 s at most).
-wait_stat() {
-	local i
-	for i in $(seq 200); do
-		[ "$(ep_stat "$1")" -ge "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # spoof PCAP MODE [ARGS]: the spoofer answers the first SYN in PCAP (see the
 # modes below).
 spoof() {
@@ -72,11 +62,11 @@ spoof() {
 	PY
 }
 
-# spoof_case DIALED MODE COUNTER DESC: hold a socket to DIALED:9999, capture
-# its SYN, send the spoofed SYN-ACK from the spoofer, check the counter and
-# that the socket is still connecting to DIALED.
+# spoof_case DIALED MODE SRC COUNTER DESC: hold a socket to DIALED:9999,
+# capture its SYN, send the spoofed SYN-ACK from the spoofer with source
+# SRC, check the counter and that the socket is still connecting to DIALED.
 spoof_case() {
-	local dialed=$1 mode=$2 counter=$3 desc=$4 before pcap cpid
+	local dialed=$1 mode=$2 src=$3 counter=$4 desc=$5 before pcap cpid
 	local red_before red_after flows rc=0
 
 	pcap=$EP_TMP/syn-$mode-$counter.pcap
@@ -92,8 +82,8 @@ except OSError:
     pass' "$dialed"
 	cpid=$EP_BG_PID
 	wait_pkts "$pcap" 1 || { crab_log "no SYN captured"; kill $cpid; log_test 1 "$desc"; return; }
-	spoof "$pcap" "$mode" "$CRAB_SUBNET.50" || rc=1
-	wait_stat "$counter" $((before + 1)) || crab_log "$counter did not move"
+	spoof "$pcap" "$mode" "$src" || rc=1
+	ep_wait_stat "$counter" $((before + 1)) || crab_log "$counter did not move"
 	ip netns exec "$NS_CLI" ss -Htn state syn-sent | sed 's/^/# /'
 	# The socket must still be connecting to the dialed address.
 	ip netns exec "$NS_CLI" ss -Htn state syn-sent "dst $dialed:9999" | grep -q . || {
@@ -102,17 +92,21 @@ except OSError:
 	wait $cpid 2>/dev/null
 	crab_capture_stop "$pcap"
 	red_after=$(ep_stat redirected)
-	flows=$(ep_stat maps.flows_out)
+	flows=$(ep_stat maps.flows)
 	crab_log "$counter $before -> $(ep_stat "$counter"), redirected $red_before -> $red_after, flows $flows"
 	[ "$(ep_stat "$counter")" = $((before + 1)) ] && [ "$red_after" = "$red_before" ] &&
 		[ "$flows" = 0 ] || rc=1
 	log_test $rc "$desc"
 }
 
-spoof_case "$VIP" badack rejected_bad_ack "spoofed SYN-ACK with a wrong ack: rejected and counted"
-spoof_case "$VIP" rightack rejected_allow "right ack from outside the allow-list: rejected and counted"
+# (The wrong ack and the silent socket are forged from an allowed source,
+# a server's address: only the check at stake can refuse them.)
+spoof_case "$VIP" badack "${IP_SRV[3]}" rejected_bad_ack \
+	"spoofed SYN-ACK with a wrong ack: rejected and counted"
+spoof_case "$VIP" rightack "$CRAB_SUBNET.50" rejected_allow \
+	"right ack from outside the allow-list: rejected and counted"
 # $HOLD_ADDR is not in the announce list: its SYN carries no option.
-spoof_case "$HOLD_ADDR" rightack rejected_not_announced \
+spoof_case "$HOLD_ADDR" rightack "${IP_SRV[3]}" rejected_not_announced \
 	"SYN-ACK for a socket that did not announce: rejected and counted"
 
 # A redirected connection held open (one echo, then one more on "go").
@@ -158,22 +152,22 @@ other=${IP_SRV[1]}
 [ "$srv" = "$other" ] && other=${IP_SRV[3]}
 crab_log "held connection redirected to $srv; the spoofed SYN-ACK comes from $other (allowed)"
 red=$(ep_stat redirected)
-flows=$(ep_stat maps.flows_out)
-before=$(ep_stat rejected_not_announced)
+flows=$(ep_stat maps.flows)
+before=$(ep_stat rejected_not_syn_sent)
 spoof "$EP_TMP/est-syn.pcap" rightack "$other"
-wait_stat rejected_not_announced $((before + 1))
+ep_wait_stat rejected_not_syn_sent $((before + 1))
 rc=$?
-[ "$(ep_stat redirected)" = "$red" ] && [ "$(ep_stat maps.flows_out)" = "$flows" ] || rc=1
+[ "$(ep_stat redirected)" = "$red" ] && [ "$(ep_stat maps.flows)" = "$flows" ] || rc=1
 ip netns exec "$NS_CLI" ss -Htn state established "dst $VIP:$EP_PORT" | sed 's/^/# /'
 ip netns exec "$NS_CLI" ss -Htn state established "dst $VIP:$EP_PORT" | grep -q . || rc=1
 log_test $rc "SYN-ACK (right ack, allowed source) for an ESTABLISHED socket: rejected and counted"
 
 before=$(ep_stat rx_rewritten)
 spoof "$EP_TMP/est-syn.pcap" replay
-wait_stat rx_rewritten $((before + 1))
+ep_wait_stat rx_rewritten $((before + 1))
 rc=$?
 crab_log "replay: rx_rewritten $before -> $(ep_stat rx_rewritten), redirected $red -> $(ep_stat redirected)"
-[ "$(ep_stat redirected)" = "$red" ] && [ "$(ep_stat maps.flows_out)" = "$flows" ] || rc=1
+[ "$(ep_stat redirected)" = "$red" ] && [ "$(ep_stat maps.flows)" = "$flows" ] || rc=1
 touch "$EP_TMP/est.go"
 wait $epid
 erc=$?
@@ -185,14 +179,14 @@ crab_capture_stop "$pcap"
 # The same SYN-ACK replayed once the connection is closed: no flow, no
 # SYN-SENT socket, so no redirect (the stack answers RST).
 for i in $(seq 100); do
-	[ "$(ep_stat maps.flows_out)" = 0 ] && break
+	[ "$(ep_stat maps.flows)" = 0 ] && break
 	sleep 0.1
 done
 before=$(ep_stat rejected_not_announced)
 spoof "$EP_TMP/est-syn.pcap" replay
-wait_stat rejected_not_announced $((before + 1))
+ep_wait_stat rejected_not_announced $((before + 1))
 rc=$?
-[ "$(ep_stat redirected)" = "$red" ] && [ "$(ep_stat maps.flows_out)" = 0 ] || rc=1
+[ "$(ep_stat redirected)" = "$red" ] && [ "$(ep_stat maps.flows)" = 0 ] || rc=1
 log_test $rc "replayed SYN-ACK after the close: rejected and counted, no flow"
 
 # Redirection disabled: a real server's redirect is refused and counted.

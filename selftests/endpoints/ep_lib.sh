@@ -1,20 +1,52 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Helpers shared by the endpoint tests (sourced after ../lib.sh).
 
+# ep_ns_watch NS...: a sleeping process in each NS, whose /proc/PID/net
+# files ep_counter then reads with bash builtins: no process start per
+# read (ip netns exec + awk cost about 0.4 s in an emulated guest).
+declare -A EP_NSPID=()
+ep_ns_watch() {
+	local ns pid ino i
+	for ns in "$@"; do
+		ip netns exec "$ns" sleep 100000 </dev/null >/dev/null 2>&1 &
+		pid=$!
+		crab_defer "kill $pid"
+		ino=$(stat -L -c %i "/run/netns/$ns")
+		for ((i = 0; i < 200; i++)); do
+			[ "$(readlink "/proc/$pid/ns/net")" = "net:[$ino]" ] && break
+			sleep 0.05
+		done
+		EP_NSPID[$ns]=$pid
+	done
+}
+
 # Counter $2 of /proc/net/crab_client|crab_server ($3) in namespace $1.
 ep_counter() {
+	local pid=${EP_NSPID[$1]:-} n v
+	if [ -n "$pid" ]; then
+		[ -r "/proc/$pid/net/$3" ] || return 0
+		while read -r n v; do
+			[ "$n" = "$2" ] && { echo "$v"; return 0; }
+		done <"/proc/$pid/net/$3"
+		return 0
+	fi
 	ip netns exec "$1" awk -v n="$2" '$1 == n { print $2 }' "/proc/net/$3"
 }
 
 # Load one of our modules wherever the build put it under $CRAB_MODDIR (flat
 # or mirroring the source tree); skips or fails like crab_load_module.
+# ep_load_module NAME [PARAM=VALUE...]: with parameters, a module loaded
+# already is loaded again with them.
 ep_load_module() {
-	local name=$1 ko
+	local name=$1 ko; shift
 	crab_has_modules || crab_skip "kernel without loadable module support"
 	ko=$(find "$CRAB_MODDIR" -name "$name.ko" 2>/dev/null | head -n1)
 	[ -n "$ko" ] || crab_missing "module $name.ko not built in $CRAB_MODDIR"
+	if [ $# -gt 0 ] && grep -q "^$name " /proc/modules; then
+		rmmod "$name" || crab_fail "rmmod $name (to load it with $*) failed"
+	fi
 	if ! grep -q "^$name " /proc/modules; then
-		insmod "$ko" || crab_fail "insmod $name failed"
+		insmod "$ko" "$@" || crab_fail "insmod $name $* failed"
 		crab_defer "rmmod $name"
 	fi
 }
@@ -62,4 +94,105 @@ for f in json.load(sys.stdin):
     if acts:
         n += acts[0].get("stats", {}).get("packets", 0)
 print(n)'
+}
+
+# The segment as a hub: no MAC learning on the bridge, so every frame
+# reaches every port and a host on the segment sees the others' SYNs, as an
+# attacker tapping the segment would.
+ep_bridge_hub() {
+	local p
+	for p in $(ip -n "$NS_SW" -o link show master br0 | awk -F': ' '{ print $2 }' | cut -d@ -f1); do
+		bridge -n "$NS_SW" link set dev "$p" learning off || return 1
+	done
+	ip -n "$NS_SW" link set dev br0 type bridge fdb_flush
+}
+
+# One long-lived ep_attack.py in namespace $1 (extra arguments: its
+# options), driven through a coprocess: ep_att CMD... prints the reply and
+# succeeds when it starts with "ok". Call it directly or in $(...), never
+# in a pipeline: a pipeline's subshell does not have the coprocess' pipes.
+ep_att_start() {
+	local ns=$1 line; shift
+	coproc EP_ATT { exec ip netns exec "$ns" python3 "$CRAB_TOP/selftests/endpoints/ep_attack.py" "$@" 2>&1; }
+	crab_defer "kill $EP_ATT_PID"
+	read -r -t 120 line <&"${EP_ATT[0]}"
+	[ "$line" = "ok ready" ] || crab_fail "ep_attack.py did not start: $line"
+}
+
+ep_att() {
+	local line
+	echo "$*" >&"${EP_ATT[1]}" || return 1
+	read -r -t 300 line <&"${EP_ATT[0]}" || return 1
+	echo "$line"
+	[[ $line == ok* ]]
+}
+
+# ep_field REPLY NAME: the NAME=value of an ep_att reply (bash only: a
+# process start costs about 0.5 s in an emulated guest).
+ep_field() {
+	local r=" $1 " k=" $2="
+	[[ $r == *"$k"* ]] || return 0
+	r=${r#*"$k"}
+	echo "${r%% *}"
+}
+
+# ep_jget JSON KEY: a top-level scalar (string unquoted, number, true,
+# false, null) of the one-line JSON reports of ep_tool.py, without python.
+ep_jget() {
+	local re="\"$2\": (\"([^\"]*)\"|[^,}]*)"
+	[[ $1 =~ $re ]] || return 1
+	if [[ ${BASH_REMATCH[1]} == \"* ]]; then
+		echo "${BASH_REMATCH[2]}"
+	else
+		echo "${BASH_REMATCH[1]}"
+	fi
+}
+
+# ep_peer JSON: the peer of an ep_tool.py connect report whose data was
+# echoed, else "-".
+ep_peer() {
+	if [ "$(ep_jget "$1" echo)" = true ]; then ep_jget "$1" peer; else echo -; fi
+}
+
+# ep_jpeers JSON ADDR: connections to ADDR in a tcpecho.py client report.
+ep_jpeers() {
+	local re="\"$2\": ([0-9]+)"
+	if [[ $1 =~ $re ]]; then echo "${BASH_REMATCH[1]}"; else echo 0; fi
+}
+
+# ep_tcpext NS NAME: TcpExt counter NAME of namespace NS (/proc/net/netstat),
+# through ep_ns_watch's process when there is one.
+ep_tcpext() {
+	local pid=${EP_NSPID[$1]:-} l names=() i
+	if [ -z "$pid" ]; then
+		crab_tcpext "$1" "$2"
+		return
+	fi
+	while read -r -a l; do
+		[ "${l[0]}" = TcpExt: ] || continue
+		if [ ${#names[@]} = 0 ]; then
+			names=("${l[@]}")
+			continue
+		fi
+		for ((i = 1; i < ${#names[@]}; i++)); do
+			[ "${names[i]}" = "$2" ] && { echo "${l[i]}"; return 0; }
+		done
+		echo 0
+		return 0
+	done <"/proc/$pid/net/netstat"
+	echo 0
+}
+
+# ep_wait_counter NS FILE NAME VALUE [TRIES]: poll /proc/net/FILE in NS
+# until counter NAME reaches VALUE (0.1 s apart, default 100 tries);
+# prints the last value, fails when it never got there.
+ep_wait_counter() {
+	local ns=$1 f=$2 n=$3 want=$4 tries=${5:-100} v i
+	for ((i = 0; i < tries; i++)); do
+		v=$(ep_counter "$ns" "$n" "$f")
+		[ "${v:-0}" -ge "$want" ] && break
+		sleep 0.1
+	done
+	echo "${v:-0}"
+	[ "${v:-0}" -ge "$want" ]
 }

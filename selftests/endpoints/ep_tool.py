@@ -4,9 +4,16 @@
 
 connect: one connection from a fixed source port, blocking up to --wait
          seconds, then an echo exchange; prints JSON {"connected", "peer",
-         "echo", "error"}. With --hold FILE: after the echo, creates
-         FILE.ready, waits (up to --wait s) for FILE to exist, then a second
-         exchange ("echo2") and getpeername() again ("peer2").
+         "echo", "error", "ms"} (ms: connect()'s duration). With --hold
+         FILE: after the echo, creates FILE.ready, waits (up to --wait s)
+         for FILE to exist, then a second exchange ("echo2") and
+         getpeername() again ("peer2"). --md5 KEY: a TCP-MD5 key for the
+         peer first (RFC 2385). --tfo: the first data goes in the SYN (TCP
+         Fast Open, sendto(MSG_FASTOPEN)). --dev DEV: bound to DEV.
+serve:   echo server on --port, one thread per connection; --md5 KEY
+         --md5-peer ADDR sets a TCP-MD5 key for ADDR on the listener;
+         --tfo enables Fast Open on it; --log FILE appends one JSON line
+         per closed connection: {"peer", "bytes"} (what it received).
 spoof:   send hand-made SYN-ACKs through a raw socket; each --pkt is
          "SRC,DST,SPORT,DPORT,ACK,OPTADDR" (OPTADDR "-" = no option).
 pcap:    list the SYN and SYN-ACK segments of a pcap file (Ethernet or
@@ -23,6 +30,7 @@ import os
 import socket
 import struct
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
@@ -50,6 +58,49 @@ def synack(src, dst, sport, dport, ack, opt):
     return ip + tcp
 
 
+TCP_MD5SIG = 14
+
+
+def md5sig(addr, key):
+    """struct tcp_md5sig for an IPv4 peer (linux/tcp.h)."""
+    sa = struct.pack("=H", socket.AF_INET) + struct.pack("!H", 0) + socket.inet_aton(addr)
+    sa += bytes(128 - len(sa))
+    return sa + struct.pack("=BBHi", 0, 0, len(key), 0) + key.encode().ljust(80, b"\0")
+
+
+def do_serve(a):
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if a.md5:
+        ls.setsockopt(socket.IPPROTO_TCP, TCP_MD5SIG, md5sig(a.md5_peer, a.md5))
+    if a.tfo:
+        ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 16)
+    ls.bind(("0.0.0.0", a.port))
+    ls.listen(128)
+    lock = threading.Lock()
+
+    def handle(c, peer):
+        n = 0
+        with c:
+            c.settimeout(60)
+            try:
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        break
+                    n += len(d)
+                    c.sendall(d)
+            except OSError:
+                pass
+        if a.log:
+            with lock, open(a.log, "a") as f:
+                f.write(json.dumps({"peer": peer[0], "bytes": n}) + "\n")
+
+    while True:
+        c, peer = ls.accept()
+        threading.Thread(target=handle, args=(c, peer), daemon=True).start()
+
+
 def do_spoof(a):
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     for p in a.pkt:
@@ -63,14 +114,24 @@ def do_connect(a):
     res = {"connected": False, "peer": None, "echo": False, "error": None}
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if a.md5:
+        s.setsockopt(socket.IPPROTO_TCP, TCP_MD5SIG, md5sig(a.addr, a.md5))
+    if a.dev:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, a.dev.encode())
     s.bind(("0.0.0.0", a.sport))
     s.settimeout(a.wait)
+    data = os.urandom(1000)
     try:
-        s.connect((a.addr, a.port))
+        t0 = time.monotonic()
+        if a.tfo:
+            s.sendto(data, socket.MSG_FASTOPEN, (a.addr, a.port))
+        else:
+            s.connect((a.addr, a.port))
+            s.sendall(data)
+        res["ms"] = int((time.monotonic() - t0) * 1000)
         res["connected"] = True
-        res["peer"] = s.getpeername()[0]
-        data = os.urandom(1000)
-        s.sendall(data)
+        if not a.tfo:   # a Fast Open socket may still be in SYN-SENT here
+            res["peer"] = s.getpeername()[0]
         got = b""
         while len(got) < len(data):
             d = s.recv(len(data) - len(got))
@@ -78,6 +139,7 @@ def do_connect(a):
                 break
             got += d
         res["echo"] = got == data
+        res["peer"] = s.getpeername()[0]
         if a.hold:
             open(a.hold + ".ready", "w").close()
             end = time.monotonic() + a.wait
@@ -100,7 +162,7 @@ def do_connect(a):
 
 
 def tcp_opt_addr(opts):
-    """The first well-formed redirect option's address (SPEC 2), else None."""
+    """The first well-formed redirect option's address (docs/PROTOCOL.md 2), else None."""
     i = 0
     while i < len(opts):
         k = opts[i]
@@ -202,6 +264,15 @@ def main():
     c.add_argument("--sport", type=int, required=True)
     c.add_argument("--wait", type=float, default=60)
     c.add_argument("--hold")
+    c.add_argument("--md5")
+    c.add_argument("--tfo", action="store_true")
+    c.add_argument("--dev", help="SO_BINDTODEVICE (a VRF, say)")
+    v = sub.add_parser("serve")
+    v.add_argument("--port", type=int, required=True)
+    v.add_argument("--md5")
+    v.add_argument("--md5-peer")
+    v.add_argument("--tfo", action="store_true")
+    v.add_argument("--log")
     s = sub.add_parser("spoof")
     s.add_argument("--pkt", action="append", required=True)
     f = sub.add_parser("pcap")
@@ -213,7 +284,7 @@ def main():
     r.add_argument("file")
     r.add_argument("--dport", type=int, required=True)
     a = p.parse_args()
-    return {"connect": do_connect, "spoof": do_spoof, "pcap": do_pcap,
+    return {"connect": do_connect, "serve": do_serve, "spoof": do_spoof, "pcap": do_pcap,
             "isn": do_isn, "replay": do_replay}[a.cmd](a)
 
 

@@ -20,17 +20,18 @@ ctl() { local ns=$1; shift; ip netns exec "$ns" "$CRABCTL" "$@"; }
 
 out=$(ctl "$A" -j client show)
 echo "# $out"
-[ "$(crab_json "$out" 'j["enabled"], j["announce"], j["allow"]')" = "(True, ['0.0.0.0/0'], ['0.0.0.0/0'])" ]
-log_test $? "client show --json: defaults"
+[ "$(crab_json "$out" 'j["enabled"], j["announce"], j["allow"]')" = "(False, [], [])" ] &&
+	[ "$(ctl "$A" -j server show | crab_json "$(cat)" 'j["enabled"]')" = False ]
+log_test $? "client/server show --json: defaults (off, lists empty)"
 
 rc=0
 ctl "$A" client set announce "198.18.100.0/24,10.0.0.0/8" || rc=1
 ctl "$A" client set allow 198.18.0.0/24 || rc=1
-ctl "$A" client set enabled off || rc=1
-ctl "$A" server set enabled off || rc=1
+ctl "$A" client set enabled on || rc=1
+ctl "$A" server set enabled on || rc=1
 out=$(ctl "$A" -j client show)
-[ "$(crab_json "$out" 'j["enabled"], j["announce"], j["allow"]')" = "(False, ['198.18.100.0/24', '10.0.0.0/8'], ['198.18.0.0/24'])" ] || rc=1
-[ "$(ctl "$A" -j server show | python3 -c 'import json,sys; print(json.load(sys.stdin)["enabled"])')" = False ] || rc=1
+[ "$(crab_json "$out" 'j["enabled"], j["announce"], j["allow"]')" = "(True, ['198.18.100.0/24', '10.0.0.0/8'], ['198.18.0.0/24'])" ] || rc=1
+[ "$(ctl "$A" -j server show | python3 -c 'import json,sys; print(json.load(sys.stdin)["enabled"])')" = True ] || rc=1
 [ "$(ip netns exec "$A" cat /proc/sys/net/crab/client_allow_cidrs)" = 198.18.0.0/24 ] || rc=1
 log_test $rc "client/server set: values reach the namespace's sysctls"
 
@@ -44,7 +45,7 @@ ctl "$A" client set enabled maybe 2>/dev/null && rc=1
 log_test $rc "bad values: error naming the value, exit 2, nothing applied"
 
 out=$(ctl "$B" -j client show)
-[ "$(crab_json "$out" 'j["enabled"], j["allow"]')" = "(True, ['0.0.0.0/0'])" ]
+[ "$(crab_json "$out" 'j["enabled"], j["allow"]')" = "(False, [])" ]
 log_test $? "another namespace keeps its own settings"
 
 rc=0

@@ -15,15 +15,18 @@ crab_check_tool ip tc python3
 ep_load_module crab_server
 ep_load_module crab_client
 crab_topo_setup 2
+ep_ns_watch "$NS_CLI" "${NS_SRV[@]:1}"
+crab_client_config "$NS_CLI" --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
+crab_server_config "${NS_SRV[@]:1}"
 crab_echo_servers $PORT
 ep_tc_lb $PORT "${IP_SRV[1]}" "${IP_SRV[2]}" || crab_fail "cannot install the tc LB"
 
 out=$(ip netns exec "$NS_CLI" $CRAB_TCPECHO client --addr "$VIP" --port $PORT \
 	--count $N --timeout 5 --deadline 240 --json)
 echo "# client: ${out:0:300}"
-ok=$(crab_json "$out" 'j["ok"]')
-p1=$(crab_json "$out" 'j["peers"].get("'"${IP_SRV[1]}"'", 0)')
-p2=$(crab_json "$out" 'j["peers"].get("'"${IP_SRV[2]}"'", 0)')
+ok=$(ep_jget "$out" ok)
+p1=$(ep_jpeers "$out" "${IP_SRV[1]}")
+p2=$(ep_jpeers "$out" "${IP_SRV[2]}")
 [ "$ok" = $N ]
 log_test $? "$N connections to the VIP succeed with data echoed"
 [ $((p1 + p2)) = $N ] && [ "$p1" -gt 0 ] && [ "$p2" -gt 0 ]

@@ -3,7 +3,7 @@
 # crab-test: vm
 #
 # rmmod crab_client and crab_server while redirected connections are open
-# (SPEC 4): no oops/WARN (the VM runner checks the kernel log), the sysctls
+# (docs/PROTOCOL.md 4): no oops/WARN (the VM runner checks the kernel log), the sysctls
 # and /proc files go away, and the connections keep exchanging data with
 # the backends (they are ordinary TCP connections by then).
 source "$(dirname "$0")/../lib.sh"
@@ -16,6 +16,8 @@ crab_check_tool ip tc python3
 ep_load_module crab_server
 ep_load_module crab_client
 crab_topo_setup 2
+crab_client_config "$NS_CLI" --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
+crab_server_config "${NS_SRV[@]:1}"
 crab_echo_servers $PORT
 ep_tc_lb $PORT "${IP_SRV[1]}" "${IP_SRV[2]}" || crab_fail "cannot install the tc LB"
 tmp=$(mktemp -d /tmp/crab-ep-XXXXXX)
@@ -43,18 +45,23 @@ log_test $rc "sysctls and /proc files removed in every namespace"
 wait $cpid
 out=$(cat "$tmp/out")
 echo "# ${out:0:300}"
-p1=$(crab_json "$out" 'j["peers"].get("'"${IP_SRV[1]}"'", 0)')
-p2=$(crab_json "$out" 'j["peers"].get("'"${IP_SRV[2]}"'", 0)')
-[ "$(crab_json "$out" 'j["ok"]')" = $N ] && [ "$(crab_json "$out" 'j["failed"]')" = 0 ] &&
+p1=$(ep_jpeers "$out" "${IP_SRV[1]}")
+p2=$(ep_jpeers "$out" "${IP_SRV[2]}")
+[ "$(ep_jget "$out" ok)" = $N ] && [ "$(ep_jget "$out" failed)" = 0 ] &&
 	[ $((p1 + p2)) = $N ]
 log_test $? "redirected connections keep exchanging data after rmmod"
 
-# Load again: a fresh start in every namespace, and it still redirects.
+# Load again: a fresh start in every namespace (off until configured
+# again), and it still redirects.
 ep_load_module crab_server
 ep_load_module crab_client
+[ "$(ip netns exec "$NS_CLI" cat /proc/sys/net/crab/client_enabled)" = 0 ]
+log_test $? "reloaded: the client namespace is off again"
+crab_client_config "$NS_CLI" --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
+crab_server_config "${NS_SRV[@]:1}"
 out=$(ip netns exec "$NS_CLI" $CRAB_TCPECHO client --addr "$VIP" --port $PORT \
 	--count 5 --timeout 5 --json)
-[ "$(crab_json "$out" 'j["ok"]')" = 5 ]
+[ "$(ep_jget "$out" ok)" = 5 ]
 log_test $? "reloaded modules redirect new connections"
 
 crab_exit

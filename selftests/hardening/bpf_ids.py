@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """BPF object bookkeeping of the eBPF lifecycle test (bpftool, JSON).
 
-  record --cg CG... --dev NS:DEV... --out FILE
+  record --cg CG... --dev NS:DEV... [--link-pin PATH...] --out FILE
       appends one line to FILE: the ids of the programs attached to the
-      cgroups (bpftool cgroup show) and to the devices (bpftool net show
-      in the named network namespace: tc and XDP), and of the maps those
+      cgroups (bpftool cgroup show), to the devices (bpftool net show in
+      the named network namespace: tc and XDP) and behind the pinned links
+      (the eBPF client's netfilter program), and of the maps those
       programs use; prints "progs N maps M".
   gone --ids FILE [--keep-pinned DIR] [--wait S]
       waits (up to S seconds: programs and maps are freed after an RCU
@@ -47,6 +48,8 @@ def record(a):
                     # XDP with several modes lists them in "multi_attachments"
                     for m in p.get("multi_attachments", []):
                         progs.add(m["id"])
+    for pin in a.link_pin:
+        progs.add(bpftool("link", "show", "pinned", pin)["prog_id"])
     maps = set()
     for p in bpftool("prog", "show") or []:
         if p["id"] in progs:
@@ -104,6 +107,7 @@ def main():
     r = sub.add_parser("record")
     r.add_argument("--cg", action="append", default=[])
     r.add_argument("--dev", action="append", default=[])
+    r.add_argument("--link-pin", action="append", default=[])
     r.add_argument("--out", required=True)
     g = sub.add_parser("gone")
     g.add_argument("--ids", required=True)

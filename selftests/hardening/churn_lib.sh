@@ -1,36 +1,42 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# Backend churn under load (issue #8), shared by test_churn_xdp.sh and
-# test_churn_dpdk.sh (sourced after ../lib.sh and ../ebpf_endpoints/ep_lib.sh,
-# after ep_setup with EP_LB=xdp or dpdk: eBPF client and servers, service
-# $VIP:$EP_PORT rr over the three servers).
+# Backend churn under load, shared by test_churn_xdp.sh, test_churn_dpdk.sh
+# (host, eBPF endpoints) and test_churn_nf.sh (VM, endpoint modules);
+# sourced after ../lib.sh and ../ebpf_endpoints/ep_lib.sh, after ep_setup
+# with EP_LB=xdp, dpdk or nf: service $VIP:$EP_PORT rr over the three
+# servers.
 #
-# churn_run CONNS SECONDS HOLD:
+# churn_run OPS RATE HOLD:
 #  - HOLD long-lived connections opened first, exchanging data once a
 #    second until after the churn ends (every exchange's echo checked);
-#  - CONNS new short connections at a steady rate over SECONDS (tcpecho
-#    client --rate), each echoing its data;
-#  - meanwhile one crabctl operation on the LB per 100 ms tick (schedule
-#    at churn_op_words): each server in turn drained, removed, re-added;
-#    weight changes in between; at least one backend active at any time.
-#    Every operation is logged (with its wall and CPU time) and must
-#    succeed.
+#  - OPS crabctl operations on the LB, at most one per 100 ms tick
+#    (schedule at churn_op_words): each server in turn drained, removed,
+#    re-added; weight changes in between; at least one backend active at
+#    any time. Every operation is logged (with its wall and CPU time) and
+#    must succeed. OPS is a multiple of 21 (whole periods: every server back
+#    at the end);
+#  - meanwhile new short connections at a steady RATE per second, each
+#    echoing its data, from before the first operation until the last one
+#    is done (crab-nettest client --rate --until): every operation happens
+#    while new connections are being made, however long operations take.
+# The sizes are fixed by the caller; no tolerance comes from how fast the
+# code under test turned out to be.
 # Asserts: no failed short or long connection; every connection
-# redirected by the eBPF client (its counter) and getpeername() = VIP; the
-# servers completed the connections made (churn_completions); the LB counted one SYN per
-# connection plus the client's SYN retransmissions, nothing else and
-# never no_backend (each retransmission allows one completion more: step
-# 4; non-SYN packets dropped are logged); a removed backend completed no connection between its
-# removal and its re-add (beyond the client's SYN retransmissions: a SYN
-# sent to it before its drain may be answered late); the LB ends with the
-# three backends active; the LB's per-backend counters (harvested
-# before each removal since a re-add zeroes them): a draining backend's
-# counter does not move, the per-backend SYNs sum to the service total and
-# cover each server's completions; the churn kept pace (at least 80% of
-# the ticks; see step 1 for a loaded host).
+# redirected by the client (its counter) and getpeername() the right peer;
+# the servers completed the connections made (churn_completions); the LB
+# counted one SYN per connection plus the client's SYN retransmissions,
+# nothing else and never no_backend (each retransmission allows one
+# completion more: step 4; non-SYN packets dropped are logged); a removed
+# backend completed no connection between its removal and its re-add
+# (beyond the client's SYN retransmissions: a SYN sent to it before its
+# drain may be answered late); the LB ends with the three backends active;
+# the LB's per-backend counters (harvested before each removal since a
+# re-add zeroes them): a draining backend's counter does not move, the
+# per-backend SYNs sum to the service total and cover each server's
+# completions.
 
 CHURN_TICK_MS=100
 
-# The tcpecho client in the client's cgroup (eBPF client attached).
+# The checking client (crab-nettest) in the client's cgroup (eBPF client attached).
 churn_client() {
 	ep_in_cg "$CG_CLI" "$NS_CLI" $CRAB_TCPECHO client --addr "$VIP" --port "$EP_PORT" "$@"
 }
@@ -41,7 +47,9 @@ churn_lbctl() {
 	case $EP_LB in
 	xdp) ep_crabctl "$NS_LB" lb xdp "$@" --dev eth0 ;;
 	dpdk) "$CRABCTL" lb dpdk --prefix "$PREFIX" "$@" ;;
-	nf) ip netns exec "$NS_LB" "$CRABCTL" lb nf "$@" ;;
+	# nsenter: the netfilter LB needs only the network namespace, and
+	# nsenter starts cheaper than ip netns exec (no mount namespace).
+	nf) nsenter --net="/run/netns/$NS_LB" "$CRABCTL" lb nf "$@" ;;
 	*) crab_fail "churn_lbctl: EP_LB=$EP_LB" ;;
 	esac
 }
@@ -80,10 +88,29 @@ churn_lb_stats() {
 # call and no other fork (used by the operations). The DIP appears only
 # as a key of the service's "backends" in either LB's JSON.
 churn_be1() {
-	local j ip=${1//./\\.}
+	local j k ip w wv st sel n in=
+	if [ "$EP_LB" = nf ]; then
+		# /proc/net/crab_lb of the LB's namespace, read with builtins:
+		# "  backend DIP weight W STATE selected N" in the service's block.
+		while read -r k ip w wv st sel n _; do
+			[ "$k" = service ] && { in=$ip; continue; }
+			[ "$in" = "$VIP:$EP_PORT" ] && [ "$k" = backend ] && [ "$ip" = "$1" ] &&
+				{ echo "$n"; return; }
+		done <"$(crab_ns_file "$NS_LB" crab_lb)"
+		echo -
+		return
+	fi
 	j=$(churn_lb_stats) || { echo "stats-failed"; return; }
+	churn_be_of "$j" "$1"
+}
+
+# churn_be_of STATS_JSON DIP: the DIP's per-backend counter in one LB's
+# stats ("-" when absent). The DIP appears only as a key of the service's
+# "backends" in the XDP and DPDK LBs' JSON; the netfilter LB's is a list of
+# backend objects: the backend's object first, then its counter.
+churn_be_of() {
+	local j=$1 ip=${2//./\\.}
 	j=${j//[[:space:]]/}
-	# nf: a list of backend objects: the backend's object first, then its counter.
 	[ "$EP_LB" = nf ] && [[ $j =~ \{[^{}]*\"dip\":\"$ip\"[^{}]*\} ]] && j=${BASH_REMATCH[0]} ip=selected
 	if [[ $j =~ \"$ip\":([0-9]+) ]]; then
 		echo "${BASH_REMATCH[1]}"
@@ -94,26 +121,42 @@ churn_be1() {
 
 # The LB's per-backend SYN counters of DIPs ("" when absent).
 churn_be() {
-	churn_lb_stats | python3 -c '
-import json, sys
-j = json.load(sys.stdin)
-svcs = j["services"]
-if isinstance(svcs, list):	# xdp: a list of {"service", "counters", "backends"}
-	be = [s for s in svcs if s["service"] == sys.argv[1]][0]["backends"]
-else:			# dpdk: {"VIP:PORT": {COUNTER: N, ..., "backends": {...}}}
-	be = svcs[sys.argv[1]]["backends"]
-if isinstance(be, list):	# nf: [{"dip", "selected", "state", "weight"}]
-	be = {b["dip"]: b["selected"] for b in be}
-print(" ".join(str(be.get(ip, "")) for ip in sys.argv[2:]))' "$VIP:$EP_PORT" "$@"
+	local ip out= v j
+	[ "$EP_LB" = nf ] || j=$(churn_lb_stats)
+	for ip in "$@"; do
+		if [ "$EP_LB" = nf ]; then
+			v=$(churn_be1 "$ip")
+		else
+			v=$(churn_be_of "$j" "$ip")
+		fi
+		[ "$v" = - ] && v=
+		out+="$v "
+	done
+	echo "${out% }"
 }
 
 # The client's count of redirected connections: the eBPF client's
 # counter or crab_client's (sockets re-keyed).
 churn_redirected() {
 	case ${EP_CLIENT:-ebpf} in
-	module) ep_mod_counter "$NS_CLI" crab_client redirected ;;
+	module) crab_proc_counter "$NS_CLI" crab_client redirected ;;
 	*) ep_stat redirected ;;
 	esac
+}
+
+# A counter of the LB's service: the netfilter LB's from /proc/net/crab_lb
+# of its namespace (no process started), the others' through crabctl.
+churn_lb_counter() {
+	local k v in=
+	if [ "$EP_LB" != nf ]; then
+		ep_lb_counter "$1"
+		return
+	fi
+	while read -r k v _; do
+		[ "$k" = service ] && { in=$v; continue; }
+		[ "$in" = "$VIP:$EP_PORT" ] && [ "$k" = "$1" ] && { echo "$v"; return; }
+	done <"$(crab_ns_file "$NS_LB" crab_lb)"
+	echo missing
 }
 
 # churn_peers_ok JSON N: the N connections' getpeername() peers are right:
@@ -121,10 +164,13 @@ churn_redirected() {
 # the socket's key), DIPs of the three servers with crab_client (it
 # re-keys the socket to the SYN-ACK's source).
 churn_peers_ok() {
+	local e sum=0
 	if [ "${EP_CLIENT:-ebpf}" = module ]; then
-		[ "$(crab_json "$1" "int(set(j['peers']) <= {'${IP_SRV[1]}', '${IP_SRV[2]}', '${IP_SRV[3]}'} and sum(j['peers'].values()) == $2)")" = 1 ]
+		crab_peers_among "$1" "${IP_SRV[1]}" "${IP_SRV[2]}" "${IP_SRV[3]}" || return 1
+		for e in $(crab_peers "$1"); do sum=$((sum + ${e##*:})); done
+		[ "$sum" = "$2" ]
 	else
-		[ "$(crab_json "$1" 'j["peers"]')" = "{'$VIP': $2}" ]
+		[ "$(crab_peers "$1")" = "$VIP:$2" ]
 	fi
 }
 
@@ -201,13 +247,11 @@ churn_op() {
 	echo "$t $k backend $op $dip $rest rc=$rc tries=$try $((t2 - t1))ms cpu=${cpu}ms late=${late}ms job=$((CHURN_NOW - tj))ms $pre" >>"$dir/ops.log"
 }
 
-# The churn loop (in the background): ticks every 100 ms until SECONDS
-# have passed, the stream of new connections is done (stream.done) and a
-# period is complete (every server back, weight set), then waits for the
-# last operations. Writes ops.log, be.log, late.log
-# (churn_op) and done (ms the loop ran).
+# The churn loop (in the background): OPS operations, one per 100 ms tick
+# at most, then waits for the last of them. Writes ops.log, be.log,
+# late.log (churn_op) and done (ms the loop ran).
 churn_loop() {
-	local dir=$1 secs=$2 t0 k=0 x pids=() fd dummy
+	local dir=$1 nops=$2 t0 k=0 x pids=() fd dummy
 	# The control plane runs at a higher priority (nice -10), and the loop
 	# itself forks nothing but the operations (sleep: a read timing out on
 	# a pipe nobody writes).
@@ -215,10 +259,8 @@ churn_loop() {
 	exec {fd}<> <(:)
 	churn_ms
 	t0=$CHURN_NOW
-	while :; do
+	while [ $k -lt "$nops" ]; do
 		churn_ms
-		[ $((k % 21)) = 0 ] && [ $((CHURN_NOW - t0)) -ge $((secs * 1000)) ] &&
-			[ -e "$dir/stream.done" ] && break
 		x=$((t0 + k * CHURN_TICK_MS - CHURN_NOW))
 		if [ "$x" -gt 0 ]; then
 			printf -v x '%d.%03d' $((x / 1000)) $((x % 1000))
@@ -262,8 +304,14 @@ churn_completions() {
 # Sum of the three servers' completions in "a b c".
 churn_sum3() { echo $(($1 + $2 + $3)); }
 
+# churn_run CONNS SECONDS HOLD: the nominal size, CONNS new connections
+# over SECONDS at one operation per tick, turned into fixed numbers: OPS =
+# SECONDS of ticks (rounded up to whole periods of 21) and a stream of
+# CONNS / SECONDS connections a second that lasts until the OPS operations
+# are done (bounded by time only: a churn that never ends ends the stream
+# by its deadline, and the connections it could not start fail the test).
 churn_run() {
-	local n=$1 secs=$2 h=$3 dir=$EP_TMP/churn i hpid cpid lpid rate
+	local conns=$1 secs=$2 h=$3 dir=$EP_TMP/churn i hpid cpid lpid rate n max ops r1000
 	local o0 o1 p0 p1 red0 retr0 syn0 nsd0 nob0 be0 hold short hrc crc
 	mkdir -p "$dir"
 	for i in 1 2 3; do
@@ -272,22 +320,25 @@ churn_run() {
 	done
 	churn_opens
 	[ "${CHURN_OPENS[*]}" = "$(ep_opens)" ] || crab_fail "churn_opens '${CHURN_OPENS[*]}' != ep_opens '$(ep_opens)'"
-	rate=$(python3 -c "print($n / $secs)")
-	crab_log "churn: $n new connections over $secs s ($rate/s), $h long-lived, one crabctl operation per ${CHURN_TICK_MS} ms ($EP_LB LB)"
+	ops=$(((secs * 1000 / CHURN_TICK_MS + 20) / 21 * 21))
+	r1000=$((conns * 1000 / secs))
+	printf -v rate '%d.%03d' $((r1000 / 1000)) $((r1000 % 1000))
+	max=$((conns * 100000))
+	crab_log "churn: $ops crabctl operations (one per ${CHURN_TICK_MS} ms at most) while new connections start at $rate/s, $h long-lived ($EP_LB LB)"
 
 	read -r -a o0 <<<"$(churn_completions)"
 	read -r -a p0 <<<"$(ep_opens)"
 	red0=$(churn_redirected)
 	retr0=$(crab_tcpext "$NS_CLI" TCPSynRetrans)
-	syn0=$(ep_lb_counter syn_redirected)
-	nsd0=$(ep_lb_counter nonsyn_drop)
-	nob0=$(ep_lb_counter no_backend)
+	syn0=$(churn_lb_counter syn_redirected)
+	nsd0=$(churn_lb_counter nonsyn_drop)
+	nob0=$(churn_lb_counter no_backend)
 	read -r -a be0 <<<"$(churn_be "${IP_SRV[@]:1}")"
 
 	# The long-lived connections: one exchange a second until the churn
 	# has ended (stop file; bounded). The stream and the churn start once
 	# they are up.
-	churn_client --count "$h" --hold --rounds $((secs * 3 + 300)) --interval 1 --timeout 30 \
+	churn_client --count "$h" --hold --rounds $((ops * 30 + 300)) --interval 1 --timeout 30 \
 		--deadline 120 --ready "$dir/ready" --stop "$dir/done" >"$dir/hold.json" &
 	hpid=$!
 	crab_defer "kill $hpid 2>/dev/null"
@@ -298,19 +349,20 @@ churn_run() {
 	done
 	[ -e "$dir/ready" ] || crab_fail "the $h long-lived connections did not come up: $(cat "$dir/hold.json")"
 
-	churn_loop "$dir" "$secs" &
-	lpid=$!
-	crab_defer "kill $lpid 2>/dev/null"
-	# --timeout 30: a connect() survives four SYN retransmissions (1+2+4+8
-	# s; a loaded host can starve the LB or the stacks for seconds).
-	churn_client --count "$n" --rate "$rate" --parallel 16 --timeout 30 --deadline $((secs * 3 + 120)) \
-		>"$dir/short.json" &
+	# The stream first, then the churn: it starts no new connection once
+	# the churn is done. --timeout 30: a connect() survives four SYN
+	# retransmissions (1+2+4+8 s; a loaded host can starve the LB or the
+	# stacks for seconds).
+	churn_client --count "$max" --rate "$rate" --parallel 16 --timeout 30 --until "$dir/done" \
+		--deadline $((ops * 30 + 600)) >"$dir/short.json" &
 	cpid=$!
 	crab_defer "kill $cpid 2>/dev/null"
+	churn_loop "$dir" "$ops" &
+	lpid=$!
+	crab_defer "kill $lpid 2>/dev/null"
+	wait $lpid
 	wait $cpid
 	crc=$?
-	touch "$dir/stream.done"
-	wait $lpid
 	wait $hpid
 	hrc=$?
 
@@ -320,45 +372,36 @@ churn_run() {
 	hold=$(cat "$dir/hold.json")
 	crab_log "short: ${short:0:400}"
 	crab_log "long-lived: ${hold:0:400}"
+	n=$(($(crab_jnum "$short" ok) + $(crab_jnum "$short" failed)))
 
-	# 1. The churn happened: every operation succeeded, and the loop kept
-	# pace: at least 80% of the ticks; on a host so loaded that an
-	# operation (dispatch to end: process starts) takes longer than 300 ms,
-	# half of what three in flight allow (the loop's own forks and the
-	# waits at the end cost the rest; measured at load 15 on 2 cores).
-	local nops nbad nretry need ms lat allowed
+	# 1. The churn happened: all OPS operations, each successful, all while
+	# new connections were being made (the stream ended because the churn
+	# was done, not at its bound). How fast they went is logged, not judged.
+	local nops nbad nretry ms lat
 	nops=$(grep -c ' rc=' "$dir/ops.log")
 	nbad=$(grep ' rc=' "$dir/ops.log" | grep -vc ' rc=0 ')
 	nretry=$(grep ' rc=' "$dir/ops.log" | grep -vc ' tries=1 ')
 	ms=$(cat "$dir/done")
 	lat=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^job=[0-9]+ms$/) { s += substr($i, 5); n++ } }
 		END { print n ? int(s / n) : 0 }' "$dir/ops.log")
-	allowed=$((ms / CHURN_TICK_MS))
-	need=$((allowed * 8 / 10))
-	if [ "$lat" -gt $((3 * CHURN_TICK_MS)) ]; then
-		allowed=$((ms * 3 / lat))
-		need=$((allowed / 2))
-	fi
-	crab_log "churn: $nops operations in $ms ms ($((nops * 1000 / ms))/s), $(grep -c 'backend del' "$dir/ops.log") removals, $(grep -c 'backend drain' "$dir/ops.log") drains, $(grep -c 'backend set' "$dir/ops.log") weight changes; an operation's job took $lat ms on average"
-	[ "$nops" -ge "$need" ] && [ "$nbad" = 0 ] && [ "$nops" -gt 0 ]
-	log_test $? "churn: $nops crabctl operations (>= $need of $allowed the host allowed in $ms ms), $nbad failed, $nretry retried"
-	CHURN_OPS=$nops CHURN_MS=$ms
+	crab_log "churn: $nops operations in $ms ms ($((nops * 1000 / ms))/s), $(grep -c 'backend del' "$dir/ops.log") removals, $(grep -c 'backend drain' "$dir/ops.log") drains, $(grep -c 'backend set' "$dir/ops.log") weight changes; an operation's job took $lat ms on average; $n new connections meanwhile"
+	[ "$nops" = "$ops" ] && [ "$nbad" = 0 ] && [ "$n" -gt 0 ] && [ "$n" -lt "$max" ]
+	log_test $? "churn: $nops of $ops crabctl operations, $nbad failed, $nretry retried, all during a stream of $n new connections"
+	CHURN_OPS=$nops CHURN_MS=$ms CHURN_CONNS_MADE=$n
 
 	# 2. Every new connection succeeded, echoed, the right peers.
 	local peer="getpeername() = VIP"
 	[ "${EP_CLIENT:-ebpf}" = module ] && peer="getpeername() = a DIP (re-keyed)"
-	[ $crc = 0 ] && [ "$(crab_json "$short" 'j["ok"]')" = "$n" ] &&
-		[ "$(crab_json "$short" 'j["failed"]')" = 0 ] && churn_peers_ok "$short" "$n"
-	log_test $? "$n new connections during the churn succeeded, data echoed, $peer (in $(crab_json "$short" 'j["seconds"]') s, at most $(crab_json "$short" 'j["late"]') s behind the rate)"
+	[ $crc = 0 ] && crab_conns_ok "$short" "$n" && churn_peers_ok "$short" "$n"
+	log_test $? "$n new connections during the churn succeeded, data echoed, $peer (in $(crab_jnum "$short" seconds) s, at most $(crab_jnum "$short" late) s behind the rate)"
 
 	# 3. Every long-lived connection exchanged data until after the churn.
 	local t_end t_churn
 	t_end=$(stat -c %Y "$dir/hold.json")
 	t_churn=$(stat -c %Y "$dir/done")
-	[ $hrc = 0 ] && [ "$(crab_json "$hold" 'j["ok"]')" = "$h" ] &&
-		[ "$(crab_json "$hold" 'j["failed"]')" = 0 ] && [ "$t_end" -ge "$t_churn" ] &&
+	[ $hrc = 0 ] && crab_conns_ok "$hold" "$h" && [ "$t_end" -ge "$t_churn" ] &&
 		churn_peers_ok "$hold" "$h"
-	log_test $? "$h long-lived connections survived, $(crab_json "$hold" 'j["rounds"]') exchange rounds each, the last after the churn"
+	log_test $? "$h long-lived connections survived, $(crab_jnum "$hold" rounds) exchange rounds each, the last after the churn"
 
 	# 4. and 5. Redirected and completed: the eBPF client's counter is
 	# exactly the connections made; the LB counted one SYN per connection
@@ -377,22 +420,19 @@ churn_run() {
 	extra=$(($(churn_sum3 "${d[@]}") - tot))
 	local cover=0 pmsg=
 	if [ "${EP_CLIENT:-ebpf}" = module ]; then
-		local p=($(python3 -c '
-import json, sys
-p = {}
-for f in sys.argv[1:3]:
-    for ip, v in json.load(open(f))["peers"].items():
-        p[ip] = p.get(ip, 0) + v
-print(" ".join(str(p.get(ip, 0)) for ip in sys.argv[3:]))' "$dir/short.json" "$dir/hold.json" "${IP_SRV[@]:1}"))
+		local p=() s
+		for s in 1 2 3; do
+			p[s - 1]=$(($(crab_peer "$short" "${IP_SRV[s]}") + $(crab_peer "$hold" "${IP_SRV[s]}")))
+		done
 		for s in 0 1 2; do [ "${d[s]}" -ge "${p[s]:-0}" ] || cover=1; done
 		pmsg=", each >= its peers ${p[*]}"
 	fi
 	[ "$red" = $tot ] && [ "$extra" -ge 0 ] && [ "$extra" -le "$retr" ] && [ $cover = 0 ]
 	log_test $? "all $tot connections redirected ($red) and completed by the servers (${d[*]}: $extra more, <= $retr retransmissions$pmsg)"
 
-	syn=$(($(ep_lb_counter syn_redirected) - syn0))
-	nsd=$(($(ep_lb_counter nonsyn_drop) - nsd0))
-	nob=$(($(ep_lb_counter no_backend) - nob0))
+	syn=$(($(churn_lb_counter syn_redirected) - syn0))
+	nsd=$(($(churn_lb_counter nonsyn_drop) - nsd0))
+	nob=$(($(churn_lb_counter no_backend) - nob0))
 	crab_log "LB: syn_redirected +$syn nonsyn_drop +$nsd no_backend +$nob; client SYN retransmissions $retr"
 	# nonsyn_drop is logged, not asserted: in 10000 connections one stray
 	# non-SYN packet to the VIP reached the XDP LB with no retransmission

@@ -6,12 +6,34 @@ HD_MALFORMED="python3 $HD_DIR/malformed.py"
 # The spoofing host on the segment (crab_add_host EVIL).
 IP_EVIL=$CRAB_SUBNET.66
 
-# crab_client is loaded for every namespace: in the spoofing host it would
-# announce in the raw SYNs of malformed.py too (LOCAL_OUT sees them),
-# putting a well-formed option first. Turn it off there.
+# crab_client is loaded for every namespace: were it turned on in the
+# spoofing host, it would announce in the raw SYNs of malformed.py too
+# (LOCAL_OUT sees them), putting a well-formed option first. It starts
+# off; make sure it stays so.
 hd_evil_quiet() {
 	ip netns exec "$NS_EVIL" sysctl -qw net.crab.client_enabled=0 ||
 		crab_fail "cannot disable crab_client in $NS_EVIL"
+}
+
+# hd_ns_pid NS: a sleeping process in NS (started on the first call, in
+# the test's shell: call it once outside $(...) first), whose
+# /proc/PID/net/... files show that namespace's counters without starting
+# a process per read.
+declare -A HD_NSPID=()
+hd_ns_pid() {
+	local ns=$1 pid ino i
+	if [ -z "${HD_NSPID[$ns]:-}" ]; then
+		ip netns exec "$ns" sleep 100000 </dev/null >/dev/null 2>&1 &
+		pid=$!
+		crab_defer "kill $pid"
+		ino=$(stat -L -c %i "/run/netns/$ns")
+		for ((i = 0; i < 200; i++)); do
+			[ "$(readlink "/proc/$pid/ns/net")" = "net:[$ino]" ] && break
+			sleep 0.05
+		done
+		HD_NSPID[$ns]=$pid
+	fi
+	echo "${HD_NSPID[$ns]}"
 }
 
 # Remember where the kernel log is now; hd_dmesg_check looks only past it.
@@ -42,6 +64,15 @@ hd_nsexec() {
 	fi
 }
 
+# hd_nsexec_exec NS CMD...: hd_nsexec that ends in CMD (for exec).
+hd_nsexec_exec() {
+	local ns=$1; shift
+	if [ -n "${HD_NSENTER:-}" ]; then
+		exec nsenter --net="/run/netns/$ns" "$@"
+	fi
+	exec ip netns exec "$ns" "$@"
+}
+
 # hd_run_cases OUTFILE NS ARGS...: run malformed.py in NS, one log_test per
 # case line ("ok NAME ..." / "FAIL NAME: ..."). Returns malformed.py's status.
 hd_run_cases() {
@@ -61,43 +92,39 @@ hd_run_cases() {
 	return $rc
 }
 
-# hd_traffic_start NS ADDR PORT OUT [TIMEOUT]: real connections in a loop
-# until hd_traffic_stop (each with TIMEOUT seconds, default 20, to
-# connect and echo); each round's JSON report goes to OUT. With
-# HD_TRAFFIC_CG set, the clients run as members of that cgroup (v2 path).
+# hd_traffic_start NS ADDR PORT OUT [TIMEOUT]: real connections, 10 a
+# second, until hd_traffic_stop (each with TIMEOUT seconds, default 20, to
+# connect and echo): one crab-nettest client process (--rate --until),
+# whose JSON report goes to OUT. Paced: back to back, they would take the
+# only CPU of an emulated guest from the code under test. With
+# HD_TRAFFIC_CG set, the client runs as a member of that cgroup (v2 path).
 hd_traffic_start() {
 	local ns=$1 addr=$2 port=$3 out=$4 tmo=${5:-20}
+	crab_need_nettest
 	: >"$out"
 	rm -f "$out.stop"
 	(
 		if [ -n "${HD_TRAFFIC_CG:-}" ]; then
 			echo $BASHPID >"$HD_TRAFFIC_CG/cgroup.procs" || exit 1
 		fi
-		while [ ! -e "$out.stop" ]; do
-			hd_nsexec "$ns" $CRAB_TCPECHO client --addr "$addr" \
-				--port "$port" --count 3 --timeout "$tmo" --deadline 120 >>"$out"
-		done
+		hd_nsexec_exec "$ns" "$CRAB_NETTEST" client --addr "$addr" --port "$port" --count 1000000 \
+			--rate 10 --parallel 4 --timeout "$tmo" --until "$out.stop" --deadline 3600 >"$out"
 	) &
 	HD_TRAFFIC_PID=$!
 	crab_defer "touch $out.stop; kill $HD_TRAFFIC_PID"
 }
 
-# hd_traffic_stop OUT: let the running round finish, then sum the reports:
-# sets HD_OK and HD_FAILED (connections), HD_ROUNDS.
+# hd_traffic_stop OUT: let the running connections finish, then read the
+# report: sets HD_OK and HD_FAILED (connections), HD_ROUNDS (the
+# connections in threes, as the earlier rounds of three counted).
 hd_traffic_stop() {
-	local out=$1
+	local out=$1 r
 	touch "$out.stop"
 	wait "$HD_TRAFFIC_PID"
-	read -r HD_OK HD_FAILED HD_ROUNDS < <(python3 -c '
-import json, sys
-ok = failed = n = 0
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if not line.startswith("{"):
-        continue
-    j = json.loads(line)
-    ok += j["ok"]; failed += j["failed"]; n += 1
-print(ok, failed, n)' "$out")
+	r=$(cat "$out")
+	HD_OK=$(crab_jnum "$r" ok) HD_FAILED=$(crab_jnum "$r" failed)
+	: "${HD_OK:=0}" "${HD_FAILED:=1}"
+	HD_ROUNDS=$(((HD_OK + HD_FAILED) / 3))
 }
 
 # ---- leak evidence on kernels without kmemleak (Debian's have none) ----

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Malformed-packet generator and checker for the hardening selftests.
 
-Sends every malformed class of issue #8 / SPEC 6 at one target and, after
+Sends every malformed class (docs/PROTOCOL.md 6) at one target and, after
 each case, polls the target's counters until the expected increments are
 seen (or a deadline passes), then checks that no other watched counter
 moved. Packets are built by hand and sent through a raw IPPROTO_RAW socket
@@ -17,9 +17,14 @@ Targets (--role):
           --dst = the client, --ack = that socket's ISN + 1, so that any
           parse that skipped a check would redirect the socket)
 
---counters CMD prints the counters (shell command); --fmt says how to read
-them: "proc" (/proc/net/crab_client|crab_server: "name value" lines),
-"nf:SVC" (crabctl -j lb nf stats) or "xdp:SVC" (crabctl -j lb xdp stats);
+--counters CMD prints the counters (shell command), or "file:PATH" names a
+file to read them from (a /proc/PID/net file of a process in the target's
+namespace: nothing started per read), or "bpf:PINDIR:ID" reads the XDP
+LB's pinned counter maps under PINDIR directly (service id ID; the bpf()
+system call, nothing started per read); --fmt says how to read them: "proc"
+(/proc/net/crab_client|crab_server: "name value" lines), "nf:SVC" (crabctl
+-j lb nf stats), "nfproc:SVC" (/proc/net/crab_lb) or "xdp:SVC" (crabctl -j
+lb xdp stats);
 global LB counters are named "g.NAME". --expect CASE=NAME+N,... overrides
 the built-in expectations; --noise NAME,... lists counters moved by the
 background traffic (they are only required to grow by at least the
@@ -147,7 +152,7 @@ class Gen:
         yield "syn_with_data", [self.ip(self.seg(redir(nm), data=os.urandom(100)))]
 
 
-# Expected counter increments per role (SPEC 2, 3, 6; the counter tables of
+# Expected counter increments per role (docs/PROTOCOL.md 2, 3, 6; the counter tables of
 # include/crab/crab_ep.h, crab_lb.h, crab_genl_lb.h, crab_xdp.h).
 EP_HDR = {"trunc_tcp_10": "hdr_invalid", "trunc_tcp_19": "hdr_invalid",
           "doff_past_packet": "hdr_invalid", "doff_lt_5": "hdr_invalid"}
@@ -198,11 +203,99 @@ EXPECT["xdp"] = dict(
 SENTINEL = "optlen_0"
 
 
+class BpfCounters:
+    """The XDP LB's counters read from its pinned per-CPU array maps with
+    the bpf() system call (no crabctl process per read): the service's
+    CRAB_LB_COUNTERS at key id * CRAB_LB_CNT_MAX + i of crab_svc_cnt, the
+    program's CRAB_XDP_GLOBAL_COUNTERS ("g." names) in crab_glob_cnt, each
+    summed over the CPUs. Names and order come from the headers."""
+    SYS_BPF = 321  # x86_64
+    MAP_LOOKUP_ELEM, OBJ_GET = 1, 7
+
+    def __init__(self, pindir, svc_id):
+        import ctypes
+        import re
+        self.ctypes = ctypes
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        inc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "include", "crab")
+
+        def names(header, macro):
+            text = open(os.path.join(inc, header)).read()
+            body = text[text.index("#define " + macro):]
+            body = body[:body.index("\n\n")]
+            return re.findall(r'X\(\w+, "(\w+)"', body)
+        self.svc_names = names("crab_lb.h", "CRAB_LB_COUNTERS(X)")
+        self.glob_names = names("crab_xdp.h", "CRAB_XDP_GLOBAL_COUNTERS(X)")
+        with open("/sys/devices/system/cpu/possible") as f:
+            self.ncpu = int(f.read().strip().split("-")[-1]) + 1
+        self.svc_fd = self.obj_get(os.path.join(pindir, "crab_svc_cnt"))
+        self.glob_fd = self.obj_get(os.path.join(pindir, "crab_glob_cnt"))
+        self.svc_id = svc_id
+
+    def bpf(self, cmd, attr):
+        buf = self.ctypes.create_string_buffer(attr, 128)
+        r = self.libc.syscall(self.SYS_BPF, cmd, buf, 128)
+        if r < 0:
+            raise OSError(self.ctypes.get_errno(), "bpf(%d)" % cmd)
+        return r
+
+    def obj_get(self, path):
+        p = self.ctypes.create_string_buffer(path.encode())
+        return self.bpf(self.OBJ_GET, struct.pack("=QII", self.ctypes.addressof(p), 0, 0))
+
+    def lookup(self, fd, key):
+        k = self.ctypes.create_string_buffer(struct.pack("=I", key), 4)
+        v = self.ctypes.create_string_buffer(8 * self.ncpu)
+        self.bpf(self.MAP_LOOKUP_ELEM, struct.pack("=IIQQQ", fd, 0, self.ctypes.addressof(k),
+                                                   self.ctypes.addressof(v), 0))
+        return sum(struct.unpack("=%dQ" % self.ncpu, v.raw))
+
+    def read(self):
+        c = {}
+        for i, n in enumerate(self.glob_names):
+            c["g." + n] = self.lookup(self.glob_fd, i)
+        base = self.svc_id * len(self.svc_names)
+        for i, n in enumerate(self.svc_names):
+            c[n] = self.lookup(self.svc_fd, base + i)
+        return c
+
+
+BPF = None
+
+
 def read_counters(a):
-    out = subprocess.run(a.counters, shell=True, check=True,
-                         stdout=subprocess.PIPE).stdout.decode()
+    global BPF
+    if a.counters.startswith("bpf:"):
+        if BPF is None:
+            pindir, _, svc_id = a.counters[4:].rpartition(":")
+            BPF = BpfCounters(pindir, int(svc_id))
+        return BPF.read()
+    if a.counters.startswith("file:"):
+        # A /proc file read directly (/proc/PID/net/... of a process in the
+        # target's namespace): no process started per read.
+        with open(a.counters[5:]) as f:
+            out = f.read()
+    else:
+        out = subprocess.run(a.counters, shell=True, check=True,
+                             stdout=subprocess.PIPE).stdout.decode()
     fmt, _, svc = a.fmt.partition(":")
     c = {}
+    if fmt == "nfproc":
+        # /proc/net/crab_lb: global "name value" lines, then per service a
+        # "service VIP:PORT ..." line and its indented "name value" lines.
+        cur = None
+        for line in out.splitlines():
+            f = line.split()
+            if len(f) >= 2 and f[0] == "service":
+                cur = f[1]
+                continue
+            if len(f) != 2 or not f[1].isdigit():
+                continue
+            if cur is None:
+                c["g." + f[0]] = int(f[1])
+            elif cur == svc:
+                c[f[0]] = int(f[1])
+        return c
     if fmt == "proc":
         for line in out.splitlines():
             f = line.split()
@@ -254,7 +347,7 @@ def main():
     p.add_argument("--wait", type=float, default=20.0,
                    help="seconds to wait for each case's counters")
     a = p.parse_args()
-    key = a.role if a.role != "lb" else a.fmt.partition(":")[0]
+    key = a.role if a.role != "lb" else a.fmt.partition(":")[0].replace("nfproc", "nf")
     expect = EXPECT[key]
     noise = set(filter(None, a.noise.split(",")))
     only = set(filter(None, a.only.split(",")))

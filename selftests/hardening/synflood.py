@@ -6,7 +6,7 @@ Sends hand-made SYNs through a raw socket (IPPROTO_RAW: the kernel fills
 the IP checksum and id) from random source addresses of --src-net (a /16)
 and random ports, until --count SYNs, --duration seconds or SIGTERM/SIGINT (the test's
 "enough"), paced to --rate SYNs per second. Every --legacy-every'th SYN carries no redirect
-option (a legacy SYN); the others carry NOP NOP 42 6 <dst> (SPEC 2).
+option (a legacy SYN); the others carry NOP NOP 42 6 <dst> (docs/PROTOCOL.md 2).
 Packets are built once, a pool of --pool distinct SYNs (sources, ports
 and sequence numbers), and sent round after round. Prints JSON: sent, with_opt,
 without_opt, errors (sendto failures), stopped (by a signal), seconds.

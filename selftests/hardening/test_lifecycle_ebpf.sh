@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: host
 #
-# Attach/detach lifecycle of the eBPF side under traffic (issue #8): the
-# eBPF client (cgroup sock_ops + tc on eth0), the eBPF server (cgroup
+# Attach/detach lifecycle of the eBPF side under traffic: the eBPF client
+# (cgroup sock_ops, tc on eth0, netfilter link), the eBPF server (cgroup
 # sock_ops) and the XDP LB (native on the LB's eth0, its service and
 # backends added again after each attach, as a user would) are each
 # detached and attached again $CRAB_CYCLES times (default 5) by crabctl
@@ -35,9 +35,12 @@ client() {
 		--port "$EP_PORT" "$@"
 }
 pins() { find /sys/fs/bpf -mindepth 1 | sort; }
+# The client's netfilter program (input-path probe) hangs off a pinned link.
+nf_pins() { find "$EP_PIN" -name 'client_nf_*' | sed 's/^/--link-pin /'; }
 record() {
+	# shellcheck disable=SC2046
 	$IDS record --cg "$CG_CLI" --cg "$CG_SRV" --dev "$NS_CLI:eth0" --dev "$NS_LB:eth0" \
-		--out "$EP_TMP/ids.json"
+		$(nf_pins) --out "$EP_TMP/ids.json"
 }
 
 probe=$(client --count 3 --timeout 10 --deadline 60)
@@ -45,9 +48,11 @@ probe=$(client --count 3 --timeout 10 --deadline 60)
 pins >"$EP_TMP/pins.0"
 r=$(record)
 crab_log "attached: $r; bpffs: $(wc -l <"$EP_TMP/pins.0") entries; host: $($IDS count)"
-# sock_ops of the client and of the server, tc ingress and egress, XDP.
-[ "${r#progs 5 }" != "$r" ] || crab_fail "expected 5 programs at our hooks: $r"
-[ "$r" != "progs 5 maps 0" ] || crab_fail "no map ids recorded: bpftool prog show lacks map_ids"
+# sock_ops of the client and of the server, tc ingress and egress, XDP,
+# and the client's netfilter program where the kernel has them (6.4).
+NPROGS=$((5 + $(nf_pins | wc -l)))
+[ "${r#progs $NPROGS }" != "$r" ] || crab_fail "expected $NPROGS programs at our hooks: $r"
+[ "$r" != "progs $NPROGS maps 0" ] || crab_fail "no map ids recorded: bpftool prog show lacks map_ids"
 
 lb_attach() {
 	local i
@@ -73,7 +78,7 @@ for ((c = 1; c <= N; c++)); do
 		why="client attach"
 	elif ! "$CRABCTL" ebpf server detach --cgroup "$CG_SRV"; then
 		why="server detach"
-	elif ! "$CRABCTL" ebpf server attach --cgroup "$CG_SRV"; then
+	elif ! "$CRABCTL" ebpf server attach --cgroup "$CG_SRV" --echo on; then
 		why="server attach"
 	elif ! ep_crabctl "$NS_LB" lb xdp detach eth0; then
 		why="lb xdp detach"
@@ -83,7 +88,7 @@ for ((c = 1; c <= N; c++)); do
 		why="lb xdp attach and service/backends"
 	elif ! pins | cmp -s - "$EP_TMP/pins.0"; then
 		why="bpffs pins differ: $(pins | diff "$EP_TMP/pins.0" - | grep '^[<>]' | head -n 4 | tr '\n' ' ')"
-	elif ! r=$(record) || [ "${r#progs 5 }" = "$r" ]; then
+	elif ! r=$(record) || [ "${r#progs $NPROGS }" = "$r" ]; then
 		why="programs at our hooks: $r"
 	fi
 	exec 2>&3 3>&-
@@ -113,7 +118,7 @@ ep_crabctl "$NS_CLI" ebpf client detach --cgroup "$CG_CLI" --dev eth0 || rc=1
 "$CRABCTL" ebpf server detach --cgroup "$CG_SRV" || rc=1
 ep_crabctl "$NS_LB" lb xdp detach eth0 || rc=1
 log_test $rc "final detach of the client, the server and the XDP LB"
-left=$(pins | grep -E '/crab/eth0|_cg[0-9]+$')
+left=$(pins | grep -E '/crab/eth0|_cg[0-9]+$|/client_nf_')
 [ -z "$left" ]
 log_test $? "no LB pin and no link pin left ($(pins | grep -c "^$EP_PIN/") endpoint map pins kept)"
 [ -z "$left" ] || echo "$left" | sed 's/^/# left: /'

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: vm-manual
+# crab-test: vm
 #
-# Malformed packets at the netfilter LB (SPEC 2, 3.2, 6; issue #8): every
+# Malformed packets at the netfilter LB (docs/PROTOCOL.md 2, 3.2, 6): every
 # class of malformed.py sent by a host on the segment to VIP:81 (a service
 # of its own, so its counters move only for the barrage) while real
 # connections run through VIP:80 on the same LB. Each case increments
@@ -32,15 +32,16 @@ hd_traffic_start "$NS_CLI" "$VIP" "$NF_PORT" "$NF_DIR/traffic.json"
 HD_TARGET=crab_lb_nf
 hd_run_cases "$NF_DIR/lb.out" "$NS_EVIL" --role lb --src "$IP_EVIL" --dst "$VIP" \
 	--sport 44000 --dport $BPORT \
-	--counters "nsenter --net=/run/netns/$NS_LB $CRABCTL -j lb nf stats" --fmt "nf:$VIP:$BPORT" \
+	--counters "file:$(crab_ns_file "$NS_LB" crab_lb)" --fmt "nfproc:$VIP:$BPORT" \
 	--noise g.not_vip
 hd_traffic_stop "$NF_DIR/traffic.json"
 crab_log "during the barrage: $HD_OK connections ok, $HD_FAILED failed, $HD_ROUNDS rounds"
 [ "$HD_FAILED" = 0 ] && [ "$HD_OK" -gt 0 ]
 log_test $? "real connections through the LB during the barrage: all succeeded"
-r=$(ip netns exec "$NS_CLI" $CRAB_TCPECHO client --addr "$VIP" --port "$NF_PORT" --count 6 --timeout 20)
+r=$(ip netns exec "$NS_CLI" "$CRAB_NETTEST" client --addr "$VIP" --port "$NF_PORT" --count 6 --timeout 20)
 crab_log "after: $r"
-[ "$(crab_json "$r" 'j["ok"] == 6 and len(j["peers"]) == 3')" = True ]
+p=$(crab_peers "$r")
+crab_conns_ok "$r" 6 && [ "$(wc -w <<<"$p")" = 3 ]
 log_test $? "real connections through the LB after the barrage: all succeeded, 3 backends"
 hd_dmesg_check
 log_test $? "no oops, WARN or BUG in the kernel log"

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: host
 #
-# Malformed packets at the XDP LB on the host's own kernel (SPEC 2, 3.2, 6;
-# issue #8): the CI-sized part of test_malformed_lb_xdp.sh (manual: too
-# slow in an emulated guest). The LB is attached natively to the LB's veth
+# Malformed packets at the XDP LB on the host's own kernel (docs/PROTOCOL.md 2, 3.2, 6):
+# the native-speed companion of test_malformed_lb_xdp.sh (which runs in
+# the emulated guests). The LB is attached natively to the LB's veth
 # with the eBPF endpoints (ep_setup, EP_LB=xdp) carrying real connections
 # through $VIP:$EP_PORT, while a host on the segment sends every class of
 # malformed.py to a second VIP ($VIP2:81, that VIP's first service, which

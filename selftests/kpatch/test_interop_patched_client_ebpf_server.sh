@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
 #
-# Interoperability (issues 5 and 12): the patched kernel as client with
+# Interoperability: the patched kernel as client with
 # the eBPF server as server on the three backends, through the
 # XDP LB (crabctl lb xdp). kp_interop (kp_lib.sh) asserts data echoed,
 # redirect and echo counters of both sides, getpeername() and one LB

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
 #
-# Interoperability (issues 5 and 12): the patched kernel as client with
+# Interoperability: the patched kernel as client with
 # the module (crab_server.ko) as server on the three backends, through the
 # netfilter LB (crab_lb_nf.ko). kp_interop (kp_lib.sh) asserts data echoed,
 # redirect and echo counters of both sides, getpeername() and one LB

@@ -3,15 +3,25 @@
 #
 # Helpers shared by the DPDK LB selftests (sourced after ../lib.sh).
 
-# lbd_syns_ok JSON DIP VIP N: the `lbd_pkt.py check` summary JSON of one
-# server's capture shows exactly N SYNs, all to DIP, all carrying the
-# option naming VIP, none with a bad checksum.
+# lbd_syns PCAP: the SYNs (without ACK) a server's capture holds, counted
+# into CRAB_PCAP[s.*] (crab_pcap_summary).
+lbd_syns() {
+	crab_pcap_summary --filter "flags+=S flags-=A" s="$1"
+}
+
+# lbd_syns_ok PCAP DIP VIP N: the capture holds exactly N SYNs, all to DIP,
+# all carrying the option naming VIP, none with a bad checksum.
 lbd_syns_ok() {
-	python3 - "$1" "$2" "$3" "$4" <<'PY'
-import json, sys
-r, dip, vip, n = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
-sys.exit(0 if r["syn"] == n and r["dst"] == {dip: n} and r["opt"] == {vip: n} and r["csum_bad"] == 0 else 1)
-PY
+	lbd_syns "$1"
+	[ "${CRAB_PCAP[s.syn]}" = "$4" ] && [ "${CRAB_PCAP[s.dst]}" = "$2:$4" ] &&
+		[ "${CRAB_PCAP[s.opt]}" = "$3:$4" ] && [ "${CRAB_PCAP[s.csum_bad]}" = 0 ]
+}
+
+# lbd_send ARGS...: capable SYNs from the client to VIP:80 (crab-nettest
+# send words; later ones win), 2 ms apart.
+lbd_send() {
+	ip netns exec "$NS_CLI" "$CRAB_NETTEST" send src="$IP_CLI" dst="$VIP" dport=80 \
+		opt=mss:1460,crab inter=0.002 "$@"
 }
 
 # lbd_stop PID: SIGTERM the LB and wait up to 5 s for it; sets rc to its

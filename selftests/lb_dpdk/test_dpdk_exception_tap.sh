@@ -26,7 +26,6 @@ source "$(dirname "$0")/lbd_lib.sh"
 DIR=$(cd "$(dirname "$0")" && pwd)
 LBD=${CRAB_LBD:-$CRAB_TOP/build/userspace/lb/dpdk/crab-lb-dpdk}
 TEL="python3 $DIR/lbd_tel.py"
-PKT="python3 $DIR/lbd_pkt.py"
 SVC=$VIP:80
 TAP=crab0
 
@@ -34,7 +33,7 @@ crab_require_root
 crab_check_tool tcpdump python3 ping ss ethtool
 crab_require_built "$LBD" "crab-lb-dpdk (libdpdk found by CMake?)"
 [ -c /dev/net/tun ] || crab_skip "no /dev/net/tun (net_tap needs it)"
-crab_require_python_module scapy
+crab_need_nettest
 
 crab_topo_setup 3
 ip netns exec "$NS_LB" sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.disable_ipv6=1 \
@@ -93,26 +92,21 @@ log_test $? "counters: exception_tx $tx, exception_rx $rx (>= 3 each)"
 
 # 2. TCP: 5 echo connections to a server of the LB namespace's kernel
 crab_echo_server "$NS_LB" 7007 --bind "$IP_LB"
-r=$(ip netns exec "$NS_CLI" $CRAB_TCPECHO client --addr "$IP_LB" --port 7007 --count 5 --size 3000 \
+r=$(ip netns exec "$NS_CLI" "$CRAB_NETTEST" client --addr "$IP_LB" --port 7007 --count 5 --size 3000 \
 	--timeout 10 --deadline 60)
 crab_log "tcp: $r"
-python3 - "$r" "$IP_LB" <<'PY'
-import json, sys
-r, ip = json.loads(sys.argv[1]), sys.argv[2]
-sys.exit(0 if r["ok"] == 5 and r["failed"] == 0 and r["peers"] == {ip: 5} else 1)
-PY
+crab_conns_ok "$r" 5 && [ "$(crab_peers "$r")" = "$IP_LB:5" ]
 log_test $? "5 TCP echo connections to $IP_LB:7007 (kernel of the LB namespace) exchange data"
 
 # 3. meanwhile the LB balances the VIP: 3 capable SYNs, one per server
 for i in 1 2 3; do
 	crab_capture_start "${NS_SRV[i]}" "$WORK/s$i.pcap" "tcp and src host $IP_CLI"
 done
-ip netns exec "$NS_CLI" $PKT send --vip "$VIP" --count 3 --sport 24000 --opt
+lbd_send count=3 sport=24000
 crab_capture_stop "$WORK/s1.pcap" "$WORK/s2.pcap" "$WORK/s3.pcap"
 ok=0
 for i in 1 2 3; do
-	r=$($PKT check --pcap "$WORK/s$i.pcap")
-	lbd_syns_ok "$r" "${IP_SRV[i]}" "$VIP" 1 || ok=1
+	lbd_syns_ok "$WORK/s$i.pcap" "${IP_SRV[i]}" "$VIP" 1 || ok=1
 done
 n=$($TEL "$PREFIX" "/crab/stats,$SVC" | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn_redirected"])')
 [ $ok = 0 ] && [ "$n" = 3 ]

@@ -18,12 +18,11 @@ source "$(dirname "$0")/lbd_lib.sh"
 
 DIR=$(cd "$(dirname "$0")" && pwd)
 TEL="python3 $DIR/lbd_tel.py"
-PKT="python3 $DIR/lbd_pkt.py"
 SVC=$VIP:80
 
 crab_require_root
 crab_check_tool tcpdump python3
-crab_require_python_module scapy
+crab_need_nettest
 
 crab_topo_setup 3
 WORK=$(mktemp -d)
@@ -50,19 +49,19 @@ cap_start() {
 cap_stop() {
 	crab_capture_stop "$WORK/s1.pcap" "$WORK/s2.pcap" "$WORK/s3.pcap"
 }
-res() {  # res SERVER_INDEX -> JSON summary of the SYNs it got
-	$PKT check --pcap "$WORK/s$1.pcap"
+syns() {  # syns SERVER_INDEX -> the SYNs it got
+	lbd_syns "$WORK/s$1.pcap"
+	echo "${CRAB_PCAP[s.syn]}"
 }
 
 # 1. 30 capable SYNs (option naming another address): 10 per server
 cap_start
-ip netns exec "$NS_CLI" $PKT send --vip "$VIP" --count 30 --sport 20000 --opt --opt-addr 203.0.113.9
+lbd_send count=30 sport=20000 opt=mss:1460,crab:203.0.113.9
 cap_stop
 ok=0
 for i in 1 2 3; do
-	r=$(res $i)
-	crab_log "server $i: $r"
-	lbd_syns_ok "$r" "${IP_SRV[i]}" "$VIP" 10 || ok=1
+	lbd_syns_ok "$WORK/s$i.pcap" "${IP_SRV[i]}" "$VIP" 10 || ok=1
+	crab_log "server $i: syn ${CRAB_PCAP[s.syn]} dst ${CRAB_PCAP[s.dst]} opt ${CRAB_PCAP[s.opt]} csum_bad ${CRAB_PCAP[s.csum_bad]}"
 done
 log_test $ok "rr: 30 capable SYNs -> 10/10/10 at the DIPs, option names the VIP, checksums valid"
 [ "$(lb_stat "$SVC" syn_redirected)" = 30 ]
@@ -70,11 +69,11 @@ log_test $? "syn_redirected counts 30"
 
 # 2. legacy SYNs (no option), legacy=drop: nothing reaches a server, counted
 cap_start
-ip netns exec "$NS_CLI" $PKT send --vip "$VIP" --count 5 --sport 21000
+lbd_send count=5 sport=21000 opt=mss:1460
 cap_stop
 n=0
 for i in 1 2 3; do
-	n=$((n + $(res $i | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn"])')))
+	n=$((n + $(syns $i)))
 done
 [ $n = 0 ] && [ "$(lb_stat "$SVC" syn_legacy_drop)" = 5 ]
 log_test $? "legacy SYNs dropped (legacy=drop) and counted in syn_legacy_drop"
@@ -82,11 +81,11 @@ log_test $? "legacy SYNs dropped (legacy=drop) and counted in syn_legacy_drop"
 # 3. runtime control: drain server 2, 4 SYNs -> only servers 1 and 3
 r=$($TEL "$PREFIX" "/crab/backend_drain,$SVC,${IP_SRV[2]}")
 cap_start
-ip netns exec "$NS_CLI" $PKT send --vip "$VIP" --count 4 --sport 22000 --opt
+lbd_send count=4 sport=22000
 cap_stop
-d1=$(res 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn"])')
-d3=$(res 3 | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn"])')
-[ "$(res 2 | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn"])')" = 0 ] &&
+d1=$(syns 1)
+d3=$(syns 3)
+[ "$(syns 2)" = 0 ] &&
 	[ "$((d1 + d3))" = 4 ]
 log_test $? "telemetry backend_drain: drained backend gets no new SYNs ($r)"
 r=$($TEL "$PREFIX" "/crab/backend_add,$SVC,bogus")
@@ -121,13 +120,12 @@ for c in "/crab/service_add,$VIP:81,policy=rr,legacy=insert" \
 	$TEL "$PREFIX" "$c" | grep -q '"ok"' || crab_log "control $c failed"
 done
 cap_start
-ip netns exec "$NS_CLI" $PKT send --vip "$VIP" --port 81 --count 3 --sport 23000
+lbd_send dport=81 count=3 sport=23000 opt=mss:1460
 cap_stop
 ok=0
 for i in 1 2 3; do
-	r=$(res $i)
-	crab_log "server $i: $r"
-	lbd_syns_ok "$r" "${IP_SRV[i]}" "$VIP" 1 || ok=1
+	lbd_syns_ok "$WORK/s$i.pcap" "${IP_SRV[i]}" "$VIP" 1 || ok=1
+	crab_log "server $i: syn ${CRAB_PCAP[s.syn]} dst ${CRAB_PCAP[s.dst]} opt ${CRAB_PCAP[s.opt]}"
 done
 [ $ok = 0 ] && [ "$(lb_stat "$VIP:81" syn_inserted)" = 3 ]
 log_test $? "legacy=insert (added at runtime): option inserted, checksums valid, 1/1/1"

@@ -2,8 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
 #
-# crabctl lb nf on bad input (SPEC 6): an error naming the bad value, a
-# non-zero exit, and nothing applied. Also: services are per namespace.
+# crabctl lb nf on bad input (docs/PROTOCOL.md 6): an error naming the bad
+# value, a non-zero exit, and nothing applied. Also: services are per
+# network namespace, also with overlapping addresses: a second topology with
+# the very same addresses (its own LB namespace, the same VIP:port with
+# another policy and other backends) gets its own decisions and counters,
+# and neither LB's SYNs or counters move in the other.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/nf_lib.sh"
 
@@ -38,16 +42,56 @@ expect_err "half" lb nf backend set "$NF_SVC" "${IP_SRV[1]}" --state half
 expect_err "224.0.0.1" lb nf backend add "$NF_SVC" 224.0.0.1
 
 out=$(lbctl -j lb nf service add "$NF_SVC" 2>/dev/null)
-[ $? -ne 0 ] && crab_json "$out" 'j["error"]' | grep -q exists
+[ $? -ne 0 ] && crab_jget /error <<<"$out" | grep -q exists
 log_test $? "crabctl --json: errors as JSON"
 
 # per namespace: the client namespace sees no service of the LB's
 out=$(ip netns exec "$NS_CLI" "$CRABCTL" -j lb nf show)
-[ "$(crab_json "$out" 'len(j["services"])')" = 0 ] &&
-	[ "$(crab_json "$ref" 'len(j["services"])')" = 1 ]
+[ "$(crab_jget /services <<<"$out")" = "[]" ] &&
+	[ "$(crab_jget /services/0/vip /services/1 <<<"$ref" 2>/dev/null | tr '\n' ' ')" = "${VIP} - " ]
 log_test $? "services are per network namespace"
 
-# non-root (no CAP_NET_ADMIN) cannot change anything
+# Overlapping addresses: topology B, the same addresses in namespaces of
+# its own. Service A: rr over server 1 only (backend added above); service
+# B: the same VIP:port, rr over servers 2 and 3 of B.
+declare -A A=([lb]=$NS_LB [cli]=$NS_CLI [s1]=${NS_SRV[1]} [s2]=${NS_SRV[2]} [s3]=${NS_SRV[3]})
+CRAB_SFX=$CRAB_SFX-b crab_topo_setup 3
+declare -A B=([lb]=$NS_LB [cli]=$NS_CLI [s1]=${NS_SRV[1]} [s2]=${NS_SRV[2]} [s3]=${NS_SRV[3]})
+lbctl lb nf service add "$NF_SVC" --policy rr &&
+	lbctl lb nf backend add "$NF_SVC" "${IP_SRV[2]}" &&
+	lbctl lb nf backend add "$NF_SVC" "${IP_SRV[3]}" || crab_fail "service of topology B"
+# overlap_syns: capable SYNs from both clients (same addresses, same
+# ports), captures on all six servers; prints "a1 a2 a3 b1 b2 b3".
+overlap_syns() {
+	local t i out=
+	for t in A B; do
+		for i in 1 2 3; do
+			[ $t = A ] && ns=${A[s$i]} || ns=${B[s$i]}
+			crab_capture_start "$ns" "$NF_DIR/$t$i.pcap" "tcp dst port $NF_PORT"
+		done
+	done
+	for ns in "${A[cli]}" "${B[cli]}"; do
+		ip netns exec "$ns" "$CRAB_NETTEST" send src="$IP_CLI" dst="$VIP" dport="$NF_PORT" \
+			sport=30000 count=4 opt=mss:1460,crab
+	done
+	crab_capture_stop "$NF_DIR"/A?.pcap "$NF_DIR"/B?.pcap
+	crab_pcap_summary --port "$NF_PORT" A1="$NF_DIR/A1.pcap" A2="$NF_DIR/A2.pcap" A3="$NF_DIR/A3.pcap" \
+		B1="$NF_DIR/B1.pcap" B2="$NF_DIR/B2.pcap" B3="$NF_DIR/B3.pcap"
+	for t in A1 A2 A3 B1 B2 B3; do out+="${CRAB_PCAP[$t.syn]} "; done
+	echo "${out% }"
+}
+overlap_syns >"$NF_DIR/overlap"
+got=$(cat "$NF_DIR/overlap")
+red_a=$(NS_LB=${A[lb]} nf_counter syn_redirected)
+red_b=$(NS_LB=${B[lb]} nf_counter syn_redirected)
+crab_log "same addresses in two topologies, 4 SYNs each: A servers, B servers: $got; syn_redirected A $red_a, B $red_b"
+[ "$got" = "4 0 0 0 2 2" ] && [ "$red_a" = 4 ] && [ "$red_b" = 4 ]
+log_test $? "overlapping addresses: each namespace's LB decides by its own service (4/0/0 and 0/2/2), counts its own"
+NS_LB=${A[lb]} NS_CLI=${A[cli]} NS_SRV=("" "${A[s1]}" "${A[s2]}" "${A[s3]}")
+
+# non-root (no CAP_NET_ADMIN) cannot change anything (the SYNs above moved
+# the counters: a fresh reference)
+ref=$(lbctl -j lb nf show)
 if command -v setpriv >/dev/null; then
 	ip netns exec "$NS_LB" setpriv --reuid=65534 --regid=65534 --clear-groups \
 		"$CRABCTL" lb nf service add 198.18.100.7:80 >/dev/null 2>&1

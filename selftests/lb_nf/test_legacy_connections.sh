@@ -23,52 +23,58 @@ grep -q '^crab_client ' /proc/modules &&
 	crab_missing "crab_client is loaded already (left by an earlier test? this test needs a client without it first)"
 nf_setup
 crab_load_module crab_server
+crab_server_config "${NS_SRV[@]:1}"
 nf_service --policy rr --legacy drop || crab_fail "service add"
 crab_echo_servers "$NF_PORT"
 
 client() {
-	ip netns exec "$NS_CLI" $CRAB_TCPECHO client --addr "$VIP" --port "$NF_PORT" "$@"
+	ip netns exec "$NS_CLI" "$CRAB_NETTEST" client --addr "$VIP" --port "$NF_PORT" "$@"
 }
 # Tcp PassiveOpens of a namespace: connections its stack accepted.
 passive_opens() {
-	ip netns exec "$1" awk '
-		$1 == "Tcp:" && !h { for (i = 2; i <= NF; i++) idx[$i] = i; h = 1; next }
-		$1 == "Tcp:" && h { print $idx["PassiveOpens"]; exit }' /proc/net/snmp
+	crab_snmp "$1" Tcp PassiveOpens
 }
-dips="${IP_SRV[1]} or ${IP_SRV[2]} or ${IP_SRV[3]}"
+# The servers' synack_echoed, summed.
+echoed() {
+	local i n=0
+	for i in 1 2 3; do
+		n=$((n + $(crab_proc_counter "${NS_SRV[i]}" crab_server synack_echoed)))
+	done
+	echo $n
+}
 
 # drop
 d0=$(nf_counter syn_legacy_drop)
 out=$(client --count 3 --timeout 3 --deadline 60)
 d=$(($(nf_counter syn_legacy_drop) - d0))
 crab_log "drop: ${out:0:200}; syn_legacy_drop +$d"
-[ "$(crab_json "$out" 'j["ok"]')" = 0 ] && [ "$d" -ge 3 ] && [ "$(nf_counter syn_redirected)" = 0 ]
+[ "$(crab_jnum "$out" ok)" = 0 ] && [ "$d" -ge 3 ] && [ "$(nf_counter syn_redirected)" = 0 ]
 log_test $? "legacy drop: 3 connections refused, their $d SYNs dropped and counted"
 
 # insert, no client module
 lbctl lb nf service set "$NF_SVC" --legacy insert || crab_fail "service set --legacy insert"
-e0=0
-for i in 1 2 3; do
-	e0=$((e0 + $(ip netns exec "${NS_SRV[i]}" awk '$1 == "synack_echoed" { print $2 }' /proc/net/crab_server)))
-done
+e0=$(echoed)
 crab_capture_start "$NS_CLI" "$NF_DIR/cli.pcap" "tcp port $NF_PORT"
 out=$(client --count 2 --timeout 3 --deadline 60)
 crab_capture_stop "$NF_DIR/cli.pcap"
-e1=0
-for i in 1 2 3; do
-	e1=$((e1 + $(ip netns exec "${NS_SRV[i]}" awk '$1 == "synack_echoed" { print $2 }' /proc/net/crab_server)))
-done
+e1=$(echoed)
 ins=$(nf_counter syn_inserted)
-synack=$(tcpdump -nn -r "$NF_DIR/cli.pcap" \
-	"src host ($dips) and tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack)" 2>/dev/null | wc -l)
-synack_opt=$(tcpdump -nn -v -r "$NF_DIR/cli.pcap" \
-	"src host ($dips) and tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack)" 2>/dev/null |
-	grep -c 'unknown-42')
-rst=$(tcpdump -nn -r "$NF_DIR/cli.pcap" "dst host ($dips) and tcp[tcpflags] & tcp-rst != 0" 2>/dev/null | wc -l)
+# From the client's capture: SYN-ACKs from the DIPs (with the option
+# naming the VIP), and the client's RSTs to them.
+synack=0 synack_opt=0 rst=0
+while read -r line; do
+	[[ $line =~ \ src=([0-9.]+)\ dst=([0-9.]+)\ .*\ flags=([A-Z.]+)\ .*\ opt=([^ ]+) ]] || continue
+	src=${BASH_REMATCH[1]} dst=${BASH_REMATCH[2]} fl=${BASH_REMATCH[3]} opt=${BASH_REMATCH[4]}
+	if [[ " ${IP_SRV[*]} " == *" $src "* ]] && [[ $fl == *S* && $fl == *A* ]]; then
+		synack=$((synack + 1))
+		[ "$opt" = "$VIP" ] && synack_opt=$((synack_opt + 1))
+	fi
+	[[ " ${IP_SRV[*]} " == *" $dst "* ]] && [[ $fl == *R* ]] && rst=$((rst + 1))
+done < <("$CRAB_NETTEST" pcap "$NF_DIR/cli.pcap")
 crab_log "insert (no module): ${out:0:200}; syn_inserted=$ins, servers echoed +$((e1 - e0)); client capture: $synack SYN-ACKs from DIPs ($synack_opt with the option), $rst RSTs to DIPs"
 [ "$ins" -ge 2 ] && [ $((e1 - e0)) -ge 2 ] && [ "$synack_opt" -ge 2 ]
 log_test $? "legacy insert: option added by the LB ($ins), echoed by the servers in SYN-ACKs from the DIPs"
-[ "$(crab_json "$out" 'j["ok"]')" = 0 ] && [ "$rst" -ge 2 ] && [ "$rst" -ge "$synack" ]
+[ "$(crab_jnum "$out" ok)" = 0 ] && [ "$rst" -ge 2 ] && [ "$rst" -ge "$synack" ]
 log_test $? "legacy insert: a client without the module answers each SYN-ACK from a DIP with RST ($rst), no connection"
 
 # hash, no client module: DSR
@@ -80,7 +86,7 @@ nh0=$(nf_counter nonsyn_hashed)
 N=30
 out=$(client --count $N --size 1000 --timeout 10 --deadline 300)
 crab_log "hash: ${out:0:300}"
-[ "$(crab_json "$out" 'j["ok"]')" = $N ] && [ "$(crab_json "$out" 'j["peers"]')" = "{'$VIP': $N}" ]
+crab_conns_ok "$out" $N && [ "$(crab_peers "$out")" = "$VIP:$N" ]
 log_test $? "legacy hash: $N connections echo their data, DSR (peer stays the VIP)"
 spread=() sum=0 all=1
 for i in 1 2 3; do
@@ -103,16 +109,15 @@ log_test $? "legacy hash: every packet of the flows through the LB ($sh SYNs, $n
 
 # insert, client module loaded, announce off for the VIP
 crab_load_module crab_client
-ip netns exec "$NS_CLI" sysctl -qw net.crab.client_announce_cidrs=$CRAB_SUBNET.0/24 ||
-	crab_fail "cannot restrict the client's announce list"
+crab_client_config "$NS_CLI" --announce "$CRAB_SUBNET.0/24" --allow "$CRAB_SUBNET.0/24"
 lbctl lb nf service set "$NF_SVC" --legacy insert || crab_fail "service set --legacy insert"
-rej0=$(ip netns exec "$NS_CLI" awk '$1 == "rej_not_announced" { print $2 }' /proc/net/crab_client)
+rej0=$(crab_proc_counter "$NS_CLI" crab_client rej_not_announced)
 ins0=$(nf_counter syn_inserted)
 out=$(client --count 2 --timeout 3 --deadline 60)
-rej=$(($(ip netns exec "$NS_CLI" awk '$1 == "rej_not_announced" { print $2 }' /proc/net/crab_client) - rej0))
+rej=$(($(crab_proc_counter "$NS_CLI" crab_client rej_not_announced) - rej0))
 ins=$(($(nf_counter syn_inserted) - ins0))
 crab_log "insert (module, announce off): ${out:0:200}; syn_inserted +$ins, client rej_not_announced +$rej"
-[ "$(crab_json "$out" 'j["ok"]')" = 0 ] && [ "$ins" -ge 2 ] && [ "$rej" -ge 2 ]
+[ "$(crab_jnum "$out" ok)" = 0 ] && [ "$ins" -ge 2 ] && [ "$rej" -ge 2 ]
 log_test $? "legacy insert: the client module refuses the unannounced redirect (rej_not_announced +$rej)"
 
 crab_exit

@@ -3,10 +3,12 @@
 # crab-test: vm
 #
 # SYNs without the redirect option (legacy clients), per service mode
-# (SPEC 3.2): drop counts and drops; insert grows the header by the 8-byte
-# option naming the VIP (checksums valid, no room -> counted); hash forwards
-# every packet of a flow DSR-style (daddr stays the VIP, TTL decremented)
-# to one backend chosen by the consistent hash.
+# (docs/PROTOCOL.md 3.2, 5): drop counts and drops; insert grows the header
+# by the 8-byte option naming the VIP, where every option walk sees it (also
+# when the SYN's options end in EOL), checksums valid, no room -> counted;
+# hash forwards every packet of a flow DSR-style (daddr stays the VIP, TTL
+# decremented) to one backend chosen by the consistent hash, and a draining
+# backend keeps the flows hashed to it while new capable SYNs avoid it.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/nf_lib.sh"
 
@@ -15,69 +17,90 @@ nf_service --policy rr --legacy drop || crab_fail "cannot configure the service"
 
 # drop
 nf_capture_start
-nf_send --count 6 --opt none
+nf_send count=6 opt=mss:1460
 nf_capture_stop
-[ "$(nf_res 'total("n")')" = 0 ] && [ "$(nf_counter syn_legacy_drop)" = 6 ]
+[ "$(nf_sum n)" = 0 ] && [ "$(nf_counter syn_legacy_drop)" = 6 ]
 log_test $? "legacy drop: 6 SYNs without option dropped, counted"
 
 # insert
 lbctl lb nf service set "$NF_SVC" --legacy insert || crab_fail "service set"
 nf_capture_start
-nf_send --count 6 --sport 21000 --opt none
-nf_send --count 3 --sport 21100 --opt none --payload 33
-nf_send --count 3 --sport 21200 --opt none --ipopts
+nf_send count=6 sport=21000 opt=mss:1460
+nf_send count=3 sport=21100 opt=mss:1460 payload=33
+nf_send count=3 sport=21200 opt=mss:1460 ipopt=01010100
 nf_capture_stop
-ok=$(nf_res 'total("syn") == 12 and total("csum_bad") == 0 and all(L(i)["opt"] == {"'"$VIP"'": 4} for i in (1,2,3))')
-[ "$ok" = True ]
-log_test $? "legacy insert: option naming the VIP added, checksums valid, rr 4/4/4"
-ok=$(nf_res 'sum(v["len"].get("32", 0) for v in j["labels"].values()) == 9 and sum(v["len"].get("65", 0) for v in j["labels"].values()) == 3')
-[ "$ok" = True ]
+ok=0
+for i in 1 2 3; do [ "$(nf_get $i opt)" = "$VIP:4" ] || ok=1; done
+[ "$(nf_sum syn)" = 12 ] && [ "$(nf_sum csum_bad)" = 0 ] || ok=1
+log_test $ok "legacy insert: option naming the VIP added, checksums valid, rr 4/4/4"
+[ "$(nf_hist_sum len 32)" = 9 ] && [ "$(nf_hist_sum len 65)" = 3 ]
 log_test $? "legacy insert: TCP header grown by 8 bytes, payload kept"
 [ "$(nf_counter syn_inserted)" = 12 ]
 log_test $? "syn_inserted counts 12"
 
+# A SYN whose options end in EOL (MSS, EOL, padding): an option added
+# behind the EOL would be seen by no walk, the server's included.
 nf_capture_start
-nf_send --count 2 --sport 21300 --opt full
+nf_send count=3 sport=21400 opt=mss:1460,eol
+nf_send count=3 sport=21500 opt=eol
 nf_capture_stop
-[ "$(nf_res 'total("n")')" = 0 ] && [ "$(nf_counter no_room)" = 2 ]
+[ "$(nf_sum syn)" = 6 ] && [ "$(nf_hist_sum opt "$VIP")" = 6 ] && [ "$(nf_sum csum_bad)" = 0 ] &&
+	[ "$(nf_hist_sum len 36)" = 3 ] && [ "$(nf_hist_sum len 32)" = 3 ]
+log_test $? "legacy insert into a SYN ending in EOL: the option is seen by the walk (before the EOL)"
+
+nf_capture_start
+nf_send count=2 sport=21300 opt=mss:1460,raw:$(printf '01%.0s' {1..36})
+nf_capture_stop
+[ "$(nf_sum n)" = 0 ] && [ "$(nf_counter no_room)" = 2 ]
 log_test $? "legacy insert: 40 option bytes already -> dropped, no_room counted"
 
 # hash (DSR): servers own the VIP on loopback
 crab_servers_vip_on_lo
 lbctl lb nf service set "$NF_SVC" --legacy hash || crab_fail "service set"
 nf_capture_start
-nf_send --count 60 --sport 40000 --opt none
-nf_send --count 60 --sport 40000 --opt none --flags A
-nf_send --count 60 --sport 40000 --opt none --flags PA --payload 20
+nf_send count=60 sport=40000 opt=mss:1460
+nf_send count=60 sport=40000 opt=none flags=A
+nf_send count=60 sport=40000 opt=none flags=PA payload=20
 nf_capture_stop
-ok=$(nf_res 'total("n") == 180 and all(L(i)["dst"] == {"'"$VIP"'": L(i)["n"]} for i in (1,2,3)) and total("csum_bad") == 0')
-[ "$ok" = True ]
-log_test $? "legacy hash: 180 packets forwarded with daddr = VIP, checksums valid"
-ok=$(nf_res 'all(len(v) == 1 for v in j["sports"].values()) and len(j["sports"]) == 60')
-[ "$ok" = True ]
+ok=0
+for i in 1 2 3; do [ "$(nf_get $i dst)" = "$VIP:$(nf_get $i n)" ] || ok=1; done
+[ "$(nf_sum n)" = 180 ] && [ "$(nf_sum csum_bad)" = 0 ] || ok=1
+log_test $ok "legacy hash: 180 packets forwarded with daddr = VIP, checksums valid"
+[ "${CRAB_PCAP[sports.multi]}" = 0 ] && [ "${CRAB_PCAP[sports.total]}" = 60 ]
 log_test $? "legacy hash: every flow (SYN, ACK, data) at exactly one backend"
-crab_log "hash spread: $(nf_res '[L(i)["n"] for i in (1,2,3)]')"
-ok=$(nf_res 'all(L(i)["n"] > 0 for i in (1,2,3)) and all(L(i)["ttl"] == {"63": L(i)["n"]} for i in (1,2,3))')
-[ "$ok" = True ]
-log_test $? "legacy hash: flows spread over all backends, TTL decremented"
+crab_log "hash spread: $(nf_get 1 n) $(nf_get 2 n) $(nf_get 3 n)"
+ok=0
+for i in 1 2 3; do [ "$(nf_get $i n)" -gt 0 ] && [ "$(nf_get $i ttl)" = "63:$(nf_get $i n)" ] || ok=1; done
+log_test $ok "legacy hash: flows spread over all backends, TTL decremented"
 [ "$(nf_counter syn_hashed)" = 60 ] && [ "$(nf_counter nonsyn_hashed)" = 120 ]
 log_test $? "syn_hashed 60, nonsyn_hashed 120"
 
 # capable SYNs are still redirected in hash mode
 nf_capture_start
-nf_send --count 3 --sport 41000 --opt vip
+nf_send count=3 sport=41000
 nf_capture_stop
-ok=$(nf_res 'total("syn") == 3 and sum(v["opt"].get("'"$VIP"'", 0) for v in j["labels"].values()) == 3 and all("'"$VIP"'" not in L(i)["dst"] for i in (1,2,3))')
-[ "$ok" = True ]
+[ "$(nf_sum syn)" = 3 ] && [ "$(nf_hist_sum opt "$VIP")" = 3 ] && [ "$(nf_hist_sum dst "$VIP")" = 0 ]
 log_test $? "hash mode: capable SYNs still redirected to a DIP"
 
-# draining a backend: the Maglev table is rebuilt without it
+# A draining backend keeps the flows hashed to it (docs/PROTOCOL.md 5):
+# the same 60 flows' packets reach the same servers as before the drain,
+# server 2's among them; new capable SYNs avoid server 2.
+nf_capture_start
+nf_send count=60 sport=40000 opt=none flags=A
+nf_capture_stop
+before=$(nf_flows)
+on2=$(nf_get 2 n)
 lbctl lb nf backend drain "$NF_SVC" "${IP_SRV[2]}" || crab_fail "drain"
 nf_capture_start
-nf_send --count 60 --sport 40000 --opt none --flags A
+nf_send count=60 sport=40000 opt=none flags=A
+nf_send count=6 sport=42000
 nf_capture_stop
-moved_ok=$(nf_res 'L(2)["n"] == 0 and total("n") == 60')
-[ "$moved_ok" = True ]
-log_test $? "hash mode: drained backend gets no packets"
+after=$(nf_flows)
+after=${after%% 42000:*}
+crab_log "server 2 had $on2 of the 60 flows before the drain; new SYNs after it: $(nf_syns)"
+[ "$on2" -gt 0 ] && [ "$after" = "$before" ] && [ "$(nf_get 2 n)" = "$on2" ]
+log_test $? "hash mode: the drained backend keeps its $on2 hashed flows, every flow at the same backend"
+[ "$(nf_get 2 syn)" = 0 ] && [ "$(nf_get 1 syn)" = 3 ] && [ "$(nf_get 3 syn)" = 3 ]
+log_test $? "hash mode: new capable SYNs avoid the draining backend ($(nf_syns))"
 
 crab_exit

@@ -24,13 +24,16 @@ N=300
 
 crab_require_root
 crab_has_modules || crab_skip "kernel without loadable module support"
-crab_check_tool python3 nsenter ping taskset ethtool
+crab_check_tool nsenter ping taskset ethtool
+crab_need_nettest
 crab_require_built "$CRABCTL" crabctl
 xdp_private_bpffs "$@"
 
 crab_topo_setup 3
 crab_load_module crab_client
 crab_load_module crab_server
+crab_client_config "$NS_CLI" --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
+crab_server_config "${NS_SRV[@]:1}"
 DIR=$(mktemp -d)
 crab_defer "rm -rf $DIR"
 
@@ -60,20 +63,25 @@ ip netns exec "$NS_CLI" ethtool -K eth0 tx off >/dev/null ||
 
 # Counter NAME of the service ($SVC) or, with "global", of the program.
 cnt() {
-	lbctl -j lb xdp stats --dev eth0 | python3 -c '
-import json, sys
-j = json.load(sys.stdin)
-name, svc = sys.argv[1], sys.argv[2]
-if svc == "global":
-    print(j["global"][name])
-else:
-    print([s for s in j["services"] if s["service"] == svc][0]["counters"][name])' "$1" "${2:-$SVC}"
+	if [ "${2:-}" = global ]; then
+		lbctl -j lb xdp stats --dev eth0 | crab_jget "/global/$1"
+	else
+		lbctl -j lb xdp stats --dev eth0 | crab_jget "/services/[service=${2:-$SVC}]/counters/$1"
+	fi
+}
+# The servers' synack_echoed, summed.
+echoed() {
+	local i n=0
+	for i in 1 2 3; do
+		n=$((n + $(crab_proc_counter "${NS_SRV[i]}" crab_server synack_echoed)))
+	done
+	echo $n
 }
 
 # One CPU sends everything: the rr position is a per-CPU counter, and on a
 # veth the LB's XDP runs on the CPU that sent the frame.
 client() {
-	taskset -c 0 ip netns exec "$NS_CLI" $CRAB_TCPECHO client --addr "$VIP" --port $PORT "$@"
+	taskset -c 0 ip netns exec "$NS_CLI" "$CRAB_NETTEST" client --addr "$VIP" --port $PORT "$@"
 }
 
 # A few connections first: when those fail, say why now instead of after
@@ -83,11 +91,11 @@ P=3
 # counts) one more SYN for that connection. Counted from here on.
 retr0=$(crab_tcpext "$NS_CLI" TCPSynRetrans)
 out=$(client --count $P --timeout 10 --deadline 60)
-if [ "$(crab_json "$out" 'j["ok"]')" != $P ]; then
+if [ "$(crab_jnum "$out" ok)" != $P ]; then
 	crab_log "probe: ${out:0:300}"
 	lbctl -j lb xdp stats --dev eth0
 	for ns in "$NS_CLI" "${NS_SRV[@]}"; do
-		crab_log "$ns: $(ip netns exec "$ns" cat /proc/net/crab_client /proc/net/crab_server 2>/dev/null | awk '$2 != 0' | tr '\n' ' ')"
+		crab_log "$ns: $(cat "$(crab_ns_file "$ns" crab_client)" "$(crab_ns_file "$ns" crab_server)" 2>/dev/null | awk '$2 != 0' | tr '\n' ' ')"
 	done
 	crab_fail "$P probe connections via the VIP did not all succeed"
 fi
@@ -95,13 +103,12 @@ fi
 # 1. 300 connections, rr
 out=$(client --count $N --timeout 10 --deadline 400)
 crab_log "client: ${out:0:300}"
-[ "$(crab_json "$out" 'j["ok"]')" = $N ] && [ "$(crab_json "$out" 'j["failed"]')" = 0 ]
+crab_conns_ok "$out" $N
 log_test $? "$N connections via the XDP LB succeed, data echoed"
 retr=$(($(crab_tcpext "$NS_CLI" TCPSynRetrans) - retr0))
-peers=$(crab_json "$out" 'sorted(j["peers"].items())')
+peers=$(crab_peers "$out")
 # Exact without SYN retransmissions; each one can move one connection.
-[ "$(crab_json "$out" "sorted(j['peers'])")" = "['${IP_SRV[1]}', '${IP_SRV[2]}', '${IP_SRV[3]}']" ] &&
-	[ "$(crab_json "$out" "int(all(abs(v - 100) <= $retr for v in j['peers'].values()))")" = 1 ]
+crab_peers_within "$out" 100 "$retr" "${IP_SRV[1]}" "${IP_SRV[2]}" "${IP_SRV[3]}"
 log_test $? "peers are the DIPs, 100/100/100 (rr) within $retr SYN retransmissions: $peers"
 red=$(cnt syn_redirected)
 nsd=$(cnt nonsyn_drop)
@@ -111,7 +118,7 @@ crab_log "LB: syn_redirected=$red nonsyn_drop=$nsd xdp_tx=$tx fib_pass=$(cnt fib
 log_test $? "LB saw one packet per connection: $red SYNs = $((N + P)) + $retr retransmitted, $nsd other packets"
 [ "$tx" = "$red" ]
 log_test $? "every SYN left the LB by XDP_TX (xdp_tx = $tx)"
-r=$(ip netns exec "$NS_CLI" awk '$1 == "redirected" { print $2 }' /proc/net/crab_client)
+r=$(crab_proc_counter "$NS_CLI" crab_client redirected)
 [ "$r" = $((N + P)) ]
 log_test $? "client module re-keyed $r sockets"
 
@@ -135,11 +142,9 @@ log_test $? "backend ${IP_SRV[2]} removed while $H connections are open"
 t_del=$(date +%s)
 out=$(client --count 30 --timeout 10 --deadline 300)
 crab_log "new connections: ${out:0:300}"
-peers=$(crab_json "$out" 'sorted(j["peers"].items())')
+peers=$(crab_peers "$out")
 retr=$(($(crab_tcpext "$NS_CLI" TCPSynRetrans) - retr0))
-[ "$(crab_json "$out" 'j["ok"]')" = 30 ] &&
-	[ "$(crab_json "$out" "sorted(j['peers'])")" = "['${IP_SRV[1]}', '${IP_SRV[3]}']" ] &&
-	[ "$(crab_json "$out" "int(all(abs(v - 15) <= $retr for v in j['peers'].values()))")" = 1 ]
+crab_conns_ok "$out" 30 && crab_peers_within "$out" 15 "$retr" "${IP_SRV[1]}" "${IP_SRV[3]}"
 log_test $? "new connections avoid the removed backend: $peers (15/15 within $retr SYN retransmissions)"
 wait $hpid
 hrc=$?
@@ -150,8 +155,8 @@ crab_log "held connections: ${hold:0:300}; last round $((t_end - t_del)) s after
 # interval after the removal means that round ran without the backend.
 [ $((t_end - t_del)) -ge 3 ]
 log_test $? "exchange rounds ran after the removal"
-h2=$(crab_json "$hold" 'j["peers"].get("'"${IP_SRV[2]}"'", 0)')
-[ $hrc = 0 ] && [ "$(crab_json "$hold" 'j["ok"]')" = $H ] &&
+h2=$(crab_peer "$hold" "${IP_SRV[2]}")
+[ $hrc = 0 ] && crab_conns_ok "$hold" $H &&
 	[ "$h2" -ge $((H / 3 - retr)) ] && [ "$h2" -gt 0 ]
 log_test $? "all $H open connections, $h2 of them to the removed backend, kept exchanging data"
 
@@ -160,34 +165,28 @@ log_test $? "all $H open connections, $h2 of them to the removed backend, kept e
 ip netns exec "$NS_CLI" sysctl -qw net.crab.client_announce_cidrs=198.18.0.0/24 ||
 	crab_fail "cannot restrict the client's announce list"
 lbctl lb xdp backend add "$SVC" "${IP_SRV[2]}" --dev eth0 || crab_fail "backend add"
-rej0=$(ip netns exec "$NS_CLI" awk '$1 == "rej_not_announced" { print $2 }' /proc/net/crab_client)
+rej0=$(crab_proc_counter "$NS_CLI" crab_client rej_not_announced)
 
 ld0=$(cnt syn_legacy_drop)
 out=$(client --count 2 --timeout 2 --deadline 60)
 ld=$(( $(cnt syn_legacy_drop) - ld0 ))
 crab_log "drop: ${out:0:200}; syn_legacy_drop +$ld"
-[ "$(crab_json "$out" 'j["ok"]')" = 0 ] && [ "$ld" -ge 2 ]
+[ "$(crab_jnum "$out" ok)" = 0 ] && [ "$ld" -ge 2 ]
 log_test $? "legacy drop: no connection, SYNs dropped and counted ($ld)"
 
 lbctl lb xdp service del "$SVC" --dev eth0 &&
 	lbctl lb xdp service add "$SVC" --policy rr --legacy insert --dev eth0 &&
 	for i in 1 2 3; do lbctl lb xdp backend add "$SVC" "${IP_SRV[i]}" --dev eth0 || false; done
 log_test $? "service re-created with --legacy insert"
-e0=0
-for i in 1 2 3; do
-	e0=$((e0 + $(ip netns exec "${NS_SRV[i]}" awk '$1 == "synack_echoed" { print $2 }' /proc/net/crab_server)))
-done
+e0=$(echoed)
 out=$(client --count 2 --timeout 2 --deadline 60)
 ins=$(cnt syn_inserted)
-e1=0
-for i in 1 2 3; do
-	e1=$((e1 + $(ip netns exec "${NS_SRV[i]}" awk '$1 == "synack_echoed" { print $2 }' /proc/net/crab_server)))
-done
-rej=$(( $(ip netns exec "$NS_CLI" awk '$1 == "rej_not_announced" { print $2 }' /proc/net/crab_client) - rej0 ))
+e1=$(echoed)
+rej=$(( $(crab_proc_counter "$NS_CLI" crab_client rej_not_announced) - rej0 ))
 crab_log "insert: ${out:0:200}; syn_inserted=$ins, servers echoed +$((e1 - e0)), client rej_not_announced +$rej"
 [ "$ins" -ge 2 ] && [ $((e1 - e0)) -ge 2 ] && [ "$rej" -ge 2 ]
 log_test $? "legacy insert: option added by the LB and echoed by the servers"
-[ "$(crab_json "$out" 'j["ok"]')" = 0 ]
+[ "$(crab_jnum "$out" ok)" = 0 ]
 log_test $? "legacy insert: an unannounced redirect is refused by the client (docs/PROTOCOL.md 3.4)"
 
 crab_servers_vip_on_lo
@@ -197,13 +196,15 @@ lbctl lb xdp service del "$SVC" --dev eth0 &&
 log_test $? "service re-created with --legacy hash"
 out=$(client --count 30 --timeout 10 --deadline 300)
 crab_log "hash: ${out:0:300}"
-[ "$(crab_json "$out" 'j["ok"]')" = 30 ] && [ "$(crab_json "$out" 'j["peers"]')" = "{'$VIP': 30}" ]
+crab_conns_ok "$out" 30 && [ "$(crab_peers "$out")" = "$VIP:30" ]
 log_test $? "legacy hash: 30 connections succeed, DSR (peer stays the VIP)"
 sh=$(cnt syn_hashed)
 nh=$(cnt nonsyn_hashed)
-be=$(lbctl -j lb xdp stats --dev eth0 | python3 -c '
-import json, sys
-print(sum(json.load(sys.stdin)["services"][0]["backends"].values()))')
+be=0
+for v in $(lbctl -j lb xdp stats --dev eth0 | crab_jget "/services/0/backends/${IP_SRV[1]}" \
+	"/services/0/backends/${IP_SRV[2]}" "/services/0/backends/${IP_SRV[3]}"); do
+	be=$((be + v))
+done
 crab_log "hash: syn_hashed=$sh nonsyn_hashed=$nh per-backend sum=$be"
 # Each connection: SYN, then at least the handshake ACK, the data and FIN.
 # A SYN retransmitted on a slow emulated CPU is hashed again (same flow,

@@ -29,11 +29,7 @@ lbctl() {
 
 # Per-service counter of the XDP LB: xdp_counter NAME SERVICE
 xdp_counter() {
-	lbctl -j lb xdp stats --dev eth0 | python3 -c '
-import json, sys
-j = json.load(sys.stdin)
-name, svc = sys.argv[1], sys.argv[2]
-print([s for s in j["services"] if s["service"] == svc][0]["counters"][name])' "$1" "$2"
+	lbctl -j lb xdp stats --dev eth0 | crab_jget "/services/[service=$2]/counters/$1"
 }
 
 # XDP_TX on a veth hands the frame to the peer's NAPI queue, which exists
@@ -55,10 +51,12 @@ xdp_peer_napi() {
 # use the dispatcher. Prints the reported attachment.
 xdp_check_attach() {
 	local dev=$1 err=$2 rep shown
-	rep=$(lbctl -j lb xdp stats --dev "$dev" | python3 -c '
-import json, sys
-a = json.load(sys.stdin)["attach"]
-print(a["attached"], a["mode"], "dispatcher" if a["dispatcher"] else "direct")')
+	rep=$(lbctl -j lb xdp stats --dev "$dev" | crab_jget /attach/attached /attach/mode /attach/dispatcher |
+		tr '\n' ' ')
+	rep=${rep% }
+	rep=${rep/true/True}
+	rep=${rep/% true/ dispatcher}
+	rep=${rep/% false/ direct}
 	shown=$(ip -n "$NS_LB" -d link show "$dev" | sed -n 's/.*prog\/xdp id [0-9]* name \([a-z_]*\).*/\1/p' | head -n1)
 	echo "$rep (ip link: $shown)"
 	case "$rep" in

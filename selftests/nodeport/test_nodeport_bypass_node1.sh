@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: host vm-manual
+# crab-test: host vm
 #
 # With redirection, after the handshake no packet of a connection crosses
 # the node without a pod: the LB sends every connection to node1 (no pod,
@@ -21,10 +21,10 @@ np_pods_start
 
 run_conns() {	# mode
 	local out
-	out=$(ip netns exec "$NS_CLI" $CRAB_TCPECHO client --addr $NP_VIP \
+	out=$(ip netns exec "$NS_CLI" "$CRAB_NETTEST" client --addr $NP_VIP \
 		--port $NP_VPORT --count "$N" --size 1000 --timeout 20 --deadline 100)
 	crab_log "$1: $out"
-	[ "$(crab_json "$out" 'j["ok"]')" = "$N" ]
+	crab_conns_ok "$out" "$N"
 }
 
 # Polls until the last ACKs of the closes went through: $1 = command that
@@ -51,7 +51,7 @@ np_apply redirect
 np_meter_reset
 run_conns redirect
 log_test $? "redirect: $N connections via node1 echo their data"
-lb_done() { [ "$(crab_json "$(np_stats lb)" 'j["flows"]["np_lb"]')" = 0 ]; }
+lb_done() { [ "$(np_stats lb | crab_jget /flows/np_lb)" = 0 ]; }
 wait_for lb_done
 syn=$(np_meter fwd_syn)
 other=$(np_meter fwd_other)
@@ -70,7 +70,7 @@ nodes_done() {
 	local i s
 	for i in 2 3; do
 		s=$(np_stats node$i)
-		[ "$(crab_json "$s" 'j["flows"]["np_in"] + j["flows"]["np_out"]')" = 0 ] || return 1
+		[ "$(crab_jget /flows/np_in /flows/np_out <<<"$s" | tr '\n' ' ')" = "0 0 " ] || return 1
 	done
 }
 wait_for nodes_done

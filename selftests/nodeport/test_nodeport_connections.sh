@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
-# crab-test: host vm-manual
+# crab-test: host vm
 #
 # NodePort behind an nft DNAT LB (experiments/nodeport/): connections to
 # the VIP work without redirection (kube-proxy Cluster rules only) and with
@@ -22,10 +22,10 @@ np_pods_start
 
 run_conns() {	# mode
 	local out
-	out=$(ip netns exec "$NS_CLI" $CRAB_TCPECHO client --addr $NP_VIP \
+	out=$(ip netns exec "$NS_CLI" "$CRAB_NETTEST" client --addr $NP_VIP \
 		--port $NP_VPORT --count "$N" --size 256 --timeout 20 --deadline 100)
 	crab_log "$1: $out"
-	[ "$(crab_json "$out" 'j["ok"]')" = "$N" ]
+	crab_conns_ok "$out" "$N"
 }
 
 for mode in cluster redirect; do
@@ -61,7 +61,11 @@ crab_log "options added $added, recorded $recorded, learned $learned, LB direct 
 [ "$(crab_json "$n1" 'j["counters"]["syn_opt_added"]')" -ge "$n1conns" ] &&
 	[ "$recorded" -ge "$added" ] && [ "$learned" -ge "$n1conns" ] && [ "$direct" -gt 0 ]
 log_test $? "redirect: node1's $n1conns connections got the option, were recorded and learned by the LB"
-rej=$(crab_json "$lb" 'j["counters"]["rejected_no_ct"] + j["counters"]["rejected_not_reply"] + j["counters"]["rejected_seen_reply"] + j["counters"]["rejected_not_peer"]')
+rej=0
+for v in $(crab_jget /counters/rejected_no_ct /counters/rejected_not_reply /counters/rejected_seen_reply \
+	/counters/rejected_not_peer <<<"$lb"); do
+	rej=$((rej + v))
+done
 [ "$rej" -eq 0 ] && [ "$(crab_json "$n1" 'j["counters"]["syn_port_changed"]')" -eq 0 ]
 log_test $? "redirect: no rejected echo at the LB, no port changed by node1's masquerade"
 crab_exit

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The Internet checksum (RFC 1071), shared by the selftests' packet tools
-(endpoints/ep_tool.py, lb_nf/nf_pkt.py, hardening/malformed.py)."""
+(endpoints/ep_tool.py, hardening/malformed.py)."""
 import struct
 
 

@@ -77,9 +77,11 @@ main() {
 		exit 0
 	fi
 	# Images of earlier builds, by stamp, outside the tree: a fresh clone
-	# (CI) with an unchanged series and config reuses the image.
+	# with an unchanged series and config reuses the image, as long as the
+	# object tree it was built in still holds that build (the project's
+	# modules are built against it; without it they could not be).
 	if [ "${CRAB_KFORCE:-0}" != 1 ] && [ -f "$cache/bzImage" ] &&
-	   [ -d "$cache/modules/lib/modules" ]; then
+	   [ -d "$cache/modules/lib/modules" ] && [ -e "$cache/build/Module.symvers" ]; then
 		say "up to date (stamp $stamp, cached image)"
 		echo "$cache/bzImage"
 		exit 0

@@ -10,6 +10,8 @@
 //   crabctl server [--impl ...] show | stats | set enabled on|off
 // --impl auto (the default) picks the module when it is loaded, else the
 // patched kernel. Another namespace: ip netns exec NS crabctl ...
+// The modules start off in every namespace (enabled off, lists empty, and
+// an empty list is none): show prints "(none)" for an empty list.
 #include <unistd.h>
 
 #include <algorithm>
@@ -314,7 +316,8 @@ void setup_role(CLI::App& root, Globals& g, const Role& r, const char* help)
                 (n == "client" ? "  crabctl client set announce 198.18.100.0/24\n"
                                  "  crabctl client set allow 198.18.0.0/24\n"
                                : std::string()) +
-                "Settings and counters are per network namespace (run it with ip netns exec).");
+                "Settings and counters are per network namespace (run it with ip netns exec).\n"
+                "The modules start off in every namespace: enabled off, lists empty (none).");
 
     auto* show = top->add_subcommand("show", "settings in this network namespace");
     show->callback([&g, &r, impl] { run_show(g, r, *impl); });

@@ -9,7 +9,7 @@
 // raw socket, carrying MSS and the redirect option with the service's VIP, as
 // the LB would write it (crab_opt_write, include/crab/crab_opt.h). The answer
 // classifies the backend:
-//   capable    SYN-ACK echoing the option with the VIP (SPEC 3.3)
+//   capable    SYN-ACK echoing the option with the VIP (docs/PROTOCOL.md 3.3)
 //   reachable  SYN-ACK without it (a plain TCP listener)
 //   down       RST, or nothing within --timeout
 // The kernel answers the unsolicited SYN-ACK with a RST (no socket has that

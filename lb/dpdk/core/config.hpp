@@ -2,7 +2,7 @@
 // Service/backend definitions of the DPDK LB, shared by the command line,
 // the --vip-config file and runtime control: parse a spec, then apply it to
 // a copy of the table; the copy is published only when everything applied
-// (SPEC 6: never a half-applied configuration).
+// (docs/PROTOCOL.md 6: never a half-applied configuration).
 #pragma once
 
 #include <istream>

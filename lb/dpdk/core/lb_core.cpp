@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Packet decisions and in-place rewrites of the DPDK LB (SPEC 3.2, 5, 6).
+// Packet decisions and in-place rewrites of the DPDK LB (docs/PROTOCOL.md 3.2, 5, 6).
 // Bounds: every header read is checked against f.len (frame) and tot_len
 // (IPv4) before it happens; the option walk is crab_opt_find() over the
 // TCP header's option bytes only.

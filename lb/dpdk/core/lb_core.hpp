@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The DPDK LB's packet logic, free of DPDK: parse Ethernet/802.1Q/IPv4/TCP
-// from a byte buffer, decide per service (SPEC 3.2), rewrite in place. The
+// from a byte buffer, decide per service (docs/PROTOCOL.md 3.2), rewrite in place. The
 // app, the unit tests and fuzzers all drive this one function: process().
 #pragma once
 

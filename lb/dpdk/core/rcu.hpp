@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Publication of immutable snapshots to the data path (SPEC 5: a packet is
+// Publication of immutable snapshots to the data path (docs/PROTOCOL.md 5: a packet is
 // decided by the old set or the new one, never a mix). The writer builds a
 // new object, swaps one pointer, then waits until every registered reader
 // has passed a quiescent state (between two bursts) before freeing the old

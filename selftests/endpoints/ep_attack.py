@@ -1,0 +1,327 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""The attacker (or hand-made peer) of the endpoint selftests: one
+long-lived process per test, in a namespace on the client's segment.
+
+Commands come one per line on stdin; each gets one reply line on stdout,
+"ok ..." or "err ...". Packets are built by hand, Ethernet header
+included, and sent through an AF_PACKET socket, so that the kernel
+rewrites nothing (a raw IP socket fills in a zero source address and
+resolves the next hop with the forged source): no scapy, whose import
+alone costs 12 s in an emulated guest, and no interpreter start per
+packet. MAC addresses come from the kernel's neighbour table (an IP
+source on the segment says nothing: the LB forwards the client's SYNs). A sniffer thread reads eth0 through an
+AF_PACKET socket and keeps every SYN and SYN-ACK it sees; with MAC learning
+off on the bridge (ep_bridge_hub) that is every SYN on the segment, as an
+attacker tapping the segment would see it.
+
+  mark                          "ok N": the number of segments seen so far
+  syn_from SPORT [TIMEOUT] [after=N]
+                                wait for a SYN from port SPORT (after mark
+                                N): "ok seq=... src=... dst=... dport=...
+                                kinds=K,K,... opt=ADDR|- len=DATA"
+  synack_to DPORT [TIMEOUT] [after=N]
+                                the same for a SYN-ACK to port DPORT
+  count_synack DPORT [after=N]  "ok N": SYN-ACKs to DPORT seen
+  count_syn SPORT [dst=ADDR] [after=N]
+                                "ok N": SYNs from SPORT (to ADDR) seen
+  syns SPORT N [TIMEOUT] [after=M] [from=IP]
+                                wait until N SYNs from SPORT were seen
+                                (sent by the host IP, by its MAC address:
+                                not the LB's forwarded copies):
+                                "ok n=K dst=D1,D2,..."
+  synack SRC DST SPORT DPORT ACK [opt=A] [csum=bad] [md5=KEY] [seq=N]
+                                send a SYN-ACK (option naming A; a wrong
+                                TCP checksum; an RFC 2385 signature; its
+                                sequence number, random by default)
+  syn SRC DST SPORT DPORT SEQ [opt=A] [md5=KEY]
+                                send a SYN
+  flood N SRCNET DST DPORT [opt=A]
+                                N SYNs from N sources of SRCNET (a /16,
+                                "10.99"), random ports and ISNs
+  quit
+
+Started with --kind/--exid for the option's encoding (42 by default; 254
+is the RFC 6994 form).
+"""
+import argparse
+import hashlib
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from inet_csum import csum  # noqa: E402
+
+ETH_P_IP = 0x0800
+
+
+class Opts:
+    kind = 42
+    exid = 0xC4AB
+
+
+def redir(addr):
+    a = socket.inet_aton(addr)
+    if Opts.kind == 254:
+        return bytes([254, 8]) + struct.pack("!H", Opts.exid) + a
+    return bytes([1, 1, Opts.kind, 6]) + a
+
+
+def opt_addr(opts):
+    """The first well-formed redirect option's address, else None."""
+    i = 0
+    while i < len(opts):
+        k = opts[i]
+        if k == 0:
+            break
+        if k == 1:
+            i += 1
+            continue
+        if i + 2 > len(opts) or opts[i + 1] < 2 or i + opts[i + 1] > len(opts):
+            break
+        ln = opts[i + 1]
+        if k == Opts.kind:
+            if k == 254 and ln == 8 and struct.unpack("!H", opts[i + 2:i + 4])[0] == Opts.exid:
+                return socket.inet_ntoa(opts[i + 4:i + 8])
+            if k != 254 and ln == 6:
+                return socket.inet_ntoa(opts[i + 2:i + 6])
+        i += ln
+    return None
+
+
+def kinds(opts):
+    out, i = [], 0
+    while i < len(opts):
+        k = opts[i]
+        if k == 0:
+            break
+        if k == 1:
+            i += 1
+            continue
+        out.append(k)
+        if i + 2 > len(opts) or opts[i + 1] < 2:
+            break
+        i += opts[i + 1]
+    return out
+
+
+def tcp_seg(src, dst, sport, dport, seq, ack, flags, opts=b"", md5=None,
+            bad_csum=False, data=b""):
+    """A TCP segment; with md5 the RFC 2385 option goes first."""
+    if md5 is not None:
+        opts = bytes([19, 18]) + bytes(16) + opts
+    opts += bytes(-len(opts) % 4)
+    doff = (20 + len(opts)) // 4
+    hdr = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF,
+                      ack & 0xFFFFFFFF, doff << 4, flags, 64240, 0, 0)
+    seg_len = 20 + len(opts) + len(data)
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack(
+        "!BBH", 0, 6, seg_len)
+    if md5 is not None:
+        # RFC 2385 2.0: pseudo-header, TCP header without options (checksum
+        # zero), data, key.
+        dig = hashlib.md5(pseudo + hdr + data + md5.encode()).digest()
+        opts = opts[:2] + dig + opts[18:]
+    seg = hdr + opts + data
+    c = csum(pseudo + seg)
+    if bad_csum:
+        c ^= 0x5A5A
+    return seg[:16] + struct.pack("!H", c) + seg[18:]
+
+
+def ip_pkt(src, dst, payload):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0x4000,
+                    64, 6, 0, socket.inet_aton(src), socket.inet_aton(dst))
+    h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
+    return h + payload
+
+
+class Sniffer:
+    def __init__(self, ifname):
+        self.segs = []
+        self.cv = threading.Condition()
+        self.s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
+        self.s.bind((ifname, ETH_P_IP))
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while True:
+            pkt, addr = self.s.recvfrom(65535)
+            if addr[2] == socket.PACKET_OUTGOING:
+                continue
+            ip = pkt[14:]
+            if len(ip) < 40 or ip[9] != 6 or (ip[6] & 0x3F) or ip[7]:
+                continue
+            ihl = (ip[0] & 15) * 4
+            tcp = ip[ihl:]
+            if len(tcp) < 20 or not tcp[13] & 0x02:
+                continue
+            doff = (tcp[12] >> 4) * 4
+            opts = tcp[20:doff]
+            seg = {
+                "t": time.monotonic(),
+                "mac": pkt[6:12],
+                "sa": bool(tcp[13] & 0x10),
+                "src": socket.inet_ntoa(ip[12:16]),
+                "dst": socket.inet_ntoa(ip[16:20]),
+                "sport": struct.unpack("!H", tcp[0:2])[0],
+                "dport": struct.unpack("!H", tcp[2:4])[0],
+                "seq": struct.unpack("!I", tcp[4:8])[0],
+                "ack": struct.unpack("!I", tcp[8:12])[0],
+                "len": struct.unpack("!H", ip[2:4])[0] - ihl - doff,
+                "kinds": kinds(opts),
+                "opt": opt_addr(opts),
+            }
+            with self.cv:
+                self.segs.append(seg)
+                self.cv.notify_all()
+
+    def wait(self, pred, timeout, after):
+        end = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                for s in self.segs[after:]:
+                    if pred(s):
+                        return s
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cv.wait(left)
+
+
+def fmt(s):
+    return "seq=%d ack=%d src=%s dst=%s sport=%d dport=%d kinds=%s opt=%s len=%d" % (
+        s["seq"], s["ack"], s["src"], s["dst"], s["sport"], s["dport"],
+        ",".join(map(str, s["kinds"])) or "-", s["opt"] or "-", s["len"])
+
+
+def kv(args):
+    return dict(a.split("=", 1) for a in args if "=" in a)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dev", default="eth0")
+    p.add_argument("--kind", type=int, default=42)
+    p.add_argument("--exid", type=lambda v: int(v, 0), default=0xC4AB)
+    a = p.parse_args()
+    Opts.kind, Opts.exid = a.kind, a.exid
+    sn = Sniffer(a.dev)
+    with open("/sys/class/net/%s/address" % a.dev) as f:
+        mymac = bytes.fromhex(f.read().strip().replace(":", ""))
+
+    macs = {}
+
+    def mac_of(ip):
+        if ip in macs:
+            return macs[ip]
+        # Let the kernel resolve it (from our own address), then read it.
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.sendto(b"", (ip, 9))
+        u.close()
+        for _ in range(100):
+            with open("/proc/net/arp") as f:
+                for line in f.read().splitlines()[1:]:
+                    w = line.split()
+                    if w[0] == ip and w[3] != "00:00:00:00:00:00":
+                        macs[ip] = bytes.fromhex(w[3].replace(":", ""))
+                        return macs[ip]
+            time.sleep(0.05)
+        raise OSError("no MAC address for %s" % ip)
+
+    def send(src, dst, seg, via=None):
+        eth = mac_of(via or dst) + mymac + struct.pack("!H", ETH_P_IP)
+        sn.s.send(eth + ip_pkt(src, dst, seg))
+
+    print("ok ready", flush=True)
+    for line in sys.stdin:
+        w = line.split()
+        if not w:
+            continue
+        c, args = w[0], w[1:]
+        try:
+            if c == "quit":
+                print("ok bye", flush=True)
+                return 0
+            elif c == "mark":
+                with sn.cv:
+                    r = "ok %d" % len(sn.segs)
+            elif c in ("syn_from", "synack_to"):
+                port = int(args[0])
+                tmo = float(args[1]) if len(args) > 1 and "=" not in args[1] else 10.0
+                after = int(kv(args).get("after", 0))
+                if c == "syn_from":
+                    s = sn.wait(lambda s: not s["sa"] and s["sport"] == port, tmo, after)
+                else:
+                    s = sn.wait(lambda s: s["sa"] and s["dport"] == port, tmo, after)
+                r = "ok " + fmt(s) if s else "err timeout"
+            elif c == "count_syn":
+                port, o = int(args[0]), kv(args)
+                after = int(o.get("after", 0))
+                with sn.cv:
+                    n = sum(1 for s in sn.segs[after:] if not s["sa"] and s["sport"] == port
+                            and o.get("dst", s["dst"]) == s["dst"])
+                r = "ok %d" % n
+            elif c == "syns":
+                port, want = int(args[0]), int(args[1])
+                tmo = float(args[2]) if len(args) > 2 and "=" not in args[2] else 10.0
+                o = kv(args)
+                after = int(o.get("after", 0))
+                mac = mac_of(o["from"]) if "from" in o else None
+                end = time.monotonic() + tmo
+                with sn.cv:
+                    while True:
+                        got = [s["dst"] for s in sn.segs[after:] if not s["sa"] and s["sport"] == port
+                               and mac in (None, s["mac"])]
+                        left = end - time.monotonic()
+                        if len(got) >= want or left <= 0:
+                            break
+                        sn.cv.wait(left)
+                r = "%s n=%d dst=%s" % ("ok" if len(got) >= want else "err", len(got),
+                                         ",".join(got) or "-")
+            elif c == "count_synack":
+                port, after = int(args[0]), int(kv(args).get("after", 0))
+                with sn.cv:
+                    n = sum(1 for s in sn.segs[after:] if s["sa"] and s["dport"] == port)
+                r = "ok %d" % n
+            elif c in ("synack", "syn"):
+                src, dst, sport, dport, num = args[:5]
+                o = kv(args[5:])
+                opts = redir(o["opt"]) if "opt" in o else b""
+                opts += bytes([2, 4, 0x05, 0xB4])  # MSS 1460
+                if c == "synack":
+                    seq = int(o["seq"]) if "seq" in o else int.from_bytes(os.urandom(4), "big")
+                    seg = tcp_seg(src, dst, int(sport), int(dport), seq,
+                                  int(num), 0x12, opts, o.get("md5"),
+                                  o.get("csum") == "bad")
+                else:
+                    seg = tcp_seg(src, dst, int(sport), int(dport), int(num),
+                                  0, 0x02, opts, o.get("md5"))
+                send(src, dst, seg)
+                r = "ok sent"
+            elif c == "flood":
+                n, net, dst, dport = int(args[0]), args[1], args[2], int(args[3])
+                o = kv(args[4:])
+                opts = (redir(o["opt"]) if "opt" in o else b"") + bytes([2, 4, 0x05, 0xB4])
+                for i in range(n):
+                    src = "%s.%d.%d" % (net, 1 + i // 250, 1 + i % 250)
+                    sport = 1024 + int.from_bytes(os.urandom(2), "big") % 60000
+                    send(src, dst, tcp_seg(src, dst, sport, dport,
+                                           int.from_bytes(os.urandom(4), "big"),
+                                           0, 0x02, opts))
+                r = "ok sent %d" % n
+            else:
+                r = "err unknown command " + c
+        except (IndexError, ValueError, KeyError, OSError) as e:
+            r = "err %s: %s" % (c, e)
+        print(r, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
