@@ -43,9 +43,9 @@
  * value from the optimiser in BPF; elsewhere nothing is needed.
  */
 #ifdef __bpf__
-#define CRAB_OPAQUE(v)	asm volatile("" : "+r"(v))
+#define CRAB_OPAQUE(v)	do { asm volatile("" : "+r"(v)); } while (0)
 #else
-#define CRAB_OPAQUE(v)	do { } while (0)
+#define CRAB_OPAQUE(v)	do { (void)(v); } while (0)
 #endif
 
 /*
