@@ -8,7 +8,8 @@
 # when the SYN's options end in EOL), checksums valid, no room -> counted;
 # hash forwards every packet of a flow DSR-style (daddr stays the VIP, TTL
 # decremented) to one backend chosen by the consistent hash, and a draining
-# backend keeps the flows hashed to it while new capable SYNs avoid it.
+# backend keeps the flows hashed to it while new SYNs, capable or legacy,
+# avoid it.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/nf_lib.sh"
 
@@ -102,5 +103,16 @@ crab_log "server 2 had $on2 of the 60 flows before the drain; new SYNs after it:
 log_test $? "hash mode: the drained backend keeps its $on2 hashed flows, every flow at the same backend"
 [ "$(nf_get 2 syn)" = 0 ] && [ "$(nf_get 1 syn)" = 3 ] && [ "$(nf_get 3 syn)" = 3 ]
 log_test $? "hash mode: new capable SYNs avoid the draining backend ($(nf_syns))"
+
+# No new flow starts on a draining backend either: legacy SYNs of the
+# flows hashed to server 2 are dropped and counted, the others go on to
+# the server their flow is at.
+nf_capture_start
+nf_send count=60 sport=40000 opt=mss:1460
+nf_capture_stop
+crab_log "legacy SYNs after the drain: $(nf_syns); syn_hash_draining $(nf_counter syn_hash_draining)"
+[ "${CRAB_PCAP[srv2.n]:-0}" = 0 ] && [ "$(nf_sum syn)" = $((60 - on2)) ] &&
+	[ "$(nf_counter syn_hash_draining)" = "$on2" ]
+log_test $? "hash mode: legacy SYNs of the $on2 flows at the draining backend dropped (syn_hash_draining), the others forwarded"
 
 crab_exit
