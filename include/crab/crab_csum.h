@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The Internet checksum (RFC 1071) and its incremental update (RFC 1624),
- * written once for every component that computes one: the XDP and DPDK
- * load balancers, crabctl's probes, the test and benchmark tools. (The
- * kernel modules use the kernel's own csum_* API, which the skb's checksum
- * state needs.) Freestanding C: no libc, no kernel API.
+ * written once: the XDP and DPDK load balancers, crabctl's health probes
+ * and the packet builder of the test and load tools
+ * (userspace/common/crab/pktbuild.hpp). The kernel modules use the
+ * kernel's own csum_* API, which the skb's checksum state needs.
+ * Freestanding C: no libc, no kernel API.
  *
  * An accumulator is a 32-bit sum of 16-bit words, folded only at the end.
  * The one's-complement sum commutes with byte swapping (RFC 1071, 2.B), so
