@@ -209,8 +209,8 @@ pick_backend(const struct crab_xdp_svc *svc, const struct crab_xdp_gen *g,
 }
 
 /*
- * Hash mode: the flow's Maglev entry. A SYN (@syn) whose flow maps to a
- * draining backend gets CRAB_LB_DRAINING back in *@draining and no backend.
+ * Hash mode: the flow's Maglev entry. For a SYN (@syn) whose flow maps to
+ * a draining backend: no backend, and *@draining set.
  */
 static __always_inline const struct crab_xdp_backend *
 hash_backend(const struct crab_xdp_gen *g, const struct pkt *p, int syn,
