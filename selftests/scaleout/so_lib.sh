@@ -355,7 +355,7 @@ so_endpoints() {
 	ip netns exec "$NS_CLI" ethtool -K eth0 tx off >/dev/null
 }
 
-# tcpecho client in the client's cgroup and namespace.
+# crab-nettest client in the client's cgroup and namespace.
 so_client() {
 	ep_in_cg "$CG_CLI" "$NS_CLI" $CRAB_TCPECHO client --addr "$VIP" --port "$SO_PORT" "$@"
 }
