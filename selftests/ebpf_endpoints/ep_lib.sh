@@ -361,7 +361,7 @@ ep_opens() {
 }
 
 # ep_conns_round N SLACK: N connections to the VIP through `client` (the
-# test's function: tcpecho client in $CG_CLI) succeed with data echoed,
+# test's function: crab-nettest client in $CG_CLI) succeed with data echoed,
 # every one redirected by the eBPF client (getpeername() = VIP); the LB
 # counted one SYN per connection plus the client's SYN retransmissions
 # and no other packet of the service; the servers completed N/3 each,
