@@ -8,6 +8,14 @@
 // drained, one added, the drained one removed; each step is one case.
 //
 //   crab-lb-hash-fixtures [FLOWS]      (default 64; JSON on stdout)
+//
+// With --picks, the backend the DPDK LB core sends each of COUNT flows
+// from CLIENT:SPORT0.. to VIP:PORT in hash mode to, as "SPORT:srvN ..."
+// (N: the backend's place in the list, from 1; "SPORT:-" when dropped), for
+// a test that watches where another LB sends the same flows:
+//
+//   crab-lb-hash-fixtures --picks CLIENT VIP:PORT SPORT0 COUNT DIP...
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -136,11 +144,67 @@ json one_case(const std::string& name, const std::string& desc, const std::vecto
             {"counters", counters}};
 }
 
+// --picks: see the top of the file.
+int picks(int argc, char** argv)
+{
+    if (argc < 7)
+        throw crab::Error("usage: --picks CLIENT VIP:PORT SPORT0 COUNT DIP...");
+    const uint32_t cli = crab::parse_ipv4(argv[2]).addr;
+    const crab::Endpoint ep = crab::parse_endpoint(argv[3]);
+    const auto sport0 = static_cast<uint16_t>(std::stoul(argv[4]));
+    const auto count = std::stoul(argv[5]);
+    Config cfg;
+    cfg.port_mac = kLbMac;
+    Table t;
+    ServiceSpec sp;
+    sp.ep = ep;
+    sp.legacy = CRAB_LEGACY_HASH;
+    service_add(t, sp);
+    std::vector<Mac> macs;
+    for (int i = 6; i < argc; i++) {
+        BackendSpec bs;
+        bs.svc = ep;
+        bs.dip = crab::parse_ipv4(argv[i]);
+        bs.mac = mac_of(bs.dip.addr);
+        macs.push_back(*bs.mac);
+        backend_add(t, bs);
+    }
+    NeighTable nt;
+    auto st = std::make_unique<LcoreState>();
+    std::string out;
+    for (unsigned long k = 0; k < count; k++) {
+        const auto sport = static_cast<uint16_t>(sport0 + k);
+        crab::pkt::Segment s;
+        s.saddr = cli;
+        s.daddr = ep.ip.addr;
+        s.sport = sport;
+        s.dport = ep.port;
+        s.flags = crab::pkt::kTcpAck;
+        std::vector<uint8_t> ip = crab::pkt::build_segment(s);
+        std::vector<uint8_t> buf(64);
+        buf.insert(buf.end(), kLbMac.begin(), kLbMac.end());
+        buf.insert(buf.end(), kCliMac.begin(), kCliMac.end());
+        buf.insert(buf.end(), {0x08, 0x00});
+        buf.insert(buf.end(), ip.begin(), ip.end());
+        Frame f{buf.data() + 64, static_cast<uint32_t>(buf.size() - 64), 64};
+        std::string who = "-";
+        if (process(cfg, t, nt, *st, f) == Verdict::Tx)
+            for (size_t i = 0; i < macs.size(); i++)
+                if (std::equal(macs[i].begin(), macs[i].end(), f.data))
+                    who = "srv" + std::to_string(i + 1);
+        out += (out.empty() ? "" : " ") + std::to_string(sport) + ":" + who;
+    }
+    std::cout << out << "\n";
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
 {
     try {
+        if (argc > 1 && std::string(argv[1]) == "--picks")
+            return picks(argc, argv);
         size_t n = argc > 1 ? std::stoul(argv[1]) : 64;
         std::mt19937 rng(20261206);
         std::vector<std::pair<uint32_t, uint16_t>> flows;
