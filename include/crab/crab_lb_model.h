@@ -4,8 +4,10 @@
  * LBs: the netfilter module, the XDP program and its control plane, the DPDK
  * core. Freestanding C (no libc, no kernel API), like crab_opt.h.
  *
- *   crab_flow_hash()        the 5-tuple hash of hash mode (one function, the
- *                           same value in BPF, the kernel and userspace)
+ *   crab_flow_hash()        the hash of a TCP flow (addresses and ports) in
+ *                           hash mode: one function, the same value in BPF,
+ *                           the kernel and userspace; crab_flow_hash_be()
+ *                           and crab_lb_pick_flow() take header fields
  *   crab_lb_tables_build()  from a backend set: the active list (rr,
  *                           random), the smooth weighted round-robin ring
  *                           (wrr) and the Maglev table (hash mode), each
