@@ -5,13 +5,15 @@
 // wrr), a service without backends and one whose backends all drain.
 //
 // Every frame is checked against a reference decision written here from
-// docs/PROTOCOL.md 3.2 / lb/dpdk/README.md, and every rewritten frame against the
-// expected bytes built independently from the input: only the L2
-// addresses, daddr, the option address (redirect), tot_len/doff and the 8
-// option bytes (insert) may change; both checksums verify when recomputed
-// from scratch whenever they verified on input; doff <= 15. Dropped and
-// passed frames are unmodified. ASan sees any access outside the frame and
-// its headroom (the buffer is exactly headroom + frame bytes).
+// docs/PROTOCOL.md 3.2 / lb/dpdk/README.md, and every rewritten frame
+// against the expected bytes built independently from the input: only the
+// L2 addresses, daddr, the option address (redirect),
+// tot_len/doff and the 8 option bytes (insert) may change; both checksums
+// verify when recomputed from scratch whenever they verified on input;
+// doff <= 15. Which backend a deterministic policy must pick comes from the
+// shared model's tables (include/crab/crab_lb_model.h). Dropped and passed
+// frames are unmodified. ASan sees any access outside the frame and its
+// headroom (the buffer is exactly headroom + frame bytes).
 //
 // Input: 12 header bytes, then the frame.
 //   [0] bit0 RFC 6994 encoding, bit1 fix the input's checksums first,
@@ -247,16 +249,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
         for (size_t i = 0; i < s->backends.size(); i++)
             if (hash || s->backends[i].state == CRAB_BACKEND_ACTIVE)
                 eligible.push_back(static_cast<int>(i));
+        const crab_lb_tables& tb = s->tables;
         if (eligible.empty())
             want = Want::Drop;  // no_backend
         else if (hash) {
             const uint8_t* ip = d + r.l3;
-            uint32_t h = flow_hash(rd32(ip + 12), rd32(ip + 16), rd16(d + r.th), rd16(d + r.th + 2));
-            must = s->maglev[h % s->maglev.size()];
+            uint32_t h = crab_flow_hash(rd32(ip + 12), rd32(ip + 16), rd16(d + r.th), rd16(d + r.th + 2));
+            must = tb.maglev[crab_maglev_index(h)];
+            // A new flow never starts on a draining backend.
+            if (want == Want::HashSyn && s->backends[must].state != CRAB_BACKEND_ACTIVE)
+                want = Want::Drop;
         } else if (s->policy == CRAB_POLICY_RR)
-            must = s->active[data[3] % s->active.size()];
+            must = tb.active[data[3] % tb.nactive];
         else if (s->policy == CRAB_POLICY_WRR)
-            must = s->wrr[data[3] % s->wrr.size()];
+            must = tb.wrr[data[3] % tb.nwrr];
     }
 
     static const bool verbose = std::getenv("CRAB_FUZZ_VERBOSE") != nullptr;

@@ -17,6 +17,8 @@
 #include <sstream>
 #include <string>
 
+#include <cstring>
+
 #include "config.hpp"
 #include "fuzz_check.h"
 #include "lb_core.hpp"
@@ -38,7 +40,7 @@ bool same_table(const Table& a, const Table& b)
     for (size_t i = 0; i < a.services.size(); i++) {
         const Service &x = a.services[i], &y = b.services[i];
         if (x.vip != y.vip || x.port != y.port || x.policy != y.policy || x.legacy != y.legacy ||
-            x.slot != y.slot || x.active != y.active || x.wrr != y.wrr || x.maglev != y.maglev ||
+            x.slot != y.slot || std::memcmp(&x.tables, &y.tables, sizeof(x.tables)) != 0 ||
             x.backends.size() != y.backends.size())
             return false;
         for (size_t j = 0; j < x.backends.size(); j++)
@@ -72,20 +74,28 @@ void check_table(const Table& t)
             if (s.backends[j].state == CRAB_BACKEND_ACTIVE)
                 active.push_back(static_cast<uint16_t>(j));
         }
-        FUZZ_CHECK(s.active == active, "active list is not the ACTIVE backends");
-        FUZZ_CHECK(s.wrr.empty() == active.empty() && s.wrr.size() <= CRAB_WRR_SLOTS, "wrr ring size %zu",
-                   s.wrr.size());
+        // The model's tables (crab_lb_model.h) over this backend list.
+        const crab_lb_tables& tb = s.tables;
+        std::vector<uint16_t> act(tb.active, tb.active + std::min<uint32_t>(tb.nactive, CRAB_MAX_BACKENDS));
+        std::sort(act.begin(), act.end());
+        FUZZ_CHECK(tb.nactive == active.size() && act == active, "active list is not the ACTIVE backends");
+        const uint8_t* wrr_end = tb.wrr + std::min<uint32_t>(tb.nwrr, CRAB_WRR_SLOTS);
+        FUZZ_CHECK((tb.nwrr == 0) == active.empty() && tb.nwrr <= CRAB_WRR_SLOTS, "wrr ring size %u", tb.nwrr);
         for (uint16_t a : active)
-            FUZZ_CHECK(std::count(s.wrr.begin(), s.wrr.end(), a) >= 1, "active backend %u not in the wrr ring", a);
-        for (uint16_t e : s.wrr)
-            FUZZ_CHECK(std::count(active.begin(), active.end(), e) == 1, "wrr names a non-active backend %u", e);
-        FUZZ_CHECK(s.maglev.size() == (s.backends.empty() ? 0u : unsigned{CRAB_MAGLEV_SIZE}), "maglev size %zu",
-                   s.maglev.size());
+            FUZZ_CHECK(std::count(tb.wrr, wrr_end, a) >= 1, "active backend %u not in the wrr ring", a);
+        for (const uint8_t* e = tb.wrr; e < wrr_end; e++)
+            FUZZ_CHECK(std::count(active.begin(), active.end(), *e) == 1, "wrr names a non-active backend %u", *e);
+        FUZZ_CHECK(tb.nmaglev == (s.backends.empty() ? 0u : unsigned{CRAB_MAGLEV_SIZE}), "maglev size %u",
+                   tb.nmaglev);
         std::vector<unsigned> hits(s.backends.size());
-        for (uint16_t e : s.maglev) {
+        for (uint32_t i = 0; i < tb.nmaglev; i++) {
+            uint8_t e = tb.maglev[i];
             FUZZ_CHECK(e < s.backends.size(), "maglev names backend %u of %zu", e, s.backends.size());
             hits[e]++;
         }
+        for (size_t j = 0; j < s.backends.size(); j++)
+            FUZZ_CHECK(((tb.draining >> j) & 1) == (s.backends[j].state != CRAB_BACKEND_ACTIVE),
+                       "draining mask wrong for backend %zu", j);
         for (unsigned h : hits)
             FUZZ_CHECK(h >= 1, "a backend is missing from the maglev table");
     }

@@ -34,7 +34,7 @@ IP_LB=$CRAB_SUBNET.1
 IP_CLI=$CRAB_SUBNET.2
 declare -a NS_SRV IP_SRV
 CRAB_NS_ALL=()
-declare -A CRAB_NS_PID
+declare -A CRAB_NS_PID=()
 CRAB_DEFERRED=()
 CRAB_RESULTS_FAIL=0
 CRAB_RESULTS_PASS=0
@@ -223,7 +223,7 @@ crab_ns_attach() {
 # test starts with this.
 crab_topo_setup() {
 	local n=${1:-3} i ns b peer sys=() hosts=()
-	local -A addr peers
+	local -A addr=() peers=()
 	crab_require_root
 	crab_check_tool ip
 	crab_need_nettest

@@ -31,9 +31,9 @@ enum crab_legacy_mode {
 	CRAB_LEGACY_MAX,
 };
 
-/* Backend state: draining backends get no new SYNs but stay in hash tables
- * long enough for their flows in hash mode (docs/PROTOCOL.md 5: removal never affects
- * established connections; redirected ones never touch the LB again).
+/* Backend state: a draining backend gets no new SYN, from any policy or
+ * from hash mode, but keeps the flows consistent hashing maps to it until it
+ * is removed (docs/PROTOCOL.md 5; crab_lb_model.h).
  */
 enum crab_backend_state {
 	CRAB_BACKEND_ACTIVE = 0,
@@ -41,7 +41,8 @@ enum crab_backend_state {
 };
 
 /*
- * Per-service LB counters, in one order for every implementation. X-macro:
+ * Per-service LB counters, in one order for every implementation (new ones
+ * go at the end: the netlink ABI numbers them). X-macro:
  * CRAB_LB_COUNTER(enum_suffix, "name", "help")
  */
 #define CRAB_LB_COUNTERS(X)						\
@@ -56,7 +57,9 @@ enum crab_backend_state {
 	X(OPT_BAD_LEN, "opt_bad_len", "redirect options with a wrong length") \
 	X(NO_ROOM, "no_room", "insert impossible: doff or MTU limit") \
 	X(FRAGMENT, "fragment", "IP fragments to the VIP dropped") \
-	X(TX_ERROR, "tx_error", "forwarding failed (no route/neighbour)")
+	X(TX_ERROR, "tx_error", "forwarding failed (no route/neighbour)") \
+	X(SYN_HASH_DRAINING, "syn_hash_draining", \
+	  "legacy SYNs dropped (hash): their flow maps to a draining backend")
 
 #define CRAB_LB_CNT_ENUM(e, n, h) CRAB_LB_CNT_##e,
 enum crab_lb_counter {

@@ -17,6 +17,7 @@
 
 #include <linux/types.h>
 #include "crab_lb.h"
+#include "crab_lb_model.h"
 
 #define CRAB_XDP_PIN_ROOT	"/sys/fs/bpf/crab"	/* + "/<DEV>" */
 #define CRAB_XDP_PROG_NAME	"crab_lb_xdp"
@@ -31,7 +32,7 @@
 #define CRAB_XDP_MAP_BE_CNT	"crab_be_cnt"
 #define CRAB_XDP_MAP_GLOB_CNT	"crab_glob_cnt"
 
-#define CRAB_XDP_NO_BACKEND	0xff	/* empty Maglev / ring slot */
+#define CRAB_XDP_NO_BACKEND	CRAB_LB_NONE	/* empty Maglev / ring slot */
 
 /* crab_services key: VIP and port in network byte order, TCP only. */
 struct crab_xdp_svc_key {
@@ -72,17 +73,14 @@ struct crab_xdp_backend {
 	__u8 pad[3];
 };
 
-/* crab_gens value: one complete, self-consistent backend set. */
+/*
+ * crab_gens value: one complete, self-consistent backend set. The tables
+ * are the shared model's (crab_lb_model.h), built by crabctl from the valid
+ * slots of be[] (userspace/common/crab/lb_tables.hpp); they hold slots.
+ */
 struct crab_xdp_gen {
-	__u32 nactive;	/* entries in active[] (ACTIVE backends) */
-	__u32 nwrr;	/* entries in wrr[] */
-	__u32 nmaglev;	/* CRAB_MAGLEV_SIZE when the table is filled, else 0 */
-	__u32 pad;
 	struct crab_xdp_backend be[CRAB_MAX_BACKENDS];
-	__u8 active[CRAB_MAX_BACKENDS];	/* slots of ACTIVE backends */
-	__u8 wrr[CRAB_WRR_SLOTS];	/* smooth weighted ring of slots */
-	__u8 maglev[CRAB_MAGLEV_SIZE];	/* slots, incl. DRAINING ones */
-	__u8 pad2[3];
+	struct crab_lb_tables t;
 };
 
 /* crab_rr (PERCPU_ARRAY, key svc_id): next round-robin / ring position. */

@@ -97,11 +97,11 @@ TEST_F(Policies, WeightedRoundRobinGoesOnInOrderAcross2To32)
     svc(CRAB_POLICY_WRR, {1, 2});
     const Service* s = t.find(kVip, 80);
     ASSERT_NE(s, nullptr);
-    ASSERT_EQ(s->wrr.size(), 3u);
+    ASSERT_EQ(s->tables.nwrr, 3u);
     const uint64_t start = (uint64_t{1} << 32) - 2;
     st->rr[0] = start;
     for (uint16_t k = 0; k < 6; k++)
-        EXPECT_EQ(syn(static_cast<uint16_t>(41000 + k)), s->wrr[(start + k) % 3]) << "SYN " << k;
+        EXPECT_EQ(syn(static_cast<uint16_t>(41000 + k)), s->tables.wrr[(start + k) % 3]) << "SYN " << k;
 }
 
 // The random source is 64 bits wide: over 4096 draws every bit is set in

@@ -10,7 +10,10 @@
  *   - fragments to a VIP: drop.
  * Everything else is XDP_PASS, untouched. All tables (active lists, WRR
  * ring, Maglev) are computed by crabctl; see include/crab/crab_xdp.h for the
- * generation flip that makes updates atomic for this program.
+ * generation flip that makes updates atomic for this program. The flow
+ * hash, the picks over those tables and the checksum arithmetic are the
+ * shared model's (include/crab/crab_lb_model.h, crab_csum.h), as in the
+ * netfilter and DPDK LBs.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -20,8 +23,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include <crab/crab_csum.h>
 #include <crab/crab_opt.h>
 #include <crab/crab_lb.h>
+#include <crab/crab_lb_model.h>
 #include <crab/crab_xdp.h>
 
 #define AF_INET		2
@@ -30,12 +35,8 @@
 #define IP_OFFMASK_	0x1fff
 #define HDR_COPY_MAX	128	/* l2 (<= 18) + IP (<= 60) + TCP fixed (20) */
 
-/*
- * clang turns "x % n" into div/mul/sub and then drops a following mask it
- * believes redundant; the verifier cannot bound the result. Hide the value
- * from the optimiser so the bounds check stays.
- */
-#define OPAQUE(v)	asm volatile("" : "+r"(v))
+/* See crab_lb_model.h: keeps a bounds check clang would fold away. */
+#define OPAQUE(v)	CRAB_OPAQUE(v)
 
 /* Load-time settings (rodata), set by the loader before load. */
 const volatile __u8 crab_opt_kind = CRAB_OPT_KIND_DEFAULT;
@@ -137,64 +138,24 @@ static __always_inline void be_cnt(__u32 id, __u32 slot)
 }
 
 /*
- * Incremental checksum (RFC 1624: HC' = ~(~HC + ~m + m')), on 16-bit words
- * as they sit in memory. The one's-complement sum does not depend on byte
- * order, so no swapping is needed as long as every term is a raw word.
+ * Checksums: crab_csum.h on 16-bit words as they sit in memory (the one's-
+ * complement sum does not depend on byte order, so raw words need no
+ * swapping as long as every term is one).
  */
 static __always_inline __u32 csum_sub_add(__u32 acc, __u16 old, __u16 new)
 {
-	return acc + (__u16)~old + new;
+	return crab_csum_add16(crab_csum_sub16(acc, old), new);
 }
 
 static __always_inline __u32 csum_sub_add32(__u32 acc, __be32 old, __be32 new)
 {
-	acc = csum_sub_add(acc, (__u16)old, (__u16)new);
-	return csum_sub_add(acc, (__u16)(old >> 16), (__u16)(new >> 16));
+	return crab_csum_add32(crab_csum_sub32(acc, old), new);
 }
 
 /* Raw memory word holding byte @b at header offset @off (other byte 0). */
 static __always_inline __u16 byte_word(__u8 b, __u32 off)
 {
-	return (off & 1) ? bpf_htons((__u16)b) : bpf_htons((__u16)b << 8);
-}
-
-static __always_inline __u16 csum_fold_final(__u32 acc)
-{
-	acc = (acc & 0xffff) + (acc >> 16);
-	acc = (acc & 0xffff) + (acc >> 16);
-	return (__u16)~acc;
-}
-
-static __always_inline __u32 csum_start(__u16 check)
-{
-	return (__u16)~check;
-}
-
-static __always_inline __u32 hash_mix(__u32 h, __u32 k)
-{
-	k *= 0xcc9e2d51;
-	k = (k << 15) | (k >> 17);
-	k *= 0x1b873593;
-	h ^= k;
-	h = (h << 13) | (h >> 19);
-	return h * 5 + 0xe6546b64;
-}
-
-/* 5-tuple hash for Maglev (murmur3-style mixing; not cryptographic). */
-static __always_inline __u32 flow_hash(const struct pkt *p)
-{
-	__u32 h = 0x43524142;	/* "CRAB" */
-
-	h = hash_mix(h, p->saddr);
-	h = hash_mix(h, p->daddr);
-	h = hash_mix(h, ((__u32)p->sport << 16) | p->dport);
-	h = hash_mix(h, IPPROTO_TCP);
-	h ^= h >> 16;
-	h *= 0x85ebca6b;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35;
-	h ^= h >> 16;
-	return h;
+	return bpf_htons(crab_csum_byte(b, off));
 }
 
 /*
@@ -212,68 +173,57 @@ static __always_inline __u32 slot_bounded(__u32 slot)
 	return slot & (CRAB_MAX_BACKENDS - 1);
 }
 
-/* Backend for a new connection by the service policy; NULL if none. */
 static __always_inline const struct crab_xdp_backend *
-pick_backend(const struct crab_xdp_svc *svc, const struct crab_xdp_gen *g,
-	     __u32 *slot_out)
+slot_backend(const struct crab_xdp_gen *g, __u8 id, __u32 *slot_out)
 {
-	__u32 id = svc->id, n, idx, slot;
-	__u64 *ctr;
+	__u32 slot = slot_bounded(id);
 
-	if (svc->policy == CRAB_POLICY_WRR) {
-		n = g->nwrr;
-		if (!n || n > CRAB_WRR_SLOTS)
-			return NULL;
-		ctr = bpf_map_lookup_elem(&crab_rr, &id);
-		if (!ctr)
-			return NULL;
-		idx = *ctr % n;
-		*ctr += 1;
-		OPAQUE(idx);
-		slot = slot_bounded(g->wrr[idx & (CRAB_WRR_SLOTS - 1)]);
-	} else {
-		n = g->nactive;
-		if (!n || n > CRAB_MAX_BACKENDS)
-			return NULL;
-		if (svc->policy == CRAB_POLICY_RANDOM) {
-			/* Scaled by the draw's top bits, as the other LBs do:
-			 * no modulo bias, and a source narrower than 32 bits
-			 * shows (every SYN to one backend).
-			 */
-			idx = (__u32)(((__u64)bpf_get_prandom_u32() * n) >> 32);
-		} else {
-			ctr = bpf_map_lookup_elem(&crab_rr, &id);
-			if (!ctr)
-				return NULL;
-			/* u64 per-CPU counter: no lock, no early wrap. */
-			idx = *ctr % n;
-			*ctr += 1;
-		}
-		OPAQUE(idx);
-		slot = slot_bounded(g->active[idx & (CRAB_MAX_BACKENDS - 1)]);
-	}
 	if (slot >= CRAB_MAX_BACKENDS || !(g->be[slot].flags & CRAB_XDP_BE_VALID))
 		return NULL;
 	*slot_out = slot;
 	return &g->be[slot];
 }
 
+/*
+ * Backend for a new connection by the service policy (the model's pick);
+ * NULL if none. rr and wrr take the service's per-CPU 64-bit position,
+ * random 32 bits of bpf_get_prandom_u32() scaled by their top bits.
+ */
 static __always_inline const struct crab_xdp_backend *
-hash_backend(const struct crab_xdp_gen *g, const struct pkt *p, __u32 *slot_out)
+pick_backend(const struct crab_xdp_svc *svc, const struct crab_xdp_gen *g,
+	     __u32 *slot_out)
 {
-	__u32 slot, idx;
+	__u32 id = svc->id, rnd = 0;
+	__u64 pos = 0, *ctr;
 
-	if (g->nmaglev != CRAB_MAGLEV_SIZE)
+	if (svc->policy == CRAB_POLICY_RANDOM) {
+		rnd = bpf_get_prandom_u32();
+	} else {
+		ctr = bpf_map_lookup_elem(&crab_rr, &id);
+		if (!ctr)
+			return NULL;
+		pos = *ctr;
+		*ctr += 1;
+	}
+	return slot_backend(g, crab_lb_pick(&g->t, svc->policy, pos, rnd), slot_out);
+}
+
+/*
+ * Hash mode: the flow's Maglev entry. For a SYN (@syn) whose flow maps to
+ * a draining backend: no backend, and *@draining set.
+ */
+static __always_inline const struct crab_xdp_backend *
+hash_backend(const struct crab_xdp_gen *g, const struct pkt *p, int syn,
+	     __u32 *slot_out, int *draining)
+{
+	__u8 id;
+
+	id = crab_lb_pick_flow(&g->t, p->saddr, p->daddr, p->sport, p->dport, syn);
+	if (id == CRAB_LB_DRAINING) {
+		*draining = 1;
 		return NULL;
-	idx = flow_hash(p) % CRAB_MAGLEV_SIZE;
-	OPAQUE(idx);
-	if (idx >= CRAB_MAGLEV_SIZE)
-		return NULL;
-	slot = slot_bounded(g->maglev[idx]);
-	if (slot >= CRAB_MAX_BACKENDS || !(g->be[slot].flags & CRAB_XDP_BE_VALID))
-		return NULL;
-	*slot_out = slot;
-	return &g->be[slot];
+	}
+	return slot_backend(g, id, slot_out);
 }
 
 /*
@@ -356,16 +306,14 @@ static __always_inline int rewrite_redirect(struct xdp_md *ctx, const struct pkt
 	if ((void *)(th + 1) > data_end)
 		return -1;
 
-	acc = csum_start(th->check);
+	acc = crab_csum_start(th->check);
 	acc = csum_sub_add32(acc, p->daddr, dip);
 	for (i = 0; i < 4; i++)
 		acc = csum_sub_add(acc, byte_word(old[i], aoff + i),
 				   byte_word(new[i], aoff + i));
-	th->check = csum_fold_final(acc);
+	th->check = crab_csum_finish(acc);
 
-	acc = csum_start(iph->check);
-	acc = csum_sub_add32(acc, p->daddr, dip);
-	iph->check = csum_fold_final(acc);
+	iph->check = crab_csum_replace32(iph->check, p->daddr, dip);
 	iph->daddr = dip;
 	return 0;
 }
@@ -418,34 +366,42 @@ static __always_inline int rewrite_insert(struct xdp_md *ctx, const struct pkt *
 	oldw = *w;
 	th->doff = p->doff + 2;
 	neww = *w;
-	acc = csum_start(th->check);
+	acc = crab_csum_start(th->check);
 	acc = csum_sub_add(acc, oldlen, newlen);
 	acc = csum_sub_add32(acc, p->daddr, dip);
 	acc = csum_sub_add(acc, oldw, neww);
 	for (i = 0; i < TCPOLEN_CRAB_ALIGNED; i += 2)
-		acc += *(__u16 *)&opt[i];
-	th->check = csum_fold_final(acc);
+		acc = crab_csum_add16(acc, *(__u16 *)&opt[i]);
+	th->check = crab_csum_finish(acc);
 
 	oldlen = bpf_htons(p->tot_len);
 	newlen = bpf_htons(p->tot_len + TCPOLEN_CRAB_ALIGNED);
-	acc = csum_start(iph->check);
+	acc = crab_csum_start(iph->check);
 	acc = csum_sub_add(acc, oldlen, newlen);
 	acc = csum_sub_add32(acc, p->daddr, dip);
-	iph->check = csum_fold_final(acc);
+	iph->check = crab_csum_finish(acc);
 	iph->tot_len = newlen;
 	iph->daddr = dip;
 	return 0;
 }
 
-/* Consistent-hash DSR: only the L2 next hop changes. */
+/*
+ * Consistent-hash DSR: only the L2 next hop changes. A new flow never
+ * starts on a draining backend (crab_lb_model.h): such a SYN is dropped.
+ */
 static __always_inline int do_hash(struct xdp_md *ctx, const struct pkt *p,
 				   const struct crab_xdp_svc *svc,
 				   const struct crab_xdp_gen *g, __u32 what)
 {
 	const struct crab_xdp_backend *be;
 	__u32 slot = 0;
+	int draining = 0;
 
-	be = hash_backend(g, p, &slot);
+	be = hash_backend(g, p, what == CRAB_LB_CNT_SYN_HASHED, &slot, &draining);
+	if (draining) {
+		svc_cnt(svc->id, CRAB_LB_CNT_SYN_HASH_DRAINING);
+		return XDP_DROP;
+	}
 	if (!be) {
 		svc_cnt(svc->id, CRAB_LB_CNT_NO_BACKEND);
 		return XDP_DROP;

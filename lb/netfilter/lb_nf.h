@@ -12,6 +12,7 @@
 #define CRAB_LB_NF_H
 
 #include <linux/hashtable.h>
+#include <linux/math64.h>
 #include <linux/mutex.h>
 #include <linux/netfilter.h>
 #include <linux/percpu.h>
@@ -20,32 +21,36 @@
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 
+/* The model's round-robin position is a u64: no 64-bit division on 32-bit. */
+static inline u32 lb_mod_u64(u64 x, u32 n)
+{
+	u32 rem;
+
+	div_u64_rem(x, n, &rem);
+	return rem;
+}
+
+#define crab_mod_u64 lb_mod_u64
+
 #include <crab/crab_lb.h>
 #include <crab/crab_opt.h>
 #include <crab/crab_genl_lb.h>
 
+#include "lb_nf_tables.h"
+
 #define LB_SVC_HASH_BITS	8
-#define LB_NO_BACKEND		0xff	/* empty Maglev slot */
 
-struct lb_be {
-	__be32 dip;
-	u16 weight;
-	u8 state;	/* enum crab_backend_state */
-	u8 slot;	/* stable index of its counter in lb_svc_pcpu.be[] */
-};
-
-/* One immutable configuration of a service, replaced as a whole. */
+/*
+ * One immutable configuration of a service, replaced as a whole. The
+ * tables (crab_lb_model.h) hold be[] indices.
+ */
 struct lb_cfg {
 	struct rcu_head rcu;
 	u8 policy;	/* enum crab_policy */
 	u8 legacy;	/* enum crab_legacy_mode */
 	u8 nbe;		/* backends in be[] */
-	u8 nactive;	/* entries of active[] */
-	u16 wrr_len;	/* entries of wrr[] */
-	u8 active[CRAB_MAX_BACKENDS];	/* be[] indices of active backends */
-	u8 wrr[CRAB_WRR_SLOTS];		/* be[] indices, smooth WRR order */
-	u8 maglev[CRAB_MAGLEV_SIZE];	/* be[] index or LB_NO_BACKEND */
 	struct lb_be be[CRAB_MAX_BACKENDS];
+	struct crab_lb_tables t;
 };
 
 struct lb_svc_pcpu {
@@ -70,6 +75,9 @@ struct lb_gpcpu {
 struct lb_net {
 	struct net *net;
 	struct mutex lock;		/* serialises all control-plane changes */
+	/* scratch space of the table builder, under lock */
+	struct crab_lb_backend build_in[CRAB_MAX_BACKENDS];
+	struct crab_lb_work build_work;
 	unsigned int nsvc;
 	DECLARE_HASHTABLE(svc, LB_SVC_HASH_BITS);
 	struct lb_gpcpu __percpu *gpcpu;
@@ -115,7 +123,6 @@ int lb_be_del(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip);
 void lb_svc_flush(struct lb_net *ln);
 void lb_svc_counters(struct lb_svc *svc, u64 *cnt, u64 *be);
 void lb_g_counters(struct lb_net *ln, u64 *cnt);
-u32 lb_flow_hash(__be32 saddr, __be32 daddr, __be16 sport, __be16 dport);
 
 /* lb_nf_dp.c */
 unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,

@@ -17,7 +17,6 @@
 #include <linux/ip.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
-#include <linux/reciprocal_div.h>
 #include <linux/random.h>
 #include <linux/skbuff.h>
 #include <linux/tcp.h>
@@ -38,36 +37,23 @@ static inline void lb_be_inc(struct lb_svc *svc, const struct lb_cfg *c,
 	this_cpu_inc(svc->pcpu->be[c->be[idx].slot]);
 }
 
-/* Backend for a new connection by the service policy, or -1. */
+/*
+ * Backend for a new connection by the service policy (the model's pick,
+ * crab_lb_model.h), or -1: rr and wrr take the service's 64-bit position,
+ * random 32 random bits scaled by their top bits.
+ */
 static int lb_pick(struct lb_svc *svc, const struct lb_cfg *c)
 {
-	u32 rem;
-	u64 n;
+	u64 pos = 0;
+	u32 rnd = 0;
+	u8 id;
 
-	if (!c->nactive)
-		return -1;
-	switch (c->policy) {
-	case CRAB_POLICY_RANDOM:
-		/* reciprocal_scale() keeps all 32 random bits in play */
-		return c->active[reciprocal_scale(get_random_u32(), c->nactive)];
-	case CRAB_POLICY_WRR:
-		n = atomic64_inc_return(&svc->rr) - 1;
-		div_u64_rem(n, c->wrr_len, &rem);
-		return c->wrr[rem];
-	default:
-		n = atomic64_inc_return(&svc->rr) - 1;
-		div_u64_rem(n, c->nactive, &rem);
-		return c->active[rem];
-	}
-}
-
-static int lb_maglev(const struct lb_cfg *c, const struct iphdr *iph,
-		     const struct tcphdr *th)
-{
-	u32 h = lb_flow_hash(iph->saddr, iph->daddr, th->source, th->dest);
-	u8 idx = c->maglev[reciprocal_scale(h, CRAB_MAGLEV_SIZE)];
-
-	return idx == LB_NO_BACKEND ? -1 : idx;
+	if (c->policy == CRAB_POLICY_RANDOM)
+		rnd = get_random_u32();
+	else
+		pos = atomic64_inc_return(&svc->rr) - 1;
+	id = crab_lb_pick(&c->t, c->policy, pos, rnd);
+	return id < c->nbe ? id : -1;
 }
 
 /*
@@ -245,16 +231,26 @@ static int lb_dsr_xmit(struct net *net, struct sk_buff *skb, __be32 dip)
 	return ret == NET_XMIT_SUCCESS ? 0 : 1;	/* 1: consumed, failed */
 }
 
-/* Hash-mode forwarding of any packet of a flow; returns the verdict. */
+/*
+ * Hash-mode forwarding of any packet of a flow; returns the verdict. A SYN
+ * never starts a flow on a draining backend (crab_lb_model.h): dropped.
+ */
 static unsigned int lb_hash_fwd(struct net *net, struct lb_svc *svc,
 				const struct lb_cfg *c, struct sk_buff *skb,
 				const struct tcphdr *th,
 				enum crab_lb_counter ok)
 {
-	int idx = lb_maglev(c, ip_hdr(skb), th);
+	const struct iphdr *iph = ip_hdr(skb);
 	int ret;
+	u8 idx;
 
-	if (idx < 0) {
+	idx = crab_lb_pick_flow(&c->t, iph->saddr, iph->daddr, th->source,
+				th->dest, ok == CRAB_LB_CNT_SYN_HASHED);
+	if (idx == CRAB_LB_DRAINING) {
+		lb_svc_inc(svc, CRAB_LB_CNT_SYN_HASH_DRAINING);
+		return NF_DROP;
+	}
+	if (idx >= c->nbe) {
 		lb_svc_inc(svc, CRAB_LB_CNT_NO_BACKEND);
 		return NF_DROP;
 	}

@@ -78,7 +78,7 @@ static int lb_proc_show(struct seq_file *seq, void *v)
 		lb_svc_counters(svc, cnt, be);
 		seq_printf(seq, "service %pI4:%u policy %s legacy %s backends %u active %u\n",
 			   &svc->vip, ntohs(svc->port), lb_policy_names[c->policy],
-			   lb_legacy_names[c->legacy], c->nbe, c->nactive);
+			   lb_legacy_names[c->legacy], c->nbe, c->t.nactive);
 		for (i = 0; i < CRAB_LB_CNT_MAX; i++)
 			seq_printf(seq, "  %s %llu\n", lb_cnt_names[i], cnt[i]);
 		for (i = 0; i < c->nbe; i++)

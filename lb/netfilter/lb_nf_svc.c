@@ -8,25 +8,10 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/jhash.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
 #include "lb_nf.h"
-
-/* Fixed seeds: the same backend set gives the same Maglev table everywhere
- * (several LBs in front of one service agree on flows).
- */
-#define LB_MAGLEV_SEED1	0x43524142u
-#define LB_MAGLEV_SEED2	0x4d41474cu
-#define LB_FLOW_SEED	0x464c4f57u
-
-u32 lb_flow_hash(__be32 saddr, __be32 daddr, __be16 sport, __be16 dport)
-{
-	return jhash_3words((__force u32)saddr, (__force u32)daddr,
-			    ((__force u32)sport << 16) | (__force u32)dport,
-			    LB_FLOW_SEED);
-}
 
 struct lb_svc *lb_svc_lookup_rcu(struct lb_net *ln, __be32 vip, __be16 port)
 {
@@ -50,110 +35,35 @@ struct lb_svc *lb_svc_find(struct lb_net *ln, __be32 vip, __be16 port)
 }
 
 /*
- * Maglev (Eisenbud et al., NSDI 2016): each backend walks its own
- * permutation of the table and claims the next free slot, in turns, until
- * the table is full. Removing a backend moves only about 1/N of the flows.
- * Draining backends keep their slots: a draining backend takes no new SYN
- * from a policy but keeps the flows hashing maps to it until it is removed
- * (docs/PROTOCOL.md 5), as in the other LBs.
+ * The tables of @c from its backends (lb_nf_tables.h). Refused only for a
+ * set the checks below never let through (too many, a duplicate address).
  */
-static void lb_build_maglev(struct lb_cfg *c)
+static int lb_cfg_rebuild(struct lb_net *ln, struct lb_cfg *c)
 {
-	u32 offset[CRAB_MAX_BACKENDS], skip[CRAB_MAX_BACKENDS];
-	u32 next[CRAB_MAX_BACKENDS];
-	u32 filled = 0, i;
-
-	memset(c->maglev, LB_NO_BACKEND, sizeof(c->maglev));
-	if (!c->nbe)
-		return;
-	for (i = 0; i < c->nbe; i++) {
-		u32 dip = (__force u32)c->be[i].dip;
-
-		offset[i] = jhash_1word(dip, LB_MAGLEV_SEED1) % CRAB_MAGLEV_SIZE;
-		skip[i] = jhash_1word(dip, LB_MAGLEV_SEED2) %
-			  (CRAB_MAGLEV_SIZE - 1) + 1;
-		next[i] = 0;
+	lockdep_assert_held(&ln->lock);
+	if (lb_nf_tables_build(&c->t, ln->build_in, &ln->build_work, c->be,
+			       c->nbe)) {
+		pr_warn_ratelimited("backend set of %u refused by the LB model\n",
+				    c->nbe);
+		return -EINVAL;
 	}
-	/* Terminates: CRAB_MAGLEV_SIZE is prime, so every permutation visits
-	 * every slot; each round fills at least one slot.
-	 */
-	while (filled < CRAB_MAGLEV_SIZE) {
-		for (i = 0; i < c->nbe && filled < CRAB_MAGLEV_SIZE; i++) {
-			u32 slot;
-
-			do {
-				slot = (offset[i] + next[i] * skip[i]) %
-				       CRAB_MAGLEV_SIZE;
-				next[i]++;
-			} while (c->maglev[slot] != LB_NO_BACKEND);
-			c->maglev[slot] = i;
-			filled++;
-		}
-	}
+	return 0;
 }
 
-/*
- * Smooth weighted round-robin (the nginx scheme) unrolled into a ring the
- * data path indexes with its counter. Weights are scaled down when their
- * sum exceeds the ring, keeping every active backend at least one slot.
- */
-static void lb_build_wrr(struct lb_cfg *c)
-{
-	int cur[CRAB_MAX_BACKENDS] = { 0 };
-	u32 w[CRAB_MAX_BACKENDS];
-	u32 total = 0, i, s;
-
-	c->wrr_len = 0;
-	if (!c->nactive)
-		return;
-	for (i = 0; i < c->nactive; i++) {
-		w[i] = c->be[c->active[i]].weight;
-		total += w[i];
-	}
-	if (total > CRAB_WRR_SLOTS) {
-		u32 t = 0;
-
-		for (i = 0; i < c->nactive; i++) {
-			w[i] = max_t(u32, 1, w[i] * (CRAB_WRR_SLOTS -
-					c->nactive) / total);
-			t += w[i];
-		}
-		total = t;
-	}
-	for (s = 0; s < total; s++) {
-		u32 best = 0;
-
-		for (i = 0; i < c->nactive; i++) {
-			cur[i] += w[i];
-			if (cur[i] > cur[best])
-				best = i;
-		}
-		cur[best] -= total;
-		c->wrr[s] = c->active[best];
-	}
-	c->wrr_len = total;
-}
-
-static void lb_cfg_rebuild(struct lb_cfg *c)
-{
-	u32 i;
-
-	c->nactive = 0;
-	for (i = 0; i < c->nbe; i++)
-		if (c->be[i].state == CRAB_BACKEND_ACTIVE)
-			c->active[c->nactive++] = i;
-	lb_build_wrr(c);
-	lb_build_maglev(c);
-}
-
-static void lb_publish(struct lb_svc *svc, struct lb_cfg *nc)
+/* Publish @nc, or free it and change nothing when its tables fail. */
+static int lb_publish(struct lb_net *ln, struct lb_svc *svc, struct lb_cfg *nc)
 {
 	struct lb_cfg *old = rcu_dereference_protected(svc->cfg, true);
+	int err = lb_cfg_rebuild(ln, nc);
 
-	lb_cfg_rebuild(nc);
+	if (err) {
+		kfree(nc);
+		return err;
+	}
 	rcu_assign_pointer(svc->cfg, nc);
 	if (old)
 		kfree_rcu(old, rcu);
+	return 0;
 }
 
 static struct lb_cfg *lb_cfg_clone(struct lb_svc *svc)
@@ -188,12 +98,15 @@ int lb_svc_add(struct lb_net *ln, __be32 vip, __be16 port, int policy,
 	atomic64_set(&svc->rr, lb_rr_start);
 	c->policy = policy < 0 ? CRAB_POLICY_RR : policy;
 	c->legacy = legacy < 0 ? CRAB_LEGACY_DROP : legacy;
-	lb_cfg_rebuild(c);
+	if (lb_cfg_rebuild(ln, c))
+		goto err_pcpu;
 	RCU_INIT_POINTER(svc->cfg, c);
 	hash_add_rcu(ln->svc, &svc->hnode, lb_svc_hash(vip, port));
 	ln->nsvc++;
 	return 0;
 
+err_pcpu:
+	free_percpu(svc->pcpu);
 err_cfg:
 	kfree(c);
 err_svc:
@@ -216,8 +129,7 @@ int lb_svc_set(struct lb_net *ln, __be32 vip, __be16 port, int policy,
 		c->policy = policy;
 	if (legacy >= 0)
 		c->legacy = legacy;
-	lb_publish(svc, c);
-	return 0;
+	return lb_publish(ln, svc, c);
 }
 
 static void lb_svc_free_rcu(struct rcu_head *head)
@@ -297,8 +209,7 @@ int lb_be_add(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip,
 	c->be[c->nbe].state = state >= 0 ? state : CRAB_BACKEND_ACTIVE;
 	c->be[c->nbe].slot = slot;
 	c->nbe++;
-	lb_publish(svc, c);
-	return 0;
+	return lb_publish(ln, svc, c);
 }
 
 int lb_be_set(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip,
@@ -322,8 +233,7 @@ int lb_be_set(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip,
 		c->be[i].weight = weight;
 	if (state >= 0)
 		c->be[i].state = state;
-	lb_publish(svc, c);
-	return 0;
+	return lb_publish(ln, svc, c);
 }
 
 int lb_be_del(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip)
@@ -344,8 +254,7 @@ int lb_be_del(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip)
 	}
 	memmove(&c->be[i], &c->be[i + 1], (c->nbe - i - 1) * sizeof(c->be[0]));
 	c->nbe--;
-	lb_publish(svc, c);
-	return 0;
+	return lb_publish(ln, svc, c);
 }
 
 void lb_svc_counters(struct lb_svc *svc, u64 *cnt, u64 *be)

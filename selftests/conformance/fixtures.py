@@ -204,6 +204,13 @@ def cases():
     out.append(case(
         "legacy_syn_hash", "hash mode: SYN forwarded DSR-style, daddr unchanged, no option",
         [svc(legacy="hash")], [fwd(inp(opts=MSS), dsr_to(BE[0], opts=MSS))], {"syn_hashed": 1}))
+    out.append(case(
+        "legacy_syn_hash_draining",
+        "hash mode, the flow's backend draining: its packets still reach it, a new SYN is dropped and counted",
+        [svc(legacy="hash", backends=BE[:1], draining=(BE[0][0],))],
+        [verdict(inp(opts=MSS), "drop"),
+         fwd(inp(flags="A", ack=5, payload=b"data"), dsr_to(BE[0], flags="A", ack=5, payload=b"data"))],
+        {"syn_hash_draining": 1, "nonsyn_hashed": 1}))
     # --- non-SYN to the VIP
     out.append(case(
         "nonsyn_hash", "ACK to the VIP in hash mode: consistent-hash DSR",

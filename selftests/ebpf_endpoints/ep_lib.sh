@@ -104,10 +104,15 @@ ep_echo_server() {
 	crab_fail "echo server in $ns did not listen on $port"
 }
 
-# Connections the server stack completed (TcpPassiveOpens of its netns).
+# Connections server I completed: those its echo server accepted (the
+# count file of EP_ACCEPTED_DIR). Not the stack's TcpPassiveOpens: two
+# CPUs handling the client's ACK and its first data segment may both
+# create a child, and the loser's is counted though it never becomes a
+# connection (hardening/README.md).
 ep_server_opens() {
-	ip netns exec "${NS_SRV[$1]}" awk '$1 == "Tcp:" && !h { for (i = 1; i <= NF; i++) c[$i] = i; h = 1; next }
-		$1 == "Tcp:" { print $c["PassiveOpens"] }' /proc/net/snmp
+	local v=0
+	[ -e "$EP_ACCEPTED_DIR/${NS_SRV[$1]}" ] && read -r v <"$EP_ACCEPTED_DIR/${NS_SRV[$1]}"
+	echo "${v:-0}"
 }
 
 ep_ip2hex() {
@@ -293,6 +298,8 @@ ep_setup() {
 
 	EP_TMP=$(mktemp -d)
 	crab_defer "rm -rf $EP_TMP"
+	: "${EP_ACCEPTED_DIR:=$EP_TMP/accepted}"
+	mkdir -p "$EP_ACCEPTED_DIR"
 	ep_lb_setup "$EP_TMP" || crab_fail "LB setup (EP_LB=${EP_LB:-rr})"
 	ip -n "$NS_CLI" route add "$HOLD_ADDR/32" via "$IP_LB"
 
@@ -361,7 +368,7 @@ ep_opens() {
 }
 
 # ep_conns_round N SLACK: N connections to the VIP through `client` (the
-# test's function: tcpecho client in $CG_CLI) succeed with data echoed,
+# test's function: crab-nettest client in $CG_CLI) succeed with data echoed,
 # every one redirected by the eBPF client (getpeername() = VIP); the LB
 # counted one SYN per connection plus the client's SYN retransmissions
 # and no other packet of the service; the servers completed N/3 each,

@@ -154,7 +154,7 @@ ep_peer() {
 	if [ "$(ep_jget "$1" echo)" = true ]; then ep_jget "$1" peer; else echo -; fi
 }
 
-# ep_jpeers JSON ADDR: connections to ADDR in a tcpecho.py client report.
+# ep_jpeers JSON ADDR: connections to ADDR in a crab-nettest client report.
 ep_jpeers() {
 	local re="\"$2\": ([0-9]+)"
 	if [[ $1 =~ $re ]]; then echo "${BASH_REMATCH[1]}"; else echo 0; fi

@@ -279,26 +279,15 @@ churn_loop() {
 	echo "$((CHURN_NOW - t0))" >"$dir/done"
 }
 
-# The connections the three servers' applications accepted ("a b c"),
-# when the echo servers keep count (EP_ACCEPTED_DIR, set before
-# ep_setup); else their stacks' TcpPassiveOpens (ep_opens). The kernel
-# counts PassiveOpens when it creates a child socket, and two CPUs
-# handling the client's ACK and its first data segment of the same
-# request at once each create one (tcp_check_req(): the loser finds the
-# request gone, !own_req, and frees its child uncounted back), so
-# PassiveOpens can exceed the connections made; accept() cannot.
+# The connections the three servers' applications accepted ("a b c"):
+# ep_opens, from the echo servers' counts (EP_ACCEPTED_DIR). Not the
+# stacks' TcpPassiveOpens: two CPUs handling the client's ACK and its
+# first data segment of the same request at once each create a child
+# (tcp_check_req(): the loser finds the request gone, !own_req, and frees
+# its child uncounted back), so PassiveOpens can exceed the connections
+# made; accept() cannot.
 churn_completions() {
-	local i out= v
-	if [ -z "$EP_ACCEPTED_DIR" ]; then
-		ep_opens
-		return
-	fi
-	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
-		v=0
-		[ -e "$EP_ACCEPTED_DIR/${NS_SRV[i]}" ] && read -r v <"$EP_ACCEPTED_DIR/${NS_SRV[i]}"
-		out+="$v "
-	done
-	echo "${out% }"
+	ep_opens
 }
 
 # Sum of the three servers' completions in "a b c".

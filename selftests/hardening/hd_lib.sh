@@ -36,16 +36,31 @@ hd_ns_pid() {
 	echo "${HD_NSPID[$ns]}"
 }
 
-# Remember where the kernel log is now; hd_dmesg_check looks only past it.
+# Remember where the kernel log is now (a line of our own in it: a line
+# count would shift once the ring buffer is full and wraps); hd_dmesg_check
+# looks only past it.
 hd_dmesg_mark() {
-	HD_DMESG_MARK=$(dmesg | wc -l)
+	HD_DMESG_MARK="crab-test: $CRAB_TEST mark $$ $RANDOM"
+	echo "$HD_DMESG_MARK" >/dev/kmsg || crab_fail "cannot write to /dev/kmsg"
+}
+
+# The kernel log since hd_dmesg_mark; the whole buffer when the mark has
+# already been pushed out of it (then every line in it is newer).
+hd_dmesg_since() {
+	local log
+	log=$(dmesg)
+	if grep -qF -- "$HD_DMESG_MARK" <<<"$log"; then
+		sed -n "/$HD_DMESG_MARK/,\$p" <<<"$log"
+	else
+		echo "$log"
+	fi
 }
 
 # hd_dmesg_check: fails (and prints them) when the kernel logged an oops,
 # a WARN, a BUG or a sanitizer report since hd_dmesg_mark.
 hd_dmesg_check() {
 	local bad
-	bad=$(dmesg | tail -n +$((HD_DMESG_MARK + 1)) | grep -E \
+	bad=$(hd_dmesg_since | grep -E \
 		'BUG:|WARNING:|Oops|general protection|KASAN|UBSAN|kernel BUG|refcount_t:|list_(add|del) corruption|stack-protector|RIP:' |
 		head -n 20)
 	[ -z "$bad" ] && return 0

@@ -7,10 +7,16 @@
 # by the 8-byte option naming the VIP, where every option walk sees it (also
 # when the SYN's options end in EOL), checksums valid, no room -> counted;
 # hash forwards every packet of a flow DSR-style (daddr stays the VIP, TTL
-# decremented) to one backend chosen by the consistent hash, and a draining
-# backend keeps the flows hashed to it while new capable SYNs avoid it.
+# decremented) to one backend chosen by the consistent hash (the one the
+# DPDK LB core picks for the flow: crab-lb-hash-fixtures --picks), and a draining
+# backend keeps the flows hashed to it while new SYNs, capable or legacy,
+# avoid it.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/nf_lib.sh"
+
+# Where the DPDK LB core sends the same flows: the three LBs share one model.
+HASHFIX=${CRAB_LB_HASH_FIXTURES:-$CRAB_TOP/build/userspace/lb/dpdk/crab-lb-hash-fixtures}
+crab_require_built "$HASHFIX" crab-lb-hash-fixtures
 
 nf_setup
 nf_service --policy rr --legacy drop || crab_fail "cannot configure the service"
@@ -68,6 +74,15 @@ for i in 1 2 3; do [ "$(nf_get $i dst)" = "$VIP:$(nf_get $i n)" ] || ok=1; done
 log_test $ok "legacy hash: 180 packets forwarded with daddr = VIP, checksums valid"
 [ "${CRAB_PCAP[sports.multi]}" = 0 ] && [ "${CRAB_PCAP[sports.total]}" = 60 ]
 log_test $? "legacy hash: every flow (SYN, ACK, data) at exactly one backend"
+got=$(nf_flows)
+want=$("$HASHFIX" --picks "$IP_CLI" "$VIP:$NF_PORT" 40000 60 "${IP_SRV[1]}" "${IP_SRV[2]}" "${IP_SRV[3]}")
+crab_log "hash: flows at ${got:0:120}..."
+[ -n "$want" ] && [ "$got" = "$want" ]
+log_test $? "legacy hash: each of the 60 flows at the backend the DPDK LB picks for it"
+if [ "$got" != "$want" ]; then
+	crab_log "netfilter: $got"
+	crab_log "DPDK:      $want"
+fi
 crab_log "hash spread: $(nf_get 1 n) $(nf_get 2 n) $(nf_get 3 n)"
 ok=0
 for i in 1 2 3; do [ "$(nf_get $i n)" -gt 0 ] && [ "$(nf_get $i ttl)" = "63:$(nf_get $i n)" ] || ok=1; done
@@ -102,5 +117,16 @@ crab_log "server 2 had $on2 of the 60 flows before the drain; new SYNs after it:
 log_test $? "hash mode: the drained backend keeps its $on2 hashed flows, every flow at the same backend"
 [ "$(nf_get 2 syn)" = 0 ] && [ "$(nf_get 1 syn)" = 3 ] && [ "$(nf_get 3 syn)" = 3 ]
 log_test $? "hash mode: new capable SYNs avoid the draining backend ($(nf_syns))"
+
+# No new flow starts on a draining backend either: legacy SYNs of the
+# flows hashed to server 2 are dropped and counted, the others go on to
+# the server their flow is at.
+nf_capture_start
+nf_send count=60 sport=40000 opt=mss:1460
+nf_capture_stop
+crab_log "legacy SYNs after the drain: $(nf_syns); syn_hash_draining $(nf_counter syn_hash_draining)"
+[ "${CRAB_PCAP[srv2.n]:-0}" = 0 ] && [ "$(nf_sum syn)" = $((60 - on2)) ] &&
+	[ "$(nf_counter syn_hash_draining)" = "$on2" ]
+log_test $? "hash mode: legacy SYNs of the $on2 flows at the draining backend dropped (syn_hash_draining), the others forwarded"
 
 crab_exit

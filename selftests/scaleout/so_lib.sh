@@ -342,7 +342,7 @@ so_endpoints() {
 	crab_defer "ep_cg_remove $CG_BASE"
 	CG_CLI=$CG_BASE/cli
 	CG_SRV=$CG_BASE/srv
-	"$CRABCTL" ebpf server attach --cgroup "$CG_SRV" || crab_fail "crabctl ebpf server attach"
+	"$CRABCTL" ebpf server attach --cgroup "$CG_SRV" --echo on || crab_fail "crabctl ebpf server attach"
 	crab_defer "$CRABCTL ebpf server detach --cgroup $CG_SRV"
 	ep_crabctl "$NS_CLI" ebpf client attach --cgroup "$CG_CLI" --dev eth0 \
 		--announce "$VIP/32" --allow "$CRAB_SUBNET.0/24" || crab_fail "crabctl ebpf client attach"
@@ -355,7 +355,7 @@ so_endpoints() {
 	ip netns exec "$NS_CLI" ethtool -K eth0 tx off >/dev/null
 }
 
-# tcpecho client in the client's cgroup and namespace.
+# crab-nettest client in the client's cgroup and namespace.
 so_client() {
 	ep_in_cg "$CG_CLI" "$NS_CLI" $CRAB_TCPECHO client --addr "$VIP" --port "$SO_PORT" "$@"
 }

@@ -41,6 +41,10 @@
 
 #include <nlohmann/json.hpp>
 
+extern "C" {
+#include <crab/crab_csum.h>
+}
+
 #include "command.hpp"
 #include "lb_driver.hpp"
 #include "lb_target.hpp"
@@ -128,16 +132,8 @@ uint32_t source_for(crab::Ipv4 dst)
 
 uint16_t tcp_csum(uint32_t saddr, uint32_t daddr, const uint8_t* seg, size_t len)
 {
-    uint32_t sum = 0;
-    sum += (saddr >> 16) + (saddr & 0xffff) + (daddr >> 16) + (daddr & 0xffff);
-    sum += IPPROTO_TCP + static_cast<uint32_t>(len);
-    for (size_t i = 0; i + 1 < len; i += 2)
-        sum += static_cast<uint32_t>(seg[i] << 8 | seg[i + 1]);
-    if (len & 1)
-        sum += static_cast<uint32_t>(seg[len - 1] << 8);
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<uint16_t>(~sum);
+    uint32_t acc = crab_csum_pseudo4(saddr, daddr, IPPROTO_TCP, static_cast<uint16_t>(len));
+    return crab_csum_finish(crab_csum_bytes(acc, seg, static_cast<uint32_t>(len)));
 }
 
 class Prober {

@@ -226,31 +226,15 @@ std::unique_ptr<crab_xdp_gen> read_gen(const Maps& m, uint32_t id, uint32_t gen)
     return g;
 }
 
-// Rebuild the derived tables of @g from its backend slots.
+// Rebuild the derived tables of @g from its backend slots (the shared
+// model, crab/lb_tables.hpp).
 void rebuild_tables(crab_xdp_gen& g)
 {
-    std::vector<crab::xdp::MaglevBackend> mb;
-    std::vector<crab::xdp::WrrBackend> wb;
-    g.nactive = 0;
-    std::memset(g.active, 0xff, sizeof(g.active));
-    for (uint32_t s = 0; s < CRAB_MAX_BACKENDS; s++) {
-        const auto& b = g.be[s];
-        if (!(b.flags & CRAB_XDP_BE_VALID))
-            continue;
-        // Draining backends keep their Maglev entries (their hash flows stay).
-        mb.push_back({static_cast<uint8_t>(s), ntohl(b.dip)});
-        if (b.state != CRAB_BACKEND_ACTIVE)
-            continue;
-        g.active[g.nactive++] = static_cast<uint8_t>(s);
-        wb.push_back({static_cast<uint8_t>(s), b.weight ? b.weight : 1u});
+    try {
+        crab::xdp::build_gen_tables(g);
+    } catch (const std::invalid_argument& e) {
+        throw Error(e.what());
     }
-    auto ring = crab::xdp::wrr_ring(wb, CRAB_WRR_SLOTS);
-    std::memset(g.wrr, 0xff, sizeof(g.wrr));
-    std::copy(ring.begin(), ring.end(), g.wrr);
-    g.nwrr = static_cast<uint32_t>(ring.size());
-    auto mt = crab::xdp::maglev_table(mb, CRAB_MAGLEV_SIZE);
-    std::copy(mt.begin(), mt.end(), g.maglev);
-    g.nmaglev = mb.empty() ? 0 : CRAB_MAGLEV_SIZE;
 }
 
 // Write @g into the inactive generation of @ep's service, then flip.
@@ -479,8 +463,8 @@ json show_json(const Maps& m)
                        {"policy", crab::to_string(static_cast<crab_policy>(s.svc.policy))},
                        {"legacy", crab::to_string(static_cast<crab_legacy_mode>(s.svc.legacy))},
                        {"generation", s.svc.gen},
-                       {"active_backends", g->nactive},
-                       {"wrr_slots", g->nwrr},
+                       {"active_backends", g->t.nactive},
+                       {"wrr_slots", g->t.nwrr},
                        {"backends", be}});
     }
     return out;

@@ -183,7 +183,7 @@ int cmd_services(const char*, const char*, rte_tel_data* d)
                         " policy=" + std::string(to_string(static_cast<crab_policy>(s.policy))) +
                         " legacy=" + std::string(to_string(static_cast<crab_legacy_mode>(s.legacy))) +
                         " backends=" + std::to_string(s.backends.size()) +
-                        " active=" + std::to_string(s.active.size());
+                        " active=" + std::to_string(s.tables.nactive);
         rte_tel_data_add_array_string(d, v.c_str());
     }
     return 0;

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Packet decisions and in-place rewrites of the DPDK LB (docs/PROTOCOL.md 3.2, 5, 6).
+// Packet decisions and in-place rewrites of the DPDK LB (docs/PROTOCOL.md
+// 3.2, 5, 6).
 // Bounds: every header read is checked against f.len (frame) and tot_len
 // (IPv4) before it happens; the option walk is crab_opt_find() over the
 // TCP header's option bytes only.
 #include "lb_core.hpp"
 
-#include "crab/lb_tables.hpp"  // shared Maglev / WRR builders
+#include "crab/common.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -43,36 +44,6 @@ inline void wr32(uint8_t* p, uint32_t v)
     wr16(p + 2, static_cast<uint16_t>(v));
 }
 
-// One's-complement sum of big-endian 16-bit words (n even).
-inline uint32_t sum16(const uint8_t* p, uint32_t n)
-{
-    uint32_t s = 0;
-    for (uint32_t i = 0; i + 1 < n; i += 2)
-        s += rd16(p + i);
-    return s;
-}
-inline uint16_t fold(uint64_t s)
-{
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    return static_cast<uint16_t>(s);
-}
-// RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), m/m' = old/new sums of what changed.
-inline uint16_t csum_update(uint16_t hc, uint32_t m_old, uint32_t m_new)
-{
-    uint64_t acc = static_cast<uint16_t>(~hc);
-    acc += static_cast<uint16_t>(0xffff - fold(m_old));
-    acc += fold(m_new);
-    return static_cast<uint16_t>(~fold(acc));
-}
-inline uint32_t sum32(uint32_t v) { return (v >> 16) + (v & 0xffff); }
-
-// Sum of a header with its checksum field read as zero.
-inline uint32_t hdr_sum(const uint8_t* h, uint32_t n, uint32_t csum_off)
-{
-    return sum16(h, n) - rd16(h + csum_off);
-}
-
 struct Parsed {
     uint32_t l3;     // IPv4 header offset
     uint32_t ihl;    // bytes
@@ -95,36 +66,26 @@ bool backend_mac(const Backend& b, const NeighTable& nt, Mac& mac)
     return nt.get(b.dip, mac);
 }
 
-// Choose a backend for a new connection by the service's policy.
-const Backend* choose(const Service& s, LcoreState& st)
+inline const Backend* backend_of(const Service& s, uint8_t id)
 {
-    switch (s.policy) {
-    case CRAB_POLICY_RANDOM: {
-        if (s.active.empty())
-            return nullptr;
-        // Full-width 64-bit draw scaled to n (Lemire), not rand() % n.
-        uint64_t r = next_random(st.rng);
-        auto i = static_cast<size_t>((static_cast<unsigned __int128>(r) * s.active.size()) >> 64);
-        return &s.backends[s.active[i]];
-    }
-    case CRAB_POLICY_WRR:
-        if (s.wrr.empty())
-            return nullptr;
-        return &s.backends[s.wrr[st.rr[s.slot]++ % s.wrr.size()]];
-    default:
-        if (s.active.empty())
-            return nullptr;
-        return &s.backends[s.active[st.rr[s.slot]++ % s.active.size()]];
-    }
+    return id < s.backends.size() ? &s.backends[id] : nullptr;
 }
 
-const Backend* hashed(const Service& s, const Parsed& p)
+// Choose a backend for a new connection by the service's policy (the
+// shared model's picks: a 64-bit rr position per lcore, the top 32 bits of
+// the lcore's 64-bit random draw).
+const Backend* choose(const Service& s, LcoreState& st)
 {
-    if (s.maglev.empty())
-        return nullptr;
-    uint32_t h = flow_hash(p.saddr, p.daddr, p.sport, p.dport);
-    return &s.backends[s.maglev[h % s.maglev.size()]];
+    uint32_t rnd = 0;
+    uint64_t pos = 0;
+    if (s.policy == CRAB_POLICY_RANDOM)
+        rnd = static_cast<uint32_t>(next_random(st.rng) >> 32);
+    else
+        pos = st.rr[s.slot]++;
+    return backend_of(s, crab_lb_pick(&s.tables, s.policy, pos, rnd));
 }
+
+inline uint32_t flow_hash(const Parsed& p) { return crab_flow_hash(p.saddr, p.daddr, p.sport, p.dport); }
 
 inline void set_l2(uint8_t* eth, const Config& cfg, const Mac& dst)
 {
@@ -132,34 +93,43 @@ inline void set_l2(uint8_t* eth, const Config& cfg, const Mac& dst)
     std::memcpy(eth + 6, cfg.port_mac.data(), 6);
 }
 
-// Capable SYN: daddr := DIP, option address := VIP; both checksums updated
-// incrementally over exactly what changed (TCP header + pseudo-header daddr).
+// IPv4 daddr := @dip; the header checksum follows incrementally (RFC 1624).
+void ip_set_daddr(uint8_t* ip, uint32_t daddr, uint32_t dip)
+{
+    wr16(ip + 10, crab_csum_replace32(rd16(ip + 10), daddr, dip));
+    wr32(ip + 16, dip);
+}
+
+// Capable SYN: daddr := DIP, option address (at @opt_addr_at of the TCP
+// header, any alignment) := VIP. The TCP checksum loses the old address
+// bytes and the pseudo-header's daddr and gains the new ones.
 void rewrite_redirect(uint8_t* d, const Parsed& p, uint32_t opt_addr_at, uint32_t dip)
 {
-    uint8_t* ip = d + p.l3;
     uint8_t* th = d + p.th;
-    uint32_t ip_old = hdr_sum(ip, p.ihl, 10);
-    uint32_t tcp_old = hdr_sum(th, p.doff, 16) + sum32(p.daddr);
-
-    wr32(ip + 16, dip);
-    wr32(th + opt_addr_at, p.daddr);
-
-    wr16(ip + 10, csum_update(rd16(ip + 10), ip_old, hdr_sum(ip, p.ihl, 10)));
-    wr16(th + 16, csum_update(rd16(th + 16), tcp_old, hdr_sum(th, p.doff, 16) + sum32(dip)));
+    uint32_t acc = crab_csum_start(rd16(th + 16));
+    acc = crab_csum_sub32(acc, p.daddr);
+    acc = crab_csum_add32(acc, dip);
+    for (uint32_t i = 0; i < 4; i++) {
+        uint8_t nb = static_cast<uint8_t>(p.daddr >> (24 - 8 * i));
+        acc = crab_csum_sub16(acc, crab_csum_byte(th[opt_addr_at + i], opt_addr_at + i));
+        acc = crab_csum_add16(acc, crab_csum_byte(nb, opt_addr_at + i));
+        th[opt_addr_at + i] = nb;
+    }
+    wr16(th + 16, crab_csum_finish(acc));
+    ip_set_daddr(d + p.l3, p.daddr, dip);
 }
 
 // Legacy SYN in insert mode: grow the TCP header by 8 bytes by moving the
 // L2..fixed TCP header 8 bytes towards the front (into headroom) and writing
-// the option first in the option space. First, so that no EOL or malformed
-// option already there can hide it (the conformance fixtures expect this
-// placement); the existing options and the payload stay where they are.
-bool rewrite_insert(const Config& cfg, Frame& f, const Parsed& p, uint32_t dip)
+// the option first in the option space, where every walk sees it (an EOL
+// or a broken option already there cannot hide it; docs/PROTOCOL.md 3.2).
+// The existing options and the payload stay where they are: they move by 8
+// bytes relative to the header, keeping their word alignment and their sum.
+void rewrite_insert(const Config& cfg, Frame& f, const Parsed& p, uint32_t dip)
 {
     uint8_t* d = f.data;
     const uint32_t fixed_end = p.th + 20;
-
-    uint32_t ip_old = hdr_sum(d + p.l3, p.ihl, 10);
-    uint32_t tcp_old = hdr_sum(d + p.th, p.doff, 16) + sum32(p.daddr) + (p.tot - p.ihl);
+    const uint16_t seglen = static_cast<uint16_t>(p.tot - p.ihl);
 
     uint8_t* nd = d - TCPOLEN_CRAB_ALIGNED;
     std::memmove(nd, d, fixed_end);
@@ -170,23 +140,27 @@ bool rewrite_insert(const Config& cfg, Frame& f, const Parsed& p, uint32_t dip)
 
     uint8_t* ip = nd + p.l3;
     uint8_t* th = nd + p.th;
-    crab_opt_write(th + 20, &cfg.opt, p.daddr);
+    uint32_t acc = crab_csum_start(rd16(th + 16));
+    acc = crab_csum_sub16(acc, rd16(th + 12));  // doff, flags
     th[12] = static_cast<uint8_t>(((p.doff + TCPOLEN_CRAB_ALIGNED) / 4) << 4 | (th[12] & 0x0f));
-    wr16(ip + 2, static_cast<uint16_t>(p.tot + TCPOLEN_CRAB_ALIGNED));
-    wr32(ip + 16, dip);
+    acc = crab_csum_add16(acc, rd16(th + 12));
+    crab_opt_write(th + 20, &cfg.opt, p.daddr);
+    acc = crab_csum_bytes(acc, th + 20, TCPOLEN_CRAB_ALIGNED);
+    acc = crab_csum_sub16(acc, seglen);  // pseudo-header: length, daddr
+    acc = crab_csum_add16(acc, static_cast<uint16_t>(seglen + TCPOLEN_CRAB_ALIGNED));
+    acc = crab_csum_sub32(acc, p.daddr);
+    acc = crab_csum_add32(acc, dip);
+    wr16(th + 16, crab_csum_finish(acc));
 
-    uint32_t ndoff = p.doff + TCPOLEN_CRAB_ALIGNED;
-    wr16(ip + 10, csum_update(rd16(ip + 10), ip_old, hdr_sum(ip, p.ihl, 10)));
-    wr16(th + 16, csum_update(rd16(th + 16), tcp_old,
-                              hdr_sum(th, ndoff, 16) + sum32(dip) + (p.tot - p.ihl + TCPOLEN_CRAB_ALIGNED)));
-    return true;
+    uint16_t ncheck = crab_csum_replace16(rd16(ip + 10), static_cast<uint16_t>(p.tot),
+                                          static_cast<uint16_t>(p.tot + TCPOLEN_CRAB_ALIGNED));
+    wr16(ip + 10, ncheck);
+    wr16(ip + 2, static_cast<uint16_t>(p.tot + TCPOLEN_CRAB_ALIGNED));
+    ip_set_daddr(ip, p.daddr, dip);
 }
 
-Verdict to_backend(const Config& cfg, const NeighTable& nt, LcoreState& st, const Service& s,
-                   const Backend* b, Mac& mac, uint8_t* eth)
+Verdict to_backend(const NeighTable& nt, LcoreState& st, const Service& s, const Backend* b, Mac& mac)
 {
-    (void)cfg;
-    (void)eth;
     if (!b) {
         cnt(st, s, CRAB_LB_CNT_NO_BACKEND);
         return Verdict::Drop;
@@ -201,6 +175,27 @@ Verdict to_backend(const Config& cfg, const NeighTable& nt, LcoreState& st, cons
     return Verdict::Tx;
 }
 
+// Hash mode (DSR): the flow's backend; only the link-layer addresses
+// change. A SYN must not start a flow on a draining backend
+// (crab_lb_model.h).
+Verdict hash_forward(const Config& cfg, const NeighTable& nt, LcoreState& st, const Service& s,
+                     uint8_t* d, const Parsed& p, bool syn, int ok)
+{
+    Mac mac;
+    uint32_t h = flow_hash(p);
+    uint8_t id = syn ? crab_lb_pick_hash_syn(&s.tables, h) : crab_lb_pick_hash(&s.tables, h);
+    if (id == CRAB_LB_DRAINING) {
+        cnt(st, s, CRAB_LB_CNT_SYN_HASH_DRAINING);
+        return Verdict::Drop;
+    }
+    Verdict v = to_backend(nt, st, s, backend_of(s, id), mac);
+    if (v != Verdict::Tx)
+        return v;
+    set_l2(d, cfg, mac);  // DSR: only the L2 destination changes
+    cnt(st, s, ok);
+    return Verdict::Tx;
+}
+
 }  // namespace
 
 uint64_t next_random(uint64_t& s)
@@ -212,18 +207,6 @@ uint64_t next_random(uint64_t& s)
     return z ^ (z >> 31);
 }
 
-uint32_t flow_hash(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport)
-{
-    uint64_t k = (static_cast<uint64_t>(saddr) << 32 | daddr) ^
-                 ((static_cast<uint64_t>(sport) << 16 | dport) * 0x9e3779b97f4a7c15ULL);
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ULL;
-    k ^= k >> 33;
-    return static_cast<uint32_t>(k);
-}
-
 Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreState& st, Frame& f)
 {
     uint8_t* d = f.data;
@@ -231,6 +214,8 @@ Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreSt
     Parsed p{};
 
     st.g[G_RX].inc();
+    // Frames for another host's MAC (a switch floods unknown unicast) are
+    // not ours: two LBs behind ECMP would both forward them.
     if (len < 14 || std::memcmp(d, cfg.port_mac.data(), 6) != 0)
         goto pass;
     {
@@ -250,6 +235,8 @@ Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreSt
         goto pass;
     {
         const uint8_t* ip = d + p.l3;
+        // Only TCP concerns the LB: other protocols pass, their fragments
+        // included (the protocol field is in every fragment).
         if (ip[9] != kProtoTcp)
             goto pass;
         p.daddr = rd32(ip + 16);
@@ -295,12 +282,7 @@ Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreSt
                 cnt(st, *s, CRAB_LB_CNT_NONSYN_DROP);
                 return Verdict::Drop;
             }
-            Verdict v = to_backend(cfg, nt, st, *s, hashed(*s, p), mac, d);
-            if (v != Verdict::Tx)
-                return v;
-            set_l2(d, cfg, mac);  // DSR: only the L2 destination changes
-            cnt(st, *s, CRAB_LB_CNT_NONSYN_HASHED);
-            return Verdict::Tx;
+            return hash_forward(cfg, nt, st, *s, d, p, false, CRAB_LB_CNT_NONSYN_HASHED);
         }
 
         crab_opt_res res;
@@ -312,7 +294,7 @@ Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreSt
 
         if (r == CRAB_OPT_FOUND) {
             const Backend* b = choose(*s, st);
-            Verdict v = to_backend(cfg, nt, st, *s, b, mac, d);
+            Verdict v = to_backend(nt, st, *s, b, mac);
             if (v != Verdict::Tx)
                 return v;
             rewrite_redirect(d, p, 20u + res.off + crab_opt_addr_off(&cfg.opt), b->dip);
@@ -329,7 +311,7 @@ Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreSt
                 return Verdict::Drop;
             }
             const Backend* b = choose(*s, st);
-            Verdict v = to_backend(cfg, nt, st, *s, b, mac, d);
+            Verdict v = to_backend(nt, st, *s, b, mac);
             if (v != Verdict::Tx)
                 return v;
             rewrite_insert(cfg, f, p, b->dip);
@@ -337,14 +319,8 @@ Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreSt
             cnt(st, *s, CRAB_LB_CNT_SYN_INSERTED);
             return Verdict::Tx;
         }
-        case CRAB_LEGACY_HASH: {
-            Verdict v = to_backend(cfg, nt, st, *s, hashed(*s, p), mac, d);
-            if (v != Verdict::Tx)
-                return v;
-            set_l2(d, cfg, mac);
-            cnt(st, *s, CRAB_LB_CNT_SYN_HASHED);
-            return Verdict::Tx;
-        }
+        case CRAB_LEGACY_HASH:
+            return hash_forward(cfg, nt, st, *s, d, p, true, CRAB_LB_CNT_SYN_HASHED);
         default:
             cnt(st, *s, CRAB_LB_CNT_SYN_LEGACY_DROP);
             return Verdict::Drop;
@@ -355,34 +331,7 @@ pass:
     return Verdict::Pass;
 }
 
-// ---- control-plane side: tables derived from the backend list ------------
-
-// The Maglev and weighted round-robin tables come from the XDP LB's
-// control-plane builders (userspace/common/crab/lb_tables.hpp), so both
-// LBs map a given backend set and flow to the same backend.
-std::vector<uint16_t> maglev_build(const std::vector<Backend>& b, unsigned size)
-{
-    std::vector<uint16_t> table;
-    if (b.empty())
-        return table;
-    std::vector<crab::xdp::MaglevBackend> mb;
-    for (size_t i = 0; i < b.size(); i++)
-        mb.push_back({static_cast<uint8_t>(i), b[i].dip});
-    for (uint8_t e : crab::xdp::maglev_table(std::move(mb), size))
-        table.push_back(e);
-    return table;
-}
-
-std::vector<uint16_t> wrr_build(const std::vector<Backend>& b, const std::vector<uint16_t>& active)
-{
-    std::vector<crab::xdp::WrrBackend> wb;
-    for (uint16_t i : active)
-        wb.push_back({static_cast<uint8_t>(i), b[i].weight});
-    std::vector<uint16_t> ring;
-    for (uint8_t e : crab::xdp::wrr_ring(wb, CRAB_WRR_SLOTS))
-        ring.push_back(e);
-    return ring;
-}
+// ---- control-plane side ----------------------------------------------------
 
 std::vector<BackendRef> fresh_backend_slots(const Table* cur, const Table& next)
 {
@@ -403,15 +352,18 @@ std::vector<BackendRef> fresh_backend_slots(const Table* cur, const Table& next)
     return out;
 }
 
+// The shared model's tables, indexed by position in `backends`. The
+// control plane keeps at most CRAB_MAX_BACKENDS distinct DIPs per service
+// (config.cpp), so the model's input rules hold.
 void Service::build()
 {
-    active.clear();
-    for (size_t i = 0; i < backends.size(); i++)
-        if (backends[i].state == CRAB_BACKEND_ACTIVE)
-            active.push_back(static_cast<uint16_t>(i));
-    wrr = wrr_build(backends, active);
-    // Draining backends stay in the hash table: their hashed flows go on.
-    maglev = maglev_build(backends, CRAB_MAGLEV_SIZE);
+    std::array<crab_lb_backend, CRAB_MAX_BACKENDS> in{};
+    crab_lb_work work;
+    size_t n = std::min<size_t>(backends.size(), CRAB_MAX_BACKENDS);
+    for (size_t i = 0; i < n; i++)
+        in[i] = {backends[i].dip, backends[i].weight, backends[i].state, static_cast<uint8_t>(i)};
+    if (crab_lb_tables_build(&tables, &work, in.data(), static_cast<uint32_t>(n)))
+        throw Error("service " + to_string(Endpoint{{vip}, port}) + ": backend set rejected by the LB model");
 }
 
 static inline uint64_t svc_key(uint32_t vip, uint16_t port) { return static_cast<uint64_t>(vip) << 16 | port; }
@@ -449,7 +401,7 @@ void NeighTable::set(uint32_t ip, const Mac& mac)
     for (int i = 0; i < 6; i++)
         v |= static_cast<uint64_t>(mac[i]) << (8 * (5 - i));
     std::lock_guard<std::mutex> lk(wmu_);
-    for (unsigned n = 0, h = flow_hash(ip, 0, 0, 0) & (kSize - 1); n < kSize; n++, h = (h + 1) & (kSize - 1)) {
+    for (unsigned n = 0, h = crab_addr_hash(ip, 0) & (kSize - 1); n < kSize; n++, h = (h + 1) & (kSize - 1)) {
         uint32_t cur = e_[h].ip.load(std::memory_order_acquire);
         if (cur == ip || cur == 0) {
             // Publish the MAC before the key so a reader that finds the key
@@ -463,7 +415,7 @@ void NeighTable::set(uint32_t ip, const Mac& mac)
 
 bool NeighTable::get(uint32_t ip, Mac& mac) const
 {
-    for (unsigned n = 0, h = flow_hash(ip, 0, 0, 0) & (kSize - 1); n < kSize; n++, h = (h + 1) & (kSize - 1)) {
+    for (unsigned n = 0, h = crab_addr_hash(ip, 0) & (kSize - 1); n < kSize; n++, h = (h + 1) & (kSize - 1)) {
         uint32_t cur = e_[h].ip.load(std::memory_order_acquire);
         if (cur == 0)
             return false;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The DPDK LB's packet logic, free of DPDK: parse Ethernet/802.1Q/IPv4/TCP
-// from a byte buffer, decide per service (docs/PROTOCOL.md 3.2), rewrite in place. The
-// app, the unit tests and fuzzers all drive this one function: process().
+// from a byte buffer, decide per service (docs/PROTOCOL.md 3.2), rewrite in
+// place. The app, the unit tests and fuzzers all drive this one function:
+// process(). Flow hash, tables and picks are the shared model
+// (include/crab/crab_lb_model.h), checksums crab_csum.h.
 #pragma once
 
 #include <array>
@@ -13,7 +15,9 @@
 #include <vector>
 
 extern "C" {
+#include <crab/crab_csum.h>
 #include <crab/crab_lb.h>
+#include <crab/crab_lb_model.h>
 #include <crab/crab_opt.h>
 }
 
@@ -59,20 +63,19 @@ struct Backend {
     Mac mac{};
 };
 
-// One service as the data path sees it: immutable once published. Every
-// table below is derived from `backends` by build(), so counts always match.
+// One service as the data path sees it: immutable once published. The
+// tables are derived from `backends` by build() (the shared model; they
+// hold indices into `backends`), so counts always match.
 struct Service {
     uint32_t vip = 0;  // host order
     uint16_t port = 0;
     uint8_t policy = CRAB_POLICY_RR;
     uint8_t legacy = CRAB_LEGACY_DROP;
     uint16_t slot = 0;  // stable index of counters / rr cursors
-    std::vector<Backend> backends;
-    std::vector<uint16_t> active;  // indices of ACTIVE backends (rr, random)
-    std::vector<uint16_t> wrr;     // expanded smooth weighted ring
-    std::vector<uint16_t> maglev;  // CRAB_MAGLEV_SIZE entries or empty
+    std::vector<Backend> backends;  // at most CRAB_MAX_BACKENDS
+    crab_lb_tables tables{};
 
-    void build();  // (re)derive active/wrr/maglev from backends
+    void build();  // (re)derive the tables from backends
 };
 
 // Snapshot of all services: immutable, swapped as a whole.
@@ -145,10 +148,7 @@ struct BackendRef {
 // control plane keeps a baseline per slot and reports sum - baseline.
 std::vector<BackendRef> fresh_backend_slots(const Table* cur, const Table& next);
 
-// Helpers shared with the tests and the control plane.
+// The lcore's random source (64 bits; the policy uses the top 32).
 uint64_t next_random(uint64_t& s);
-uint32_t flow_hash(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport);
-std::vector<uint16_t> maglev_build(const std::vector<Backend>& b, unsigned size);
-std::vector<uint16_t> wrr_build(const std::vector<Backend>& b, const std::vector<uint16_t>& active);
 
 }  // namespace crab::lbd

@@ -5,10 +5,14 @@
 // options as given, IP options, a bogus data offset, wrong checksums,
 // fragments). Header-only, so the unit tests (userspace/common/
 // test_pktbuild.cpp, selftests/tools/nettest/test_nettest.cpp) check exactly
-// what the tools send. The redirect option comes from include/crab/crab_opt.h.
+// what the tools send. The redirect option comes from include/crab/crab_opt.h,
+// the checksum arithmetic from include/crab/crab_csum.h.
 #pragma once
 
+extern "C" {
+#include <crab/crab_csum.h>
 #include <crab/crab_opt.h>
+}
 
 #include <cstddef>
 #include <cstdint>
@@ -22,21 +26,16 @@ namespace crab::pkt {
 constexpr uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpPsh = 0x08, kTcpAck = 0x10,
 		  kTcpUrg = 0x20, kTcpEce = 0x40, kTcpCwr = 0x80;
 
-// One's-complement sum of @len bytes (network order words), not folded.
+// One's-complement sum of @len bytes (network order words) added to @sum.
 inline uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		sum += static_cast<uint32_t>(p[len - 1] << 8);
-	return sum;
+	return crab_csum_bytes(sum, p, static_cast<uint32_t>(len));
 }
 
+// The checksum field's value for the sum @sum (folded, complemented).
 inline uint16_t csum_fold(uint32_t sum)
 {
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return static_cast<uint16_t>(~sum & 0xffff);
+	return crab_csum_finish(sum);
 }
 
 inline void put16(uint8_t *p, uint16_t v)
@@ -66,13 +65,7 @@ inline uint32_t get32(const uint8_t *p)
 // it is: 0 when computing, the sent value when verifying).
 inline uint16_t tcp_csum(uint32_t saddr, uint32_t daddr, const uint8_t *seg, size_t len)
 {
-	uint8_t ph[12];
-	put32(ph, saddr);
-	put32(ph + 4, daddr);
-	ph[8] = 0;
-	ph[9] = IPPROTO_TCP;
-	put16(ph + 10, static_cast<uint16_t>(len));
-	return csum_fold(csum_add(csum_add(0, ph, sizeof(ph)), seg, len));
+	return csum_fold(csum_add(crab_csum_pseudo4(saddr, daddr, IPPROTO_TCP, static_cast<uint16_t>(len)), seg, len));
 }
 
 // ---- the fixed layout of crab-syngen ----------------------------------------

@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Unit tests of the LB model every LB compiles in (include/crab/crab_lb_model.h):
+// the flow hash, the Maglev table with draining, the weighted ring and the
+// data path's picks.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include <crab/crab_lb_model.h>
+}
+
+namespace {
+
+using Tables = crab_lb_tables;
+
+// MurmurHash3_x86_32 over bytes, written from the algorithm's description
+// (4-byte little-endian blocks, a tail of 1-3 bytes, the length, fmix32).
+uint32_t murmur3_ref(const uint8_t* p, size_t n, uint32_t seed)
+{
+    auto rotl = [](uint32_t x, int r) { return (x << r) | (x >> (32 - r)); };
+    uint32_t h = seed;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint32_t k = p[i] | p[i + 1] << 8 | p[i + 2] << 16 | uint32_t(p[i + 3]) << 24;
+        k *= 0xcc9e2d51;
+        k = rotl(k, 15);
+        k *= 0x1b873593;
+        h ^= k;
+        h = rotl(h, 13);
+        h = h * 5 + 0xe6546b64;
+    }
+    uint32_t k = 0;
+    switch (n & 3) {
+    case 3:
+        k ^= p[i + 2] << 16;
+        [[fallthrough]];
+    case 2:
+        k ^= p[i + 1] << 8;
+        [[fallthrough]];
+    case 1:
+        k ^= p[i];
+        k *= 0xcc9e2d51;
+        k = rotl(k, 15);
+        k *= 0x1b873593;
+        h ^= k;
+    }
+    h ^= static_cast<uint32_t>(n);
+    h ^= h >> 16;
+    h *= 0x85ebca6b;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35;
+    h ^= h >> 16;
+    return h;
+}
+
+void le32(std::vector<uint8_t>& v, uint32_t x)
+{
+    for (int i = 0; i < 4; i++)
+        v.push_back(static_cast<uint8_t>(x >> (8 * i)));
+}
+
+struct Work {
+    crab_lb_work w{};
+};
+
+std::vector<crab_lb_backend> backends(int n, uint32_t base = 0xC612000B)  // 198.18.0.11 on
+{
+    std::vector<crab_lb_backend> v;
+    for (int i = 0; i < n; i++)
+        v.push_back({base + static_cast<uint32_t>(i) * 7, 1, CRAB_BACKEND_ACTIVE, static_cast<uint8_t>(i)});
+    return v;
+}
+
+Tables build(const std::vector<crab_lb_backend>& b, int* rc = nullptr)
+{
+    Tables t;
+    std::memset(&t, 0x5a, sizeof(t));  // every byte must be written
+    Work wk;
+    int r = crab_lb_tables_build(&t, &wk.w, b.data(), static_cast<uint32_t>(b.size()));
+    if (rc)
+        *rc = r;
+    return t;
+}
+
+std::map<uint8_t, int> histogram(const uint8_t* t, size_t n)
+{
+    std::map<uint8_t, int> h;
+    for (size_t i = 0; i < n; i++)
+        h[t[i]]++;
+    return h;
+}
+
+}  // namespace
+
+// ---- flow hash -------------------------------------------------------------
+
+TEST(FlowHash, ReferenceMurmurMatchesPublishedValues)
+{
+    EXPECT_EQ(murmur3_ref(nullptr, 0, 0), 0u);
+    EXPECT_EQ(murmur3_ref(reinterpret_cast<const uint8_t*>("hello"), 5, 0), 0x248bfa47u);
+}
+
+// The flow hash is MurmurHash3_x86_32 of the three host-order words laid out
+// little-endian: a definition anyone can recompute.
+TEST(FlowHash, IsMurmur3OfTheFlowWords)
+{
+    std::mt19937 rng(7);
+    for (int i = 0; i < 1000; i++) {
+        uint32_t s = rng(), d = rng();
+        uint16_t sp = static_cast<uint16_t>(rng()), dp = static_cast<uint16_t>(rng());
+        std::vector<uint8_t> key;
+        le32(key, s);
+        le32(key, d);
+        le32(key, static_cast<uint32_t>(sp) << 16 | dp);
+        ASSERT_EQ(crab_flow_hash(s, d, sp, dp), murmur3_ref(key.data(), key.size(), CRAB_FLOW_HASH_SEED));
+    }
+}
+
+// Every LB and every version must agree on a flow's backend (several LBs
+// behind ECMP, an upgrade of one of them): the hash is part of the
+// interface. A change of this value is a change of the protocol's model.
+TEST(FlowHash, PinnedValue)
+{
+    // 198.18.0.2:40000 -> 198.18.100.1:80
+    EXPECT_EQ(crab_flow_hash(0xC6120002, 0xC6126401, 40000, 80), 0x24daf051u);
+}
+
+TEST(FlowHash, SpreadsOverTheMaglevTable)
+{
+    std::vector<int> bins(CRAB_MAGLEV_SIZE, 0);
+    const int n = 200 * CRAB_MAGLEV_SIZE;
+    for (int i = 0; i < n; i++)  // one client, ports as a client's ephemeral range walks them
+        bins[crab_maglev_index(crab_flow_hash(0xC6120002, 0xC6126401, static_cast<uint16_t>(1024 + i % 60000),
+                                              static_cast<uint16_t>(80 + i / 60000)))]++;
+    double chi = 0, e = double(n) / CRAB_MAGLEV_SIZE;
+    for (int b : bins)
+        chi += (b - e) * (b - e) / e;
+    // 1020 degrees of freedom: mean 1020, sd ~45; 1250 is 5 sd.
+    EXPECT_LT(chi, 1250.0);
+    for (int b : bins)
+        EXPECT_GT(b, 0);
+}
+
+TEST(FlowHash, MaglevIndexIsInRangeAndUsesTheHighBits)
+{
+    EXPECT_EQ(crab_maglev_index(0), 0u);
+    EXPECT_EQ(crab_maglev_index(0xffffffffu), CRAB_MAGLEV_SIZE - 1u);
+    EXPECT_EQ(crab_maglev_index(0x80000000u), CRAB_MAGLEV_SIZE / 2u);
+}
+
+// ---- Maglev ----------------------------------------------------------------
+
+TEST(Maglev, EmptySetGivesEmptyTables)
+{
+    int rc;
+    Tables t = build({}, &rc);
+    EXPECT_EQ(rc, 0);
+    EXPECT_EQ(t.nmaglev, 0u);
+    EXPECT_EQ(t.nactive, 0u);
+    EXPECT_EQ(t.nwrr, 0u);
+    EXPECT_EQ(t.draining, 0u);
+    for (auto s : t.maglev)
+        EXPECT_EQ(s, CRAB_LB_NONE);
+    EXPECT_EQ(crab_lb_pick_hash(&t, 12345), CRAB_LB_NONE);
+    EXPECT_EQ(crab_lb_pick_rr(&t, 0), CRAB_LB_NONE);
+    EXPECT_EQ(crab_lb_pick_wrr(&t, 0), CRAB_LB_NONE);
+    EXPECT_EQ(crab_lb_pick_random(&t, 0), CRAB_LB_NONE);
+}
+
+TEST(Maglev, EveryEntryFilledAndBalanced)
+{
+    for (int n : {1, 2, 3, 7, 64}) {
+        Tables t = build(backends(n));
+        ASSERT_EQ(t.nmaglev, unsigned(CRAB_MAGLEV_SIZE));
+        auto h = histogram(t.maglev, CRAB_MAGLEV_SIZE);
+        EXPECT_EQ(h.count(CRAB_LB_NONE), 0u) << n;
+        EXPECT_EQ(h.size(), size_t(n));
+        // Taking turns gives every backend floor or ceil of M/N entries.
+        for (auto [id, cnt] : h) {
+            EXPECT_GE(cnt, CRAB_MAGLEV_SIZE / n) << "n=" << n << " id " << int(id);
+            EXPECT_LE(cnt, CRAB_MAGLEV_SIZE / n + 1) << "n=" << n << " id " << int(id);
+        }
+    }
+}
+
+// The tables depend on the set, not on the order the LB keeps it in (an XDP
+// slot, an nf array index, a DPDK vector position).
+TEST(Maglev, IndependentOfInputOrderAndIds)
+{
+    auto a = backends(9);
+    a[3].weight = 4;
+    a[5].state = CRAB_BACKEND_DRAINING;
+    Tables ref = build(a);
+    std::mt19937 rng(3);
+    for (int k = 0; k < 20; k++) {
+        auto b = a;
+        std::shuffle(b.begin(), b.end(), rng);
+        Tables t = build(b);
+        ASSERT_EQ(std::memcmp(&t, &ref, sizeof(t)), 0) << "shuffle " << k;
+    }
+    // Other ids: the same tables up to the renaming.
+    auto c = a;
+    for (auto& x : c)
+        x.id = static_cast<uint8_t>(63 - x.id);
+    Tables t = build(c);
+    for (int i = 0; i < CRAB_MAGLEV_SIZE; i++)
+        ASSERT_EQ(t.maglev[i], 63 - ref.maglev[i]);
+    ASSERT_EQ(t.nwrr, ref.nwrr);
+    for (unsigned i = 0; i < t.nwrr; i++)
+        ASSERT_EQ(t.wrr[i], 63 - ref.wrr[i]);
+}
+
+// Draining keeps the Maglev table as it was (the backend's hashed flows go
+// on) and takes the backend out of every policy's choice.
+TEST(Maglev, DrainingKeepsTheHashTable)
+{
+    auto a = backends(5);
+    Tables before = build(a);
+    a[2].state = CRAB_BACKEND_DRAINING;
+    Tables after = build(a);
+    EXPECT_EQ(std::memcmp(before.maglev, after.maglev, sizeof(before.maglev)), 0);
+    EXPECT_EQ(after.draining, 1ull << 2);
+    EXPECT_EQ(after.nactive, 4u);
+    for (unsigned i = 0; i < after.nactive; i++)
+        EXPECT_NE(after.active[i], 2);
+    for (unsigned i = 0; i < after.nwrr; i++)
+        EXPECT_NE(after.wrr[i], 2);
+    // A SYN whose flow maps to it is refused; other packets of the flow go on.
+    int refused = 0;
+    for (uint32_t h = 0; h < 100000; h++) {
+        uint8_t all = crab_lb_pick_hash(&after, h * 42949u);
+        uint8_t syn = crab_lb_pick_hash_syn(&after, h * 42949u);
+        ASSERT_EQ(all, crab_lb_pick_hash(&before, h * 42949u));
+        if (all == 2) {
+            ASSERT_EQ(syn, CRAB_LB_DRAINING);
+            refused++;
+        } else {
+            ASSERT_EQ(syn, all);
+        }
+    }
+    EXPECT_GT(refused, 0);
+}
+
+// Maglev's minimal disruption: removing one of N backends moves its own
+// entries and only a few others; adding one takes about 1/(N+1).
+TEST(Maglev, RemovingOrAddingMovesFewOtherEntries)
+{
+    for (int n : {3, 5, 10, 32}) {
+        auto a = backends(n);
+        Tables full = build(a);
+        for (int gone = 0; gone < n; gone++) {
+            auto b = a;
+            b.erase(b.begin() + gone);
+            Tables t = build(b);
+            int moved = 0;
+            for (int i = 0; i < CRAB_MAGLEV_SIZE; i++)
+                if (full.maglev[i] != gone && full.maglev[i] != t.maglev[i])
+                    moved++;
+            // at most ~4.4 % here (n = 32: 1021 entries are only 32 per backend)
+            EXPECT_LE(moved, CRAB_MAGLEV_SIZE * 5 / 100) << "n=" << n << " removed " << gone;
+        }
+        auto c = a;
+        c.push_back({0x0A000001, 1, CRAB_BACKEND_ACTIVE, static_cast<uint8_t>(n)});
+        Tables t = build(c);
+        int taken = 0, moved = 0;
+        for (int i = 0; i < CRAB_MAGLEV_SIZE; i++) {
+            if (t.maglev[i] == n)
+                taken++;
+            else if (t.maglev[i] != full.maglev[i])
+                moved++;
+        }
+        EXPECT_GE(taken, CRAB_MAGLEV_SIZE / (n + 1));
+        EXPECT_LE(moved, CRAB_MAGLEV_SIZE * 5 / 100) << "n=" << n;
+    }
+}
+
+TEST(Maglev, RefusesWhatItCannotRepresent)
+{
+    int rc;
+    Tables t = build(backends(CRAB_MAX_BACKENDS + 1), &rc);
+    EXPECT_EQ(rc, -1);
+    EXPECT_EQ(t.nmaglev, 0u);
+    auto dup = backends(3);
+    dup[2].addr = dup[0].addr;
+    build(dup, &rc);
+    EXPECT_EQ(rc, -1);
+    auto bad = backends(2);
+    bad[1].id = CRAB_MAX_BACKENDS;
+    t = build(bad, &rc);
+    EXPECT_EQ(rc, -1);
+    EXPECT_EQ(t.nactive, 0u);
+    EXPECT_EQ(t.nwrr, 0u);
+    build(backends(CRAB_MAX_BACKENDS), &rc);
+    EXPECT_EQ(rc, 0);
+}
+
+// ---- weighted ring -----------------------------------------------------------
+
+TEST(Wrr, SmoothRingOfTwo)
+{
+    auto a = backends(2);
+    a[1].weight = 3;  // the higher address
+    Tables t = build(a);
+    ASSERT_EQ(t.nwrr, 4u);
+    std::vector<int> ring(t.wrr, t.wrr + 4);
+    EXPECT_EQ(ring, (std::vector<int>{1, 0, 1, 1}));
+}
+
+TEST(Wrr, ExactProportionsWhenTheyFit)
+{
+    auto a = backends(4);
+    uint16_t w[] = {1, 2, 3, 10};
+    for (int i = 0; i < 4; i++)
+        a[i].weight = w[i];
+    Tables t = build(a);
+    ASSERT_EQ(t.nwrr, 16u);
+    auto h = histogram(t.wrr, t.nwrr);
+    for (int i = 0; i < 4; i++)
+        EXPECT_EQ(h[static_cast<uint8_t>(i)], w[i]);
+    // Spread out: no backend twice in a row except the heaviest.
+    for (unsigned i = 1; i < t.nwrr; i++) {
+        if (t.wrr[i] == t.wrr[i - 1]) {
+            EXPECT_EQ(t.wrr[i], 3);
+        }
+    }
+}
+
+TEST(Wrr, ScaledToTheRingWhenTheyDoNot)
+{
+    auto a = backends(CRAB_MAX_BACKENDS);
+    for (int i = 0; i < CRAB_MAX_BACKENDS; i++)
+        a[i].weight = static_cast<uint16_t>(i == 0 ? 1 : CRAB_WEIGHT_MAX);
+    Tables t = build(a);
+    ASSERT_EQ(t.nwrr, unsigned(CRAB_WRR_SLOTS));
+    auto h = histogram(t.wrr, t.nwrr);
+    EXPECT_EQ(h.size(), size_t(CRAB_MAX_BACKENDS));
+    EXPECT_GE(h[0], 1);
+    int total = 0;
+    for (int i = 1; i < CRAB_MAX_BACKENDS; i++) {
+        EXPECT_GE(h[static_cast<uint8_t>(i)], 3) << i;
+        EXPECT_LE(h[static_cast<uint8_t>(i)], 5) << i;
+        total += h[static_cast<uint8_t>(i)];
+    }
+    EXPECT_EQ(total + h[0], CRAB_WRR_SLOTS);
+    // Proportions kept as closely as the ring allows.
+    auto b = backends(3);
+    b[0].weight = 100;
+    b[1].weight = 100;
+    b[2].weight = 200;
+    t = build(b);
+    ASSERT_EQ(t.nwrr, 256u);
+    h = histogram(t.wrr, t.nwrr);
+    EXPECT_EQ(h[0], 64);
+    EXPECT_EQ(h[1], 64);
+    EXPECT_EQ(h[2], 128);
+}
+
+// ---- picks -------------------------------------------------------------------
+
+// A 64-bit position goes on in order where a 32-bit one would wrap to 0.
+TEST(Pick, RoundRobinInOrderAcross2To32)
+{
+    Tables t = build(backends(3));
+    const uint64_t start = (uint64_t{1} << 32) - 2;
+    std::vector<int> got;
+    for (uint64_t p = start; p < start + 6; p++)
+        got.push_back(crab_lb_pick_rr(&t, p));
+    // (2^32 - 2) % 3 == 2
+    EXPECT_EQ(got, (std::vector<int>{2, 0, 1, 2, 0, 1}));
+    auto a = backends(2);
+    a[1].weight = 3;
+    t = build(a);
+    got.clear();
+    for (uint64_t p = start; p < start + 4; p++)
+        got.push_back(crab_lb_pick_wrr(&t, p));
+    // ring B A B B, (2^32 - 2) % 4 == 2
+    EXPECT_EQ(got, (std::vector<int>{1, 1, 1, 0}));
+}
+
+// All 32 random bits choose: the top bits alone decide between two
+// backends, where "r % n" would look only at the lowest.
+TEST(Pick, RandomUsesTheWholeWord)
+{
+    Tables t = build(backends(2));
+    EXPECT_EQ(crab_lb_pick_random(&t, 0x00000001), 0);
+    EXPECT_EQ(crab_lb_pick_random(&t, 0x7fffffff), 0);
+    EXPECT_EQ(crab_lb_pick_random(&t, 0x80000000), 1);
+    EXPECT_EQ(crab_lb_pick_random(&t, 0xffffffff), 1);
+    Tables t3 = build(backends(3));
+    std::mt19937 rng(11);
+    int n[3] = {};
+    const int total = 30000;
+    for (int i = 0; i < total; i++)
+        n[crab_lb_pick_random(&t3, rng())]++;
+    double chi = 0, e = total / 3.0;
+    for (int v : n)
+        chi += (v - e) * (v - e) / e;
+    EXPECT_LT(chi, 18.42);  // p = 0.0001, 2 degrees of freedom
+}
+
+TEST(Pick, PolicyDispatchAndDrainedBackendsOutOfEveryPolicy)
+{
+    auto a = backends(4);
+    a[0].state = CRAB_BACKEND_DRAINING;
+    a[2].state = CRAB_BACKEND_DRAINING;
+    Tables t = build(a);
+    std::set<int> rr, wrr, rnd;
+    std::mt19937 rng(5);
+    for (uint64_t p = 0; p < 64; p++) {
+        rr.insert(crab_lb_pick(&t, CRAB_POLICY_RR, p, 0));
+        wrr.insert(crab_lb_pick(&t, CRAB_POLICY_WRR, p, 0));
+        rnd.insert(crab_lb_pick(&t, CRAB_POLICY_RANDOM, 0, rng()));
+    }
+    EXPECT_EQ(rr, (std::set<int>{1, 3}));
+    EXPECT_EQ(wrr, (std::set<int>{1, 3}));
+    EXPECT_EQ(rnd, (std::set<int>{1, 3}));
+    // All draining: nothing for a new connection, hashed flows still go.
+    a[1].state = a[3].state = CRAB_BACKEND_DRAINING;
+    t = build(a);
+    EXPECT_EQ(crab_lb_pick(&t, CRAB_POLICY_RR, 0, 0), CRAB_LB_NONE);
+    EXPECT_EQ(crab_lb_pick(&t, CRAB_POLICY_WRR, 0, 0), CRAB_LB_NONE);
+    EXPECT_EQ(crab_lb_pick(&t, CRAB_POLICY_RANDOM, 0, 1), CRAB_LB_NONE);
+    EXPECT_LT(crab_lb_pick_hash(&t, 99), 4);
+    EXPECT_EQ(crab_lb_pick_hash_syn(&t, 99), CRAB_LB_DRAINING);
+}
