@@ -8,9 +8,27 @@
  * "generations" in crab_gens (key = svc_id * CRAB_XDP_GENS + gen). Userspace
  * writes a complete backend table, active list, WRR ring and Maglev table
  * into the inactive generation, then flips crab_services[key].gen with one
- * hash-map update (which replaces the element under RCU). The data path reads
- * the service once and then only that generation, so the count it uses always
+ * hash-map update. The data path copies the service entry once (one 8-byte
+ * load) and then reads only that generation, so the count it uses always
  * matches the list it indexes.
+ *
+ * Grace period: an XDP program run is one RCU read-side critical section
+ * (it runs in softirq with bottom halves off, which RCU treats as a reader;
+ * see the comment in kernel/bpf/devmap.c dev_map_free()). A reader that saw
+ * the old gen may still be reading that generation after the flip, and the
+ * pre-allocated hash maps hand a replaced or deleted element back out at
+ * once (htab's per-CPU spare element and free list), so a reader's element
+ * could be rewritten under it. The control plane therefore waits for a
+ * grace period before every write that could touch what a reader holds:
+ * before rewriting a generation, and before every update or delete of
+ * crab_services or crab_vips. Since the previous write ended, the wait
+ * covers every reader that could hold the generation or element about to
+ * be reused. It is taken with an update of a BPF_MAP_TYPE_ARRAY_OF_MAPS
+ * element, after which the bpf() syscall calls synchronize_rcu()
+ * (kernel/bpf/syscall.c maybe_wait_bpf_programs(), since 4.19: "wait for
+ * running BPF programs to complete so that userspace [...] knows that all
+ * programs that could be running use the new map value"; on 6.1 after every
+ * update of that map type, on 6.12 after every successful one).
  */
 #ifndef CRAB_XDP_H
 #define CRAB_XDP_H
@@ -41,7 +59,7 @@ struct crab_xdp_svc_key {
 	__u16 pad;	/* must be 0 */
 };
 
-/* crab_services value. */
+/* crab_services value: 8 bytes, read by the data path with one load. */
 struct crab_xdp_svc {
 	__u32 id;	/* 0 .. CRAB_MAX_SERVICES-1: index into the arrays */
 	__u8 policy;	/* enum crab_policy */
@@ -98,7 +116,14 @@ struct crab_xdp_gen {
 	X(FIB_PASS, "fib_pass", "rewritten packets passed to the stack (no neighbour)") \
 	X(FIB_FAIL, "fib_fail", "no route to the backend: dropped")	\
 	X(TRUNCATED, "truncated", "truncated or bogus IP/TCP header to a VIP: dropped") \
-	X(ADJUST_FAIL, "adjust_fail", "bpf_xdp_adjust_head/store failed: dropped")
+	X(ADJUST_FAIL, "adjust_fail", "bpf_xdp_adjust_head/store failed: dropped") \
+	X(MAC_NOT_OURS, "mac_not_ours",					\
+	  "frames to another MAC, broadcast or multicast: passed, not balanced") \
+	X(IP_VERSION_BAD, "ip_version_bad",				\
+	  "IPv4 ethertype but IP version not 4: passed unparsed (the stack drops it)") \
+	X(VLAN_PASS, "vlan_pass",					\
+	  "tagged frames with no static next hop (cannot be sent on their VLAN): passed") \
+	X(NH_MAC_BAD, "nh_mac_bad", "static next-hop MAC multicast or zero: dropped")
 
 #define CRAB_XDP_G_ENUM(e, n, h) CRAB_XDP_G_##e,
 enum crab_xdp_global_counter {
