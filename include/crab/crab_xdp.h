@@ -49,6 +49,7 @@
 #define CRAB_XDP_MAP_SVC_CNT	"crab_svc_cnt"
 #define CRAB_XDP_MAP_BE_CNT	"crab_be_cnt"
 #define CRAB_XDP_MAP_GLOB_CNT	"crab_glob_cnt"
+#define CRAB_XDP_MAP_TX_PORTS	"crab_tx_ports"
 
 #define CRAB_XDP_NO_BACKEND	CRAB_LB_NONE	/* empty Maglev / ring slot */
 
@@ -103,6 +104,13 @@ struct crab_xdp_gen {
 
 /* crab_rr (PERCPU_ARRAY, key svc_id): next round-robin / ring position. */
 
+/* crab_tx_ports (DEVMAP_HASH, key and value an ifindex): the other devices
+ * of this network namespace the LB is attached to natively, which can take
+ * the frames it redirects; crabctl attach/detach keep it. A next hop on any
+ * other device (a VLAN device, a device without XDP) goes to the stack.
+ */
+#define CRAB_XDP_TX_PORTS_MAX	64
+
 /* crab_svc_cnt (PERCPU_ARRAY): key svc_id * CRAB_LB_CNT_MAX + counter. */
 /* crab_be_cnt (PERCPU_ARRAY): key svc_id * CRAB_MAX_BACKENDS + slot:
  * packets sent to that backend.
@@ -123,7 +131,9 @@ struct crab_xdp_gen {
 	  "IPv4 ethertype but IP version not 4: passed unparsed (the stack drops it)") \
 	X(VLAN_PASS, "vlan_pass",					\
 	  "tagged frames with no static next hop (cannot be sent on their VLAN): passed") \
-	X(NH_MAC_BAD, "nh_mac_bad", "static next-hop MAC multicast or zero: dropped")
+	X(NH_MAC_BAD, "nh_mac_bad", "static next-hop MAC multicast or zero: dropped") \
+	X(TX_PORT_PASS, "tx_port_pass",					\
+	  "next hop on a device the LB is not attached to (e.g. a VLAN device): passed")
 
 #define CRAB_XDP_G_ENUM(e, n, h) CRAB_XDP_G_##e,
 enum crab_xdp_global_counter {

@@ -11,7 +11,8 @@
  * Everything else is XDP_PASS, untouched: frames not addressed to the
  * device's MAC (another host's, broadcast, multicast), frames whose IPv4
  * header is not version 4, and frames this program cannot send itself (a
- * VLAN-tagged frame whose next hop needs the FIB) go to the stack, counted.
+ * VLAN-tagged frame whose next hop needs the FIB, a next hop on a device
+ * the LB is not attached to) go to the stack, counted.
  * All tables (active lists, WRR ring, Maglev) are computed by crabctl; see
  * include/crab/crab_xdp.h for the generation flip and the grace period that
  * make updates atomic for this program. The flow
@@ -101,6 +102,14 @@ struct {
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } crab_be_cnt SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, CRAB_XDP_TX_PORTS_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crab_tx_ports SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -333,8 +342,25 @@ static __always_inline int route(struct xdp_md *ctx, const struct pkt *p,
 		__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
 		__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
 		nh->ifindex = fib.ifindex;
-		nh->action = fib.ifindex == ctx->ingress_ifindex ? XDP_TX : XDP_REDIRECT;
-		return nh->action;
+		if (fib.ifindex == ctx->ingress_ifindex) {
+			nh->action = XDP_TX;
+			return XDP_TX;
+		}
+		/*
+		 * Another device takes redirected frames only if it can
+		 * transmit XDP frames: a VLAN device never can, many drivers
+		 * only with an XDP program loaded. bpf_redirect() to such a
+		 * device is dropped by the kernel after this program counted
+		 * it sent: redirect only to the LB's own native ports, hand
+		 * the rest to the stack.
+		 */
+		if (!bpf_map_lookup_elem(&crab_tx_ports, &fib.ifindex)) {
+			glob_cnt(CRAB_XDP_G_TX_PORT_PASS);
+			nh->action = XDP_PASS;
+			return XDP_PASS;
+		}
+		nh->action = XDP_REDIRECT;
+		return XDP_REDIRECT;
 	}
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED && grow) {
 		svc_cnt(svc_id, CRAB_LB_CNT_NO_ROOM);
@@ -375,7 +401,7 @@ static __always_inline int xmit(struct xdp_md *ctx, const struct nexthop *nh)
 		return XDP_TX;
 	}
 	glob_cnt(CRAB_XDP_G_REDIRECT);
-	return bpf_redirect(nh->ifindex, 0);
+	return bpf_redirect_map(&crab_tx_ports, nh->ifindex, 0);
 }
 
 /*

@@ -14,6 +14,10 @@
 #   2, naming the value: backend add and apply), and one that reaches the
 #   data path anyway (written into the map behind crabctl's back) is never
 #   sent to: dropped, nh_mac_bad and tx_error;
+# - a next hop on a device the LB does not run on natively (a VLAN device,
+#   a device without XDP) is handed to the stack (tx_port_pass), which
+#   forwards it, instead of a bpf_redirect() the kernel drops; a device the
+#   LB runs on natively is redirected to;
 # - a VLAN-tagged SYN whose next hop needs the FIB is handed to the stack
 #   (vlan_pass), which forwards it, untagged, to the backend on its own
 #   VLAN, instead of XDP_TX keeping a tag the backend's segment lacks.
@@ -151,6 +155,54 @@ lbctl lb xdp backend del "$SVC" "${IP_SRV[1]}" --dev eth0 &&
 	lbctl lb xdp backend add "$SVC" "${IP_SRV[1]}" --dev eth0 ||
 	crab_fail "srv1 back with the FIB's next hop"
 
+# ---- a next hop on a device the LB is not attached to ---------------------------
+# A backend behind the LB's second port eth1, a veth whose peer runs no XDP:
+# it takes no redirected frames (as a VLAN device never does). The LB must
+# hand the rewritten SYN to the stack, which forwards it. Once the LB runs
+# natively on eth1 too (and the peer can take XDP frames), crabctl makes
+# eth1 a redirect target of eth0 and the LB redirects there itself.
+NS_X=crab-x-$CRAB_SFX
+crab_ns_add "$NS_X"
+ip link add eth1 netns "$NS_LB" type veth peer name xb0 netns "$NS_X" &&
+	ip -n "$NS_LB" addr add 10.20.0.1/24 dev eth1 && ip -n "$NS_LB" link set eth1 up &&
+	ip -n "$NS_X" addr add 10.20.0.2/24 dev xb0 && ip -n "$NS_X" link set xb0 up ||
+	crab_fail "the LB's second port"
+ip netns exec "$NS_LB" ping -c1 -W5 10.20.0.2 >/dev/null || crab_fail "eth1 does not carry traffic"
+lbctl lb xdp backend del "$SVC" "${IP_SRV[1]}" --dev eth0 &&
+	lbctl lb xdp backend add "$SVC" 10.20.0.2 --dev eth0 || crab_fail "backend 10.20.0.2"
+x_case() {
+	local i xs0
+	snap
+	xs0=$(crab_snmp "$NS_X" Tcp InSegs)
+	send sport="$1" opt=mss:1460,crab || crab_fail "send"
+	for i in $(seq 30); do
+		[ "$(crab_snmp "$NS_X" Tcp InSegs)" -gt "$xs0" ] && break
+		sleep 0.1
+	done
+	stats
+	xsegs=$(($(crab_snmp "$NS_X" Tcp InSegs) - xs0))
+	crab_log "tx_port_pass +$(gdelta tx_port_pass), xdp_redirect +$(gdelta xdp_redirect), syn_redirected +$(delta syn_redirected), backend segments +$xsegs"
+}
+x_case 25000
+[ "$(gdelta tx_port_pass)" = 1 ] && [ "$(gdelta xdp_redirect)" = 0 ] && [ "$(delta syn_redirected)" = 1 ] &&
+	[ "$xsegs" = 1 ]
+log_test $? "a next hop on a port without the LB: the SYN goes to the stack (tx_port_pass), which delivers it"
+lbctl lb xdp attach eth1 --mode native 2>/dev/null || crab_fail "attach to eth1"
+crab_defer "nsenter --net=/run/netns/$NS_LB $CRABCTL lb xdp detach eth1"
+nsenter --net="/run/netns/$NS_X" "$CRABCTL" lb xdp attach xb0 --mode native 2>/dev/null ||
+	crab_fail "attach to the peer xb0 (XDP frames into a veth need it)"
+crab_defer "nsenter --net=/run/netns/$NS_X $CRABCTL lb xdp detach xb0"
+x_case 25001
+[ "$(gdelta tx_port_pass)" = 0 ] && [ "$(gdelta xdp_redirect)" = 1 ] && [ "$(delta syn_redirected)" = 1 ] &&
+	[ "$xsegs" = 1 ]
+log_test $? "with the LB native on eth1 too, the SYN is redirected there (xdp_redirect) and delivered"
+lbctl lb xdp detach eth1 2>/dev/null || crab_fail "detach from eth1"
+x_case 25002
+[ "$(gdelta tx_port_pass)" = 1 ] && [ "$(gdelta xdp_redirect)" = 0 ] && [ "$xsegs" = 1 ]
+log_test $? "after detaching eth1, it is no redirect target any more: to the stack again"
+lbctl lb xdp backend del "$SVC" 10.20.0.2 --dev eth0 &&
+	lbctl lb xdp backend add "$SVC" "${IP_SRV[1]}" --dev eth0 || crab_fail "srv1 back"
+
 # ---- a tagged SYN the program cannot send on its VLAN ---------------------------
 # VLAN 10 between the client and the LB only; srv1 is untagged. The client's
 # tag goes on the wire in the frame (tx VLAN offload off). Without 802.1Q
@@ -160,8 +212,8 @@ lbctl lb xdp backend del "$SVC" "${IP_SRV[1]}" --dev eth0 &&
 # off into the frame's metadata on receive; the switch side of the LB's
 # veth must put it back into the frame (tx VLAN offload off there), or the
 # LB's XDP program, which sees only the frame's bytes, gets it untagged.
-idx=$(ip -n "$NS_LB" -o link show eth0 | sed -n 's/.*eth0@if\([0-9]*\):.*/\1/p')
-lbpeer=$(ip -n "$NS_SW" -o link show | awk -F': ' -v i="$idx" '$1 == i { sub(/@.*/, "", $2); print $2 }')
+idx=$(ip -n "$NS_LB" -o link show eth0 2>/dev/null | sed -n 's/.*eth0@if\([0-9]*\):.*/\1/p')
+lbpeer=$(ip -n "$NS_SW" -o link show 2>/dev/null | awk -F': ' -v i="$idx" '$1 == i { sub(/@.*/, "", $2); print $2 }')
 ip netns exec "$NS_SW" ethtool -K "$lbpeer" txvlan off >/dev/null ||
 	crab_fail "cannot turn off tx VLAN offload on the LB's veth peer $lbpeer"
 if ip -n "$NS_LB" link add link eth0 name eth0.10 type vlan id 10 2>/dev/null; then

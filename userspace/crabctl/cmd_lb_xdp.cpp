@@ -592,6 +592,7 @@ void remove_pins(const std::string& dev)
     std::string dir = pin_dir(dev);
     for (const char* n : kMapNames)
         unlink((dir + "/" + n).c_str());
+    unlink((dir + "/" CRAB_XDP_MAP_TX_PORTS).c_str());
     rmdir(dir.c_str());
 }
 
@@ -820,6 +821,73 @@ int attach_direct(const AttachOptions& o, const std::string& dir, int ifindex, x
 
 void run_detach_prog(const std::string& dev, int ifindex);
 
+// The LB's other native ports in this network namespace: devices with a
+// pin directory that exist here and run the LB in native mode.
+std::vector<std::pair<std::string, int>> native_ports(const std::string& dev)
+{
+    std::vector<std::pair<std::string, int>> out;
+    DIR* d = opendir(CRAB_XDP_PIN_ROOT);
+    if (!d)
+        return out;
+    while (dirent* e = readdir(d)) {
+        std::string n = e->d_name;
+        if (n == "." || n == ".." || n == dev)
+            continue;
+        unsigned idx = if_nametoindex(n.c_str());
+        if (!idx)
+            continue;
+        AttachState st = attach_state(static_cast<int>(idx));
+        if (st.attached && st.mode == XDP_MODE_NATIVE)
+            out.emplace_back(n, static_cast<int>(idx));
+    }
+    closedir(d);
+    return out;
+}
+
+int open_tx_ports(const std::string& dev)
+{
+    return bpf_obj_get((pin_dir(dev) + "/" CRAB_XDP_MAP_TX_PORTS).c_str());
+}
+
+// @dev (attached natively as @ifindex) and the LB's other native ports
+// become each other's redirect targets (crab_tx_ports): only a device
+// running the LB natively is known to take XDP frames.
+void tx_ports_join(const std::string& dev, int ifindex)
+{
+    int own = open_tx_ports(dev);
+    if (own < 0)
+        throw Error("opening " + pin_dir(dev) + "/" CRAB_XDP_MAP_TX_PORTS ": " + errstr(errno));
+    std::string err;
+    for (const auto& [name, idx] : native_ports(dev)) {
+        uint32_t k = static_cast<uint32_t>(idx), v = k;
+        if (bpf_map_update_elem(own, &k, &v, BPF_ANY))
+            err = "adding " + name + " to the redirect targets of " + dev + ": " + errstr(errno);
+        int other = open_tx_ports(name);
+        if (other < 0)
+            continue;  // attached by a crabctl without redirect targets
+        k = v = static_cast<uint32_t>(ifindex);
+        if (bpf_map_update_elem(other, &k, &v, BPF_ANY) && err.empty())
+            err = "adding " + dev + " to the redirect targets of " + name + ": " + errstr(errno);
+        close(other);
+    }
+    close(own);
+    if (!err.empty())
+        throw Error(err);
+}
+
+// @dev (@ifindex) stops being a redirect target of the other ports.
+void tx_ports_leave(const std::string& dev, int ifindex)
+{
+    for (const auto& [name, idx] : native_ports(dev)) {
+        int other = open_tx_ports(name);
+        if (other < 0)
+            continue;
+        uint32_t k = static_cast<uint32_t>(ifindex);
+        bpf_map_delete_elem(other, &k);
+        close(other);
+    }
+}
+
 void run_attach(const AttachOptions& o)
 {
     int ifindex = ifindex_of(o.dev);
@@ -899,6 +967,16 @@ void run_attach(const AttachOptions& o)
             msg += " (libxdp: " + refused + ")";
         throw Error(msg);
     }
+    if (attach_state(ifindex).mode != XDP_MODE_NATIVE)
+        return;  // generic mode: no XDP frames for others to redirect to
+    try {
+        tx_ports_join(o.dev, ifindex);
+    } catch (const Error&) {
+        run_detach_prog(o.dev, ifindex);  // never half attached
+        if (!existed)
+            remove_pins(o.dev);
+        throw;
+    }
 }
 
 // Detach the LB program from @ifindex (either form); pins stay.
@@ -931,7 +1009,9 @@ void run_detach_prog(const std::string& dev, int ifindex)
 
 void run_detach(const std::string& dev)
 {
-    run_detach_prog(dev, ifindex_of(dev));
+    int ifindex = ifindex_of(dev);
+    tx_ports_leave(dev, ifindex);
+    run_detach_prog(dev, ifindex);
     remove_pins(dev);
 }
 
