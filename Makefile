@@ -54,7 +54,8 @@ help:
 	@echo "  make nodeport         NodePort redirection experiment: tc programs and crab-np-stats into build/nodeport"
 	@echo "  make nodeport-experiment [NP_ARGS=--quick]   run experiments/nodeport/run.sh (root, host kernel)"
 	@echo "  make scaleout-experiment [SO_ARGS=...]       3 LBs behind ECMP/BGP, one killed and back (tools/scaleout/run.sh)"
-	@echo "  make demo [LB=...]    boot the VM, build the topology, run traffic through the VIP"
+	@echo "  make demo [MODE=host|vm] [LB=...]   redirect real connections through a VIP: eBPF endpoints + XDP LB"
+	@echo "                        on this kernel (host), or the modules in a QEMU guest (vm); default printed at start"
 	@echo "  make install [PREFIX=/usr/local DESTDIR=]   crabctl, man page, completion, BPF objects, systemd units, snippets"
 	@echo "  make uninstall        remove what make install installed"
 	@echo "  make dkms-src         the DKMS source tree of the modules in build/dkms/crab-VERSION (packaging/README.md)"
@@ -161,7 +162,7 @@ kernel:
 	@bash tools/kernel/build-kernel.sh
 
 demo:
-	@bash tools/demo.sh $(if $(LB),--lb $(LB))
+	@bash tools/demo.sh $(if $(MODE),--mode $(MODE)) $(if $(LB),--lb $(LB))
 
 # ---- installing and packaging (packaging/README.md) ------------------------
 PREFIX     ?= /usr/local
