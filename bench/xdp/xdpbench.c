@@ -270,10 +270,7 @@ static int gen_live(const struct opts *o, const unsigned char *pkt, size_t len,
 
 		err = bpf_prog_test_run_opts(fd, &ro);
 		if (err) {
-			err = -err;
-			fprintf(stderr, "%s: BPF_PROG_TEST_RUN (live frames) on %s: %s\n",
-				strcmp(o->generator, "auto") ? "error" : "notice", o->dev,
-				strerror(err));
+			err = -err;	/* the caller says what it makes of it */
 			break;
 		}
 		r->sent += repeat;
@@ -419,11 +416,15 @@ static int cmd_gen(const struct opts *o)
 		if (err > 0 && !strcmp(o->generator, "auto") && !r.calls && live_refused(err)) {
 			snprintf(reason, sizeof(reason),
 				 "live-frame BPF_PROG_TEST_RUN refused: %s", strerror(err));
-			fprintf(stderr, "notice: %s; falling back to the raw-socket generator\n",
-				reason);
+			fprintf(stderr, "notice: BPF_PROG_TEST_RUN (live frames) on %s: %s; "
+				"falling back to the raw-socket generator\n", o->dev, strerror(err));
 			why = reason;
 			used = "raw";
 			memset(&r, 0, sizeof(r));
+		} else if (err > 0) {
+			fprintf(stderr, "error: BPF_PROG_TEST_RUN (live frames) on %s: %s\n",
+				o->dev, strerror(err));
+			return 1;
 		} else if (err) {
 			return 1;
 		}
