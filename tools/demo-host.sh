@@ -66,7 +66,8 @@ say "topology: client $IP_CLI, LB $IP_LB (VIP $VIP), servers $CRAB_SUBNET.11-13 
 crab_topo_setup 3
 WHERE_NS=([client]=$NS_CLI [lb]=$NS_LB [switch]=$NS_SW)
 echo "namespaces: client $NS_CLI, LB $NS_LB, servers ${NS_SRV[*]:1}"
-echo "commands below: [where] # command; crabctl is $CRABCTL"
+echo "commands below: [where] # command, where [client] and [lb] run in that namespace"
+echo "  (nsenter --net=/run/netns/NAMESPACE, which keeps the bpffs and cgroup2 mounts); crabctl is $CRABCTL"
 CG_BASE=$cgroot/crab-demo-$CRAB_SFX
 CG_CLI=$CG_BASE/client
 CG_SRV=$CG_BASE/servers
