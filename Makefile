@@ -49,7 +49,7 @@ help:
 	@echo "  make kernel           apply kernel-patches/6.12 to Debian's linux-source-6.12, build a VM bzImage"
 	@echo "  make bench [BENCH_ARGS=...]   CRAB vs IPVS/nft/HAProxy latency, in one TCG VM boot (docs/PERFORMANCE.md)"
 	@echo "  make bench-quick      the same with ~1,000 samples per point (a few minutes)"
-	@echo "  make bench-xdp [BENCH_ARGS='--reps 7']   XDP LB SYN/s vs an XDP_TX reflector (root, host kernel)"
+	@echo "  make bench-xdp [BENCH_ARGS='--reps 7' or '--quick']   XDP LB SYN/s vs an XDP_TX reflector (root, host kernel; CRAB_BENCH_GENERATOR=live|raw|auto)"
 	@echo "  make bench-dpdk [BENCH_ARGS='--reps 5']  DPDK LB SYN/s vs testpmd io on the same vdev (root, host kernel)"
 	@echo "  make nodeport         NodePort redirection experiment: tc programs and crab-np-stats into build/nodeport"
 	@echo "  make nodeport-experiment [NP_ARGS=--quick]   run experiments/nodeport/run.sh (root, host kernel)"

@@ -33,7 +33,7 @@ mount -t bpf bpf /sys/fs/bpf || { echo "error: cannot mount a bpffs at /sys/fs/b
 
 source "$(dirname "$0")/../selftests/lib.sh"
 source "$(dirname "$0")/../selftests/ebpf_endpoints/ep_lib.sh"
-CRAB_TEST=demo
+CRAB_TEST=demo	# the name crab_fail and the helpers print
 PORT=80
 SVC=$VIP:$PORT
 say() { printf '\n== %s\n' "$*"; }
@@ -126,7 +126,7 @@ echo "first 3 connections to $SVC succeeded"
 
 cap=$EP_TMP/client.pcap
 crab_capture_start "$NS_CLI" "$cap" "tcp port $PORT"
-acc0=($(ep_server_opens 1) $(ep_server_opens 2) $(ep_server_opens 3))
+acc0=("$(ep_server_opens 1)" "$(ep_server_opens 2)" "$(ep_server_opens 3)")
 red0=$(ep_stat redirected) || die "cannot read the eBPF client's counters"
 retr0=$(crab_tcpext "$NS_CLI" TCPSynRetrans)
 lbstats() { nsenter --net="/run/netns/$NS_LB" "$CRABCTL" -j lb xdp stats --dev eth0; }
