@@ -3,7 +3,7 @@
 #
 # The demo on the running kernel, no guest (make demo MODE=host): the eBPF
 # endpoints (endpoints/ebpf, `crabctl ebpf`) and the XDP LB (lb/ebpf_xdp,
-# `crabctl lb xdp`) in network namespaces of this machine. The same
+# `crabctl lb xdp`) in network namespaces on the host. The same
 # topology, traffic and report as the guest demo (tools/demo-guest.sh), and
 # the demo fails (exit 1, with the reason) unless every connection was
 # redirected: the LB must have seen only the SYNs.
@@ -33,7 +33,7 @@ mount -t bpf bpf /sys/fs/bpf || { echo "error: cannot mount a bpffs at /sys/fs/b
 
 source "$(dirname "$0")/../selftests/lib.sh"
 source "$(dirname "$0")/../selftests/ebpf_endpoints/ep_lib.sh"
-CRAB_TEST=demo	# the name crab_fail and the helpers print
+CRAB_TEST=demo	# the name crab_fail and the selftest library print
 PORT=80
 SVC=$VIP:$PORT
 say() { printf '\n== %s\n' "$*"; }

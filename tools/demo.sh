@@ -3,7 +3,7 @@
 #
 # make demo [MODE=host|vm] [LB=xdp|nf] [KERNEL=6.12|6.1] [CONNS=30]: the
 # main job on an embedded default, in one of two modes:
-#   host  the eBPF endpoints and the XDP LB in namespaces of this machine,
+#   host  the eBPF endpoints and the XDP LB in namespaces on the host,
 #         on the running kernel, no guest (tools/demo-host.sh; seconds);
 #   vm    boots a Debian kernel in QEMU and, inside, uses the CRAB endpoint
 #         modules with the chosen LB (tools/demo-guest.sh; minutes).
