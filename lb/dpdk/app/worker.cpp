@@ -26,10 +26,11 @@ constexpr uint16_t kBurst = 32;
 // ARP: answer requests for a VIP or our address by turning the request into
 // the reply in place. Learn a next hop's MAC only from a reply addressed to
 // us (target: our address and MAC) that answers a request we sent for it
-// (NeighTable::learn()); anything else that claims an address is not
-// learned from and is counted: replies nobody asked for, gratuitous ARP
-// (sender address = target address), requests whose sender is one of our
-// next hops with another MAC (cache poisoning).
+// (NeighTable::learn()); nothing else is learned from. Counted
+// (arp_unsolicited): replies to us nobody asked for, and ARP from others
+// that claims one of our next hops' addresses — gratuitous (sender address
+// = target address), a reply to another host, a request with another MAC
+// (cache poisoning).
 bool handle_arp(App& app, Worker& w, const Table& t, rte_mbuf* m)
 {
     if (rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr))
@@ -47,7 +48,15 @@ bool handle_arp(App& app, Worker& w, const Table& t, rte_mbuf* m)
     if (arp->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REPLY)) {
         bool to_us = tip == app.cfg.port_ip.addr && std::memcmp(arp->arp_data.arp_tha.addr_bytes, me.data(), 6) == 0 &&
                      sip != tip;
-        switch (to_us ? app.neigh->learn(sip, sha, now_ms()) : NeighTable::Learn::Unsolicited) {
+        if (!to_us) {
+            // Someone else's (the exception TAP's kernel asks for its own
+            // neighbours): counted only when it claims one of our next hops
+            // (a gratuitous reply, a broadcast one).
+            if (app.neigh->state(sip) != NeighTable::State::None)
+                w.app[A_ARP_UNSOLICITED].inc();
+            return false;
+        }
+        switch (app.neigh->learn(sip, sha, now_ms())) {
         case NeighTable::Learn::Learned:
         case NeighTable::Learn::Changed:
             w.app[A_ARP_LEARNED].inc();
@@ -63,8 +72,11 @@ bool handle_arp(App& app, Worker& w, const Table& t, rte_mbuf* m)
     }
     if (arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REQUEST))
         return false;
+    // A request from (or gratuitous for) one of our next hops: never learned
+    // from; counted when it would have changed what we know.
     Mac known;
-    if (sip && (sip == tip || (app.neigh->get(sip, known) && known != sha)))
+    if (app.neigh->state(sip) != NeighTable::State::None &&
+        (sip == tip || !app.neigh->get(sip, known) || known != sha))
         w.app[A_ARP_UNSOLICITED].inc();
     if (!t.is_vip(tip) && !(app.cfg.port_ip.addr && tip == app.cfg.port_ip.addr))
         return false;
