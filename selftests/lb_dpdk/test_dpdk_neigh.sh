@@ -11,7 +11,7 @@
 # of two entries with a third backend added: the third stays unresolved
 # (neigh_full, "neigh=full" in crabctl show, a line in the log), its SYNs
 # are dropped and counted, the two live entries are untouched. Entries age
-# (--neigh-lifetime 8): a removed backend's entry expires and is forgotten,
+# (--neigh-lifetime 10): a removed backend's entry expires and is forgotten,
 # which lets the third resolve; a backend that stops answering ARP expires
 # (its SYNs dropped) and is resolved again when it answers. Also: every
 # worker's state lives in DPDK memory on its lcore's socket.
@@ -21,11 +21,12 @@ source "$(dirname "$0")/lbd_lib.sh"
 DIR=$(cd "$(dirname "$0")" && pwd)
 TEL="python3 $DIR/lbd_tel.py"
 SVC=$VIP:80
-LIFE=8
+LIFE=10
 
 crab_require_root
 crab_check_tool tcpdump python3
 crab_need_nettest
+crab_require_built "$CRABCTL" crabctl
 
 crab_topo_setup 3
 IP_ATK=$CRAB_SUBNET.66
@@ -60,16 +61,10 @@ wait_for() {
 	done
 }
 
-# 1. The worker's state: DPDK memory, its lcore's socket, cache-line aligned.
+# 1. Poisoning from a third host, first thing after the MACs are learned:
+#    no request of the LB is outstanding (the next refresh is due LIFE/2 s
+#    after learning), so no forged reply can pass for an answer.
 gstats
-wm=$(crab_json "$G" 'j["worker_mem"]' | tr -d "[]'")
-crab_log "worker_mem: $wm"
-[[ $wm =~ lcore_socket=([0-9]+)\ mem=dpdk\ mem_socket=([0-9]+)\ aligned=1 ]] &&
-	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]
-log_test $? "per-lcore state in DPDK memory on the lcore's socket, cache-line aligned"
-
-# 2. Poisoning from a third host, while no request of the LB is outstanding
-#    (the next refresh is due LIFE/2 s after learning).
 unsol0=$(g arp_unsolicited) learned0=$(g arp_learned)
 ip netns exec "$NS_ATK" python3 "$DIR/lbd_arp.py" eth0 \
 	"op=reply,dmac=$LB_MAC,smac=$ATK_MAC,sip=${IP_SRV[1]},tha=$LB_MAC,tip=$IP_LB" \
@@ -97,6 +92,13 @@ lbd_syns_ok "$WORK/s2.pcap" "${IP_SRV[2]}" "$VIP" 2 || ok=1
 lbd_syns "$WORK/atk.pcap"
 [ "${CRAB_PCAP[s.syn]}" = 0 ] || ok=1
 log_test $ok "SYNs after the attempt: 2/2 at the real backends, none at the third host"
+
+# 2. The worker's state: DPDK memory, its lcore's socket, cache-line aligned.
+wm=$(crab_json "$G" 'j["worker_mem"]' | tr -d "[]'")
+crab_log "worker_mem: $wm"
+[[ $wm =~ lcore_socket=([0-9]+)\ mem=dpdk\ mem_socket=([0-9]+)\ aligned=1 ]] &&
+	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]
+log_test $? "per-lcore state in DPDK memory on the lcore's socket, cache-line aligned"
 
 # 3. Full table: a third backend cannot get an entry; the live ones stay.
 r=$($TEL "$PREFIX" "/crab/backend_add,$SVC,${IP_SRV[3]}")
