@@ -688,7 +688,7 @@ TEST(Rcu, ReadersNeverSeeCountNotMatchingList)
         std::this_thread::yield();
     phase = 1;
     for (int n = 0; n < kPublishes; n++)
-        EXPECT_TRUE(p.publish(mk(2 + n % 7)).ok);  // 2..8 backends; the last has 2 + 199 % 7 = 5
+        EXPECT_TRUE(p.publish(mk(2 + n % 7), std::chrono::seconds(60)).ok);  // 2..8 backends; the last has 2 + 199 % 7 = 5
     phase = 2;
     while (after.load() == 0)
         std::this_thread::yield();

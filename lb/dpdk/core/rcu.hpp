@@ -58,7 +58,10 @@ template <typename T, unsigned MaxReaders = 128>
 class RcuPtr {
 public:
     using Clock = std::chrono::steady_clock;
-    static constexpr std::chrono::milliseconds kDefaultTimeout{1000};
+    // Long against a burst (microseconds) or a descheduled lcore on a
+    // loaded machine, short enough that an edit (two grace periods) is
+    // answered within crabctl's 5 s socket timeout.
+    static constexpr std::chrono::milliseconds kDefaultTimeout{2000};
 
     explicit RcuPtr(std::unique_ptr<T> init) : p_(init.release()) {}
     ~RcuPtr()
