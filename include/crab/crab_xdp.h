@@ -13,8 +13,9 @@
  * matches the list it indexes.
  *
  * Grace period: an XDP program run is one RCU read-side critical section
- * (it runs in softirq with bottom halves off, which RCU treats as a reader;
- * see the comment in kernel/bpf/devmap.c dev_map_free()). A reader that saw
+ * (native XDP runs in NAPI with bottom halves off, which RCU treats as a
+ * reader: see the comment in kernel/bpf/devmap.c dev_map_free(); generic
+ * XDP and BPF_PROG_TEST_RUN run under rcu_read_lock()). A reader that saw
  * the old gen may still be reading that generation after the flip, and the
  * pre-allocated hash maps hand a replaced or deleted element back out at
  * once (htab's per-CPU spare element and free list), so a reader's element
@@ -25,10 +26,12 @@
  * covers every reader that could hold the generation or element about to
  * be reused. It is taken with an update of a BPF_MAP_TYPE_ARRAY_OF_MAPS
  * element, after which the bpf() syscall calls synchronize_rcu()
- * (kernel/bpf/syscall.c maybe_wait_bpf_programs(), since 4.19: "wait for
- * running BPF programs to complete so that userspace [...] knows that all
- * programs that could be running use the new map value"; on 6.1 after every
- * update of that map type, on 6.12 after every successful one).
+ * (kernel/bpf/syscall.c maybe_wait_bpf_programs(): "wait for running BPF
+ * programs to complete so that userspace [...] knows that all programs that
+ * could be running use the new map value"; 6.1 calls it after every update
+ * of that map type, 6.12 after every successful one). membarrier(2)'s
+ * MEMBARRIER_CMD_GLOBAL also waits with synchronize_rcu(), but skips it when
+ * one CPU is online and is refused on nohz_full kernels.
  */
 #ifndef CRAB_XDP_H
 #define CRAB_XDP_H
