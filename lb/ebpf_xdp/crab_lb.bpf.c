@@ -137,7 +137,7 @@ struct pkt {
 struct nexthop {
 	__u8 dmac[ETH_ALEN];
 	__u8 smac[ETH_ALEN];
-	__u32 ifindex;	/* bpf_redirect() target when action is XDP_REDIRECT */
+	__u32 ifindex;	/* crab_tx_ports key when action is XDP_REDIRECT */
 	int action;	/* XDP_TX, XDP_REDIRECT, XDP_PASS or XDP_DROP */
 };
 
