@@ -160,12 +160,6 @@ Backend parse_backend(const toml::value& t, const std::string& file, const std::
         if (auto why = why_not_host_mac(b.mac); !why.empty())
             fail(*m, file, field + ".mac", to_string(b.mac) + " is not a next-hop MAC: " + why);
         b.has_mac = true;
-        // A static next hop is one host: frames are sent to it.
-        if (b.mac[0] & 1)
-            fail(*m, file, field + ".mac",
-                 to_string(b.mac) + " is a multicast or broadcast address (a next-hop MAC must be unicast)");
-        if (b.mac == Mac{})
-            fail(*m, file, field + ".mac", to_string(b.mac) + " is all zero (a next-hop MAC must be a host's)");
     }
     return b;
 }

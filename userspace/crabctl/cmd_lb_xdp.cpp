@@ -375,16 +375,13 @@ std::string mac_str(const uint8_t* m)
     return buf;
 }
 
-// A static next-hop MAC must be one host's: frames are sent to it, and the
-// data path drops (nh_mac_bad) what it would send to a group or to nobody.
+// A static next-hop MAC must be one host's (crab::config::why_not_host_mac(),
+// the rule of apply and of the verbs): frames are sent to it, and the data
+// path drops (nh_mac_bad) what it would send to a group or to nobody.
 void check_next_hop_mac(const std::array<uint8_t, 6>& m)
 {
-    if (m[0] & 1)
-        throw Error("next-hop MAC " + mac_str(m.data()) + " is a multicast or broadcast address (a backend's MAC "
-                    "must be unicast)", crab::kExitUsage);
-    if (!(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]))
-        throw Error("next-hop MAC " + mac_str(m.data()) + " is all zero (a backend's MAC must be a host's)",
-                    crab::kExitUsage);
+    if (auto why = crab::config::why_not_host_mac(m); !why.empty())
+        throw Error("next-hop MAC " + mac_str(m.data()) + " is not a next-hop MAC: " + why, crab::kExitUsage);
 }
 
 std::array<uint8_t, 6> parse_mac_value(const std::string& s)
