@@ -75,7 +75,7 @@ config::Service& need_service(config::Config& c, const Endpoint& ep)
     for (auto& s : c.services)
         if (s.ep == ep)
             return s;
-    throw Error("service " + to_string(ep) + " does not exist", kExitNotFound);
+    throw Error("no such service " + to_string(ep), kExitNotFound);
 }
 
 config::Backend& need_backend(config::Service& s, Ipv4 dip)
@@ -83,7 +83,7 @@ config::Backend& need_backend(config::Service& s, Ipv4 dip)
     for (auto& b : s.backends)
         if (b.addr == dip)
             return b;
-    throw Error("backend " + to_string(dip) + " is not in service " + to_string(s.ep), kExitNotFound);
+    throw Error("no such backend " + to_string(dip) + " in service " + to_string(s.ep), kExitNotFound);
 }
 
 }  // namespace
@@ -113,7 +113,7 @@ void add_lb_verbs(CLI::App& impl, const LbVerbTarget& where)
         auto lock = drv->write_lock();
         auto cur = drv->read();
         if (cur.find(ep))
-            throw Error("service " + to_string(ep) + " already exists", kExitUsage);
+            throw Error("service " + to_string(ep) + " exists already", kExitUsage);
         config::Service s;
         s.ep = ep;
         s.policy = pol;
@@ -186,7 +186,7 @@ void add_lb_verbs(CLI::App& impl, const LbVerbTarget& where)
         auto cur = drv->read();
         auto& s = need_service(cur, ep);
         if (s.find(nb.addr))
-            throw Error("backend " + to_string(nb.addr) + " is already in service " + to_string(ep), kExitUsage);
+            throw Error("backend " + to_string(nb.addr) + " exists already in service " + to_string(ep), kExitUsage);
         if (s.backends.size() >= CRAB_MAX_BACKENDS)
             throw Error("service " + to_string(ep) + " has " + std::to_string(s.backends.size()) +
                             " backends, the limit", kExitUsage);
