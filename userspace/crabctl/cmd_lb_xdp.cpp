@@ -3,20 +3,15 @@
 //
 //   crabctl lb xdp attach DEV [--mode native|generic] [--dispatcher auto|on|off] [--kind N]
 //   crabctl lb xdp detach DEV
-//   crabctl lb xdp service add VIP:PORT [--policy rr|random|wrr] [--legacy drop|insert|hash] --dev DEV
-//   crabctl lb xdp service set VIP:PORT [--policy P] [--legacy L] --dev DEV
-//   crabctl lb xdp service del VIP:PORT --dev DEV
-//   crabctl lb xdp backend add VIP:PORT DIP [--weight W] [--mac MAC] --dev DEV
-//   crabctl lb xdp backend set VIP:PORT DIP [--weight W] [--state active|draining] --dev DEV
-//   crabctl lb xdp backend drain VIP:PORT DIP --dev DEV
-//   crabctl lb xdp backend del VIP:PORT DIP --dev DEV
+//   crabctl lb xdp service|backend ... --dev DEV
+//                                 the verbs of every LB (cmd_lb_verbs.cpp)
 //   crabctl [--json] lb xdp show --dev DEV
 //   crabctl [--json] lb xdp stats --dev DEV
 //   crabctl [--json] lb xdp conformance FIXTURES.json [--case NAME] [--port-mac MAC]
 //
-// The same map functions back crab::LbDriver "xdp" (crabctl apply, show,
-// stats, health; see lb_driver.hpp), which adds in-place service and backend
-// updates (policy/legacy, weight/drain/MAC).
+// The map functions below back crab::LbDriver "xdp" (crabctl apply, show,
+// stats, health and the service/backend verbs; see lb_driver.hpp), with
+// in-place service and backend updates (policy/legacy, weight/drain/MAC).
 //
 // State lives only in the maps pinned under /sys/fs/bpf/crab/<DEV>/, so any
 // crabctl invocation (or bpftool) sees the same configuration. Backend set
@@ -62,6 +57,7 @@ extern "C" {
 #include "crab/lb_tables.hpp"
 #include "command.hpp"
 #include "lb_driver.hpp"
+#include "lb_verbs.hpp"
 
 namespace {
 
@@ -379,16 +375,13 @@ std::string mac_str(const uint8_t* m)
     return buf;
 }
 
-// A static next-hop MAC must be one host's: frames are sent to it, and the
-// data path drops (nh_mac_bad) what it would send to a group or to nobody.
+// A static next-hop MAC must be one host's (crab::config::why_not_host_mac(),
+// the rule of apply and of the verbs): frames are sent to it, and the data
+// path drops (nh_mac_bad) what it would send to a group or to nobody.
 void check_next_hop_mac(const std::array<uint8_t, 6>& m)
 {
-    if (m[0] & 1)
-        throw Error("next-hop MAC " + mac_str(m.data()) + " is a multicast or broadcast address (a backend's MAC "
-                    "must be unicast)", crab::kExitUsage);
-    if (!(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]))
-        throw Error("next-hop MAC " + mac_str(m.data()) + " is all zero (a backend's MAC must be a host's)",
-                    crab::kExitUsage);
+    if (auto why = crab::config::why_not_host_mac(m); !why.empty())
+        throw Error("next-hop MAC " + mac_str(m.data()) + " is not a next-hop MAC: " + why, crab::kExitUsage);
 }
 
 std::array<uint8_t, 6> parse_mac_value(const std::string& s)
@@ -1179,14 +1172,6 @@ int run_conformance(const Globals& g, const std::string& file, const std::string
 
 // ---- command line --------------------------------------------------------------
 
-struct SvcOptions {
-    std::string dev, service, policy = "rr", legacy = "drop";
-};
-struct BeOptions {
-    std::string dev, service, dip, mac;
-    uint32_t weight = 1;
-};
-
 void setup_lb_xdp(CLI::App& lb, Globals& g)
 {
     auto* x = lb.add_subcommand("xdp", "the XDP load balancer (lb/ebpf_xdp)");
@@ -1218,101 +1203,11 @@ void setup_lb_xdp(CLI::App& lb, Globals& g)
     de->add_option("dev", *dd, "network device")->required();
     de->callback([dd] { run_detach(*dd); });
 
-    auto* svc = x->add_subcommand("service", "add or delete services (VIP:PORT)");
-    svc->require_subcommand(1);
-    auto so = std::make_shared<SvcOptions>();
-    auto* sa = svc->add_subcommand("add", "add a service");
-    sa->add_option("service", so->service, "VIP:PORT")->required();
-    sa->add_option("--policy", so->policy, "rr|random|wrr");
-    sa->add_option("--legacy", so->legacy, "drop|insert|hash: what SYNs without the option get");
-    sa->add_option("--dev", so->dev, "device the LB is attached to")->required();
-    sa->callback([so] {
-        auto ep = crab::parse_endpoint(so->service);
-        auto pol = crab::parse_policy(so->policy);
-        auto leg = crab::parse_legacy_mode(so->legacy);
-        auto m = Maps::open_pinned(so->dev, true);
-        service_add(*m, ep, pol, leg);
-    });
-    auto* ss = svc->add_subcommand("set", "change the policy and/or legacy mode of a service in place");
-    ss->add_option("service", so->service, "VIP:PORT")->required();
-    auto* ss_pol = ss->add_option("--policy", so->policy, "rr|random|wrr");
-    auto* ss_leg = ss->add_option("--legacy", so->legacy, "drop|insert|hash");
-    ss->add_option("--dev", so->dev, "device the LB is attached to")->required();
-    ss->callback([so, ss_pol, ss_leg] {
-        auto ep = crab::parse_endpoint(so->service);
-        if (!ss_pol->count() && !ss_leg->count())
-            throw Error("service set: nothing to change (give --policy and/or --legacy)", crab::kExitUsage);
-        auto m = Maps::open_pinned(so->dev, true);
-        auto cur = need_service(*m, ep);
-        auto pol = ss_pol->count() ? crab::parse_policy(so->policy) : static_cast<crab_policy>(cur.policy);
-        auto leg = ss_leg->count() ? crab::parse_legacy_mode(so->legacy) : static_cast<crab_legacy_mode>(cur.legacy);
-        service_set(*m, ep, pol, leg);
-    });
-    auto* sd = svc->add_subcommand("del", "delete a service");
-    sd->add_option("service", so->service, "VIP:PORT")->required();
-    sd->add_option("--dev", so->dev, "device the LB is attached to")->required();
-    sd->callback([so] {
-        auto ep = crab::parse_endpoint(so->service);
-        service_del(*Maps::open_pinned(so->dev, true), ep);
-    });
-
-    auto* be = x->add_subcommand("backend", "add, drain or delete backends");
-    be->require_subcommand(1);
-    auto bo = std::make_shared<BeOptions>();
-    auto* ba = be->add_subcommand("add", "add a backend (DIP) to a service");
-    ba->add_option("service", bo->service, "VIP:PORT")->required();
-    ba->add_option("dip", bo->dip, "backend address")->required();
-    ba->add_option("--weight", bo->weight, "weight for wrr (1-100)")->check(CLI::Range(1, CRAB_WEIGHT_MAX));
-    ba->add_option("--mac", bo->mac, "static next-hop MAC (skips the FIB lookup)");
-    ba->add_option("--dev", bo->dev, "device the LB is attached to")->required();
-    ba->callback([bo] {
-        auto ep = crab::parse_endpoint(bo->service);
-        auto dip = crab::parse_ipv4(bo->dip);
-        auto mac = parse_mac(bo->mac);
-        backend_add(*Maps::open_pinned(bo->dev, true), ep, dip, bo->weight, mac);
-    });
-    auto* bs = be->add_subcommand("set", "change weight and/or state (active, draining) of a backend");
-    bs->add_option("service", bo->service, "VIP:PORT")->required();
-    bs->add_option("dip", bo->dip, "backend address")->required();
-    auto* bs_w = bs->add_option("--weight", bo->weight, "weight for wrr (1-100)")->check(CLI::Range(1, CRAB_WEIGHT_MAX));
-    auto bstate = std::make_shared<std::string>();
-    auto* bs_s = bs->add_option("--state", *bstate, "active or draining")->check(CLI::IsMember({"active", "draining"}));
-    bs->add_option("--dev", bo->dev, "device the LB is attached to")->required();
-    bs->callback([bo, bs_w, bs_s, bstate] {
-        auto ep = crab::parse_endpoint(bo->service);
-        auto dip = crab::parse_ipv4(bo->dip);
-        if (!bs_w->count() && !bs_s->count())
-            throw Error("backend set: nothing to change (give --weight and/or --state)", crab::kExitUsage);
-        auto m = Maps::open_pinned(bo->dev, true);
-        auto svc = need_service(*m, ep);
-        auto g = read_gen(*m, svc.id, svc.gen);
-        int slot = find_backend(*g, dip.addr);
-        if (slot < 0)
-            throw Error("backend " + crab::to_string(dip) + " is not in service " + crab::to_string(ep),
-                        crab::kExitNotFound);
-        const auto& b = g->be[slot];
-        uint32_t w = bs_w->count() ? bo->weight : (b.weight ? b.weight : 1u);
-        bool drain = bs_s->count() ? *bstate == "draining" : b.state != CRAB_BACKEND_ACTIVE;
-        std::optional<std::array<uint8_t, 6>> mac;
-        if (b.flags & CRAB_XDP_BE_HAS_MAC) {
-            std::array<uint8_t, 6> a{};
-            std::memcpy(a.data(), b.mac, 6);
-            mac = a;
-        }
-        backend_set(*m, ep, dip, w, drain, mac);
-    });
-    for (const char* what : {"drain", "del"}) {
-        bool remove = std::strcmp(what, "del") == 0;
-        auto* c = be->add_subcommand(what, remove ? "remove a backend" : "stop sending new SYNs to a backend");
-        c->add_option("service", bo->service, "VIP:PORT")->required();
-        c->add_option("dip", bo->dip, "backend address")->required();
-        c->add_option("--dev", bo->dev, "device the LB is attached to")->required();
-        c->callback([bo, remove] {
-            auto ep = crab::parse_endpoint(bo->service);
-            auto dip = crab::parse_ipv4(bo->dip);
-            backend_change(*Maps::open_pinned(bo->dev, true), ep, dip, remove);
-        });
-    }
+    auto vdev = std::make_shared<std::string>();
+    crab::cli::add_lb_verbs(*x, {[vdev] { return crab::LbTarget{"xdp", *vdev, "", ""}; },
+                                 [vdev](CLI::App* c) {
+                                     c->add_option("--dev", *vdev, "device the LB is attached to")->required();
+                                 }});
 
     auto sdev = std::make_shared<std::string>();
     auto* sh = x->add_subcommand("show", "services and backends");
