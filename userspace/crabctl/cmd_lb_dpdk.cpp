@@ -24,6 +24,10 @@
 
 #include <nlohmann/json.hpp>
 
+extern "C" {
+#include <crab/crab_dpdk_ctl.h>
+}
+
 #include "command.hpp"
 #include "lb_driver.hpp"
 #include "lb_verbs.hpp"
@@ -43,7 +47,7 @@ struct DpdkOptions {
 // each way after the greeting).
 std::string telemetry_path(const DpdkOptions& o)
 {
-    return o.socket.empty() ? "/var/run/dpdk/" + o.prefix + "/dpdk_telemetry.v2" : o.socket;
+    return o.socket.empty() ? "/var/run/dpdk/" + o.prefix + "/" CRAB_DPDK_TELEMETRY_SOCKET : o.socket;
 }
 
 // Writers lock the directory of the LB's telemetry socket (its EAL runtime
@@ -97,11 +101,11 @@ void emit(const Globals& g, const json& j) { crab::cli::print_json(g, j.dump(), 
 void run_show(const Globals& g, const DpdkOptions& o)
 {
     json out = json::array();
-    for (const auto& s : telemetry(o, "/crab/services")) {
+    for (const auto& s : telemetry(o, CRAB_DPDK_CMD_SERVICES)) {
         std::string line = s.get<std::string>();
         std::string ep = line.substr(0, line.find(' '));
         json svc = {{"service", ep}, {"settings", line.substr(line.find(' ') + 1)}};
-        svc["backends"] = telemetry(o, "/crab/backends," + ep);
+        svc["backends"] = telemetry(o, CRAB_DPDK_CMD_BACKENDS "," + ep);
         out.push_back(svc);
     }
     if (g.json) {
@@ -120,7 +124,7 @@ void run_show(const Globals& g, const DpdkOptions& o)
 // into {"DIP": FRAMES}.
 json service_stats(const DpdkOptions& o, const std::string& svc)
 {
-    json c = telemetry(o, "/crab/stats," + svc);
+    json c = telemetry(o, CRAB_DPDK_CMD_STATS "," + svc);
     json be = json::object();
     for (const auto& e : c.value("backends", json::array())) {
         std::string line = e.get<std::string>();
@@ -136,7 +140,7 @@ json service_stats(const DpdkOptions& o, const std::string& svc)
 
 void run_stats(const Globals& g, const DpdkOptions& o)
 {
-    json glob = telemetry(o, "/crab/stats");
+    json glob = telemetry(o, CRAB_DPDK_CMD_STATS);
     json out = {{"global", json::object()}, {"services", json::object()}};
     for (auto& [k, v] : glob.items())
         if (k != "services")
@@ -214,13 +218,13 @@ public:
         if (o_.prefix != "rte")
             c.lb.prefix = o_.prefix;
         c.lb.socket = o_.socket;
-        for (const auto& sv : telemetry(o_, "/crab/services")) {
+        for (const auto& sv : telemetry(o_, CRAB_DPDK_CMD_SERVICES)) {
             std::string line = sv.get<std::string>();
             crab::config::Service cs;
             cs.ep = crab::parse_endpoint(line.substr(0, line.find(' ')));
             cs.policy = crab::parse_policy(field(line, "policy"));
             cs.legacy = crab::parse_legacy_mode(field(line, "legacy"));
-            for (const auto& bv : telemetry(o_, "/crab/backends," + crab::to_string(cs.ep))) {
+            for (const auto& bv : telemetry(o_, CRAB_DPDK_CMD_BACKENDS "," + crab::to_string(cs.ep))) {
                 std::string b = bv.get<std::string>();
                 crab::config::Backend cb;
                 cb.addr = crab::parse_ipv4(b.substr(0, b.find(' ')));
@@ -236,7 +240,7 @@ public:
     crab::LbStats stats() override
     {
         crab::LbStats st;
-        json glob = telemetry(o_, "/crab/stats");
+        json glob = telemetry(o_, CRAB_DPDK_CMD_STATS);
         for (auto& [k, v] : glob.items())
             if (k != "services" && v.is_number())
                 st.global[k] = v.get<uint64_t>();
@@ -260,24 +264,24 @@ public:
 
     void service_add(const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg) override
     {
-        telemetry(o_, "/crab/service_add," + crab::to_string(ep) + ",policy=" + std::string(crab::to_string(pol)) +
+        telemetry(o_, CRAB_DPDK_CMD_SERVICE_ADD "," + crab::to_string(ep) + ",policy=" + std::string(crab::to_string(pol)) +
                           ",legacy=" + std::string(crab::to_string(leg)));
     }
     // In place: the service keeps its backends, their states and counters.
     void service_set(const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg) override
     {
-        telemetry(o_, "/crab/service_set," + crab::to_string(ep) + ",policy=" + std::string(crab::to_string(pol)) +
+        telemetry(o_, CRAB_DPDK_CMD_SERVICE_SET "," + crab::to_string(ep) + ",policy=" + std::string(crab::to_string(pol)) +
                           ",legacy=" + std::string(crab::to_string(leg)));
     }
-    void service_del(const crab::Endpoint& ep) override { telemetry(o_, "/crab/service_del," + crab::to_string(ep)); }
+    void service_del(const crab::Endpoint& ep) override { telemetry(o_, CRAB_DPDK_CMD_SERVICE_DEL "," + crab::to_string(ep)); }
     void backend_add(const crab::Endpoint& ep, const crab::config::Backend& b) override
     {
         std::string arg = crab::to_string(ep) + "," + crab::to_string(b.addr) + ",weight=" + std::to_string(b.weight);
         if (b.has_mac)
             arg += ",mac=" + crab::config::to_string(b.mac);
-        telemetry(o_, "/crab/backend_add," + arg);
+        telemetry(o_, CRAB_DPDK_CMD_BACKEND_ADD "," + arg);
         if (b.drain)
-            telemetry(o_, "/crab/backend_drain," + crab::to_string(ep) + "," + crab::to_string(b.addr));
+            telemetry(o_, CRAB_DPDK_CMD_BACKEND_DRAIN "," + crab::to_string(ep) + "," + crab::to_string(b.addr));
     }
     void backend_set(const crab::Endpoint& ep, const crab::config::Backend& b) override
     {
@@ -293,13 +297,13 @@ public:
                         crab::kExitUsage);
         std::string arg = crab::to_string(ep) + "," + crab::to_string(b.addr);
         if (old->weight != b.weight)
-            telemetry(o_, "/crab/backend_set," + arg + ",weight=" + std::to_string(b.weight));
+            telemetry(o_, CRAB_DPDK_CMD_BACKEND_SET "," + arg + ",weight=" + std::to_string(b.weight));
         if (old->drain != b.drain)
-            telemetry(o_, std::string(b.drain ? "/crab/backend_drain," : "/crab/backend_activate,") + arg);
+            telemetry(o_, std::string(b.drain ? CRAB_DPDK_CMD_BACKEND_DRAIN "," : CRAB_DPDK_CMD_BACKEND_ACTIVATE ",") + arg);
     }
     void backend_del(const crab::Endpoint& ep, crab::Ipv4 dip) override
     {
-        telemetry(o_, "/crab/backend_del," + crab::to_string(ep) + "," + crab::to_string(dip));
+        telemetry(o_, CRAB_DPDK_CMD_BACKEND_DEL "," + crab::to_string(ep) + "," + crab::to_string(dip));
     }
 
 private:

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Control plane of crab-lb-dpdk over DPDK telemetry: read with
-// dpdk-telemetry.py or `crabctl lb dpdk`, on the socket
-// /var/run/dpdk/<file-prefix>/dpdk_telemetry.v2.
+// dpdk-telemetry.py or `crabctl lb dpdk`. The commands, their parameters and
+// the socket are the interface of include/crab/crab_dpdk_ctl.h, which
+// crabctl includes too; their answers:
 //
 //   /crab/stats                           global counters (summed over workers),
 //                                         "worker_rx" per worker, "services" list
@@ -9,14 +10,7 @@
 //                                         "backends": "DIP FRAMES" per backend
 //   /crab/services                        service list (strings)
 //   /crab/backends,VIP:PORT               backends of a service
-//   /crab/service_add,VIP:PORT[,policy=P][,legacy=L]
-//   /crab/service_set,VIP:PORT[,policy=P][,legacy=L]   in place
-//   /crab/service_del,VIP:PORT
-//   /crab/backend_add,VIP:PORT,DIP[,weight=W][,mac=MAC]
-//   /crab/backend_set,VIP:PORT,DIP[,weight=W][,mac=MAC]  in place
-//   /crab/backend_del,VIP:PORT,DIP
-//   /crab/backend_drain,VIP:PORT,DIP
-//   /crab/backend_activate,VIP:PORT,DIP
+//   the edits                             {"ok": ...}
 //
 // Edits apply to a copy of the table that is published whole (RcuPtr);
 // the answer is {"ok": ...} or {"error": "message naming the bad value"}.
@@ -33,6 +27,10 @@
 
 #include <cstdlib>
 #include <functional>
+
+extern "C" {
+#include <crab/crab_dpdk_ctl.h>
+}
 
 #include "app.hpp"
 
@@ -389,19 +387,19 @@ int control_init(App&)
         telemetry_cb fn;
         const char* help;
     } cmds[] = {
-        {"/crab/stats", cmd_stats, "CRAB LB counters, global and per service. No parameters."},
-        {"/crab/services", cmd_services, "CRAB LB services. No parameters."},
-        {"/crab/backends", cmd_backends, "Backends of a service. Parameter: VIP:PORT"},
-        {"/crab/service_add", cmd_service_add, "Add a service. Parameters: VIP:PORT[,policy=P][,legacy=L]"},
-        {"/crab/service_set", cmd_service_set,
+        {CRAB_DPDK_CMD_STATS, cmd_stats, "CRAB LB counters, global and per service. No parameters."},
+        {CRAB_DPDK_CMD_SERVICES, cmd_services, "CRAB LB services. No parameters."},
+        {CRAB_DPDK_CMD_BACKENDS, cmd_backends, "Backends of a service. Parameter: VIP:PORT"},
+        {CRAB_DPDK_CMD_SERVICE_ADD, cmd_service_add, "Add a service. Parameters: VIP:PORT[,policy=P][,legacy=L]"},
+        {CRAB_DPDK_CMD_SERVICE_SET, cmd_service_set,
          "Change a service in place (counters and backends stay). Parameters: VIP:PORT[,policy=P][,legacy=L]"},
-        {"/crab/service_del", cmd_service_del, "Remove a service. Parameter: VIP:PORT"},
-        {"/crab/backend_add", cmd_backend_add, "Add a backend. Parameters: VIP:PORT,DIP[,weight=W][,mac=MAC]"},
-        {"/crab/backend_set", cmd_backend_set,
+        {CRAB_DPDK_CMD_SERVICE_DEL, cmd_service_del, "Remove a service. Parameter: VIP:PORT"},
+        {CRAB_DPDK_CMD_BACKEND_ADD, cmd_backend_add, "Add a backend. Parameters: VIP:PORT,DIP[,weight=W][,mac=MAC]"},
+        {CRAB_DPDK_CMD_BACKEND_SET, cmd_backend_set,
          "Change a backend in place (state stays). Parameters: VIP:PORT,DIP[,weight=W][,mac=MAC]"},
-        {"/crab/backend_del", cmd_backend_del, "Remove a backend. Parameters: VIP:PORT,DIP"},
-        {"/crab/backend_drain", cmd_backend_drain, "Drain a backend (no new SYNs). Parameters: VIP:PORT,DIP"},
-        {"/crab/backend_activate", cmd_backend_activate, "Re-activate a drained backend. Parameters: VIP:PORT,DIP"},
+        {CRAB_DPDK_CMD_BACKEND_DEL, cmd_backend_del, "Remove a backend. Parameters: VIP:PORT,DIP"},
+        {CRAB_DPDK_CMD_BACKEND_DRAIN, cmd_backend_drain, "Drain a backend (no new SYNs). Parameters: VIP:PORT,DIP"},
+        {CRAB_DPDK_CMD_BACKEND_ACTIVATE, cmd_backend_activate, "Re-activate a drained backend. Parameters: VIP:PORT,DIP"},
     };
     for (const auto& c : cmds) {
         int rc = rte_telemetry_register_cmd(c.name, c.fn, c.help);
