@@ -20,9 +20,13 @@ right after the fixed TCP header, before existing options.
 """
 import argparse
 import json
+import os
 import sys
 
 from scapy.all import IP, TCP, UDP, Dot1Q, Ether, Raw, raw  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from crabpkt import crab_opt  # noqa: E402
 
 CLI_MAC = "02:00:00:00:00:02"
 LB_MAC = "02:00:00:00:00:01"
@@ -37,12 +41,6 @@ BE = [("198.18.0.11", "02:00:00:00:01:0b"),
 
 def ip_bytes(a):
     return bytes(int(x) for x in a.split("."))
-
-
-def crab_opt(addr, kind=42):
-    if kind == 254:
-        return bytes([254, 8, 0xC4, 0xAB]) + ip_bytes(addr)
-    return bytes([1, 1, kind, 6]) + ip_bytes(addr)
 
 
 MSS = bytes([2, 4, 0x05, 0xB4])
