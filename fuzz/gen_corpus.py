@@ -1,20 +1,25 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""Write the seed corpus of every fuzz target into fuzz/corpus/<target>/.
+"""Write the seed corpus of every fuzz target into DIR/<target>/.
 
 The seeds are small, valid inputs that reach each branch the targets are
 about (every service, legacy mode, policy, encoding), so that a short run
-starts deep. Their output is committed; rerun after changing an input
-format:  python3 fuzz/gen_corpus.py
+starts deep. They are generated, not committed: the main build writes them
+for the replay tests (build/userspace/fuzz/seeds), fuzz/run.sh for its runs.
+
+    python3 fuzz/gen_corpus.py -o DIR
 """
+import argparse
 import os
 import struct
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+ap = argparse.ArgumentParser(description="write the fuzz targets' seed corpus")
+ap.add_argument("-o", "--out", required=True, help="directory to write <target>/<seed> into")
+OUT = ap.parse_args().out
 
 
 def out(target, name, data):
-    d = os.path.join(HERE, "corpus", target)
+    d = os.path.join(OUT, target)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)
@@ -187,4 +192,33 @@ port = 8080
 out("toml_config", "one", CUR)
 out("toml_config", "two", CUR + b"\x00" + WANT)
 out("toml_config", "bad_key", b'[[service]]\nvip = "10.0.0.1"\nport = 80\nwieght = 2\n')
+out("toml_config", "bgp", b"""[lb]
+type = "xdp"
+dev = "lb1"
+
+[bgp]
+asn = 65100
+router_id = "198.18.0.1"
+vips = ["198.18.100.1"]
+frr_dir = "/run/frr"
+interval_ms = 100
+
+  [[bgp.peer]]
+  addr = "198.18.0.254"
+  asn = 65000
+  bfd_interval_ms = 100
+  bfd_multiplier = 3
+
+  [[bgp.peer]]
+  addr = "198.18.0.253"
+  asn = 4200000000
+  bfd = false
+
+[[service]]
+vip = "198.18.100.1"
+port = 8080
+
+  [[service.backend]]
+  addr = "198.18.0.11"
+""")
 out("toml_config", "syntax", b'[[service]\nvip = 10.0.0.1\n')

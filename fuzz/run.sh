@@ -4,7 +4,7 @@
 # bounded time, one after the other.
 #   fuzz/run.sh [--seconds N] [--results DIR] [TARGET...]
 # Per target: the working corpus build/fuzz/work/<target> (kept between runs,
-# so longer runs build on shorter ones), seeded from fuzz/corpus/<target> and
+# so longer runs build on shorter ones), seeded from the generated seeds (gen_corpus.py) and
 # fuzz/regressions/<target>; crashes go to build/fuzz/artifacts/<target>/.
 # Prints runs, exec/s and libFuzzer's cov:/ft: per target, the path of any
 # crashing input, and writes DIR/counts ("passed failed skipped", one count
@@ -70,12 +70,15 @@ if ! cmake -S "$top/fuzz" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPI
 	exit 1
 fi
 
+rm -rf "$build/seeds"
+python3 "$top/fuzz/gen_corpus.py" -o "$build/seeds" || { echo "fuzz: gen_corpus.py failed"; counts 0 ${#targets[@]} 0; exit 1; }
+
 pass=0 fail=0
 for t in "${targets[@]}"; do
 	work=$build/work/$t art=$build/artifacts/$t log=$build/logs/$t.log
 	mkdir -p "$work" "$art" "$(dirname "$log")"
 	seeds=()
-	for d in "$top/fuzz/corpus/$t" "$top/fuzz/regressions/$t"; do [ -d "$d" ] && seeds+=("$d"); done
+	for d in "$build/seeds/$t" "$top/fuzz/regressions/$t"; do [ -d "$d" ] && seeds+=("$d"); done
 	dict=()
 	[ -f "$top/fuzz/dict/$t.dict" ] && dict=(-dict="$top/fuzz/dict/$t.dict")
 	echo "fuzz: $t for ${seconds}s"

@@ -20,9 +20,13 @@ right after the fixed TCP header, before existing options.
 """
 import argparse
 import json
+import os
 import sys
 
 from scapy.all import IP, TCP, UDP, Dot1Q, Ether, Raw, raw  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from crabpkt import crab_opt  # noqa: E402
 
 CLI_MAC = "02:00:00:00:00:02"
 LB_MAC = "02:00:00:00:00:01"
@@ -37,12 +41,6 @@ BE = [("198.18.0.11", "02:00:00:00:01:0b"),
 
 def ip_bytes(a):
     return bytes(int(x) for x in a.split("."))
-
-
-def crab_opt(addr, kind=42):
-    if kind == 254:
-        return bytes([254, 8, 0xC4, 0xAB]) + ip_bytes(addr)
-    return bytes([1, 1, kind, 6]) + ip_bytes(addr)
 
 
 MSS = bytes([2, 4, 0x05, 0xB4])
@@ -97,7 +95,7 @@ def dsr_to(be, **kw):
     return frame(LB_MAC, be[1], VIP, **kw)
 
 
-def case(name, desc, services, packets, counters=None, opt_kind=42, lbs=None):
+def case(name, desc, services, packets, counters=None, opt_kind=42, lbs=None, xdp_global=None):
     c = {"name": name, "description": desc,
          "config": {"opt_kind": opt_kind, "services": services},
          "packets": packets}
@@ -105,6 +103,8 @@ def case(name, desc, services, packets, counters=None, opt_kind=42, lbs=None):
         c["counters"] = counters
     if lbs:
         c["lbs"] = lbs
+    if xdp_global:
+        c["xdp_global_counters"] = xdp_global
     return c
 
 
@@ -233,6 +233,22 @@ def cases():
     out.append(case(
         "vip_udp_pass", "UDP to the VIP passes",
         [svc()], [verdict(inp(l4="udp"), "pass")]))
+    # --- frames not addressed to the LB, or not IPv4 whatever the ethertype
+    for name, mac in (("other_host", "02:00:00:00:00:99"), ("broadcast", "ff:ff:ff:ff:ff:ff"),
+                      ("multicast", "01:00:5e:00:00:01")):
+        out.append(case(
+            "dst_mac_%s_pass" % name,
+            "capable SYN to the VIP in a frame to %s: not the LB's (a switch floods such frames to every "
+            "port: two LBs would both forward it), passes untouched" % mac,
+            [svc()], [verdict(frame(CLI_MAC, mac, VIP, opts=cap), "pass")], {"syn_redirected": 0},
+            xdp_global={"mac_not_ours": 1}))
+    bad_ver = bytearray(raw(inp(opts=cap)))
+    bad_ver[14] = 0x65  # version 6, ihl 5, under ethertype IPv4
+    out.append(case(
+        "ip_version_not_4_pass", "ethertype IPv4, IP version 6: not parsed as IPv4 (its daddr means "
+        "nothing), passed for the stack to drop",
+        [svc()], [{"in": bytes(bad_ver).hex(), "verdict": "pass"}], {"syn_redirected": 0},
+        lbs=["xdp"], xdp_global={"ip_version_bad": 1}))
     # --- fragments
     out.append(case(
         "fragment_first_drop", "first fragment (MF) to the VIP: drop and count",

@@ -45,7 +45,6 @@ Started with --kind/--exid for the option's encoding (42 by default; 254
 is the RFC 6994 form).
 """
 import argparse
-import hashlib
 import os
 import socket
 import struct
@@ -54,7 +53,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from inet_csum import csum  # noqa: E402
+from crabpkt import crab_opt, ipv4_packet, opt_addr as crab_opt_addr, opt_kinds, tcp_segment  # noqa: E402
 
 ETH_P_IP = 0x0800
 
@@ -65,79 +64,27 @@ class Opts:
 
 
 def redir(addr):
-    a = socket.inet_aton(addr)
-    if Opts.kind == 254:
-        return bytes([254, 8]) + struct.pack("!H", Opts.exid) + a
-    return bytes([1, 1, Opts.kind, 6]) + a
+    return crab_opt(addr, Opts.kind, Opts.exid)
 
 
 def opt_addr(opts):
     """The first well-formed redirect option's address, else None."""
-    i = 0
-    while i < len(opts):
-        k = opts[i]
-        if k == 0:
-            break
-        if k == 1:
-            i += 1
-            continue
-        if i + 2 > len(opts) or opts[i + 1] < 2 or i + opts[i + 1] > len(opts):
-            break
-        ln = opts[i + 1]
-        if k == Opts.kind:
-            if k == 254 and ln == 8 and struct.unpack("!H", opts[i + 2:i + 4])[0] == Opts.exid:
-                return socket.inet_ntoa(opts[i + 4:i + 8])
-            if k != 254 and ln == 6:
-                return socket.inet_ntoa(opts[i + 2:i + 6])
-        i += ln
-    return None
+    return crab_opt_addr(opts, Opts.kind, Opts.exid)
 
 
 def kinds(opts):
-    out, i = [], 0
-    while i < len(opts):
-        k = opts[i]
-        if k == 0:
-            break
-        if k == 1:
-            i += 1
-            continue
-        out.append(k)
-        if i + 2 > len(opts) or opts[i + 1] < 2:
-            break
-        i += opts[i + 1]
-    return out
+    return opt_kinds(opts)
 
 
 def tcp_seg(src, dst, sport, dport, seq, ack, flags, opts=b"", md5=None,
             bad_csum=False, data=b""):
     """A TCP segment; with md5 the RFC 2385 option goes first."""
-    if md5 is not None:
-        opts = bytes([19, 18]) + bytes(16) + opts
-    opts += bytes(-len(opts) % 4)
-    doff = (20 + len(opts)) // 4
-    hdr = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF,
-                      ack & 0xFFFFFFFF, doff << 4, flags, 64240, 0, 0)
-    seg_len = 20 + len(opts) + len(data)
-    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack(
-        "!BBH", 0, 6, seg_len)
-    if md5 is not None:
-        # RFC 2385 2.0: pseudo-header, TCP header without options (checksum
-        # zero), data, key.
-        dig = hashlib.md5(pseudo + hdr + data + md5.encode()).digest()
-        opts = opts[:2] + dig + opts[18:]
-    seg = hdr + opts + data
-    c = csum(pseudo + seg)
-    if bad_csum:
-        c ^= 0x5A5A
-    return seg[:16] + struct.pack("!H", c) + seg[18:]
+    return tcp_segment(src, dst, sport, dport, seq, ack, flags, opts=opts, data=data,
+                       md5key=md5, bad_csum=bad_csum)
 
 
 def ip_pkt(src, dst, payload):
-    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0x4000,
-                    64, 6, 0, socket.inet_aton(src), socket.inet_aton(dst))
-    h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
-    return h + payload
+    return ipv4_packet(src, dst, payload)
 
 
 class Sniffer:

@@ -34,38 +34,16 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from inet_csum import csum  # noqa: E402
+from crabpkt import TCP_MD5SIG, crab_opt, csum, ipv4_packet, md5sig, opt_addr, tcp_segment  # noqa: E402,F401
 
 KIND = 42
 
 
 def synack(src, dst, sport, dport, ack, opt):
-    opts = b""
-    if opt != "-":
-        opts = bytes([1, 1, KIND, 6]) + socket.inet_aton(opt)
+    opts = crab_opt(opt, KIND) if opt != "-" else b""
     opts += bytes([2, 4, 0x05, 0xB4])  # MSS 1460
-    doff = (20 + len(opts)) // 4
     seq = int.from_bytes(os.urandom(4), "big")
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack & 0xFFFFFFFF,
-                      doff << 4, 0x12, 64240, 0, 0) + opts
-    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack(
-        "!BBH", 0, 6, len(tcp))
-    c = csum(pseudo + tcp)
-    tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64,
-                     6, 0, socket.inet_aton(src), socket.inet_aton(dst))
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    return ip + tcp
-
-
-TCP_MD5SIG = 14
-
-
-def md5sig(addr, key):
-    """struct tcp_md5sig for an IPv4 peer (linux/tcp.h)."""
-    sa = struct.pack("=H", socket.AF_INET) + struct.pack("!H", 0) + socket.inet_aton(addr)
-    sa += bytes(128 - len(sa))
-    return sa + struct.pack("=BBHi", 0, 0, len(key), 0) + key.encode().ljust(80, b"\0")
+    return ipv4_packet(src, dst, tcp_segment(src, dst, sport, dport, seq, ack, 0x12, opts))
 
 
 def do_serve(a):
@@ -163,20 +141,7 @@ def do_connect(a):
 
 def tcp_opt_addr(opts):
     """The first well-formed redirect option's address (docs/PROTOCOL.md 2), else None."""
-    i = 0
-    while i < len(opts):
-        k = opts[i]
-        if k == 0:
-            break
-        if k == 1:
-            i += 1
-            continue
-        if i + 2 > len(opts) or opts[i + 1] < 2 or i + opts[i + 1] > len(opts):
-            break
-        if k == KIND and opts[i + 1] == 6:
-            return socket.inet_ntoa(opts[i + 2:i + 6])
-        i += opts[i + 1]
-    return None
+    return opt_addr(opts, KIND)
 
 
 def segments(path):

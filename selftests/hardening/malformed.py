@@ -41,7 +41,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from inet_csum import csum  # noqa: E402
+from crabpkt import crab_opt, ipv4_packet, pad4, tcp_segment  # noqa: E402,F401
 
 KIND = 42
 NOP, EOL = 1, 0
@@ -50,37 +50,16 @@ NEVER = "203.0.113.7"     # an address the client never dialed (TEST-NET-3)
 
 def redir(addr):
     """The sender form of the option: NOP NOP kind 6 addr."""
-    return bytes([NOP, NOP, KIND, 6]) + socket.inet_aton(addr)
-
-
-def pad4(opts):
-    return opts + bytes([EOL]) * (-len(opts) % 4)
+    return crab_opt(addr, KIND)
 
 
 def tcp_bytes(src, dst, sport, dport, seq, ack, flags, opts=b"", data=b"",
               doff=None):
-    opts = pad4(opts)
-    if doff is None:
-        doff = (20 + len(opts)) // 4
-    hdr = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF,
-                      ack & 0xFFFFFFFF, (doff & 15) << 4, flags, 64240, 0, 0)
-    seg = hdr + opts + data
-    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack(
-        "!BBH", 0, 6, len(seg))
-    c = csum(pseudo + seg)
-    return seg[:16] + struct.pack("!H", c) + seg[18:]
+    return tcp_segment(src, dst, sport, dport, seq, ack, flags, opts, data, doff)
 
 
 def ip_bytes(src, dst, payload, ipopts=b"", ident=0, frag=0, mf=False):
-    ihl = 5 + len(ipopts) // 4
-    fo = (frag // 8) | (0x2000 if mf else 0)
-    if not mf and not frag:
-        fo = 0x4000   # DF on whole packets
-    h = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, 4 * ihl + len(payload),
-                    ident, fo, 64, 6, 0, socket.inet_aton(src),
-                    socket.inet_aton(dst)) + ipopts
-    h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
-    return h + payload
+    return ipv4_packet(src, dst, payload, ipopts, ident, frag, mf)
 
 
 class Gen:

@@ -20,9 +20,8 @@ import struct
 import sys
 import time
 
-# The one IP/TCP checksum of the spoofing tools (selftests/endpoints/ep_tool.py).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "endpoints"))
-from ep_tool import csum  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from crabpkt import crab_opt, ipv4_packet, tcp_segment  # noqa: E402
 
 KIND = 42
 
@@ -30,15 +29,8 @@ KIND = 42
 def syn(src, dst, sport, dport, seq, opt):
     opts = bytes([2, 4, 0x05, 0xB4])  # MSS 1460
     if opt:
-        opts += bytes([1, 1, KIND, 6]) + dst
-    doff = (20 + len(opts)) // 4
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, doff << 4, 0x02,
-                      64240, 0, 0) + opts
-    pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
-    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64,
-                     6, 0, src, dst)
-    return ip + tcp
+        opts += crab_opt(dst, KIND)
+    return ipv4_packet(src, dst, tcp_segment(src, dst, sport, dport, seq, 0, 0x02, opts))
 
 
 def pool(a, dst, base):

@@ -3,7 +3,9 @@
 # crab-test: vm
 #
 # crabctl lb nf on bad input (docs/PROTOCOL.md 6): an error naming the bad
-# value, a non-zero exit, and nothing applied. Also: services are per
+# value, a non-zero exit, and nothing applied (the verbs are those of every
+# LB, userspace/crabctl/cmd_lb_verbs.cpp; test_lb_verbs checks their exit
+# codes on the host). Also: services are per
 # network namespace, also with overlapping addresses: a second topology with
 # the very same addresses (its own LB namespace, the same VIP:port with
 # another policy and other backends) gets its own decisions and counters,
@@ -37,7 +39,7 @@ expect_err "0" lb nf backend add "$NF_SVC" 198.18.0.99 --weight 0
 expect_err "1.2.3.256" lb nf backend add "$NF_SVC" 1.2.3.256
 expect_err "exists" lb nf backend add "$NF_SVC" "${IP_SRV[1]}"
 expect_err "no such service" lb nf backend add 198.18.100.9:80 198.18.0.99
-expect_err "no such service or backend" lb nf backend drain "$NF_SVC" 198.18.0.99
+expect_err "no such backend" lb nf backend drain "$NF_SVC" 198.18.0.99
 expect_err "half" lb nf backend set "$NF_SVC" "${IP_SRV[1]}" --state half
 expect_err "224.0.0.1" lb nf backend add "$NF_SVC" 224.0.0.1
 

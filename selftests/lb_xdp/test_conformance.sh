@@ -3,7 +3,7 @@
 # crab-test: host
 #
 # The LB conformance fixtures (selftests/conformance/fixtures.py) through the
-# XDP program with BPF_PROG_TEST_RUN (crabctl lb xdp conformance): every
+# XDP program with BPF_PROG_TEST_RUN (crab-lb-xdp-conformance): every
 # case's verdict, output frame (byte for byte, checksums included) and
 # per-service counters. No interface, nothing pinned.
 source "$(dirname "$0")/../lib.sh"
@@ -11,7 +11,8 @@ source "$(dirname "$0")/../lib.sh"
 crab_require_root
 crab_check_tool python3
 crab_require_python_module scapy
-crab_require_built "$CRABCTL" crabctl
+RUNNER=${CRAB_XDP_CONFORMANCE:-$CRAB_TOP/build/userspace/lb/ebpf_xdp/crab-lb-xdp-conformance}
+crab_require_built "$RUNNER" crab-lb-xdp-conformance
 
 dir=$(mktemp -d)
 crab_defer "rm -rf $dir"
@@ -19,7 +20,7 @@ python3 "$CRAB_TOP/selftests/conformance/fixtures.py" -o "$dir/fixtures.json" ||
 	crab_fail "cannot generate the fixtures"
 n=$(crab_json "$(cat "$dir/fixtures.json")" 'len(j["cases"])')
 
-"$CRABCTL" -j lb xdp conformance "$dir/fixtures.json" >"$dir/res.json" 2>"$dir/err"
+"$RUNNER" --json "$dir/fixtures.json" >"$dir/res.json" 2>"$dir/err"
 rc=$?
 # When cases fail, crabctl -j prints the results and then its error object:
 # keep the first document, the results.

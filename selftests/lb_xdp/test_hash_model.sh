@@ -8,7 +8,7 @@
 # drained, one added, the drained one removed), the frames the DPDK LB core
 # sends and its counters; the XDP program must produce the same frames,
 # byte for byte, the same drops (a new flow never starts on a draining
-# backend) and the same counters (crabctl lb xdp conformance,
+# backend) and the same counters (crab-lb-xdp-conformance,
 # BPF_PROG_TEST_RUN). Both LBs build their tables and pick with the shared
 # model (include/crab/crab_lb_model.h); this checks the programs that run.
 source "$(dirname "$0")/../lib.sh"
@@ -16,7 +16,8 @@ source "$(dirname "$0")/../lib.sh"
 crab_require_root
 GEN=${CRAB_LB_HASH_FIXTURES:-$CRAB_TOP/build/userspace/lb/dpdk/crab-lb-hash-fixtures}
 crab_require_built "$GEN" crab-lb-hash-fixtures
-crab_require_built "$CRABCTL" crabctl
+RUNNER=${CRAB_XDP_CONFORMANCE:-$CRAB_TOP/build/userspace/lb/ebpf_xdp/crab-lb-xdp-conformance}
+crab_require_built "$RUNNER" crab-lb-xdp-conformance
 
 dir=$(mktemp -d)
 crab_defer "rm -rf $dir"
@@ -29,7 +30,7 @@ print(" ".join("%s:%s" % (c["name"], c["counters"]["syn_hash_draining"]) for c i
 print(len(j["cases"]))' "$dir/fixtures.json" 2>"$dir/summary") || crab_fail "fixtures unreadable"
 crab_log "SYNs refused per case: $(cat "$dir/summary")"
 
-"$CRABCTL" -j lb xdp conformance "$dir/fixtures.json" >"$dir/res.json" 2>"$dir/err"
+"$RUNNER" --json "$dir/fixtures.json" >"$dir/res.json" 2>"$dir/err"
 rc=$?
 # When cases fail, crabctl -j prints the results and then its error object:
 # keep the first document, the results.

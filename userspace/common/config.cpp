@@ -149,14 +149,16 @@ Backend parse_backend(const toml::value& t, const std::string& file, const std::
     b.addr = parse_value(*a, file, field + ".addr", [](const std::string& s) { return parse_ipv4(s); });
     if (b.line == 0)
         b.line = line_of(*a);
-    if (b.addr.addr == 0)
-        fail(*a, file, field + ".addr", "0.0.0.0 is not a backend address");
+    if (auto why = why_not_host_addr(b.addr); !why.empty())
+        fail(*a, file, field + ".addr", crab::to_string(b.addr) + " is not a backend address: " + why);
     if (auto* w = get(t, "weight"))
         b.weight = static_cast<uint32_t>(get_int(*w, file, field + ".weight", 1, CRAB_WEIGHT_MAX));
     if (auto* d = get(t, "drain"))
         b.drain = get_bool(*d, file, field + ".drain");
     if (auto* m = get(t, "mac")) {
         b.mac = parse_value(*m, file, field + ".mac", [](const std::string& s) { return parse_mac(s); });
+        if (auto why = why_not_host_mac(b.mac); !why.empty())
+            fail(*m, file, field + ".mac", to_string(b.mac) + " is not a next-hop MAC: " + why);
         b.has_mac = true;
     }
     return b;
@@ -173,8 +175,8 @@ Service parse_service(const toml::value& t, const std::string& file, const std::
     if (s.line == 0)
         s.line = line_of(*vip);
     s.ep.ip = parse_value(*vip, file, field + ".vip", [](const std::string& x) { return parse_ipv4(x); });
-    if (s.ep.ip.addr == 0)
-        fail(*vip, file, field + ".vip", "0.0.0.0 is not a VIP");
+    if (auto why = why_not_host_addr(s.ep.ip); !why.empty())
+        fail(*vip, file, field + ".vip", crab::to_string(s.ep.ip) + " is not a VIP: " + why);
     const toml::value* port = get(t, "port");
     if (!port)
         fail(t, file, field + ".port", "missing (the TCP port, e.g. port = 80)");
@@ -523,6 +525,31 @@ Config parse_file(const std::string& path)
     std::stringstream ss;
     ss << f.rdbuf();
     return parse_string(ss.str(), path);
+}
+
+std::string why_not_host_addr(Ipv4 a)
+{
+    uint32_t x = a.addr;
+    if ((x >> 24) == 0)
+        return "0.0.0.0/8 is \"this network\", not a host";
+    if ((x >> 24) == 127)
+        return "a loopback address";
+    if ((x >> 28) == 0xe)
+        return "a multicast address";
+    if (x == 0xffffffffu)
+        return "the broadcast address";
+    if ((x >> 28) == 0xf)
+        return "a reserved address (240.0.0.0/4)";
+    return {};
+}
+
+std::string why_not_host_mac(const Mac& m)
+{
+    if (m[0] & 1)
+        return "a multicast or broadcast address";
+    if (!(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]))
+        return "all zero";
+    return {};
 }
 
 Mac parse_mac(std::string_view s)

@@ -3,20 +3,15 @@
 // through its DPDK telemetry socket /var/run/dpdk/<prefix>/dpdk_telemetry.v2
 // (the same commands dpdk-telemetry.py can send: /crab/...).
 //
-//   crabctl lb dpdk [--prefix P | --socket PATH] service add VIP:PORT [--policy rr|random|wrr] [--legacy drop|insert|hash]
-//   crabctl lb dpdk ... service set VIP:PORT [--policy P] [--legacy L]
-//   crabctl lb dpdk ... service del VIP:PORT
-//   crabctl lb dpdk ... backend add VIP:PORT DIP [--weight W] [--mac MAC]
-//   crabctl lb dpdk ... backend {del|drain|activate} VIP:PORT DIP
-//   crabctl lb dpdk ... backend set VIP:PORT DIP --weight W
+//   crabctl lb dpdk [--prefix P | --socket PATH] service|backend ...
+//                                 the verbs of every LB (cmd_lb_verbs.cpp)
 //   crabctl [--json] lb dpdk ... show
 //   crabctl [--json] lb dpdk ... stats     global, per-service and per-backend counters
 //
-// Values are parsed here first (a bad one sends nothing); the LB applies
-// each command to a copy of its table and publishes it whole.
-// crab::LbDriver "dpdk" (lb_driver.hpp) sends the same commands; policy,
-// legacy mode and weight change in place (/crab/service_set,
-// /crab/backend_set), so counters, backends and drain states stay.
+// crab::LbDriver "dpdk" (lb_driver.hpp) sends the commands; the LB applies
+// each to a copy of its table and publishes it whole. Policy, legacy mode
+// and weight change in place (/crab/service_set, /crab/backend_set), so
+// counters, backends and drain states stay.
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -29,8 +24,13 @@
 
 #include <nlohmann/json.hpp>
 
+extern "C" {
+#include <crab/crab_dpdk_ctl.h>
+}
+
 #include "command.hpp"
 #include "lb_driver.hpp"
+#include "lb_verbs.hpp"
 
 namespace {
 
@@ -41,19 +41,13 @@ using nlohmann::json;
 struct DpdkOptions {
     std::string prefix = "rte";
     std::string socket;
-    std::string endpoint;
-    std::string dip;
-    std::string policy = "rr";
-    std::string legacy = "drop";
-    std::string mac;
-    uint32_t weight = 1;
 };
 
 // One request/answer on the telemetry socket (SOCK_SEQPACKET: one message
 // each way after the greeting).
 std::string telemetry_path(const DpdkOptions& o)
 {
-    return o.socket.empty() ? "/var/run/dpdk/" + o.prefix + "/dpdk_telemetry.v2" : o.socket;
+    return o.socket.empty() ? "/var/run/dpdk/" + o.prefix + "/" CRAB_DPDK_TELEMETRY_SOCKET : o.socket;
 }
 
 // Writers lock the directory of the LB's telemetry socket (its EAL runtime
@@ -104,48 +98,14 @@ json telemetry(const DpdkOptions& o, const std::string& cmd)
 
 void emit(const Globals& g, const json& j) { crab::cli::print_json(g, j.dump(), j.dump(2)); }
 
-void run_service(const std::string& cmd, const DpdkOptions& o)
-{
-    auto ep = crab::parse_endpoint(o.endpoint);
-    auto lock = dpdk_write_lock(o);
-    if (cmd == "add") {
-        auto p = crab::parse_policy(o.policy);
-        auto l = crab::parse_legacy_mode(o.legacy);
-        telemetry(o, "/crab/service_add," + crab::to_string(ep) + ",policy=" + std::string(crab::to_string(p)) +
-                         ",legacy=" + std::string(crab::to_string(l)));
-    } else {
-        telemetry(o, "/crab/service_del," + crab::to_string(ep));
-    }
-}
-
-void run_backend(const std::string& cmd, const DpdkOptions& o)
-{
-    auto ep = crab::parse_endpoint(o.endpoint);
-    auto dip = crab::parse_ipv4(o.dip);
-    auto lock = dpdk_write_lock(o);
-    std::string arg = crab::to_string(ep) + "," + crab::to_string(dip);
-    if (cmd == "add") {
-        arg += ",weight=" + std::to_string(o.weight);
-        if (!o.mac.empty()) {
-            unsigned b[6];
-            char tail;
-            if (std::sscanf(o.mac.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-                            &tail) != 6)
-                throw Error("bad MAC address '" + o.mac + "'", crab::kExitUsage);
-            arg += ",mac=" + o.mac;
-        }
-    }
-    telemetry(o, "/crab/backend_" + cmd + "," + arg);
-}
-
 void run_show(const Globals& g, const DpdkOptions& o)
 {
     json out = json::array();
-    for (const auto& s : telemetry(o, "/crab/services")) {
+    for (const auto& s : telemetry(o, CRAB_DPDK_CMD_SERVICES)) {
         std::string line = s.get<std::string>();
         std::string ep = line.substr(0, line.find(' '));
         json svc = {{"service", ep}, {"settings", line.substr(line.find(' ') + 1)}};
-        svc["backends"] = telemetry(o, "/crab/backends," + ep);
+        svc["backends"] = telemetry(o, CRAB_DPDK_CMD_BACKENDS "," + ep);
         out.push_back(svc);
     }
     if (g.json) {
@@ -164,7 +124,7 @@ void run_show(const Globals& g, const DpdkOptions& o)
 // into {"DIP": FRAMES}.
 json service_stats(const DpdkOptions& o, const std::string& svc)
 {
-    json c = telemetry(o, "/crab/stats," + svc);
+    json c = telemetry(o, CRAB_DPDK_CMD_STATS "," + svc);
     json be = json::object();
     for (const auto& e : c.value("backends", json::array())) {
         std::string line = e.get<std::string>();
@@ -180,7 +140,7 @@ json service_stats(const DpdkOptions& o, const std::string& svc)
 
 void run_stats(const Globals& g, const DpdkOptions& o)
 {
-    json glob = telemetry(o, "/crab/stats");
+    json glob = telemetry(o, CRAB_DPDK_CMD_STATS);
     json out = {{"global", json::object()}, {"services", json::object()}};
     for (auto& [k, v] : glob.items())
         if (k != "services")
@@ -219,66 +179,7 @@ void setup_lb_dpdk(CLI::App& parent, Globals& g)
     d->add_option("--prefix", o->prefix, "the LB's EAL --file-prefix")->capture_default_str();
     d->add_option("--socket", o->socket, "telemetry socket path (overrides --prefix)");
 
-    auto* svc = d->add_subcommand("service", "add or remove a service (VIP:PORT)");
-    svc->require_subcommand(1);
-    auto* sa = svc->add_subcommand("add", "add a service");
-    sa->add_option("endpoint", o->endpoint, "VIP:PORT")->required();
-    sa->add_option("--policy", o->policy, "rr, random or wrr")->capture_default_str();
-    sa->add_option("--legacy", o->legacy, "drop, insert or hash")->capture_default_str();
-    sa->callback([o] { run_service("add", *o); });
-    auto* ss = svc->add_subcommand("set", "change policy/legacy in place (backends and counters stay)");
-    ss->add_option("endpoint", o->endpoint, "VIP:PORT")->required();
-    auto* ss_pol = ss->add_option("--policy", o->policy, "rr, random or wrr");
-    auto* ss_leg = ss->add_option("--legacy", o->legacy, "drop, insert or hash");
-    ss->callback([o, ss_pol, ss_leg] {
-        auto ep = crab::parse_endpoint(o->endpoint);
-        if (!ss_pol->count() && !ss_leg->count())
-            throw Error("service set: nothing to change (give --policy and/or --legacy)", crab::kExitUsage);
-        auto drv = make_dpdk_driver(crab::LbTarget{"dpdk", "", o->prefix, o->socket});
-        auto lock = drv->write_lock();
-        auto cur = drv->read();
-        const auto* s = cur.find(ep);
-        if (!s)
-            throw Error("service " + crab::to_string(ep) + " does not exist", crab::kExitNotFound);
-        drv->service_set(ep, ss_pol->count() ? crab::parse_policy(o->policy) : s->policy,
-                         ss_leg->count() ? crab::parse_legacy_mode(o->legacy) : s->legacy);
-    });
-    auto* sd = svc->add_subcommand("del", "remove a service");
-    sd->add_option("endpoint", o->endpoint, "VIP:PORT")->required();
-    sd->callback([o] { run_service("del", *o); });
-
-    auto* be = d->add_subcommand("backend", "add, drain, activate or remove a backend (DIP)");
-    be->require_subcommand(1);
-    for (const char* cmd : {"add", "del", "drain", "activate"}) {
-        auto* c = be->add_subcommand(cmd, std::string(cmd) + " a backend");
-        c->add_option("endpoint", o->endpoint, "VIP:PORT")->required();
-        c->add_option("dip", o->dip, "backend address")->required();
-        if (std::string(cmd) == "add") {
-            c->add_option("--weight", o->weight, "weight (wrr)")->check(CLI::Range(1, CRAB_WEIGHT_MAX));
-            c->add_option("--mac", o->mac, "backend MAC (default: learned by ARP)");
-        }
-        std::string name = cmd;
-        c->callback([o, name] { run_backend(name, *o); });
-    }
-    auto* bs = be->add_subcommand("set", "change the weight of a backend in place");
-    bs->add_option("endpoint", o->endpoint, "VIP:PORT")->required();
-    bs->add_option("dip", o->dip, "backend address")->required();
-    bs->add_option("--weight", o->weight, "weight (wrr)")->required()->check(CLI::Range(1, CRAB_WEIGHT_MAX));
-    bs->callback([o] {
-        auto ep = crab::parse_endpoint(o->endpoint);
-        auto dip = crab::parse_ipv4(o->dip);
-        auto drv = make_dpdk_driver(crab::LbTarget{"dpdk", "", o->prefix, o->socket});
-        auto lock = drv->write_lock();
-        auto cur = drv->read();
-        const auto* s = cur.find(ep);
-        const auto* b = s ? s->find(dip) : nullptr;
-        if (!b)
-            throw Error("backend " + crab::to_string(dip) + " is not in service " + crab::to_string(ep),
-                        crab::kExitNotFound);
-        auto nb = *b;
-        nb.weight = o->weight;
-        drv->backend_set(ep, nb);
-    });
+    crab::cli::add_lb_verbs(*d, {[o] { return crab::LbTarget{"dpdk", "", o->prefix, o->socket}; }, nullptr});
     d->add_subcommand("show", "list services and backends")->callback([&g, o] { run_show(g, *o); });
     d->add_subcommand("stats", "global, per-service and per-backend counters")->callback([&g, o] { run_stats(g, *o); });
 }
@@ -317,13 +218,13 @@ public:
         if (o_.prefix != "rte")
             c.lb.prefix = o_.prefix;
         c.lb.socket = o_.socket;
-        for (const auto& sv : telemetry(o_, "/crab/services")) {
+        for (const auto& sv : telemetry(o_, CRAB_DPDK_CMD_SERVICES)) {
             std::string line = sv.get<std::string>();
             crab::config::Service cs;
             cs.ep = crab::parse_endpoint(line.substr(0, line.find(' ')));
             cs.policy = crab::parse_policy(field(line, "policy"));
             cs.legacy = crab::parse_legacy_mode(field(line, "legacy"));
-            for (const auto& bv : telemetry(o_, "/crab/backends," + crab::to_string(cs.ep))) {
+            for (const auto& bv : telemetry(o_, CRAB_DPDK_CMD_BACKENDS "," + crab::to_string(cs.ep))) {
                 std::string b = bv.get<std::string>();
                 crab::config::Backend cb;
                 cb.addr = crab::parse_ipv4(b.substr(0, b.find(' ')));
@@ -339,7 +240,7 @@ public:
     crab::LbStats stats() override
     {
         crab::LbStats st;
-        json glob = telemetry(o_, "/crab/stats");
+        json glob = telemetry(o_, CRAB_DPDK_CMD_STATS);
         for (auto& [k, v] : glob.items())
             if (k != "services" && v.is_number())
                 st.global[k] = v.get<uint64_t>();
@@ -363,24 +264,24 @@ public:
 
     void service_add(const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg) override
     {
-        telemetry(o_, "/crab/service_add," + crab::to_string(ep) + ",policy=" + std::string(crab::to_string(pol)) +
+        telemetry(o_, CRAB_DPDK_CMD_SERVICE_ADD "," + crab::to_string(ep) + ",policy=" + std::string(crab::to_string(pol)) +
                           ",legacy=" + std::string(crab::to_string(leg)));
     }
     // In place: the service keeps its backends, their states and counters.
     void service_set(const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg) override
     {
-        telemetry(o_, "/crab/service_set," + crab::to_string(ep) + ",policy=" + std::string(crab::to_string(pol)) +
+        telemetry(o_, CRAB_DPDK_CMD_SERVICE_SET "," + crab::to_string(ep) + ",policy=" + std::string(crab::to_string(pol)) +
                           ",legacy=" + std::string(crab::to_string(leg)));
     }
-    void service_del(const crab::Endpoint& ep) override { telemetry(o_, "/crab/service_del," + crab::to_string(ep)); }
+    void service_del(const crab::Endpoint& ep) override { telemetry(o_, CRAB_DPDK_CMD_SERVICE_DEL "," + crab::to_string(ep)); }
     void backend_add(const crab::Endpoint& ep, const crab::config::Backend& b) override
     {
         std::string arg = crab::to_string(ep) + "," + crab::to_string(b.addr) + ",weight=" + std::to_string(b.weight);
         if (b.has_mac)
             arg += ",mac=" + crab::config::to_string(b.mac);
-        telemetry(o_, "/crab/backend_add," + arg);
+        telemetry(o_, CRAB_DPDK_CMD_BACKEND_ADD "," + arg);
         if (b.drain)
-            telemetry(o_, "/crab/backend_drain," + crab::to_string(ep) + "," + crab::to_string(b.addr));
+            telemetry(o_, CRAB_DPDK_CMD_BACKEND_DRAIN "," + crab::to_string(ep) + "," + crab::to_string(b.addr));
     }
     void backend_set(const crab::Endpoint& ep, const crab::config::Backend& b) override
     {
@@ -390,15 +291,19 @@ public:
         if (!old)
             throw Error("backend " + crab::to_string(b.addr) + " is not in service " + crab::to_string(ep),
                         crab::kExitNotFound);
+        if (b.has_mac && !(old->has_mac && old->mac == b.mac))
+            throw Error("backend " + crab::to_string(b.addr) + " of " + crab::to_string(ep) +
+                            ": the DPDK LB does not change a backend's MAC in place (del, then add it with --mac)",
+                        crab::kExitUsage);
         std::string arg = crab::to_string(ep) + "," + crab::to_string(b.addr);
         if (old->weight != b.weight)
-            telemetry(o_, "/crab/backend_set," + arg + ",weight=" + std::to_string(b.weight));
+            telemetry(o_, CRAB_DPDK_CMD_BACKEND_SET "," + arg + ",weight=" + std::to_string(b.weight));
         if (old->drain != b.drain)
-            telemetry(o_, std::string(b.drain ? "/crab/backend_drain," : "/crab/backend_activate,") + arg);
+            telemetry(o_, std::string(b.drain ? CRAB_DPDK_CMD_BACKEND_DRAIN "," : CRAB_DPDK_CMD_BACKEND_ACTIVATE ",") + arg);
     }
     void backend_del(const crab::Endpoint& ep, crab::Ipv4 dip) override
     {
-        telemetry(o_, "/crab/backend_del," + crab::to_string(ep) + "," + crab::to_string(dip));
+        telemetry(o_, CRAB_DPDK_CMD_BACKEND_DEL "," + crab::to_string(ep) + "," + crab::to_string(dip));
     }
 
 private:

@@ -3,19 +3,13 @@
 // configured over its generic netlink family (include/crab/crab_genl_lb.h)
 // in crabctl's own network namespace.
 //
-//   crabctl lb nf service add VIP:PORT [--policy rr|random|wrr] [--legacy drop|insert|hash]
-//   crabctl lb nf service set VIP:PORT [--policy ...] [--legacy ...]
-//   crabctl lb nf service del VIP:PORT
-//   crabctl lb nf backend add VIP:PORT DIP [--weight W]
-//   crabctl lb nf backend set VIP:PORT DIP [--weight W] [--state active|draining]
-//   crabctl lb nf backend drain VIP:PORT DIP
-//   crabctl lb nf backend del VIP:PORT DIP
+//   crabctl lb nf service|backend ...   the verbs of every LB (cmd_lb_verbs.cpp)
 //   crabctl lb nf flush
 //   crabctl [--json] lb nf show
 //   crabctl [--json] lb nf stats
 //
-// Every value is parsed before the first request, so a bad one applies
-// nothing. crab::LbDriver "nf" (lb_driver.hpp) sends the same requests.
+// crab::LbDriver "nf" (lb_driver.hpp) sends the requests; the verbs check
+// every value before the first one, so a bad one applies nothing.
 #include <arpa/inet.h>
 #include <sys/stat.h>
 
@@ -34,6 +28,7 @@ extern "C" {
 #include "command.hpp"
 #include "genl.hpp"
 #include "lb_driver.hpp"
+#include "lb_verbs.hpp"
 
 namespace {
 
@@ -45,32 +40,6 @@ using nlohmann::json;
 const char* const kCounters[] = {CRAB_LB_COUNTERS(NF_NAME)};
 const char* const kGCounters[] = {CRAB_LB_GCOUNTERS(NF_NAME)};
 #undef NF_NAME
-
-struct NfOptions {
-    std::string endpoint;
-    std::string dip;
-    std::string policy;
-    std::string legacy;
-    std::string state;
-    uint32_t weight = 0;
-    bool weight_set = false;
-};
-
-struct Target {
-    crab::Endpoint svc;
-    std::optional<crab::Ipv4> dip;
-};
-
-Target parse_target(const NfOptions& o, bool need_dip)
-{
-    Target t;
-    t.svc = crab::parse_endpoint(o.endpoint);
-    if (t.svc.ip.addr == 0 || t.svc.port == 0)
-        throw Error("invalid service \"" + o.endpoint + "\": VIP and port must be non-zero", crab::kExitUsage);
-    if (need_dip)
-        t.dip = crab::parse_ipv4(o.dip);
-    return t;
-}
 
 class Lb {
 public:
@@ -152,71 +121,6 @@ std::unique_ptr<crab::WriteLock> nf_write_lock()
 
 // ---- commands ----------------------------------------------------------------
 
-void run_service(uint8_t cmd, const NfOptions& o)
-{
-    Target t = parse_target(o, false);
-    std::optional<crab_policy> pol;
-    std::optional<crab_legacy_mode> leg;
-    if (!o.policy.empty())
-        pol = crab::parse_policy(o.policy);
-    if (!o.legacy.empty())
-        leg = crab::parse_legacy_mode(o.legacy);
-    if (cmd == CRAB_LB_CMD_SVC_SET && !pol && !leg)
-        throw Error("service set: nothing to change (give --policy and/or --legacy)", crab::kExitUsage);
-
-    auto lock = nf_write_lock();
-    Lb lb;
-    auto m = lb.req(cmd);
-    put_key(m, t.svc);
-    if (pol)
-        m.put_u8(CRAB_LB_A_POLICY, *pol);
-    if (leg)
-        m.put_u8(CRAB_LB_A_LEGACY, *leg);
-    try {
-        lb.run(m);
-    } catch (const Error& e) {
-        throw Error("service " + crab::to_string(t.svc) + ": " + e.what(), e.code());
-    }
-}
-
-void run_backend(uint8_t cmd, const NfOptions& o, std::optional<uint8_t> state)
-{
-    Target t = parse_target(o, true);
-    if (o.weight_set && (o.weight < 1 || o.weight > CRAB_WEIGHT_MAX))
-        throw Error("invalid weight \"" + std::to_string(o.weight) + "\": expected 1.." +
-                        std::to_string(CRAB_WEIGHT_MAX),
-                    crab::kExitUsage);
-    if (!o.state.empty()) {
-        if (o.state == "active")
-            state = CRAB_BACKEND_ACTIVE;
-        else if (o.state == "draining" || o.state == "drain")
-            state = CRAB_BACKEND_DRAINING;
-        else
-            throw Error("invalid state \"" + o.state + "\": expected active or draining", crab::kExitUsage);
-    }
-    if (cmd == CRAB_LB_CMD_BE_SET && !state && !o.weight_set)
-        throw Error("backend set: nothing to change (give --weight and/or --state)", crab::kExitUsage);
-
-    auto lock = nf_write_lock();
-    Lb lb;
-    auto m = lb.req(cmd);
-    put_key(m, t.svc);
-    {
-        auto n = m.nest(CRAB_LB_A_BACKEND);
-        m.put_u32(CRAB_LB_BE_A_DIP, htonl(t.dip->addr));
-        if (o.weight_set)
-            m.put_u32(CRAB_LB_BE_A_WEIGHT, o.weight);
-        if (state)
-            m.put_u8(CRAB_LB_BE_A_STATE, *state);
-    }
-    try {
-        lb.run(m);
-    } catch (const Error& e) {
-        throw Error("backend " + crab::to_string(*t.dip) + " of " + crab::to_string(t.svc) + ": " + e.what(),
-                    e.code());
-    }
-}
-
 void run_show(const Globals& g)
 {
     Lb lb;
@@ -261,7 +165,6 @@ void run_stats(const Globals& g)
 
 void setup_lb_nf(CLI::App& parent, Globals& g)
 {
-    auto o = std::make_shared<NfOptions>();
     auto* nf = parent.add_subcommand("nf", "netfilter load balancer (crab_lb_nf.ko) in this network namespace");
     nf->require_subcommand(1);
     nf->footer("Examples:\n"
@@ -272,45 +175,7 @@ void setup_lb_nf(CLI::App& parent, Globals& g)
                "  crabctl lb nf flush\n"
                "The module (crab_lb_nf.ko) is configured per network namespace.");
 
-    auto* svc = nf->add_subcommand("service", "add, change or remove a service (VIP:PORT)");
-    svc->require_subcommand(1);
-    auto svc_cmd = [&](const char* name, const char* help, uint8_t cmd, bool opts) {
-        auto* c = svc->add_subcommand(name, help);
-        c->add_option("service", o->endpoint, "VIP:PORT")->required();
-        if (opts) {
-            c->add_option("--policy", o->policy, "rr, random or wrr (default rr)");
-            c->add_option("--legacy", o->legacy, "SYNs without the option: drop, insert or hash (default drop)");
-        }
-        c->callback([o, cmd] { run_service(cmd, *o); });
-    };
-    svc_cmd("add", "add a service", CRAB_LB_CMD_SVC_ADD, true);
-    svc_cmd("set", "change policy and/or legacy mode", CRAB_LB_CMD_SVC_SET, true);
-    svc_cmd("del", "remove a service", CRAB_LB_CMD_SVC_DEL, false);
-
-    auto* be = nf->add_subcommand("backend", "add, drain, reweight or remove a backend (DIP) of a service");
-    be->require_subcommand(1);
-    auto be_cmd = [&](const char* name, const char* help, uint8_t cmd, std::optional<uint8_t> st, bool weight,
-                      bool state) {
-        auto* c = be->add_subcommand(name, help);
-        c->add_option("service", o->endpoint, "VIP:PORT")->required();
-        c->add_option("dip", o->dip, "backend address")->required();
-        if (weight) {
-            auto* w = c->add_option("--weight", o->weight, "weight 1..100 (wrr)");
-            c->callback([o, cmd, st, w] {
-                o->weight_set = w->count() > 0;
-                run_backend(cmd, *o, st);
-            });
-        } else {
-            c->callback([o, cmd, st] { run_backend(cmd, *o, st); });
-        }
-        if (state)
-            c->add_option("--state", o->state, "active or draining");
-    };
-    be_cmd("add", "add a backend", CRAB_LB_CMD_BE_ADD, std::nullopt, true, false);
-    be_cmd("set", "change weight and/or state", CRAB_LB_CMD_BE_SET, std::nullopt, true, true);
-    be_cmd("drain", "no new connections to this backend", CRAB_LB_CMD_BE_SET,
-           std::optional<uint8_t>(CRAB_BACKEND_DRAINING), false, false);
-    be_cmd("del", "remove a backend", CRAB_LB_CMD_BE_DEL, std::nullopt, false, false);
+    crab::cli::add_lb_verbs(*nf, {[] { return crab::LbTarget{"nf", "", "", ""}; }, nullptr});
 
     auto* show = nf->add_subcommand("show", "list services and backends");
     show->add_flag("--json", g.json, "JSON output");

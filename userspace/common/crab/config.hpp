@@ -131,6 +131,16 @@ std::string to_toml(const Config& c);
 Mac parse_mac(std::string_view s);  // aa:bb:cc:dd:ee:ff
 std::string to_string(const Mac& m);
 
+// The checks every service and backend value passes, wherever it comes from
+// (a file read by parse_file(), a `crabctl lb IMPL ...` command line): ""
+// when @a may be a VIP or a backend address, else why not. A VIP or a
+// backend is one host: not 0.0.0.0/8, loopback (127.0.0.0/8), multicast
+// (224.0.0.0/4), reserved or broadcast (240.0.0.0/4).
+std::string why_not_host_addr(Ipv4 a);
+// "" when @m may be a backend's static next-hop MAC (one host's: neither a
+// group address nor all zero), else why not.
+std::string why_not_host_mac(const Mac& m);
+
 // ---- planner -------------------------------------------------------------------
 
 enum class Op {
