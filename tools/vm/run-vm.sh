@@ -97,7 +97,8 @@ if [ "$build" = 1 ]; then
 		[ -z "$kmods" ] && [ -d "$d/lib/modules/$kver" ] && kmods=$(cd "$d/lib/modules/$kver" && pwd)
 	done
 	if [ -n "$kmods" ]; then
-		rsync -a --delete "$kmods/" "$top/build/vm/kmods/$kver/" || exit 1
+		mkdir -p "$top/build/vm/kmods/$kver" &&
+			rsync -a --delete "$kmods/" "$top/build/vm/kmods/$kver/" || exit 1
 	else
 		rm -rf "$top/build/vm/kmods/$kver"
 	fi
