@@ -34,7 +34,10 @@ bpftool prog load "$PROG" "$PIN" type sockops || crab_fail "cannot load $PROG"
 crab_defer "rm -f $PIN"
 bpftool cgroup attach "$CG" sock_ops pinned "$PIN" || crab_fail "cannot attach to $CG"
 crab_defer "bpftool cgroup detach $CG sock_ops pinned $PIN"
-incg=(sh -c "echo \$\$ > $CG/cgroup.procs && exec \"\$@\"" sh)
+# Run "$@" in the cgroup. Under `ip netns exec` /sys is sysfs of the
+# namespace, without the cgroup2 mount: mount it again there (that mount
+# namespace is the command's own).
+incg=(sh -c "mountpoint -q $cgroot || mount -t cgroup2 none $cgroot; echo \$\$ > $CG/cgroup.procs && exec \"\$@\"" sh)
 
 # The server listens from inside the cgroup.
 ip netns exec "${NS_SRV[1]}" "${incg[@]}" $CRAB_TCPECHO server --port $PORT &

@@ -5,7 +5,8 @@
 # TCP Fast Open through a redirect (docs/PROTOCOL.md 3.6): the client sends
 # its first bytes in the SYN (tcp_fastopen 0x5: client, no cookie needed),
 # the stateless nft LB rewrites the SYN's destination (checksum over the
-# data too), the server takes the data from the SYN (tcp_fastopen 0x202)
+# data too), the server takes the data from the SYN (tcp_fastopen 0x602:
+# on every listener, no cookie needed)
 # and echoes the option; its SYN-ACK acknowledges the SYN and its data,
 # which the client accepts as a redirect. The bytes come back echoed, the
 # connection ends on the server, and the Fast Open counters of both ends
@@ -23,7 +24,7 @@ kp_client "$NS_CLI"
 ip netns exec "$NS_CLI" sysctl -qw net.ipv4.tcp_fastopen=5
 for i in 1 2 3; do
 	kp_sysctls "${NS_SRV[i]}" 0 1
-	ip netns exec "${NS_SRV[i]}" sysctl -qw net.ipv4.tcp_fastopen=0x202
+	ip netns exec "${NS_SRV[i]}" sysctl -qw net.ipv4.tcp_fastopen=0x602
 done
 crab_echo_servers $PORT
 kp_nft_lb $PORT || crab_fail "cannot install the nft LB"
