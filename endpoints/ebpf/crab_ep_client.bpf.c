@@ -189,8 +189,13 @@ static __always_inline void on_opt_len(struct bpf_sock_ops *skops)
 	}
 	/* A full Linux IPv6 SYN (20 bytes of options) has room for the 20 more. */
 	if (bpf_reserve_hdr_opt(skops, (st->flags & CRAB_EP_SK_V6) ? TCPOLEN_CRAB6_ALIGNED :
-				TCPOLEN_CRAB_ALIGNED, 0))
+				TCPOLEN_CRAB_ALIGNED, 0)) {
+		/* Counted here, not again when the write finds no room. */
+		st->flags |= CRAB_EP_SK_NO_ROOM;
 		crab_ep_count(CRAB_EP_CNT_ANNOUNCE_NO_ROOM);
+	} else {
+		st->flags &= ~CRAB_EP_SK_NO_ROOM;
+	}
 }
 
 /* Drop the flow reserved for a SYN-ACK from @s that did not move the socket. */
@@ -218,7 +223,8 @@ static __always_inline void on_write_opt(struct bpf_sock_ops *skops)
 	__u64 claim;
 	int err;
 
-	if (!st || !(st->flags & CRAB_EP_SK_ANNOUNCE))
+	/* (Another program's option may leave the callback running.) */
+	if (!st || !(st->flags & CRAB_EP_SK_ANNOUNCE) || (st->flags & CRAB_EP_SK_NO_ROOM))
 		return;
 	crab_ep_opt_cfg(crab_ep_get_cfg(), &oc);
 	/* No leading NOP allowed by the helper: see crab_ep_server.bpf.c. */

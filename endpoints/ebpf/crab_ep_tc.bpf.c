@@ -542,6 +542,8 @@ static __always_inline int try_redirect(struct __sk_buff *skb, struct crab_tc_pk
 	st = crab_opt_walk_bpf(&w, len, &w.st.cfg);
 	if (st == CRAB_OPT_MALFORMED)
 		crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_MALFORMED);
+	if (w.st.res.bad_len)
+		crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_BAD_LEN);
 	if (st != CRAB_OPT_FOUND)
 		return TC_ACT_OK;
 	d.a = bpf_htonl(w.st.res.addr);
@@ -920,6 +922,8 @@ static __always_inline int try_redirect6(struct __sk_buff *skb, struct crab_tc_p
 	st = crab_opt_walk_bpf_fam(&w, len, &w.st.cfg, 1);
 	if (st == CRAB_OPT_MALFORMED)
 		crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_MALFORMED);
+	if (w.st.res.bad_len)
+		crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_BAD_LEN);
 	if (st != CRAB_OPT_FOUND)
 		return TC_ACT_OK;
 	__builtin_memcpy(d.a, w.st.res.addr6, 16);

@@ -97,6 +97,7 @@ struct crab_ep_sk {
 #define CRAB_EP_SK_ANNOUNCED	0x2	/* a SYN carried the option */
 #define CRAB_EP_SK_V6		0x4	/* an IPv6 connection (the 20-byte option) */
 #define CRAB_EP_SK_MOVED6	0x8	/* IPv6: moved to peer6 */
+#define CRAB_EP_SK_NO_ROOM	0x10	/* this SYN has no room (counted once) */
 
 /*
  * A redirected connection as tc ingress sees it: the client's network
@@ -184,6 +185,7 @@ struct crab_ep_probe {
 	X(RPF_DEFERRED, "rpf_deferred", "reverse-path checks left to the kernel (forwarding off)") \
 	X(CLAIMS_RELEASED, "claims_released", "accepted SYN-ACKs the socket never took (SYN resent)") \
 	X(SYNACK_OPT_MALFORMED, "synack_opt_malformed", "SYN-ACKs whose option walk ended on a bad length") \
+	X(SYNACK_OPT_BAD_LEN, "synack_opt_bad_len", "redirect options of a wrong length for the family in SYN-ACKs") \
 	X(RX_REWRITTEN, "rx_rewritten", "packets from S rewritten to come from A") \
 	X(TX_REWRITTEN, "tx_rewritten", "packets to A rewritten to go to S") \
 	X(TX_NO_ROUTE, "tx_no_route", "packets to S without a route (dropped)") \
