@@ -25,7 +25,8 @@ line on stdout.
   {"op": "syn", "dst": S, "dport": P, "sport": P, "name": A, "pad": N, "ao": false}
       sends a SYN carrying the redirect option (after N bytes of NOPs, after
       a TCP-AO option with "ao") and answers with the options of the SYN-ACK
-      (hex) or "none". IPv6 when S has a ':'.
+      (hex) or "none". IPv6 when S has a ':'; with "dst_mac" the frame goes
+      to that MAC (no neighbour discovery by scapy).
   {"op": "ptb6", "src": S, "dst": C, "dst_mac": M, "sport": P, "dport": P,
    "seq": N, "mtu": N}
       sends an ICMPv6 packet too big from S quoting a segment C:dport ->
@@ -40,7 +41,7 @@ import sys
 import threading
 import time
 
-from scapy.all import IP, TCP, Ether, IPv6, ICMPv6PacketTooBig, conf, get_if_hwaddr, sr1  # noqa: E402
+from scapy.all import IP, TCP, Ether, IPv6, ICMPv6PacketTooBig, conf, get_if_hwaddr, sr1, srp1  # noqa: E402
 
 conf.verb = 0
 IFACE = "eth0"
@@ -144,7 +145,10 @@ def syn(c, md5):
         dig = md5_digest(IP(raw), raw[ihl:], c["key"])
         opts[1] = (19, dig)
         tcp = TCP(sport=c["sport"], dport=c["dport"], flags="S", seq=1000, options=opts)
-    r = sr1(ip / tcp, timeout=3)
+    if c.get("dst_mac"):
+        r = srp1(Ether(src=get_if_hwaddr(IFACE), dst=c["dst_mac"]) / ip / tcp, iface=IFACE, timeout=3)
+    else:
+        r = sr1(ip / tcp, timeout=3)
     if r is None or not r.haslayer(TCP) or (r[TCP].flags & 0x12) != 0x12:
         return "none"
     return bytes(r[TCP])[20:r[TCP].dataofs * 4].hex()
