@@ -48,6 +48,15 @@ acc6() {
 	echo "${v:-0}"
 }
 
+# 0. crabctl: IPv6 prefixes in the lists; a bad one refuses the whole list.
+j=$("$CRABCTL" -j ebpf stats)
+"$CRABCTL" ebpf set --allow "$EP6_NET::10/124,fd00::1/64" 2>"$EP_TMP/set.err"
+src=$?
+crab_log "bad IPv6 prefix: exit $src, $(cat "$EP_TMP/set.err")"
+[[ $j == *"\"$VIP6/128\""* && $j == *"\"$EP6_NET::10/124\""* ]] && [ $src = 2 ] &&
+	[ "$("$CRABCTL" -j ebpf stats)" = "$j" ]
+log_test $? "crabctl: stats show the IPv6 prefixes; a list with a bad one is refused whole"
+
 # 1. N connections through the IPv6 LB.
 crab_capture_start "$NS_CLI" "$EP_TMP/cli.pcap" "ip6 and tcp port $P6 and ip6[53] & 2 != 0"
 crab_capture_start "${NS_SRV[1]}" "$EP_TMP/srv1.pcap" "ip6 and tcp dst port $P6 and ip6[53] & 18 == 2"
