@@ -171,10 +171,12 @@ struct crab_ep_probe {
 	X(REJ_ALLOW, "rejected_allow", "redirect from a source outside the allow-list") \
 	X(REJ_DISABLED, "rejected_disabled", "redirect while redirection is disabled") \
 	X(REJ_SIGNED, "rejected_signed", "redirect carrying TCP-MD5/AO or for a keyed socket") \
-	X(REJ_MARTIAN, "rejected_martian", "redirect from 0/8, 127/8, multicast or 240/4; IPv6: not global unicast (::, ::1, fe80::/10, ff00::/8, ::ffff:0:0/96)") \
+	X(REJ_MARTIAN, "rejected_martian", \
+	  "redirect from 0/8, 127/8, multicast or 240/4; IPv6: not global unicast (::/96, ::ffff:0:0/96, fe80::/9, ff00::/8)") \
 	X(REJ_LOCAL, "rejected_local", "redirect from the address it is sent to") \
 	X(REJ_RPF, "rejected_rpf", "redirect whose route back to S is not unicast via its device") \
-	X(REJ_RPF_UNCHECKED, "rejected_rpf_unchecked", "IPv6 redirect refused: no FIB lookup possible (forwarding off on the device and on lo)") \
+	X(REJ_RPF_UNCHECKED, "rejected_rpf_unchecked", \
+	  "IPv6 redirect refused: no FIB lookup possible (forwarding off on the device and on lo)") \
 	X(REJ_CSUM, "rejected_csum", "redirect with a bad TCP checksum") \
 	X(REJ_CLAIMED, "rejected_claimed", "redirect after another SYN-ACK was accepted") \
 	X(REJ_TUPLE_TAKEN, "rejected_tuple_taken", "redirect to a 4-tuple another socket holds") \

@@ -12,8 +12,9 @@ cgroup). Reads one command per line on stdin, answers one line on stdout.
   wait LPORT SECS     waits until the connection is up: "up PEER" or "down ERR"
   echo LPORT N        sends N random bytes and reads them back: "ok" or "fail ..."
   close LPORT         closes the socket: "ok"
-  listen PORT [v6] [md5=ADDR:KEY]   a listener (IPv6 only with v6), with a
-                      TCP-MD5 key for ADDR if given: "ok"
+  listen PORT [v6|dual] [md5=ADDR:KEY]   a listener (IPv6 only with v6, IPv6
+                      and v4-mapped IPv4 with dual), with a TCP-MD5 key for
+                      ADDR if given: "ok"
   serve PORT FILE     in a thread, accepts every connection on that listener
                       and echoes each, keeping the count of accepted ones in
                       FILE: "ok"
@@ -131,11 +132,11 @@ def cmd(words):
     if op == "listen":
         port = int(words[1])
         o = opts(words[2:])
-        v6 = "v6" in words[2:]
+        v6 = "v6" in words[2:] or "dual" in words[2:]
         s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if v6:
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if "dual" in words[2:] else 1)
         if "md5" in o:
             a, k = o["md5"].split(":", 1)
             s.setsockopt(socket.IPPROTO_TCP, TCP_MD5SIG, md5sig(a, k))

@@ -14,8 +14,8 @@
 # nothing redirected), each is counted by reason. The IPv4 form (length 6)
 # in an IPv6 SYN-ACK and the IPv6 form (length 18) in an IPv4 one are
 # ignored and counted; so are they in SYNs to the server, which does not
-# echo them, while it echoes the right form. Real IPv6 redirects work
-# afterwards.
+# echo them, while it echoes the right form (a dual-stack listener each
+# family's own). Real IPv6 redirects work afterwards.
 
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/ep_lib.sh"
@@ -127,6 +127,15 @@ log_test $? "IPv6 SYN with the 18-byte option: the SYN-ACK echoes it"
 	[ "$bad4" != none ] && [[ $bad4 != *2a06* && $bad4 != *2a12* ]] &&
 	[ "$(ep_stat syn_opt_bad_len)" = $((b0 + 2)) ]
 log_test $? "SYNs with the other family's form: no echo, both counted"
+
+# A dual-stack listener: each SYN answered in its own family's form.
+[ "$(ep_helper srv1 "listen 8088 dual")" = ok ] || crab_fail "dual-stack listener on server 1"
+d6=$(syn_opts "${IP6_SRV[1]}" 8088 40004 "$VIP6")
+d4=$(syn_opts "${IP_SRV[1]}" 8088 40005 "$VIP")
+want4=2a06$(printf '%02x' ${VIP//./ })
+crab_log "dual-stack listener: IPv6 SYN -> $d6; IPv4 SYN -> $d4"
+[[ $d6 == *"$want6"* ]] && [[ $d4 == *"$want4"* ]]
+log_test $? "a dual-stack listener echoes the IPv6 form to IPv6 SYNs and the IPv4 form to IPv4 SYNs"
 
 red=$(ep_stat redirected)
 out=$(ep_helper cli "conns $VIP6 $P6 9 10")

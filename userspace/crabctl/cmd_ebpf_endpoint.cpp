@@ -273,7 +273,8 @@ Cidr6 parse_cidr6(const std::string& s)
         std::string l = s.substr(slash + 1);
         if (l.empty() || l.size() > 3 || l.find_first_not_of("0123456789") != std::string::npos ||
             std::stoul(l) > 128)
-            throw Error("invalid IPv6 CIDR '" + s + "': prefix length must be 0..128", crab::kExitUsage);
+            throw Error("invalid IPv6 CIDR '" + s + "': prefix length must be 0..128",
+                        crab::kExitUsage);
         c.len = (uint8_t)std::stoul(l);
     }
     Cidr6 net = c;
@@ -282,7 +283,8 @@ Cidr6 parse_cidr6(const std::string& s)
         net.addr[i] &= (uint8_t)(0xff00 >> keep);
     }
     if (net.addr != c.addr)
-        throw Error("invalid IPv6 CIDR '" + s + "': host bits set (did you mean " + to_string(net) + "?)",
+        throw Error("invalid IPv6 CIDR '" + s + "': host bits set (did you mean " + to_string(net) +
+                        "?)",
                     crab::kExitUsage);
     return c;
 }
@@ -322,8 +324,8 @@ CidrLists parse_list(const std::string& s, const char* what)
     }
     for (size_t n : {out.v4.size(), out.v6.size()})
         if (n > CRAB_EP_LPM_MAX)
-            throw Error(std::string("--") + what + ": " + std::to_string(n) + " prefixes of one family, at most " +
-                            std::to_string(CRAB_EP_LPM_MAX),
+            throw Error(std::string("--") + what + ": " + std::to_string(n) +
+                            " prefixes of one family, at most " + std::to_string(CRAB_EP_LPM_MAX),
                         crab::kExitUsage);
     return out;
 }
@@ -699,7 +701,8 @@ int attach_nf_probe(const std::string& dir, uint32_t flow_max, bool quiet, std::
 // network namespace, -1 when unreadable.
 int conf_sysctl(const std::string& dev, const char* name, bool v6 = false)
 {
-    std::ifstream f(std::string("/proc/sys/net/") + (v6 ? "ipv6" : "ipv4") + "/conf/" + dev + "/" + name);
+    std::ifstream f(std::string("/proc/sys/net/") + (v6 ? "ipv6" : "ipv4") + "/conf/" + dev + "/" +
+                    name);
     int v = -1;
 
     if (!(f >> v))
@@ -739,8 +742,8 @@ void flush_netns(const std::string& dir, uint64_t netns)
 
     if (fd.get() < 0)
         return;
-    for (uint64_t n = 0; n <= CRAB_EP_FLOW_MAX * 4ULL && bpf_map_get_next_key(fd.get(), prev, &next) == 0;
-         n++) {
+    for (uint64_t n = 0;
+         n <= CRAB_EP_FLOW_MAX * 4ULL && bpf_map_get_next_key(fd.get(), prev, &next) == 0; n++) {
         if (next.netns == netns)
             mine.push_back(next);
         cur = next;
@@ -858,9 +861,11 @@ void run_client_attach(const EpOptions& o)
     if (!lpm_list6(o.pin_dir, CRAB_EP_MAP_ALLOW6).empty()) {
         notice("IPv6 redirects have no input-path probe: netfilter rules on a redirecting "
                "server's address do not stop them (endpoints/ebpf/README.md)");
-        if (conf_sysctl(o.dev, "forwarding", true) != 1 && conf_sysctl("lo", "forwarding", true) != 1)
-            notice("IPv6 redirects are refused (rejected_rpf_unchecked) while IPv6 forwarding is off on " +
-                   o.dev + " and on lo: their reverse-path check is a FIB lookup, which needs it; "
+        if (conf_sysctl(o.dev, "forwarding", true) != 1 &&
+            conf_sysctl("lo", "forwarding", true) != 1)
+            notice("IPv6 redirects are refused (rejected_rpf_unchecked) while IPv6 forwarding is "
+                   "off on " + o.dev + " and on lo: their reverse-path check is a FIB lookup, "
+                   "which needs it; "
                    "net.ipv6.conf.lo.forwarding=1 is enough and does not make the host forward");
     }
 }
@@ -979,7 +984,8 @@ void add_cfg_opts(CLI::App* c, EpOptions& o)
 {
     c->add_option_function<std::string>(
         "--announce", [&o](const std::string& v) { o.announce = v, o.announce_set = true; },
-        "destinations whose SYNs announce redirection (IPv4/IPv6 CIDR,... | any | none; default none)");
+        "destinations whose SYNs announce redirection "
+        "(IPv4/IPv6 CIDR,... | any | none; default none)");
     c->add_option_function<std::string>(
         "--allow", [&o](const std::string& v) { o.allow = v, o.allow_set = true; },
         "sources whose redirects are accepted (IPv4/IPv6 CIDR,... | any | none; default none)");
