@@ -49,12 +49,13 @@ help:
 	@echo "  make kernel           apply kernel-patches/6.12 to Debian's linux-source-6.12, build a VM bzImage"
 	@echo "  make bench [BENCH_ARGS=...]   CRAB vs IPVS/nft/HAProxy latency, in one TCG VM boot (docs/PERFORMANCE.md)"
 	@echo "  make bench-quick      the same with ~1,000 samples per point (a few minutes)"
-	@echo "  make bench-xdp [BENCH_ARGS='--reps 7']   XDP LB SYN/s vs an XDP_TX reflector (root, host kernel)"
+	@echo "  make bench-xdp [BENCH_ARGS='--reps 7' or '--quick']   XDP LB SYN/s vs an XDP_TX reflector (root, host kernel; CRAB_BENCH_GENERATOR=live|raw|auto)"
 	@echo "  make bench-dpdk [BENCH_ARGS='--reps 5']  DPDK LB SYN/s vs testpmd io on the same vdev (root, host kernel)"
 	@echo "  make nodeport         NodePort redirection experiment: tc programs and crab-np-stats into build/nodeport"
 	@echo "  make nodeport-experiment [NP_ARGS=--quick]   run experiments/nodeport/run.sh (root, host kernel)"
 	@echo "  make scaleout-experiment [SO_ARGS=...]       3 LBs behind ECMP/BGP, one killed and back (tools/scaleout/run.sh)"
-	@echo "  make demo [LB=...]    boot the VM, build the topology, run traffic through the VIP"
+	@echo "  make demo [MODE=host|vm] [LB=...]   redirect real connections through a VIP: eBPF endpoints + XDP LB"
+	@echo "                        on this kernel (host), or the modules in a QEMU guest (vm); default printed at start"
 	@echo "  make install [PREFIX=/usr/local DESTDIR=]   crabctl, man page, completion, BPF objects, systemd units, snippets"
 	@echo "  make uninstall        remove what make install installed"
 	@echo "  make dkms-src         the DKMS source tree of the modules in build/dkms/crab-VERSION (packaging/README.md)"
@@ -161,7 +162,7 @@ kernel:
 	@bash tools/kernel/build-kernel.sh
 
 demo:
-	@bash tools/demo.sh $(if $(LB),--lb $(LB))
+	@bash tools/demo.sh $(if $(MODE),--mode $(MODE)) $(if $(LB),--lb $(LB))
 
 # ---- installing and packaging (packaging/README.md) ------------------------
 PREFIX     ?= /usr/local

@@ -4,11 +4,21 @@
  *
  *   xdpbench gen --dev DEV --src-mac M --dst-mac M --saddr A --daddr V
  *                --dport P --seconds S [--batch N] [--kind K | --no-opt]
- *       Generate SYNs on DEV for S seconds: BPF_PROG_TEST_RUN with
- *       BPF_F_TEST_XDP_LIVE_FRAMES runs bench_syngen over a template SYN
- *       (Linux-like options MSS, SACK_PERM, TS, WS, then the redirect option
- *       naming V) and transmits every frame it returns XDP_TX for. Each frame
- *       gets a new source port / address. Prints one JSON object.
+ *                [--generator auto|live|raw]
+ *       Generate SYNs on DEV for S seconds from a template SYN (Linux-like
+ *       options MSS, SACK_PERM, TS, WS, then the redirect option naming V);
+ *       each frame gets a new source port / address. Two generators:
+ *         live  BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES runs
+ *               bench_syngen over the template and transmits every frame it
+ *               returns XDP_TX for (xdp_frames, no skb);
+ *         raw   an AF_PACKET socket on DEV with PACKET_QDISC_BYPASS sends the
+ *               same frames with sendmmsg(), --batch per call (an skb per
+ *               frame: slower, and the receiving veth converts each to an
+ *               XDP buffer).
+ *       auto (the default) uses live, and raw when the kernel refuses
+ *       live-frame test runs (EPERM, EOPNOTSUPP, ENOTSUPP, or EINVAL from a
+ *       kernel before 5.18 that does not know the flag), saying so on
+ *       stderr. Prints one JSON object, naming the generator used.
  *   xdpbench cost --dev DEV --src-mac M --dst-mac M --saddr A --daddr V
  *                 --dport P [--kind K | --no-opt]
  *       Run the XDP program attached to DEV over the same template SYN with
@@ -22,17 +32,20 @@
  *   xdpbench count --pin FILE
  *       Print the pinned counters, summed over CPUs and per CPU (JSON).
  */
+#define _GNU_SOURCE	/* sendmmsg() */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
+#include <linux/if_packet.h>
 #include <linux/ip.h>
 #include <linux/tcp.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +69,13 @@ struct opts {
 	double seconds;
 	unsigned int batch;
 	int kind;	/* -1: no redirect option */
+	const char *generator;	/* auto, live, raw */
+};
+
+/* What a generator did: frames handed to the device, calls, time. */
+struct gen_result {
+	unsigned long long sent, calls;
+	double seconds;
 };
 
 static void usage(void)
@@ -63,6 +83,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: xdpbench gen --dev DEV --src-mac MAC --dst-mac MAC --saddr A --daddr VIP\n"
 		"                    --dport PORT --seconds S [--batch N] [--kind 42|254 | --no-opt]\n"
+		"                    [--generator auto|live|raw]\n"
 		"       xdpbench cost --dev DEV --src-mac MAC --dst-mac MAC --saddr A --daddr VIP\n"
 		"                     --dport PORT [--kind 42|254 | --no-opt]\n"
 		"       xdpbench attach --dev DEV --prog reflect|sink --pin FILE\n"
@@ -188,14 +209,24 @@ static size_t build_syn(const struct opts *o, unsigned char *pkt)
 	return sizeof(*eth) + sizeof(*iph) + tcplen;
 }
 
-static int cmd_gen(const struct opts *o)
+/* Does this test-run error mean "the kernel refuses live frames here"
+ * (rather than a fault of ours)? EINVAL: a kernel before 5.18 rejects the
+ * unknown flag (and a bad batch size, which the option parser excludes).
+ */
+static int live_refused(int err)
+{
+	return err == EPERM || err == EOPNOTSUPP || err == 524 /* ENOTSUPP */ ||
+	       err == EINVAL;
+}
+
+/* The live-frames generator. Returns 0, or the errno of the first failed
+ * test run (-1: any other failure, reported).
+ */
+static int gen_live(const struct opts *o, const unsigned char *pkt, size_t len,
+		    unsigned int ifindex, struct gen_result *r)
 {
 	struct bench_xdp_bpf *skel;
-	unsigned char pkt[128];
 	struct xdp_md ctx = {};
-	size_t len = build_syn(o, pkt);
-	unsigned int ifindex = if_nametoindex(o->dev);
-	unsigned long long sent = 0, calls = 0;
 	/* Frames per test run: long enough to amortise the syscall, short
 	 * enough to stop within ~10 ms of the deadline.
 	 */
@@ -203,18 +234,14 @@ static int cmd_gen(const struct opts *o)
 	double t0, t1, end;
 	int fd, err = 0;
 
-	if (!ifindex) {
-		fprintf(stderr, "error: no device '%s' in this network namespace\n", o->dev);
-		return 1;
-	}
 	if (len >= sizeof(skel->rodata->tmpl)) {
 		fprintf(stderr, "error: template SYN of %zu bytes too long\n", len);
-		return 1;
+		return -1;
 	}
 	skel = bench_xdp_bpf__open();
 	if (!skel) {
 		fprintf(stderr, "error: cannot open bench_xdp.bpf.o: %s\n", strerror(errno));
-		return 1;
+		return -1;
 	}
 	memcpy((void *)skel->rodata->tmpl, pkt, len);
 	skel->rodata->tmpl_len = len;
@@ -222,7 +249,7 @@ static int cmd_gen(const struct opts *o)
 	if (err) {
 		fprintf(stderr, "error: cannot load bench_xdp.bpf.o: %s\n", strerror(-err));
 		bench_xdp_bpf__destroy(skel);
-		return 1;
+		return -1;
 	}
 	fd = bpf_program__fd(skel->progs.bench_syngen);
 	ctx.data_end = len;
@@ -243,23 +270,172 @@ static int cmd_gen(const struct opts *o)
 
 		err = bpf_prog_test_run_opts(fd, &ro);
 		if (err) {
-			err = -err;
-			fprintf(stderr, "error: BPF_PROG_TEST_RUN (live frames) on %s: %s\n",
-				o->dev, strerror(err));
+			err = -err;	/* the caller says what it makes of it */
 			break;
 		}
-		sent += repeat;
-		calls++;
+		r->sent += repeat;
+		r->calls++;
 		t1 = now();
 	} while (t1 < end);
 	t1 = now();
+	r->seconds = t1 - t0;
 	bench_xdp_bpf__destroy(skel);
-	if (err)
+	return err;
+}
+
+/* The bench_syngen sequence on a frame in user space: source port
+ * 1024..65535, then the next low 16 bits of the source address, both
+ * checksums updated incrementally.
+ */
+static void syn_next(unsigned char *frame, unsigned long long s)
+{
+	struct iphdr *iph = (void *)(frame + sizeof(struct ethhdr));
+	struct tcphdr *th = (void *)(iph + 1);
+	unsigned short port = htons(1024 + (unsigned short)(s % 64512));
+	unsigned short hi = htons((unsigned short)((s / 64512) & 0xffff));
+	unsigned short oldsrc, oldport;
+	unsigned int acc;
+
+	memcpy(&oldsrc, (unsigned char *)&iph->saddr + 2, 2);
+	memcpy((unsigned char *)&iph->saddr + 2, &hi, 2);
+	oldport = th->source;
+	th->source = port;
+	acc = (unsigned short)~iph->check;
+	acc += (unsigned short)~oldsrc + hi;
+	acc = (acc & 0xffff) + (acc >> 16);
+	acc = (acc & 0xffff) + (acc >> 16);
+	iph->check = (unsigned short)~acc;
+	acc = (unsigned short)~th->check;
+	acc += (unsigned short)~oldsrc + hi + (unsigned short)~oldport + port;
+	acc = (acc & 0xffff) + (acc >> 16);
+	acc = (acc & 0xffff) + (acc >> 16);
+	th->check = (unsigned short)~acc;
+}
+
+#define RAW_BATCH_MAX 256
+
+/* The raw-socket generator: the same frames through an AF_PACKET socket
+ * bound to DEV (protocol 0: it receives nothing), past the qdisc.
+ */
+static int gen_raw(const struct opts *o, const unsigned char *pkt, size_t len,
+		   unsigned int ifindex, struct gen_result *r)
+{
+	static unsigned char frames[RAW_BATCH_MAX][128];
+	struct mmsghdr msgs[RAW_BATCH_MAX];
+	struct iovec iov[RAW_BATCH_MAX];
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_ifindex = ifindex };
+	unsigned int i, n = o->batch > RAW_BATCH_MAX ? RAW_BATCH_MAX : o->batch;
+	unsigned long long seq = 0, enobufs = 0;
+	double t0, end;
+	int fd, one = 1;
+
+	if (len > sizeof(frames[0])) {
+		fprintf(stderr, "error: template SYN of %zu bytes too long\n", len);
+		return -1;
+	}
+	fd = socket(AF_PACKET, SOCK_RAW, 0);
+	if (fd < 0) {
+		fprintf(stderr, "error: AF_PACKET socket: %s\n", strerror(errno));
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll))) {
+		fprintf(stderr, "error: cannot bind an AF_PACKET socket to %s: %s\n", o->dev,
+			strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* Straight to the driver: no qdisc between the generator and the veth
+	 * (a kernel without it only adds the qdisc's cost: not fatal).
+	 */
+	if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)))
+		fprintf(stderr, "notice: PACKET_QDISC_BYPASS: %s (frames pass the qdisc)\n",
+			strerror(errno));
+	memset(msgs, 0, sizeof(msgs));
+	for (i = 0; i < n; i++) {
+		memcpy(frames[i], pkt, len);
+		iov[i].iov_base = frames[i];
+		iov[i].iov_len = len;
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	t0 = now();
+	end = t0 + o->seconds;
+	do {
+		int k;
+
+		for (i = 0; i < n; i++)
+			syn_next(frames[i], seq + i);
+		k = sendmmsg(fd, msgs, n, 0);
+		r->calls++;
+		if (k < 0) {
+			/* A full device queue: try again (counted, bounded by
+			 * the deadline).
+			 */
+			if (errno == ENOBUFS || errno == EAGAIN) {
+				enobufs++;
+				continue;
+			}
+			fprintf(stderr, "error: sendmmsg on %s: %s\n", o->dev, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		/* Frames not taken are sent again with the next call's numbers:
+		 * every 4-tuple is still new.
+		 */
+		seq += n;
+		r->sent += k;
+	} while (now() < end);
+	r->seconds = now() - t0;
+	close(fd);
+	if (enobufs)
+		fprintf(stderr, "notice: %llu sendmmsg calls found the device queue full\n",
+			enobufs);
+	return 0;
+}
+
+static int cmd_gen(const struct opts *o)
+{
+	unsigned char pkt[128];
+	size_t len = build_syn(o, pkt);
+	unsigned int ifindex = if_nametoindex(o->dev);
+	struct gen_result r = {};
+	const char *used = o->generator, *why = "";
+	char reason[160] = "";
+	int err;
+
+	if (!ifindex) {
+		fprintf(stderr, "error: no device '%s' in this network namespace\n", o->dev);
 		return 1;
-	printf("{\"dev\": \"%s\", \"frame_len\": %zu, \"redirect_opt\": %s, \"sent\": %llu, "
+	}
+	if (strcmp(o->generator, "raw")) {
+		used = "live";
+		err = gen_live(o, pkt, len, ifindex, &r);
+		/* auto: a refusal on the first run falls back to raw for the
+		 * whole time; a failure after frames went out is a failure.
+		 */
+		if (err > 0 && !strcmp(o->generator, "auto") && !r.calls && live_refused(err)) {
+			snprintf(reason, sizeof(reason),
+				 "live-frame BPF_PROG_TEST_RUN refused: %s", strerror(err));
+			fprintf(stderr, "notice: BPF_PROG_TEST_RUN (live frames) on %s: %s; "
+				"falling back to the raw-socket generator\n", o->dev, strerror(err));
+			why = reason;
+			used = "raw";
+			memset(&r, 0, sizeof(r));
+		} else if (err > 0) {
+			fprintf(stderr, "error: BPF_PROG_TEST_RUN (live frames) on %s: %s\n",
+				o->dev, strerror(err));
+			return 1;
+		} else if (err) {
+			return 1;
+		}
+	}
+	if (!strcmp(used, "raw") && gen_raw(o, pkt, len, ifindex, &r))
+		return 1;
+	printf("{\"dev\": \"%s\", \"generator\": \"%s\", \"fallback_reason\": \"%s\", "
+	       "\"frame_len\": %zu, \"redirect_opt\": %s, \"sent\": %llu, "
 	       "\"runs\": %llu, \"seconds\": %.6f, \"pps\": %.0f}\n",
-	       o->dev, len, o->kind >= 0 ? "true" : "false", sent, calls, t1 - t0,
-	       sent / (t1 - t0));
+	       o->dev, used, why, len, o->kind >= 0 ? "true" : "false", r.sent, r.calls,
+	       r.seconds, r.sent / r.seconds);
 	return 0;
 }
 
@@ -450,10 +626,12 @@ int main(int argc, char **argv)
 		{ "batch", required_argument, NULL, 'b' },
 		{ "kind", required_argument, NULL, 'k' },
 		{ "no-opt", no_argument, NULL, 'n' },
+		{ "generator", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct opts o = { .kind = CRAB_OPT_KIND_DEFAULT, .batch = 64, .seconds = -1 };
+	struct opts o = { .kind = CRAB_OPT_KIND_DEFAULT, .batch = 64, .seconds = -1,
+			  .generator = "auto" };
 	const char *cmd;
 	unsigned long v;
 	char *end;
@@ -524,6 +702,14 @@ int main(int argc, char **argv)
 			o.kind = v;
 			break;
 		case 'n': o.kind = -1; break;
+		case 'g':
+			if (strcmp(optarg, "auto") && strcmp(optarg, "live") && strcmp(optarg, "raw")) {
+				fprintf(stderr, "error: --generator '%s': expected auto, live or raw\n",
+					optarg);
+				return 2;
+			}
+			o.generator = optarg;
+			break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}

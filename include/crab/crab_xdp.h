@@ -8,9 +8,30 @@
  * "generations" in crab_gens (key = svc_id * CRAB_XDP_GENS + gen). Userspace
  * writes a complete backend table, active list, WRR ring and Maglev table
  * into the inactive generation, then flips crab_services[key].gen with one
- * hash-map update (which replaces the element under RCU). The data path reads
- * the service once and then only that generation, so the count it uses always
+ * hash-map update. The data path copies the service entry once (one 8-byte
+ * load) and then reads only that generation, so the count it uses always
  * matches the list it indexes.
+ *
+ * Grace period: an XDP program run is one RCU read-side critical section
+ * (native XDP runs in NAPI with bottom halves off, which RCU treats as a
+ * reader: see the comment in kernel/bpf/devmap.c dev_map_free(); generic
+ * XDP and BPF_PROG_TEST_RUN run under rcu_read_lock()). A reader that saw
+ * the old gen may still be reading that generation after the flip, and the
+ * pre-allocated hash maps hand a replaced or deleted element back out at
+ * once (htab's per-CPU spare element and free list), so a reader's element
+ * could be rewritten under it. The control plane therefore waits for a
+ * grace period before every write that could touch what a reader holds:
+ * before rewriting a generation, and before every update or delete of
+ * crab_services or crab_vips. Since the previous write ended, the wait
+ * covers every reader that could hold the generation or element about to
+ * be reused. It is taken with an update of a BPF_MAP_TYPE_ARRAY_OF_MAPS
+ * element, after which the bpf() syscall calls synchronize_rcu()
+ * (kernel/bpf/syscall.c maybe_wait_bpf_programs(): "wait for running BPF
+ * programs to complete so that userspace [...] knows that all programs that
+ * could be running use the new map value"; 6.1 calls it after every update
+ * of that map type, 6.12 after every successful one). membarrier(2)'s
+ * MEMBARRIER_CMD_GLOBAL also waits with synchronize_rcu(), but skips it when
+ * one CPU is online and is refused on nohz_full kernels.
  */
 #ifndef CRAB_XDP_H
 #define CRAB_XDP_H
@@ -31,6 +52,7 @@
 #define CRAB_XDP_MAP_SVC_CNT	"crab_svc_cnt"
 #define CRAB_XDP_MAP_BE_CNT	"crab_be_cnt"
 #define CRAB_XDP_MAP_GLOB_CNT	"crab_glob_cnt"
+#define CRAB_XDP_MAP_TX_PORTS	"crab_tx_ports"
 
 #define CRAB_XDP_NO_BACKEND	CRAB_LB_NONE	/* empty Maglev / ring slot */
 
@@ -41,7 +63,7 @@ struct crab_xdp_svc_key {
 	__u16 pad;	/* must be 0 */
 };
 
-/* crab_services value. */
+/* crab_services value: 8 bytes, read by the data path with one load. */
 struct crab_xdp_svc {
 	__u32 id;	/* 0 .. CRAB_MAX_SERVICES-1: index into the arrays */
 	__u8 policy;	/* enum crab_policy */
@@ -85,6 +107,13 @@ struct crab_xdp_gen {
 
 /* crab_rr (PERCPU_ARRAY, key svc_id): next round-robin / ring position. */
 
+/* crab_tx_ports (DEVMAP_HASH, key and value an ifindex): the other devices
+ * of this network namespace the LB is attached to natively, which can take
+ * the frames it redirects; crabctl attach/detach keep it. A next hop on any
+ * other device (a VLAN device, a device without XDP) goes to the stack.
+ */
+#define CRAB_XDP_TX_PORTS_MAX	64
+
 /* crab_svc_cnt (PERCPU_ARRAY): key svc_id * CRAB_LB_CNT_MAX + counter. */
 /* crab_be_cnt (PERCPU_ARRAY): key svc_id * CRAB_MAX_BACKENDS + slot:
  * packets sent to that backend.
@@ -98,7 +127,16 @@ struct crab_xdp_gen {
 	X(FIB_PASS, "fib_pass", "rewritten packets passed to the stack (no neighbour)") \
 	X(FIB_FAIL, "fib_fail", "no route to the backend: dropped")	\
 	X(TRUNCATED, "truncated", "truncated or bogus IP/TCP header to a VIP: dropped") \
-	X(ADJUST_FAIL, "adjust_fail", "bpf_xdp_adjust_head/store failed: dropped")
+	X(ADJUST_FAIL, "adjust_fail", "bpf_xdp_adjust_head/store failed: dropped") \
+	X(MAC_NOT_OURS, "mac_not_ours",					\
+	  "frames to another MAC, broadcast or multicast: passed, not balanced") \
+	X(IP_VERSION_BAD, "ip_version_bad",				\
+	  "IPv4 ethertype but IP version not 4: passed unparsed (the stack drops it)") \
+	X(VLAN_PASS, "vlan_pass",					\
+	  "tagged frames with no static next hop (cannot be sent on their VLAN): passed") \
+	X(NH_MAC_BAD, "nh_mac_bad", "static next-hop MAC multicast or zero: dropped") \
+	X(TX_PORT_PASS, "tx_port_pass",					\
+	  "next hop on a device the LB is not attached to (e.g. a VLAN device): passed")
 
 #define CRAB_XDP_G_ENUM(e, n, h) CRAB_XDP_G_##e,
 enum crab_xdp_global_counter {

@@ -440,6 +440,41 @@ TEST_F(Fixture, UnknownBackendMacIsTxErrorUntilLearned)
     EXPECT_EQ(out(), expect_to(in, 0).build());
 }
 
+// A learned MAC that expires unrefreshed: SYNs to that backend are dropped
+// and counted (no_neigh, tx_error) until a reply to a new request comes;
+// a reply nobody asked for does not make it usable again.
+TEST_F(Fixture, ExpiredNeighbourDropsUntilReResolved)
+{
+    ServiceSpec s{{{kVip}, 80}, CRAB_POLICY_RR, CRAB_LEGACY_DROP};
+    service_add(t, s);
+    backend_add(t, BackendSpec{s.ep, {kDip[0]}, 1, std::nullopt});
+    NeighTable aged(16, 2000);
+    Pkt in;
+    in.tcpopts = crab_opt(kVip);
+    auto go = [&] {
+        buf.assign(kHeadroom, 0xee);
+        Bytes b = in.build();
+        buf.insert(buf.end(), b.begin(), b.end());
+        f = Frame{buf.data() + kHeadroom, static_cast<uint32_t>(b.size()), kHeadroom};
+        return process(cfg, t, aged, *st, f);
+    };
+    ASSERT_EQ(aged.want(kDip[0], 0), NeighTable::Want::Send);
+    ASSERT_EQ(aged.learn(kDip[0], be_mac(0), 10), NeighTable::Learn::Learned);
+    ASSERT_EQ(go(), Verdict::Tx);
+    EXPECT_EQ(out(), expect_to(in, 0).build());
+    ASSERT_EQ(aged.expire(2010), 1u);
+    EXPECT_EQ(go(), Verdict::Drop);
+    EXPECT_EQ(st->g[G_NO_NEIGH].get(), 1u);
+    EXPECT_EQ(c(CRAB_LB_CNT_TX_ERROR), 1u);
+    EXPECT_EQ(aged.learn(kDip[0], be_mac(1), 2020), NeighTable::Learn::Unsolicited);
+    EXPECT_EQ(go(), Verdict::Drop);
+    ASSERT_EQ(aged.want(kDip[0], 2030), NeighTable::Want::Send);
+    ASSERT_EQ(aged.learn(kDip[0], be_mac(0), 2040), NeighTable::Learn::Learned);
+    ASSERT_EQ(go(), Verdict::Tx);
+    EXPECT_EQ(out(), expect_to(in, 0).build());
+    EXPECT_EQ(st->g[G_NO_NEIGH].get(), 2u);
+}
+
 TEST_F(Fixture, DrainedBackendGetsNoNewSyns)
 {
     svc(CRAB_POLICY_RR, CRAB_LEGACY_DROP);
@@ -621,8 +656,10 @@ TEST(Rcu, ReadersNeverSeeCountNotMatchingList)
     std::atomic<bool> stop{false};
     std::atomic<uint64_t> bad{0}, reads{0}, during{0}, after{0};
     std::set<size_t> sizes_before, sizes_after;  // reader's; read after join
+    RcuReader rd;
+    ASSERT_EQ(p.register_reader(rd), 0);
     std::thread r([&] {
-        p.online(0);
+        p.online(rd);
         while (!stop.load()) {
             // The phase before and after the read brackets when it happened.
             int ph0 = phase.load();
@@ -643,15 +680,15 @@ TEST(Rcu, ReadersNeverSeeCountNotMatchingList)
                 after++;
             }
             reads++;
-            p.quiescent(0);
+            p.quiescent(rd);
         }
-        p.offline(0);
+        p.offline(rd);
     });
     while (reads.load() == 0)
         std::this_thread::yield();
     phase = 1;
     for (int n = 0; n < kPublishes; n++)
-        p.publish(mk(2 + n % 7));  // 2..8 backends; the last has 2 + 199 % 7 = 5
+        EXPECT_TRUE(p.publish(mk(2 + n % 7), std::chrono::seconds(60)).ok);  // 2..8 backends; the last has 2 + 199 % 7 = 5
     phase = 2;
     while (after.load() == 0)
         std::this_thread::yield();

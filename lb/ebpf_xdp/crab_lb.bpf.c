@@ -8,9 +8,14 @@
  *   - SYN without it: per service drop / insert (grow by 8 bytes) / hash (DSR);
  *   - other TCP to the VIP: hash mode -> Maglev DSR, else drop;
  *   - fragments to a VIP: drop.
- * Everything else is XDP_PASS, untouched. All tables (active lists, WRR
- * ring, Maglev) are computed by crabctl; see include/crab/crab_xdp.h for the
- * generation flip that makes updates atomic for this program. The flow
+ * Everything else is XDP_PASS, untouched: frames not addressed to the
+ * device's MAC (another host's, broadcast, multicast), frames whose IPv4
+ * header is not version 4, and frames this program cannot send itself (a
+ * VLAN-tagged frame whose next hop needs the FIB, a next hop on a device
+ * the LB is not attached to) go to the stack, counted.
+ * All tables (active lists, WRR ring, Maglev) are computed by crabctl; see
+ * include/crab/crab_xdp.h for the generation flip and the grace period that
+ * make updates atomic for this program. The flow
  * hash, the picks over those tables and the checksum arithmetic are the
  * shared model's (include/crab/crab_lb_model.h, crab_csum.h), as in the
  * netfilter and DPDK LBs.
@@ -41,6 +46,14 @@
 /* Load-time settings (rodata), set by the loader before load. */
 const volatile __u8 crab_opt_kind = CRAB_OPT_KIND_DEFAULT;
 const volatile __u16 crab_opt_exid = CRAB_OPT_EXID_DEFAULT;
+/* The MAC of the device the program is attached to: only frames addressed
+ * to it are balanced, and it is the source of frames sent back out of it.
+ * All zero (not set) balances nothing.
+ */
+const volatile __u8 crab_dev_mac[ETH_ALEN];
+
+_Static_assert(sizeof(struct crab_xdp_svc) == sizeof(__u64),
+	       "the service entry is copied with one 8-byte load");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -91,6 +104,14 @@ struct {
 } crab_be_cnt SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, CRAB_XDP_TX_PORTS_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crab_tx_ports SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CRAB_XDP_G_MAX);
 	__type(key, __u32);
@@ -109,6 +130,15 @@ struct pkt {
 	__be16 dport;
 	__u16 tot_len;	/* host order */
 	__u8 syn_only;	/* SYN set, ACK clear */
+	__u8 vlan;	/* the frame carries an 802.1Q tag */
+};
+
+/* Where xmit() sends a frame; decided before the frame is rewritten. */
+struct nexthop {
+	__u8 dmac[ETH_ALEN];
+	__u8 smac[ETH_ALEN];
+	__u32 ifindex;	/* crab_tx_ports key when action is XDP_REDIRECT */
+	int action;	/* XDP_TX, XDP_REDIRECT, XDP_PASS or XDP_DROP */
 };
 
 static __always_inline void glob_cnt(__u32 c)
@@ -135,6 +165,26 @@ static __always_inline void be_cnt(__u32 id, __u32 slot)
 
 	if (v)
 		*v += 1;
+}
+
+/* @m is the device's own (unicast) MAC, as configured by the loader. */
+static __always_inline int mac_is_dev(const __u8 *m)
+{
+	__u8 diff = 0, any = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < ETH_ALEN; i++) {
+		diff |= m[i] ^ crab_dev_mac[i];
+		any |= crab_dev_mac[i];
+	}
+	return any && !diff;
+}
+
+/* A MAC a frame may be sent to as its next hop: unicast, not all zero. */
+static __always_inline int mac_is_unicast(const __u8 *m)
+{
+	return !(m[0] & 1) && (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]);
 }
 
 /*
@@ -227,56 +277,131 @@ hash_backend(const struct crab_xdp_gen *g, const struct pkt *p, int syn,
 }
 
 /*
- * Send the (already rewritten) frame to @be. @dsr: daddr is still the VIP,
- * so the stack could not forward it; a missing neighbour is then a drop.
+ * The next hop for a frame to @be, decided before anything is rewritten.
+ * @grow: bytes the IP packet is about to gain (insert mode): a packet that
+ * would then exceed the egress MTU gets CRAB_LB_CNT_NO_ROOM and no rewrite
+ * (docs/PROTOCOL.md 3.2). @dsr: daddr stays the VIP, so the stack could not
+ * forward the frame; a missing neighbour is then a drop.
  */
-static __always_inline int xmit(struct xdp_md *ctx, const struct pkt *p,
-				const struct crab_xdp_backend *be, __u32 svc_id,
-				int dsr)
+static __always_inline int route(struct xdp_md *ctx, const struct pkt *p,
+				 const struct crab_xdp_backend *be, __u32 svc_id,
+				 __u32 grow, int dsr, struct nexthop *nh)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
 	struct bpf_fib_lookup fib = {};
-	int rc;
+	__u32 mtu_len = p->tot_len;
+	int rc, i;
 
-	if ((void *)(eth + 1) > data_end) {
-		glob_cnt(CRAB_XDP_G_ADJUST_FAIL);
-		return XDP_DROP;
-	}
 	if (be->flags & CRAB_XDP_BE_HAS_MAC) {
-		/* Static next hop on the ingress segment. */
-		__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
-		__builtin_memcpy(eth->h_dest, be->mac, ETH_ALEN);
-		glob_cnt(CRAB_XDP_G_TX);
+		/* Static next hop on the ingress segment (its VLAN too: the tag
+		 * stays), sent from the device's own MAC.
+		 */
+		if (!mac_is_unicast(be->mac)) {
+			glob_cnt(CRAB_XDP_G_NH_MAC_BAD);
+			svc_cnt(svc_id, CRAB_LB_CNT_TX_ERROR);
+			nh->action = XDP_DROP;
+			return XDP_DROP;
+		}
+		if (grow && bpf_check_mtu(ctx, 0, &mtu_len, grow, 0)) {
+			svc_cnt(svc_id, CRAB_LB_CNT_NO_ROOM);
+			nh->action = XDP_DROP;
+			return XDP_DROP;
+		}
+#pragma unroll
+		for (i = 0; i < ETH_ALEN; i++) {
+			nh->dmac[i] = be->mac[i];
+			nh->smac[i] = crab_dev_mac[i];
+		}
+		nh->action = XDP_TX;
 		return XDP_TX;
+	}
+	if (p->vlan) {
+		if (grow && bpf_check_mtu(ctx, 0, &mtu_len, grow, 0)) {
+			svc_cnt(svc_id, CRAB_LB_CNT_NO_ROOM);
+			nh->action = XDP_DROP;
+			return XDP_DROP;
+		}
+		/* bpf_fib_lookup() knows nothing of VLANs (it clears
+		 * h_vlan_TCI): the egress it names would be the parent device
+		 * with a stale tag, or a VLAN device, which cannot take XDP
+		 * frames (a bpf_redirect() to it is dropped by the kernel).
+		 * The stack forwards what this program cannot send.
+		 */
+		glob_cnt(CRAB_XDP_G_VLAN_PASS);
+		nh->action = XDP_PASS;
+		return XDP_PASS;
 	}
 
 	fib.family = AF_INET;
 	fib.l4_protocol = IPPROTO_TCP;
-	fib.tot_len = p->tot_len;
+	fib.tot_len = p->tot_len + grow;
 	fib.ipv4_src = p->saddr;
 	fib.ipv4_dst = be->dip;
 	fib.ifindex = ctx->ingress_ifindex;
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
-		__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+		__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
+		__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
+		nh->ifindex = fib.ifindex;
 		if (fib.ifindex == ctx->ingress_ifindex) {
-			glob_cnt(CRAB_XDP_G_TX);
+			nh->action = XDP_TX;
 			return XDP_TX;
 		}
-		glob_cnt(CRAB_XDP_G_REDIRECT);
-		return bpf_redirect(fib.ifindex, 0);
+		/*
+		 * Another device takes redirected frames only if it can
+		 * transmit XDP frames: a VLAN device never can, many drivers
+		 * only with an XDP program loaded. bpf_redirect() to such a
+		 * device is dropped by the kernel after this program counted
+		 * it sent: redirect only to the LB's own native ports, hand
+		 * the rest to the stack.
+		 */
+		if (!bpf_map_lookup_elem(&crab_tx_ports, &fib.ifindex)) {
+			glob_cnt(CRAB_XDP_G_TX_PORT_PASS);
+			nh->action = XDP_PASS;
+			return XDP_PASS;
+		}
+		nh->action = XDP_REDIRECT;
+		return XDP_REDIRECT;
+	}
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED && grow) {
+		svc_cnt(svc_id, CRAB_LB_CNT_NO_ROOM);
+		nh->action = XDP_DROP;
+		return XDP_DROP;
 	}
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH && !dsr) {
-		/* daddr is the DIP now: the stack resolves and forwards it. */
+		/* daddr is the DIP once rewritten: the stack resolves and
+		 * forwards it.
+		 */
 		glob_cnt(CRAB_XDP_G_FIB_PASS);
+		nh->action = XDP_PASS;
 		return XDP_PASS;
 	}
 	glob_cnt(CRAB_XDP_G_FIB_FAIL);
 	svc_cnt(svc_id, CRAB_LB_CNT_TX_ERROR);
+	nh->action = XDP_DROP;
 	return XDP_DROP;
+}
+
+/* Send the (rewritten) frame as route() decided. */
+static __always_inline int xmit(struct xdp_md *ctx, const struct nexthop *nh)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	if (nh->action == XDP_PASS)
+		return XDP_PASS;
+	if ((void *)(eth + 1) > data_end) {
+		glob_cnt(CRAB_XDP_G_ADJUST_FAIL);
+		return XDP_DROP;
+	}
+	__builtin_memcpy(eth->h_dest, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, nh->smac, ETH_ALEN);
+	if (nh->action == XDP_TX) {
+		glob_cnt(CRAB_XDP_G_TX);
+		return XDP_TX;
+	}
+	glob_cnt(CRAB_XDP_G_REDIRECT);
+	return bpf_redirect_map(&crab_tx_ports, nh->ifindex, 0);
 }
 
 /*
@@ -394,6 +519,7 @@ static __always_inline int do_hash(struct xdp_md *ctx, const struct pkt *p,
 				   const struct crab_xdp_gen *g, __u32 what)
 {
 	const struct crab_xdp_backend *be;
+	struct nexthop nh = {};
 	__u32 slot = 0;
 	int draining = 0;
 
@@ -406,9 +532,11 @@ static __always_inline int do_hash(struct xdp_md *ctx, const struct pkt *p,
 		svc_cnt(svc->id, CRAB_LB_CNT_NO_BACKEND);
 		return XDP_DROP;
 	}
+	if (route(ctx, p, be, svc->id, 0, 1, &nh) == XDP_DROP)
+		return XDP_DROP;
 	svc_cnt(svc->id, what);
 	be_cnt(svc->id, slot);
-	return xmit(ctx, p, be, svc->id, 1);
+	return xmit(ctx, &nh);
 }
 
 SEC("xdp")
@@ -420,6 +548,11 @@ int crab_lb_xdp(struct xdp_md *ctx)
 	const struct crab_xdp_backend *be;
 	const struct crab_xdp_svc *svc;
 	const struct crab_xdp_gen *g;
+	union {
+		__u64 raw;
+		struct crab_xdp_svc s;
+	} sv;
+	struct nexthop nh = {};
 	struct crab_xdp_vip *vip;
 	struct crab_opt_walk w = {};
 	struct ethhdr *eth = data;
@@ -432,6 +565,17 @@ int crab_lb_xdp(struct xdp_md *ctx)
 
 	if ((void *)(eth + 1) > data_end)
 		goto pass;
+	/*
+	 * Only frames to this device's MAC are ours. A switch floods unknown
+	 * unicast to every port and broadcast/multicast reach every host:
+	 * two LBs behind one VIP would both forward such a frame, and a
+	 * frame to another host is that host's (the stack drops what is not
+	 * PACKET_HOST).
+	 */
+	if (!mac_is_dev(eth->h_dest)) {
+		glob_cnt(CRAB_XDP_G_MAC_NOT_OURS);
+		return XDP_PASS;
+	}
 	p.l3off = sizeof(*eth);
 	proto = eth->h_proto;
 	if (proto == bpf_htons(ETH_P_8021Q_)) {
@@ -442,12 +586,23 @@ int crab_lb_xdp(struct xdp_md *ctx)
 			goto pass;
 		proto = *inner;
 		p.l3off += 4;
+		p.vlan = 1;
 	}
 	if (proto != bpf_htons(ETH_P_IP))
 		goto pass;
 	iph = data + p.l3off;
 	if ((void *)(iph + 1) > data_end)
 		goto pass;
+	/*
+	 * Not an IPv4 header whatever the ethertype says: none of its fields
+	 * (daddr included) means anything, so it cannot be addressed to a
+	 * VIP. Passed unparsed and counted; ip_rcv() drops it and counts it
+	 * as an IP header error.
+	 */
+	if (iph->version != 4) {
+		glob_cnt(CRAB_XDP_G_IP_VERSION_BAD);
+		return XDP_PASS;
+	}
 
 	/*
 	 * Fast path: an unfragmented TCP segment with a sane header is keyed
@@ -482,6 +637,13 @@ int crab_lb_xdp(struct xdp_md *ctx)
 	svc = bpf_map_lookup_elem(&crab_services, &key);
 	if (!svc)
 		goto pass;
+	/*
+	 * One copy of the entry, one 8-byte load, and only the copy from here
+	 * on: id, policy, legacy mode and generation come from the same
+	 * version of the entry (include/crab/crab_xdp.h: publication).
+	 */
+	sv.raw = *(volatile const __u64 *)svc;
+	svc = &sv.s;
 	gkey = svc->id * CRAB_XDP_GENS + (svc->gen & 1);
 	g = bpf_map_lookup_elem(&crab_gens, &gkey);
 	if (!g) {
@@ -521,13 +683,15 @@ int crab_lb_xdp(struct xdp_md *ctx)
 		be = pick_backend(svc, g, &slot);
 		if (!be)
 			goto no_backend;
+		if (route(ctx, &p, be, svc->id, 0, 0, &nh) == XDP_DROP)
+			return XDP_DROP;
 		if (rewrite_redirect(ctx, &p, be->dip,
 				     sizeof(*th) + w.st.res.off +
 				     crab_opt_addr_off(&w.st.cfg)))
 			goto adjust_fail;
 		svc_cnt(svc->id, CRAB_LB_CNT_SYN_REDIRECTED);
 		be_cnt(svc->id, slot);
-		return xmit(ctx, &p, be, svc->id, 0);
+		return xmit(ctx, &nh);
 	}
 
 	/* A legacy SYN (a malformed walk counts as "no option"). */
@@ -540,11 +704,14 @@ int crab_lb_xdp(struct xdp_md *ctx)
 		be = pick_backend(svc, g, &slot);
 		if (!be)
 			goto no_backend;
+		/* Not grown past the egress MTU: refused, counted as no_room. */
+		if (route(ctx, &p, be, svc->id, TCPOLEN_CRAB_ALIGNED, 0, &nh) == XDP_DROP)
+			return XDP_DROP;
 		if (rewrite_insert(ctx, &p, be->dip, &w.st.cfg))
 			goto adjust_fail;
 		svc_cnt(svc->id, CRAB_LB_CNT_SYN_INSERTED);
 		be_cnt(svc->id, slot);
-		return xmit(ctx, &p, be, svc->id, 0);
+		return xmit(ctx, &nh);
 	case CRAB_LEGACY_HASH:
 		return do_hash(ctx, &p, svc, g, CRAB_LB_CNT_SYN_HASHED);
 	default:

@@ -97,7 +97,7 @@ def dsr_to(be, **kw):
     return frame(LB_MAC, be[1], VIP, **kw)
 
 
-def case(name, desc, services, packets, counters=None, opt_kind=42, lbs=None):
+def case(name, desc, services, packets, counters=None, opt_kind=42, lbs=None, xdp_global=None):
     c = {"name": name, "description": desc,
          "config": {"opt_kind": opt_kind, "services": services},
          "packets": packets}
@@ -105,6 +105,8 @@ def case(name, desc, services, packets, counters=None, opt_kind=42, lbs=None):
         c["counters"] = counters
     if lbs:
         c["lbs"] = lbs
+    if xdp_global:
+        c["xdp_global_counters"] = xdp_global
     return c
 
 
@@ -233,6 +235,22 @@ def cases():
     out.append(case(
         "vip_udp_pass", "UDP to the VIP passes",
         [svc()], [verdict(inp(l4="udp"), "pass")]))
+    # --- frames not addressed to the LB, or not IPv4 whatever the ethertype
+    for name, mac in (("other_host", "02:00:00:00:00:99"), ("broadcast", "ff:ff:ff:ff:ff:ff"),
+                      ("multicast", "01:00:5e:00:00:01")):
+        out.append(case(
+            "dst_mac_%s_pass" % name,
+            "capable SYN to the VIP in a frame to %s: not the LB's (a switch floods such frames to every "
+            "port: two LBs would both forward it), passes untouched" % mac,
+            [svc()], [verdict(frame(CLI_MAC, mac, VIP, opts=cap), "pass")], {"syn_redirected": 0},
+            xdp_global={"mac_not_ours": 1}))
+    bad_ver = bytearray(raw(inp(opts=cap)))
+    bad_ver[14] = 0x65  # version 6, ihl 5, under ethertype IPv4
+    out.append(case(
+        "ip_version_not_4_pass", "ethertype IPv4, IP version 6: not parsed as IPv4 (its daddr means "
+        "nothing), passed for the stack to drop",
+        [svc()], [{"in": bytes(bad_ver).hex(), "verdict": "pass"}], {"syn_redirected": 0},
+        lbs=["xdp"], xdp_global={"ip_version_bad": 1}))
     # --- fragments
     out.append(case(
         "fragment_first_drop", "first fragment (MF) to the VIP: drop and count",

@@ -45,32 +45,11 @@ grep -qxF -- "$kver" "$img/kernels" || die "kernel $kver is not in $img/kernels"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not installed (make deps)"
 vmlinuz=$img/vmlinuz-$kver initrd=$img/initrd.img-$kver
 
-# Is KVM usable? A kernel that reaches its root mount and panics (no root
-# device, panic=-1, -no-reboot) under KVM within the bound says yes.
-kvm_works() {
-	[ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
-	local f=${XDG_CACHE_HOME:-$HOME/.cache}/crab/kvm-probe id ans t
-	id=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)
-	if [ -n "$id" ] && [ "$(cut -d' ' -f1 "$f" 2>/dev/null)" = "$id" ]; then
-		ans=$(cut -d' ' -f2 "$f")
-	else
-		t=$(mktemp)
-		timeout -k 2 20 qemu-system-x86_64 -accel kvm -cpu host -m 256 -display none \
-			-monitor none -nic none -no-reboot -serial "file:$t" -kernel "$vmlinuz" \
-			-append "console=ttyS0 panic=-1 root=/dev/crab-kvm-probe" </dev/null >/dev/null 2>&1
-		if [ $? = 0 ] && grep -aq -e 'Kernel panic' -e 'VFS:' "$t"; then ans=yes; else ans=no; fi
-		rm -f "$t"
-		mkdir -p "$(dirname "$f")" && echo "$id $ans" >"$f"
-		echo "boot: KVM probe: $ans" >&2
-	fi
-	[ "$ans" = yes ]
-}
-case ${CRAB_VM_ACCEL:-auto} in
-kvm) accel=(-accel kvm -cpu host) ;;
-tcg) accel=(-accel tcg -cpu max) ;;
-auto) if kvm_works; then accel=(-accel kvm -cpu host); else accel=(-accel tcg -cpu max); fi ;;
-*) die "CRAB_VM_ACCEL must be kvm, tcg or auto" ;;
-esac
+# KVM where it runs a guest, TCG otherwise (tools/vm/accel.sh).
+# shellcheck source=tools/vm/accel.sh
+source "$(dirname "$0")/../vm/accel.sh"
+crab_vm_accel "$vmlinuz" || exit 2
+accel=("${CRAB_ACCEL_ARGS[@]}")
 
 fmt=raw
 [ "$(head -c4 "$disk")" = "QFI$(printf '\xfb')" ] && fmt=qcow2

@@ -111,11 +111,16 @@ trap 'rm -rf "$run"' EXIT
 } >"$run/job.env"
 console=$run/console.log
 
-echo "# vm: booting $name ($kver) under QEMU/TCG, timeout ${timeout}s, run directory $run"
+# ---- accelerator: KVM where it works, TCG otherwise (tools/vm/accel.sh) -------
+# shellcheck source=tools/vm/accel.sh
+source "$top/tools/vm/accel.sh"
+crab_vm_accel "$image" || exit 2
+
+echo "# vm: booting $name ($kver) under QEMU/${CRAB_ACCEL^^}, timeout ${timeout}s, run directory $run"
 start=$(date +%s)
 # -no-reboot: a guest panic (panic=-1 reboots) or poweroff ends QEMU.
 timeout -k 5 "$timeout" qemu-system-x86_64 \
-	-accel tcg -cpu max -smp "${CRAB_VM_CPUS:-2}" -m "$mem" \
+	"${CRAB_ACCEL_ARGS[@]}" -smp "${CRAB_VM_CPUS:-2}" -m "$mem" \
 	-display none -monitor none -serial stdio -no-reboot -nic none \
 	-kernel "$image" -initrd "$initrd" \
 	-append "console=ttyS0 loglevel=5 panic=-1 crab.run=$run crab.top=$top" \

@@ -158,6 +158,12 @@ Backend parse_backend(const toml::value& t, const std::string& file, const std::
     if (auto* m = get(t, "mac")) {
         b.mac = parse_value(*m, file, field + ".mac", [](const std::string& s) { return parse_mac(s); });
         b.has_mac = true;
+        // A static next hop is one host: frames are sent to it.
+        if (b.mac[0] & 1)
+            fail(*m, file, field + ".mac",
+                 to_string(b.mac) + " is a multicast or broadcast address (a next-hop MAC must be unicast)");
+        if (b.mac == Mac{})
+            fail(*m, file, field + ".mac", to_string(b.mac) + " is all zero (a next-hop MAC must be a host's)");
     }
     return b;
 }

@@ -12,7 +12,7 @@
 //   crabctl lb xdp backend del VIP:PORT DIP --dev DEV
 //   crabctl [--json] lb xdp show --dev DEV
 //   crabctl [--json] lb xdp stats --dev DEV
-//   crabctl [--json] lb xdp conformance FIXTURES.json [--case NAME]
+//   crabctl [--json] lb xdp conformance FIXTURES.json [--case NAME] [--port-mac MAC]
 //
 // The same map functions back crab::LbDriver "xdp" (crabctl apply, show,
 // stats, health; see lb_driver.hpp), which adds in-place service and backend
@@ -21,12 +21,16 @@
 // State lives only in the maps pinned under /sys/fs/bpf/crab/<DEV>/, so any
 // crabctl invocation (or bpftool) sees the same configuration. Backend set
 // changes are written to the service's inactive generation and published by
-// one update of the service entry (see include/crab/crab_xdp.h).
+// one update of the service entry, each write after a grace period (see
+// include/crab/crab_xdp.h and wait_for_readers()).
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -146,6 +150,34 @@ void map_update(int fd, const void* key, const void* val, uint64_t flags, const 
         throw Error(std::string("updating ") + what + ": " + errstr(errno));
 }
 
+// Wait for an RCU grace period: when this returns, every run of the XDP
+// program (one RCU read-side critical section each) that started before
+// the call has finished. Called before every write that could touch what
+// such a run may still hold: a generation about to be rewritten, an element
+// of crab_services or crab_vips the hash map may hand back out (the
+// publication model in include/crab/crab_xdp.h says why that suffices).
+// The wait is the kernel's own: a successful update of a
+// BPF_MAP_TYPE_ARRAY_OF_MAPS element returns from bpf() only after
+// synchronize_rcu() (kernel/bpf/syscall.c maybe_wait_bpf_programs()). The
+// map-in-map pair is private to this process and used for nothing else.
+void wait_for_readers()
+{
+    static int outer = -1, inner = -1;
+    if (outer < 0) {
+        if (inner < 0)
+            inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "crab_gp_inner", 4, 4, 1, nullptr);
+        if (inner < 0)
+            throw Error("creating the map that waits for the data path's readers: " + errstr(errno));
+        LIBBPF_OPTS(bpf_map_create_opts, o, .inner_map_fd = static_cast<__u32>(inner));
+        outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "crab_gp", 4, 4, 1, &o);
+        if (outer < 0)
+            throw Error("creating the map that waits for the data path's readers: " + errstr(errno));
+    }
+    uint32_t key = 0, val = static_cast<uint32_t>(inner);
+    if (bpf_map_update_elem(outer, &key, &val, BPF_ANY))
+        throw Error("waiting for the data path's readers (grace period): " + errstr(errno));
+}
+
 int ncpus()
 {
     static int n = libbpf_num_possible_cpus();
@@ -237,10 +269,15 @@ void rebuild_tables(crab_xdp_gen& g)
     }
 }
 
-// Write @g into the inactive generation of @ep's service, then flip.
+// Write @g into the inactive generation of @ep's service, then flip. The
+// inactive generation was active until the last flip, and a packet that
+// looked the service up before that flip may still be reading it: wait for
+// those packets first (and for any holder of the service element the flip
+// replaces, see wait_for_readers()).
 void publish(const Maps& m, const crab::Endpoint& ep, crab_xdp_svc svc, crab_xdp_gen& g)
 {
     rebuild_tables(g);
+    wait_for_readers();
     uint32_t next = (svc.gen & 1) ^ 1;
     uint32_t key = svc.id * CRAB_XDP_GENS + next;
     map_update(m.gens, &key, &g, BPF_ANY, "backend generation");
@@ -264,6 +301,9 @@ void service_add(const Maps& m, const crab::Endpoint& ep, crab_policy pol, crab_
     if (id == CRAB_MAX_SERVICES)
         throw Error("no room for service " + crab::to_string(ep) + ": limit is " +
                     std::to_string(CRAB_MAX_SERVICES));
+    // The id may be one a deleted service used, still read by packets that
+    // found that service before its deletion.
+    wait_for_readers();
     // Fresh state for the id: empty generations, zero counters.
     auto g = std::make_unique<crab_xdp_gen>();
     std::memset(g.get(), 0, sizeof(*g));
@@ -305,6 +345,7 @@ void service_del(const Maps& m, const crab::Endpoint& ep)
 {
     auto svc = need_service(m, ep);
     auto k = svc_key(ep);
+    wait_for_readers();
     if (bpf_map_delete_elem(m.services, &k))
         throw Error("deleting service " + crab::to_string(ep) + ": " + errstr(errno));
     __be32 vip = k.vip;
@@ -331,10 +372,27 @@ int find_backend(const crab_xdp_gen& g, uint32_t dip_host)
     return -1;
 }
 
-std::optional<std::array<uint8_t, 6>> parse_mac(const std::string& s)
+std::string mac_str(const uint8_t* m)
 {
-    if (s.empty())
-        return std::nullopt;
+    char buf[18];
+    std::snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    return buf;
+}
+
+// A static next-hop MAC must be one host's: frames are sent to it, and the
+// data path drops (nh_mac_bad) what it would send to a group or to nobody.
+void check_next_hop_mac(const std::array<uint8_t, 6>& m)
+{
+    if (m[0] & 1)
+        throw Error("next-hop MAC " + mac_str(m.data()) + " is a multicast or broadcast address (a backend's MAC "
+                    "must be unicast)", crab::kExitUsage);
+    if (!(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]))
+        throw Error("next-hop MAC " + mac_str(m.data()) + " is all zero (a backend's MAC must be a host's)",
+                    crab::kExitUsage);
+}
+
+std::array<uint8_t, 6> parse_mac_value(const std::string& s)
+{
     std::array<uint8_t, 6> mac{};
     unsigned int b[6];
     char extra;
@@ -348,16 +406,21 @@ std::optional<std::array<uint8_t, 6>> parse_mac(const std::string& s)
     return mac;
 }
 
-std::string mac_str(const uint8_t* m)
+// A backend's static next-hop MAC ("" = none): syntax and unicast.
+std::optional<std::array<uint8_t, 6>> parse_mac(const std::string& s)
 {
-    char buf[18];
-    std::snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-    return buf;
+    if (s.empty())
+        return std::nullopt;
+    auto mac = parse_mac_value(s);
+    check_next_hop_mac(mac);
+    return mac;
 }
 
 void backend_add(const Maps& m, const crab::Endpoint& ep, crab::Ipv4 dip, uint32_t weight,
                  const std::optional<std::array<uint8_t, 6>>& mac, bool drain = false)
 {
+    if (mac)
+        check_next_hop_mac(*mac);
     auto svc = need_service(m, ep);
     auto g = read_gen(m, svc.id, svc.gen);
     if (find_backend(*g, dip.addr) >= 0)
@@ -414,6 +477,7 @@ void service_set(const Maps& m, const crab::Endpoint& ep, crab_policy pol, crab_
     svc.policy = static_cast<uint8_t>(pol);
     svc.legacy = static_cast<uint8_t>(leg);
     auto k = svc_key(ep);
+    wait_for_readers();
     map_update(m.services, &k, &svc, BPF_EXIST, "service");
 }
 
@@ -425,6 +489,8 @@ void backend_set(const Maps& m, const crab::Endpoint& ep, crab::Ipv4 dip, uint32
     if (weight < 1 || weight > CRAB_WEIGHT_MAX)
         throw Error("invalid weight " + std::to_string(weight) + ": expected 1.." + std::to_string(CRAB_WEIGHT_MAX),
                     crab::kExitUsage);
+    if (mac)
+        check_next_hop_mac(*mac);
     auto svc = need_service(m, ep);
     auto g = read_gen(m, svc.id, svc.gen);
     int slot = need_backend(*g, ep, dip);
@@ -526,6 +592,7 @@ void remove_pins(const std::string& dev)
     std::string dir = pin_dir(dev);
     for (const char* n : kMapNames)
         unlink((dir + "/" + n).c_str());
+    unlink((dir + "/" CRAB_XDP_MAP_TX_PORTS).c_str());
     rmdir(dir.c_str());
 }
 
@@ -663,15 +730,40 @@ std::string refusal_reason(const std::string& log)
     return lines.empty() ? std::string("no message from libxdp") : lines.back();
 }
 
-// A fresh LB object whose maps are (re)used from the pin directory.
+// The MAC address of Ethernet device @dev in our network namespace (an
+// ioctl: /sys/class/net may show another namespace's devices).
+std::array<uint8_t, 6> dev_mac(const std::string& dev)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        throw Error("reading the MAC address of " + dev + ": " + errstr(errno));
+    ifreq ifr{};
+    std::snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev.c_str());
+    int rc = ioctl(fd, SIOCGIFHWADDR, &ifr);
+    int err = errno;
+    close(fd);
+    if (rc)
+        throw Error("reading the MAC address of " + dev + ": " + errstr(err));
+    if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER)
+        throw Error(dev + " is not an Ethernet device: the XDP LB balances Ethernet frames", crab::kExitUsage);
+    std::array<uint8_t, 6> m{};
+    std::memcpy(m.data(), ifr.ifr_hwaddr.sa_data, 6);
+    return m;
+}
+
+// A fresh LB object whose maps are (re)used from the pin directory. The
+// device's MAC is a load-time setting: only frames to it are balanced
+// (re-attach after changing it).
 crab_lb_bpf* open_lb(const AttachOptions& o, const std::string& dir)
 {
+    auto mac = dev_mac(o.dev);
     LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dir.c_str());
     crab_lb_bpf* skel = crab_lb_bpf__open_opts(&oo);
     if (!skel)
         return nullptr;
     skel->rodata->crab_opt_kind = static_cast<uint8_t>(o.kind);
     skel->rodata->crab_opt_exid = static_cast<uint16_t>(o.exid);
+    std::memcpy(skel->rodata->crab_dev_mac, mac.data(), 6);
     return skel;
 }
 
@@ -729,9 +821,77 @@ int attach_direct(const AttachOptions& o, const std::string& dir, int ifindex, x
 
 void run_detach_prog(const std::string& dev, int ifindex);
 
+// The LB's other native ports in this network namespace: devices with a
+// pin directory that exist here and run the LB in native mode.
+std::vector<std::pair<std::string, int>> native_ports(const std::string& dev)
+{
+    std::vector<std::pair<std::string, int>> out;
+    DIR* d = opendir(CRAB_XDP_PIN_ROOT);
+    if (!d)
+        return out;
+    while (dirent* e = readdir(d)) {
+        std::string n = e->d_name;
+        if (n == "." || n == ".." || n == dev)
+            continue;
+        unsigned idx = if_nametoindex(n.c_str());
+        if (!idx)
+            continue;
+        AttachState st = attach_state(static_cast<int>(idx));
+        if (st.attached && st.mode == XDP_MODE_NATIVE)
+            out.emplace_back(n, static_cast<int>(idx));
+    }
+    closedir(d);
+    return out;
+}
+
+int open_tx_ports(const std::string& dev)
+{
+    return bpf_obj_get((pin_dir(dev) + "/" CRAB_XDP_MAP_TX_PORTS).c_str());
+}
+
+// @dev (attached natively as @ifindex) and the LB's other native ports
+// become each other's redirect targets (crab_tx_ports): only a device
+// running the LB natively is known to take XDP frames.
+void tx_ports_join(const std::string& dev, int ifindex)
+{
+    int own = open_tx_ports(dev);
+    if (own < 0)
+        throw Error("opening " + pin_dir(dev) + "/" CRAB_XDP_MAP_TX_PORTS ": " + errstr(errno));
+    std::string err;
+    for (const auto& [name, idx] : native_ports(dev)) {
+        uint32_t k = static_cast<uint32_t>(idx), v = k;
+        if (bpf_map_update_elem(own, &k, &v, BPF_ANY))
+            err = "adding " + name + " to the redirect targets of " + dev + ": " + errstr(errno);
+        int other = open_tx_ports(name);
+        if (other < 0)
+            continue;  // attached by a crabctl without redirect targets
+        k = v = static_cast<uint32_t>(ifindex);
+        if (bpf_map_update_elem(other, &k, &v, BPF_ANY) && err.empty())
+            err = "adding " + dev + " to the redirect targets of " + name + ": " + errstr(errno);
+        close(other);
+    }
+    close(own);
+    if (!err.empty())
+        throw Error(err);
+}
+
+// @dev (@ifindex) stops being a redirect target of the other ports.
+void tx_ports_leave(const std::string& dev, int ifindex)
+{
+    for (const auto& [name, idx] : native_ports(dev)) {
+        int other = open_tx_ports(name);
+        if (other < 0)
+            continue;
+        uint32_t k = static_cast<uint32_t>(ifindex);
+        bpf_map_delete_elem(other, &k);
+        close(other);
+    }
+}
+
 void run_attach(const AttachOptions& o)
 {
     int ifindex = ifindex_of(o.dev);
+    dev_mac(o.dev);  // an Ethernet device with a MAC, checked before anything is created
     if (attach_state(ifindex).attached)
         throw Error("the CRAB XDP LB is already attached to " + o.dev + " (detach it first)", crab::kExitUsage);
     const char* skip = std::getenv("LIBXDP_SKIP_DISPATCHER");
@@ -807,6 +967,16 @@ void run_attach(const AttachOptions& o)
             msg += " (libxdp: " + refused + ")";
         throw Error(msg);
     }
+    if (attach_state(ifindex).mode != XDP_MODE_NATIVE)
+        return;  // generic mode: no XDP frames for others to redirect to
+    try {
+        tx_ports_join(o.dev, ifindex);
+    } catch (const Error&) {
+        run_detach_prog(o.dev, ifindex);  // never half attached
+        if (!existed)
+            remove_pins(o.dev);
+        throw;
+    }
 }
 
 // Detach the LB program from @ifindex (either form); pins stay.
@@ -839,7 +1009,9 @@ void run_detach_prog(const std::string& dev, int ifindex)
 
 void run_detach(const std::string& dev)
 {
-    run_detach_prog(dev, ifindex_of(dev));
+    int ifindex = ifindex_of(dev);
+    tx_ports_leave(dev, ifindex);
+    run_detach_prog(dev, ifindex);
     remove_pins(dev);
 }
 
@@ -881,8 +1053,9 @@ void apply_config(const Maps& m, const json& cfg)
     }
 }
 
-// Each case gets a freshly loaded program and empty maps (nothing pinned).
-json run_case(const json& c)
+// Each case gets a freshly loaded program and empty maps (nothing pinned);
+// @port_mac is the MAC the program takes as its device's.
+json run_case(const json& c, const std::array<uint8_t, 6>& port_mac)
 {
     json result = {{"name", c.at("name")}, {"ok", true}, {"errors", json::array()}};
     auto fail = [&](const std::string& e) {
@@ -899,6 +1072,7 @@ json run_case(const json& c)
     const json& cfg = c.at("config");
     skel->rodata->crab_opt_kind = static_cast<uint8_t>(cfg.value("opt_kind", CRAB_OPT_KIND_DEFAULT));
     skel->rodata->crab_opt_exid = static_cast<uint16_t>(cfg.value("opt_exid", CRAB_OPT_EXID_DEFAULT));
+    std::memcpy(skel->rodata->crab_dev_mac, port_mac.data(), 6);
     int rc = crab_lb_bpf__load(skel);
     if (rc)
         throw Error("loading the XDP LB program: " + errstr(rc) + " (run as root)");
@@ -935,6 +1109,16 @@ json run_case(const json& c)
                 fail(tag + "output differs\n    got      " + got + "\n    expected " + exp_hex);
         }
     }
+    // Global counters of this program, when the case names them.
+    if (c.contains("xdp_global_counters")) {
+        auto glob = stats_json(*maps)["global"];
+        for (auto& [k, v] : c["xdp_global_counters"].items()) {
+            if (!glob.contains(k))
+                fail("unknown global counter " + k);
+            else if (glob[k] != v)
+                fail("global counter " + k + " = " + glob[k].dump() + ", expected " + v.dump());
+        }
+    }
     // Per-service counters of the first service, when the case names them.
     if (c.contains("counters") && !cfg.value("services", json::array()).empty()) {
         auto st = stats_json(*maps);
@@ -954,8 +1138,9 @@ json run_case(const json& c)
     return result;
 }
 
-int run_conformance(const Globals& g, const std::string& file, const std::string& only)
+int run_conformance(const Globals& g, const std::string& file, const std::string& only, const std::string& port_mac)
 {
+    auto mac = parse_mac_value(port_mac);
     std::ifstream f(file);
     if (!f)
         throw Error("cannot read fixtures '" + file + "'", crab::kExitNotFound);
@@ -970,7 +1155,7 @@ int run_conformance(const Globals& g, const std::string& file, const std::string
             continue;
         if (c.contains("lbs") && std::find(c["lbs"].begin(), c["lbs"].end(), "xdp") == c["lbs"].end())
             continue;
-        json r = run_case(c);
+        json r = run_case(c, mac);
         if (r["ok"])
             passed++;
         else
@@ -1173,12 +1358,14 @@ void setup_lb_xdp(CLI::App& lb, Globals& g)
         }
     });
 
-    auto cf = std::make_shared<std::pair<std::string, std::string>>();
+    auto cf = std::make_shared<std::array<std::string, 3>>();
+    (*cf)[2] = "02:00:00:00:00:01";  // LB_MAC of selftests/conformance/fixtures.py
     auto* co = x->add_subcommand("conformance", "run LB conformance fixtures through BPF_PROG_TEST_RUN");
-    co->add_option("fixtures", cf->first, "fixtures JSON (selftests/conformance/fixtures.py)")->required();
-    co->add_option("--case", cf->second, "run only this case");
+    co->add_option("fixtures", (*cf)[0], "fixtures JSON (selftests/conformance/fixtures.py)")->required();
+    co->add_option("--case", (*cf)[1], "run only this case");
+    co->add_option("--port-mac", (*cf)[2], "the MAC the program takes as its device's (default 02:00:00:00:00:01)");
     co->callback([cf, &g] {
-        int rc = run_conformance(g, cf->first, cf->second);
+        int rc = run_conformance(g, (*cf)[0], (*cf)[1], (*cf)[2]);
         if (rc)
             throw CLI::RuntimeError("conformance cases failed", rc);
     });

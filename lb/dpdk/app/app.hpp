@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,6 +35,8 @@ struct AppConfig {
     uint16_t mtu = 1500;
     unsigned nb_mbufs = 8192;     // fits --no-huge -m 512
     unsigned idle_us = 0;         // sleep after an empty burst (shared CPUs, tests)
+    unsigned neigh_size = NeighTable::kDefaultSize;          // neighbour entries
+    unsigned neigh_lifetime_s = NeighTable::kDefaultLifetimeMs / 1000;  // a learned MAC's lifetime
     Exception exception = Exception::Drop;
     std::string tap_name = "crab0";  // --exception tap: the kernel interface
     std::vector<ServiceSpec> services;
@@ -50,7 +53,11 @@ struct AppConfig {
     X(MULTISEG, "multiseg_drop", "multi-segment mbufs (not handled) dropped") \
     X(ARP_REPLY_SENT, "arp_reply_sent", "ARP replies sent for a VIP or the port address") \
     X(ARP_REQ_SENT, "arp_req_sent", "ARP requests sent for backends")        \
-    X(ARP_LEARNED, "arp_learned", "backend MACs learned from ARP")          \
+    X(ARP_LEARNED, "arp_learned", "backend MACs learned from replies to our ARP requests") \
+    X(ARP_UNSOLICITED, "arp_unsolicited", "ARP not learned from: replies to no request of ours, gratuitous ARP, requests claiming a next hop's address") \
+    X(NEIGH_REFRESHED, "neigh_refreshed", "neighbour entries re-armed by a reply before their lifetime ended") \
+    X(NEIGH_EXPIRED, "neigh_expired", "neighbour entries whose lifetime ended unrefreshed (re-resolved)") \
+    X(NEIGH_FULL, "neigh_full", "next hops not resolved because the neighbour table was full") \
     X(ALLOC_FAIL, "alloc_fail", "mbuf allocation failures")                 \
     X(BUSY_CYCLES, "busy_cycles", "TSC cycles of loop iterations that received frames")
 
@@ -58,24 +65,36 @@ struct AppConfig {
 enum ACounter { CRAB_LBD_ACOUNTERS(CRAB_LBD_A_ENUM) A_MAX };
 #undef CRAB_LBD_A_ENUM
 
-// One worker lcore: RX/TX queue `queue` of the port (and of the TAP),
-// reader `queue` of the table's RcuPtr, its own counters and rr cursors.
+// One worker lcore: RX/TX queue `queue` of the port (and of the TAP), a
+// registered reader of the table's RcuPtr, its own counters and rr
+// cursors. Allocated from DPDK memory on the socket of its lcore,
+// cache-line aligned (main.cpp: worker_alloc()); only this lcore writes it.
 struct alignas(64) Worker {
     LcoreState core;
     std::array<Counter, A_MAX> app;
+    RcuReader rcu;
+    int rcu_id = -1;
+    unsigned lcore = 0;
     uint16_t queue = 0;
 };
+
+// Frees a Worker placed in DPDK memory.
+struct WorkerFree {
+    void operator()(Worker* w) const;
+};
+using WorkerPtr = std::unique_ptr<Worker, WorkerFree>;
 
 struct App {
     AppConfig cfg;
     Config core_cfg;
     rte_mempool* pool = nullptr;
     std::unique_ptr<RcuPtr<Table>> table;
-    NeighTable neigh;
+    std::unique_ptr<NeighTable> neigh;
+    uint64_t neigh_full_logged = 0;  // TSC of the last "table full" log line
     uint16_t tap_port = UINT16_MAX;  // --exception tap: the TAP's port id
     // One per RX/TX queue pair, one worker lcore each; counters are summed
     // on read.
-    std::vector<std::unique_ptr<Worker>> workers;
+    std::vector<WorkerPtr> workers;
     // Per-slot counter values when the slot's service was added, so a
     // re-used slot starts from zero.
     std::array<std::array<uint64_t, CRAB_LB_CNT_MAX>, CRAB_MAX_SERVICES> base{};
@@ -96,6 +115,10 @@ uint64_t sum_svc(const App& app, unsigned slot, unsigned i);
 uint64_t sum_g(const App& app, unsigned i);
 uint64_t sum_a(const App& app, unsigned i);
 uint64_t sum_be(const App& app, unsigned slot, unsigned be);
+// The worker registered as RcuPtr reader @id (nullptr: none).
+const Worker* worker_of_reader(const App& app, int id);
+// Milliseconds of the TSC: the neighbour table's clock.
+uint64_t now_ms();
 
 int port_init(App& app);   // 0 or -errno
 void port_fini(App& app);

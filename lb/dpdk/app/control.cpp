@@ -26,6 +26,9 @@
 #include <sys/socket.h>
 
 #include <rte_cycles.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_memory.h>
 #include <rte_telemetry.h>
 
 #include <cstdlib>
@@ -65,6 +68,14 @@ uint64_t sum_a(const App& app, unsigned i)
     for (const auto& w : app.workers)
         v += w->app[i].get();
     return v;
+}
+
+const Worker* worker_of_reader(const App& app, int id)
+{
+    for (const auto& w : app.workers)
+        if (w->rcu_id == id)
+            return w.get();
+    return nullptr;
 }
 
 // net_af_packet (DPDK 22.11) never reads its sockets' PACKET_STATISTICS:
@@ -155,7 +166,30 @@ int cmd_stats(const char*, const char* params, rte_tel_data* d)
             rte_tel_data_add_dict_u64(d, "ring_drops", app.ring_drops);
             rte_tel_data_add_dict_u64(d, "ring_sockets", app.ring_sockets);
         }
+        rte_tel_data_add_dict_u64(d, "neigh_entries", app.neigh->used());
+        rte_tel_data_add_dict_u64(d, "neigh_capacity", app.neigh->capacity());
+        rte_tel_data_add_dict_u64(d, "neigh_lifetime_ms", app.neigh->lifetime_ms());
+        RcuStats rs = app.table->stats();
+        rte_tel_data_add_dict_u64(d, "rcu_readers", rs.readers);
+        rte_tel_data_add_dict_u64(d, "rcu_timeout", rs.timeouts);
+        rte_tel_data_add_dict_u64(d, "rcu_deferred", rs.deferred);
+        rte_tel_data_add_dict_u64(d, "rcu_reader_errors", rs.reader_errors);
+        rte_tel_data_add_dict_u64(d, "rcu_register_fail", rs.register_fail + rs.unregister_fail);
         rte_tel_data_add_dict_u64(d, "workers", app.workers.size());
+        // Where each worker's state lives: in DPDK memory (a memseg list
+        // holds the address) on the socket of its lcore, cache-line aligned.
+        rte_tel_data* wm = rte_tel_data_alloc();
+        rte_tel_data_start_array(wm, RTE_TEL_STRING_VAL);
+        for (const auto& w : app.workers) {
+            const rte_memseg_list* msl = rte_mem_virt2memseg_list(w.get());
+            std::string v = "lcore=" + std::to_string(w->lcore) +
+                            " lcore_socket=" + std::to_string(rte_lcore_to_socket_id(w->lcore)) +
+                            " mem=" + (msl ? "dpdk" : "heap") +
+                            " mem_socket=" + (msl ? std::to_string(msl->socket_id) : std::string("none")) +
+                            " aligned=" + (reinterpret_cast<uintptr_t>(w.get()) % RTE_CACHE_LINE_SIZE ? "0" : "1");
+            rte_tel_data_add_array_string(wm, v.c_str());
+        }
+        rte_tel_data_add_dict_container(d, "worker_mem", wm, 0);
         rte_tel_data* wr = rte_tel_data_alloc();
         rte_tel_data_start_array(wr, RTE_TEL_U64_VAL);
         for (const auto& w : app.workers)
@@ -189,6 +223,28 @@ int cmd_services(const char*, const char*, rte_tel_data* d)
     return 0;
 }
 
+// How a backend's MAC is known: static (configured), reachable,
+// pending (asked, no reply yet), expired (asked again), full (no entry: the
+// table is full), none (not asked yet).
+std::string neigh_state(const App& app, const Backend& b)
+{
+    if (b.has_mac)
+        return "static";
+    switch (app.neigh->state(b.dip)) {
+    case NeighTable::State::Permanent:
+        return "static";
+    case NeighTable::State::Reachable:
+        return "reachable";
+    case NeighTable::State::Pending:
+        return "pending";
+    case NeighTable::State::Expired:
+        return "expired";
+    case NeighTable::State::None:
+        break;
+    }
+    return app.neigh->used() >= app.neigh->capacity() ? "full" : "none";
+}
+
 int cmd_backends(const char*, const char* params, rte_tel_data* d)
 {
     App& app = *g_app;
@@ -201,16 +257,30 @@ int cmd_backends(const char*, const char* params, rte_tel_data* d)
         rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
         for (const auto& b : s->backends) {
             Mac m;
-            bool known = b.has_mac ? (m = b.mac, true) : app.neigh.get(b.dip, m);
+            bool known = b.has_mac ? (m = b.mac, true) : app.neigh->get(b.dip, m);
             std::string v = to_string(Ipv4{b.dip}) + " weight=" + std::to_string(b.weight) +
                             " state=" + (b.state == CRAB_BACKEND_ACTIVE ? "active" : "draining") +
-                            " mac=" + (known ? mac_to_string(m) : "unresolved");
+                            " mac=" + (known ? mac_to_string(m) : "unresolved") +
+                            " neigh=" + neigh_state(app, b);
             rte_tel_data_add_array_string(d, v.c_str());
         }
     } catch (const std::exception& e) {
         error(d, e.what());
     }
     return 0;
+}
+
+// A reader that did not pass a quiescent state within the grace-period
+// timeout, named and logged (the timeout is counted: rcu_timeout).
+std::string stuck_reader(const App& app, int id)
+{
+    const Worker* w = worker_of_reader(app, id);
+    std::string msg = w ? "worker " + std::to_string(w->queue) + " (lcore " + std::to_string(w->lcore) + ")"
+                        : "reader " + std::to_string(id);
+    msg += " reported no quiescent state within " +
+           std::to_string(RcuPtr<Table>::kDefaultTimeout.count()) + " ms";
+    RTE_LOG(ERR, USER1, "table update: %s\n", msg.c_str());
+    return msg;
 }
 
 // Apply one edit to a copy of the current table and publish it.
@@ -220,10 +290,16 @@ int edit(const char* params, rte_tel_data* d, const std::function<void(Table&, s
     try {
         std::string_view p = params ? params : "";
         auto lk = app.table->lock();
+        // A worker that stopped reporting quiescent states would keep the
+        // old table alive (it cannot be freed while it may be read): refuse
+        // the change before anything is applied.
+        if (RcuWait w = app.table->quiesce(); !w.ok)
+            throw Error("not applied: " + stuck_reader(app, w.stuck));
         auto next = std::make_unique<Table>(*app.table->current());
         fn(*next, p);
         control_service_added(app, *next);
-        app.table->publish(std::move(next));
+        if (RcuWait w = app.table->publish(std::move(next)); !w.ok)
+            throw Error("applied, but the old table is kept until the reader reports: " + stuck_reader(app, w.stuck));
         rte_tel_data_start_dict(d);
         rte_tel_data_add_dict_string(d, "ok", std::string(p).substr(0, RTE_TEL_MAX_STRING_LEN - 1).c_str());
     } catch (const std::exception& e) {

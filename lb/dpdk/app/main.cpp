@@ -5,6 +5,7 @@
 //                [--backend VIP:PORT,DIP,...]... [--port-ip IP] [--port-mac MAC]
 //                [--port N] [--mtu N] [--mbufs N] [--idle-us N]
 //                [--exception drop|tap] [--tap-name NAME]
+//                [--neigh-size N] [--neigh-lifetime SECONDS]
 //
 // One worker per EAL worker lcore (or the main lcore alone), each on its
 // own RX/TX queue pair of the port.
@@ -12,7 +13,10 @@
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_random.h>
+
+#include <new>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -60,6 +64,11 @@ static AppConfig parse_args(int argc, char** argv)
     cli.add_option("--tap-name", c.tap_name, "name of the exception TAP device")->capture_default_str();
     cli.add_option("--idle-us", c.idle_us, "sleep after an empty RX burst (0: busy poll)")
         ->capture_default_str()->check(CLI::Range(0, 100000));
+    cli.add_option("--neigh-size", c.neigh_size, "neighbour table entries (backends resolved by ARP)")
+        ->capture_default_str()->check(CLI::Range(1u, NeighTable::kMaxSize));
+    cli.add_option("--neigh-lifetime", c.neigh_lifetime_s,
+                   "seconds a learned backend MAC is valid (asked again before it ends)")
+        ->capture_default_str()->check(CLI::Range(1, 86400));
     try {
         cli.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -81,6 +90,45 @@ static AppConfig parse_args(int argc, char** argv)
     if (!port_ip.empty())
         c.port_ip = crab::parse_ipv4(port_ip);
     return c;
+}
+
+void WorkerFree::operator()(Worker* w) const
+{
+    w->~Worker();
+    rte_free(w);
+}
+
+// A worker's state in DPDK memory on its lcore's socket (hugepages unless
+// --no-huge), cache-line aligned: the data path writes only lcore-local
+// lines. Falls back to any socket, saying so, when that one has no memory
+// left.
+static WorkerPtr worker_alloc(unsigned lcore, uint16_t queue)
+{
+    const int socket = static_cast<int>(rte_lcore_to_socket_id(lcore));
+    void* mem = rte_zmalloc_socket("crab_worker", sizeof(Worker), RTE_CACHE_LINE_SIZE, socket);
+    if (!mem) {
+        RTE_LOG(WARNING, USER1, "worker %u: no memory on socket %d for its state, using any socket\n", queue,
+                socket);
+        mem = rte_zmalloc_socket("crab_worker", sizeof(Worker), RTE_CACHE_LINE_SIZE, SOCKET_ID_ANY);
+    }
+    if (!mem)
+        throw crab::Error("worker " + std::to_string(queue) + ": cannot allocate " + std::to_string(sizeof(Worker)) +
+                          " bytes of DPDK memory for its state (-m too small?)");
+    WorkerPtr w(new (mem) Worker());
+    w->lcore = lcore;
+    w->queue = queue;
+    return w;
+}
+
+// After the workers stopped: readers unregistered (each went offline when
+// its loop ended), their memory back to DPDK before EAL cleanup.
+static void free_workers(App& app)
+{
+    for (const auto& w : app.workers)
+        if (app.table && w->rcu_id >= 0 && !app.table->unregister_reader(w->rcu_id))
+            std::fprintf(stderr, "crab-lb-dpdk: worker %u: reader %d could not be unregistered (still online)\n",
+                         w->queue, w->rcu_id);
+    app.workers.clear();
 }
 
 // The initial table, all or nothing.
@@ -109,16 +157,26 @@ int main(int argc, char** argv)
     int rc = crab::kExitOk;
     try {
         app.cfg = parse_args(argc, argv);
-        // One worker per worker lcore; the main lcore works only when alone.
-        unsigned nw = std::max(1u, rte_lcore_count() - 1);
-        for (unsigned i = 0; i < nw; i++) {
-            app.workers.push_back(std::make_unique<Worker>());
-            app.workers.back()->queue = static_cast<uint16_t>(i);
-            app.workers.back()->core.rng = rte_rand();
-        }
+        app.neigh = std::make_unique<NeighTable>(app.cfg.neigh_size, app.cfg.neigh_lifetime_s * 1000ull);
         app.table = std::make_unique<RcuPtr<Table>>(initial_table(app.cfg));
+        // One worker per worker lcore; the main lcore works only when alone.
+        std::vector<unsigned> lcores;
+        unsigned lc;
+        if (rte_lcore_count() == 1)
+            lcores.push_back(rte_get_main_lcore());
+        else
+            RTE_LCORE_FOREACH_WORKER(lc) lcores.push_back(lc);
+        for (unsigned i = 0; i < lcores.size(); i++) {
+            app.workers.push_back(worker_alloc(lcores[i], static_cast<uint16_t>(i)));
+            Worker& w = *app.workers.back();
+            w.core.rng = rte_rand();
+            w.rcu_id = app.table->register_reader(w.rcu);
+            if (w.rcu_id < 0)
+                throw crab::Error("worker " + std::to_string(i) + ": no reader slot left (too many worker lcores)");
+        }
     } catch (const crab::Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
+        free_workers(app);
         rte_eal_cleanup();
         return e.code();
     }
@@ -148,12 +206,8 @@ int main(int argc, char** argv)
     if (rte_lcore_count() == 1) {
         worker_main(app.workers[0].get());
     } else {
-        size_t i = 0;
-        unsigned lc;
-        RTE_LCORE_FOREACH_WORKER(lc) {
-            if (i < app.workers.size())
-                rte_eal_remote_launch(worker_main, app.workers[i++].get(), lc);
-        }
+        for (const auto& w : app.workers)
+            rte_eal_remote_launch(worker_main, w.get(), w->lcore);
         // The main lcore sleeps (rte_eal_mp_wait_lcore() would spin on
         // its CPU) until a signal, then waits for the workers.
         while (!force_quit.load())
@@ -164,6 +218,7 @@ int main(int argc, char** argv)
 out_port:
     port_fini(app);
 out_eal:
+    free_workers(app);
     app.table.reset();
     rte_eal_cleanup();
     std::printf("crab-lb-dpdk: bye\n");

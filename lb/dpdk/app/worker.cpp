@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // A worker lcore (one per RX/TX queue pair): bursts of 32, the core decides
 // and rewrites in place, ARP for the VIPs and the port address is answered
-// here, backend MACs are learned from ARP replies to the requests worker 0
-// sends once a second. Frames that are not LB traffic go to the TAP
+// here, backend MACs are learned only from ARP replies to the requests
+// worker 0 sends (once a second per unresolved next hop, and again before a
+// learned MAC's lifetime ends; NeighTable). Frames that are not LB traffic go to the TAP
 // exception port (its queue of the same number) or are freed, as
 // configured; frames from the TAP go out of the port.
 #include <rte_arp.h>
@@ -22,17 +23,14 @@ namespace {
 
 constexpr uint16_t kBurst = 32;
 
-bool is_backend(const Table& t, uint32_t ip)
-{
-    for (const auto& s : t.services)
-        for (const auto& b : s.backends)
-            if (b.dip == ip)
-                return true;
-    return false;
-}
-
 // ARP: answer requests for a VIP or our address by turning the request into
-// the reply in place; learn backends' MACs from what they send.
+// the reply in place. Learn a next hop's MAC only from a reply addressed to
+// us (target: our address and MAC) that answers a request we sent for it
+// (NeighTable::learn()); nothing else is learned from. Counted
+// (arp_unsolicited): replies to us nobody asked for, and ARP from others
+// that claims one of our next hops' addresses — gratuitous (sender address
+// = target address), a reply to another host, a request with another MAC
+// (cache poisoning).
 bool handle_arp(App& app, Worker& w, const Table& t, rte_mbuf* m)
 {
     if (rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr))
@@ -42,22 +40,46 @@ bool handle_arp(App& app, Worker& w, const Table& t, rte_mbuf* m)
     if (arp->arp_hardware != rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) ||
         arp->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || arp->arp_hlen != 6 || arp->arp_plen != 4)
         return false;
+    const auto& me = app.core_cfg.port_mac;
     uint32_t sip = rte_be_to_cpu_32(arp->arp_data.arp_sip);
     uint32_t tip = rte_be_to_cpu_32(arp->arp_data.arp_tip);
-    if (sip && is_backend(t, sip)) {
-        Mac mac;
-        std::memcpy(mac.data(), arp->arp_data.arp_sha.addr_bytes, 6);
-        Mac old;
-        if (!app.neigh.get(sip, old) || old != mac) {
-            app.neigh.set(sip, mac);
-            w.app[A_ARP_LEARNED].inc();
+    Mac sha;
+    std::memcpy(sha.data(), arp->arp_data.arp_sha.addr_bytes, 6);
+    if (arp->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REPLY)) {
+        bool to_us = tip == app.cfg.port_ip.addr && std::memcmp(arp->arp_data.arp_tha.addr_bytes, me.data(), 6) == 0 &&
+                     sip != tip;
+        if (!to_us) {
+            // Someone else's (the exception TAP's kernel asks for its own
+            // neighbours): counted only when it claims one of our next hops
+            // (a gratuitous reply, a broadcast one).
+            if (app.neigh->state(sip) != NeighTable::State::None)
+                w.app[A_ARP_UNSOLICITED].inc();
+            return false;
         }
+        switch (app.neigh->learn(sip, sha, now_ms())) {
+        case NeighTable::Learn::Learned:
+        case NeighTable::Learn::Changed:
+            w.app[A_ARP_LEARNED].inc();
+            break;
+        case NeighTable::Learn::Refreshed:
+            w.app[A_NEIGH_REFRESHED].inc();
+            break;
+        case NeighTable::Learn::Unsolicited:
+            w.app[A_ARP_UNSOLICITED].inc();
+            break;
+        }
+        return false;
     }
     if (arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REQUEST))
         return false;
+    // A request from (or gratuitous for) one of our next hops: never learned
+    // from; counted when it would have changed what we know.
+    Mac known;
+    if (app.neigh->state(sip) != NeighTable::State::None &&
+        (sip == tip || !app.neigh->get(sip, known) || known != sha))
+        w.app[A_ARP_UNSOLICITED].inc();
     if (!t.is_vip(tip) && !(app.cfg.port_ip.addr && tip == app.cfg.port_ip.addr))
         return false;
-    const auto& me = app.core_cfg.port_mac;
     arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
     arp->arp_data.arp_tha = arp->arp_data.arp_sha;
     arp->arp_data.arp_tip = arp->arp_data.arp_sip;
@@ -155,7 +177,58 @@ uint16_t tap_rx(App& app, Worker& w, rte_mbuf** out, uint16_t room)
     return k;
 }
 
+// Once a second on worker 0: age the neighbour table, then ask for every
+// next hop (backend without a configured MAC) that is unresolved, expired
+// or due for a refresh. A full table is counted and logged (at most every
+// 10 s); live entries stay.
+void resolve(App& app, Worker& w, const Table& t, rte_mbuf** out, uint16_t& nout, uint16_t room)
+{
+    const uint64_t now = now_ms();
+    if (unsigned n = app.neigh->expire(now))
+        w.app[A_NEIGH_EXPIRED].inc(n);
+    unsigned full = 0;
+    uint32_t first_full = 0;
+    for (const auto& s : t.services)
+        for (const auto& b : s.backends) {
+            if (b.has_mac)
+                continue;
+            if (nout >= room) {  // many next hops: send what is ready
+                tx(app, w, out, nout);
+                nout = 0;
+            }
+            switch (app.neigh->want(b.dip, now)) {
+            case NeighTable::Want::Send:
+                if (rte_mbuf* m = arp_request(app, w, b.dip))
+                    out[nout++] = m;
+                break;
+            case NeighTable::Want::Full:
+                if (!full++)
+                    first_full = b.dip;
+                break;
+            default:
+                break;
+            }
+        }
+    if (!full)
+        return;
+    w.app[A_NEIGH_FULL].inc(full);
+    const uint64_t tsc = rte_rdtsc();
+    if (!app.neigh_full_logged || tsc - app.neigh_full_logged >= 10 * rte_get_tsc_hz()) {
+        app.neigh_full_logged = tsc;
+        RTE_LOG(WARNING, USER1,
+                "neighbour table full (%u of %u entries in use): %u next hop(s) not resolved, e.g. %s "
+                "(--neigh-size)\n",
+                app.neigh->used(), app.neigh->capacity(), full, to_string(Ipv4{first_full}).c_str());
+    }
+}
+
 }  // namespace
+
+uint64_t now_ms()
+{
+    static const uint64_t per_ms = std::max<uint64_t>(1, rte_get_tsc_hz() / 1000);
+    return rte_rdtsc() / per_ms;
+}
 
 int worker_main(void* arg)
 {
@@ -170,8 +243,8 @@ int worker_main(void* arg)
     rte_mbuf* out[kBurst * 3];
     rte_mbuf* exc[kBurst];
 
-    RTE_LOG(INFO, USER1, "worker %u on lcore %u\n", w.queue, rte_lcore_id());
-    tp.online(w.queue);
+    RTE_LOG(INFO, USER1, "worker %u on lcore %u (socket %u)\n", w.queue, rte_lcore_id(), rte_socket_id());
+    tp.online(w.rcu);
     while (!force_quit.load(std::memory_order_relaxed)) {
         const uint64_t start = rte_rdtsc();
         const Table& t = *tp.read();
@@ -199,7 +272,7 @@ int worker_main(void* arg)
                 continue;
             }
             Frame f{rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_data_len(m), rte_pktmbuf_headroom(m)};
-            switch (process(app.core_cfg, t, app.neigh, w.core, f)) {
+            switch (process(app.core_cfg, t, *app.neigh, w.core, f)) {
             case Verdict::Tx: {
                 uint16_t grow = static_cast<uint16_t>(rte_pktmbuf_mtod(m, uint8_t*) - f.data);
                 if (grow)
@@ -223,23 +296,16 @@ int worker_main(void* arg)
 
         if (arp_sender && start >= next_arp) {
             next_arp = start + hz;
-            for (const auto& s : t.services)
-                for (const auto& b : s.backends) {
-                    Mac mac;
-                    if (b.has_mac || app.neigh.get(b.dip, mac) || nout >= kBurst * 3)
-                        continue;
-                    if (rte_mbuf* m = arp_request(app, w, b.dip))
-                        out[nout++] = m;
-                }
+            resolve(app, w, t, out, nout, kBurst * 3);
         }
         tx(app, w, out, nout);
-        tp.quiescent(w.queue);
+        tp.quiescent(w.rcu);
         if (n || ntap)
             w.app[A_BUSY_CYCLES].inc(rte_rdtsc() - start);
         else if (app.cfg.idle_us)
             rte_delay_us_sleep(app.cfg.idle_us);
     }
-    tp.offline(w.queue);
+    tp.offline(w.rcu);
     return 0;
 }
 

@@ -395,40 +395,195 @@ const Service* Table::first_of_vip(uint32_t vip) const
 
 bool Table::is_vip(uint32_t vip) const { return std::binary_search(vips.begin(), vips.end(), vip); }
 
-void NeighTable::set(uint32_t ip, const Mac& mac)
+namespace {
+
+uint64_t mac_word(const Mac& mac)
 {
-    uint64_t v = 1ULL << 63;
+    uint64_t v = 0;
     for (int i = 0; i < 6; i++)
         v |= static_cast<uint64_t>(mac[i]) << (8 * (5 - i));
-    std::lock_guard<std::mutex> lk(wmu_);
-    for (unsigned n = 0, h = crab_addr_hash(ip, 0) & (kSize - 1); n < kSize; n++, h = (h + 1) & (kSize - 1)) {
+    return v;
+}
+
+}  // namespace
+
+NeighTable::NeighTable(unsigned size, uint64_t lifetime_ms)
+    : e_(new Entry[std::clamp(size, 1u, kMaxSize)]),
+      size_(std::clamp(size, 1u, kMaxSize)),
+      lifetime_(std::max<uint64_t>(lifetime_ms, 1000))
+{
+}
+
+unsigned NeighTable::home(uint32_t ip) const { return crab_addr_hash(ip, 0) % size_; }
+
+// The entry of @ip, or nullptr; *free_slot: the first empty or removed
+// slot on its probe sequence (nullptr: none, the table is full).
+NeighTable::Entry* NeighTable::find(uint32_t ip, Entry** free_slot)
+{
+    *free_slot = nullptr;
+    for (unsigned n = 0, h = home(ip); n < size_; n++, h = (h + 1) % size_) {
+        uint32_t cur = e_[h].ip.load(std::memory_order_relaxed);
+        if (cur == ip)
+            return &e_[h];
+        if ((cur == kTomb || cur == kEmpty) && !*free_slot)
+            *free_slot = &e_[h];
+        if (cur == kEmpty)
+            break;
+    }
+    return nullptr;
+}
+
+const NeighTable::Entry* NeighTable::find(uint32_t ip) const
+{
+    for (unsigned n = 0, h = home(ip); n < size_; n++, h = (h + 1) % size_) {
         uint32_t cur = e_[h].ip.load(std::memory_order_acquire);
-        if (cur == ip || cur == 0) {
-            // Publish the MAC before the key so a reader that finds the key
-            // finds a complete MAC.
-            e_[h].mac.store(v, std::memory_order_release);
-            e_[h].ip.store(ip, std::memory_order_release);
-            return;
+        if (cur == ip)
+            return &e_[h];
+        if (cur == kEmpty)
+            break;
+    }
+    return nullptr;
+}
+
+NeighTable::Want NeighTable::want(uint32_t ip, uint64_t now)
+{
+    if (ip == kEmpty || ip == kTomb)
+        return Want::Full;  // never a next hop
+    std::lock_guard<std::mutex> lk(wmu_);
+    Entry* fr;
+    Entry* e = find(ip, &fr);
+    if (!e) {
+        if (!fr)
+            return Want::Full;
+        // A new pending entry: no valid MAC yet. The MAC word is cleared
+        // before the key is stored, so a reader that finds the key finds
+        // no stale MAC of a removed entry.
+        fr->mac.store(0, std::memory_order_release);
+        fr->expires = 0;
+        fr->permanent = false;
+        fr->asked = true;
+        fr->asked_at = now;
+        fr->wanted_at = now;
+        fr->ip.store(ip, std::memory_order_release);
+        used_++;
+        return Want::Send;
+    }
+    e->wanted_at = now;
+    if (e->permanent)
+        return Want::Resolved;
+    bool valid = e->mac.load(std::memory_order_relaxed) & kValid;
+    if (valid && now + refresh_ms() < e->expires)
+        return Want::Resolved;
+    if (e->asked && now - e->asked_at < kRetryMs)
+        return Want::Wait;
+    e->asked = true;
+    e->asked_at = now;
+    return Want::Send;
+}
+
+NeighTable::Learn NeighTable::learn(uint32_t ip, const Mac& mac, uint64_t now)
+{
+    if (ip == kEmpty || ip == kTomb)
+        return Learn::Unsolicited;
+    std::lock_guard<std::mutex> lk(wmu_);
+    Entry* fr;
+    Entry* e = find(ip, &fr);
+    if (!e || e->permanent || !e->asked || now - e->asked_at > kAnswerMs)
+        return Learn::Unsolicited;
+    uint64_t old = e->mac.load(std::memory_order_relaxed);
+    uint64_t v = kValid | mac_word(mac);
+    Learn r = !(old & kValid) ? Learn::Learned : old == v ? Learn::Refreshed : Learn::Changed;
+    e->mac.store(v, std::memory_order_release);
+    e->asked = false;  // one reply per request
+    e->expires = now + lifetime_;
+    return r;
+}
+
+unsigned NeighTable::expire(uint64_t now)
+{
+    std::lock_guard<std::mutex> lk(wmu_);
+    unsigned n = 0;
+    for (unsigned h = 0; h < size_; h++) {
+        Entry& e = e_[h];
+        uint32_t ip = e.ip.load(std::memory_order_relaxed);
+        if (ip == kEmpty || ip == kTomb || e.permanent)
+            continue;
+        uint64_t mac = e.mac.load(std::memory_order_relaxed);
+        if ((mac & kValid) && now >= e.expires) {
+            e.mac.store(mac & ~kValid, std::memory_order_release);
+            mac &= ~kValid;
+            n++;
+        }
+        if (!(mac & kValid) && now - e.wanted_at >= kForgetMs) {
+            // Removed: the slot is free again. The key goes first, so a
+            // reader that read the old key and then a later MAC sees the
+            // key changed on its second look (get()).
+            e.ip.store(kTomb, std::memory_order_release);
+            e.mac.store(0, std::memory_order_release);
+            e.asked = false;
+            used_--;
         }
     }
+    return n;
+}
+
+bool NeighTable::set(uint32_t ip, const Mac& mac)
+{
+    if (ip == kEmpty || ip == kTomb)
+        return false;
+    std::lock_guard<std::mutex> lk(wmu_);
+    Entry* fr;
+    Entry* e = find(ip, &fr);
+    if (!e) {
+        if (!fr)
+            return false;
+        e = fr;
+        e->mac.store(0, std::memory_order_release);
+        e->ip.store(ip, std::memory_order_release);
+        used_++;
+    }
+    e->permanent = true;
+    e->asked = false;
+    // Publish the MAC after the key: a reader that finds the key and a
+    // valid bit finds the whole MAC.
+    e->mac.store(kValid | mac_word(mac), std::memory_order_release);
+    return true;
 }
 
 bool NeighTable::get(uint32_t ip, Mac& mac) const
 {
-    for (unsigned n = 0, h = crab_addr_hash(ip, 0) & (kSize - 1); n < kSize; n++, h = (h + 1) & (kSize - 1)) {
-        uint32_t cur = e_[h].ip.load(std::memory_order_acquire);
-        if (cur == 0)
-            return false;
-        if (cur == ip) {
-            uint64_t v = e_[h].mac.load(std::memory_order_acquire);
-            if (!(v >> 63))
-                return false;
-            for (int i = 0; i < 6; i++)
-                mac[i] = static_cast<uint8_t>(v >> (8 * (5 - i)));
-            return true;
-        }
-    }
-    return false;
+    if (ip == kEmpty || ip == kTomb)
+        return false;
+    const Entry* e = find(ip);
+    if (!e)
+        return false;
+    uint64_t v = e->mac.load(std::memory_order_acquire);
+    // The slot may have been removed and reused between the key and the
+    // MAC: the MAC counts only if the key is still ours.
+    if (!(v & kValid) || e->ip.load(std::memory_order_acquire) != ip)
+        return false;
+    for (int i = 0; i < 6; i++)
+        mac[i] = static_cast<uint8_t>(v >> (8 * (5 - i)));
+    return true;
+}
+
+NeighTable::State NeighTable::state(uint32_t ip) const
+{
+    std::lock_guard<std::mutex> lk(wmu_);
+    const Entry* e = find(ip);
+    if (!e)
+        return State::None;
+    if (e->permanent)
+        return State::Permanent;
+    if (e->mac.load(std::memory_order_relaxed) & kValid)
+        return State::Reachable;
+    return e->expires ? State::Expired : State::Pending;
+}
+
+unsigned NeighTable::used() const
+{
+    std::lock_guard<std::mutex> lk(wmu_);
+    return used_;
 }
 
 }  // namespace crab::lbd

@@ -6,6 +6,7 @@
 // (include/crab/crab_lb_model.h), checksums crab_csum.h.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -89,23 +90,92 @@ struct Table {
     void index();  // sort and fill vips
 };
 
-// Neighbour table: IPv4 -> MAC, written by whichever worker lcore sees an
-// ARP (writers serialised by a mutex: ARP is not the fast path) and read
-// lock-free. An entry is a 64-bit word (valid bit + MAC) so a reader never
-// sees half a MAC.
+// Neighbour table: IPv4 next hop -> MAC (the backends without a configured
+// MAC), IPv4/ARP only. Read lock-free by every worker (get()); written
+// under a mutex (ARP is not the fast path) by the worker that sends the
+// requests (want(), expire()) and by whichever worker receives a reply
+// (learn()). A reader never sees half a MAC: the MAC and its valid bit are
+// one 64-bit word, and the key is read again after it.
+//
+// Learning is solicited only: an entry is created when the LB wants a next
+// hop and asks for it (want() says when to send a request), and learn()
+// accepts a reply only for an entry with a request outstanding (asked at
+// most kAnswerMs ago), once. Replies nobody asked for, gratuitous ARP and
+// requests never create or change an entry (the caller counts them).
+// Entries age: a learned MAC is valid for the lifetime; within the last
+// refresh_ms() of it want() asks again (at most once a second), a reply
+// re-arms it; expire() invalidates what was not refreshed in time (its
+// packets are then dropped and counted until a reply comes) and removes
+// entries nobody has wanted for kForgetMs once invalid. A full table
+// refuses a new next hop (want() returns Full): no live entry is ever
+// replaced. Time is the caller's clock in milliseconds.
 class NeighTable {
 public:
-    static constexpr unsigned kSize = 1024;  // power of two
-    void set(uint32_t ip, const Mac& mac);
+    static constexpr unsigned kDefaultSize = 1024;
+    static constexpr unsigned kMaxSize = 65536;
+    static constexpr uint64_t kDefaultLifetimeMs = 60000;
+    static constexpr uint64_t kRetryMs = 1000;   // requests per next hop at most this often
+    static constexpr uint64_t kAnswerMs = 3000;  // a reply answers a request this long at most
+    static constexpr uint64_t kForgetMs = 3000;  // an invalid entry not wanted this long is removed
+
+    // @size entries (1..kMaxSize), MACs valid @lifetime_ms (>= 1000).
+    explicit NeighTable(unsigned size = kDefaultSize, uint64_t lifetime_ms = kDefaultLifetimeMs);
+    NeighTable(const NeighTable&) = delete;
+    NeighTable& operator=(const NeighTable&) = delete;
+
+    enum class Want : uint8_t {
+        Resolved,  // valid and not due for a refresh
+        Send,      // send a request now (recorded as outstanding)
+        Wait,      // a request went out less than kRetryMs ago
+        Full,      // no entry and no free slot: cannot be resolved
+    };
+    Want want(uint32_t ip, uint64_t now);
+
+    enum class Learn : uint8_t {
+        Learned,      // the first MAC of a pending entry, or one after expiry
+        Refreshed,    // the same MAC again: lifetime re-armed
+        Changed,      // a solicited reply with another MAC
+        Unsolicited,  // no request outstanding for @ip: ignored
+    };
+    Learn learn(uint32_t ip, const Mac& mac, uint64_t now);
+
+    // Invalidates entries whose lifetime ended, removes invalid ones not
+    // wanted for kForgetMs; returns how many were invalidated.
+    unsigned expire(uint64_t now);
+
+    // A configured entry: never aged, never changed by ARP. False if full.
+    bool set(uint32_t ip, const Mac& mac);
+
+    // Data path: the MAC of a valid entry.
     bool get(uint32_t ip, Mac& mac) const;
 
+    enum class State : uint8_t { None, Pending, Reachable, Expired, Permanent };
+    State state(uint32_t ip) const;
+    unsigned used() const;  // entries (any state)
+    unsigned capacity() const { return size_; }
+    uint64_t lifetime_ms() const { return lifetime_; }
+    uint64_t refresh_ms() const { return std::min<uint64_t>(lifetime_ / 2, 5000); }
+
 private:
+    static constexpr uint32_t kEmpty = 0;
+    static constexpr uint32_t kTomb = 0xffffffffu;  // removed: probes go on past it
+    static constexpr uint64_t kValid = 1ULL << 63;
     struct Entry {
-        std::atomic<uint32_t> ip{0};
-        std::atomic<uint64_t> mac{0};  // bit 63 = valid
+        std::atomic<uint32_t> ip{kEmpty};  // read by the data path
+        std::atomic<uint64_t> mac{0};      // bit 63 = valid
+        // Under wmu_ only:
+        uint64_t expires = 0, asked_at = 0, wanted_at = 0;
+        bool asked = false, permanent = false;
     };
-    std::array<Entry, kSize> e_;
-    std::mutex wmu_;
+    Entry* find(uint32_t ip, Entry** free_slot);  // under wmu_
+    const Entry* find(uint32_t ip) const;
+    unsigned home(uint32_t ip) const;
+
+    std::unique_ptr<Entry[]> e_;
+    unsigned size_;
+    unsigned used_ = 0;
+    uint64_t lifetime_;
+    mutable std::mutex wmu_;
 };
 
 struct Config {

@@ -1,0 +1,97 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# crab-test: host
+#
+# make bench-xdp's generators (bench/xdp/xdpbench gen) between two
+# namespaces. The raw-socket generator (--generator raw) sends the template
+# SYNs with the live generator's port/address sequence: the receiving
+# stack takes them with both checksums right. On a kernel that refuses
+# live-frame test runs (here: a seccomp filter makes bpf(BPF_PROG_TEST_RUN)
+# fail with EPERM, then EOPNOTSUPP) auto falls back to raw and says why,
+# --generator live fails with the kernel's error, and a whole
+# bench/xdp/run.sh completes with its table naming the raw generator (and
+# the program-cost column n/a). Correctness only: no rate is asserted.
+source "$(dirname "$0")/../lib.sh"
+
+crab_require_root
+crab_check_tool ip cc make clang bpftool python3
+crab_require_built "$CRABCTL" crabctl
+make -s -C "$CRAB_TOP/bench/xdp" >/dev/null || crab_fail "building bench/xdp failed"
+XB=$CRAB_TOP/build/bench/xdp/xdpbench
+tmp=$(mktemp -d)
+crab_defer "rm -rf $tmp"
+cc -O2 -Wall -Wextra -Werror -o "$tmp/refuse" "$CRAB_TOP/selftests/bench/refuse_test_run.c" ||
+	crab_fail "cannot build the seccomp fixture"
+
+NS_G=crab-xbg-$CRAB_SFX NS_D=crab-xbd-$CRAB_SFX
+crab_ns_add "$NS_G"
+crab_ns_add "$NS_D"
+ip link add eth0 netns "$NS_G" type veth peer name eth0 netns "$NS_D" ||
+	crab_fail "cannot create the veth pair"
+ip -n "$NS_G" addr add 198.18.0.2/24 dev eth0
+ip -n "$NS_D" addr add 198.18.0.1/24 dev eth0
+ip -n "$NS_D" addr add 198.18.100.1/32 dev lo
+ip -n "$NS_G" link set eth0 up
+ip -n "$NS_D" link set eth0 up
+MAC_G=$(ip -n "$NS_G" -br link show eth0 | awk '{print $3}')
+MAC_D=$(ip -n "$NS_D" -br link show eth0 | awk '{print $3}')
+
+# gen [wrapper...] -- ARGS: xdpbench gen in the generator namespace; its
+# JSON in $tmp/gen.json, stderr in $tmp/gen.err, exit status in $rc.
+gen() {
+	local pre=()
+	while [ "$1" != -- ]; do pre+=("$1"); shift; done
+	shift
+	ip netns exec "$NS_G" "${pre[@]}" "$XB" gen --dev eth0 --src-mac "$MAC_G" \
+		--dst-mac "$MAC_D" --saddr 198.18.1.0 --daddr 198.18.100.1 --dport 80 \
+		--batch 256 "$@" >"$tmp/gen.json" 2>"$tmp/gen.err"
+	rc=$?
+}
+jf() { crab_jget "$1" <"$tmp/gen.json" 2>/dev/null; }
+
+# 1. Raw, into the receiver's stack: every SYN a valid TCP segment (no
+# listener: each answered by a RST where a route back exists).
+seg0=$(crab_snmp "$NS_D" Tcp InSegs) tbad0=$(crab_snmp "$NS_D" Tcp InCsumErrors)
+ibad0=$(crab_netstat_get "$NS_D" netstat IpExt: InCsumErrors 0)
+gen -- --seconds 1 --generator raw
+sent=$(jf /sent)
+crab_log "raw: $(cat "$tmp/gen.json") $(cat "$tmp/gen.err")"
+[ $rc = 0 ] && [ "$(jf /generator)" = raw ] && [ "${sent:-0}" -gt 64512 ]
+log_test $? "--generator raw: exit $rc, generator $(jf /generator), sent ${sent:-?} (more than one source address)"
+for _ in $(seq 1 50); do
+	[ "$(crab_snmp "$NS_D" Tcp InSegs)" -gt "$seg0" ] && break
+	sleep 0.1
+done
+seg=$(($(crab_snmp "$NS_D" Tcp InSegs) - seg0)) tbad=$(($(crab_snmp "$NS_D" Tcp InCsumErrors) - tbad0))
+ibad=$(($(crab_netstat_get "$NS_D" netstat IpExt: InCsumErrors 0) - ibad0))
+[ "$seg" -gt 0 ] && [ "$seg" -le "${sent:-0}" ] && [ "$tbad" = 0 ] && [ "$ibad" = 0 ]
+log_test $? "receiver took $seg TCP segments, $tbad TCP and $ibad IP checksum errors"
+
+# 2. A kernel that refuses live frames.
+for e in 1:"Operation not permitted" 95:"Operation not supported"; do
+	gen "$tmp/refuse" "${e%%:*}" -- --seconds 0.3
+	crab_log "auto, errno ${e%%:*}: $(cat "$tmp/gen.json") $(cat "$tmp/gen.err")"
+	[ $rc = 0 ] && [ "$(jf /generator)" = raw ] && [ "$(jf /sent)" -gt 0 ] &&
+		[ "$(jf /fallback_reason)" = "live-frame BPF_PROG_TEST_RUN refused: ${e#*:}" ] &&
+		grep -q "falling back to the raw-socket generator" "$tmp/gen.err"
+	log_test $? "auto, live frames refused (${e#*:}): raw used, reason in the report and on stderr"
+done
+gen "$tmp/refuse" 1 -- --seconds 0.3 --generator live
+[ $rc = 1 ] && grep -q "^error: BPF_PROG_TEST_RUN (live frames) on eth0: Operation not permitted" "$tmp/gen.err"
+log_test $? "--generator live, live frames refused: exit $rc, the kernel's error"
+gen -- --seconds 0.3
+[ $rc = 0 ] && [ "$(jf /generator)" = live ] && [ -z "$(jf /fallback_reason)" ]
+log_test $? "auto where live frames work: generator $(jf /generator)"
+
+# 3. The whole benchmark on such a kernel: it completes, and says how.
+"$tmp/refuse" 1 bash "$CRAB_TOP/bench/xdp/run.sh" --seconds 1 --reps 1 --no-fifo --no-build \
+	--out "$tmp/run" >"$tmp/run.log" 2>&1
+rc=$?
+sed 's/^/# run.sh: /' "$tmp/run.log"
+[ $rc = 0 ] &&
+	grep -q '^Generator: raw socket (AF_PACKET sendmmsg, qdisc bypass: an skb per frame); fallback: live-frame BPF_PROG_TEST_RUN refused: Operation not permitted$' "$tmp/run.log" &&
+	grep -q '^| CRAB XDP LB (rr, 1 service) | .* | n/a |$' "$tmp/run.log" &&
+	[ "$(awk -F, 'NR > 1 { print $NF }' "$tmp/run/raw.csv" | sort -u)" = raw ]
+log_test $? "bench/xdp/run.sh with live frames refused: exit $rc, table names the raw generator and why"
+
+crab_exit
