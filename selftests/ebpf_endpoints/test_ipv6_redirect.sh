@@ -16,8 +16,9 @@
 # the server about a redirected connection reaches its socket (rewritten
 # to be about VIP6); a SYN without room for the option goes without it
 # (counted); a SYN-ACK without room for the echo goes without it
-# (counted); with no FIB lookup possible for the reverse path (IPv6
-# forwarding off on the device and on lo) redirects are refused, counted.
+# (counted); the RFC 6994 form (kind 254, length 20) works the same; with
+# no FIB lookup possible for the reverse path (IPv6 forwarding off on the
+# device and on lo) redirects are refused, counted.
 
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/ep_lib.sh"
@@ -176,6 +177,20 @@ log_test $? "the client's IPv6 SYN: MSS, SACK_PERM, timestamps, window scale and
 log_test $? "the servers' IPv6 SYN-ACKs echo the option (kind 42, length 18, VIP6)"
 [ $((rc & 4)) = 0 ]
 log_test $? "the LB's destination rewrite keeps the TCP checksum right (checked at the server)"
+
+# 4b. The RFC 6994 form over IPv6: kind 254, length 20, ExID, VIP6.
+"$CRABCTL" ebpf set --kind 254 || crab_fail "crabctl ebpf set --kind 254"
+crab_capture_start "$NS_CLI" "$EP_TMP/exp.pcap" "ip6 and tcp port $P6 and ip6[53] & 2 != 0"
+red0=$(ep_stat redirected)
+out=$(ep_helper cli "conns $VIP6 $P6 3 10")
+crab_capture_stop "$EP_TMP/exp.pcap"
+"$CRABCTL" ebpf set --kind 42 || crab_fail "crabctl ebpf set --kind 42"
+hex=$(tcpdump -nn -x -r "$EP_TMP/exp.pcap" 2>/dev/null | grep -v '^[0-9]' | tr -d ' \t\n' | sed 's/0x[0-9a-f]*://g')
+want=fe14c4ab$(python3 -c 'import ipaddress,sys; print(ipaddress.IPv6Address(sys.argv[1]).packed.hex())' "$VIP6")
+n=$(grep -o "$want" <<<"$hex" | wc -l)
+crab_log "kind 254: $out; redirected +$(($(ep_stat redirected) - red0)); $n SYNs and SYN-ACKs carry $want"
+[ "$out" = "ok 3" ] && [ "$(ep_stat redirected)" = $((red0 + 3)) ] && [ "$n" -ge 6 ]
+log_test $? "RFC 6994 form over IPv6 (254 20 c4ab VIP6) in SYNs and SYN-ACKs: 3 connections redirected"
 
 # 5. No room in the SYN: a fixture takes 4 bytes of every SYN of a child
 # cgroup's sockets, leaving 16 for the 20-byte option. Server 1 dialed
