@@ -76,16 +76,20 @@ static __always_inline void skops_flow_key(struct bpf_sock_ops *skops, __be32 s,
 
 /*
  * The 16 bytes of a ctx address field, one 4-byte load each (the context
- * refuses the 8-byte loads clang would merge them into).
+ * refuses the 8-byte loads clang would merge them into: the barriers keep
+ * them apart).
  */
 static __always_inline void ctx_addr6(const __u32 *f, __u8 *out)
 {
 	__u32 a[4];
 
-	a[0] = *(volatile const __u32 *)&f[0];
-	a[1] = *(volatile const __u32 *)&f[1];
-	a[2] = *(volatile const __u32 *)&f[2];
-	a[3] = *(volatile const __u32 *)&f[3];
+	a[0] = f[0];
+	asm volatile("" ::: "memory");
+	a[1] = f[1];
+	asm volatile("" ::: "memory");
+	a[2] = f[2];
+	asm volatile("" ::: "memory");
+	a[3] = f[3];
 	__builtin_memcpy(out, a, 16);
 }
 

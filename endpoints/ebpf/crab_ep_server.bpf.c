@@ -176,7 +176,8 @@ int crab_ep_server(struct bpf_sock_ops *skops)
 			return 1;
 		}
 		/* docs/PROTOCOL.md 3.3: no room left (40-byte limit) -> no option, counted. */
-		if (bpf_reserve_hdr_opt(skops, v6 ? TCPOLEN_CRAB6_ALIGNED : TCPOLEN_CRAB_ALIGNED, 0))
+		if (bpf_reserve_hdr_opt(skops, v6 ? TCPOLEN_CRAB6_ALIGNED :
+					TCPOLEN_CRAB_ALIGNED, 0))
 			crab_ep_count(CRAB_EP_CNT_ECHO_NO_ROOM);
 		return 1;
 	case BPF_SOCK_OPS_WRITE_HDR_OPT_CB:

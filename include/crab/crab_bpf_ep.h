@@ -172,11 +172,13 @@ struct crab_ep_probe {
 	X(REJ_DISABLED, "rejected_disabled", "redirect while redirection is disabled") \
 	X(REJ_SIGNED, "rejected_signed", "redirect carrying TCP-MD5/AO or for a keyed socket") \
 	X(REJ_MARTIAN, "rejected_martian", \
-	  "redirect from 0/8, 127/8, multicast or 240/4; IPv6: not global unicast (::/96, ::ffff:0:0/96, fe80::/9, ff00::/8)") \
+	  "redirect from 0/8, 127/8, multicast or 240/4; IPv6: not global unicast " \
+	  "(::/96, ::ffff:0:0/96, fe80::/9, ff00::/8)") \
 	X(REJ_LOCAL, "rejected_local", "redirect from the address it is sent to") \
 	X(REJ_RPF, "rejected_rpf", "redirect whose route back to S is not unicast via its device") \
 	X(REJ_RPF_UNCHECKED, "rejected_rpf_unchecked", \
-	  "IPv6 redirect refused: no FIB lookup possible (forwarding off on the device and on lo)") \
+	  "IPv6 redirect refused: no FIB lookup possible " \
+	  "(forwarding off on the device and on lo)") \
 	X(REJ_CSUM, "rejected_csum", "redirect with a bad TCP checksum") \
 	X(REJ_CLAIMED, "rejected_claimed", "redirect after another SYN-ACK was accepted") \
 	X(REJ_TUPLE_TAKEN, "rejected_tuple_taken", "redirect to a 4-tuple another socket holds") \
@@ -187,11 +189,13 @@ struct crab_ep_probe {
 	X(RPF_DEFERRED, "rpf_deferred", "reverse-path checks left to the kernel (forwarding off)") \
 	X(CLAIMS_RELEASED, "claims_released", "accepted SYN-ACKs the socket never took (SYN resent)") \
 	X(SYNACK_OPT_MALFORMED, "synack_opt_malformed", "SYN-ACKs whose option walk ended on a bad length") \
-	X(SYNACK_OPT_BAD_LEN, "synack_opt_bad_len", "redirect options of a wrong length for the family in SYN-ACKs") \
+	X(SYNACK_OPT_BAD_LEN, "synack_opt_bad_len", \
+	  "redirect options of a wrong length for the family in SYN-ACKs") \
 	X(RX_REWRITTEN, "rx_rewritten", "packets from S rewritten to come from A") \
 	X(TX_REWRITTEN, "tx_rewritten", "packets to A rewritten to go to S") \
 	X(TX_NO_ROUTE, "tx_no_route", "packets to S without a route (dropped)") \
-	X(ICMP_REWRITTEN, "icmp_rewritten", "ICMP and ICMPv6 errors about S rewritten to be about A") \
+	X(ICMP_REWRITTEN, "icmp_rewritten", \
+	  "ICMP and ICMPv6 errors about S rewritten to be about A") \
 	X(BAD_HEADER, "bad_header", "truncated or malformed IP/TCP headers (passed)") \
 	X(FLOWS_CLOSED, "flows_closed", "redirected connections whose state was removed")
 
