@@ -11,7 +11,8 @@
 # with a bad checksum, with TCP-AO, or arriving on an
 # interface the route back to it does not leave by, and a source outside
 # the allow list. None moves the socket (still SYN-SENT to VIP6, no flow,
-# nothing redirected), each is counted by reason. The IPv4 form (length 6)
+# nothing redirected), each is counted by reason. Two valid SYN-ACKs at
+# once: the first wins, the other is refused and reset. The IPv4 form (length 6)
 # in an IPv6 SYN-ACK and the IPv6 form (length 18) in an IPv4 one are
 # ignored and counted; so are they in SYNs to the server, which does not
 # echo them, while it echoes the right form (a dual-stack listener each
@@ -101,6 +102,46 @@ ip -n "$NS_CLI" link add crabside6 type veth peer name crabside6p &&
 spoof_case "$VIP6" "$S3" "$VIP6" rejected_rpf \
 	"IPv6 redirect from an allowed server whose route back leaves by another interface: refused, counted"
 ip -n "$NS_CLI" route del "$S3/128" dev crabside6
+
+# The first valid IPv6 SYN-ACK wins (docs/PROTOCOL.md 3.5): two from two
+# allowed servers at the same instant from two CPUs, 4 times: one moves
+# the socket, the other is refused and answered with a reset.
+synack6() {
+	printf '{"op": "synack", "dst_mac": "%s", "src": "%s", "dst": "%s", "sport": 9999, "dport": %s, "seq": 12345, "ack": %s, "name": "%s"}' \
+		"$CLI_MAC" "$1" "$IP6_CLI" "$2" "$3" "$VIP6"
+}
+# (A loser that finds the socket still in SYN-SENT while TCP takes the
+# winner, its snd_una already past the SYN, fails the ack check.)
+refused() {
+	echo $(($(ep_stat rejected_claimed) + $(ep_stat rejected_not_syn_sent) +
+		$(ep_stat rejected_not_announced) + $(ep_stat rejected_bad_ack)))
+}
+bad=0
+for t in 1 2 3 4; do
+	red=$(ep_stat redirected)
+	ref=$(refused)
+	p=$(ep_helper cli "connect $VIP6 9999")
+	seq=$(syn_seq "$p") || { crab_log "race $t: no SYN"; bad=$((bad + 1)); continue; }
+	ack=$(((seq + 1) % 4294967296))
+	out=$(ep_helper spoof "{\"op\": \"race\", \"cpus\": [0, 1], \"pkts\": [$(synack6 "${IP6_SRV[2]}" "$p" $ack), $(synack6 "$S3" "$p" $ack)]}")
+	ep_wait_stat redirected $((red + 1))
+	for i in $(seq 50); do
+		rst=$(tcpdump -nn -r "$EP_TMP/syn.pcap" "src port $p and ip6[53] & 4 != 0" 2>/dev/null |
+			awk '{ print $5 }' | sort -u | tr '\n' ' ')
+		[ -n "$rst" ] && break
+		sleep 0.1
+	done
+	nref=$(($(refused) - ref))
+	nred=$(($(ep_stat redirected) - red))
+	crab_log "race $t: $out; redirected +$nred, refused +$nref, reset to: $rst"
+	[ "$nred" = 1 ] && [ "$nref" = 1 ] && [ "$(echo $rst | wc -w)" = 1 ] || bad=$((bad + 1))
+	ep_helper cli "close $p" >/dev/null
+done
+log_test $((bad > 0)) "4 races of two valid IPv6 SYN-ACKs: one redirect and one reset each"
+for i in $(seq 100); do
+	[ "$(ep_stat maps.flows6)" = 0 ] && break
+	sleep 0.1
+done
 
 # The option of the other family: a wrong length, ignored and counted.
 spoof_case "$VIP6" "$S3" "$VIP" synack_opt_bad_len \
