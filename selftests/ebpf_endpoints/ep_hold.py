@@ -34,20 +34,14 @@ cgroup). Reads one command per line on stdin, answers one line on stdout.
 import os
 import select
 import socket
-import struct
 import sys
 import threading
 
-TCP_MD5SIG = 14
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from crabpkt import TCP_MD5SIG, md5sig  # noqa: E402
+
 socks = {}
 listeners = {}
-
-
-def md5sig(addr, key):
-    sa = struct.pack("=H", socket.AF_INET) + struct.pack("!H", 0) + socket.inet_aton(addr)
-    sa = sa.ljust(128, b"\0")
-    k = key.encode()
-    return sa + struct.pack("=BBHi", 0, 0, len(k), 0) + k.ljust(80, b"\0")
 
 
 def opts(words):
