@@ -126,7 +126,7 @@ ep_ip2hex() {
 # Its backends are the three servers, or EP_RR_DIPS ("A B C").
 ep_lb_rr_setup() {
 	local d=$1 dir pin=/sys/fs/bpf/crabtest_lb${EP_LB_PIN:-} dips
-	dir=$CRAB_TOP/selftests/ebpf_endpoints
+	dir=$CRAB_TOP/selftests/endpoints_ebpf
 	read -r -a dips <<<"${EP_RR_DIPS:-${IP_SRV[1]} ${IP_SRV[2]} ${IP_SRV[3]}}"
 	clang -O2 -g -mcpu=v3 -target bpf -I/usr/include/x86_64-linux-gnu \
 		-DVIP="$(ep_ip2hex "$VIP")" -DHOLD_ADDR="$(ep_ip2hex "$HOLD_ADDR")" \
@@ -513,7 +513,7 @@ ep_helper() {
 ep_spoofer_start() {
 	crab_add_host SPOOF "${1:-$CRAB_SUBNET.50}"
 	CLI_MAC=$(ip -n "$NS_CLI" -br link show eth0 | awk '{ print $3 }')
-	ep_helper_start spoof "$NS_SPOOF" "" "$CRAB_TOP/selftests/ebpf_endpoints/ep_spoof.py"
+	ep_helper_start spoof "$NS_SPOOF" "" "$CRAB_TOP/selftests/endpoints_ebpf/ep_spoof.py"
 }
 
 # A SYN-ACK for the spoofer: ep_synack_json SRC LPORT ACK [EXTRA_JSON]
