@@ -2,8 +2,9 @@
 // Fuzz target: the shared option walk and writer (include/crab/crab_opt.h),
 // differential against ref_opt_walk() and docs/PROTOCOL.md section 2 invariants.
 //
-// Input: byte 0 selects the encoding (below), bytes 1..2 an ExID, the rest
-// are the TCP option bytes (any length; the walk only looks at 40).
+// Input: byte 0 selects the encoding (bits 0-1, below) and the segment's
+// family (bit 2: IPv6), bytes 1..2 an ExID, the rest are the TCP option
+// bytes (any length; the walk only looks at 40).
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -40,16 +41,24 @@ crab_opt_cfg pick_cfg(const uint8_t* d)
     return c;
 }
 
-void check_walk(const uint8_t* opt, uint32_t n, const crab_opt_cfg& cfg)
+bool zero16(const uint8_t* a)
+{
+    for (int k = 0; k < 16; k++)
+        if (a[k])
+            return false;
+    return true;
+}
+
+void check_walk(const uint8_t* opt, uint32_t n, const crab_opt_cfg& cfg, bool v6)
 {
     const bool exp = cfg.kind == CRAB_OPT_KIND_EXP;
-    const uint32_t want_len = exp ? TCPOLEN_CRAB_EXP : TCPOLEN_CRAB;
+    const uint32_t want_len = static_cast<uint32_t>(crab_opt_len_fam(&cfg, v6));
     const uint32_t lim = n > CRAB_TCP_MAX_OPTLEN ? CRAB_TCP_MAX_OPTLEN : n;
 
     crab_opt_res res;
     std::memset(&res, 0xa5, sizeof(res));
-    int st = crab_opt_find(opt, n, &cfg, &res);
-    auto ref = ref_opt_walk(opt, n, cfg.kind, exp, cfg.exid);
+    int st = crab_opt_find_fam(opt, n, &cfg, v6, &res);
+    auto ref = ref_opt_walk(opt, n, cfg.kind, exp, cfg.exid, v6);
 
     FUZZ_CHECK(st == ref.status, "status %d, reference %d", st, ref.status);
     FUZZ_CHECK(res.bad_len == ref.bad_len, "bad_len %u, reference %u", res.bad_len, ref.bad_len);
@@ -57,20 +66,27 @@ void check_walk(const uint8_t* opt, uint32_t n, const crab_opt_cfg& cfg)
     if (st == CRAB_OPT_FOUND) {
         FUZZ_CHECK(res.off == ref.off, "found at %u, reference %u", res.off, ref.off);
         FUZZ_CHECK(res.addr == ref.addr, "address %08x, reference %08x", res.addr, ref.addr);
+        FUZZ_CHECK(std::memcmp(res.addr6, ref.addr6, 16) == 0, "IPv6 address differs from the reference");
         // The option lies wholly inside the walked bytes and is what it claims.
         FUZZ_CHECK(res.off + want_len <= lim, "option at %u runs past %u", res.off, lim);
         FUZZ_CHECK(opt[res.off] == cfg.kind && opt[res.off + 1] == want_len, "found a non-option at %u", res.off);
         uint32_t a = res.off + crab_opt_addr_off(&cfg);
-        uint32_t addr = static_cast<uint32_t>(opt[a]) << 24 | opt[a + 1] << 16 | opt[a + 2] << 8 | opt[a + 3];
-        FUZZ_CHECK(addr == res.addr, "crab_opt_addr_off() disagrees with the address");
+        if (v6) {
+            FUZZ_CHECK(std::memcmp(opt + a, res.addr6, 16) == 0, "crab_opt_addr_off() disagrees with the address");
+            FUZZ_CHECK(res.addr == 0, "IPv6 walk set the IPv4 address");
+        } else {
+            uint32_t addr = static_cast<uint32_t>(opt[a]) << 24 | opt[a + 1] << 16 | opt[a + 2] << 8 | opt[a + 3];
+            FUZZ_CHECK(addr == res.addr, "crab_opt_addr_off() disagrees with the address");
+            FUZZ_CHECK(zero16(res.addr6), "IPv4 walk set the IPv6 address");
+        }
     } else {
-        FUZZ_CHECK(res.addr == 0 && res.off == 0, "not found but addr/off set");
+        FUZZ_CHECK(res.addr == 0 && res.off == 0 && zero16(res.addr6), "not found but addr/off set");
     }
 
     // Step by step: every step that does not end the walk moves forward, so
     // no input can make a component loop; the 40-step budget is enough.
     crab_opt_state s;
-    crab_opt_init(&s, n, &cfg);
+    crab_opt_init_fam(&s, n, &cfg, v6);
     unsigned steps = 0;
     for (;;) {
         uint32_t before = s.i;
@@ -89,8 +105,9 @@ void check_walk(const uint8_t* opt, uint32_t n, const crab_opt_cfg& cfg)
     if (lim)
         std::memcpy(buf, opt, lim);
     crab_opt_res r2;
-    int st2 = crab_opt_find(buf, lim, &cfg, &r2);
-    FUZZ_CHECK(st2 == st && r2.addr == res.addr && r2.off == res.off && r2.bad_len == res.bad_len,
+    int st2 = crab_opt_find_fam(buf, lim, &cfg, v6, &r2);
+    FUZZ_CHECK(st2 == st && r2.addr == res.addr && r2.off == res.off && r2.bad_len == res.bad_len &&
+                   std::memcmp(r2.addr6, res.addr6, 16) == 0,
                "walk of the padded copy differs");
 }
 
@@ -137,6 +154,36 @@ void check_write(const uint8_t* opt, uint32_t n, const crab_opt_cfg& cfg, uint32
     }
 }
 
+void check_write6(const uint8_t* opt, uint32_t n, const crab_opt_cfg& cfg, const uint8_t* addr6)
+{
+    const bool exp = cfg.kind == CRAB_OPT_KIND_EXP;
+    // Exactly TCPOLEN_CRAB6_ALIGNED bytes on the heap: ASan sees any write past them.
+    std::vector<uint8_t> w(TCPOLEN_CRAB6_ALIGNED);
+    crab_opt_write6(w.data(), &cfg, addr6);
+    crab_opt_res res;
+    FUZZ_CHECK(crab_opt_find6(w.data(), TCPOLEN_CRAB6_ALIGNED, &cfg, &res) == CRAB_OPT_FOUND,
+               "written IPv6 option not found");
+    FUZZ_CHECK(std::memcmp(res.addr6, addr6, 16) == 0, "written IPv6 address not read back");
+    FUZZ_CHECK(res.off + crab_opt_addr_off(&cfg) == 4, "IPv6 address not 4-byte aligned in the written option");
+    FUZZ_CHECK(res.off + crab_opt_len_fam(&cfg, 1) == TCPOLEN_CRAB6_ALIGNED, "written IPv6 option not 20 bytes");
+    if (exp)
+        FUZZ_CHECK(w[0] == CRAB_OPT_KIND_EXP && w[1] == 20 && (w[2] << 8 | w[3]) == cfg.exid,
+                   "bad RFC 6994 IPv6 header");
+    else
+        FUZZ_CHECK(w[0] == 1 && w[1] == 1 && w[2] == cfg.kind && w[3] == 18, "bad default IPv6 header");
+    // The family decides the length: the IPv6 option is not an IPv4 one.
+    FUZZ_CHECK(crab_opt_find(w.data(), TCPOLEN_CRAB6_ALIGNED, &cfg, &res) == CRAB_OPT_NONE && res.bad_len == 1,
+               "IPv6 option accepted by the IPv4 walk");
+    // Inserted in front of the options: found first.
+    std::vector<uint8_t> hdr(TCPOLEN_CRAB6_ALIGNED + n);
+    std::memcpy(hdr.data(), w.data(), TCPOLEN_CRAB6_ALIGNED);
+    if (n)
+        std::memcpy(hdr.data() + TCPOLEN_CRAB6_ALIGNED, opt, n);
+    FUZZ_CHECK(crab_opt_find6(hdr.data(), static_cast<uint32_t>(hdr.size()), &cfg, &res) == CRAB_OPT_FOUND &&
+                   std::memcmp(res.addr6, addr6, 16) == 0,
+               "inserted IPv6 option hidden by what follows it");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
@@ -148,8 +195,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     // The options in their own heap block of exactly n bytes: any read past
     // them is an ASan report.
     std::vector<uint8_t> opt(data + 3, data + size);
-    check_walk(opt.data(), n, cfg);
+    const bool v6 = data[0] & 4;
+    check_walk(opt.data(), n, cfg, v6);
     uint32_t addr = 0xC6126401u ^ static_cast<uint32_t>(data[1] << 8 | data[2]) ^ (data[0] << 24);
-    check_write(opt.data(), n, cfg, addr);
+    if (v6) {
+        uint8_t a6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        for (int k = 0; k < 4; k++)
+            a6[12 + k] = static_cast<uint8_t>(addr >> (24 - 8 * k));
+        check_write6(opt.data(), n, cfg, a6);
+    } else {
+        check_write(opt.data(), n, cfg, addr);
+    }
     return 0;
 }

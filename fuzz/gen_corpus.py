@@ -29,13 +29,24 @@ def ip4(s):
     return bytes(int(x) for x in s.split("."))
 
 
+def ip6(s):
+    import ipaddress
+    return ipaddress.IPv6Address(s).packed
+
+
+def crab6(addr, exp=False, nops=True, exid=0xC4AB):
+    if exp:
+        return bytes([254, 20]) + struct.pack(">H", exid) + ip6(addr)
+    return (b"\x01\x01" if nops else b"") + bytes([42, 18]) + ip6(addr)
+
+
 def crab(addr, exp=False, nops=True, exid=0xC4AB):
     if exp:
         return bytes([254, 8]) + struct.pack(">H", exid) + ip4(addr)
     return (b"\x01\x01" if nops else b"") + bytes([42, 6]) + ip4(addr)
 
 
-# ---- opt: [encoding][exid hi][exid lo] option bytes -------------------------
+# ---- opt: [encoding | 4 for IPv6][exid hi][exid lo] option bytes ------------
 MSS = bytes([2, 4, 5, 0xB4])
 SACKOK = bytes([4, 2])
 TS = bytes([8, 10]) + bytes(8)
@@ -57,9 +68,14 @@ opt_seeds = {
     "exp_bad_len": (1, bytes([254, 6, 0xC4, 0xAB, 1, 2]) + crab("10.0.0.2", exp=True)),
     "exp_custom_exid": (2, crab("10.0.0.3", exp=True, exid=0x0102)),
     "kind_setting": (3, bytes([1, 1, 99, 6]) + ip4("10.0.0.4")),
+    "v6_aligned": (4, crab6("2001:db8::1")),
+    "v6_linux_syn": (4, MSS + SACKOK + TS + b"\x01" + WS + crab6("2001:db8::a")),
+    "v6_ipv4_form_ignored": (4, crab("10.0.0.1") + crab6("2001:db8::2")),
+    "v6_exp": (5, crab6("2001:db8::3", exp=True)),
+    "v4_ipv6_form_ignored": (0, crab6("2001:db8::1") + crab("10.0.0.5")),
 }
 for name, (enc, o) in opt_seeds.items():
-    exid = b"\x01\x02" if enc == 2 else (b"\x63\x00" if enc == 3 else b"\xc4\xab")
+    exid = b"\x01\x02" if enc & 3 == 2 else (b"\x63\x00" if enc & 3 == 3 else b"\xc4\xab")
     out("opt", name, bytes([enc]) + exid + o)
 
 

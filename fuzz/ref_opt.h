@@ -12,19 +12,21 @@ namespace crab::fuzz {
 
 struct RefOpt {
     int status = 0;        // 0 none, 1 found, 2 malformed (enum crab_opt_status)
-    uint32_t addr = 0;     // host order
+    uint32_t addr = 0;     // host order (IPv4 walk)
+    uint8_t addr6[16] = {};  // network order (IPv6 walk)
     unsigned off = 0;      // offset of the kind byte of the option found
     unsigned bad_len = 0;  // redirect options of the wrong length, ignored
 };
 
-// @kind: the configured kind; exp: RFC 6994 form (kind 254, ExID, len 8).
+// @kind: the configured kind; exp: RFC 6994 form (kind 254, ExID, len 8);
+// v6: the options of an IPv6 segment (lengths 18 and 20, 16-byte address).
 // Only the first 40 bytes are options (doff <= 15 words); more is ignored.
-inline RefOpt ref_opt_walk(const uint8_t* o, size_t n, uint8_t kind, bool exp, uint16_t exid)
+inline RefOpt ref_opt_walk(const uint8_t* o, size_t n, uint8_t kind, bool exp, uint16_t exid, bool v6 = false)
 {
     RefOpt r;
     if (n > 40)
         n = 40;
-    const size_t want = exp ? 8 : 6;
+    const size_t want = v6 ? (exp ? 20 : 18) : (exp ? 8 : 6);
     size_t i = 0;
     while (i < n) {
         uint8_t k = o[i];
@@ -53,8 +55,12 @@ inline RefOpt ref_opt_walk(const uint8_t* o, size_t n, uint8_t kind, bool exp, u
             if (mine && len == want) {
                 r.status = 1;
                 r.off = static_cast<unsigned>(i);
-                r.addr = static_cast<uint32_t>(o[a]) << 24 | static_cast<uint32_t>(o[a + 1]) << 16 |
-                         static_cast<uint32_t>(o[a + 2]) << 8 | o[a + 3];
+                if (v6)
+                    for (size_t k = 0; k < 16; k++)
+                        r.addr6[k] = o[a + k];
+                else
+                    r.addr = static_cast<uint32_t>(o[a]) << 24 | static_cast<uint32_t>(o[a + 1]) << 16 |
+                             static_cast<uint32_t>(o[a + 2]) << 8 | o[a + 3];
                 return r;
             }
             if (mine && r.bad_len < 255)

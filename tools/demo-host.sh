@@ -32,7 +32,7 @@ fi
 mount -t bpf bpf /sys/fs/bpf || { echo "error: cannot mount a bpffs at /sys/fs/bpf" >&2; exit 1; }
 
 source "$(dirname "$0")/../selftests/lib.sh"
-source "$(dirname "$0")/../selftests/ebpf_endpoints/ep_lib.sh"
+source "$(dirname "$0")/../selftests/endpoints_ebpf/ep_lib.sh"
 CRAB_TEST=demo	# the name crab_fail and the selftest library print
 PORT=80
 SVC=$VIP:$PORT

@@ -7,6 +7,7 @@
  *  - crab_ep_flows: tc ingress's view, (netns, local, S, ports) -> A, a plain
  *    hash: an entry is reserved when a redirect is accepted (refused and
  *    counted when the table is full), removed when the socket closes;
+ *  - crab_ep_flows6: the same for IPv6 connections (its own key size);
  *  - crab_ep_probes: input-path probes in flight (LRU: losing one only
  *    refuses that redirect, the client's SYN retransmission starts over).
  */
@@ -32,6 +33,14 @@ struct {
 } crab_ep_flows SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CRAB_EP_FLOW_MAX);
+	__type(key, struct crab_ep_flow_key6);
+	__type(value, struct crab_ep_flow6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crab_ep_flows6 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, CRAB_EP_PROBE_MAX);
 	__type(key, struct crab_ep_flow_key);
@@ -48,6 +57,27 @@ static __always_inline __u64 crab_ep_claim(__be32 s, __u32 seq)
 static __always_inline __be32 crab_ep_claim_addr(__u64 claim)
 {
 	return (__be32)(claim >> 32);
+}
+
+/*
+ * The claim word of an IPv6 SYN-ACK from @s6: its four words xor-ed stand
+ * in for S; the full address is kept beside it (crab_ep_sk.claim6).
+ */
+static __always_inline __u64 crab_ep_claim6(const __u8 *s6, __u32 seq)
+{
+	__u32 w[4];
+
+	__builtin_memcpy(w, s6, 16);
+	return ((__u64)(w[0] ^ w[1] ^ w[2] ^ w[3]) << 32) | seq;
+}
+
+static __always_inline int crab_ep_addr6_eq(const __u8 *a, const __u8 *b)
+{
+	__u64 x[2], y[2];
+
+	__builtin_memcpy(x, a, 16);
+	__builtin_memcpy(y, b, 16);
+	return x[0] == y[0] && x[1] == y[1];
 }
 
 #endif /* CRAB_EP_FLOWS_H */

@@ -39,6 +39,22 @@
  * destination and the next hop of S (bpf_fib_lookup, or bpf_redirect_neigh
  * when that cannot answer: neighbour not resolved, forwarding off).
  *
+ * IPv6 (docs/PROTOCOL.md 2 and 3.4): the same for IPv6 segments whose TCP
+ * header follows the IPv6 header, with the 20-byte option, the IPv6 allow
+ * list and crab_ep_flows6. S must be global unicast: ::/96 (unspecified,
+ * loopback, IPv4-compatible), ::ffff:0:0/96 (v4-mapped), fe80::/9
+ * (link-local, site-local) and ff00::/8 (multicast) are refused, as is
+ * the address the SYN-ACK is sent to; other local addresses fail the
+ * reverse path (a local route). The strict reverse path is a FIB lookup
+ * on the ingress device, or, when IPv6 forwarding is off there, an output
+ * lookup through lo (bpf_fib_lookup() wants forwarding on the device it
+ * is given; net.ipv6.conf.lo.forwarding=1 does not make the host forward);
+ * when neither can be done the redirect is refused and counted
+ * (rejected_rpf_unchecked). There is no input-path probe for IPv6: IPv6
+ * redirects are not checked against netfilter rules on S. ICMPv6
+ * errors about the connection to S (packet too big, unreachable, time
+ * exceeded, parameter problem) are rewritten to be about A.
+ *
  * Cost per packet: ingress, one header load and one hash lookup per TCP
  * packet; egress, a socket-storage lookup per packet of a local socket (no
  * header load unless the socket was moved). A moved connection's packets add
@@ -63,6 +79,11 @@
 #define IP_SRC_OFF	(L3_OFF + offsetof(struct iphdr, saddr))
 #define IP_DST_OFF	(L3_OFF + offsetof(struct iphdr, daddr))
 #define IP_DF		0x4000
+#define AF_INET6	10
+#define IP6_SRC_OFF	(L3_OFF + offsetof(struct ipv6hdr, saddr))
+#define IP6_DST_OFF	(L3_OFF + offsetof(struct ipv6hdr, daddr))
+#define IP6_L4OFF	(L3_OFF + CRAB_TC_IP6_HLEN)
+#define LOOPBACK_IFINDEX	1
 
 /* <linux/icmp.h> pulls in libc headers: the 8-byte ICMP header here. */
 struct icmphdr {
@@ -75,6 +96,12 @@ struct icmphdr {
 #define ICMP_DEST_UNREACH	3
 #define ICMP_TIME_EXCEEDED	11
 #define ICMP_PARAMETERPROB	12
+/* ICMPv6 errors (RFC 4443): destination unreachable .. parameter problem */
+#define ICMPV6_DEST_UNREACH	1
+#define ICMPV6_PARAMPROB	4
+#ifndef IPPROTO_ICMPV6
+#define IPPROTO_ICMPV6		58
+#endif
 
 /* Frames up to this length can be checked (checksum) and probed. */
 #define SAVE_MAX	160
@@ -92,6 +119,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } crab_ep_allow SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, CRAB_EP_LPM_MAX);
+	__type(key, struct crab_ep_lpm_key6);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crab_ep_allow6 SEC(".maps");
+
 /*
  * Per-CPU scratch of the SYN-ACK path (the stack is 512 bytes): the frame
  * (checksum, probe), the probe, helper arguments.
@@ -101,6 +137,8 @@ struct scratch {
 	__u8 probe[CRAB_EP_PROBE_IPLEN];
 	struct bpf_fib_lookup fib;
 	struct bpf_sock_tuple t;
+	struct crab_ep_flow_key6 fk6;
+	struct crab_ep_flow6 fv6;
 };
 
 struct {
@@ -504,6 +542,8 @@ static __always_inline int try_redirect(struct __sk_buff *skb, struct crab_tc_pk
 	st = crab_opt_walk_bpf(&w, len, &w.st.cfg);
 	if (st == CRAB_OPT_MALFORMED)
 		crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_MALFORMED);
+	if (w.st.res.bad_len)
+		crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_BAD_LEN);
 	if (st != CRAB_OPT_FOUND)
 		return TC_ACT_OK;
 	d.a = bpf_htonl(w.st.res.addr);
@@ -613,6 +653,452 @@ static __always_inline void icmp_in(struct __sk_buff *skb, const struct iphdr *i
 	crab_ep_count(CRAB_EP_CNT_ICMP_REWRITTEN);
 }
 
+/* ---- IPv6 ---------------------------------------------------------------- */
+
+/*
+ * Replace the IPv6 address at @off, fixing the TCP checksum (pseudo
+ * header). The store recomputes a CHECKSUM_COMPLETE sum over the address
+ * bytes; the checksum helper accounts for its own field: together the sum
+ * stays right (IPv6 has no header checksum to absorb the change as in IPv4).
+ */
+static __always_inline int rewrite_addr6(struct __sk_buff *skb, __u32 off,
+					 const void *from, const void *to)
+{
+	__s64 d = bpf_csum_diff((__be32 *)from, 16, (__be32 *)to, 16, 0);
+
+	if (d < 0)
+		return -1;
+	if (bpf_l4_csum_replace(skb, IP6_L4OFF + offsetof(struct tcphdr, check), 0,
+				(__u32)d, BPF_F_PSEUDO_HDR))
+		return -1;
+	return bpf_skb_store_bytes(skb, off, to, 16, BPF_F_RECOMPUTE_CSUM);
+}
+
+/*
+ * Not a global unicast source (docs/PROTOCOL.md 3.4): ::/96 (unspecified,
+ * loopback, IPv4-compatible), ::ffff:0:0/96 (v4-mapped), fe80::/10
+ * (link-local) with fec0::/10 (site-local, deprecated), ff00::/8 (multicast).
+ */
+static __always_inline int martian6(const __u8 *a)
+{
+	__u32 w[4];
+
+	__builtin_memcpy(w, a, 16);
+	if (a[0] == 0xff)
+		return 1;
+	if (a[0] == 0xfe && (a[1] & 0x80))
+		return 1;
+	if (w[0] == 0 && w[1] == 0 && (w[2] == 0 || w[2] == bpf_htonl(0xffff)))
+		return 1;
+	return 0;
+}
+
+struct decision6 {
+	__u8 a[16];		/* A */
+	__u32 isn;
+	__u32 framelen;
+	struct scratch *sc;
+};
+
+/* The IPv6 SYN-ACK's TCP checksum, as load_and_check_csum(). */
+static __always_inline int load_and_check_csum6(struct __sk_buff *skb,
+						struct crab_tc_pkt6 *p,
+						struct decision6 *d)
+{
+	__u32 pseudo[10], len, l4len, end;
+	struct scratch *sc = d->sc;
+	__u16 check, psum;
+	__s64 seg, ph;
+	__u64 len64;
+
+	len = skb->len;
+	l4len = bpf_ntohs(p->ip6.payload_len);
+	if (l4len < sizeof(struct tcphdr))
+		return 0;
+	if (len > SAVE_MAX || IP6_L4OFF + l4len > len)
+		return -1;
+	len64 = len - 1;
+	asm volatile("" : "+r"(len64));
+	if (len64 >= SAVE_MAX)
+		return -1;
+	if (bpf_skb_load_bytes(skb, 0, sc->frame, len64 + 1))
+		return -1;
+	d->framelen = len;
+	end = IP6_L4OFF + l4len;
+	asm volatile("" : "+r"(end));
+	if (end > SAVE_MAX)
+		return -1;
+	end &= 0xff;
+	sc->frame[end] = 0;
+	sc->frame[end + 1] = 0;
+	sc->frame[end + 2] = 0;
+	__builtin_memcpy(pseudo, &p->ip6.saddr, 16);
+	__builtin_memcpy(pseudo + 4, &p->ip6.daddr, 16);
+	pseudo[8] = bpf_htonl(l4len);
+	pseudo[9] = bpf_htonl(IPPROTO_TCP);
+	len64 = (l4len + 3) & ~3U;
+	asm volatile("" : "+r"(len64));
+	if (len64 < 4 || len64 > 108)
+		return -1;
+	seg = bpf_csum_diff(NULL, 0, (__be32 *)(sc->frame + IP6_L4OFF), len64, 0);
+	ph = bpf_csum_diff(NULL, 0, pseudo, sizeof(pseudo), 0);
+	if (seg < 0 || ph < 0)
+		return -1;
+	if (csum_fold32((__u64)(__u32)seg + (__u32)ph) == 0xffff)
+		return 1;
+	/* CHECKSUM_PARTIAL from a local peer: only the pseudo-header sum. */
+	check = p->tcp.check;
+	psum = (__u16)csum_fold32((__u32)ph);
+	return check == psum;
+}
+
+static __always_inline int tuple_taken6(struct __sk_buff *skb, struct crab_tc_pkt6 *p,
+					struct scratch *sc)
+{
+	struct bpf_sock_tuple *t = &sc->t;
+	struct bpf_sock *sk;
+	int taken;
+
+	__builtin_memcpy(t->ipv6.saddr, &p->ip6.saddr, 16);
+	__builtin_memcpy(t->ipv6.daddr, &p->ip6.daddr, 16);
+	t->ipv6.sport = p->tcp.source;
+	t->ipv6.dport = p->tcp.dest;
+	sk = bpf_sk_lookup_tcp(skb, t, sizeof(t->ipv6), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	taken = sk->state != BPF_TCP_LISTEN;
+	bpf_sk_release(sk);
+	return taken;
+}
+
+/*
+ * Strict reverse path of S (IPv6): the route back to S is unicast and
+ * leaves through the ingress device. Returns 0 or the counter to reject
+ * with.
+ */
+static __always_inline int rpf_check6(struct __sk_buff *skb, struct crab_tc_pkt6 *p,
+				      struct scratch *sc)
+{
+	struct bpf_fib_lookup *fib = &sc->fib;
+	int r;
+
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->family = AF_INET6;
+	fib->l4_protocol = IPPROTO_TCP;
+	__builtin_memcpy(fib->ipv6_src, &p->ip6.daddr, 16);
+	__builtin_memcpy(fib->ipv6_dst, &p->ip6.saddr, 16);
+	fib->ifindex = skb->ingress_ifindex;
+	r = bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
+	if (r == BPF_FIB_LKUP_RET_FWD_DISABLED) {
+		/* Forwarding off on the device: the output route, through lo. */
+		__builtin_memset(fib, 0, sizeof(*fib));
+		fib->family = AF_INET6;
+		fib->l4_protocol = IPPROTO_TCP;
+		__builtin_memcpy(fib->ipv6_src, &p->ip6.daddr, 16);
+		__builtin_memcpy(fib->ipv6_dst, &p->ip6.saddr, 16);
+		fib->ifindex = LOOPBACK_IFINDEX;
+		r = bpf_fib_lookup(skb, fib, sizeof(*fib), BPF_FIB_LOOKUP_OUTPUT);
+		if (r == BPF_FIB_LKUP_RET_FWD_DISABLED)
+			return CRAB_EP_CNT_REJ_RPF_UNCHECKED;
+	}
+	switch (r) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		return fib->ifindex == skb->ingress_ifindex ? 0 : CRAB_EP_CNT_REJ_RPF;
+	default:
+		/* no route, a local, anycast or reject one, link-local */
+		return CRAB_EP_CNT_REJ_RPF;
+	}
+}
+
+/* decide() for IPv6 (no input-path probe). */
+static __always_inline int decide6(struct __sk_buff *skb, struct crab_tc_pkt6 *p,
+				   struct bpf_sock *sk, struct decision6 *d, __u32 *why)
+{
+	struct crab_ep_flow_key6 *fk = &d->sc->fk6;
+	struct crab_ep_flow6 *fv = &d->sc->fv6;
+	struct tcp_sock___crab *tp;
+	struct crab_ep_sk *st;
+	__u64 claim, old;
+	__u32 ack;
+	int r;
+
+	if (sk->state != BPF_TCP_SYN_SENT) {
+		*why = CRAB_EP_CNT_REJ_NOT_SYN_SENT;
+		return V_PASS;
+	}
+	st = bpf_sk_storage_get(&crab_ep_sk, sk, 0, 0);
+	if (!st || (st->flags & (CRAB_EP_SK_ANNOUNCED | CRAB_EP_SK_V6)) !=
+		   (CRAB_EP_SK_ANNOUNCED | CRAB_EP_SK_V6)) {
+		*why = CRAB_EP_CNT_REJ_NOT_ANNOUNCED;
+		return V_PASS;
+	}
+	if (crab_ep_sk_signed(sk)) {
+		*why = CRAB_EP_CNT_REJ_SIGNED;
+		return V_PASS;
+	}
+	tp = (struct tcp_sock___crab *)bpf_skc_to_tcp_sock(sk);
+	if (!tp) {
+		*why = CRAB_EP_CNT_REJ_NOT_ANNOUNCED;
+		return V_PASS;
+	}
+	ack = bpf_ntohl(p->tcp.ack_seq);
+	d->isn = tp->snd_una;
+	if (ack - d->isn - 1 >= tp->write_seq - d->isn) {
+		*why = CRAB_EP_CNT_REJ_BAD_ACK;
+		return V_PASS;
+	}
+	r = load_and_check_csum6(skb, p, d);
+	if (r <= 0) {
+		*why = r < 0 ? CRAB_EP_CNT_REJ_TOO_LONG : CRAB_EP_CNT_REJ_CSUM;
+		return V_PASS;
+	}
+	if (tuple_taken6(skb, p, d->sc)) {
+		*why = CRAB_EP_CNT_REJ_TUPLE_TAKEN;
+		return V_PASS;
+	}
+	r = rpf_check6(skb, p, d->sc);
+	if (r) {
+		*why = r;
+		return V_PASS;
+	}
+
+	/* The first valid SYN-ACK wins; its own copies go on. */
+	claim = crab_ep_claim6((const __u8 *)&p->ip6.saddr, bpf_ntohl(p->tcp.seq));
+	old = __sync_val_compare_and_swap(&st->claim, 0, claim);
+	if (!old) {
+		__builtin_memcpy(st->claim6, &p->ip6.saddr, 16);
+	} else if (old != claim || !crab_ep_addr6_eq(st->claim6, (const __u8 *)&p->ip6.saddr)) {
+		*why = CRAB_EP_CNT_REJ_CLAIMED;
+		return V_PASS;
+	}
+
+	__builtin_memset(fk, 0, sizeof(*fk));
+	fk->netns = crab_netns;
+	__builtin_memcpy(fk->laddr, &p->ip6.daddr, 16);
+	__builtin_memcpy(fk->raddr, &p->ip6.saddr, 16);
+	fk->lport = p->tcp.dest;
+	fk->rport = p->tcp.source;
+	__builtin_memcpy(fv->addr, d->a, 16);
+	r = bpf_map_update_elem(&crab_ep_flows6, fk, fv, BPF_NOEXIST);
+	if (r) {
+		__sync_val_compare_and_swap(&st->claim, claim, 0);
+		*why = r == -17 /* EEXIST */ ? CRAB_EP_CNT_REJ_TUPLE_TAKEN :
+					       CRAB_EP_CNT_REJ_FLOW_FULL;
+		return V_PASS;
+	}
+	if (rewrite_addr6(skb, IP6_SRC_OFF, &p->ip6.saddr, d->a)) {
+		bpf_map_delete_elem(&crab_ep_flows6, fk);
+		__sync_val_compare_and_swap(&st->claim, claim, 0);
+		*why = CRAB_EP_CNT_BAD_HEADER;
+		return V_PASS;
+	}
+	return V_TAKEN;
+}
+
+/* try_redirect() for an IPv6 SYN-ACK without a flow. */
+static __always_inline int try_redirect6(struct __sk_buff *skb, struct crab_tc_pkt6 *p)
+{
+	struct crab_opt_walk w = {};
+	const struct crab_ep_cfg *cfg;
+	struct crab_ep_lpm_key6 lk;
+	struct bpf_sock_tuple *t;
+	struct decision6 d = {};
+	struct bpf_sock *sk;
+	__u32 optlen, why = 0, zero = 0;
+	__u64 len;
+	int st, v;
+
+	optlen = ((__u32)p->tcp.doff << 2) - sizeof(struct tcphdr);
+	len = optlen - 1;
+	asm volatile("" : "+r"(len));
+	if (len >= CRAB_TCP_MAX_OPTLEN)
+		return TC_ACT_OK;
+	len += 1;
+	if (bpf_skb_load_bytes(skb, IP6_L4OFF + sizeof(struct tcphdr), w.opt, len))
+		return TC_ACT_OK;
+	cfg = crab_ep_get_cfg();
+	crab_ep_opt_cfg(cfg, &w.st.cfg);
+	st = crab_opt_walk_bpf_fam(&w, len, &w.st.cfg, 1);
+	if (st == CRAB_OPT_MALFORMED)
+		crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_MALFORMED);
+	if (w.st.res.bad_len)
+		crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_BAD_LEN);
+	if (st != CRAB_OPT_FOUND)
+		return TC_ACT_OK;
+	__builtin_memcpy(d.a, w.st.res.addr6, 16);
+	if (crab_ep_addr6_eq(d.a, (const __u8 *)&p->ip6.saddr))
+		return TC_ACT_OK;	/* an echo on a connection dialed directly */
+	if (!cfg || !cfg->enabled) {
+		crab_ep_count(CRAB_EP_CNT_REJ_DISABLED);
+		return TC_ACT_OK;
+	}
+	if (martian6((const __u8 *)&p->ip6.saddr)) {
+		crab_ep_count(CRAB_EP_CNT_REJ_MARTIAN);
+		return TC_ACT_OK;
+	}
+	if (crab_ep_addr6_eq((const __u8 *)&p->ip6.saddr, (const __u8 *)&p->ip6.daddr)) {
+		crab_ep_count(CRAB_EP_CNT_REJ_LOCAL);
+		return TC_ACT_OK;
+	}
+	lk.prefixlen = 128;
+	__builtin_memcpy(lk.addr, &p->ip6.saddr, 16);
+	if (!bpf_map_lookup_elem(&crab_ep_allow6, &lk)) {
+		crab_ep_count(CRAB_EP_CNT_REJ_ALLOW);
+		return TC_ACT_OK;
+	}
+	if (crab_ep_opts_signed(&w, len)) {
+		crab_ep_count(CRAB_EP_CNT_REJ_SIGNED);
+		return TC_ACT_OK;
+	}
+	d.sc = bpf_map_lookup_elem(&crab_ep_scratch, &zero);
+	if (!d.sc)
+		return TC_ACT_OK;
+
+	/* The socket connected to A with these ports. */
+	t = &d.sc->t;
+	__builtin_memcpy(t->ipv6.saddr, d.a, 16);
+	__builtin_memcpy(t->ipv6.daddr, &p->ip6.daddr, 16);
+	t->ipv6.sport = p->tcp.source;
+	t->ipv6.dport = p->tcp.dest;
+	sk = bpf_sk_lookup_tcp(skb, t, sizeof(t->ipv6), BPF_F_CURRENT_NETNS, 0);
+	if (!sk) {
+		crab_ep_count(CRAB_EP_CNT_REJ_NOT_ANNOUNCED);
+		return TC_ACT_OK;
+	}
+	v = decide6(skb, p, sk, &d, &why);
+	bpf_sk_release(sk);
+	if (v == V_PASS && why)
+		crab_ep_count(why);
+	return TC_ACT_OK;
+}
+
+/*
+ * An ICMPv6 error quoting a segment of a moved connection (local -> S):
+ * make it quote local -> A (the ICMPv6 checksum follows; its pseudo header
+ * is the outer one, unchanged).
+ */
+static __always_inline void icmp6_in(struct __sk_buff *skb, const struct ipv6hdr *ip6)
+{
+	struct {
+		__u8 type;
+		__u8 code;
+		__sum16 checksum;
+		__be32 un;
+		struct ipv6hdr in;
+	} h;
+	struct crab_ep_flow_key6 k = {};
+	struct crab_ep_flow6 *f;
+	const __u32 off = L3_OFF + CRAB_TC_IP6_HLEN, inoff = off + 8;
+	__be16 ports[2];
+	__s64 d;
+
+	if (bpf_skb_load_bytes(skb, off, &h, sizeof(h)))
+		return;
+	if (h.type < ICMPV6_DEST_UNREACH || h.type > ICMPV6_PARAMPROB)
+		return;
+	if (h.in.version != 6 || h.in.nexthdr != IPPROTO_TCP ||
+	    !crab_ep_addr6_eq((const __u8 *)&h.in.saddr, (const __u8 *)&ip6->daddr))
+		return;
+	if (bpf_skb_load_bytes(skb, inoff + CRAB_TC_IP6_HLEN, ports, sizeof(ports)))
+		return;
+	k.netns = crab_netns;
+	__builtin_memcpy(k.laddr, &h.in.saddr, 16);
+	__builtin_memcpy(k.raddr, &h.in.daddr, 16);
+	k.lport = ports[0];
+	k.rport = ports[1];
+	f = bpf_map_lookup_elem(&crab_ep_flows6, &k);
+	if (!f)
+		return;
+	d = bpf_csum_diff((__be32 *)&h.in.daddr, 16, (__be32 *)f->addr, 16, 0);
+	if (d < 0 ||
+	    bpf_skb_store_bytes(skb, inoff + offsetof(struct ipv6hdr, daddr), f->addr, 16, 0) ||
+	    bpf_l4_csum_replace(skb, off + 2, 0, (__u32)d, 0)) {
+		crab_ep_count(CRAB_EP_CNT_BAD_HEADER);
+		return;
+	}
+	crab_ep_count(CRAB_EP_CNT_ICMP_REWRITTEN);
+}
+
+static __always_inline int ingress6(struct __sk_buff *skb)
+{
+	struct crab_ep_flow_key6 k = {};
+	struct crab_ep_flow6 *f;
+	struct crab_tc_pkt6 p;
+	int r;
+
+	r = crab_tc_load_pkt6(skb, &p);
+	if (r) {
+		if (r < 0)
+			crab_ep_count(CRAB_EP_CNT_BAD_HEADER);
+		else if (p.ip6.nexthdr == IPPROTO_ICMPV6)
+			icmp6_in(skb, &p.ip6);
+		return TC_ACT_OK;
+	}
+	k.netns = crab_netns;
+	__builtin_memcpy(k.laddr, &p.ip6.daddr, 16);
+	__builtin_memcpy(k.raddr, &p.ip6.saddr, 16);
+	k.lport = p.tcp.dest;
+	k.rport = p.tcp.source;
+	f = bpf_map_lookup_elem(&crab_ep_flows6, &k);
+	if (f) {
+		if (rewrite_addr6(skb, IP6_SRC_OFF, &p.ip6.saddr, f->addr))
+			crab_ep_count(CRAB_EP_CNT_BAD_HEADER);
+		else
+			crab_ep_count(CRAB_EP_CNT_RX_REWRITTEN);
+		return TC_ACT_OK;
+	}
+	if (p.tcp.syn && p.tcp.ack)
+		return try_redirect6(skb, &p);
+	return TC_ACT_OK;
+}
+
+/* Egress of a moved IPv6 socket: to S, through S's next hop. */
+static __always_inline int egress6(struct __sk_buff *skb, struct crab_ep_sk *st)
+{
+	struct bpf_fib_lookup fib = {};
+	struct crab_tc_pkt6 p;
+	__u8 s[16];
+	int r;
+
+	__builtin_memcpy(s, st->peer6, 16);
+	r = crab_tc_load_pkt6(skb, &p);
+	if (r || crab_ep_addr6_eq((const __u8 *)&p.ip6.daddr, s))
+		return TC_ACT_OK;
+	if (rewrite_addr6(skb, IP6_DST_OFF, &p.ip6.daddr, s)) {
+		crab_ep_count(CRAB_EP_CNT_BAD_HEADER);
+		return TC_ACT_SHOT;
+	}
+	crab_ep_count(CRAB_EP_CNT_TX_REWRITTEN);
+
+	fib.family = AF_INET6;
+	fib.l4_protocol = IPPROTO_TCP;
+	fib.tot_len = CRAB_TC_IP6_HLEN + bpf_ntohs(p.ip6.payload_len);
+	__builtin_memcpy(fib.ipv6_src, &p.ip6.saddr, 16);
+	__builtin_memcpy(fib.ipv6_dst, s, 16);
+	fib.ifindex = skb->ifindex;
+	r = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
+	switch (r) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+		if (bpf_skb_store_bytes(skb, 0, fib.dmac, ETH_ALEN, 0) ||
+		    bpf_skb_store_bytes(skb, ETH_ALEN, fib.smac, ETH_ALEN, 0)) {
+			crab_ep_count(CRAB_EP_CNT_BAD_HEADER);
+			return TC_ACT_SHOT;
+		}
+		if (fib.ifindex == skb->ifindex)
+			return TC_ACT_OK;
+		return bpf_redirect(fib.ifindex, 0);
+	case BPF_FIB_LKUP_RET_BLACKHOLE:
+	case BPF_FIB_LKUP_RET_UNREACHABLE:
+	case BPF_FIB_LKUP_RET_PROHIBIT:
+		crab_ep_count(CRAB_EP_CNT_TX_NO_ROUTE);
+		return TC_ACT_SHOT;
+	default:
+		/* NO_NEIGH, FWD_DISABLED (forwarding off): the kernel routes. */
+		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	}
+}
+
 SEC("tc")
 int crab_ep_tc_ingress(struct __sk_buff *skb)
 {
@@ -621,6 +1107,8 @@ int crab_ep_tc_ingress(struct __sk_buff *skb)
 	struct crab_tc_pkt p;
 	int r;
 
+	if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		return ingress6(skb);
 	r = crab_tc_load_pkt(skb, &p);
 	if (r) {
 		if (r < 0)
@@ -665,7 +1153,11 @@ int crab_ep_tc_egress(struct __sk_buff *skb)
 	if (!sk)
 		return TC_ACT_OK;
 	st = bpf_sk_storage_get(&crab_ep_sk, sk, 0, 0);
-	if (!st || !st->peer)
+	if (!st)
+		return TC_ACT_OK;
+	if (st->flags & CRAB_EP_SK_MOVED6)
+		return egress6(skb, st);
+	if (!st->peer)
 		return TC_ACT_OK;
 	s = st->peer;
 	r = crab_tc_load_pkt(skb, &p);

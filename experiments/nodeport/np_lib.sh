@@ -39,7 +39,7 @@ NP_PIN=/sys/fs/bpf/crab/np
 NP_GEN=""	# directory of the generated nft files
 
 # Re-run the calling script in a private mount namespace with its own bpffs
-# (pinned maps cannot leak between runs), as selftests/ebpf_endpoints do.
+# (pinned maps cannot leak between runs), as selftests/endpoints_ebpf do.
 np_unshare() {
 	if [ -z "${CRAB_NP_PRIVATE_MNT:-}" ]; then
 		crab_check_tool unshare

@@ -22,6 +22,10 @@
 #define CRAB_EP_MAP_SK		"crab_ep_sk"		/* per-socket state (sk storage) */
 #define CRAB_EP_MAP_FLOWS	"crab_ep_flows"		/* (netns, local, S) -> A */
 #define CRAB_EP_MAP_PROBES	"crab_ep_probes"	/* input-path probes in flight */
+/* The IPv6 forms (an LPM trie and a hash have one key size each). */
+#define CRAB_EP_MAP_ANNOUNCE6	"crab_ep_announce6"
+#define CRAB_EP_MAP_ALLOW6	"crab_ep_allow6"
+#define CRAB_EP_MAP_FLOWS6	"crab_ep_flows6"	/* (netns, local, S) -> A, IPv6 */
 
 #define CRAB_EP_LPM_MAX		1024
 #define CRAB_EP_FLOW_MAX	65536	/* default; crabctl client attach --max-flows */
@@ -57,6 +61,12 @@ struct crab_ep_lpm_key {
 	__be32 addr;
 };
 
+/* The same for IPv6 prefixes ("any" is also ::/0). */
+struct crab_ep_lpm_key6 {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
 /*
  * Per-socket state of a client socket (BPF_MAP_TYPE_SK_STORAGE): lives and
  * dies with the socket, so a live connection's state is never evicted.
@@ -65,16 +75,29 @@ struct crab_ep_lpm_key {
  * in network order; set by tc ingress with compare-and-exchange, so the
  * first valid SYN-ACK wins. peer: S once the socket accepted that SYN-ACK
  * (it left SYN-SENT on it); from then on tc egress sends to S.
+ *
+ * An IPv6 connection (CRAB_EP_SK_V6) keeps S in the 16-byte fields: its
+ * claim word is (the four 32-bit words of S xor-ed << 32 | sequence
+ * number), claim6 the S of that claim (written by the winner of the
+ * compare-and-exchange, compared by every later copy), peer6 S once moved
+ * (CRAB_EP_SK_MOVED6). A dual-stack socket connected to a v4-mapped
+ * address is an IPv4 connection on the wire and uses the IPv4 fields.
  */
 struct crab_ep_sk {
 	__u64 claim;
 	__u64 released;		/* the last claim released by a SYN retransmission */
 	__be32 peer;
 	__u32 flags;		/* CRAB_EP_SK_* */
+	__u8 claim6[16];
+	__u8 released6[16];
+	__u8 peer6[16];
 };
 
 #define CRAB_EP_SK_ANNOUNCE	0x1	/* selected by the announce list */
 #define CRAB_EP_SK_ANNOUNCED	0x2	/* a SYN carried the option */
+#define CRAB_EP_SK_V6		0x4	/* an IPv6 connection (the 20-byte option) */
+#define CRAB_EP_SK_MOVED6	0x8	/* IPv6: moved to peer6 */
+#define CRAB_EP_SK_NO_ROOM	0x10	/* this SYN has no room (counted once) */
 
 /*
  * A redirected connection as tc ingress sees it: the client's network
@@ -93,6 +116,23 @@ struct crab_ep_flow_key {
 struct crab_ep_flow {
 	__be32 addr;		/* A */
 	__u32 pad;
+};
+
+/*
+ * The IPv6 flows, in their own map (crab_ep_flows6): the IPv4 key keeps
+ * its 24 bytes and IPv4 lookups their cost.
+ */
+struct crab_ep_flow_key6 {
+	__u64 netns;
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__be16 lport;
+	__be16 rport;
+	__u32 pad;
+};
+
+struct crab_ep_flow6 {
+	__u8 addr[16];		/* A */
 };
 
 /*
@@ -131,9 +171,14 @@ struct crab_ep_probe {
 	X(REJ_ALLOW, "rejected_allow", "redirect from a source outside the allow-list") \
 	X(REJ_DISABLED, "rejected_disabled", "redirect while redirection is disabled") \
 	X(REJ_SIGNED, "rejected_signed", "redirect carrying TCP-MD5/AO or for a keyed socket") \
-	X(REJ_MARTIAN, "rejected_martian", "redirect from 0/8, 127/8, multicast or 240/4") \
+	X(REJ_MARTIAN, "rejected_martian", \
+	  "redirect from 0/8, 127/8, multicast or 240/4; IPv6: not global unicast " \
+	  "(::/96, ::ffff:0:0/96, fe80::/9, ff00::/8)") \
 	X(REJ_LOCAL, "rejected_local", "redirect from the address it is sent to") \
 	X(REJ_RPF, "rejected_rpf", "redirect whose route back to S is not unicast via its device") \
+	X(REJ_RPF_UNCHECKED, "rejected_rpf_unchecked", \
+	  "IPv6 redirect refused: no FIB lookup possible " \
+	  "(forwarding off on the device and on lo)") \
 	X(REJ_CSUM, "rejected_csum", "redirect with a bad TCP checksum") \
 	X(REJ_CLAIMED, "rejected_claimed", "redirect after another SYN-ACK was accepted") \
 	X(REJ_TUPLE_TAKEN, "rejected_tuple_taken", "redirect to a 4-tuple another socket holds") \
@@ -144,11 +189,14 @@ struct crab_ep_probe {
 	X(RPF_DEFERRED, "rpf_deferred", "reverse-path checks left to the kernel (forwarding off)") \
 	X(CLAIMS_RELEASED, "claims_released", "accepted SYN-ACKs the socket never took (SYN resent)") \
 	X(SYNACK_OPT_MALFORMED, "synack_opt_malformed", "SYN-ACKs whose option walk ended on a bad length") \
+	X(SYNACK_OPT_BAD_LEN, "synack_opt_bad_len", \
+	  "redirect options of a wrong length for the family in SYN-ACKs") \
 	X(RX_REWRITTEN, "rx_rewritten", "packets from S rewritten to come from A") \
 	X(TX_REWRITTEN, "tx_rewritten", "packets to A rewritten to go to S") \
 	X(TX_NO_ROUTE, "tx_no_route", "packets to S without a route (dropped)") \
-	X(ICMP_REWRITTEN, "icmp_rewritten", "ICMP errors about S rewritten to be about A") \
-	X(BAD_HEADER, "bad_header", "truncated or malformed IPv4/TCP headers (passed)") \
+	X(ICMP_REWRITTEN, "icmp_rewritten", \
+	  "ICMP and ICMPv6 errors about S rewritten to be about A") \
+	X(BAD_HEADER, "bad_header", "truncated or malformed IP/TCP headers (passed)") \
 	X(FLOWS_CLOSED, "flows_closed", "redirected connections whose state was removed")
 
 #define CRAB_EP_CNT_ENUM(e, n, h) CRAB_EP_CNT_##e,

@@ -12,6 +12,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -54,6 +55,39 @@ static __always_inline int crab_tc_load_pkt(struct __sk_buff *skb, struct crab_t
 		return 1;
 	ihl = p->ip.ihl;	/* u32 arithmetic: the 6.1 verifier tracks it */
 	p->l4off = CRAB_TC_L3_OFF + ihl * 4;
+	if (bpf_skb_load_bytes(skb, p->l4off, &p->tcp, sizeof(p->tcp)))
+		return -1;
+	if (p->tcp.doff < 5)
+		return -1;
+	return 0;
+}
+
+/* The headers of one IPv6 TCP segment (no extension headers). */
+struct crab_tc_pkt6 {
+	struct ipv6hdr ip6;
+	struct tcphdr tcp;
+	__u32 l4off;
+};
+
+#define CRAB_TC_IP6_HLEN	40
+
+/*
+ * Load the IPv6 and TCP headers. Returns 0 for a TCP segment whose TCP
+ * header directly follows the IPv6 header, 1 for anything else (passed
+ * untouched: not IPv6, another next header, or TCP behind extension
+ * headers, which no check here reads), -1 for a broken header.
+ */
+static __always_inline int crab_tc_load_pkt6(struct __sk_buff *skb, struct crab_tc_pkt6 *p)
+{
+	if (skb->protocol != bpf_htons(ETH_P_IPV6))
+		return 1;
+	if (bpf_skb_load_bytes(skb, CRAB_TC_L3_OFF, &p->ip6, sizeof(p->ip6)))
+		return -1;
+	if (p->ip6.version != 6)
+		return -1;
+	if (p->ip6.nexthdr != IPPROTO_TCP)
+		return 1;
+	p->l4off = CRAB_TC_L3_OFF + CRAB_TC_IP6_HLEN;
 	if (bpf_skb_load_bytes(skb, p->l4off, &p->tcp, sizeof(p->tcp)))
 		return -1;
 	if (p->tcp.doff < 5)

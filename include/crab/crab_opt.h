@@ -5,9 +5,14 @@
  *
  * Wire format (docs/PROTOCOL.md section 2):
  *   default form   : kind=CRAB_OPT_KIND (42), len=6, IPv4 address (network order)
+ *                    kind=42, len=18, IPv6 address
  *   RFC 6994 form  : kind=254, len=8, 16-bit ExID, IPv4 address
- * Senders emit 8 bytes, 4-byte aligned: NOP NOP kind len addr (default form)
- * or kind len exid addr (RFC 6994 form). Receivers accept any offset.
+ *                    kind=254, len=20, 16-bit ExID, IPv6 address
+ * The option's family is the segment's: in an IPv4 segment only the IPv4
+ * lengths are well formed, in an IPv6 segment only the IPv6 ones.
+ * Senders emit 8 bytes (IPv4) or 20 bytes (IPv6), 4-byte aligned:
+ * NOP NOP kind len addr (default form) or kind len exid addr (RFC 6994
+ * form). Receivers accept any offset.
  *
  * Everything here is header-only, freestanding C (no libc, no kernel API) so
  * that the same walk (crab_opt_step) runs in every component. In BPF the
@@ -25,6 +30,9 @@
 #define TCPOLEN_CRAB		6	/* kind, len, addr */
 #define TCPOLEN_CRAB_EXP	8	/* kind, len, exid, addr */
 #define TCPOLEN_CRAB_ALIGNED	8	/* what senders add to a header */
+#define TCPOLEN_CRAB6		18	/* kind, len, IPv6 addr */
+#define TCPOLEN_CRAB6_EXP	20	/* kind, len, exid, IPv6 addr */
+#define TCPOLEN_CRAB6_ALIGNED	20	/* what senders add to an IPv6 header */
 
 #define CRAB_TCPOPT_EOL		0
 #define CRAB_TCPOPT_NOP		1
@@ -49,16 +57,26 @@ enum crab_opt_status {
 };
 
 struct crab_opt_res {
-	__u32 addr;	/* the address, HOST byte order */
+	__u32 addr;	/* IPv4 walk: the address, HOST byte order */
 	__u8 off;	/* offset of the option's kind byte in the buffer */
 	__u8 bad_len;	/* redirect options of the wrong length seen (ignored) */
 	__u8 malformed;	/* 1 when the walk ended on a broken length */
 	__u8 pad;
+	__u8 addr6[16];	/* IPv6 walk: the address, network byte order */
 };
 
 static inline int crab_opt_len(const struct crab_opt_cfg *cfg)
 {
 	return cfg->kind == CRAB_OPT_KIND_EXP ? TCPOLEN_CRAB_EXP : TCPOLEN_CRAB;
+}
+
+/* Length of a well-formed option in a segment of family @v6 (0: IPv4). */
+static inline int crab_opt_len_fam(const struct crab_opt_cfg *cfg, int v6)
+{
+	if (v6)
+		return cfg->kind == CRAB_OPT_KIND_EXP ? TCPOLEN_CRAB6_EXP
+						      : TCPOLEN_CRAB6;
+	return crab_opt_len(cfg);
 }
 
 /*
@@ -74,28 +92,43 @@ struct crab_opt_state {
 	__u32 i;		/* offset of the next option */
 	int status;		/* enum crab_opt_status */
 	struct crab_opt_cfg cfg;
+	__u32 v6;		/* the segment is IPv6: 18/20-byte form */
 	struct crab_opt_res res;
 };
 
-static inline void crab_opt_init(struct crab_opt_state *st, __u32 len,
-				 const struct crab_opt_cfg *cfg)
+/* Start a walk of an IPv4 (@v6 0) or IPv6 (@v6 1) segment's options. */
+static inline void crab_opt_init_fam(struct crab_opt_state *st, __u32 len,
+				     const struct crab_opt_cfg *cfg, int v6)
 {
+	int k;
+
 	st->i = 0;
 	st->len = len > CRAB_TCP_MAX_OPTLEN ? CRAB_TCP_MAX_OPTLEN : len;
 	st->status = CRAB_OPT_NONE;
 	st->cfg = *cfg;
+	st->v6 = v6 ? 1 : 0;
 	st->res.addr = 0;
 	st->res.off = 0;
 	st->res.bad_len = 0;
 	st->res.malformed = 0;
 	st->res.pad = 0;
+	for (k = 0; k < 16; k++)
+		st->res.addr6[k] = 0;
+}
+
+static inline void crab_opt_init(struct crab_opt_state *st, __u32 len,
+				 const struct crab_opt_cfg *cfg)
+{
+	crab_opt_init_fam(st, len, cfg, 0);
 }
 
 /*
  * Look at the option at st->i of @opt; return 1 when the walk is over
  * (found, EOL, end, malformed), 0 to go on. EOL ends the walk; a length < 2
  * or one running past the end ends it as malformed. A redirect-kind option
- * with the wrong length is ignored and counted in res.bad_len (docs/PROTOCOL.md 2). For
+ * with the wrong length for the segment's family (an IPv6-sized option in
+ * an IPv4 segment included) is ignored and counted in res.bad_len
+ * (docs/PROTOCOL.md 2). For
  * the RFC 6994 form, a kind-254 option with another ExID is someone else's
  * experiment: skipped. Index accesses are masked with CRAB_OPT_BUF_SIZE - 1
  * so the BPF verifier can prove them in bounds (callers pass a
@@ -106,7 +139,7 @@ static inline int crab_opt_step(const __u8 *opt, struct crab_opt_state *st)
 {
 	const __u32 m = CRAB_OPT_BUF_SIZE - 1;
 	__u32 i = st->i, len = st->len;
-	__u8 kind, olen, want = crab_opt_len(&st->cfg);
+	__u8 kind, olen, want = crab_opt_len_fam(&st->cfg, st->v6);
 
 	if (i >= len)
 		return 1;
@@ -141,10 +174,17 @@ static inline int crab_opt_step(const __u8 *opt, struct crab_opt_state *st)
 			a = i + 4;
 		}
 		if (exid_ok && olen == want) {
-			st->res.addr = ((__u32)opt[a & m] << 24) |
-				       ((__u32)opt[(a + 1) & m] << 16) |
-				       ((__u32)opt[(a + 2) & m] << 8) |
-				       (__u32)opt[(a + 3) & m];
+			if (st->v6) {
+				int k;
+
+				for (k = 0; k < 16; k++)
+					st->res.addr6[k] = opt[(a + k) & m];
+			} else {
+				st->res.addr = ((__u32)opt[a & m] << 24) |
+					       ((__u32)opt[(a + 1) & m] << 16) |
+					       ((__u32)opt[(a + 2) & m] << 8) |
+					       (__u32)opt[(a + 3) & m];
+			}
 			st->res.off = (__u8)i;
 			st->status = CRAB_OPT_FOUND;
 			return 1;
@@ -160,20 +200,36 @@ static inline int crab_opt_step(const __u8 *opt, struct crab_opt_state *st)
  * Find the first well-formed redirect option in @opt[0..len) (len <= 40,
  * larger is clamped). Returns enum crab_opt_status; details in @res.
  */
-static inline int crab_opt_find(const __u8 *opt, __u32 len,
-				const struct crab_opt_cfg *cfg,
-				struct crab_opt_res *res)
+static inline int crab_opt_find_fam(const __u8 *opt, __u32 len,
+				    const struct crab_opt_cfg *cfg, int v6,
+				    struct crab_opt_res *res)
 {
 	struct crab_opt_state st;
 	__u32 n;
 
-	crab_opt_init(&st, len, cfg);
+	crab_opt_init_fam(&st, len, cfg, v6);
 	/* Each step consumes >= 1 byte: 40 steps cover any header. */
 	for (n = 0; n < CRAB_TCP_MAX_OPTLEN; n++)
 		if (crab_opt_step(opt, &st))
 			break;
 	*res = st.res;
 	return st.status;
+}
+
+/* The walk of an IPv4 segment's options. */
+static inline int crab_opt_find(const __u8 *opt, __u32 len,
+				const struct crab_opt_cfg *cfg,
+				struct crab_opt_res *res)
+{
+	return crab_opt_find_fam(opt, len, cfg, 0, res);
+}
+
+/* The walk of an IPv6 segment's options; the address is in res->addr6. */
+static inline int crab_opt_find6(const __u8 *opt, __u32 len,
+				 const struct crab_opt_cfg *cfg,
+				 struct crab_opt_res *res)
+{
+	return crab_opt_find_fam(opt, len, cfg, 1, res);
 }
 
 #ifdef __bpf__
@@ -195,14 +251,24 @@ static long crab_opt_walk_cb(__u32 n, void *ctx)
 	return crab_opt_step(w->opt, &w->st);
 }
 
-/* Walk w->opt (filled by the caller, zero past @len). */
+/* Walk w->opt (filled by the caller, zero past @len) of an IPv4 (@v6 0)
+ * or IPv6 segment.
+ */
+static __always_inline int crab_opt_walk_bpf_fam(struct crab_opt_walk *w,
+						 __u32 len,
+						 const struct crab_opt_cfg *cfg,
+						 int v6)
+{
+	crab_opt_init_fam(&w->st, len, cfg, v6);
+	bpf_loop(CRAB_TCP_MAX_OPTLEN, crab_opt_walk_cb, w, 0);
+	return w->st.status;
+}
+
 static __always_inline int crab_opt_walk_bpf(struct crab_opt_walk *w,
 					     __u32 len,
 					     const struct crab_opt_cfg *cfg)
 {
-	crab_opt_init(&w->st, len, cfg);
-	bpf_loop(CRAB_TCP_MAX_OPTLEN, crab_opt_walk_cb, w, 0);
-	return w->st.status;
+	return crab_opt_walk_bpf_fam(w, len, cfg, 0);
 }
 #endif /* __bpf__ */
 
@@ -233,7 +299,33 @@ static inline void crab_opt_write(__u8 *dst, const struct crab_opt_cfg *cfg,
 	a[3] = (__u8)addr_host;
 }
 
-/* Offset of the address bytes inside a found option (from its kind byte). */
+/*
+ * Write the 20-byte aligned IPv6 option carrying @addr6 (network order) at
+ * @dst. Default form: NOP NOP kind 18 addr. RFC 6994 form: 254 20 exid addr.
+ */
+static inline void crab_opt_write6(__u8 *dst, const struct crab_opt_cfg *cfg,
+				   const __u8 *addr6)
+{
+	int k;
+
+	if (cfg->kind == CRAB_OPT_KIND_EXP) {
+		dst[0] = CRAB_OPT_KIND_EXP;
+		dst[1] = TCPOLEN_CRAB6_EXP;
+		dst[2] = (__u8)(cfg->exid >> 8);
+		dst[3] = (__u8)cfg->exid;
+	} else {
+		dst[0] = CRAB_TCPOPT_NOP;
+		dst[1] = CRAB_TCPOPT_NOP;
+		dst[2] = cfg->kind;
+		dst[3] = TCPOLEN_CRAB6;
+	}
+	for (k = 0; k < 16; k++)
+		dst[4 + k] = addr6[k];
+}
+
+/* Offset of the address bytes inside a found option (from its kind byte);
+ * the same for both families.
+ */
 static inline int crab_opt_addr_off(const struct crab_opt_cfg *cfg)
 {
 	return cfg->kind == CRAB_OPT_KIND_EXP ? 4 : 2;

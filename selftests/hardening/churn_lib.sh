@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Backend churn under load, shared by test_churn_xdp.sh, test_churn_dpdk.sh
 # (host, eBPF endpoints) and test_churn_nf.sh (VM, endpoint modules);
-# sourced after ../lib.sh and ../ebpf_endpoints/ep_lib.sh, after ep_setup
+# sourced after ../lib.sh and ../endpoints_ebpf/ep_lib.sh, after ep_setup
 # with EP_LB=xdp, dpdk or nf: service $VIP:$EP_PORT rr over the three
 # servers.
 #

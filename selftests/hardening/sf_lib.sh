@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # SYN flood at the VIP (overload), shared by test_synflood_xdp.sh
 # and test_synflood_dpdk.sh (sourced after ../lib.sh and
-# ../ebpf_endpoints/ep_lib.sh; EP_LB chooses the LB). Runs on the host
+# ../endpoints_ebpf/ep_lib.sh; EP_LB chooses the LB). Runs on the host
 # kernel: eBPF client and servers, no module.
 #
 # The servers answer every SYN with a syncookie (net.ipv4.tcp_syncookies=2:

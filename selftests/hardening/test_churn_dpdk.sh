@@ -14,7 +14,7 @@
 # completion" of TcpPassiveOpens, hardening/README.md, is not counted).
 # The issue's full size: CHURN_CONNS=10000 CHURN_SECONDS=60.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/../ebpf_endpoints/ep_lib.sh"
+source "$(dirname "$0")/../endpoints_ebpf/ep_lib.sh"
 source "$(dirname "$0")/churn_lib.sh"
 
 ep_unshare "$@"

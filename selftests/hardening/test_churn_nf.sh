@@ -16,7 +16,7 @@
 # at 166/s, 600 operations): CHURN_CONNS=10000 CHURN_SECONDS=60 in --cmd
 # (the guest does not inherit the host's environment).
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/../ebpf_endpoints/ep_lib.sh"
+source "$(dirname "$0")/../endpoints_ebpf/ep_lib.sh"
 source "$(dirname "$0")/churn_lib.sh"
 source "$(dirname "$0")/hd_lib.sh"
 

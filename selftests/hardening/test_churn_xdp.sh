@@ -11,7 +11,7 @@
 # removed backend gets no new connection (churn_lib.sh says exactly what
 # is asserted). The issue's full size: CHURN_CONNS=10000 CHURN_SECONDS=60.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/../ebpf_endpoints/ep_lib.sh"
+source "$(dirname "$0")/../endpoints_ebpf/ep_lib.sh"
 source "$(dirname "$0")/churn_lib.sh"
 
 ep_unshare "$@"

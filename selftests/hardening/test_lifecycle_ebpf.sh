@@ -16,7 +16,7 @@
 # each attach) except the endpoint maps pinned by design, no link pin and
 # no pin of the LB is left, and no oops or WARN was logged.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/../ebpf_endpoints/ep_lib.sh"
+source "$(dirname "$0")/../endpoints_ebpf/ep_lib.sh"
 source "$(dirname "$0")/hd_lib.sh"
 
 # 5 in CI (7 to 20 s a cycle on the loaded 2-core host); 100 is the

@@ -21,7 +21,7 @@ source "$(dirname "$0")/hd_lib.sh"
 
 PORT=8301
 SP1=40301
-HD_EPT="python3 $CRAB_TOP/selftests/endpoints/ep_tool.py"
+HD_EPT="python3 $CRAB_TOP/selftests/modules/ep_tool.py"
 crab_require_root
 crab_check_tool ip tcpdump python3 ss dmesg nsenter
 crab_topo_setup 1

@@ -13,7 +13,7 @@
 # succeed during the barrage, and after it ep_conns_round counts them at
 # the client, the LB and the servers; no oops or WARN is logged.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/../ebpf_endpoints/ep_lib.sh"
+source "$(dirname "$0")/../endpoints_ebpf/ep_lib.sh"
 source "$(dirname "$0")/hd_lib.sh"
 
 VIP2=198.18.100.3 BPORT=81

@@ -9,7 +9,7 @@
 # for every SYN it received; normal traffic works after the flood.
 
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/../ebpf_endpoints/ep_lib.sh"
+source "$(dirname "$0")/../endpoints_ebpf/ep_lib.sh"
 source "$(dirname "$0")/sf_lib.sh"
 
 ep_unshare "$@"

@@ -189,7 +189,7 @@ kp_mac() {
 # ---- interoperability with the module and eBPF endpoints -------------------
 # kp_interop CLIENT SERVER LB: CLIENT and SERVER are patched, module or ebpf
 # (one of them patched), LB is xdp or nf (the project's LBs), in the
-# topology of ../ebpf_endpoints/ep_lib.sh (the test must have called
+# topology of ../endpoints_ebpf/ep_lib.sh (the test must have called
 # ep_unshare "$@" first). $N (default 30) connections to the VIP from one
 # CPU: all succeed with data echoed; the client's redirect counter and the
 # servers' echo counters account for every connection; getpeername() is the

@@ -8,7 +8,7 @@
 # redirect and echo counters of both sides, getpeername() and one LB
 # packet per connection.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/../ebpf_endpoints/ep_lib.sh"
+source "$(dirname "$0")/../endpoints_ebpf/ep_lib.sh"
 source "$(dirname "$0")/kp_lib.sh"
 
 ep_unshare "$@"

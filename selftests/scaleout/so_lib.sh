@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # Scale-out topology of the scaleout selftests and of `make
-# scaleout-experiment` (sourced after ../lib.sh and ../ebpf_endpoints/ep_lib.sh):
+# scaleout-experiment` (sourced after ../lib.sh and ../endpoints_ebpf/ep_lib.sh):
 # N CRAB XDP LBs side by side behind a router that spreads the VIP over
 # them by equal-cost multipath; each LB announces the VIP by BGP (FRR's
 # bgpd, driven by `crabctl bgp`), the router detects a dead LB by BFD.
@@ -20,7 +20,7 @@
 # named lb<i> (not eth0) because the XDP LBs pin their maps per device name
 # in the one bpffs the test mounts.
 #
-# The client and the servers run the eBPF endpoints (../ebpf_endpoints);
+# The client and the servers run the eBPF endpoints (../endpoints_ebpf);
 # servers answer from their own address, so a connection's packets after the
 # SYN go client <-> router <-> server and never touch an LB.
 

@@ -13,7 +13,7 @@
 #   3. LB 2 comes back: the router has three next hops again and LB 2
 #      gets SYNs again.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/../ebpf_endpoints/ep_lib.sh"
+source "$(dirname "$0")/../endpoints_ebpf/ep_lib.sh"
 source "$(dirname "$0")/so_lib.sh"
 
 ep_unshare "$@"

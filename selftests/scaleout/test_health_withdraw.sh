@@ -17,7 +17,7 @@
 #   4. `crabctl bgp run` stopped (SIGTERM) on LB 1: it withdraws and
 #      exits 0, the router has no route to the VIP left.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/../ebpf_endpoints/ep_lib.sh"
+source "$(dirname "$0")/../endpoints_ebpf/ep_lib.sh"
 source "$(dirname "$0")/so_lib.sh"
 
 ep_unshare "$@"

@@ -9,7 +9,7 @@
 # router's FRR daemons still run, every BGP session is up and both LBs
 # get SYNs.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/../ebpf_endpoints/ep_lib.sh"
+source "$(dirname "$0")/../endpoints_ebpf/ep_lib.sh"
 source "$(dirname "$0")/so_lib.sh"
 
 FLAPS=5

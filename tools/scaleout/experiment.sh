@@ -27,7 +27,7 @@
 #         announced by the same FRR configuration through vtysh (needs modules)
 top=$(cd "$(dirname "$0")/../.." && pwd)
 source "$top/selftests/lib.sh"
-source "$top/selftests/ebpf_endpoints/ep_lib.sh"
+source "$top/selftests/endpoints_ebpf/ep_lib.sh"
 source "$top/selftests/scaleout/so_lib.sh"
 
 OUT= ALTS=xdp RATE=50 DURATION=40 KILL_AT=12 BACK_AT=26 HELD=30 HELD_INTERVAL=0.1 SAMPLE=0.5 CONVERGE_S=30

@@ -146,6 +146,111 @@ TEST(CrabOpt, KindIsConfigurable)
     EXPECT_EQ(walk({42, 6, 1, 2, 3, 4}, c).status, CRAB_OPT_NONE);
 }
 
+// ---- IPv6 segments: kind 42 length 18, RFC 6994 length 20 -----------------
+
+Walk walk6(const std::vector<uint8_t>& opts, const crab_opt_cfg& cfg = kDefault)
+{
+    std::array<uint8_t, CRAB_OPT_BUF_SIZE> buf{};
+    if (!opts.empty())
+        std::memcpy(buf.data(), opts.data(), std::min(opts.size(), buf.size()));
+    Walk w{};
+    w.status = crab_opt_find6(buf.data(), static_cast<uint32_t>(opts.size()), &cfg, &w.res);
+    return w;
+}
+
+const std::array<uint8_t, 16> kV6 = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a};
+
+std::vector<uint8_t> opt6(uint8_t kind, uint8_t len, std::vector<uint8_t> pre = {})
+{
+    std::vector<uint8_t> o = std::move(pre);
+    o.push_back(kind);
+    o.push_back(len);
+    if (kind == CRAB_OPT_KIND_EXP) {
+        o.push_back(0xC4);
+        o.push_back(0xAB);
+    }
+    o.insert(o.end(), kV6.begin(), kV6.end());
+    return o;
+}
+
+TEST(CrabOpt6, FindsAlignedOptionAfterNops)
+{
+    auto w = walk6(opt6(42, 18, {1, 1}));
+    ASSERT_EQ(w.status, CRAB_OPT_FOUND);
+    EXPECT_EQ(w.res.off, 2);
+    EXPECT_EQ(0, std::memcmp(w.res.addr6, kV6.data(), 16));
+    EXPECT_EQ(w.res.addr, 0u);
+}
+
+TEST(CrabOpt6, FamilyDecidesTheLength)
+{
+    // An IPv6-sized option in an IPv4 segment, and an IPv4-sized one in an
+    // IPv6 segment, are of the wrong length: ignored and counted.
+    auto w4 = walk(opt6(42, 18, {1, 1}));
+    EXPECT_EQ(w4.status, CRAB_OPT_NONE);
+    EXPECT_EQ(w4.res.bad_len, 1);
+    auto w6 = walk6({1, 1, 42, 6, 10, 0, 0, 1});
+    EXPECT_EQ(w6.status, CRAB_OPT_NONE);
+    EXPECT_EQ(w6.res.bad_len, 1);
+    // Both present: each walk takes the one of its family.
+    std::vector<uint8_t> both = {42, 6, 10, 0, 0, 1};
+    auto o = opt6(42, 18);
+    both.insert(both.end(), o.begin(), o.end());
+    auto b6 = walk6(both);
+    ASSERT_EQ(b6.status, CRAB_OPT_FOUND);
+    EXPECT_EQ(b6.res.off, 6);
+    EXPECT_EQ(b6.res.bad_len, 1);
+    auto b4 = walk(both);
+    ASSERT_EQ(b4.status, CRAB_OPT_FOUND);
+    EXPECT_EQ(b4.res.addr, 0x0A000001u);
+}
+
+TEST(CrabOpt6, ExperimentalForm)
+{
+    auto w = walk6(opt6(CRAB_OPT_KIND_EXP, 20), kExp);
+    ASSERT_EQ(w.status, CRAB_OPT_FOUND);
+    EXPECT_EQ(0, std::memcmp(w.res.addr6, kV6.data(), 16));
+    EXPECT_EQ(walk6(opt6(CRAB_OPT_KIND_EXP, 20), kDefault).status, CRAB_OPT_NONE);
+    EXPECT_EQ(walk6(opt6(42, 18), kExp).status, CRAB_OPT_NONE);
+}
+
+TEST(CrabOpt6, FullSynOptionSpaceFits)
+{
+    // What Linux sends in a SYN: MSS, SACK_PERM + timestamps, NOP + window
+    // scale (20 bytes), then the 20-byte aligned option: exactly 40.
+    std::vector<uint8_t> o = {2, 4, 0x05, 0xa0, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7};
+    std::array<uint8_t, TCPOLEN_CRAB6_ALIGNED> w6{};
+    crab_opt_write6(w6.data(), &kDefault, kV6.data());
+    o.insert(o.end(), w6.begin(), w6.end());
+    ASSERT_EQ(o.size(), size_t(CRAB_TCP_MAX_OPTLEN));
+    auto w = walk6(o);
+    ASSERT_EQ(w.status, CRAB_OPT_FOUND);
+    EXPECT_EQ(w.res.off, 22);
+    EXPECT_EQ(0, std::memcmp(w.res.addr6, kV6.data(), 16));
+    // One byte short: the option runs past the header, malformed.
+    o.pop_back();
+    EXPECT_EQ(walk6(o).status, CRAB_OPT_MALFORMED);
+}
+
+TEST(CrabOpt6, WriteWireBytes)
+{
+    std::array<uint8_t, TCPOLEN_CRAB6_ALIGNED> d{}, e{};
+    crab_opt_write6(d.data(), &kDefault, kV6.data());
+    EXPECT_EQ(d[0], 1);
+    EXPECT_EQ(d[1], 1);
+    EXPECT_EQ(d[2], 42);
+    EXPECT_EQ(d[3], 18);
+    EXPECT_EQ(0, std::memcmp(d.data() + 4, kV6.data(), 16));
+    crab_opt_write6(e.data(), &kExp, kV6.data());
+    EXPECT_EQ(e[0], 254);
+    EXPECT_EQ(e[1], 20);
+    EXPECT_EQ(e[2], 0xC4);
+    EXPECT_EQ(e[3], 0xAB);
+    EXPECT_EQ(0, std::memcmp(e.data() + 4, kV6.data(), 16));
+    EXPECT_EQ(crab_opt_addr_off(&kExp), 4);
+    EXPECT_EQ(crab_opt_addr_off(&kDefault), 2);
+}
+
 // Exhaustive-ish property: for every 1..3-byte prefix of option soup the walk
 // terminates and never reports an offset outside the given length.
 TEST(CrabOpt, NeverReportsOutOfBounds)

@@ -10,13 +10,14 @@
 //   crabctl ebpf set [--enable|--disable] [--announce L] [--allow L] [--echo on|off]
 //                    [--kind K] [--exid X]
 //   crabctl [--json] ebpf stats
-// L is CIDR,... | any | none.
+// L is CIDR,... | any | none; a CIDR is IPv4 or IPv6 ("any" is both).
 //
 // Nothing is announced, accepted or echoed until configured: the announce
 // and allow lists start empty (none) and echo off; attaching says so.
 // Maps and links are pinned under --pin-dir (default /sys/fs/bpf/crab/ep),
 // so the configuration outlives crabctl; tc filters stay on the device.
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -227,29 +228,106 @@ int open_pinned(const std::string& dir, const char* name)
     return fd;
 }
 
+// An IPv6 prefix (network order), for the eBPF endpoint's IPv6 lists.
+struct Cidr6 {
+    std::array<uint8_t, 16> addr{};
+    uint8_t len = 0;
+    auto operator<=>(const Cidr6&) const = default;
+};
+
+// The announce or allow list: each family in its own LPM trie.
+struct CidrLists {
+    std::vector<crab::Cidr> v4;
+    std::vector<Cidr6> v6;
+};
+
 // Parsed, validated configuration change: nothing is written before all of
 // it is known to be valid (never a half-applied configuration).
 struct CfgChange {
     bool announce_set = false, allow_set = false;
-    std::vector<crab::Cidr> announce, allow;
+    CidrLists announce, allow;
     int enabled = -1;  // -1 keep
     int echo = -1;     // -1 keep
     uint32_t kind = 0, exid = 0;
 };
 
-// "any"/"all" is 0.0.0.0/0, "none" (or nothing) the empty list: nobody.
-std::vector<crab::Cidr> parse_list(const std::string& s, const char* what)
+std::string to_string(const Cidr6& c)
 {
-    if (s == "any" || s == "all")
-        return {crab::parse_cidr("0.0.0.0/0")};
-    if (s == "none" || s.empty())
-        return {};
-    auto l = crab::parse_cidr_list(s);
-    if (l.size() > CRAB_EP_LPM_MAX)
-        throw Error(std::string("--") + what + ": " + std::to_string(l.size()) + " prefixes, at most " +
-                        std::to_string(CRAB_EP_LPM_MAX),
+    char buf[INET6_ADDRSTRLEN];
+
+    inet_ntop(AF_INET6, c.addr.data(), buf, sizeof(buf));
+    return std::string(buf) + "/" + std::to_string(c.len);
+}
+
+// "ADDR/LEN" or a bare address (/128); host bits must be zero.
+Cidr6 parse_cidr6(const std::string& s)
+{
+    auto slash = s.find('/');
+    std::string a = s.substr(0, slash);
+    Cidr6 c;
+
+    if (inet_pton(AF_INET6, a.c_str(), c.addr.data()) != 1)
+        throw Error("invalid IPv6 CIDR '" + s + "'", crab::kExitUsage);
+    c.len = 128;
+    if (slash != std::string::npos) {
+        std::string l = s.substr(slash + 1);
+        if (l.empty() || l.size() > 3 || l.find_first_not_of("0123456789") != std::string::npos ||
+            std::stoul(l) > 128)
+            throw Error("invalid IPv6 CIDR '" + s + "': prefix length must be 0..128",
+                        crab::kExitUsage);
+        c.len = (uint8_t)std::stoul(l);
+    }
+    Cidr6 net = c;
+    for (int i = 0; i < 16; i++) {
+        int keep = std::clamp((int)c.len - 8 * i, 0, 8);
+        net.addr[i] &= (uint8_t)(0xff00 >> keep);
+    }
+    if (net.addr != c.addr)
+        throw Error("invalid IPv6 CIDR '" + s + "': host bits set (did you mean " + to_string(net) +
+                        "?)",
                     crab::kExitUsage);
-    return l;
+    return c;
+}
+
+// "any"/"all" is 0.0.0.0/0 and ::/0, "none" (or nothing) the empty list:
+// nobody. Items with a ':' are IPv6 prefixes.
+CidrLists parse_list(const std::string& s, const char* what)
+{
+    CidrLists out;
+
+    if (s == "any" || s == "all") {
+        out.v4 = {crab::parse_cidr("0.0.0.0/0")};
+        out.v6 = {Cidr6{}};
+        return out;
+    }
+    if (s == "none" || s.empty())
+        return out;
+    // The syntax of crab::parse_cidr_list(), per item by family.
+    size_t pos = 0;
+    for (;;) {
+        size_t comma = s.find(',', pos);
+        std::string t = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        t.erase(0, t.find_first_not_of(' '));
+        if (!t.empty())
+            t.erase(t.find_last_not_of(' ') + 1);
+        if (t.empty())
+            throw Error(comma == std::string::npos && pos > 0 ? "trailing comma in CIDR list"
+                                                              : "empty entry in CIDR list",
+                        crab::kExitUsage);
+        if (t.find(':') != std::string::npos)
+            out.v6.push_back(parse_cidr6(t));
+        else
+            out.v4.push_back(crab::parse_cidr(t));
+        if (comma == std::string::npos)
+            break;
+        pos = comma + 1;
+    }
+    for (size_t n : {out.v4.size(), out.v6.size()})
+        if (n > CRAB_EP_LPM_MAX)
+            throw Error(std::string("--") + what + ": " + std::to_string(n) +
+                            " prefixes of one family, at most " + std::to_string(CRAB_EP_LPM_MAX),
+                        crab::kExitUsage);
+    return out;
 }
 
 CfgChange parse_change(const EpOptions& o)
@@ -334,6 +412,66 @@ std::vector<std::string> lpm_list(const std::string& dir, const char* name)
     return out;
 }
 
+// The IPv6 trie: the same, with crab_ep_lpm_key6.
+void lpm_replace6(int fd, const std::vector<Cidr6>& want)
+{
+    std::set<Cidr6> keep;
+    uint32_t one = 1;
+
+    for (const auto& c : want) {
+        struct crab_ep_lpm_key6 k = {};
+        k.prefixlen = c.len;
+        std::memcpy(k.addr, c.addr.data(), 16);
+        keep.insert(c);
+        if (bpf_map_update_elem(fd, &k, &one, BPF_ANY))
+            throw Error("cannot add " + to_string(c) + ": " + errstr(errno));
+    }
+    std::vector<struct crab_ep_lpm_key6> stale;
+    struct crab_ep_lpm_key6 cur, next;
+    void* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+        Cidr6 c;
+        c.len = (uint8_t)next.prefixlen;
+        std::memcpy(c.addr.data(), next.addr, 16);
+        if (!keep.count(c))
+            stale.push_back(next);
+        cur = next;
+        prev = &cur;
+    }
+    for (auto& k : stale)
+        bpf_map_delete_elem(fd, &k);
+}
+
+std::vector<std::string> lpm_list6(const std::string& dir, const char* name)
+{
+    std::string p = dir + "/" + name;
+    Fd fd(bpf_obj_get(p.c_str()));
+    std::vector<std::string> out;
+    struct crab_ep_lpm_key6 cur, next;
+    void* prev = nullptr;
+
+    if (fd.get() < 0)
+        return out;
+    while (out.size() < CRAB_EP_LPM_MAX && bpf_map_get_next_key(fd.get(), prev, &next) == 0) {
+        Cidr6 c;
+        c.len = (uint8_t)next.prefixlen;
+        std::memcpy(c.addr.data(), next.addr, 16);
+        out.push_back(to_string(c));
+        cur = next;
+        prev = &cur;
+    }
+    return out;
+}
+
+// Both families' prefixes of a list (IPv4 first).
+std::vector<std::string> lpm_list_all(const std::string& dir, const char* name4, const char* name6)
+{
+    auto l = lpm_list(dir, name4);
+    auto l6 = lpm_list6(dir, name6);
+    l.insert(l.end(), l6.begin(), l6.end());
+    return l;
+}
+
 // Apply @c to the pinned maps in @dir (the client maps only when needed).
 void apply_change(const std::string& dir, const CfgChange& c)
 {
@@ -346,10 +484,16 @@ void apply_change(const std::string& dir, const CfgChange& c)
     // Open everything first: a missing map must fail before any write.
     Fd annfd(c.announce_set ? open_pinned(dir, CRAB_EP_MAP_ANNOUNCE) : -1);
     Fd allowfd(c.allow_set ? open_pinned(dir, CRAB_EP_MAP_ALLOW) : -1);
-    if (c.announce_set)
-        lpm_replace(annfd.get(), c.announce);
-    if (c.allow_set)
-        lpm_replace(allowfd.get(), c.allow);
+    Fd annfd6(c.announce_set ? open_pinned(dir, CRAB_EP_MAP_ANNOUNCE6) : -1);
+    Fd allowfd6(c.allow_set ? open_pinned(dir, CRAB_EP_MAP_ALLOW6) : -1);
+    if (c.announce_set) {
+        lpm_replace(annfd.get(), c.announce.v4);
+        lpm_replace6(annfd6.get(), c.announce.v6);
+    }
+    if (c.allow_set) {
+        lpm_replace(allowfd.get(), c.allow.v4);
+        lpm_replace6(allowfd6.get(), c.allow.v6);
+    }
     if (c.enabled >= 0)
         cfg.enabled = c.enabled;
     if (c.echo >= 0)
@@ -525,6 +669,7 @@ int attach_nf_probe(const std::string& dir, uint32_t flow_max, bool quiet, std::
     bpf_program__set_type(prog, (enum bpf_prog_type)kProgTypeNetfilter);
     bpf_program__set_expected_attach_type(prog, (enum bpf_attach_type)kAttachNetfilter);
     bpf_map__set_max_entries(s->maps.crab_ep_flows, flow_max);
+    bpf_map__set_max_entries(s->maps.crab_ep_flows6, flow_max);
     if (quiet)
         libbpf_set_print(libbpf_quiet);
     int err = crab_ep_nf_bpf__load(s.get());
@@ -552,10 +697,12 @@ int attach_nf_probe(const std::string& dir, uint32_t flow_max, bool quiet, std::
     return err;
 }
 
-// The sysctl net.ipv4.conf.DEV.NAME of crabctl's network namespace, -1 when unreadable.
-int conf_sysctl(const std::string& dev, const char* name)
+// The sysctl net.ipv4.conf.DEV.NAME (net.ipv6 with @v6) of crabctl's
+// network namespace, -1 when unreadable.
+int conf_sysctl(const std::string& dev, const char* name, bool v6 = false)
 {
-    std::ifstream f("/proc/sys/net/ipv4/conf/" + dev + "/" + name);
+    std::ifstream f(std::string("/proc/sys/net/") + (v6 ? "ipv6" : "ipv4") + "/conf/" + dev + "/" +
+                    name);
     int v = -1;
 
     if (!(f >> v))
@@ -587,6 +734,23 @@ void flush_netns(const std::string& dir, uint64_t netns)
         for (auto& k : mine)
             bpf_map_delete_elem(fd.get(), &k);
     }
+    std::string p = dir + "/" + CRAB_EP_MAP_FLOWS6;
+    Fd fd(bpf_obj_get(p.c_str()));
+    std::vector<struct crab_ep_flow_key6> mine;
+    struct crab_ep_flow_key6 cur, next;
+    void* prev = nullptr;
+
+    if (fd.get() < 0)
+        return;
+    for (uint64_t n = 0;
+         n <= CRAB_EP_FLOW_MAX * 4ULL && bpf_map_get_next_key(fd.get(), prev, &next) == 0; n++) {
+        if (next.netns == netns)
+            mine.push_back(next);
+        cur = next;
+        prev = &cur;
+    }
+    for (auto& k : mine)
+        bpf_map_delete_elem(fd.get(), &k);
 }
 
 void run_client_attach(const EpOptions& o)
@@ -609,6 +773,7 @@ void run_client_attach(const EpOptions& o)
 
     auto sk = open_skel(crab_ep_client_bpf__open_opts, crab_ep_client_bpf__destroy, o.pin_dir, "client");
     bpf_map__set_max_entries(sk->maps.crab_ep_flows, flow_max);
+    bpf_map__set_max_entries(sk->maps.crab_ep_flows6, flow_max);
     load_skel(sk.get(), crab_ep_client_bpf__load, "client");
 
     // The input-path probe needs a BPF netfilter program (Linux 6.4).
@@ -625,6 +790,7 @@ void run_client_attach(const EpOptions& o)
     tc->rodata->crab_netns = netns;
     tc->rodata->crab_probe = nffd.get() >= 0;
     bpf_map__set_max_entries(tc->maps.crab_ep_flows, flow_max);
+    bpf_map__set_max_entries(tc->maps.crab_ep_flows6, flow_max);
     load_skel(tc.get(), crab_ep_tc_bpf__load, "client tc");
     init_cfg(sk->maps.crab_ep_cfg);
     apply_change(o.pin_dir, c);
@@ -671,10 +837,10 @@ void run_client_attach(const EpOptions& o)
     }
 
     // Say what is not configured or not checked.
-    if (lpm_list(o.pin_dir, CRAB_EP_MAP_ANNOUNCE).empty())
+    if (lpm_list_all(o.pin_dir, CRAB_EP_MAP_ANNOUNCE, CRAB_EP_MAP_ANNOUNCE6).empty())
         notice("the announce list is empty: no SYN announces redirection until "
                "'crabctl ebpf set --announce CIDRS'");
-    if (lpm_list(o.pin_dir, CRAB_EP_MAP_ALLOW).empty())
+    if (lpm_list_all(o.pin_dir, CRAB_EP_MAP_ALLOW, CRAB_EP_MAP_ALLOW6).empty())
         notice("the allow list is empty: no redirect is accepted until 'crabctl ebpf set --allow CIDRS'");
     if (!read_cfg(o.pin_dir).enabled)
         notice("redirection is disabled ('crabctl ebpf set --enable')");
@@ -691,6 +857,16 @@ void run_client_attach(const EpOptions& o)
         notice("the reverse path of redirecting servers is checked by the kernel's rp_filter "
                "(forwarding is off on " + o.dev + "), which is " + std::to_string(rpf) +
                ", not strict: set net.ipv4.conf." + o.dev + ".rp_filter=1");
+    }
+    if (!lpm_list6(o.pin_dir, CRAB_EP_MAP_ALLOW6).empty()) {
+        notice("IPv6 redirects have no input-path probe: netfilter rules on a redirecting "
+               "server's address do not stop them (endpoints/ebpf/README.md)");
+        if (conf_sysctl(o.dev, "forwarding", true) != 1 &&
+            conf_sysctl("lo", "forwarding", true) != 1)
+            notice("IPv6 redirects are refused (rejected_rpf_unchecked) while IPv6 forwarding is "
+                   "off on " + o.dev + " and on lo: their reverse-path check is a FIB lookup, "
+                   "which needs it; "
+                   "net.ipv6.conf.lo.forwarding=1 is enough and does not make the host forward");
     }
 }
 
@@ -773,14 +949,15 @@ void run_stats(const EpOptions& o, const Globals& g)
     nlohmann::ordered_json maps = {
         {"flows", count_entries(o.pin_dir, CRAB_EP_MAP_FLOWS, sizeof(struct crab_ep_flow_key))},
         {"probes", count_entries(o.pin_dir, CRAB_EP_MAP_PROBES, sizeof(struct crab_ep_flow_key))},
+        {"flows6", count_entries(o.pin_dir, CRAB_EP_MAP_FLOWS6, sizeof(struct crab_ep_flow_key6))},
     };
     nlohmann::ordered_json conf = {
         {"enabled", cfg.enabled != 0},
         {"echo", cfg.echo != 0},
         {"kind", cfg.opt.kind ? cfg.opt.kind : CRAB_OPT_KIND_DEFAULT},
         {"exid", cfg.opt.kind == CRAB_OPT_KIND_EXP ? cfg.opt.exid : 0},
-        {"announce", lpm_list(o.pin_dir, CRAB_EP_MAP_ANNOUNCE)},
-        {"allow", lpm_list(o.pin_dir, CRAB_EP_MAP_ALLOW)},
+        {"announce", lpm_list_all(o.pin_dir, CRAB_EP_MAP_ANNOUNCE, CRAB_EP_MAP_ANNOUNCE6)},
+        {"allow", lpm_list_all(o.pin_dir, CRAB_EP_MAP_ALLOW, CRAB_EP_MAP_ALLOW6)},
     };
     if (g.json || g.pretty) {
         nlohmann::ordered_json j = {{"config", conf}, {"counters", counters}, {"maps", maps}};
@@ -807,10 +984,11 @@ void add_cfg_opts(CLI::App* c, EpOptions& o)
 {
     c->add_option_function<std::string>(
         "--announce", [&o](const std::string& v) { o.announce = v, o.announce_set = true; },
-        "destinations whose SYNs announce redirection (CIDR,... | any | none; default none)");
+        "destinations whose SYNs announce redirection "
+        "(IPv4/IPv6 CIDR,... | any | none; default none)");
     c->add_option_function<std::string>(
         "--allow", [&o](const std::string& v) { o.allow = v, o.allow_set = true; },
-        "sources whose redirects are accepted (CIDR,... | any | none; default none)");
+        "sources whose redirects are accepted (IPv4/IPv6 CIDR,... | any | none; default none)");
 }
 
 void setup_ebpf(CLI::App& root, Globals& g)

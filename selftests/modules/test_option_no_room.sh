@@ -32,7 +32,7 @@ S=${IP_SRV[1]}
 EPT="python3 $(dirname "$0")/ep_tool.py"
 
 # The fixture, compiled once into the build tree.
-obj=$CRAB_TOP/build/selftests/endpoints/opt_fill.bpf.o
+obj=$CRAB_TOP/build/selftests/modules/opt_fill.bpf.o
 src=$(dirname "$0")/opt_fill.bpf.c
 if [ ! -s "$obj" ] || [ "$src" -nt "$obj" ]; then
 	mkdir -p "$(dirname "$obj")"

@@ -18,7 +18,7 @@ ep_unshare "$@"
 crab_require_python_module scapy
 ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
 ep_spoofer_start
-ep_helper_start hold1 "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/ebpf_endpoints/ep_hold.py"
+ep_helper_start hold1 "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
 W1_CLI=$NS_CLI
 
 # The second world: same addresses, its own bridge, LB, servers, client
@@ -35,7 +35,7 @@ ep_crabctl "$NS_CLI" ebpf client attach --cgroup "$CG_CLI2" --dev eth0 \
 	--announce "$VIP/32" --allow "$CRAB_SUBNET.0/24" 2>/dev/null ||
 	crab_fail "crabctl ebpf client attach in the second world"
 crab_defer "ep_crabctl $NS_CLI ebpf client detach --cgroup $CG_CLI2 --dev eth0"
-ep_helper_start hold2 "$NS_CLI" "$CG_CLI2" "$CRAB_TOP/selftests/ebpf_endpoints/ep_hold.py"
+ep_helper_start hold2 "$NS_CLI" "$CG_CLI2" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
 
 LPORT=40000
 rc=0

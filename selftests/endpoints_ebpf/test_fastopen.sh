@@ -23,7 +23,7 @@ EP_SERVER_SYSCTLS="net.ipv4.tcp_fastopen=1027"
 EP_RR_DIPS="${CRAB_SUBNET}.11 ${CRAB_SUBNET}.11 ${CRAB_SUBNET}.11"
 ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
 ip netns exec "$NS_CLI" sysctl -qw net.ipv4.tcp_fastopen=1
-ep_helper_start hold "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/ebpf_endpoints/ep_hold.py"
+ep_helper_start hold "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
 pcap=$EP_TMP/syn.pcap
 crab_capture_start "$NS_CLI" "$pcap" "tcp dst port $EP_PORT and tcp[13] & 18 == 2"
 

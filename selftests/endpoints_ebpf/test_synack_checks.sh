@@ -35,7 +35,7 @@ ip -n "$NS_CLI" link set crabd1 up
 ip -n "$NS_CLI" route add 198.51.100.0/24 dev crabd0
 ip netns exec "$NS_CLI" sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.eth0.rp_filter=1
 ep_spoofer_start
-ep_helper_start hold "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/ebpf_endpoints/ep_hold.py"
+ep_helper_start hold "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
 pcap=$EP_TMP/syn.pcap
 crab_capture_start "$NS_CLI" "$pcap" "tcp dst port 9999 and tcp[13] & 18 == 2"
 if ep_probe_expected; then

@@ -15,7 +15,7 @@ source "$(dirname "$0")/ep_lib.sh"
 
 ep_unshare "$@"
 ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24" --max-flows 4
-ep_helper_start hold "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/ebpf_endpoints/ep_hold.py"
+ep_helper_start hold "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
 
 ports=()
 rc=0

@@ -19,7 +19,7 @@ crab_check_tool tcpdump
 crab_require_python_module scapy
 ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
 ep_spoofer_start
-ep_helper_start hold "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/ebpf_endpoints/ep_hold.py"
+ep_helper_start hold "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
 pcap=$EP_TMP/syn.pcap
 crab_capture_start "$NS_CLI" "$pcap" "tcp port 9999"
 

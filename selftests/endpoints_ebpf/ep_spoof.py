@@ -12,7 +12,9 @@ line on stdout.
       254 with the ExID), optionally with a broken TCP checksum, a TCP-MD5
       option (kind 19) or a TCP-AO option (kind 29, "ao": true), both with
       made-up MACs; answers "sent". "flags" (default "SA") and "name": null
-      make other segments.
+      make other segments. IPv6 when S has a ':'; the option's form follows
+      A's family whatever the segment's (an IPv4 name in an IPv6 segment is
+      the wrong length there, and the other way round).
   {"op": "race", "pkts": [SYNACK, SYNACK], "cpus": [0, 1]}
       sends two such SYN-ACKs at the same instant from two threads pinned to
       two CPUs (each a raw AF_PACKET socket); answers "sent".
@@ -23,7 +25,12 @@ line on stdout.
   {"op": "syn", "dst": S, "dport": P, "sport": P, "name": A, "pad": N, "ao": false}
       sends a SYN carrying the redirect option (after N bytes of NOPs, after
       a TCP-AO option with "ao") and answers with the options of the SYN-ACK
-      (hex) or "none".
+      (hex) or "none". IPv6 when S has a ':'; with "dst_mac" the frame goes
+      to that MAC (no neighbour discovery by scapy).
+  {"op": "ptb6", "src": S, "dst": C, "dst_mac": M, "sport": P, "dport": P,
+   "seq": N, "mtu": N}
+      sends an ICMPv6 packet too big from S quoting a segment C:dport ->
+      S:sport with sequence number N; answers "sent".
 """
 import hashlib
 import json
@@ -34,14 +41,20 @@ import sys
 import threading
 import time
 
-from scapy.all import IP, TCP, Ether, conf, get_if_hwaddr, sr1  # noqa: E402
+from scapy.all import IP, TCP, Ether, IPv6, ICMPv6PacketTooBig, conf, get_if_hwaddr, sr1, srp1  # noqa: E402
 
 conf.verb = 0
 IFACE = "eth0"
 
 
+def ip_layer(src, dst, **kw):
+    if ":" in dst:
+        return IPv6(src=src, dst=dst, hlim=64) if src else IPv6(dst=dst)
+    return IP(src=src, dst=dst, **kw) if src else IP(dst=dst)
+
+
 def redirect_opt(name, kind, exid):
-    a = socket.inet_aton(name)
+    a = socket.inet_pton(socket.AF_INET6, name) if ":" in name else socket.inet_aton(name)
     if kind == 254:
         return [(254, struct.pack("!H", exid) + a)]
     return [(kind, a), ("NOP", None), ("NOP", None)]
@@ -57,11 +70,14 @@ def synack(c):
         opts += redirect_opt(c["name"], c.get("kind", 42), c.get("exid", 0xC4AB))
     tcp = TCP(sport=c["sport"], dport=c["dport"], flags=c.get("flags", "SA"), seq=c["seq"],
               ack=c["ack"], window=65535, options=opts)
-    pkt = (Ether(src=get_if_hwaddr(IFACE), dst=c["dst_mac"]) /
-           IP(src=c["src"], dst=c["dst"], ttl=64) / tcp)
+    if ":" in c["dst"]:
+        l3 = IPv6(src=c["src"], dst=c["dst"], hlim=64)
+    else:
+        l3 = IP(src=c["src"], dst=c["dst"], ttl=64)
+    pkt = Ether(src=get_if_hwaddr(IFACE), dst=c["dst_mac"]) / l3 / tcp
     raw = bytearray(bytes(pkt))
     if c.get("badsum"):
-        ihl = (raw[14] & 0xF) * 4
+        ihl = 40 if ":" in c["dst"] else (raw[14] & 0xF) * 4
         raw[14 + ihl + 17] ^= 0x01  # flip a bit of the TCP checksum
     return bytes(raw)
 
@@ -121,7 +137,7 @@ def syn(c, md5):
         opts.append((29, bytes([1, 1]) + b"\x5a" * 12))
     opts += [("NOP", None)] * c.get("pad", 0)
     opts += redirect_opt(c["name"], c.get("kind", 42), c.get("exid", 0xC4AB))
-    ip = IP(dst=c["dst"])
+    ip = ip_layer(None, c["dst"])
     tcp = TCP(sport=c["sport"], dport=c["dport"], flags="S", seq=1000, options=opts)
     if md5:
         raw = bytes(ip / tcp)
@@ -129,10 +145,22 @@ def syn(c, md5):
         dig = md5_digest(IP(raw), raw[ihl:], c["key"])
         opts[1] = (19, dig)
         tcp = TCP(sport=c["sport"], dport=c["dport"], flags="S", seq=1000, options=opts)
-    r = sr1(ip / tcp, timeout=3)
+    if c.get("dst_mac"):
+        r = srp1(Ether(src=get_if_hwaddr(IFACE), dst=c["dst_mac"]) / ip / tcp, iface=IFACE, timeout=3)
+    else:
+        r = sr1(ip / tcp, timeout=3)
     if r is None or not r.haslayer(TCP) or (r[TCP].flags & 0x12) != 0x12:
         return "none"
     return bytes(r[TCP])[20:r[TCP].dataofs * 4].hex()
+
+
+def ptb6(c):
+    quoted = (IPv6(src=c["dst"], dst=c["src"], hlim=64) /
+              TCP(sport=c["dport"], dport=c["sport"], flags="A", seq=c["seq"]) / (b"\0" * 1400))
+    pkt = (Ether(src=get_if_hwaddr(IFACE), dst=c["dst_mac"]) /
+           IPv6(src=c["src"], dst=c["dst"], hlim=64) /
+           ICMPv6PacketTooBig(mtu=c["mtu"]) / bytes(quoted)[:1232])
+    return bytes(pkt)
 
 
 def main():
@@ -145,6 +173,9 @@ def main():
             op = c["op"]
             if op == "synack":
                 send_raw([synack(c)])
+                out = "sent"
+            elif op == "ptb6":
+                send_raw([ptb6(c)])
                 out = "sent"
             elif op == "race":
                 race(c)

@@ -5,14 +5,22 @@ sockets on command (one process per test, in the client's namespace and
 cgroup). Reads one command per line on stdin, answers one line on stdout.
 
   connect ADDR PORT [LPORT] [md5=KEY]
-      non-blocking connect (from local port LPORT if given, with a TCP-MD5
+      non-blocking connect (IPv6 when ADDR has a ':', v4-mapped included) (from local port LPORT if given, with a TCP-MD5
       key for ADDR if given); answers the local port. The socket stays in
       SYN-SENT until answered.
   md5 LPORT KEY ADDR  adds a TCP-MD5 key for ADDR to that socket: "ok"
   wait LPORT SECS     waits until the connection is up: "up PEER" or "down ERR"
   echo LPORT N        sends N random bytes and reads them back: "ok" or "fail ..."
   close LPORT         closes the socket: "ok"
-  listen PORT md5=ADDR:KEY   a listener with a TCP-MD5 key for ADDR: "ok"
+  listen PORT [v6|dual] [md5=ADDR:KEY]   a listener (IPv6 only with v6, IPv6
+                      and v4-mapped IPv4 with dual), with a TCP-MD5 key for
+                      ADDR if given: "ok"
+  serve PORT FILE     in a thread, accepts every connection on that listener
+                      and echoes each, keeping the count of accepted ones in
+                      FILE: "ok"
+  conns ADDR PORT N SECS   N connections one after the other, each echoing
+                      100 bytes (SECS per connection): "ok N" or
+                      "fail K ERROR" (the K-th failed first)
   accept PORT SECS [sink]   in a thread, accepts one connection on that
                       listener (SECS at most) and echoes until closed, or
                       (sink) reads until the peer's FIN and answers the byte
@@ -26,20 +34,14 @@ cgroup). Reads one command per line on stdin, answers one line on stdout.
 import os
 import select
 import socket
-import struct
 import sys
 import threading
 
-TCP_MD5SIG = 14
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from crabpkt import TCP_MD5SIG, md5sig  # noqa: E402
+
 socks = {}
 listeners = {}
-
-
-def md5sig(addr, key):
-    sa = struct.pack("=H", socket.AF_INET) + struct.pack("!H", 0) + socket.inet_aton(addr)
-    sa = sa.ljust(128, b"\0")
-    k = key.encode()
-    return sa + struct.pack("=BBHi", 0, 0, len(k), 0) + k.ljust(80, b"\0")
 
 
 def opts(words):
@@ -77,10 +79,10 @@ def cmd(words):
     if op == "connect":
         addr, port = words[1], int(words[2])
         o = opts(words[3:])
-        s = socket.socket()
+        s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if len(words) > 3 and "=" not in words[3]:
-            s.bind(("", int(words[3])))
+            s.bind(("::" if ":" in addr else "", int(words[3])))
         if "md5" in o:
             s.setsockopt(socket.IPPROTO_TCP, TCP_MD5SIG, md5sig(addr, o["md5"]))
         s.setblocking(False)
@@ -124,12 +126,15 @@ def cmd(words):
     if op == "listen":
         port = int(words[1])
         o = opts(words[2:])
-        s = socket.socket()
+        v6 = "v6" in words[2:] or "dual" in words[2:]
+        s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if v6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if "dual" in words[2:] else 1)
         if "md5" in o:
             a, k = o["md5"].split(":", 1)
             s.setsockopt(socket.IPPROTO_TCP, TCP_MD5SIG, md5sig(a, k))
-        s.bind(("", port))
+        s.bind(("::" if v6 else "", port))
         s.listen(16)
         listeners[port] = s
         return "ok"
@@ -146,6 +151,43 @@ def cmd(words):
             fn(c)
         threading.Thread(target=acc, daemon=True).start()
         return "ok"
+    if op == "serve":
+        s = listeners[int(words[1])]
+        path = words[2]
+
+        def serve():
+            n = 0
+            while True:
+                try:
+                    c, _ = s.accept()
+                except OSError:
+                    return
+                n += 1
+                with open(path + ".tmp", "w") as f:
+                    f.write("%d\n" % n)
+                os.rename(path + ".tmp", path)
+                threading.Thread(target=echo_thread, args=(c,), daemon=True).start()
+        threading.Thread(target=serve, daemon=True).start()
+        return "ok"
+    if op == "conns":
+        addr, port, n, secs = words[1], int(words[2]), int(words[3]), float(words[4])
+        for i in range(n):
+            try:
+                s = socket.create_connection((addr, port), timeout=secs)
+                data = os.urandom(100)
+                s.sendall(data)
+                got = b""
+                while len(got) < len(data):
+                    c = s.recv(len(data) - len(got))
+                    if not c:
+                        raise OSError("closed")
+                    got += c
+                s.close()
+                if got != data:
+                    raise OSError("data differs")
+            except OSError as e:
+                return "fail %d %s" % (i, e)
+        return "ok %d" % n
     if op == "tfo":
         data = os.urandom(int(words[3]))
         s = socket.socket()

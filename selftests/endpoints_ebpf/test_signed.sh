@@ -32,7 +32,7 @@ crab_require_python_module scapy
 ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
 ep_spoofer_start
 SPOOF_IP=$CRAB_SUBNET.50
-ep_helper_start hold "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/ebpf_endpoints/ep_hold.py"
+ep_helper_start hold "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
 pcap=$EP_TMP/syn.pcap
 crab_capture_start "$NS_CLI" "$pcap" "tcp dst port 9999 and tcp[13] & 18 == 2"
 
@@ -80,7 +80,7 @@ forge_on "$lport" "a redirecting SYN-ACK carrying TCP-AO (kind 29) is not touche
 	'"ao": true'
 
 # 5-7. The server's echo.
-ep_helper_start srv "${NS_SRV[1]}" "$CG_SRV" "$CRAB_TOP/selftests/ebpf_endpoints/ep_hold.py"
+ep_helper_start srv "${NS_SRV[1]}" "$CG_SRV" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
 [ "$(ep_helper srv "listen 8179 md5=$SPOOF_IP:crab-secret")" = ok ] || crab_fail "MD5 listener"
 synj() {
 	printf '{"op": "%s", "dst": "%s", "dport": %s, "sport": %s, "name": "%s", "key": "crab-secret"%s}' \

@@ -113,7 +113,7 @@ ep_bridge_hub() {
 # in a pipeline: a pipeline's subshell does not have the coprocess' pipes.
 ep_att_start() {
 	local ns=$1 line; shift
-	coproc EP_ATT { exec ip netns exec "$ns" python3 "$CRAB_TOP/selftests/endpoints/ep_attack.py" "$@" 2>&1; }
+	coproc EP_ATT { exec ip netns exec "$ns" python3 "$CRAB_TOP/selftests/modules/ep_attack.py" "$@" 2>&1; }
 	crab_defer "kill $EP_ATT_PID"
 	read -r -t 120 line <&"${EP_ATT[0]}"
 	[ "$line" = "ok ready" ] || crab_fail "ep_attack.py did not start: $line"

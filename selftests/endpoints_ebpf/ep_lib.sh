@@ -126,7 +126,7 @@ ep_ip2hex() {
 # Its backends are the three servers, or EP_RR_DIPS ("A B C").
 ep_lb_rr_setup() {
 	local d=$1 dir pin=/sys/fs/bpf/crabtest_lb${EP_LB_PIN:-} dips
-	dir=$CRAB_TOP/selftests/ebpf_endpoints
+	dir=$CRAB_TOP/selftests/endpoints_ebpf
 	read -r -a dips <<<"${EP_RR_DIPS:-${IP_SRV[1]} ${IP_SRV[2]} ${IP_SRV[3]}}"
 	clang -O2 -g -mcpu=v3 -target bpf -I/usr/include/x86_64-linux-gnu \
 		-DVIP="$(ep_ip2hex "$VIP")" -DHOLD_ADDR="$(ep_ip2hex "$HOLD_ADDR")" \
@@ -513,7 +513,7 @@ ep_helper() {
 ep_spoofer_start() {
 	crab_add_host SPOOF "${1:-$CRAB_SUBNET.50}"
 	CLI_MAC=$(ip -n "$NS_CLI" -br link show eth0 | awk '{ print $3 }')
-	ep_helper_start spoof "$NS_SPOOF" "" "$CRAB_TOP/selftests/ebpf_endpoints/ep_spoof.py"
+	ep_helper_start spoof "$NS_SPOOF" "" "$CRAB_TOP/selftests/endpoints_ebpf/ep_spoof.py"
 }
 
 # A SYN-ACK for the spoofer: ep_synack_json SRC LPORT ACK [EXTRA_JSON]
@@ -557,4 +557,76 @@ ep_probe_expected() {
 # ep_probe_attached: the client in $NS_CLI has its netfilter link pinned.
 ep_probe_attached() {
 	nsenter --net="/run/netns/$NS_CLI" find "$EP_PIN" -name 'client_nf_*' | grep -q .
+}
+
+# ---- IPv6 -----------------------------------------------------------------
+# The standard topology's IPv6 addresses (ULA, inside the test's namespaces):
+# the segment EP6_NET::/64 (LB ::1, client ::2, server i ::1i), the VIP6
+# routed from the client via the LB. Addresses skip DAD (usable at once).
+EP6_NET=fd00:c4ab:0:1
+VIP6=fd00:c4ab:100::1
+IP6_LB=$EP6_NET::1
+IP6_CLI=$EP6_NET::2
+declare -a IP6_SRV
+
+# ep_v6_setup: the addresses, the client's route to VIP6, forwarding on
+# the LB; on the client net.ipv6.conf.lo.forwarding=1, which the eBPF
+# client's IPv6 reverse-path check needs (a FIB lookup; it does not make
+# the host forward).
+ep_v6_setup() {
+	local i ns sys=()
+	ip -n "$NS_LB" addr add "$IP6_LB/64" dev eth0 nodad || return 1
+	ip -n "$NS_CLI" addr add "$IP6_CLI/64" dev eth0 nodad || return 1
+	ip -n "$NS_CLI" route add "$VIP6/128" via "$IP6_LB" || return 1
+	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
+		IP6_SRV[i]=$EP6_NET::1$i
+		ip -n "${NS_SRV[i]}" addr add "${IP6_SRV[i]}/64" dev eth0 nodad || return 1
+	done
+	sys=("@$NS_LB" net.ipv6.conf.all.forwarding=1 "@$NS_CLI" net.ipv6.conf.lo.forwarding=1)
+	"$CRAB_NETTEST" sysctl "${sys[@]}" || return 1
+	for i in $(seq 1 50); do
+		ip netns exec "$NS_CLI" ping -6 -c1 -W1 "$IP6_LB" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	# Resolved neighbours (the LB's and the client's of every server).
+	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
+		for ns in "$NS_LB" "$NS_CLI"; do
+			ip netns exec "$ns" ping -6 -c1 -W5 "${IP6_SRV[i]}" >/dev/null || return 1
+		done
+	done
+}
+
+# ep_add_host6 NAME IP IP6: crab_add_host with an IPv6 address too.
+ep_add_host6() {
+	local ns
+	crab_add_host "$1" "$2"
+	ns=NS_$1
+	ip -n "${!ns}" addr add "$3/64" dev eth0 nodad
+}
+
+# ep_lb6_setup PORT: the IPv6 LB of the tests, nft in $NS_LB: a stateless
+# (notrack) round robin of the TCP segments to VIP6:PORT over the three
+# servers by rewriting the destination (nft fixes the TCP checksum), the
+# SYNs counted in counter "syn", every other segment to the service in
+# "other" and dropped (the LB must see only SYNs); TCP to port 9999 of
+# VIP6 is dropped (client sockets held in SYN-SENT).
+ep_lb6_setup() {
+	ip netns exec "$NS_LB" nft -f - <<-EOF2
+	table ip6 crab_ep_lb6 {
+		counter syn { }
+		counter other { }
+		chain pre {
+			type filter hook prerouting priority raw; policy accept;
+			ip6 daddr $VIP6 tcp dport 9999 drop
+			ip6 daddr $VIP6 tcp dport $1 tcp flags & (syn | ack) != syn counter name "other" drop
+			ip6 daddr $VIP6 tcp dport $1 notrack counter name "syn" ip6 daddr set numgen inc mod 3 map { 0 : ${IP6_SRV[1]}, 1 : ${IP6_SRV[2]}, 2 : ${IP6_SRV[3]} }
+		}
+	}
+	EOF2
+}
+
+# ep_lb6_count syn|other: packets of that nft counter.
+ep_lb6_count() {
+	ip netns exec "$NS_LB" nft list counter ip6 crab_ep_lb6 "$1" |
+		sed -n 's/.*packets \([0-9]*\).*/\1/p'
 }

@@ -22,15 +22,15 @@ ep_setup --announce "$VIP/32,$S1/32" --allow "$CRAB_SUBNET.0/24"
 CG_HOG=$CG_SRV/hog
 mkdir "$CG_HOG" || crab_fail "cgroup $CG_HOG"
 clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu \
-	-c "$CRAB_TOP/selftests/ebpf_endpoints/room_hog.bpf.c" -o "$EP_TMP/room_hog.o" &&
+	-c "$CRAB_TOP/selftests/endpoints_ebpf/room_hog.bpf.c" -o "$EP_TMP/room_hog.o" &&
 	bpftool prog load "$EP_TMP/room_hog.o" /sys/fs/bpf/crabtest_hog type sockops &&
 	bpftool cgroup attach "$CG_HOG" sock_ops pinned /sys/fs/bpf/crabtest_hog multi ||
 	crab_fail "the room_hog fixture"
 crab_defer "bpftool cgroup detach $CG_HOG sock_ops pinned /sys/fs/bpf/crabtest_hog"
-ep_helper_start srv "${NS_SRV[1]}" "$CG_HOG" "$CRAB_TOP/selftests/ebpf_endpoints/ep_hold.py"
+ep_helper_start srv "${NS_SRV[1]}" "$CG_HOG" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
 [ "$(ep_helper srv "listen 8081")" = ok ] && [ "$(ep_helper srv "accept 8081 20")" = ok ] ||
 	crab_fail "listener on server 1"
-ep_helper_start hold "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/ebpf_endpoints/ep_hold.py"
+ep_helper_start hold "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
 
 pcap=$EP_TMP/synack.pcap
 crab_capture_start "$NS_CLI" "$pcap" "src host $S1 and tcp[13] & 18 == 18"

@@ -17,7 +17,7 @@
 #      connections are open: all keep exchanging data, 30 new connections
 #      avoid it.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/ep_lib.sh"
+source "$(dirname "$0")/../endpoints_ebpf/ep_lib.sh"
 
 N=${EP_CONNS:-90}
 H=30

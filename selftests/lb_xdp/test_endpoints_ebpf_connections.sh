@@ -17,7 +17,7 @@
 # LB and the servers.
 
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/ep_lib.sh"
+source "$(dirname "$0")/../endpoints_ebpf/ep_lib.sh"
 
 # 300 on the host; 90 (30 per server) in an emulated guest, where each
 # connection costs far more.

@@ -47,7 +47,7 @@ log_test $? "the module's echoed option redirected every connection ($red), getp
 
 syn=$(ep_xdp_counter syn_redirected)
 nsd=$(ep_xdp_counter nonsyn_drop)
-# Per-CPU rr: within one per extra CPU (see test_xdp_lb_connections.sh).
+# Per-CPU rr: within one per extra CPU (see test_endpoints_ebpf_connections.sh).
 tol=$((retr + $(nproc) - 1))
 ok=0
 for i in 1 2 3; do

@@ -30,7 +30,7 @@ table bridge crabloss {
 EOF
 crab_check_tool tcpdump
 crab_capture_start "$NS_CLI" "$EP_TMP/s1.pcap" "src host ${IP_SRV[1]} and tcp[13] & 18 == 18"
-ep_helper_start hold "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/ebpf_endpoints/ep_hold.py"
+ep_helper_start hold "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
 
 read -r -a o0 <<<"$(ep_opens)"
 r0=$(crab_tcpext "$NS_CLI" TCPSynRetrans)

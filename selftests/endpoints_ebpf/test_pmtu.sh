@@ -36,8 +36,8 @@ ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1
 ip -n "$NS_CLI" route add 198.19.0.0/24 via "$IP_R"
 ip -n "$NS_LB" route add 198.19.0.0/24 via "$IP_R"
 
-ep_helper_start srv "$NS_FAR" "$CG_SRV" "$CRAB_TOP/selftests/ebpf_endpoints/ep_hold.py"
-ep_helper_start hold "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/ebpf_endpoints/ep_hold.py"
+ep_helper_start srv "$NS_FAR" "$CG_SRV" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
+ep_helper_start hold "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
 [ "$(ep_helper srv "listen $EP_PORT")" = ok ] && [ "$(ep_helper srv "accept $EP_PORT 30 sink")" = ok ] ||
 	crab_fail "sink on FAR"
 
