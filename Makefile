@@ -14,12 +14,12 @@ KVERS_ALL  := $(shell ls -d /lib/modules/*/build 2>/dev/null | sed 's,/lib/modul
 
 CLANG      ?= clang
 BPFTOOL    ?= $(firstword $(wildcard /usr/sbin/bpftool) $(shell command -v bpftool 2>/dev/null) bpftool)
-BPF_SRCS   := $(wildcard lb/ebpf_xdp/*.bpf.c endpoints/ebpf/*.bpf.c)
+BPF_SRCS   := $(wildcard lb/ebpf_xdp/*.bpf.c endpoints/ebpf/*.bpf.c selftests/kpatch/*.bpf.c)
 BPF_OBJS   := $(patsubst %.bpf.c,$(BUILD)/bpf/%.bpf.o,$(notdir $(BPF_SRCS)))
 BPF_SKELS  := $(BPF_OBJS:.bpf.o=.skel.h)
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 \
               -I$(TOP)/include -I/usr/include/x86_64-linux-gnu
-vpath %.bpf.c lb/ebpf_xdp endpoints/ebpf
+vpath %.bpf.c lb/ebpf_xdp endpoints/ebpf selftests/kpatch
 
 KERNEL     ?= 6.1
 T          ?= *

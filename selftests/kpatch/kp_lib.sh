@@ -1,26 +1,75 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Helpers of the kernel patch selftests: they need a kernel with the CRAB
-# patch series (kernel-patches/6.12) and SKIP on any other kernel.
+# Helpers of the kernel patch selftests. They are for a kernel built from
+# kernel-patches/6.12 by tools/kernel/build-kernel.sh (release "*-crab"): on
+# any other kernel they skip ("kernel without the CRAB series"); on that
+# kernel, a missing interface is a failure.
 
-KP_TOOL="python3 $(dirname "${BASH_SOURCE[0]}")/kp_tool.py"
+KP_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+KP_TOOL_PY=$KP_DIR/kp_tool.py
+KP_TOOL="python3 $KP_TOOL_PY"
+# The whole interface of the series: sysctls of net.ipv4 ...
+KP_SYSCTLS="tcp_crab_client tcp_crab_server tcp_crab_announce tcp_crab_allow tcp_crab_kind tcp_crab_exid"
+# ... and its TcpExt counters.
+KP_MIBS="TCPCrabEchoed TCPCrabEchoNoRoom TCPCrabBadOption TCPCrabAnnounced
+TCPCrabAnnounceNoRoom TCPCrabRedirected TCPCrabRejectNotSynSent
+TCPCrabRejectNotAnnounced TCPCrabRejectDisabled TCPCrabRejectKeyed
+TCPCrabRejectBadAck TCPCrabRejectNotAllowed TCPCrabRejectMartian
+TCPCrabRejectRpFilter TCPCrabRejectDuplicate TCPCrabTwReplaced"
 
-kp_require_patched_kernel() {
-	[ -e /proc/sys/net/ipv4/tcp_crab_client ] ||
-		crab_skip "kernel $(uname -r) has no net.ipv4.tcp_crab_client (not patched)"
+kp_is_patched_kernel() {
+	case $(uname -r) in *-crab) return 0 ;; esac
+	return 1
 }
 
-# kp_mib NS NAME: value of TcpExt counter NAME in namespace NS.
-# "missing" when this kernel has no such counter (not the patched kernel).
+# Skip on a stock kernel; on ours, every sysctl, counter and the conntrack
+# switch must be there.
+kp_require_patched_kernel() {
+	local s m
+	kp_is_patched_kernel || crab_skip "kernel without the CRAB series ($(uname -r))"
+	for s in $KP_SYSCTLS; do
+		[ -e "/proc/sys/net/ipv4/$s" ] ||
+			crab_fail "kernel $(uname -r) is built from the series but has no net.ipv4.$s"
+	done
+	for m in $KP_MIBS; do
+		grep -qw "$m" /proc/net/netstat ||
+			crab_fail "kernel $(uname -r) is built from the series but TcpExt has no $m"
+	done
+}
+
+# kp_mib NS NAME: value of TcpExt counter NAME in namespace NS ("missing"
+# when this kernel has none).
 kp_mib() {
 	crab_tcpext "$1" "$2" missing
+}
+
+# kp_mibs NS NAME...: "NAME=value ..." of several counters at once.
+kp_mibs() {
+	local ns=$1; shift
+	ip netns exec "$ns" awk -v want="$*" '
+		BEGIN { n = split(want, w, " ") }
+		$1 == "TcpExt:" && !h { for (i = 2; i <= NF; i++) idx[$i] = i; h = 1; next }
+		$1 == "TcpExt:" && h { for (i = 1; i <= n; i++) printf "%s=%s ", w[i], (w[i] in idx) ? $idx[w[i]] : "missing"; exit }
+	' /proc/net/netstat
 }
 
 # kp_sysctls NS CLIENT SERVER
 kp_sysctls() {
 	ip netns exec "$1" sysctl -qw net.ipv4.tcp_crab_client="$2" \
 		net.ipv4.tcp_crab_server="$3"
+}
+
+# kp_lists NS ANNOUNCE ALLOW: the client's prefix lists ("" empties one).
+kp_lists() {
+	printf '%s' "$2" | ip netns exec "$1" tee /proc/sys/net/ipv4/tcp_crab_announce >/dev/null &&
+		printf '%s' "$3" | ip netns exec "$1" tee /proc/sys/net/ipv4/tcp_crab_allow >/dev/null
+}
+
+# kp_client NS: a client that announces to the VIP and accepts redirects
+# from the segment (198.18.0.0/24).
+kp_client() {
+	kp_sysctls "$1" 1 0 && kp_lists "$1" "$VIP/32" "$CRAB_SUBNET.0/24"
 }
 
 # Stateless LB in $NS_LB: SYNs to VIP:PORT get their destination rewritten to
@@ -55,12 +104,87 @@ kp_nft_blackhole() {
 }
 
 kp_nft_lb_packets() {
-	ip netns exec "$NS_LB" nft -j list counter ip crablb lb |
-		python3 -c 'import json,sys
-for o in json.load(sys.stdin)["nftables"]:
-    if "counter" in o: print(o["counter"]["packets"])'
+	ip netns exec "$NS_LB" nft list counter ip crablb lb |
+		sed -n 's/.*packets \([0-9]*\) .*/\1/p'
 }
 
+# Tcp OutRsts of namespace $1 (/proc/net/snmp).
+kp_out_rsts() {
+	ip netns exec "$1" awk '$1 == "Tcp:" && !h { for (i = 2; i <= NF; i++) idx[$i] = i; h = 1; next }
+		$1 == "Tcp:" && h { print $idx["OutRsts"]; exit }' /proc/net/snmp
+}
+
+# ---- long-lived helper processes (kp_tool.py serve|attack) -------------------
+# One per role and test: a Python start costs ~2 s in a TCG guest (and the
+# scapy import 12 s), so commands go to a running process over two FIFOs.
+declare -A KP_FDIN KP_FDOUT
+KP_TMP=
+
+# kp_helper NAME NS serve|attack [COMMAND PREFIX...]: start helper NAME in
+# namespace NS (the prefix, e.g. "setpriv --reuid=65534 ...", runs it).
+kp_helper() {
+	local name=$1 ns=$2 mode=$3 fdin fdout line
+	shift 3
+	if [ -z "$KP_TMP" ]; then
+		KP_TMP=$(mktemp -d /tmp/crab-kp-XXXXXX)
+		crab_defer "rm -rf $KP_TMP"
+	fi
+	mkfifo "$KP_TMP/$name.in" "$KP_TMP/$name.out"
+	ip netns exec "$ns" "$@" python3 "$KP_TOOL_PY" "$mode" \
+		<"$KP_TMP/$name.in" >"$KP_TMP/$name.out" 2>"$KP_TMP/$name.err" &
+	crab_defer "kill $!"
+	exec {fdin}>"$KP_TMP/$name.in" {fdout}<"$KP_TMP/$name.out"
+	KP_FDIN[$name]=$fdin
+	KP_FDOUT[$name]=$fdout
+	if [ "$mode" = attack ]; then
+		read -r -t 180 line <&"$fdout" ||
+			crab_fail "packet helper did not start: $(cat "$KP_TMP/$name.err")"
+	fi
+}
+
+# kp_call NAME JSON [TIMEOUT]: one command, its JSON answer on stdout.
+kp_call() {
+	local line
+	echo "$2" >&"${KP_FDIN[$1]}"
+	read -r -t "${3:-60}" line <&"${KP_FDOUT[$1]}" ||
+		{ echo "# helper $1: no answer to $2: $(tail -n3 "$KP_TMP/$1.err")" >&2; return 1; }
+	echo "$line"
+}
+
+# kp_get JSON KEY: the value of a top-level key of a flat JSON object.
+kp_get() {
+	local re="\"$2\": *(\"([^\"]*)\"|([^,}]*))"
+	[[ $1 =~ $re ]] && echo "${BASH_REMATCH[2]}${BASH_REMATCH[3]}"
+}
+
+# kp_conns HELPER N [TIMEOUT [PORT]]: N connections to the VIP one after the
+# other through socket helper HELPER, each given TIMEOUT seconds (10) to
+# connect and echo 512 bytes. Prints "ok=N failed=N peers=ADDR:N,...".
+kp_conns() {
+	local h=$1 n=$2 t=${3:-10} port=${4:-$PORT} i r ok=0 fail=0 p
+	local -A peers=()
+	for ((i = 0; i < n; i++)); do
+		kp_call "$h" "{\"cmd\": \"connect\", \"id\": \"k$i\", \"addr\": \"$VIP\", \"port\": $port}" >/dev/null
+		r=$(kp_call "$h" "{\"cmd\": \"wait\", \"id\": \"k$i\", \"timeout\": $t}" $((t + 30)))
+		if [ "$(kp_get "$r" connected)" = true ] &&
+		   [ "$(kp_get "$(kp_call "$h" "{\"cmd\": \"echo\", \"id\": \"k$i\"}")" echo)" = true ]; then
+			ok=$((ok + 1))
+			p=$(kp_get "$r" peer)
+			peers[$p]=$((${peers[$p]:-0} + 1))
+		else
+			fail=$((fail + 1))
+		fi
+		kp_call "$h" "{\"cmd\": \"close\", \"id\": \"k$i\"}" >/dev/null
+	done
+	r=
+	for p in $(printf '%s\n' "${!peers[@]}" | sort); do r+="${r:+,}$p:${peers[$p]}"; done
+	echo "ok=$ok failed=$fail peers=$r"
+}
+
+# kp_mac NS [DEV]: MAC address of DEV (eth0) in NS.
+kp_mac() {
+	ip -n "$1" link show "${2:-eth0}" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'
+}
 
 # ---- interoperability with the module and eBPF endpoints -------------------
 # kp_interop CLIENT SERVER LB: CLIENT and SERVER are patched, module or ebpf
@@ -77,15 +201,32 @@ kp_interop() {
 	N=${N:-30}
 	kp_require_patched_kernel
 	crab_check_tool taskset
+	# The project's modules are built for this kernel by tools/vm/run-vm.sh
+	# against its object tree: missing ones are a build failure here.
+	for m in crab_client crab_server crab_lb_nf; do
+		case " $cli $srv $3 " in
+		*" module "*|*" nf "*)
+			[ -n "$(find "$CRAB_MODDIR" -name "$m.ko" 2>/dev/null)" ] ||
+				crab_fail "$m.ko was not built for $(uname -r) in $CRAB_MODDIR"
+			;;
+		esac
+	done
 	EP_CLIENT=$cli EP_SERVER=$srv EP_LB=$3
 	case $cli in patched) EP_CLIENT=none ;; esac
 	case $srv in patched) EP_SERVER=none ;; esac
 	if [ "$cli" = ebpf ]; then ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"; else ep_setup; fi
 	# Patched ends: only the sysctl of their side on; the others off.
-	kp_sysctls "$NS_CLI" "$([ "$cli" = patched ] && echo 1 || echo 0)" 0
+	if [ "$cli" = patched ]; then kp_client "$NS_CLI"; else kp_sysctls "$NS_CLI" 0 0; fi
 	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
 		kp_sysctls "${NS_SRV[i]}" 0 "$([ "$srv" = patched ] && echo 1 || echo 0)"
 	done
+	# Module ends are off until configured (where lib.sh knows how).
+	if [ "$cli" = module ] && declare -F crab_client_config >/dev/null; then
+		crab_client_config "$NS_CLI"
+	fi
+	if [ "$srv" = module ] && declare -F crab_server_config >/dev/null; then
+		crab_server_config "${NS_SRV[@]}"
+	fi
 
 	kp_interop_red() {
 		case $cli in

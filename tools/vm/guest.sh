@@ -27,6 +27,14 @@ ip link set lo up
 hostname crab-vm 2>/dev/null
 # shellcheck disable=SC1091
 source "$run/job.env"
+# A kernel built by tools/kernel/build-kernel.sh has no modules in the host's
+# /lib/modules: run-vm.sh copied them into the repository (CRAB_KMODS).
+if [ -n "${CRAB_KMODS:-}" ] && [ -d "$CRAB_KMODS" ]; then
+	mount -t tmpfs tmpfs /lib/modules &&
+		mkdir -p "/lib/modules/$(uname -r)" &&
+		mount --bind "$CRAB_KMODS" "/lib/modules/$(uname -r)" ||
+		echo "guest: cannot mount the kernel's modules from $CRAB_KMODS"
+fi
 export CRAB_MODDIR=$CRAB_TOP/build/kmod/$(uname -r)
 export CRAB_STRICT CRAB_RUNNER_ID
 cd "$CRAB_TOP" || exit 1

@@ -88,6 +88,20 @@ if [ "$build" = 1 ]; then
 	else
 		echo "# no build tree for $kver ($kdir): modules not built"
 	fi
+	# A patched kernel's own modules ("make modules_install" output in
+	# <stamp>/modules, or <obj>/../modroot): the guest sees the repository,
+	# not the host's home or build cache, so they are copied there and the
+	# guest mounts them on /lib/modules.
+	kmods=
+	for d in "$(dirname "$image")/modules" "$(dirname "$image")/../../../../modroot"; do
+		[ -z "$kmods" ] && [ -d "$d/lib/modules/$kver" ] && kmods=$(cd "$d/lib/modules/$kver" && pwd)
+	done
+	if [ -n "$kmods" ]; then
+		mkdir -p "$top/build/vm/kmods/$kver" &&
+			rsync -a --delete "$kmods/" "$top/build/vm/kmods/$kver/" || exit 1
+	else
+		rm -rf "$top/build/vm/kmods/$kver"
+	fi
 
 	# ---- initramfs (cached per kernel) -------------------------------------------
 	bash "$top/tools/vm/mkinitramfs.sh" "$kver" "$initrd" || exit 1
@@ -105,6 +119,8 @@ trap 'rm -rf "$run"' EXIT
 	printf 'CRAB_FILTER=%q\n' "$filter"
 	printf 'CRAB_CMD=%q\n' "$cmd"
 	printf 'CRAB_TOP=%q\n' "$top"
+	km=$top/build/vm/kmods/$kver; [ -d "$km" ] || km=
+	printf 'CRAB_KMODS=%q\n' "$km"
 	printf 'CRAB_QUEUE=%q\n' "$queue"
 	printf 'CRAB_RUNNER_ID=%q\n' "${CRAB_RUNNER_ID:-$(basename "$run")}"
 	printf 'CRAB_STRICT=%q\n' "${CRAB_STRICT:-0}"

@@ -3,7 +3,8 @@
 // network namespace, as the netfilter modules (crab_client.ko,
 // crab_server.ko: sysctls /proc/sys/net/crab/*, counters
 // /proc/net/crab_client|crab_server) or the patched kernel
-// (kernel-patches/: net.ipv4.tcp_crab_client|server, TcpExt TCPCrab*).
+// (kernel-patches/: net.ipv4.tcp_crab_client|server, tcp_crab_announce,
+// tcp_crab_allow, TcpExt TCPCrab*).
 //   crabctl client [--impl auto|module|kernel] show | stats | set enabled on|off
 //                       | set announce CIDR,... | set allow CIDR,...
 //   crabctl server [--impl ...] show | stats | set enabled on|off
@@ -50,12 +51,12 @@ struct Role {
 enum class Impl { Module, Kernel };
 
 // The patched kernel's names: net.ipv4.tcp_crab_<role> (on/off) and the
-// client's allow-list net.ipv4.tcp_crab_allow (patch 0006); the series has
-// no announce list (a patched client announces to every destination).
+// client's lists net.ipv4.tcp_crab_announce and tcp_crab_allow (CIDRs,
+// comma separated; empty means none, as for the module).
 std::string kernel_sysctl(const Role& r, const std::string& what = "")
 {
-    if (what == "allow")
-        return "tcp_crab_allow";
+    if (what == "announce" || what == "allow")
+        return "tcp_crab_" + what;
     return std::string("tcp_crab_") + r.name + (what.empty() ? "" : "_" + what);
 }
 
@@ -154,7 +155,8 @@ void write_sysctl(const Role& r, const std::string& path, const std::string& val
 }
 
 // The patched kernel's counters of @r from TcpExt (/proc/net/netstat):
-// TCPCrab* names; the server's are the Echo ones.
+// TCPCrab* names; the server's are the Echo ones, TCPCrabBadOption (SYNs
+// at a server, SYN-ACKs at a client) belongs to both.
 std::vector<std::pair<std::string, uint64_t>> read_kernel_counters(const Role& r)
 {
     std::ifstream f("/proc/net/netstat");
@@ -173,17 +175,13 @@ std::vector<std::pair<std::string, uint64_t>> read_kernel_counters(const Role& r
             if (n.rfind("TCPCrab", 0) != 0)
                 continue;
             bool server = n.find("Echo") != std::string::npos;
-            if (server == (std::string(r.name) == "server"))
+            bool both = n == "TCPCrabBadOption";
+            if (both || server == (std::string(r.name) == "server"))
                 out.emplace_back(n, crab::parse_u64(v, "TcpExt counter " + n));
         }
         if (out.empty())
             throw crab::Error("TcpExt has no TCPCrab counters: this kernel does not carry the CRAB patch series",
                               crab::kExitNoSupport);
-        // Patch 0006 counts allow-list refusals in a read-only sysctl.
-        std::ifstream ar(kKernelSysctlDir + "tcp_crab_allow_rejected");
-        uint64_t rej = 0;
-        if (std::string(r.name) == "client" && ar >> rej)
-            out.emplace_back("tcp_crab_allow_rejected", rej);
         return out;
     }
     throw crab::Error("/proc/net/netstat has no TcpExt line");
@@ -255,19 +253,15 @@ void run_show(const Globals& g, const Role& r, const std::string& want)
     j["impl"] = impl == Impl::Module ? "module" : "kernel";
     j["enabled"] = read_sysctl(r, setting_path(r, impl, r.enabled)) == "1";
     bool lists = &r == &client_role();
-    if (lists && impl == Impl::Module) {
+    if (lists) {
+        // Module and patched kernel alike: comma separated, empty = none.
         j["announce"] = cidr_json(read_sysctl(r, setting_path(r, impl, CRAB_SYSCTL_CLIENT_ANNOUNCE)));
         j["allow"] = cidr_json(read_sysctl(r, setting_path(r, impl, CRAB_SYSCTL_CLIENT_ALLOW)));
-    } else if (lists) {
-        // The series announces to every destination; its allow-list is
-        // space separated, empty = any.
-        j["announce"] = cidr_json(CRAB_EP_CIDR_ALL);
-        lists = exists(kKernelSysctlDir + kernel_sysctl(r, "allow"));
-        if (lists) {
-            std::string v = read_sysctl(r, setting_path(r, impl, CRAB_SYSCTL_CLIENT_ALLOW));
-            std::replace(v.begin(), v.end(), ' ', ',');
-            j["allow"] = cidr_json(v.empty() ? CRAB_EP_CIDR_ALL : v);
-        }
+    }
+    if (impl == Impl::Kernel) {
+        // The option's encoding in this namespace (42, or 254 = RFC 6994).
+        j["kind"] = crab::parse_u64(read_sysctl(r, kKernelSysctlDir + "tcp_crab_kind"), "tcp_crab_kind");
+        j["exid"] = crab::parse_u64(read_sysctl(r, kKernelSysctlDir + "tcp_crab_exid"), "tcp_crab_exid");
     }
     if (g.json || g.pretty) {
         print(g, j);
@@ -285,6 +279,10 @@ void run_show(const Globals& g, const Role& r, const std::string& want)
         std::cout << "  announce to: " << list(j["announce"]) << "\n"
                   << "  accept redirects from: " << list(j["allow"]) << "\n";
     }
+    if (impl == Impl::Kernel)
+        std::cout << "  option: kind " << j["kind"].get<uint64_t>()
+                  << (j["kind"].get<uint64_t>() == 254 ? ", ExID " + std::to_string(j["exid"].get<uint64_t>()) : "")
+                  << "\n";
 }
 
 void run_stats(const Globals& g, const Role& r, const std::string& want)
@@ -350,18 +348,7 @@ void setup_role(CLI::App& root, Globals& g, const Role& r, const char* help)
     allow->add_option("cidrs", *val, "CIDR,... | all | none")->required();
     allow->callback([&r, val, impl] {
         auto v = norm_cidrs(*val);
-        Impl i = resolve(r, *impl);
-        if (i == Impl::Kernel) {
-            // net.ipv4.tcp_crab_allow: empty means any server.
-            if (*val == "none")
-                throw crab::Error("the patched kernel's allow-list cannot be empty-of-servers: an empty "
-                                  "net.ipv4.tcp_crab_allow accepts any; disable the client instead "
-                                  "(crabctl client set enabled off)",
-                                  crab::kExitUsage);
-            if (v == CRAB_EP_CIDR_ALL)
-                v.clear();
-        }
-        write_sysctl(r, setting_path(r, i, CRAB_SYSCTL_CLIENT_ALLOW), v);
+        write_sysctl(r, setting_path(r, resolve(r, *impl), CRAB_SYSCTL_CLIENT_ALLOW), v);
     });
 }
 
