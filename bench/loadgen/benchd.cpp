@@ -313,7 +313,7 @@ void Server::flush(Conn &cn)
 	bool want = !cn.out.empty();
 	if (want != cn.want_out) {
 		epoll_event ev{};
-		ev.events = EPOLLIN | (want ? EPOLLOUT : 0);
+		ev.events = EPOLLIN | (want ? static_cast<uint32_t>(EPOLLOUT) : 0u);
 		ev.data.u64 = cn.id;
 		epoll_ctl(ep_, EPOLL_CTL_MOD, cn.fd, &ev);
 		cn.want_out = want;
