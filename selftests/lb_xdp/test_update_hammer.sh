@@ -74,7 +74,26 @@ srv_sum() {
 	echo "$s"
 }
 
+# Frames dropped on their way from the LB into the servers (a loaded
+# machine overruns a ring or a backlog): the LB's XDP_TX into its switch
+# port (the LB's eth0 tx drops), what each server's switch port failed to
+# hand to its eth0 (that port's tx drops) and eth0's own rx drops.
+veth_drops() {
+	local i n idx d
+	n=$(ip -n "$NS_LB" -j -s link show eth0 | "$CRAB_NETTEST" json /0/stats64/tx/dropped)
+	for i in 1 2 3 4; do
+		idx=$(ip -n "${NS_SRV[i]}" -j link show eth0 | "$CRAB_NETTEST" json /0/link_index)
+		d=$(ip -n "$NS_SW" -j -s link show | python3 -c '
+import json, sys
+idx = int(sys.argv[1])
+print(sum(l["stats64"]["tx"]["dropped"] for l in json.load(sys.stdin) if l["ifindex"] == idx))' "$idx")
+		n=$((n + d + $(ip -n "${NS_SRV[i]}" -j -s link show eth0 | "$CRAB_NETTEST" json /0/stats64/rx/dropped)))
+	done
+	echo "$n"
+}
+
 # ---- 1. hammer under a flood ----------------------------------------------
+drops0=$(veth_drops)
 insegs0=$(srv_sum Tcp InSegs)
 addrerr0=$(srv_sum Ip InAddrErrors)
 ip netns exec "$NS_CLI" timeout $((HAMMER_SECONDS + 30)) "$CRAB_NETTEST" send --verbose \
@@ -115,6 +134,7 @@ for i in $(seq 50); do
 	sleep 0.1
 done
 addrerr=$(($(srv_sum Ip InAddrErrors) - addrerr0))
+drops=$(($(veth_drops) - drops0))
 crab_log "LB: syn_redirected $red (by the hammer's end: $during), no_backend $(svc_c no_backend), tx_error $(svc_c tx_error), nh_mac_bad $(glob_c nh_mac_bad), adjust_fail $(glob_c adjust_fail); servers: InSegs $insegs, InAddrErrors $addrerr"
 [ "$red" -gt 0 ] && [ "$during" -gt 0 ] && [ -n "$sent" ] && [ "$red" -le "$sent" ]
 log_test $? "the flood crossed the LB during the updates ($red of ${sent:-?} SYNs forwarded)"
@@ -123,8 +143,10 @@ log_test $? "the flood crossed the LB during the updates ($red of ${sent:-?} SYN
 log_test $? "no SYN decided by a mix of generations (no_backend, tx_error, nh_mac_bad, adjust_fail all 0)"
 [ "$addrerr" = 0 ]
 log_test $? "every SYN reached the server its DIP names (Ip InAddrErrors 0: no slot mixing two backends)"
-[ "$insegs" = "$red" ]
-log_test $? "the servers of sets A and B received exactly what the LB forwarded ($insegs = $red)"
+# Every forwarded SYN reached a server of set A or B, or was dropped on
+# the way by a veth (counted there); none went anywhere else.
+[ "$insegs" -le "$red" ] && [ $((insegs + drops)) -ge "$red" ]
+log_test $? "the servers of sets A and B received what the LB forwarded, but for veth drops ($insegs + $drops >= $red)"
 
 # ---- 2. a long reader -----------------------------------------------------
 # gen_reader shares the LB's pinned service and generation maps.
