@@ -20,8 +20,8 @@ attacker tapping the segment would see it.
                                 wait for a SYN from port SPORT (after mark
                                 N): "ok seq=... src=... dst=... dport=...
                                 kinds=K,K,... opt=ADDR|- len=DATA"
-  synack_to DPORT [TIMEOUT] [after=N]
-                                the same for a SYN-ACK to port DPORT
+  synack_to DPORT [TIMEOUT] [after=N] [dst=ADDR]
+                                the same for a SYN-ACK to port DPORT (of ADDR)
   count_synack DPORT [after=N]  "ok N": SYN-ACKs to DPORT seen
   count_syn SPORT [dst=ADDR] [after=N]
                                 "ok N": SYNs from SPORT (to ADDR) seen
@@ -202,10 +202,12 @@ def main():
                 port = int(args[0])
                 tmo = float(args[1]) if len(args) > 1 and "=" not in args[1] else 10.0
                 after = int(kv(args).get("after", 0))
+                dst = kv(args).get("dst")
                 if c == "syn_from":
                     s = sn.wait(lambda s: not s["sa"] and s["sport"] == port, tmo, after)
                 else:
-                    s = sn.wait(lambda s: s["sa"] and s["dport"] == port, tmo, after)
+                    s = sn.wait(lambda s: s["sa"] and s["dport"] == port and
+                                (dst is None or s["dst"] == dst), tmo, after)
                 r = "ok " + fmt(s) if s else "err timeout"
             elif c == "count_syn":
                 port, o = int(args[0]), kv(args)

@@ -55,7 +55,8 @@ full0=$(sc table_full) rtx0=$(sc synack_rtx_echoed)
 f=$(ep_att flood 600 10.99 "$S" $PORT opt=192.0.2.1) || crab_fail "flood: $f"
 m=$(ep_att mark) && m=${m#ok }
 # The next retransmission of the genuine SYN-ACK (1, 3, 7 s after the first).
-rtx=$(ep_att synack_to 43201 20 after="$m") || crab_fail "no retransmitted SYN-ACK after the flood: $rtx"
+# (to this host: a flood source may have drawn port 43201 too)
+rtx=$(ep_att synack_to 43201 20 after="$m" dst="$IP_EVIL") || crab_fail "no retransmitted SYN-ACK after the flood: $rtx"
 crab_log "genuine SYN-ACK: $sa"
 crab_log "after the flood: $rtx; table_full +$(($(sc table_full) - full0)), synack_rtx_echoed +$(($(sc synack_rtx_echoed) - rtx0))"
 [ "$(ep_field "$sa" opt)" = "$VIP" ] && [ "$(ep_field "$rtx" opt)" = "$VIP" ] &&
