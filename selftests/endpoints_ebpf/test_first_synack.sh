@@ -24,10 +24,12 @@ pcap=$EP_TMP/syn.pcap
 crab_capture_start "$NS_CLI" "$pcap" "tcp port 9999"
 
 # Refusals of a second SYN-ACK: the claim was taken, the socket left
-# SYN-SENT, or it is gone (the real server reset the forged connection).
+# SYN-SENT, or it is gone (the real server reset the forged connection), or
+# TCP on another CPU already took the first SYN-ACK's ack (snd_una moved
+# while the socket still read SYN-SENT: the ack is no longer ISN + 1).
 refused() {
 	echo $(($(ep_stat rejected_claimed) + $(ep_stat rejected_not_syn_sent) +
-		$(ep_stat rejected_not_announced)))
+		$(ep_stat rejected_not_announced) + $(ep_stat rejected_bad_ack)))
 }
 
 bad=0
