@@ -374,6 +374,39 @@ static __always_inline int send_probe(struct __sk_buff *skb, struct crab_tc_pkt 
 }
 
 /*
+ * The checks of the socket itself, the same for both families: @sk is in
+ * SYN-SENT, its SYN announced (every bit of @flags set in its storage:
+ * CRAB_EP_SK_ANNOUNCED, and CRAB_EP_SK_V6 for an IPv6 segment), it has no
+ * TCP-MD5 or TCP-AO key, and @ack acknowledges its SYN: ISN + 1, or up to
+ * the end of the SYN's data with TCP Fast Open (what TCP itself accepts in
+ * SYN-SENT). write_seq, not snd_nxt: over a veth the answer can arrive while
+ * the SYN is still being sent, before snd_nxt moves past it. Returns 0 or
+ * the counter of the refusal; *isn gets the socket's ISN, *stp its storage.
+ */
+static __always_inline __u32 sk_checks(struct bpf_sock *sk, __u32 flags, __u32 ack,
+				       __u32 *isn, struct crab_ep_sk **stp)
+{
+	struct tcp_sock___crab *tp;
+	struct crab_ep_sk *st;
+
+	if (sk->state != BPF_TCP_SYN_SENT)
+		return CRAB_EP_CNT_REJ_NOT_SYN_SENT;
+	st = bpf_sk_storage_get(&crab_ep_sk, sk, 0, 0);
+	if (!st || (st->flags & flags) != flags)
+		return CRAB_EP_CNT_REJ_NOT_ANNOUNCED;
+	if (crab_ep_sk_signed(sk))
+		return CRAB_EP_CNT_REJ_SIGNED;
+	tp = (struct tcp_sock___crab *)bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return CRAB_EP_CNT_REJ_NOT_ANNOUNCED;
+	*isn = tp->snd_una;
+	if (ack - *isn - 1 >= tp->write_seq - *isn)
+		return CRAB_EP_CNT_REJ_BAD_ACK;
+	*stp = st;
+	return 0;
+}
+
+/*
  * The checks that need the socket @sk (held by the caller). Returns the
  * verdict; *why is the counter of a refusal.
  */
@@ -383,42 +416,13 @@ static __always_inline int decide(struct __sk_buff *skb, struct crab_tc_pkt *p,
 	struct crab_ep_flow_key fk = {}, pk = {};
 	struct crab_ep_probe pv = {}, *pr;
 	struct crab_ep_flow fv = {};
-	struct tcp_sock___crab *tp;
 	struct crab_ep_sk *st;
 	__u64 claim, old;
-	__u32 ack;
 	int r;
 
-	if (sk->state != BPF_TCP_SYN_SENT) {
-		*why = CRAB_EP_CNT_REJ_NOT_SYN_SENT;
+	*why = sk_checks(sk, CRAB_EP_SK_ANNOUNCED, bpf_ntohl(p->tcp.ack_seq), &d->isn, &st);
+	if (*why)
 		return V_PASS;
-	}
-	st = bpf_sk_storage_get(&crab_ep_sk, sk, 0, 0);
-	if (!st || !(st->flags & CRAB_EP_SK_ANNOUNCED)) {
-		*why = CRAB_EP_CNT_REJ_NOT_ANNOUNCED;
-		return V_PASS;
-	}
-	if (crab_ep_sk_signed(sk)) {
-		*why = CRAB_EP_CNT_REJ_SIGNED;
-		return V_PASS;
-	}
-	tp = (struct tcp_sock___crab *)bpf_skc_to_tcp_sock(sk);
-	if (!tp) {
-		*why = CRAB_EP_CNT_REJ_NOT_ANNOUNCED;
-		return V_PASS;
-	}
-	/*
-	 * The SYN-ACK acknowledges the SYN: ISN + 1, or up to the end of the
-	 * SYN's data with TCP Fast Open (what TCP itself accepts in SYN-SENT).
-	 * write_seq, not snd_nxt: over a veth the answer can arrive while the
-	 * SYN is still being sent, before snd_nxt moves past it.
-	 */
-	ack = bpf_ntohl(p->tcp.ack_seq);
-	d->isn = tp->snd_una;
-	if (ack - d->isn - 1 >= tp->write_seq - d->isn) {
-		*why = CRAB_EP_CNT_REJ_BAD_ACK;
-		return V_PASS;
-	}
 	r = load_and_check_csum(skb, p, d);
 	if (r <= 0) {
 		*why = r < 0 ? CRAB_EP_CNT_REJ_TOO_LONG : CRAB_EP_CNT_REJ_CSUM;
@@ -817,37 +821,14 @@ static __always_inline int decide6(struct __sk_buff *skb, struct crab_tc_pkt6 *p
 {
 	struct crab_ep_flow_key6 *fk = &d->sc->fk6;
 	struct crab_ep_flow6 *fv = &d->sc->fv6;
-	struct tcp_sock___crab *tp;
 	struct crab_ep_sk *st;
 	__u64 claim, old;
-	__u32 ack;
 	int r;
 
-	if (sk->state != BPF_TCP_SYN_SENT) {
-		*why = CRAB_EP_CNT_REJ_NOT_SYN_SENT;
+	*why = sk_checks(sk, CRAB_EP_SK_ANNOUNCED | CRAB_EP_SK_V6, bpf_ntohl(p->tcp.ack_seq),
+			 &d->isn, &st);
+	if (*why)
 		return V_PASS;
-	}
-	st = bpf_sk_storage_get(&crab_ep_sk, sk, 0, 0);
-	if (!st || (st->flags & (CRAB_EP_SK_ANNOUNCED | CRAB_EP_SK_V6)) !=
-		   (CRAB_EP_SK_ANNOUNCED | CRAB_EP_SK_V6)) {
-		*why = CRAB_EP_CNT_REJ_NOT_ANNOUNCED;
-		return V_PASS;
-	}
-	if (crab_ep_sk_signed(sk)) {
-		*why = CRAB_EP_CNT_REJ_SIGNED;
-		return V_PASS;
-	}
-	tp = (struct tcp_sock___crab *)bpf_skc_to_tcp_sock(sk);
-	if (!tp) {
-		*why = CRAB_EP_CNT_REJ_NOT_ANNOUNCED;
-		return V_PASS;
-	}
-	ack = bpf_ntohl(p->tcp.ack_seq);
-	d->isn = tp->snd_una;
-	if (ack - d->isn - 1 >= tp->write_seq - d->isn) {
-		*why = CRAB_EP_CNT_REJ_BAD_ACK;
-		return V_PASS;
-	}
 	r = load_and_check_csum6(skb, p, d);
 	if (r <= 0) {
 		*why = r < 0 ? CRAB_EP_CNT_REJ_TOO_LONG : CRAB_EP_CNT_REJ_CSUM;
