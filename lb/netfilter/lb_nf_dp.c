@@ -22,6 +22,7 @@
 #include <linux/tcp.h>
 #include <net/arp.h>
 #include <net/checksum.h>
+#include <net/netfilter/nf_conntrack.h>
 #if __has_include(<net/gso.h>)
 #include <net/gso.h>	/* skb_gso_validate_network_len() since 6.5 */
 #endif
@@ -269,6 +270,21 @@ static unsigned int lb_hash_fwd(struct net *net, struct lb_svc *svc,
 	return NF_STOLEN;
 }
 
+/*
+ * A SYN sent on to a backend is all the LB sees of its connection: the
+ * backend answers the client directly. A conntrack entry for it would only
+ * fill the table (one per SYN, left in SYN_SENT until it times out), so the
+ * SYN leaves untracked, as a `notrack` rule would make it. Any template a
+ * raw-table rule attached is dropped first.
+ */
+static void lb_untrack(struct sk_buff *skb)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	nf_reset_ct(skb);
+	nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
+#endif
+}
+
 unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 			const struct nf_hook_state *state)
 {
@@ -353,6 +369,7 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 			goto skb_error;
 		lb_svc_inc(svc, CRAB_LB_CNT_SYN_REDIRECTED);
 		lb_be_inc(svc, c, idx);
+		lb_untrack(skb);
 		return NF_ACCEPT;
 	}
 
@@ -381,6 +398,7 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 		lb_set_daddr(skb, thoff, c->be[idx].dip);
 		lb_svc_inc(svc, CRAB_LB_CNT_SYN_INSERTED);
 		lb_be_inc(svc, c, idx);
+		lb_untrack(skb);
 		return NF_ACCEPT;
 	case CRAB_LEGACY_HASH:
 		return lb_hash_fwd(state->net, svc, c, skb, th,

@@ -297,24 +297,29 @@ static int lb_cmd_flush(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
+/*
+ * Changes need CAP_NET_ADMIN in the user namespace that owns the network
+ * namespace (GENL_UNS_ADMIN_PERM): the LB of a container's namespace is the
+ * container's to configure, and only that one.
+ */
 static const struct genl_small_ops lb_genl_ops[] = {
 	{ .cmd = CRAB_LB_CMD_SVC_ADD, .doit = lb_cmd_svc,
-	  .flags = GENL_ADMIN_PERM },
+	  .flags = GENL_UNS_ADMIN_PERM },
 	{ .cmd = CRAB_LB_CMD_SVC_DEL, .doit = lb_cmd_svc,
-	  .flags = GENL_ADMIN_PERM },
+	  .flags = GENL_UNS_ADMIN_PERM },
 	{ .cmd = CRAB_LB_CMD_SVC_SET, .doit = lb_cmd_svc,
-	  .flags = GENL_ADMIN_PERM },
+	  .flags = GENL_UNS_ADMIN_PERM },
 	{ .cmd = CRAB_LB_CMD_SVC_GET, .doit = lb_cmd_svc_get,
 	  .dumpit = lb_dump_svc },
 	{ .cmd = CRAB_LB_CMD_BE_ADD, .doit = lb_cmd_be,
-	  .flags = GENL_ADMIN_PERM },
+	  .flags = GENL_UNS_ADMIN_PERM },
 	{ .cmd = CRAB_LB_CMD_BE_DEL, .doit = lb_cmd_be,
-	  .flags = GENL_ADMIN_PERM },
+	  .flags = GENL_UNS_ADMIN_PERM },
 	{ .cmd = CRAB_LB_CMD_BE_SET, .doit = lb_cmd_be,
-	  .flags = GENL_ADMIN_PERM },
+	  .flags = GENL_UNS_ADMIN_PERM },
 	{ .cmd = CRAB_LB_CMD_STATS_GET, .doit = lb_cmd_stats },
 	{ .cmd = CRAB_LB_CMD_FLUSH, .doit = lb_cmd_flush,
-	  .flags = GENL_ADMIN_PERM },
+	  .flags = GENL_UNS_ADMIN_PERM },
 };
 
 static struct genl_family lb_genl_family __ro_after_init = {

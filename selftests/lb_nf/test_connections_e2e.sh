@@ -6,12 +6,26 @@
 # (crab_client.ko in the client, crab_server.ko on the servers): 300
 # connections via the VIP all succeed, the peers are the DIPs (redirected),
 # rr spreads them 100/100/100 and the LB saw exactly one SYN per connection
-# (its counters and a capture on its interface agree); then 150 connections
-# with the random policy stay within a chi-square bound.
+# (its counters and a capture on its interface agree), and it kept no
+# conntrack entry for them although a rule in its namespace makes conntrack
+# track everything there; then 150 connections with the random policy stay
+# within a chi-square bound.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/nf_lib.sh"
 
 nf_setup_connections
+# A ct rule makes conntrack follow every packet of the LB's namespace.
+ip netns exec "$NS_LB" nft -f - <<-NFT || crab_fail "cannot install the conntrack rule"
+table ip ctprobe {
+	chain pre {
+		type filter hook prerouting priority filter; policy accept;
+		ct state new counter
+	}
+}
+NFT
+ct_entries() {
+	ip netns exec "$NS_LB" cat /proc/net/nf_conntrack 2>/dev/null | grep -c "dport=$NF_PORT "
+}
 
 crab_capture_start "$NS_LB" "$NF_DIR/lb.pcap" "tcp and dst host $VIP and dst port $NF_PORT"
 # A slow emulated guest may retransmit a SYN: one more at the LB (and one
@@ -33,6 +47,11 @@ crab_pcap_summary --port "$NF_PORT" --filter "dst=$VIP" lb="$NF_DIR/lb.pcap"
 c=${CRAB_PCAP[lb.n]} s=${CRAB_PCAP[lb.syn]}
 [ "$c" = "$n" ] && [ "$s" = "$n" ]
 log_test $? "capture on the LB agrees: $c packets to the VIP, $s of them SYNs"
+ct=$(ct_entries)
+ip netns exec "$NS_LB" test -r /proc/net/nf_conntrack ||
+	crab_fail "no /proc/net/nf_conntrack in the LB's namespace"
+[ "$ct" = 0 ]
+log_test $? "the redirected SYNs left no conntrack entry in the LB ($ct)"
 
 # random over whole connections: chi-square, 2 degrees of freedom, < 18.42
 # (p = 0.0001 for a fair split of 150).

@@ -99,7 +99,16 @@ if command -v setpriv >/dev/null; then
 		"$CRABCTL" lb nf service add 198.18.100.7:80 >/dev/null 2>&1
 	rc=$?
 	[ $rc -ne 0 ] && [ "$(lbctl -j lb nf show)" = "$ref" ]
-	log_test $? "mutating commands need CAP_NET_ADMIN (GENL_ADMIN_PERM)"
+	log_test $? "mutating commands need CAP_NET_ADMIN (GENL_UNS_ADMIN_PERM)"
+	# The same user owns a network namespace of its own through a user
+	# namespace (a container): that namespace's LB is its to configure,
+	# and only that one.
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+		unshare -Urnm sh -c 'mount -t tmpfs tmpfs /run && "$1" lb nf service add 198.18.100.7:80 &&
+			"$1" -j lb nf show' sh "$CRABCTL" 2>&1)
+	rc=$?
+	[ $rc -eq 0 ] && grep -q '198.18.100.7' <<<"$out" && [ "$(lbctl -j lb nf show)" = "$ref" ]
+	log_test $? "in its own user and network namespace, an unprivileged user configures that LB only (rc $rc)"
 fi
 
 crab_exit
