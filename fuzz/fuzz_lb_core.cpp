@@ -295,7 +295,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     FUZZ_CHECK(b >= 0, "L2 destination is no backend's MAC");
     FUZZ_CHECK(std::find(eligible.begin(), eligible.end(), b) != eligible.end(), "backend %d not eligible", b);
     FUZZ_CHECK(must < 0 || b == must, "backend %d, policy says %d", b, must);
-    const uint32_t dip = s->backends[b].dip, vip = rd32(d + r.l3 + 16);
+    const uint32_t dip = s->backends[b].dip.v4(), vip = rd32(d + r.l3 + 16);
 
     // Expected bytes, built from the input.
     std::vector<uint8_t> e;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "config.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -33,15 +35,15 @@ bool kv(std::string_view item, std::string_view key, std::string_view& val)
     return false;
 }
 
-Service* find_mut(Table& t, const Endpoint& ep)
+Service* find_mut(Table& t, const ServiceAddr& ep)
 {
     for (auto& s : t.services)
-        if (s.vip == ep.ip.addr && s.port == ep.port)
+        if (s.vip == ep.ip && s.port == ep.port)
             return &s;
     return nullptr;
 }
 
-Service& need(Table& t, const Endpoint& ep)
+Service& need(Table& t, const ServiceAddr& ep)
 {
     Service* s = find_mut(t, ep);
     if (!s)
@@ -49,15 +51,54 @@ Service& need(Table& t, const Endpoint& ep)
     return *s;
 }
 
-Backend& need_be(Service& s, const Endpoint& ep, Ipv4 dip)
+Backend& need_be(Service& s, const ServiceAddr& ep, const Addr& dip)
 {
     for (auto& b : s.backends)
-        if (b.dip == dip.addr)
+        if (b.dip == dip)
             return b;
     throw Error("no backend " + to_string(dip) + " in service " + to_string(ep), kExitNotFound);
 }
 
 }  // namespace
+
+Addr parse_addr(std::string_view s)
+{
+    if (s.find(':') == std::string_view::npos)
+        return Addr(parse_ipv4(s));
+    std::string str(s);
+    uint8_t b[16];
+    if (str.size() >= INET6_ADDRSTRLEN || inet_pton(AF_INET6, str.c_str(), b) != 1)
+        throw Error("bad IPv6 address '" + str + "'", kExitUsage);
+    Addr a = Addr::from6(b);
+    if (a.is_zero())
+        throw Error("'" + str + "': the unspecified address is no VIP or backend", kExitUsage);
+    if (b[0] == 0xff)
+        throw Error("'" + str + "': a multicast address is no VIP or backend", kExitUsage);
+    if (!a.w[0] && !a.w[1] && a.w[2] == 0xffff)
+        throw Error("'" + str + "': an IPv4-mapped address; give the IPv4 address", kExitUsage);
+    return a;
+}
+
+ServiceAddr parse_service_addr(std::string_view s)
+{
+    if (s.empty() || s[0] != '[')
+        return ServiceAddr(parse_endpoint(s));
+    auto close = s.find(']');
+    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':')
+        throw Error("bad service address '" + std::string(s) + "' (want a.b.c.d:PORT or [IPV6]:PORT)", kExitUsage);
+    std::string_view a = s.substr(1, close - 1);
+    if (a.find(':') == std::string_view::npos)
+        throw Error("bad IPv6 address '" + std::string(a) + "' in '" + std::string(s) + "'", kExitUsage);
+    return {parse_addr(a), parse_port(s.substr(close + 2))};
+}
+
+std::pair<ServiceAddr, Addr> parse_service_dip(std::string_view p)
+{
+    auto c = p.find(',');
+    if (c == std::string_view::npos)
+        throw Error("want VIP:PORT,DIP, got '" + std::string(p) + "'", kExitUsage);
+    return {parse_service_addr(p.substr(0, c)), parse_addr(p.substr(c + 1))};
+}
 
 Mac parse_mac(std::string_view s)
 {
@@ -87,7 +128,7 @@ ServiceSpec parse_service_spec(std::string_view s)
 {
     auto items = split(s, ',');
     ServiceSpec sp;
-    sp.ep = parse_endpoint(items[0]);
+    sp.ep = parse_service_addr(items[0]);
     for (size_t i = 1; i < items.size(); i++) {
         std::string_view v;
         if (kv(items[i], "policy", v))
@@ -106,8 +147,8 @@ BackendSpec parse_backend_spec(std::string_view s)
     if (items.size() < 2)
         throw Error("backend '" + std::string(s) + "' needs VIP:PORT,DIP", kExitUsage);
     BackendSpec b;
-    b.svc = parse_endpoint(items[0]);
-    b.dip = parse_ipv4(items[1]);
+    b.svc = parse_service_addr(items[0]);
+    b.dip = parse_addr(items[1]);
     for (size_t i = 2; i < items.size(); i++) {
         std::string_view v;
         if (kv(items[i], "weight", v))
@@ -124,7 +165,7 @@ ServiceUpdate parse_service_update(std::string_view s)
 {
     auto items = split(s, ',');
     ServiceUpdate u;
-    u.ep = parse_endpoint(items[0]);
+    u.ep = parse_service_addr(items[0]);
     for (size_t i = 1; i < items.size(); i++) {
         std::string_view v;
         if (kv(items[i], "policy", v))
@@ -145,8 +186,8 @@ BackendUpdate parse_backend_update(std::string_view s)
     if (items.size() < 2)
         throw Error("backend '" + std::string(s) + "' needs VIP:PORT,DIP", kExitUsage);
     BackendUpdate u;
-    u.svc = parse_endpoint(items[0]);
-    u.dip = parse_ipv4(items[1]);
+    u.svc = parse_service_addr(items[0]);
+    u.dip = parse_addr(items[1]);
     for (size_t i = 2; i < items.size(); i++) {
         std::string_view v;
         if (kv(items[i], "weight", v))
@@ -171,7 +212,7 @@ void service_add(Table& t, const ServiceSpec& sp)
     for (const auto& s : t.services)
         used[s.slot] = true;
     Service s;
-    s.vip = sp.ep.ip.addr;
+    s.vip = sp.ep.ip;
     s.port = sp.ep.port;
     s.policy = sp.policy;
     s.legacy = sp.legacy;
@@ -193,18 +234,22 @@ void service_set(Table& t, const ServiceUpdate& u)
     s.build();
 }
 
-void service_del(Table& t, const Endpoint& ep)
+void service_del(Table& t, const ServiceAddr& ep)
 {
     need(t, ep);
-    std::erase_if(t.services, [&](const Service& s) { return s.vip == ep.ip.addr && s.port == ep.port; });
+    std::erase_if(t.services, [&](const Service& s) { return s.vip == ep.ip && s.port == ep.port; });
     t.index();
 }
 
 void backend_add(Table& t, const BackendSpec& bs)
 {
     Service& s = need(t, bs.svc);
+    if (bs.dip.v6 != s.vip.v6)
+        throw Error("backend " + to_string(bs.dip) + " is " + (bs.dip.v6 ? "IPv6" : "IPv4") + ", service " +
+                        to_string(bs.svc) + " is " + (s.vip.v6 ? "IPv6" : "IPv4") + ": a service is one family",
+                    kExitUsage);
     for (const auto& b : s.backends)
-        if (b.dip == bs.dip.addr)
+        if (b.dip == bs.dip)
             throw Error("backend " + to_string(bs.dip) + " already in " + to_string(bs.svc), kExitUsage);
     if (s.backends.size() >= CRAB_MAX_BACKENDS)
         throw Error("too many backends in " + to_string(bs.svc), kExitUsage);
@@ -215,7 +260,7 @@ void backend_add(Table& t, const BackendSpec& bs)
         used[o.slot] = true;
     Backend b;
     b.slot = static_cast<uint16_t>(std::find(used.begin(), used.end(), false) - used.begin());
-    b.dip = bs.dip.addr;
+    b.dip = bs.dip;
     b.weight = bs.weight;
     if (bs.mac) {
         b.has_mac = true;
@@ -239,15 +284,15 @@ void backend_set(Table& t, const BackendUpdate& u)
     s.build();
 }
 
-void backend_del(Table& t, const Endpoint& svc, Ipv4 dip)
+void backend_del(Table& t, const ServiceAddr& svc, const Addr& dip)
 {
     Service& s = need(t, svc);
     need_be(s, svc, dip);
-    std::erase_if(s.backends, [&](const Backend& b) { return b.dip == dip.addr; });
+    std::erase_if(s.backends, [&](const Backend& b) { return b.dip == dip; });
     s.build();
 }
 
-void backend_set_state(Table& t, const Endpoint& svc, Ipv4 dip, crab_backend_state st)
+void backend_set_state(Table& t, const ServiceAddr& svc, const Addr& dip, crab_backend_state st)
 {
     Service& s = need(t, svc);
     need_be(s, svc, dip).state = st;
