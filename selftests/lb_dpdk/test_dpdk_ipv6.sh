@@ -1,0 +1,114 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# crab-test: host
+#
+# crab-lb-dpdk with an IPv6 service on af_packet (docs/PROTOCOL.md 2, 3.2):
+# the backends' MACs are resolved by Neighbour Discovery (solicitations to
+# their solicited-node addresses, learned from the advertisements their
+# kernels send back); the client's kernel resolves the VIP and the LB's
+# IPv6 address and gets the LB's answers; capable IPv6 SYNs go to the DIPs,
+# rr 2/2, the 18-byte option naming the VIP, TCP checksums valid; forged
+# advertisements for a backend's address (solicited-looking to the LB, and
+# unsolicited to all nodes) are counted (nd_unsolicited) and not learned.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/lbd_lib.sh"
+
+DIR=$(cd "$(dirname "$0")" && pwd)
+TEL="python3 $DIR/lbd_tel.py"
+IP6="python3 $DIR/lbd_ip6.py"
+NET6=2001:db8:c2ab
+LB6=$NET6::1 CLI6=$NET6::10 VIP6=$NET6:100::1
+SVC="[$VIP6]:80"
+
+crab_require_root
+crab_check_tool tcpdump python3
+crab_need_nettest
+
+crab_topo_setup 2
+WORK=$(mktemp -d)
+crab_defer rm -rf "$WORK"
+mac_of() { ip netns exec "$1" cat /sys/class/net/eth0/address; }
+# IPv6 on the segment: the client and the servers get addresses (no
+# duplicate address detection to wait for); the switch floods multicast
+# (the LB's solicited-node groups are joined by nobody). The client
+# reaches the VIP on-link: it solicits the VIP itself.
+ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
+ip -n "$NS_CLI" addr add "$CLI6/64" dev eth0 nodad
+ip -n "$NS_CLI" -6 route add "$VIP6/128" dev eth0
+for i in 1 2; do
+	SRV6[i]=$NET6::$((10 + i))
+	SMAC[i]=$(mac_of "${NS_SRV[i]}")
+	ip -n "${NS_SRV[i]}" addr add "${SRV6[i]}/64" dev eth0 nodad
+done
+LB_MAC=$(mac_of "$NS_LB")
+CLI_MAC=$(mac_of "$NS_CLI")
+
+lbd_start "$WORK" --port-ip6 "$LB6" --service "$SVC,policy=rr,legacy=drop" \
+	--backend "$SVC,${SRV6[1]}" --backend "$SVC,${SRV6[2]}" ||
+	{ log_test 1 "LB started"; crab_exit; }
+lbd_wait_ready "$LB_PID" "$PREFIX" "$SVC" "${SRV6[2]}"
+be=$($TEL "$PREFIX" "/crab/backends,$SVC")
+crab_log "backends: $be"
+[ $ready = 0 ] && grep -q "${SRV6[1]} .*mac=${SMAC[1]} neigh=reachable" <<<"$be" &&
+	grep -q "${SRV6[2]} .*mac=${SMAC[2]} neigh=reachable" <<<"$be"
+rc=$?
+[ $rc = 0 ] || sed 's/^/# lb: /' "$WORK/lb.log"
+log_test $rc "IPv6 backends' MACs learned by Neighbour Discovery"
+[ $rc = 0 ] || crab_exit
+
+G=
+gstats() { G=$($TEL "$PREFIX" /crab/stats); }
+g() { crab_jnum "$G" "$1"; }
+gstats
+crab_log "nd_ns_sent $(g nd_ns_sent) nd_learned $(g nd_learned) nd_na_sent $(g nd_na_sent)"
+[ "$(g nd_learned)" -ge 2 ] && [ "$(g nd_ns_sent)" -ge 2 ]
+log_test $? "solicitations sent, learned from the advertisements answering them"
+
+# The client's kernel resolves the VIP and the LB's address: the LB answers.
+ip netns exec "$NS_CLI" ping -6 -c1 -W1 "$LB6" >/dev/null 2>&1
+ip netns exec "$NS_CLI" ping -6 -c1 -W1 "$VIP6" >/dev/null 2>&1
+n_lb=$(ip -n "$NS_CLI" -6 neigh show "$LB6" dev eth0)
+n_vip=$(ip -n "$NS_CLI" -6 neigh show "$VIP6" dev eth0)
+crab_log "client: $n_lb / $n_vip"
+gstats
+[[ $n_lb == *"lladdr $LB_MAC"* ]] && [[ $n_vip == *"lladdr $LB_MAC"* ]] && [ "$(g nd_na_sent)" -ge 2 ]
+log_test $? "the LB answers solicitations for its IPv6 address and the VIP"
+
+# Forged advertisements for server 1's address, no solicitation outstanding.
+unsol0=$(g nd_unsolicited) learned0=$(g nd_learned)
+ip netns exec "$NS_CLI" $IP6 send eth0 kind=na dmac="$LB_MAC" smac="$CLI_MAC" src="${SRV6[1]}" dst="$LB6" \
+	target="${SRV6[1]}" tlla="$CLI_MAC" solicited=1
+ip netns exec "$NS_CLI" $IP6 send eth0 kind=na dmac=33:33:00:00:00:01 smac="$CLI_MAC" src="${SRV6[1]}" \
+	dst=ff02::1 target="${SRV6[1]}" tlla="$CLI_MAC" solicited=0
+for _ in $(seq 25); do
+	gstats
+	[ "$(g nd_unsolicited)" -ge $((unsol0 + 2)) ] && break
+	sleep 0.2
+done
+be=$($TEL "$PREFIX" "/crab/backends,$SVC")
+crab_log "nd_unsolicited $(g nd_unsolicited) (was $unsol0); $be"
+[ "$(g nd_unsolicited)" = $((unsol0 + 2)) ] && [ "$(g nd_learned)" = "$learned0" ] &&
+	grep -q "${SRV6[1]} .*mac=${SMAC[1]} neigh=reachable" <<<"$be"
+log_test $? "2 forged advertisements for a backend: counted (nd_unsolicited +2), not learned"
+
+# Capable IPv6 SYNs through the LB, to the MAC the client learned.
+vmac=$(grep -o 'lladdr [0-9a-f:]*' <<<"$n_vip" | cut -d' ' -f2)
+for i in 1 2; do crab_capture_start "${NS_SRV[i]}" "$WORK/s$i.pcap" "ip6 and tcp and src host $CLI6"; done
+ip netns exec "$NS_CLI" $IP6 send eth0 dmac="${vmac:-$LB_MAC}" smac="$CLI_MAC" src="$CLI6" dst="$VIP6" \
+	sport=30000 count=4 opt="$CLI6"
+for _ in $(seq 25); do
+	[ "$(crab_jnum "$($TEL "$PREFIX" "/crab/stats,$SVC")" syn_redirected)" = 4 ] && break
+	sleep 0.2
+done
+crab_capture_stop "$WORK/s1.pcap" "$WORK/s2.pcap"
+sum=$($IP6 summary "$WORK/s1.pcap" "$WORK/s2.pcap")
+crab_log "$sum"
+st=$($TEL "$PREFIX" "/crab/stats,$SVC")
+grep -qx "s1 syn=2 dst=${SRV6[1]}:2 opt=$VIP6:2 csum_bad=0" <<<"$sum" &&
+	grep -qx "s2 syn=2 dst=${SRV6[2]}:2 opt=$VIP6:2 csum_bad=0" <<<"$sum" &&
+	[ "$(crab_jnum "$st" syn_redirected)" = 4 ]
+log_test $? "4 capable IPv6 SYNs: 2/2 at the DIPs, option names the VIP, checksums valid"
+
+lbd_stop "$LB_PID"
+log_test $rc "LB stops cleanly on SIGTERM"
+crab_exit
