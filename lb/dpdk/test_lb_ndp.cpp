@@ -331,8 +331,9 @@ TEST_F(NdFix, EntriesAgeAndAreSolicitedAgain)
 TEST(Neigh6, FullTableRefusesAndFamiliesAreDistinctKeys)
 {
     NeighTable nt(2);
-    const Addr v6 = Addr::from6(a6(0x0b, 0).data());
-    const Addr v4(0x0000000bu);  // the same last word
+    const A16 compat = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0b};
+    const Addr v6 = Addr::from6(compat.data());  // ::b
+    const Addr v4(0x0000000bu);                  // 0.0.0.11: the same four words
     EXPECT_EQ(nt.want(v6, 0), W::Send);
     EXPECT_EQ(nt.want(v4, 0), W::Send);
     EXPECT_EQ(nt.want(Addr::from6(a6(0x0c).data()), 0), W::Full);
@@ -342,6 +343,14 @@ TEST(Neigh6, FullTableRefusesAndFamiliesAreDistinctKeys)
     EXPECT_FALSE(nt.get(v4, m));
     EXPECT_EQ(nt.state(v4), S::Pending);
     EXPECT_EQ(nt.used(), 2u);
+    // One slot: the IPv4 address with the same words is another key.
+    NeighTable one(1);
+    EXPECT_EQ(one.want(v6, 0), W::Send);
+    EXPECT_EQ(one.want(v4, 0), W::Full);
+    EXPECT_EQ(one.learn(v4, kEvil, 1), NeighTable::Learn::Unsolicited);
+    EXPECT_EQ(one.learn(v6, kHostMac, 1), NeighTable::Learn::Learned);
+    EXPECT_FALSE(one.get(v4, m));
+    EXPECT_EQ(one.state(v4), S::None);
     // Multicast and unspecified are never next hops.
     EXPECT_EQ(nt.want(Addr::from6(kAllNodes.data()), 0), W::Full);
     EXPECT_EQ(nt.want(Addr::from6(kUnspec.data()), 0), W::Full);
