@@ -260,7 +260,12 @@ echo "vdev,mode,rep,seconds,fwd_pps,dut_rx_pps,dut_tx_pps,imissed,oerrors,offere
 {
 	echo "# kernel $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo))"
 	echo "# DPDK $(dpkg-query -W -f '${Version}' dpdk 2>/dev/null), --no-huge -m 512, 8192 mbufs, burst 32"
-	echo "# generator + sink NAPI (+ DPDK main lcore, sleeping) on CPU $GEN_CPU; DUT worker lcore on CPU $DUT_CPU; DUT veth NAPI thread on CPU $NAPI_CPU; SCHED_FIFO 50 for the DPDK process and that NAPI thread: $([ $FIFO = 1 ] && echo yes || echo no)"
+	if [ $VETH = 1 ]; then
+		echo "# generator + sink NAPI (+ DPDK main lcore, sleeping) on CPU $GEN_CPU; DUT worker lcore on CPU $DUT_CPU; DUT veth NAPI thread on CPU $NAPI_CPU; SCHED_FIFO 50 for the DPDK process and that NAPI thread: $([ $FIFO = 1 ] && echo yes || echo no)"
+	else
+		echo "# DPDK main lcore (sleeping) on CPU $GEN_CPU; DUT worker lcore on CPU $DUT_CPU; SCHED_FIFO 50 for the DPDK process: $([ $FIFO = 1 ] && echo yes || echo no)"
+	fi
+	echo "# load before the run:$(uptime | sed 's/.*load average//')"
 	echo "# vdevs $VDEVS; $REPS reps x $SECONDS_RUN s, warm-up $WARM s; $NBE backends"
 	echo "# pcap: net_pcap rx_pcap=<4096 capable SYNs, 82 bytes>,infinite_rx=1, transmit dropped by the PMD (the figure); af_packet/af_xdp: veth + xdpbench generator (functional smoke runs, generator-bound)"
 } | tee "$OUT/env.txt"
@@ -363,6 +368,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
 	done
 done
 echo "# $(($(date +%s) - T0)) s for all repetitions"
+echo "# load after the run:$(uptime | sed 's/.*load average//')" | tee -a "$OUT/env.txt"
 
 python3 - "$OUT" "$RAW" <<'PY'
 import csv, json, math, os, platform, statistics, sys
