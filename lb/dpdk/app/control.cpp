@@ -12,7 +12,8 @@
 //   /crab/backends,VIP:PORT               backends of a service
 //   the edits                             {"ok": ...}
 //
-// Edits apply to a copy of the table that is published whole (RcuPtr);
+// VIP:PORT is a.b.c.d:PORT or [IPV6]:PORT; a backend's DIP is of its
+// service's family. Edits apply to a copy of the table that is published whole (RcuPtr);
 // the answer is {"ok": ...} or {"error": "message naming the bad value"}.
 // Counters are per worker lcore and summed here.
 #include <dirent.h>
