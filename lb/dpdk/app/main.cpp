@@ -49,8 +49,9 @@ static AppConfig parse_args(int argc, char** argv)
     CLI::App cli{"CRAB connection-redirect load balancer (DPDK)", "crab-lb-dpdk"};
     cli.add_option("--vip-config", vip_config, "file of 'service SPEC' / 'backend SPEC' lines")
         ->check(CLI::ExistingFile);
-    cli.add_option("--service", svcs, "VIP:PORT[,policy=rr|random|wrr][,legacy=drop|insert|hash]");
-    cli.add_option("--backend", bes, "VIP:PORT,DIP[,weight=W][,mac=MAC]");
+    cli.add_option("--service", svcs,
+                   "VIP:PORT[,policy=rr|random|wrr][,legacy=drop|insert|hash] (VIP:PORT: a.b.c.d:PORT or [IPV6]:PORT)");
+    cli.add_option("--backend", bes, "VIP:PORT,DIP[,weight=W][,mac=MAC] (DIP of the service's family)");
     cli.add_option("--port-ip", port_ip, "this LB's own IPv4 address (ARP source, answered)");
     cli.add_option("--port-ip6", port_ip6,
                    "this LB's own IPv6 address (source of neighbour solicitations, answered; default: "
