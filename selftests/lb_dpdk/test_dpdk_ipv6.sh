@@ -9,7 +9,9 @@
 # IPv6 address and gets the LB's answers; capable IPv6 SYNs go to the DIPs,
 # rr 2/2, the 18-byte option naming the VIP, TCP checksums valid; forged
 # advertisements for a backend's address (solicited-looking to the LB, and
-# unsolicited to all nodes) are counted (nd_unsolicited) and not learned.
+# unsolicited to all nodes) are counted (nd_unsolicited) and not learned;
+# legacy IPv6 SYNs to an insert-mode service leave with the 20-byte option
+# inserted (the frame grown into the mbuf's headroom), checksums valid.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/lbd_lib.sh"
 
@@ -44,7 +46,9 @@ LB_MAC=$(mac_of "$NS_LB")
 CLI_MAC=$(mac_of "$NS_CLI")
 
 lbd_start "$WORK" --port-ip6 "$LB6" --service "$SVC,policy=rr,legacy=drop" \
-	--backend "$SVC,${SRV6[1]}" --backend "$SVC,${SRV6[2]}" ||
+	--backend "$SVC,${SRV6[1]}" --backend "$SVC,${SRV6[2]}" \
+	--service "[$VIP6]:81,policy=rr,legacy=insert" \
+	--backend "[$VIP6]:81,${SRV6[1]}" --backend "[$VIP6]:81,${SRV6[2]}" ||
 	{ log_test 1 "LB started"; crab_exit; }
 lbd_wait_ready "$LB_PID" "$PREFIX" "$SVC" "${SRV6[2]}"
 be=$($TEL "$PREFIX" "/crab/backends,$SVC")
@@ -108,6 +112,21 @@ grep -qx "s1 syn=2 dst=${SRV6[1]}:2 opt=$VIP6:2 csum_bad=0" <<<"$sum" &&
 	grep -qx "s2 syn=2 dst=${SRV6[2]}:2 opt=$VIP6:2 csum_bad=0" <<<"$sum" &&
 	[ "$(crab_jnum "$st" syn_redirected)" = 4 ]
 log_test $? "4 capable IPv6 SYNs: 2/2 at the DIPs, option names the VIP, checksums valid"
+
+# Legacy SYNs (no option) to the insert-mode service.
+for i in 1 2; do crab_capture_start "${NS_SRV[i]}" "$WORK/i$i.pcap" "ip6 and tcp and src host $CLI6"; done
+ip netns exec "$NS_CLI" $IP6 send eth0 dmac="${vmac:-$LB_MAC}" smac="$CLI_MAC" src="$CLI6" dst="$VIP6" \
+	dport=81 sport=31000 count=2
+for _ in $(seq 25); do
+	[ "$(crab_jnum "$($TEL "$PREFIX" "/crab/stats,[$VIP6]:81")" syn_inserted)" = 2 ] && break
+	sleep 0.2
+done
+crab_capture_stop "$WORK/i1.pcap" "$WORK/i2.pcap"
+sum=$($IP6 summary "$WORK/i1.pcap" "$WORK/i2.pcap")
+crab_log "$sum"
+grep -qx "i1 syn=1 dst=${SRV6[1]}:1 opt=$VIP6:1 csum_bad=0" <<<"$sum" &&
+	grep -qx "i2 syn=1 dst=${SRV6[2]}:1 opt=$VIP6:1 csum_bad=0" <<<"$sum"
+log_test $? "2 legacy IPv6 SYNs in insert mode: the option naming the VIP inserted, checksums valid"
 
 lbd_stop "$LB_PID"
 log_test $rc "LB stops cleanly on SIGTERM"
