@@ -31,7 +31,7 @@ VARIANTS = ["direct", "crab-xdp", "crab-xdp-noprobe", "crab-nf", "ipvs-nat", "ip
 LABELS = {
     "direct": "direct (no LB)",
     "crab-xdp": "CRAB, XDP LB",
-    "crab-xdp-noprobe": "CRAB, XDP LB, eBPF client without input-path probe",
+    "crab-xdp-noprobe": "CRAB, XDP LB, no input probe (eBPF client attached with --input-probe off)",
     "crab-nf": "CRAB, nf LB module",
     "ipvs-nat": "IPVS NAT",
     "ipvs-dr": "IPVS DR (DSR)",
