@@ -471,7 +471,8 @@ TEST(Config6, ParsesIpv6ServicesAndBackendsAndRefusesBadOnes)
     EXPECT_EQ(dip, addr(kDip[1]));
     EXPECT_EQ(parse_service_addr("198.18.100.1:80").ip.v6, false);
     for (const char* bad : {"[2001:db8::1]", "[2001:db8::1]80", "2001:db8::1:80", "[2001:db8::zz]:80", "[]:80",
-                            "[1.2.3.4]:80", "[ff02::1]:80", "[::]:80", "[::ffff:1.2.3.4]:80", "[2001:db8::1]:0",
+                            "[1.2.3.4]:80", "[ff02::1]:80", "[::]:80", "[::ffff:1.2.3.4]:80", "[::1]:80", "[fe80::1]:80",
+                            "[2001:db8::1]:0",
                             "[2001:db8::1]:65536"})
         EXPECT_THROW(parse_service_spec(bad), crab::Error) << bad;
     EXPECT_THROW(parse_backend_spec("[2001:db8::1]:80,2001:db8::1::2"), crab::Error);

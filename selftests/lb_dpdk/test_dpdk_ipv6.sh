@@ -12,6 +12,11 @@
 # unsolicited to all nodes) are counted (nd_unsolicited) and not learned;
 # legacy IPv6 SYNs to an insert-mode service leave with the 20-byte option
 # inserted (the frame grown into the mbuf's headroom), checksums valid.
+# crabctl with the DPDK LB over IPv6: show lists the IPv6 services and
+# prints TOML that apply accepts unchanged, apply -f changes a backend's
+# weight in place and converges, stats report the IPv6 service's backend
+# counters, a file mixing families is refused (exit 2) and changes nothing,
+# `crabctl lb dpdk backend drain` takes the IPv6 service.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/lbd_lib.sh"
 
@@ -25,6 +30,7 @@ SVC="[$VIP6]:80"
 crab_require_root
 crab_check_tool tcpdump python3
 crab_need_nettest
+crab_require_built "$CRABCTL" crabctl
 
 crab_topo_setup 2
 WORK=$(mktemp -d)
@@ -127,6 +133,48 @@ crab_log "$sum"
 grep -qx "i1 syn=1 dst=${SRV6[1]}:1 opt=$VIP6:1 csum_bad=0" <<<"$sum" &&
 	grep -qx "i2 syn=1 dst=${SRV6[2]}:1 opt=$VIP6:1 csum_bad=0" <<<"$sum"
 log_test $? "2 legacy IPv6 SYNs in insert mode: the option naming the VIP inserted, checksums valid"
+
+# crabctl over IPv6.
+ctl() { "$CRABCTL" "$@"; }
+ctl show --lb dpdk --prefix "$PREFIX" >"$WORK/shown.toml" 2>"$WORK/ctl.err"
+out=$(ctl apply -f "$WORK/shown.toml" 2>&1)
+crab_log "show: $(grep -c '^\[\[service\]\]' "$WORK/shown.toml") services, $(grep -c 'addr = "2001' "$WORK/shown.toml") IPv6 backends; apply: $out"
+grep -q "vip = \"$VIP6\"" "$WORK/shown.toml" && [ "$out" = "no changes" ]
+log_test $? "crabctl show lists the IPv6 services; apply of its TOML changes nothing"
+conf() {  # conf FILE WEIGHT2 [EXTRA BACKEND]
+	{
+		printf '[lb]\ntype = "dpdk"\nprefix = "%s"\n' "$PREFIX"
+		printf '\n[[service]]\nvip = "%s"\nport = 80\npolicy = "rr"\nlegacy = "drop"\n' "$VIP6"
+		printf '\n  [[service.backend]]\n  addr = "%s"\n' "${SRV6[1]}"
+		printf '\n  [[service.backend]]\n  addr = "%s"\n  weight = %s\n' "${SRV6[2]}" "$2"
+		[ -n "${3:-}" ] && printf '\n  [[service.backend]]\n  addr = "%s"\n' "$3"
+		printf '\n[[service]]\nvip = "%s"\nport = 81\npolicy = "rr"\nlegacy = "insert"\n' "$VIP6"
+		printf '\n  [[service.backend]]\n  addr = "%s"\n' "${SRV6[1]}" "${SRV6[2]}"
+	} >"$1"
+}
+conf "$WORK/w2.toml" 2
+out=$(ctl apply -f "$WORK/w2.toml" 2>&1)
+rc=$?
+crab_log "$out"
+[ $rc = 0 ] && grep -q "^backend set" <<<"$out" && [ "$(ctl apply -f "$WORK/w2.toml")" = "no changes" ] &&
+	grep -q "${SRV6[2]} weight=2 " <<<"$($TEL "$PREFIX" "/crab/backends,$SVC")"
+log_test $? "crabctl apply -f: an IPv6 backend's weight changed in place, re-apply changes nothing"
+j=$(ctl -j stats --lb dpdk --prefix "$PREFIX")
+n=$(crab_json "$j" "[s for s in j['services'] if s['service'] == '$SVC'][0]['counters']['syn_redirected']['total']")
+crab_log "stats: syn_redirected of $SVC: $n"
+[ "$n" = 4 ]
+log_test $? "crabctl stats: the IPv6 service's counters (syn_redirected $n)"
+before=$(ctl show --lb dpdk --prefix "$PREFIX")
+conf "$WORK/mixed.toml" 2 198.18.0.13
+ctl apply -f "$WORK/mixed.toml" >/dev/null 2>"$WORK/mixed.err"
+rc=$?
+crab_log "mixed families: exit $rc, $(head -n1 "$WORK/mixed.err")"
+[ $rc = 2 ] && grep -q "198.18.0.13 is an IPv4 address but the service \[$VIP6\]:80 is IPv6" "$WORK/mixed.err" &&
+	[ "$(ctl show --lb dpdk --prefix "$PREFIX")" = "$before" ]
+log_test $? "crabctl apply -f: a file mixing families exits 2 naming the backend, nothing changed"
+ctl lb dpdk --prefix "$PREFIX" backend drain "$SVC" "${SRV6[1]}" >/dev/null &&
+	grep -q "${SRV6[1]} weight=1 state=draining" <<<"$($TEL "$PREFIX" "/crab/backends,$SVC")"
+log_test $? "crabctl lb dpdk backend drain on the IPv6 service"
 
 lbd_stop "$LB_PID"
 log_test $rc "LB stops cleanly on SIGTERM"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "config.hpp"
 
-#include <arpa/inet.h>
+#include "crab/config.hpp"
 
 #include <algorithm>
 #include <array>
@@ -61,35 +61,28 @@ Backend& need_be(Service& s, const ServiceAddr& ep, const Addr& dip)
 
 }  // namespace
 
-Addr parse_addr(std::string_view s)
+namespace {
+
+// The shared parsers' address (crab/common.hpp) as the LB's; an IPv6 one
+// must name a host (crab::config::why_not_host_addr(): not unspecified,
+// loopback, multicast, link-local or IPv4-mapped).
+Addr lb_addr(const IpAddr& a, std::string_view text)
 {
-    if (s.find(':') == std::string_view::npos)
-        return Addr(parse_ipv4(s));
-    std::string str(s);
-    uint8_t b[16];
-    if (str.size() >= INET6_ADDRSTRLEN || inet_pton(AF_INET6, str.c_str(), b) != 1)
-        throw Error("bad IPv6 address '" + str + "'", kExitUsage);
-    Addr a = Addr::from6(b);
-    if (a.is_zero())
-        throw Error("'" + str + "': the unspecified address is no VIP or backend", kExitUsage);
-    if (b[0] == 0xff)
-        throw Error("'" + str + "': a multicast address is no VIP or backend", kExitUsage);
-    if (!a.w[0] && !a.w[1] && a.w[2] == 0xffff)
-        throw Error("'" + str + "': an IPv4-mapped address; give the IPv4 address", kExitUsage);
-    return a;
+    if (!a.is_v6())
+        return Addr(a.to_v4());
+    if (std::string why = config::why_not_host_addr(a); !why.empty())
+        throw Error("'" + std::string(text) + "': " + why, kExitUsage);
+    return Addr::from6(a.bytes.data());
 }
+
+}  // namespace
+
+Addr parse_addr(std::string_view s) { return lb_addr(parse_ip(s), s); }
 
 ServiceAddr parse_service_addr(std::string_view s)
 {
-    if (s.empty() || s[0] != '[')
-        return ServiceAddr(parse_endpoint(s));
-    auto close = s.find(']');
-    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':')
-        throw Error("bad service address '" + std::string(s) + "' (want a.b.c.d:PORT or [IPV6]:PORT)", kExitUsage);
-    std::string_view a = s.substr(1, close - 1);
-    if (a.find(':') == std::string_view::npos)
-        throw Error("bad IPv6 address '" + std::string(a) + "' in '" + std::string(s) + "'", kExitUsage);
-    return {parse_addr(a), parse_port(s.substr(close + 2))};
+    IpEndpoint e = parse_ip_endpoint(s);
+    return {lb_addr(e.ip, s), e.port};
 }
 
 std::pair<ServiceAddr, Addr> parse_service_dip(std::string_view p)

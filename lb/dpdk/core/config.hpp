@@ -47,8 +47,8 @@ struct BackendUpdate {
     std::optional<Mac> mac;
 };
 
-// An IPv4 address, or an IPv6 unicast address that is not IPv4-mapped
-// (give the IPv4 form), unspecified or multicast.
+// An IPv4 address, or an IPv6 address of a host: not unspecified,
+// loopback, multicast, link-local or IPv4-mapped (give the IPv4 form).
 Addr parse_addr(std::string_view s);
 // "a.b.c.d:PORT" or "[IPV6]:PORT"
 ServiceAddr parse_service_addr(std::string_view s);
