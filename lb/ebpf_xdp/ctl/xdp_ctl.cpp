@@ -1032,7 +1032,7 @@ json run_case(const json& c, const std::array<uint8_t, 6>& port_mac, int ingress
         LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = in.data(), .data_out = out.data(),
                     .data_size_in = static_cast<uint32_t>(in.size()),
                     .data_size_out = static_cast<uint32_t>(out.size()),
-                    .ctx_in = ingress_ifindex ? &md : nullptr, .ctx_size_in = ingress_ifindex ? sizeof(md) : 0,
+                    .ctx_in = ingress_ifindex ? &md : nullptr, .ctx_size_in = ingress_ifindex ? static_cast<uint32_t>(sizeof(md)) : 0u,
                     .repeat = 1);
         rc = bpf_prog_test_run_opts(pfd, &t);
         std::string tag = "packet " + std::to_string(i++) + ": ";
