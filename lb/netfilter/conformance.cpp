@@ -334,11 +334,14 @@ struct Runner {
             for (const auto& b : s.value("backends", json::array())) {
                 auto bm = lb->req(CRAB_LB_CMD_BE_ADD);
                 key(bm);
-                auto n = bm.nest(CRAB_LB_A_BACKEND);
-                bm.put_u32(CRAB_LB_BE_A_DIP, ip_be(b.at("dip").get<std::string>()));
-                bm.put_u32(CRAB_LB_BE_A_WEIGHT, b.value("weight", 1u));
-                bm.put_u8(CRAB_LB_BE_A_STATE, b.value("state", "active") == "draining" ? CRAB_BACKEND_DRAINING
-                                                                                     : CRAB_BACKEND_ACTIVE);
+                {
+                    auto n = bm.nest(CRAB_LB_A_BACKEND);  // closed at the end of this scope
+                    bm.put_u32(CRAB_LB_BE_A_DIP, ip_be(b.at("dip").get<std::string>()));
+                    bm.put_u32(CRAB_LB_BE_A_WEIGHT, b.value("weight", 1u));
+                    bm.put_u8(CRAB_LB_BE_A_STATE, b.value("state", "active") == "draining"
+                                                      ? CRAB_BACKEND_DRAINING
+                                                      : CRAB_BACKEND_ACTIVE);
+                }
                 lb->run(bm);
             }
         }

@@ -400,14 +400,12 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 		return NF_ACCEPT;
 	}
 
-	if (st == CRAB_OPT_MALFORMED) {
+	/* A malformed walk is counted and announces nothing: the SYN is a
+	 * legacy one (the model every LB shares; an inserted option goes
+	 * before the unparsable ones, where every walk sees it first).
+	 */
+	if (st == CRAB_OPT_MALFORMED)
 		lb_svc_inc(svc, CRAB_LB_CNT_OPT_MALFORMED);
-		/* an option list we cannot parse is no announcement, and
-		 * this LB does not vouch for it by inserting one
-		 */
-		if (c->legacy != CRAB_LEGACY_HASH)
-			return NF_DROP;
-	}
 
 	switch (c->legacy) {
 	case CRAB_LEGACY_INSERT:
