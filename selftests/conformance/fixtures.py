@@ -12,8 +12,11 @@ rewrite. Every LB implementation runs the same JSON:
 
 Verdicts: "forward" (rewritten and sent on: XDP_TX/redirect, NF_ACCEPT after
 rewrite, DPDK TX), "pass" (untouched, to the host stack: output == input),
-"drop". Backends carry a static MAC so the L2 next hop is deterministic:
-forwarded frames go from the LB's MAC to the backend's MAC. "counters" are
+"drop". Most backends carry a static MAC: forwarded frames go from the LB's
+MAC to the backend's MAC; the fib_* cases' backends have none and the LB
+finds the next hop in the document's "topology" (neighbour entries every
+runner provides). A packet's "lb" holds what one LB must do instead, with
+the reason (lb.nf: the netfilter LB forwards through the IP stack). "counters" are
 the expected per-service counters (crab_lb.h names) of the first service
 after the case. Insert mode puts the 8-byte option (NOP NOP kind 6 VIP)
 right after the fixed TCP header, before existing options.
