@@ -120,7 +120,14 @@ scaleout-experiment: bpf userspace
 	bash tools/scaleout/run.sh $(SO_ARGS)
 
 # ---- userspace ---------------------------------------------------------------
-userspace: bpf
+# The LB conformance fixtures as JSON, built here once: a test in an emulated
+# guest would spend seconds importing scapy to build them.
+FIXTURES := $(BUILD)/conformance/fixtures.json
+$(FIXTURES): selftests/conformance/fixtures.py selftests/tools/crabpkt.py
+	@mkdir -p $(dir $@)
+	@PATH=/usr/bin:$$PATH python3 selftests/conformance/fixtures.py -o $@.tmp && mv $@.tmp $@
+
+userspace: bpf $(FIXTURES)
 	@cmake -S . -B $(BUILD)/userspace -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DCRAB_BPF_DIR=$(BUILD)/bpf -DCRAB_STRICT=$(if $(filter 1,$(CRAB_STRICT)),ON,OFF) >/dev/null
 	@cmake --build $(BUILD)/userspace -j $(J) -- --no-print-directory

@@ -109,6 +109,7 @@ static inline void lb_g_inc(struct lb_net *ln, enum crab_lb_gcounter c)
 
 /* lb_nf_svc.c */
 struct lb_svc *lb_svc_lookup_rcu(struct lb_net *ln, __be32 vip, __be16 port);
+struct lb_svc *lb_svc_lookup_vip_rcu(struct lb_net *ln, __be32 vip);
 struct lb_svc *lb_svc_find(struct lb_net *ln, __be32 vip, __be16 port);
 int lb_svc_add(struct lb_net *ln, __be32 vip, __be16 port, int policy,
 	       int legacy);

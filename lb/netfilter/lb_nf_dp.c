@@ -8,9 +8,10 @@
  *   non-SYN           -> hash (DSR) in hash mode, else dropped
  *
  * Rewritten SYNs go on through the normal stack, which routes them to the
- * DIP (routing happens after PRE_ROUTING). Hash-mode packets keep the VIP
- * as destination (the backends own it on loopback), so they are sent to the
- * backend's link-layer address here and the hook returns NF_STOLEN.
+ * DIP (routing happens after PRE_ROUTING) and forwards them (ip_forward()).
+ * Hash-mode packets keep the VIP as destination (the backends own it on
+ * loopback), so they are forwarded here, as ip_forward() would, to the
+ * backend's link-layer address, and the hook returns NF_STOLEN.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -20,14 +21,14 @@
 #include <linux/random.h>
 #include <linux/skbuff.h>
 #include <linux/tcp.h>
-#include <net/arp.h>
 #include <net/checksum.h>
+#include <net/dst.h>
+#include <net/icmp.h>
 #include <net/netfilter/nf_conntrack.h>
 #if __has_include(<net/gso.h>)
 #include <net/gso.h>	/* skb_gso_validate_network_len() since 6.5 */
 #endif
 #include <net/ip.h>
-#include <net/neighbour.h>
 #include <net/route.h>
 
 #include "lb_nf.h"
@@ -174,19 +175,65 @@ static int lb_insert(struct sk_buff *skb, unsigned int thoff,
 }
 
 /*
- * DSR: the packet keeps daddr = VIP and goes to the backend's MAC. Route to
- * the DIP for the egress device and next hop, resolve the neighbour and
- * hand it to neigh_output(), as ip_forward() + ip_finish_output2() would
- * after routing to the DIP. Consumes @skb on success.
+ * A SYN sent on to a backend is all the LB sees of its connection: the
+ * backend answers the client directly. A conntrack entry for it would only
+ * fill the table (one per SYN, left in SYN_SENT until it times out), so the
+ * SYN leaves untracked, as a `notrack` rule would make it. Any template a
+ * raw-table rule attached is dropped first.
+ */
+static void lb_untrack(struct sk_buff *skb)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	nf_reset_ct(skb);
+	nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
+#endif
+}
+
+/* ip_forward()'s test: a DF packet longer than @mtu (GSO: by segment). */
+static bool lb_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu)
+{
+	if (skb->len <= mtu)
+		return false;
+	if (!(ip_hdr(skb)->frag_off & htons(IP_DF)))
+		return false;
+	if (IPCB(skb)->frag_max_size > mtu)
+		return true;
+	if (skb->ignore_df)
+		return false;
+	if (skb_is_gso(skb) && skb_gso_validate_network_len(skb, mtu))
+		return false;
+	return true;
+}
+
+static int lb_dsr_finish(struct net *net, struct sock *sk, struct sk_buff *skb)
+{
+	/* a receive timestamp is no departure time (fq would hold or drop) */
+	skb_clear_tstamp(skb);
+	return dst_output(net, sk, skb);
+}
+
+/*
+ * DSR: the packet keeps daddr = VIP and goes to the backend's link-layer
+ * address. It is forwarded the way ip_forward() forwards, over the route to
+ * the DIP taken as the known next hop (FLOWI_FLAG_KNOWN_NH: the neighbour
+ * used is the DIP's, not the VIP's): ICMP time exceeded when the TTL
+ * expires, fragmentation needed (with the route's MTU) when a DF packet
+ * does not fit it, TTL decremented, the receive timestamp cleared, and the
+ * FORWARD and POST_ROUTING hooks traversed before the neighbour output
+ * (which fragments a packet without DF, as forwarding does). IP options are
+ * passed on unchanged. Returns 0 when the packet went on (consumed), or an
+ * error with the packet, its route attached, still the caller's to drop.
  */
 static int lb_dsr_xmit(struct net *net, struct sk_buff *skb, __be32 dip)
 {
-	struct flowi4 fl4 = { .daddr = dip, .flowi4_scope = RT_SCOPE_UNIVERSE };
-	struct net_device *dev;
-	struct neighbour *neigh;
+	struct flowi4 fl4 = {
+		.daddr = dip,
+		.flowi4_flags = FLOWI_FLAG_KNOWN_NH,
+		.flowi4_scope = RT_SCOPE_UNIVERSE,
+	};
+	struct net_device *in = skb->dev;
 	struct rtable *rt;
-	__be32 nh;
-	int ret;
+	unsigned int mtu;
 
 	rt = ip_route_output_key(net, &fl4);
 	if (IS_ERR(rt))
@@ -195,41 +242,30 @@ static int lb_dsr_xmit(struct net *net, struct sk_buff *skb, __be32 dip)
 		ip_rt_put(rt);
 		return -EHOSTUNREACH;
 	}
-	dev = rt->dst.dev;
-	if (skb_is_gso(skb) ? !skb_gso_validate_network_len(skb, dev->mtu) :
-			      skb->len > dev->mtu) {
-		ip_rt_put(rt);
-		return -EMSGSIZE;
-	}
-	if (skb_ensure_writable(skb, sizeof(struct iphdr)) ||
-	    skb_cow_head(skb, LL_RESERVED_SPACE(dev))) {
-		ip_rt_put(rt);
-		return -ENOMEM;
-	}
+	/* the route goes with the packet: icmp_send() needs one */
+	skb_dst_drop(skb);
+	skb_dst_set(skb, &rt->dst);
+	skb_forward_csum(skb);
 	if (ip_hdr(skb)->ttl <= 1) {
-		ip_rt_put(rt);
+		__IP_INC_STATS(net, IPSTATS_MIB_INHDRERRORS);
+		icmp_send(skb, ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, 0);
 		return -ETIMEDOUT;
 	}
-	ip_decrease_ttl(ip_hdr(skb));
-	skb_forward_csum(skb);
-	nf_reset_ct(skb);
-	skb->dev = dev;
-	skb->protocol = htons(ETH_P_IP);
-	skb_dst_drop(skb);
-	skb_dst_set(skb, &rt->dst);	/* the reference moves to the skb */
-
-	nh = rt_nexthop(rt, dip);
-	rcu_read_lock_bh();
-	neigh = __ipv4_neigh_lookup_noref(dev, (__force u32)nh);
-	if (!neigh)
-		neigh = __neigh_create(&arp_tbl, &nh, dev, false);
-	if (IS_ERR(neigh)) {
-		rcu_read_unlock_bh();
-		return PTR_ERR(neigh);	/* caller frees skb (and dst) */
+	mtu = ip_dst_mtu_maybe_forward(&rt->dst, true);
+	if (lb_exceeds_mtu(skb, mtu)) {
+		IP_INC_STATS(net, IPSTATS_MIB_FRAGFAILS);
+		icmp_send(skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, htonl(mtu));
+		return -EMSGSIZE;
 	}
-	ret = neigh_output(neigh, skb, false);
-	rcu_read_unlock_bh();
-	return ret == NET_XMIT_SUCCESS ? 0 : 1;	/* 1: consumed, failed */
+	if (skb_cow(skb, LL_RESERVED_SPACE(rt->dst.dev) + rt->dst.header_len))
+		return -ENOMEM;
+	ip_decrease_ttl(ip_hdr(skb));
+	IPCB(skb)->flags |= IPSKB_FORWARDED;
+	lb_untrack(skb);
+	__IP_INC_STATS(net, IPSTATS_MIB_OUTFORWDATAGRAMS);
+	NF_HOOK(NFPROTO_IPV4, NF_INET_FORWARD, net, NULL, skb, in,
+		rt->dst.dev, lb_dsr_finish);
+	return 0;
 }
 
 /*
@@ -256,33 +292,16 @@ static unsigned int lb_hash_fwd(struct net *net, struct lb_svc *svc,
 		return NF_DROP;
 	}
 	ret = lb_dsr_xmit(net, skb, c->be[idx].dip);
-	if (ret < 0) {
+	if (ret) {
+		/* TTL expired and too big were answered with ICMP */
 		lb_svc_inc(svc, CRAB_LB_CNT_TX_ERROR);
 		net_dbg_ratelimited("DSR to %pI4 failed: %d\n",
 				    &c->be[idx].dip, ret);
 		return NF_DROP;
 	}
-	if (ret > 0)
-		lb_svc_inc(svc, CRAB_LB_CNT_TX_ERROR);
-	else
-		lb_svc_inc(svc, ok);
+	lb_svc_inc(svc, ok);
 	lb_be_inc(svc, c, idx);
 	return NF_STOLEN;
-}
-
-/*
- * A SYN sent on to a backend is all the LB sees of its connection: the
- * backend answers the client directly. A conntrack entry for it would only
- * fill the table (one per SYN, left in SYN_SENT until it times out), so the
- * SYN leaves untracked, as a `notrack` rule would make it. Any template a
- * raw-table rule attached is dropped first.
- */
-static void lb_untrack(struct sk_buff *skb)
-{
-#if IS_ENABLED(CONFIG_NF_CONNTRACK)
-	nf_reset_ct(skb);
-	nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
-#endif
 }
 
 unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
@@ -301,11 +320,23 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 	int st, idx;
 
 	iph = ip_hdr(skb);
-	if (iph->protocol != IPPROTO_TCP || !READ_ONCE(ln->nsvc))
+	/* A broadcast or multicast frame, even to a VIP, is not the LB's:
+	 * two LBs on one segment would both forward it.
+	 */
+	if (iph->protocol != IPPROTO_TCP || !READ_ONCE(ln->nsvc) ||
+	    skb->pkt_type != PACKET_HOST)
 		goto not_vip;
-	/* non-first fragments carry no ports: not ours to judge */
-	if (iph->frag_off & htons(IP_OFFSET))
-		goto not_vip;
+	/* A fragment is not parsed (docs/PROTOCOL.md 3.6); a later one has no
+	 * ports: any TCP fragment to a VIP address is dropped, counted on a
+	 * service of that address.
+	 */
+	if (ip_is_fragment(iph)) {
+		svc = lb_svc_lookup_vip_rcu(ln, iph->daddr);
+		if (!svc)
+			goto not_vip;
+		lb_svc_inc(svc, CRAB_LB_CNT_FRAGMENT);
+		return NF_DROP;
+	}
 	thoff = iph->ihl * 4;
 	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
 	if (!th) {
@@ -327,10 +358,6 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 		goto not_vip;
 	c = rcu_dereference(svc->cfg);
 
-	if (ip_is_fragment(iph)) {
-		lb_svc_inc(svc, CRAB_LB_CNT_FRAGMENT);
-		return NF_DROP;
-	}
 	thlen = th->doff * 4;
 	if (thlen < sizeof(*th) || thoff + thlen > skb->len) {
 		lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
@@ -373,14 +400,12 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 		return NF_ACCEPT;
 	}
 
-	if (st == CRAB_OPT_MALFORMED) {
+	/* A malformed walk is counted and announces nothing: the SYN is a
+	 * legacy one (the model every LB shares; an inserted option goes
+	 * before the unparsable ones, where every walk sees it first).
+	 */
+	if (st == CRAB_OPT_MALFORMED)
 		lb_svc_inc(svc, CRAB_LB_CNT_OPT_MALFORMED);
-		/* an option list we cannot parse is no announcement, and
-		 * this LB does not vouch for it by inserting one
-		 */
-		if (c->legacy != CRAB_LEGACY_HASH)
-			return NF_DROP;
-	}
 
 	switch (c->legacy) {
 	case CRAB_LEGACY_INSERT:

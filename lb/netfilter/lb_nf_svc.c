@@ -23,6 +23,21 @@ struct lb_svc *lb_svc_lookup_rcu(struct lb_net *ln, __be32 vip, __be16 port)
 	return NULL;
 }
 
+/*
+ * A service of @vip, whatever its port (fragments carry no port to look
+ * up): a walk of the whole table, for fragments to a host with services.
+ */
+struct lb_svc *lb_svc_lookup_vip_rcu(struct lb_net *ln, __be32 vip)
+{
+	struct lb_svc *svc;
+	unsigned int bkt;
+
+	hash_for_each_rcu(ln->svc, bkt, svc, hnode)
+		if (svc->vip == vip)
+			return svc;
+	return NULL;
+}
+
 struct lb_svc *lb_svc_find(struct lb_net *ln, __be32 vip, __be16 port)
 {
 	struct lb_svc *svc;

@@ -12,8 +12,11 @@ rewrite. Every LB implementation runs the same JSON:
 
 Verdicts: "forward" (rewritten and sent on: XDP_TX/redirect, NF_ACCEPT after
 rewrite, DPDK TX), "pass" (untouched, to the host stack: output == input),
-"drop". Backends carry a static MAC so the L2 next hop is deterministic:
-forwarded frames go from the LB's MAC to the backend's MAC. "counters" are
+"drop". Most backends carry a static MAC: forwarded frames go from the LB's
+MAC to the backend's MAC; the fib_* cases' backends have none and the LB
+finds the next hop in the document's "topology" (neighbour entries every
+runner provides). A packet's "lb" holds what one LB must do instead, with
+the reason (lb.nf: the netfilter LB forwards through the IP stack). "counters" are
 the expected per-service counters (crab_lb.h names) of the first service
 after the case. Insert mode puts the 8-byte option (NOP NOP kind 6 VIP)
 right after the fixed TCP header, before existing options.
@@ -27,6 +30,7 @@ from scapy.all import IP, TCP, UDP, Dot1Q, Ether, Raw, raw  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from crabpkt import crab_opt  # noqa: E402
+from crabpkt import csum as crab_csum  # noqa: E402
 
 CLI_MAC = "02:00:00:00:00:02"
 LB_MAC = "02:00:00:00:00:01"
@@ -48,13 +52,13 @@ MSS = bytes([2, 4, 0x05, 0xB4])
 
 def frame(src_mac, dst_mac, dst, opts=b"", flags="S", payload=b"",
           sport=SPORT, dport=PORT, vlan=None, ip_opts=b"", frag=0, ipflags=0,
-          seq=1000, ack=0, l4="tcp"):
+          seq=1000, ack=0, l4="tcp", ttl=64):
     """A frame; TCP options given as raw bytes (len multiple of 4)."""
     assert len(opts) % 4 == 0 and len(ip_opts) % 4 == 0
     eth = Ether(src=src_mac, dst=dst_mac)
     if vlan is not None:
         eth = eth / Dot1Q(vlan=vlan)
-    ip = IP(src=CLI, dst=dst, id=7, ttl=64, flags=ipflags, frag=frag)
+    ip = IP(src=CLI, dst=dst, id=7, ttl=ttl, flags=ipflags, frag=frag)
     if ip_opts:
         ip.options = [Raw(ip_opts)]
     if l4 == "udp":
@@ -303,11 +307,120 @@ def cases():
     return out
 
 
+# --- next hop from the neighbour table, not a static MAC --------------------
+# Backends without "mac": the LB finds the L2 next hop itself (XDP:
+# bpf_fib_lookup, DPDK: its neighbour table, netfilter: the IP stack). What
+# every runner provides for them is the document's "topology": the LB
+# port's MAC and one neighbour entry per backend address (NEIGH, MACs other
+# than the static ones of BE, so that a static MAC used by mistake shows).
+NEIGH = {dip: "02:00:00:00:02:%02x" % int(dip.split(".")[3]) for dip, _ in BE}
+
+
+def topology():
+    return {"port_mac": LB_MAC, "client_mac": CLI_MAC,
+            "neighbours": [{"ip": dip, "mac": NEIGH[dip]} for dip, _ in BE]}
+
+
+def via_neigh(be):
+    """A backend as the neighbour table knows it: (DIP, its entry's MAC)."""
+    return (be[0], NEIGH[be[0]])
+
+
+def fib_svc(policy="rr", legacy="drop", backends=BE):
+    s = svc(policy, legacy, backends)
+    for b in s["backends"]:
+        del b["mac"]
+    return s
+
+
+def fib_cases():
+    cap = crab_opt(VIP)
+    out = [case(
+        "fib_capable_syn_rr", "capable SYNs to backends without a static MAC: to the MAC of each backend's "
+        "neighbour entry, from the LB port's MAC",
+        [fib_svc("rr")],
+        [fwd(inp(opts=MSS + cap, sport=SPORT + k), out_to(via_neigh(BE[k % 3]), opts=MSS + cap, sport=SPORT + k))
+         for k in range(3)],
+        {"syn_redirected": 3})]
+    out.append(case(
+        "fib_legacy_syn_insert", "insert mode, backend without a static MAC: option added, next hop from the "
+        "neighbour table",
+        [fib_svc(legacy="insert", backends=BE[:1])],
+        [fwd(inp(opts=MSS), out_to(via_neigh(BE[0]), opts=cap + MSS))], {"syn_inserted": 1}))
+    out.append(case(
+        "fib_legacy_hash", "hash mode (DSR), backend without a static MAC: daddr stays the VIP, the frame goes "
+        "to the MAC of the backend's neighbour entry",
+        [fib_svc(legacy="hash", backends=BE[:1])],
+        [fwd(inp(opts=MSS), dsr_to(via_neigh(BE[0]), opts=MSS)),
+         fwd(inp(flags="A", ack=5, payload=b"data"), dsr_to(via_neigh(BE[0]), flags="A", ack=5, payload=b"data"))],
+        {"syn_hashed": 1, "nonsyn_hashed": 1}))
+    return out
+
+
+# --- the netfilter LB: what its runner expects instead ----------------------
+# The nf LB hands what it forwards to the kernel's IP stack (or sends it the
+# way ip_forward() does, in hash mode), so a forwarded frame leaves with the
+# TTL decremented (IP checksum updated), from the LB port's MAC to the MAC
+# of the backend's neighbour entry: it has no static MACs. Each such packet
+# carries lb.nf = {verdict, out, why}, derived from the common expected
+# frame by exactly these changes. Cases that cannot apply to it are
+# restricted with "lbs" (the reasons are in the README).
+ALL_LBS = ["xdp", "dpdk", "nf"]
+NF_WHY_FORWARD = ("forwarded by the kernel's IP stack: TTL decremented, IP checksum updated, from the LB "
+                  "port's MAC to the MAC of the backend's neighbour entry (no static MACs)")
+NF_WHY_IGNORED = ("a frame to another host's MAC is discarded by the IP stack before any netfilter hook: "
+                  "the LB never sees it")
+NF_NOT_APPLICABLE = {
+    "capable_syn_vlan": "the nf LB sees VLAN traffic untagged, on a VLAN device; tagging is the stack's",
+    "legacy_syn_insert_vlan": "the nf LB sees VLAN traffic untagged, on a VLAN device; tagging is the stack's",
+}
+
+
+def mac_bytes(m):
+    return bytes(int(x, 16) for x in m.split(":"))
+
+
+def nf_forwarded(out_hex):
+    """The common expected frame as the nf LB's stack sends it on."""
+    b = bytearray(bytes.fromhex(out_hex))
+    assert b[12:14] == b"\x08\x00", "nf expectations are for untagged IPv4 frames"
+    ihl = (b[14] & 15) * 4
+    dst = ".".join(str(x) for x in b[30:34])
+    if dst not in NEIGH:  # DSR: daddr is the VIP, the backend is the MAC's
+        dst = {mac_bytes(m): d for d, m in BE}.get(bytes(b[0:6])) or \
+            {mac_bytes(m): d for d, m in NEIGH.items()}[bytes(b[0:6])]
+    b[0:6] = mac_bytes(NEIGH[dst])
+    b[6:12] = mac_bytes(LB_MAC)
+    b[22] -= 1
+    b[24:26] = b"\0\0"
+    b[24:26] = crab_csum(bytes(b[14:14 + ihl])).to_bytes(2, "big")
+    return bytes(b).hex()
+
+
+def nf_expectations(cs):
+    for c in cs:
+        lbs = c.get("lbs", ALL_LBS)
+        if "nf" not in lbs:
+            continue
+        v6 = any(bytes.fromhex(p["in"])[12:14] == b"\x86\xdd" for p in c["packets"])
+        if c["name"] in NF_NOT_APPLICABLE or v6:
+            c["lbs"] = [x for x in lbs if x != "nf"]
+            continue
+        for p in c["packets"]:
+            dmac = bytes.fromhex(p["in"])[0:6]
+            if p["verdict"] == "forward":
+                p["lb"] = {"nf": {"verdict": "forward", "out": nf_forwarded(p["out"]), "why": NF_WHY_FORWARD}}
+            elif dmac != mac_bytes(LB_MAC) and not dmac[0] & 1:
+                p["lb"] = {"nf": {"verdict": "ignored", "why": NF_WHY_IGNORED}}
+    return cs
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-o", "--output", help="write here instead of stdout")
     a = ap.parse_args()
-    doc = json.dumps({"version": 1, "cases": cases()}, indent=1)
+    doc = json.dumps({"version": 1, "topology": topology(),
+                      "cases": nf_expectations(cases() + fib_cases())}, indent=1)
     if a.output:
         with open(a.output, "w") as f:
             f.write(doc + "\n")

@@ -109,6 +109,7 @@ void run_detach(const std::string& dev);
 // @only if not empty, with @port_mac as the device's MAC. Prints a TAP-like
 // line per case, or fills *@out with the results as JSON. Returns 0 when
 // every case passed, 1 otherwise.
-int run_conformance(const std::string& file, const std::string& only, const std::string& port_mac, json* out);
+int run_conformance(const std::string& file, const std::string& only, const std::string& port_mac, json* out,
+                    const std::string& ingress_dev = "");
 
 }  // namespace crab::xdp_ctl

@@ -344,6 +344,12 @@ Decoded decode_ipv4(const uint8_t *p, size_t n, const crab_opt_cfg &cfg)
 	d.daddr = get32(p + 16);
 	d.ipcsum_ok = csum_fold(csum_add(0, p, d.ihl)) == 0;
 	size_t end = std::min<size_t>(n, d.iplen >= d.ihl ? d.iplen : n);
+	if (d.proto == IPPROTO_ICMP && !d.fragoff && end >= d.ihl + 8u) {
+		d.icmp_type = p[d.ihl];
+		d.icmp_code = p[d.ihl + 1];
+		if (d.icmp_type == 3 && d.icmp_code == 4)
+			d.icmp_mtu = get16(p + d.ihl + 6);
+	}
 	if (d.proto != IPPROTO_TCP || d.fragoff)
 		return d;
 	const uint8_t *t = p + d.ihl;
@@ -403,6 +409,8 @@ std::string fields_line(const Decoded &d)
 	  << " proto=" << int(d.proto) << " ttl=" << int(d.ttl) << " tos=" << int(d.tos) << " id=" << d.id
 	  << " iplen=" << d.iplen << " ihl=" << int(d.ihl) << " df=" << d.df << " mf=" << d.mf
 	  << " fragoff=" << d.fragoff << " ipcsum=" << (d.ipcsum_ok ? "ok" : "bad");
+	if (d.icmp_type >= 0)
+		o << " icmp_type=" << d.icmp_type << " icmp_code=" << d.icmp_code << " icmp_mtu=" << d.icmp_mtu;
 	if (!d.tcp)
 		return o.str();
 	o << " sport=" << d.sport << " dport=" << d.dport << " seq=" << d.seq << " ack=" << d.ack
@@ -416,7 +424,7 @@ std::string fields_line(const Decoded &d)
 std::optional<std::string> parse_filter(const std::vector<std::string> &words, Filter &out)
 {
 	static const char *keys[] = {"src", "dst", "host", "sport", "dport", "port", "flags", "flags+",
-				     "flags-", "opt", "proto", "dir", "frag"};
+				     "flags-", "opt", "proto", "dir", "frag", "icmp_type", "icmp_code", "icmp_mtu"};
 	for (const std::string &w : words) {
 		auto eq = w.find('=');
 		if (eq == std::string::npos)
@@ -438,6 +446,8 @@ std::optional<std::string> parse_filter(const std::vector<std::string> &words, F
 			return "filter: frag= takes 0 or 1";
 		if (k == "proto" && v != "tcp" && v != "icmp" && v != "any" && !parse_uint(v, 255))
 			return "filter: bad protocol in '" + w + "'";
+		if (k.rfind("icmp_", 0) == 0 && !parse_uint(v, k == "icmp_mtu" ? 0xffff : 255))
+			return "filter: bad number in '" + w + "'";
 		out.w[k] = v;
 	}
 	return std::nullopt;
@@ -452,7 +462,7 @@ bool Filter::match(const Decoded &d) const
 		return it == w.end() ? nullptr : &it->second;
 	};
 	const std::string *v;
-	int proto = IPPROTO_TCP;
+	int proto = get("icmp_type") || get("icmp_code") || get("icmp_mtu") ? IPPROTO_ICMP : IPPROTO_TCP;
 	if ((v = get("proto"))) {
 		if (*v == "any")
 			proto = -1;
@@ -472,6 +482,12 @@ bool Filter::match(const Decoded &d) const
 	if ((v = get("dir")) && (*v == "out") != d.outgoing)
 		return false;
 	if ((v = get("frag")) && (*v == "1") != (d.mf || d.fragoff))
+		return false;
+	if ((v = get("icmp_type")) && d.icmp_type != static_cast<int>(*parse_uint(*v, 255)))
+		return false;
+	if ((v = get("icmp_code")) && d.icmp_code != static_cast<int>(*parse_uint(*v, 255)))
+		return false;
+	if ((v = get("icmp_mtu")) && d.icmp_mtu != *parse_uint(*v, 0xffff))
 		return false;
 	const bool tcpkeys = get("sport") || get("dport") || get("port") || get("flags") || get("flags+") ||
 			     get("flags-") || get("opt");

@@ -86,6 +86,8 @@ struct Decoded {
 	int opt_off = -1;	   // offset of the option in the option bytes
 	uint16_t payload = 0;
 	bool outgoing = false;	   // captured leaving the interface
+	int icmp_type = -1, icmp_code = -1; // an ICMP header (first fragment)
+	uint16_t icmp_mtu = 0;	   // next-hop MTU of "fragmentation needed"
 };
 
 // Decode the IPv4 packet at @p (@n bytes, link layer removed). The option
@@ -98,7 +100,8 @@ std::string fields_line(const Decoded &d);
 // A filter: every word must hold. src= dst= host= (either address),
 // sport= dport= port= (either port), flags=XY (exactly these), flags+=XY
 // (at least these), flags-=XY (none of these), opt=ADDR|none|malformed|any,
-// proto=tcp|icmp|N (default tcp), dir=in|out, frag=0|1 (a fragment or not).
+// proto=tcp|icmp|N (default tcp), dir=in|out, frag=0|1 (a fragment or not),
+// icmp_type=N icmp_code=N icmp_mtu=N (ICMP only: proto=icmp is implied).
 struct Filter {
 	std::map<std::string, std::string> w;
 	bool match(const Decoded &d) const;

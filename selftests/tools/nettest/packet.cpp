@@ -420,7 +420,9 @@ int cmd_pcap(const Args &a)
 }
 
 // Commands, one a line (# comments):
-//   capture [dev=IF]            start capturing (before the sends it watches)
+//   capture [dev=IF] [tstamp]   start capturing (before the sends it watches);
+//                               tstamp: with receive timestamps (turns on the
+//                               kernel's stamping of every received packet)
 //   send WORDS                  packets, as `crab-nettest send`
 //   expect [count=N] [timeout=S] FILTER...
 //                               N captured packets (default 1) match within S
@@ -467,16 +469,24 @@ int cmd_script(const Args &a)
 		w.erase(w.begin());
 		if (cmd == "capture") {
 			std::string dev;
+			bool tstamp = false;
 			for (const auto &x : w)
 				if (x.rfind("dev=", 0) == 0)
 					dev = x.substr(4);
+				else if (x == "tstamp")
+					tstamp = true;
 				else
-					return fail("capture takes dev=IF only");
+					return fail("capture takes dev=IF and tstamp only");
 			if (cap >= 0)
 				close(cap);
 			queue.clear();
 			if ((cap = open_capture(dev, err)) < 0)
 				return fail(err);
+			// A socket asking for receive timestamps makes the kernel
+			// stamp every packet it receives, in every namespace.
+			int one = 1;
+			if (tstamp && setsockopt(cap, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)))
+				return fail(std::string("SO_TIMESTAMPNS: ") + std::strerror(errno));
 		} else if (cmd == "send") {
 			unsigned sent = 0;
 			std::string e = send_words(w, snd, sent);

@@ -1,0 +1,81 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# crab-test: vm
+#
+# The shared LB conformance fixtures (selftests/conformance/fixtures.py,
+# built by `make userspace` into build/conformance/fixtures.json) replayed
+# through crab_lb_nf.ko with real frames (crab-lb-nf-conformance, one
+# process per option form): the standard topology given the fixtures'
+# MACs (the LB port's, the client's, one neighbour entry per backend), nft
+# chains that log to NFLOG what reaches the LB's PRE_ROUTING hook and what
+# it lets through; per case the services replaced, the input frames sent
+# from the client's port, and the verdict, the bytes each backend received
+# and the first service's counters compared. The RFC 6994 case runs with
+# the module reloaded with opt_kind=254.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/nf_lib.sh"
+
+RUNNER=${CRAB_NF_CONFORMANCE:-$CRAB_TOP/build/userspace/lb/netfilter/crab-lb-nf-conformance}
+FIXTURES=${CRAB_FIXTURES:-$CRAB_TOP/build/conformance/fixtures.json}
+crab_require_built "$RUNNER" crab-lb-nf-conformance
+crab_require_built "$FIXTURES" "the conformance fixtures (make userspace)"
+[ "$FIXTURES" -nt "$CRAB_TOP/selftests/conformance/fixtures.py" ] ||
+	crab_fail "$FIXTURES is older than selftests/conformance/fixtures.py: run make userspace"
+crab_check_tool nft
+
+nf_setup
+
+# The fixtures' topology: MACs, neighbour entries of the LB.
+topo() {
+	"$CRAB_NETTEST" json --file "$FIXTURES" "$@"
+}
+read -r PORT_MAC CLI_MAC < <(topo /topology/port_mac /topology/client_mac | tr '\n' ' ')
+b=
+for ((i = 1; i <= CRAB_NSERVERS; i++)); do
+	read -r ip mac < <(topo "/topology/neighbours/$((i - 1))/ip" "/topology/neighbours/$((i - 1))/mac" | tr '\n' ' ')
+	[ "$ip" = "${IP_SRV[i]}" ] || crab_fail "fixture neighbour $i is $ip, the topology's server ${IP_SRV[i]}"
+	ip -n "${NS_SRV[i]}" link set eth0 address "$mac" || crab_fail "cannot set the MAC of server $i"
+	b+="neigh replace $ip lladdr $mac dev eth0 nud permanent"$'\n'
+done
+ip -n "$NS_LB" link set eth0 address "$PORT_MAC" && ip -n "$NS_CLI" link set eth0 address "$CLI_MAC" &&
+	ip -n "$NS_LB" -b - <<<"$b" || crab_fail "cannot give the topology the fixtures' MACs"
+ip netns exec "$NS_LB" nft -f - <<'EOF' || crab_fail "cannot add the NFLOG chains (nf_tables, nft_log, nfnetlink_log)"
+table ip crab_conformance {
+	chain early {
+		type filter hook prerouting priority -301; policy accept;
+		log prefix "early" group 7
+	}
+	chain late {
+		type filter hook prerouting priority -299; policy accept;
+		log prefix "late" group 7
+	}
+}
+EOF
+
+# run_fixtures OPT_KIND: one runner process; its TEST lines become checks.
+run_fixtures() {
+	local kind=$1 line rc
+	"$RUNNER" "$FIXTURES" --opt-kind "$kind" --lb "$NS_LB" --client "$NS_CLI" \
+		--backend "${NS_SRV[1]}" --backend "${NS_SRV[2]}" --backend "${NS_SRV[3]}" \
+		>"$NF_DIR/run$kind" 2>&1
+	rc=$?
+	while IFS= read -r line; do
+		if [[ $line =~ ^TEST:\ (.*[^ ])\ +\[\ OK\ \]$ ]]; then
+			log_test 0 "${BASH_REMATCH[1]}"
+		elif [[ $line =~ ^TEST:\ (.*[^ ])\ +\[FAIL\]$ ]]; then
+			log_test 1 "${BASH_REMATCH[1]}"
+		else
+			echo "# $line"
+		fi
+	done <"$NF_DIR/run$kind"
+	[ "$rc" = 0 ]
+	log_test $? "nf conformance, option kind $kind: the runner passed every case (exit $rc)"
+}
+
+t0=$SECONDS
+run_fixtures 42
+nf_reload opt_kind=254
+run_fixtures 254
+crab_log "fixtures replayed in $((SECONDS - t0)) s"
+
+crab_exit
