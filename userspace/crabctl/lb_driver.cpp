@@ -95,11 +95,7 @@ std::string lb_name(const std::string& type) { return type == "dpdk" ? "DPDK" : 
 
 }  // namespace
 
-bool lb_serves_ipv6(const std::string& type)
-{
-    (void)type;
-    return false;
-}
+bool lb_serves_ipv6(const std::string& type) { return type == "xdp"; }
 
 void check_family_supported(const std::string& type, const IpEndpoint& svc, int line)
 {
