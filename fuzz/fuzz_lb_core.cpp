@@ -15,6 +15,15 @@
 // frames are unmodified. ASan sees any access outside the frame and its
 // headroom (the buffer is exactly headroom + frame bytes).
 //
+// IPv6 frames (to the IPv6 VIPs 2001:db8:100::1..3, the same services)
+// are checked against invariants: a frame forwarded only when a TCP
+// header is found behind at most 8 hop-by-hop/routing/destination-options
+// headers (no fragment header); the output parses, goes to a backend of
+// the service (hash mode: the shared model's pick, only L2 changed),
+// redirect changes only L2, the destination and the option's address
+// (:= VIP), insert adds exactly the 20-byte option first and 20 to the
+// payload length; the TCP checksum verifies if it did on input.
+//
 // Input: 12 header bytes, then the frame.
 //   [0] bit0 RFC 6994 encoding, bit1 fix the input's checksums first,
 //       bit2 backend MACs known through the neighbour table
@@ -53,24 +62,30 @@ const crab_legacy_mode kLegacy[3] = {CRAB_LEGACY_DROP, CRAB_LEGACY_INSERT, CRAB_
 const uint32_t kDip[3] = {ip4(198, 18, 0, 21), ip4(198, 18, 0, 22), ip4(198, 18, 0, 23)};
 Mac be_mac(int i) { return {0x02, 0, 0, 0, 0, static_cast<uint8_t>(0x21 + i)}; }
 
+// 2001:db8:100::1+i (VIPs), 2001:db8::21+i (backends).
+Addr vip6(int i) { return Addr::from6(std::array<uint8_t, 16>{0x20, 1, 0x0d, 0xb8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                             static_cast<uint8_t>(1 + i)}.data()); }
+Addr dip6(int i) { return Addr::from6(std::array<uint8_t, 16>{0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                             static_cast<uint8_t>(0x21 + i)}.data()); }
+
 struct World {
     Table t;
     NeighTable empty, known;
     World()
     {
-        for (int v = 0; v < 3; v++)
+        for (int v = 0; v < 6; v++)
             for (uint16_t port = 80; port <= 84; port++) {
                 ServiceSpec s;
-                s.ep = {{kVip[v]}, port};
+                s.ep = {v < 3 ? Addr(kVip[v]) : vip6(v - 3), port};
                 s.policy = port == 81 ? CRAB_POLICY_RANDOM : port == 82 ? CRAB_POLICY_WRR : CRAB_POLICY_RR;
-                s.legacy = kLegacy[v];
+                s.legacy = kLegacy[v % 3];
                 service_add(t, s);
                 if (port == 83)
                     continue;
                 for (int i = 0; i < 3; i++) {
                     BackendSpec b;
                     b.svc = s.ep;
-                    b.dip = {kDip[i]};
+                    b.dip = v < 3 ? Addr(kDip[i]) : dip6(i);
                     b.weight = static_cast<uint16_t>(i == 0 ? 1 : i == 1 ? 3 : 2);
                     if (i != 1)
                         b.mac = be_mac(i);
@@ -80,6 +95,7 @@ struct World {
                 }
             }
         known.set(kDip[1], be_mac(1));
+        known.set(dip6(1), be_mac(1));
     }
 };
 const World& world()
@@ -174,6 +190,135 @@ int backend_by_mac(const Service& s, const uint8_t* mac, const NeighTable& nt)
     return -1;
 }
 
+// ---- IPv6 -------------------------------------------------------------------
+
+// The l3 offset of an IPv6 frame to our MAC (at most two VLAN tags), or 0.
+uint32_t v6_l3(const uint8_t* d, size_t n)
+{
+    if (n < 14 || !std::equal(kPortMac.begin(), kPortMac.end(), d))
+        return 0;
+    uint32_t off = 12;
+    for (int t = 0; t < 2 && off + 2 <= n && (rd16(d + off) == 0x8100 || rd16(d + off) == 0x88a8); t++)
+        off += 4;
+    return off + 2 <= n && rd16(d + off) == 0x86dd ? off + 2 : 0;
+}
+
+// The reference walk (docs/PROTOCOL.md 6, lb/dpdk/README.md): TCP behind
+// at most 8 extension headers of the three walked kinds, hop-by-hop only
+// first, routing with no segments left, everything inside the payload.
+struct Ref6 {
+    bool ok = false;
+    uint32_t th = 0, end = 0, doff = 0;
+};
+Ref6 ref6(const uint8_t* d, size_t n, uint32_t l3)
+{
+    Ref6 r;
+    if (l3 + 40 > n || (d[l3] >> 4) != 6)
+        return r;
+    r.end = l3 + 40 + rd16(d + l3 + 4);
+    if (r.end > n)
+        return r;
+    uint8_t nh = d[l3 + 6];
+    uint32_t off = l3 + 40;
+    for (int k = 0; nh != 6; k++) {
+        if (k == 8 || !(nh == 0 || nh == 43 || nh == 60) || (nh == 0 && k) || off + 8 > r.end)
+            return r;
+        uint32_t len = (d[off + 1] + 1u) * 8;
+        if (off + len > r.end || (nh == 43 && d[off + 3]))
+            return r;
+        nh = d[off];
+        off += len;
+    }
+    if (r.end - off < 20)
+        return r;
+    r.th = off;
+    r.doff = (d[off + 12] >> 4) * 4u;
+    r.ok = r.doff >= 20 && r.doff <= r.end - off;
+    return r;
+}
+
+bool tcp6_csum_ok(const uint8_t* d, uint32_t l3, const Ref6& r)
+{
+    uint32_t seg = r.end - r.th;
+    uint8_t ph[40];
+    std::memcpy(ph, d + l3 + 8, 32);
+    wr32(ph + 32, seg);
+    wr32(ph + 36, 6);
+    uint64_t s = 0;
+    for (int i = 0; i < 40; i += 2)
+        s += rd16(ph + i);
+    return ref_sum(d + r.th, seg, s) == 0xffff;
+}
+
+int check6(const World& w, const Config& cfg, const NeighTable& nt, bool exp, uint32_t headroom,
+           const std::vector<uint8_t>& in, const std::vector<uint8_t>& before, const std::vector<uint8_t>& buf,
+           const Frame& f, Verdict v, uint32_t l3)
+{
+    const uint8_t* d = in.data();
+    const size_t n = in.size();
+    if (v != Verdict::Tx) {
+        FUZZ_CHECK(buf == before, "IPv6: a dropped or passed frame was modified");
+        return 0;
+    }
+    FUZZ_CHECK(f.data >= buf.data() && f.data + f.len <= buf.data() + buf.size(), "IPv6: frame outside its buffer");
+    Ref6 ri = ref6(d, n, l3);
+    FUZZ_CHECK(ri.ok, "IPv6: forwarded, the reference finds no TCP header it may take");
+    const Addr vip = Addr::from6(d + l3 + 24);
+    const Service* s = w.t.find(vip, rd16(d + ri.th + 2));
+    FUZZ_CHECK(s && s->vip.v6, "IPv6: forwarded, not to a service");
+    const uint8_t* o = f.data;
+    FUZZ_CHECK(f.len >= 14 && std::equal(kPortMac.begin(), kPortMac.end(), o + 6), "IPv6: L2 source is not the port");
+    int b = backend_by_mac(*s, o, nt);
+    FUZZ_CHECK(b >= 0, "IPv6: L2 destination is no backend's MAC");
+    const Backend& be = s->backends[b];
+    const bool syn = (d[ri.th + 13] & 0x12) == 0x02;
+    const bool insert = f.data + 20 == buf.data() + headroom;
+    auto oi = ref_opt_walk(d + ri.th + 20, ri.doff - 20, cfg.opt.kind, exp, cfg.opt.exid, true);
+    uint8_t vb[16], db[16];
+    vip.put6(vb);
+    be.dip.put6(db);
+
+    std::vector<uint8_t> e(d, d + n);
+    if (s->legacy == CRAB_LEGACY_HASH && !(syn && oi.status == 1)) {
+        // DSR: the model's pick over the 5-tuple; only L2 changes.
+        __be32 sa[4], da[4];
+        __be16 sp, dp;
+        std::memcpy(sa, d + l3 + 8, 16);
+        std::memcpy(da, d + l3 + 24, 16);
+        std::memcpy(&sp, d + ri.th, 2);
+        std::memcpy(&dp, d + ri.th + 2, 2);
+        FUZZ_CHECK(b == crab_lb_pick_flow6(&s->tables, sa, da, sp, dp, syn), "IPv6 hash: not the model's backend");
+    } else {
+        FUZZ_CHECK(syn, "IPv6: a non-SYN forwarded outside hash mode");
+        FUZZ_CHECK(be.state == CRAB_BACKEND_ACTIVE, "IPv6: a new connection to a draining backend");
+        std::copy(db, db + 16, e.begin() + l3 + 24);
+        if (insert) {
+            FUZZ_CHECK(s->legacy == CRAB_LEGACY_INSERT && oi.status != 1, "IPv6: inserted, not a legacy SYN in insert mode");
+            FUZZ_CHECK(ri.doff + 20 <= 60 && ri.end - l3 + 20 <= cfg.mtu && headroom >= 20, "IPv6: inserted without room");
+            e.resize(ri.end);  // Ethernet padding goes
+            uint8_t opt[20];
+            crab_opt_write6(opt, &cfg.opt, vb);
+            e.insert(e.begin() + ri.th + 20, opt, opt + 20);
+            wr16(e.data() + l3 + 4, static_cast<uint16_t>(rd16(d + l3 + 4) + 20));
+            e[ri.th + 12] = static_cast<uint8_t>(((ri.doff + 20) / 4) << 4 | (e[ri.th + 12] & 15));
+        } else {
+            FUZZ_CHECK(oi.status == 1, "IPv6: redirected without a well-formed 18/20-byte option");
+            std::copy(vb, vb + 16, e.begin() + ri.th + 20 + oi.off + (exp ? 4 : 2));
+        }
+    }
+    FUZZ_CHECK(insert || f.data == buf.data() + headroom, "IPv6: frame moved");
+    FUZZ_CHECK(f.len == e.size(), "IPv6: length %u, expected %zu", f.len, e.size());
+    std::copy(o, o + 6, e.begin());
+    std::copy(kPortMac.begin(), kPortMac.end(), e.begin() + 6);
+    Ref6 ro = ref6(o, f.len, l3);
+    FUZZ_CHECK(ro.ok, "IPv6: the output does not parse");
+    std::copy(o + ro.th + 16, o + ro.th + 18, e.begin() + ro.th + 16);  // checksum: recomputed below
+    FUZZ_CHECK(std::equal(e.begin(), e.end(), o), "IPv6: rewritten bytes differ from the expected ones");
+    if (tcp6_csum_ok(d, l3, ri))
+        FUZZ_CHECK(tcp6_csum_ok(o, l3, ro), "IPv6: TCP checksum broken by the rewrite");
+    return 0;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
@@ -208,6 +353,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     Verdict v = process(cfg, w.t, nt, *st, f);
 
     FUZZ_CHECK(st->g[G_RX].get() == rx0 + 1, "rx not counted once");
+
+    if (uint32_t l3 = v6_l3(in.data(), n))
+        return check6(w, cfg, nt, exp, headroom, in, before, buf, f, v, l3);
 
     // ---- the reference decision ----
     const uint8_t* d = in.data();
@@ -295,7 +443,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     FUZZ_CHECK(b >= 0, "L2 destination is no backend's MAC");
     FUZZ_CHECK(std::find(eligible.begin(), eligible.end(), b) != eligible.end(), "backend %d not eligible", b);
     FUZZ_CHECK(must < 0 || b == must, "backend %d, policy says %d", b, must);
-    const uint32_t dip = s->backends[b].dip, vip = rd32(d + r.l3 + 16);
+    const uint32_t dip = s->backends[b].dip.v4(), vip = rd32(d + r.l3 + 16);
 
     // Expected bytes, built from the input.
     std::vector<uint8_t> e;

@@ -53,12 +53,11 @@ bool same_table(const Table& a, const Table& b)
 void check_table(const Table& t)
 {
     std::set<uint16_t> slots;
-    std::vector<uint32_t> vips;
+    std::vector<Addr> vips;
     for (size_t i = 0; i < t.services.size(); i++) {
         const Service& s = t.services[i];
         if (i)
-            FUZZ_CHECK((uint64_t{t.services[i - 1].vip} << 16 | t.services[i - 1].port) <
-                           (uint64_t{s.vip} << 16 | s.port),
+            FUZZ_CHECK((ServiceAddr{t.services[i - 1].vip, t.services[i - 1].port}) < (ServiceAddr{s.vip, s.port}),
                        "services not sorted/unique");
         FUZZ_CHECK(s.slot < CRAB_MAX_SERVICES && slots.insert(s.slot).second, "slot %u reused", s.slot);
         FUZZ_CHECK(t.find(s.vip, s.port) == &s && t.is_vip(s.vip), "lookup misses a service");
@@ -119,13 +118,13 @@ void edit(Table& t, F f)
 
 std::string spec_string(const ServiceSpec& s)
 {
-    return crab::to_string(s.ep) + ",policy=" + std::string(crab::to_string(s.policy)) +
+    return crab::lbd::to_string(s.ep) + ",policy=" + std::string(crab::to_string(s.policy)) +
            ",legacy=" + std::string(crab::to_string(s.legacy));
 }
 
 std::string spec_string(const BackendSpec& b)
 {
-    std::string s = crab::to_string(b.svc) + "," + crab::to_string(b.dip) + ",weight=" + std::to_string(b.weight);
+    std::string s = crab::lbd::to_string(b.svc) + "," + crab::lbd::to_string(b.dip) + ",weight=" + std::to_string(b.weight);
     if (b.mac)
         s += ",mac=" + mac_to_string(*b.mac);
     return s;

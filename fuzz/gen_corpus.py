@@ -142,6 +142,56 @@ out("lb_core", "other_port", lb() + frame(VIP[0], 443, tcpopts=OPT))
 out("lb_core", "not_vip", lb() + frame("198.18.0.99", 80, tcpopts=OPT))
 out("lb_core", "malformed_opt", lb() + frame(VIP[1], 80, tcpopts=bytes([5, 0, 0, 0])))
 
+# IPv6: the same services on 2001:db8:100::1..3 (drop, insert, hash).
+CLI6 = "2001:db8::10"
+VIP6 = ["2001:db8:100::1", "2001:db8:100::2", "2001:db8:100::3"]
+
+
+def frame6(daddr, dport, flags=0x02, tcpopts=b"", payload=b"", ext=(), vlan=None, sport=40000):
+    """ext: (type, body) extension headers, body padded to 8n - 2 bytes."""
+    hdrs = b""
+    for i, (t, body) in enumerate(ext):
+        nxt = ext[i + 1][0] if i + 1 < len(ext) else 6
+        h = bytes([nxt, 0]) + body
+        h += bytes(-len(h) % 8)
+        if t != 44:
+            h = h[:1] + bytes([len(h) // 8 - 1]) + h[2:]
+        hdrs += h
+    thl = 20 + len(tcpopts)
+    th = struct.pack(">HHIIBBHHH", sport, dport, 0x1111, 0, (thl // 4) << 4, flags,
+                     0xFAF0, 0, 0) + tcpopts + payload
+    ph = ip6(CLI6) + ip6(daddr) + struct.pack(">IxxxB", len(th), 6)
+    th = th[:16] + struct.pack(">H", csum(ph + th)) + th[18:]
+    ip = struct.pack(">IHBB", 0x60000000, len(hdrs) + len(th), ext[0][0] if ext else 6, 64) + \
+        ip6(CLI6) + ip6(daddr)
+    l2 = PORT_MAC + CLI_MAC
+    if vlan is not None:
+        l2 += struct.pack(">HH", 0x8100, vlan)
+    return l2 + b"\x86\xdd" + ip + hdrs + th
+
+
+PADN = bytes([1, 4, 0, 0, 0, 0])
+for v, mode in enumerate(["drop", "insert", "hash"]):
+    for port, pol in [(80, "rr"), (81, "random"), (84, "draining")]:
+        vip = VIP6[v]
+        out("lb_core", f"v6_{mode}_{pol}_capable", lb(rr=port) + frame6(vip, port, tcpopts=MSS + crab6(vip)))
+        out("lb_core", f"v6_{mode}_{pol}_legacy", lb(rr=port + 1) + frame6(vip, port, tcpopts=MSS))
+        out("lb_core", f"v6_{mode}_{pol}_ack", lb() + frame6(vip, port, flags=0x10, payload=b"data"))
+out("lb_core", "v6_capable_exp", lb(flags=0x07) + frame6(VIP6[0], 80, tcpopts=crab6(VIP6[0], exp=True)))
+out("lb_core", "v6_v4_form_option", lb() + frame6(VIP6[0], 80, tcpopts=crab(VIP[0])))
+out("lb_core", "v6_ext_headers", lb() + frame6(VIP6[0], 80, tcpopts=MSS + crab6(VIP6[0]),
+                                               ext=[(0, PADN), (43, bytes(6)), (60, PADN)]))
+out("lb_core", "v6_ext_limit", lb() + frame6(VIP6[0], 80, tcpopts=MSS + crab6(VIP6[0]), ext=[(60, PADN)] * 9))
+out("lb_core", "v6_routing_segleft", lb() + frame6(VIP6[0], 80, tcpopts=MSS + crab6(VIP6[0]),
+                                                   ext=[(43, bytes([0, 1, 0, 0, 0, 0]))]))
+out("lb_core", "v6_fragment", lb() + frame6(VIP6[0], 80, tcpopts=MSS + crab6(VIP6[0]), ext=[(44, bytes(6))]))
+out("lb_core", "v6_insert_ext_payload", lb() + frame6(VIP6[1], 80, tcpopts=MSS, payload=b"hello",
+                                                      ext=[(60, PADN)]))
+out("lb_core", "v6_insert_no_headroom", lb(headroom=19) + frame6(VIP6[1], 80, tcpopts=MSS))
+out("lb_core", "v6_insert_full_options", lb() + frame6(VIP6[1], 80, tcpopts=TS + TS + MSS + b"\x01" * 4))
+out("lb_core", "v6_vlan_padded", lb() + frame6(VIP6[2], 80, vlan=7) + bytes(10))
+out("lb_core", "v6_no_neigh", lb(flags=0x00, rr=1) + frame6(VIP6[0], 80, tcpopts=MSS + crab6(VIP6[0])))
+
 # ---- vip_config: --vip-config file text ------------------------------------
 out("vip_config", "example", b"""# services
 service 198.18.100.1:80,policy=rr,legacy=drop

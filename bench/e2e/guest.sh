@@ -169,19 +169,26 @@ else
 	}
 	in_cli() { in_cg "$CG_CLI" "$NS_CLI" "$@"; }
 	in_srv() { local ns=$1; shift; in_cg "$CG_SRV" "$ns" "$@"; }
-	CLIENT_ON=0
+	CLIENT_ON=
 	# The client endpoint attached (announce to the VIP, accept redirects
-	# from the servers' segment) or detached.
+	# from the servers' segment; more attach options in CLIENT_OPTS, e.g.
+	# --input-probe off) or detached ("").
 	client_crab() {
-		if [ "$1" = 1 ] && [ $CLIENT_ON = 0 ]; then
-			nsenter --net="/run/netns/$NS_CLI" "$CRABCTL" ebpf client attach --cgroup "$CG_CLI" --dev eth0 \
-				--announce "$VIP/32" --allow "$CRAB_SUBNET.0/24" >>"$out/ebpf-client-attach.log" 2>&1 ||
-				crab_fail "crabctl ebpf client attach: $(tail -n1 "$out/ebpf-client-attach.log")"
-			CLIENT_ON=1
-		elif [ "$1" = 0 ] && [ $CLIENT_ON = 1 ]; then
+		local want=
+		[ "$1" = 1 ] && want="on ${CLIENT_OPTS:-}"
+		[ "$want" = "$CLIENT_ON" ] && return 0
+		if [ -n "$CLIENT_ON" ]; then
 			nsenter --net="/run/netns/$NS_CLI" "$CRABCTL" ebpf client detach --cgroup "$CG_CLI" --dev eth0 \
 				>>"$out/ebpf-client-attach.log" 2>&1 || crab_fail "crabctl ebpf client detach failed"
-			CLIENT_ON=0
+			CLIENT_ON=
+		fi
+		if [ -n "$want" ]; then
+			# shellcheck disable=SC2086
+			nsenter --net="/run/netns/$NS_CLI" "$CRABCTL" ebpf client attach --cgroup "$CG_CLI" --dev eth0 \
+				--announce "$VIP/32" --allow "$CRAB_SUBNET.0/24" ${CLIENT_OPTS:-} \
+				>>"$out/ebpf-client-attach.log" 2>&1 ||
+				crab_fail "crabctl ebpf client attach: $(tail -n1 "$out/ebpf-client-attach.log")"
+			CLIENT_ON=$want
 		fi
 	}
 	crab_defer "client_crab 0"
@@ -314,6 +321,16 @@ crab-xdp_down() {
 	[ -n "$XDP_PEER" ] && nsenter --net="/run/netns/$NS_SW" "$CRABCTL" lb xdp detach "$XDP_PEER" >/dev/null 2>&1
 	XDP_PEER=
 }
+
+# CRAB with the eBPF client's input-path probe off (what the probe costs:
+# it sends an ICMP probe from the server through the client's input path
+# and requeues the SYN-ACK behind it, so that netfilter rules on the
+# server's address apply, docs/PROTOCOL.md 3.7).
+crab-xdp-noprobe_up() {
+	[ "$endpoints" = ebpf ] || { SKIP_REASON="the input-path probe is the eBPF client's (--endpoints ebpf)"; return 1; }
+	CLIENT_OPTS="--input-probe off" crab-xdp_up
+}
+crab-xdp-noprobe_down() { crab-xdp_down; }
 
 # A stateless DSR LB, as IPVS DR is: the XDP LB in legacy hash mode, the
 # client without CRAB, so every packet of a connection crosses the LB,

@@ -10,13 +10,13 @@
 # bench/e2e/plot.py the tables and plots.
 #
 #   bash bench/host/run.sh [--quick] [--out DIR] [--samples N] [--rounds R]
-#                          [--variants "direct crab-xdp dsr-xdp nft-dnat haproxy"]
+#                          [--variants "direct crab-xdp crab-xdp-noprobe dsr-xdp nft-dnat haproxy"]
 set -euo pipefail
 export PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cmdline="$0 $*"
 samples=10000 rounds=10 out= label=full
-variants="direct crab-xdp dsr-xdp nft-dnat haproxy"
+variants="direct crab-xdp crab-xdp-noprobe dsr-xdp nft-dnat haproxy"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) samples=2000 rounds=4 label=quick; shift ;;

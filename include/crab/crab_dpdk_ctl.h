@@ -8,7 +8,8 @@
  * /var/run/dpdk/<EAL --file-prefix>/CRAB_DPDK_TELEMETRY_SOCKET; a request is
  * "COMMAND[,PARAMS]", the answer one JSON object {COMMAND: value}, an error
  * {COMMAND: {"error": "..."}}. Parameters are comma-separated, KEY=VALUE
- * after the positional ones:
+ * after the positional ones. VIP:PORT is a.b.c.d:PORT or [IPV6]:PORT, a DIP
+ * an address of the service's family (a service is one family):
  *
  *   CRAB_DPDK_CMD_STATS             [VIP:PORT]
  *   CRAB_DPDK_CMD_SERVICES

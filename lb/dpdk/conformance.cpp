@@ -50,14 +50,14 @@ std::string run_case(const json& c, const Mac& port_mac)
     Table t;
     for (const auto& s : c["config"]["services"]) {
         ServiceSpec sp;
-        sp.ep = {crab::parse_ipv4(s["vip"].get<std::string>()), static_cast<uint16_t>(s["port"].get<int>())};
+        sp.ep = {parse_addr(s["vip"].get<std::string>()), static_cast<uint16_t>(s["port"].get<int>())};
         sp.policy = crab::parse_policy(s.value("policy", "rr"));
         sp.legacy = crab::parse_legacy_mode(s.value("legacy", "drop"));
         service_add(t, sp);
         for (const auto& b : s.value("backends", json::array())) {
             BackendSpec bs;
             bs.svc = sp.ep;
-            bs.dip = crab::parse_ipv4(b["dip"].get<std::string>());
+            bs.dip = parse_addr(b["dip"].get<std::string>());
             bs.weight = static_cast<uint16_t>(b.value("weight", 1));
             if (b.contains("mac"))
                 bs.mac = parse_mac(b["mac"].get<std::string>());
@@ -87,7 +87,7 @@ std::string run_case(const json& c, const Mac& port_mac)
     if (c.contains("counters") && !t.services.empty()) {
         // The first service as listed in the fixture.
         const auto& s0 = c["config"]["services"][0];
-        const Service* s = t.find(crab::parse_ipv4(s0["vip"].get<std::string>()).addr,
+        const Service* s = t.find(parse_addr(s0["vip"].get<std::string>()),
                                   static_cast<uint16_t>(s0["port"].get<int>()));
         for (auto& [name, val] : c["counters"].items()) {
             int idx = -1;

@@ -101,7 +101,7 @@ json one_case(const std::string& name, const std::string& desc, const std::vecto
         bs.weight = b.weight;
         bs.mac = mac_of(b.dip);
         backend_add(t, bs);
-        json jb = {{"dip", crab::to_string(bs.dip)}, {"mac", mac_to_string(*bs.mac)}, {"weight", b.weight}};
+        json jb = {{"dip", to_string(bs.dip)}, {"mac", mac_to_string(*bs.mac)}, {"weight", b.weight}};
         if (b.draining) {
             backend_set_state(t, ep, bs.dip, CRAB_BACKEND_DRAINING);
             jb["state"] = "draining";
@@ -165,7 +165,7 @@ int picks(int argc, char** argv)
         BackendSpec bs;
         bs.svc = ep;
         bs.dip = crab::parse_ipv4(argv[i]);
-        bs.mac = mac_of(bs.dip.addr);
+        bs.mac = mac_of(bs.dip.v4());
         macs.push_back(*bs.mac);
         backend_add(t, bs);
     }

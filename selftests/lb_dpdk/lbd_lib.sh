@@ -64,7 +64,7 @@ lbd_wait_ready() {
 # after --port-ip (services, backends, --exception ...). The LB namespace
 # is made inert first: its kernel sees every frame the af_packet socket
 # sees, so it must neither forward nor answer them (no ip_forward, no
-# address). LBD_WORKERS=W (default 1) runs W worker lcores on W queue
+# address, no IPv6 on eth0: its link-local address would be the LB's). LBD_WORKERS=W (default 1) runs W worker lcores on W queue
 # pairs of the port (af_packet fanout spreads flows; the main lcore only
 # sleeps, workers spread over the CPUs). Sets LBD, PREFIX, LB_PID (killed
 # and its runtime directory removed at exit); returns once the LB answers
@@ -81,7 +81,7 @@ lbd_start() {
 	fi
 	LBD=${CRAB_LBD:-$CRAB_TOP/build/userspace/lb/dpdk/crab-lb-dpdk}
 	crab_require_built "$LBD" "crab-lb-dpdk (libdpdk found by CMake?)"
-	ip netns exec "$NS_LB" sysctl -qw net.ipv4.ip_forward=0
+	ip netns exec "$NS_LB" sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.eth0.disable_ipv6=1
 	ip -n "$NS_LB" addr flush dev eth0
 	PREFIX=crab$$
 	crab_defer rm -rf "/var/run/dpdk/$PREFIX"

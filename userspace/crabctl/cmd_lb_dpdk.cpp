@@ -266,7 +266,6 @@ public:
 
     void service_add(const crab::IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg) override
     {
-        crab::ipv4_only(ep.ip, "dpdk");
         telemetry(o_, CRAB_DPDK_CMD_SERVICE_ADD "," + crab::to_string(ep) + ",policy=" + std::string(crab::to_string(pol)) +
                           ",legacy=" + std::string(crab::to_string(leg)));
     }
@@ -279,7 +278,6 @@ public:
     void service_del(const crab::IpEndpoint& ep) override { telemetry(o_, CRAB_DPDK_CMD_SERVICE_DEL "," + crab::to_string(ep)); }
     void backend_add(const crab::IpEndpoint& ep, const crab::config::Backend& b) override
     {
-        crab::ipv4_only(b.addr, "dpdk");
         std::string arg = crab::to_string(ep) + "," + crab::to_string(b.addr) + ",weight=" + std::to_string(b.weight);
         if (b.has_mac)
             arg += ",mac=" + crab::config::to_string(b.mac);

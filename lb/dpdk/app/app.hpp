@@ -15,6 +15,7 @@
 
 #include "config.hpp"
 #include "lb_core.hpp"
+#include "ndp.hpp"
 #include "rcu.hpp"
 
 namespace crab::lbd {
@@ -32,6 +33,8 @@ struct AppConfig {
     uint16_t port_id = 0;
     std::optional<Mac> port_mac;  // default: the port's own MAC
     Ipv4 port_ip{};               // source of ARP requests; answered for
+    std::optional<Addr> port_ip6;  // source of neighbour solicitations (default:
+                                   // the link-local address); answered for
     uint16_t mtu = 1500;
     unsigned nb_mbufs = 8192;     // fits --no-huge -m 512
     unsigned idle_us = 0;         // sleep after an empty burst (shared CPUs, tests)
@@ -55,6 +58,11 @@ struct AppConfig {
     X(ARP_REQ_SENT, "arp_req_sent", "ARP requests sent for backends")        \
     X(ARP_LEARNED, "arp_learned", "backend MACs learned from replies to our ARP requests") \
     X(ARP_UNSOLICITED, "arp_unsolicited", "ARP not learned from: replies to no request of ours, gratuitous ARP, requests claiming a next hop's address") \
+    X(ND_NA_SENT, "nd_na_sent", "neighbour advertisements sent for an IPv6 VIP or the port's addresses") \
+    X(ND_NS_SENT, "nd_ns_sent", "neighbour solicitations sent for IPv6 backends") \
+    X(ND_LEARNED, "nd_learned", "backend MACs learned from advertisements answering our solicitations") \
+    X(ND_UNSOLICITED, "nd_unsolicited", "advertisements naming a next hop not learned from: unsolicited, multicast, to another host, answering no solicitation of ours") \
+    X(ND_INVALID, "nd_invalid", "neighbour solicitations/advertisements failing the RFC 4861 checks (hop limit, checksum, length, options)") \
     X(NEIGH_REFRESHED, "neigh_refreshed", "neighbour entries re-armed by a reply before their lifetime ended") \
     X(NEIGH_EXPIRED, "neigh_expired", "neighbour entries whose lifetime ended unrefreshed (re-resolved)") \
     X(NEIGH_FULL, "neigh_full", "next hops not resolved because the neighbour table was full") \
@@ -87,6 +95,7 @@ using WorkerPtr = std::unique_ptr<Worker, WorkerFree>;
 struct App {
     AppConfig cfg;
     Config core_cfg;
+    NdpSelf ndp;  // the port's MAC and IPv6 addresses (link-local, --port-ip6)
     rte_mempool* pool = nullptr;
     std::unique_ptr<RcuPtr<Table>> table;
     std::unique_ptr<NeighTable> neigh;

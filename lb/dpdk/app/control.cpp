@@ -12,7 +12,8 @@
 //   /crab/backends,VIP:PORT               backends of a service
 //   the edits                             {"ok": ...}
 //
-// Edits apply to a copy of the table that is published whole (RcuPtr);
+// VIP:PORT is a.b.c.d:PORT or [IPV6]:PORT; a backend's DIP is of its
+// service's family. Edits apply to a copy of the table that is published whole (RcuPtr);
 // the answer is {"ok": ...} or {"error": "message naming the bad value"}.
 // Counters are per worker lcore and summed here.
 #include <dirent.h>
@@ -113,7 +114,7 @@ void ring_stats_update(App& app)
 
 namespace {
 
-std::string key(uint32_t vip, uint16_t port) { return to_string(Endpoint{{vip}, port}); }
+std::string key(const Addr& vip, uint16_t port) { return to_string(ServiceAddr{vip, port}); }
 
 void error(rte_tel_data* d, const std::string& msg)
 {
@@ -132,8 +133,8 @@ int cmd_stats(const char*, const char* params, rte_tel_data* d)
         const Table* t = app.table->current();
         rte_tel_data_start_dict(d);
         if (params && *params) {
-            Endpoint ep = parse_endpoint(params);
-            const Service* s = t->find(ep.ip.addr, ep.port);
+            ServiceAddr ep = parse_service_addr(params);
+            const Service* s = t->find(ep.ip, ep.port);
             if (!s)
                 throw Error("no service " + to_string(ep));
             for (int i = 0; i < CRAB_LB_CNT_MAX; i++)
@@ -145,7 +146,7 @@ int cmd_stats(const char*, const char* params, rte_tel_data* d)
             rte_tel_data_start_array(be, RTE_TEL_STRING_VAL);
             for (const auto& b : s->backends) {
                 uint64_t v = sum_be(app, s->slot, b.slot) - app.be_base[s->slot][b.slot];
-                rte_tel_data_add_array_string(be, (to_string(Ipv4{b.dip}) + " " + std::to_string(v)).c_str());
+                rte_tel_data_add_array_string(be, (to_string(b.dip) + " " + std::to_string(v)).c_str());
             }
             rte_tel_data_add_dict_container(d, "backends", be, 0);
             return 0;
@@ -247,16 +248,16 @@ int cmd_backends(const char*, const char* params, rte_tel_data* d)
 {
     App& app = *g_app;
     try {
-        Endpoint ep = parse_endpoint(params ? params : "");
+        ServiceAddr ep = parse_service_addr(params ? params : "");
         auto lk = app.table->lock();
-        const Service* s = app.table->current()->find(ep.ip.addr, ep.port);
+        const Service* s = app.table->current()->find(ep.ip, ep.port);
         if (!s)
             throw Error("no service " + to_string(ep));
         rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
         for (const auto& b : s->backends) {
             Mac m;
             bool known = b.has_mac ? (m = b.mac, true) : app.neigh->get(b.dip, m);
-            std::string v = to_string(Ipv4{b.dip}) + " weight=" + std::to_string(b.weight) +
+            std::string v = to_string(b.dip) + " weight=" + std::to_string(b.weight) +
                             " state=" + (b.state == CRAB_BACKEND_ACTIVE ? "active" : "draining") +
                             " mac=" + (known ? mac_to_string(m) : "unresolved") +
                             " neigh=" + neigh_state(app, b);
@@ -306,13 +307,7 @@ int edit(const char* params, rte_tel_data* d, const std::function<void(Table&, s
     return 0;
 }
 
-std::pair<Endpoint, Ipv4> svc_dip(std::string_view p)
-{
-    auto c = p.find(',');
-    if (c == std::string_view::npos)
-        throw Error("want VIP:PORT,DIP, got '" + std::string(p) + "'");
-    return {parse_endpoint(p.substr(0, c)), parse_ipv4(p.substr(c + 1))};
-}
+std::pair<ServiceAddr, Addr> svc_dip(std::string_view p) { return parse_service_dip(p); }
 
 int cmd_service_add(const char*, const char* p, rte_tel_data* d)
 {
@@ -324,7 +319,7 @@ int cmd_service_set(const char*, const char* p, rte_tel_data* d)
 }
 int cmd_service_del(const char*, const char* p, rte_tel_data* d)
 {
-    return edit(p, d, [](Table& t, std::string_view s) { service_del(t, parse_endpoint(s)); });
+    return edit(p, d, [](Table& t, std::string_view s) { service_del(t, parse_service_addr(s)); });
 }
 int cmd_backend_add(const char*, const char* p, rte_tel_data* d)
 {

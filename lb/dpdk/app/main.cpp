@@ -2,7 +2,7 @@
 // crab-lb-dpdk: the CRAB connection-redirect load balancer on DPDK.
 //
 //   crab-lb-dpdk EAL-OPTIONS -- [--vip-config FILE] [--service VIP:PORT,...]...
-//                [--backend VIP:PORT,DIP,...]... [--port-ip IP] [--port-mac MAC]
+//                [--backend VIP:PORT,DIP,...]... [--port-ip IP] [--port-ip6 IPV6] [--port-mac MAC]
 //                [--port N] [--mtu N] [--mbufs N] [--idle-us N]
 //                [--exception drop|tap] [--tap-name NAME]
 //                [--neigh-size N] [--neigh-lifetime SECONDS]
@@ -44,14 +44,18 @@ static void on_signal(int sig)
 static AppConfig parse_args(int argc, char** argv)
 {
     AppConfig c;
-    std::string vip_config, port_mac, port_ip, exc = "drop";
+    std::string vip_config, port_mac, port_ip, port_ip6, exc = "drop";
     std::vector<std::string> svcs, bes;
     CLI::App cli{"CRAB connection-redirect load balancer (DPDK)", "crab-lb-dpdk"};
     cli.add_option("--vip-config", vip_config, "file of 'service SPEC' / 'backend SPEC' lines")
         ->check(CLI::ExistingFile);
-    cli.add_option("--service", svcs, "VIP:PORT[,policy=rr|random|wrr][,legacy=drop|insert|hash]");
-    cli.add_option("--backend", bes, "VIP:PORT,DIP[,weight=W][,mac=MAC]");
+    cli.add_option("--service", svcs,
+                   "VIP:PORT[,policy=rr|random|wrr][,legacy=drop|insert|hash] (VIP:PORT: a.b.c.d:PORT or [IPV6]:PORT)");
+    cli.add_option("--backend", bes, "VIP:PORT,DIP[,weight=W][,mac=MAC] (DIP of the service's family)");
     cli.add_option("--port-ip", port_ip, "this LB's own IPv4 address (ARP source, answered)");
+    cli.add_option("--port-ip6", port_ip6,
+                   "this LB's own IPv6 address (source of neighbour solicitations, answered; default: "
+                   "the link-local address of the port's MAC)");
     cli.add_option("--port-mac", port_mac, "MAC to serve (default: the port's)");
     cli.add_option("--port", c.port_id, "DPDK port id")->capture_default_str();
     cli.add_option("--mtu", c.mtu, "IP MTU an inserted option must fit in")->capture_default_str()->check(
@@ -89,6 +93,11 @@ static AppConfig parse_args(int argc, char** argv)
         c.port_mac = parse_mac(port_mac);
     if (!port_ip.empty())
         c.port_ip = crab::parse_ipv4(port_ip);
+    if (!port_ip6.empty()) {
+        c.port_ip6 = parse_addr(port_ip6);
+        if (!c.port_ip6->v6)
+            throw crab::Error("--port-ip6 '" + port_ip6 + "': not an IPv6 address", crab::kExitUsage);
+    }
     return c;
 }
 
@@ -191,6 +200,10 @@ int main(int argc, char** argv)
         rc = crab::kExitError;
         goto out_eal;
     }
+    app.ndp.mac = app.core_cfg.port_mac;
+    app.ndp.addrs = {link_local(app.core_cfg.port_mac)};
+    if (app.cfg.port_ip6)
+        app.ndp.addrs.push_back(*app.cfg.port_ip6);
     ret = control_init(app);
     if (ret) {
         std::fprintf(stderr, "error: telemetry commands: %s\n", rte_strerror(-ret));

@@ -5,7 +5,10 @@
 // worker 0 sends (once a second per unresolved next hop, and again before a
 // learned MAC's lifetime ends; NeighTable). Frames that are not LB traffic go to the TAP
 // exception port (its queue of the same number) or are freed, as
-// configured; frames from the TAP go out of the port.
+// configured; frames from the TAP go out of the port. Neighbour Discovery
+// does the same for IPv6 (core/ndp.hpp): solicitations for the IPv6 VIPs
+// and the port's addresses are answered, IPv6 next hops are solicited and
+// learned only from advertisements answering that.
 #include <rte_arp.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -123,6 +126,56 @@ rte_mbuf* arp_request(App& app, Worker& w, uint32_t tip)
     return m;
 }
 
+rte_mbuf* nd_solicit(App& app, Worker& w, const Addr& target)
+{
+    rte_mbuf* m = rte_pktmbuf_alloc(app.pool);
+    char* p = m ? rte_pktmbuf_append(m, kNdpFrameLen) : nullptr;
+    if (!p) {
+        if (m)
+            rte_pktmbuf_free(m);
+        w.app[A_ALLOC_FAIL].inc();
+        return nullptr;
+    }
+    const Addr src = app.cfg.port_ip6 ? *app.cfg.port_ip6 : link_local(app.core_cfg.port_mac);
+    ndp_solicit(app.core_cfg.port_mac, src, target, reinterpret_cast<uint8_t*>(p));
+    w.app[A_ND_NS_SENT].inc();
+    return m;
+}
+
+// Neighbour Discovery (core/ndp.hpp): true when the frame became an
+// advertisement to send; @ndp false when the frame is no ND message at
+// all (LB traffic, or the host's).
+bool handle_nd(App& app, Worker& w, const Table& t, rte_mbuf* m, bool& ndp)
+{
+    uint32_t len = rte_pktmbuf_data_len(m);
+    NdpResult r = ndp_input(app.ndp, t, *app.neigh, now_ms(), rte_pktmbuf_mtod(m, uint8_t*), len,
+                            len + rte_pktmbuf_tailroom(m));
+    ndp = r != NdpResult::NotNdp;
+    switch (r) {
+    case NdpResult::Reply:
+        m->data_len = static_cast<uint16_t>(len);
+        m->pkt_len = len;
+        w.app[A_ND_NA_SENT].inc();
+        return true;
+    case NdpResult::Learned:
+        w.app[A_ND_LEARNED].inc();
+        break;
+    case NdpResult::Refreshed:
+        w.app[A_NEIGH_REFRESHED].inc();
+        break;
+    case NdpResult::Unsolicited:
+        w.app[A_ND_UNSOLICITED].inc();
+        break;
+    case NdpResult::Invalid:
+        w.app[A_ND_INVALID].inc();
+        break;
+    case NdpResult::NotNdp:
+    case NdpResult::Ignored:
+        break;
+    }
+    return false;
+}
+
 void tx(App& app, Worker& w, rte_mbuf** pkts, uint16_t n)
 {
     if (!n)
@@ -187,7 +240,7 @@ void resolve(App& app, Worker& w, const Table& t, rte_mbuf** out, uint16_t& nout
     if (unsigned n = app.neigh->expire(now))
         w.app[A_NEIGH_EXPIRED].inc(n);
     unsigned full = 0;
-    uint32_t first_full = 0;
+    Addr first_full;
     for (const auto& s : t.services)
         for (const auto& b : s.backends) {
             if (b.has_mac)
@@ -198,7 +251,7 @@ void resolve(App& app, Worker& w, const Table& t, rte_mbuf** out, uint16_t& nout
             }
             switch (app.neigh->want(b.dip, now)) {
             case NeighTable::Want::Send:
-                if (rte_mbuf* m = arp_request(app, w, b.dip))
+                if (rte_mbuf* m = b.dip.v6 ? nd_solicit(app, w, b.dip) : arp_request(app, w, b.dip.v4()))
                     out[nout++] = m;
                 break;
             case NeighTable::Want::Full:
@@ -218,7 +271,7 @@ void resolve(App& app, Worker& w, const Table& t, rte_mbuf** out, uint16_t& nout
         RTE_LOG(WARNING, USER1,
                 "neighbour table full (%u of %u entries in use): %u next hop(s) not resolved, e.g. %s "
                 "(--neigh-size)\n",
-                app.neigh->used(), app.neigh->capacity(), full, to_string(Ipv4{first_full}).c_str());
+                app.neigh->used(), app.neigh->capacity(), full, to_string(first_full).c_str());
     }
 }
 
@@ -270,6 +323,21 @@ int worker_main(void* arg)
                 else
                     rte_pktmbuf_free(m);
                 continue;
+            }
+            if (rte_pktmbuf_data_len(m) >= sizeof(*eth) &&
+                eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) {
+                bool nd;
+                if (handle_nd(app, w, t, m, nd)) {
+                    out[nout++] = m;
+                    continue;
+                }
+                if (nd) {  // not answered here: the kernel's neighbours, or nobody's
+                    if (tap)
+                        exception(app, w, m, exc, nexc);
+                    else
+                        rte_pktmbuf_free(m);
+                    continue;
+                }
             }
             Frame f{rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_data_len(m), rte_pktmbuf_headroom(m)};
             switch (process(app.core_cfg, t, *app.neigh, w.core, f)) {

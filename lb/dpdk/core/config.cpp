@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "config.hpp"
 
+#include "crab/config.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -33,15 +35,15 @@ bool kv(std::string_view item, std::string_view key, std::string_view& val)
     return false;
 }
 
-Service* find_mut(Table& t, const Endpoint& ep)
+Service* find_mut(Table& t, const ServiceAddr& ep)
 {
     for (auto& s : t.services)
-        if (s.vip == ep.ip.addr && s.port == ep.port)
+        if (s.vip == ep.ip && s.port == ep.port)
             return &s;
     return nullptr;
 }
 
-Service& need(Table& t, const Endpoint& ep)
+Service& need(Table& t, const ServiceAddr& ep)
 {
     Service* s = find_mut(t, ep);
     if (!s)
@@ -49,15 +51,47 @@ Service& need(Table& t, const Endpoint& ep)
     return *s;
 }
 
-Backend& need_be(Service& s, const Endpoint& ep, Ipv4 dip)
+Backend& need_be(Service& s, const ServiceAddr& ep, const Addr& dip)
 {
     for (auto& b : s.backends)
-        if (b.dip == dip.addr)
+        if (b.dip == dip)
             return b;
     throw Error("no backend " + to_string(dip) + " in service " + to_string(ep), kExitNotFound);
 }
 
 }  // namespace
+
+namespace {
+
+// The shared parsers' address (crab/common.hpp) as the LB's; an IPv6 one
+// must name a host (crab::config::why_not_host_addr(): not unspecified,
+// loopback, multicast, link-local or IPv4-mapped).
+Addr lb_addr(const IpAddr& a, std::string_view text)
+{
+    if (!a.is_v6())
+        return Addr(a.to_v4());
+    if (std::string why = config::why_not_host_addr(a); !why.empty())
+        throw Error("'" + std::string(text) + "': " + why, kExitUsage);
+    return Addr::from6(a.bytes.data());
+}
+
+}  // namespace
+
+Addr parse_addr(std::string_view s) { return lb_addr(parse_ip(s), s); }
+
+ServiceAddr parse_service_addr(std::string_view s)
+{
+    IpEndpoint e = parse_ip_endpoint(s);
+    return {lb_addr(e.ip, s), e.port};
+}
+
+std::pair<ServiceAddr, Addr> parse_service_dip(std::string_view p)
+{
+    auto c = p.find(',');
+    if (c == std::string_view::npos)
+        throw Error("want VIP:PORT,DIP, got '" + std::string(p) + "'", kExitUsage);
+    return {parse_service_addr(p.substr(0, c)), parse_addr(p.substr(c + 1))};
+}
 
 Mac parse_mac(std::string_view s)
 {
@@ -87,7 +121,7 @@ ServiceSpec parse_service_spec(std::string_view s)
 {
     auto items = split(s, ',');
     ServiceSpec sp;
-    sp.ep = parse_endpoint(items[0]);
+    sp.ep = parse_service_addr(items[0]);
     for (size_t i = 1; i < items.size(); i++) {
         std::string_view v;
         if (kv(items[i], "policy", v))
@@ -106,8 +140,8 @@ BackendSpec parse_backend_spec(std::string_view s)
     if (items.size() < 2)
         throw Error("backend '" + std::string(s) + "' needs VIP:PORT,DIP", kExitUsage);
     BackendSpec b;
-    b.svc = parse_endpoint(items[0]);
-    b.dip = parse_ipv4(items[1]);
+    b.svc = parse_service_addr(items[0]);
+    b.dip = parse_addr(items[1]);
     for (size_t i = 2; i < items.size(); i++) {
         std::string_view v;
         if (kv(items[i], "weight", v))
@@ -124,7 +158,7 @@ ServiceUpdate parse_service_update(std::string_view s)
 {
     auto items = split(s, ',');
     ServiceUpdate u;
-    u.ep = parse_endpoint(items[0]);
+    u.ep = parse_service_addr(items[0]);
     for (size_t i = 1; i < items.size(); i++) {
         std::string_view v;
         if (kv(items[i], "policy", v))
@@ -145,8 +179,8 @@ BackendUpdate parse_backend_update(std::string_view s)
     if (items.size() < 2)
         throw Error("backend '" + std::string(s) + "' needs VIP:PORT,DIP", kExitUsage);
     BackendUpdate u;
-    u.svc = parse_endpoint(items[0]);
-    u.dip = parse_ipv4(items[1]);
+    u.svc = parse_service_addr(items[0]);
+    u.dip = parse_addr(items[1]);
     for (size_t i = 2; i < items.size(); i++) {
         std::string_view v;
         if (kv(items[i], "weight", v))
@@ -171,7 +205,7 @@ void service_add(Table& t, const ServiceSpec& sp)
     for (const auto& s : t.services)
         used[s.slot] = true;
     Service s;
-    s.vip = sp.ep.ip.addr;
+    s.vip = sp.ep.ip;
     s.port = sp.ep.port;
     s.policy = sp.policy;
     s.legacy = sp.legacy;
@@ -193,18 +227,22 @@ void service_set(Table& t, const ServiceUpdate& u)
     s.build();
 }
 
-void service_del(Table& t, const Endpoint& ep)
+void service_del(Table& t, const ServiceAddr& ep)
 {
     need(t, ep);
-    std::erase_if(t.services, [&](const Service& s) { return s.vip == ep.ip.addr && s.port == ep.port; });
+    std::erase_if(t.services, [&](const Service& s) { return s.vip == ep.ip && s.port == ep.port; });
     t.index();
 }
 
 void backend_add(Table& t, const BackendSpec& bs)
 {
     Service& s = need(t, bs.svc);
+    if (bs.dip.v6 != s.vip.v6)
+        throw Error("backend " + to_string(bs.dip) + " is " + (bs.dip.v6 ? "IPv6" : "IPv4") + ", service " +
+                        to_string(bs.svc) + " is " + (s.vip.v6 ? "IPv6" : "IPv4") + ": a service is one family",
+                    kExitUsage);
     for (const auto& b : s.backends)
-        if (b.dip == bs.dip.addr)
+        if (b.dip == bs.dip)
             throw Error("backend " + to_string(bs.dip) + " already in " + to_string(bs.svc), kExitUsage);
     if (s.backends.size() >= CRAB_MAX_BACKENDS)
         throw Error("too many backends in " + to_string(bs.svc), kExitUsage);
@@ -215,7 +253,7 @@ void backend_add(Table& t, const BackendSpec& bs)
         used[o.slot] = true;
     Backend b;
     b.slot = static_cast<uint16_t>(std::find(used.begin(), used.end(), false) - used.begin());
-    b.dip = bs.dip.addr;
+    b.dip = bs.dip;
     b.weight = bs.weight;
     if (bs.mac) {
         b.has_mac = true;
@@ -239,15 +277,15 @@ void backend_set(Table& t, const BackendUpdate& u)
     s.build();
 }
 
-void backend_del(Table& t, const Endpoint& svc, Ipv4 dip)
+void backend_del(Table& t, const ServiceAddr& svc, const Addr& dip)
 {
     Service& s = need(t, svc);
     need_be(s, svc, dip);
-    std::erase_if(s.backends, [&](const Backend& b) { return b.dip == dip.addr; });
+    std::erase_if(s.backends, [&](const Backend& b) { return b.dip == dip; });
     s.build();
 }
 
-void backend_set_state(Table& t, const Endpoint& svc, Ipv4 dip, crab_backend_state st)
+void backend_set_state(Table& t, const ServiceAddr& svc, const Addr& dip, crab_backend_state st)
 {
     Service& s = need(t, svc);
     need_be(s, svc, dip).state = st;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "crab/common.hpp"
@@ -16,32 +17,43 @@
 
 namespace crab::lbd {
 
+// Addresses of either family: "a.b.c.d" or an IPv6 address; a service
+// "a.b.c.d:PORT" or "[IPV6]:PORT". A service is one family: its backends
+// are of the VIP's family.
 struct ServiceSpec {
-    Endpoint ep;
+    ServiceAddr ep;
     crab_policy policy = CRAB_POLICY_RR;
     crab_legacy_mode legacy = CRAB_LEGACY_DROP;
 };
 
 struct BackendSpec {
-    Endpoint svc;
-    Ipv4 dip;
+    ServiceAddr svc;
+    Addr dip;
     uint16_t weight = 1;
     std::optional<Mac> mac;
 };
 
 // In-place changes: only the fields given are changed.
 struct ServiceUpdate {
-    Endpoint ep;
+    ServiceAddr ep;
     std::optional<crab_policy> policy;
     std::optional<crab_legacy_mode> legacy;
 };
 
 struct BackendUpdate {
-    Endpoint svc;
-    Ipv4 dip;
+    ServiceAddr svc;
+    Addr dip;
     std::optional<uint16_t> weight;
     std::optional<Mac> mac;
 };
+
+// An IPv4 address, or an IPv6 address of a host: not unspecified,
+// loopback, multicast, link-local or IPv4-mapped (give the IPv4 form).
+Addr parse_addr(std::string_view s);
+// "a.b.c.d:PORT" or "[IPV6]:PORT"
+ServiceAddr parse_service_addr(std::string_view s);
+// "VIP:PORT,DIP": a service and one of its backends' address.
+std::pair<ServiceAddr, Addr> parse_service_dip(std::string_view s);
 
 // "VIP:PORT[,policy=rr|random|wrr][,legacy=drop|insert|hash]"
 ServiceSpec parse_service_spec(std::string_view s);
@@ -58,11 +70,11 @@ std::string mac_to_string(const Mac& m);
 // table unchanged.
 void service_add(Table& t, const ServiceSpec& s);
 void service_set(Table& t, const ServiceUpdate& u);
-void service_del(Table& t, const Endpoint& ep);
+void service_del(Table& t, const ServiceAddr& ep);
 void backend_add(Table& t, const BackendSpec& b);
 void backend_set(Table& t, const BackendUpdate& u);
-void backend_del(Table& t, const Endpoint& svc, Ipv4 dip);
-void backend_set_state(Table& t, const Endpoint& svc, Ipv4 dip, crab_backend_state st);
+void backend_del(Table& t, const ServiceAddr& svc, const Addr& dip);
+void backend_set_state(Table& t, const ServiceAddr& svc, const Addr& dip, crab_backend_state st);
 
 // A --vip-config file: one "service SPEC" or "backend SPEC" per line,
 // '#' comments and blank lines ignored. Errors name the file and line.

@@ -6,7 +6,7 @@
 // TCP header's option bytes only.
 #include "lb_core.hpp"
 
-#include "crab/common.hpp"
+#include <arpa/inet.h>
 
 #include <algorithm>
 #include <cstring>
@@ -21,9 +21,16 @@ const char* const kGCounterNames[G_MAX] = {CRAB_LBD_GCOUNTERS(CRAB_LBD_NAME)};
 namespace {
 
 constexpr uint16_t kEthIpv4 = 0x0800;
+constexpr uint16_t kEthIpv6 = 0x86dd;
 constexpr uint16_t kEthVlan = 0x8100;
 constexpr uint16_t kEthQinQ = 0x88a8;
 constexpr uint8_t kProtoTcp = 6;
+// IPv6 next headers the walk passes (RFC 8200 4): hop-by-hop options,
+// routing, destination options; a fragment header ends it.
+constexpr uint8_t kNhHopByHop = 0;
+constexpr uint8_t kNhRouting = 43;
+constexpr uint8_t kNhFragment = 44;
+constexpr uint8_t kNhDestOpts = 60;
 constexpr uint8_t kTcpSyn = 0x02;
 constexpr uint8_t kTcpAck = 0x10;
 
@@ -179,10 +186,9 @@ Verdict to_backend(const NeighTable& nt, LcoreState& st, const Service& s, const
 // change. A SYN must not start a flow on a draining backend
 // (crab_lb_model.h).
 Verdict hash_forward(const Config& cfg, const NeighTable& nt, LcoreState& st, const Service& s,
-                     uint8_t* d, const Parsed& p, bool syn, int ok)
+                     uint8_t* d, uint32_t h, bool syn, int ok)
 {
     Mac mac;
-    uint32_t h = flow_hash(p);
     uint8_t id = syn ? crab_lb_pick_hash_syn(&s.tables, h) : crab_lb_pick_hash(&s.tables, h);
     if (id == CRAB_LB_DRAINING) {
         cnt(st, s, CRAB_LB_CNT_SYN_HASH_DRAINING);
@@ -194,6 +200,204 @@ Verdict hash_forward(const Config& cfg, const NeighTable& nt, LcoreState& st, co
     set_l2(d, cfg, mac);  // DSR: only the L2 destination changes
     cnt(st, s, ok);
     return Verdict::Tx;
+}
+
+// ---- IPv6 --------------------------------------------------------------------
+
+struct Parsed6 {
+    uint32_t l3;    // IPv6 header offset
+    uint32_t end;   // end of the IPv6 packet (l3 + 40 + payload length)
+    uint32_t th;    // TCP header offset
+    uint32_t doff;  // bytes
+    Addr saddr, daddr;
+    uint16_t sport, dport;
+    uint8_t flags;
+};
+
+// The TCP checksum's pseudo-header destination (RFC 8200 8.1) changes
+// from @from to @to: the eight 16-bit words of each.
+uint32_t csum_replace_addr6(uint32_t acc, const Addr& from, const Addr& to)
+{
+    for (int i = 0; i < 4; i++) {
+        acc = crab_csum_sub32(acc, from.w[i]);
+        acc = crab_csum_add32(acc, to.w[i]);
+    }
+    return acc;
+}
+
+// Capable IPv6 SYN: destination := DIP, option address (at @opt_addr_at of
+// the TCP header, any alignment) := VIP; the TCP checksum follows (IPv6
+// has no header checksum).
+void rewrite_redirect6(uint8_t* d, const Parsed6& p, uint32_t opt_addr_at, const Addr& dip)
+{
+    uint8_t* th = d + p.th;
+    uint8_t vip[16];
+    p.daddr.put6(vip);
+    uint32_t acc = csum_replace_addr6(crab_csum_start(rd16(th + 16)), p.daddr, dip);
+    for (uint32_t i = 0; i < 16; i++) {
+        acc = crab_csum_sub16(acc, crab_csum_byte(th[opt_addr_at + i], opt_addr_at + i));
+        acc = crab_csum_add16(acc, crab_csum_byte(vip[i], opt_addr_at + i));
+        th[opt_addr_at + i] = vip[i];
+    }
+    wr16(th + 16, crab_csum_finish(acc));
+    dip.put6(d + p.l3 + 24);
+}
+
+// Legacy IPv6 SYN in insert mode: as rewrite_insert(), with the 20-byte
+// option (docs/PROTOCOL.md 2) and the payload length (extension headers
+// included) growing by 20.
+void rewrite_insert6(const Config& cfg, Frame& f, const Parsed6& p, const Addr& dip)
+{
+    uint8_t* d = f.data;
+    const uint32_t fixed_end = p.th + 20;
+    const uint32_t seglen = p.end - p.th;
+    const uint16_t plen = static_cast<uint16_t>(p.end - p.l3 - 40);
+    constexpr uint32_t grow = TCPOLEN_CRAB6_ALIGNED;
+
+    uint8_t* nd = d - grow;
+    std::memmove(nd, d, fixed_end);
+    f.data = nd;
+    f.headroom -= grow;
+    f.len = p.end + grow;  // Ethernet padding after the packet dropped
+
+    uint8_t* ip = nd + p.l3;
+    uint8_t* th = nd + p.th;
+    uint8_t vip[16];
+    p.daddr.put6(vip);
+    uint32_t acc = crab_csum_start(rd16(th + 16));
+    acc = crab_csum_sub16(acc, rd16(th + 12));  // doff, flags
+    th[12] = static_cast<uint8_t>(((p.doff + grow) / 4) << 4 | (th[12] & 0x0f));
+    acc = crab_csum_add16(acc, rd16(th + 12));
+    crab_opt_write6(th + 20, &cfg.opt, vip);
+    acc = crab_csum_bytes(acc, th + 20, grow);
+    acc = crab_csum_sub32(acc, seglen);  // pseudo-header: 32-bit length, destination
+    acc = crab_csum_add32(acc, seglen + grow);
+    acc = csum_replace_addr6(acc, p.daddr, dip);
+    wr16(th + 16, crab_csum_finish(acc));
+    wr16(ip + 4, static_cast<uint16_t>(plen + grow));
+    dip.put6(ip + 24);
+}
+
+// An IPv6 frame (@l3: the IPv6 header). Only TCP to a VIP:PORT concerns
+// the LB; the extension headers before it are walked, at most
+// kMaxExtHdrs of them.
+Verdict process6(const Config& cfg, const Table& t, const NeighTable& nt, LcoreState& st, Frame& f, uint32_t l3)
+{
+    uint8_t* d = f.data;
+    Parsed6 p{};
+    p.l3 = l3;
+    if (l3 + 40 > f.len)
+        return Verdict::Pass;
+    const uint8_t* ip = d + l3;
+    p.daddr = Addr::from6(ip + 24);
+    if (!t.is_vip(p.daddr))
+        return Verdict::Pass;
+    // Addressed to a VIP from here on: broken headers are dropped, counted.
+    const uint32_t plen = rd16(ip + 4);
+    if ((ip[0] >> 4) != 6 || l3 + 40 + plen > f.len) {
+        st.g[G_BAD_L3].inc();
+        return Verdict::Drop;
+    }
+    p.end = l3 + 40 + plen;
+    p.saddr = Addr::from6(ip + 8);
+    uint8_t nh = ip[6];
+    uint32_t off = l3 + 40;
+    for (unsigned n = 0; nh != kProtoTcp; n++) {
+        if (nh == kNhFragment) {
+            // Any fragment to a VIP, a SYN behind one included: the LB
+            // keeps no reassembly state (docs/PROTOCOL.md 6).
+            cnt(st, *t.first_of_vip(p.daddr), CRAB_LB_CNT_FRAGMENT);
+            return Verdict::Drop;
+        }
+        if (nh != kNhHopByHop && nh != kNhRouting && nh != kNhDestOpts)
+            return Verdict::Pass;  // another protocol (or AH, ESP): not the LB's
+        if (n >= kMaxExtHdrs) {
+            st.g[G_EXT_HDR_LIMIT].inc();
+            return Verdict::Drop;
+        }
+        // Hop-by-hop options only first (RFC 8200 4.1); every header fits
+        // the packet; a routing header with segments left means the VIP
+        // is not the final destination (whose address the TCP checksum
+        // covers, RFC 8200 8.1).
+        if ((nh == kNhHopByHop && n) || off + 8 > p.end || off + (d[off + 1] + 1u) * 8 > p.end ||
+            (nh == kNhRouting && d[off + 3])) {
+            st.g[G_BAD_L3].inc();
+            return Verdict::Drop;
+        }
+        nh = d[off];
+        off += (d[off + 1] + 1u) * 8;
+    }
+    p.th = off;
+    if (p.end - p.th < 20) {
+        st.g[G_BAD_L3].inc();
+        return Verdict::Drop;
+    }
+    uint8_t* th = d + p.th;
+    p.doff = (th[12] >> 4) * 4u;
+    if (p.doff < 20 || p.doff > p.end - p.th) {
+        st.g[G_BAD_L3].inc();
+        return Verdict::Drop;
+    }
+    p.sport = rd16(th);
+    p.dport = rd16(th + 2);
+    p.flags = th[13];
+
+    const Service* s = t.find(p.daddr, p.dport);
+    if (!s)
+        return Verdict::Pass;
+    Mac mac;
+    const uint32_t h = crab_flow_hash6(p.saddr.w.data(), p.daddr.w.data(), p.sport, p.dport);
+
+    if ((p.flags & (kTcpSyn | kTcpAck)) != kTcpSyn) {
+        if (s->legacy != CRAB_LEGACY_HASH) {
+            cnt(st, *s, CRAB_LB_CNT_NONSYN_DROP);
+            return Verdict::Drop;
+        }
+        return hash_forward(cfg, nt, st, *s, d, h, false, CRAB_LB_CNT_NONSYN_HASHED);
+    }
+
+    // The IPv6 walk: only the 18/20-byte form is well formed here; an
+    // IPv4-form option counts as a wrong length (docs/PROTOCOL.md 2).
+    crab_opt_res res;
+    int r = crab_opt_find6(th + 20, p.doff - 20, &cfg.opt, &res);
+    if (res.bad_len)
+        cnt(st, *s, CRAB_LB_CNT_OPT_BAD_LEN, res.bad_len);
+    if (r == CRAB_OPT_MALFORMED)
+        cnt(st, *s, CRAB_LB_CNT_OPT_MALFORMED);
+
+    if (r == CRAB_OPT_FOUND) {
+        const Backend* b = choose(*s, st);
+        Verdict v = to_backend(nt, st, *s, b, mac);
+        if (v != Verdict::Tx)
+            return v;
+        rewrite_redirect6(d, p, 20u + res.off + crab_opt_addr_off(&cfg.opt), b->dip);
+        set_l2(d, cfg, mac);
+        cnt(st, *s, CRAB_LB_CNT_SYN_REDIRECTED);
+        return Verdict::Tx;
+    }
+
+    switch (s->legacy) {
+    case CRAB_LEGACY_INSERT: {
+        if (p.doff + TCPOLEN_CRAB6_ALIGNED > 60 || p.end - p.l3 + TCPOLEN_CRAB6_ALIGNED > cfg.mtu ||
+            f.headroom < TCPOLEN_CRAB6_ALIGNED) {
+            cnt(st, *s, CRAB_LB_CNT_NO_ROOM);
+            return Verdict::Drop;
+        }
+        const Backend* b = choose(*s, st);
+        Verdict v = to_backend(nt, st, *s, b, mac);
+        if (v != Verdict::Tx)
+            return v;
+        rewrite_insert6(cfg, f, p, b->dip);
+        set_l2(f.data, cfg, mac);
+        cnt(st, *s, CRAB_LB_CNT_SYN_INSERTED);
+        return Verdict::Tx;
+    }
+    case CRAB_LEGACY_HASH:
+        return hash_forward(cfg, nt, st, *s, d, h, true, CRAB_LB_CNT_SYN_HASHED);
+    default:
+        cnt(st, *s, CRAB_LB_CNT_SYN_LEGACY_DROP);
+        return Verdict::Drop;
+    }
 }
 
 }  // namespace
@@ -226,6 +430,12 @@ Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreSt
             if (off + 2 > len)
                 goto pass;
             et = rd16(d + off);
+        }
+        if (et == kEthIpv6) {
+            Verdict v = process6(cfg, t, nt, st, f, off + 2);
+            if (v == Verdict::Pass)
+                goto pass;
+            return v;
         }
         if (et != kEthIpv4)
             goto pass;
@@ -282,7 +492,7 @@ Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreSt
                 cnt(st, *s, CRAB_LB_CNT_NONSYN_DROP);
                 return Verdict::Drop;
             }
-            return hash_forward(cfg, nt, st, *s, d, p, false, CRAB_LB_CNT_NONSYN_HASHED);
+            return hash_forward(cfg, nt, st, *s, d, flow_hash(p), false, CRAB_LB_CNT_NONSYN_HASHED);
         }
 
         crab_opt_res res;
@@ -297,7 +507,7 @@ Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreSt
             Verdict v = to_backend(nt, st, *s, b, mac);
             if (v != Verdict::Tx)
                 return v;
-            rewrite_redirect(d, p, 20u + res.off + crab_opt_addr_off(&cfg.opt), b->dip);
+            rewrite_redirect(d, p, 20u + res.off + crab_opt_addr_off(&cfg.opt), b->dip.v4());
             set_l2(d, cfg, mac);
             cnt(st, *s, CRAB_LB_CNT_SYN_REDIRECTED);
             return Verdict::Tx;
@@ -314,13 +524,13 @@ Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreSt
             Verdict v = to_backend(nt, st, *s, b, mac);
             if (v != Verdict::Tx)
                 return v;
-            rewrite_insert(cfg, f, p, b->dip);
+            rewrite_insert(cfg, f, p, b->dip.v4());
             set_l2(f.data, cfg, mac);
             cnt(st, *s, CRAB_LB_CNT_SYN_INSERTED);
             return Verdict::Tx;
         }
         case CRAB_LEGACY_HASH:
-            return hash_forward(cfg, nt, st, *s, d, p, true, CRAB_LB_CNT_SYN_HASHED);
+            return hash_forward(cfg, nt, st, *s, d, flow_hash(p), true, CRAB_LB_CNT_SYN_HASHED);
         default:
             cnt(st, *s, CRAB_LB_CNT_SYN_LEGACY_DROP);
             return Verdict::Drop;
@@ -360,40 +570,72 @@ void Service::build()
     std::array<crab_lb_backend, CRAB_MAX_BACKENDS> in{};
     crab_lb_work work;
     size_t n = std::min<size_t>(backends.size(), CRAB_MAX_BACKENDS);
-    for (size_t i = 0; i < n; i++)
-        in[i] = {{0, 0, 0, backends[i].dip}, backends[i].weight, backends[i].state, static_cast<uint8_t>(i)};
+    for (size_t i = 0; i < n; i++) {
+        const Addr& a = backends[i].dip;
+        in[i] = {{a.w[0], a.w[1], a.w[2], a.w[3]}, backends[i].weight, backends[i].state, static_cast<uint8_t>(i)};
+    }
     if (crab_lb_tables_build(&tables, &work, in.data(), static_cast<uint32_t>(n)))
-        throw Error("service " + to_string(Endpoint{{vip}, port}) + ": backend set rejected by the LB model");
+        throw Error("service " + to_string(ServiceAddr{vip, port}) + ": backend set rejected by the LB model");
 }
-
-static inline uint64_t svc_key(uint32_t vip, uint16_t port) { return static_cast<uint64_t>(vip) << 16 | port; }
 
 void Table::index()
 {
-    std::sort(services.begin(), services.end(),
-              [](const Service& a, const Service& b) { return svc_key(a.vip, a.port) < svc_key(b.vip, b.port); });
+    std::sort(services.begin(), services.end(), [](const Service& a, const Service& b) {
+        return ServiceAddr{a.vip, a.port} < ServiceAddr{b.vip, b.port};
+    });
     vips.clear();
     for (const auto& s : services)
         if (vips.empty() || vips.back() != s.vip)
             vips.push_back(s.vip);
 }
 
-const Service* Table::find(uint32_t vip, uint16_t port) const
+const Service* Table::find(const Addr& vip, uint16_t port) const
 {
-    uint64_t k = svc_key(vip, port);
+    const ServiceAddr k{vip, port};
     auto it = std::lower_bound(services.begin(), services.end(), k,
-                               [](const Service& s, uint64_t key) { return svc_key(s.vip, s.port) < key; });
-    return it != services.end() && svc_key(it->vip, it->port) == k ? &*it : nullptr;
+                               [](const Service& s, const ServiceAddr& key) { return ServiceAddr{s.vip, s.port} < key; });
+    return it != services.end() && it->vip == vip && it->port == port ? &*it : nullptr;
 }
 
-const Service* Table::first_of_vip(uint32_t vip) const
+const Service* Table::first_of_vip(const Addr& vip) const
 {
-    auto it = std::lower_bound(services.begin(), services.end(), svc_key(vip, 0),
-                               [](const Service& s, uint64_t key) { return svc_key(s.vip, s.port) < key; });
+    auto it = std::lower_bound(services.begin(), services.end(), ServiceAddr{vip, 0},
+                               [](const Service& s, const ServiceAddr& key) { return ServiceAddr{s.vip, s.port} < key; });
     return it != services.end() && it->vip == vip ? &*it : nullptr;
 }
 
-bool Table::is_vip(uint32_t vip) const { return std::binary_search(vips.begin(), vips.end(), vip); }
+bool Table::is_vip(const Addr& vip) const { return std::binary_search(vips.begin(), vips.end(), vip); }
+
+Addr Addr::from6(const uint8_t* p)
+{
+    Addr a;
+    a.v6 = true;
+    for (int i = 0; i < 4; i++)
+        a.w[i] = rd32(p + 4 * i);
+    return a;
+}
+
+void Addr::put6(uint8_t* p) const
+{
+    for (int i = 0; i < 4; i++)
+        wr32(p + 4 * i, w[i]);
+}
+
+std::string to_string(const Addr& a)
+{
+    if (!a.v6)
+        return crab::to_string(Ipv4{a.v4()});
+    uint8_t b[16];
+    char s[INET6_ADDRSTRLEN];
+    a.put6(b);
+    return inet_ntop(AF_INET6, b, s, sizeof(s)) ? s : "?";
+}
+
+std::string to_string(const ServiceAddr& e)
+{
+    return e.ip.v6 ? "[" + to_string(e.ip) + "]:" + std::to_string(e.port)
+                   : to_string(e.ip) + ":" + std::to_string(e.port);
+}
 
 namespace {
 
@@ -414,40 +656,76 @@ NeighTable::NeighTable(unsigned size, uint64_t lifetime_ms)
 {
 }
 
-unsigned NeighTable::home(uint32_t ip) const { return crab_addr_hash(ip, 0) % size_; }
+bool NeighTable::never(const Addr& ip)
+{
+    if (ip.is_zero())
+        return true;
+    return ip.v6 ? (ip.w[0] >> 24) == 0xff : ip.v4() == 0xffffffffu;
+}
+
+unsigned NeighTable::home(const Addr& ip) const
+{
+    return (crab_lb_addr_hash(ip.w.data(), 0) ^ (ip.v6 ? 0x9e3779b9u : 0)) % size_;
+}
+
+bool NeighTable::key_is(const Entry& e, const Addr& ip)
+{
+    for (int i = 0; i < 4; i++)
+        if (e.key[i].load(std::memory_order_relaxed) != ip.w[i])
+            return false;
+    return e.key[4].load(std::memory_order_relaxed) == ip.v6;
+}
 
 // The entry of @ip, or nullptr; *free_slot: the first empty or removed
 // slot on its probe sequence (nullptr: none, the table is full).
-NeighTable::Entry* NeighTable::find(uint32_t ip, Entry** free_slot)
+NeighTable::Entry* NeighTable::find(const Addr& ip, Entry** free_slot)
 {
     *free_slot = nullptr;
     for (unsigned n = 0, h = home(ip); n < size_; n++, h = (h + 1) % size_) {
-        uint32_t cur = e_[h].ip.load(std::memory_order_relaxed);
-        if (cur == ip)
+        uint64_t tag = e_[h].tag.load(std::memory_order_relaxed);
+        if (tag >= 2 && key_is(e_[h], ip))
             return &e_[h];
-        if ((cur == kTomb || cur == kEmpty) && !*free_slot)
+        if (tag < 2 && !*free_slot)
             *free_slot = &e_[h];
-        if (cur == kEmpty)
+        if (tag == kEmpty)
             break;
     }
     return nullptr;
 }
 
-const NeighTable::Entry* NeighTable::find(uint32_t ip) const
+// Lock-free: the entry whose key read as @ip under tag @tag (the caller
+// reads the tag again after what it reads of the entry).
+const NeighTable::Entry* NeighTable::find(const Addr& ip, uint64_t& tag) const
 {
     for (unsigned n = 0, h = home(ip); n < size_; n++, h = (h + 1) % size_) {
-        uint32_t cur = e_[h].ip.load(std::memory_order_acquire);
-        if (cur == ip)
-            return &e_[h];
-        if (cur == kEmpty)
+        tag = e_[h].tag.load(std::memory_order_acquire);
+        if (tag == kEmpty)
             break;
+        if (tag != kTomb && key_is(e_[h], ip))
+            return &e_[h];
     }
     return nullptr;
 }
 
-NeighTable::Want NeighTable::want(uint32_t ip, uint64_t now)
+// A free (empty or removed) slot takes @ip: no valid MAC yet. The MAC word
+// and the key are written before the new generation is published, so a
+// reader that finds the tag finds the whole key and no stale MAC.
+void NeighTable::claim(Entry& e, const Addr& ip)
 {
-    if (ip == kEmpty || ip == kTomb)
+    e.mac.store(0, std::memory_order_relaxed);
+    for (int i = 0; i < 4; i++)
+        e.key[i].store(ip.w[i], std::memory_order_relaxed);
+    e.key[4].store(ip.v6, std::memory_order_relaxed);
+    e.expires = 0;
+    e.permanent = false;
+    e.asked = false;
+    e.tag.store(gen_++, std::memory_order_release);
+    used_++;
+}
+
+NeighTable::Want NeighTable::want(const Addr& ip, uint64_t now)
+{
+    if (never(ip))
         return Want::Full;  // never a next hop
     std::lock_guard<std::mutex> lk(wmu_);
     Entry* fr;
@@ -455,17 +733,10 @@ NeighTable::Want NeighTable::want(uint32_t ip, uint64_t now)
     if (!e) {
         if (!fr)
             return Want::Full;
-        // A new pending entry: no valid MAC yet. The MAC word is cleared
-        // before the key is stored, so a reader that finds the key finds
-        // no stale MAC of a removed entry.
-        fr->mac.store(0, std::memory_order_release);
-        fr->expires = 0;
-        fr->permanent = false;
+        claim(*fr, ip);
         fr->asked = true;
         fr->asked_at = now;
         fr->wanted_at = now;
-        fr->ip.store(ip, std::memory_order_release);
-        used_++;
         return Want::Send;
     }
     e->wanted_at = now;
@@ -481,9 +752,9 @@ NeighTable::Want NeighTable::want(uint32_t ip, uint64_t now)
     return Want::Send;
 }
 
-NeighTable::Learn NeighTable::learn(uint32_t ip, const Mac& mac, uint64_t now)
+NeighTable::Learn NeighTable::learn(const Addr& ip, const Mac& mac, uint64_t now)
 {
-    if (ip == kEmpty || ip == kTomb)
+    if (never(ip))
         return Learn::Unsolicited;
     std::lock_guard<std::mutex> lk(wmu_);
     Entry* fr;
@@ -505,8 +776,7 @@ unsigned NeighTable::expire(uint64_t now)
     unsigned n = 0;
     for (unsigned h = 0; h < size_; h++) {
         Entry& e = e_[h];
-        uint32_t ip = e.ip.load(std::memory_order_relaxed);
-        if (ip == kEmpty || ip == kTomb || e.permanent)
+        if (e.tag.load(std::memory_order_relaxed) < 2 || e.permanent)
             continue;
         uint64_t mac = e.mac.load(std::memory_order_relaxed);
         if ((mac & kValid) && now >= e.expires) {
@@ -515,11 +785,13 @@ unsigned NeighTable::expire(uint64_t now)
             n++;
         }
         if (!(mac & kValid) && now - e.wanted_at >= kForgetMs) {
-            // Removed: the slot is free again. The key goes first, so a
-            // reader that read the old key and then a later MAC sees the
-            // key changed on its second look (get()).
-            e.ip.store(kTomb, std::memory_order_release);
-            e.mac.store(0, std::memory_order_release);
+            // Removed: the slot is free again. The tag goes first (and a
+            // release fence orders it before anything written to the slot
+            // later), so a reader that read the old tag and then a later
+            // key or MAC sees the tag changed on its second look (get()).
+            e.tag.store(kTomb, std::memory_order_relaxed);
+            std::atomic_thread_fence(std::memory_order_release);
+            e.mac.store(0, std::memory_order_relaxed);
             e.asked = false;
             used_--;
         }
@@ -527,9 +799,9 @@ unsigned NeighTable::expire(uint64_t now)
     return n;
 }
 
-bool NeighTable::set(uint32_t ip, const Mac& mac)
+bool NeighTable::set(const Addr& ip, const Mac& mac)
 {
-    if (ip == kEmpty || ip == kTomb)
+    if (never(ip))
         return false;
     std::lock_guard<std::mutex> lk(wmu_);
     Entry* fr;
@@ -537,40 +809,40 @@ bool NeighTable::set(uint32_t ip, const Mac& mac)
     if (!e) {
         if (!fr)
             return false;
+        claim(*fr, ip);
         e = fr;
-        e->mac.store(0, std::memory_order_release);
-        e->ip.store(ip, std::memory_order_release);
-        used_++;
     }
     e->permanent = true;
     e->asked = false;
-    // Publish the MAC after the key: a reader that finds the key and a
-    // valid bit finds the whole MAC.
     e->mac.store(kValid | mac_word(mac), std::memory_order_release);
     return true;
 }
 
-bool NeighTable::get(uint32_t ip, Mac& mac) const
+bool NeighTable::get(const Addr& ip, Mac& mac) const
 {
-    if (ip == kEmpty || ip == kTomb)
+    if (never(ip))
         return false;
-    const Entry* e = find(ip);
+    uint64_t tag;
+    const Entry* e = find(ip, tag);
     if (!e)
         return false;
     uint64_t v = e->mac.load(std::memory_order_acquire);
     // The slot may have been removed and reused between the key and the
-    // MAC: the MAC counts only if the key is still ours.
-    if (!(v & kValid) || e->ip.load(std::memory_order_acquire) != ip)
+    // MAC: the MAC counts only if the tag is still the one the key was
+    // read under.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (!(v & kValid) || e->tag.load(std::memory_order_relaxed) != tag)
         return false;
     for (int i = 0; i < 6; i++)
         mac[i] = static_cast<uint8_t>(v >> (8 * (5 - i)));
     return true;
 }
 
-NeighTable::State NeighTable::state(uint32_t ip) const
+NeighTable::State NeighTable::state(const Addr& ip) const
 {
     std::lock_guard<std::mutex> lk(wmu_);
-    const Entry* e = find(ip);
+    uint64_t tag;
+    const Entry* e = find(ip, tag);
     if (!e)
         return State::None;
     if (e->permanent)

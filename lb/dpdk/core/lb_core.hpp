@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The DPDK LB's packet logic, free of DPDK: parse Ethernet/802.1Q/IPv4/TCP
-// from a byte buffer, decide per service (docs/PROTOCOL.md 3.2), rewrite in
+// The DPDK LB's packet logic, free of DPDK: parse Ethernet/802.1Q,
+// IPv4 or IPv6 (extension headers walked with a bound), TCP from a byte
+// buffer, decide per service (docs/PROTOCOL.md 3.2), rewrite in
 // place. The app, the unit tests and fuzzers all drive this one function:
 // process(). Flow hash, tables and picks are the shared model
 // (include/crab/crab_lb_model.h), checksums crab_csum.h.
@@ -15,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "crab/common.hpp"
+
 extern "C" {
 #include <crab/crab_csum.h>
 #include <crab/crab_lb.h>
@@ -24,7 +27,42 @@ extern "C" {
 
 namespace crab::lbd {
 
+using crab::to_string;
 using Mac = std::array<uint8_t, 6>;
+
+// An IPv4 or IPv6 address as the shared model takes it: four host-order
+// words, most significant first; an IPv4 address is { 0, 0, 0, a } with
+// v6 false. Ordered by family, then address. An IPv4 address in host order
+// converts implicitly (the IPv4 code and its tests use plain words).
+struct Addr {
+    bool v6 = false;
+    std::array<uint32_t, 4> w{};
+
+    constexpr Addr() = default;
+    constexpr Addr(uint32_t v4) : w{0, 0, 0, v4} {}  // NOLINT: IPv4, host order
+    Addr(Ipv4 a) : Addr(a.addr) {}                     // NOLINT
+    // 16 bytes in network order (a packet's field).
+    static Addr from6(const uint8_t* p);
+    void put6(uint8_t* p) const;
+    uint32_t v4() const { return w[3]; }
+    bool is_zero() const { return !w[0] && !w[1] && !w[2] && !w[3]; }
+    auto operator<=>(const Addr&) const = default;
+};
+
+std::string to_string(const Addr& a);
+
+// A service's address: VIP and port, either family.
+struct ServiceAddr {
+    Addr ip;
+    uint16_t port = 0;
+
+    ServiceAddr() = default;
+    ServiceAddr(Addr a, uint16_t p) : ip(a), port(p) {}
+    ServiceAddr(const Endpoint& e) : ip(e.ip), port(e.port) {}  // NOLINT: IPv4
+    auto operator<=>(const ServiceAddr&) const = default;
+};
+
+std::string to_string(const ServiceAddr& e);
 
 // What the caller does with the frame after process().
 enum class Verdict : uint8_t {
@@ -33,12 +71,18 @@ enum class Verdict : uint8_t {
     Pass,  // not ours: the host stack's business (untouched)
 };
 
+// IPv6 extension headers (hop-by-hop, routing, destination options) the
+// walk passes before TCP; a packet to a VIP with more is dropped
+// (ext_hdr_limit).
+constexpr unsigned kMaxExtHdrs = 8;
+
 // Global (not per-service) counters.
 #define CRAB_LBD_GCOUNTERS(X)                                             \
     X(RX, "rx", "frames seen by the core")                                \
     X(PASS, "pass", "frames passed to the host stack")                    \
-    X(BAD_L3, "bad_l3", "truncated or bogus IPv4/TCP headers to a VIP")   \
-    X(NO_NEIGH, "no_neigh", "backend MAC unknown (ARP pending)")
+    X(BAD_L3, "bad_l3", "truncated or bogus IPv4/IPv6/TCP headers to a VIP") \
+    X(EXT_HDR_LIMIT, "ext_hdr_limit", "IPv6 packets to a VIP with more extension headers than the walk takes") \
+    X(NO_NEIGH, "no_neigh", "backend MAC unknown (ARP/NDP pending)")
 
 #define CRAB_LBD_G_ENUM(e, n, h) G_##e,
 enum GCounter { CRAB_LBD_GCOUNTERS(CRAB_LBD_G_ENUM) G_MAX };
@@ -56,7 +100,7 @@ struct Counter {
 };
 
 struct Backend {
-    uint32_t dip = 0;  // host order
+    Addr dip;  // the service's family
     uint16_t slot = 0;  // stable index of its per-backend counter in the service
     uint16_t weight = 1;
     uint8_t state = CRAB_BACKEND_ACTIVE;
@@ -68,7 +112,7 @@ struct Backend {
 // tables are derived from `backends` by build() (the shared model; they
 // hold indices into `backends`), so counts always match.
 struct Service {
-    uint32_t vip = 0;  // host order
+    Addr vip;
     uint16_t port = 0;
     uint8_t policy = CRAB_POLICY_RR;
     uint8_t legacy = CRAB_LEGACY_DROP;
@@ -82,33 +126,40 @@ struct Service {
 // Snapshot of all services: immutable, swapped as a whole.
 struct Table {
     std::vector<Service> services;  // sorted by (vip, port)
-    std::vector<uint32_t> vips;     // sorted unique VIPs
+    std::vector<Addr> vips;         // sorted unique VIPs
 
-    const Service* find(uint32_t vip, uint16_t port) const;
-    bool is_vip(uint32_t vip) const;
-    const Service* first_of_vip(uint32_t vip) const;
+    const Service* find(const Addr& vip, uint16_t port) const;
+    bool is_vip(const Addr& vip) const;
+    const Service* first_of_vip(const Addr& vip) const;
     void index();  // sort and fill vips
 };
 
-// Neighbour table: IPv4 next hop -> MAC (the backends without a configured
-// MAC), IPv4/ARP only. Read lock-free by every worker (get()); written
-// under a mutex (ARP is not the fast path) by the worker that sends the
-// requests (want(), expire()) and by whichever worker receives a reply
-// (learn()). A reader never sees half a MAC: the MAC and its valid bit are
-// one 64-bit word, and the key is read again after it.
+// Neighbour table: next hop (IPv4 or IPv6) -> MAC, for the backends
+// without a configured MAC; ARP resolves IPv4 next hops, Neighbour
+// Discovery IPv6 ones, into the one table. Read lock-free by every worker
+// (get()); written under a mutex (neighbour resolution is not the fast
+// path) by the worker that sends the requests (want(), expire()) and by
+// whichever worker receives a reply (learn()). A reader never sees half a
+// MAC or a half-written key: the MAC and its valid bit are one 64-bit word,
+// and an entry's tag (empty, removed, or a generation that changes
+// whenever the slot gets a new key) is read before and again after the key
+// and the MAC.
 //
 // Learning is solicited only: an entry is created when the LB wants a next
-// hop and asks for it (want() says when to send a request), and learn()
-// accepts a reply only for an entry with a request outstanding (asked at
-// most kAnswerMs ago), once. Replies nobody asked for, gratuitous ARP and
-// requests never create or change an entry (the caller counts them).
+// hop and asks for it (want() says when to send a request or solicitation),
+// and learn() accepts a reply (an ARP reply, a solicited Neighbour
+// Advertisement) only for an entry with a request outstanding (asked at
+// most kAnswerMs ago), once. Replies nobody asked for, gratuitous ARP,
+// unsolicited advertisements and requests never create or change an entry
+// (the caller counts them).
 // Entries age: a learned MAC is valid for the lifetime; within the last
 // refresh_ms() of it want() asks again (at most once a second), a reply
 // re-arms it; expire() invalidates what was not refreshed in time (its
 // packets are then dropped and counted until a reply comes) and removes
 // entries nobody has wanted for kForgetMs once invalid. A full table
 // refuses a new next hop (want() returns Full): no live entry is ever
-// replaced. Time is the caller's clock in milliseconds.
+// replaced. Time is the caller's clock in milliseconds. The unspecified
+// address, IPv4 broadcast and IPv6 multicast are never next hops.
 class NeighTable {
 public:
     static constexpr unsigned kDefaultSize = 1024;
@@ -129,7 +180,7 @@ public:
         Wait,      // a request went out less than kRetryMs ago
         Full,      // no entry and no free slot: cannot be resolved
     };
-    Want want(uint32_t ip, uint64_t now);
+    Want want(const Addr& ip, uint64_t now);
 
     enum class Learn : uint8_t {
         Learned,      // the first MAC of a pending entry, or one after expiry
@@ -137,43 +188,51 @@ public:
         Changed,      // a solicited reply with another MAC
         Unsolicited,  // no request outstanding for @ip: ignored
     };
-    Learn learn(uint32_t ip, const Mac& mac, uint64_t now);
+    Learn learn(const Addr& ip, const Mac& mac, uint64_t now);
 
     // Invalidates entries whose lifetime ended, removes invalid ones not
     // wanted for kForgetMs; returns how many were invalidated.
     unsigned expire(uint64_t now);
 
-    // A configured entry: never aged, never changed by ARP. False if full.
-    bool set(uint32_t ip, const Mac& mac);
+    // A configured entry: never aged, never changed by ARP/NDP. False if full.
+    bool set(const Addr& ip, const Mac& mac);
 
     // Data path: the MAC of a valid entry.
-    bool get(uint32_t ip, Mac& mac) const;
+    bool get(const Addr& ip, Mac& mac) const;
 
     enum class State : uint8_t { None, Pending, Reachable, Expired, Permanent };
-    State state(uint32_t ip) const;
+    State state(const Addr& ip) const;
     unsigned used() const;  // entries (any state)
     unsigned capacity() const { return size_; }
     uint64_t lifetime_ms() const { return lifetime_; }
     uint64_t refresh_ms() const { return std::min<uint64_t>(lifetime_ / 2, 5000); }
 
+    // Never a next hop: unspecified, IPv4 broadcast, IPv6 multicast.
+    static bool never(const Addr& ip);
+
 private:
-    static constexpr uint32_t kEmpty = 0;
-    static constexpr uint32_t kTomb = 0xffffffffu;  // removed: probes go on past it
+    static constexpr uint64_t kEmpty = 0;
+    static constexpr uint64_t kTomb = 1;  // removed: probes go on past it
     static constexpr uint64_t kValid = 1ULL << 63;
     struct Entry {
-        std::atomic<uint32_t> ip{kEmpty};  // read by the data path
-        std::atomic<uint64_t> mac{0};      // bit 63 = valid
+        // kEmpty, kTomb, or the generation of the key (>= 2).
+        std::atomic<uint64_t> tag{kEmpty};
+        std::array<std::atomic<uint32_t>, 5> key{};  // the address's words, then v6
+        std::atomic<uint64_t> mac{0};                // bit 63 = valid
         // Under wmu_ only:
         uint64_t expires = 0, asked_at = 0, wanted_at = 0;
         bool asked = false, permanent = false;
     };
-    Entry* find(uint32_t ip, Entry** free_slot);  // under wmu_
-    const Entry* find(uint32_t ip) const;
-    unsigned home(uint32_t ip) const;
+    Entry* find(const Addr& ip, Entry** free_slot);  // under wmu_
+    const Entry* find(const Addr& ip, uint64_t& tag) const;
+    static bool key_is(const Entry& e, const Addr& ip);
+    void claim(Entry& e, const Addr& ip);  // under wmu_: a free slot gets @ip
+    unsigned home(const Addr& ip) const;
 
     std::unique_ptr<Entry[]> e_;
     unsigned size_;
     unsigned used_ = 0;
+    uint64_t gen_ = 2;
     uint64_t lifetime_;
     mutable std::mutex wmu_;
 };
@@ -196,7 +255,7 @@ struct alignas(64) LcoreState {
 };
 
 // A frame in a buffer with `headroom` writable bytes before `data` (an
-// insert moves the headers 8 bytes to the front).
+// insert moves the headers 8 (IPv4) or 20 (IPv6) bytes to the front).
 struct Frame {
     uint8_t* data;
     uint32_t len;
