@@ -56,11 +56,40 @@
 
 #define CRAB_XDP_NO_BACKEND	CRAB_LB_NONE	/* empty Maglev / ring slot */
 
+/*
+ * IPv6 (docs/PROTOCOL.md 2, 3.2): a SYN to an IPv6 VIP is handled as an
+ * IPv4 one, with the 18/20-byte option of the segment's family. The data
+ * path walks at most CRAB_XDP_IPV6_EXT_MAX extension headers (hop-by-hop,
+ * routing, destination options) before the TCP header; a fragment header
+ * (any fragment) to a VIP is dropped and counted (fragment), a longer chain
+ * to a VIP is dropped and counted (ipv6_ext_limit). Insert mode grows the
+ * packet by 20 bytes (payload length, doff and MTU checked: no_room). The
+ * hop limit is left as it is, like the IPv4 TTL: the LB forwards at L2.
+ */
+#define CRAB_XDP_IPV6_EXT_MAX	8
+
+/*
+ * Address families. One map serves both: a key carries its family and a
+ * 16-byte address, an IPv4 address in its first word (network order) and
+ * the other three words zero. A service is one family (its VIP's), its
+ * backends too.
+ */
+#define CRAB_XDP_AF_INET	4
+#define CRAB_XDP_AF_INET6	6
+
 /* crab_services key: VIP and port in network byte order, TCP only. */
 struct crab_xdp_svc_key {
-	__be32 vip;
+	__be32 vip[4];	/* IPv4: vip[0], vip[1..3] zero */
 	__be16 port;
-	__u16 pad;	/* must be 0 */
+	__u8 family;	/* CRAB_XDP_AF_INET or CRAB_XDP_AF_INET6 */
+	__u8 pad;	/* must be 0 */
+};
+
+/* crab_vips key: a VIP of either family, laid out as in the service key. */
+struct crab_xdp_vip_key {
+	__be32 vip[4];
+	__u8 family;
+	__u8 pad[3];	/* must be 0 */
 };
 
 /* crab_services value: 8 bytes, read by the data path with one load. */
@@ -72,8 +101,9 @@ struct crab_xdp_svc {
 	__u8 pad;
 };
 
-/* crab_vips: VIP (network order) -> number of services on it. Lets the
- * data path recognise a fragment for a VIP (no port to key on).
+/* crab_vips: VIP (struct crab_xdp_vip_key) -> number of services on it.
+ * Lets the data path recognise a fragment, a bogus header or (IPv6) a chain
+ * of extension headers too long to walk for a VIP (no port to key on).
  */
 struct crab_xdp_vip {
 	__u32 nsvc;
@@ -82,12 +112,13 @@ struct crab_xdp_vip {
 
 #define CRAB_XDP_BE_VALID	0x1	/* slot in use */
 #define CRAB_XDP_BE_HAS_MAC	0x2	/* static next-hop MAC override */
+#define CRAB_XDP_BE_IPV6	0x4	/* dip is IPv6 (the service's family) */
 
 /* One backend slot. Slots are stable across generations (per-backend
  * counters are keyed by slot), only the active list and tables change.
  */
 struct crab_xdp_backend {
-	__be32 dip;
+	__be32 dip[4];	/* IPv4: dip[0], dip[1..3] zero */
 	__u8 mac[6];	/* next hop override when CRAB_XDP_BE_HAS_MAC */
 	__u8 flags;	/* CRAB_XDP_BE_* */
 	__u8 state;	/* enum crab_backend_state */
@@ -131,12 +162,14 @@ struct crab_xdp_gen {
 	X(MAC_NOT_OURS, "mac_not_ours",					\
 	  "frames to another MAC, broadcast or multicast: passed, not balanced") \
 	X(IP_VERSION_BAD, "ip_version_bad",				\
-	  "IPv4 ethertype but IP version not 4: passed unparsed (the stack drops it)") \
+	  "IPv4/IPv6 ethertype but IP version not 4/6: passed unparsed (the stack drops it)") \
 	X(VLAN_PASS, "vlan_pass",					\
 	  "tagged frames with no static next hop (cannot be sent on their VLAN): passed") \
 	X(NH_MAC_BAD, "nh_mac_bad", "static next-hop MAC multicast or zero: dropped") \
 	X(TX_PORT_PASS, "tx_port_pass",					\
-	  "next hop on a device the LB is not attached to (e.g. a VLAN device): passed")
+	  "next hop on a device the LB is not attached to (e.g. a VLAN device): passed") \
+	X(EXT_LIMIT, "ipv6_ext_limit",					\
+	  "IPv6 packets to a VIP with more extension headers than walked: dropped")
 
 #define CRAB_XDP_G_ENUM(e, n, h) CRAB_XDP_G_##e,
 enum crab_xdp_global_counter {

@@ -8,6 +8,8 @@
  *   - SYN without it: per service drop / insert (grow by 8 bytes) / hash (DSR);
  *   - other TCP to the VIP: hash mode -> Maglev DSR, else drop;
  *   - fragments to a VIP: drop.
+ * IPv6 the same way (the 18/20-byte option, 20 bytes grown by insert), after
+ * a bounded walk of the extension headers (crab_xdp.h: IPv6).
  * Everything else is XDP_PASS, untouched: frames not addressed to the
  * device's MAC (another host's, broadcast, multicast), frames whose IPv4
  * header is not version 4, and frames this program cannot send itself (a
@@ -24,6 +26,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -35,6 +38,11 @@
 #include <crab/crab_xdp.h>
 
 #define AF_INET		2
+#define AF_INET6	10
+#define NEXTHDR_HOP_	0
+#define NEXTHDR_ROUTING_ 43
+#define NEXTHDR_FRAGMENT_ 44
+#define NEXTHDR_DEST_	60
 #define ETH_P_8021Q_	0x8100
 #define IP_MF_		0x2000
 #define IP_OFFMASK_	0x1fff
@@ -66,7 +74,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CRAB_MAX_SERVICES);
-	__type(key, __be32);
+	__type(key, struct crab_xdp_vip_key);
 	__type(value, struct crab_xdp_vip);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } crab_vips SEC(".maps");
@@ -119,6 +127,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } crab_glob_cnt SEC(".maps");
 
+/* Scratch space for the headers insert mode moves (too large for the
+ * stack next to everything else). Not pinned: nothing outside reads it.
+ */
+struct hdr_copy {
+	__u8 b[HDR_COPY_MAX];
+	__u8 opt[TCPOLEN_CRAB6_ALIGNED];	/* the IPv6 option insert writes */
+	__u8 tcp12[8];	/* IPv6 insert: TCP header bytes 12..19 */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hdr_copy);
+} crab_hdr_copy SEC(".maps");
+
 /* What the parser learnt; offsets are from the start of the frame. */
 struct pkt {
 	__u32 l3off;
@@ -128,9 +152,12 @@ struct pkt {
 	__be32 daddr;
 	__be16 sport;
 	__be16 dport;
-	__u16 tot_len;	/* host order */
+	__u16 tot_len;	/* host order: the IP packet (IPv6: header + payload) */
 	__u8 syn_only;	/* SYN set, ACK clear */
 	__u8 vlan;	/* the frame carries an 802.1Q tag */
+	__u8 v6;	/* IPv6: the addresses are saddr6/daddr6 */
+	__be32 saddr6[4];
+	__be32 daddr6[4];
 };
 
 /* Where xmit() sends a frame; decided before the frame is rewritten. */
@@ -268,7 +295,10 @@ hash_backend(const struct crab_xdp_gen *g, const struct pkt *p, int syn,
 {
 	__u8 id;
 
-	id = crab_lb_pick_flow(&g->t, p->saddr, p->daddr, p->sport, p->dport, syn);
+	if (p->v6)
+		id = crab_lb_pick_flow6(&g->t, p->saddr6, p->daddr6, p->sport, p->dport, syn);
+	else
+		id = crab_lb_pick_flow(&g->t, p->saddr, p->daddr, p->sport, p->dport, syn);
 	if (id == CRAB_LB_DRAINING) {
 		*draining = 1;
 		return NULL;
@@ -283,10 +313,18 @@ hash_backend(const struct crab_xdp_gen *g, const struct pkt *p, int syn,
  * (docs/PROTOCOL.md 3.2). @dsr: daddr stays the VIP, so the stack could not
  * forward the frame; a missing neighbour is then a drop.
  */
-static __always_inline int route(struct xdp_md *ctx, const struct pkt *p,
-				 const struct crab_xdp_backend *be, __u32 svc_id,
-				 __u32 grow, int dsr, struct nexthop *nh)
+#define ROUTE_HOW(svc_id, grow, dsr)	((svc_id) | ((grow) << 16) | ((dsr) << 24))
+
+static __noinline int route(struct xdp_md *ctx, const struct pkt *p,
+			    const struct crab_xdp_backend *be, struct nexthop *nh,
+			    __u32 how)
 {
+	/* A subprogram (its lookup structure stays off the main frame, which
+	 * the IPv6 paths fill): five arguments at most, so the service id,
+	 * the growth and the DSR flag come packed by ROUTE_HOW().
+	 */
+	__u32 svc_id = how & 0xffff, grow = (how >> 16) & 0xff;
+	int dsr = how >> 24;
 	struct bpf_fib_lookup fib = {};
 	__u32 mtu_len = p->tot_len;
 	int rc, i;
@@ -331,11 +369,17 @@ static __always_inline int route(struct xdp_md *ctx, const struct pkt *p,
 		return XDP_PASS;
 	}
 
-	fib.family = AF_INET;
 	fib.l4_protocol = IPPROTO_TCP;
 	fib.tot_len = p->tot_len + grow;
-	fib.ipv4_src = p->saddr;
-	fib.ipv4_dst = be->dip;
+	if (p->v6) {
+		fib.family = AF_INET6;
+		__builtin_memcpy(fib.ipv6_src, p->saddr6, 16);
+		__builtin_memcpy(fib.ipv6_dst, be->dip, 16);
+	} else {
+		fib.family = AF_INET;
+		fib.ipv4_src = p->saddr;
+		fib.ipv4_dst = be->dip[0];
+	}
 	fib.ifindex = ctx->ingress_ifindex;
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
@@ -452,8 +496,10 @@ static __always_inline int rewrite_redirect(struct xdp_md *ctx, const struct pkt
 static __always_inline int rewrite_insert(struct xdp_md *ctx, const struct pkt *p,
 					  __be32 dip, const struct crab_opt_cfg *cfg)
 {
-	__u8 hdr[HDR_COPY_MAX];
 	__u8 opt[TCPOLEN_CRAB_ALIGNED];
+	struct hdr_copy *hc;
+	__u32 zero = 0;
+	__u8 *hdr;
 	void *data, *data_end;
 	struct iphdr *iph;
 	struct tcphdr *th;
@@ -465,6 +511,16 @@ static __always_inline int rewrite_insert(struct xdp_md *ctx, const struct pkt *
 	if (len < sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct tcphdr) ||
 	    len > HDR_COPY_MAX)
 		return -1;
+	hc = bpf_map_lookup_elem(&crab_hdr_copy, &zero);
+	if (!hc)
+		return -1;
+	hdr = hc->b;
+	/* 1..HDR_COPY_MAX as the verifier sees it (the check above is
+	 * folded into 64-bit arithmetic it cannot follow); same value.
+	 */
+	len -= 1;
+	OPAQUE(len);
+	len = (len & (HDR_COPY_MAX - 1)) + 1;
 	if (bpf_xdp_load_bytes(ctx, 0, hdr, len))
 		return -1;
 	if (bpf_xdp_adjust_head(ctx, -(int)TCPOLEN_CRAB_ALIGNED))
@@ -511,6 +567,227 @@ static __always_inline int rewrite_insert(struct xdp_md *ctx, const struct pkt *
 }
 
 /*
+ * IPv6 capable SYN: daddr := DIP; the option's 16-byte address (at TCP
+ * header offset @aoff) := VIP. No IP header checksum; the TCP checksum
+ * (the pseudo-header has daddr) is fixed incrementally. Offsets may lie
+ * past extension headers: all through bpf_xdp_load/store_bytes().
+ */
+static __noinline int rewrite_redirect6(struct xdp_md *ctx, const struct pkt *p,
+					     const __be32 *dip, __u32 aoff)
+{
+	const __u8 *vip = (const __u8 *)p->daddr6;
+	__u8 old[16];
+	__u16 check;
+	__u32 acc, i;
+
+	if (bpf_xdp_load_bytes(ctx, p->thoff + aoff, old, sizeof(old)) ||
+	    bpf_xdp_load_bytes(ctx, p->thoff + 16, &check, sizeof(check)))
+		return -1;
+	acc = crab_csum_start(check);
+	for (i = 0; i < 4; i++)
+		acc = csum_sub_add32(acc, p->daddr6[i], dip[i]);
+	for (i = 0; i < 16; i++)
+		acc = csum_sub_add(acc, byte_word(old[i], aoff + i),
+				   byte_word(vip[i], aoff + i));
+	check = crab_csum_finish(acc);
+	if (bpf_xdp_store_bytes(ctx, p->thoff + aoff, (void *)p->daddr6, 16) ||
+	    bpf_xdp_store_bytes(ctx, p->thoff + 16, &check, sizeof(check)) ||
+	    bpf_xdp_store_bytes(ctx, p->l3off + offsetof(struct ipv6hdr, daddr), (void *)dip, 16))
+		return -1;
+	return 0;
+}
+
+/*
+ * IPv6 legacy SYN, insert mode: as rewrite_insert() with the 20-byte
+ * option: everything up to the end of the fixed TCP header (extension
+ * headers included, at most HDR_COPY_MAX bytes: the caller checked) moves
+ * 20 bytes forward, the option follows the fixed header; payload_len += 20,
+ * doff += 5, daddr := DIP, TCP checksum incremental.
+ */
+static __noinline int insert6_grow(struct xdp_md *ctx, const struct pkt *p,
+				   const struct crab_opt_cfg *cfg)
+{
+	struct hdr_copy *hc;
+	__u32 zero = 0;
+	__u32 len = p->thoff + sizeof(struct tcphdr);
+
+	if (len < sizeof(struct ethhdr) + sizeof(struct ipv6hdr) + sizeof(struct tcphdr) ||
+	    len > HDR_COPY_MAX)
+		return -1;
+	hc = bpf_map_lookup_elem(&crab_hdr_copy, &zero);
+	if (!hc)
+		return -1;
+	/* 1..HDR_COPY_MAX as the verifier sees it (the check above is
+	 * folded into 64-bit arithmetic it cannot follow); same value.
+	 */
+	len -= 1;
+	OPAQUE(len);
+	len = (len & (HDR_COPY_MAX - 1)) + 1;
+	if (bpf_xdp_load_bytes(ctx, 0, hc->b, len))
+		return -1;
+	if (bpf_xdp_adjust_head(ctx, -(int)TCPOLEN_CRAB6_ALIGNED))
+		return -1;
+	if (bpf_xdp_store_bytes(ctx, 0, hc->b, len))
+		return -1;
+	crab_opt_write6(hc->opt, cfg, (const __u8 *)p->daddr6);
+	if (bpf_xdp_store_bytes(ctx, len, hc->opt, TCPOLEN_CRAB6_ALIGNED))
+		return -1;
+	return 0;
+}
+
+/* The fields insert6_grow() leaves to fix, at the offsets they had. */
+static __noinline int insert6_fix(struct xdp_md *ctx, const struct pkt *p,
+				  const __be32 *dip)
+{
+	__u32 zero = 0, acc, i;
+	struct hdr_copy *hc;
+	__u16 *w, neww;
+
+	hc = bpf_map_lookup_elem(&crab_hdr_copy, &zero);
+	if (!hc)
+		return -1;
+	/* TCP bytes 12..19: doff word, window, checksum, urgent pointer. */
+	if (bpf_xdp_load_bytes(ctx, p->thoff + 12, hc->tcp12, sizeof(hc->tcp12)))
+		return -1;
+	w = (__u16 *)hc->tcp12;
+	neww = w[0];
+	((__u8 *)&neww)[0] = (__u8)(((p->doff + 5) << 4) | (hc->tcp12[0] & 0x0f));
+	acc = crab_csum_start(w[2]);
+	acc = csum_sub_add(acc, bpf_htons(p->tot_len - (p->thoff - p->l3off)),
+			   bpf_htons(p->tot_len - (p->thoff - p->l3off) + TCPOLEN_CRAB6_ALIGNED));
+#pragma clang loop unroll(disable)
+	for (i = 0; i < 4; i++)
+		acc = csum_sub_add32(acc, p->daddr6[i], dip[i]);
+	acc = csum_sub_add(acc, w[0], neww);
+#pragma clang loop unroll(disable)
+	for (i = 0; i < TCPOLEN_CRAB6_ALIGNED / 2; i++)
+		acc = crab_csum_add16(acc, ((__u16 *)hc->opt)[i]);
+	w[0] = neww;
+	w[2] = crab_csum_finish(acc);
+	w[3] = bpf_htons(p->tot_len - sizeof(struct ipv6hdr) + TCPOLEN_CRAB6_ALIGNED);
+	if (bpf_xdp_store_bytes(ctx, p->thoff + 12, hc->tcp12, 6) ||
+	    bpf_xdp_store_bytes(ctx, p->l3off + offsetof(struct ipv6hdr, payload_len), &w[3], 2) ||
+	    bpf_xdp_store_bytes(ctx, p->l3off + offsetof(struct ipv6hdr, daddr), (void *)dip, 16))
+		return -1;
+	return 0;
+}
+
+/* Two subprograms: each frame stays small next to the main one. */
+static __always_inline int rewrite_insert6(struct xdp_md *ctx, const struct pkt *p,
+					   const __be32 *dip, const struct crab_opt_cfg *cfg)
+{
+	if (insert6_grow(ctx, p, cfg))
+		return -1;
+	return insert6_fix(ctx, p, dip);
+}
+
+/* What parse6() made of an IPv6 packet. */
+enum {
+	P6_OK,		/* a TCP segment, p filled in */
+	P6_PASS,	/* not ours whatever the address (not TCP, ...) */
+	P6_FRAG,	/* a fragment header: ours to drop if to a VIP */
+	P6_BOGUS,	/* truncated or inconsistent: idem */
+	P6_EXT_LIMIT,	/* more extension headers than walked: idem */
+};
+
+/*
+ * Parse the IPv6 packet at p->l3off: header, at most CRAB_XDP_IPV6_EXT_MAX
+ * extension headers (hop-by-hop, routing, destination options), the fixed
+ * TCP header. p->daddr6 is set whenever the result is not P6_PASS.
+ */
+static __noinline int parse6(struct xdp_md *ctx, struct pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ipv6hdr ip6;
+	struct tcphdr th;
+	__u32 off, end, i;
+	__u8 nh, eh[4];
+
+	if (bpf_xdp_load_bytes(ctx, p->l3off, &ip6, sizeof(ip6)))
+		return P6_PASS;	/* shorter than an IPv6 header: no address */
+	if (ip6.version != 6) {
+		glob_cnt(CRAB_XDP_G_IP_VERSION_BAD);
+		return P6_PASS;
+	}
+	__builtin_memcpy(p->saddr6, &ip6.saddr, 16);
+	__builtin_memcpy(p->daddr6, &ip6.daddr, 16);
+	p->v6 = 1;
+	p->tot_len = sizeof(ip6) + bpf_ntohs(ip6.payload_len);
+	end = p->l3off + p->tot_len;
+	/* A jumbogram (payload_len 0) or a packet longer than the frame. */
+	if (!ip6.payload_len || end > (__u32)(data_end - data))
+		return P6_BOGUS;
+	nh = ip6.nexthdr;
+	off = p->l3off + sizeof(ip6);
+	for (i = 0; i < CRAB_XDP_IPV6_EXT_MAX; i++) {
+		if (nh == IPPROTO_TCP)
+			break;
+		if (nh == NEXTHDR_FRAGMENT_)
+			return P6_FRAG;
+		if (nh != NEXTHDR_HOP_ && nh != NEXTHDR_ROUTING_ && nh != NEXTHDR_DEST_)
+			return P6_PASS;	/* ICMPv6 (NDP), UDP, ESP, no next header ... */
+		if (off + 8 > end || bpf_xdp_load_bytes(ctx, off, eh, sizeof(eh)))
+			return P6_BOGUS;
+		/* Segments left: the VIP is a hop on the way, not the end. */
+		if (nh == NEXTHDR_ROUTING_ && eh[3])
+			return P6_PASS;
+		nh = eh[0];
+		off += ((__u32)eh[1] + 1) * 8;
+	}
+	if (nh == NEXTHDR_FRAGMENT_)
+		return P6_FRAG;
+	if (nh != IPPROTO_TCP) {
+		if (nh == NEXTHDR_HOP_ || nh == NEXTHDR_ROUTING_ || nh == NEXTHDR_DEST_)
+			return P6_EXT_LIMIT;
+		return P6_PASS;
+	}
+	if (off + sizeof(th) > end || bpf_xdp_load_bytes(ctx, off, &th, sizeof(th)))
+		return P6_BOGUS;
+	p->thoff = off;
+	p->sport = th.source;
+	p->dport = th.dest;
+	p->doff = th.doff;
+	if (p->doff < 5 || p->doff * 4 > end - off)
+		return P6_BOGUS;
+	p->syn_only = th.syn && !th.ack;
+	return P6_OK;
+}
+
+/*
+ * The options of a SYN copied to a zeroed buffer and walked with the shared
+ * walk (crab_opt.h) of the segment's family: an IPv4-sized option in an
+ * IPv6 SYN is a wrong length (opt_bad_len), and the other way round.
+ * Returns the walk's status, or -1 when the options cannot be read;
+ * res[0] := the found option's offset in the options, res[1] := wrong
+ * length seen. A subprogram: the walk's buffer stays off the main frame.
+ */
+static __noinline int walk_options(struct xdp_md *ctx, const struct pkt *p,
+				   const struct crab_opt_cfg *cfg, __u32 *res)
+{
+	struct crab_opt_walk w = {};
+	__u32 optlen = p->doff * 4 - sizeof(struct tcphdr);
+	int st;
+
+	w.st.cfg = *cfg;
+	if (optlen > 0 && optlen <= CRAB_TCP_MAX_OPTLEN) {
+		/* 6.1's verifier does not learn "!= 0" from a JEQ: give it a
+		 * length of the form (x & 63) + 1, i.e. provably 1..64.
+		 */
+		__u32 n = optlen - 1;
+
+		OPAQUE(n);
+		n = (n & (CRAB_OPT_BUF_SIZE - 1)) + 1;
+		if (bpf_xdp_load_bytes(ctx, p->thoff + sizeof(struct tcphdr), w.opt, n))
+			return -1;
+	}
+	st = crab_opt_walk_bpf_fam(&w, optlen, &w.st.cfg, p->v6);
+	res[0] = w.st.res.off;
+	res[1] = w.st.res.bad_len;
+	return st;
+}
+
+/*
  * Consistent-hash DSR: only the L2 next hop changes. A new flow never
  * starts on a draining backend (crab_lb_model.h): such a SYN is dropped.
  */
@@ -532,7 +809,7 @@ static __always_inline int do_hash(struct xdp_md *ctx, const struct pkt *p,
 		svc_cnt(svc->id, CRAB_LB_CNT_NO_BACKEND);
 		return XDP_DROP;
 	}
-	if (route(ctx, p, be, svc->id, 0, 1, &nh) == XDP_DROP)
+	if (route(ctx, p, be, &nh, ROUTE_HOW(svc->id, 0, 1)) == XDP_DROP)
 		return XDP_DROP;
 	svc_cnt(svc->id, what);
 	be_cnt(svc->id, slot);
@@ -544,7 +821,10 @@ int crab_lb_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct crab_xdp_svc_key key = {};
+	union {
+		struct crab_xdp_svc_key s;
+		struct crab_xdp_vip_key v;	/* not_keyed: the VIP alone */
+	} k = {};
 	const struct crab_xdp_backend *be;
 	const struct crab_xdp_svc *svc;
 	const struct crab_xdp_gen *g;
@@ -554,14 +834,15 @@ int crab_lb_xdp(struct xdp_md *ctx)
 	} sv;
 	struct nexthop nh = {};
 	struct crab_xdp_vip *vip;
-	struct crab_opt_walk w = {};
+	struct crab_opt_cfg cfg;
+	__u32 wres[2] = {};
 	struct ethhdr *eth = data;
 	struct iphdr *iph;
 	struct tcphdr *th;
 	struct pkt p = {};
-	__u32 gkey, slot = 0, optlen, ihl;
+	__u32 gkey, slot = 0, optlen, ihl, grow;
 	__u16 proto;
-	int st;
+	int st, r6;
 
 	if ((void *)(eth + 1) > data_end)
 		goto pass;
@@ -587,6 +868,17 @@ int crab_lb_xdp(struct xdp_md *ctx)
 		proto = *inner;
 		p.l3off += 4;
 		p.vlan = 1;
+	}
+	if (proto == bpf_htons(ETH_P_IPV6)) {
+		r6 = parse6(ctx, &p);
+		if (r6 == P6_PASS)
+			goto pass;
+		if (r6 != P6_OK)
+			goto not_keyed6;
+		__builtin_memcpy(k.s.vip, p.daddr6, 16);
+		k.s.family = CRAB_XDP_AF_INET6;
+		k.s.port = p.dport;
+		goto keyed;
 	}
 	if (proto != bpf_htons(ETH_P_IP))
 		goto pass;
@@ -632,9 +924,11 @@ int crab_lb_xdp(struct xdp_md *ctx)
 		goto not_keyed;
 	p.syn_only = th->syn && !th->ack;
 
-	key.vip = p.daddr;
-	key.port = p.dport;
-	svc = bpf_map_lookup_elem(&crab_services, &key);
+	k.s.vip[0] = p.daddr;
+	k.s.family = CRAB_XDP_AF_INET;
+	k.s.port = p.dport;
+keyed:
+	svc = bpf_map_lookup_elem(&crab_services, &k.s);
 	if (!svc)
 		goto pass;
 	/*
@@ -658,23 +952,13 @@ int crab_lb_xdp(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 
-	/* SYN: copy the options to a zeroed buffer for the shared walk. */
-	optlen = p.doff * 4 - sizeof(*th);
-	w.st.cfg.kind = crab_opt_kind;
-	w.st.cfg.exid = crab_opt_exid;
-	if (optlen > 0 && optlen <= CRAB_TCP_MAX_OPTLEN) {
-		/* 6.1's verifier does not learn "!= 0" from a JEQ: give it a
-		 * length of the form (x & 63) + 1, i.e. provably 1..64.
-		 */
-		__u32 n = optlen - 1;
-
-		OPAQUE(n);
-		n = (n & (CRAB_OPT_BUF_SIZE - 1)) + 1;
-		if (bpf_xdp_load_bytes(ctx, p.thoff + sizeof(*th), w.opt, n))
-			goto truncated;
-	}
-	st = crab_opt_walk_bpf(&w, optlen, &w.st.cfg);
-	if (w.st.res.bad_len)
+	/* SYN: the shared option walk, of the segment's family. */
+	cfg.kind = crab_opt_kind;
+	cfg.exid = crab_opt_exid;
+	st = walk_options(ctx, &p, &cfg, wres);
+	if (st < 0)
+		goto truncated;
+	if (wres[1])
 		svc_cnt(svc->id, CRAB_LB_CNT_OPT_BAD_LEN);
 	if (st == CRAB_OPT_MALFORMED)
 		svc_cnt(svc->id, CRAB_LB_CNT_OPT_MALFORMED);
@@ -683,11 +967,11 @@ int crab_lb_xdp(struct xdp_md *ctx)
 		be = pick_backend(svc, g, &slot);
 		if (!be)
 			goto no_backend;
-		if (route(ctx, &p, be, svc->id, 0, 0, &nh) == XDP_DROP)
+		if (route(ctx, &p, be, &nh, ROUTE_HOW(svc->id, 0, 0)) == XDP_DROP)
 			return XDP_DROP;
-		if (rewrite_redirect(ctx, &p, be->dip,
-				     sizeof(*th) + w.st.res.off +
-				     crab_opt_addr_off(&w.st.cfg)))
+		optlen = sizeof(*th) + wres[0] + crab_opt_addr_off(&cfg);
+		if (p.v6 ? rewrite_redirect6(ctx, &p, be->dip, optlen) :
+			   rewrite_redirect(ctx, &p, be->dip[0], optlen))
 			goto adjust_fail;
 		svc_cnt(svc->id, CRAB_LB_CNT_SYN_REDIRECTED);
 		be_cnt(svc->id, slot);
@@ -697,7 +981,12 @@ int crab_lb_xdp(struct xdp_md *ctx)
 	/* A legacy SYN (a malformed walk counts as "no option"). */
 	switch (svc->legacy) {
 	case CRAB_LEGACY_INSERT:
-		if (p.doff + 2 > 15) {
+		/* IPv6: 20 bytes (doff + 5), and the headers it moves (extension
+		 * headers included) must fit the copy buffer.
+		 */
+		grow = p.v6 ? TCPOLEN_CRAB6_ALIGNED : TCPOLEN_CRAB_ALIGNED;
+		if (p.doff + grow / 4 > 15 ||
+		    p.thoff + sizeof(*th) > HDR_COPY_MAX) {
 			svc_cnt(svc->id, CRAB_LB_CNT_NO_ROOM);
 			return XDP_DROP;
 		}
@@ -705,9 +994,10 @@ int crab_lb_xdp(struct xdp_md *ctx)
 		if (!be)
 			goto no_backend;
 		/* Not grown past the egress MTU: refused, counted as no_room. */
-		if (route(ctx, &p, be, svc->id, TCPOLEN_CRAB_ALIGNED, 0, &nh) == XDP_DROP)
+		if (route(ctx, &p, be, &nh, ROUTE_HOW(svc->id, grow, 0)) == XDP_DROP)
 			return XDP_DROP;
-		if (rewrite_insert(ctx, &p, be->dip, &w.st.cfg))
+		if (p.v6 ? rewrite_insert6(ctx, &p, be->dip, &cfg) :
+			   rewrite_insert(ctx, &p, be->dip[0], &cfg))
 			goto adjust_fail;
 		svc_cnt(svc->id, CRAB_LB_CNT_SYN_INSERTED);
 		be_cnt(svc->id, slot);
@@ -733,11 +1023,31 @@ not_keyed:
 	iph = data + p.l3off;
 	if ((void *)(iph + 1) > data_end)
 		goto pass;
-	vip = bpf_map_lookup_elem(&crab_vips, &iph->daddr);
+	__builtin_memset(&k, 0, sizeof(k));
+	k.v.vip[0] = iph->daddr;
+	k.v.family = CRAB_XDP_AF_INET;
+	vip = bpf_map_lookup_elem(&crab_vips, &k.v);
 	if (!vip)
 		goto pass;
 	if (iph->frag_off & bpf_htons(IP_MF_ | IP_OFFMASK_)) {
 		svc_cnt(vip->svc_id, CRAB_LB_CNT_FRAGMENT);
+		return XDP_DROP;
+	}
+	goto truncated;	/* a bogus header to a VIP */
+not_keyed6:
+	/* The same for IPv6, and a chain of extension headers too long. */
+	__builtin_memset(&k, 0, sizeof(k));
+	__builtin_memcpy(k.v.vip, p.daddr6, 16);
+	k.v.family = CRAB_XDP_AF_INET6;
+	vip = bpf_map_lookup_elem(&crab_vips, &k.v);
+	if (!vip)
+		goto pass;
+	if (r6 == P6_FRAG) {
+		svc_cnt(vip->svc_id, CRAB_LB_CNT_FRAGMENT);
+		return XDP_DROP;
+	}
+	if (r6 == P6_EXT_LIMIT) {
+		glob_cnt(CRAB_XDP_G_EXT_LIMIT);
 		return XDP_DROP;
 	}
 	/* fall through: a bogus header to a VIP */

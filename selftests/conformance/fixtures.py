@@ -20,6 +20,12 @@ the reason (lb.nf: the netfilter LB forwards through the IP stack). "counters" a
 the expected per-service counters (crab_lb.h names) of the first service
 after the case. Insert mode puts the 8-byte option (NOP NOP kind 6 VIP)
 right after the fixed TCP header, before existing options.
+
+IPv6 cases (cases6(), names "v6_..."): the same with an IPv6 VIP and
+backends, the 20-byte option (NOP NOP 42 18 VIP, or 254 20 ExID VIP), insert
+growing the packet by 20 bytes, extension headers before TCP, fragments,
+NDP. A service's "vip" and a backend's "dip" are address strings of either
+family; the service is the VIP's family.
 """
 import argparse
 import json
@@ -27,6 +33,9 @@ import os
 import sys
 
 from scapy.all import IP, TCP, UDP, Dot1Q, Ether, Raw, raw  # noqa: E402
+from scapy.layers.inet6 import (ICMPv6EchoRequest, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6,  # noqa: E402
+                                IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop,
+                                IPv6ExtHdrRouting)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from crabpkt import crab_opt  # noqa: E402
@@ -415,12 +424,232 @@ def nf_expectations(cs):
     return cs
 
 
+# ---- IPv6 ---------------------------------------------------------------------
+
+CLI6 = "2001:db8::2"
+VIP6 = "2001:db8:100::1"
+BE6 = [("2001:db8::11", "02:00:00:00:02:0b"),
+       ("2001:db8::12", "02:00:00:00:02:0c"),
+       ("2001:db8::13", "02:00:00:00:02:0d")]
+LBS6 = ["xdp"]  # the LBs that run the IPv6 cases
+
+
+def frame6(src_mac, dst_mac, dst, opts=b"", flags="S", payload=b"", sport=SPORT, dport=PORT,
+           ext=(), seq=1000, ack=0, l4="tcp", src=CLI6):
+    """An IPv6 frame: extension headers EXT (scapy layers) before TCP."""
+    assert len(opts) % 4 == 0
+    pkt = Ether(src=src_mac, dst=dst_mac) / IPv6(src=src, dst=dst, hlim=64)
+    for e in ext:
+        pkt = pkt / e
+    if l4 == "udp":
+        return pkt / UDP(sport=sport, dport=dport) / Raw(payload or b"x")
+    tcp = TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack,
+              window=64240, dataofs=5 + len(opts) // 4)
+    body = opts + payload
+    return pkt / tcp / Raw(body) if body else pkt / tcp
+
+
+def svc6(policy="rr", legacy="drop", backends=BE6[:1], weights=None, draining=()):
+    s = svc(policy, legacy, backends, weights, draining)
+    s["vip"] = VIP6
+    return s
+
+
+def inp6(**kw):
+    return frame6(CLI_MAC, LB_MAC, VIP6, **kw)
+
+
+def out6_to(be, **kw):
+    """What a backend must receive: daddr = DIP, hop limit unchanged."""
+    return frame6(LB_MAC, be[1], be[0], **kw)
+
+
+def dsr6_to(be, **kw):
+    return frame6(LB_MAC, be[1], VIP6, **kw)
+
+
+def hbh():
+    return IPv6ExtHdrHopByHop()
+
+
+def dstopt():
+    return IPv6ExtHdrDestOpt()
+
+
+def case6(name, desc, services, packets, counters=None, opt_kind=42, xdp_global=None):
+    return case("v6_" + name, desc, services, packets, counters, opt_kind, LBS6, xdp_global)
+
+
+def cases6():
+    out = []
+    cap = crab_opt(VIP6)
+    out.append(case6(
+        "capable_syn_rr", "capable IPv6 SYNs (18-byte option) go round-robin over 3 backends, "
+        "option keeps the VIP",
+        [svc6("rr", backends=BE6)],
+        [fwd(inp6(opts=MSS + cap, sport=SPORT + k), out6_to(BE6[k % 3], opts=MSS + cap, sport=SPORT + k))
+         for k in range(4)],
+        {"syn_redirected": 4}))
+    out.append(case6(
+        "capable_syn_wrr", "wrr 1:3 over IPv6 backends is the smooth ring B A B B",
+        [svc6("wrr", backends=BE6[:2], weights=[1, 3])],
+        [fwd(inp6(opts=cap, sport=SPORT + k), out6_to(BE6[[1, 0, 1, 1][k]], opts=cap, sport=SPORT + k))
+         for k in range(4)],
+        {"syn_redirected": 4}))
+    out.append(case6(
+        "capable_syn_draining", "a draining IPv6 backend gets no new SYN",
+        [svc6("rr", backends=BE6[:2], draining=(BE6[0][0],))],
+        [fwd(inp6(opts=cap, sport=SPORT + k), out6_to(BE6[1], opts=cap, sport=SPORT + k)) for k in range(2)],
+        {"syn_redirected": 2}))
+    odd_in = bytes([1]) + crab_opt("2001:db8:ffff::9")[2:] + bytes([1])
+    odd_out = bytes([1]) + cap[2:] + bytes([1])
+    out.append(case6(
+        "capable_syn_odd_offset_addr", "IPv6 option at an odd offset naming another address: set to the VIP",
+        [svc6()], [fwd(inp6(opts=odd_in), out6_to(BE6[0], opts=odd_out))], {"syn_redirected": 1}))
+    out.append(case6(
+        "capable_syn_rfc6994", "RFC 6994 form for IPv6 (kind 254, length 20, ExID) when configured",
+        [svc6()], [fwd(inp6(opts=crab_opt("::", 254)), out6_to(BE6[0], opts=crab_opt(VIP6, 254)))],
+        {"syn_redirected": 1}, opt_kind=254))
+    out.append(case6(
+        "capable_syn_payload", "IPv6 SYN with data: payload intact, checksum over it",
+        [svc6()], [fwd(inp6(opts=cap, payload=b"GET / HTTP/1.0\r\n\r\n"),
+                       out6_to(BE6[0], opts=cap, payload=b"GET / HTTP/1.0\r\n\r\n"))],
+        {"syn_redirected": 1}))
+    out.append(case6(
+        "ext_hbh_dstopt_capable", "hop-by-hop and destination options before TCP: walked, kept, "
+        "the SYN redirected",
+        [svc6()], [fwd(inp6(opts=MSS + cap, ext=(hbh(), dstopt())),
+                       out6_to(BE6[0], opts=MSS + cap, ext=(hbh(), dstopt())))],
+        {"syn_redirected": 1}))
+    out.append(case6(
+        "ext_routing_done_capable", "a routing header with no segments left (the VIP is the final "
+        "destination): walked, the SYN redirected",
+        [svc6()], [fwd(inp6(opts=cap, ext=(IPv6ExtHdrRouting(addresses=["2001:db8::99"], segleft=0),)),
+                       out6_to(BE6[0], opts=cap,
+                               ext=(IPv6ExtHdrRouting(addresses=["2001:db8::99"], segleft=0),)))],
+        {"syn_redirected": 1}))
+    out.append(case6(
+        "ext_routing_segleft_pass", "a routing header with segments left: the VIP is a hop on the way, "
+        "not the destination: passed untouched for the stack",
+        [svc6()], [verdict(inp6(opts=cap, ext=(IPv6ExtHdrRouting(addresses=["2001:db8::99"], segleft=1),)),
+                           "pass")],
+        {"syn_redirected": 0}))
+    out.append(case6(
+        "ext_too_many_drop", "9 destination options headers before TCP (more than the walk's 8): "
+        "to a VIP, dropped and counted",
+        [svc6()], [verdict(inp6(opts=cap, ext=tuple(dstopt() for _ in range(9))), "drop")],
+        {"syn_redirected": 0}, xdp_global={"ipv6_ext_limit": 1}))
+    out.append(case6(
+        "ext_eight_capable", "8 extension headers (the walk's bound): the SYN is redirected",
+        [svc6()], [fwd(inp6(opts=cap, ext=tuple(dstopt() for _ in range(8))),
+                       out6_to(BE6[0], opts=cap, ext=tuple(dstopt() for _ in range(8))))],
+        {"syn_redirected": 1}))
+    out.append(case6(
+        "fragment_syn_drop", "a SYN behind a fragment header (first fragment) to the VIP: drop and count",
+        [svc6()], [verdict(inp6(opts=cap, ext=(IPv6ExtHdrFragment(m=1, id=7),)), "drop")],
+        {"fragment": 1, "syn_redirected": 0}))
+    out.append(case6(
+        "fragment_later_drop", "a non-first fragment to the VIP (after hop-by-hop): drop and count",
+        [svc6()], [verdict(inp6(payload=b"x" * 16, ext=(hbh(), IPv6ExtHdrFragment(offset=10, m=0, id=7))),
+                           "drop")],
+        {"fragment": 1}))
+    out.append(case6(
+        "legacy_syn_drop", "IPv6 SYN without the option, drop mode",
+        [svc6(legacy="drop")], [verdict(inp6(opts=MSS), "drop")], {"syn_legacy_drop": 1}))
+    out.append(case6(
+        "legacy_syn_insert", "insert mode: 20 option bytes after the fixed header, payload length + 20",
+        [svc6(legacy="insert")], [fwd(inp6(opts=MSS), out6_to(BE6[0], opts=cap + MSS))], {"syn_inserted": 1}))
+    out.append(case6(
+        "legacy_syn_insert_ext_payload", "insert behind a hop-by-hop header, with payload",
+        [svc6(legacy="insert")],
+        [fwd(inp6(opts=MSS, payload=b"hello", ext=(hbh(),)),
+             out6_to(BE6[0], opts=cap + MSS, payload=b"hello", ext=(hbh(),)))],
+        {"syn_inserted": 1}))
+    out.append(case6(
+        "legacy_syn_insert_rfc6994", "insert in the RFC 6994 form",
+        [svc6(legacy="insert")], [fwd(inp6(opts=MSS), out6_to(BE6[0], opts=crab_opt(VIP6, 254) + MSS))],
+        {"syn_inserted": 1}, opt_kind=254))
+    out.append(case6(
+        "legacy_syn_insert_no_room", "insert refused: doff 11 + 5 > 15 (24 option bytes already)",
+        [svc6(legacy="insert")], [verdict(inp6(opts=MSS + bytes([1]) * 20), "drop")], {"no_room": 1}))
+    out.append(case6(
+        "legacy_syn_insert_fits", "insert with 20 option bytes already: doff 10 + 5 = 15 fits",
+        [svc6(legacy="insert")],
+        [fwd(inp6(opts=MSS + bytes([1]) * 16), out6_to(BE6[0], opts=cap + MSS + bytes([1]) * 16))],
+        {"syn_inserted": 1}))
+    out.append(case6(
+        "legacy_syn_hash", "hash mode: IPv6 SYN forwarded DSR-style, daddr unchanged, no option",
+        [svc6(legacy="hash")], [fwd(inp6(opts=MSS), dsr6_to(BE6[0], opts=MSS))], {"syn_hashed": 1}))
+    out.append(case6(
+        "nonsyn_hash", "ACK to an IPv6 VIP in hash mode: consistent-hash DSR",
+        [svc6(legacy="hash")],
+        [fwd(inp6(flags="A", ack=5, payload=b"data"), dsr6_to(BE6[0], flags="A", ack=5, payload=b"data"))],
+        {"nonsyn_hashed": 1}))
+    out.append(case6(
+        "nonsyn_drop", "ACK to an IPv6 VIP, not hash mode: drop and count",
+        [svc6()], [verdict(inp6(flags="A", ack=5), "drop")], {"nonsyn_drop": 1}))
+    out.append(case6(
+        "v4_form_option_bad_len", "the IPv4-form option (length 6) in an IPv6 SYN: wrong length for the "
+        "family, counted, legacy path (drop)",
+        [svc6()], [verdict(inp6(opts=crab_opt(VIP)), "drop")], {"opt_bad_len": 1, "syn_legacy_drop": 1}))
+    out.append(case6(
+        "v4_form_then_v6_form", "a wrong-family option then a good one: the good one counts",
+        [svc6()], [fwd(inp6(opts=crab_opt(VIP) + cap), out6_to(BE6[0], opts=crab_opt(VIP) + cap))],
+        {"opt_bad_len": 1, "syn_redirected": 1}))
+    out.append(case6(
+        "opt_v6_form_in_ipv4_syn", "the IPv6-form option (length 18) in an IPv4 SYN: wrong length, counted",
+        [svc()], [verdict(inp(opts=crab_opt(VIP6)), "drop")], {"opt_bad_len": 1, "syn_legacy_drop": 1}))
+    for olen in (0, 1):
+        out.append(case6(
+            "opt_len_%d" % olen, "option length %d in an IPv6 SYN: malformed, legacy path (drop)" % olen,
+            [svc6()], [verdict(inp6(opts=bytes([8, olen, 0, 0]) + cap), "drop")],
+            {"opt_malformed": 1, "syn_legacy_drop": 1}))
+    out.append(case6(
+        "opt_runs_past_doff", "18-byte option running past doff: malformed",
+        [svc6()], [verdict(inp6(opts=bytes([1, 1, 42, 18]), payload=bytes(16)), "drop")],
+        {"opt_malformed": 1, "syn_legacy_drop": 1}))
+    out.append(case6(
+        "non_vip_pass", "IPv6 traffic to another address passes untouched",
+        [svc6()], [verdict(frame6(CLI_MAC, LB_MAC, "2001:db8::1", opts=cap), "pass")], {"syn_redirected": 0}))
+    out.append(case6(
+        "vip_other_port_pass", "IPv6 VIP on a port without a service passes",
+        [svc6()], [verdict(inp6(opts=cap, dport=81), "pass")], {"syn_redirected": 0}))
+    ns = (Ether(src=CLI_MAC, dst=LB_MAC) / IPv6(src=CLI6, dst=VIP6, hlim=255) /
+          ICMPv6ND_NS(tgt=VIP6) / ICMPv6NDOptSrcLLAddr(lladdr=CLI_MAC))
+    echo = Ether(src=CLI_MAC, dst=LB_MAC) / IPv6(src=CLI6, dst=VIP6) / ICMPv6EchoRequest(id=1, seq=1)
+    out.append(case6(
+        "ndp_icmpv6_pass", "neighbour solicitation and echo request to the VIP: passed untouched",
+        [svc6()], [verdict(ns, "pass"), verdict(echo, "pass")], {"syn_redirected": 0}))
+    out.append(case6(
+        "v4_service_beside_v6", "an IPv4 and an IPv6 service on one port: each family to its own",
+        [svc6(), svc()],
+        [fwd(inp6(opts=cap), out6_to(BE6[0], opts=cap)), fwd(inp(opts=crab_opt(VIP)),
+                                                           out_to(BE[0], opts=crab_opt(VIP)))],
+        {"syn_redirected": 1}))
+    good = raw(inp6(opts=cap))
+    out.append(case6(
+        "truncated_tcp_header", "IPv6 frame cut inside the TCP header (payload length says more): drop",
+        [svc6()], [{"in": good[:14 + 40 + 10].hex(), "verdict": "drop"}], xdp_global={"truncated": 1}))
+    bogus = bytearray(raw(inp6()))
+    bogus[14 + 40 + 12] = 0xF0  # doff 15 with a 20-byte header
+    out.append(case6(
+        "bogus_doff", "IPv6: doff past the segment end: drop",
+        [svc6()], [{"in": bytes(bogus).hex(), "verdict": "drop"}], xdp_global={"truncated": 1}))
+    bad_ver = bytearray(raw(inp6(opts=cap)))
+    bad_ver[14] = 0x45  # version 4 under ethertype IPv6
+    out.append(case6(
+        "ip_version_not_6_pass", "ethertype IPv6, IP version 4: not parsed, passed",
+        [svc6()], [{"in": bytes(bad_ver).hex(), "verdict": "pass"}], {"syn_redirected": 0},
+        xdp_global={"ip_version_bad": 1}))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-o", "--output", help="write here instead of stdout")
     a = ap.parse_args()
     doc = json.dumps({"version": 1, "topology": topology(),
-                      "cases": nf_expectations(cases() + fib_cases())}, indent=1)
+                      "cases": nf_expectations(cases() + fib_cases()) + cases6()}, indent=1)
     if a.output:
         with open(a.output, "w") as f:
             f.write(doc + "\n")

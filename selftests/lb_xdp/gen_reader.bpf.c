@@ -9,7 +9,7 @@
  * a correct crabctl blocks in its grace period until this run ends, a
  * crabctl that writes without waiting is seen here.
  *
- * Input: the service key (struct crab_xdp_svc_key) in the first 8 bytes of
+ * Input: the service key (struct crab_xdp_svc_key) in the first 20 bytes of
  * the frame. Return value: the number of changed reads of this run (0:
  * consistent), or 1000+ when the service or its generation was not found.
  * result[0] counts the runs that have read their generation (the test

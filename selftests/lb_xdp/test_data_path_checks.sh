@@ -139,7 +139,7 @@ bpftool -j map lookup pinned "$PIN/crab_gens" key $key 0 0 0 >"$DIR/gen.json" &&
 	python3 - "$DIR/gen.json" "$DIR/gen.hex" <<-'PY' &&
 	import json, sys
 	v = [int(x, 16) for x in json.load(open(sys.argv[1]))["value"]]
-	v[4:10] = [0x01, 0x00, 0x5e, 0x00, 0x00, 0x01]  # slot 0: struct crab_xdp_backend .mac
+	v[16:22] = [0x01, 0x00, 0x5e, 0x00, 0x00, 0x01]  # slot 0: struct crab_xdp_backend .mac (after dip[4])
 	open(sys.argv[2], "w").write(" ".join("%02x" % b for b in v))
 	PY
 	bpftool map update pinned "$PIN/crab_gens" key $key 0 0 0 value hex $(cat "$DIR/gen.hex") ||

@@ -157,7 +157,7 @@ clang -O2 -g -target bpf -I"$CRAB_TOP/include" -I/usr/include/x86_64-linux-gnu \
 		map name crab_gens pinned "$PIN/crab_gens" pinmaps /sys/fs/bpf/crabtest_reader_maps ||
 	crab_fail "the gen_reader fixture"
 # struct crab_xdp_svc_key of $SVC (198.18.100.1:80), padded to a frame.
-printf '\xc6\x12\x64\x01\x00\x50\x00\x00\x00\x00\x00\x00\x00\x00' >"$DIR/key.bin"
+printf '\xc6\x12\x64\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x50\x04\x00' >"$DIR/key.bin"
 # result I: the reader's result[I] (a u64, bytes little-endian in bpftool's JSON).
 result() {
 	local v b i n=0

@@ -116,7 +116,7 @@ struct XdpLb {
     int slot_of(uint32_t dip) const
     {
         for (int s = 0; s < CRAB_MAX_BACKENDS; s++)
-            if ((g->be[s].flags & CRAB_XDP_BE_VALID) && g->be[s].dip == htonl(dip))
+            if ((g->be[s].flags & CRAB_XDP_BE_VALID) && g->be[s].dip[0] == htonl(dip))
                 return s;
         return -1;
     }
@@ -126,7 +126,7 @@ struct XdpLb {
         while (g->be[s].flags & CRAB_XDP_BE_VALID)
             s++;
         std::memset(&g->be[s], 0, sizeof(g->be[s]));
-        g->be[s].dip = htonl(dip);
+        g->be[s].dip[0] = htonl(dip);
         g->be[s].flags = CRAB_XDP_BE_VALID;
         g->be[s].weight = static_cast<uint8_t>(w);
         crab::xdp::build_gen_tables(*g);
@@ -147,7 +147,7 @@ struct XdpLb {
             return kDrainDrop;
         if (id >= CRAB_MAX_BACKENDS || !(g->be[id].flags & CRAB_XDP_BE_VALID))
             return kNone;
-        return ntohl(g->be[id].dip);
+        return ntohl(g->be[id].dip[0]);
     }
     uint32_t hash(const Flow& f, bool syn) const
     {

@@ -168,7 +168,7 @@ public:
                 if (!(b.flags & CRAB_XDP_BE_VALID))
                     continue;
                 crab::config::Backend cb;
-                cb.addr = crab::IpAddr::v4({ntohl(b.dip)});
+                cb.addr = backend_addr(b);
                 cb.weight = b.weight ? b.weight : 1;
                 cb.drain = b.state != CRAB_BACKEND_ACTIVE;
                 if (b.flags & CRAB_XDP_BE_HAS_MAC) {
@@ -217,7 +217,7 @@ public:
             auto g = read_gen(*maps_, s.svc.id, s.svc.gen);
             for (uint32_t slot = 0; slot < CRAB_MAX_BACKENDS; slot++)
                 if (g->be[slot].flags & CRAB_XDP_BE_VALID)
-                    ss.backends[crab::to_string(crab::Ipv4{ntohl(g->be[slot].dip)})] =
+                    ss.backends[crab::to_string(backend_addr(g->be[slot]))] =
                         percpu_sum(maps_->be_cnt, s.svc.id * CRAB_MAX_BACKENDS + slot);
             st.services.push_back(std::move(ss));
         }

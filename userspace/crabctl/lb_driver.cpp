@@ -97,8 +97,9 @@ std::string lb_name(const std::string& type) { return type == "dpdk" ? "DPDK" : 
 
 bool lb_serves_ipv6(const std::string& type)
 {
-    // The data paths that forward IPv6 SYNs (lb/dpdk/README.md).
-    return type == "dpdk";
+    // The data paths that forward IPv6 SYNs (lb/ebpf_xdp/README.md,
+    // lb/dpdk/README.md).
+    return type == "xdp" || type == "dpdk";
 }
 
 void check_family_supported(const std::string& type, const IpEndpoint& svc, int line)

@@ -170,20 +170,41 @@ void percpu_zero(int fd, uint32_t key)
     map_update(fd, &key, v.data(), BPF_ANY, "per-CPU counter");
 }
 
-// The data path serves IPv4 only so far.
-crab::Ipv4 v4_only(const crab::IpAddr& a)
+// @a as the maps hold an address: 16 bytes, IPv4 in the first word.
+void put_addr(__be32 out[4], const crab::IpAddr& a)
 {
-    if (a.is_v6())
-        throw Error(crab::to_string(a) + ": the XDP LB does not serve IPv6 services yet", crab::kExitUsage);
-    return a.to_v4();
+    std::memset(out, 0, 16);
+    std::memcpy(out, a.bytes.data(), a.is_v6() ? 16 : 4);
+}
+
+crab::IpAddr get_addr(const __be32 in[4], bool v6)
+{
+    crab::IpAddr a;
+    a.family = v6 ? 6 : 4;
+    std::memcpy(a.bytes.data(), in, v6 ? 16 : 4);
+    return a;
 }
 
 crab_xdp_svc_key svc_key(const crab::IpEndpoint& ep)
 {
     crab_xdp_svc_key k{};
-    k.vip = htonl(v4_only(ep.ip).addr);
+    put_addr(k.vip, ep.ip);
+    k.family = ep.ip.is_v6() ? CRAB_XDP_AF_INET6 : CRAB_XDP_AF_INET;
     k.port = htons(ep.port);
     return k;
+}
+
+crab_xdp_vip_key vip_key(const crab::IpAddr& a)
+{
+    crab_xdp_vip_key k{};
+    put_addr(k.vip, a);
+    k.family = a.is_v6() ? CRAB_XDP_AF_INET6 : CRAB_XDP_AF_INET;
+    return k;
+}
+
+crab::IpAddr backend_addr(const crab_xdp_backend& b)
+{
+    return get_addr(b.dip, b.flags & CRAB_XDP_BE_IPV6);
 }
 
 std::vector<Service> list_services(const Maps& m)
@@ -194,7 +215,7 @@ std::vector<Service> list_services(const Maps& m)
     while (bpf_map_get_next_key(m.services, prev, &next) == 0) {
         crab_xdp_svc v{};
         if (bpf_map_lookup_elem(m.services, &next, &v) == 0)
-            out.push_back({{crab::IpAddr::v4({ntohl(next.vip)}), ntohs(next.port)}, v});
+            out.push_back({{get_addr(next.vip, next.family == CRAB_XDP_AF_INET6), ntohs(next.port)}, v});
         k = next;
         prev = &k;
     }
@@ -296,7 +317,7 @@ void service_add(const Maps& m, const crab::IpEndpoint& ep, crab_policy pol, cra
     auto k = svc_key(ep);
     map_update(m.services, &k, &v, BPF_NOEXIST, "service");
 
-    __be32 vip = k.vip;
+    auto vip = vip_key(ep.ip);
     crab_xdp_vip vv{};
     if (bpf_map_lookup_elem(m.vips, &vip, &vv) == 0) {
         vv.nsvc++;
@@ -318,7 +339,7 @@ void service_del(const Maps& m, const crab::IpEndpoint& ep)
     wait_for_readers();
     if (bpf_map_delete_elem(m.services, &k))
         throw Error("deleting service " + crab::to_string(ep) + ": " + errstr(errno));
-    __be32 vip = k.vip;
+    auto vip = vip_key(ep.ip);
     crab_xdp_vip vv{};
     if (bpf_map_lookup_elem(m.vips, &vip, &vv) == 0) {
         if (vv.nsvc <= 1) {
@@ -336,11 +357,8 @@ void service_del(const Maps& m, const crab::IpEndpoint& ep)
 
 int find_backend(const crab_xdp_gen& g, const crab::IpAddr& dip)
 {
-    if (dip.is_v6())
-        return -1;
-    uint32_t dip_host = dip.to_v4().addr;
     for (int s = 0; s < CRAB_MAX_BACKENDS; s++)
-        if ((g.be[s].flags & CRAB_XDP_BE_VALID) && ntohl(g.be[s].dip) == dip_host)
+        if ((g.be[s].flags & CRAB_XDP_BE_VALID) && backend_addr(g.be[s]) == dip)
             return s;
     return -1;
 }
@@ -391,6 +409,8 @@ void backend_add(const Maps& m, const crab::IpEndpoint& ep, const crab::IpAddr& 
 {
     if (mac)
         check_next_hop_mac(*mac);
+    if (auto why = crab::config::why_not_backend_of(ep, dip); !why.empty())
+        throw Error(why, crab::kExitUsage);
     auto svc = need_service(m, ep);
     auto g = read_gen(m, svc.id, svc.gen);
     if (find_backend(*g, dip) >= 0)
@@ -405,8 +425,8 @@ void backend_add(const Maps& m, const crab::IpEndpoint& ep, const crab::IpAddr& 
                     " backends)");
     crab_xdp_backend& b = g->be[slot];
     std::memset(&b, 0, sizeof(b));
-    b.dip = htonl(v4_only(dip).addr);
-    b.flags = CRAB_XDP_BE_VALID;
+    put_addr(b.dip, dip);
+    b.flags = CRAB_XDP_BE_VALID | (dip.is_v6() ? CRAB_XDP_BE_IPV6 : 0);
     b.state = drain ? CRAB_BACKEND_DRAINING : CRAB_BACKEND_ACTIVE;
     b.weight = static_cast<uint8_t>(weight);
     if (mac) {
@@ -486,7 +506,7 @@ json show_json(const Maps& m)
             const auto& b = g->be[slot];
             if (!(b.flags & CRAB_XDP_BE_VALID))
                 continue;
-            json j = {{"dip", crab::to_string(crab::Ipv4{ntohl(b.dip)})},
+            json j = {{"dip", crab::to_string(backend_addr(b))},
                       {"slot", slot},
                       {"weight", b.weight},
                       {"state", b.state == CRAB_BACKEND_ACTIVE ? "active" : "draining"}};
@@ -521,7 +541,7 @@ json stats_json(const Maps& m)
         json be = json::object();
         for (uint32_t slot = 0; slot < CRAB_MAX_BACKENDS; slot++)
             if (g->be[slot].flags & CRAB_XDP_BE_VALID)
-                be[crab::to_string(crab::Ipv4{ntohl(g->be[slot].dip)})] =
+                be[crab::to_string(backend_addr(g->be[slot]))] =
                     percpu_sum(m.be_cnt, s.svc.id * CRAB_MAX_BACKENDS + slot);
         svcs.push_back({{"service", crab::to_string(s.ep)}, {"counters", cnt}, {"backends", be}});
     }
@@ -1083,7 +1103,8 @@ json run_case(const json& c, const std::array<uint8_t, 6>& port_mac, int ingress
     if (c.contains("counters") && !cfg.value("services", json::array()).empty()) {
         auto st = stats_json(*maps);
         const auto& first = cfg["services"][0];
-        std::string name = first["vip"].get<std::string>() + ":" + std::to_string(first["port"].get<int>());
+        std::string name = crab::to_string(crab::IpEndpoint{crab::parse_ip(first["vip"].get<std::string>()),
+                                                            first["port"].get<uint16_t>()});
         for (const auto& s : st["services"]) {
             if (s["service"] != name)
                 continue;

@@ -60,6 +60,9 @@ struct Service {
     crab_xdp_svc svc;
 };
 
+// A backend slot's address (either family).
+IpAddr backend_addr(const crab_xdp_backend& b);
+
 // Sum of a per-CPU counter.
 uint64_t percpu_sum(int fd, uint32_t key);
 

@@ -32,7 +32,16 @@ inline void build_gen_tables(crab_xdp_gen& g)
         const crab_xdp_backend& b = g.be[s];
         if (!(b.flags & CRAB_XDP_BE_VALID))
             continue;
-        in[n++] = {{0, 0, 0, ntohl(b.dip)}, b.weight, b.state, static_cast<uint8_t>(s)};
+        // The model's address form: IPv4 { 0, 0, 0, a }, IPv6 four words.
+        crab_lb_backend& m = in[n++];
+        if (b.flags & CRAB_XDP_BE_IPV6)
+            for (int w = 0; w < 4; w++)
+                m.addr[w] = ntohl(b.dip[w]);
+        else
+            m.addr[3] = ntohl(b.dip[0]);
+        m.weight = b.weight;
+        m.state = b.state;
+        m.id = static_cast<uint8_t>(s);
     }
     if (crab_lb_tables_build(&g.t, &work, in, n))
         throw std::invalid_argument("backend set refused by the LB model (duplicate address)");
