@@ -84,6 +84,7 @@ void crab_ep_sysctl_unregister(struct ctl_table_header *hdr,
  */
 static int crab_ep_cidr_parse(char *tok, struct crab_ep_cidr *e)
 {
+	struct in6_addr ones, addr;
 	const char *end;
 	char *slash;
 	u8 len, max;
@@ -108,10 +109,11 @@ static int crab_ep_cidr_parse(char *tok, struct crab_ep_cidr *e)
 		crab_ep_addr4(&e->net, a);
 		len += 96;
 	}
-	/* mask: the prefix of all-ones */
-	memset(&e->mask, 0xff, sizeof(e->mask));
-	ipv6_addr_prefix(&e->mask, &e->mask, len);
-	ipv6_addr_prefix(&e->net, &e->net, len);
+	/* mask: the prefix of all-ones; ipv6_addr_prefix() clears its output first */
+	memset(&ones, 0xff, sizeof(ones));
+	ipv6_addr_prefix(&e->mask, &ones, len);
+	addr = e->net;
+	ipv6_addr_prefix(&e->net, &addr, len);
 	e->plen = e->v6 ? len : len - 96;
 	return 0;
 }
