@@ -222,12 +222,10 @@ std::string parse_onoff(const std::string& s)
 
 // Validate a CIDR list before touching the kernel; returns it normalised.
 // One list for both families (an item with a ':' is IPv6); "all" is
-// 0.0.0.0/0 and ::/0 for the module, 0.0.0.0/0 for the patched kernel
-// (whose lists are IPv4), "none" the empty list.
-std::string norm_cidrs(const std::string& s, Impl impl)
+// 0.0.0.0/0 and ::/0 ("0.0.0.0/0" alone for the patched kernel, whose
+// lists are IPv4: kernel_list()), "none" the empty list.
+std::string norm_cidrs(const std::string& s)
 {
-    if ((s == "all" || s == "any") && impl == Impl::Kernel)
-        return CRAB_EP_CIDR_ALL;
     auto l = crab::cli::parse_cidr_lists(s);
     if (l.items.size() > CRAB_EP_MAX_CIDRS)
         throw crab::Error("CIDR list '" + s + "' has " + std::to_string(l.items.size()) +
@@ -237,6 +235,11 @@ std::string norm_cidrs(const std::string& s, Impl impl)
     for (const auto& i : l.items)
         out += (out.empty() ? "" : ",") + i;
     return out;
+}
+
+std::string kernel_list(const std::string& s, const std::string& norm, Impl impl)
+{
+    return impl == Impl::Kernel && (s == "all" || s == "any") ? CRAB_EP_CIDR_ALL : norm;
 }
 
 ordered_json cidr_json(const std::string& v)
@@ -345,15 +348,17 @@ void setup_role(CLI::App& root, Globals& g, const Role& r, const char* help)
     auto* ann = set->add_subcommand("announce", "destinations whose SYNs announce redirection");
     ann->add_option("cidrs", *val, "CIDR,... (IPv4 and IPv6) | all | none")->required();
     ann->callback([&r, val, impl] {
+        auto v = norm_cidrs(*val);
         Impl i = resolve(r, *impl);
-        write_sysctl(r, setting_path(r, i, CRAB_SYSCTL_CLIENT_ANNOUNCE), norm_cidrs(*val, i));
+        write_sysctl(r, setting_path(r, i, CRAB_SYSCTL_CLIENT_ANNOUNCE), kernel_list(*val, v, i));
     });
 
     auto* allow = set->add_subcommand("allow", "sources a redirect may come from");
     allow->add_option("cidrs", *val, "CIDR,... (IPv4 and IPv6) | all | none")->required();
     allow->callback([&r, val, impl] {
+        auto v = norm_cidrs(*val);
         Impl i = resolve(r, *impl);
-        write_sysctl(r, setting_path(r, i, CRAB_SYSCTL_CLIENT_ALLOW), norm_cidrs(*val, i));
+        write_sysctl(r, setting_path(r, i, CRAB_SYSCTL_CLIENT_ALLOW), kernel_list(*val, v, i));
     });
 }
 
