@@ -331,7 +331,9 @@ static enum crab_client_counter crab_client_check_src6(struct net *net,
 		return CRAB_CLIENT_REJ_SRC_LINKLOCAL;
 	if (t & IPV6_ADDR_MAPPED)
 		return CRAB_CLIENT_REJ_SRC_V4MAPPED;
-	if (!(t & IPV6_ADDR_UNICAST) || (t & IPV6_ADDR_COMPATv4))
+	/* ::/96 (IPv4-compatible, deprecated by RFC 4291 2.5.5.1) */
+	if (!(t & IPV6_ADDR_UNICAST) ||
+	    !(s->s6_addr32[0] | s->s6_addr32[1] | s->s6_addr32[2]))
 		return CRAB_CLIENT_REJ_SRC_MARTIAN;
 	/* any address of this host, on any device (of any VRF) */
 	if (ipv6_chk_addr(net, s, NULL, 0))
@@ -569,32 +571,33 @@ static void crab_unlock_pair(spinlock_t *a, spinlock_t *b)
  * A: dropped, so that the ACK is routed to S. -EADDRINUSE, nothing
  * changed, when the tuple is taken.
  */
+static u32 crab_client_ehash(const struct sock *sk, const struct in6_addr *s,
+			     bool v6)
+{
+	if (v6)
+		return inet6_ehashfn(sock_net(sk), &sk->sk_v6_rcv_saddr,
+				     sk->sk_num, s, sk->sk_dport);
+	return inet_ehashfn(sock_net(sk), sk->sk_rcv_saddr, sk->sk_num,
+			    crab_ep_v4(s), sk->sk_dport);
+}
+
 static int crab_client_rekey(struct sock *sk, const struct in6_addr *s,
 			     bool v6, struct inet_timewait_sock *tw)
 {
+	INET_ADDR_COOKIE(acookie, crab_ep_v4(s), sk->sk_rcv_saddr);
 	struct net *net = sock_net(sk);
 	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
 	const __portpair ports = INET_COMBINED_PORTS(sk->sk_dport, sk->sk_num);
 	int dif = sk->sk_bound_dev_if;
 	int sdif = l3mdev_master_ifindex_by_index(net, dif);
-	__be32 s4 = crab_ep_v4(s);
-	INET_ADDR_COOKIE(acookie, s4, sk->sk_rcv_saddr);
-	unsigned int hash;
-	struct inet_ehash_bucket *head;
+	unsigned int hash = crab_client_ehash(sk, s, v6);
+	struct inet_ehash_bucket *head = inet_ehash_bucket(hinfo, hash);
 	spinlock_t *old_lock = inet_ehash_lockp(hinfo, sk->sk_hash);
-	spinlock_t *new_lock;
+	spinlock_t *new_lock = inet_ehash_lockp(hinfo, hash);
 	const struct hlist_nulls_node *node;
 	struct sock *sk2;
 	int err = 0;
 
-	if (v6)
-		hash = inet6_ehashfn(net, &sk->sk_v6_rcv_saddr, sk->sk_num, s,
-				     sk->sk_dport);
-	else
-		hash = inet_ehashfn(net, sk->sk_rcv_saddr, sk->sk_num, s4,
-				    sk->sk_dport);
-	head = inet_ehash_bucket(hinfo, hash);
-	new_lock = inet_ehash_lockp(hinfo, hash);
 	crab_lock_pair(old_lock, new_lock);
 	if (sk_unhashed(sk)) {
 		err = -ENOENT;
@@ -614,10 +617,10 @@ static int crab_client_rekey(struct sock *sk, const struct in6_addr *s,
 	if (v6) {
 		sk->sk_v6_daddr = *s;
 	} else {
-		sk->sk_daddr = s4;
+		sk->sk_daddr = crab_ep_v4(s);
 #if IS_ENABLED(CONFIG_IPV6)
 		if (sk->sk_family == AF_INET6)	/* a v4-mapped socket */
-			ipv6_addr_set_v4mapped(s4, &sk->sk_v6_daddr);
+			ipv6_addr_set_v4mapped(sk->sk_daddr, &sk->sk_v6_daddr);
 #endif
 	}
 	sk->sk_hash = hash;
