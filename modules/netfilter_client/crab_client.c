@@ -6,6 +6,12 @@
  * Nothing happens in a namespace until net.crab.client_enabled=1 there and
  * its lists name destinations and sources (an empty list is none).
  *
+ * IPv4 and IPv6 alike: the hooks below are registered for both families,
+ * a segment carries the option of its own family (8 or 20 bytes), and the
+ * IPv6 path checks add link-local, v4-mapped and IPv4-compatible sources.
+ * An IPv6 socket connected to a v4-mapped address sends IPv4: the IPv4
+ * hooks handle it.
+ *
  * LOCAL_OUT (before raw and conntrack): a SYN to a destination in
  * client_announce_cidrs, from a socket without TCP-MD5/AO keys, gets the
  * option naming the dialed address; (4-tuple, ISN) is remembered.
