@@ -155,6 +155,9 @@ bench-quick:
 bench-xdp: bpf userspace
 	@bash bench/xdp/run.sh $(BENCH_ARGS)
 
+bench-host: bpf userspace
+	@bash bench/host/run.sh $(BENCH_ARGS)
+
 bench-dpdk: userspace
 	@bash bench/dpdk/run.sh $(BENCH_ARGS)
 

@@ -51,7 +51,7 @@ void check_round_trip(const Config& c)
     FUZZ_CHECK(plan(c, c).empty() && plan(c, c2).empty(), "plan of a configuration against itself not empty");
 }
 
-Service* find_svc(Config& c, const crab::Endpoint& ep)
+Service* find_svc(Config& c, const crab::IpEndpoint& ep)
 {
     for (auto& s : c.services)
         if (s.ep == ep)

@@ -2,14 +2,22 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # SYNs per second through crab-lb-dpdk on one worker lcore, next to
-# dpdk-testpmd io forwarding on the same vdev and veth in the same run
+# dpdk-testpmd io forwarding fed the same way in the same run
 # (bench/dpdk/README.md).
 #
 #   bash bench/dpdk/run.sh [--seconds S] [--reps N] [--out DIR] [--backends N]
-#                          [--vdevs af_packet,af_xdp] [--gen-cpu C] [--dut-cpu C]
+#                          [--vdevs pcap,af_packet,af_xdp] [--gen-cpu C] [--dut-cpu C]
 #                          [--napi-cpu C] [--no-fifo] [--no-build]
 #
-# Two namespaces joined by one veth pair. GEN: bench/xdp's generator
+# pcap (the default, the benchmark): the DPDK process reads its frames
+# from DPDK itself, net_pcap with infinite_rx=1 replaying a file of
+# capable SYNs (bench/dpdk/synpcap.py) and dropping what it transmits, so
+# the worker lcore never waits for a generator: the difference between
+# the LB and testpmd is the forwarding work. Figure: the port's transmitted
+# packets per second, and busy cycles per packet.
+#
+# af_packet, af_xdp (functional smoke runs, generator-bound): two
+# namespaces joined by one veth pair. GEN: bench/xdp's generator
 # (xdpbench gen: BPF_PROG_TEST_RUN live frames, XDP_TX into the peer) and
 # its sink (an XDP program counting and dropping what comes back: the
 # receiver-side count). DUT: the DPDK process on the other veth through
@@ -30,7 +38,7 @@ SECONDS_RUN=5
 REPS=5
 OUT=
 NBE=3
-VDEVS=af_packet,af_xdp
+VDEVS=pcap
 GEN_CPU=0
 DUT_CPU=1
 NAPI_CPU=
@@ -47,8 +55,8 @@ while [ $# -gt 0 ]; do
 	bench_opt "$@"
 	[ "$BENCH_SHIFT" -gt 0 ] && { shift "$BENCH_SHIFT"; continue; }
 	case $1 in
-	--vdevs) [[ ${2:-} =~ ^(af_packet|af_xdp)(,(af_packet|af_xdp))*$ ]] ||
-			die "--vdevs '${2:-}': expected a list of af_packet, af_xdp"; VDEVS=$2; shift 2 ;;
+	--vdevs) [[ ${2:-} =~ ^(pcap|af_packet|af_xdp)(,(pcap|af_packet|af_xdp))*$ ]] ||
+			die "--vdevs '${2:-}': expected a list of pcap, af_packet, af_xdp"; VDEVS=$2; shift 2 ;;
 	--dut-cpu) bench_cpu "$1" "${2:-}"; DUT_CPU=$2; shift 2 ;;
 	--napi-cpu) bench_cpu "$1" "${2:-}"; NAPI_CPU=$2; shift 2 ;;
 	*) echo "error: unknown argument '$1'" >&2; usage 2 ;;
@@ -80,7 +88,9 @@ mount --make-rprivate / 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf || die "cannot mount bpffs"
 
 XB=$TOP/build/bench/xdp/xdpbench
-[ -x "$XB" ] || die "$XB not built (make -C bench/xdp)"
+VETH=0
+[[ ,$VDEVS, =~ ,af_ ]] && VETH=1
+[ $VETH = 0 ] || [ -x "$XB" ] || die "$XB not built (make -C bench/xdp)"
 LBD_SRC=${CRAB_LBD:-$TOP/build/userspace/lb/dpdk/crab-lb-dpdk}
 [ -x "$LBD_SRC" ] || die "$LBD_SRC not built (DPDK found by CMake?)"
 # A copy: a rebuild of the tree during the run must not change the binary.
@@ -111,6 +121,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' TERM INT
 
+# net_pcap's port MAC (DPDK 22.11: 02:70:63:61:70:<index>), checked
+# against the port once it runs.
+PCAP_MAC=02:70:63:61:70:00
+PCAP=$OUT/syns.pcap
+if [[ ,$VDEVS, == *,pcap,* ]]; then
+	python3 "$TOP/bench/dpdk/synpcap.py" --out "$PCAP" --dst-mac "$PCAP_MAC" --vip "$VIP" \
+		--port "$PORT" --frames 4096 >/dev/null || die "cannot write $PCAP"
+fi
+
 ip netns add "$NS_GEN" && ip netns add "$NS_DUT" || die "cannot create namespaces"
 ip link add "$DEV_GEN" netns "$NS_GEN" type veth peer name "$DEV_DUT" netns "$NS_DUT" ||
 	die "cannot create the veth pair"
@@ -127,10 +146,11 @@ in_dut() { nsenter --net="/run/netns/$NS_DUT" "$@"; }
 
 # The sink on the generator's veth: counts what the DUT sends back (every
 # frame, whatever its MAC) and gives that veth the NAPI queue it needs.
-in_gen "$XB" attach --dev "$DEV_GEN" --prog sink --pin /sys/fs/bpf/sink || die "sink attach failed"
+[ $VETH = 0 ] || in_gen "$XB" attach --dev "$DEV_GEN" --prog sink --pin /sys/fs/bpf/sink || die "sink attach failed"
 # af_packet: XDP_TX from the generator needs NAPI on the DUT veth, which
 # without an XDP program there comes with GRO (af_xdp brings its program).
-ip netns exec "$NS_DUT" ethtool -K "$DEV_DUT" gro on >/dev/null || die "cannot enable GRO on $DEV_DUT"
+[ $VETH = 0 ] || ip netns exec "$NS_DUT" ethtool -K "$DEV_DUT" gro on >/dev/null ||
+	die "cannot enable GRO on $DEV_DUT"
 
 # Threaded NAPI for a device, its thread pinned to CPU $3, SCHED_FIFO 50
 # if $4 is 1. Deadline 5 s.
@@ -149,12 +169,13 @@ napi_pin() {
 		[ "$rt" = 0 ] || chrt -f -p 50 "$i" || die "cannot make NAPI thread $i SCHED_FIFO"
 	done
 }
-napi_pin "$NS_GEN" "$DEV_GEN" "$GEN_CPU"
+[ $VETH = 0 ] || napi_pin "$NS_GEN" "$DEV_GEN" "$GEN_CPU"
 
 vdev_arg() {
 	case $1 in
 	af_packet) echo "net_af_packet0,iface=$DEV_DUT" ;;
 	af_xdp) echo "net_af_xdp0,iface=$DEV_DUT,start_queue=0,queue_count=1" ;;
+	pcap) echo "net_pcap0,rx_pcap=$PCAP,infinite_rx=1" ;;
 	esac
 }
 
@@ -233,31 +254,59 @@ sample() {
 }
 
 RAW=$OUT/raw.csv
-echo "vdev,mode,rep,seconds,sink_pps,dut_rx_pps,dut_tx_pps,imissed,oerrors,offered_pps,dut_cpu_steal,cycles_per_pkt" >"$RAW"
+# fwd_pps: what the figure is: the sink's count (veth vdevs) or the port's
+# transmitted packets (pcap), per second.
+echo "vdev,mode,rep,seconds,fwd_pps,dut_rx_pps,dut_tx_pps,imissed,oerrors,offered_pps,dut_cpu_steal,cycles_per_pkt" >"$RAW"
 {
 	echo "# kernel $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo))"
 	echo "# DPDK $(dpkg-query -W -f '${Version}' dpdk 2>/dev/null), --no-huge -m 512, 8192 mbufs, burst 32"
-	echo "# generator + sink NAPI (+ DPDK main lcore, sleeping) on CPU $GEN_CPU; DUT worker lcore on CPU $DUT_CPU; DUT veth NAPI thread on CPU $NAPI_CPU; SCHED_FIFO 50 for the DPDK process and that NAPI thread: $([ $FIFO = 1 ] && echo yes || echo no)"
+	if [ $VETH = 1 ]; then
+		echo "# generator + sink NAPI (+ DPDK main lcore, sleeping) on CPU $GEN_CPU; DUT worker lcore on CPU $DUT_CPU; DUT veth NAPI thread on CPU $NAPI_CPU; SCHED_FIFO 50 for the DPDK process and that NAPI thread: $([ $FIFO = 1 ] && echo yes || echo no)"
+	else
+		echo "# DPDK main lcore (sleeping) on CPU $GEN_CPU; DUT worker lcore on CPU $DUT_CPU; SCHED_FIFO 50 for the DPDK process: $([ $FIFO = 1 ] && echo yes || echo no)"
+	fi
+	echo "# load before the run:$(uptime | sed 's/.*load average//')"
 	echo "# vdevs $VDEVS; $REPS reps x $SECONDS_RUN s, warm-up $WARM s; $NBE backends"
+	echo "# pcap: net_pcap rx_pcap=<4096 capable SYNs, 82 bytes>,infinite_rx=1, transmit dropped by the PMD (the figure); af_packet/af_xdp: veth + xdpbench generator (functional smoke runs, generator-bound)"
 } | tee "$OUT/env.txt"
+
+# pcap: "time ipackets opackets imissed oerrors busy steal total"
+sample_port() {
+	local a b p
+	a=$(now)
+	p=$(port_stats) || return 1
+	b=$(now)
+	echo "$(python3 -c "print(($a + $b) / 2)") $p $(cpu_ticks "$DUT_CPU")"
+}
 
 measure() {
 	local vdev=$1 mode=$2 rep=$3 tag genout s0 s1 gpid r cyc log
 	tag=$vdev-$mode-$rep
 	log=$OUT/dut-$tag.log
 	start_dut "$mode" "$vdev" "$log" || die "$mode on $vdev did not come up (rep $rep), see $log"
-	napi_pin "$NS_DUT" "$DEV_DUT" "$NAPI_CPU" "$FIFO"
-	genout=$OUT/gen-$tag.json
+	if [ "$vdev" = pcap ]; then
+		local mac
+		mac=$($TEL "$PREFIX" /ethdev/info,0 | python3 -c 'import json, sys; print(json.load(sys.stdin)["mac_addr"])')
+		[ "${mac,,}" = "$PCAP_MAC" ] ||
+			die "net_pcap's port MAC is '$mac', the frames in $PCAP are for $PCAP_MAC"
+		sleep "$WARM"
+		s0=$(sample_port) || die "cannot read the counters (rep $rep, $mode, $vdev)"
+		sleep "$SECONDS_RUN"
+		s1=$(sample_port) || die "cannot read the counters (rep $rep, $mode, $vdev)"
+	else
+		napi_pin "$NS_DUT" "$DEV_DUT" "$NAPI_CPU" "$FIFO"
+		genout=$OUT/gen-$tag.json
 	taskset -c "$GEN_CPU" timeout $((WARM + SECONDS_RUN + 30)) nsenter --net="/run/netns/$NS_GEN" "$XB" gen \
 		--dev "$DEV_GEN" --src-mac "$MAC_GEN" --dst-mac "$MAC_DUT" --saddr 198.18.1.0 --daddr "$VIP" \
 		--dport $PORT --batch "$BATCH" --seconds $((WARM + SECONDS_RUN + 1)) >"$genout" &
-	gpid=$!
-	sleep "$WARM"
-	s0=$(sample) || die "cannot read the counters (rep $rep, $mode, $vdev)"
-	sleep "$SECONDS_RUN"
-	s1=$(sample) || die "cannot read the counters (rep $rep, $mode, $vdev)"
-	{ ip -n "$NS_DUT" -s link show "$DEV_DUT"; ip -n "$NS_GEN" -s link show "$DEV_GEN"; } >"$OUT/links-$tag.txt"
-	wait "$gpid" || die "generator failed (rep $rep, $mode, $vdev): $(cat "$genout")"
+		gpid=$!
+		sleep "$WARM"
+		s0=$(sample) || die "cannot read the counters (rep $rep, $mode, $vdev)"
+		sleep "$SECONDS_RUN"
+		s1=$(sample) || die "cannot read the counters (rep $rep, $mode, $vdev)"
+		{ ip -n "$NS_DUT" -s link show "$DEV_DUT"; ip -n "$NS_GEN" -s link show "$DEV_GEN"; } >"$OUT/links-$tag.txt"
+		wait "$gpid" || die "generator failed (rep $rep, $mode, $vdev): $(cat "$genout")"
+	fi
 	# Busy cycles per received packet over the whole run (idle polls not
 	# counted), as testpmd's --record-core-cycles reports it.
 	if [ "$mode" = lb ]; then
@@ -272,18 +321,37 @@ print("%.1f" % (j["busy_cycles"] / j["rx"]) if j["rx"] else "nan")' "$OUT/lbstat
 		cyc=$(sed -n 's/.*CPU cycles\/packet=\([0-9.]*\).*/\1/p' "$log" | tail -1)
 		[ -n "$cyc" ] || cyc=nan
 	fi
-	r=$(python3 - "$vdev" "$mode" "$rep" "$s0" "$s1" "$genout" "$cyc" <<'PY'
+	r=$(python3 - "$vdev" "$mode" "$rep" "$s0" "$s1" "${genout:-}" "$cyc" <<'PY'
 import json, sys
 vdev, mode, rep = sys.argv[1], sys.argv[2], int(sys.argv[3])
-t0, k0, u0, i0, o0, m0, e0, b0, st0, tt0 = map(float, sys.argv[4].split())
-t1, k1, u1, i1, o1, m1, e1, b1, st1, tt1 = map(float, sys.argv[5].split())
-gen = json.load(open(sys.argv[6]))
+if vdev == "pcap":
+    # No generator: the port's own counters give the rates.
+    u0, i0, o0, m0, e0, b0, st0, tt0 = map(float, sys.argv[4].split())
+    u1, i1, o1, m1, e1, b1, st1, tt1 = map(float, sys.argv[5].split())
+    t0, t1, k0, k1 = u0, u1, o0, o1
+    offered = None
+else:
+    t0, k0, u0, i0, o0, m0, e0, b0, st0, tt0 = map(float, sys.argv[4].split())
+    t1, k1, u1, i1, o1, m1, e1, b1, st1, tt1 = map(float, sys.argv[5].split())
+    offered = json.load(open(sys.argv[6]))["pps"]
 dt, du = t1 - t0, u1 - u0
+if offered is None:
+    offered = (i1 - i0) / du
 steal = (st1 - st0) / (tt1 - tt0) if tt1 > tt0 else 0.0
 print(f"{vdev},{mode},{rep},{dt:.3f},{(k1 - k0) / dt:.0f},{(i1 - i0) / du:.0f},{(o1 - o0) / du:.0f},"
-      f"{m1 - m0:.0f},{e1 - e0:.0f},{gen['pps']:.0f},{steal:.2f},{sys.argv[7]}")
+      f"{m1 - m0:.0f},{e1 - e0:.0f},{offered:.0f},{steal:.2f},{sys.argv[7]}")
 PY
 ) || die "cannot compute the result of rep $rep ($mode, $vdev)"
+	# With the pcap feed every frame is a capable SYN for the service: an LB
+	# that does not forward (nearly) all it receives is misconfigured, and
+	# its figure would measure something else.
+	if [ "$vdev" = pcap ] && [ "$mode" = lb ]; then
+		python3 - "$OUT/lbstats-$tag.json" <<'PY' || die "the LB did not forward what it received (rep $rep), see $OUT/lbstats-$tag.json"
+import json, sys
+j = json.load(open(sys.argv[1]))
+sys.exit(0 if j["rx"] and j["tx"] >= 0.99 * j["rx"] and j["pass"] == 0 else 1)
+PY
+	fi
 	echo "$r" >>"$RAW"
 	echo "# $r"
 }
@@ -300,6 +368,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
 	done
 done
 echo "# $(($(date +%s) - T0)) s for all repetitions"
+echo "# load after the run:$(uptime | sed 's/.*load average//')" | tee -a "$OUT/env.txt"
 
 python3 - "$OUT" "$RAW" <<'PY'
 import csv, json, math, os, platform, statistics, sys
@@ -307,33 +376,35 @@ out, raw = sys.argv[1], sys.argv[2]
 rows = list(csv.DictReader(open(raw)))
 med = statistics.median
 summary = {"kernel": platform.release(), "cpus": os.cpu_count(), "vdevs": {}}
-lines = ["| vdev | DUT | median SYN/s at the sink | min | max | DUT rx (median) | offered (median) | busy cycles/pkt (median) |",
+lines = ["| vdev | DUT | median SYN/s forwarded | min | max | DUT rx (median) | offered (median) | busy cycles/pkt (median) |",
          "|---|---|---|---|---|---|---|---|"]
 notes = []
 for vdev in dict.fromkeys(r["vdev"] for r in rows):
     res = {}
     for mode in ("testpmd", "lb"):
         rr = [r for r in rows if r["vdev"] == vdev and r["mode"] == mode]
-        v = [float(r["sink_pps"]) for r in rr]
+        v = [float(r["fwd_pps"]) for r in rr]
         cyc = [float(r["cycles_per_pkt"]) for r in rr if not math.isnan(float(r["cycles_per_pkt"]))]
-        res[mode] = {"sink_pps": v, "median": med(v), "min": min(v), "max": max(v),
+        res[mode] = {"fwd_pps": v, "median": med(v), "min": min(v), "max": max(v),
                      "dut_rx_median": med(float(r["dut_rx_pps"]) for r in rr),
                      "offered_median": med(float(r["offered_pps"]) for r in rr),
                      "cycles_per_pkt": cyc, "cycles_median": med(cyc) if cyc else float("nan")}
     pairs = {}
     for r in rows:
         if r["vdev"] == vdev:
-            pairs.setdefault(r["rep"], {})[r["mode"]] = float(r["sink_pps"])
+            pairs.setdefault(r["rep"], {})[r["mode"]] = float(r["fwd_pps"])
     ratios = [p["lb"] / p["testpmd"] for p in pairs.values() if p.get("testpmd")]
     ratio = res["lb"]["median"] / res["testpmd"]["median"]
     cratio = res["testpmd"]["cycles_median"] / res["lb"]["cycles_median"]
     summary["vdevs"][vdev] = {"results": res, "ratio_of_medians": ratio, "per_rep_ratios": ratios,
                               "cycles_ratio_testpmd_over_lb": cratio}
+    label = vdev if vdev == "pcap" else vdev + " (smoke, generator-bound)"
     for mode, name in (("testpmd", "testpmd io (baseline)"), ("lb", "crab-lb-dpdk (rr, 1 service)")):
         m = res[mode]
-        lines.append(f"| {vdev} | {name} | {m['median'] / 1e6:.3f} M | {m['min'] / 1e6:.3f} M | {m['max'] / 1e6:.3f} M | "
+        lines.append(f"| {label} | {name} | {m['median'] / 1e6:.3f} M | {m['min'] / 1e6:.3f} M | {m['max'] / 1e6:.3f} M | "
                      f"{m['dut_rx_median'] / 1e6:.3f} M | {m['offered_median'] / 1e6:.2f} M | {m['cycles_median']:.0f} |")
-    notes.append(f"{vdev}: LB / testpmd = {ratio:.3f} (ratio of medians at the sink); per repetition "
+    where = "transmitted by the port" if vdev == "pcap" else "at the sink"
+    notes.append(f"{vdev}: LB / testpmd = {ratio:.3f} (ratio of medians {where}); per repetition "
                  f"{min(ratios):.3f} .. {max(ratios):.3f}; busy cycles per packet testpmd / LB = {cratio:.3f}")
 text = "\n".join(lines + [""] + notes)
 json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=2)

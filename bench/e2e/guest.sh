@@ -14,7 +14,12 @@
 #            [--cap-seconds S] [--cap-clients K] [--cap-requests N] [--cap-size B]
 #            [--cap-variants "idle direct fwd crab-nf crab-xdp ipvs-dr ipvs-nat nft-dnat"]
 #            [--flood-seconds S] [--flood-rate PPS] [--flood-batch N] [--train-variants "fwd ipvs-dr ..."]
-#            [--cap-spinner 0|1]
+#            [--cap-spinner 0|1] [--endpoints modules|ebpf]
+#
+# --endpoints ebpf (bench/host/run.sh, on the host kernel): the client and
+# server endpoints are the eBPF ones (crabctl ebpf, cgroups of this run),
+# no module is loaded; variants that need a module (crab-nf, IPVS) are
+# recorded as skipped with the reason.
 #
 # Writes DIR/exp1/<variant>-<crr|rr>.{json,csv,log} (with --rounds R > 1:
 # <variant>-<crr|rr>.r<k>.*, samples/R per round, plot.py pools them),
@@ -26,6 +31,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out= samples=1000 rounds=1 exps="1 4" psamples=1000 service_us=1000 loads="0.2 0.4 0.6 0.8 0.9"
 variants="direct crab-xdp crab-nf ipvs-nat ipvs-dr nft-dnat haproxy"
+endpoints=modules
 policies="crab-rr crab-random hash"
 warmup=
 # Experiment 3: every link of the LB and of each server shaped to rate_mbit
@@ -69,10 +75,12 @@ while [ $# -gt 0 ]; do
 	--flood-batch) flood_batch=$2; shift 2 ;;
 	--train-variants) train_variants=$2; shift 2 ;;
 	--cap-spinner) cap_spinner=$2; shift 2 ;;
+	--endpoints) endpoints=$2; shift 2 ;;
 	*) echo "error: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
 [ -n "$out" ] || { echo "error: --out DIR is required" >&2; exit 2; }
+case $endpoints in modules | ebpf) ;; *) echo "error: --endpoints: modules or ebpf" >&2; exit 2 ;; esac
 case $rounds in '' | *[!0-9]* | 0) echo "error: --rounds must be a positive integer" >&2; exit 2 ;; esac
 [ $((samples / rounds)) -ge 100 ] || { echo "error: --samples / --rounds must be >= 100" >&2; exit 2; }
 : "${warmup:=$((samples / 10 > 200 ? 200 : samples / 10))}"
@@ -108,6 +116,7 @@ log() { echo "# bench: $*"; }
 	echo "haproxy=$(haproxy -v 2>/dev/null | head -n1)"
 	echo "ipvsadm=$(ipvsadm --version 2>/dev/null | head -n1)"
 	echo "nft=$(nft --version 2>/dev/null)"
+	echo "endpoints=$endpoints"
 	echo "samples=$samples rounds=$rounds warmup=$warmup policy_samples=$psamples service_us=$service_us"
 	echo "exp3: rate_mbit=$rate_mbit sizes=$sizes tput_seconds=$tput_seconds tput_conns=$tput_conns"
 	echo "exp2: cap_seconds=$cap_seconds cap_clients=$cap_clients cap_requests=$cap_requests cap_size=$cap_size"
@@ -117,13 +126,74 @@ log() { echo "# bench: $*"; }
 
 nservers=3
 crab_topo_setup $nservers
-crab_load_module crab_client
-crab_load_module crab_server
-# The endpoints start off: the client announces to the VIP and accepts
-# redirects from the segment (client_crab turns it on and off per
-# alternative), the servers echo.
-crab_client_config "$NS_CLI" --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
-crab_server_config "${NS_SRV[@]:1}"
+# in_cli CMD...: CMD in the client namespace (with the eBPF endpoints: as
+# a member of the client's cgroup; nsenter keeps /sys, so the cgroup2
+# and bpffs mounts, where `ip netns exec` remounts it).
+if [ "$endpoints" = modules ]; then
+	crab_load_module crab_client
+	crab_load_module crab_server
+	# The endpoints start off: the client announces to the VIP and accepts
+	# redirects from the segment (client_crab turns it on and off per
+	# alternative), the servers echo.
+	crab_client_config "$NS_CLI" --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
+	crab_server_config "${NS_SRV[@]:1}"
+	in_cli() { ip netns exec "$NS_CLI" "$@"; }
+	in_srv() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+	client_crab() { ip netns exec "$NS_CLI" sysctl -qw net.crab.client_enabled="$1"; }
+	crab_client_counters() { ip netns exec "$NS_CLI" cat /proc/net/crab_client 2>/dev/null | awk '$2 != 0 {printf "%s=%s ", $1, $2}'; }
+else
+	cgroot=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	[ -n "$cgroot" ] || crab_fail "no cgroup2 mount (the eBPF endpoints attach to cgroups)"
+	CG_BASE=$cgroot/crab-bench-$CRAB_SFX
+	CG_CLI=$CG_BASE/client CG_SRV=$CG_BASE/servers
+	mkdir -p "$CG_CLI" "$CG_SRV" || crab_fail "cannot create cgroups under $cgroot"
+	cg_remove() {
+		local cg
+		for cg in "$CG_CLI" "$CG_SRV"; do
+			xargs -r kill -9 <"$cg/cgroup.procs" 2>/dev/null
+			rmdir "$cg" 2>/dev/null
+		done
+		rmdir "$CG_BASE" 2>/dev/null
+	}
+	crab_defer cg_remove
+	# The servers echo (listeners created after this attach).
+	"$CRABCTL" ebpf server attach --cgroup "$CG_SRV" --echo on >"$out/ebpf-server-attach.log" 2>&1 ||
+		crab_fail "crabctl ebpf server attach: $(tail -n1 "$out/ebpf-server-attach.log")"
+	crab_defer "$CRABCTL ebpf server detach --cgroup $CG_SRV"
+	# The strict reverse-path check the eBPF client asks for.
+	ip netns exec "$NS_CLI" sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.eth0.rp_filter=1
+	in_cg() {
+		local cg=$1 ns=$2; shift 2
+		sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
+			nsenter --net="/run/netns/$ns" "$@"
+	}
+	in_cli() { in_cg "$CG_CLI" "$NS_CLI" "$@"; }
+	in_srv() { local ns=$1; shift; in_cg "$CG_SRV" "$ns" "$@"; }
+	CLIENT_ON=
+	# The client endpoint attached (announce to the VIP, accept redirects
+	# from the servers' segment; more attach options in CLIENT_OPTS, e.g.
+	# --input-probe off) or detached ("").
+	client_crab() {
+		local want=
+		[ "$1" = 1 ] && want="on ${CLIENT_OPTS:-}"
+		[ "$want" = "$CLIENT_ON" ] && return 0
+		if [ -n "$CLIENT_ON" ]; then
+			nsenter --net="/run/netns/$NS_CLI" "$CRABCTL" ebpf client detach --cgroup "$CG_CLI" --dev eth0 \
+				>>"$out/ebpf-client-attach.log" 2>&1 || crab_fail "crabctl ebpf client detach failed"
+			CLIENT_ON=
+		fi
+		if [ -n "$want" ]; then
+			# shellcheck disable=SC2086
+			nsenter --net="/run/netns/$NS_CLI" "$CRABCTL" ebpf client attach --cgroup "$CG_CLI" --dev eth0 \
+				--announce "$VIP/32" --allow "$CRAB_SUBNET.0/24" ${CLIENT_OPTS:-} \
+				>>"$out/ebpf-client-attach.log" 2>&1 ||
+				crab_fail "crabctl ebpf client attach: $(tail -n1 "$out/ebpf-client-attach.log")"
+			CLIENT_ON=$want
+		fi
+	}
+	crab_defer "client_crab 0"
+	crab_client_counters() { "$CRABCTL" ebpf stats 2>/dev/null | awk 'NF == 2 && $2 ~ /^[0-9]+$/ && $2 != 0 {printf "%s=%s ", $1, $2}'; }
+fi
 # Segments the XDP LB forwards with XDP_TX keep the client's partial
 # checksum on a veth: the client's stack must complete it. Same setting for
 # every alternative, so they all pay the same.
@@ -144,7 +214,7 @@ servers_start() { # servers_start [benchd options...]
 	servers_stop
 	for ((i = 1; i <= nservers; i++)); do
 		f=$out/benchd-$i.log
-		ip netns exec "${NS_SRV[i]}" $BENCHD --listen "0.0.0.0:$PORT" --size 8 "$@" >"$f" 2>&1 &
+		in_srv "${NS_SRV[i]}" $BENCHD --listen "0.0.0.0:$PORT" --size 8 "$@" >"$f" 2>&1 &
 		SRV_PID[i]=$!
 	done
 	for ((i = 1; i <= nservers; i++)); do
@@ -166,8 +236,6 @@ servers_stop() {
 }
 crab_defer servers_stop
 
-client_crab() { ip netns exec "$NS_CLI" sysctl -qw net.crab.client_enabled="$1"; }
-crab_client_counters() { ip netns exec "$NS_CLI" cat /proc/net/crab_client 2>/dev/null | awk '$2 != 0 {printf "%s=%s ", $1, $2}'; }
 
 # ---- alternatives: <name>_up / <name>_down, target in TARGET -------------------
 # The bridge-side veth of namespace $1's eth0 (in NS_SW).
@@ -239,7 +307,8 @@ crab-xdp_up() {
 		nsenter --net="/run/netns/$NS_SW" "$CRABCTL" lb xdp attach "$XDP_PEER" --mode native >/dev/null 2>&1 ||
 			{ SKIP_REASON="cannot attach XDP to the LB's veth peer"; return 1; }
 	fi
-	xctl service add "$VIP:$PORT" --policy "${POLICY:-rr}" --dev eth0 || { SKIP_REASON="xdp service add failed"; return 1; }
+	xctl service add "$VIP:$PORT" --policy "${POLICY:-rr}" ${LEGACY:+--legacy $LEGACY} --dev eth0 ||
+		{ SKIP_REASON="xdp service add failed"; return 1; }
 	for ((i = 1; i <= nservers; i++)); do
 		xctl backend add "$VIP:$PORT" "${IP_SRV[i]}" --dev eth0 || { SKIP_REASON="xdp backend add failed"; return 1; }
 		ip netns exec "$NS_LB" ping -c1 -W5 "${IP_SRV[i]}" >/dev/null
@@ -253,8 +322,30 @@ crab-xdp_down() {
 	XDP_PEER=
 }
 
+# CRAB with the eBPF client's input-path probe off (what the probe costs:
+# it sends an ICMP probe from the server through the client's input path
+# and requeues the SYN-ACK behind it, so that netfilter rules on the
+# server's address apply, docs/PROTOCOL.md 3.7).
+crab-xdp-noprobe_up() {
+	[ "$endpoints" = ebpf ] || { SKIP_REASON="the input-path probe is the eBPF client's (--endpoints ebpf)"; return 1; }
+	CLIENT_OPTS="--input-probe off" crab-xdp_up
+}
+crab-xdp-noprobe_down() { crab-xdp_down; }
+
+# A stateless DSR LB, as IPVS DR is: the XDP LB in legacy hash mode, the
+# client without CRAB, so every packet of a connection crosses the LB,
+# which only rewrites the destination MAC (Maglev over the 5-tuple); the
+# servers hold the VIP on lo and answer the client directly.
+dsr-xdp_up() {
+	LEGACY=hash crab-xdp_up || return 1
+	client_crab 0
+	crab_servers_vip_on_lo
+}
+dsr-xdp_down() { crab-xdp_down; srv_vip_lo_del; }
+
 crab-nf_up() {
 	local i
+	[ "$endpoints" = modules ] || { SKIP_REASON="needs the crab_lb_nf module (this run: --endpoints ebpf, no module loaded)"; return 1; }
 	client_crab 1
 	crab_load_module crab_lb_nf
 	nctl service add "$VIP:$PORT" --policy "${POLICY:-rr}" ${LEGACY:+--legacy $LEGACY} || { SKIP_REASON="nf service add failed"; return 1; }
@@ -336,7 +427,7 @@ haproxy_up() {
 	command -v haproxy >/dev/null || { SKIP_REASON="haproxy not installed"; return 1; }
 	vip_lb_lo add
 	{
-		printf 'global\n\tnbthread 1\n\tmaxconn 20000\n'
+		printf 'global\n\tnbthread 1\n\tmaxconn 8000\n'
 		printf 'defaults\n\tmode tcp\n\ttimeout connect 5s\n\ttimeout client 60s\n\ttimeout server 60s\n'
 		printf 'frontend fe\n\tbind %s:%s\n\tdefault_backend be\n' "$VIP" "$PORT"
 		printf 'backend be\n\tbalance roundrobin\n'
@@ -362,7 +453,7 @@ haproxy_down() {
 loadgen() {
 	local name=$1 rc t0; shift
 	t0=$(date +%s)
-	ip netns exec "$NS_CLI" $LOADGEN --target "$TARGET" --out "$name.json" --hist "$name.csv" "$@" >"$name.log" 2>&1
+	in_cli $LOADGEN --target "$TARGET" --out "$name.json" --hist "$name.csv" "$@" >"$name.log" 2>&1
 	rc=$?
 	# When each point ran (UTC epoch seconds): plot.py matches it against
 	# the host's load, which run.sh samples while the guest runs.
@@ -513,7 +604,7 @@ tput_point() { # tput_point VARIANT MODE SIZE
 		tgt=$TARGET
 		[ "$TARGET" = servers ] && tgt=${IP_SRV[(k - 1) % nservers + 1]}:$PORT
 		name=$out/exp3/$v-$mode-$size-$k
-		ip netns exec "$NS_CLI" $LOADGEN --target "$tgt" --mode "$mode" --size "$size" \
+		in_cli $LOADGEN --target "$tgt" --mode "$mode" --size "$size" \
 			--duration "$tput_seconds" --timeout-ms 10000 --max-error-frac 0.05 \
 			--out "$name.json" >"$name.log" 2>&1 &
 		pids+=($!)
@@ -540,7 +631,7 @@ print("%.1f req/s, goodput %.3f Mbit/s" % (r, t))' "$out/exp3/$v-$mode-$size"-*.
 tput_probe() { # tput_probe VARIANT SIZE
 	local v=$1 tgt=$TARGET
 	[ "$TARGET" = servers ] && tgt=${IP_SRV[1]}:$PORT
-	ip netns exec "$NS_CLI" $LOADGEN --target "$tgt" --mode crr --size "$2" --samples 20 \
+	in_cli $LOADGEN --target "$tgt" --mode crr --size "$2" --samples 20 \
 		--timeout-ms 3000 --max-error-frac 1 >"$out/exp3/$v-probe.log" 2>&1
 	log "exp3 $v: setup probe: $(grep -m1 'samples' "$out/exp3/$v-probe.log" | sed 's/^ *//')"
 }
@@ -638,7 +729,7 @@ cap_point() { # cap_point VARIANT: K clients for cap_seconds, snapshots around
 		sleep "$cap_seconds"
 	else
 		for ((k = 1; k <= cap_clients; k++)); do
-			ip netns exec "$NS_CLI" $LOADGEN --target "$TARGET" --mode crr --size "$cap_size" \
+			in_cli $LOADGEN --target "$TARGET" --mode crr --size "$cap_size" \
 				--requests "$cap_requests" --duration "$cap_seconds" --timeout-ms 10000 \
 				--max-error-frac 0.05 --out "$out/exp2/$v-$k.json" >"$out/exp2/$v-$k.log" 2>&1 &
 			pids+=($!)
@@ -789,7 +880,7 @@ exp2() {
 			continue
 		fi
 		# Warm the neighbour caches and the LB's state, then measure.
-		[ "$v" = idle ] || ip netns exec "$NS_CLI" $LOADGEN --target "$TARGET" --mode crr --size "$cap_size" \
+		[ "$v" = idle ] || in_cli $LOADGEN --target "$TARGET" --mode crr --size "$cap_size" \
 			--requests "$cap_requests" --samples 20 --timeout-ms 10000 --max-error-frac 1 >/dev/null 2>&1
 		echo "before: $(crab_client_counters)" >"$out/exp2/$v-client-counters.txt"
 		cap_point "$v"

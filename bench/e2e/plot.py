@@ -27,13 +27,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-VARIANTS = ["direct", "crab-xdp", "crab-nf", "ipvs-nat", "ipvs-dr", "nft-dnat", "haproxy"]
+VARIANTS = ["direct", "crab-xdp", "crab-xdp-noprobe", "crab-nf", "ipvs-nat", "ipvs-dr", "dsr-xdp", "nft-dnat", "haproxy"]
 LABELS = {
     "direct": "direct (no LB)",
     "crab-xdp": "CRAB, XDP LB",
+    "crab-xdp-noprobe": "CRAB, XDP LB, no input probe (eBPF client attached with --input-probe off)",
     "crab-nf": "CRAB, nf LB module",
     "ipvs-nat": "IPVS NAT",
     "ipvs-dr": "IPVS DR (DSR)",
+    "dsr-xdp": "stateless DSR (XDP LB, hash mode)",
     "nft-dnat": "nft DNAT (kube-proxy style)",
     "haproxy": "HAProxy (L7, mode tcp)",
 }
@@ -262,6 +264,14 @@ def exp1(run, lines):
         lines.append("CRR overhead over direct (p50, µs): " + ", ".join(
             "%s %+.0f" % (LABELS[v], res[(v, "crr")]["latency_us"]["p50"] - b["latency_us"]["p50"])
             for v in VARIANTS if (v, "crr") in res and v != "direct") + "\n")
+        # CRAB's overhead against a stateless DSR LB's, the paper's claim
+        # (CRAB about half of a DSR LB's).
+        ov = {v: res[(v, "crr")]["latency_us"]["p50"] - b["latency_us"]["p50"]
+              for v in VARIANTS if (v, "crr") in res and v != "direct"}
+        for c in ("crab-xdp", "crab-xdp-noprobe", "crab-nf"):
+            for d in ("dsr-xdp", "ipvs-dr"):
+                if c in ov and d in ov and ov[d] > 0:
+                    lines.append("CRR overhead %s / %s: %.2f\n" % (LABELS[c], LABELS[d], ov[c] / ov[d]))
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     for ax, m in zip(axes, ("crr", "rr")):

@@ -7,7 +7,8 @@
  *   crab_flow_hash()        the hash of a TCP flow (addresses and ports) in
  *                           hash mode: one function, the same value in BPF,
  *                           the kernel and userspace; crab_flow_hash_be()
- *                           and crab_lb_pick_flow() take header fields
+ *                           and crab_lb_pick_flow() take header fields;
+ *                           crab_flow_hash6*() the same for IPv6
  *   crab_lb_tables_build()  from a backend set: the active list (rr,
  *                           random), the smooth weighted round-robin ring
  *                           (wrr) and the Maglev table (hash mode), each
@@ -141,17 +142,74 @@ static inline __u32 crab_flow_hash_be(__be32 saddr, __be32 daddr, __be16 sport, 
 			      crab_ntoh16(sport), crab_ntoh16(dport));
 }
 
-/* Hash of a backend address for its Maglev permutation. */
+/*
+ * The hash of an IPv6 TCP flow: the same construction over nine blocks,
+ * the source address, the destination address (each four host-order
+ * words, most significant first) and (sport << 16 | dport).
+ */
+static inline __u32 crab_flow_hash6(const __u32 *saddr, const __u32 *daddr, __u16 sport,
+				    __u16 dport)
+{
+	__u32 h = CRAB_FLOW_HASH_SEED;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		h = crab_murmur3_block(h, saddr[i]);
+	for (i = 0; i < 4; i++)
+		h = crab_murmur3_block(h, daddr[i]);
+	h = crab_murmur3_block(h, ((__u32)sport << 16) | dport);
+	return crab_murmur3_final(h, 36);
+}
+
+/* crab_flow_hash6() of header fields as they sit in the packet (16 bytes
+ * each, network order; any alignment of 4).
+ */
+static inline __u32 crab_flow_hash6_be(const __be32 *saddr, const __be32 *daddr, __be16 sport,
+				       __be16 dport)
+{
+	__u32 s[4], d[4];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		s[i] = crab_ntoh32(saddr[i]);
+		d[i] = crab_ntoh32(daddr[i]);
+	}
+	return crab_flow_hash6(s, d, crab_ntoh16(sport), crab_ntoh16(dport));
+}
+
+/* Hash of one 32-bit word (an IPv4 address). */
 static inline __u32 crab_addr_hash(__u32 addr, __u32 seed)
 {
 	return crab_murmur3_final(crab_murmur3_block(seed, addr), 4);
 }
 
+/*
+ * Hash of a backend address for its Maglev permutation: an IPv4 backend
+ * (words 0-2 zero, see struct crab_lb_backend) hashes its one word, an
+ * IPv6 backend all four.
+ */
+static inline __u32 crab_lb_addr_hash(const __u32 *addr, __u32 seed)
+{
+	__u32 h = seed;
+	int i;
+
+	if (!addr[0] && !addr[1] && !addr[2])
+		return crab_addr_hash(addr[3], seed);
+	for (i = 0; i < 4; i++)
+		h = crab_murmur3_block(h, addr[i]);
+	return crab_murmur3_final(h, 16);
+}
+
 /* ---- tables ---------------------------------------------------------------- */
 
-/* One backend as the model sees it. */
+/*
+ * One backend as the model sees it. The address orders the tables and
+ * drives the Maglev permutation: four host-order words, most significant
+ * first; an IPv4 address is { 0, 0, 0, addr } (a service is one family,
+ * so the two forms never meet in one set).
+ */
 struct crab_lb_backend {
-	__u32 addr;	/* host order; orders the tables, drives the permutation */
+	__u32 addr[4];
 	__u16 weight;	/* 1 .. CRAB_WEIGHT_MAX (0 counts as 1) */
 	__u8 state;	/* enum crab_backend_state */
 	__u8 id;	/* what the tables hold: < CRAB_MAX_BACKENDS */
@@ -273,10 +331,10 @@ static inline void crab_lb_build_maglev(struct crab_lb_tables *t, struct crab_lb
 	if (!n)
 		return;
 	for (i = 0; i < n; i++) {
-		__u32 a = be[wk->order[i]].addr;
+		const __u32 *a = be[wk->order[i]].addr;
 
-		wk->offset[i] = crab_addr_hash(a, CRAB_MAGLEV_SEED_OFFSET) % m;
-		wk->skip[i] = crab_addr_hash(a, CRAB_MAGLEV_SEED_SKIP) % (m - 1) + 1;
+		wk->offset[i] = crab_lb_addr_hash(a, CRAB_MAGLEV_SEED_OFFSET) % m;
+		wk->skip[i] = crab_lb_addr_hash(a, CRAB_MAGLEV_SEED_SKIP) % (m - 1) + 1;
 		wk->pos[i] = wk->offset[i];
 	}
 	for (;;) {
@@ -293,6 +351,17 @@ static inline void crab_lb_build_maglev(struct crab_lb_tables *t, struct crab_lb
 			}
 		}
 	}
+}
+
+/* <0, 0, >0 as address @a sorts before, with, after @b. */
+static inline int crab_lb_addr_cmp(const __u32 *a, const __u32 *b)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (a[i] != b[i])
+			return a[i] < b[i] ? -1 : 1;
+	return 0;
 }
 
 /*
@@ -322,9 +391,9 @@ static inline int crab_lb_tables_build(struct crab_lb_tables *t, struct crab_lb_
 	for (i = 0; i < n; i++) {
 		if (be[i].id >= CRAB_MAX_BACKENDS)
 			return -1;
-		for (j = i; j > 0 && be[wk->order[j - 1]].addr > be[i].addr; j--)
+		for (j = i; j > 0 && crab_lb_addr_cmp(be[wk->order[j - 1]].addr, be[i].addr) > 0; j--)
 			wk->order[j] = wk->order[j - 1];
-		if (j > 0 && be[wk->order[j - 1]].addr == be[i].addr)
+		if (j > 0 && !crab_lb_addr_cmp(be[wk->order[j - 1]].addr, be[i].addr))
 			return -1;
 		wk->order[j] = (__u8)i;
 	}
@@ -437,6 +506,15 @@ static inline __u8 crab_lb_pick_flow(const struct crab_lb_tables *t, __be32 sadd
 				     __be16 sport, __be16 dport, int syn)
 {
 	__u32 h = crab_flow_hash_be(saddr, daddr, sport, dport);
+
+	return syn ? crab_lb_pick_hash_syn(t, h) : crab_lb_pick_hash(t, h);
+}
+
+/* The same for an IPv6 packet's fields (16-byte addresses, network order). */
+static inline __u8 crab_lb_pick_flow6(const struct crab_lb_tables *t, const __be32 *saddr,
+				      const __be32 *daddr, __be16 sport, __be16 dport, int syn)
+{
+	__u32 h = crab_flow_hash6_be(saddr, daddr, sport, dport);
 
 	return syn ? crab_lb_pick_hash_syn(t, h) : crab_lb_pick_hash(t, h);
 }

@@ -197,6 +197,56 @@ static inline int crab_opt_step(const __u8 *opt, struct crab_opt_state *st)
 }
 
 /*
+ * The fast path: where the walk may start in @opt[0..len) because what
+ * comes before is one of the two layouts Linux puts in a SYN, which the
+ * walk would step over without a result:
+ *   MSS, SACK_PERM, TS, NOP, WS   (20 bytes: timestamps on)
+ *   MSS, NOP, NOP, SACK_PERM, NOP, WS   (12 bytes: timestamps off)
+ * Only kinds and lengths are compared (the walk reads nothing else of
+ * those options), so the walk's result from the returned offset is the
+ * walk's result from 0; 0 when neither layout is there or when the
+ * redirect kind is configured to one of those kinds.
+ */
+static inline __u32 crab_opt_skip_common(const __u8 *opt, __u32 len,
+					 const struct crab_opt_cfg *cfg)
+{
+	const __u32 m = CRAB_OPT_BUF_SIZE - 1;
+
+	if (cfg->kind <= 4 || cfg->kind == 8)
+		return 0;
+	if (len >= 20 && opt[0] == 2 && opt[1] == 4 && opt[4] == 4 &&
+	    opt[5] == 2 && opt[6] == 8 && opt[7] == 10 && opt[16 & m] == 1 &&
+	    opt[17 & m] == 3 && opt[18 & m] == 3)
+		return 20;
+	if (len >= 12 && opt[0] == 2 && opt[1] == 4 && opt[4] == 1 &&
+	    opt[5] == 1 && opt[6] == 4 && opt[7] == 2 && opt[8] == 1 &&
+	    opt[9] == 3 && opt[10] == 3)
+		return 12;
+	return 0;
+}
+
+/*
+ * The walk from offset @start of @opt[0..len) (0: the whole header; or
+ * what crab_opt_skip_common() returned).
+ */
+static inline int crab_opt_find_from(const __u8 *opt, __u32 len,
+				     const struct crab_opt_cfg *cfg, int v6,
+				     __u32 start, struct crab_opt_res *res)
+{
+	struct crab_opt_state st;
+	__u32 n;
+
+	crab_opt_init_fam(&st, len, cfg, v6);
+	st.i = start;
+	/* Each step consumes >= 1 byte: 40 steps cover any header. */
+	for (n = 0; n < CRAB_TCP_MAX_OPTLEN; n++)
+		if (crab_opt_step(opt, &st))
+			break;
+	*res = st.res;
+	return st.status;
+}
+
+/*
  * Find the first well-formed redirect option in @opt[0..len) (len <= 40,
  * larger is clamped). Returns enum crab_opt_status; details in @res.
  */
@@ -204,16 +254,10 @@ static inline int crab_opt_find_fam(const __u8 *opt, __u32 len,
 				    const struct crab_opt_cfg *cfg, int v6,
 				    struct crab_opt_res *res)
 {
-	struct crab_opt_state st;
-	__u32 n;
+	__u32 n = len > CRAB_TCP_MAX_OPTLEN ? CRAB_TCP_MAX_OPTLEN : len;
 
-	crab_opt_init_fam(&st, len, cfg, v6);
-	/* Each step consumes >= 1 byte: 40 steps cover any header. */
-	for (n = 0; n < CRAB_TCP_MAX_OPTLEN; n++)
-		if (crab_opt_step(opt, &st))
-			break;
-	*res = st.res;
-	return st.status;
+	return crab_opt_find_from(opt, len, cfg, v6,
+				  crab_opt_skip_common(opt, n, cfg), res);
 }
 
 /* The walk of an IPv4 segment's options. */
@@ -260,6 +304,7 @@ static __always_inline int crab_opt_walk_bpf_fam(struct crab_opt_walk *w,
 						 int v6)
 {
 	crab_opt_init_fam(&w->st, len, cfg, v6);
+	w->st.i = crab_opt_skip_common(w->opt, w->st.len, cfg);
 	bpf_loop(CRAB_TCP_MAX_OPTLEN, crab_opt_walk_cb, w, 0);
 	return w->st.status;
 }

@@ -36,7 +36,10 @@ static inline int lb_nf_tables_build(struct crab_lb_tables *t,
 	__u32 i;
 
 	for (i = 0; i < nbe && i < CRAB_MAX_BACKENDS; i++) {
-		in[i].addr = crab_ntoh32(be[i].dip);
+		in[i].addr[0] = 0;
+		in[i].addr[1] = 0;
+		in[i].addr[2] = 0;
+		in[i].addr[3] = crab_ntoh32(be[i].dip);
 		in[i].weight = be[i].weight;
 		in[i].state = be[i].state;
 		in[i].id = (__u8)i;

@@ -59,6 +59,25 @@ for impl in xdp nf dpdk; do
 	rc=$?
 	[ "$rc" != 0 ] && [ "$rc" != 2 ] || { crab_log "  valid values, no $impl LB: exit $rc"; ok=1; }
 	log_test $ok "lb $impl: bad VIP, backend, MAC, state, weight, policy exit 2 naming the value, before the LB is looked at"
+
+	# IPv6: a service is one family; IPv6 host rules; the [IPV6]:PORT form.
+	SVC6="[2001:db8:100::1]:80"
+	ok=0
+	expect_usage "$impl" "198.18.0.11 is an IPv4 address but the service [2001:db8:100::1]:80 is IPv6" \
+		"${pre[@]}" backend add "$SVC6" 198.18.0.11 "${post[@]}" || ok=1
+	expect_usage "$impl" "2001:db8::11 is an IPv6 address but the service $SVC is IPv4" \
+		"${pre[@]}" backend drain "$SVC" 2001:db8::11 "${post[@]}" || ok=1
+	expect_usage "$impl" "link-local" "${pre[@]}" backend add "$SVC6" fe80::11 "${post[@]}" || ok=1
+	expect_usage "$impl" "IPv4-mapped" "${pre[@]}" service add "[::ffff:198.18.100.1]:80" "${post[@]}" || ok=1
+	expect_usage "$impl" "multicast" "${pre[@]}" service add "[ff05::1]:80" "${post[@]}" || ok=1
+	expect_usage "$impl" "[IPV6]:PORT" "${pre[@]}" service add "2001:db8:100::1:80" "${post[@]}" || ok=1
+	log_test $ok "lb $impl: IPv6 values: mixed families, link-local, v4-mapped, multicast, bare IPv6:PORT exit 2"
+	if [ "$impl" != xdp ]; then
+		name=$impl; [ "$impl" = dpdk ] && name=DPDK
+		expect_usage "$impl" "the $name LB does not serve IPv6 services yet" \
+			"${pre[@]}" service add "$SVC6" "${post[@]}"
+		log_test $? "lb $impl: an IPv6 service is refused (exit 2), before the LB is looked at"
+	fi
 done
 
 # 2. The verbs on a real XDP LB.

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "crab/common.hpp"
 
+#include <arpa/inet.h>
+
 #include <charconv>
+#include <cstring>
 
 namespace crab {
 
@@ -120,6 +123,70 @@ Endpoint parse_endpoint(std::string_view s)
     return Endpoint{parse_ipv4(s.substr(0, colon)), parse_port(s.substr(colon + 1))};
 }
 
+IpAddr IpAddr::v4(Ipv4 a)
+{
+    IpAddr r;
+    r.family = 4;
+    r.bytes[0] = static_cast<uint8_t>(a.addr >> 24);
+    r.bytes[1] = static_cast<uint8_t>(a.addr >> 16);
+    r.bytes[2] = static_cast<uint8_t>(a.addr >> 8);
+    r.bytes[3] = static_cast<uint8_t>(a.addr);
+    return r;
+}
+
+Ipv4 IpAddr::to_v4() const
+{
+    return Ipv4{(uint32_t(bytes[0]) << 24) | (uint32_t(bytes[1]) << 16) | (uint32_t(bytes[2]) << 8) | bytes[3]};
+}
+
+std::array<uint32_t, 4> IpAddr::model_words() const
+{
+    if (family != 6)
+        return {0, 0, 0, to_v4().addr};
+    std::array<uint32_t, 4> w{};
+    for (int i = 0; i < 4; i++)
+        w[i] = (uint32_t(bytes[i * 4]) << 24) | (uint32_t(bytes[i * 4 + 1]) << 16) |
+               (uint32_t(bytes[i * 4 + 2]) << 8) | bytes[i * 4 + 3];
+    return w;
+}
+
+IpAddr parse_ip(std::string_view s)
+{
+    if (s.find(':') == std::string_view::npos)
+        return IpAddr::v4(parse_ipv4(s));
+    // inet_pton() takes a C string; the longest IPv6 text form is 45 characters.
+    IpAddr r;
+    r.family = 6;
+    char buf[INET6_ADDRSTRLEN + 1];
+    if (s.size() >= sizeof(buf) || s.find('%') != std::string_view::npos ||
+        s.find('\0') != std::string_view::npos)
+        throw Error("invalid IPv6 address " + quoted(s), kExitUsage);
+    std::memcpy(buf, s.data(), s.size());
+    buf[s.size()] = 0;
+    if (inet_pton(AF_INET6, buf, r.bytes.data()) != 1)
+        throw Error("invalid IPv6 address " + quoted(s), kExitUsage);
+    return r;
+}
+
+IpEndpoint parse_ip_endpoint(std::string_view s)
+{
+    if (!s.empty() && s.front() == '[') {
+        auto close = s.find(']');
+        if (close == std::string_view::npos || close + 2 >= s.size() || s[close + 1] != ':')
+            throw Error("invalid endpoint " + quoted(s) + ": expected [IPV6]:PORT", kExitUsage);
+        IpAddr a = parse_ip(s.substr(1, close - 1));
+        if (!a.is_v6())
+            throw Error("invalid endpoint " + quoted(s) + ": brackets are for IPv6 addresses", kExitUsage);
+        return IpEndpoint{a, parse_port(s.substr(close + 2))};
+    }
+    auto colon = s.find(':');
+    if (colon == std::string_view::npos)
+        throw Error("invalid endpoint " + quoted(s) + ": expected ADDRESS:PORT", kExitUsage);
+    if (s.find(':', colon + 1) != std::string_view::npos)
+        throw Error("invalid endpoint " + quoted(s) + ": an IPv6 address is written [IPV6]:PORT", kExitUsage);
+    return IpEndpoint{IpAddr::v4(parse_ipv4(s.substr(0, colon))), parse_port(s.substr(colon + 1))};
+}
+
 enum crab_policy parse_policy(std::string_view s)
 {
     if (s == "rr")
@@ -151,6 +218,22 @@ std::string to_string(Ipv4 a)
 std::string to_string(const Cidr& c) { return to_string(c.net) + "/" + std::to_string(c.len); }
 
 std::string to_string(const Endpoint& e) { return to_string(e.ip) + ":" + std::to_string(e.port); }
+
+std::string to_string(const IpAddr& a)
+{
+    if (!a.is_v6())
+        return to_string(a.to_v4());
+    char buf[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, a.bytes.data(), buf, sizeof(buf));
+    return buf;
+}
+
+std::string to_string(const IpEndpoint& e)
+{
+    if (e.ip.is_v6())
+        return "[" + to_string(e.ip) + "]:" + std::to_string(e.port);
+    return to_string(e.ip) + ":" + std::to_string(e.port);
+}
 
 std::string to_string(const std::vector<Cidr>& l)
 {

@@ -146,7 +146,7 @@ Backend parse_backend(const toml::value& t, const std::string& file, const std::
     const toml::value* a = get(t, "addr");
     if (!a)
         fail(t, file, field + ".addr", "missing (the backend's address, e.g. addr = \"198.18.0.11\")");
-    b.addr = parse_value(*a, file, field + ".addr", [](const std::string& s) { return parse_ipv4(s); });
+    b.addr = parse_value(*a, file, field + ".addr", [](const std::string& s) { return parse_ip(s); });
     if (b.line == 0)
         b.line = line_of(*a);
     if (auto why = why_not_host_addr(b.addr); !why.empty())
@@ -174,7 +174,7 @@ Service parse_service(const toml::value& t, const std::string& file, const std::
         fail(t, file, field + ".vip", "missing (the service address, e.g. vip = \"198.18.100.1\")");
     if (s.line == 0)
         s.line = line_of(*vip);
-    s.ep.ip = parse_value(*vip, file, field + ".vip", [](const std::string& x) { return parse_ipv4(x); });
+    s.ep.ip = parse_value(*vip, file, field + ".vip", [](const std::string& x) { return parse_ip(x); });
     if (auto why = why_not_host_addr(s.ep.ip); !why.empty())
         fail(*vip, file, field + ".vip", crab::to_string(s.ep.ip) + " is not a VIP: " + why);
     const toml::value* port = get(t, "port");
@@ -194,6 +194,8 @@ Service parse_service(const toml::value& t, const std::string& file, const std::
         for (size_t i = 0; i < arr.size(); i++) {
             std::string bf = field + ".backend[" + std::to_string(i + 1) + "]";
             Backend b = parse_backend(arr[i], file, bf);
+            if (auto why = why_not_backend_of(s.ep, b.addr); !why.empty())
+                fail(arr[i].as_table().at("addr"), file, bf + ".addr", why);
             if (const Backend* prev = s.find(b.addr))
                 fail(arr[i].as_table().at("addr"), file, bf + ".addr",
                      "backend " + crab::to_string(b.addr) + " is listed twice (first at line " +
@@ -254,7 +256,11 @@ BgpSettings parse_bgp(const toml::value& t, const std::string& file)
         const auto& arr = v->as_array();
         for (size_t i = 0; i < arr.size(); i++) {
             std::string f = "bgp.vips[" + std::to_string(i + 1) + "]";
-            Ipv4 a = parse_value(arr[i], file, f, [](const std::string& s) { return parse_ipv4(s); });
+            Ipv4 a = parse_value(arr[i], file, f, [](const std::string& s) {
+                if (parse_ip(s).is_v6())
+                    throw Error("'" + s + "': crabctl bgp announces IPv4 VIPs only", kExitUsage);
+                return parse_ipv4(s);
+            });
             if (a.addr == 0)
                 fail(arr[i], file, f, "0.0.0.0 is not a VIP");
             if (std::find(b.vips.begin(), b.vips.end(), a) != b.vips.end())
@@ -335,11 +341,18 @@ Config parse_value_root(const toml::value& root, const std::string& file)
             for (size_t i = 0; i < c.bgp.vips.size(); i++) {
                 bool served = false;
                 for (const auto& s : c.services)
-                    served |= s.ep.ip == c.bgp.vips[i];
+                    served |= s.ep.ip == IpAddr::v4(c.bgp.vips[i]);
                 if (!served)
                     fail(v->as_array()[i], file, "bgp.vips[" + std::to_string(i + 1) + "]",
                          crab::to_string(c.bgp.vips[i]) + " is not the VIP of any [[service]] in this file");
             }
+        if (c.bgp.vips.empty())
+            for (size_t i = 0; i < c.services.size(); i++)
+                if (c.services[i].ep.ip.is_v6())
+                    fail(*bt, file, "bgp.vips",
+                         "missing: crabctl bgp announces IPv4 VIPs only and service[" + std::to_string(i + 1) +
+                             "] has the IPv6 VIP " + crab::to_string(c.services[i].ep.ip) +
+                             " (list the VIPs to announce in bgp.vips)");
         if (c.bgp_vips().empty())
             fail(*bt, file, "bgp", "nothing to announce: the file defines no [[service]]");
     }
@@ -457,7 +470,7 @@ void check_nesting(const std::string& text, const std::string& file)
 
 }  // namespace
 
-const Backend* Service::find(Ipv4 a) const
+const Backend* Service::find(const IpAddr& a) const
 {
     for (const auto& b : backends)
         if (b.addr == a)
@@ -465,7 +478,7 @@ const Backend* Service::find(Ipv4 a) const
     return nullptr;
 }
 
-const Service* Config::find(const Endpoint& ep) const
+const Service* Config::find(const IpEndpoint& ep) const
 {
     for (const auto& s : services)
         if (s.ep == ep)
@@ -478,7 +491,8 @@ std::vector<Ipv4> Config::bgp_vips() const
     std::vector<Ipv4> v = bgp.vips;
     if (v.empty())
         for (const auto& s : services)
-            v.push_back(s.ep.ip);
+            if (!s.ep.ip.is_v6())
+                v.push_back(s.ep.ip.to_v4());
     std::sort(v.begin(), v.end());
     v.erase(std::unique(v.begin(), v.end()), v.end());
     return v;
@@ -541,6 +555,37 @@ std::string why_not_host_addr(Ipv4 a)
     if ((x >> 28) == 0xf)
         return "a reserved address (240.0.0.0/4)";
     return {};
+}
+
+std::string why_not_host_addr(const IpAddr& a)
+{
+    if (!a.is_v6())
+        return why_not_host_addr(a.to_v4());
+    const auto& b = a.bytes;
+    bool zero10 = true;  // the first ten bytes zero
+    for (int i = 0; i < 10; i++)
+        zero10 &= b[i] == 0;
+    if (zero10 && b[10] == 0xff && b[11] == 0xff)
+        return "an IPv4-mapped address (::ffff:0:0/96): write the IPv4 address";
+    bool zero15 = zero10 && !b[10] && !b[11] && !b[12] && !b[13] && !b[14];
+    if (zero15 && b[15] == 0)
+        return "the unspecified address (::), not a host";
+    if (zero15 && b[15] == 1)
+        return "a loopback address";
+    if (b[0] == 0xff)
+        return "a multicast address (ff00::/8)";
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+        return "a link-local address (fe80::/10)";
+    return {};
+}
+
+std::string why_not_backend_of(const IpEndpoint& svc, const IpAddr& be)
+{
+    if (svc.ip.family == be.family)
+        return {};
+    return crab::to_string(be) + " is an " + std::string(be.family_name()) + " address but the service " +
+           crab::to_string(svc) + " is " + std::string(svc.ip.family_name()) +
+           ": a service's backends are of its VIP's family";
 }
 
 std::string why_not_host_mac(const Mac& m)
@@ -705,7 +750,7 @@ std::vector<Change> plan(const Config& cur, const Config& want)
         c.legacy = s.legacy;
         return c;
     };
-    auto be_change = [](Op op, const Endpoint& ep, const Backend& b) {
+    auto be_change = [](Op op, const IpEndpoint& ep, const Backend& b) {
         Change c{};
         c.op = op;
         c.svc = ep;

@@ -66,6 +66,44 @@ TEST(Parse, Endpoint)
         error_of([&] { parse_endpoint(bad); });
 }
 
+TEST(Parse, IpAddrBothFamilies)
+{
+    IpAddr a = parse_ip("198.18.100.1");
+    EXPECT_FALSE(a.is_v6());
+    EXPECT_EQ(a.to_v4().addr, 0xC6126401u);
+    EXPECT_EQ(a.model_words(), (std::array<uint32_t, 4>{0, 0, 0, 0xC6126401u}));
+    IpAddr b = parse_ip("2001:DB8:0:0:0:0:0:1");
+    EXPECT_TRUE(b.is_v6());
+    EXPECT_EQ(b.bytes[0], 0x20);
+    EXPECT_EQ(b.bytes[15], 1);
+    EXPECT_EQ(to_string(b), "2001:db8::1");  // RFC 5952 form
+    EXPECT_EQ(b.model_words(), (std::array<uint32_t, 4>{0x20010db8u, 0, 0, 1}));
+    EXPECT_EQ(to_string(parse_ip("::ffff:1.2.3.4")), "::ffff:1.2.3.4");
+    EXPECT_LT(a, b);  // IPv4 orders before IPv6
+    EXPECT_NE(IpAddr::v4(parse_ipv4("0.0.0.1")), parse_ip("::1"));
+    for (const char* bad : {"2001:db8::1::2", "2001:db8::g", "fe80::1%eth0", "[2001:db8::1]", "2001:db8:1",
+                            ":::", "2001:db8::1 ", "1:2:3:4:5:6:7:8:9"})
+        EXPECT_NE(error_of([&] { parse_ip(bad); }).find(std::string("'") + bad + "'"), std::string::npos)
+            << bad;
+}
+
+TEST(Parse, IpEndpointBothFamilies)
+{
+    auto e = parse_ip_endpoint("198.18.100.1:8080");
+    EXPECT_FALSE(e.ip.is_v6());
+    EXPECT_EQ(to_string(e), "198.18.100.1:8080");
+    auto f = parse_ip_endpoint("[2001:db8:100::1]:80");
+    EXPECT_TRUE(f.ip.is_v6());
+    EXPECT_EQ(f.port, 80);
+    EXPECT_EQ(to_string(f), "[2001:db8:100::1]:80");
+    EXPECT_EQ(parse_ip_endpoint(to_string(f)), f);
+    for (const char* bad : {"2001:db8::1:80", "[2001:db8::1]", "[2001:db8::1]:", "[2001:db8::1]80",
+                            "[198.18.100.1]:80", "[2001:db8::1:80", "[]:80", "[2001:db8::1]:0",
+                            "198.18.100.1:80:1"})
+        EXPECT_NE(error_of([&] { parse_ip_endpoint(bad); }).find(std::string("'")), std::string::npos) << bad;
+    EXPECT_NE(error_of([] { parse_ip_endpoint("2001:db8::1:80"); }).find("[IPV6]:PORT"), std::string::npos);
+}
+
 TEST(Parse, Counter)
 {
     EXPECT_EQ(parse_u64("0", "c"), 0u);

@@ -66,7 +66,7 @@ Config cfg(std::initializer_list<Service> s)
 Service svc(const char* ep, std::initializer_list<Backend> b, crab_policy p = CRAB_POLICY_RR)
 {
     Service s;
-    s.ep = parse_endpoint(ep);
+    s.ep = parse_ip_endpoint(ep);
     s.policy = p;
     s.backends = b;
     return s;
@@ -75,7 +75,7 @@ Service svc(const char* ep, std::initializer_list<Backend> b, crab_policy p = CR
 Backend be(const char* ip, uint32_t w = 1, bool drain = false)
 {
     Backend b;
-    b.addr = parse_ipv4(ip);
+    b.addr = parse_ip(ip);
     b.weight = w;
     b.drain = drain;
     return b;
@@ -303,6 +303,152 @@ TEST(Config, BracketsInStringsAndCommentsAreNotNesting)
     x = parse_string("[lb]\nprefix = \"\"\"\n" + b + "\n\"\"\"\nsocket = \'\'\'" + c + "\'\'\'\n", "t.toml");
     EXPECT_EQ(x.lb.prefix, b + "\n");
     EXPECT_EQ(x.lb.socket, c);
+}
+
+const char* kGood6 = R"([[service]]
+vip = "2001:db8:100::1"
+port = 80
+policy = "rr"
+legacy = "hash"
+
+  [[service.backend]]
+  addr = "2001:db8::11"
+
+  [[service.backend]]
+  addr = "2001:DB8:0::12"
+  weight = 2
+  drain = true
+  mac = "02:00:00:00:00:0b"
+
+[[service]]
+vip = "198.18.100.1"
+port = 80
+
+  [[service.backend]]
+  addr = "198.18.0.11"
+)";
+
+TEST(ConfigIpv6, GoodFile)
+{
+    Config c = parse_string(kGood6, "t.toml");
+    ASSERT_EQ(c.services.size(), 2u);
+    const Service& s = c.services[0];
+    EXPECT_TRUE(s.ep.ip.is_v6());
+    EXPECT_EQ(to_string(s.ep), "[2001:db8:100::1]:80");
+    EXPECT_EQ(s.legacy, CRAB_LEGACY_HASH);
+    ASSERT_EQ(s.backends.size(), 2u);
+    EXPECT_EQ(to_string(s.backends[1].addr), "2001:db8::12");
+    EXPECT_TRUE(s.backends[1].drain);
+    EXPECT_TRUE(s.find(parse_ip("2001:db8::12")));
+    EXPECT_FALSE(s.find(parse_ip("2001:db8::13")));
+    // The same port on an IPv4 VIP is another service.
+    EXPECT_FALSE(c.services[1].ep.ip.is_v6());
+    EXPECT_TRUE(c.find(parse_ip_endpoint("[2001:db8:100::1]:80")));
+    EXPECT_TRUE(c.find(parse_ip_endpoint("198.18.100.1:80")));
+}
+
+TEST(ConfigIpv6, MixedFamiliesAreRefusedNamingTheField)
+{
+    std::string v6svc_v4be = "[[service]]\nvip = \"2001:db8:100::1\"\nport = 80\n"
+                             "[[service.backend]]\naddr = \"2001:db8::11\"\n"
+                             "[[service.backend]]\naddr = \"198.18.0.12\"\n";
+    auto e = error_of(v6svc_v4be);
+    EXPECT_NE(e.find("t.toml:7: service[1].backend[2].addr: 198.18.0.12 is an IPv4 address but the service "
+                     "[2001:db8:100::1]:80 is IPv6"),
+              std::string::npos)
+        << e;
+    std::string v4svc_v6be = "[[service]]\nvip = \"198.18.100.1\"\nport = 80\n"
+                             "[[service.backend]]\naddr = \"2001:db8::11\"\n";
+    e = error_of(v4svc_v6be);
+    EXPECT_NE(e.find("t.toml:5: service[1].backend[1].addr: 2001:db8::11 is an IPv6 address but the service "
+                     "198.18.100.1:80 is IPv4"),
+              std::string::npos)
+        << e;
+    EXPECT_EQ(why_not_backend_of(parse_ip_endpoint("[2001:db8::1]:80"), parse_ip("2001:db8::2")), "");
+    EXPECT_NE(why_not_backend_of(parse_ip_endpoint("[2001:db8::1]:80"), parse_ip("10.0.0.1")), "");
+}
+
+TEST(ConfigIpv6, HostAddressRules)
+{
+    for (const char* ok : {"2001:db8::1", "fd00::1", "2a00:1450::200e", "fec0::1", "64:ff9b::1.2.3.4"})
+        EXPECT_EQ(why_not_host_addr(parse_ip(ok)), "") << ok;
+    const std::pair<const char*, const char*> bad[] = {
+        {"::", "unspecified"},         {"::1", "loopback"},        {"ff02::1", "multicast"},
+        {"ff0e::1", "multicast"},      {"fe80::1", "link-local"},  {"febf::1", "link-local"},
+        {"::ffff:10.0.0.1", "IPv4-mapped"},
+    };
+    for (const auto& [a, why] : bad) {
+        EXPECT_NE(why_not_host_addr(parse_ip(a)).find(why), std::string::npos) << a;
+        auto e = error_of(std::string("[[service]]\nvip = \"") + a + "\"\nport = 80\n");
+        EXPECT_NE(e.find("t.toml:2: service[1].vip: "), std::string::npos) << e;
+        EXPECT_NE(e.find(" is not a VIP: "), std::string::npos) << e;
+        e = error_of(std::string("[[service]]\nvip = \"2001:db8::1\"\nport = 80\n[[service.backend]]\naddr = \"") +
+                     a + "\"\n");
+        EXPECT_NE(e.find("t.toml:5: service[1].backend[1].addr: "), std::string::npos) << e;
+    }
+    // The IPv4 rules are unchanged for an IPv4 address in the new type.
+    EXPECT_NE(why_not_host_addr(parse_ip("127.0.0.1")), "");
+    EXPECT_EQ(why_not_host_addr(parse_ip("198.18.0.1")), "");
+}
+
+TEST(ConfigIpv6, BadValuesAndDuplicates)
+{
+    auto e = error_of("[[service]]\nvip = \"2001:db8::1::2\"\nport = 80\n");
+    EXPECT_NE(e.find("t.toml:2: service[1].vip: invalid IPv6 address '2001:db8::1::2'"), std::string::npos) << e;
+    e = error_of("[[service]]\nvip = \"2001:db8::1\"\nport = 80\n[[service.backend]]\naddr = \"2001:db8::11\"\n"
+                 "[[service.backend]]\naddr = \"2001:DB8::0011\"\n");
+    EXPECT_NE(e.find("service[1].backend[2].addr: backend 2001:db8::11 is listed twice"), std::string::npos) << e;
+    e = error_of("[[service]]\nvip = \"2001:db8::1\"\nport = 80\n[[service]]\nvip = \"2001:0db8::01\"\nport = 80\n");
+    EXPECT_NE(e.find("service [2001:db8::1]:80 is defined twice"), std::string::npos) << e;
+}
+
+TEST(ConfigIpv6, RoundTrip)
+{
+    Config c = parse_string(kGood6, "t.toml");
+    std::string out = to_toml(c);
+    EXPECT_NE(out.find("vip = \"2001:db8:100::1\""), std::string::npos) << out;
+    EXPECT_NE(out.find("addr = \"2001:db8::12\""), std::string::npos) << out;
+    Config d = parse_string(out, "out.toml");
+    EXPECT_TRUE(c.same(d));
+    EXPECT_EQ(to_toml(d), out);
+    EXPECT_TRUE(plan(c, d).empty());
+}
+
+TEST(ConfigIpv6, Planner)
+{
+    Config cur = cfg({svc("[2001:db8::1]:80", {be("2001:db8::11")}), svc("10.0.0.1:80", {be("10.1.0.1")})});
+    Config want = cfg({svc("[2001:db8::1]:80", {be("2001:db8::12", 3)}), svc("[2001:db8::2]:443", {be("2001:db8::13")})});
+    auto ch = plan(cur, want);
+    std::vector<std::string> expect = {
+        "backend add [2001:db8::1]:80 2001:db8::12 weight 3 active",
+        "backend del [2001:db8::1]:80 2001:db8::11",
+        "service add [2001:db8::2]:443 policy rr legacy drop",
+        "backend add [2001:db8::2]:443 2001:db8::13 weight 1 active",
+        "service del 10.0.0.1:80",
+    };
+    EXPECT_EQ(describe(ch), expect);
+    bool emptied = false;
+    EXPECT_TRUE(apply_plan(cur, ch, &emptied).same(want));
+    EXPECT_FALSE(emptied);
+    EXPECT_TRUE(plan(want, want).empty());
+}
+
+TEST(ConfigIpv6, BgpAnnouncesIpv4Only)
+{
+    std::string f = std::string(kGood6) + "[bgp]\nasn = 65100\n[[bgp.peer]]\naddr = \"198.18.0.254\"\nasn = 65000\n";
+    auto e = error_of(f);
+    EXPECT_NE(e.find("bgp.vips: missing: crabctl bgp announces IPv4 VIPs only and service[1] has the IPv6 VIP "
+                     "2001:db8:100::1"),
+              std::string::npos)
+        << e;
+    e = error_of(std::string(kGood6) + "[bgp]\nasn = 65100\nvips = [\"2001:db8:100::1\"]\n[[bgp.peer]]\n"
+                                       "addr = \"198.18.0.254\"\nasn = 65000\n");
+    EXPECT_NE(e.find("bgp.vips[1]: '2001:db8:100::1': crabctl bgp announces IPv4 VIPs only"), std::string::npos) << e;
+    Config c = parse_string(std::string(kGood6) + "[bgp]\nasn = 65100\nvips = [\"198.18.100.1\"]\n[[bgp.peer]]\n"
+                                                  "addr = \"198.18.0.254\"\nasn = 65000\n",
+                            "t.toml");
+    ASSERT_EQ(c.bgp_vips().size(), 1u);
+    EXPECT_EQ(to_string(c.bgp_vips()[0]), "198.18.100.1");
 }
 
 TEST(Planner, SameConfigTwiceNoChanges)

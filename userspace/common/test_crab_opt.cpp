@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstring>
+#include <random>
 #include <vector>
 
 extern "C" {
@@ -265,6 +266,57 @@ TEST(CrabOpt, NeverReportsOutOfBounds)
                     EXPECT_LE(w.res.off + TCPOLEN_CRAB, len);
                 }
             }
+}
+
+// The fast path (crab_opt_skip_common) recognises Linux's two SYN layouts
+// and changes no result: for those layouts and for random bytes mutated
+// from them (every family, every form, every length), the walk from the
+// skipped offset gives what the walk from 0 gives.
+TEST(CrabOptFast, RecognisesLinuxSynLayouts)
+{
+    const std::vector<uint8_t> ts = {2, 4, 5, 0xb4, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7};
+    const std::vector<uint8_t> nots = {2, 4, 5, 0xb4, 1, 1, 4, 2, 1, 3, 3, 7};
+    std::array<uint8_t, CRAB_OPT_BUF_SIZE> buf{};
+    std::memcpy(buf.data(), ts.data(), ts.size());
+    EXPECT_EQ(crab_opt_skip_common(buf.data(), 28, &kDefault), 20u);
+    EXPECT_EQ(crab_opt_skip_common(buf.data(), 19, &kDefault), 0u);  // shorter than the layout
+    buf = {};
+    std::memcpy(buf.data(), nots.data(), nots.size());
+    EXPECT_EQ(crab_opt_skip_common(buf.data(), 20, &kExp), 12u);
+    const crab_opt_cfg k8 = {8, 0, 0};  // a redirect kind the layout holds: no skip
+    EXPECT_EQ(crab_opt_skip_common(buf.data(), 20, &k8), 0u);
+    buf[6] = 5;  // another kind where SACK_PERM was
+    EXPECT_EQ(crab_opt_skip_common(buf.data(), 20, &kDefault), 0u);
+}
+
+TEST(CrabOptFast, SameResultAsTheWholeWalk)
+{
+    const std::vector<uint8_t> base = {2, 4, 5, 0xb4, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7,
+                                       1, 1, 42, 6, 198, 18, 100, 1, 254, 8, 0xc4, 0xab, 1, 2, 3, 4,
+                                       42, 18, 0, 0};
+    const std::vector<uint8_t> base2 = {2, 4, 5, 0xb4, 1, 1, 4, 2, 1, 3, 3, 7, 1, 1, 42, 18, 0x20, 1,
+                                        0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0};
+    std::mt19937 rng(42);
+    int skipped = 0;
+    for (int i = 0; i < 200000; i++) {
+        std::array<uint8_t, CRAB_OPT_BUF_SIZE> buf{};
+        const auto& b = (i & 1) ? base2 : base;
+        std::memcpy(buf.data(), b.data(), b.size());
+        int nmut = static_cast<int>(rng() % 4);
+        for (int k = 0; k < nmut; k++)  // mutate mostly the tail, sometimes the layout
+            buf[(rng() % 8) ? 12 + rng() % 28 : rng() % 20] = static_cast<uint8_t>(rng());
+        uint32_t len = static_cast<uint32_t>(rng() % 41);
+        const crab_opt_cfg& cfg = (i & 2) ? kExp : kDefault;
+        int v6 = (i >> 2) & 1;
+        uint32_t start = crab_opt_skip_common(buf.data(), len, &cfg);
+        skipped += start != 0;
+        crab_opt_res a{}, c{};
+        int sa = crab_opt_find_fam(buf.data(), len, &cfg, v6, &a);
+        int sc = crab_opt_find_from(buf.data(), len, &cfg, v6, 0, &c);
+        ASSERT_EQ(sa, sc) << "i=" << i;
+        ASSERT_EQ(std::memcmp(&a, &c, sizeof(a)), 0) << "i=" << i;
+    }
+    EXPECT_GT(skipped, 50000);  // the fast path was taken, not only the slow one
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // Unit tests of the LB model every LB compiles in (include/crab/crab_lb_model.h):
 // the flow hash, the Maglev table with draining, the weighted ring and the
 // data path's picks.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -74,7 +75,7 @@ std::vector<crab_lb_backend> backends(int n, uint32_t base = 0xC612000B)  // 198
 {
     std::vector<crab_lb_backend> v;
     for (int i = 0; i < n; i++)
-        v.push_back({base + static_cast<uint32_t>(i) * 7, 1, CRAB_BACKEND_ACTIVE, static_cast<uint8_t>(i)});
+        v.push_back({{0, 0, 0, base + static_cast<uint32_t>(i) * 7}, 1, CRAB_BACKEND_ACTIVE, static_cast<uint8_t>(i)});
     return v;
 }
 
@@ -130,6 +131,42 @@ TEST(FlowHash, PinnedValue)
 {
     // 198.18.0.2:40000 -> 198.18.100.1:80
     EXPECT_EQ(crab_flow_hash(0xC6120002, 0xC6126401, 40000, 80), 0x24daf051u);
+}
+
+// IPv6: MurmurHash3 of the nine host-order words (both addresses most
+// significant word first, then the ports), laid out little-endian.
+TEST(FlowHash, Ipv6IsMurmur3OfTheFlowWords)
+{
+    std::mt19937 rng(11);
+    for (int i = 0; i < 1000; i++) {
+        uint32_t s[4], d[4];
+        for (auto& w : s)
+            w = rng();
+        for (auto& w : d)
+            w = rng();
+        uint16_t sp = static_cast<uint16_t>(rng()), dp = static_cast<uint16_t>(rng());
+        std::vector<uint8_t> key;
+        for (uint32_t w : s)
+            le32(key, w);
+        for (uint32_t w : d)
+            le32(key, w);
+        le32(key, static_cast<uint32_t>(sp) << 16 | dp);
+        ASSERT_EQ(crab_flow_hash6(s, d, sp, dp), murmur3_ref(key.data(), key.size(), CRAB_FLOW_HASH_SEED));
+        // The packet-order variant reads the same words from the wire.
+        uint32_t sbe[4], dbe[4];
+        for (int k = 0; k < 4; k++) {
+            sbe[k] = htonl(s[k]);
+            dbe[k] = htonl(d[k]);
+        }
+        ASSERT_EQ(crab_flow_hash6_be(sbe, dbe, htons(sp), htons(dp)), crab_flow_hash6(s, d, sp, dp));
+    }
+}
+
+TEST(FlowHash, Ipv6PinnedValue)
+{
+    // [2001:db8::2]:40000 -> [2001:db8:64::1]:80
+    const uint32_t s[4] = {0x20010db8, 0, 0, 2}, d[4] = {0x20010db8, 0x00640000, 0, 1};
+    EXPECT_EQ(crab_flow_hash6(s, d, 40000, 80), 0xb092821du);
 }
 
 TEST(FlowHash, SpreadsOverTheMaglevTable)
@@ -267,7 +304,7 @@ TEST(Maglev, RemovingOrAddingMovesFewOtherEntries)
             EXPECT_LE(moved, CRAB_MAGLEV_SIZE * 5 / 100) << "n=" << n << " removed " << gone;
         }
         auto c = a;
-        c.push_back({0x0A000001, 1, CRAB_BACKEND_ACTIVE, static_cast<uint8_t>(n)});
+        c.push_back({{0, 0, 0, 0x0A000001}, 1, CRAB_BACKEND_ACTIVE, static_cast<uint8_t>(n)});
         Tables t = build(c);
         int taken = 0, moved = 0;
         for (int i = 0; i < CRAB_MAGLEV_SIZE; i++) {
@@ -281,6 +318,42 @@ TEST(Maglev, RemovingOrAddingMovesFewOtherEntries)
     }
 }
 
+// IPv6 backends: the tables depend on the whole address (backends that
+// differ only in the high words get different permutations), are
+// independent of input order, and a duplicate is refused.
+TEST(Maglev, Ipv6Backends)
+{
+    auto v6 = [](int n, uint32_t hi) {
+        std::vector<crab_lb_backend> v;
+        for (int i = 0; i < n; i++)
+            v.push_back({{0x20010db8, hi, 0, 0x11u + static_cast<uint32_t>(i)}, 1, CRAB_BACKEND_ACTIVE,
+                         static_cast<uint8_t>(i)});
+        return v;
+    };
+    int rc;
+    Tables a = build(v6(5, 0), &rc);
+    ASSERT_EQ(rc, 0);
+    EXPECT_EQ(a.nmaglev, static_cast<uint32_t>(CRAB_MAGLEV_SIZE));
+    EXPECT_EQ(a.nactive, 5u);
+    auto h = histogram(a.maglev, CRAB_MAGLEV_SIZE);
+    for (int i = 0; i < 5; i++)
+        EXPECT_NEAR(h[static_cast<uint8_t>(i)], CRAB_MAGLEV_SIZE / 5, CRAB_MAGLEV_SIZE / 50) << i;
+    Tables b = build(v6(5, 7), &rc);
+    ASSERT_EQ(rc, 0);
+    EXPECT_NE(std::memcmp(a.maglev, b.maglev, CRAB_MAGLEV_SIZE), 0);
+    auto r = v6(5, 0);
+    std::reverse(r.begin(), r.end());
+    for (size_t i = 0; i < r.size(); i++)
+        r[i].id = static_cast<uint8_t>(4 - i);
+    Tables c = build(r, &rc);
+    ASSERT_EQ(rc, 0);
+    EXPECT_EQ(std::memcmp(a.maglev, c.maglev, CRAB_MAGLEV_SIZE), 0);
+    auto dup = v6(3, 0);
+    dup[2].addr[3] = dup[0].addr[3];
+    build(dup, &rc);
+    EXPECT_EQ(rc, -1);
+}
+
 TEST(Maglev, RefusesWhatItCannotRepresent)
 {
     int rc;
@@ -288,7 +361,7 @@ TEST(Maglev, RefusesWhatItCannotRepresent)
     EXPECT_EQ(rc, -1);
     EXPECT_EQ(t.nmaglev, 0u);
     auto dup = backends(3);
-    dup[2].addr = dup[0].addr;
+    std::memcpy(dup[2].addr, dup[0].addr, sizeof(dup[0].addr));
     build(dup, &rc);
     EXPECT_EQ(rc, -1);
     auto bad = backends(2);

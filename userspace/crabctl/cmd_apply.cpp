@@ -57,6 +57,7 @@ void run_apply(const Globals& g, const ApplyOptions& o)
 {
     crab::config::Config want = crab::config::parse_file(o.file);
     crab::LbTarget t = crab::cli::resolve_target(o.target, &want.lb);
+    crab::check_family_supported(t.type, want);
     auto drv = crab::make_lb_driver(t);
     drv->check(want);
     // Plan and change under the LB's write lock, so no other crabctl
@@ -217,8 +218,12 @@ std::string rate_str(const json& v)
 
 void print_table(const json& j, bool all, const std::string& type)
 {
-    auto row = [](const std::string& a, const std::string& b, const std::string& c, const std::string& d) {
-        std::cout << std::left << std::setw(22) << a << std::setw(18) << b << std::right << std::setw(14) << c
+    // The service column as wide as the longest service (IPv6 ones are long).
+    size_t w = 22;
+    for (const auto& s : j["services"])
+        w = std::max(w, s["service"].get<std::string>().size() + 2);
+    auto row = [w](const std::string& a, const std::string& b, const std::string& c, const std::string& d) {
+        std::cout << std::left << std::setw(static_cast<int>(w)) << a << std::setw(18) << b << std::right << std::setw(14) << c
                   << std::setw(12) << d << "\n";
     };
     row("SERVICE", "COUNTER", "TOTAL", "RATE/s");

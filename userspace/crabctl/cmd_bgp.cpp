@@ -408,7 +408,7 @@ std::map<Ipv4, VipState> evaluate(const crab::LbTarget& t, const std::vector<Ipv
         } else {
             size_t svcs = 0, active = 0, total = 0;
             for (const auto& sv : cur.services) {
-                if (sv.ep.ip != v)
+                if (sv.ep.ip != crab::IpAddr::v4(v))
                     continue;
                 svcs++;
                 for (const auto& be : sv.backends) {

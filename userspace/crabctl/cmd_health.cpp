@@ -7,7 +7,9 @@
 //
 // Each probe is a SYN from this host (the LB) to DIP:port, built by hand on a
 // raw socket, carrying MSS and the redirect option with the service's VIP, as
-// the LB would write it (crab_opt_write, include/crab/crab_opt.h). The answer
+// the LB would write it (crab_opt_write/crab_opt_write6, include/crab/
+// crab_opt.h: the 8-byte IPv4 or 20-byte IPv6 form, the service's family;
+// the kernel fills in an IPv6 probe's checksum, IPV6_CHECKSUM). The answer
 // classifies the backend:
 //   capable    SYN-ACK echoing the option with the VIP (docs/PROTOCOL.md 3.3)
 //   reachable  SYN-ACK without it (a plain TCP listener)
@@ -23,6 +25,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <netinet/ip6.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
@@ -72,15 +75,15 @@ const char* name(Result r)
 }
 
 struct Probe {
-    crab::Endpoint svc;
-    crab::Ipv4 dip;
+    crab::IpEndpoint svc;
+    crab::IpAddr dip;  // the service's family
     // filled by the prober
     Result result = Result::Down;
     std::string detail;
     double rtt_ms = -1;
     uint16_t sport = 0;
     uint32_t seq = 0;
-    uint32_t saddr = 0;  // host order
+    uint32_t saddr = 0;  // host order (IPv4)
     double sent = 0;
     bool done = false;
 };
@@ -107,9 +110,28 @@ std::string timestamp()
 
 std::string errstr() { return std::strerror(errno); }
 
-// The source address the kernel picks for @dst (host order).
-uint32_t source_for(crab::Ipv4 dst)
+// The source address the kernel picks for @dst (host order): an IPv4
+// probe's checksum needs it; IPv6 only checks that there is a route.
+uint32_t source_for(const crab::IpAddr& a)
 {
+    if (a.is_v6()) {
+        int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+        if (fd < 0)
+            throw Error("socket: " + errstr());
+        sockaddr_in6 sa{};
+        sa.sin6_family = AF_INET6;
+        std::memcpy(&sa.sin6_addr, a.bytes.data(), 16);
+        sa.sin6_port = htons(9);
+        int rc = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+        int err = errno;
+        close(fd);
+        if (rc) {
+            errno = err;
+            throw Error("no route to backend " + crab::to_string(a) + ": " + errstr());
+        }
+        return 0;
+    }
+    crab::Ipv4 dst = a.to_v4();
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     if (fd < 0)
         throw Error("socket: " + errstr());
@@ -144,8 +166,29 @@ public:
         if (fd_ < 0)
             throw Error("raw socket for health probes: " + errstr() + " (needs CAP_NET_RAW: run as root)",
                         errno == EPERM ? crab::kExitNoSupport : crab::kExitError);
+        // IPv6 raw sockets deliver the TCP segment without the IP header
+        // (the source comes from recvfrom()); the kernel computes the
+        // checksum at offset 16 on send.
+        fd6_ = socket(AF_INET6, SOCK_RAW, IPPROTO_TCP);
+        if (fd6_ < 0) {
+            int err = errno;
+            close(fd_);
+            throw Error("raw IPv6 socket for health probes: " + std::string(std::strerror(err)),
+                        err == EPERM ? crab::kExitNoSupport : crab::kExitError);
+        }
+        int off = 16;
+        if (setsockopt(fd6_, IPPROTO_IPV6, IPV6_CHECKSUM, &off, sizeof(off))) {
+            int err = errno;
+            close(fd_);
+            close(fd6_);
+            throw Error("IPV6_CHECKSUM on the health probe socket: " + std::string(std::strerror(err)));
+        }
     }
-    ~Prober() { close(fd_); }
+    ~Prober()
+    {
+        close(fd_);
+        close(fd6_);
+    }
     Prober(const Prober&) = delete;
     Prober& operator=(const Prober&) = delete;
 
@@ -176,12 +219,14 @@ public:
             double left = deadline - now_s();
             if (!pending || left <= 0)
                 break;
-            pollfd pfd{fd_, POLLIN, 0};
-            int n = poll(&pfd, 1, static_cast<int>(left * 1000) + 1);
+            pollfd pfd[2] = {{fd_, POLLIN, 0}, {fd6_, POLLIN, 0}};
+            int n = poll(pfd, 2, static_cast<int>(left * 1000) + 1);
             if (n < 0 && errno != EINTR)
                 throw Error("poll: " + errstr());
-            if (n > 0)
+            if (n > 0 && pfd[0].revents)
                 receive(ps);
+            if (n > 0 && pfd[1].revents)
+                receive6(ps);
         }
         for (auto& p : ps)
             if (!p.done && p.detail.empty())
@@ -191,6 +236,10 @@ public:
 private:
     void send_syn(Probe& p)
     {
+        if (p.dip.is_v6()) {
+            send_syn6(p);
+            return;
+        }
         uint8_t seg[32] = {};
         auto* th = reinterpret_cast<tcphdr*>(seg);
         th->source = htons(p.sport);
@@ -204,15 +253,106 @@ private:
         opt[1] = 4;
         opt[2] = 1460 >> 8;
         opt[3] = 1460 & 0xff;
-        crab_opt_write(opt + 4, &cfg_, p.svc.ip.addr);
-        th->check = htons(tcp_csum(p.saddr, p.dip.addr, seg, sizeof(seg)));
+        crab_opt_write(opt + 4, &cfg_, p.svc.ip.to_v4().addr);
+        th->check = htons(tcp_csum(p.saddr, p.dip.to_v4().addr, seg, sizeof(seg)));
         sockaddr_in sa{};
         sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(p.dip.addr);
+        sa.sin_addr.s_addr = htonl(p.dip.to_v4().addr);
         p.sent = now_s();
         if (sendto(fd_, seg, sizeof(seg), 0, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) < 0) {
             p.detail = "sending the SYN: " + errstr();
             p.done = true;
+        }
+    }
+
+    // The IPv6 probe: MSS and the 20-byte option, checksum by the kernel.
+    void send_syn6(Probe& p)
+    {
+        uint8_t seg[44] = {};
+        auto* th = reinterpret_cast<tcphdr*>(seg);
+        th->source = htons(p.sport);
+        th->dest = htons(p.svc.port);
+        th->seq = htonl(p.seq);
+        th->doff = sizeof(seg) / 4;
+        th->syn = 1;
+        th->window = htons(64240);
+        uint8_t* opt = seg + sizeof(tcphdr);
+        opt[0] = 2;  // MSS
+        opt[1] = 4;
+        opt[2] = 1440 >> 8;
+        opt[3] = 1440 & 0xff;
+        crab_opt_write6(opt + 4, &cfg_, p.svc.ip.bytes.data());
+        sockaddr_in6 sa{};
+        sa.sin6_family = AF_INET6;
+        std::memcpy(&sa.sin6_addr, p.dip.bytes.data(), 16);
+        p.sent = now_s();
+        if (sendto(fd6_, seg, sizeof(seg), 0, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) < 0) {
+            p.detail = "sending the SYN: " + errstr();
+            p.done = true;
+        }
+    }
+
+    // A TCP segment @th (@thl bytes of header and options) from @src.
+    void classify(std::vector<Probe>& ps, const crab::IpAddr& src, const tcphdr* th, size_t thl)
+    {
+        for (auto& p : ps) {
+            if (p.done || p.dip != src || ntohs(th->source) != p.svc.port || ntohs(th->dest) != p.sport)
+                continue;
+            if (th->rst) {
+                p.result = Result::Down;
+                p.detail = "connection refused (RST)";
+            } else if (th->syn && th->ack && ntohl(th->ack_seq) == p.seq + 1) {
+                const auto* opts = reinterpret_cast<const uint8_t*>(th) + sizeof(tcphdr);
+                auto olen = static_cast<uint32_t>(thl - sizeof(tcphdr));
+                crab_opt_res res{};
+                int st = src.is_v6() ? crab_opt_find6(opts, olen, &cfg_, &res) : crab_opt_find(opts, olen, &cfg_, &res);
+                crab::IpAddr named;
+                if (src.is_v6()) {
+                    named.family = 6;
+                    std::memcpy(named.bytes.data(), res.addr6, 16);
+                } else {
+                    named = crab::IpAddr::v4({res.addr});
+                }
+                if (st == CRAB_OPT_FOUND && named == p.svc.ip) {
+                    p.result = Result::Capable;
+                    p.detail = "SYN-ACK echoes the redirect option";
+                } else {
+                    p.result = Result::Reachable;
+                    // An option naming another address: the backend echoes, but
+                    // something on this host rewrote the probe (a client endpoint
+                    // announcing the address it dialed).
+                    p.detail = st == CRAB_OPT_FOUND
+                                   ? "SYN-ACK option names " + crab::to_string(named) +
+                                         ", not the VIP (is a CRAB client endpoint active on this host?)"
+                                   : "SYN-ACK without the redirect option";
+                }
+            } else {
+                continue;
+            }
+            p.rtt_ms = (now_s() - p.sent) * 1000.0;
+            p.done = true;
+        }
+    }
+
+    void receive6(std::vector<Probe>& ps)
+    {
+        uint8_t buf[256];
+        for (int i = 0; i < 256; i++) {  // drain what is queued, bounded
+            sockaddr_in6 from{};
+            socklen_t fl = sizeof(from);
+            ssize_t n = recvfrom(fd6_, buf, sizeof(buf), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fl);
+            if (n < 0)
+                return;
+            if (n < static_cast<ssize_t>(sizeof(tcphdr)) || from.sin6_family != AF_INET6)
+                continue;
+            const auto* th = reinterpret_cast<const tcphdr*>(buf);
+            size_t thl = th->doff * 4u;
+            if (thl < sizeof(tcphdr) || static_cast<size_t>(n) < thl)
+                continue;
+            crab::IpAddr src;
+            src.family = 6;
+            std::memcpy(src.bytes.data(), &from.sin6_addr, 16);
+            classify(ps, src, th, thl);
         }
     }
 
@@ -233,42 +373,13 @@ private:
             size_t thl = th->doff * 4u;
             if (thl < sizeof(tcphdr) || static_cast<size_t>(n) < ihl + thl)
                 continue;
-            uint32_t src = ntohl(ih->saddr);
-            for (auto& p : ps) {
-                if (p.done || p.dip.addr != src || ntohs(th->source) != p.svc.port || ntohs(th->dest) != p.sport)
-                    continue;
-                if (th->rst) {
-                    p.result = Result::Down;
-                    p.detail = "connection refused (RST)";
-                } else if (th->syn && th->ack && ntohl(th->ack_seq) == p.seq + 1) {
-                    crab_opt_res res{};
-                    int st = crab_opt_find(buf + ihl + sizeof(tcphdr), static_cast<uint32_t>(thl - sizeof(tcphdr)),
-                                           &cfg_, &res);
-                    if (st == CRAB_OPT_FOUND && res.addr == p.svc.ip.addr) {
-                        p.result = Result::Capable;
-                        p.detail = "SYN-ACK echoes the redirect option";
-                    } else {
-                        p.result = Result::Reachable;
-                        // An option naming another address: the backend echoes, but
-                        // something on this host rewrote the probe (a client endpoint
-                        // announcing the address it dialed).
-                        p.detail = st == CRAB_OPT_FOUND
-                                       ? "SYN-ACK option names " + crab::to_string(crab::Ipv4{res.addr}) +
-                                             ", not the VIP (is a CRAB client endpoint active on this host?)"
-                                       : "SYN-ACK without the redirect option";
-                    }
-                } else {
-                    continue;
-                }
-                p.rtt_ms = (now_s() - p.sent) * 1000.0;
-                p.done = true;
-            }
+            classify(ps, crab::IpAddr::v4({ntohl(ih->saddr)}), th, thl);
         }
     }
 
     crab_opt_cfg cfg_;
     int timeout_ms_;
-    int fd_ = -1;
+    int fd_ = -1, fd6_ = -1;
     std::mt19937 rng_;
 };
 
@@ -315,7 +426,13 @@ void run_once(const Globals& g, const HealthOptions& o, crab::LbDriver& drv, Pro
     if (g.json) {
         crab::cli::print_json(g, out.dump(), out.dump(2));
     } else {
-        std::cout << std::left << std::setw(22) << "SERVICE" << std::setw(17) << "BACKEND" << std::setw(11) << "STATE"
+        // Columns as wide as their longest entry (IPv6 addresses are long).
+        size_t ws = 22, wb = 17;
+        for (const auto& p : ps) {
+            ws = std::max(ws, crab::to_string(p.svc).size() + 2);
+            wb = std::max(wb, crab::to_string(p.dip).size() + 2);
+        }
+        std::cout << std::left << std::setw(int(ws)) << "SERVICE" << std::setw(int(wb)) << "BACKEND" << std::setw(11) << "STATE"
                   << std::setw(10) << "RTT" << "DETAIL\n";
         for (const auto& p : ps) {
             std::ostringstream rtt;
@@ -323,7 +440,7 @@ void run_once(const Globals& g, const HealthOptions& o, crab::LbDriver& drv, Pro
                 rtt << std::fixed << std::setprecision(2) << p.rtt_ms << "ms";
             else
                 rtt << "-";
-            std::cout << std::left << std::setw(22) << crab::to_string(p.svc) << std::setw(17)
+            std::cout << std::left << std::setw(int(ws)) << crab::to_string(p.svc) << std::setw(int(wb))
                       << crab::to_string(p.dip) << std::setw(11) << name(p.result) << std::setw(10) << rtt.str()
                       << p.detail << "\n";
         }
@@ -362,7 +479,7 @@ void log_event(const Globals& g, const json& j, const std::string& text)
 // current state (not the one read before probing, which an operator may
 // have changed meanwhile), so only the drain flag changes. Returns what
 // was done.
-std::string set_drain(crab::LbDriver& drv, const crab::Endpoint& svc, crab::Ipv4 dip, bool drain)
+std::string set_drain(crab::LbDriver& drv, const crab::IpEndpoint& svc, const crab::IpAddr& dip, bool drain)
 {
     auto lock = drv.write_lock();
     auto cur = drv.read();
@@ -380,7 +497,7 @@ std::string set_drain(crab::LbDriver& drv, const crab::Endpoint& svc, crab::Ipv4
 
 void run_daemon(const Globals& g, const HealthOptions& o, crab::LbDriver& drv, Prober& pr)
 {
-    std::map<std::pair<crab::Endpoint, crab::Ipv4>, Track> tracks;
+    std::map<std::pair<crab::IpEndpoint, crab::IpAddr>, Track> tracks;
     log_event(g, {{"event", "start"}, {"lb", drv.type()}},
               "health: probing " + drv.type() + " LB backends every " + fmt_num(o.interval) + " s (fall " +
                   std::to_string(o.fall) + ", rise " + std::to_string(o.rise) + ", timeout " +
@@ -396,7 +513,7 @@ void run_daemon(const Globals& g, const HealthOptions& o, crab::LbDriver& drv, P
         }
         auto ps = probes_of(cfg);
         pr.run(ps);
-        std::map<std::pair<crab::Endpoint, crab::Ipv4>, Track> next;
+        std::map<std::pair<crab::IpEndpoint, crab::IpAddr>, Track> next;
         for (const auto& p : ps) {
             auto key = std::make_pair(p.svc, p.dip);
             Track t = tracks.count(key) ? tracks[key] : Track{};

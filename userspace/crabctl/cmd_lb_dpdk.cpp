@@ -131,7 +131,7 @@ json service_stats(const DpdkOptions& o, const std::string& svc)
         auto sp = line.find(' ');
         if (sp == std::string::npos)
             throw Error("crab-lb-dpdk backend counter '" + line + "' is not 'DIP FRAMES'");
-        crab::parse_ipv4(line.substr(0, sp));  // throws naming it if bad
+        crab::parse_ip(line.substr(0, sp));  // throws naming it if bad
         be[line.substr(0, sp)] = crab::parse_u64(line.substr(sp + 1), "crab-lb-dpdk backend frame counter");
     }
     c["backends"] = be;
@@ -221,13 +221,13 @@ public:
         for (const auto& sv : telemetry(o_, CRAB_DPDK_CMD_SERVICES)) {
             std::string line = sv.get<std::string>();
             crab::config::Service cs;
-            cs.ep = crab::parse_endpoint(line.substr(0, line.find(' ')));
+            cs.ep = crab::parse_ip_endpoint(line.substr(0, line.find(' ')));
             cs.policy = crab::parse_policy(field(line, "policy"));
             cs.legacy = crab::parse_legacy_mode(field(line, "legacy"));
             for (const auto& bv : telemetry(o_, CRAB_DPDK_CMD_BACKENDS "," + crab::to_string(cs.ep))) {
                 std::string b = bv.get<std::string>();
                 crab::config::Backend cb;
-                cb.addr = crab::parse_ipv4(b.substr(0, b.find(' ')));
+                cb.addr = crab::parse_ip(b.substr(0, b.find(' ')));
                 cb.weight = crab::parse_u32(field(b, "weight"), "weight", 1, CRAB_WEIGHT_MAX);
                 cb.drain = field(b, "state") != "active";
                 cs.backends.push_back(cb);
@@ -246,7 +246,7 @@ public:
                 st.global[k] = v.get<uint64_t>();
         for (const auto& sv : glob.value("services", json::array())) {
             crab::LbStats::Service ss;
-            ss.ep = crab::parse_endpoint(sv.get<std::string>());
+            ss.ep = crab::parse_ip_endpoint(sv.get<std::string>());
             json sc = service_stats(o_, sv.get<std::string>());
             for (auto& [k, v] : sc.items())
                 if (v.is_number())
@@ -262,20 +262,24 @@ public:
     // The telemetry listing does not tell a static MAC from a learned one.
     bool tracks_mac() const override { return false; }
 
-    void service_add(const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg) override
+    void check(const crab::config::Config& want) const override { crab::check_family_supported("dpdk", want); }
+
+    void service_add(const crab::IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg) override
     {
+        crab::ipv4_only(ep.ip, "dpdk");
         telemetry(o_, CRAB_DPDK_CMD_SERVICE_ADD "," + crab::to_string(ep) + ",policy=" + std::string(crab::to_string(pol)) +
                           ",legacy=" + std::string(crab::to_string(leg)));
     }
     // In place: the service keeps its backends, their states and counters.
-    void service_set(const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg) override
+    void service_set(const crab::IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg) override
     {
         telemetry(o_, CRAB_DPDK_CMD_SERVICE_SET "," + crab::to_string(ep) + ",policy=" + std::string(crab::to_string(pol)) +
                           ",legacy=" + std::string(crab::to_string(leg)));
     }
-    void service_del(const crab::Endpoint& ep) override { telemetry(o_, CRAB_DPDK_CMD_SERVICE_DEL "," + crab::to_string(ep)); }
-    void backend_add(const crab::Endpoint& ep, const crab::config::Backend& b) override
+    void service_del(const crab::IpEndpoint& ep) override { telemetry(o_, CRAB_DPDK_CMD_SERVICE_DEL "," + crab::to_string(ep)); }
+    void backend_add(const crab::IpEndpoint& ep, const crab::config::Backend& b) override
     {
+        crab::ipv4_only(b.addr, "dpdk");
         std::string arg = crab::to_string(ep) + "," + crab::to_string(b.addr) + ",weight=" + std::to_string(b.weight);
         if (b.has_mac)
             arg += ",mac=" + crab::config::to_string(b.mac);
@@ -283,7 +287,7 @@ public:
         if (b.drain)
             telemetry(o_, CRAB_DPDK_CMD_BACKEND_DRAIN "," + crab::to_string(ep) + "," + crab::to_string(b.addr));
     }
-    void backend_set(const crab::Endpoint& ep, const crab::config::Backend& b) override
+    void backend_set(const crab::IpEndpoint& ep, const crab::config::Backend& b) override
     {
         auto cur = read();
         const crab::config::Service* s = cur.find(ep);
@@ -301,7 +305,7 @@ public:
         if (old->drain != b.drain)
             telemetry(o_, std::string(b.drain ? CRAB_DPDK_CMD_BACKEND_DRAIN "," : CRAB_DPDK_CMD_BACKEND_ACTIVATE ",") + arg);
     }
-    void backend_del(const crab::Endpoint& ep, crab::Ipv4 dip) override
+    void backend_del(const crab::IpEndpoint& ep, const crab::IpAddr& dip) override
     {
         telemetry(o_, CRAB_DPDK_CMD_BACKEND_DEL "," + crab::to_string(ep) + "," + crab::to_string(dip));
     }

@@ -59,9 +59,9 @@ private:
     uint16_t fam_;
 };
 
-void put_key(crab::genl::Message& m, const crab::Endpoint& e)
+void put_key(crab::genl::Message& m, const crab::IpEndpoint& e)
 {
-    m.put_u32(CRAB_LB_A_VIP, htonl(e.ip.addr));
+    m.put_u32(CRAB_LB_A_VIP, htonl(crab::ipv4_only(e.ip, "nf").addr));
     m.put_u16(CRAB_LB_A_PORT, e.port);
 }
 
@@ -210,12 +210,12 @@ public:
         c.lb.type = "nf";
         for (const auto& s : dump_services(lb_)) {
             crab::config::Service cs;
-            cs.ep = crab::parse_endpoint(s["service"].get<std::string>());
+            cs.ep = crab::parse_ip_endpoint(s["service"].get<std::string>());
             cs.policy = crab::parse_policy(s["policy"].get<std::string>());
             cs.legacy = crab::parse_legacy_mode(s["legacy"].get<std::string>());
             for (const auto& b : s["backends"]) {
                 crab::config::Backend cb;
-                cb.addr = crab::parse_ipv4(b["dip"].get<std::string>());
+                cb.addr = crab::parse_ip(b["dip"].get<std::string>());
                 cb.weight = b["weight"].get<uint32_t>();
                 cb.drain = b["state"] != "active";
                 cs.backends.push_back(cb);
@@ -236,7 +236,7 @@ public:
         });
         for (const auto& s : dump_services(lb_)) {
             crab::LbStats::Service ss;
-            ss.ep = crab::parse_endpoint(s["service"].get<std::string>());
+            ss.ep = crab::parse_ip_endpoint(s["service"].get<std::string>());
             ss.has_backend_counters = true;
             for (auto& [k, v] : s["counters"].items())
                 ss.counters[k] = v.get<uint64_t>();
@@ -249,6 +249,7 @@ public:
 
     void check(const crab::config::Config& want) const override
     {
+        crab::check_family_supported("nf", want);
         for (const auto& s : want.services)
             for (const auto& b : s.backends)
                 if (b.has_mac)
@@ -258,31 +259,31 @@ public:
                                 crab::kExitUsage);
     }
 
-    void service_add(const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg) override
+    void service_add(const crab::IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg) override
     {
         svc(CRAB_LB_CMD_SVC_ADD, ep, pol, leg);
     }
-    void service_set(const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg) override
+    void service_set(const crab::IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg) override
     {
         svc(CRAB_LB_CMD_SVC_SET, ep, pol, leg);
     }
-    void service_del(const crab::Endpoint& ep) override
+    void service_del(const crab::IpEndpoint& ep) override
     {
         auto m = lb_.req(CRAB_LB_CMD_SVC_DEL);
         put_key(m, ep);
         lb_.run(m);
     }
-    void backend_add(const crab::Endpoint& ep, const crab::config::Backend& b) override
+    void backend_add(const crab::IpEndpoint& ep, const crab::config::Backend& b) override
     {
         be(CRAB_LB_CMD_BE_ADD, ep, b, true);
     }
-    void backend_set(const crab::Endpoint& ep, const crab::config::Backend& b) override
+    void backend_set(const crab::IpEndpoint& ep, const crab::config::Backend& b) override
     {
         if (b.has_mac)
             throw Error("the nf LB takes no backend mac", crab::kExitUsage);
         be(CRAB_LB_CMD_BE_SET, ep, b, true);
     }
-    void backend_del(const crab::Endpoint& ep, crab::Ipv4 dip) override
+    void backend_del(const crab::IpEndpoint& ep, const crab::IpAddr& dip) override
     {
         crab::config::Backend b;
         b.addr = dip;
@@ -290,7 +291,7 @@ public:
     }
 
 private:
-    void svc(uint8_t cmd, const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg)
+    void svc(uint8_t cmd, const crab::IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg)
     {
         auto m = lb_.req(cmd);
         put_key(m, ep);
@@ -298,13 +299,13 @@ private:
         m.put_u8(CRAB_LB_A_LEGACY, leg);
         lb_.run(m);
     }
-    void be(uint8_t cmd, const crab::Endpoint& ep, const crab::config::Backend& b, bool attrs)
+    void be(uint8_t cmd, const crab::IpEndpoint& ep, const crab::config::Backend& b, bool attrs)
     {
         auto m = lb_.req(cmd);
         put_key(m, ep);
         {
             auto n = m.nest(CRAB_LB_A_BACKEND);
-            m.put_u32(CRAB_LB_BE_A_DIP, htonl(b.addr.addr));
+            m.put_u32(CRAB_LB_BE_A_DIP, htonl(crab::ipv4_only(b.addr, "nf").addr));
             if (attrs) {
                 m.put_u32(CRAB_LB_BE_A_WEIGHT, b.weight);
                 m.put_u8(CRAB_LB_BE_A_STATE, b.drain ? CRAB_BACKEND_DRAINING : CRAB_BACKEND_ACTIVE);

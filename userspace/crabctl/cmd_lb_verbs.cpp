@@ -2,6 +2,9 @@
 // The service and backend verbs of every LB, written once on crab::LbDriver
 // (lb_driver.hpp):
 //
+// VIP:PORT is a.b.c.d:PORT or [IPV6]:PORT; a service is one family, its
+// DIPs are its VIP's.
+//
 //   crabctl lb IMPL service add VIP:PORT [--policy rr|random|wrr] [--legacy drop|insert|hash]
 //   crabctl lb IMPL service set VIP:PORT [--policy P] [--legacy L]
 //   crabctl lb IMPL service del VIP:PORT
@@ -37,19 +40,21 @@ struct VerbOptions {
 
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
-Endpoint checked_service(const std::string& s)
+IpEndpoint checked_service(const std::string& s)
 {
-    Endpoint ep = parse_endpoint(s);
+    IpEndpoint ep = parse_ip_endpoint(s);
     if (auto why = config::why_not_host_addr(ep.ip); !why.empty())
         throw Error("service " + quoted(s) + ": " + to_string(ep.ip) + " is not a VIP: " + why, kExitUsage);
     return ep;
 }
 
-Ipv4 checked_backend(const std::string& s)
+IpAddr checked_backend(const IpEndpoint& ep, const std::string& s)
 {
-    Ipv4 a = parse_ipv4(s);
+    IpAddr a = parse_ip(s);
     if (auto why = config::why_not_host_addr(a); !why.empty())
         throw Error("backend " + quoted(s) + " is not a backend address: " + why, kExitUsage);
+    if (auto why = config::why_not_backend_of(ep, a); !why.empty())
+        throw Error("backend " + quoted(s) + ": " + why, kExitUsage);
     return a;
 }
 
@@ -70,7 +75,7 @@ bool checked_drain(const std::string& s)
     throw Error("invalid state " + quoted(s) + ": expected active or draining", kExitUsage);
 }
 
-config::Service& need_service(config::Config& c, const Endpoint& ep)
+config::Service& need_service(config::Config& c, const IpEndpoint& ep)
 {
     for (auto& s : c.services)
         if (s.ep == ep)
@@ -78,7 +83,7 @@ config::Service& need_service(config::Config& c, const Endpoint& ep)
     throw Error("no such service " + to_string(ep), kExitNotFound);
 }
 
-config::Backend& need_backend(config::Service& s, Ipv4 dip)
+config::Backend& need_backend(config::Service& s, const IpAddr& dip)
 {
     for (auto& b : s.backends)
         if (b.addr == dip)
@@ -109,6 +114,7 @@ void add_lb_verbs(CLI::App& impl, const LbVerbTarget& where)
         auto ep = checked_service(o->service);
         auto pol = parse_policy(o->policy);
         auto leg = parse_legacy_mode(o->legacy);
+        check_family_supported(where.target().type, ep);
         auto drv = make_lb_driver(where.target());
         auto lock = drv->write_lock();
         auto cur = drv->read();
@@ -138,6 +144,7 @@ void add_lb_verbs(CLI::App& impl, const LbVerbTarget& where)
             pol = parse_policy(o->policy);
         if (ss_leg->count())
             leg = parse_legacy_mode(o->legacy);
+        check_family_supported(where.target().type, ep);
         auto drv = make_lb_driver(where.target());
         auto lock = drv->write_lock();
         auto cur = drv->read();
@@ -155,6 +162,7 @@ void add_lb_verbs(CLI::App& impl, const LbVerbTarget& where)
     leaf(sd);
     sd->callback([o, where] {
         auto ep = checked_service(o->service);
+        check_family_supported(where.target().type, ep);
         auto drv = make_lb_driver(where.target());
         auto lock = drv->write_lock();
         auto cur = drv->read();
@@ -175,12 +183,13 @@ void add_lb_verbs(CLI::App& impl, const LbVerbTarget& where)
     ba->callback([o, where] {
         auto ep = checked_service(o->service);
         config::Backend nb;
-        nb.addr = checked_backend(o->dip);
+        nb.addr = checked_backend(ep, o->dip);
         nb.weight = o->weight;
         if (!o->mac.empty()) {
             nb.mac = checked_mac(o->mac);
             nb.has_mac = true;
         }
+        check_family_supported(where.target().type, ep);
         auto drv = make_lb_driver(where.target());
         auto lock = drv->write_lock();
         auto cur = drv->read();
@@ -204,7 +213,7 @@ void add_lb_verbs(CLI::App& impl, const LbVerbTarget& where)
     leaf(bs);
     bs->callback([o, where, bs_w, bs_s, bs_m] {
         auto ep = checked_service(o->service);
-        auto dip = checked_backend(o->dip);
+        auto dip = checked_backend(ep, o->dip);
         if (!bs_w->count() && !bs_s->count() && !bs_m->count())
             throw Error("backend set: nothing to change (give --weight, --state and/or --mac)", kExitUsage);
         std::optional<bool> drain;
@@ -213,6 +222,7 @@ void add_lb_verbs(CLI::App& impl, const LbVerbTarget& where)
             drain = checked_drain(o->state);
         if (bs_m->count())
             mac = checked_mac(o->mac);
+        check_family_supported(where.target().type, ep);
         auto drv = make_lb_driver(where.target());
         auto lock = drv->write_lock();
         auto cur = drv->read();
@@ -240,7 +250,8 @@ void add_lb_verbs(CLI::App& impl, const LbVerbTarget& where)
         leaf(c);
         c->callback([o, where, v] {
             auto ep = checked_service(o->service);
-            auto dip = checked_backend(o->dip);
+            auto dip = checked_backend(ep, o->dip);
+            check_family_supported(where.target().type, ep);
             auto drv = make_lb_driver(where.target());
             auto lock = drv->write_lock();
             auto cur = drv->read();

@@ -168,7 +168,7 @@ public:
                 if (!(b.flags & CRAB_XDP_BE_VALID))
                     continue;
                 crab::config::Backend cb;
-                cb.addr = crab::Ipv4{ntohl(b.dip)};
+                cb.addr = crab::IpAddr::v4({ntohl(b.dip)});
                 cb.weight = b.weight ? b.weight : 1;
                 cb.drain = b.state != CRAB_BACKEND_ACTIVE;
                 if (b.flags & CRAB_XDP_BE_HAS_MAC) {
@@ -224,24 +224,24 @@ public:
         return st;
     }
 
-    void service_add(const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg) override
+    void service_add(const crab::IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg) override
     {
         crab::xdp_ctl::service_add(*maps_, ep, pol, leg);
     }
-    void service_set(const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg) override
+    void service_set(const crab::IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg) override
     {
         crab::xdp_ctl::service_set(*maps_, ep, pol, leg);
     }
-    void service_del(const crab::Endpoint& ep) override { crab::xdp_ctl::service_del(*maps_, ep); }
-    void backend_add(const crab::Endpoint& ep, const crab::config::Backend& b) override
+    void service_del(const crab::IpEndpoint& ep) override { crab::xdp_ctl::service_del(*maps_, ep); }
+    void backend_add(const crab::IpEndpoint& ep, const crab::config::Backend& b) override
     {
         crab::xdp_ctl::backend_add(*maps_, ep, b.addr, b.weight, mac_of(b), b.drain);
     }
-    void backend_set(const crab::Endpoint& ep, const crab::config::Backend& b) override
+    void backend_set(const crab::IpEndpoint& ep, const crab::config::Backend& b) override
     {
         crab::xdp_ctl::backend_set(*maps_, ep, b.addr, b.weight, b.drain, mac_of(b));
     }
-    void backend_del(const crab::Endpoint& ep, crab::Ipv4 dip) override { backend_change(*maps_, ep, dip, true); }
+    void backend_del(const crab::IpEndpoint& ep, const crab::IpAddr& dip) override { backend_change(*maps_, ep, dip, true); }
 
 private:
     static std::optional<std::array<uint8_t, 6>> mac_of(const crab::config::Backend& b)

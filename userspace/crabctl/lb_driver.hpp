@@ -30,7 +30,7 @@ struct LbTarget {
 // Counters of one moment (monotonic values, not rates).
 struct LbStats {
     struct Service {
-        Endpoint ep;
+        IpEndpoint ep;
         std::map<std::string, uint64_t> counters;          // crab_lb.h names
         std::map<std::string, uint64_t> backends;          // DIP -> packets sent to it
         bool has_backend_counters = false;
@@ -67,13 +67,13 @@ public:
     virtual config::Config read() = 0;
     virtual LbStats stats() = 0;
 
-    virtual void service_add(const Endpoint& ep, crab_policy pol, crab_legacy_mode leg) = 0;
-    virtual void service_set(const Endpoint& ep, crab_policy pol, crab_legacy_mode leg) = 0;
-    virtual void service_del(const Endpoint& ep) = 0;
-    virtual void backend_add(const Endpoint& ep, const config::Backend& b) = 0;
+    virtual void service_add(const IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg) = 0;
+    virtual void service_set(const IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg) = 0;
+    virtual void service_del(const IpEndpoint& ep) = 0;
+    virtual void backend_add(const IpEndpoint& ep, const config::Backend& b) = 0;
     // New weight, drain flag and MAC of an existing backend.
-    virtual void backend_set(const Endpoint& ep, const config::Backend& b) = 0;
-    virtual void backend_del(const Endpoint& ep, Ipv4 dip) = 0;
+    virtual void backend_set(const IpEndpoint& ep, const config::Backend& b) = 0;
+    virtual void backend_del(const IpEndpoint& ep, const IpAddr& dip) = 0;
 
     // The lock that serialises writers of this LB instance (see WriteLock).
     // Callers take it around a whole read-modify-write; the methods above
@@ -96,6 +96,17 @@ public:
     // One planned change (crab/config.hpp); errors name the change.
     void apply(const config::Change& c);
 };
+
+// Whether the data path of LB @type ("xdp", "nf", "dpdk") serves IPv6
+// services. Commands refuse an IPv6 service for an LB that does not (exit 2,
+// "the nf LB does not serve IPv6 services yet") before the LB is looked at.
+bool lb_serves_ipv6(const std::string& type);
+// That refusal for one service, and for every service of a file.
+void check_family_supported(const std::string& type, const IpEndpoint& svc, int line = 0);
+void check_family_supported(const std::string& type, const config::Config& want);
+// The drivers of such LBs, again where an address reaches them: the IPv4
+// address of @a, or the same refusal.
+Ipv4 ipv4_only(const IpAddr& a, const std::string& type);
 
 using LbDriverFactory = std::unique_ptr<LbDriver> (*)(const LbTarget&);
 

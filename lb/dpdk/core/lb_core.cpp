@@ -361,7 +361,7 @@ void Service::build()
     crab_lb_work work;
     size_t n = std::min<size_t>(backends.size(), CRAB_MAX_BACKENDS);
     for (size_t i = 0; i < n; i++)
-        in[i] = {backends[i].dip, backends[i].weight, backends[i].state, static_cast<uint8_t>(i)};
+        in[i] = {{0, 0, 0, backends[i].dip}, backends[i].weight, backends[i].state, static_cast<uint8_t>(i)};
     if (crab_lb_tables_build(&tables, &work, in.data(), static_cast<uint32_t>(n)))
         throw Error("service " + to_string(Endpoint{{vip}, port}) + ": backend set rejected by the LB model");
 }

@@ -170,10 +170,18 @@ void percpu_zero(int fd, uint32_t key)
     map_update(fd, &key, v.data(), BPF_ANY, "per-CPU counter");
 }
 
-crab_xdp_svc_key svc_key(const crab::Endpoint& ep)
+// The data path serves IPv4 only so far.
+crab::Ipv4 v4_only(const crab::IpAddr& a)
+{
+    if (a.is_v6())
+        throw Error(crab::to_string(a) + ": the XDP LB does not serve IPv6 services yet", crab::kExitUsage);
+    return a.to_v4();
+}
+
+crab_xdp_svc_key svc_key(const crab::IpEndpoint& ep)
 {
     crab_xdp_svc_key k{};
-    k.vip = htonl(ep.ip.addr);
+    k.vip = htonl(v4_only(ep.ip).addr);
     k.port = htons(ep.port);
     return k;
 }
@@ -186,7 +194,7 @@ std::vector<Service> list_services(const Maps& m)
     while (bpf_map_get_next_key(m.services, prev, &next) == 0) {
         crab_xdp_svc v{};
         if (bpf_map_lookup_elem(m.services, &next, &v) == 0)
-            out.push_back({{{ntohl(next.vip)}, ntohs(next.port)}, v});
+            out.push_back({{crab::IpAddr::v4({ntohl(next.vip)}), ntohs(next.port)}, v});
         k = next;
         prev = &k;
     }
@@ -194,7 +202,7 @@ std::vector<Service> list_services(const Maps& m)
     return out;
 }
 
-std::optional<crab_xdp_svc> find_service(const Maps& m, const crab::Endpoint& ep)
+std::optional<crab_xdp_svc> find_service(const Maps& m, const crab::IpEndpoint& ep)
 {
     auto k = svc_key(ep);
     crab_xdp_svc v{};
@@ -203,7 +211,7 @@ std::optional<crab_xdp_svc> find_service(const Maps& m, const crab::Endpoint& ep
     return v;
 }
 
-crab_xdp_svc need_service(const Maps& m, const crab::Endpoint& ep)
+crab_xdp_svc need_service(const Maps& m, const crab::IpEndpoint& ep)
 {
     auto s = find_service(m, ep);
     if (!s)
@@ -236,7 +244,7 @@ void rebuild_tables(crab_xdp_gen& g)
 // looked the service up before that flip may still be reading it: wait for
 // those packets first (and for any holder of the service element the flip
 // replaces, see wait_for_readers()).
-void publish(const Maps& m, const crab::Endpoint& ep, crab_xdp_svc svc, crab_xdp_gen& g)
+void publish(const Maps& m, const crab::IpEndpoint& ep, crab_xdp_svc svc, crab_xdp_gen& g)
 {
     rebuild_tables(g);
     wait_for_readers();
@@ -248,7 +256,7 @@ void publish(const Maps& m, const crab::Endpoint& ep, crab_xdp_svc svc, crab_xdp
     map_update(m.services, &k, &svc, BPF_EXIST, "service");
 }
 
-void service_add(const Maps& m, const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg)
+void service_add(const Maps& m, const crab::IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg)
 {
     if (find_service(m, ep))
         throw Error("service " + crab::to_string(ep) + " already exists", crab::kExitUsage);
@@ -303,7 +311,7 @@ void service_add(const Maps& m, const crab::Endpoint& ep, crab_policy pol, crab_
     }
 }
 
-void service_del(const Maps& m, const crab::Endpoint& ep)
+void service_del(const Maps& m, const crab::IpEndpoint& ep)
 {
     auto svc = need_service(m, ep);
     auto k = svc_key(ep);
@@ -326,8 +334,11 @@ void service_del(const Maps& m, const crab::Endpoint& ep)
     }
 }
 
-int find_backend(const crab_xdp_gen& g, uint32_t dip_host)
+int find_backend(const crab_xdp_gen& g, const crab::IpAddr& dip)
 {
+    if (dip.is_v6())
+        return -1;
+    uint32_t dip_host = dip.to_v4().addr;
     for (int s = 0; s < CRAB_MAX_BACKENDS; s++)
         if ((g.be[s].flags & CRAB_XDP_BE_VALID) && ntohl(g.be[s].dip) == dip_host)
             return s;
@@ -375,14 +386,14 @@ std::optional<std::array<uint8_t, 6>> parse_mac(const std::string& s)
     return mac;
 }
 
-void backend_add(const Maps& m, const crab::Endpoint& ep, crab::Ipv4 dip, uint32_t weight,
+void backend_add(const Maps& m, const crab::IpEndpoint& ep, const crab::IpAddr& dip, uint32_t weight,
                  const std::optional<std::array<uint8_t, 6>>& mac, bool drain)
 {
     if (mac)
         check_next_hop_mac(*mac);
     auto svc = need_service(m, ep);
     auto g = read_gen(m, svc.id, svc.gen);
-    if (find_backend(*g, dip.addr) >= 0)
+    if (find_backend(*g, dip) >= 0)
         throw Error("backend " + crab::to_string(dip) + " already in service " + crab::to_string(ep),
                     crab::kExitUsage);
     int slot = -1;
@@ -394,7 +405,7 @@ void backend_add(const Maps& m, const crab::Endpoint& ep, crab::Ipv4 dip, uint32
                     " backends)");
     crab_xdp_backend& b = g->be[slot];
     std::memset(&b, 0, sizeof(b));
-    b.dip = htonl(dip.addr);
+    b.dip = htonl(v4_only(dip).addr);
     b.flags = CRAB_XDP_BE_VALID;
     b.state = drain ? CRAB_BACKEND_DRAINING : CRAB_BACKEND_ACTIVE;
     b.weight = static_cast<uint8_t>(weight);
@@ -407,16 +418,16 @@ void backend_add(const Maps& m, const crab::Endpoint& ep, crab::Ipv4 dip, uint32
 }
 
 // Slot of backend @dip in generation @g of service @ep; kExitNotFound if absent.
-int need_backend(const crab_xdp_gen& g, const crab::Endpoint& ep, crab::Ipv4 dip)
+int need_backend(const crab_xdp_gen& g, const crab::IpEndpoint& ep, const crab::IpAddr& dip)
 {
-    int slot = find_backend(g, dip.addr);
+    int slot = find_backend(g, dip);
     if (slot < 0)
         throw Error("backend " + crab::to_string(dip) + " is not in service " + crab::to_string(ep),
                     crab::kExitNotFound);
     return slot;
 }
 
-void backend_change(const Maps& m, const crab::Endpoint& ep, crab::Ipv4 dip, bool remove)
+void backend_change(const Maps& m, const crab::IpEndpoint& ep, const crab::IpAddr& dip, bool remove)
 {
     auto svc = need_service(m, ep);
     auto g = read_gen(m, svc.id, svc.gen);
@@ -430,7 +441,7 @@ void backend_change(const Maps& m, const crab::Endpoint& ep, crab::Ipv4 dip, boo
 
 // Policy and legacy mode of an existing service: one in-place update of its
 // entry (same id and generation), atomic for the data path.
-void service_set(const Maps& m, const crab::Endpoint& ep, crab_policy pol, crab_legacy_mode leg)
+void service_set(const Maps& m, const crab::IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg)
 {
     auto svc = need_service(m, ep);
     svc.policy = static_cast<uint8_t>(pol);
@@ -442,7 +453,7 @@ void service_set(const Maps& m, const crab::Endpoint& ep, crab_policy pol, crab_
 
 // Weight, state and next-hop MAC of an existing backend, published as a new
 // generation.
-void backend_set(const Maps& m, const crab::Endpoint& ep, crab::Ipv4 dip, uint32_t weight, bool drain,
+void backend_set(const Maps& m, const crab::IpEndpoint& ep, const crab::IpAddr& dip, uint32_t weight, bool drain,
                  const std::optional<std::array<uint8_t, 6>>& mac)
 {
     if (weight < 1 || weight > CRAB_WEIGHT_MAX)
@@ -980,11 +991,11 @@ std::string hex(const uint8_t* p, size_t n)
 void apply_config(const Maps& m, const json& cfg)
 {
     for (const auto& s : cfg.value("services", json::array())) {
-        auto ep = crab::Endpoint{crab::parse_ipv4(s.at("vip").get<std::string>()), s.at("port").get<uint16_t>()};
+        auto ep = crab::IpEndpoint{crab::parse_ip(s.at("vip").get<std::string>()), s.at("port").get<uint16_t>()};
         service_add(m, ep, crab::parse_policy(s.value("policy", "rr")),
                     crab::parse_legacy_mode(s.value("legacy", "drop")));
         for (const auto& b : s.value("backends", json::array())) {
-            auto dip = crab::parse_ipv4(b.at("dip").get<std::string>());
+            auto dip = crab::parse_ip(b.at("dip").get<std::string>());
             backend_add(m, ep, dip, b.value("weight", 1u), parse_mac(b.value("mac", "")));
             if (b.value("state", "active") == "draining")
                 backend_change(m, ep, dip, false);

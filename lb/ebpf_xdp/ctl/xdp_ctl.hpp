@@ -56,7 +56,7 @@ struct Maps {
 };
 
 struct Service {
-    Endpoint ep;
+    IpEndpoint ep;
     crab_xdp_svc svc;
 };
 
@@ -64,19 +64,19 @@ struct Service {
 uint64_t percpu_sum(int fd, uint32_t key);
 
 std::vector<Service> list_services(const Maps& m);
-std::optional<crab_xdp_svc> find_service(const Maps& m, const Endpoint& ep);
-crab_xdp_svc need_service(const Maps& m, const Endpoint& ep);
+std::optional<crab_xdp_svc> find_service(const Maps& m, const IpEndpoint& ep);
+crab_xdp_svc need_service(const Maps& m, const IpEndpoint& ep);
 std::unique_ptr<crab_xdp_gen> read_gen(const Maps& m, uint32_t id, uint32_t gen);
 
-void service_add(const Maps& m, const Endpoint& ep, crab_policy pol, crab_legacy_mode leg);
-void service_set(const Maps& m, const Endpoint& ep, crab_policy pol, crab_legacy_mode leg);
-void service_del(const Maps& m, const Endpoint& ep);
-void backend_add(const Maps& m, const Endpoint& ep, Ipv4 dip, uint32_t weight,
+void service_add(const Maps& m, const IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg);
+void service_set(const Maps& m, const IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg);
+void service_del(const Maps& m, const IpEndpoint& ep);
+void backend_add(const Maps& m, const IpEndpoint& ep, const IpAddr& dip, uint32_t weight,
                  const std::optional<std::array<uint8_t, 6>>& mac, bool drain = false);
-void backend_set(const Maps& m, const Endpoint& ep, Ipv4 dip, uint32_t weight, bool drain,
+void backend_set(const Maps& m, const IpEndpoint& ep, const IpAddr& dip, uint32_t weight, bool drain,
                  const std::optional<std::array<uint8_t, 6>>& mac);
 // Drain (@remove false) or remove a backend.
-void backend_change(const Maps& m, const Endpoint& ep, Ipv4 dip, bool remove);
+void backend_change(const Maps& m, const IpEndpoint& ep, const IpAddr& dip, bool remove);
 
 // `show` and `stats` as JSON.
 json show_json(const Maps& m);

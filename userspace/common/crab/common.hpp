@@ -4,6 +4,7 @@
 // throw crab::Error whose message names the bad value.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -55,7 +56,36 @@ struct Endpoint {
     auto operator<=>(const Endpoint&) const = default;
 };
 
+// An IPv4 or IPv6 address: what a VIP or a backend (DIP) is. @bytes in
+// network order; an IPv4 address sits in bytes[0..3], the rest zero. Ordered
+// by family first (IPv4 before IPv6), then by address.
+struct IpAddr {
+    uint8_t family = 4;  // 4 or 6
+    std::array<uint8_t, 16> bytes{};
+    auto operator<=>(const IpAddr&) const = default;
+
+    static IpAddr v4(Ipv4 a);
+    bool is_v6() const { return family == 6; }
+    Ipv4 to_v4() const;  // the IPv4 address (family 4)
+    // Four host-order words, most significant first, the form of
+    // struct crab_lb_backend (crab_lb_model.h): IPv4 is { 0, 0, 0, a }.
+    std::array<uint32_t, 4> model_words() const;
+    std::string_view family_name() const { return family == 6 ? "IPv6" : "IPv4"; }
+};
+
+// A service: VIP (either family) and TCP port.
+struct IpEndpoint {
+    IpAddr ip;
+    uint16_t port = 0;
+    auto operator<=>(const IpEndpoint&) const = default;
+};
+
 Ipv4 parse_ipv4(std::string_view s);
+// "a.b.c.d" or an IPv6 address in RFC 4291 text form (no zone index, no
+// brackets).
+IpAddr parse_ip(std::string_view s);
+// "a.b.c.d:port" or "[ipv6]:port".
+IpEndpoint parse_ip_endpoint(std::string_view s);
 Cidr parse_cidr(std::string_view s);  // "a.b.c.d/len" or a bare address (/32)
 std::vector<Cidr> parse_cidr_list(std::string_view s);  // comma separated, "" = empty
 Endpoint parse_endpoint(std::string_view s);  // "a.b.c.d:port"
@@ -70,6 +100,8 @@ uint64_t parse_u64(std::string_view s, std::string_view what, int code = kExitEr
 std::string to_string(Ipv4 a);
 std::string to_string(const Cidr& c);
 std::string to_string(const Endpoint& e);
+std::string to_string(const IpAddr& a);      // RFC 5952 form for IPv6
+std::string to_string(const IpEndpoint& e);  // "[2001:db8::1]:80" for IPv6
 std::string to_string(const std::vector<Cidr>& l);
 std::string_view to_string(enum crab_policy p);
 std::string_view to_string(enum crab_legacy_mode m);

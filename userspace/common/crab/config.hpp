@@ -14,13 +14,13 @@
 //   socket = "/path"          # dpdk: telemetry socket (overrides prefix)
 //
 //   [[service]]
-//   vip = "198.18.100.1"
+//   vip = "198.18.100.1"      # IPv4 or IPv6 ("2001:db8:100::1")
 //   port = 80
 //   policy = "rr"             # rr | random | wrr        (default rr)
 //   legacy = "drop"           # drop | insert | hash     (default drop)
 //
 //     [[service.backend]]
-//     addr = "198.18.0.11"
+//     addr = "198.18.0.11"    # the VIP's family: a service is IPv4 or IPv6
 //     weight = 1              # 1..100                   (default 1)
 //     drain = false           # no new connections       (default false)
 //     mac = "02:00:00:00:00:01"   # xdp/dpdk: static next hop (optional)
@@ -29,6 +29,7 @@
 //   asn = 65100               # this LB's AS number (required)
 //   router_id = "198.18.0.1"  # optional (FRR picks one otherwise)
 //   vips = ["198.18.100.1"]   # optional: default every VIP of [[service]]
+//                             # (IPv4 only: an IPv6 service needs vips)
 //   frr_dir = "/run/frr"      # optional: the FRR instance's vty sockets
 //   interval_ms = 200         # how often the LB is checked (default 200)
 //
@@ -55,7 +56,7 @@ namespace crab::config {
 using Mac = std::array<uint8_t, 6>;
 
 struct Backend {
-    Ipv4 addr;
+    IpAddr addr;  // the service VIP's family
     uint32_t weight = 1;
     bool drain = false;
     bool has_mac = false;
@@ -71,13 +72,13 @@ struct Backend {
 };
 
 struct Service {
-    Endpoint ep;
+    IpEndpoint ep;
     crab_policy policy = CRAB_POLICY_RR;
     crab_legacy_mode legacy = CRAB_LEGACY_DROP;
     std::vector<Backend> backends;
     int line = 0;
 
-    const Backend* find(Ipv4 a) const;
+    const Backend* find(const IpAddr& a) const;
 };
 
 struct LbSettings {
@@ -117,7 +118,7 @@ struct Config {
     // (sorted, each once).
     std::vector<Ipv4> bgp_vips() const;
 
-    const Service* find(const Endpoint& ep) const;
+    const Service* find(const IpEndpoint& ep) const;
     bool same(const Config& o) const;  // same services/backends (order-insensitive)
 };
 
@@ -136,7 +137,13 @@ std::string to_string(const Mac& m);
 // when @a may be a VIP or a backend address, else why not. A VIP or a
 // backend is one host: not 0.0.0.0/8, loopback (127.0.0.0/8), multicast
 // (224.0.0.0/4), reserved or broadcast (240.0.0.0/4).
+// IPv6: not unspecified (::), loopback (::1), multicast (ff00::/8),
+// link-local (fe80::/10) or IPv4-mapped (::ffff:0:0/96).
 std::string why_not_host_addr(Ipv4 a);
+std::string why_not_host_addr(const IpAddr& a);
+// "" when @be may be a backend of the service @svc (a service is one
+// family: its backends are its VIP's), else why not.
+std::string why_not_backend_of(const IpEndpoint& svc, const IpAddr& be);
 // "" when @m may be a backend's static next-hop MAC (one host's: neither a
 // group address nor all zero), else why not.
 std::string why_not_host_mac(const Mac& m);
@@ -154,7 +161,7 @@ enum class Op {
 
 struct Change {
     Op op;
-    Endpoint svc;
+    IpEndpoint svc;
     crab_policy policy = CRAB_POLICY_RR;          // ServiceAdd/Set
     crab_legacy_mode legacy = CRAB_LEGACY_DROP;   // ServiceAdd/Set
     Backend be;                                   // Backend*

@@ -25,14 +25,14 @@ namespace crab::xdp {
 // address): crabctl never writes such a set.
 inline void build_gen_tables(crab_xdp_gen& g)
 {
-    crab_lb_backend in[CRAB_MAX_BACKENDS];
+    crab_lb_backend in[CRAB_MAX_BACKENDS]{};
     crab_lb_work work;
     uint32_t n = 0;
     for (uint32_t s = 0; s < CRAB_MAX_BACKENDS; s++) {
         const crab_xdp_backend& b = g.be[s];
         if (!(b.flags & CRAB_XDP_BE_VALID))
             continue;
-        in[n++] = {ntohl(b.dip), b.weight, b.state, static_cast<uint8_t>(s)};
+        in[n++] = {{0, 0, 0, ntohl(b.dip)}, b.weight, b.state, static_cast<uint8_t>(s)};
     }
     if (crab_lb_tables_build(&g.t, &work, in, n))
         throw std::invalid_argument("backend set refused by the LB model (duplicate address)");
