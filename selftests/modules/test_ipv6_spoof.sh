@@ -9,7 +9,7 @@
 # refused: unspecified, link-local, the client's own address,
 # IPv4-compatible, v4-mapped, one routed out of another interface, a
 # backend with a bad checksum, a source outside the allow list; a wrong
-# ack; the IPv4
+# ack; TCP-MD5; the IPv4
 # option (length 6) in an IPv6 SYN-ACK and the IPv6 one in an IPv4
 # SYN-ACK; malformed option lengths; a fragment header. None moves the
 # socket, each is counted by its reason. Multicast and loopback sources
@@ -83,6 +83,9 @@ forge rej_rpf "SYN-ACK from fd00:77::5 (routed out of dummy0, came in on eth0)" 
 forge rej_bad_csum "SYN-ACK from the backend with a bad checksum (IPv6 pseudo-header)" "$S6" $A6 opt="$VIP6" csum=bad
 forge rej_not_allowed "SYN-ACK from $EVIL6 (outside the allow list)" "$EVIL6" $A6 opt="$VIP6"
 forge rej_bad_ack "SYN-ACK from the backend with ack != ISN + 1" "$S6" $((A6 + 1)) opt="$VIP6"
+# TCP-MD5 (18 bytes) and NOP NOP 42 18 VIP6: 38 bytes, no room for an MSS
+forge rej_signed "SYN-ACK carrying TCP-MD5 (option 19)" "$S6" $A6 md5=crab \
+	raw=01012a12fd00c4ab010000000000000000000001
 forge opt_bad_len "the IPv4 option (length 6) in an IPv6 SYN-ACK" "$S6" $A6 opt="$VIP"
 # NOP NOP 42 19, VIP6 and one byte more, EOL
 forge opt_bad_len "a redirect option of length 19 in an IPv6 SYN-ACK" "$S6" $A6 \
