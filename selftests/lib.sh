@@ -297,6 +297,48 @@ crab_wait_l2() {
 	crab_fail "L2 segment did not come up"
 }
 
+# ---- IPv6 addresses of the standard topology ---------------------------------
+# ULA, inside the test's namespaces: the segment CRAB_SUBNET6::/64 (LB ::1,
+# client ::2, server i ::1i), VIP6 routed from the client via the LB.
+# crab_topo_setup gives IPv4 only; crab_topo6_setup adds these.
+CRAB_SUBNET6=fd00:c4ab:0:1
+VIP6=fd00:c4ab:100::1
+IP6_LB=$CRAB_SUBNET6::1
+IP6_CLI=$CRAB_SUBNET6::2
+declare -a IP6_SRV
+
+# crab_topo6_setup (after crab_topo_setup): the addresses (without DAD:
+# usable at once), the client's route to VIP6, forwarding on the LB, and
+# the neighbours resolved (the LB's and the client's of every server).
+crab_topo6_setup() {
+	local i ns
+	ip -n "$NS_LB" addr add "$IP6_LB/64" dev eth0 nodad || return 1
+	ip -n "$NS_CLI" addr add "$IP6_CLI/64" dev eth0 nodad || return 1
+	ip -n "$NS_CLI" route add "$VIP6/128" via "$IP6_LB" || return 1
+	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
+		IP6_SRV[i]=$CRAB_SUBNET6::1$i
+		ip -n "${NS_SRV[i]}" addr add "${IP6_SRV[i]}/64" dev eth0 nodad || return 1
+	done
+	"$CRAB_NETTEST" sysctl "@$NS_LB" net.ipv6.conf.all.forwarding=1 || return 1
+	for i in $(seq 1 50); do
+		ip netns exec "$NS_CLI" ping -6 -c1 -W1 "$IP6_LB" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
+		for ns in "$NS_LB" "$NS_CLI"; do
+			ip netns exec "$ns" ping -6 -c1 -W5 "${IP6_SRV[i]}" >/dev/null || return 1
+		done
+	done
+}
+
+# crab_add_host6 NAME IP IP6: crab_add_host with an IPv6 address too.
+crab_add_host6() {
+	local ns
+	crab_add_host "$1" "$2"
+	ns=NS_$1
+	ip -n "${!ns}" addr add "$3/64" dev eth0 nodad
+}
+
 # Put VIP on the loopback of every server (DSR, legacy hash mode).
 crab_servers_vip_on_lo() {
 	local i

@@ -12,7 +12,9 @@
 #include <linux/types.h>
 
 /*
- * /proc/sys/net/crab/<name>; CIDR lists are "a.b.c.d/len,..." strings.
+ * /proc/sys/net/crab/<name>; CIDR lists are "a.b.c.d/len,x:y::z/len,..."
+ * strings: one list per setting for both families, each entry matching
+ * addresses of its own family only.
  * Every setting starts off in every namespace (docs/PROTOCOL.md 3.8):
  * enabled = 0, lists empty, and an empty list means none.
  */
@@ -26,10 +28,14 @@
 #define CRAB_PROC_CLIENT		"crab_client"
 #define CRAB_PROC_SERVER		"crab_server"
 
-/* "0.0.0.0/0" = every address; "" = none (the default). */
+/*
+ * "0.0.0.0/0" = every IPv4 address, "::/0" every IPv6 one; "" = none (the
+ * default). An entry is at most 43 characters ("ffff:...:ffff/128").
+ */
 #define CRAB_EP_CIDR_ALL		"0.0.0.0/0"
+#define CRAB_EP_CIDR_ALL6		"::/0"
 #define CRAB_EP_MAX_CIDRS		64	/* entries per list */
-#define CRAB_EP_CIDR_STRLEN		(CRAB_EP_MAX_CIDRS * 19 + 16)
+#define CRAB_EP_CIDR_STRLEN		(CRAB_EP_MAX_CIDRS * 44 + 16)
 
 /*
  * Client counters: X(ENUM, "name", "help").
@@ -62,9 +68,13 @@
 	X(REJ_DISABLED, "rej_disabled",					\
 	  "redirects refused: disabled in this netns")			\
 	X(REJ_SRC_ZERO, "rej_src_zero",					\
-	  "redirects refused: source in 0.0.0.0/8")			\
+	  "redirects refused: source in 0.0.0.0/8, or ::")		\
 	X(REJ_SRC_LOOPBACK, "rej_src_loopback",				\
 	  "redirects refused: loopback source")				\
+	X(REJ_SRC_LINKLOCAL, "rej_src_linklocal",			\
+	  "redirects refused: IPv6 link-local source (fe80::/10)")	\
+	X(REJ_SRC_V4MAPPED, "rej_src_v4mapped",				\
+	  "redirects refused: IPv6 source ::ffff:0:0/96 (v4-mapped)")	\
 	X(REJ_SRC_MCAST, "rej_src_mcast",				\
 	  "redirects refused: multicast source")			\
 	X(REJ_SRC_BCAST, "rej_src_bcast",				\
@@ -72,7 +82,8 @@
 	X(REJ_SRC_LOCAL, "rej_src_local",				\
 	  "redirects refused: source is an address of this host")	\
 	X(REJ_SRC_MARTIAN, "rej_src_martian",				\
-	  "redirects refused: source is not a unicast address")		\
+	  "redirects refused: source is not a unicast address (IPv6: "	\
+	  "also ::/96)")							\
 	X(REJ_RPF, "rej_rpf",						\
 	  "redirects refused: strict reverse path check failed on "	\
 	  "the ingress interface")					\
@@ -108,11 +119,13 @@
 	X(OPT_MALFORMED, "opt_malformed",				\
 	  "option walks ended on a bad length")				\
 	X(OPT_BAD_LEN, "opt_bad_len",					\
-	  "redirect options with a wrong length (ignored)")		\
+	  "redirect options with a wrong length for the segment's "	\
+	  "family (ignored)")						\
 	X(HDR_INVALID, "hdr_invalid",					\
 	  "TCP segments with a truncated header or bogus doff")		\
 	X(FRAGMENT, "fragment",						\
-	  "IP fragments (and reassembled SYN-ACKs) skipped")		\
+	  "IP fragments, IPv6 packets with a fragment header (and "	\
+	  "reassembled SYN-ACKs) skipped")				\
 	X(TABLE_EVICTED, "table_evicted",				\
 	  "live announce entries evicted (table full)")			\
 	X(TW_REPLACED, "tw_replaced",					\
@@ -141,10 +154,12 @@
 	X(OPT_MALFORMED, "opt_malformed",				\
 	  "option walks ended on a bad length")				\
 	X(OPT_BAD_LEN, "opt_bad_len",					\
-	  "redirect options with a wrong length (ignored)")		\
+	  "redirect options with a wrong length for the segment's "	\
+	  "family (ignored)")						\
 	X(HDR_INVALID, "hdr_invalid",					\
 	  "TCP segments with a truncated header or bogus doff")		\
-	X(FRAGMENT, "fragment", "IP fragments skipped")			\
+	X(FRAGMENT, "fragment",						\
+	  "IP fragments, IPv6 packets with a fragment header, skipped")	\
 	X(TABLE_FULL, "table_full",					\
 	  "echoed SYN-ACKs not remembered for retransmission: table "	\
 	  "full (live entries are never evicted)")

@@ -13,6 +13,7 @@
 #include <linux/string.h>
 #include <net/checksum.h>
 #include <net/dst.h>
+#include <net/ipv6.h>
 #include <net/tcp.h>
 
 #include "crab_ep_lib.h"
@@ -77,9 +78,46 @@ void crab_ep_sysctl_unregister(struct ctl_table_header *hdr,
 /* ---- CIDR lists --------------------------------------------------------- */
 
 /*
- * Parse "a.b.c.d[/len],..." (spaces and a final newline tolerated; "" is
- * the empty list). Any bad entry refuses the whole list.
+ * Parse "a.b.c.d[/len],x:y::z[/len],..." (either family in any order;
+ * spaces and a final newline tolerated; "" is the empty list). Any bad
+ * entry refuses the whole list.
  */
+static int crab_ep_cidr_parse(char *tok, struct crab_ep_cidr *e)
+{
+	struct in6_addr ones, addr;
+	const char *end;
+	char *slash;
+	u8 len, max;
+
+	e->v6 = strchr(tok, ':');
+	max = e->v6 ? 128 : 32;
+	len = max;
+	slash = strchr(tok, '/');
+	if (slash) {
+		*slash = '\0';
+		if (kstrtou8(slash + 1, 10, &len) || len > max)
+			return -EINVAL;
+	}
+	if (e->v6) {
+		if (!in6_pton(tok, -1, e->net.s6_addr, -1, &end) || *end)
+			return -EINVAL;
+	} else {
+		__be32 a;
+
+		if (!in4_pton(tok, -1, (u8 *)&a, -1, &end) || *end)
+			return -EINVAL;
+		crab_ep_addr4(&e->net, a);
+		len += 96;
+	}
+	/* mask: the prefix of all-ones; ipv6_addr_prefix() clears its output first */
+	memset(&ones, 0xff, sizeof(ones));
+	ipv6_addr_prefix(&e->mask, &ones, len);
+	addr = e->net;
+	ipv6_addr_prefix(&e->net, &addr, len);
+	e->plen = e->v6 ? len : len - 96;
+	return 0;
+}
+
 static struct crab_ep_cidrs *crab_ep_cidrs_parse(char *s)
 {
 	struct crab_ep_cidrs *l;
@@ -89,29 +127,15 @@ static struct crab_ep_cidrs *crab_ep_cidrs_parse(char *s)
 	if (!l)
 		return ERR_PTR(-ENOMEM);
 	while ((tok = strsep(&s, ",")) != NULL) {
-		const char *end;
-		__be32 a;
-		u8 len = 32;
-		char *slash;
-
 		tok = strim(tok);
 		if (!*tok) {
 			if (!s)	/* "" or trailing comma */
 				break;
 			goto bad;
 		}
-		if (l->n == CRAB_EP_MAX_CIDRS)
+		if (l->n == CRAB_EP_MAX_CIDRS ||
+		    crab_ep_cidr_parse(tok, &l->e[l->n]))
 			goto bad;
-		slash = strchr(tok, '/');
-		if (slash) {
-			*slash = '\0';
-			if (kstrtou8(slash + 1, 10, &len) || len > 32)
-				goto bad;
-		}
-		if (!in4_pton(tok, -1, (u8 *)&a, -1, &end) || *end)
-			goto bad;
-		l->e[l->n].mask = len ? htonl(~0U << (32 - len)) : 0;
-		l->e[l->n].net = a & l->e[l->n].mask;
 		l->n++;
 	}
 	return l;
@@ -188,10 +212,20 @@ int crab_ep_cidrs_sysctl(CRAB_CTL_CONST struct ctl_table *table, int write,
 
 		mutex_lock(&c->lock);
 		l = rcu_dereference_protected(c->list, lockdep_is_held(&c->lock));
-		for (i = 0; l && i < l->n; i++)
-			off += scnprintf(kbuf + off, CRAB_EP_CIDR_STRLEN - off,
-					 "%s%pI4/%u", i ? "," : "", &l->e[i].net,
-					 hweight32((__force u32)l->e[i].mask));
+		for (i = 0; l && i < l->n; i++) {
+			const struct crab_ep_cidr *e = &l->e[i];
+
+			if (e->v6)
+				off += scnprintf(kbuf + off,
+						 CRAB_EP_CIDR_STRLEN - off,
+						 "%s%pI6c/%u", i ? "," : "",
+						 &e->net, e->plen);
+			else
+				off += scnprintf(kbuf + off,
+						 CRAB_EP_CIDR_STRLEN - off,
+						 "%s%pI4/%u", i ? "," : "",
+						 &e->net.s6_addr32[3], e->plen);
+		}
 		mutex_unlock(&c->lock);
 		ret = proc_dostring(&tmp, 0, buffer, lenp, ppos);
 	}
@@ -244,9 +278,9 @@ void crab_ep_table_free(struct crab_ep_table *t)
 static u32 crab_ep_bucket(const struct crab_ep_table *t,
 			  const struct crab_ep_key *k)
 {
-	return jhash_3words((__force u32)k->saddr, (__force u32)k->daddr,
-			    ((__force u32)k->sport << 16) | (__force u32)k->dport,
-			    t->seed) & t->mask;
+	BUILD_BUG_ON(sizeof(*k) % sizeof(u32));
+	return jhash2((const u32 *)k, sizeof(*k) / sizeof(u32), t->seed) &
+	       t->mask;
 }
 
 static bool crab_ep_live(const struct crab_ep_table *t,
@@ -258,8 +292,7 @@ static bool crab_ep_live(const struct crab_ep_table *t,
 static bool crab_ep_key_eq(const struct crab_ep_key *a,
 			   const struct crab_ep_key *b)
 {
-	return a->saddr == b->saddr && a->daddr == b->daddr &&
-	       a->sport == b->sport && a->dport == b->dport;
+	return !memcmp(a, b, sizeof(*a));
 }
 
 /* Insert or refresh the entry of @k. */
@@ -337,7 +370,7 @@ bool crab_ep_table_del(struct crab_ep_table *t, const struct crab_ep_key *k)
 
 	for (i = 0; i < CRAB_EP_WAYS; i++)
 		if (READ_ONCE(s[i].stamp) &&
-		    READ_ONCE(s[i].k.saddr) == k->saddr &&
+		    READ_ONCE(s[i].k.saddr.s6_addr32[3]) == k->saddr.s6_addr32[3] &&
 		    READ_ONCE(s[i].k.sport) == k->sport)
 			break;
 	if (i == CRAB_EP_WAYS)
@@ -356,23 +389,81 @@ bool crab_ep_table_del(struct crab_ep_table *t, const struct crab_ep_key *k)
 
 /* ---- packet helpers ----------------------------------------------------- */
 
-/* Walk the options of @th (header at @thoff) with the one shared walk. */
-int crab_ep_find_opt(const struct sk_buff *skb, unsigned int thoff,
-		     const struct tcphdr *th, const struct crab_opt_cfg *cfg,
-		     struct crab_opt_res *res)
+/*
+ * Find the TCP header of a packet whose IP header the stack already
+ * validated (PRE_ROUTING after ip_rcv_core/ip6_rcv_core, LOCAL_IN,
+ * LOCAL_OUT), IPv6 behind its extension headers (ipv6_find_hdr() walks
+ * them with the packet's bounds). An IPv6 packet with a fragment header,
+ * first fragment or not, is a fragment: its TCP header may be incomplete.
+ */
+enum crab_ep_pkt crab_ep_tcp(const struct sk_buff *skb, bool v6,
+			     struct crab_ep_seg *seg)
+{
+	struct tcphdr *th = &seg->th;
+	const struct tcphdr *p;
+
+	seg->v6 = v6;
+	if (v6) {
+		const struct ipv6hdr *ip6h = ipv6_hdr(skb);
+		unsigned int off = 0;
+		int flags = 0, proto;
+
+		if (ip6h->nexthdr == IPPROTO_TCP) {
+			off = skb_network_offset(skb) + sizeof(*ip6h);
+		} else {
+			proto = ipv6_find_hdr(skb, &off, IPPROTO_TCP, NULL,
+					      &flags);
+			if (flags & IP6_FH_F_FRAG)
+				return CRAB_EP_PKT_FRAG;
+			if (proto == -EBADMSG)
+				return CRAB_EP_PKT_INVALID;
+			if (proto != IPPROTO_TCP)
+				return CRAB_EP_PKT_SKIP;
+		}
+		seg->thoff = off;
+		seg->saddr = ip6h->saddr;
+		seg->daddr = ip6h->daddr;
+	} else {
+		const struct iphdr *iph = ip_hdr(skb);
+
+		if (iph->protocol != IPPROTO_TCP)
+			return CRAB_EP_PKT_SKIP;
+		if (ip_is_fragment(iph))
+			return CRAB_EP_PKT_FRAG;
+		seg->thoff = skb_network_offset(skb) + iph->ihl * 4;
+		crab_ep_addr4(&seg->saddr, iph->saddr);
+		crab_ep_addr4(&seg->daddr, iph->daddr);
+	}
+	p = skb_header_pointer(skb, seg->thoff, sizeof(*th), th);
+	if (!p)
+		return CRAB_EP_PKT_INVALID;
+	if (p != th)
+		*th = *p;
+	if (th->doff < 5 || seg->thoff + th->doff * 4 > skb->len)
+		return CRAB_EP_PKT_INVALID;
+	return CRAB_EP_PKT_OK;
+}
+
+/*
+ * Walk the options of @seg with the one shared walk, for the segment's
+ * family: an option of the other family's length is malformed there
+ * (counted in res->bad_len, docs/PROTOCOL.md 2).
+ */
+int crab_ep_find_opt(const struct sk_buff *skb, const struct crab_ep_seg *seg,
+		     const struct crab_opt_cfg *cfg, struct crab_opt_res *res)
 {
 	u8 buf[CRAB_TCP_MAX_OPTLEN];
-	unsigned int len = th->doff * 4 - sizeof(*th);
+	unsigned int len = seg->th.doff * 4 - sizeof(seg->th);
 	const u8 *opt;
 
 	res->bad_len = 0;
 	res->malformed = 0;
 	if (!len)
 		return CRAB_OPT_NONE;
-	opt = skb_header_pointer(skb, thoff + sizeof(*th), len, buf);
+	opt = skb_header_pointer(skb, seg->thoff + sizeof(seg->th), len, buf);
 	if (!opt)
 		return CRAB_OPT_NONE;	/* caller checked doff against skb->len */
-	return crab_opt_find(opt, len, cfg, res);
+	return crab_opt_find_fam(opt, len, cfg, seg->v6, res);
 }
 
 /*
@@ -437,62 +528,74 @@ bool crab_ep_sk_signed(const struct sock *sk)
 }
 
 /*
- * Insert the 8-byte option naming @addr right after the fixed TCP header of
- * a locally generated IPv4 segment (LOCAL_OUT), the way xt_TCPMSS grows a
- * header: make the whole segment writable and linear, get tailroom, move
- * options and payload up by 8 (an even shift keeps their one's complement
- * sum), then fix the checksum for the pseudo-header length, the new bytes
- * and doff, and finally tot_len and the IP checksum.
+ * Insert the option naming @addr right after the fixed TCP header of a
+ * locally generated segment (LOCAL_OUT): 8 bytes in IPv4, 20 in IPv6
+ * (@v6; @addr v4-mapped for IPv4). The way xt_TCPMSS grows a header: make
+ * the whole segment writable and linear, get tailroom, move options and
+ * payload up (an even shift keeps their one's complement sum), then fix
+ * the TCP checksum for the pseudo-header length (the same 16-bit change in
+ * the IPv6 pseudo-header's 32-bit length), the new bytes and doff, and
+ * finally the IP length (and the IPv4 header checksum).
  */
 enum crab_ep_grow crab_ep_add_opt(struct sk_buff *skb, unsigned int thoff,
-				  const struct crab_opt_cfg *cfg, __be32 addr)
+				  bool v6, const struct crab_opt_cfg *cfg,
+				  const struct in6_addr *addr)
 {
-	unsigned int tcplen = skb->len - thoff, hdrlen;
+	unsigned int tcplen = skb->len - thoff, hdrlen, olen, i;
+	__be32 w[TCPOLEN_CRAB6_ALIGNED / 4];
 	struct tcphdr *th;
-	struct iphdr *iph;
-	__be16 oldw, oldlen;
-	__be32 w[2];
+	__be16 oldw;
 	u8 *opt;
 
+	olen = v6 ? TCPOLEN_CRAB6_ALIGNED : TCPOLEN_CRAB_ALIGNED;
 	th = (struct tcphdr *)(skb->data + thoff);	/* read-only peek */
 	if (skb_headlen(skb) < thoff + sizeof(*th))
 		return CRAB_EP_GROW_NOMEM;
 	hdrlen = th->doff * 4;
-	if (hdrlen + TCPOLEN_CRAB_ALIGNED > 15 * 4)
+	if (hdrlen + olen > 15 * 4)
 		return CRAB_EP_GROW_NO_ROOM;
 	if (skb_is_gso(skb))
 		return CRAB_EP_GROW_TOO_BIG;
 	if (tcplen > hdrlen && skb_dst(skb) &&
-	    skb->len + TCPOLEN_CRAB_ALIGNED > dst_mtu(skb_dst(skb)))
+	    skb->len + olen > dst_mtu(skb_dst(skb)))
 		return CRAB_EP_GROW_TOO_BIG;
 	if (skb_ensure_writable(skb, skb->len) || skb_is_nonlinear(skb))
 		return CRAB_EP_GROW_NOMEM;
-	if (skb_tailroom(skb) < TCPOLEN_CRAB_ALIGNED &&
-	    pskb_expand_head(skb, 0, TCPOLEN_CRAB_ALIGNED - skb_tailroom(skb),
-			     GFP_ATOMIC))
+	if (skb_tailroom(skb) < olen &&
+	    pskb_expand_head(skb, 0, olen - skb_tailroom(skb), GFP_ATOMIC))
 		return CRAB_EP_GROW_NOMEM;
-	skb_put(skb, TCPOLEN_CRAB_ALIGNED);
+	skb_put(skb, olen);
 
 	/* Reload: the head may have moved. */
-	iph = ip_hdr(skb);
 	th = (struct tcphdr *)(skb->data + thoff);
 	opt = (u8 *)(th + 1);
-	memmove(opt + TCPOLEN_CRAB_ALIGNED, opt, tcplen - sizeof(*th));
+	memmove(opt + olen, opt, tcplen - sizeof(*th));
 
 	inet_proto_csum_replace2(&th->check, skb, htons(tcplen),
-				 htons(tcplen + TCPOLEN_CRAB_ALIGNED), true);
-	crab_opt_write(opt, cfg, ntohl(addr));
-	memcpy(w, opt, sizeof(w));	/* opt is only 4-byte aligned by luck */
-	inet_proto_csum_replace4(&th->check, skb, 0, w[0], false);
-	inet_proto_csum_replace4(&th->check, skb, 0, w[1], false);
+				 htons(tcplen + olen), true);
+	if (v6)
+		crab_opt_write6(opt, cfg, addr->s6_addr);
+	else
+		crab_opt_write(opt, cfg, ntohl(crab_ep_v4(addr)));
+	memcpy(w, opt, olen);	/* opt is only 4-byte aligned by luck */
+	for (i = 0; i < olen / 4; i++)
+		inet_proto_csum_replace4(&th->check, skb, 0, w[i], false);
 	oldw = ((__be16 *)th)[6];
-	th->doff += TCPOLEN_CRAB_ALIGNED / 4;
+	th->doff += olen / 4;
 	inet_proto_csum_replace2(&th->check, skb, oldw, ((__be16 *)th)[6],
 				 false);
 
-	oldlen = iph->tot_len;
-	iph->tot_len = htons(ntohs(oldlen) + TCPOLEN_CRAB_ALIGNED);
-	csum_replace2(&iph->check, oldlen, iph->tot_len);
+	if (v6) {
+		struct ipv6hdr *ip6h = ipv6_hdr(skb);
+
+		be16_add_cpu(&ip6h->payload_len, olen);
+	} else {
+		struct iphdr *iph = ip_hdr(skb);
+		__be16 oldlen = iph->tot_len;
+
+		iph->tot_len = htons(ntohs(oldlen) + olen);
+		csum_replace2(&iph->check, oldlen, iph->tot_len);
+	}
 	return CRAB_EP_GROW_OK;
 }
 

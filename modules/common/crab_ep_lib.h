@@ -2,9 +2,9 @@
 /*
  * Kernel helpers of the endpoint modules, compiled once (crab_ep_lib.c) and
  * linked into both crab_client.ko and crab_server.ko: per-netns counters
- * and sysctls, CIDR lists, the bounded 4-tuple table, the TCP header read,
- * the signed-segment check and the option insertion, so that the client
- * and the server grow a TCP header in exactly one way.
+ * and sysctls, CIDR lists, the bounded 4-tuple table, the TCP header read
+ * and the option insertion (IPv4 and IPv6), the signed-segment check, so
+ * that the client and the server grow a TCP header in exactly one way.
  */
 #ifndef CRAB_EP_LIB_H
 #define CRAB_EP_LIB_H
@@ -20,6 +20,7 @@
 #include <linux/tcp.h>
 #include <linux/version.h>
 #include <net/ip.h>
+#include <net/ipv6.h>
 #include <net/net_namespace.h>
 
 #include "crab/crab_ep.h"
@@ -47,11 +48,35 @@ struct ctl_table *crab_ep_sysctl_register(struct net *net,
 void crab_ep_sysctl_unregister(struct ctl_table_header *hdr,
 			       struct ctl_table *t);
 
+/* ---- addresses ---------------------------------------------------------- */
+
+/*
+ * Both families in one form: an IPv6 address, or an IPv4 one as
+ * ::ffff:a.b.c.d (its family is always known from elsewhere: the hook's
+ * or the list entry's; IPv6 input drops v4-mapped sources, RFC 4291
+ * 2.5.5.2, so the two never meet in one table).
+ */
+static inline void crab_ep_addr4(struct in6_addr *a, __be32 v4)
+{
+	ipv6_addr_set_v4mapped(v4, a);
+}
+
+static inline __be32 crab_ep_v4(const struct in6_addr *a)
+{
+	return a->s6_addr32[3];
+}
+
 /* ---- CIDR lists, swapped whole under RCU ------------------------------- */
 
+/*
+ * One list holds both families: "a.b.c.d/len" entries match IPv4 packets
+ * only, "x:y::z/len" entries IPv6 packets only.
+ */
 struct crab_ep_cidr {
-	__be32 net;
-	__be32 mask;
+	struct in6_addr net;	/* masked; IPv4: v4-mapped */
+	struct in6_addr mask;	/* IPv4: the 96 high bits set */
+	u8 plen;		/* prefix length as written */
+	bool v6;
 };
 
 struct crab_ep_cidrs {
@@ -65,15 +90,19 @@ struct crab_ep_cidr_conf {
 	struct mutex lock;	/* serialises writers */
 };
 
-/* Caller holds rcu_read_lock (netfilter hooks do). Empty list: none. */
+/*
+ * Does @a (IPv4: v4-mapped, @v6 false) fall in an entry of its family?
+ * Caller holds rcu_read_lock (netfilter hooks do). Empty list: none.
+ */
 static inline bool crab_ep_cidrs_match(const struct crab_ep_cidr_conf *c,
-				       __be32 addr)
+				       const struct in6_addr *a, bool v6)
 {
 	const struct crab_ep_cidrs *l = rcu_dereference(c->list);
 	unsigned int i;
 
 	for (i = 0; l && i < l->n; i++)
-		if ((addr & l->e[i].mask) == l->e[i].net)
+		if (l->e[i].v6 == v6 &&
+		    !ipv6_masked_addr_cmp(a, &l->e[i].mask, &l->e[i].net))
 			return true;
 	return false;
 }
@@ -87,9 +116,10 @@ int crab_ep_cidrs_sysctl(CRAB_CTL_CONST struct ctl_table *table, int write,
 
 #define CRAB_EP_WAYS	4
 
+/* IPv4 addresses v4-mapped; no padding (hashed and compared whole). */
 struct crab_ep_key {
-	__be32 saddr;
-	__be32 daddr;
+	struct in6_addr saddr;
+	struct in6_addr daddr;
 	__be16 sport;
 	__be16 dport;
 };
@@ -98,6 +128,7 @@ struct crab_ep_val {
 	u32 a;
 	u32 b;
 	u32 c;
+	struct in6_addr addr;
 };
 
 struct crab_ep_slot {
@@ -140,35 +171,19 @@ enum crab_ep_pkt {
 	CRAB_EP_PKT_INVALID,	/* truncated header, bogus doff */
 };
 
-/*
- * Read the TCP header of an IPv4 packet whose IP header the stack already
- * validated (PRE_ROUTING after ip_rcv_core, LOCAL_IN, LOCAL_OUT).
- */
-static inline enum crab_ep_pkt crab_ep_tcp(const struct sk_buff *skb,
-					   struct tcphdr *th,
-					   unsigned int *thoff)
-{
-	const struct iphdr *iph = ip_hdr(skb);
-	const struct tcphdr *p;
+/* What crab_ep_tcp() found: the TCP header and the packet's addresses. */
+struct crab_ep_seg {
+	struct tcphdr th;
+	unsigned int thoff;
+	bool v6;
+	struct in6_addr saddr;	/* IPv4: v4-mapped */
+	struct in6_addr daddr;
+};
 
-	if (iph->protocol != IPPROTO_TCP)
-		return CRAB_EP_PKT_SKIP;
-	if (ip_is_fragment(iph))
-		return CRAB_EP_PKT_FRAG;
-	*thoff = skb_network_offset(skb) + iph->ihl * 4;
-	p = skb_header_pointer(skb, *thoff, sizeof(*th), th);
-	if (!p)
-		return CRAB_EP_PKT_INVALID;
-	if (p != th)
-		*th = *p;
-	if (th->doff < 5 || *thoff + th->doff * 4 > skb->len)
-		return CRAB_EP_PKT_INVALID;
-	return CRAB_EP_PKT_OK;
-}
-
-int crab_ep_find_opt(const struct sk_buff *skb, unsigned int thoff,
-		     const struct tcphdr *th, const struct crab_opt_cfg *cfg,
-		     struct crab_opt_res *res);
+enum crab_ep_pkt crab_ep_tcp(const struct sk_buff *skb, bool v6,
+			     struct crab_ep_seg *seg);
+int crab_ep_find_opt(const struct sk_buff *skb, const struct crab_ep_seg *seg,
+		     const struct crab_opt_cfg *cfg, struct crab_opt_res *res);
 bool crab_ep_opts_signed(const struct sk_buff *skb, unsigned int thoff,
 			 const struct tcphdr *th);
 bool crab_ep_sk_signed(const struct sock *sk);
@@ -181,7 +196,8 @@ enum crab_ep_grow {
 };
 
 enum crab_ep_grow crab_ep_add_opt(struct sk_buff *skb, unsigned int thoff,
-				  const struct crab_opt_cfg *cfg, __be32 addr);
+				  bool v6, const struct crab_opt_cfg *cfg,
+				  const struct in6_addr *addr);
 int crab_ep_opt_cfg(struct crab_opt_cfg *cfg, unsigned int kind,
 		    unsigned int exid);
 

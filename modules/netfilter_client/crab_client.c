@@ -6,6 +6,12 @@
  * Nothing happens in a namespace until net.crab.client_enabled=1 there and
  * its lists name destinations and sources (an empty list is none).
  *
+ * IPv4 and IPv6 alike: the hooks below are registered for both families,
+ * a segment carries the option of its own family (8 or 20 bytes), and the
+ * IPv6 path checks add link-local, v4-mapped and IPv4-compatible sources.
+ * An IPv6 socket connected to a v4-mapped address sends IPv4: the IPv4
+ * hooks handle it.
+ *
  * LOCAL_OUT (before raw and conntrack): a SYN to a destination in
  * client_announce_cidrs, from a socket without TCP-MD5/AO keys, gets the
  * option naming the dialed address; (4-tuple, ISN) is remembered.
@@ -35,6 +41,7 @@
 
 #include <linux/module.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <linux/workqueue.h>
@@ -42,6 +49,8 @@
 #include <net/inet_sock.h>
 #include <net/inet_timewait_sock.h>
 #include <net/ip_fib.h>
+#include <net/inet6_hashtables.h>
+#include <net/ip6_route.h>
 #include <net/ipv6.h>
 #include <net/l3mdev.h>
 #include <net/net_namespace.h>
@@ -113,16 +122,14 @@ static unsigned int crab_client_out(void *priv, struct sk_buff *skb,
 				    const struct nf_hook_state *state)
 {
 	struct crab_client_net *cn = crab_cn(state->net);
-	const struct iphdr *iph = ip_hdr(skb);
 	struct crab_ep_val v = { };
 	struct crab_opt_res res;
+	struct crab_ep_seg seg;
 	struct crab_ep_key k;
-	unsigned int thoff;
-	struct tcphdr th;
 
-	if (iph->protocol != IPPROTO_TCP || !READ_ONCE(cn->enabled))
+	if (!READ_ONCE(cn->enabled))
 		return NF_ACCEPT;
-	switch (crab_ep_tcp(skb, &th, &thoff)) {
+	switch (crab_ep_tcp(skb, state->pf == NFPROTO_IPV6, &seg)) {
 	case CRAB_EP_PKT_OK:
 		break;
 	case CRAB_EP_PKT_FRAG:
@@ -134,44 +141,46 @@ static unsigned int crab_client_out(void *priv, struct sk_buff *skb,
 	default:
 		return NF_ACCEPT;
 	}
-	if (!th.syn || th.ack || th.rst)
+	if (!seg.th.syn || seg.th.ack || seg.th.rst)
 		return NF_ACCEPT;
-	if (!crab_ep_cidrs_match(&cn->announce, iph->daddr)) {
+	if (!crab_ep_cidrs_match(&cn->announce, &seg.daddr, seg.v6)) {
 		crab_inc(cn, CRAB_CLIENT_SYN_NOT_LISTED);
 		return NF_ACCEPT;
 	}
 	/* A signed SYN is never touched, a keyed socket never announces. */
-	if (crab_ep_sk_signed(skb->sk) || crab_ep_opts_signed(skb, thoff, &th)) {
+	if (crab_ep_sk_signed(skb->sk) ||
+	    crab_ep_opts_signed(skb, seg.thoff, &seg.th)) {
 		crab_inc(cn, CRAB_CLIENT_SYN_SIGNED);
 		return NF_ACCEPT;
 	}
 	/* Already announced: LOCAL_OUT runs again for a VRF's device. */
-	if (crab_ep_find_opt(skb, thoff, &th, &crab_cfg, &res) == CRAB_OPT_FOUND)
+	if (crab_ep_find_opt(skb, &seg, &crab_cfg, &res) == CRAB_OPT_FOUND)
 		return NF_ACCEPT;
 
-	k.saddr = iph->saddr;
-	k.daddr = iph->daddr;
-	k.sport = th.source;
-	k.dport = th.dest;
-	switch (crab_ep_add_opt(skb, thoff, &crab_cfg, k.daddr)) {
+	k.saddr = seg.saddr;
+	k.daddr = seg.daddr;
+	k.sport = seg.th.source;
+	k.dport = seg.th.dest;
+	switch (crab_ep_add_opt(skb, seg.thoff, seg.v6, &crab_cfg, &k.daddr)) {
 	case CRAB_EP_GROW_OK:
 		break;
 	case CRAB_EP_GROW_NO_ROOM:
 		crab_inc(cn, CRAB_CLIENT_SYN_NO_ROOM);
-		net_dbg_ratelimited("no option room in SYN to %pI4\n", &k.daddr);
+		net_dbg_ratelimited("no option room in SYN to %pI6c\n",
+				    &k.daddr);
 		return NF_ACCEPT;
 	case CRAB_EP_GROW_TOO_BIG:
 		crab_inc(cn, CRAB_CLIENT_SYN_TOO_BIG);
-		net_dbg_ratelimited("SYN to %pI4 too big for the option\n",
+		net_dbg_ratelimited("SYN to %pI6c too big for the option\n",
 				    &k.daddr);
 		return NF_ACCEPT;
 	default:
 		crab_inc(cn, CRAB_CLIENT_SYN_NOMEM);
-		net_warn_ratelimited("cannot grow SYN to %pI4: no memory\n",
+		net_warn_ratelimited("cannot grow SYN to %pI6c: no memory\n",
 				     &k.daddr);
 		return NF_ACCEPT;
 	}
-	v.a = ntohl(th.seq);
+	v.a = ntohl(seg.th.seq);
 	if (crab_ep_table_put(&cn->tbl, &k, &v) == CRAB_EP_PUT_EVICTED)
 		crab_inc(cn, CRAB_CLIENT_TABLE_EVICTED);
 	crab_inc(cn, CRAB_CLIENT_SYN_ANNOUNCED);
@@ -180,31 +189,28 @@ static unsigned int crab_client_out(void *priv, struct sk_buff *skb,
 
 /* A SYN-ACK carrying the redirect option. */
 struct crab_sa {
-	struct tcphdr th;
-	unsigned int thoff;
-	__be32 src;		/* S */
-	__be32 dst;		/* this host */
-	__be32 named;		/* A */
+	struct crab_ep_seg seg;	/* saddr: S, daddr: this host */
+	struct in6_addr named;	/* A; IPv4: v4-mapped */
 	u32 ack;
 };
 
 /*
- * Parse @skb as a SYN-ACK with the option. @count: the first look at the
- * packet (PRE_ROUTING) counts malformed input, the second stays silent.
- * A fragmented SYN-ACK (whole again only at LOCAL_IN, or after conntrack's
- * defragmentation) is never taken as a redirect.
+ * Parse @skb as a SYN-ACK with the option, of the family of the hook
+ * (@v6). @count: the first look at the packet (PRE_ROUTING) counts
+ * malformed input, the second stays silent. A fragmented SYN-ACK (whole
+ * again only at LOCAL_IN, or after conntrack's defragmentation) is never
+ * taken as a redirect.
  */
 static bool crab_client_parse(struct crab_client_net *cn,
-			      const struct sk_buff *skb, struct crab_sa *sa,
-			      bool count)
+			      const struct sk_buff *skb, bool v6,
+			      struct crab_sa *sa, bool count)
 {
-	const struct iphdr *iph = ip_hdr(skb);
+	const struct tcphdr *th = &sa->seg.th;
 	struct crab_opt_res res;
+	u16 frag_max_size;
 	int r;
 
-	if (iph->protocol != IPPROTO_TCP)
-		return false;
-	switch (crab_ep_tcp(skb, &sa->th, &sa->thoff)) {
+	switch (crab_ep_tcp(skb, v6, &sa->seg)) {
 	case CRAB_EP_PKT_OK:
 		break;
 	case CRAB_EP_PKT_FRAG:
@@ -214,37 +220,40 @@ static bool crab_client_parse(struct crab_client_net *cn,
 	case CRAB_EP_PKT_INVALID:
 		if (count) {
 			crab_inc(cn, CRAB_CLIENT_HDR_INVALID);
-			net_dbg_ratelimited("invalid TCP header %pI4 -> %pI4\n",
-					    &iph->saddr, &iph->daddr);
+			net_dbg_ratelimited("invalid TCP header %pI6c -> %pI6c\n",
+					    &sa->seg.saddr, &sa->seg.daddr);
 		}
 		return false;
 	default:
 		return false;
 	}
-	if (!sa->th.syn || !sa->th.ack || sa->th.rst || sa->th.doff <= 5)
+	if (!th->syn || !th->ack || th->rst || th->doff <= 5)
 		return false;
-	if (IPCB(skb)->frag_max_size) {
+	frag_max_size = v6 ? IP6CB(skb)->frag_max_size :
+			     IPCB(skb)->frag_max_size;
+	if (frag_max_size) {
 		if (count)
 			crab_inc(cn, CRAB_CLIENT_FRAGMENT);
 		return false;
 	}
-	r = crab_ep_find_opt(skb, sa->thoff, &sa->th, &crab_cfg, &res);
+	r = crab_ep_find_opt(skb, &sa->seg, &crab_cfg, &res);
 	if (count && res.bad_len)
 		crab_inc(cn, CRAB_CLIENT_OPT_BAD_LEN);
 	if (r == CRAB_OPT_MALFORMED) {
 		if (count) {
 			crab_inc(cn, CRAB_CLIENT_OPT_MALFORMED);
-			net_dbg_ratelimited("malformed options in SYN-ACK from %pI4\n",
-					    &iph->saddr);
+			net_dbg_ratelimited("malformed options in SYN-ACK from %pI6c\n",
+					    &sa->seg.saddr);
 		}
 		return false;
 	}
 	if (r != CRAB_OPT_FOUND)
 		return false;
-	sa->src = iph->saddr;
-	sa->dst = iph->daddr;
-	sa->named = htonl(res.addr);
-	sa->ack = ntohl(sa->th.ack_seq);
+	if (v6)
+		memcpy(&sa->named, res.addr6, sizeof(sa->named));
+	else
+		crab_ep_addr4(&sa->named, htonl(res.addr));
+	sa->ack = ntohl(th->ack_seq);
 	return true;
 }
 
@@ -273,19 +282,75 @@ static bool crab_client_rpf(struct net *net, __be32 src, __be32 dst,
 }
 
 /*
- * The path checks of docs/PROTOCOL.md 3.4 on the SYN-ACK that came in on
- * @dev: CRAB_CLIENT__MAX when they hold, else the reason. The kernel's own
- * classification of the source (ipv4_is_*(), the local table of @dev's
- * VRF), its checksum helper, and a FIB lookup.
+ * The same for IPv6, as ip6t_rpfilter does: a route lookup for @src (from
+ * @dst) in @dev's VRF, which must be a unicast route (not reject, not
+ * anycast, not local) leaving through @dev. It needs no forwarding
+ * setting (unlike bpf_fib_lookup()).
  */
-static enum crab_client_counter crab_client_check_path(struct net *net,
-						       struct sk_buff *skb,
-						       const struct crab_sa *sa,
-						       struct net_device *dev,
-						       unsigned int hook)
+static bool crab_client_rpf6(struct net *net, struct sk_buff *skb,
+			     const struct in6_addr *src,
+			     const struct in6_addr *dst,
+			     struct net_device *dev)
 {
-	__be32 s = sa->src;
+	struct flowi6 fl6 = {
+		.flowi6_iif = LOOPBACK_IFINDEX,
+		.flowi6_l3mdev = l3mdev_master_ifindex_rcu(dev),
+		.flowi6_proto = IPPROTO_TCP,
+		.flowi6_uid = sock_net_uid(net, NULL),
+		.daddr = *src,
+		.saddr = *dst,
+	};
+	struct rt6_info *rt;
+	bool ok = false;
 
+	rt = (struct rt6_info *)ip6_route_lookup(net, &fl6, skb,
+						 RT6_LOOKUP_F_HAS_SADDR);
+	if (rt->dst.error)
+		goto out;
+	if (rt->rt6i_flags & (RTF_REJECT | RTF_ANYCAST | RTF_LOCAL))
+		goto out;
+	ok = rt->rt6i_idev && rt->rt6i_idev->dev == dev;
+out:
+	ip6_rt_put(rt);
+	return ok;
+}
+
+/*
+ * The source checks of docs/PROTOCOL.md 3.4 for IPv6: S must be global
+ * unicast, not unspecified, loopback, multicast, link-local, v4-mapped
+ * (IPv6 input drops those before netfilter, RFC 4291 2.5.5.2: checked
+ * anyway) or IPv4-compatible (::/96), and no address of this host.
+ */
+static enum crab_client_counter crab_client_check_src6(struct net *net,
+						       const struct in6_addr *s,
+						       struct net_device *dev)
+{
+	int t = ipv6_addr_type(s);
+
+	if (t == IPV6_ADDR_ANY)
+		return CRAB_CLIENT_REJ_SRC_ZERO;
+	if (t & IPV6_ADDR_LOOPBACK)
+		return CRAB_CLIENT_REJ_SRC_LOOPBACK;
+	if (t & IPV6_ADDR_MULTICAST)
+		return CRAB_CLIENT_REJ_SRC_MCAST;
+	if (t & IPV6_ADDR_LINKLOCAL)
+		return CRAB_CLIENT_REJ_SRC_LINKLOCAL;
+	if (t & IPV6_ADDR_MAPPED)
+		return CRAB_CLIENT_REJ_SRC_V4MAPPED;
+	/* ::/96 (IPv4-compatible, deprecated by RFC 4291 2.5.5.1) */
+	if (!(t & IPV6_ADDR_UNICAST) ||
+	    !(s->s6_addr32[0] | s->s6_addr32[1] | s->s6_addr32[2]))
+		return CRAB_CLIENT_REJ_SRC_MARTIAN;
+	/* any address of this host, on any device (of any VRF) */
+	if (ipv6_chk_addr(net, s, NULL, 0))
+		return CRAB_CLIENT_REJ_SRC_LOCAL;
+	return CRAB_CLIENT__MAX;
+}
+
+static enum crab_client_counter crab_client_check_src4(struct net *net,
+						       __be32 s,
+						       struct net_device *dev)
+{
 	if (ipv4_is_zeronet(s))
 		return CRAB_CLIENT_REJ_SRC_ZERO;
 	if (ipv4_is_lbcast(s))
@@ -296,7 +361,7 @@ static enum crab_client_counter crab_client_check_path(struct net *net,
 		return CRAB_CLIENT_REJ_SRC_LOOPBACK;
 	switch (inet_addr_type_dev_table(net, dev, s)) {
 	case RTN_UNICAST:
-		break;
+		return CRAB_CLIENT__MAX;
 	case RTN_LOCAL:
 		return CRAB_CLIENT_REJ_SRC_LOCAL;
 	case RTN_BROADCAST:
@@ -306,11 +371,40 @@ static enum crab_client_counter crab_client_check_path(struct net *net,
 	default:
 		return CRAB_CLIENT_REJ_SRC_MARTIAN;
 	}
-	if (nf_ip_checksum(skb, hook, sa->thoff, IPPROTO_TCP))
+}
+
+/*
+ * The path checks of docs/PROTOCOL.md 3.4 on the SYN-ACK that came in on
+ * @dev: CRAB_CLIENT__MAX when they hold, else the reason. The kernel's own
+ * classification of the source (ipv4_is_*() and the local table of @dev's
+ * VRF, ipv6_addr_type() and the host's addresses), its checksum helper
+ * (the IPv6 one over the IPv6 pseudo-header), and a FIB lookup.
+ */
+static enum crab_client_counter crab_client_check_path(struct net *net,
+						       struct sk_buff *skb,
+						       const struct crab_sa *sa,
+						       struct net_device *dev,
+						       unsigned int hook)
+{
+	const struct crab_ep_seg *seg = &sa->seg;
+	enum crab_client_counter why;
+	bool rpf;
+
+	if (seg->v6)
+		why = crab_client_check_src6(net, &seg->saddr, dev);
+	else
+		why = crab_client_check_src4(net, crab_ep_v4(&seg->saddr), dev);
+	if (why != CRAB_CLIENT__MAX)
+		return why;
+	if (nf_checksum(skb, hook, seg->thoff, IPPROTO_TCP,
+			seg->v6 ? AF_INET6 : AF_INET))
 		return CRAB_CLIENT_REJ_BAD_CSUM;
-	if (!crab_client_rpf(net, s, sa->dst, dev))
-		return CRAB_CLIENT_REJ_RPF;
-	return CRAB_CLIENT__MAX;
+	if (seg->v6)
+		rpf = crab_client_rpf6(net, skb, &seg->saddr, &seg->daddr, dev);
+	else
+		rpf = crab_client_rpf(net, crab_ep_v4(&seg->saddr),
+				      crab_ep_v4(&seg->daddr), dev);
+	return rpf ? CRAB_CLIENT__MAX : CRAB_CLIENT_REJ_RPF;
 }
 
 /*
@@ -342,6 +436,38 @@ static void crab_match_put(struct crab_match *m)
 	m->tw = NULL;
 }
 
+/* The key of the announce entry of the socket @sa names (A). */
+static void crab_client_key(const struct crab_sa *sa, struct crab_ep_key *k)
+{
+	k->saddr = sa->seg.daddr;
+	k->daddr = sa->named;
+	k->sport = sa->seg.th.dest;
+	k->dport = sa->seg.th.source;
+}
+
+/*
+ * The established (or TIME_WAIT) socket of this host's address and port
+ * of @sa with the peer @peer and @sa's source port, of @sa's family; a
+ * reference held.
+ */
+static struct sock *crab_client_lookup(struct net *net,
+				       const struct crab_sa *sa,
+				       const struct in6_addr *peer,
+				       int dif, int sdif)
+{
+	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
+	const struct crab_ep_seg *seg = &sa->seg;
+
+	if (seg->v6)
+		return __inet6_lookup_established(net, hinfo, peer,
+						  seg->th.source, &seg->daddr,
+						  ntohs(seg->th.dest), dif,
+						  sdif);
+	return __inet_lookup_established(net, hinfo, crab_ep_v4(peer),
+					 seg->th.source, crab_ep_v4(&seg->daddr),
+					 ntohs(seg->th.dest), dif, sdif);
+}
+
 /*
  * Find the socket the SYN-ACK @sa asks to redirect, and check it: in
  * SYN-SENT, no TCP-MD5/AO, S allowed, its SYN announced, the ack right.
@@ -355,17 +481,12 @@ static enum crab_client_counter crab_client_match(struct net *net,
 						  int dif, int sdif,
 						  struct crab_match *m)
 {
-	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
-	const struct crab_ep_key k = {
-		.saddr = sa->dst,
-		.daddr = sa->named,
-		.sport = sa->th.dest,
-		.dport = sa->th.source,
-	};
 	enum crab_client_counter why;
 	struct crab_ep_val v;
+	struct crab_ep_key k;
 	struct sock *sk;
 
+	crab_client_key(sa, &k);
 	m->sk = NULL;
 	m->tw = NULL;
 	/*
@@ -377,8 +498,7 @@ static enum crab_client_counter crab_client_match(struct net *net,
 	 * the new connection and the TIME_WAIT is replaced, as connect()
 	 * does with tcp_tw_reuse.
 	 */
-	sk = __inet_lookup_established(net, hinfo, sa->src, sa->th.source,
-				       sa->dst, ntohs(sa->th.dest), dif, sdif);
+	sk = crab_client_lookup(net, sa, &sa->seg.saddr, dif, sdif);
 	if (sk) {
 		if (sk->sk_state != TCP_TIME_WAIT) {
 			sock_gen_put(sk);
@@ -386,8 +506,7 @@ static enum crab_client_counter crab_client_match(struct net *net,
 		}
 		m->tw = inet_twsk(sk);
 	}
-	sk = __inet_lookup_established(net, hinfo, sa->named, sa->th.source,
-				       sa->dst, ntohs(sa->th.dest), dif, sdif);
+	sk = crab_client_lookup(net, sa, &sa->named, dif, sdif);
 	if (!sk) {
 		/* without a redirect for us, a TIME_WAIT's business */
 		why = m->tw ? CRAB_CLIENT_SYNACK_KNOWN : CRAB_CLIENT_REJ_NO_SOCKET;
@@ -399,11 +518,11 @@ static enum crab_client_counter crab_client_match(struct net *net,
 		goto out;
 	}
 	if (crab_ep_sk_signed(sk) ||
-	    crab_ep_opts_signed(skb, sa->thoff, &sa->th)) {
+	    crab_ep_opts_signed(skb, sa->seg.thoff, &sa->seg.th)) {
 		why = CRAB_CLIENT_REJ_SIGNED;
 		goto out;
 	}
-	if (!crab_ep_cidrs_match(&cn->allow, sa->src)) {
+	if (!crab_ep_cidrs_match(&cn->allow, &sa->seg.saddr, sa->seg.v6)) {
 		why = CRAB_CLIENT_REJ_NOT_ALLOWED;
 		goto out;
 	}
@@ -458,17 +577,26 @@ static void crab_unlock_pair(spinlock_t *a, spinlock_t *b)
  * A: dropped, so that the ACK is routed to S. -EADDRINUSE, nothing
  * changed, when the tuple is taken.
  */
-static int crab_client_rekey(struct sock *sk, __be32 s,
-			     struct inet_timewait_sock *tw)
+static u32 crab_client_ehash(const struct sock *sk, const struct in6_addr *s,
+			     bool v6)
 {
-	INET_ADDR_COOKIE(acookie, s, sk->sk_rcv_saddr);
+	if (v6)
+		return inet6_ehashfn(sock_net(sk), &sk->sk_v6_rcv_saddr,
+				     sk->sk_num, s, sk->sk_dport);
+	return inet_ehashfn(sock_net(sk), sk->sk_rcv_saddr, sk->sk_num,
+			    crab_ep_v4(s), sk->sk_dport);
+}
+
+static int crab_client_rekey(struct sock *sk, const struct in6_addr *s,
+			     bool v6, struct inet_timewait_sock *tw)
+{
+	INET_ADDR_COOKIE(acookie, crab_ep_v4(s), sk->sk_rcv_saddr);
 	struct net *net = sock_net(sk);
 	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
 	const __portpair ports = INET_COMBINED_PORTS(sk->sk_dport, sk->sk_num);
 	int dif = sk->sk_bound_dev_if;
 	int sdif = l3mdev_master_ifindex_by_index(net, dif);
-	unsigned int hash = inet_ehashfn(net, sk->sk_rcv_saddr, sk->sk_num, s,
-					 sk->sk_dport);
+	unsigned int hash = crab_client_ehash(sk, s, v6);
 	struct inet_ehash_bucket *head = inet_ehash_bucket(hinfo, hash);
 	spinlock_t *old_lock = inet_ehash_lockp(hinfo, sk->sk_hash);
 	spinlock_t *new_lock = inet_ehash_lockp(hinfo, hash);
@@ -484,17 +612,23 @@ static int crab_client_rekey(struct sock *sk, __be32 s,
 	sk_nulls_for_each(sk2, node, &head->chain) {
 		if (sk2->sk_hash != hash || sk2 == (struct sock *)tw)
 			continue;
-		if (inet_match(net, sk2, acookie, ports, dif, sdif)) {
+		if (v6 ? inet6_match(net, sk2, s, &sk->sk_v6_rcv_saddr, ports,
+				     dif, sdif) :
+			 inet_match(net, sk2, acookie, ports, dif, sdif)) {
 			err = -EADDRINUSE;
 			goto out;
 		}
 	}
 	__sk_nulls_del_node_init_rcu(sk);
-	sk->sk_daddr = s;
+	if (v6) {
+		sk->sk_v6_daddr = *s;
+	} else {
+		sk->sk_daddr = crab_ep_v4(s);
 #if IS_ENABLED(CONFIG_IPV6)
-	if (sk->sk_family == AF_INET6)	/* a v4-mapped socket */
-		ipv6_addr_set_v4mapped(s, &sk->sk_v6_daddr);
+		if (sk->sk_family == AF_INET6)	/* a v4-mapped socket */
+			ipv6_addr_set_v4mapped(sk->sk_daddr, &sk->sk_v6_daddr);
 #endif
+	}
 	sk->sk_hash = hash;
 	__sk_nulls_add_node_rcu(sk, &head->chain);
 	if (tw)
@@ -524,9 +658,14 @@ static bool crab_client_ct_strict(struct net *net, const struct sk_buff *skb,
 	enum ip_conntrack_info ctinfo;
 	const struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
 
-	return ct && ctinfo == IP_CT_ESTABLISHED_REPLY &&
-	       ct->tuplehash[IP_CT_DIR_REPLY].tuple.src.u3.ip == sa->named &&
-	       !READ_ONCE(net->ct.nf_ct_proto.tcp.tcp_loose);
+	const union nf_inet_addr *a;
+
+	if (!ct || ctinfo != IP_CT_ESTABLISHED_REPLY ||
+	    READ_ONCE(net->ct.nf_ct_proto.tcp.tcp_loose))
+		return false;
+	a = &ct->tuplehash[IP_CT_DIR_REPLY].tuple.src.u3;
+	return sa->seg.v6 ? ipv6_addr_equal(&a->in6, &sa->named) :
+			    a->ip == crab_ep_v4(&sa->named);
 #else
 	return false;
 #endif
@@ -559,11 +698,17 @@ static void crab_client_attach_ct(struct net *net, struct crab_client_net *cn,
 	if (!find)
 		return;
 	memset(&t, 0, sizeof(t));
-	t.src.l3num = NFPROTO_IPV4;
-	t.src.u3.ip = sa->named;
-	t.src.u.tcp.port = sa->th.source;
-	t.dst.u3.ip = sa->dst;
-	t.dst.u.tcp.port = sa->th.dest;
+	if (sa->seg.v6) {
+		t.src.l3num = NFPROTO_IPV6;
+		t.src.u3.in6 = sa->named;
+		t.dst.u3.in6 = sa->seg.daddr;
+	} else {
+		t.src.l3num = NFPROTO_IPV4;
+		t.src.u3.ip = crab_ep_v4(&sa->named);
+		t.dst.u3.ip = crab_ep_v4(&sa->seg.daddr);
+	}
+	t.src.u.tcp.port = sa->seg.th.source;
+	t.dst.u.tcp.port = sa->seg.th.dest;
 	t.dst.protonum = IPPROTO_TCP;
 	h = find(net, &zone, &t);
 	symbol_put(nf_conntrack_find_get);
@@ -590,9 +735,10 @@ static unsigned int crab_client_pre(void *priv, struct sk_buff *skb,
 	struct crab_sa sa;
 	int dif, sdif;
 
-	if (!crab_client_parse(cn, skb, &sa, true))
+	if (!crab_client_parse(cn, skb, state->pf == NFPROTO_IPV6, &sa, true))
 		return NF_ACCEPT;
-	if (sa.named == sa.src || !READ_ONCE(cn->enabled))
+	if (ipv6_addr_equal(&sa.named, &sa.seg.saddr) ||
+	    !READ_ONCE(cn->enabled))
 		return NF_ACCEPT;
 	/* A VRF runs PRE_ROUTING again on its own device: seen on the slave. */
 	if (!dev || netif_is_l3_master(dev))
@@ -601,8 +747,9 @@ static unsigned int crab_client_pre(void *priv, struct sk_buff *skb,
 				     NF_INET_PRE_ROUTING);
 	if (why != CRAB_CLIENT__MAX) {
 		crab_inc(cn, why);
-		net_dbg_ratelimited("redirect %pI4 -> %pI4 refused (%s)\n",
-				    &sa.named, &sa.src, crab_client_names[why]);
+		net_dbg_ratelimited("redirect %pI6c -> %pI6c refused (%s)\n",
+				    &sa.named, &sa.seg.saddr,
+				    crab_client_names[why]);
 		return NF_ACCEPT;
 	}
 	/* Already classified (raw: notrack, zone template), or no conntrack. */
@@ -627,20 +774,14 @@ static unsigned int crab_client_pre(void *priv, struct sk_buff *skb,
 static void crab_client_direct(struct net *net, struct crab_client_net *cn,
 			       const struct crab_sa *sa, int dif, int sdif)
 {
-	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
-	const struct crab_ep_key k = {
-		.saddr = sa->dst,
-		.daddr = sa->named,
-		.sport = sa->th.dest,
-		.dport = sa->th.source,
-	};
 	struct crab_ep_val v;
+	struct crab_ep_key k;
 	struct sock *sk;
 
+	crab_client_key(sa, &k);
 	if (!crab_ep_table_get(&cn->tbl, &k, &v))
 		return;
-	sk = __inet_lookup_established(net, hinfo, sa->src, sa->th.source,
-				       sa->dst, ntohs(sa->th.dest), dif, sdif);
+	sk = crab_client_lookup(net, sa, &sa->seg.saddr, dif, sdif);
 	if (!sk)
 		return;
 	if (sk->sk_state == TCP_SYN_SENT &&
@@ -648,6 +789,14 @@ static void crab_client_direct(struct net *net, struct crab_client_net *cn,
 	    crab_client_ack_ok(sk, v.a, sa->ack))
 		crab_ep_table_del(&cn->tbl, &k);
 	sock_gen_put(sk);
+}
+
+/* Is @sk still connected to A, the address @sa names? */
+static bool crab_client_keyed(const struct sock *sk, const struct crab_sa *sa)
+{
+	if (sa->seg.v6)
+		return ipv6_addr_equal(&sk->sk_v6_daddr, &sa->named);
+	return sk->sk_daddr == crab_ep_v4(&sa->named);
 }
 
 enum crab_redir {
@@ -670,17 +819,19 @@ static enum crab_redir crab_client_decide(struct net *net,
 					  bool final)
 {
 	enum crab_client_counter why;
+	bool v6 = skb->protocol == htons(ETH_P_IPV6);
 	struct net_device *dev;
 	struct crab_match m;
+	struct crab_ep_key k;
 	struct crab_sa sa;
 	int dif, sdif;
 	bool resyn;
 
-	if (!crab_client_parse(cn, skb, &sa, false))
+	if (!crab_client_parse(cn, skb, v6, &sa, false))
 		return CRAB_REDIR_PASS;
-	dif = inet_iif(skb);
-	sdif = inet_sdif(skb);
-	if (sa.named == sa.src) {
+	dif = v6 ? inet6_iif(skb) : inet_iif(skb);
+	sdif = v6 ? inet6_sdif(skb) : inet_sdif(skb);
+	if (ipv6_addr_equal(&sa.named, &sa.seg.saddr)) {
 		crab_inc(cn, CRAB_CLIENT_SYNACK_DIRECT);
 		if (READ_ONCE(cn->enabled))
 			crab_client_direct(net, cn, &sa, dif, sdif);
@@ -723,14 +874,14 @@ static enum crab_redir crab_client_decide(struct net *net,
 	 * lookup (a second backend answering a retransmitted SYN) finds it
 	 * moved: the first one wins.
 	 */
-	if (m.sk->sk_state != TCP_SYN_SENT || m.sk->sk_daddr != sa.named ||
+	if (m.sk->sk_state != TCP_SYN_SENT || !crab_client_keyed(m.sk, &sa) ||
 	    tcp_sk(m.sk)->snd_una != m.isn ||
 	    !crab_client_ack_ok(m.sk, m.isn, sa.ack)) {
 		why = CRAB_CLIENT_REJ_RACED;
 		goto refuse_unlock;
 	}
 	resyn = crab_client_ct_strict(net, skb, &sa);
-	if (crab_client_rekey(m.sk, sa.src, m.tw)) {
+	if (crab_client_rekey(m.sk, &sa.seg.saddr, v6, m.tw)) {
 		why = CRAB_CLIENT_REJ_TUPLE_TAKEN;
 		goto refuse_unlock;
 	}
@@ -744,16 +895,8 @@ static enum crab_redir crab_client_decide(struct net *net,
 					  TCP_RTO_MAX);
 	bh_unlock_sock(m.sk);
 	crab_match_put(&m);
-	{
-		const struct crab_ep_key k = {
-			.saddr = sa.dst,
-			.daddr = sa.named,
-			.sport = sa.th.dest,
-			.dport = sa.th.source,
-		};
-
-		crab_ep_table_del(&cn->tbl, &k);
-	}
+	crab_client_key(&sa, &k);
+	crab_ep_table_del(&cn->tbl, &k);
 	crab_inc(cn, CRAB_CLIENT_REDIRECTED);
 	/*
 	 * Early demux may have attached the TIME_WAIT just replaced (TCP
@@ -773,8 +916,8 @@ refuse_unlock:
 	crab_match_put(&m);
 refuse:
 	crab_inc(cn, why);
-	net_dbg_ratelimited("redirect %pI4 -> %pI4 refused (%s)\n", &sa.named,
-			    &sa.src, crab_client_names[why]);
+	net_dbg_ratelimited("redirect %pI6c -> %pI6c refused (%s)\n", &sa.named,
+			    &sa.seg.saddr, crab_client_names[why]);
 	return CRAB_REDIR_PASS;
 }
 
@@ -837,7 +980,10 @@ static void crab_client_resume(struct net *net, struct crab_deferred *d)
 	const struct nf_hook_entries *e;
 	unsigned int i;
 
-	e = rcu_dereference(net->nf.hooks_ipv4[NF_INET_LOCAL_IN]);
+	if (d->state.pf == NFPROTO_IPV6)
+		e = rcu_dereference(net->nf.hooks_ipv6[NF_INET_LOCAL_IN]);
+	else
+		e = rcu_dereference(net->nf.hooks_ipv4[NF_INET_LOCAL_IN]);
 	for (i = 0; e && i < e->num_hook_entries; i++) {
 		if (e->hooks[i].hook != crab_client_in)
 			continue;
@@ -920,8 +1066,7 @@ static unsigned int crab_client_in(void *priv, struct sk_buff *skb,
 			return NF_STOLEN;
 		}
 		crab_inc(cn, CRAB_CLIENT_REJ_LOCKED);
-		net_dbg_ratelimited("redirect from %pI4 refused: socket locked\n",
-				    &ip_hdr(skb)->saddr);
+		net_dbg_ratelimited("redirect refused: socket locked\n");
 		return NF_ACCEPT;
 	case CRAB_REDIR_RESYN:
 		return NF_DROP;
@@ -956,6 +1101,24 @@ static const struct nf_hook_ops crab_client_ops[] = {
 		.pf = NFPROTO_IPV4,
 		.hooknum = NF_INET_LOCAL_IN,
 		.priority = NF_IP_PRI_LAST,
+	},
+	{
+		.hook = crab_client_out,
+		.pf = NFPROTO_IPV6,
+		.hooknum = NF_INET_LOCAL_OUT,
+		.priority = NF_IP6_PRI_RAW - 1,
+	},
+	{
+		.hook = crab_client_pre,
+		.pf = NFPROTO_IPV6,
+		.hooknum = NF_INET_PRE_ROUTING,
+		.priority = NF_IP6_PRI_CONNTRACK - 1,
+	},
+	{
+		.hook = crab_client_in,
+		.pf = NFPROTO_IPV6,
+		.hooknum = NF_INET_LOCAL_IN,
+		.priority = NF_IP6_PRI_LAST,
 	},
 };
 

@@ -2,13 +2,16 @@
 /*
  * crab_server: Connection Redirect server echo for unmodified kernels
  * (docs/PROTOCOL.md 3.3). A SYN carrying the redirect option with address
- * A gets a SYN-ACK carrying the option with A. Per network namespace,
+ * A gets a SYN-ACK carrying the option with A, in IPv4 (8 bytes) and IPv6
+ * (20 bytes): the option's family is the segment's, an option of the
+ * other family's length is ignored (counted). Per network namespace,
  * off until net.crab.server_enabled=1 (docs/PROTOCOL.md 3.8); counters in
  * /proc/net/crab_server.
  *
  * The echo keeps no state a SYN flood could fill. TCP answers a SYN in the
  * same softirq, on the same CPU, that delivered it (tcp_v4_rcv ->
- * tcp_conn_request -> send_synack -> ip_build_and_send_pkt -> LOCAL_OUT;
+ * tcp_conn_request -> send_synack -> ip_build_and_send_pkt -> LOCAL_OUT,
+ * tcp_v6_rcv -> ... -> ip6_xmit -> LOCAL_OUT;
  * also for syncookies, Fast Open, and the SYN-ACK a retransmitted SYN
  * triggers), so LOCAL_IN notes the SYN in a per-CPU slot and LOCAL_OUT
  * consumes it for the SYN-ACK that acknowledges exactly that SYN (same
@@ -29,6 +32,7 @@
 
 #include <linux/module.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
 #include <linux/percpu.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
@@ -66,7 +70,7 @@ struct crab_syn_slot {
 	struct crab_ep_key k;	/* client addr, server addr, ports */
 	u32 ack1;		/* ISN + 1 */
 	u32 ack2;		/* ISN + 1 + Fast Open data */
-	u32 addr;		/* A, host order */
+	struct in6_addr addr;	/* A; IPv4: v4-mapped */
 	bool echo;		/* the SYN asked for the echo */
 };
 
@@ -94,9 +98,10 @@ static inline void crab_inc(struct crab_server_net *sn, enum crab_server_counter
 }
 
 static bool crab_server_tcp(struct crab_server_net *sn, struct sk_buff *skb,
-			    struct tcphdr *th, unsigned int *thoff)
+			    const struct nf_hook_state *state,
+			    struct crab_ep_seg *seg)
 {
-	switch (crab_ep_tcp(skb, th, thoff)) {
+	switch (crab_ep_tcp(skb, state->pf == NFPROTO_IPV6, seg)) {
 	case CRAB_EP_PKT_OK:
 		return true;
 	case CRAB_EP_PKT_FRAG:
@@ -104,8 +109,8 @@ static bool crab_server_tcp(struct crab_server_net *sn, struct sk_buff *skb,
 		return false;
 	case CRAB_EP_PKT_INVALID:
 		crab_inc(sn, CRAB_SERVER_HDR_INVALID);
-		net_dbg_ratelimited("invalid TCP header from %pI4\n",
-				    &ip_hdr(skb)->saddr);
+		net_dbg_ratelimited("invalid TCP header from %pI6c\n",
+				    &seg->saddr);
 		return false;
 	default:
 		return false;
@@ -117,34 +122,30 @@ static unsigned int crab_server_in(void *priv, struct sk_buff *skb,
 				   const struct nf_hook_state *state)
 {
 	struct crab_server_net *sn = crab_sn(state->net);
-	const struct iphdr *iph = ip_hdr(skb);
 	struct crab_syn_slot *slot;
 	struct crab_opt_res res;
-	unsigned int thoff;
-	struct tcphdr th;
+	struct crab_ep_seg seg;
 	int r;
 
-	if (iph->protocol != IPPROTO_TCP)
+	if (!crab_server_tcp(sn, skb, state, &seg))
 		return NF_ACCEPT;
-	if (!crab_server_tcp(sn, skb, &th, &thoff))
-		return NF_ACCEPT;
-	if (!th.syn || th.ack || th.rst)
+	if (!seg.th.syn || seg.th.ack || seg.th.rst)
 		return NF_ACCEPT;
 
 	slot = this_cpu_ptr(sn->slot);
 	slot->echo = false;
-	slot->k.saddr = iph->saddr;
-	slot->k.daddr = iph->daddr;
-	slot->k.sport = th.source;
-	slot->k.dport = th.dest;
+	slot->k.saddr = seg.saddr;
+	slot->k.daddr = seg.daddr;
+	slot->k.sport = seg.th.source;
+	slot->k.dport = seg.th.dest;
 
-	r = crab_ep_find_opt(skb, thoff, &th, &crab_cfg, &res);
+	r = crab_ep_find_opt(skb, &seg, &crab_cfg, &res);
 	if (res.bad_len)
 		crab_inc(sn, CRAB_SERVER_OPT_BAD_LEN);
 	if (r == CRAB_OPT_MALFORMED) {
 		crab_inc(sn, CRAB_SERVER_OPT_MALFORMED);
-		net_dbg_ratelimited("malformed options in SYN from %pI4\n",
-				    &iph->saddr);
+		net_dbg_ratelimited("malformed options in SYN from %pI6c\n",
+				    &seg.saddr);
 	}
 	if (r != CRAB_OPT_FOUND) {
 		/* A new SYN on a 4-tuple drops what an earlier one left. */
@@ -156,13 +157,16 @@ static unsigned int crab_server_in(void *priv, struct sk_buff *skb,
 		crab_inc(sn, CRAB_SERVER_DISABLED);
 		return NF_ACCEPT;
 	}
-	if (crab_ep_opts_signed(skb, thoff, &th)) {
+	if (crab_ep_opts_signed(skb, seg.thoff, &seg.th)) {
 		crab_inc(sn, CRAB_SERVER_SYN_SIGNED);
 		return NF_ACCEPT;
 	}
-	slot->ack1 = ntohl(th.seq) + 1;
-	slot->ack2 = slot->ack1 + (skb->len - thoff - th.doff * 4);
-	slot->addr = res.addr;
+	slot->ack1 = ntohl(seg.th.seq) + 1;
+	slot->ack2 = slot->ack1 + (skb->len - seg.thoff - seg.th.doff * 4);
+	if (seg.v6)
+		memcpy(&slot->addr, res.addr6, sizeof(slot->addr));
+	else
+		crab_ep_addr4(&slot->addr, htonl(res.addr));
 	slot->echo = true;
 	crab_inc(sn, CRAB_SERVER_SYN_OPT_SEEN);
 	return NF_ACCEPT;
@@ -173,29 +177,27 @@ static unsigned int crab_server_out(void *priv, struct sk_buff *skb,
 				    const struct nf_hook_state *state)
 {
 	struct crab_server_net *sn = crab_sn(state->net);
-	const struct iphdr *iph = ip_hdr(skb);
 	struct crab_syn_slot *slot;
 	struct crab_opt_res res;
+	struct crab_ep_seg seg;
 	struct crab_ep_val v;
 	struct crab_ep_key k;
-	unsigned int thoff;
 	bool rtx = false;
-	struct tcphdr th;
 	u32 ack;
 
-	if (iph->protocol != IPPROTO_TCP || !READ_ONCE(sn->enabled))
+	if (!READ_ONCE(sn->enabled))
 		return NF_ACCEPT;
-	if (!crab_server_tcp(sn, skb, &th, &thoff))
+	if (!crab_server_tcp(sn, skb, state, &seg))
 		return NF_ACCEPT;
-	if (!th.syn || !th.ack || th.rst)
+	if (!seg.th.syn || !seg.th.ack || seg.th.rst)
 		return NF_ACCEPT;
 
 	/* The SYN's key, seen from the other side. */
-	k.saddr = iph->daddr;
-	k.daddr = iph->saddr;
-	k.sport = th.dest;
-	k.dport = th.source;
-	ack = ntohl(th.ack_seq);
+	k.saddr = seg.daddr;
+	k.daddr = seg.saddr;
+	k.sport = seg.th.dest;
+	k.dport = seg.th.source;
+	ack = ntohl(seg.th.ack_seq);
 	/*
 	 * A SYN-ACK can leave from process context too (simultaneous open,
 	 * from the backlog): BH off, so that the slot is this CPU's and no
@@ -206,7 +208,8 @@ static unsigned int crab_server_out(void *priv, struct sk_buff *skb,
 	if (slot->echo && !memcmp(&slot->k, &k, sizeof(k)) &&
 	    (ack == slot->ack1 || ack == slot->ack2)) {
 		slot->echo = false;
-		v.a = slot->addr;
+		v.a = 0;
+		v.addr = slot->addr;
 		v.b = slot->ack1;
 		v.c = slot->ack2;
 	} else if (crab_ep_table_get(&sn->tbl, &k, &v) &&
@@ -217,15 +220,15 @@ static unsigned int crab_server_out(void *priv, struct sk_buff *skb,
 		return NF_ACCEPT;
 	}
 	local_bh_enable();
-	if (crab_ep_opts_signed(skb, thoff, &th)) {
+	if (crab_ep_opts_signed(skb, seg.thoff, &seg.th)) {
 		crab_inc(sn, CRAB_SERVER_SYNACK_SIGNED);
 		return NF_ACCEPT;
 	}
 	/* Already echoed: LOCAL_OUT runs again for a VRF's device. */
-	if (crab_ep_find_opt(skb, thoff, &th, &crab_cfg, &res) == CRAB_OPT_FOUND)
+	if (crab_ep_find_opt(skb, &seg, &crab_cfg, &res) == CRAB_OPT_FOUND)
 		return NF_ACCEPT;
 
-	switch (crab_ep_add_opt(skb, thoff, &crab_cfg, htonl(v.a))) {
+	switch (crab_ep_add_opt(skb, seg.thoff, seg.v6, &crab_cfg, &v.addr)) {
 	case CRAB_EP_GROW_OK:
 		crab_inc(sn, CRAB_SERVER_SYNACK_ECHOED);
 		if (rtx)
@@ -235,16 +238,17 @@ static unsigned int crab_server_out(void *priv, struct sk_buff *skb,
 		break;
 	case CRAB_EP_GROW_NO_ROOM:
 		crab_inc(sn, CRAB_SERVER_SYNACK_NO_ROOM);
-		net_dbg_ratelimited("no option room in SYN-ACK to %pI4\n", &k.saddr);
+		net_dbg_ratelimited("no option room in SYN-ACK to %pI6c\n",
+				    &k.saddr);
 		break;
 	case CRAB_EP_GROW_TOO_BIG:
 		crab_inc(sn, CRAB_SERVER_SYNACK_TOO_BIG);
-		net_dbg_ratelimited("SYN-ACK to %pI4 too big for the option\n",
+		net_dbg_ratelimited("SYN-ACK to %pI6c too big for the option\n",
 				    &k.saddr);
 		break;
 	default:
 		crab_inc(sn, CRAB_SERVER_SYNACK_NOMEM);
-		net_warn_ratelimited("cannot grow SYN-ACK to %pI4: no memory\n",
+		net_warn_ratelimited("cannot grow SYN-ACK to %pI6c: no memory\n",
 				     &k.saddr);
 		break;
 	}
@@ -269,6 +273,18 @@ static const struct nf_hook_ops crab_server_ops[] = {
 		.pf = NFPROTO_IPV4,
 		.hooknum = NF_INET_LOCAL_OUT,
 		.priority = NF_IP_PRI_RAW - 1,
+	},
+	{
+		.hook = crab_server_in,
+		.pf = NFPROTO_IPV6,
+		.hooknum = NF_INET_LOCAL_IN,
+		.priority = NF_IP6_PRI_LAST - 1,
+	},
+	{
+		.hook = crab_server_out,
+		.pf = NFPROTO_IPV6,
+		.hooknum = NF_INET_LOCAL_OUT,
+		.priority = NF_IP6_PRI_RAW - 1,
 	},
 };
 

@@ -560,48 +560,20 @@ ep_probe_attached() {
 }
 
 # ---- IPv6 -----------------------------------------------------------------
-# The standard topology's IPv6 addresses (ULA, inside the test's namespaces):
-# the segment EP6_NET::/64 (LB ::1, client ::2, server i ::1i), the VIP6
-# routed from the client via the LB. Addresses skip DAD (usable at once).
-EP6_NET=fd00:c4ab:0:1
-VIP6=fd00:c4ab:100::1
-IP6_LB=$EP6_NET::1
-IP6_CLI=$EP6_NET::2
-declare -a IP6_SRV
+# The standard topology's IPv6 addresses (crab_topo6_setup in ../lib.sh).
+EP6_NET=$CRAB_SUBNET6
 
-# ep_v6_setup: the addresses, the client's route to VIP6, forwarding on
-# the LB; on the client net.ipv6.conf.lo.forwarding=1, which the eBPF
-# client's IPv6 reverse-path check needs (a FIB lookup; it does not make
-# the host forward).
+# ep_v6_setup: crab_topo6_setup, and on the client
+# net.ipv6.conf.lo.forwarding=1, which the eBPF client's IPv6 reverse-path
+# check needs (a FIB lookup; it does not make the host forward).
 ep_v6_setup() {
-	local i ns sys=()
-	ip -n "$NS_LB" addr add "$IP6_LB/64" dev eth0 nodad || return 1
-	ip -n "$NS_CLI" addr add "$IP6_CLI/64" dev eth0 nodad || return 1
-	ip -n "$NS_CLI" route add "$VIP6/128" via "$IP6_LB" || return 1
-	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
-		IP6_SRV[i]=$EP6_NET::1$i
-		ip -n "${NS_SRV[i]}" addr add "${IP6_SRV[i]}/64" dev eth0 nodad || return 1
-	done
-	sys=("@$NS_LB" net.ipv6.conf.all.forwarding=1 "@$NS_CLI" net.ipv6.conf.lo.forwarding=1)
-	"$CRAB_NETTEST" sysctl "${sys[@]}" || return 1
-	for i in $(seq 1 50); do
-		ip netns exec "$NS_CLI" ping -6 -c1 -W1 "$IP6_LB" >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-	# Resolved neighbours (the LB's and the client's of every server).
-	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
-		for ns in "$NS_LB" "$NS_CLI"; do
-			ip netns exec "$ns" ping -6 -c1 -W5 "${IP6_SRV[i]}" >/dev/null || return 1
-		done
-	done
+	crab_topo6_setup || return 1
+	"$CRAB_NETTEST" sysctl "@$NS_CLI" net.ipv6.conf.lo.forwarding=1
 }
 
 # ep_add_host6 NAME IP IP6: crab_add_host with an IPv6 address too.
 ep_add_host6() {
-	local ns
-	crab_add_host "$1" "$2"
-	ns=NS_$1
-	ip -n "${!ns}" addr add "$3/64" dev eth0 nodad
+	crab_add_host6 "$@"
 }
 
 # ep_lb6_setup PORT: the IPv6 LB of the tests, nft in $NS_LB: a stateless

@@ -8,6 +8,8 @@
 # the eBPF client on the module's echoed option; the LB saw one packet per
 # connection and split them evenly (rr); the client's flow table drains;
 # on Linux 6.4 and later each redirect went through the input-path probe.
+# Then the same pair over IPv6, through the IPv6 nft LB (SYNs only, every
+# other segment to VIP6 dropped).
 
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/ep_lib.sh"
@@ -18,7 +20,7 @@ ep_unshare "$@"
 crab_has_modules || crab_skip "kernel without loadable module support"
 crab_check_tool taskset
 EP_LB=xdp EP_SERVER=module
-ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"
+ep_setup --announce "$VIP/32,$VIP6/128" --allow "$CRAB_SUBNET.0/24,$EP6_NET::10/124"
 
 e0=0
 for i in 1 2 3; do
@@ -66,5 +68,36 @@ if ep_probe_expected; then
 else
 	log_test $ksft_skip "input-path probe: kernel $(uname -r) has no BPF netfilter programs (Linux 6.4)"
 fi
+
+# IPv6: the eBPF client announces and redirects, the module servers echo
+# the 20-byte form.
+P6=8086 N6=${EP_CONNS6:-15}
+ep_v6_setup || crab_fail "IPv6 addresses of the topology"
+ep_lb6_setup $P6 || crab_fail "the IPv6 nft LB"
+for i in 1 2 3; do
+	ep_helper_start "srv$i" "${NS_SRV[i]}" "" "$(dirname "$0")/ep_hold.py"
+done
+ep_helper_start cli "$NS_CLI" "$CG_CLI" "$(dirname "$0")/ep_hold.py"
+for i in 1 2 3; do
+	[ "$(ep_helper "srv$i" "listen $P6 v6")" = ok ] &&
+		[ "$(ep_helper "srv$i" "serve $P6 $EP_TMP/acc6-$i")" = ok ] ||
+		crab_fail "IPv6 listener on server $i"
+done
+e0=0
+for i in 1 2 3; do
+	e0=$((e0 + $(ep_mod_counter "${NS_SRV[i]}" crab_server synack_echoed)))
+done
+red0=$(ep_stat redirected)
+r=$(ep_helper cli "conns $VIP6 $P6 $N6 10")
+e1=0 acc=0
+for i in 1 2 3; do
+	e1=$((e1 + $(ep_mod_counter "${NS_SRV[i]}" crab_server synack_echoed)))
+	[ -e "$EP_TMP/acc6-$i" ] && acc=$((acc + $(cat "$EP_TMP/acc6-$i")))
+done
+red=$(($(ep_stat redirected) - red0))
+crab_log "IPv6: conns $r; eBPF client redirected +$red; crab_server echoed +$((e1 - e0)); accepted $acc; LB6 syn $(ep_lb6_count syn) other $(ep_lb6_count other)"
+[ "$r" = "ok $N6" ] && [ "$red" = $N6 ] && [ $((e1 - e0)) -ge $N6 ] && [ "$acc" = $N6 ] &&
+	[ "$(ep_lb6_count other)" = 0 ]
+log_test $? "IPv6: $N6 connections eBPF client -> IPv6 LB -> crab_server.ko, each redirected on the module's echo"
 
 crab_exit

@@ -7,7 +7,8 @@
 # netfilter LB (crab_lb_nf.ko). $N connections to the VIP succeed with data
 # echoed; the eBPF servers echoed the option and the module re-keyed every
 # socket (getpeername() = the DIPs, rr split evenly); the LB saw one packet
-# per connection.
+# per connection. Then the same pair over IPv6, through the IPv6 nft LB
+# (SYNs only, every other segment to VIP6 dropped).
 
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/ep_lib.sh"
@@ -43,5 +44,33 @@ syn=$(ep_nf_counter syn_redirected)
 nsd=$(ep_nf_counter nonsyn_drop)
 [ "$syn" = $((N + retr)) ] && [ "$nsd" = 0 ]
 log_test $? "LB saw one packet per connection: $syn SYNs ($retr retransmitted), $nsd others"
+
+# IPv6: the module announces and re-keys, the eBPF servers echo the
+# 20-byte form.
+P6=8086 N6=${EP_CONNS6:-15}
+ep_v6_setup || crab_fail "IPv6 addresses of the topology"
+ep_lb6_setup $P6 || crab_fail "the IPv6 nft LB"
+crab_client_config "$NS_CLI" --announce "$VIP/32,$VIP6/128" --allow "$CRAB_SUBNET.0/24,$EP6_NET::/64"
+for i in 1 2 3; do
+	ep_helper_start "srv$i" "${NS_SRV[i]}" "$CG_SRV" "$(dirname "$0")/ep_hold.py"
+done
+ep_helper_start cli "$NS_CLI" "" "$(dirname "$0")/ep_hold.py"
+for i in 1 2 3; do
+	[ "$(ep_helper "srv$i" "listen $P6 v6")" = ok ] &&
+		[ "$(ep_helper "srv$i" "serve $P6 $EP_TMP/acc6-$i")" = ok ] ||
+		crab_fail "IPv6 listener on server $i"
+done
+r0=$(ep_mod_counter "$NS_CLI" crab_client redirected)
+e0=$(ep_stat echoed)
+r=$(ep_helper cli "conns $VIP6 $P6 $N6 10")
+p=$(ep_helper cli "connect $VIP6 $P6")
+up=$(ep_helper cli "wait $p 30")
+red=$(($(ep_mod_counter "$NS_CLI" crab_client redirected) - r0))
+echoed=$(($(ep_stat echoed) - e0))
+crab_log "IPv6: conns $r; one more $up; redirected +$red, eBPF echoed +$echoed; LB6 syn $(ep_lb6_count syn) other $(ep_lb6_count other)"
+[ "$r" = "ok $N6" ] && [ "$red" = $((N6 + 1)) ] && [ "$echoed" -ge $((N6 + 1)) ] &&
+	[ "$(ep_lb6_count other)" = 0 ] &&
+	[[ $up == "up ${IP6_SRV[1]}" || $up == "up ${IP6_SRV[2]}" || $up == "up ${IP6_SRV[3]}" ]]
+log_test $? "IPv6: $N6 connections crab_client.ko -> IPv6 LB -> eBPF server, redirected to a DIP, only SYNs via the LB"
 
 crab_exit

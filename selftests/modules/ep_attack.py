@@ -9,7 +9,8 @@ included, and sent through an AF_PACKET socket, so that the kernel
 rewrites nothing (a raw IP socket fills in a zero source address and
 resolves the next hop with the forged source): no scapy, whose import
 alone costs 12 s in an emulated guest, and no interpreter start per
-packet. MAC addresses come from the kernel's neighbour table (an IP
+packet. IPv4 and IPv6 alike: a packet's family is its addresses'. MAC
+addresses come from the kernel's neighbour table (an IP
 source on the segment says nothing: the LB forwards the client's SYNs). A sniffer thread reads eth0 through an
 AF_PACKET socket and keeps every SYN and SYN-ACK it sees; with MAC learning
 off on the bridge (ep_bridge_hub) that is every SYN on the segment, as an
@@ -31,10 +32,16 @@ attacker tapping the segment would see it.
                                 not the LB's forwarded copies):
                                 "ok n=K dst=D1,D2,..."
   synack SRC DST SPORT DPORT ACK [opt=A] [csum=bad] [md5=KEY] [seq=N]
-                                send a SYN-ACK (option naming A; a wrong
+                                [raw=HEX] [ext=dst|frag]
+                                send a SYN-ACK (option naming A, of A's
+                                family whatever the packet's; a wrong
                                 TCP checksum; an RFC 2385 signature; its
-                                sequence number, random by default)
-  syn SRC DST SPORT DPORT SEQ [opt=A] [md5=KEY]
+                                sequence number, random by default; the
+                                option bytes HEX as they are instead of the
+                                option; IPv6: behind a destination options
+                                header, or a fragment header of a whole
+                                packet)
+  syn SRC DST SPORT DPORT SEQ [opt=A] [md5=KEY] [raw=HEX]
                                 send a SYN
   flood N SRCNET DST DPORT [opt=A]
                                 N SYNs from N sources of SRCNET (a /16,
@@ -48,14 +55,16 @@ import argparse
 import os
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from crabpkt import crab_opt, ipv4_packet, opt_addr as crab_opt_addr, opt_kinds, tcp_segment  # noqa: E402
+from crabpkt import crab_opt, ip_packet, opt_walk, opt_kinds, tcp_segment  # noqa: E402
 
-ETH_P_IP = 0x0800
+ETH_P_ALL, ETH_P_IP, ETH_P_IPV6 = 0x0003, 0x0800, 0x86DD
+EXT = {"dst": [("dst", 6)], "frag": [("frag", 0, False, 0x4352)]}
 
 
 class Opts:
@@ -67,9 +76,11 @@ def redir(addr):
     return crab_opt(addr, Opts.kind, Opts.exid)
 
 
-def opt_addr(opts):
-    """The first well-formed redirect option's address, else None."""
-    return crab_opt_addr(opts, Opts.kind, Opts.exid)
+def opt_addr(opts, v6=False):
+    """The first well-formed redirect option's address (of the segment's
+    family), else None."""
+    r = opt_walk(opts, Opts.kind, Opts.exid, v6)
+    return r[0] if r else None
 
 
 def kinds(opts):
@@ -83,16 +94,12 @@ def tcp_seg(src, dst, sport, dport, seq, ack, flags, opts=b"", md5=None,
                        md5key=md5, bad_csum=bad_csum)
 
 
-def ip_pkt(src, dst, payload):
-    return ipv4_packet(src, dst, payload)
-
-
 class Sniffer:
     def __init__(self, ifname):
         self.segs = []
         self.cv = threading.Condition()
-        self.s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
-        self.s.bind((ifname, ETH_P_IP))
+        self.s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        self.s.bind((ifname, ETH_P_ALL))
         threading.Thread(target=self.run, daemon=True).start()
 
     def run(self):
@@ -100,10 +107,22 @@ class Sniffer:
             pkt, addr = self.s.recvfrom(65535)
             if addr[2] == socket.PACKET_OUTGOING:
                 continue
-            ip = pkt[14:]
-            if len(ip) < 40 or ip[9] != 6 or (ip[6] & 0x3F) or ip[7]:
+            etype, ip = struct.unpack("!H", pkt[12:14])[0], pkt[14:]
+            if etype == ETH_P_IPV6:
+                # TCP right after the fixed header only
+                if len(ip) < 60 or ip[6] != 6:
+                    continue
+                ihl, fam, v6 = 40, socket.AF_INET6, True
+                src, dst = ip[8:24], ip[24:40]
+                iplen = 40 + struct.unpack("!H", ip[4:6])[0]
+            elif etype == ETH_P_IP:
+                if len(ip) < 40 or ip[9] != 6 or (ip[6] & 0x3F) or ip[7]:
+                    continue
+                ihl, fam, v6 = (ip[0] & 15) * 4, socket.AF_INET, False
+                src, dst = ip[12:16], ip[16:20]
+                iplen = struct.unpack("!H", ip[2:4])[0]
+            else:
                 continue
-            ihl = (ip[0] & 15) * 4
             tcp = ip[ihl:]
             if len(tcp) < 20 or not tcp[13] & 0x02:
                 continue
@@ -113,15 +132,16 @@ class Sniffer:
                 "t": time.monotonic(),
                 "mac": pkt[6:12],
                 "sa": bool(tcp[13] & 0x10),
-                "src": socket.inet_ntoa(ip[12:16]),
-                "dst": socket.inet_ntoa(ip[16:20]),
+                "src": socket.inet_ntop(fam, src),
+                "dst": socket.inet_ntop(fam, dst),
                 "sport": struct.unpack("!H", tcp[0:2])[0],
                 "dport": struct.unpack("!H", tcp[2:4])[0],
                 "seq": struct.unpack("!I", tcp[4:8])[0],
                 "ack": struct.unpack("!I", tcp[8:12])[0],
-                "len": struct.unpack("!H", ip[2:4])[0] - ihl - doff,
+                "len": iplen - ihl - doff,
+                "doff": doff // 4,
                 "kinds": kinds(opts),
-                "opt": opt_addr(opts),
+                "opt": opt_addr(opts, v6),
             }
             with self.cv:
                 self.segs.append(seg)
@@ -141,9 +161,9 @@ class Sniffer:
 
 
 def fmt(s):
-    return "seq=%d ack=%d src=%s dst=%s sport=%d dport=%d kinds=%s opt=%s len=%d" % (
+    return "seq=%d ack=%d src=%s dst=%s sport=%d dport=%d kinds=%s opt=%s len=%d doff=%d" % (
         s["seq"], s["ack"], s["src"], s["dst"], s["sport"], s["dport"],
-        ",".join(map(str, s["kinds"])) or "-", s["opt"] or "-", s["len"])
+        ",".join(map(str, s["kinds"])) or "-", s["opt"] or "-", s["len"], s["doff"])
 
 
 def kv(args):
@@ -168,10 +188,20 @@ def main():
         if ip in macs:
             return macs[ip]
         # Let the kernel resolve it (from our own address), then read it.
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        v6 = ":" in ip
+        u = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
         u.sendto(b"", (ip, 9))
         u.close()
         for _ in range(100):
+            if v6:
+                # no /proc file for the IPv6 neighbours: one ip(8) per address
+                w = subprocess.run(["ip", "-6", "neigh", "show", ip, "dev", a.dev],
+                                   capture_output=True, text=True).stdout.split()
+                if "lladdr" in w:
+                    macs[ip] = bytes.fromhex(w[w.index("lladdr") + 1].replace(":", ""))
+                    return macs[ip]
+                time.sleep(0.05)
+                continue
             with open("/proc/net/arp") as f:
                 for line in f.read().splitlines()[1:]:
                     w = line.split()
@@ -181,9 +211,10 @@ def main():
             time.sleep(0.05)
         raise OSError("no MAC address for %s" % ip)
 
-    def send(src, dst, seg, via=None):
-        eth = mac_of(via or dst) + mymac + struct.pack("!H", ETH_P_IP)
-        sn.s.send(eth + ip_pkt(src, dst, seg))
+    def send(src, dst, seg, via=None, ext=()):
+        etype = ETH_P_IPV6 if ":" in dst else ETH_P_IP
+        eth = mac_of(via or dst) + mymac + struct.pack("!H", etype)
+        sn.s.send(eth + ip_packet(src, dst, seg, ext))
 
     print("ok ready", flush=True)
     for line in sys.stdin:
@@ -242,7 +273,10 @@ def main():
                 src, dst, sport, dport, num = args[:5]
                 o = kv(args[5:])
                 opts = redir(o["opt"]) if "opt" in o else b""
-                opts += bytes([2, 4, 0x05, 0xB4])  # MSS 1460
+                if "raw" in o:
+                    opts = bytes.fromhex(o["raw"])
+                else:
+                    opts += bytes([2, 4, 0x05, 0xB4])  # MSS 1460
                 if c == "synack":
                     seq = int(o["seq"]) if "seq" in o else int.from_bytes(os.urandom(4), "big")
                     seg = tcp_seg(src, dst, int(sport), int(dport), seq,
@@ -251,7 +285,7 @@ def main():
                 else:
                     seg = tcp_seg(src, dst, int(sport), int(dport), int(num),
                                   0, 0x02, opts, o.get("md5"))
-                send(src, dst, seg)
+                send(src, dst, seg, ext=EXT[o["ext"]] if "ext" in o else ())
                 r = "ok sent"
             elif c == "flood":
                 n, net, dst, dport = int(args[0]), args[1], args[2], int(args[3])

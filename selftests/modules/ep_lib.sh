@@ -196,3 +196,62 @@ ep_wait_counter() {
 	echo "${v:-0}"
 	[ "${v:-0}" -ge "$want" ]
 }
+
+# ep_hold_start NAME NS: the socket holder of the endpoint tests
+# (../endpoints_ebpf/ep_hold.py: connect, wait, listen, serve, conns...) as
+# a long-lived helper NAME in namespace NS; several run side by side (they
+# start in parallel). ep_hold NAME CMD prints its one-line answer.
+declare -A EP_HIN=() EP_HOUT=()
+EP_HOLD_DIR=
+ep_hold_start() {
+	local name=$1 ns=$2 d fin fout
+	if [ -z "$EP_HOLD_DIR" ]; then
+		EP_HOLD_DIR=$(mktemp -d /tmp/crab-hold-XXXXXX) || crab_fail "mktemp"
+		crab_defer "rm -rf $EP_HOLD_DIR"
+	fi
+	d=$EP_HOLD_DIR/$name
+	mkfifo "$d.in" "$d.out" || crab_fail "mkfifo $d"
+	ip netns exec "$ns" python3 "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py" \
+		<"$d.in" >"$d.out" 2>"$d.err" &
+	crab_defer "kill $!"
+	exec {fin}>"$d.in" {fout}<"$d.out"
+	EP_HIN[$name]=$fin
+	EP_HOUT[$name]=$fout
+}
+
+ep_hold() {
+	local line
+	echo "$2" >&"${EP_HIN[$1]}"
+	read -r -t 120 line <&"${EP_HOUT[$1]}" ||
+		line="error: no answer from helper $1: $(tail -n 3 "$EP_HOLD_DIR/$1.err" | tr '\n' ' ')"
+	echo "$line"
+}
+
+# ep_lb6 PORT DIP...: a stateless IPv6 LB in $NS_LB (nft, notrack): a SYN
+# to VIP6:PORT goes to the DIPs in turn (the destination rewritten, the TCP
+# checksum fixed by nft), counted in counter "syn"; any other segment to
+# it is counted in "other" and dropped: connections complete only when
+# redirected. ep_lb6_count syn|other reads a counter.
+ep_lb6() {
+	local port=$1 map= i=0 d; shift
+	for d in "$@"; do
+		map+="${map:+, }$i : $d"
+		i=$((i + 1))
+	done
+	ip netns exec "$NS_LB" nft -f - <<-EOF2
+	table ip6 crab_mod_lb6 {
+		counter syn { }
+		counter other { }
+		chain pre {
+			type filter hook prerouting priority raw; policy accept;
+			ip6 daddr $VIP6 tcp dport $port tcp flags & (syn | ack) != syn counter name "other" drop
+			ip6 daddr $VIP6 tcp dport $port notrack counter name "syn" ip6 daddr set numgen inc mod $# map { $map }
+		}
+	}
+	EOF2
+}
+
+ep_lb6_count() {
+	ip netns exec "$NS_LB" nft list counter ip6 crab_mod_lb6 "$1" |
+		sed -n 's/.*packets \([0-9]*\).*/\1/p'
+}

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Small tools for the endpoint selftests (no scapy: fast to start in a VM).
 
-connect: one connection from a fixed source port, blocking up to --wait
+connect: one connection (IPv6 when --addr has a ':') from a fixed source
+         port, blocking up to --wait
          seconds, then an echo exchange; prints JSON {"connected", "peer",
          "echo", "error", "ms"} (ms: connect()'s duration). With --hold
          FILE: after the echo, creates FILE.ready, waits (up to --wait s)
@@ -10,7 +11,8 @@ connect: one connection from a fixed source port, blocking up to --wait
          getpeername() again ("peer2"). --md5 KEY: a TCP-MD5 key for the
          peer first (RFC 2385). --tfo: the first data goes in the SYN (TCP
          Fast Open, sendto(MSG_FASTOPEN)). --dev DEV: bound to DEV.
-serve:   echo server on --port, one thread per connection; --md5 KEY
+serve:   echo server on --port, one thread per connection (--dual: IPv6
+         and IPv4, peers logged without ::ffff:); --md5 KEY
          --md5-peer ADDR sets a TCP-MD5 key for ADDR on the listener;
          --tfo enables Fast Open on it; --log FILE appends one JSON line
          per closed connection: {"peer", "bytes"} (what it received).
@@ -47,13 +49,15 @@ def synack(src, dst, sport, dport, ack, opt):
 
 
 def do_serve(a):
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls = socket.socket(socket.AF_INET6 if a.dual else socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if a.dual:
+        ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     if a.md5:
         ls.setsockopt(socket.IPPROTO_TCP, TCP_MD5SIG, md5sig(a.md5_peer, a.md5))
     if a.tfo:
         ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 16)
-    ls.bind(("0.0.0.0", a.port))
+    ls.bind(("::" if a.dual else "0.0.0.0", a.port))
     ls.listen(128)
     lock = threading.Lock()
 
@@ -72,7 +76,8 @@ def do_serve(a):
                 pass
         if a.log:
             with lock, open(a.log, "a") as f:
-                f.write(json.dumps({"peer": peer[0], "bytes": n}) + "\n")
+                p = peer[0][7:] if peer[0].startswith("::ffff:") else peer[0]
+                f.write(json.dumps({"peer": p, "bytes": n}) + "\n")
 
     while True:
         c, peer = ls.accept()
@@ -90,13 +95,14 @@ def do_spoof(a):
 
 def do_connect(a):
     res = {"connected": False, "peer": None, "echo": False, "error": None}
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    v6 = ":" in a.addr
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if a.md5:
         s.setsockopt(socket.IPPROTO_TCP, TCP_MD5SIG, md5sig(a.addr, a.md5))
     if a.dev:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, a.dev.encode())
-    s.bind(("0.0.0.0", a.sport))
+    s.bind(("::" if v6 else "0.0.0.0", a.sport))
     s.settimeout(a.wait)
     data = os.urandom(1000)
     try:
@@ -237,6 +243,7 @@ def main():
     v.add_argument("--md5")
     v.add_argument("--md5-peer")
     v.add_argument("--tfo", action="store_true")
+    v.add_argument("--dual", action="store_true", help="IPv6 and IPv4 (v4-mapped)")
     v.add_argument("--log")
     s = sub.add_parser("spoof")
     s.add_argument("--pkt", action="append", required=True)

@@ -35,6 +35,22 @@ out=$(ctl "$A" -j client show)
 [ "$(ip netns exec "$A" cat /proc/sys/net/crab/client_allow_cidrs)" = 198.18.0.0/24 ] || rc=1
 log_test $rc "client/server set: values reach the namespace's sysctls"
 
+# IPv6 prefixes in the same lists; "all" is both families.
+rc=0
+ctl "$A" client set announce "198.18.100.0/24,fd00:c4ab:100::/64" || rc=1
+out=$(ctl "$A" -j client show)
+[ "$(crab_json "$out" 'j["announce"]')" = "['198.18.100.0/24', 'fd00:c4ab:100::/64']" ] || rc=1
+ctl "$A" client show | grep -q "announce to: 198.18.100.0/24,fd00:c4ab:100::/64$" || rc=1
+ctl "$B" client set allow all || rc=1
+[ "$(ip netns exec "$B" cat /proc/sys/net/crab/client_allow_cidrs)" = "0.0.0.0/0,::/0" ] || rc=1
+ctl "$B" client set allow none || rc=1
+err=$(ctl "$A" client set announce "198.18.100.0/24,fd00:c4ab:100::1/64" 2>&1)
+code=$?
+echo "# exit $code: $err"
+[ $code = 2 ] && [[ $err == *fd00:c4ab:100::1/64* ]] || rc=1
+[ "$(ctl "$A" -j client show | crab_json "$(cat)" 'j["announce"][1]')" = fd00:c4ab:100::/64 ] || rc=1
+log_test $rc "IPv6 prefixes: set, shown (text and JSON); host bits refused, nothing applied"
+
 rc=0
 err=$(ctl "$A" client set allow "198.18.0.0/24,10.0.0.300/8" 2>&1)
 code=$?

@@ -34,6 +34,21 @@ inA sysctl -qw net.crab.client_announce_cidrs="198.18.0.0/24, 10.1.2.3,10.0.0.0/
 [ "$(inA cat /proc/sys/net/crab/client_announce_cidrs)" = "198.18.0.0/24,10.1.2.3/32,10.0.0.0/8" ] || rc=1
 log_test $rc "CIDR list written and read back normalised"
 
+# One list for both families: IPv6 entries as written, normalised
+# (compressed, host bits cleared) and kept in order.
+rc=0
+inA sysctl -qw net.crab.client_announce_cidrs="198.18.0.0/24,FD00:C4AB:0:0:0:0:0:1/64, 2001:db8::5,::/0" || rc=1
+got=$(inA cat /proc/sys/net/crab/client_announce_cidrs)
+echo "# read back: $got"
+[ "$got" = "198.18.0.0/24,fd00:c4ab::/64,2001:db8::5/128,::/0" ] || rc=1
+for bad in "fd00::/129" "fd00:::1/64" "fd00::g/64" "198.18.0.0/24,fd00::1/" "1:2:3:4:5:6:7:8:9/64"; do
+	if inA sh -c "printf '%s' '$bad' > /proc/sys/net/crab/client_announce_cidrs" 2>/dev/null; then
+		echo "# accepted bad list '$bad'"; rc=1
+	fi
+done
+[ "$(inA cat /proc/sys/net/crab/client_announce_cidrs)" = "$got" ] || rc=1
+log_test $rc "IPv6 entries in the same list: read back normalised; bad ones refused, old list kept"
+
 rc=0
 inA sh -c "echo 10.0.0.0/8 > /proc/sys/net/crab/client_allow_cidrs" || rc=1
 for bad in "198.18.0.0/33" "198.18.0.300/24" "1.2.3.4/x" "1.2.3.4,,5.6.7.8" "hello"; do
@@ -63,14 +78,24 @@ try:
     sys.exit("65 entries accepted")
 except OSError:
     pass
-huge = ("1" * 2000).encode()
+huge = ("1" * 4000).encode()
 try:
     os.write(os.open("/proc/sys/net/crab/client_allow_cidrs", os.O_WRONLY), huge)
-    sys.exit("2000-byte write accepted")
+    sys.exit("4000-byte write accepted")
 except OSError:
     pass' || rc=1
 [ "$(inA cat /proc/sys/net/crab/client_allow_cidrs)" = 198.18.0.0/24 ] || rc=1
 log_test $rc "one write() per list: a second write, 65 entries, an over-long write refused"
+
+# 64 IPv6 entries of the longest form fit a list (and read back whole).
+rc=0
+long6=
+for i in $(seq 1000 1063); do
+	long6+="${long6:+,}ffff:ffff:ffff:ffff:ffff:ffff:ffff:$i/128"
+done
+inA sh -c "printf '%s' '$long6' > /proc/sys/net/crab/client_allow_cidrs" || rc=1
+[ "$(inA cat /proc/sys/net/crab/client_allow_cidrs)" = "$long6" ] || rc=1
+log_test $rc "64 IPv6 entries of 43 characters fit a list"
 
 rc=0
 inA sh -c "echo > /proc/sys/net/crab/client_allow_cidrs" || rc=1

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The selftests' one packet helper: the Internet checksum, the redirect
 option (build and walk, as include/crab/crab_opt.h does: docs/PROTOCOL.md
-section 2), TCP segments and IPv4 packets built by hand, and the TCP-MD5
+section 2), TCP segments and IPv4 and IPv6 packets built by hand (the
+family is the addresses'), and the TCP-MD5
 socket option. Plain Python (struct, socket, hashlib): no scapy, whose
 import alone costs seconds in an emulated guest.
 
@@ -108,7 +109,8 @@ def pad4(opts):
 
 def tcp_segment(src, dst, sport, dport, seq, ack, flags, opts=b"", data=b"",
                 doff=None, md5key=None, bad_csum=False, window=64240):
-    """A TCP segment from SRC to DST with its checksum (IPv4 pseudo-header).
+    """A TCP segment from SRC to DST with its checksum (the IPv4 or, for
+    IPv6 addresses, the IPv6 pseudo-header: RFC 8200 8.1).
     OPTS are padded to 4 bytes; DOFF overrides the data offset (a bogus one
     included); with MD5KEY an RFC 2385 option goes first, signed; BAD_CSUM
     spoils the checksum."""
@@ -120,7 +122,10 @@ def tcp_segment(src, dst, sport, dport, seq, ack, flags, opts=b"", data=b"",
         doff = (20 + len(opts)) // 4
     hdr = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
                       (doff & 15) << 4, flags, window, 0, 0)
-    pseudo = s + d + struct.pack("!BBH", 0, 6, 20 + len(opts) + len(data))
+    if len(s) == 16:
+        pseudo = s + d + struct.pack("!I3xB", 20 + len(opts) + len(data), 6)
+    else:
+        pseudo = s + d + struct.pack("!BBH", 0, 6, 20 + len(opts) + len(data))
     if md5key is not None:
         # RFC 2385 2.0: pseudo-header, TCP header without options (checksum
         # zero), data, key.
@@ -144,6 +149,34 @@ def ipv4_packet(src, dst, payload, ipopts=b"", ident=0, frag=0, mf=False, proto=
                     ttl, proto, 0, packed(src), packed(dst)) + ipopts
     h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
     return h + payload
+
+
+def ipv6_packet(src, dst, payload, ext=(), proto=6, hlim=64):
+    """An IPv6 header, the extension headers EXT and PAYLOAD (next header
+    PROTO). EXT: ("dst", N) a destination options header padded with N
+    octets of PadN (N + 2 a multiple of 8), ("frag", OFFSET, MORE, ID) a
+    fragment header (OFFSET in bytes)."""
+    body, nh = payload, proto
+    for e in reversed(ext):
+        if e[0] == "dst":
+            pad = bytes([1, e[1] - 2]) + bytes(e[1] - 2) if e[1] >= 2 else bytes(e[1])
+            body = bytes([nh, (2 + len(pad)) // 8 - 1]) + pad + body
+            nh = 60
+        elif e[0] == "frag":
+            body = struct.pack("!BBHI", nh, 0, (e[1] // 8) << 3 | (1 if e[2] else 0),
+                               e[3]) + body
+            nh = 44
+        else:
+            raise ValueError("unknown extension header %r" % (e[0],))
+    return struct.pack("!IHBB16s16s", 6 << 28, len(body), nh, hlim, packed(src),
+                       packed(dst)) + body
+
+
+def ip_packet(src, dst, payload, ext=()):
+    """An IPv4 or IPv6 packet (the family of SRC), whole."""
+    if ":" in (src if isinstance(src, str) else "") or len(packed(src)) == 16:
+        return ipv6_packet(src, dst, payload, ext)
+    return ipv4_packet(src, dst, payload)
 
 
 def md5sig(addr, key):

@@ -48,6 +48,7 @@ extern "C" {
 #include <crab/crab_ep.h>
 }
 
+#include "cidr_lists.hpp"
 #include "command.hpp"
 #include "crab_ep_client.skel.h"
 #include "crab_ep_nf.skel.h"
@@ -228,18 +229,9 @@ int open_pinned(const std::string& dir, const char* name)
     return fd;
 }
 
-// An IPv6 prefix (network order), for the eBPF endpoint's IPv6 lists.
-struct Cidr6 {
-    std::array<uint8_t, 16> addr{};
-    uint8_t len = 0;
-    auto operator<=>(const Cidr6&) const = default;
-};
-
-// The announce or allow list: each family in its own LPM trie.
-struct CidrLists {
-    std::vector<crab::Cidr> v4;
-    std::vector<Cidr6> v6;
-};
+using crab::cli::Cidr6;
+using crab::cli::CidrLists;
+using crab::cli::to_string;
 
 // Parsed, validated configuration change: nothing is written before all of
 // it is known to be valid (never a half-applied configuration).
@@ -251,77 +243,12 @@ struct CfgChange {
     uint32_t kind = 0, exid = 0;
 };
 
-std::string to_string(const Cidr6& c)
-{
-    char buf[INET6_ADDRSTRLEN];
-
-    inet_ntop(AF_INET6, c.addr.data(), buf, sizeof(buf));
-    return std::string(buf) + "/" + std::to_string(c.len);
-}
-
-// "ADDR/LEN" or a bare address (/128); host bits must be zero.
-Cidr6 parse_cidr6(const std::string& s)
-{
-    auto slash = s.find('/');
-    std::string a = s.substr(0, slash);
-    Cidr6 c;
-
-    if (inet_pton(AF_INET6, a.c_str(), c.addr.data()) != 1)
-        throw Error("invalid IPv6 CIDR '" + s + "'", crab::kExitUsage);
-    c.len = 128;
-    if (slash != std::string::npos) {
-        std::string l = s.substr(slash + 1);
-        if (l.empty() || l.size() > 3 || l.find_first_not_of("0123456789") != std::string::npos ||
-            std::stoul(l) > 128)
-            throw Error("invalid IPv6 CIDR '" + s + "': prefix length must be 0..128",
-                        crab::kExitUsage);
-        c.len = (uint8_t)std::stoul(l);
-    }
-    Cidr6 net = c;
-    for (int i = 0; i < 16; i++) {
-        int keep = std::clamp((int)c.len - 8 * i, 0, 8);
-        net.addr[i] &= (uint8_t)(0xff00 >> keep);
-    }
-    if (net.addr != c.addr)
-        throw Error("invalid IPv6 CIDR '" + s + "': host bits set (did you mean " + to_string(net) +
-                        "?)",
-                    crab::kExitUsage);
-    return c;
-}
-
 // "any"/"all" is 0.0.0.0/0 and ::/0, "none" (or nothing) the empty list:
 // nobody. Items with a ':' are IPv6 prefixes.
 CidrLists parse_list(const std::string& s, const char* what)
 {
-    CidrLists out;
+    CidrLists out = crab::cli::parse_cidr_lists(s);
 
-    if (s == "any" || s == "all") {
-        out.v4 = {crab::parse_cidr("0.0.0.0/0")};
-        out.v6 = {Cidr6{}};
-        return out;
-    }
-    if (s == "none" || s.empty())
-        return out;
-    // The syntax of crab::parse_cidr_list(), per item by family.
-    size_t pos = 0;
-    for (;;) {
-        size_t comma = s.find(',', pos);
-        std::string t = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-        t.erase(0, t.find_first_not_of(' '));
-        if (!t.empty())
-            t.erase(t.find_last_not_of(' ') + 1);
-        if (t.empty())
-            throw Error(comma == std::string::npos && pos > 0 ? "trailing comma in CIDR list"
-                                                              : "empty entry in CIDR list",
-                        crab::kExitUsage);
-        if (t.find(':') != std::string::npos)
-            out.v6.push_back(parse_cidr6(t));
-        else
-            out.v4.push_back(crab::parse_cidr(t));
-        if (comma == std::string::npos)
-            break;
-        pos = comma + 1;
-    }
     for (size_t n : {out.v4.size(), out.v6.size()})
         if (n > CRAB_EP_LPM_MAX)
             throw Error(std::string("--") + what + ": " + std::to_string(n) +

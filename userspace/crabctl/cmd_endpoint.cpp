@@ -7,6 +7,7 @@
 // tcp_crab_allow, TcpExt TCPCrab*).
 //   crabctl client [--impl auto|module|kernel] show | stats | set enabled on|off
 //                       | set announce CIDR,... | set allow CIDR,...
+//   (a CIDR is IPv4 or IPv6: one list holds both families)
 //   crabctl server [--impl ...] show | stats | set enabled on|off
 // --impl auto (the default) picks the module when it is loaded, else the
 // patched kernel. Another namespace: ip netns exec NS crabctl ...
@@ -25,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "cidr_lists.hpp"
 #include "command.hpp"
 
 extern "C" {
@@ -219,19 +221,25 @@ std::string parse_onoff(const std::string& s)
 }
 
 // Validate a CIDR list before touching the kernel; returns it normalised.
-// "all" is 0.0.0.0/0, "none" the empty list.
+// One list for both families (an item with a ':' is IPv6); "all" is
+// 0.0.0.0/0 and ::/0 ("0.0.0.0/0" alone for the patched kernel, whose
+// lists are IPv4: kernel_list()), "none" the empty list.
 std::string norm_cidrs(const std::string& s)
 {
-    if (s == "all" || s == "any")
-        return CRAB_EP_CIDR_ALL;
-    if (s == "none")
-        return "";
-    auto l = crab::parse_cidr_list(s);
-    if (l.size() > CRAB_EP_MAX_CIDRS)
-        throw crab::Error("CIDR list '" + s + "' has " + std::to_string(l.size()) +
+    auto l = crab::cli::parse_cidr_lists(s);
+    if (l.items.size() > CRAB_EP_MAX_CIDRS)
+        throw crab::Error("CIDR list '" + s + "' has " + std::to_string(l.items.size()) +
                               " entries, at most " + std::to_string(CRAB_EP_MAX_CIDRS) + " allowed",
                           crab::kExitUsage);
-    return crab::to_string(l);
+    std::string out;
+    for (const auto& i : l.items)
+        out += (out.empty() ? "" : ",") + i;
+    return out;
+}
+
+std::string kernel_list(const std::string& s, const std::string& norm, Impl impl)
+{
+    return impl == Impl::Kernel && (s == "all" || s == "any") ? CRAB_EP_CIDR_ALL : norm;
 }
 
 ordered_json cidr_json(const std::string& v)
@@ -313,8 +321,8 @@ void setup_role(CLI::App& root, Globals& g, const Role& r, const char* help)
                 "  crabctl -j " + n + " stats\n"
                 "  crabctl " + n + " set enabled on\n"
                 "  crabctl " + n + " --impl kernel stats      # patched kernel: TcpExt TCPCrab*\n" +
-                (n == "client" ? "  crabctl client set announce 198.18.100.0/24\n"
-                                 "  crabctl client set allow 198.18.0.0/24\n"
+                (n == "client" ? "  crabctl client set announce 198.18.100.0/24,2001:db8:100::/64\n"
+                                 "  crabctl client set allow 198.18.0.0/24,2001:db8::/64\n"
                                : std::string()) +
                 "Settings and counters are per network namespace (run it with ip netns exec).\n"
                 "The modules start off in every namespace: enabled off, lists empty (none).");
@@ -338,17 +346,19 @@ void setup_role(CLI::App& root, Globals& g, const Role& r, const char* help)
     if (&r != &client_role())
         return;
     auto* ann = set->add_subcommand("announce", "destinations whose SYNs announce redirection");
-    ann->add_option("cidrs", *val, "CIDR,... | all | none")->required();
+    ann->add_option("cidrs", *val, "CIDR,... (IPv4 and IPv6) | all | none")->required();
     ann->callback([&r, val, impl] {
         auto v = norm_cidrs(*val);
-        write_sysctl(r, setting_path(r, resolve(r, *impl), CRAB_SYSCTL_CLIENT_ANNOUNCE), v);
+        Impl i = resolve(r, *impl);
+        write_sysctl(r, setting_path(r, i, CRAB_SYSCTL_CLIENT_ANNOUNCE), kernel_list(*val, v, i));
     });
 
     auto* allow = set->add_subcommand("allow", "sources a redirect may come from");
-    allow->add_option("cidrs", *val, "CIDR,... | all | none")->required();
+    allow->add_option("cidrs", *val, "CIDR,... (IPv4 and IPv6) | all | none")->required();
     allow->callback([&r, val, impl] {
         auto v = norm_cidrs(*val);
-        write_sysctl(r, setting_path(r, resolve(r, *impl), CRAB_SYSCTL_CLIENT_ALLOW), v);
+        Impl i = resolve(r, *impl);
+        write_sysctl(r, setting_path(r, i, CRAB_SYSCTL_CLIENT_ALLOW), kernel_list(*val, v, i));
     });
 }
 
