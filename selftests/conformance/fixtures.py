@@ -431,7 +431,7 @@ VIP6 = "2001:db8:100::1"
 BE6 = [("2001:db8::11", "02:00:00:00:02:0b"),
        ("2001:db8::12", "02:00:00:00:02:0c"),
        ("2001:db8::13", "02:00:00:00:02:0d")]
-LBS6 = ["xdp"]  # the LBs that run the IPv6 cases
+LBS6 = ["xdp", "dpdk"]  # the LBs that run the IPv6 cases (the nf LB serves IPv4 only)
 
 
 def frame6(src_mac, dst_mac, dst, opts=b"", flags="S", payload=b"", sport=SPORT, dport=PORT,
@@ -476,8 +476,8 @@ def dstopt():
     return IPv6ExtHdrDestOpt()
 
 
-def case6(name, desc, services, packets, counters=None, opt_kind=42, xdp_global=None):
-    return case("v6_" + name, desc, services, packets, counters, opt_kind, LBS6, xdp_global)
+def case6(name, desc, services, packets, counters=None, opt_kind=42, xdp_global=None, lbs=None):
+    return case("v6_" + name, desc, services, packets, counters, opt_kind, lbs or LBS6, xdp_global)
 
 
 def cases6():
@@ -640,7 +640,7 @@ def cases6():
     out.append(case6(
         "ip_version_not_6_pass", "ethertype IPv6, IP version 4: not parsed, passed",
         [svc6()], [{"in": bytes(bad_ver).hex(), "verdict": "pass"}], {"syn_redirected": 0},
-        xdp_global={"ip_version_bad": 1}))
+        xdp_global={"ip_version_bad": 1}, lbs=["xdp"]))
     return out
 
 

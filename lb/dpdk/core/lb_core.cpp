@@ -316,14 +316,16 @@ Verdict process6(const Config& cfg, const Table& t, const NeighTable& nt, LcoreS
             return Verdict::Drop;
         }
         // Hop-by-hop options only first (RFC 8200 4.1); every header fits
-        // the packet; a routing header with segments left means the VIP
-        // is not the final destination (whose address the TCP checksum
-        // covers, RFC 8200 8.1).
-        if ((nh == kNhHopByHop && n) || off + 8 > p.end || off + (d[off + 1] + 1u) * 8 > p.end ||
-            (nh == kNhRouting && d[off + 3])) {
+        // the packet.
+        if ((nh == kNhHopByHop && n) || off + 8 > p.end || off + (d[off + 1] + 1u) * 8 > p.end) {
             st.g[G_BAD_L3].inc();
             return Verdict::Drop;
         }
+        // A routing header with segments left: the VIP is not the final
+        // destination (whose address the TCP checksum covers, RFC 8200
+        // 8.1), so the packet is not the LB's: passed, as by the XDP LB.
+        if (nh == kNhRouting && d[off + 3])
+            return Verdict::Pass;
         nh = d[off];
         off += (d[off + 1] + 1u) * 8;
     }
