@@ -41,7 +41,7 @@
 #include "lb_core.hpp"
 #include "ref_opt.h"
 
-using namespace crab::lbd;
+using namespace crab::lb_dpdk;
 using crab::fuzz::ref_opt_walk;
 using crab::fuzz::ref_sum;
 

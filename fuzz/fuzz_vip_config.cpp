@@ -23,7 +23,7 @@
 #include "fuzz_check.h"
 #include "lb_core.hpp"
 
-using namespace crab::lbd;
+using namespace crab::lb_dpdk;
 
 namespace {
 
@@ -118,13 +118,13 @@ void edit(Table& t, F f)
 
 std::string spec_string(const ServiceSpec& s)
 {
-    return crab::lbd::to_string(s.ep) + ",policy=" + std::string(crab::to_string(s.policy)) +
+    return crab::lb_dpdk::to_string(s.ep) + ",policy=" + std::string(crab::to_string(s.policy)) +
            ",legacy=" + std::string(crab::to_string(s.legacy));
 }
 
 std::string spec_string(const BackendSpec& b)
 {
-    std::string s = crab::lbd::to_string(b.svc) + "," + crab::lbd::to_string(b.dip) + ",weight=" + std::to_string(b.weight);
+    std::string s = crab::lb_dpdk::to_string(b.svc) + "," + crab::lb_dpdk::to_string(b.dip) + ",weight=" + std::to_string(b.weight);
     if (b.mac)
         s += ",mac=" + mac_to_string(*b.mac);
     return s;

@@ -96,7 +96,7 @@ LBD_SRC=${CRAB_LBD:-$TOP/build/userspace/lb/dpdk/crab-lb-dpdk}
 # A copy: a rebuild of the tree during the run must not change the binary.
 LBD=$OUT/crab-lb-dpdk
 cp "$LBD_SRC" "$LBD" || die "cannot copy crab-lb-dpdk to $OUT"
-TEL="python3 $TOP/selftests/lb_dpdk/lbd_tel.py"
+TEL="python3 $TOP/selftests/lb_dpdk/dpdk_tel.py"
 
 SFX=$$
 NS_GEN=crab-dgen-$SFX

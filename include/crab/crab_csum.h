@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The Internet checksum (RFC 1071) and its incremental update (RFC 1624),
- * written once: the XDP and DPDK load balancers, crabctl's health probes
+ * written once: the XDP and DPDK LBs, crabctl's health probes
  * and the packet builder of the test and load tools
  * (userspace/common/crab/pktbuild.hpp). The kernel modules use the
  * kernel's own csum_* API, which the skb's checksum state needs.

@@ -2,7 +2,7 @@
 /*
  * Generic netlink ABI of the CRAB load balancer (docs/PROTOCOL.md 3.2, 5).
  *
- * The netfilter LB implements it in the kernel; the attribute model is the
+ * The nf LB implements it in the kernel; the attribute model is the
  * service model of crab_lb.h, so the XDP and DPDK LBs' configuration (their
  * maps / telemetry) maps onto it one to one: a service is (VIP, TCP port)
  * with a policy, a legacy-SYN mode and up to CRAB_MAX_BACKENDS backends

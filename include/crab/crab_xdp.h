@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * XDP load balancer: map names, keys and values shared by the BPF program
+ * XDP LB: map names, keys and values shared by the BPF program
  * (lb/ebpf_xdp/crab_lb.bpf.c) and crabctl (userspace/crabctl/cmd_lb_xdp.cpp).
  * Structs and constants only.
  *

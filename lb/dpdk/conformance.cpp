@@ -16,7 +16,7 @@
 #include "config.hpp"
 #include "lb_core.hpp"
 
-using namespace crab::lbd;
+using namespace crab::lb_dpdk;
 using nlohmann::json;
 
 namespace {

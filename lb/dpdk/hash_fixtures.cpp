@@ -27,7 +27,7 @@
 #include "crab/pktbuild.hpp"
 #include "lb_core.hpp"
 
-using namespace crab::lbd;
+using namespace crab::lb_dpdk;
 using nlohmann::json;
 
 namespace {

@@ -17,7 +17,7 @@
 #include "lb_core.hpp"
 #include "rcu.hpp"
 
-using namespace crab::lbd;
+using namespace crab::lb_dpdk;
 using Bytes = std::vector<uint8_t>;
 
 namespace {

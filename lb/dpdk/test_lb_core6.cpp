@@ -11,7 +11,7 @@
 #include "config.hpp"
 #include "lb_core.hpp"
 
-using namespace crab::lbd;
+using namespace crab::lb_dpdk;
 using Bytes = std::vector<uint8_t>;
 
 namespace {

@@ -14,7 +14,7 @@
 #include "config.hpp"
 #include "ndp.hpp"
 
-using namespace crab::lbd;
+using namespace crab::lb_dpdk;
 using Bytes = std::vector<uint8_t>;
 using A16 = std::array<uint8_t, 16>;
 using W = NeighTable::Want;

@@ -7,7 +7,7 @@
 
 #include "lb_core.hpp"
 
-using namespace crab::lbd;
+using namespace crab::lb_dpdk;
 using W = NeighTable::Want;
 using L = NeighTable::Learn;
 using S = NeighTable::State;

@@ -13,7 +13,7 @@
 
 #include "rcu.hpp"
 
-using namespace crab::lbd;
+using namespace crab::lb_dpdk;
 using namespace std::chrono_literals;
 
 namespace {

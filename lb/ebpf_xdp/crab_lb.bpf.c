@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * CRAB XDP load balancer (docs/PROTOCOL.md 3.2, 5, 6).
+ * CRAB XDP LB (docs/PROTOCOL.md 3.2, 5, 6).
  *
  * Only packets to a configured VIP:port are touched:
  *   - SYN with the redirect option: pick a backend by policy, daddr := DIP,

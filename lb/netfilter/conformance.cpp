@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // crab-lb-nf-conformance: the LB conformance fixtures
-// (selftests/conformance/fixtures.py) replayed through the netfilter LB
+// (selftests/conformance/fixtures.py) replayed through the nf LB
 // (crab_lb_nf.ko) in network namespaces, with real frames:
 //
 //   crab-lb-nf-conformance FIXTURES.json --lb NS --client NS --backend NS...

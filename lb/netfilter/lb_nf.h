@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * CRAB netfilter load balancer: shared internals of crab_lb_nf.ko.
+ * CRAB nf LB: shared internals of crab_lb_nf.ko.
  *
  * Data path and control plane are apart: the data path (lb_nf_dp.c) only
  * reads an immutable struct lb_cfg snapshot under RCU; the control plane

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * CRAB netfilter LB data path: NF_INET_PRE_ROUTING, IPv4, TCP to a
+ * CRAB nf LB data path: NF_INET_PRE_ROUTING, IPv4, TCP to a
  * configured VIP:port. Everything else is accepted untouched.
  *
  *   SYN + option      -> policy picks a DIP; daddr := DIP, option := VIP

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * CRAB netfilter LB: generic netlink family CRAB_LB_GENL_NAME, the ABI of
+ * CRAB nf LB: generic netlink family CRAB_LB_GENL_NAME, the ABI of
  * include/crab/crab_genl_lb.h. Per network namespace (.netnsok): every
  * command acts on the sender's namespace. Values are range-checked by the
  * policy before anything is applied, so a bad request changes nothing.

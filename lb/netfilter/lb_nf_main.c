@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * CRAB netfilter load balancer (docs/PROTOCOL.md 3.2): module setup, per-namespace
+ * CRAB nf LB (docs/PROTOCOL.md 3.2): module setup, per-namespace
  * state, the PRE_ROUTING hook registration and /proc/net/crab_lb.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * CRAB netfilter LB: the control plane's view of services. Every change
+ * CRAB nf LB: the control plane's view of services. Every change
  * builds a complete new struct lb_cfg (backends, active list, WRR ring,
  * Maglev table), publishes it with rcu_assign_pointer() and frees the old
  * one with kfree_rcu(): the data path never sees a half-written set.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * CRAB netfilter LB: a service's backend set and the tables derived from
+ * CRAB nf LB: a service's backend set and the tables derived from
  * it, in freestanding C (no kernel API) so that the cross-LB unit tests
  * compile exactly what the module runs. The tables are the shared model's
  * (include/crab/crab_lb_model.h), the ones the XDP and DPDK LBs build: for

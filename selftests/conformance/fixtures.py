@@ -16,7 +16,7 @@ rewrite, DPDK TX), "pass" (untouched, to the host stack: output == input),
 MAC to the backend's MAC; the fib_* cases' backends have none and the LB
 finds the next hop in the document's "topology" (neighbour entries every
 runner provides). A packet's "lb" holds what one LB must do instead, with
-the reason (lb.nf: the netfilter LB forwards through the IP stack). "counters" are
+the reason (lb.nf: the nf LB forwards through the IP stack). "counters" are
 the expected per-service counters (crab_lb.h names) of the first service
 after the case. Insert mode puts the 8-byte option (NOP NOP kind 6 VIP)
 right after the fixed TCP header, before existing options.
@@ -366,7 +366,7 @@ def fib_cases():
     return out
 
 
-# --- the netfilter LB: what its runner expects instead ----------------------
+# --- the nf LB: what its runner expects instead ----------------------
 # The nf LB hands what it forwards to the kernel's IP stack (or sends it the
 # way ip_forward() does, in hash mode), so a forwarded frame leaves with the
 # TTL decremented (IP checksum updated), from the LB port's MAC to the MAC

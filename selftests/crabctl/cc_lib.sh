@@ -65,15 +65,15 @@ cc_syns() {
 # ---- crab-lb-dpdk (net_af_packet on the LB's veth) ---------------------------
 
 # cc_dpdk_setup: the standard topology with 3 servers and crab-lb-dpdk on
-# the LB's eth0 (../lb_dpdk/lbd_lib.sh lbd_start), started without
+# the LB's eth0 (../lb_dpdk/dpdk_lib.sh dpdk_start), started without
 # services. Sets LBD, PREFIX, WORK, LB_PID.
 cc_dpdk_setup() {
-	source "$CRAB_TOP/selftests/lb_dpdk/lbd_lib.sh"
+	source "$CRAB_TOP/selftests/lb_dpdk/dpdk_lib.sh"
 	crab_need_nettest
 	crab_topo_setup 3
 	WORK=$(mktemp -d)
 	crab_defer rm -rf "$WORK"
-	lbd_start "$WORK" || crab_fail "crab-lb-dpdk did not start"
+	dpdk_start "$WORK" || crab_fail "crab-lb-dpdk did not start"
 }
 
 # cc_dpdk_wait_macs: until the LB answers and every backend has a MAC

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
 #
-# crabctl apply and health with the netfilter LB and the endpoint modules
+# crabctl apply and health with the nf LB and the endpoint modules
 # (crab_client.ko on the client, crab_server.ko on the servers): apply ->
 # whole redirected connections reach the configured DIPs; a second apply
 # changes nothing; health --once finds every backend "capable" (its SYN-ACK

@@ -193,7 +193,7 @@ ep_lb_xdp_setup() {
 	ip netns exec "$NS_CLI" ethtool -K eth0 tx off >/dev/null
 }
 
-# The project's netfilter LB (lb/netfilter, crab_lb_nf.ko) in $NS_LB, the
+# The project's nf LB (lb/netfilter, crab_lb_nf.ko) in $NS_LB, the
 # same service; port 9999 dropped as above.
 ep_lb_nf_setup() {
 	local i
@@ -207,7 +207,7 @@ ep_lb_nf_setup() {
 	ep_lb_drop_9999
 }
 
-# Counter NAME of the netfilter LB's service $VIP:$EP_PORT.
+# Counter NAME of the nf LB's service $VIP:$EP_PORT.
 ep_nf_counter() {
 	ip netns exec "$NS_LB" "$CRABCTL" -j lb nf stats | python3 -c '
 import json, sys
@@ -215,15 +215,15 @@ print(json.load(sys.stdin)["services"][sys.argv[2]][sys.argv[1]])' "$1" "$VIP:$E
 }
 
 # crab-lb-dpdk on the LB's eth0 through net_af_packet
-# (../lb_dpdk/lbd_lib.sh lbd_start: the LB namespace's own stack is made
+# (../lb_dpdk/dpdk_lib.sh dpdk_start: the LB namespace's own stack is made
 # inert), the same service, backend MACs learned by ARP. What is not the
 # LB's business is dropped (--exception drop, its default): port 9999 too.
 ep_lb_dpdk_setup() {
-	source "$CRAB_TOP/selftests/lb_dpdk/lbd_lib.sh"
-	lbd_start "$1" --service "$VIP:$EP_PORT,policy=rr,legacy=drop" \
+	source "$CRAB_TOP/selftests/lb_dpdk/dpdk_lib.sh"
+	dpdk_start "$1" --service "$VIP:$EP_PORT,policy=rr,legacy=drop" \
 		--backend "$VIP:$EP_PORT,${IP_SRV[1]}" --backend "$VIP:$EP_PORT,${IP_SRV[2]}" \
 		--backend "$VIP:$EP_PORT,${IP_SRV[3]}" || return 1
-	lbd_wait_ready "$LB_PID" "$PREFIX" "$VIP:$EP_PORT" "${IP_SRV[3]}"
+	dpdk_wait_ready "$LB_PID" "$PREFIX" "$VIP:$EP_PORT" "${IP_SRV[3]}"
 	[ "$ready" = 0 ] || return 1
 	# af_packet hands the LB the frame as the client's stack left it: a
 	# CHECKSUM_PARTIAL SYN on a veth has only the pseudo-header sum in its
@@ -249,7 +249,7 @@ ep_lb_setup() {
 	esac
 }
 
-# Packets the LB saw for VIP:PORT (the XDP and netfilter LBs: SYNs they
+# Packets the LB saw for VIP:PORT (the XDP and nf LBs: SYNs they
 # redirected plus every other packet to the service, dropped and counted).
 ep_lb_packets() {
 	case ${EP_LB:-rr} in

@@ -4,7 +4,7 @@
 #
 # Interoperability: the module client (crab_client.ko) with the eBPF server
 # (sock_ops in the servers' cgroup) on the three backends, through the
-# netfilter LB (crab_lb_nf.ko). $N connections to the VIP succeed with data
+# nf LB (crab_lb_nf.ko). $N connections to the VIP succeed with data
 # echoed; the eBPF servers echoed the option and the module re-keyed every
 # socket (getpeername() = the DIPs, rr split evenly); the LB saw one packet
 # per connection. Then the same pair over IPv6, through the IPv6 nft LB
@@ -27,7 +27,7 @@ out=$(ip netns exec "$NS_CLI" $CRAB_TCPECHO client --addr "$VIP" \
 retr=$(($(crab_tcpext "$NS_CLI" TCPSynRetrans) - retr0))
 crab_log "client: ${out:0:300}"
 [ "$(crab_json "$out" 'j["ok"]')" = $N ] && [ "$(crab_json "$out" 'j["failed"]')" = 0 ]
-log_test $? "$N connections crab_client.ko -> netfilter LB -> eBPF server, data echoed"
+log_test $? "$N connections crab_client.ko -> nf LB -> eBPF server, data echoed"
 
 red=$(($(ep_mod_counter "$NS_CLI" crab_client redirected) - r0))
 echoed=$(ep_stat echoed)

@@ -47,7 +47,7 @@ churn_lbctl() {
 	case $EP_LB in
 	xdp) ep_crabctl "$NS_LB" lb xdp "$@" --dev eth0 ;;
 	dpdk) "$CRABCTL" lb dpdk --prefix "$PREFIX" "$@" ;;
-	# nsenter: the netfilter LB needs only the network namespace, and
+	# nsenter: the nf LB needs only the network namespace, and
 	# nsenter starts cheaper than ip netns exec (no mount namespace).
 	nf) nsenter --net="/run/netns/$NS_LB" "$CRABCTL" lb nf "$@" ;;
 	*) crab_fail "churn_lbctl: EP_LB=$EP_LB" ;;
@@ -106,7 +106,7 @@ churn_be1() {
 
 # churn_be_of STATS_JSON DIP: the DIP's per-backend counter in one LB's
 # stats ("-" when absent). The DIP appears only as a key of the service's
-# "backends" in the XDP and DPDK LBs' JSON; the netfilter LB's is a list of
+# "backends" in the XDP and DPDK LBs' JSON; the nf LB's is a list of
 # backend objects: the backend's object first, then its counter.
 churn_be_of() {
 	local j=$1 ip=${2//./\\.}
@@ -144,7 +144,7 @@ churn_redirected() {
 	esac
 }
 
-# A counter of the LB's service: the netfilter LB's from /proc/net/crab_lb
+# A counter of the LB's service: the nf LB's from /proc/net/crab_lb
 # of its namespace (no process started), the others' through crabctl.
 churn_lb_counter() {
 	local k v in=

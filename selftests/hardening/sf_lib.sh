@@ -90,7 +90,7 @@ print([l["ifname"] for l in json.load(sys.stdin) if l["ifindex"] == int(sys.argv
 # for the XDP LB (its losses are the veth's, above).
 sf_lb_missed() {
 	[ "$EP_LB" = dpdk ] || { echo 0; return; }
-	echo $(($(python3 "$CRAB_TOP/selftests/lb_dpdk/lbd_tel.py" "$PREFIX" /ethdev/stats,0 | python3 -c '
+	echo $(($(python3 "$CRAB_TOP/selftests/lb_dpdk/dpdk_tel.py" "$PREFIX" /ethdev/stats,0 | python3 -c '
 import json, sys
 j = json.load(sys.stdin)
 print(j["imissed"] + j["rx_nombuf"])') + $(sf_lb_global ring_drops)))

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
 #
-# Backend churn at the netfilter LB (crab_lb_nf.ko in the LB's namespace),
+# Backend churn at the nf LB (crab_lb_nf.ko in the LB's namespace),
 # with the netfilter endpoints (crab_client.ko announcing $VIP/32 and
 # accepting redirects from the segment, crab_server.ko on the three
 # servers): 42 crabctl operations (two periods: each backend drained,

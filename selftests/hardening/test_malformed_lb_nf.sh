@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
 #
-# Malformed packets at the netfilter LB (docs/PROTOCOL.md 2, 3.2, 6): every
+# Malformed packets at the nf LB (docs/PROTOCOL.md 2, 3.2, 6): every
 # class of malformed.py sent by a host on the segment to VIP:81 (a service
 # of its own, so its counters move only for the barrage) while real
 # connections run through VIP:80 on the same LB. Each case increments

@@ -4,7 +4,7 @@
 #
 # Interoperability: the patched kernel as client with
 # the module (crab_server.ko) as server on the three backends, through the
-# netfilter LB (crab_lb_nf.ko). kp_interop (kp_lib.sh) asserts data echoed,
+# nf LB (crab_lb_nf.ko). kp_interop (kp_lib.sh) asserts data echoed,
 # redirect and echo counters of both sides, getpeername() and one LB
 # packet per connection.
 source "$(dirname "$0")/../lib.sh"

@@ -21,11 +21,11 @@
 # DPDK as is and the kernel behind the TAP rejects; a frame from a wire
 # always has its full checksum.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/lbd_lib.sh"
+source "$(dirname "$0")/dpdk_lib.sh"
 
 DIR=$(cd "$(dirname "$0")" && pwd)
 LBD=${CRAB_LBD:-$CRAB_TOP/build/userspace/lb/dpdk/crab-lb-dpdk}
-TEL="python3 $DIR/lbd_tel.py"
+TEL="python3 $DIR/dpdk_tel.py"
 SVC=$VIP:80
 TAP=crab0
 
@@ -72,7 +72,7 @@ fi
 log_test $ok "exception TAP $TAP created with the port's MAC, $IP_LB/24 on it"
 [ $ok = 0 ] || crab_exit
 
-lbd_wait_ready "$LB_PID" "$PREFIX" "$SVC" "${IP_SRV[3]}"
+dpdk_wait_ready "$LB_PID" "$PREFIX" "$SVC" "${IP_SRV[3]}"
 log_test $ready "LB up, backend MACs learned by ARP"
 [ $ready = 0 ] || { sed 's/^/# lb: /' "$WORK/lb.log"; crab_exit; }
 
@@ -102,18 +102,18 @@ log_test $? "5 TCP echo connections to $IP_LB:7007 (kernel of the LB namespace) 
 for i in 1 2 3; do
 	crab_capture_start "${NS_SRV[i]}" "$WORK/s$i.pcap" "tcp and src host $IP_CLI"
 done
-lbd_send count=3 sport=24000
+dpdk_send count=3 sport=24000
 crab_capture_stop "$WORK/s1.pcap" "$WORK/s2.pcap" "$WORK/s3.pcap"
 ok=0
 for i in 1 2 3; do
-	lbd_syns_ok "$WORK/s$i.pcap" "${IP_SRV[i]}" "$VIP" 1 || ok=1
+	dpdk_syns_ok "$WORK/s$i.pcap" "${IP_SRV[i]}" "$VIP" 1 || ok=1
 done
 n=$($TEL "$PREFIX" "/crab/stats,$SVC" | python3 -c 'import json,sys; print(json.load(sys.stdin)["syn_redirected"])')
 [ $ok = 0 ] && [ "$n" = 3 ]
 log_test $? "VIP balanced meanwhile: 3 SYNs 1/1/1 at the DIPs, syn_redirected $n"
 
 # 4. SIGTERM: clean exit, the TAP goes with the process
-lbd_stop "$LB_PID"
+dpdk_stop "$LB_PID"
 [ $rc = 0 ] && ! ip -n "$NS_LB" link show "$TAP" >/dev/null 2>&1
 log_test $? "SIGTERM: exit status 0 ($rc), TAP removed"
 

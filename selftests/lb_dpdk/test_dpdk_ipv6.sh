@@ -18,11 +18,11 @@
 # counters, a file mixing families is refused (exit 2) and changes nothing,
 # `crabctl lb dpdk backend drain` takes the IPv6 service.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/lbd_lib.sh"
+source "$(dirname "$0")/dpdk_lib.sh"
 
 DIR=$(cd "$(dirname "$0")" && pwd)
-TEL="python3 $DIR/lbd_tel.py"
-IP6="python3 $DIR/lbd_ip6.py"
+TEL="python3 $DIR/dpdk_tel.py"
+IP6="python3 $DIR/dpdk_ip6.py"
 NET6=2001:db8:c2ab
 LB6=$NET6::1 CLI6=$NET6::10 VIP6=$NET6:100::1
 SVC="[$VIP6]:80"
@@ -51,12 +51,12 @@ done
 LB_MAC=$(mac_of "$NS_LB")
 CLI_MAC=$(mac_of "$NS_CLI")
 
-lbd_start "$WORK" --port-ip6 "$LB6" --service "$SVC,policy=rr,legacy=drop" \
+dpdk_start "$WORK" --port-ip6 "$LB6" --service "$SVC,policy=rr,legacy=drop" \
 	--backend "$SVC,${SRV6[1]}" --backend "$SVC,${SRV6[2]}" \
 	--service "[$VIP6]:81,policy=rr,legacy=insert" \
 	--backend "[$VIP6]:81,${SRV6[1]}" --backend "[$VIP6]:81,${SRV6[2]}" ||
 	{ log_test 1 "LB started"; crab_exit; }
-lbd_wait_ready "$LB_PID" "$PREFIX" "$SVC" "${SRV6[2]}"
+dpdk_wait_ready "$LB_PID" "$PREFIX" "$SVC" "${SRV6[2]}"
 be=$($TEL "$PREFIX" "/crab/backends,$SVC")
 crab_log "backends: $be"
 [ $ready = 0 ] && grep -q "${SRV6[1]} .*mac=${SMAC[1]} neigh=reachable" <<<"$be" &&
@@ -176,6 +176,6 @@ ctl lb dpdk --prefix "$PREFIX" backend drain "$SVC" "${SRV6[1]}" >/dev/null &&
 	grep -q "${SRV6[1]} weight=1 state=draining" <<<"$($TEL "$PREFIX" "/crab/backends,$SVC")"
 log_test $? "crabctl lb dpdk backend drain on the IPv6 service"
 
-lbd_stop "$LB_PID"
+dpdk_stop "$LB_PID"
 log_test $rc "LB stops cleanly on SIGTERM"
 crab_exit

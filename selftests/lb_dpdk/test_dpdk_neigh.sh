@@ -16,10 +16,10 @@
 # (its SYNs dropped) and is resolved again when it answers. Also: every
 # worker's state lives in DPDK memory on its lcore's socket.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/lbd_lib.sh"
+source "$(dirname "$0")/dpdk_lib.sh"
 
 DIR=$(cd "$(dirname "$0")" && pwd)
-TEL="python3 $DIR/lbd_tel.py"
+TEL="python3 $DIR/dpdk_tel.py"
 SVC=$VIP:80
 LIFE=10
 
@@ -39,9 +39,9 @@ LB_MAC=$(mac_of "$NS_LB")
 ATK_MAC=$(mac_of "$NS_ATK")
 for i in 1 2 3; do SMAC[i]=$(mac_of "${NS_SRV[i]}"); done
 
-lbd_start "$WORK" --neigh-size 2 --neigh-lifetime $LIFE --service "$SVC,policy=rr,legacy=drop" \
+dpdk_start "$WORK" --neigh-size 2 --neigh-lifetime $LIFE --service "$SVC,policy=rr,legacy=drop" \
 	--backend "$SVC,${IP_SRV[1]}" --backend "$SVC,${IP_SRV[2]}"
-lbd_wait_ready "$LB_PID" "$PREFIX" "$SVC" "${IP_SRV[2]}"
+dpdk_wait_ready "$LB_PID" "$PREFIX" "$SVC" "${IP_SRV[2]}"
 [ $ready = 0 ] || sed 's/^/# lb: /' "$WORK/lb.log"
 log_test $ready "LB up, two backend MACs learned by ARP (table of 2 entries)"
 [ $ready = 0 ] || crab_exit
@@ -66,7 +66,7 @@ wait_for() {
 #    after learning), so no forged reply can pass for an answer.
 gstats
 unsol0=$(g arp_unsolicited) learned0=$(g arp_learned)
-ip netns exec "$NS_ATK" python3 "$DIR/lbd_arp.py" eth0 \
+ip netns exec "$NS_ATK" python3 "$DIR/dpdk_arp.py" eth0 \
 	"op=reply,dmac=$LB_MAC,smac=$ATK_MAC,sip=${IP_SRV[1]},tha=$LB_MAC,tip=$IP_LB" \
 	"op=request,smac=$ATK_MAC,sip=${IP_SRV[2]},tip=${IP_SRV[2]}" \
 	"op=reply,smac=$ATK_MAC,sip=${IP_SRV[1]},tha=ff:ff:ff:ff:ff:ff,tip=${IP_SRV[1]}" \
@@ -84,12 +84,12 @@ log_test $? "5 poisoning ARPs from a third host: not learned, counted (arp_unsol
 crab_capture_start "${NS_SRV[1]}" "$WORK/s1.pcap" "tcp and src host $IP_CLI"
 crab_capture_start "${NS_SRV[2]}" "$WORK/s2.pcap" "tcp and src host $IP_CLI"
 crab_capture_start "$NS_ATK" "$WORK/atk.pcap" "tcp"
-lbd_send count=4 sport=20000
+dpdk_send count=4 sport=20000
 crab_capture_stop "$WORK/s1.pcap" "$WORK/s2.pcap" "$WORK/atk.pcap"
 ok=0
-lbd_syns_ok "$WORK/s1.pcap" "${IP_SRV[1]}" "$VIP" 2 || ok=1
-lbd_syns_ok "$WORK/s2.pcap" "${IP_SRV[2]}" "$VIP" 2 || ok=1
-lbd_syns "$WORK/atk.pcap"
+dpdk_syns_ok "$WORK/s1.pcap" "${IP_SRV[1]}" "$VIP" 2 || ok=1
+dpdk_syns_ok "$WORK/s2.pcap" "${IP_SRV[2]}" "$VIP" 2 || ok=1
+dpdk_syns "$WORK/atk.pcap"
 [ "${CRAB_PCAP[s.syn]}" = 0 ] || ok=1
 log_test $ok "SYNs after the attempt: 2/2 at the real backends, none at the third host"
 
@@ -114,7 +114,7 @@ grep -q "${IP_SRV[3]} .*mac=unresolved neigh=full" <<<"$show" &&
 	[ "$(g neigh_entries)" = 2 ] && [ "$(g neigh_capacity)" = 2 ]
 log_test $? "full table: ${IP_SRV[3]} unresolved (neigh_full in crabctl stats, neigh=full in show, logged), live entries kept"
 nn0=$(g no_neigh)
-lbd_send count=3 sport=21000
+dpdk_send count=3 sport=21000
 wait_for 5 eval 'gstats; [ "$(g no_neigh)" -ge $((nn0 + 1)) ]'
 [ "$(g no_neigh)" = $((nn0 + 1)) ]
 log_test $? "rr over 3 backends: the SYN for the unresolved one dropped and counted (no_neigh +1)"
@@ -135,7 +135,7 @@ crab_log "after $((SECONDS - t0)) s: $(be "${IP_SRV[3]}") / $(be "${IP_SRV[2]}")
 [ $rc3 = 0 ] && [ $rc2 = 0 ] && [ "$(g neigh_expired)" -ge $((exp0 + 2)) ]
 log_test $? "aged: removed backend's entry expired and freed, ${IP_SRV[3]} resolved; silent ${IP_SRV[2]} expired"
 nn0=$(g no_neigh)
-lbd_send count=2 sport=22000
+dpdk_send count=2 sport=22000
 wait_for 5 eval 'gstats; [ "$(g no_neigh)" -ge $((nn0 + 1)) ]'
 [ "$(g no_neigh)" = $((nn0 + 1)) ]
 log_test $? "SYN for the expired next hop dropped and counted (no_neigh +1)"
@@ -143,7 +143,7 @@ ip -n "${NS_SRV[2]}" link set eth0 arp on
 wait_for 5 be_is "${IP_SRV[2]}" "${SMAC[2]}" reachable
 log_test $? "expired next hop re-resolved once it answers ARP again"
 
-lbd_stop "$LB_PID"
+dpdk_stop "$LB_PID"
 [ $rc = 0 ]
 log_test $? "SIGTERM: clean exit (rc=$rc)"
 [ $rc = 0 ] || sed 's/^/# lb: /' "$WORK/lb.log"

@@ -14,10 +14,10 @@
 # kernel neither forwards VIP traffic nor answers ARP; the DPDK app answers
 # ARP for $IP_LB (--port-ip) instead.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/lbd_lib.sh"
+source "$(dirname "$0")/dpdk_lib.sh"
 
 DIR=$(cd "$(dirname "$0")" && pwd)
-TEL="python3 $DIR/lbd_tel.py"
+TEL="python3 $DIR/dpdk_tel.py"
 SVC=$VIP:80
 
 crab_require_root
@@ -27,11 +27,11 @@ crab_need_nettest
 crab_topo_setup 3
 WORK=$(mktemp -d)
 crab_defer rm -rf "$WORK"
-lbd_start "$WORK" --service "$SVC,policy=rr,legacy=drop" \
+dpdk_start "$WORK" --service "$SVC,policy=rr,legacy=drop" \
 	--backend "$SVC,${IP_SRV[1]}" --backend "$SVC,${IP_SRV[2]}" --backend "$SVC,${IP_SRV[3]}"
 
 # Ready when every backend's MAC is learned (ARP requests go out once a second).
-lbd_wait_ready "$LB_PID" "$PREFIX" "$SVC" "${IP_SRV[3]}"
+dpdk_wait_ready "$LB_PID" "$PREFIX" "$SVC" "${IP_SRV[3]}"
 [ $ready = 0 ] || { sed 's/^/# lb: /' "$WORK/lb.log"; }
 log_test $ready "LB up on af_packet, backend MACs learned by ARP"
 [ $ready = 0 ] || crab_exit
@@ -50,17 +50,17 @@ cap_stop() {
 	crab_capture_stop "$WORK/s1.pcap" "$WORK/s2.pcap" "$WORK/s3.pcap"
 }
 syns() {  # syns SERVER_INDEX -> the SYNs it got
-	lbd_syns "$WORK/s$1.pcap"
+	dpdk_syns "$WORK/s$1.pcap"
 	echo "${CRAB_PCAP[s.syn]}"
 }
 
 # 1. 30 capable SYNs (option naming another address): 10 per server
 cap_start
-lbd_send count=30 sport=20000 opt=mss:1460,crab:203.0.113.9
+dpdk_send count=30 sport=20000 opt=mss:1460,crab:203.0.113.9
 cap_stop
 ok=0
 for i in 1 2 3; do
-	lbd_syns_ok "$WORK/s$i.pcap" "${IP_SRV[i]}" "$VIP" 10 || ok=1
+	dpdk_syns_ok "$WORK/s$i.pcap" "${IP_SRV[i]}" "$VIP" 10 || ok=1
 	crab_log "server $i: syn ${CRAB_PCAP[s.syn]} dst ${CRAB_PCAP[s.dst]} opt ${CRAB_PCAP[s.opt]} csum_bad ${CRAB_PCAP[s.csum_bad]}"
 done
 log_test $ok "rr: 30 capable SYNs -> 10/10/10 at the DIPs, option names the VIP, checksums valid"
@@ -69,7 +69,7 @@ log_test $? "syn_redirected counts 30"
 
 # 2. legacy SYNs (no option), legacy=drop: nothing reaches a server, counted
 cap_start
-lbd_send count=5 sport=21000 opt=mss:1460
+dpdk_send count=5 sport=21000 opt=mss:1460
 cap_stop
 n=0
 for i in 1 2 3; do
@@ -81,7 +81,7 @@ log_test $? "legacy SYNs dropped (legacy=drop) and counted in syn_legacy_drop"
 # 3. runtime control: drain server 2, 4 SYNs -> only servers 1 and 3
 r=$($TEL "$PREFIX" "/crab/backend_drain,$SVC,${IP_SRV[2]}")
 cap_start
-lbd_send count=4 sport=22000
+dpdk_send count=4 sport=22000
 cap_stop
 d1=$(syns 1)
 d3=$(syns 3)
@@ -120,18 +120,18 @@ for c in "/crab/service_add,$VIP:81,policy=rr,legacy=insert" \
 	$TEL "$PREFIX" "$c" | grep -q '"ok"' || crab_log "control $c failed"
 done
 cap_start
-lbd_send dport=81 count=3 sport=23000 opt=mss:1460
+dpdk_send dport=81 count=3 sport=23000 opt=mss:1460
 cap_stop
 ok=0
 for i in 1 2 3; do
-	lbd_syns_ok "$WORK/s$i.pcap" "${IP_SRV[i]}" "$VIP" 1 || ok=1
+	dpdk_syns_ok "$WORK/s$i.pcap" "${IP_SRV[i]}" "$VIP" 1 || ok=1
 	crab_log "server $i: syn ${CRAB_PCAP[s.syn]} dst ${CRAB_PCAP[s.dst]} opt ${CRAB_PCAP[s.opt]}"
 done
 [ $ok = 0 ] && [ "$(lb_stat "$VIP:81" syn_inserted)" = 3 ]
 log_test $? "legacy=insert (added at runtime): option inserted, checksums valid, 1/1/1"
 
 # 5. SIGTERM: clean exit, status 0
-lbd_stop "$LB_PID"
+dpdk_stop "$LB_PID"
 [ $rc = 0 ] && grep -q "crab-lb-dpdk: bye" "$WORK/lb.log"
 log_test $? "SIGTERM: ports closed, exit status 0 (rc=$rc)"
 [ $rc = 0 ] || sed 's/^/# lb: /' "$WORK/lb.log"

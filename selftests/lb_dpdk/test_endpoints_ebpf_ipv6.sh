@@ -18,7 +18,7 @@ source "$(dirname "$0")/../endpoints_ebpf/ep_lib.sh"
 N=${EP_CONNS6:-30}
 P6=8086
 D=$CRAB_TOP/selftests/endpoints_ebpf
-TEL="python3 $CRAB_TOP/selftests/lb_dpdk/lbd_tel.py"
+TEL="python3 $CRAB_TOP/selftests/lb_dpdk/dpdk_tel.py"
 SVC6="[$VIP6]:$P6"
 
 ep_unshare "$@"
@@ -41,7 +41,7 @@ done
 r=$($TEL "$PREFIX" "/crab/service_add,$SVC6,policy=rr,legacy=drop")
 for i in 1 2 3; do r+=" $($TEL "$PREFIX" "/crab/backend_add,$SVC6,${IP6_SRV[i]}")"; done
 crab_log "$r"
-lbd_wait_ready "$LB_PID" "$PREFIX" "$SVC6" "${IP6_SRV[3]}"
+dpdk_wait_ready "$LB_PID" "$PREFIX" "$SVC6" "${IP6_SRV[3]}"
 crab_log "$($TEL "$PREFIX" "/crab/backends,$SVC6")"
 log_test $ready "IPv6 service added through telemetry, its backends resolved by Neighbour Discovery"
 [ $ready = 0 ] || crab_exit

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Helpers of the netfilter LB selftests (sourced after ../lib.sh): load
+# Helpers of the nf LB selftests (sourced after ../lib.sh): load
 # crab_lb_nf.ko, run crabctl in the LB namespace, send hand-built packets
 # and capture on the servers (crab-nettest), read the LB's counters.
 # Nothing here starts an interpreter: in an emulated guest each start

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
 #
-# A backend removed from the netfilter LB while 50 redirected connections
+# A backend removed from the nf LB while 50 redirected connections
 # are open: all 50 keep exchanging data (they no longer pass the LB), and
 # new connections avoid the removed backend.
 source "$(dirname "$0")/../lib.sh"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
 #
-# Whole connections through the netfilter LB with the endpoint modules
+# Whole connections through the nf LB with the endpoint modules
 # (crab_client.ko in the client, crab_server.ko on the servers): 300
 # connections via the VIP all succeed, the peers are the DIPs (redirected),
 # rr spreads them 100/100/100 and the LB saw exactly one SYN per connection

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
 #
-# What the netfilter LB forwards leaves the way the kernel forwards
+# What the nf LB forwards leaves the way the kernel forwards
 # (ip_forward()): hash mode (DSR, sent from the LB's hook) and insert mode
 # (rewritten, then routed by the stack) alike. The LB's route to the
 # backends has an MTU of 1000 below the device's 1500; an fq qdisc on the

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
 #
-# Legacy clients over real TCP connections through the netfilter LB, per
+# Legacy clients over real TCP connections through the nf LB, per
 # legacy-SYN mode (docs/PROTOCOL.md 3.2, 3.4); test_legacy_modes.sh checks the same
 # modes packet by packet.
 #   Client without the client module:

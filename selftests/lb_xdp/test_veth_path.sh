@@ -13,7 +13,7 @@
 # (insert mode); counters match; detach removes the program and its pinned
 # maps.
 source "$(dirname "$0")/../lib.sh"
-# Capture helpers of the netfilter LB tests; xdp_lib.sh after them, so
+# Capture helpers of the nf LB tests; xdp_lib.sh after them, so
 # that its lbctl (nsenter, keeps our bpffs) wins.
 source "$(dirname "$0")/../lb_nf/nf_lib.sh"
 source "$(dirname "$0")/xdp_lib.sh"

@@ -22,7 +22,7 @@
 #         ports: a frame the router still sends to a dead LB's MAC is then
 #         lost instead of reaching the other LBs (whose XDP programs take
 #         frames whatever their destination MAC)
-#   nf    CRAB netfilter LB module + endpoint modules, `crabctl bgp` (needs modules)
+#   nf    CRAB nf LB module + endpoint modules, `crabctl bgp` (needs modules)
 #   ipvs  IPVS NAT LBs (SNAT to the LB so replies return through it), the VIP
 #         announced by the same FRR configuration through vtysh (needs modules)
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -61,7 +61,7 @@ mkdir -p "$OUT"
 
 log() { echo "# $(date -u +%H:%M:%S) $*"; }
 
-# LB I as CRAB's netfilter LB (crab_lb_nf, per network namespace).
+# LB I as CRAB's nf LB (crab_lb_nf, per network namespace).
 so_lb_nf() {
 	local i=$1 s
 	so_lb_conf "$i" | sed 's/^type = "xdp"/type = "nf"/; /^dev = /d' >"$SO_DIR/lb$i.toml"

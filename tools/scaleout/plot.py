@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 NAMES = {
     "xdp": "CRAB, XDP LBs (host kernel)",
     "xdp-noflood": "CRAB, XDP LBs, no unknown-unicast flooding to the LBs (host kernel)",
-    "nf": "CRAB, netfilter LB module (guest)",
+    "nf": "CRAB, nf LB module (guest)",
     "ipvs": "IPVS NAT + SNAT (guest)",
 }
 RETRANS_MS = 900  # connect() above this needed a SYN retransmission (RTO 1 s)

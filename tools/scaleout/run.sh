@@ -8,7 +8,7 @@
 # comparison:
 #   host  CRAB with the XDP LB and the eBPF endpoints on the host's own kernel,
 #         with and without the switch flooding unknown unicast to the LBs
-#   vm    CRAB with the netfilter LB module and the endpoint modules, and
+#   vm    CRAB with the nf LB module and the endpoint modules, and
 #         IPVS NAT, one after the other in ONE boot of Debian's 6.1 under
 #         QEMU/TCG (IPVS and our modules need loadable modules, which the
 #         host kernel lacks), same router, same FRR settings

@@ -47,11 +47,11 @@ constexpr uint32_t ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
 
 const uint32_t kVip = ip4(198, 18, 100, 1);
 const uint16_t kPort = 80;
-const crab::lbd::Mac kPortMac = {0x02, 0, 0, 0, 0, 0x01};
+const crab::lb_dpdk::Mac kPortMac = {0x02, 0, 0, 0, 0, 0x01};
 
 // A backend's MAC names its address: the DPDK LB's choice is read off the
 // frame it sends.
-crab::lbd::Mac mac_of(uint32_t dip)
+crab::lb_dpdk::Mac mac_of(uint32_t dip)
 {
     return {0x02, 0x42, static_cast<uint8_t>(dip >> 24), static_cast<uint8_t>(dip >> 16),
             static_cast<uint8_t>(dip >> 8), static_cast<uint8_t>(dip)};
@@ -65,7 +65,7 @@ struct Flow {
     uint16_t sport;
 };
 
-// ---- the netfilter LB's backend array ------------------------------------
+// ---- the nf LB's backend array ------------------------------------
 struct NfLb {
     std::vector<lb_be> be;  // the module's be[], in its order
     crab_lb_tables t{};
@@ -158,32 +158,32 @@ struct XdpLb {
 
 // ---- the DPDK LB -------------------------------------------------------------
 struct DpdkLb {
-    crab::lbd::Config cfg;
-    crab::lbd::Table t;
-    crab::lbd::NeighTable nt;
-    std::unique_ptr<crab::lbd::LcoreState> st = std::make_unique<crab::lbd::LcoreState>();
+    crab::lb_dpdk::Config cfg;
+    crab::lb_dpdk::Table t;
+    crab::lb_dpdk::NeighTable nt;
+    std::unique_ptr<crab::lb_dpdk::LcoreState> st = std::make_unique<crab::lb_dpdk::LcoreState>();
     crab::Endpoint ep{{kVip}, kPort};
 
     explicit DpdkLb(crab_policy pol = CRAB_POLICY_RR, crab_legacy_mode leg = CRAB_LEGACY_HASH)
     {
         cfg.port_mac = kPortMac;
-        crab::lbd::ServiceSpec s;
+        crab::lb_dpdk::ServiceSpec s;
         s.ep = ep;
         s.policy = pol;
         s.legacy = leg;
-        crab::lbd::service_add(t, s);
+        crab::lb_dpdk::service_add(t, s);
     }
     void add(uint32_t dip, uint16_t w)
     {
-        crab::lbd::BackendSpec b;
+        crab::lb_dpdk::BackendSpec b;
         b.svc = ep;
         b.dip = {dip};
         b.weight = w;
         b.mac = mac_of(dip);
-        crab::lbd::backend_add(t, b);
+        crab::lb_dpdk::backend_add(t, b);
     }
-    void drain(uint32_t dip) { crab::lbd::backend_set_state(t, ep, {dip}, CRAB_BACKEND_DRAINING); }
-    void del(uint32_t dip) { crab::lbd::backend_del(t, ep, {dip}); }
+    void drain(uint32_t dip) { crab::lb_dpdk::backend_set_state(t, ep, {dip}, CRAB_BACKEND_DRAINING); }
+    void del(uint32_t dip) { crab::lb_dpdk::backend_del(t, ep, {dip}); }
     uint64_t cnt(int c) const { return st->cnt[t.services[0].slot][c].get(); }
 
     // The backend a frame went to, kDrainDrop for a SYN dropped and counted
@@ -195,10 +195,10 @@ struct DpdkLb {
         buf.insert(buf.end(), kPortMac.begin(), kPortMac.end());
         buf.insert(buf.end(), {0x02, 0, 0, 0, 0, 0x0a, 0x08, 0x00});
         buf.insert(buf.end(), ip.begin(), ip.end());
-        crab::lbd::Frame f{buf.data() + 64, static_cast<uint32_t>(buf.size() - 64), 64};
+        crab::lb_dpdk::Frame f{buf.data() + 64, static_cast<uint32_t>(buf.size() - 64), 64};
         uint64_t before = cnt(CRAB_LB_CNT_SYN_HASH_DRAINING);
-        crab::lbd::Verdict v = crab::lbd::process(cfg, t, nt, *st, f);
-        if (v != crab::lbd::Verdict::Tx)
+        crab::lb_dpdk::Verdict v = crab::lb_dpdk::process(cfg, t, nt, *st, f);
+        if (v != crab::lb_dpdk::Verdict::Tx)
             return cnt(CRAB_LB_CNT_SYN_HASH_DRAINING) == before + 1 ? kDrainDrop : kNone;
         const uint8_t* m = f.data;
         return static_cast<uint32_t>(m[2]) << 24 | m[3] << 16 | m[4] << 8 | m[5];

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// crabctl lb dpdk: the DPDK load balancer (lb/dpdk/, crab-lb-dpdk), driven
+// crabctl lb dpdk: the DPDK LB (lb/dpdk/, crab-lb-dpdk), driven
 // through its DPDK telemetry socket /var/run/dpdk/<prefix>/dpdk_telemetry.v2
 // (the same commands dpdk-telemetry.py can send: /crab/...).
 //
@@ -169,7 +169,7 @@ std::unique_ptr<crab::LbDriver> make_dpdk_driver(const crab::LbTarget& t);
 void setup_lb_dpdk(CLI::App& parent, Globals& g)
 {
     auto o = std::make_shared<DpdkOptions>();
-    auto* d = parent.add_subcommand("dpdk", "DPDK load balancer (crab-lb-dpdk) via its telemetry socket");
+    auto* d = parent.add_subcommand("dpdk", "DPDK LB (crab-lb-dpdk) via its telemetry socket");
     d->require_subcommand(1);
     d->footer("Examples:\n"
               "  crabctl lb dpdk --prefix crablb service add 198.18.100.1:80 --policy rr\n"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// crabctl lb nf: the netfilter load balancer (lb/netfilter/, crab_lb_nf.ko),
+// crabctl lb nf: the nf LB (lb/netfilter/, crab_lb_nf.ko),
 // configured over its generic netlink family (include/crab/crab_genl_lb.h)
 // in crabctl's own network namespace.
 //
@@ -165,7 +165,7 @@ void run_stats(const Globals& g)
 
 void setup_lb_nf(CLI::App& parent, Globals& g)
 {
-    auto* nf = parent.add_subcommand("nf", "netfilter load balancer (crab_lb_nf.ko) in this network namespace");
+    auto* nf = parent.add_subcommand("nf", "nf LB (crab_lb_nf.ko) in this network namespace");
     nf->require_subcommand(1);
     nf->footer("Examples:\n"
                "  crabctl lb nf service add 198.18.100.1:80 --policy rr --legacy insert\n"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// crabctl lb xdp: the XDP load balancer (lb/ebpf_xdp/crab_lb.bpf.c).
+// crabctl lb xdp: the XDP LB (lb/ebpf_xdp/crab_lb.bpf.c).
 //
 //   crabctl lb xdp attach DEV [--mode native|generic] [--dispatcher auto|on|off] [--kind N]
 //   crabctl lb xdp detach DEV
@@ -52,7 +52,7 @@ void print(const Globals& g, const json& j)
 
 void setup_lb_xdp(CLI::App& lb, Globals& g)
 {
-    auto* x = lb.add_subcommand("xdp", "the XDP load balancer (lb/ebpf_xdp)");
+    auto* x = lb.add_subcommand("xdp", "the XDP LB (lb/ebpf_xdp)");
     x->require_subcommand(1);
     x->footer("Examples:\n"
               "  crabctl lb xdp attach eth0 --mode native\n"

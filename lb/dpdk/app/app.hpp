@@ -18,7 +18,7 @@
 #include "ndp.hpp"
 #include "rcu.hpp"
 
-namespace crab::lbd {
+namespace crab::lb_dpdk {
 
 // What happens to frames that are not LB traffic (Verdict::Pass, ARP not
 // answered here).
@@ -136,4 +136,4 @@ void control_service_added(App& app, const Table& t);
 // Reads and accumulates PACKET_STATISTICS of the af_packet RX rings.
 void ring_stats_update(App& app);
 
-}  // namespace crab::lbd
+}  // namespace crab::lb_dpdk

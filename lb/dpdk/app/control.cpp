@@ -35,7 +35,7 @@ extern "C" {
 
 #include "app.hpp"
 
-namespace crab::lbd {
+namespace crab::lb_dpdk {
 
 uint64_t sum_svc(const App& app, unsigned slot, unsigned i)
 {
@@ -404,4 +404,4 @@ int control_init(App&)
     return 0;
 }
 
-}  // namespace crab::lbd
+}  // namespace crab::lb_dpdk

@@ -25,13 +25,13 @@
 
 #include "app.hpp"
 
-namespace crab::lbd {
+namespace crab::lb_dpdk {
 App* g_app;
 std::atomic<bool> force_quit{false};
 int worker_main(void* worker);
-}  // namespace crab::lbd
+}  // namespace crab::lb_dpdk
 
-using namespace crab::lbd;
+using namespace crab::lb_dpdk;
 
 static void on_signal(int sig)
 {

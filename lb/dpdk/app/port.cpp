@@ -13,7 +13,7 @@
 
 #include "app.hpp"
 
-namespace crab::lbd {
+namespace crab::lb_dpdk {
 
 static constexpr uint16_t kRxDesc = 1024;
 static constexpr uint16_t kTxDesc = 1024;
@@ -173,4 +173,4 @@ void port_fini(App& app)
     app.pool = nullptr;
 }
 
-}  // namespace crab::lbd
+}  // namespace crab::lb_dpdk

@@ -20,7 +20,7 @@
 
 #include "app.hpp"
 
-namespace crab::lbd {
+namespace crab::lb_dpdk {
 
 namespace {
 
@@ -377,4 +377,4 @@ int worker_main(void* arg)
     return 0;
 }
 
-}  // namespace crab::lbd
+}  // namespace crab::lb_dpdk

@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <fstream>
 
-namespace crab::lbd {
+namespace crab::lb_dpdk {
 
 namespace {
 
@@ -331,4 +331,4 @@ void load_config_stream(std::istream& in, const std::string& path, std::vector<S
     }
 }
 
-}  // namespace crab::lbd
+}  // namespace crab::lb_dpdk

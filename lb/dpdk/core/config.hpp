@@ -15,7 +15,7 @@
 #include "crab/common.hpp"
 #include "lb_core.hpp"
 
-namespace crab::lbd {
+namespace crab::lb_dpdk {
 
 // Addresses of either family: "a.b.c.d" or an IPv6 address; a service
 // "a.b.c.d:PORT" or "[IPV6]:PORT". A service is one family: its backends
@@ -83,4 +83,4 @@ void load_config_file(const std::string& path, std::vector<ServiceSpec>& svcs, s
 void load_config_stream(std::istream& in, const std::string& name, std::vector<ServiceSpec>& svcs,
                         std::vector<BackendSpec>& bes);
 
-}  // namespace crab::lbd
+}  // namespace crab::lb_dpdk

@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <cstring>
 
-namespace crab::lbd {
+namespace crab::lb_dpdk {
 
 #define CRAB_LBD_NAME(e, n, h) n,
 const char* const kCounterNames[CRAB_LB_CNT_MAX] = {CRAB_LB_COUNTERS(CRAB_LBD_NAME)};
@@ -860,4 +860,4 @@ unsigned NeighTable::used() const
     return used_;
 }
 
-}  // namespace crab::lbd
+}  // namespace crab::lb_dpdk

@@ -25,7 +25,7 @@ extern "C" {
 #include <crab/crab_opt.h>
 }
 
-namespace crab::lbd {
+namespace crab::lb_dpdk {
 
 using crab::to_string;
 using Mac = std::array<uint8_t, 6>;
@@ -280,4 +280,4 @@ std::vector<BackendRef> fresh_backend_slots(const Table* cur, const Table& next)
 // The lcore's random source (64 bits; the policy uses the top 32).
 uint64_t next_random(uint64_t& s);
 
-}  // namespace crab::lbd
+}  // namespace crab::lb_dpdk

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
-namespace crab::lbd {
+namespace crab::lb_dpdk {
 
 namespace {
 
@@ -189,4 +189,4 @@ NdpResult ndp_input(const NdpSelf& me, const Table& t, NeighTable& nt, uint64_t 
     return NdpResult::Reply;
 }
 
-}  // namespace crab::lbd
+}  // namespace crab::lb_dpdk

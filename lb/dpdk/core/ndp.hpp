@@ -21,7 +21,7 @@
 
 #include "lb_core.hpp"
 
-namespace crab::lbd {
+namespace crab::lb_dpdk {
 
 enum class NdpResult : uint8_t {
     NotNdp,       // not a solicitation or advertisement: the caller goes on
@@ -57,4 +57,4 @@ Addr link_local(const Mac& mac);
 // ff02::1:ffXX:XXXX of @a (RFC 4291 2.7.1).
 Addr solicited_node(const Addr& a);
 
-}  // namespace crab::lbd
+}  // namespace crab::lb_dpdk

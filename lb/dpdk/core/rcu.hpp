@@ -28,7 +28,7 @@
 #include <thread>
 #include <vector>
 
-namespace crab::lbd {
+namespace crab::lb_dpdk {
 
 // One reader's state: written by its reader only (online, quiescent,
 // offline), read by the writer. A cache line of its own.
@@ -223,4 +223,4 @@ private:
     std::mutex pmu_;          // writers' edit sequence (lock())
 };
 
-}  // namespace crab::lbd
+}  // namespace crab::lb_dpdk

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """IPv6 frames for the DPDK LB's tests, without scapy (AF_PACKET, pcap).
 
-    lbd_ip6.py send IFACE WORD...    TCP SYNs (or NAs) out of IFACE
-    lbd_ip6.py summary PCAP...       one line per capture: its IPv6 SYNs
+    dpdk_ip6.py send IFACE WORD...    TCP SYNs (or NAs) out of IFACE
+    dpdk_ip6.py summary PCAP...       one line per capture: its IPv6 SYNs
 
 send words: dmac=, smac=, src=, dst=, sport= (first source port), count=,
 opt=ADDR (the 18-byte redirect option naming ADDR; none without it),

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Send one DPDK telemetry command to crab-lb-dpdk and print the JSON value.
 
-    lbd_tel.py PREFIX '/crab/stats'
-    lbd_tel.py PREFIX '/crab/backends,198.18.100.1:80'
+    dpdk_tel.py PREFIX '/crab/stats'
+    dpdk_tel.py PREFIX '/crab/backends,198.18.100.1:80'
 """
 import json
 import socket

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Send hand-built ARP frames out of an interface (AF_PACKET, no scapy).
 
-    lbd_arp.py IFACE FRAME...
+    dpdk_arp.py IFACE FRAME...
 
 FRAME: comma-separated words op=request|reply, dmac=, smac=, sha=, sip=,
 tha=, tip= (sha defaults to smac, tha to 00:..:00, dmac to broadcast).
