@@ -477,6 +477,7 @@ static __always_inline int rewrite_redirect(struct xdp_md *ctx, const struct pkt
 
 	acc = crab_csum_start(th->check);
 	acc = csum_sub_add32(acc, p->daddr, dip);
+	#pragma unroll
 	for (i = 0; i < 4; i++)
 		acc = csum_sub_add(acc, byte_word(old[i], aoff + i),
 				   byte_word(new[i], aoff + i));
@@ -551,6 +552,7 @@ static __always_inline int rewrite_insert(struct xdp_md *ctx, const struct pkt *
 	acc = csum_sub_add(acc, oldlen, newlen);
 	acc = csum_sub_add32(acc, p->daddr, dip);
 	acc = csum_sub_add(acc, oldw, neww);
+	#pragma unroll
 	for (i = 0; i < TCPOLEN_CRAB_ALIGNED; i += 2)
 		acc = crab_csum_add16(acc, *(__u16 *)&opt[i]);
 	th->check = crab_csum_finish(acc);
@@ -576,9 +578,9 @@ static __noinline int rewrite_redirect6(struct xdp_md *ctx, const struct pkt *p,
 					     const __be32 *dip, __u32 aoff)
 {
 	const __u8 *vip = (const __u8 *)p->daddr6;
+	__u32 acc, i, so = 0, sn = 0;
 	__u8 old[16];
 	__u16 check;
-	__u32 acc, i;
 
 	if (bpf_xdp_load_bytes(ctx, p->thoff + aoff, old, sizeof(old)) ||
 	    bpf_xdp_load_bytes(ctx, p->thoff + 16, &check, sizeof(check)))
@@ -586,9 +588,28 @@ static __noinline int rewrite_redirect6(struct xdp_md *ctx, const struct pkt *p,
 	acc = crab_csum_start(check);
 	for (i = 0; i < 4; i++)
 		acc = csum_sub_add32(acc, p->daddr6[i], dip[i]);
-	for (i = 0; i < 16; i++)
-		acc = csum_sub_add(acc, byte_word(old[i], aoff + i),
-				   byte_word(vip[i], aoff + i));
+	/*
+	 * The 16 address bytes as eight big-endian words, summed as if they
+	 * sat at an even offset; at an odd one every byte is in the other
+	 * half of its checksum word, which swaps the bytes of the folded
+	 * one's-complement sum (RFC 1071 2(B)). Not a loop over the 16
+	 * bytes: older verifiers refuse the loop clang makes of it (a
+	 * back-edge by fall-through), and unrolled it takes 280 bytes of
+	 * stack.
+	 */
+	for (i = 0; i < 16; i += 2) {
+		so += ((__u32)old[i] << 8) | old[i + 1];
+		sn += ((__u32)vip[i] << 8) | vip[i + 1];
+	}
+	so = (so & 0xffff) + (so >> 16);
+	so = (so & 0xffff) + (so >> 16);
+	sn = (sn & 0xffff) + (sn >> 16);
+	sn = (sn & 0xffff) + (sn >> 16);
+	if (aoff & 1) {
+		so = ((so & 0xff) << 8) | (so >> 8);
+		sn = ((sn & 0xff) << 8) | (sn >> 8);
+	}
+	acc = csum_sub_add(acc, bpf_htons((__u16)so), bpf_htons((__u16)sn));
 	check = crab_csum_finish(acc);
 	if (bpf_xdp_store_bytes(ctx, p->thoff + aoff, (void *)p->daddr6, 16) ||
 	    bpf_xdp_store_bytes(ctx, p->thoff + 16, &check, sizeof(check)) ||
