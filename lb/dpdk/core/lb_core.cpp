@@ -185,6 +185,21 @@ Verdict to_backend(const NeighTable& nt, LcoreState& st, const Service& s, const
 // Hash mode (DSR): the flow's backend; only the link-layer addresses
 // change. A SYN must not start a flow on a draining backend
 // (crab_lb_model.h).
+// The SYN's option walk of the segment's family (@v6: only the 18/20-byte
+// form is well formed, an IPv4-form option is a wrong length and the other
+// way round, docs/PROTOCOL.md 2), its wrong lengths and a malformed walk
+// counted on service @s.
+int walk_counted(const Config& cfg, LcoreState& st, const Service& s, const uint8_t* th, uint32_t doff, int v6,
+                 crab_opt_res& res)
+{
+    int r = crab_opt_find_fam(th + 20, doff - 20, &cfg.opt, v6, &res);
+    if (res.bad_len)
+        cnt(st, s, CRAB_LB_CNT_OPT_BAD_LEN, res.bad_len);
+    if (r == CRAB_OPT_MALFORMED)
+        cnt(st, s, CRAB_LB_CNT_OPT_MALFORMED);
+    return r;
+}
+
 Verdict hash_forward(const Config& cfg, const NeighTable& nt, LcoreState& st, const Service& s,
                      uint8_t* d, uint32_t h, bool syn, int ok)
 {
@@ -358,14 +373,8 @@ Verdict process6(const Config& cfg, const Table& t, const NeighTable& nt, LcoreS
         return hash_forward(cfg, nt, st, *s, d, h, false, CRAB_LB_CNT_NONSYN_HASHED);
     }
 
-    // The IPv6 walk: only the 18/20-byte form is well formed here; an
-    // IPv4-form option counts as a wrong length (docs/PROTOCOL.md 2).
     crab_opt_res res;
-    int r = crab_opt_find6(th + 20, p.doff - 20, &cfg.opt, &res);
-    if (res.bad_len)
-        cnt(st, *s, CRAB_LB_CNT_OPT_BAD_LEN, res.bad_len);
-    if (r == CRAB_OPT_MALFORMED)
-        cnt(st, *s, CRAB_LB_CNT_OPT_MALFORMED);
+    int r = walk_counted(cfg, st, *s, th, p.doff, 1, res);
 
     if (r == CRAB_OPT_FOUND) {
         const Backend* b = choose(*s, st);
@@ -498,11 +507,7 @@ Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreSt
         }
 
         crab_opt_res res;
-        int r = crab_opt_find(th + 20, p.doff - 20, &cfg.opt, &res);
-        if (res.bad_len)
-            cnt(st, *s, CRAB_LB_CNT_OPT_BAD_LEN, res.bad_len);
-        if (r == CRAB_OPT_MALFORMED)
-            cnt(st, *s, CRAB_LB_CNT_OPT_MALFORMED);
+        int r = walk_counted(cfg, st, *s, th, p.doff, 0, res);
 
         if (r == CRAB_OPT_FOUND) {
             const Backend* b = choose(*s, st);
