@@ -234,6 +234,25 @@ public:
     }
 
 private:
+    // The probe's SYN header in @seg (@len bytes, zeroed): ports, sequence,
+    // window, and an MSS option first; the redirect option goes after it.
+    static tcphdr* syn_header(const Probe& p, uint8_t* seg, size_t len, uint16_t mss)
+    {
+        auto* th = reinterpret_cast<tcphdr*>(seg);
+        th->source = htons(p.sport);
+        th->dest = htons(p.svc.port);
+        th->seq = htonl(p.seq);
+        th->doff = static_cast<uint16_t>(len / 4);
+        th->syn = 1;
+        th->window = htons(64240);
+        uint8_t* opt = seg + sizeof(tcphdr);
+        opt[0] = 2;  // MSS
+        opt[1] = 4;
+        opt[2] = static_cast<uint8_t>(mss >> 8);
+        opt[3] = static_cast<uint8_t>(mss & 0xff);
+        return th;
+    }
+
     void send_syn(Probe& p)
     {
         if (p.dip.is_v6()) {
@@ -241,19 +260,8 @@ private:
             return;
         }
         uint8_t seg[32] = {};
-        auto* th = reinterpret_cast<tcphdr*>(seg);
-        th->source = htons(p.sport);
-        th->dest = htons(p.svc.port);
-        th->seq = htonl(p.seq);
-        th->doff = sizeof(seg) / 4;
-        th->syn = 1;
-        th->window = htons(64240);
-        uint8_t* opt = seg + sizeof(tcphdr);
-        opt[0] = 2;  // MSS
-        opt[1] = 4;
-        opt[2] = 1460 >> 8;
-        opt[3] = 1460 & 0xff;
-        crab_opt_write(opt + 4, &cfg_, p.svc.ip.to_v4().addr);
+        auto* th = syn_header(p, seg, sizeof(seg), 1460);
+        crab_opt_write(seg + sizeof(tcphdr) + 4, &cfg_, p.svc.ip.to_v4().addr);
         th->check = htons(tcp_csum(p.saddr, p.dip.to_v4().addr, seg, sizeof(seg)));
         sockaddr_in sa{};
         sa.sin_family = AF_INET;
@@ -269,19 +277,8 @@ private:
     void send_syn6(Probe& p)
     {
         uint8_t seg[44] = {};
-        auto* th = reinterpret_cast<tcphdr*>(seg);
-        th->source = htons(p.sport);
-        th->dest = htons(p.svc.port);
-        th->seq = htonl(p.seq);
-        th->doff = sizeof(seg) / 4;
-        th->syn = 1;
-        th->window = htons(64240);
-        uint8_t* opt = seg + sizeof(tcphdr);
-        opt[0] = 2;  // MSS
-        opt[1] = 4;
-        opt[2] = 1440 >> 8;
-        opt[3] = 1440 & 0xff;
-        crab_opt_write6(opt + 4, &cfg_, p.svc.ip.bytes.data());
+        syn_header(p, seg, sizeof(seg), 1440);
+        crab_opt_write6(seg + sizeof(tcphdr) + 4, &cfg_, p.svc.ip.bytes.data());
         sockaddr_in6 sa{};
         sa.sin6_family = AF_INET6;
         std::memcpy(&sa.sin6_addr, p.dip.bytes.data(), 16);
