@@ -295,8 +295,13 @@ static long crab_opt_walk_cb(__u32 n, void *ctx)
 	return crab_opt_step(w->opt, &w->st);
 }
 
-/* Walk w->opt (filled by the caller, zero past @len) of an IPv4 (@v6 0)
- * or IPv6 segment.
+/*
+ * Walk w->opt (filled by the caller, zero past @len) of an IPv4 (@v6 0)
+ * or IPv6 segment, from its first byte. The walk does not start behind
+ * crab_opt_skip_common()'s layouts here: with that start, the eBPF server's
+ * SYN-ACK write callback found no option on Linux 6.1 (its verifier, like
+ * every one before 6.7, checks a bpf_loop() callback as if it ran once)
+ * while the same object works on 6.12 and later.
  */
 static __always_inline int crab_opt_walk_bpf_fam(struct crab_opt_walk *w,
 						 __u32 len,
@@ -304,7 +309,6 @@ static __always_inline int crab_opt_walk_bpf_fam(struct crab_opt_walk *w,
 						 int v6)
 {
 	crab_opt_init_fam(&w->st, len, cfg, v6);
-	w->st.i = crab_opt_skip_common(w->opt, w->st.len, cfg);
 	bpf_loop(CRAB_TCP_MAX_OPTLEN, crab_opt_walk_cb, w, 0);
 	return w->st.status;
 }
