@@ -8,7 +8,7 @@
 # connections run through VIP:80 on the same LB. Each case increments
 # exactly the counters it should (parse_error for truncated headers and
 # bogus doff, opt_malformed / opt_bad_len / syn_legacy_drop for the option
-# walk, fragment for a first fragment, syn_redirected for well-formed SYNs
+# walk, fragment for each fragment, syn_redirected for well-formed SYNs
 # with duplicate options, IP options, odd addresses or data), real
 # connections succeed during and after, and the kernel logs no oops/WARN.
 source "$(dirname "$0")/../lib.sh"
