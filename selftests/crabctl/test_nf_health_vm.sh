@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
+# crab-kernels: newest
 #
 # crabctl apply and health with the nf LB and the endpoint modules
 # (crab_client.ko on the client, crab_server.ko on the servers): apply ->

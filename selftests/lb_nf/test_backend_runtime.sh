@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
+# crab-kernels: newest
 #
 # Backends added, drained and removed while SYNs flow (docs/PROTOCOL.md 5):
 # after each change the next SYNs go exactly to the new active set; with no

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
+# crab-kernels: newest
 #
 # crabctl lb nf on bad input (docs/PROTOCOL.md 6): an error naming the bad
 # value, a non-zero exit, and nothing applied (the verbs are those of every

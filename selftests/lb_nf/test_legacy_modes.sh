@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
+# crab-kernels: newest
 #
 # SYNs without the redirect option (legacy clients), per service mode
 # (docs/PROTOCOL.md 3.2, 5): drop counts and drops; insert grows the header

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: vm
+# crab-kernels: newest
 #
 # Redirect-capable SYNs through crab_lb_nf.ko (docs/PROTOCOL.md 3.2, 5):
 # each reaches a DIP with daddr rewritten, the option naming the VIP and
