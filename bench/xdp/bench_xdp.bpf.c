@@ -6,8 +6,8 @@
  *                  BPF_F_TEST_XDP_LIVE_FRAMES on the sender's veth: every run
  *                  gets a fresh copy of the template SYN, gives it the next
  *                  source port (and a source address from a /16, so the
- *                  4-tuples stay distinct past 64 K), fixes the checksums
- *                  incrementally and returns XDP_TX, which hands the frame to
+ *                  4-tuples stay distinct past 64 K; IPv4 or IPv6), fixes
+ *                  the checksums incrementally and returns XDP_TX, which hands the frame to
  *                  the peer veth (the device under test) as an xdp_frame.
  *   bench_reflect: the baseline: swap the MACs, XDP_TX, count.
  *   bench_sink:    XDP on the sender's veth: counts and drops what comes
@@ -18,6 +18,7 @@
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -27,6 +28,7 @@
 /* The template SYN, set by xdpbench before load. */
 const volatile __u8 tmpl[TMPL_MAX];
 const volatile __u32 tmpl_len;
+const volatile __u8 tmpl_v6;	/* the template is an IPv6 SYN */
 
 enum { CNT_REFLECT, CNT_SINK, CNT_GEN, CNT_MAX };
 
@@ -64,9 +66,10 @@ int bench_syngen(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	struct iphdr *iph = (void *)(eth + 1);
+	struct ipv6hdr *ip6h;
 	struct tcphdr *th = (void *)(iph + 1);
 	__u32 zero = 0, acc;
-	__u16 port, hi, oldsrc, newsrc, oldport;
+	__u16 port, hi, oldsrc, newsrc, oldport, *low;
 	__u64 *seq, *c, s;
 
 	__u32 len = tmpl_len;
@@ -79,10 +82,14 @@ int bench_syngen(struct xdp_md *ctx)
 	data_end = (void *)(long)ctx->data_end;
 	eth = data;
 	iph = (void *)(eth + 1);
-	th = (void *)(iph + 1);
-	/* The template has no IP options: ihl 5, TCP right after. */
+	ip6h = (void *)(eth + 1);
+	/* The template has no IP options or extension headers: TCP right
+	 * after the IP header.
+	 */
+	th = tmpl_v6 ? (void *)(ip6h + 1) : (void *)(iph + 1);
 	if ((void *)(th + 1) > data_end)
 		return XDP_ABORTED;
+	low = tmpl_v6 ? &ip6h->saddr.in6_u.u6_addr16[7] : &((__u16 *)&iph->saddr)[1];
 	seq = bpf_map_lookup_elem(&bench_seq, &zero);
 	if (!seq)
 		return XDP_ABORTED;
@@ -90,15 +97,17 @@ int bench_syngen(struct xdp_md *ctx)
 	/* Ports 1024..65535, then the next source address (low 16 bits). */
 	port = 1024 + (__u16)(s % 64512);
 	hi = (__u16)((s / 64512) & 0xffff);
-	oldsrc = ((__u16 *)&iph->saddr)[1];
+	oldsrc = *low;
 	newsrc = bpf_htons(hi);
-	((__u16 *)&iph->saddr)[1] = newsrc;
+	*low = newsrc;
 	oldport = th->source;
 	th->source = bpf_htons(port);
 
-	acc = (__u16)~iph->check;
-	acc += (__u16)~oldsrc + newsrc;
-	iph->check = fold(acc);
+	if (!tmpl_v6) {
+		acc = (__u16)~iph->check;
+		acc += (__u16)~oldsrc + newsrc;
+		iph->check = fold(acc);
+	}
 	acc = (__u16)~th->check;
 	acc += (__u16)~oldsrc + newsrc + (__u16)~oldport + bpf_htons(port);
 	th->check = fold(acc);

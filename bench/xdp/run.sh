@@ -6,13 +6,15 @@
 #
 #   bash bench/xdp/run.sh [--seconds S] [--reps N] [--out DIR] [--backends N]
 #                         [--gen-cpu C] [--xdp-cpu C] [--no-fifo] [--no-build]
-#                         [--generator auto|live|raw] [--quick]
+#                         [--generator auto|live|raw] [--family 4|6|both] [--quick]
 #
 # --generator (or CRAB_BENCH_GENERATOR): live frames from BPF_PROG_TEST_RUN,
 # or raw (an AF_PACKET socket, sendmmsg); auto, the default, uses live and
 # falls back to raw where the kernel refuses live-frame test runs. The
-# table names the generator used. --quick: 1 repetition of 2 s, a smoke run
-# (not a figure).
+# table names the generator used. --family: the LB's IPv4 SYNs, its IPv6
+# SYNs (the 20-byte option form, an IPv6 service and backends), or both
+# (the default), each repetition measuring every one next to the
+# baseline. --quick: 1 repetition of 2 s, a smoke run (not a figure).
 #
 # Two namespaces joined by one veth pair: GEN (the generator's veth, with an
 # XDP sink that counts and drops what comes back) and DUT (the device under
@@ -35,9 +37,10 @@ BUILD=1
 WARM=1
 BATCH=256
 GENERATOR=${CRAB_BENCH_GENERATOR:-auto}
+FAMILY=both
 ARGS=("$@")
 
-USAGE_LINES=4,16
+USAGE_LINES=4,18
 source "$TOP/bench/opts.sh"
 
 while [ $# -gt 0 ]; do
@@ -46,11 +49,18 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--xdp-cpu) bench_cpu "$1" "${2:-}"; XDP_CPU=$2; shift 2 ;;
 	--generator) GENERATOR=${2:-}; shift 2 ;;
+	--family) FAMILY=${2:-}; shift 2 ;;
 	--quick) SECONDS_RUN=2; REPS=1; shift ;;
 	*) echo "error: unknown argument '$1'" >&2; usage 2 ;;
 	esac
 done
 case $GENERATOR in auto|live|raw) ;; *) die "generator '$GENERATOR': expected auto, live or raw" ;; esac
+case $FAMILY in
+4) LBMODES=(lb) ;;
+6) LBMODES=(lb6) ;;
+both) LBMODES=(lb lb6) ;;
+*) die "family '$FAMILY': expected 4, 6 or both" ;;
+esac
 [ "$(id -u)" -eq 0 ] || die "needs root (namespaces, XDP)"
 bench_tools ip nsenter unshare taskset chrt ps python3 make clang bpftool
 [ "$GEN_CPU" != "$XDP_CPU" ] || die "--gen-cpu and --xdp-cpu must differ ($XDP_CPU)"
@@ -87,8 +97,10 @@ NS_DUT=crab-bdut-$SFX
 DEV_GEN=bg$((SFX % 100000))
 DEV_DUT=bd$((SFX % 100000))
 VIP=198.18.100.1
+VIP6=fd00:c4ab:100::1
 PORT=80
 SVC=$VIP:$PORT
+SVC6=[$VIP6]:$PORT
 
 cleanup() {
 	ip netns del "$NS_GEN" 2>/dev/null
@@ -138,16 +150,29 @@ napi_pin() {
 }
 napi_pin "$NS_GEN" "$DEV_GEN" "$GEN_CPU" 0 >/dev/null
 
+# The generator's addresses for a mode: source (its low 16 bits vary)
+# and the VIP.
+gen_addrs() {
+	if [ "$1" = lb6 ]; then
+		echo "--saddr fd00:c4ab:1::1:0 --daddr $VIP6"
+	else
+		echo "--saddr 198.18.1.0 --daddr $VIP"
+	fi
+}
+
 attach_dut() {
-	local mode=$1 i
-	if [ "$mode" = lb ]; then
+	local mode=$1 i svc=$SVC be
+	if [ "$mode" = lb ] || [ "$mode" = lb6 ]; then
+		[ "$mode" = lb6 ] && svc=$SVC6
 		# libxdp explains on stderr why it falls back to a single program.
 		in_dut "$CRABCTL" lb xdp attach "$DEV_DUT" --mode native >/dev/null \
 			2>>"$OUT/attach.log" || { cat "$OUT/attach.log" >&2; return 1; }
-		in_dut "$CRABCTL" lb xdp service add "$SVC" --policy rr --legacy drop \
+		in_dut "$CRABCTL" lb xdp service add "$svc" --policy rr --legacy drop \
 			--dev "$DEV_DUT" || return 1
 		for ((i = 1; i <= NBE; i++)); do
-			in_dut "$CRABCTL" lb xdp backend add "$SVC" 198.18.0.$((10 + i)) \
+			be=198.18.0.$((10 + i))
+			[ "$mode" = lb6 ] && be=fd00:c4ab:0:1::1$i
+			in_dut "$CRABCTL" lb xdp backend add "$svc" "$be" \
 				--mac "$(printf '02:00:00:00:00:%02x' $((i)))" --dev "$DEV_DUT" || return 1
 		done
 	else
@@ -156,7 +181,7 @@ attach_dut() {
 }
 
 detach_dut() {
-	if [ "$1" = lb ]; then
+	if [ "$1" = lb ] || [ "$1" = lb6 ]; then
 		in_dut "$CRABCTL" -j lb xdp stats --dev "$DEV_DUT" >"$OUT/lbstats-$2.json"
 		in_dut "$CRABCTL" lb xdp detach "$DEV_DUT"
 	else
@@ -166,7 +191,7 @@ detach_dut() {
 
 # Packets the DUT program processed so far (its own per-CPU counters).
 dut_count() {
-	if [ "$1" = lb ]; then
+	if [ "$1" = lb ] || [ "$1" = lb6 ]; then
 		in_dut "$CRABCTL" -j lb xdp stats --dev "$DEV_DUT" | python3 -c '
 import json, sys
 j = json.load(sys.stdin)
@@ -217,8 +242,9 @@ measure() {
 	attach_dut "$mode" || die "attaching the $mode program to $DEV_DUT failed"
 	napi_pin "$NS_DUT" "$DEV_DUT" "$XDP_CPU" "$FIFO" >/dev/null || exit 1
 	genout=$OUT/gen-$mode-$rep.json
+	# shellcheck disable=SC2046
 	taskset -c "$GEN_CPU" nsenter --net="/run/netns/$NS_GEN" "$XB" gen --dev "$DEV_GEN" \
-		--src-mac "$MAC_GEN" --dst-mac "$MAC_DUT" --saddr 198.18.1.0 --daddr "$VIP" \
+		--src-mac "$MAC_GEN" --dst-mac "$MAC_DUT" $(gen_addrs "$mode") \
 		--dport $PORT --batch "$BATCH" --seconds $((WARM + SECONDS_RUN + 1)) \
 		--generator "$GENERATOR" >"$genout" 2>"$genout.err" &
 	gpid=$!
@@ -236,8 +262,9 @@ measure() {
 	fi
 	# The program alone, same SYN, BPF_PROG_TEST_RUN on the DUT's CPU. A
 	# kernel that refuses test runs leaves the column empty (said once).
+	# shellcheck disable=SC2046
 	if ! taskset -c "$XDP_CPU" nsenter --net="/run/netns/$NS_DUT" "$XB" cost --dev "$DEV_DUT" \
-		--src-mac "$MAC_GEN" --dst-mac "$MAC_DUT" --saddr 198.18.1.0 --daddr "$VIP" \
+		--src-mac "$MAC_GEN" --dst-mac "$MAC_DUT" $(gen_addrs "$mode") \
 		--dport $PORT >"$OUT/cost-$mode-$rep.json" 2>"$OUT/cost-$mode-$rep.err"; then
 		[ $COST_WARNED = 1 ] || echo "# program cost not measured: $(cat "$OUT/cost-$mode-$rep.err")"
 		COST_WARNED=1
@@ -267,9 +294,11 @@ for ((rep = 1; rep <= REPS; rep++)); do
 	# Alternate which one goes first, so a drift in the machine's load
 	# does not always favour the same side.
 	if [ $((rep % 2)) = 1 ]; then
-		measure lb $rep; measure reflect $rep
+		for m in "${LBMODES[@]}"; do measure "$m" $rep; done
+		measure reflect $rep
 	else
-		measure reflect $rep; measure lb $rep
+		measure reflect $rep
+		for ((m = ${#LBMODES[@]} - 1; m >= 0; m--)); do measure "${LBMODES[m]}" $rep; done
 	fi
 done
 
@@ -278,7 +307,8 @@ import csv, json, os, platform, statistics, sys
 out, raw, generator, reason = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 rows = list(csv.DictReader(open(raw)))
 res = {}
-for mode in ("lb", "reflect"):
+modes = [m for m in ("lb", "lb6", "reflect") if any(r["mode"] == m for r in rows)]
+for mode in modes:
     v = [float(r["pps"]) for r in rows if r["mode"] == mode]
     res[mode] = {"pps": v, "median": statistics.median(v), "min": min(v), "max": max(v),
                  "offered_median": statistics.median(float(r["offered_pps"]) for r in rows if r["mode"] == mode),
@@ -291,17 +321,30 @@ for mode in ("lb", "reflect"):
 pairs = {}
 for r in rows:
     pairs.setdefault(r["rep"], {})[r["mode"]] = float(r["pps"])
-ratios = [p["lb"] / p["reflect"] for p in pairs.values() if p.get("reflect")]
-ratio = res["lb"]["median"] / res["reflect"]["median"]
+lbmodes = [m for m in ("lb", "lb6") if m in res]
+ratio, ratios = {}, {}
+for m in lbmodes:
+    ratios[m] = [p[m] / p["reflect"] for p in pairs.values() if p.get("reflect") and m in p]
+    ratio[m] = res[m]["median"] / res["reflect"]["median"]
 gens = sorted({r["generator"] for r in rows})
+# "ratio_of_medians" and friends: the IPv4 LB's when it ran (as before
+# IPv6 was measured), else the IPv6 LB's; *_ipv6: the IPv6 LB's.
+first = lbmodes[0]
 summary = {"kernel": platform.release(), "cpus": os.cpu_count(), "generator": ",".join(gens),
            "generator_fallback_reason": reason, "results": res,
-           "ratio_of_medians": ratio, "per_rep_ratios": ratios,
-           "ratio_min": min(ratios), "ratio_max": max(ratios)}
+           "ratio_of_medians": ratio[first], "per_rep_ratios": ratios[first],
+           "ratio_min": min(ratios[first]), "ratio_max": max(ratios[first])}
+if "lb6" in ratio:
+    summary.update({"ratio_of_medians_ipv6": ratio["lb6"], "per_rep_ratios_ipv6": ratios["lb6"]})
+if "lb" in res and "lb6" in res:
+    summary["ipv6_over_ipv4"] = res["lb6"]["median"] / res["lb"]["median"]
 json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=2)
 lines = ["| program | median SYN/s | min | max | offered (median) | DUT CPU busy / steal | program alone (test run) |",
          "|---|---|---|---|---|---|---|"]
-for mode, name in (("reflect", "XDP_TX reflector (baseline)"), ("lb", "CRAB XDP LB (rr, 1 service)")):
+names = {"reflect": "XDP_TX reflector (baseline)", "lb": "CRAB XDP LB (rr, 1 service)",
+         "lb6": "CRAB XDP LB, IPv6 (rr, 1 service)"}
+for mode in ["reflect"] + lbmodes:
+    name = names[mode]
     m = res[mode]
     lines.append(f"| {name} | {m['median'] / 1e6:.3f} M | {m['min'] / 1e6:.3f} M | {m['max'] / 1e6:.3f} M | "
                  f"{m['offered_median'] / 1e6:.2f} M | {m['xdp_cpu_busy_median'] * 100:.0f} % / {m['xdp_cpu_steal_median'] * 100:.0f} % | "
@@ -310,12 +353,18 @@ lines.append("")
 desc = {"live": "live frames (BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES, xdp_frames)",
         "raw": "raw socket (AF_PACKET sendmmsg, qdisc bypass: an skb per frame)"}
 lines.append("Generator: " + ", ".join(desc.get(g, g) for g in gens) + (f"; fallback: {reason}" if reason else ""))
-for mode, name in (("reflect", "reflector"), ("lb", "LB")):
+for mode in ["reflect"] + lbmodes:
+    name = {"reflect": "reflector", "lb": "LB", "lb6": "IPv6 LB"}[mode]
     m = res[mode]
     if m["offered_median"] < 1.2 * m["median"]:
         lines.append(f"Note: the generator offered {m['offered_median'] / 1e6:.2f} M/s, within 20 % of what the {name} "
                      "processed: the generator was the limit, not the program.")
-lines.append(f"LB / baseline: {ratio:.3f} (ratio of medians); per repetition {min(ratios):.3f} .. {max(ratios):.3f}")
+for m in lbmodes:
+    label = "LB / baseline" if m == "lb" else "LB IPv6 / baseline"
+    lines.append(f"{label}: {ratio[m]:.3f} (ratio of medians); per repetition "
+                 f"{min(ratios[m]):.3f} .. {max(ratios[m]):.3f}")
+if "ipv6_over_ipv4" in summary:
+    lines.append(f"LB IPv6 / LB IPv4: {summary['ipv6_over_ipv4']:.3f} (ratio of medians)")
 text = "\n".join(lines)
 open(os.path.join(out, "summary.txt"), "w").write(text + "\n")
 print(text)

@@ -6,7 +6,8 @@
  *                --dport P --seconds S [--batch N] [--kind K | --no-opt]
  *                [--generator auto|live|raw]
  *       Generate SYNs on DEV for S seconds from a template SYN (Linux-like
- *       options MSS, SACK_PERM, TS, WS, then the redirect option naming V);
+ *       options MSS, SACK_PERM, TS, WS, then the redirect option naming V;
+ *       IPv4, or IPv6 with the 20-byte form when A and V are IPv6);
  *       each frame gets a new source port / address. Two generators:
  *         live  BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES runs
  *               bench_syngen over the template and transmits every frame it
@@ -40,6 +41,7 @@
 #include <linux/if_link.h>
 #include <linux/if_packet.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -64,7 +66,9 @@ struct opts {
 	const char *prog;
 	const char *pin;
 	unsigned char smac[ETH_ALEN], dmac[ETH_ALEN];
+	int v6;		/* the addresses are IPv6 (both: a family per run) */
 	struct in_addr saddr, daddr;
+	struct in6_addr saddr6, daddr6;
 	unsigned int dport;
 	double seconds;
 	unsigned int batch;
@@ -82,6 +86,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: xdpbench gen --dev DEV --src-mac MAC --dst-mac MAC --saddr A --daddr VIP\n"
+		"                    (A and VIP both IPv4 or both IPv6)\n"
 		"                    --dport PORT --seconds S [--batch N] [--kind 42|254 | --no-opt]\n"
 		"                    [--generator auto|live|raw]\n"
 		"       xdpbench cost --dev DEV --src-mac MAC --dst-mac MAC --saddr A --daddr VIP\n"
@@ -143,21 +148,24 @@ static unsigned short csum16(const void *p, size_t len, unsigned int acc)
 	return (unsigned short)~acc;
 }
 
-/* Template SYN; returns its length. */
+/* Template SYN; returns its length. IPv4: 82 bytes (doff 12); IPv6: 114
+ * (doff 15: the 20-byte IPv6 form fills the option space exactly).
+ */
 static size_t build_syn(const struct opts *o, unsigned char *pkt)
 {
 	struct ethhdr *eth = (void *)pkt;
 	struct iphdr *iph = (void *)(eth + 1);
-	struct tcphdr *th = (void *)(iph + 1);
+	struct ipv6hdr *ip6h = (void *)(eth + 1);
+	struct tcphdr *th = o->v6 ? (void *)(ip6h + 1) : (void *)(iph + 1);
 	unsigned char *opt = (unsigned char *)(th + 1), *p = opt;
-	unsigned char pseudo[12];
-	size_t optlen, tcplen;
+	unsigned char pseudo[40];
+	size_t optlen, tcplen, plen;
 	unsigned int acc = 0;
 	size_t i;
 
 	memcpy(eth->h_dest, o->dmac, ETH_ALEN);
 	memcpy(eth->h_source, o->smac, ETH_ALEN);
-	eth->h_proto = htons(ETH_P_IP);
+	eth->h_proto = htons(o->v6 ? ETH_P_IPV6 : ETH_P_IP);
 
 	/* What Linux puts in a SYN: MSS, SACK_PERM + TS, NOP + WS (20 bytes);
 	 * the redirect option after them, as the client modules append it.
@@ -171,8 +179,13 @@ static size_t build_syn(const struct opts *o, unsigned char *pkt)
 		struct crab_opt_cfg cfg = { .kind = (__u8)o->kind,
 					    .exid = CRAB_OPT_EXID_DEFAULT };
 
-		crab_opt_write(p, &cfg, ntohl(o->daddr.s_addr));
-		p += TCPOLEN_CRAB_ALIGNED;
+		if (o->v6) {
+			crab_opt_write6(p, &cfg, o->daddr6.s6_addr);
+			p += TCPOLEN_CRAB6_ALIGNED;
+		} else {
+			crab_opt_write(p, &cfg, ntohl(o->daddr.s_addr));
+			p += TCPOLEN_CRAB_ALIGNED;
+		}
 	}
 	optlen = p - opt;
 	tcplen = sizeof(*th) + optlen;
@@ -184,6 +197,27 @@ static size_t build_syn(const struct opts *o, unsigned char *pkt)
 	th->doff = tcplen / 4;
 	th->syn = 1;
 	th->window = htons(64240);
+
+	if (o->v6) {
+		memset(ip6h, 0, sizeof(*ip6h));
+		ip6h->version = 6;
+		ip6h->payload_len = htons(tcplen);
+		ip6h->nexthdr = IPPROTO_TCP;
+		ip6h->hop_limit = 64;
+		ip6h->saddr = o->saddr6;
+		ip6h->daddr = o->daddr6;
+		memcpy(pseudo, &ip6h->saddr, 16);
+		memcpy(pseudo + 16, &ip6h->daddr, 16);
+		plen = 40;
+		memset(pseudo + 32, 0, 8);
+		pseudo[34] = tcplen >> 8;
+		pseudo[35] = tcplen & 0xff;
+		pseudo[39] = IPPROTO_TCP;
+		for (i = 0; i < plen; i += 2)
+			acc += (pseudo[i] << 8) | pseudo[i + 1];
+		th->check = htons(csum16(th, tcplen, acc));
+		return sizeof(*eth) + sizeof(*ip6h) + tcplen;
+	}
 
 	memset(iph, 0, sizeof(*iph));
 	iph->version = 4;
@@ -245,6 +279,7 @@ static int gen_live(const struct opts *o, const unsigned char *pkt, size_t len,
 	}
 	memcpy((void *)skel->rodata->tmpl, pkt, len);
 	skel->rodata->tmpl_len = len;
+	skel->rodata->tmpl_v6 = o->v6;
 	err = bench_xdp_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "error: cannot load bench_xdp.bpf.o: %s\n", strerror(-err));
@@ -284,27 +319,31 @@ static int gen_live(const struct opts *o, const unsigned char *pkt, size_t len,
 }
 
 /* The bench_syngen sequence on a frame in user space: source port
- * 1024..65535, then the next low 16 bits of the source address, both
- * checksums updated incrementally.
+ * 1024..65535, then the next low 16 bits of the source address, the
+ * checksums (TCP; IPv4's header too) updated incrementally.
  */
-static void syn_next(unsigned char *frame, unsigned long long s)
+static void syn_next(unsigned char *frame, int v6, unsigned long long s)
 {
 	struct iphdr *iph = (void *)(frame + sizeof(struct ethhdr));
-	struct tcphdr *th = (void *)(iph + 1);
+	struct ipv6hdr *ip6h = (void *)(frame + sizeof(struct ethhdr));
+	struct tcphdr *th = v6 ? (void *)(ip6h + 1) : (void *)(iph + 1);
+	unsigned char *low = v6 ? &ip6h->saddr.s6_addr[14] : (unsigned char *)&iph->saddr + 2;
 	unsigned short port = htons(1024 + (unsigned short)(s % 64512));
 	unsigned short hi = htons((unsigned short)((s / 64512) & 0xffff));
 	unsigned short oldsrc, oldport;
 	unsigned int acc;
 
-	memcpy(&oldsrc, (unsigned char *)&iph->saddr + 2, 2);
-	memcpy((unsigned char *)&iph->saddr + 2, &hi, 2);
+	memcpy(&oldsrc, low, 2);
+	memcpy(low, &hi, 2);
 	oldport = th->source;
 	th->source = port;
-	acc = (unsigned short)~iph->check;
-	acc += (unsigned short)~oldsrc + hi;
-	acc = (acc & 0xffff) + (acc >> 16);
-	acc = (acc & 0xffff) + (acc >> 16);
-	iph->check = (unsigned short)~acc;
+	if (!v6) {
+		acc = (unsigned short)~iph->check;
+		acc += (unsigned short)~oldsrc + hi;
+		acc = (acc & 0xffff) + (acc >> 16);
+		acc = (acc & 0xffff) + (acc >> 16);
+		iph->check = (unsigned short)~acc;
+	}
 	acc = (unsigned short)~th->check;
 	acc += (unsigned short)~oldsrc + hi + (unsigned short)~oldport + port;
 	acc = (acc & 0xffff) + (acc >> 16);
@@ -364,7 +403,7 @@ static int gen_raw(const struct opts *o, const unsigned char *pkt, size_t len,
 		int k;
 
 		for (i = 0; i < n; i++)
-			syn_next(frames[i], seq + i);
+			syn_next(frames[i], o->v6, seq + i);
 		k = sendmmsg(fd, msgs, n, 0);
 		r->calls++;
 		if (k < 0) {
@@ -663,13 +702,21 @@ int main(int argc, char **argv)
 			*(c == 'S' ? &have_smac : &have_dmac) = 1;
 			break;
 		case 's':
-		case 'a':
-			if (inet_pton(AF_INET, optarg, c == 's' ? &o.saddr : &o.daddr) != 1) {
-				fprintf(stderr, "error: bad IPv4 address '%s'\n", optarg);
+		case 'a': {
+			int *have = c == 's' ? &have_s : &have_d;
+
+			/* have: 4 or 6, the family of the address given */
+			if (inet_pton(AF_INET, optarg, c == 's' ? &o.saddr : &o.daddr) == 1)
+				*have = 4;
+			else if (inet_pton(AF_INET6, optarg,
+					   c == 's' ? &o.saddr6 : &o.daddr6) == 1)
+				*have = 6;
+			else {
+				fprintf(stderr, "error: bad IPv4 or IPv6 address '%s'\n", optarg);
 				return 2;
 			}
-			*(c == 's' ? &have_s : &have_d) = 1;
 			break;
+		}
 		case 'o':
 			if (parse_uint(optarg, 65535, &v) || !v) {
 				fprintf(stderr, "error: bad port '%s' (1-65535)\n", optarg);
@@ -719,6 +766,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	libbpf_set_print(NULL);
+	if (have_s && have_d && have_s != have_d) {
+		fprintf(stderr, "error: --saddr and --daddr must be of one family\n");
+		return 2;
+	}
+	o.v6 = have_s == 6;
 
 	if (!strcmp(cmd, "gen")) {
 		if (!o.dev || !have_smac || !have_dmac || !have_s || !have_d || !o.dport ||

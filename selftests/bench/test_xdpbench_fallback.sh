@@ -5,12 +5,14 @@
 # make bench-xdp's generators (bench/xdp/xdpbench gen) between two
 # namespaces. The raw-socket generator (--generator raw) sends the template
 # SYNs with the live generator's port/address sequence: the receiving
-# stack takes them with both checksums right. On a kernel that refuses
+# stack takes them with both checksums right, IPv4 and IPv6 (the 20-byte
+# option form, doff 15: 114-byte frames). On a kernel that refuses
 # live-frame test runs (here: a seccomp filter makes bpf(BPF_PROG_TEST_RUN)
 # fail with EPERM, then EOPNOTSUPP) auto falls back to raw and says why,
 # --generator live fails with the kernel's error, and a whole
 # bench/xdp/run.sh completes with its table naming the raw generator (and
-# the program-cost column n/a). Correctness only: no rate is asserted.
+# the program-cost column n/a) and a row for the LB's IPv6 SYNs, which it
+# redirected. Correctness only: no rate is asserted.
 source "$(dirname "$0")/../lib.sh"
 
 crab_require_root
@@ -67,6 +69,25 @@ ibad=$(($(crab_netstat_get "$NS_D" netstat IpExt: InCsumErrors 0) - ibad0))
 [ "$seg" -gt 0 ] && [ "$seg" -le "${sent:-0}" ] && [ "$tbad" = 0 ] && [ "$ibad" = 0 ]
 log_test $? "receiver took $seg TCP segments, $tbad TCP and $ibad IP checksum errors"
 
+# 1b. The IPv6 template, raw, into the receiver's IPv6 stack.
+ip -n "$NS_D" addr add fd00:c4ab:100::1/128 dev lo nodad
+ip -n "$NS_D" link set lo up
+seg0=$(crab_snmp "$NS_D" Tcp InSegs) tbad0=$(crab_snmp "$NS_D" Tcp InCsumErrors)
+gen -- --seconds 0.5 --generator raw --saddr fd00:c4ab:1::1:0 --daddr fd00:c4ab:100::1
+sent=$(jf /sent)
+crab_log "raw IPv6: $(cat "$tmp/gen.json") $(cat "$tmp/gen.err")"
+for _ in $(seq 1 50); do
+	[ "$(crab_snmp "$NS_D" Tcp InSegs)" -gt "$seg0" ] && break
+	sleep 0.1
+done
+seg=$(($(crab_snmp "$NS_D" Tcp InSegs) - seg0)) tbad=$(($(crab_snmp "$NS_D" Tcp InCsumErrors) - tbad0))
+[ $rc = 0 ] && [ "$(jf /frame_len)" = 114 ] && [ "$seg" -gt 0 ] && [ "$seg" -le "${sent:-0}" ] &&
+	[ "$tbad" = 0 ]
+log_test $? "IPv6 raw: exit $rc, $(jf /frame_len)-byte frames, receiver took $seg TCP segments, $tbad checksum errors"
+gen -- --seconds 0.1 --generator raw --saddr 198.18.1.0 --daddr fd00:c4ab:100::1
+[ $rc = 2 ] && grep -q "^error: --saddr and --daddr must be of one family" "$tmp/gen.err"
+log_test $? "mixed families refused: exit $rc"
+
 # 2. A kernel that refuses live frames.
 for e in 1:"Operation not permitted" 95:"Operation not supported"; do
 	gen "$tmp/refuse" "${e%%:*}" -- --seconds 0.3
@@ -93,5 +114,11 @@ sed 's/^/# run.sh: /' "$tmp/run.log"
 	grep -q '^| CRAB XDP LB (rr, 1 service) | .* | n/a |$' "$tmp/run.log" &&
 	[ "$(awk -F, 'NR > 1 { print $NF }' "$tmp/run/raw.csv" | sort -u)" = raw ]
 log_test $? "bench/xdp/run.sh with live frames refused: exit $rc, table names the raw generator and why"
+# The IPv6 LB's row: its own SYNs redirected (the rate is the LB's
+# syn_redirected counter, so a row above zero means redirected).
+r6=$(awk -F, '$1 == "lb6" { print $5 }' "$tmp/run/raw.csv")
+grep -q '^| CRAB XDP LB, IPv6 (rr, 1 service) | .* | n/a |$' "$tmp/run.log" &&
+	grep -q '^LB IPv6 / LB IPv4: ' "$tmp/run.log" && [ "${r6:-0}" -gt 0 ]
+log_test $? "bench/xdp/run.sh measures the IPv6 LB beside the IPv4 one: ${r6:-no} SYN/s redirected"
 
 crab_exit
