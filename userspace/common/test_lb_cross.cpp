@@ -3,7 +3,9 @@
 // the same flows, hash mode sends every packet to the same backend in the
 // netfilter module, the XDP program and the DPDK LB, before and after a
 // backend is drained, added and removed; a new flow never starts on a
-// draining backend; rr and wrr walk the backends in the same order.
+// draining backend; rr and wrr walk the backends in the same order. For an
+// IPv6 service (XDP and DPDK: the nf LB serves IPv4 only), the same hash
+// steps with IPv6 flows and backends.
 //
 // Each LB's own code builds its tables, kept the way that LB keeps its
 // backend set across changes:
@@ -400,4 +402,226 @@ TEST(CrossLb, RoundRobinAndWeightedSameOrder)
             ASSERT_NE(a, kNone);
         }
     }
+}
+
+// ---- IPv6: the XDP LB and the DPDK LB ---------------------------------------
+// (The nf LB serves IPv4 services only.) The same steps as above with an
+// IPv6 service and IPv6 backends: the two LBs hash every IPv6 flow to the
+// same backend, through drain, add and removal.
+namespace {
+
+using A16 = std::array<uint8_t, 16>;
+
+// fd00:c4ab:NET::HOST
+A16 a6(uint16_t net, uint16_t host)
+{
+    return {0xfd, 0x00, 0xc4, 0xab, static_cast<uint8_t>(net >> 8), static_cast<uint8_t>(net), 0, 0, 0, 0, 0, 0,
+            0,    0,    static_cast<uint8_t>(host >> 8), static_cast<uint8_t>(host)};
+}
+
+const A16 kVip6 = a6(0x100, 1);
+const A16 kNone6{};                                           // no backend / dropped
+const A16 kDrainDrop6 = {0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};  // SYN refused: draining
+
+struct Flow6 {
+    A16 saddr;
+    uint16_t sport;
+};
+
+struct XdpLb6 {
+    std::unique_ptr<crab_xdp_gen> g = std::make_unique<crab_xdp_gen>();
+
+    XdpLb6()
+    {
+        std::memset(g.get(), 0, sizeof(*g));
+        crab::xdp::build_gen_tables(*g);
+    }
+    int slot_of(const A16& dip) const
+    {
+        for (int s = 0; s < CRAB_MAX_BACKENDS; s++)
+            if ((g->be[s].flags & CRAB_XDP_BE_VALID) && !std::memcmp(g->be[s].dip, dip.data(), 16))
+                return s;
+        return -1;
+    }
+    void add(const A16& dip, uint16_t w)
+    {
+        int s = 0;
+        while (g->be[s].flags & CRAB_XDP_BE_VALID)
+            s++;
+        std::memset(&g->be[s], 0, sizeof(g->be[s]));
+        std::memcpy(g->be[s].dip, dip.data(), 16);
+        g->be[s].flags = CRAB_XDP_BE_VALID | CRAB_XDP_BE_IPV6;
+        g->be[s].weight = static_cast<uint8_t>(w);
+        crab::xdp::build_gen_tables(*g);
+    }
+    void drain(const A16& dip)
+    {
+        g->be[slot_of(dip)].state = CRAB_BACKEND_DRAINING;
+        crab::xdp::build_gen_tables(*g);
+    }
+    void del(const A16& dip)
+    {
+        std::memset(&g->be[slot_of(dip)], 0, sizeof(g->be[0]));
+        crab::xdp::build_gen_tables(*g);
+    }
+    A16 hash(const Flow6& f, bool syn) const
+    {
+        __be32 s[4], d[4];
+        std::memcpy(s, f.saddr.data(), 16);
+        std::memcpy(d, kVip6.data(), 16);
+        uint8_t id = crab_lb_pick_flow6(&g->t, s, d, htons(f.sport), htons(kPort), syn);
+        if (id == CRAB_LB_DRAINING)
+            return kDrainDrop6;
+        if (id >= CRAB_MAX_BACKENDS || !(g->be[id].flags & CRAB_XDP_BE_VALID))
+            return kNone6;
+        A16 a;
+        std::memcpy(a.data(), g->be[id].dip, 16);
+        return a;
+    }
+};
+
+struct DpdkLb6 {
+    crab::lb_dpdk::Config cfg;
+    crab::lb_dpdk::Table t;
+    crab::lb_dpdk::NeighTable nt;
+    std::unique_ptr<crab::lb_dpdk::LcoreState> st = std::make_unique<crab::lb_dpdk::LcoreState>();
+    crab::lb_dpdk::ServiceAddr ep{crab::lb_dpdk::Addr::from6(kVip6.data()), kPort};
+    std::map<crab::lb_dpdk::Mac, A16> by_mac;  // a backend's MAC: its index names it
+
+    DpdkLb6()
+    {
+        cfg.port_mac = kPortMac;
+        crab::lb_dpdk::ServiceSpec s;
+        s.ep = ep;
+        s.policy = CRAB_POLICY_RR;
+        s.legacy = CRAB_LEGACY_HASH;
+        crab::lb_dpdk::service_add(t, s);
+    }
+    void add(const A16& dip, uint16_t w)
+    {
+        crab::lb_dpdk::BackendSpec b;
+        b.svc = ep;
+        b.dip = crab::lb_dpdk::Addr::from6(dip.data());
+        b.weight = w;
+        crab::lb_dpdk::Mac m = {0x02, 0x66, 0, 0, 0, static_cast<uint8_t>(by_mac.size() + 1)};
+        b.mac = m;
+        by_mac[m] = dip;
+        crab::lb_dpdk::backend_add(t, b);
+    }
+    void drain(const A16& dip)
+    {
+        crab::lb_dpdk::backend_set_state(t, ep, crab::lb_dpdk::Addr::from6(dip.data()), CRAB_BACKEND_DRAINING);
+    }
+    void del(const A16& dip) { crab::lb_dpdk::backend_del(t, ep, crab::lb_dpdk::Addr::from6(dip.data())); }
+    uint64_t cnt(int c) const { return st->cnt[t.services[0].slot][c].get(); }
+
+    // A bare SYN or ACK of the flow as an Ethernet frame (hash mode reads
+    // the 5-tuple and the flags only).
+    A16 hash(const Flow6& f, bool syn)
+    {
+        std::vector<uint8_t> buf(64, 0);
+        buf.insert(buf.end(), kPortMac.begin(), kPortMac.end());
+        buf.insert(buf.end(), {0x02, 0, 0, 0, 0, 0x0a, 0x86, 0xdd});
+        buf.insert(buf.end(), {0x60, 0, 0, 0, 0, 20, 6, 64});
+        buf.insert(buf.end(), f.saddr.begin(), f.saddr.end());
+        buf.insert(buf.end(), kVip6.begin(), kVip6.end());
+        std::vector<uint8_t> th(20, 0);
+        th[0] = static_cast<uint8_t>(f.sport >> 8);
+        th[1] = static_cast<uint8_t>(f.sport);
+        th[2] = static_cast<uint8_t>(kPort >> 8);
+        th[3] = static_cast<uint8_t>(kPort);
+        th[7] = 1;
+        if (!syn)
+            th[11] = 1;
+        th[12] = 5 << 4;
+        th[13] = syn ? crab::pkt::kTcpSyn : crab::pkt::kTcpAck;
+        th[14] = 0xfa;
+        buf.insert(buf.end(), th.begin(), th.end());
+        crab::lb_dpdk::Frame fr{buf.data() + 64, static_cast<uint32_t>(buf.size() - 64), 64};
+        uint64_t before = cnt(CRAB_LB_CNT_SYN_HASH_DRAINING);
+        if (crab::lb_dpdk::process(cfg, t, nt, *st, fr) != crab::lb_dpdk::Verdict::Tx)
+            return cnt(CRAB_LB_CNT_SYN_HASH_DRAINING) == before + 1 ? kDrainDrop6 : kNone6;
+        crab::lb_dpdk::Mac m;
+        std::memcpy(m.data(), fr.data, 6);
+        auto it = by_mac.find(m);
+        return it == by_mac.end() ? kNone6 : it->second;
+    }
+};
+
+std::vector<Flow6> flows6(size_t n)
+{
+    std::mt19937 rng(20261207);
+    std::vector<Flow6> v;
+    for (size_t i = 0; i < n; i++) {
+        A16 s = a6(static_cast<uint16_t>(rng() % 4), static_cast<uint16_t>(1 + rng() % 60000));
+        s[8] = static_cast<uint8_t>(rng());  // the hash reads every word
+        v.push_back({s, static_cast<uint16_t>(1024 + rng() % 64000)});
+    }
+    return v;
+}
+
+struct Picks6 {
+    std::vector<A16> syn, ack;
+};
+
+Picks6 agree6(XdpLb6& xdp, DpdkLb6& dpdk, const std::vector<Flow6>& fl, const char* step)
+{
+    Picks6 p;
+    for (size_t i = 0; i < fl.size(); i++) {
+        for (bool syn : {true, false}) {
+            A16 a = xdp.hash(fl[i], syn), b = dpdk.hash(fl[i], syn);
+            EXPECT_EQ(a, b) << step << ": IPv6 flow " << i << (syn ? " SYN" : " ACK") << ": XDP vs DPDK";
+            (syn ? p.syn : p.ack).push_back(a);
+        }
+    }
+    return p;
+}
+
+size_t count6(const std::vector<A16>& v, const A16& x) { return static_cast<size_t>(std::count(v.begin(), v.end(), x)); }
+
+}  // namespace
+
+TEST(CrossLb, Ipv6HashModeSameBackendThroughDrainAddRemove)
+{
+    XdpLb6 xdp;
+    DpdkLb6 dpdk;
+    const auto fl = flows6(3000);
+    std::vector<A16> dips;
+    for (int i = 0; i < 5; i++) {
+        dips.push_back(a6(static_cast<uint16_t>(1 + i % 2), static_cast<uint16_t>(0x10 + i * 7)));
+        uint16_t w = static_cast<uint16_t>(1 + i % 3);
+        xdp.add(dips.back(), w);
+        dpdk.add(dips.back(), w);
+    }
+    Picks6 p0 = agree6(xdp, dpdk, fl, "5 backends");
+    ASSERT_EQ(p0.syn, p0.ack);
+    for (const A16& d : dips)
+        EXPECT_GT(count6(p0.ack, d), fl.size() / 12) << "a backend barely used";
+    EXPECT_EQ(count6(p0.ack, kNone6), 0u);
+
+    xdp.drain(dips[1]);
+    dpdk.drain(dips[1]);
+    Picks6 p1 = agree6(xdp, dpdk, fl, "drained");
+    EXPECT_EQ(p1.ack, p0.ack);
+    for (size_t i = 0; i < fl.size(); i++)
+        EXPECT_EQ(p1.syn[i], p0.ack[i] == dips[1] ? kDrainDrop6 : p0.ack[i]) << "flow " << i;
+
+    const A16 added = a6(9, 0x99);
+    xdp.add(added, 2);
+    dpdk.add(added, 2);
+    Picks6 p2 = agree6(xdp, dpdk, fl, "added");
+    EXPECT_GT(count6(p2.ack, added), fl.size() / 10);
+
+    xdp.del(dips[1]);
+    dpdk.del(dips[1]);
+    Picks6 p3 = agree6(xdp, dpdk, fl, "drained one removed");
+    EXPECT_EQ(p3.syn, p3.ack);
+    EXPECT_EQ(count6(p3.ack, dips[1]), 0u);
+
+    // The freed XDP slot re-used by another backend: still one answer.
+    const A16 readded = a6(7, 7);
+    xdp.add(readded, 1);
+    dpdk.add(readded, 1);
+    EXPECT_EQ(xdp.slot_of(readded), 1);
+    agree6(xdp, dpdk, fl, "slot re-used");
 }
