@@ -11,8 +11,10 @@
 # fail with EPERM, then EOPNOTSUPP) auto falls back to raw and says why,
 # --generator live fails with the kernel's error, and a whole
 # bench/xdp/run.sh completes with its table naming the raw generator (and
-# the program-cost column n/a) and a row for the LB's IPv6 SYNs, which it
-# redirected. Correctness only: no rate is asserted.
+# the program-cost column n/a), rows for the LB's IPv6 SYNs and for IPv4
+# next hops found by the program's FIB lookup, both redirected, each with
+# its live cost from the kernel's BPF statistics, which are off again
+# afterwards. Correctness only: no rate is asserted.
 source "$(dirname "$0")/../lib.sh"
 
 crab_require_root
@@ -111,14 +113,19 @@ rc=$?
 sed 's/^/# run.sh: /' "$tmp/run.log"
 [ $rc = 0 ] &&
 	grep -q '^Generator: raw socket (AF_PACKET sendmmsg, qdisc bypass: an skb per frame); fallback: live-frame BPF_PROG_TEST_RUN refused: Operation not permitted$' "$tmp/run.log" &&
-	grep -q '^| CRAB XDP LB (rr, 1 service) | .* | n/a |$' "$tmp/run.log" &&
+	grep -q '^| CRAB XDP LB (rr, 1 service) | .* | n/a | [0-9]* ns |$' "$tmp/run.log" &&
 	[ "$(awk -F, 'NR > 1 { print $NF }' "$tmp/run/raw.csv" | sort -u)" = raw ]
 log_test $? "bench/xdp/run.sh with live frames refused: exit $rc, table names the raw generator and why"
-# The IPv6 LB's row: its own SYNs redirected (the rate is the LB's
-# syn_redirected counter, so a row above zero means redirected).
+# The IPv6 LB's row and the next-hop (FIB) row: their own SYNs redirected
+# (the rate is the LB's syn_redirected counter, so a row above zero means
+# redirected); the kernel's BPF statistics give every row its live cost.
 r6=$(awk -F, '$1 == "lb6" { print $5 }' "$tmp/run/raw.csv")
-grep -q '^| CRAB XDP LB, IPv6 (rr, 1 service) | .* | n/a |$' "$tmp/run.log" &&
+rf=$(awk -F, '$1 == "lbfib" { print $5 }' "$tmp/run/raw.csv")
+grep -q '^| CRAB XDP LB, IPv6 (rr, 1 service) | .* | n/a | [0-9]* ns |$' "$tmp/run.log" &&
 	grep -q '^LB IPv6 / LB IPv4: ' "$tmp/run.log" && [ "${r6:-0}" -gt 0 ]
 log_test $? "bench/xdp/run.sh measures the IPv6 LB beside the IPv4 one: ${r6:-no} SYN/s redirected"
+grep -q '^| CRAB XDP LB, next hops by FIB lookup (rr, 1 service) | .* | n/a | [0-9]* ns |$' "$tmp/run.log" &&
+	[ "${rf:-0}" -gt 0 ] && [ "$(sysctl -n kernel.bpf_stats_enabled)" = 0 ]
+log_test $? "... and with next hops by FIB lookup: ${rf:-no} SYN/s redirected; bpf_stats off again"
 
 crab_exit
