@@ -128,9 +128,13 @@ kp_helper() {
 	if [ -z "$KP_TMP" ]; then
 		KP_TMP=$(mktemp -d /tmp/crab-kp-XXXXXX)
 		crab_defer "rm -rf $KP_TMP"
+		# A copy of the tool that a helper of another user (the prefix)
+		# can read wherever the tree is checked out.
+		cp "$KP_TOOL_PY" "$KP_TMP/kp_tool.py" && chmod 755 "$KP_TMP" ||
+			crab_fail "cannot copy $KP_TOOL_PY to $KP_TMP"
 	fi
 	mkfifo "$KP_TMP/$name.in" "$KP_TMP/$name.out"
-	ip netns exec "$ns" "$@" python3 "$KP_TOOL_PY" "$mode" \
+	ip netns exec "$ns" "$@" python3 "$KP_TMP/kp_tool.py" "$mode" \
 		<"$KP_TMP/$name.in" >"$KP_TMP/$name.out" 2>"$KP_TMP/$name.err" &
 	crab_defer "kill $!"
 	exec {fdin}>"$KP_TMP/$name.in" {fdout}<"$KP_TMP/$name.out"

@@ -96,17 +96,31 @@ NS_LB=${A[lb]} NS_CLI=${A[cli]} NS_SRV=("" "${A[s1]}" "${A[s2]}" "${A[s3]}")
 # the counters: a fresh reference)
 ref=$(lbctl -j lb nf show)
 if command -v setpriv >/dev/null; then
-	ip netns exec "$NS_LB" setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$CRABCTL" lb nf service add 198.18.100.7:80 >/dev/null 2>&1
+	# A copy the unprivileged user can run wherever the tree is (a
+	# checkout under a 0700 directory is not executable for it).
+	ubin=$(mktemp -d)
+	crab_defer "rm -rf $ubin"
+	cp "$CRABCTL" "$ubin/crabctl" && chmod 755 "$ubin" "$ubin/crabctl" ||
+		crab_fail "cannot copy crabctl for the unprivileged user"
+	# Its own /run (tmpfs, world-writable): crabctl's lock file is then
+	# its to create, and the request reaches the kernel, which must
+	# refuse it (not crabctl, on the root-owned lock of the real /run).
+	out=$(ip netns exec "$NS_LB" unshare -m sh -c 'mount -t tmpfs tmpfs /run &&
+		exec setpriv --reuid=65534 --regid=65534 --clear-groups "$1" lb nf service add 198.18.100.7:80' \
+		sh "$ubin/crabctl" 2>&1)
 	rc=$?
-	[ $rc -ne 0 ] && [ "$(lbctl -j lb nf show)" = "$ref" ]
+	crab_log "unprivileged, the LB's namespace: rc $rc: $out"
+	# refused by the kernel (an error from crabctl), not a failure to run it
+	[ $rc -ne 0 ] && [ $rc -lt 126 ] && grep -qi "not permitted" <<<"$out" &&
+		! grep -q "locking" <<<"$out" &&
+		[ "$(lbctl -j lb nf show)" = "$ref" ]
 	log_test $? "mutating commands need CAP_NET_ADMIN (GENL_UNS_ADMIN_PERM)"
 	# The same user owns a network namespace of its own through a user
 	# namespace (a container): that namespace's LB is its to configure,
 	# and only that one.
 	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
 		unshare -Urnm sh -c 'mount -t tmpfs tmpfs /run && "$1" lb nf service add 198.18.100.7:80 &&
-			"$1" -j lb nf show' sh "$CRABCTL" 2>&1)
+			"$1" -j lb nf show' sh "$ubin/crabctl" 2>&1)
 	rc=$?
 	[ $rc -eq 0 ] && grep -q '198.18.100.7' <<<"$out" && [ "$(lbctl -j lb nf show)" = "$ref" ]
 	log_test $? "in its own user and network namespace, an unprivileged user configures that LB only (rc $rc)"
