@@ -13,7 +13,7 @@
 #     kernel's modules and initramfs (run-vm.sh --prepare), one after the
 #     other.
 #  2. One queue of VM tests per kernel (build/vmq/<name>/tests; a test
-#     marked "# crab-kernels: newest" only in the newest one's), longest
+#     marked "# crab-kernels: newest|oldest" only in that one's), longest
 #     first by the durations of the last run (build/durations.txt, else the
 #     committed selftests/durations.txt). Guests of a kernel share its queue:
 #     each claims the next test until none is left (selftests/run.sh --queue).
@@ -87,7 +87,7 @@ fi
 
 read -r -a kernels <<<"${CRAB_VM_KERNELS-6.1 6.12}"
 knames=("${kernels[@]}")
-newest=${knames[${#knames[@]} - 1]:-}
+newest=${knames[${#knames[@]} - 1]:-} oldest=${knames[0]:-}
 # The patched kernel (kernel-patches/6.12): built (or found up to date) by
 # tools/kernel/build-kernel.sh, it runs the kpatch selftests. With
 # CRAB_PATCHED_KERNEL=none it is left out; a path uses that bzImage.
@@ -128,16 +128,22 @@ for i in "${!knames[@]}"; do
 		bash selftests/run.sh --where vm --filter "$f" --list 2>/dev/null | grep '^kpatch/' >"$Q/$n.list"
 	else
 		bash selftests/run.sh --where vm --filter "$T" --list 2>/dev/null | grep -v '^kpatch/' >"$Q/$n.list"
-		# A test whose header says "# crab-kernels: newest" runs on the
+		# "# crab-kernels: newest" in a test's header: it runs on the
 		# last kernel of CRAB_VM_KERNELS only (its subject is policy or
 		# userspace logic; the kernel interfaces it uses are exercised
-		# on the older kernels by other tests). A filter naming it runs
-		# it anywhere.
-		if [ "$T" = '*' ] && [ "$n" != "$newest" ]; then
+		# on the older kernels by other tests). "oldest": on the first
+		# only (eBPF alone, no module: the host's own, newer kernel runs
+		# it too). A filter naming such a test runs it anywhere.
+		if [ "$T" = '*' ]; then
 			while read -r t; do
-				grep -q '^# crab-kernels: newest$' "selftests/$t" || echo "$t"
+				k=$(sed -n 's/^# crab-kernels: \(newest\|oldest\)$/\1/p' "selftests/$t")
+				case $k in
+				newest) [ "$n" = "$newest" ] && echo "$t" ;;
+				oldest) [ "$n" = "$oldest" ] && echo "$t" ;;
+				*) echo "$t" ;;
+				esac
 			done <"$Q/$n.list" >"$Q/$n.list.tmp"
-			echo "=== vm-$n: $(($(wc -l <"$Q/$n.list") - $(wc -l <"$Q/$n.list.tmp"))) tests marked crab-kernels: newest left to vm-$newest"
+			echo "=== vm-$n: $(($(wc -l <"$Q/$n.list") - $(wc -l <"$Q/$n.list.tmp"))) tests marked crab-kernels: newest/oldest left to the other kernel"
 			mv "$Q/$n.list.tmp" "$Q/$n.list"
 		fi
 	fi

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: host vm
+# crab-kernels: oldest
 #
 # With redirection, after the handshake no packet of a connection crosses
 # the node without a pod: the LB sends every connection to node1 (no pod,

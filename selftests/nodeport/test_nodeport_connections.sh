@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # crab-test: host vm
+# crab-kernels: oldest
 #
 # NodePort behind an nft DNAT LB (experiments/nodeport/): connections to
 # the VIP work without redirection (kube-proxy Cluster rules only) and with
