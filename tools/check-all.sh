@@ -136,8 +136,8 @@ for i in "${!knames[@]}"; do
 		# it too). A filter naming such a test runs it anywhere.
 		if [ "$T" = '*' ]; then
 			while read -r t; do
-				k=$(sed -n 's/^# crab-kernels: \(newest\|oldest\)$/\1/p' "selftests/$t")
-				case $k in
+				mark=$(sed -n 's/^# crab-kernels: \(newest\|oldest\)$/\1/p' "selftests/$t")
+				case $mark in
 				newest) [ "$n" = "$newest" ] && echo "$t" ;;
 				oldest) [ "$n" = "$oldest" ] && echo "$t" ;;
 				*) echo "$t" ;;
