@@ -59,14 +59,16 @@ spoof_case() {
 
 held $SP1
 held $SP4
-# Socket 2 does not announce: created while the announce list is empty.
+# Socket 2 does not announce: its SYNs leave while the announce list is
+# empty. Each retransmission is judged again, so the list stays empty
+# until its case is done (the entries of sockets 1 and 4 stay).
 ip netns exec "$NS_CLI" sh -c "echo >/proc/sys/net/crab/client_announce_cidrs"
 held $SP2
-ip netns exec "$NS_CLI" sysctl -qw net.crab.client_announce_cidrs="$VIP/32"
 
 spoof_case rej_bad_ack "SYN-ACK with ack != ISN+1" "$S" $SP1 $((ISN_40101 + 2)) "$VIP"
 spoof_case rej_not_allowed "SYN-ACK from a source outside the allow list" 198.18.0.66 $SP1 $((ISN_40101 + 1)) "$VIP"
 spoof_case rej_not_announced "SYN-ACK for a socket that did not announce" "$S" $SP2 $((ISN_40102 + 1)) "$VIP"
+ip netns exec "$NS_CLI" sysctl -qw net.crab.client_announce_cidrs="$VIP/32"
 spoof_case rej_no_socket "SYN-ACK naming an address without a socket" "$S" $SP3 1 "$VIP"
 ip netns exec "$NS_CLI" sysctl -qw net.crab.client_enabled=0
 spoof_case rej_disabled "SYN-ACK while redirection is disabled" "$S" $SP1 $((ISN_40101 + 1)) "$VIP"
