@@ -90,6 +90,28 @@ def read_int(path, default=None):
         return default
 
 
+def failed_checks(res, group, test):
+    """The [FAIL] lines a selftest printed, from its suite's log(s)."""
+    area, _, name = test.partition("/")
+    start = "# selftests: %s: %s.sh" % (area, name)
+    logs = [os.path.join(res, f) for f in sorted(os.listdir(res))
+            if f.endswith(".log") and (f.startswith(group + ".") or
+                                       (group == "host" and f == "host-job.log"))]
+    found = []
+    for path in logs:
+        inside = False
+        for line in read_lines(path):
+            stripped = line.lstrip("# ").rstrip()
+            if stripped == start[2:]:
+                inside = True
+                continue
+            if inside and re.match(r"^(# )*(not )?ok \d+ selftests: ", line):
+                inside = False
+            elif inside and "[FAIL]" in line:
+                found.append(stripped[:160])
+    return found
+
+
 def cmd_summary(a):
     res = a.results
     suites = {}  # name -> dict
@@ -232,7 +254,7 @@ def cmd_summary(a):
         out.append("  " + ", ".join(manual))
     if times:
         out.append("=== slowest tests")
-        for sec, status, g, t in sorted(times, key=lambda x: -x[0])[:10]:
+        for sec, status, g, t in sorted(times, key=lambda x: -x[0])[:6]:
             out.append("  %5ds  %-12s %s%s" % (sec, g, t, "" if status == "ok" else "  (%s)" % status))
     phases = []
     for line in read_lines(os.path.join(res, "phases")):
@@ -246,6 +268,21 @@ def cmd_summary(a):
             out.append("  %-14s %5d..%-5d %5ds" % (name, s0 - t0, s1 - t0, s1 - s0))
     if a.start:
         out.append("=== wall time: %ds" % (int(time.time()) - a.start))
+    # Last, next to the totals: a CI log cut to its head and tail still
+    # names what failed, with its first failed checks.
+    failed = [(g, t, st) for sec, st, g, t in times if st in ("fail", "timeout")]
+    failed += [(g, None, "exit %s" % suites[n]["rc"]) for g in order for n in groups[g]
+               if (suites[n]["rc"] or 0) != 0 and not any(f[0] == g for f in failed)]
+    for g, n, ran, missing, skipped, noskip in coverage:
+        failed += [(g, m.split(" ", 1)[0], "not run") for m in missing]
+        failed += [(g, t, "skipped where it must run") for t in skipped]
+    if failed:
+        out.append("=== failed (%d)" % len(failed))
+        for g, t, st in failed:
+            out.append("  %-12s %s (%s)" % (g, t or "(the suite itself)", st))
+            if t and st in ("fail", "timeout"):
+                for line in failed_checks(res, g, t)[:3]:
+                    out.append("      " + line)
     out.append("%d passed, %d failed, %d skipped" % (tp, tf, ts))
     print("\n".join(out))
 

@@ -142,10 +142,13 @@ mkdir -p "$S/res/host" "$S/res/vm-6.1.g1" "$S/res/vm-patched.g1" "$S/res/vm-patc
 echo "3 0 1" >"$S/res/host/counts"
 printf '%s\t%s\t%s\n' 40 ok a/test_h1 5 ok a/test_h2 1 skip a/test_h3 >"$S/res/host/times"
 printf 'a/test_h3\tkernel without the feature\n' >"$S/res/host/skips"
-echo "2 0 1" >"$S/res/vm-6.1.g1/counts"
-printf '%s\t%s\t%s\n' 300 ok b/test_v1 2 skip b/test_v2 >"$S/res/vm-6.1.g1/times"
+echo "2 1 1" >"$S/res/vm-6.1.g1/counts"
+printf '%s\t%s\t%s\n' 300 ok b/test_v1 2 skip b/test_v2 7 fail b/test_v3 >"$S/res/vm-6.1.g1/times"
+printf '%s\n' '# selftests: b: test_v1.sh' '# # TEST: v1 check  [ OK ]' 'ok 1 selftests: b: test_v1.sh' \
+	'# selftests: b: test_v3.sh' '# # TEST: v3 first check  [ OK ]' '# # TEST: v3 second check  [FAIL]' \
+	'not ok 3 selftests: b: test_v3.sh # exit=1' >"$S/res/vm-6.1.g1.log"
 printf 'b/test_v2\tkernel without the feature\n' >"$S/res/vm-6.1.g1/skips"
-printf 'b/test_v1.sh\nb/test_v2.sh\n' >"$S/q/6.1/tests"
+printf 'b/test_v%s.sh\n' 1 2 3 >"$S/q/6.1/tests"
 # patched: k1 ran, k2 skipped, k3 claimed by g2 which died, k4 never claimed.
 echo "2 0 1" >"$S/res/vm-patched.g1/counts"
 printf '%s\t%s\t%s\n' 100 ok kpatch/test_k1 1 skip kpatch/test_k2 >"$S/res/vm-patched.g1/times"
@@ -157,20 +160,23 @@ touch "$S/q/patched/noskip"
 python3 "$top/tools/check-report.py" summary --results "$S/res" --queues "$S/q" >"$S/out" 2>&1
 rc=$?
 sed 's/^/# /' "$S/out"
-# host 3 + vm-6.1 2 + patched 2 pass; fail: g2's 1 + k2 skipped + k3 + k4.
+# host 3 + vm-6.1 2 + patched 2 pass; fail: v3 + g2's 1 + k2 skipped + k3 + k4.
 check "summary: the last line is the sum, with the patched kernel's gaps as failures ('$(tail -n1 "$S/out")')" \
-	eval "[ \"\$(tail -n1 '$S/out')\" = '7 passed, 4 failed, 3 skipped' ] && [ $rc -ne 0 ]"
+	eval "[ \"\$(tail -n1 '$S/out')\" = '7 passed, 5 failed, 3 skipped' ] && [ $rc -ne 0 ]"
 check "summary: a test started in a guest that died is named" \
 	has "$S/out" 'not run: kpatch/test_k3 \(started in guest vm-patched.g2'
 check "summary: a test no guest started is named" has "$S/out" 'not run: kpatch/test_k4 \(never started'
 check "summary: a skip on the patched kernel is a failure" \
 	has "$S/out" 'skipped, must run on this kernel: kpatch/test_k2'
 check "summary: a kernel whose tests all reported passes its coverage check" \
-	has "$S/out" '^=== vm-6.1: 2 tests selected, 1 executed, 0 never reported: ok'
+	has "$S/out" '^=== vm-6.1: 3 tests selected, 2 executed, 0 never reported: ok'
 check "summary: skips grouped by reason" \
 	eval "has '$S/out' '^  \[2\] kernel without the feature' && has '$S/out' 'host a/test_h3, vm-6.1 b/test_v2'"
 check "summary: slowest tests, longest first" \
 	eval "sed -n '/=== slowest/,/===/p' '$S/out' | sed -n 2p | grep -q '300s  vm-6.1 *b/test_v1'"
+check "summary: the failed tests come last, before the sum, each with its failed checks" \
+	eval "sed -n '/^=== failed/,\$p' '$S/out' | grep -A1 '^  vm-6.1 *b/test_v3 (fail)' | grep -q 'TEST: v3 second check  \[FAIL\]' &&
+		sed -n '/^=== failed/,\$p' '$S/out' | grep -q 'kpatch/test_k4 (not run)'"
 
 # ---- 4. the VM runner ----------------------------------------------------------------
 vmdescs=("VM: prepare (modules, initramfs)" "VM: a queue run passes" "VM: guest output is streamed back"
