@@ -158,7 +158,7 @@ static size_t build_syn(const struct opts *o, unsigned char *pkt)
 	struct ipv6hdr *ip6h = (void *)(eth + 1);
 	struct tcphdr *th = o->v6 ? (void *)(ip6h + 1) : (void *)(iph + 1);
 	unsigned char *opt = (unsigned char *)(th + 1), *p = opt;
-	unsigned char pseudo[40];
+	unsigned char pseudo[40] = { 0 };
 	size_t optlen, tcplen, plen;
 	unsigned int acc = 0;
 	size_t i;
@@ -237,7 +237,8 @@ static size_t build_syn(const struct opts *o, unsigned char *pkt)
 	pseudo[9] = IPPROTO_TCP;
 	pseudo[10] = tcplen >> 8;
 	pseudo[11] = tcplen & 0xff;
-	for (i = 0; i < sizeof(pseudo); i += 2)
+	plen = 12;	/* the IPv4 pseudo-header; the rest of the buffer is not */
+	for (i = 0; i < plen; i += 2)
 		acc += (pseudo[i] << 8) | pseudo[i + 1];
 	th->check = htons(csum16(th, tcplen, acc));
 	return sizeof(*eth) + sizeof(*iph) + tcplen;
