@@ -137,7 +137,9 @@ sf_client() {
 # sf_legit N WHAT: N connections succeed, every one redirected by the eBPF
 # client and completed by a server (PassiveOpens) through a syncookie
 # (SyncookiesRecv: the flood never ACKs, so the cookies validated are the
-# client's).
+# client's). A client's ACK and its first data segment handled on two CPUs
+# at once can both find only the listener and both validate the cookie
+# (one child is kept): up to one in ten more validations than connections.
 sf_legit() {
 	local n=$1 what=$2 red0 po0 rcv0 out red po rcv
 	red0=$(ep_stat redirected)
@@ -151,7 +153,7 @@ sf_legit() {
 	po=$(($(ep_opens | tr ' ' '+') - (po0)))
 	rcv=$(($(sf_srv_tcpext SyncookiesRecv) - rcv0))
 	crab_log "redirected +$red, server PassiveOpens +$po, SyncookiesRecv +$rcv"
-	[ "$red" = "$n" ] && [ "$po" = "$n" ] && [ "$rcv" = "$n" ]
+	[ "$red" = "$n" ] && [ "$po" = "$n" ] && [ "$rcv" -ge "$n" ] && [ "$rcv" -le $((n + n / 10 + 1)) ]
 	log_test $? "$what: all $n redirected to a backend, each completed through a syncookie"
 }
 
