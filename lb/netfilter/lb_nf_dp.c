@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * CRAB nf LB data path: NF_INET_PRE_ROUTING, IPv4, TCP to a
+ * CRAB nf LB data path: NF_INET_PRE_ROUTING, IPv4 and IPv6, TCP to a
  * configured VIP:port. Everything else is accepted untouched.
  *
  *   SYN + option      -> policy picks a DIP; daddr := DIP, option := VIP
@@ -12,12 +12,19 @@
  * Hash-mode packets keep the VIP as destination (the backends own it on
  * loopback), so they are forwarded here, as ip_forward() would, to the
  * backend's link-layer address, and the hook returns NF_STOLEN.
+ *
+ * IPv6 is the same with the 18-byte option (20 bytes inserted), behind at
+ * most CRAB_LB_IPV6_EXT_MAX extension headers, and ip6_forward()'s rules
+ * for hash mode.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/icmpv6.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
 #include <linux/random.h>
 #include <linux/skbuff.h>
 #include <linux/tcp.h>
@@ -29,6 +36,8 @@
 #include <net/gso.h>	/* skb_gso_validate_network_len() since 6.5 */
 #endif
 #include <net/ip.h>
+#include <net/ip6_route.h>
+#include <net/ipv6.h>
 #include <net/route.h>
 
 #include "lb_nf.h"
@@ -76,6 +85,30 @@ static void lb_set_daddr(struct sk_buff *skb, unsigned int thoff, __be32 dip)
 }
 
 /*
+ * The option at @optoff (from the TCP header @th) := @vip (@alen bytes,
+ * network order). The option may sit at any offset, the address at an odd
+ * one: the checksum is diffed over the 16-bit aligned bytes that hold it
+ * (the option is not in the pseudo-header).
+ */
+static void lb_opt_set_addr(struct sk_buff *skb, struct tcphdr *th,
+			    unsigned int optoff, const void *vip,
+			    unsigned int alen)
+{
+	unsigned int ao = optoff + crab_opt_addr_off(&lb_opt_cfg);
+	unsigned int wlen = alen + 2 * (ao & 1);
+	u8 *w = (u8 *)th + (ao & ~1U);
+	__wsum before;
+
+	if (!memcmp((u8 *)th + ao, vip, alen))
+		return;
+	before = csum_partial(w, wlen, 0);
+	memcpy((u8 *)th + ao, vip, alen);
+	inet_proto_csum_replace_by_diff(&th->check, skb,
+					csum_sub(csum_partial(w, wlen, 0),
+						 before), false, false);
+}
+
+/*
  * Redirect a SYN to @dip: the option at @optoff (from the TCP header)
  * names the VIP it arrived on, daddr becomes the DIP. Both changes are
  * folded into the checksums incrementally; the address is part of the TCP
@@ -84,33 +117,12 @@ static void lb_set_daddr(struct sk_buff *skb, unsigned int thoff, __be32 dip)
 static int lb_redirect(struct sk_buff *skb, unsigned int thoff,
 		       unsigned int thlen, unsigned int optoff, __be32 dip)
 {
-	struct iphdr *iph;
 	struct tcphdr *th;
-	__be32 vip, old;
-	u8 *a;
 
 	if (skb_ensure_writable(skb, thoff + thlen))
 		return -ENOMEM;
-	iph = ip_hdr(skb);
 	th = (struct tcphdr *)(skb_network_header(skb) + thoff);
-	vip = iph->daddr;
-
-	/* The option may sit at any offset, the address at an odd one: diff
-	 * the checksum over the 16-bit aligned bytes that hold it.
-	 */
-	a = (u8 *)th + optoff + crab_opt_addr_off(&lb_opt_cfg);
-	memcpy(&old, a, sizeof(old));	/* any alignment */
-	if (old != vip) {
-		unsigned int ao = optoff + crab_opt_addr_off(&lb_opt_cfg);
-		unsigned int wlen = (ao & 1) ? 6 : 4;
-		u8 *w = (u8 *)th + (ao & ~1U);
-		__wsum before = csum_partial(w, wlen, 0);
-
-		memcpy(a, &vip, sizeof(vip));
-		inet_proto_csum_replace_by_diff(&th->check, skb,
-						csum_sub(csum_partial(w, wlen, 0),
-							 before), false, false);
-	}
+	lb_opt_set_addr(skb, th, optoff, &ip_hdr(skb)->daddr, sizeof(__be32));
 	lb_set_daddr(skb, thoff, dip);
 	return 0;
 }
@@ -291,12 +303,12 @@ static unsigned int lb_hash_fwd(struct net *net, struct lb_svc *svc,
 		lb_svc_inc(svc, CRAB_LB_CNT_NO_BACKEND);
 		return NF_DROP;
 	}
-	ret = lb_dsr_xmit(net, skb, c->be[idx].dip);
+	ret = lb_dsr_xmit(net, skb, c->be[idx].dip[3]);
 	if (ret) {
 		/* TTL expired and too big were answered with ICMP */
 		lb_svc_inc(svc, CRAB_LB_CNT_TX_ERROR);
 		net_dbg_ratelimited("DSR to %pI4 failed: %d\n",
-				    &c->be[idx].dip, ret);
+				    &c->be[idx].dip[3], ret);
 		return NF_DROP;
 	}
 	lb_svc_inc(svc, ok);
@@ -316,6 +328,7 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 	const struct lb_cfg *c;
 	struct tcphdr _th;
 	struct lb_svc *svc;
+	struct lb_key k;
 	const u8 *opt;
 	int st, idx;
 
@@ -331,7 +344,8 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 	 * service of that address.
 	 */
 	if (ip_is_fragment(iph)) {
-		svc = lb_svc_lookup_vip_rcu(ln, iph->daddr);
+		lb_key4(&k, iph->daddr, 0);
+		svc = lb_svc_lookup_vip_rcu(ln, &k);
 		if (!svc)
 			goto not_vip;
 		lb_svc_inc(svc, CRAB_LB_CNT_FRAGMENT);
@@ -347,13 +361,17 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 							 2 * sizeof(__be16),
 							 &_th);
 
-		if (ports && lb_svc_lookup_rcu(ln, iph->daddr, ports[1])) {
-			lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
-			return NF_DROP;
+		if (ports) {
+			lb_key4(&k, iph->daddr, ports[1]);
+			if (lb_svc_lookup_rcu(ln, &k)) {
+				lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
+				return NF_DROP;
+			}
 		}
 		goto not_vip;
 	}
-	svc = lb_svc_lookup_rcu(ln, iph->daddr, th->dest);
+	lb_key4(&k, iph->daddr, th->dest);
+	svc = lb_svc_lookup_rcu(ln, &k);
 	if (!svc)
 		goto not_vip;
 	c = rcu_dereference(svc->cfg);
@@ -392,7 +410,7 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 		if (idx < 0)
 			goto no_backend;
 		if (lb_redirect(skb, thoff, thlen, sizeof(*th) + res.off,
-				c->be[idx].dip))
+				c->be[idx].dip[3]))
 			goto skb_error;
 		lb_svc_inc(svc, CRAB_LB_CNT_SYN_REDIRECTED);
 		lb_be_inc(svc, c, idx);
@@ -420,7 +438,7 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 		if (st)
 			goto skb_error;
 		/* the option now names the VIP; only daddr is left */
-		lb_set_daddr(skb, thoff, c->be[idx].dip);
+		lb_set_daddr(skb, thoff, c->be[idx].dip[3]);
 		lb_svc_inc(svc, CRAB_LB_CNT_SYN_INSERTED);
 		lb_be_inc(svc, c, idx);
 		lb_untrack(skb);
@@ -438,8 +456,368 @@ no_backend:
 	return NF_DROP;
 skb_error:
 	lb_g_inc(ln, CRAB_LB_GCNT_SKB_ERROR);
-	net_dbg_ratelimited("cannot rewrite SYN to %pI4:%u\n", &svc->vip,
-			    ntohs(svc->port));
+	net_dbg_ratelimited("cannot rewrite SYN to %pI4:%u\n",
+			    &svc->key.vip.s6_addr32[3], ntohs(svc->key.port));
+	return NF_DROP;
+not_vip:
+	lb_g_inc(ln, CRAB_LB_GCNT_NOT_VIP);
+	return NF_ACCEPT;
+}
+
+/* ---- IPv6 ------------------------------------------------------------- */
+
+/* What lb_parse6() made of an IPv6 packet. */
+enum {
+	LB_P6_TCP,	/* a TCP header at *thoff (not yet checked) */
+	LB_P6_PASS,	/* not the LB's whatever the address */
+	LB_P6_FRAG,	/* a fragment header: dropped if to a VIP */
+	LB_P6_LIMIT,	/* more extension headers than walked: idem */
+	LB_P6_BOGUS,	/* an extension header past the packet: idem */
+};
+
+/*
+ * Walk at most CRAB_LB_IPV6_EXT_MAX extension headers (hop-by-hop,
+ * routing, destination options) to the TCP header, as the XDP and DPDK
+ * LBs do. A routing header with segments left makes the VIP a hop on the
+ * way, not the destination: not the LB's. The IPv6 input path has
+ * trimmed the packet to its payload length.
+ */
+static int lb_parse6(const struct sk_buff *skb, unsigned int *thoff)
+{
+	unsigned int off = skb_network_offset(skb) + sizeof(struct ipv6hdr);
+	u8 nh = ipv6_hdr(skb)->nexthdr;
+	const u8 *eh;
+	u8 _eh[4];
+	int i;
+
+	for (i = 0; ; i++) {
+		if (nh == IPPROTO_TCP) {
+			*thoff = off;
+			return LB_P6_TCP;
+		}
+		if (nh == NEXTHDR_FRAGMENT)
+			return LB_P6_FRAG;
+		if (nh != NEXTHDR_HOP && nh != NEXTHDR_ROUTING &&
+		    nh != NEXTHDR_DEST)
+			return LB_P6_PASS;	/* ICMPv6, UDP, ESP, ... */
+		if (i == CRAB_LB_IPV6_EXT_MAX)
+			return LB_P6_LIMIT;
+		eh = skb_header_pointer(skb, off, sizeof(_eh), _eh);
+		if (!eh)
+			return LB_P6_BOGUS;
+		if (nh == NEXTHDR_ROUTING && eh[3])
+			return LB_P6_PASS;
+		nh = eh[0];
+		off += (eh[1] + 1) * 8;
+	}
+}
+
+/* daddr := @dip; the pseudo-header changes with it (see lb_set_daddr()). */
+static void lb_set_daddr6(struct sk_buff *skb, unsigned int thoff,
+			  const __be32 *dip)
+{
+	struct ipv6hdr *ip6 = ipv6_hdr(skb);
+	struct tcphdr *th = (struct tcphdr *)(skb_network_header(skb) + thoff);
+
+	inet_proto_csum_replace16(&th->check, skb, ip6->daddr.s6_addr32, dip,
+				  true);
+	memcpy(&ip6->daddr, dip, sizeof(ip6->daddr));
+	skb_dst_drop(skb);
+}
+
+static int lb_redirect6(struct sk_buff *skb, unsigned int thoff,
+			unsigned int thlen, unsigned int optoff,
+			const __be32 *dip)
+{
+	struct tcphdr *th;
+
+	if (skb_ensure_writable(skb, thoff + thlen))
+		return -ENOMEM;
+	th = (struct tcphdr *)(skb_network_header(skb) + thoff);
+	lb_opt_set_addr(skb, th, optoff, &ipv6_hdr(skb)->daddr,
+			sizeof(struct in6_addr));
+	lb_set_daddr6(skb, thoff, dip);
+	return 0;
+}
+
+/*
+ * lb_insert() for IPv6: the 20-byte option naming the VIP right after the
+ * fixed TCP header; payload_len and doff grow, the extension headers stay
+ * where they are. -ENOSPC when doff would pass 15 words.
+ */
+static int lb_insert6(struct sk_buff *skb, unsigned int thoff,
+		      unsigned int thlen)
+{
+	struct ipv6hdr *ip6;
+	struct tcphdr *th;
+	unsigned int len, i;
+	__be16 oldw;
+	u8 *opt;
+
+	if (thlen + TCPOLEN_CRAB6_ALIGNED > 15 * 4)
+		return -ENOSPC;
+	if (skb_ensure_writable(skb, skb->len))
+		return -ENOMEM;
+	if (skb_tailroom(skb) < TCPOLEN_CRAB6_ALIGNED &&
+	    pskb_expand_head(skb, 0, TCPOLEN_CRAB6_ALIGNED - skb_tailroom(skb),
+			     GFP_ATOMIC))
+		return -ENOMEM;
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_NONE;
+
+	ip6 = ipv6_hdr(skb);
+	th = (struct tcphdr *)(skb_network_header(skb) + thoff);
+	len = skb->len - thoff;
+	opt = (u8 *)th + sizeof(*th);
+	skb_put(skb, TCPOLEN_CRAB6_ALIGNED);
+	memmove(opt + TCPOLEN_CRAB6_ALIGNED, opt, len - sizeof(*th));
+	crab_opt_write6(opt, &lb_opt_cfg, ip6->daddr.s6_addr);
+
+	/* the pseudo-header's upper-layer length is 32 bits */
+	inet_proto_csum_replace4(&th->check, skb, htonl(len),
+				 htonl(len + TCPOLEN_CRAB6_ALIGNED), true);
+	for (i = 0; i < TCPOLEN_CRAB6_ALIGNED; i += 4)
+		inet_proto_csum_replace4(&th->check, skb, 0,
+					 *(__be32 *)(opt + i), false);
+	oldw = ((__be16 *)th)[6];
+	th->doff += TCPOLEN_CRAB6_ALIGNED / 4;
+	inet_proto_csum_replace2(&th->check, skb, oldw, ((__be16 *)th)[6],
+				 false);
+	ip6->payload_len = htons(ntohs(ip6->payload_len) +
+				 TCPOLEN_CRAB6_ALIGNED);
+	return 0;
+}
+
+/* ip6_forward()'s test: longer than @mtu and not allowed to be. */
+static bool lb_too_big6(const struct sk_buff *skb, unsigned int mtu)
+{
+	if (skb->len <= mtu)
+		return false;
+	/* reassembled by conntrack: the largest fragment counts */
+	if (IP6CB(skb)->frag_max_size && IP6CB(skb)->frag_max_size > mtu)
+		return true;
+	if (skb->ignore_df)
+		return false;
+	if (skb_is_gso(skb) && skb_gso_validate_network_len(skb, mtu))
+		return false;
+	return true;
+}
+
+/*
+ * lb_dsr_xmit() for IPv6, after ip6_forward(): the route to the DIP taken
+ * as the known next hop (FLOWI_FLAG_KNOWN_NH: a clone whose next hop is
+ * the DIP, not the VIP in the header), ICMPv6 time exceeded when the hop
+ * limit runs out, packet too big (the route's MTU) when it does not fit,
+ * hop limit decremented, FORWARD and POST_ROUTING traversed.
+ */
+static int lb_dsr_xmit6(struct net *net, struct sk_buff *skb,
+			const __be32 *dip)
+{
+	struct flowi6 fl6 = {
+		.flowi6_flags = FLOWI_FLAG_KNOWN_NH,
+	};
+	struct net_device *in = skb->dev;
+	struct dst_entry *dst;
+	unsigned int mtu;
+	int err;
+
+	memcpy(&fl6.daddr, dip, sizeof(fl6.daddr));
+	dst = ip6_route_output(net, NULL, &fl6);
+	err = dst->error;
+	if (!err && (dst->dev->flags & IFF_LOOPBACK))
+		err = -EHOSTUNREACH;
+	if (err) {
+		dst_release(dst);
+		return err;
+	}
+	skb_dst_drop(skb);
+	skb_dst_set(skb, dst);
+	skb_forward_csum(skb);
+	if (ipv6_hdr(skb)->hop_limit <= 1) {
+		__IP6_INC_STATS(net, __in6_dev_get(in), IPSTATS_MIB_INHDRERRORS);
+		icmpv6_send(skb, ICMPV6_TIME_EXCEED, ICMPV6_EXC_HOPLIMIT, 0);
+		return -ETIMEDOUT;
+	}
+	mtu = max_t(unsigned int, dst_mtu(dst), IPV6_MIN_MTU);
+	if (lb_too_big6(skb, mtu)) {
+		__IP6_INC_STATS(net, ip6_dst_idev(dst), IPSTATS_MIB_FRAGFAILS);
+		icmpv6_send(skb, ICMPV6_PKT_TOOBIG, 0, mtu);
+		return -EMSGSIZE;
+	}
+	if (skb_cow(skb, LL_RESERVED_SPACE(dst->dev) + dst->header_len))
+		return -ENOMEM;
+	ipv6_hdr(skb)->hop_limit--;
+	lb_untrack(skb);
+	__IP6_INC_STATS(net, ip6_dst_idev(dst), IPSTATS_MIB_OUTFORWDATAGRAMS);
+	NF_HOOK(NFPROTO_IPV6, NF_INET_FORWARD, net, NULL, skb, in, dst->dev,
+		lb_dsr_finish);
+	return 0;
+}
+
+static unsigned int lb_hash_fwd6(struct net *net, struct lb_svc *svc,
+				 const struct lb_cfg *c, struct sk_buff *skb,
+				 const struct tcphdr *th,
+				 enum crab_lb_counter ok)
+{
+	const struct ipv6hdr *ip6 = ipv6_hdr(skb);
+	int ret;
+	u8 idx;
+
+	idx = crab_lb_pick_flow6(&c->t, ip6->saddr.s6_addr32,
+				 ip6->daddr.s6_addr32, th->source, th->dest,
+				 ok == CRAB_LB_CNT_SYN_HASHED);
+	if (idx == CRAB_LB_DRAINING) {
+		lb_svc_inc(svc, CRAB_LB_CNT_SYN_HASH_DRAINING);
+		return NF_DROP;
+	}
+	if (idx >= c->nbe) {
+		lb_svc_inc(svc, CRAB_LB_CNT_NO_BACKEND);
+		return NF_DROP;
+	}
+	ret = lb_dsr_xmit6(net, skb, c->be[idx].dip);
+	if (ret) {
+		lb_svc_inc(svc, CRAB_LB_CNT_TX_ERROR);
+		net_dbg_ratelimited("DSR to %pI6c failed: %d\n",
+				    c->be[idx].dip, ret);
+		return NF_DROP;
+	}
+	lb_svc_inc(svc, ok);
+	lb_be_inc(svc, c, idx);
+	return NF_STOLEN;
+}
+
+unsigned int lb_nf_hook6(void *priv, struct sk_buff *skb,
+			 const struct nf_hook_state *state)
+{
+	struct lb_net *ln = lb_net(state->net);
+	u8 optbuf[CRAB_TCP_MAX_OPTLEN];
+	const struct ipv6hdr *ip6;
+	const struct tcphdr *th;
+	struct crab_opt_res res;
+	unsigned int thoff = 0, thlen;
+	const struct lb_cfg *c;
+	struct tcphdr _th;
+	struct lb_svc *svc;
+	struct lb_key k;
+	const u8 *opt;
+	int st, idx;
+
+	/* multicast (Neighbour Discovery included) is never the LB's */
+	if (!READ_ONCE(ln->nsvc) || skb->pkt_type != PACKET_HOST)
+		goto not_vip;
+	ip6 = ipv6_hdr(skb);
+	st = lb_parse6(skb, &thoff);
+	if (st == LB_P6_PASS)
+		goto not_vip;
+	if (st != LB_P6_TCP) {
+		/* no port: ours only if some service has this VIP */
+		lb_key6(&k, &ip6->daddr, 0);
+		svc = lb_svc_lookup_vip_rcu(ln, &k);
+		if (!svc)
+			goto not_vip;
+		if (st == LB_P6_FRAG)
+			lb_svc_inc(svc, CRAB_LB_CNT_FRAGMENT);
+		else
+			lb_g_inc(ln, st == LB_P6_LIMIT ? CRAB_LB_GCNT_EXT_LIMIT :
+					 CRAB_LB_GCNT_PARSE_ERROR);
+		return NF_DROP;
+	}
+	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
+	if (!th) {
+		const __be16 *ports = skb_header_pointer(skb, thoff,
+							 2 * sizeof(__be16),
+							 &_th);
+
+		if (ports) {
+			lb_key6(&k, &ip6->daddr, ports[1]);
+			if (lb_svc_lookup_rcu(ln, &k)) {
+				lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
+				return NF_DROP;
+			}
+		}
+		goto not_vip;
+	}
+	lb_key6(&k, &ip6->daddr, th->dest);
+	svc = lb_svc_lookup_rcu(ln, &k);
+	if (!svc)
+		goto not_vip;
+	c = rcu_dereference(svc->cfg);
+
+	thlen = th->doff * 4;
+	if (thlen < sizeof(*th) || thoff + thlen > skb->len) {
+		lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
+		return NF_DROP;
+	}
+
+	if (!th->syn || th->ack || th->rst) {
+		if (c->legacy == CRAB_LEGACY_HASH)
+			return lb_hash_fwd6(state->net, svc, c, skb, th,
+					    CRAB_LB_CNT_NONSYN_HASHED);
+		lb_svc_inc(svc, CRAB_LB_CNT_NONSYN_DROP);
+		return NF_DROP;
+	}
+
+	st = CRAB_OPT_NONE;
+	res.off = 0;
+	if (thlen > sizeof(*th)) {
+		opt = skb_header_pointer(skb, thoff + sizeof(*th),
+					 thlen - sizeof(*th), optbuf);
+		if (!opt) {
+			lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
+			return NF_DROP;
+		}
+		st = crab_opt_find6(opt, thlen - sizeof(*th), &lb_opt_cfg, &res);
+		if (res.bad_len)
+			lb_svc_inc(svc, CRAB_LB_CNT_OPT_BAD_LEN);
+	}
+
+	if (st == CRAB_OPT_FOUND) {
+		idx = lb_pick(svc, c);
+		if (idx < 0)
+			goto no_backend;
+		if (lb_redirect6(skb, thoff, thlen, sizeof(*th) + res.off,
+				 c->be[idx].dip))
+			goto skb_error;
+		lb_svc_inc(svc, CRAB_LB_CNT_SYN_REDIRECTED);
+		lb_be_inc(svc, c, idx);
+		lb_untrack(skb);
+		return NF_ACCEPT;
+	}
+	if (st == CRAB_OPT_MALFORMED)
+		lb_svc_inc(svc, CRAB_LB_CNT_OPT_MALFORMED);
+
+	switch (c->legacy) {
+	case CRAB_LEGACY_INSERT:
+		idx = lb_pick(svc, c);
+		if (idx < 0)
+			goto no_backend;
+		st = lb_insert6(skb, thoff, thlen);
+		if (st == -ENOSPC) {
+			lb_svc_inc(svc, CRAB_LB_CNT_NO_ROOM);
+			return NF_DROP;
+		}
+		if (st)
+			goto skb_error;
+		lb_set_daddr6(skb, thoff, c->be[idx].dip);
+		lb_svc_inc(svc, CRAB_LB_CNT_SYN_INSERTED);
+		lb_be_inc(svc, c, idx);
+		lb_untrack(skb);
+		return NF_ACCEPT;
+	case CRAB_LEGACY_HASH:
+		return lb_hash_fwd6(state->net, svc, c, skb, th,
+				    CRAB_LB_CNT_SYN_HASHED);
+	default:
+		lb_svc_inc(svc, CRAB_LB_CNT_SYN_LEGACY_DROP);
+		return NF_DROP;
+	}
+
+no_backend:
+	lb_svc_inc(svc, CRAB_LB_CNT_NO_BACKEND);
+	return NF_DROP;
+skb_error:
+	lb_g_inc(ln, CRAB_LB_GCNT_SKB_ERROR);
+	net_dbg_ratelimited("cannot rewrite SYN to [%pI6c]:%u\n",
+			    &svc->key.vip, ntohs(svc->key.port));
 	return NF_DROP;
 not_vip:
 	lb_g_inc(ln, CRAB_LB_GCNT_NOT_VIP);
