@@ -280,190 +280,6 @@ static int lb_dsr_xmit(struct net *net, struct sk_buff *skb, __be32 dip)
 	return 0;
 }
 
-/*
- * Hash-mode forwarding of any packet of a flow; returns the verdict. A SYN
- * never starts a flow on a draining backend (crab_lb_model.h): dropped.
- */
-static unsigned int lb_hash_fwd(struct net *net, struct lb_svc *svc,
-				const struct lb_cfg *c, struct sk_buff *skb,
-				const struct tcphdr *th,
-				enum crab_lb_counter ok)
-{
-	const struct iphdr *iph = ip_hdr(skb);
-	int ret;
-	u8 idx;
-
-	idx = crab_lb_pick_flow(&c->t, iph->saddr, iph->daddr, th->source,
-				th->dest, ok == CRAB_LB_CNT_SYN_HASHED);
-	if (idx == CRAB_LB_DRAINING) {
-		lb_svc_inc(svc, CRAB_LB_CNT_SYN_HASH_DRAINING);
-		return NF_DROP;
-	}
-	if (idx >= c->nbe) {
-		lb_svc_inc(svc, CRAB_LB_CNT_NO_BACKEND);
-		return NF_DROP;
-	}
-	ret = lb_dsr_xmit(net, skb, c->be[idx].dip[3]);
-	if (ret) {
-		/* TTL expired and too big were answered with ICMP */
-		lb_svc_inc(svc, CRAB_LB_CNT_TX_ERROR);
-		net_dbg_ratelimited("DSR to %pI4 failed: %d\n",
-				    &c->be[idx].dip[3], ret);
-		return NF_DROP;
-	}
-	lb_svc_inc(svc, ok);
-	lb_be_inc(svc, c, idx);
-	return NF_STOLEN;
-}
-
-unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
-			const struct nf_hook_state *state)
-{
-	struct lb_net *ln = lb_net(state->net);
-	u8 optbuf[CRAB_TCP_MAX_OPTLEN];
-	const struct tcphdr *th;
-	const struct iphdr *iph;
-	struct crab_opt_res res;
-	unsigned int thoff, thlen;
-	const struct lb_cfg *c;
-	struct tcphdr _th;
-	struct lb_svc *svc;
-	struct lb_key k;
-	const u8 *opt;
-	int st, idx;
-
-	iph = ip_hdr(skb);
-	/* A broadcast or multicast frame, even to a VIP, is not the LB's:
-	 * two LBs on one segment would both forward it.
-	 */
-	if (iph->protocol != IPPROTO_TCP || !READ_ONCE(ln->nsvc) ||
-	    skb->pkt_type != PACKET_HOST)
-		goto not_vip;
-	/* A fragment is not parsed (docs/PROTOCOL.md 3.6); a later one has no
-	 * ports: any TCP fragment to a VIP address is dropped, counted on a
-	 * service of that address.
-	 */
-	if (ip_is_fragment(iph)) {
-		lb_key4(&k, iph->daddr, 0);
-		svc = lb_svc_lookup_vip_rcu(ln, &k);
-		if (!svc)
-			goto not_vip;
-		lb_svc_inc(svc, CRAB_LB_CNT_FRAGMENT);
-		return NF_DROP;
-	}
-	thoff = iph->ihl * 4;
-	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
-	if (!th) {
-		/* Shorter than a TCP header: if the ports it does carry name
-		 * a VIP:port, it is a bogus header to a service (docs/PROTOCOL.md 6).
-		 */
-		const __be16 *ports = skb_header_pointer(skb, thoff,
-							 2 * sizeof(__be16),
-							 &_th);
-
-		if (ports) {
-			lb_key4(&k, iph->daddr, ports[1]);
-			if (lb_svc_lookup_rcu(ln, &k)) {
-				lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
-				return NF_DROP;
-			}
-		}
-		goto not_vip;
-	}
-	lb_key4(&k, iph->daddr, th->dest);
-	svc = lb_svc_lookup_rcu(ln, &k);
-	if (!svc)
-		goto not_vip;
-	c = rcu_dereference(svc->cfg);
-
-	thlen = th->doff * 4;
-	if (thlen < sizeof(*th) || thoff + thlen > skb->len) {
-		lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
-		return NF_DROP;
-	}
-
-	if (!th->syn || th->ack || th->rst) {
-		if (c->legacy == CRAB_LEGACY_HASH)
-			return lb_hash_fwd(state->net, svc, c, skb, th,
-					   CRAB_LB_CNT_NONSYN_HASHED);
-		lb_svc_inc(svc, CRAB_LB_CNT_NONSYN_DROP);
-		return NF_DROP;
-	}
-
-	/* A SYN: find the redirect option with the one shared walk. */
-	st = CRAB_OPT_NONE;
-	res.off = 0;
-	if (thlen > sizeof(*th)) {
-		opt = skb_header_pointer(skb, thoff + sizeof(*th),
-					 thlen - sizeof(*th), optbuf);
-		if (!opt) {
-			lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
-			return NF_DROP;
-		}
-		st = crab_opt_find(opt, thlen - sizeof(*th), &lb_opt_cfg, &res);
-		if (res.bad_len)
-			lb_svc_inc(svc, CRAB_LB_CNT_OPT_BAD_LEN);
-	}
-
-	if (st == CRAB_OPT_FOUND) {
-		idx = lb_pick(svc, c);
-		if (idx < 0)
-			goto no_backend;
-		if (lb_redirect(skb, thoff, thlen, sizeof(*th) + res.off,
-				c->be[idx].dip[3]))
-			goto skb_error;
-		lb_svc_inc(svc, CRAB_LB_CNT_SYN_REDIRECTED);
-		lb_be_inc(svc, c, idx);
-		lb_untrack(skb);
-		return NF_ACCEPT;
-	}
-
-	/* A malformed walk is counted and announces nothing: the SYN is a
-	 * legacy one (the model every LB shares; an inserted option goes
-	 * before the unparsable ones, where every walk sees it first).
-	 */
-	if (st == CRAB_OPT_MALFORMED)
-		lb_svc_inc(svc, CRAB_LB_CNT_OPT_MALFORMED);
-
-	switch (c->legacy) {
-	case CRAB_LEGACY_INSERT:
-		idx = lb_pick(svc, c);
-		if (idx < 0)
-			goto no_backend;
-		st = lb_insert(skb, thoff, thlen);
-		if (st == -ENOSPC) {
-			lb_svc_inc(svc, CRAB_LB_CNT_NO_ROOM);
-			return NF_DROP;
-		}
-		if (st)
-			goto skb_error;
-		/* the option now names the VIP; only daddr is left */
-		lb_set_daddr(skb, thoff, c->be[idx].dip[3]);
-		lb_svc_inc(svc, CRAB_LB_CNT_SYN_INSERTED);
-		lb_be_inc(svc, c, idx);
-		lb_untrack(skb);
-		return NF_ACCEPT;
-	case CRAB_LEGACY_HASH:
-		return lb_hash_fwd(state->net, svc, c, skb, th,
-				   CRAB_LB_CNT_SYN_HASHED);
-	default:
-		lb_svc_inc(svc, CRAB_LB_CNT_SYN_LEGACY_DROP);
-		return NF_DROP;
-	}
-
-no_backend:
-	lb_svc_inc(svc, CRAB_LB_CNT_NO_BACKEND);
-	return NF_DROP;
-skb_error:
-	lb_g_inc(ln, CRAB_LB_GCNT_SKB_ERROR);
-	net_dbg_ratelimited("cannot rewrite SYN to %pI4:%u\n",
-			    &svc->key.vip.s6_addr32[3], ntohs(svc->key.port));
-	return NF_DROP;
-not_vip:
-	lb_g_inc(ln, CRAB_LB_GCNT_NOT_VIP);
-	return NF_ACCEPT;
-}
-
 /* ---- IPv6 ------------------------------------------------------------- */
 
 /* What lb_parse6() made of an IPv6 packet. */
@@ -654,18 +470,29 @@ static int lb_dsr_xmit6(struct net *net, struct sk_buff *skb,
 	return 0;
 }
 
-static unsigned int lb_hash_fwd6(struct net *net, struct lb_svc *svc,
-				 const struct lb_cfg *c, struct sk_buff *skb,
-				 const struct tcphdr *th,
-				 enum crab_lb_counter ok)
+/* ---- both families ------------------------------------------------------ */
+
+/*
+ * Hash-mode forwarding of any packet of a flow; returns the verdict. A SYN
+ * never starts a flow on a draining backend (crab_lb_model.h): dropped.
+ */
+static unsigned int lb_hash_fwd(struct net *net, struct lb_svc *svc,
+				const struct lb_cfg *c, struct sk_buff *skb,
+				const struct tcphdr *th,
+				enum crab_lb_counter ok)
 {
-	const struct ipv6hdr *ip6 = ipv6_hdr(skb);
+	bool syn = ok == CRAB_LB_CNT_SYN_HASHED;
 	int ret;
 	u8 idx;
 
-	idx = crab_lb_pick_flow6(&c->t, ip6->saddr.s6_addr32,
-				 ip6->daddr.s6_addr32, th->source, th->dest,
-				 ok == CRAB_LB_CNT_SYN_HASHED);
+	if (svc->key.v6)
+		idx = crab_lb_pick_flow6(&c->t, ipv6_hdr(skb)->saddr.s6_addr32,
+					 ipv6_hdr(skb)->daddr.s6_addr32,
+					 th->source, th->dest, syn);
+	else
+		idx = crab_lb_pick_flow(&c->t, ip_hdr(skb)->saddr,
+					ip_hdr(skb)->daddr, th->source, th->dest,
+					syn);
 	if (idx == CRAB_LB_DRAINING) {
 		lb_svc_inc(svc, CRAB_LB_CNT_SYN_HASH_DRAINING);
 		return NF_DROP;
@@ -674,11 +501,13 @@ static unsigned int lb_hash_fwd6(struct net *net, struct lb_svc *svc,
 		lb_svc_inc(svc, CRAB_LB_CNT_NO_BACKEND);
 		return NF_DROP;
 	}
-	ret = lb_dsr_xmit6(net, skb, c->be[idx].dip);
+	ret = svc->key.v6 ? lb_dsr_xmit6(net, skb, c->be[idx].dip) :
+			    lb_dsr_xmit(net, skb, c->be[idx].dip[3]);
 	if (ret) {
+		/* TTL expired and too big were answered with ICMP */
 		lb_svc_inc(svc, CRAB_LB_CNT_TX_ERROR);
-		net_dbg_ratelimited("DSR to %pI6c failed: %d\n",
-				    c->be[idx].dip, ret);
+		net_dbg_ratelimited("DSR to backend %u of port %u failed: %d\n",
+				    idx, ntohs(svc->key.port), ret);
 		return NF_DROP;
 	}
 	lb_svc_inc(svc, ok);
@@ -686,21 +515,191 @@ static unsigned int lb_hash_fwd6(struct net *net, struct lb_svc *svc,
 	return NF_STOLEN;
 }
 
+/* daddr := the backend's address, of the service's family. */
+static void lb_to_backend(struct sk_buff *skb, const struct lb_svc *svc,
+			  unsigned int thoff, const struct lb_be *be)
+{
+	if (svc->key.v6)
+		lb_set_daddr6(skb, thoff, be->dip);
+	else
+		lb_set_daddr(skb, thoff, be->dip[3]);
+}
+
+/*
+ * A TCP segment to the service @svc, its header @th (maybe a copy) at
+ * @thoff: the model every LB shares, for both families. A non-SYN is
+ * hashed or dropped; a SYN's options are walked with the walk of its
+ * family; a SYN with the option goes to the policy's backend, daddr :=
+ * DIP and the option := VIP; a legacy one (a malformed walk included) is
+ * dropped, given the option, or hashed, as the service says.
+ */
+static unsigned int lb_serve(struct net *net, struct lb_net *ln,
+			     struct lb_svc *svc, struct sk_buff *skb,
+			     const struct tcphdr *th, unsigned int thoff)
+{
+	const struct lb_cfg *c = rcu_dereference(svc->cfg);
+	unsigned int thlen = th->doff * 4, optoff;
+	u8 optbuf[CRAB_TCP_MAX_OPTLEN];
+	bool v6 = svc->key.v6;
+	struct crab_opt_res res;
+	const u8 *opt;
+	int st, idx;
+
+	if (thlen < sizeof(*th) || thoff + thlen > skb->len) {
+		lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
+		return NF_DROP;
+	}
+
+	if (!th->syn || th->ack || th->rst) {
+		if (c->legacy == CRAB_LEGACY_HASH)
+			return lb_hash_fwd(net, svc, c, skb, th,
+					   CRAB_LB_CNT_NONSYN_HASHED);
+		lb_svc_inc(svc, CRAB_LB_CNT_NONSYN_DROP);
+		return NF_DROP;
+	}
+
+	/* A SYN: find the redirect option with the one shared walk. */
+	st = CRAB_OPT_NONE;
+	res.off = 0;
+	if (thlen > sizeof(*th)) {
+		opt = skb_header_pointer(skb, thoff + sizeof(*th),
+					 thlen - sizeof(*th), optbuf);
+		if (!opt) {
+			lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
+			return NF_DROP;
+		}
+		st = v6 ? crab_opt_find6(opt, thlen - sizeof(*th), &lb_opt_cfg, &res) :
+			  crab_opt_find(opt, thlen - sizeof(*th), &lb_opt_cfg, &res);
+		if (res.bad_len)
+			lb_svc_inc(svc, CRAB_LB_CNT_OPT_BAD_LEN);
+	}
+
+	if (st == CRAB_OPT_FOUND) {
+		idx = lb_pick(svc, c);
+		if (idx < 0)
+			goto no_backend;
+		optoff = sizeof(*th) + res.off;
+		if (v6 ? lb_redirect6(skb, thoff, thlen, optoff, c->be[idx].dip) :
+			 lb_redirect(skb, thoff, thlen, optoff, c->be[idx].dip[3]))
+			goto skb_error;
+		lb_svc_inc(svc, CRAB_LB_CNT_SYN_REDIRECTED);
+		lb_be_inc(svc, c, idx);
+		lb_untrack(skb);
+		return NF_ACCEPT;
+	}
+
+	/* A malformed walk is counted and announces nothing: the SYN is a
+	 * legacy one (the model every LB shares; an inserted option goes
+	 * before the unparsable ones, where every walk sees it first).
+	 */
+	if (st == CRAB_OPT_MALFORMED)
+		lb_svc_inc(svc, CRAB_LB_CNT_OPT_MALFORMED);
+
+	switch (c->legacy) {
+	case CRAB_LEGACY_INSERT:
+		idx = lb_pick(svc, c);
+		if (idx < 0)
+			goto no_backend;
+		st = v6 ? lb_insert6(skb, thoff, thlen) :
+			  lb_insert(skb, thoff, thlen);
+		if (st == -ENOSPC) {
+			lb_svc_inc(svc, CRAB_LB_CNT_NO_ROOM);
+			return NF_DROP;
+		}
+		if (st)
+			goto skb_error;
+		/* the option now names the VIP; only daddr is left */
+		lb_to_backend(skb, svc, thoff, &c->be[idx]);
+		lb_svc_inc(svc, CRAB_LB_CNT_SYN_INSERTED);
+		lb_be_inc(svc, c, idx);
+		lb_untrack(skb);
+		return NF_ACCEPT;
+	case CRAB_LEGACY_HASH:
+		return lb_hash_fwd(net, svc, c, skb, th, CRAB_LB_CNT_SYN_HASHED);
+	default:
+		lb_svc_inc(svc, CRAB_LB_CNT_SYN_LEGACY_DROP);
+		return NF_DROP;
+	}
+
+no_backend:
+	lb_svc_inc(svc, CRAB_LB_CNT_NO_BACKEND);
+	return NF_DROP;
+skb_error:
+	lb_g_inc(ln, CRAB_LB_GCNT_SKB_ERROR);
+	net_dbg_ratelimited("cannot rewrite a SYN to port %u\n",
+			    ntohs(svc->key.port));
+	return NF_DROP;
+}
+
+unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
+			const struct nf_hook_state *state)
+{
+	struct lb_net *ln = lb_net(state->net);
+	const struct iphdr *iph = ip_hdr(skb);
+	const struct tcphdr *th;
+	struct tcphdr _th;
+	struct lb_svc *svc;
+	unsigned int thoff;
+	struct lb_key k;
+
+	/* A broadcast or multicast frame, even to a VIP, is not the LB's:
+	 * two LBs on one segment would both forward it.
+	 */
+	if (iph->protocol != IPPROTO_TCP || !READ_ONCE(ln->nsvc) ||
+	    skb->pkt_type != PACKET_HOST)
+		goto not_vip;
+	/* A fragment is not parsed (docs/PROTOCOL.md 3.6); a later one has no
+	 * ports: any TCP fragment to a VIP address is dropped, counted on a
+	 * service of that address.
+	 */
+	if (ip_is_fragment(iph)) {
+		lb_key4(&k, iph->daddr, 0);
+		svc = lb_svc_lookup_vip_rcu(ln, &k);
+		if (!svc)
+			goto not_vip;
+		lb_svc_inc(svc, CRAB_LB_CNT_FRAGMENT);
+		return NF_DROP;
+	}
+	thoff = iph->ihl * 4;
+	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
+	if (!th) {
+		/* Shorter than a TCP header: if the ports it does carry name
+		 * a VIP:port, it is a bogus header to a service (docs/PROTOCOL.md 6).
+		 */
+		const __be16 *ports = skb_header_pointer(skb, thoff,
+							 2 * sizeof(__be16),
+							 &_th);
+
+		if (ports) {
+			lb_key4(&k, iph->daddr, ports[1]);
+			if (lb_svc_lookup_rcu(ln, &k)) {
+				lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
+				return NF_DROP;
+			}
+		}
+		goto not_vip;
+	}
+	lb_key4(&k, iph->daddr, th->dest);
+	svc = lb_svc_lookup_rcu(ln, &k);
+	if (!svc)
+		goto not_vip;
+	return lb_serve(state->net, ln, svc, skb, th, thoff);
+not_vip:
+	lb_g_inc(ln, CRAB_LB_GCNT_NOT_VIP);
+	return NF_ACCEPT;
+}
+
 unsigned int lb_nf_hook6(void *priv, struct sk_buff *skb,
 			 const struct nf_hook_state *state)
 {
 	struct lb_net *ln = lb_net(state->net);
-	u8 optbuf[CRAB_TCP_MAX_OPTLEN];
 	const struct ipv6hdr *ip6;
 	const struct tcphdr *th;
-	struct crab_opt_res res;
-	unsigned int thoff = 0, thlen;
-	const struct lb_cfg *c;
+	unsigned int thoff = 0;
 	struct tcphdr _th;
 	struct lb_svc *svc;
 	struct lb_key k;
-	const u8 *opt;
-	int st, idx;
+	int st;
 
 	/* multicast (Neighbour Discovery included) is never the LB's */
 	if (!READ_ONCE(ln->nsvc) || skb->pkt_type != PACKET_HOST)
@@ -741,84 +740,7 @@ unsigned int lb_nf_hook6(void *priv, struct sk_buff *skb,
 	svc = lb_svc_lookup_rcu(ln, &k);
 	if (!svc)
 		goto not_vip;
-	c = rcu_dereference(svc->cfg);
-
-	thlen = th->doff * 4;
-	if (thlen < sizeof(*th) || thoff + thlen > skb->len) {
-		lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
-		return NF_DROP;
-	}
-
-	if (!th->syn || th->ack || th->rst) {
-		if (c->legacy == CRAB_LEGACY_HASH)
-			return lb_hash_fwd6(state->net, svc, c, skb, th,
-					    CRAB_LB_CNT_NONSYN_HASHED);
-		lb_svc_inc(svc, CRAB_LB_CNT_NONSYN_DROP);
-		return NF_DROP;
-	}
-
-	st = CRAB_OPT_NONE;
-	res.off = 0;
-	if (thlen > sizeof(*th)) {
-		opt = skb_header_pointer(skb, thoff + sizeof(*th),
-					 thlen - sizeof(*th), optbuf);
-		if (!opt) {
-			lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
-			return NF_DROP;
-		}
-		st = crab_opt_find6(opt, thlen - sizeof(*th), &lb_opt_cfg, &res);
-		if (res.bad_len)
-			lb_svc_inc(svc, CRAB_LB_CNT_OPT_BAD_LEN);
-	}
-
-	if (st == CRAB_OPT_FOUND) {
-		idx = lb_pick(svc, c);
-		if (idx < 0)
-			goto no_backend;
-		if (lb_redirect6(skb, thoff, thlen, sizeof(*th) + res.off,
-				 c->be[idx].dip))
-			goto skb_error;
-		lb_svc_inc(svc, CRAB_LB_CNT_SYN_REDIRECTED);
-		lb_be_inc(svc, c, idx);
-		lb_untrack(skb);
-		return NF_ACCEPT;
-	}
-	if (st == CRAB_OPT_MALFORMED)
-		lb_svc_inc(svc, CRAB_LB_CNT_OPT_MALFORMED);
-
-	switch (c->legacy) {
-	case CRAB_LEGACY_INSERT:
-		idx = lb_pick(svc, c);
-		if (idx < 0)
-			goto no_backend;
-		st = lb_insert6(skb, thoff, thlen);
-		if (st == -ENOSPC) {
-			lb_svc_inc(svc, CRAB_LB_CNT_NO_ROOM);
-			return NF_DROP;
-		}
-		if (st)
-			goto skb_error;
-		lb_set_daddr6(skb, thoff, c->be[idx].dip);
-		lb_svc_inc(svc, CRAB_LB_CNT_SYN_INSERTED);
-		lb_be_inc(svc, c, idx);
-		lb_untrack(skb);
-		return NF_ACCEPT;
-	case CRAB_LEGACY_HASH:
-		return lb_hash_fwd6(state->net, svc, c, skb, th,
-				    CRAB_LB_CNT_SYN_HASHED);
-	default:
-		lb_svc_inc(svc, CRAB_LB_CNT_SYN_LEGACY_DROP);
-		return NF_DROP;
-	}
-
-no_backend:
-	lb_svc_inc(svc, CRAB_LB_CNT_NO_BACKEND);
-	return NF_DROP;
-skb_error:
-	lb_g_inc(ln, CRAB_LB_GCNT_SKB_ERROR);
-	net_dbg_ratelimited("cannot rewrite SYN to [%pI6c]:%u\n",
-			    &svc->key.vip, ntohs(svc->key.port));
-	return NF_DROP;
+	return lb_serve(state->net, ln, svc, skb, th, thoff);
 not_vip:
 	lb_g_inc(ln, CRAB_LB_GCNT_NOT_VIP);
 	return NF_ACCEPT;
