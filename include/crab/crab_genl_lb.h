@@ -8,12 +8,20 @@
  * with a policy, a legacy-SYN mode and up to CRAB_MAX_BACKENDS backends
  * (DIP, weight, state); counters are the CRAB_LB_COUNTERS list.
  *
- * Encoding: addresses are network-order u32 (NLA_U32 carrying a __be32),
- * the port is a host-order u16, enums are u8, counters u64 (padded with
- * CRAB_LB_A_PAD). Counter nests hold one u64 attribute per counter, type =
- * counter index + 1 (enum crab_lb_counter / enum crab_lb_gcounter).
+ * Encoding: an IPv4 address is a network-order u32 (NLA_U32 carrying a
+ * __be32: CRAB_LB_A_VIP, CRAB_LB_BE_A_DIP), an IPv6 address 16 bytes in
+ * network order (CRAB_LB_A_VIP6, CRAB_LB_BE_A_DIP6); the port is a
+ * host-order u16, enums are u8, counters u64 (padded with CRAB_LB_A_PAD).
+ * Counter nests hold one u64 attribute per counter, type = counter index
+ * + 1 (enum crab_lb_counter / enum crab_lb_gcounter).
  *
- * Commands (GENL_ADMIN_PERM on everything that changes state):
+ * A service is one family: a request names its VIP with exactly one of
+ * VIP and VIP6, and its backends with the attribute of the same family
+ * (DIP for a VIP, DIP6 for a VIP6); replies use the same attributes. An
+ * IPv4 and an IPv6 service are distinct even on the same port.
+ *
+ * Commands (GENL_UNS_ADMIN_PERM on everything that changes state; VIP
+ * below is VIP or VIP6, DIP is DIP or DIP6):
  *   SVC_ADD   VIP PORT [POLICY] [LEGACY]        -EEXIST if present
  *   SVC_DEL   VIP PORT                          -ENOENT if absent
  *   SVC_SET   VIP PORT [POLICY] [LEGACY]
@@ -62,6 +70,7 @@ enum crab_lb_attr {
 	CRAB_LB_A_COUNTERS,	/* nest: u64 per enum crab_lb_counter + 1 */
 	CRAB_LB_A_GCOUNTERS,	/* nest: u64 per enum crab_lb_gcounter + 1 */
 	CRAB_LB_A_NBACKENDS,	/* u32, backends configured (replies) */
+	CRAB_LB_A_VIP6,		/* 16 bytes, network order */
 	__CRAB_LB_A_MAX,
 };
 #define CRAB_LB_A_MAX (__CRAB_LB_A_MAX - 1)
@@ -74,6 +83,7 @@ enum crab_lb_be_attr {
 	CRAB_LB_BE_A_WEIGHT,	/* u32, 1..CRAB_WEIGHT_MAX (default 1) */
 	CRAB_LB_BE_A_STATE,	/* u8, enum crab_backend_state */
 	CRAB_LB_BE_A_SELECTED,	/* u64, packets sent to it (replies) */
+	CRAB_LB_BE_A_DIP6,	/* 16 bytes, network order */
 	__CRAB_LB_BE_A_MAX,
 };
 #define CRAB_LB_BE_A_MAX (__CRAB_LB_BE_A_MAX - 1)
@@ -85,7 +95,8 @@ enum crab_lb_be_attr {
 #define CRAB_LB_GCOUNTERS(X)						\
 	X(NOT_VIP, "not_vip", "packets not for a VIP:port (untouched)")	\
 	X(PARSE_ERROR, "parse_error", "truncated or bogus TCP headers to a VIP") \
-	X(SKB_ERROR, "skb_error", "packets dropped: skb not writable / no memory")
+	X(SKB_ERROR, "skb_error", "packets dropped: skb not writable / no memory") \
+	X(EXT_LIMIT, "ipv6_ext_limit", "IPv6 packets to a VIP with more extension headers than walked (dropped)")
 
 #define CRAB_LB_GCNT_ENUM(e, n, h) CRAB_LB_GCNT_##e,
 enum crab_lb_gcounter {

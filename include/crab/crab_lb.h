@@ -11,6 +11,12 @@
 
 #define CRAB_MAX_SERVICES	256
 #define CRAB_MAX_BACKENDS	64	/* per service */
+/*
+ * IPv6: every LB walks at most this many extension headers (hop-by-hop,
+ * routing, destination options) before TCP; a longer chain to a VIP is
+ * dropped and counted (docs/PROTOCOL.md 3.6).
+ */
+#define CRAB_LB_IPV6_EXT_MAX	8
 #define CRAB_MAGLEV_SIZE	1021	/* prime > 10 * CRAB_MAX_BACKENDS */
 #define CRAB_WRR_SLOTS		256	/* expanded weighted round-robin ring */
 #define CRAB_WEIGHT_MAX		100

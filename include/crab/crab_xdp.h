@@ -66,7 +66,7 @@
  * packet by 20 bytes (payload length, doff and MTU checked: no_room). The
  * hop limit is left as it is, like the IPv4 TTL: the LB forwards at L2.
  */
-#define CRAB_XDP_IPV6_EXT_MAX	8
+#define CRAB_XDP_IPV6_EXT_MAX	CRAB_LB_IPV6_EXT_MAX
 
 /*
  * Address families. One map serves both: a key carries its family and a

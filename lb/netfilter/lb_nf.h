@@ -17,7 +17,9 @@
 #include <linux/netfilter.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
+#include <linux/string.h>
 #include <linux/types.h>
+#include <net/ipv6.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 
@@ -58,11 +60,43 @@ struct lb_svc_pcpu {
 	u64 be[CRAB_MAX_BACKENDS];	/* packets sent, by lb_be.slot */
 };
 
+/*
+ * A service's key: its family, its VIP (IPv4: { 0, 0, 0, a }, the model's
+ * form, as lb_be.dip) and TCP port. Built whole (zeroed) wherever one is
+ * made, compared field by field.
+ */
+struct lb_key {
+	struct in6_addr vip;
+	__be16 port;
+	bool v6;
+};
+
+static inline void lb_key4(struct lb_key *k, __be32 vip, __be16 port)
+{
+	memset(k, 0, sizeof(*k));
+	k->vip.s6_addr32[3] = vip;
+	k->port = port;
+}
+
+static inline void lb_key6(struct lb_key *k, const struct in6_addr *vip,
+			   __be16 port)
+{
+	memset(k, 0, sizeof(*k));
+	k->vip = *vip;
+	k->port = port;
+	k->v6 = true;
+}
+
+static inline bool lb_key_eq(const struct lb_key *a, const struct lb_key *b)
+{
+	return a->port == b->port && a->v6 == b->v6 &&
+	       ipv6_addr_equal(&a->vip, &b->vip);
+}
+
 struct lb_svc {
 	struct hlist_node hnode;
 	struct rcu_head rcu;
-	__be32 vip;
-	__be16 port;
+	struct lb_key key;
 	atomic64_t rr;			/* rr/wrr position; 64 bits never wrap */
 	struct lb_cfg __rcu *cfg;
 	struct lb_svc_pcpu __percpu *pcpu;
@@ -92,9 +126,12 @@ static inline struct lb_net *lb_net(const struct net *net)
 	return net_generic(net, lb_net_id);
 }
 
-static inline u32 lb_svc_hash(__be32 vip, __be16 port)
+static inline u32 lb_svc_hash(const struct lb_key *k)
 {
-	return (__force u32)vip ^ ((__force u32)port << 16);
+	const __be32 *w = k->vip.s6_addr32;
+
+	return (__force u32)(w[0] ^ w[1] ^ w[2] ^ w[3]) ^
+	       ((__force u32)k->port << 16) ^ k->v6;
 }
 
 static inline void lb_svc_inc(struct lb_svc *svc, enum crab_lb_counter c)
@@ -107,20 +144,21 @@ static inline void lb_g_inc(struct lb_net *ln, enum crab_lb_gcounter c)
 	this_cpu_inc(ln->gpcpu->cnt[c]);
 }
 
-/* lb_nf_svc.c */
-struct lb_svc *lb_svc_lookup_rcu(struct lb_net *ln, __be32 vip, __be16 port);
-struct lb_svc *lb_svc_lookup_vip_rcu(struct lb_net *ln, __be32 vip);
-struct lb_svc *lb_svc_find(struct lb_net *ln, __be32 vip, __be16 port);
-int lb_svc_add(struct lb_net *ln, __be32 vip, __be16 port, int policy,
+/* lb_nf_svc.c (@dip: the model's form, as lb_be.dip) */
+struct lb_svc *lb_svc_lookup_rcu(struct lb_net *ln, const struct lb_key *k);
+struct lb_svc *lb_svc_lookup_vip_rcu(struct lb_net *ln, const struct lb_key *k);
+struct lb_svc *lb_svc_find(struct lb_net *ln, const struct lb_key *k);
+int lb_svc_add(struct lb_net *ln, const struct lb_key *k, int policy,
 	       int legacy);
-int lb_svc_set(struct lb_net *ln, __be32 vip, __be16 port, int policy,
+int lb_svc_set(struct lb_net *ln, const struct lb_key *k, int policy,
 	       int legacy);
-int lb_svc_del(struct lb_net *ln, __be32 vip, __be16 port);
-int lb_be_add(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip,
-	      int weight, int state);
-int lb_be_set(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip,
-	      int weight, int state);
-int lb_be_del(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip);
+int lb_svc_del(struct lb_net *ln, const struct lb_key *k);
+int lb_be_add(struct lb_net *ln, const struct lb_key *k,
+	      const struct in6_addr *dip, int weight, int state);
+int lb_be_set(struct lb_net *ln, const struct lb_key *k,
+	      const struct in6_addr *dip, int weight, int state);
+int lb_be_del(struct lb_net *ln, const struct lb_key *k,
+	      const struct in6_addr *dip);
 void lb_svc_flush(struct lb_net *ln);
 void lb_svc_counters(struct lb_svc *svc, u64 *cnt, u64 *be);
 void lb_g_counters(struct lb_net *ln, u64 *cnt);
@@ -128,6 +166,8 @@ void lb_g_counters(struct lb_net *ln, u64 *cnt);
 /* lb_nf_dp.c */
 unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 			const struct nf_hook_state *state);
+unsigned int lb_nf_hook6(void *priv, struct sk_buff *skb,
+			 const struct nf_hook_state *state);
 
 /* lb_nf_genl.c */
 int lb_genl_init(void);

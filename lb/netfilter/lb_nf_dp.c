@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * CRAB nf LB data path: NF_INET_PRE_ROUTING, IPv4, TCP to a
+ * CRAB nf LB data path: NF_INET_PRE_ROUTING, IPv4 and IPv6, TCP to a
  * configured VIP:port. Everything else is accepted untouched.
  *
  *   SYN + option      -> policy picks a DIP; daddr := DIP, option := VIP
@@ -12,12 +12,19 @@
  * Hash-mode packets keep the VIP as destination (the backends own it on
  * loopback), so they are forwarded here, as ip_forward() would, to the
  * backend's link-layer address, and the hook returns NF_STOLEN.
+ *
+ * IPv6 is the same with the 18-byte option (20 bytes inserted), behind at
+ * most CRAB_LB_IPV6_EXT_MAX extension headers, and ip6_forward()'s rules
+ * for hash mode.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/icmpv6.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
 #include <linux/random.h>
 #include <linux/skbuff.h>
 #include <linux/tcp.h>
@@ -29,6 +36,8 @@
 #include <net/gso.h>	/* skb_gso_validate_network_len() since 6.5 */
 #endif
 #include <net/ip.h>
+#include <net/ip6_route.h>
+#include <net/ipv6.h>
 #include <net/route.h>
 
 #include "lb_nf.h"
@@ -76,6 +85,30 @@ static void lb_set_daddr(struct sk_buff *skb, unsigned int thoff, __be32 dip)
 }
 
 /*
+ * The option at @optoff (from the TCP header @th) := @vip (@alen bytes,
+ * network order). The option may sit at any offset, the address at an odd
+ * one: the checksum is diffed over the 16-bit aligned bytes that hold it
+ * (the option is not in the pseudo-header).
+ */
+static void lb_opt_set_addr(struct sk_buff *skb, struct tcphdr *th,
+			    unsigned int optoff, const void *vip,
+			    unsigned int alen)
+{
+	unsigned int ao = optoff + crab_opt_addr_off(&lb_opt_cfg);
+	unsigned int wlen = alen + 2 * (ao & 1);
+	u8 *w = (u8 *)th + (ao & ~1U);
+	__wsum before;
+
+	if (!memcmp((u8 *)th + ao, vip, alen))
+		return;
+	before = csum_partial(w, wlen, 0);
+	memcpy((u8 *)th + ao, vip, alen);
+	inet_proto_csum_replace_by_diff(&th->check, skb,
+					csum_sub(csum_partial(w, wlen, 0),
+						 before), false, false);
+}
+
+/*
  * Redirect a SYN to @dip: the option at @optoff (from the TCP header)
  * names the VIP it arrived on, daddr becomes the DIP. Both changes are
  * folded into the checksums incrementally; the address is part of the TCP
@@ -84,33 +117,12 @@ static void lb_set_daddr(struct sk_buff *skb, unsigned int thoff, __be32 dip)
 static int lb_redirect(struct sk_buff *skb, unsigned int thoff,
 		       unsigned int thlen, unsigned int optoff, __be32 dip)
 {
-	struct iphdr *iph;
 	struct tcphdr *th;
-	__be32 vip, old;
-	u8 *a;
 
 	if (skb_ensure_writable(skb, thoff + thlen))
 		return -ENOMEM;
-	iph = ip_hdr(skb);
 	th = (struct tcphdr *)(skb_network_header(skb) + thoff);
-	vip = iph->daddr;
-
-	/* The option may sit at any offset, the address at an odd one: diff
-	 * the checksum over the 16-bit aligned bytes that hold it.
-	 */
-	a = (u8 *)th + optoff + crab_opt_addr_off(&lb_opt_cfg);
-	memcpy(&old, a, sizeof(old));	/* any alignment */
-	if (old != vip) {
-		unsigned int ao = optoff + crab_opt_addr_off(&lb_opt_cfg);
-		unsigned int wlen = (ao & 1) ? 6 : 4;
-		u8 *w = (u8 *)th + (ao & ~1U);
-		__wsum before = csum_partial(w, wlen, 0);
-
-		memcpy(a, &vip, sizeof(vip));
-		inet_proto_csum_replace_by_diff(&th->check, skb,
-						csum_sub(csum_partial(w, wlen, 0),
-							 before), false, false);
-	}
+	lb_opt_set_addr(skb, th, optoff, &ip_hdr(skb)->daddr, sizeof(__be32));
 	lb_set_daddr(skb, thoff, dip);
 	return 0;
 }
@@ -268,6 +280,198 @@ static int lb_dsr_xmit(struct net *net, struct sk_buff *skb, __be32 dip)
 	return 0;
 }
 
+/* ---- IPv6 ------------------------------------------------------------- */
+
+/* What lb_parse6() made of an IPv6 packet. */
+enum {
+	LB_P6_TCP,	/* a TCP header at *thoff (not yet checked) */
+	LB_P6_PASS,	/* not the LB's whatever the address */
+	LB_P6_FRAG,	/* a fragment header: dropped if to a VIP */
+	LB_P6_LIMIT,	/* more extension headers than walked: idem */
+	LB_P6_BOGUS,	/* an extension header past the packet: idem */
+};
+
+/*
+ * Walk at most CRAB_LB_IPV6_EXT_MAX extension headers (hop-by-hop,
+ * routing, destination options) to the TCP header, as the XDP and DPDK
+ * LBs do. A routing header with segments left makes the VIP a hop on the
+ * way, not the destination: not the LB's. The IPv6 input path has
+ * trimmed the packet to its payload length.
+ */
+static int lb_parse6(const struct sk_buff *skb, unsigned int *thoff)
+{
+	unsigned int off = skb_network_offset(skb) + sizeof(struct ipv6hdr);
+	u8 nh = ipv6_hdr(skb)->nexthdr;
+	const u8 *eh;
+	u8 _eh[4];
+	int i;
+
+	for (i = 0; ; i++) {
+		if (nh == IPPROTO_TCP) {
+			*thoff = off;
+			return LB_P6_TCP;
+		}
+		if (nh == NEXTHDR_FRAGMENT)
+			return LB_P6_FRAG;
+		if (nh != NEXTHDR_HOP && nh != NEXTHDR_ROUTING &&
+		    nh != NEXTHDR_DEST)
+			return LB_P6_PASS;	/* ICMPv6, UDP, ESP, ... */
+		if (i == CRAB_LB_IPV6_EXT_MAX)
+			return LB_P6_LIMIT;
+		eh = skb_header_pointer(skb, off, sizeof(_eh), _eh);
+		if (!eh)
+			return LB_P6_BOGUS;
+		if (nh == NEXTHDR_ROUTING && eh[3])
+			return LB_P6_PASS;
+		nh = eh[0];
+		off += (eh[1] + 1) * 8;
+	}
+}
+
+/* daddr := @dip; the pseudo-header changes with it (see lb_set_daddr()). */
+static void lb_set_daddr6(struct sk_buff *skb, unsigned int thoff,
+			  const __be32 *dip)
+{
+	struct ipv6hdr *ip6 = ipv6_hdr(skb);
+	struct tcphdr *th = (struct tcphdr *)(skb_network_header(skb) + thoff);
+
+	inet_proto_csum_replace16(&th->check, skb, ip6->daddr.s6_addr32, dip,
+				  true);
+	memcpy(&ip6->daddr, dip, sizeof(ip6->daddr));
+	skb_dst_drop(skb);
+}
+
+static int lb_redirect6(struct sk_buff *skb, unsigned int thoff,
+			unsigned int thlen, unsigned int optoff,
+			const __be32 *dip)
+{
+	struct tcphdr *th;
+
+	if (skb_ensure_writable(skb, thoff + thlen))
+		return -ENOMEM;
+	th = (struct tcphdr *)(skb_network_header(skb) + thoff);
+	lb_opt_set_addr(skb, th, optoff, &ipv6_hdr(skb)->daddr,
+			sizeof(struct in6_addr));
+	lb_set_daddr6(skb, thoff, dip);
+	return 0;
+}
+
+/*
+ * lb_insert() for IPv6: the 20-byte option naming the VIP right after the
+ * fixed TCP header; payload_len and doff grow, the extension headers stay
+ * where they are. -ENOSPC when doff would pass 15 words.
+ */
+static int lb_insert6(struct sk_buff *skb, unsigned int thoff,
+		      unsigned int thlen)
+{
+	struct ipv6hdr *ip6;
+	struct tcphdr *th;
+	unsigned int len, i;
+	__be16 oldw;
+	u8 *opt;
+
+	if (thlen + TCPOLEN_CRAB6_ALIGNED > 15 * 4)
+		return -ENOSPC;
+	if (skb_ensure_writable(skb, skb->len))
+		return -ENOMEM;
+	if (skb_tailroom(skb) < TCPOLEN_CRAB6_ALIGNED &&
+	    pskb_expand_head(skb, 0, TCPOLEN_CRAB6_ALIGNED - skb_tailroom(skb),
+			     GFP_ATOMIC))
+		return -ENOMEM;
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_NONE;
+
+	ip6 = ipv6_hdr(skb);
+	th = (struct tcphdr *)(skb_network_header(skb) + thoff);
+	len = skb->len - thoff;
+	opt = (u8 *)th + sizeof(*th);
+	skb_put(skb, TCPOLEN_CRAB6_ALIGNED);
+	memmove(opt + TCPOLEN_CRAB6_ALIGNED, opt, len - sizeof(*th));
+	crab_opt_write6(opt, &lb_opt_cfg, ip6->daddr.s6_addr);
+
+	/* the pseudo-header's upper-layer length is 32 bits */
+	inet_proto_csum_replace4(&th->check, skb, htonl(len),
+				 htonl(len + TCPOLEN_CRAB6_ALIGNED), true);
+	for (i = 0; i < TCPOLEN_CRAB6_ALIGNED; i += 4)
+		inet_proto_csum_replace4(&th->check, skb, 0,
+					 *(__be32 *)(opt + i), false);
+	oldw = ((__be16 *)th)[6];
+	th->doff += TCPOLEN_CRAB6_ALIGNED / 4;
+	inet_proto_csum_replace2(&th->check, skb, oldw, ((__be16 *)th)[6],
+				 false);
+	ip6->payload_len = htons(ntohs(ip6->payload_len) +
+				 TCPOLEN_CRAB6_ALIGNED);
+	return 0;
+}
+
+/* ip6_forward()'s test: longer than @mtu and not allowed to be. */
+static bool lb_too_big6(const struct sk_buff *skb, unsigned int mtu)
+{
+	if (skb->len <= mtu)
+		return false;
+	/* reassembled by conntrack: the largest fragment counts */
+	if (IP6CB(skb)->frag_max_size && IP6CB(skb)->frag_max_size > mtu)
+		return true;
+	if (skb->ignore_df)
+		return false;
+	if (skb_is_gso(skb) && skb_gso_validate_network_len(skb, mtu))
+		return false;
+	return true;
+}
+
+/*
+ * lb_dsr_xmit() for IPv6, after ip6_forward(): the route to the DIP taken
+ * as the known next hop (FLOWI_FLAG_KNOWN_NH: a clone whose next hop is
+ * the DIP, not the VIP in the header), ICMPv6 time exceeded when the hop
+ * limit runs out, packet too big (the route's MTU) when it does not fit,
+ * hop limit decremented, FORWARD and POST_ROUTING traversed.
+ */
+static int lb_dsr_xmit6(struct net *net, struct sk_buff *skb,
+			const __be32 *dip)
+{
+	struct flowi6 fl6 = {
+		.flowi6_flags = FLOWI_FLAG_KNOWN_NH,
+	};
+	struct net_device *in = skb->dev;
+	struct dst_entry *dst;
+	unsigned int mtu;
+	int err;
+
+	memcpy(&fl6.daddr, dip, sizeof(fl6.daddr));
+	dst = ip6_route_output(net, NULL, &fl6);
+	err = dst->error;
+	if (!err && (dst->dev->flags & IFF_LOOPBACK))
+		err = -EHOSTUNREACH;
+	if (err) {
+		dst_release(dst);
+		return err;
+	}
+	skb_dst_drop(skb);
+	skb_dst_set(skb, dst);
+	skb_forward_csum(skb);
+	if (ipv6_hdr(skb)->hop_limit <= 1) {
+		__IP6_INC_STATS(net, __in6_dev_get(in), IPSTATS_MIB_INHDRERRORS);
+		icmpv6_send(skb, ICMPV6_TIME_EXCEED, ICMPV6_EXC_HOPLIMIT, 0);
+		return -ETIMEDOUT;
+	}
+	mtu = max_t(unsigned int, dst_mtu(dst), IPV6_MIN_MTU);
+	if (lb_too_big6(skb, mtu)) {
+		__IP6_INC_STATS(net, ip6_dst_idev(dst), IPSTATS_MIB_FRAGFAILS);
+		icmpv6_send(skb, ICMPV6_PKT_TOOBIG, 0, mtu);
+		return -EMSGSIZE;
+	}
+	if (skb_cow(skb, LL_RESERVED_SPACE(dst->dev) + dst->header_len))
+		return -ENOMEM;
+	ipv6_hdr(skb)->hop_limit--;
+	lb_untrack(skb);
+	__IP6_INC_STATS(net, ip6_dst_idev(dst), IPSTATS_MIB_OUTFORWDATAGRAMS);
+	NF_HOOK(NFPROTO_IPV6, NF_INET_FORWARD, net, NULL, skb, in, dst->dev,
+		lb_dsr_finish);
+	return 0;
+}
+
+/* ---- both families ------------------------------------------------------ */
+
 /*
  * Hash-mode forwarding of any packet of a flow; returns the verdict. A SYN
  * never starts a flow on a draining backend (crab_lb_model.h): dropped.
@@ -277,12 +481,18 @@ static unsigned int lb_hash_fwd(struct net *net, struct lb_svc *svc,
 				const struct tcphdr *th,
 				enum crab_lb_counter ok)
 {
-	const struct iphdr *iph = ip_hdr(skb);
+	bool syn = ok == CRAB_LB_CNT_SYN_HASHED;
 	int ret;
 	u8 idx;
 
-	idx = crab_lb_pick_flow(&c->t, iph->saddr, iph->daddr, th->source,
-				th->dest, ok == CRAB_LB_CNT_SYN_HASHED);
+	if (svc->key.v6)
+		idx = crab_lb_pick_flow6(&c->t, ipv6_hdr(skb)->saddr.s6_addr32,
+					 ipv6_hdr(skb)->daddr.s6_addr32,
+					 th->source, th->dest, syn);
+	else
+		idx = crab_lb_pick_flow(&c->t, ip_hdr(skb)->saddr,
+					ip_hdr(skb)->daddr, th->source, th->dest,
+					syn);
 	if (idx == CRAB_LB_DRAINING) {
 		lb_svc_inc(svc, CRAB_LB_CNT_SYN_HASH_DRAINING);
 		return NF_DROP;
@@ -291,12 +501,13 @@ static unsigned int lb_hash_fwd(struct net *net, struct lb_svc *svc,
 		lb_svc_inc(svc, CRAB_LB_CNT_NO_BACKEND);
 		return NF_DROP;
 	}
-	ret = lb_dsr_xmit(net, skb, c->be[idx].dip);
+	ret = svc->key.v6 ? lb_dsr_xmit6(net, skb, c->be[idx].dip) :
+			    lb_dsr_xmit(net, skb, c->be[idx].dip[3]);
 	if (ret) {
 		/* TTL expired and too big were answered with ICMP */
 		lb_svc_inc(svc, CRAB_LB_CNT_TX_ERROR);
-		net_dbg_ratelimited("DSR to %pI4 failed: %d\n",
-				    &c->be[idx].dip, ret);
+		net_dbg_ratelimited("DSR to backend %u of port %u failed: %d\n",
+				    idx, ntohs(svc->key.port), ret);
 		return NF_DROP;
 	}
 	lb_svc_inc(svc, ok);
@@ -304,61 +515,36 @@ static unsigned int lb_hash_fwd(struct net *net, struct lb_svc *svc,
 	return NF_STOLEN;
 }
 
-unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
-			const struct nf_hook_state *state)
+/* daddr := the backend's address, of the service's family. */
+static void lb_to_backend(struct sk_buff *skb, const struct lb_svc *svc,
+			  unsigned int thoff, const struct lb_be *be)
 {
-	struct lb_net *ln = lb_net(state->net);
+	if (svc->key.v6)
+		lb_set_daddr6(skb, thoff, be->dip);
+	else
+		lb_set_daddr(skb, thoff, be->dip[3]);
+}
+
+/*
+ * A TCP segment to the service @svc, its header @th (maybe a copy) at
+ * @thoff: the model every LB shares, for both families. A non-SYN is
+ * hashed or dropped; a SYN's options are walked with the walk of its
+ * family; a SYN with the option goes to the policy's backend, daddr :=
+ * DIP and the option := VIP; a legacy one (a malformed walk included) is
+ * dropped, given the option, or hashed, as the service says.
+ */
+static unsigned int lb_serve(struct net *net, struct lb_net *ln,
+			     struct lb_svc *svc, struct sk_buff *skb,
+			     const struct tcphdr *th, unsigned int thoff)
+{
+	const struct lb_cfg *c = rcu_dereference(svc->cfg);
+	unsigned int thlen = th->doff * 4, optoff;
 	u8 optbuf[CRAB_TCP_MAX_OPTLEN];
-	const struct tcphdr *th;
-	const struct iphdr *iph;
+	bool v6 = svc->key.v6;
 	struct crab_opt_res res;
-	unsigned int thoff, thlen;
-	const struct lb_cfg *c;
-	struct tcphdr _th;
-	struct lb_svc *svc;
 	const u8 *opt;
 	int st, idx;
 
-	iph = ip_hdr(skb);
-	/* A broadcast or multicast frame, even to a VIP, is not the LB's:
-	 * two LBs on one segment would both forward it.
-	 */
-	if (iph->protocol != IPPROTO_TCP || !READ_ONCE(ln->nsvc) ||
-	    skb->pkt_type != PACKET_HOST)
-		goto not_vip;
-	/* A fragment is not parsed (docs/PROTOCOL.md 3.6); a later one has no
-	 * ports: any TCP fragment to a VIP address is dropped, counted on a
-	 * service of that address.
-	 */
-	if (ip_is_fragment(iph)) {
-		svc = lb_svc_lookup_vip_rcu(ln, iph->daddr);
-		if (!svc)
-			goto not_vip;
-		lb_svc_inc(svc, CRAB_LB_CNT_FRAGMENT);
-		return NF_DROP;
-	}
-	thoff = iph->ihl * 4;
-	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
-	if (!th) {
-		/* Shorter than a TCP header: if the ports it does carry name
-		 * a VIP:port, it is a bogus header to a service (docs/PROTOCOL.md 6).
-		 */
-		const __be16 *ports = skb_header_pointer(skb, thoff,
-							 2 * sizeof(__be16),
-							 &_th);
-
-		if (ports && lb_svc_lookup_rcu(ln, iph->daddr, ports[1])) {
-			lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
-			return NF_DROP;
-		}
-		goto not_vip;
-	}
-	svc = lb_svc_lookup_rcu(ln, iph->daddr, th->dest);
-	if (!svc)
-		goto not_vip;
-	c = rcu_dereference(svc->cfg);
-
-	thlen = th->doff * 4;
 	if (thlen < sizeof(*th) || thoff + thlen > skb->len) {
 		lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
 		return NF_DROP;
@@ -366,7 +552,7 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 
 	if (!th->syn || th->ack || th->rst) {
 		if (c->legacy == CRAB_LEGACY_HASH)
-			return lb_hash_fwd(state->net, svc, c, skb, th,
+			return lb_hash_fwd(net, svc, c, skb, th,
 					   CRAB_LB_CNT_NONSYN_HASHED);
 		lb_svc_inc(svc, CRAB_LB_CNT_NONSYN_DROP);
 		return NF_DROP;
@@ -382,7 +568,8 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 			lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
 			return NF_DROP;
 		}
-		st = crab_opt_find(opt, thlen - sizeof(*th), &lb_opt_cfg, &res);
+		st = v6 ? crab_opt_find6(opt, thlen - sizeof(*th), &lb_opt_cfg, &res) :
+			  crab_opt_find(opt, thlen - sizeof(*th), &lb_opt_cfg, &res);
 		if (res.bad_len)
 			lb_svc_inc(svc, CRAB_LB_CNT_OPT_BAD_LEN);
 	}
@@ -391,8 +578,9 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 		idx = lb_pick(svc, c);
 		if (idx < 0)
 			goto no_backend;
-		if (lb_redirect(skb, thoff, thlen, sizeof(*th) + res.off,
-				c->be[idx].dip))
+		optoff = sizeof(*th) + res.off;
+		if (v6 ? lb_redirect6(skb, thoff, thlen, optoff, c->be[idx].dip) :
+			 lb_redirect(skb, thoff, thlen, optoff, c->be[idx].dip[3]))
 			goto skb_error;
 		lb_svc_inc(svc, CRAB_LB_CNT_SYN_REDIRECTED);
 		lb_be_inc(svc, c, idx);
@@ -412,7 +600,8 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 		idx = lb_pick(svc, c);
 		if (idx < 0)
 			goto no_backend;
-		st = lb_insert(skb, thoff, thlen);
+		st = v6 ? lb_insert6(skb, thoff, thlen) :
+			  lb_insert(skb, thoff, thlen);
 		if (st == -ENOSPC) {
 			lb_svc_inc(svc, CRAB_LB_CNT_NO_ROOM);
 			return NF_DROP;
@@ -420,14 +609,13 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 		if (st)
 			goto skb_error;
 		/* the option now names the VIP; only daddr is left */
-		lb_set_daddr(skb, thoff, c->be[idx].dip);
+		lb_to_backend(skb, svc, thoff, &c->be[idx]);
 		lb_svc_inc(svc, CRAB_LB_CNT_SYN_INSERTED);
 		lb_be_inc(svc, c, idx);
 		lb_untrack(skb);
 		return NF_ACCEPT;
 	case CRAB_LEGACY_HASH:
-		return lb_hash_fwd(state->net, svc, c, skb, th,
-				   CRAB_LB_CNT_SYN_HASHED);
+		return lb_hash_fwd(net, svc, c, skb, th, CRAB_LB_CNT_SYN_HASHED);
 	default:
 		lb_svc_inc(svc, CRAB_LB_CNT_SYN_LEGACY_DROP);
 		return NF_DROP;
@@ -438,9 +626,121 @@ no_backend:
 	return NF_DROP;
 skb_error:
 	lb_g_inc(ln, CRAB_LB_GCNT_SKB_ERROR);
-	net_dbg_ratelimited("cannot rewrite SYN to %pI4:%u\n", &svc->vip,
-			    ntohs(svc->port));
+	net_dbg_ratelimited("cannot rewrite a SYN to port %u\n",
+			    ntohs(svc->key.port));
 	return NF_DROP;
+}
+
+unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
+			const struct nf_hook_state *state)
+{
+	struct lb_net *ln = lb_net(state->net);
+	const struct iphdr *iph = ip_hdr(skb);
+	const struct tcphdr *th;
+	struct tcphdr _th;
+	struct lb_svc *svc;
+	unsigned int thoff;
+	struct lb_key k;
+
+	/* A broadcast or multicast frame, even to a VIP, is not the LB's:
+	 * two LBs on one segment would both forward it.
+	 */
+	if (iph->protocol != IPPROTO_TCP || !READ_ONCE(ln->nsvc) ||
+	    skb->pkt_type != PACKET_HOST)
+		goto not_vip;
+	/* A fragment is not parsed (docs/PROTOCOL.md 3.6); a later one has no
+	 * ports: any TCP fragment to a VIP address is dropped, counted on a
+	 * service of that address.
+	 */
+	if (ip_is_fragment(iph)) {
+		lb_key4(&k, iph->daddr, 0);
+		svc = lb_svc_lookup_vip_rcu(ln, &k);
+		if (!svc)
+			goto not_vip;
+		lb_svc_inc(svc, CRAB_LB_CNT_FRAGMENT);
+		return NF_DROP;
+	}
+	thoff = iph->ihl * 4;
+	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
+	if (!th) {
+		/* Shorter than a TCP header: if the ports it does carry name
+		 * a VIP:port, it is a bogus header to a service (docs/PROTOCOL.md 6).
+		 */
+		const __be16 *ports = skb_header_pointer(skb, thoff,
+							 2 * sizeof(__be16),
+							 &_th);
+
+		if (ports) {
+			lb_key4(&k, iph->daddr, ports[1]);
+			if (lb_svc_lookup_rcu(ln, &k)) {
+				lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
+				return NF_DROP;
+			}
+		}
+		goto not_vip;
+	}
+	lb_key4(&k, iph->daddr, th->dest);
+	svc = lb_svc_lookup_rcu(ln, &k);
+	if (!svc)
+		goto not_vip;
+	return lb_serve(state->net, ln, svc, skb, th, thoff);
+not_vip:
+	lb_g_inc(ln, CRAB_LB_GCNT_NOT_VIP);
+	return NF_ACCEPT;
+}
+
+unsigned int lb_nf_hook6(void *priv, struct sk_buff *skb,
+			 const struct nf_hook_state *state)
+{
+	struct lb_net *ln = lb_net(state->net);
+	const struct ipv6hdr *ip6;
+	const struct tcphdr *th;
+	unsigned int thoff = 0;
+	struct tcphdr _th;
+	struct lb_svc *svc;
+	struct lb_key k;
+	int st;
+
+	/* multicast (Neighbour Discovery included) is never the LB's */
+	if (!READ_ONCE(ln->nsvc) || skb->pkt_type != PACKET_HOST)
+		goto not_vip;
+	ip6 = ipv6_hdr(skb);
+	st = lb_parse6(skb, &thoff);
+	if (st == LB_P6_PASS)
+		goto not_vip;
+	if (st != LB_P6_TCP) {
+		/* no port: ours only if some service has this VIP */
+		lb_key6(&k, &ip6->daddr, 0);
+		svc = lb_svc_lookup_vip_rcu(ln, &k);
+		if (!svc)
+			goto not_vip;
+		if (st == LB_P6_FRAG)
+			lb_svc_inc(svc, CRAB_LB_CNT_FRAGMENT);
+		else
+			lb_g_inc(ln, st == LB_P6_LIMIT ? CRAB_LB_GCNT_EXT_LIMIT :
+					 CRAB_LB_GCNT_PARSE_ERROR);
+		return NF_DROP;
+	}
+	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
+	if (!th) {
+		const __be16 *ports = skb_header_pointer(skb, thoff,
+							 2 * sizeof(__be16),
+							 &_th);
+
+		if (ports) {
+			lb_key6(&k, &ip6->daddr, ports[1]);
+			if (lb_svc_lookup_rcu(ln, &k)) {
+				lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
+				return NF_DROP;
+			}
+		}
+		goto not_vip;
+	}
+	lb_key6(&k, &ip6->daddr, th->dest);
+	svc = lb_svc_lookup_rcu(ln, &k);
+	if (!svc)
+		goto not_vip;
+	return lb_serve(state->net, ln, svc, skb, th, thoff);
 not_vip:
 	lb_g_inc(ln, CRAB_LB_GCNT_NOT_VIP);
 	return NF_ACCEPT;

@@ -7,6 +7,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <net/addrconf.h>
 #include <net/genetlink.h>
 #include <net/netlink.h>
 #include <net/sock.h>
@@ -15,12 +16,14 @@
 
 static const struct nla_policy lb_be_policy[CRAB_LB_BE_A_MAX + 1] = {
 	[CRAB_LB_BE_A_DIP]	= { .type = NLA_U32 },
+	[CRAB_LB_BE_A_DIP6]	= NLA_POLICY_EXACT_LEN(sizeof(struct in6_addr)),
 	[CRAB_LB_BE_A_WEIGHT]	= NLA_POLICY_RANGE(NLA_U32, 1, CRAB_WEIGHT_MAX),
 	[CRAB_LB_BE_A_STATE]	= NLA_POLICY_MAX(NLA_U8, CRAB_BACKEND_DRAINING),
 };
 
 static const struct nla_policy lb_policy[CRAB_LB_A_MAX + 1] = {
 	[CRAB_LB_A_VIP]		= { .type = NLA_U32 },
+	[CRAB_LB_A_VIP6]	= NLA_POLICY_EXACT_LEN(sizeof(struct in6_addr)),
 	[CRAB_LB_A_PORT]	= NLA_POLICY_MIN(NLA_U16, 1),
 	[CRAB_LB_A_POLICY]	= NLA_POLICY_MAX(NLA_U8, CRAB_POLICY_MAX - 1),
 	[CRAB_LB_A_LEGACY]	= NLA_POLICY_MAX(NLA_U8, CRAB_LEGACY_MAX - 1),
@@ -29,19 +32,51 @@ static const struct nla_policy lb_policy[CRAB_LB_A_MAX + 1] = {
 
 static struct genl_family lb_genl_family;
 
-static int lb_get_key(struct genl_info *info, __be32 *vip, __be16 *port)
+/*
+ * An IPv6 VIP or DIP must name one host on any link: not unspecified,
+ * loopback, multicast, link-local (no zone here) or IPv4-mapped (an IPv4
+ * service is written with the IPv4 attribute).
+ */
+static bool lb_ipv6_host(const struct in6_addr *a)
 {
-	if (!info->attrs[CRAB_LB_A_VIP] || !info->attrs[CRAB_LB_A_PORT]) {
-		GENL_SET_ERR_MSG(info, "VIP and PORT are required");
+	return !(ipv6_addr_type(a) & (IPV6_ADDR_ANY | IPV6_ADDR_LOOPBACK |
+				      IPV6_ADDR_MULTICAST | IPV6_ADDR_LINKLOCAL |
+				      IPV6_ADDR_MAPPED));
+}
+
+static int lb_get_key(struct genl_info *info, struct lb_key *k)
+{
+	struct nlattr *v4 = info->attrs[CRAB_LB_A_VIP];
+	struct nlattr *v6 = info->attrs[CRAB_LB_A_VIP6];
+	struct in6_addr a6;
+	__be16 port;
+	__be32 a4;
+
+	if (!(v4 || v6) || !info->attrs[CRAB_LB_A_PORT]) {
+		GENL_SET_ERR_MSG(info, "VIP (or VIP6) and PORT are required");
 		return -EINVAL;
 	}
-	*vip = nla_get_in_addr(info->attrs[CRAB_LB_A_VIP]);
-	*port = htons(nla_get_u16(info->attrs[CRAB_LB_A_PORT]));
-	if (ipv4_is_zeronet(*vip) || ipv4_is_multicast(*vip) ||
-	    ipv4_is_lbcast(*vip)) {
+	if (v4 && v6) {
+		GENL_SET_ERR_MSG(info, "VIP and VIP6 together: a service is one family");
+		return -EINVAL;
+	}
+	port = htons(nla_get_u16(info->attrs[CRAB_LB_A_PORT]));
+	if (v6) {
+		a6 = nla_get_in6_addr(v6);
+		if (!lb_ipv6_host(&a6)) {
+			GENL_SET_ERR_MSG(info, "VIP6 must be a global or unique-local unicast address");
+			return -EINVAL;
+		}
+		lb_key6(k, &a6, port);
+		return 0;
+	}
+	a4 = nla_get_in_addr(v4);
+	if (ipv4_is_zeronet(a4) || ipv4_is_multicast(a4) ||
+	    ipv4_is_lbcast(a4)) {
 		GENL_SET_ERR_MSG(info, "VIP must be a unicast address");
 		return -EINVAL;
 	}
+	lb_key4(k, a4, port);
 	return 0;
 }
 
@@ -55,27 +90,26 @@ static int lb_cmd_svc(struct sk_buff *skb, struct genl_info *info)
 	struct lb_net *ln = lb_net(genl_info_net(info));
 	int policy = lb_attr_u8(info, CRAB_LB_A_POLICY);
 	int legacy = lb_attr_u8(info, CRAB_LB_A_LEGACY);
-	__be16 port;
-	__be32 vip;
+	struct lb_key k;
 	int err;
 
-	err = lb_get_key(info, &vip, &port);
+	err = lb_get_key(info, &k);
 	if (err)
 		return err;
 	mutex_lock(&ln->lock);
 	switch (info->genlhdr->cmd) {
 	case CRAB_LB_CMD_SVC_ADD:
-		err = lb_svc_add(ln, vip, port, policy, legacy);
+		err = lb_svc_add(ln, &k, policy, legacy);
 		if (err == -EEXIST)
 			GENL_SET_ERR_MSG(info, "service exists");
 		else if (err == -ENOSPC)
 			GENL_SET_ERR_MSG(info, "too many services");
 		break;
 	case CRAB_LB_CMD_SVC_SET:
-		err = lb_svc_set(ln, vip, port, policy, legacy);
+		err = lb_svc_set(ln, &k, policy, legacy);
 		break;
 	default:
-		err = lb_svc_del(ln, vip, port);
+		err = lb_svc_del(ln, &k);
 		break;
 	}
 	mutex_unlock(&ln->lock);
@@ -89,11 +123,11 @@ static int lb_cmd_be(struct sk_buff *skb, struct genl_info *info)
 	struct lb_net *ln = lb_net(genl_info_net(info));
 	struct nlattr *tb[CRAB_LB_BE_A_MAX + 1];
 	int weight = -1, state = -1;
-	__be32 vip, dip;
-	__be16 port;
+	struct in6_addr dip = { };
+	struct lb_key k;
 	int err;
 
-	err = lb_get_key(info, &vip, &port);
+	err = lb_get_key(info, &k);
 	if (err)
 		return err;
 	if (!info->attrs[CRAB_LB_A_BACKEND]) {
@@ -104,15 +138,29 @@ static int lb_cmd_be(struct sk_buff *skb, struct genl_info *info)
 			       lb_be_policy, info->extack);
 	if (err)
 		return err;
-	if (!tb[CRAB_LB_BE_A_DIP]) {
-		GENL_SET_ERR_MSG(info, "backend DIP is required");
+	if (tb[k.v6 ? CRAB_LB_BE_A_DIP : CRAB_LB_BE_A_DIP6]) {
+		GENL_SET_ERR_MSG(info, "backend of another family than the service's VIP");
 		return -EINVAL;
 	}
-	dip = nla_get_in_addr(tb[CRAB_LB_BE_A_DIP]);
-	if (ipv4_is_zeronet(dip) || ipv4_is_multicast(dip) ||
-	    ipv4_is_lbcast(dip) || ipv4_is_loopback(dip)) {
-		GENL_SET_ERR_MSG(info, "DIP must be a unicast address");
+	if (!tb[k.v6 ? CRAB_LB_BE_A_DIP6 : CRAB_LB_BE_A_DIP]) {
+		GENL_SET_ERR_MSG(info, "backend DIP (DIP6 for an IPv6 service) is required");
 		return -EINVAL;
+	}
+	if (k.v6) {
+		dip = nla_get_in6_addr(tb[CRAB_LB_BE_A_DIP6]);
+		if (!lb_ipv6_host(&dip)) {
+			GENL_SET_ERR_MSG(info, "DIP6 must be a global or unique-local unicast address");
+			return -EINVAL;
+		}
+	} else {
+		dip.s6_addr32[3] = nla_get_in_addr(tb[CRAB_LB_BE_A_DIP]);
+		if (ipv4_is_zeronet(dip.s6_addr32[3]) ||
+		    ipv4_is_multicast(dip.s6_addr32[3]) ||
+		    ipv4_is_lbcast(dip.s6_addr32[3]) ||
+		    ipv4_is_loopback(dip.s6_addr32[3])) {
+			GENL_SET_ERR_MSG(info, "DIP must be a unicast address");
+			return -EINVAL;
+		}
 	}
 	if (tb[CRAB_LB_BE_A_WEIGHT])
 		weight = nla_get_u32(tb[CRAB_LB_BE_A_WEIGHT]);
@@ -122,7 +170,7 @@ static int lb_cmd_be(struct sk_buff *skb, struct genl_info *info)
 	mutex_lock(&ln->lock);
 	switch (info->genlhdr->cmd) {
 	case CRAB_LB_CMD_BE_ADD:
-		err = lb_be_add(ln, vip, port, dip, weight, state);
+		err = lb_be_add(ln, &k, &dip, weight, state);
 		if (err == -EEXIST)
 			GENL_SET_ERR_MSG(info, "backend exists");
 		else if (err == -ENOSPC)
@@ -131,12 +179,12 @@ static int lb_cmd_be(struct sk_buff *skb, struct genl_info *info)
 			GENL_SET_ERR_MSG(info, "no such service");
 		break;
 	case CRAB_LB_CMD_BE_SET:
-		err = lb_be_set(ln, vip, port, dip, weight, state);
+		err = lb_be_set(ln, &k, &dip, weight, state);
 		if (err == -ENOENT)
 			GENL_SET_ERR_MSG(info, "no such service or backend");
 		break;
 	default:
-		err = lb_be_del(ln, vip, port, dip);
+		err = lb_be_del(ln, &k, &dip);
 		if (err == -ENOENT)
 			GENL_SET_ERR_MSG(info, "no such service or backend");
 		break;
@@ -175,8 +223,10 @@ static int lb_fill_svc(struct sk_buff *msg, struct lb_svc *svc, u32 portid,
 	if (!hdr)
 		return -EMSGSIZE;
 	lb_svc_counters(svc, cnt, be);
-	if (nla_put_in_addr(msg, CRAB_LB_A_VIP, svc->vip) ||
-	    nla_put_u16(msg, CRAB_LB_A_PORT, ntohs(svc->port)) ||
+	if ((svc->key.v6 ?
+	     nla_put_in6_addr(msg, CRAB_LB_A_VIP6, &svc->key.vip) :
+	     nla_put_in_addr(msg, CRAB_LB_A_VIP, svc->key.vip.s6_addr32[3])) ||
+	    nla_put_u16(msg, CRAB_LB_A_PORT, ntohs(svc->key.port)) ||
 	    nla_put_u8(msg, CRAB_LB_A_POLICY, c->policy) ||
 	    nla_put_u8(msg, CRAB_LB_A_LEGACY, c->legacy) ||
 	    nla_put_u32(msg, CRAB_LB_A_NBACKENDS, c->nbe))
@@ -187,7 +237,10 @@ static int lb_fill_svc(struct sk_buff *msg, struct lb_svc *svc, u32 portid,
 	for (i = 0; i < c->nbe; i++) {
 		one = nla_nest_start(msg, CRAB_LB_A_BACKEND);
 		if (!one ||
-		    nla_put_in_addr(msg, CRAB_LB_BE_A_DIP, c->be[i].dip) ||
+		    (svc->key.v6 ?
+		     nla_put(msg, CRAB_LB_BE_A_DIP6, sizeof(c->be[i].dip),
+			     c->be[i].dip) :
+		     nla_put_in_addr(msg, CRAB_LB_BE_A_DIP, c->be[i].dip[3])) ||
 		    nla_put_u32(msg, CRAB_LB_BE_A_WEIGHT, c->be[i].weight) ||
 		    nla_put_u8(msg, CRAB_LB_BE_A_STATE, c->be[i].state) ||
 		    nla_put_u64_64bit(msg, CRAB_LB_BE_A_SELECTED,
@@ -211,18 +264,17 @@ static int lb_cmd_svc_get(struct sk_buff *skb, struct genl_info *info)
 	struct lb_net *ln = lb_net(genl_info_net(info));
 	struct lb_svc *svc;
 	struct sk_buff *msg;
-	__be16 port;
-	__be32 vip;
+	struct lb_key k;
 	int err;
 
-	err = lb_get_key(info, &vip, &port);
+	err = lb_get_key(info, &k);
 	if (err)
 		return err;
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;
 	rcu_read_lock();
-	svc = lb_svc_lookup_rcu(ln, vip, port);
+	svc = lb_svc_lookup_rcu(ln, &k);
 	err = svc ? lb_fill_svc(msg, svc, info->snd_portid, info->snd_seq, 0) :
 		    -ENOENT;
 	rcu_read_unlock();

@@ -8,6 +8,7 @@
 #include <linux/module.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <net/genetlink.h>
@@ -45,6 +46,12 @@ static const struct nf_hook_ops lb_nf_ops[] = {
 		.hooknum	= NF_INET_PRE_ROUTING,
 		.priority	= NF_IP_PRI_RAW,
 	},
+	{
+		.hook		= lb_nf_hook6,
+		.pf		= NFPROTO_IPV6,
+		.hooknum	= NF_INET_PRE_ROUTING,
+		.priority	= NF_IP6_PRI_RAW,
+	},
 };
 
 #define LB_NAME(e, n, h) n,
@@ -76,14 +83,25 @@ static int lb_proc_show(struct seq_file *seq, void *v)
 	hash_for_each_rcu(ln->svc, bkt, svc, hnode) {
 		c = rcu_dereference(svc->cfg);
 		lb_svc_counters(svc, cnt, be);
-		seq_printf(seq, "service %pI4:%u policy %s legacy %s backends %u active %u\n",
-			   &svc->vip, ntohs(svc->port), lb_policy_names[c->policy],
+		if (svc->key.v6)
+			seq_printf(seq, "service [%pI6c]:%u", &svc->key.vip,
+				   ntohs(svc->key.port));
+		else
+			seq_printf(seq, "service %pI4:%u",
+				   &svc->key.vip.s6_addr32[3],
+				   ntohs(svc->key.port));
+		seq_printf(seq, " policy %s legacy %s backends %u active %u\n",
+			   lb_policy_names[c->policy],
 			   lb_legacy_names[c->legacy], c->nbe, c->t.nactive);
 		for (i = 0; i < CRAB_LB_CNT_MAX; i++)
 			seq_printf(seq, "  %s %llu\n", lb_cnt_names[i], cnt[i]);
 		for (i = 0; i < c->nbe; i++)
-			seq_printf(seq, "  backend %pI4 weight %u %s selected %llu\n",
-				   &c->be[i].dip, c->be[i].weight,
+			seq_printf(seq, svc->key.v6 ?
+				   "  backend %pI6c weight %u %s selected %llu\n" :
+				   "  backend %pI4 weight %u %s selected %llu\n",
+				   svc->key.v6 ? (void *)c->be[i].dip :
+						 (void *)&c->be[i].dip[3],
+				   c->be[i].weight,
 				   c->be[i].state == CRAB_BACKEND_ACTIVE ?
 				   "active" : "draining", be[c->be[i].slot]);
 	}

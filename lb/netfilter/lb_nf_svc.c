@@ -13,38 +13,39 @@
 
 #include "lb_nf.h"
 
-struct lb_svc *lb_svc_lookup_rcu(struct lb_net *ln, __be32 vip, __be16 port)
+struct lb_svc *lb_svc_lookup_rcu(struct lb_net *ln, const struct lb_key *k)
 {
 	struct lb_svc *svc;
 
-	hash_for_each_possible_rcu(ln->svc, svc, hnode, lb_svc_hash(vip, port))
-		if (svc->vip == vip && svc->port == port)
+	hash_for_each_possible_rcu(ln->svc, svc, hnode, lb_svc_hash(k))
+		if (lb_key_eq(&svc->key, k))
 			return svc;
 	return NULL;
 }
 
 /*
- * A service of @vip, whatever its port (fragments carry no port to look
- * up): a walk of the whole table, for fragments to a host with services.
+ * A service of the family and VIP of @k, whatever its port (fragments
+ * carry no port to look up): a walk of the whole table, for fragments to
+ * a host with services.
  */
-struct lb_svc *lb_svc_lookup_vip_rcu(struct lb_net *ln, __be32 vip)
+struct lb_svc *lb_svc_lookup_vip_rcu(struct lb_net *ln, const struct lb_key *k)
 {
 	struct lb_svc *svc;
 	unsigned int bkt;
 
 	hash_for_each_rcu(ln->svc, bkt, svc, hnode)
-		if (svc->vip == vip)
+		if (svc->key.v6 == k->v6 && ipv6_addr_equal(&svc->key.vip, &k->vip))
 			return svc;
 	return NULL;
 }
 
-struct lb_svc *lb_svc_find(struct lb_net *ln, __be32 vip, __be16 port)
+struct lb_svc *lb_svc_find(struct lb_net *ln, const struct lb_key *k)
 {
 	struct lb_svc *svc;
 
 	lockdep_assert_held(&ln->lock);
-	hash_for_each_possible(ln->svc, svc, hnode, lb_svc_hash(vip, port))
-		if (svc->vip == vip && svc->port == port)
+	hash_for_each_possible(ln->svc, svc, hnode, lb_svc_hash(k))
+		if (lb_key_eq(&svc->key, k))
 			return svc;
 	return NULL;
 }
@@ -88,14 +89,14 @@ static struct lb_cfg *lb_cfg_clone(struct lb_svc *svc)
 	return kmemdup(old, sizeof(*old), GFP_KERNEL);
 }
 
-int lb_svc_add(struct lb_net *ln, __be32 vip, __be16 port, int policy,
+int lb_svc_add(struct lb_net *ln, const struct lb_key *k, int policy,
 	       int legacy)
 {
 	struct lb_svc *svc;
 	struct lb_cfg *c;
 
 	lockdep_assert_held(&ln->lock);
-	if (lb_svc_find(ln, vip, port))
+	if (lb_svc_find(ln, k))
 		return -EEXIST;
 	if (ln->nsvc >= CRAB_MAX_SERVICES)
 		return -ENOSPC;
@@ -108,15 +109,14 @@ int lb_svc_add(struct lb_net *ln, __be32 vip, __be16 port, int policy,
 	svc->pcpu = alloc_percpu(struct lb_svc_pcpu);
 	if (!svc->pcpu)
 		goto err_cfg;
-	svc->vip = vip;
-	svc->port = port;
+	svc->key = *k;
 	atomic64_set(&svc->rr, lb_rr_start);
 	c->policy = policy < 0 ? CRAB_POLICY_RR : policy;
 	c->legacy = legacy < 0 ? CRAB_LEGACY_DROP : legacy;
 	if (lb_cfg_rebuild(ln, c))
 		goto err_pcpu;
 	RCU_INIT_POINTER(svc->cfg, c);
-	hash_add_rcu(ln->svc, &svc->hnode, lb_svc_hash(vip, port));
+	hash_add_rcu(ln->svc, &svc->hnode, lb_svc_hash(k));
 	ln->nsvc++;
 	return 0;
 
@@ -129,10 +129,10 @@ err_svc:
 	return -ENOMEM;
 }
 
-int lb_svc_set(struct lb_net *ln, __be32 vip, __be16 port, int policy,
+int lb_svc_set(struct lb_net *ln, const struct lb_key *k, int policy,
 	       int legacy)
 {
-	struct lb_svc *svc = lb_svc_find(ln, vip, port);
+	struct lb_svc *svc = lb_svc_find(ln, k);
 	struct lb_cfg *c;
 
 	if (!svc)
@@ -163,9 +163,9 @@ static void lb_svc_unlink(struct lb_net *ln, struct lb_svc *svc)
 	call_rcu(&svc->rcu, lb_svc_free_rcu);
 }
 
-int lb_svc_del(struct lb_net *ln, __be32 vip, __be16 port)
+int lb_svc_del(struct lb_net *ln, const struct lb_key *k)
 {
-	struct lb_svc *svc = lb_svc_find(ln, vip, port);
+	struct lb_svc *svc = lb_svc_find(ln, k);
 
 	if (!svc)
 		return -ENOENT;
@@ -183,20 +183,20 @@ void lb_svc_flush(struct lb_net *ln)
 		lb_svc_unlink(ln, svc);
 }
 
-static int lb_be_index(const struct lb_cfg *c, __be32 dip)
+static int lb_be_index(const struct lb_cfg *c, const struct in6_addr *dip)
 {
 	int i;
 
 	for (i = 0; i < c->nbe; i++)
-		if (c->be[i].dip == dip)
+		if (!memcmp(c->be[i].dip, dip, sizeof(c->be[i].dip)))
 			return i;
 	return -1;
 }
 
-int lb_be_add(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip,
-	      int weight, int state)
+int lb_be_add(struct lb_net *ln, const struct lb_key *k,
+	      const struct in6_addr *dip, int weight, int state)
 {
-	struct lb_svc *svc = lb_svc_find(ln, vip, port);
+	struct lb_svc *svc = lb_svc_find(ln, k);
 	u64 used = 0;
 	struct lb_cfg *c;
 	int i, slot, cpu;
@@ -219,7 +219,7 @@ int lb_be_add(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip,
 	slot = ffz(used);	/* nbe < 64, so a free slot exists */
 	for_each_possible_cpu(cpu)
 		per_cpu_ptr(svc->pcpu, cpu)->be[slot] = 0;
-	c->be[c->nbe].dip = dip;
+	memcpy(c->be[c->nbe].dip, dip, sizeof(c->be[c->nbe].dip));
 	c->be[c->nbe].weight = weight > 0 ? weight : 1;
 	c->be[c->nbe].state = state >= 0 ? state : CRAB_BACKEND_ACTIVE;
 	c->be[c->nbe].slot = slot;
@@ -227,10 +227,10 @@ int lb_be_add(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip,
 	return lb_publish(ln, svc, c);
 }
 
-int lb_be_set(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip,
-	      int weight, int state)
+int lb_be_set(struct lb_net *ln, const struct lb_key *k,
+	      const struct in6_addr *dip, int weight, int state)
 {
-	struct lb_svc *svc = lb_svc_find(ln, vip, port);
+	struct lb_svc *svc = lb_svc_find(ln, k);
 	struct lb_cfg *c;
 	int i;
 
@@ -251,9 +251,10 @@ int lb_be_set(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip,
 	return lb_publish(ln, svc, c);
 }
 
-int lb_be_del(struct lb_net *ln, __be32 vip, __be16 port, __be32 dip)
+int lb_be_del(struct lb_net *ln, const struct lb_key *k,
+	      const struct in6_addr *dip)
 {
-	struct lb_svc *svc = lb_svc_find(ln, vip, port);
+	struct lb_svc *svc = lb_svc_find(ln, k);
 	struct lb_cfg *c;
 	int i;
 

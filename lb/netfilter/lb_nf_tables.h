@@ -14,8 +14,13 @@
 #include <crab/crab_lb.h>
 #include <crab/crab_lb_model.h>
 
+/*
+ * A backend. @dip is in the model's form, network order: an IPv6 address
+ * as its four words, an IPv4 one as { 0, 0, 0, a } (a service and its
+ * backends are one family).
+ */
 struct lb_be {
-	__be32 dip;
+	__be32 dip[4];
 	__u16 weight;
 	__u8 state;	/* enum crab_backend_state */
 	__u8 slot;	/* stable index of its counter in lb_svc_pcpu.be[] */
@@ -33,13 +38,11 @@ static inline int lb_nf_tables_build(struct crab_lb_tables *t,
 				     struct crab_lb_work *wk,
 				     const struct lb_be *be, __u32 nbe)
 {
-	__u32 i;
+	__u32 i, w;
 
 	for (i = 0; i < nbe && i < CRAB_MAX_BACKENDS; i++) {
-		in[i].addr[0] = 0;
-		in[i].addr[1] = 0;
-		in[i].addr[2] = 0;
-		in[i].addr[3] = crab_ntoh32(be[i].dip);
+		for (w = 0; w < 4; w++)
+			in[i].addr[w] = crab_ntoh32(be[i].dip[w]);
 		in[i].weight = be[i].weight;
 		in[i].state = be[i].state;
 		in[i].id = (__u8)i;

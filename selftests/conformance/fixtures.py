@@ -431,7 +431,7 @@ VIP6 = "2001:db8:100::1"
 BE6 = [("2001:db8::11", "02:00:00:00:02:0b"),
        ("2001:db8::12", "02:00:00:00:02:0c"),
        ("2001:db8::13", "02:00:00:00:02:0d")]
-LBS6 = ["xdp", "dpdk"]  # the LBs that run the IPv6 cases (the nf LB serves IPv4 only)
+LBS6 = ["xdp", "dpdk"]  # the runners that replay the IPv6 cases (the nf runner: IPv4 frames only)
 
 
 def frame6(src_mac, dst_mac, dst, opts=b"", flags="S", payload=b"", sport=SPORT, dport=PORT,

@@ -72,12 +72,6 @@ for impl in xdp nf dpdk; do
 	expect_usage "$impl" "multicast" "${pre[@]}" service add "[ff05::1]:80" "${post[@]}" || ok=1
 	expect_usage "$impl" "[IPV6]:PORT" "${pre[@]}" service add "2001:db8:100::1:80" "${post[@]}" || ok=1
 	log_test $ok "lb $impl: IPv6 values: mixed families, link-local, v4-mapped, multicast, bare IPv6:PORT exit 2"
-	if [ "$impl" != xdp ] && [ "$impl" != dpdk ]; then
-		name=$impl
-		expect_usage "$impl" "the $name LB does not serve IPv6 services yet" \
-			"${pre[@]}" service add "$SVC6" "${post[@]}"
-		log_test $? "lb $impl: an IPv6 service is refused (exit 2), before the LB is looked at"
-	fi
 done
 
 # 2. The verbs on a real XDP LB.

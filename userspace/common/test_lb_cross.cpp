@@ -4,8 +4,7 @@
 // netfilter module, the XDP program and the DPDK LB, before and after a
 // backend is drained, added and removed; a new flow never starts on a
 // draining backend; rr and wrr walk the backends in the same order. For an
-// IPv6 service (XDP and DPDK: the nf LB serves IPv4 only), the same hash
-// steps with IPv6 flows and backends.
+// IPv6 service, the same hash steps with IPv6 flows and backends.
 //
 // Each LB's own code builds its tables, kept the way that LB keeps its
 // backend set across changes:
@@ -77,19 +76,19 @@ struct NfLb {
     void rebuild() { ASSERT_EQ(lb_nf_tables_build(&t, in, &wk, be.data(), static_cast<uint32_t>(be.size())), 0); }
     void add(uint32_t dip, uint16_t w)
     {
-        be.push_back({htonl(dip), w, CRAB_BACKEND_ACTIVE, static_cast<uint8_t>(be.size())});
+        be.push_back({{0, 0, 0, htonl(dip)}, w, CRAB_BACKEND_ACTIVE, static_cast<uint8_t>(be.size())});
         rebuild();
     }
     void drain(uint32_t dip)
     {
         for (auto& b : be)
-            if (b.dip == htonl(dip))
+            if (b.dip[3] == htonl(dip))
                 b.state = CRAB_BACKEND_DRAINING;
         rebuild();
     }
     void del(uint32_t dip)
     {
-        be.erase(std::remove_if(be.begin(), be.end(), [&](const lb_be& b) { return b.dip == htonl(dip); }),
+        be.erase(std::remove_if(be.begin(), be.end(), [&](const lb_be& b) { return b.dip[3] == htonl(dip); }),
                  be.end());
         rebuild();
     }
@@ -97,7 +96,7 @@ struct NfLb {
     {
         if (id == CRAB_LB_DRAINING)
             return kDrainDrop;
-        return id < be.size() ? ntohl(be[id].dip) : kNone;
+        return id < be.size() ? ntohl(be[id].dip[3]) : kNone;
     }
     uint32_t hash(const Flow& f, bool syn) const
     {
@@ -404,10 +403,10 @@ TEST(CrossLb, RoundRobinAndWeightedSameOrder)
     }
 }
 
-// ---- IPv6: the XDP LB and the DPDK LB ---------------------------------------
-// (The nf LB serves IPv4 services only.) The same steps as above with an
-// IPv6 service and IPv6 backends: the two LBs hash every IPv6 flow to the
-// same backend, through drain, add and removal.
+// ---- IPv6 ---------------------------------------------------------------------
+// The same steps as above with an IPv6 service and IPv6 backends: the three
+// LBs hash every IPv6 flow to the same backend, through drain, add and
+// removal.
 namespace {
 
 using A16 = std::array<uint8_t, 16>;
@@ -426,6 +425,53 @@ const A16 kDrainDrop6 = {0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}; 
 struct Flow6 {
     A16 saddr;
     uint16_t sport;
+};
+
+// The nf LB's backend array with IPv6 backends (lb_be.dip: four words).
+struct NfLb6 {
+    std::vector<lb_be> be;
+    crab_lb_tables t{};
+    crab_lb_backend in[CRAB_MAX_BACKENDS];
+    crab_lb_work wk;
+
+    void rebuild() { ASSERT_EQ(lb_nf_tables_build(&t, in, &wk, be.data(), static_cast<uint32_t>(be.size())), 0); }
+    static bool is(const lb_be& b, const A16& dip) { return !std::memcmp(b.dip, dip.data(), 16); }
+    void add(const A16& dip, uint16_t w)
+    {
+        lb_be b{};
+        std::memcpy(b.dip, dip.data(), 16);
+        b.weight = w;
+        b.state = CRAB_BACKEND_ACTIVE;
+        b.slot = static_cast<uint8_t>(be.size());
+        be.push_back(b);
+        rebuild();
+    }
+    void drain(const A16& dip)
+    {
+        for (auto& b : be)
+            if (is(b, dip))
+                b.state = CRAB_BACKEND_DRAINING;
+        rebuild();
+    }
+    void del(const A16& dip)
+    {
+        be.erase(std::remove_if(be.begin(), be.end(), [&](const lb_be& b) { return is(b, dip); }), be.end());
+        rebuild();
+    }
+    A16 hash(const Flow6& f, bool syn) const
+    {
+        __be32 s[4], d[4];
+        std::memcpy(s, f.saddr.data(), 16);
+        std::memcpy(d, kVip6.data(), 16);
+        uint8_t id = crab_lb_pick_flow6(&t, s, d, htons(f.sport), htons(kPort), syn);
+        if (id == CRAB_LB_DRAINING)
+            return kDrainDrop6;
+        if (id >= be.size())
+            return kNone6;
+        A16 a;
+        std::memcpy(a.data(), be[id].dip, 16);
+        return a;
+    }
 };
 
 struct XdpLb6 {
@@ -564,13 +610,14 @@ struct Picks6 {
     std::vector<A16> syn, ack;
 };
 
-Picks6 agree6(XdpLb6& xdp, DpdkLb6& dpdk, const std::vector<Flow6>& fl, const char* step)
+Picks6 agree6(NfLb6& nf, XdpLb6& xdp, DpdkLb6& dpdk, const std::vector<Flow6>& fl, const char* step)
 {
     Picks6 p;
     for (size_t i = 0; i < fl.size(); i++) {
         for (bool syn : {true, false}) {
-            A16 a = xdp.hash(fl[i], syn), b = dpdk.hash(fl[i], syn);
+            A16 a = xdp.hash(fl[i], syn), b = dpdk.hash(fl[i], syn), n = nf.hash(fl[i], syn);
             EXPECT_EQ(a, b) << step << ": IPv6 flow " << i << (syn ? " SYN" : " ACK") << ": XDP vs DPDK";
+            EXPECT_EQ(a, n) << step << ": IPv6 flow " << i << (syn ? " SYN" : " ACK") << ": XDP vs nf";
             (syn ? p.syn : p.ack).push_back(a);
         }
     }
@@ -583,6 +630,7 @@ size_t count6(const std::vector<A16>& v, const A16& x) { return static_cast<size
 
 TEST(CrossLb, Ipv6HashModeSameBackendThroughDrainAddRemove)
 {
+    NfLb6 nf;
     XdpLb6 xdp;
     DpdkLb6 dpdk;
     const auto fl = flows6(3000);
@@ -592,8 +640,9 @@ TEST(CrossLb, Ipv6HashModeSameBackendThroughDrainAddRemove)
         uint16_t w = static_cast<uint16_t>(1 + i % 3);
         xdp.add(dips.back(), w);
         dpdk.add(dips.back(), w);
+        nf.add(dips.back(), w);
     }
-    Picks6 p0 = agree6(xdp, dpdk, fl, "5 backends");
+    Picks6 p0 = agree6(nf, xdp, dpdk, fl, "5 backends");
     ASSERT_EQ(p0.syn, p0.ack);
     for (const A16& d : dips)
         EXPECT_GT(count6(p0.ack, d), fl.size() / 12) << "a backend barely used";
@@ -601,7 +650,8 @@ TEST(CrossLb, Ipv6HashModeSameBackendThroughDrainAddRemove)
 
     xdp.drain(dips[1]);
     dpdk.drain(dips[1]);
-    Picks6 p1 = agree6(xdp, dpdk, fl, "drained");
+    nf.drain(dips[1]);
+    Picks6 p1 = agree6(nf, xdp, dpdk, fl, "drained");
     EXPECT_EQ(p1.ack, p0.ack);
     for (size_t i = 0; i < fl.size(); i++)
         EXPECT_EQ(p1.syn[i], p0.ack[i] == dips[1] ? kDrainDrop6 : p0.ack[i]) << "flow " << i;
@@ -609,12 +659,14 @@ TEST(CrossLb, Ipv6HashModeSameBackendThroughDrainAddRemove)
     const A16 added = a6(9, 0x99);
     xdp.add(added, 2);
     dpdk.add(added, 2);
-    Picks6 p2 = agree6(xdp, dpdk, fl, "added");
+    nf.add(added, 2);
+    Picks6 p2 = agree6(nf, xdp, dpdk, fl, "added");
     EXPECT_GT(count6(p2.ack, added), fl.size() / 10);
 
     xdp.del(dips[1]);
     dpdk.del(dips[1]);
-    Picks6 p3 = agree6(xdp, dpdk, fl, "drained one removed");
+    nf.del(dips[1]);
+    Picks6 p3 = agree6(nf, xdp, dpdk, fl, "drained one removed");
     EXPECT_EQ(p3.syn, p3.ack);
     EXPECT_EQ(count6(p3.ack, dips[1]), 0u);
 
@@ -622,6 +674,7 @@ TEST(CrossLb, Ipv6HashModeSameBackendThroughDrainAddRemove)
     const A16 readded = a6(7, 7);
     xdp.add(readded, 1);
     dpdk.add(readded, 1);
+    nf.add(readded, 1);
     EXPECT_EQ(xdp.slot_of(readded), 1);
-    agree6(xdp, dpdk, fl, "slot re-used");
+    agree6(nf, xdp, dpdk, fl, "slot re-used");
 }

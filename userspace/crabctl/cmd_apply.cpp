@@ -57,7 +57,6 @@ void run_apply(const Globals& g, const ApplyOptions& o)
 {
     crab::config::Config want = crab::config::parse_file(o.file);
     crab::LbTarget t = crab::cli::resolve_target(o.target, &want.lb);
-    crab::check_family_supported(t.type, want);
     auto drv = crab::make_lb_driver(t);
     drv->check(want);
     // Plan and change under the LB's write lock, so no other crabctl

@@ -262,8 +262,6 @@ public:
     // The telemetry listing does not tell a static MAC from a learned one.
     bool tracks_mac() const override { return false; }
 
-    void check(const crab::config::Config& want) const override { crab::check_family_supported("dpdk", want); }
-
     void service_add(const crab::IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg) override
     {
         telemetry(o_, CRAB_DPDK_CMD_SERVICE_ADD "," + crab::to_string(ep) + ",policy=" + std::string(crab::to_string(pol)) +

@@ -59,13 +59,33 @@ private:
     uint16_t fam_;
 };
 
+// An address as the attribute of its family: IPv4 as a network-order
+// u32 (@t4), IPv6 as 16 bytes (@t6).
+void put_addr(crab::genl::Message& m, uint16_t t4, uint16_t t6, const crab::IpAddr& a)
+{
+    if (a.is_v6())
+        m.put_bytes(t6, a.bytes.data(), a.bytes.size());
+    else
+        m.put_u32(t4, htonl(a.to_v4().addr));
+}
+
 void put_key(crab::genl::Message& m, const crab::IpEndpoint& e)
 {
-    m.put_u32(CRAB_LB_A_VIP, htonl(crab::ipv4_only(e.ip, "nf").addr));
+    put_addr(m, CRAB_LB_A_VIP, CRAB_LB_A_VIP6, e.ip);
     m.put_u16(CRAB_LB_A_PORT, e.port);
 }
 
-std::string ip_str(uint32_t be) { return crab::to_string(crab::Ipv4{ntohl(be)}); }
+// The address in a reply, of whichever family it came in.
+crab::IpAddr get_addr(const crab::genl::Attrs& a, uint16_t t4, uint16_t t6)
+{
+    if (a.has(t6)) {
+        crab::IpAddr ip;
+        ip.family = 6;
+        ip.bytes = a.bytes16(t6);
+        return ip;
+    }
+    return crab::IpAddr::v4(crab::Ipv4{ntohl(a.u32(t4))});
+}
 
 json counters_json(const crab::genl::Attrs& a, uint16_t nest, const char* const* names, int n)
 {
@@ -79,15 +99,16 @@ json counters_json(const crab::genl::Attrs& a, uint16_t nest, const char* const*
 json service_json(const crab::genl::Attrs& a)
 {
     json s;
-    s["vip"] = ip_str(a.u32(CRAB_LB_A_VIP));
-    s["port"] = a.u16(CRAB_LB_A_PORT);
-    s["service"] = s["vip"].get<std::string>() + ":" + std::to_string(a.u16(CRAB_LB_A_PORT));
+    const crab::IpEndpoint ep{get_addr(a, CRAB_LB_A_VIP, CRAB_LB_A_VIP6), a.u16(CRAB_LB_A_PORT)};
+    s["vip"] = crab::to_string(ep.ip);
+    s["port"] = ep.port;
+    s["service"] = crab::to_string(ep);
     s["policy"] = std::string(crab::to_string(static_cast<crab_policy>(a.u8(CRAB_LB_A_POLICY))));
     s["legacy"] = std::string(crab::to_string(static_cast<crab_legacy_mode>(a.u8(CRAB_LB_A_LEGACY))));
     json bes = json::array();
     a.for_each(CRAB_LB_A_BACKENDS, CRAB_LB_A_BACKEND, [&](const nlattr* n) {
         auto b = crab::genl::Attrs::nested(n, CRAB_LB_BE_A_MAX);
-        bes.push_back({{"dip", ip_str(b.u32(CRAB_LB_BE_A_DIP))},
+        bes.push_back({{"dip", crab::to_string(get_addr(b, CRAB_LB_BE_A_DIP, CRAB_LB_BE_A_DIP6))},
                        {"weight", b.u32(CRAB_LB_BE_A_WEIGHT)},
                        {"state", b.u8(CRAB_LB_BE_A_STATE) == CRAB_BACKEND_ACTIVE ? "active" : "draining"},
                        {"selected", b.has(CRAB_LB_BE_A_SELECTED) ? b.u64(CRAB_LB_BE_A_SELECTED) : 0}});
@@ -249,7 +270,6 @@ public:
 
     void check(const crab::config::Config& want) const override
     {
-        crab::check_family_supported("nf", want);
         for (const auto& s : want.services)
             for (const auto& b : s.backends)
                 if (b.has_mac)
@@ -305,7 +325,7 @@ private:
         put_key(m, ep);
         {
             auto n = m.nest(CRAB_LB_A_BACKEND);
-            m.put_u32(CRAB_LB_BE_A_DIP, htonl(crab::ipv4_only(b.addr, "nf").addr));
+            put_addr(m, CRAB_LB_BE_A_DIP, CRAB_LB_BE_A_DIP6, b.addr);
             if (attrs) {
                 m.put_u32(CRAB_LB_BE_A_WEIGHT, b.weight);
                 m.put_u8(CRAB_LB_BE_A_STATE, b.drain ? CRAB_BACKEND_DRAINING : CRAB_BACKEND_ACTIVE);

@@ -114,7 +114,6 @@ void add_lb_verbs(CLI::App& impl, const LbVerbTarget& where)
         auto ep = checked_service(o->service);
         auto pol = parse_policy(o->policy);
         auto leg = parse_legacy_mode(o->legacy);
-        check_family_supported(where.target().type, ep);
         auto drv = make_lb_driver(where.target());
         auto lock = drv->write_lock();
         auto cur = drv->read();
@@ -144,7 +143,6 @@ void add_lb_verbs(CLI::App& impl, const LbVerbTarget& where)
             pol = parse_policy(o->policy);
         if (ss_leg->count())
             leg = parse_legacy_mode(o->legacy);
-        check_family_supported(where.target().type, ep);
         auto drv = make_lb_driver(where.target());
         auto lock = drv->write_lock();
         auto cur = drv->read();
@@ -162,7 +160,6 @@ void add_lb_verbs(CLI::App& impl, const LbVerbTarget& where)
     leaf(sd);
     sd->callback([o, where] {
         auto ep = checked_service(o->service);
-        check_family_supported(where.target().type, ep);
         auto drv = make_lb_driver(where.target());
         auto lock = drv->write_lock();
         auto cur = drv->read();
@@ -189,7 +186,6 @@ void add_lb_verbs(CLI::App& impl, const LbVerbTarget& where)
             nb.mac = checked_mac(o->mac);
             nb.has_mac = true;
         }
-        check_family_supported(where.target().type, ep);
         auto drv = make_lb_driver(where.target());
         auto lock = drv->write_lock();
         auto cur = drv->read();
@@ -222,7 +218,6 @@ void add_lb_verbs(CLI::App& impl, const LbVerbTarget& where)
             drain = checked_drain(o->state);
         if (bs_m->count())
             mac = checked_mac(o->mac);
-        check_family_supported(where.target().type, ep);
         auto drv = make_lb_driver(where.target());
         auto lock = drv->write_lock();
         auto cur = drv->read();
@@ -251,7 +246,6 @@ void add_lb_verbs(CLI::App& impl, const LbVerbTarget& where)
         c->callback([o, where, v] {
             auto ep = checked_service(o->service);
             auto dip = checked_backend(ep, o->dip);
-            check_family_supported(where.target().type, ep);
             auto drv = make_lb_driver(where.target());
             auto lock = drv->write_lock();
             auto cur = drv->read();

@@ -69,6 +69,13 @@ uint32_t Attrs::u32(uint16_t t) const
     return v;
 }
 
+std::array<uint8_t, 16> Attrs::bytes16(uint16_t t) const
+{
+    std::array<uint8_t, 16> v{};
+    std::memcpy(v.data(), mnl_attr_get_payload(need(t, v.size())), v.size());
+    return v;
+}
+
 uint64_t Attrs::u64(uint16_t t) const
 {
     uint64_t v;
@@ -123,6 +130,11 @@ void Message::put_u16(uint16_t t, uint16_t v) { check(2); mnl_attr_put_u16(hdr()
 void Message::put_u32(uint16_t t, uint32_t v) { check(4); mnl_attr_put_u32(hdr(), t, v); }
 void Message::put_u64(uint16_t t, uint64_t v) { check(8); mnl_attr_put_u64(hdr(), t, v); }
 void Message::put_str(uint16_t t, const std::string& v) { check(v.size() + 1); mnl_attr_put_strz(hdr(), t, v.c_str()); }
+void Message::put_bytes(uint16_t t, const void* data, size_t len)
+{
+    check(len);
+    mnl_attr_put(hdr(), t, len, data);
+}
 
 Message::Nest Message::nest(uint16_t t)
 {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <array>
 #include <functional>
 #include <string>
 #include <vector>
@@ -36,6 +37,7 @@ public:
     uint16_t u16(uint16_t t) const;
     uint32_t u32(uint16_t t) const;
     uint64_t u64(uint16_t t) const;
+    std::array<uint8_t, 16> bytes16(uint16_t t) const;  // an IPv6 address
     std::string str(uint16_t t) const;
     const nlattr* raw(uint16_t t) const { return has(t) ? tb_[t] : nullptr; }
     // Every attribute of type @t directly inside nest @t_nest, in order.
@@ -66,6 +68,7 @@ public:
     void put_u32(uint16_t t, uint32_t v);
     void put_u64(uint16_t t, uint64_t v);
     void put_str(uint16_t t, const std::string& v);
+    void put_bytes(uint16_t t, const void* data, size_t len);
     [[nodiscard]] Nest nest(uint16_t t);
     nlmsghdr* hdr() { return reinterpret_cast<nlmsghdr*>(buf_.data()); }
 

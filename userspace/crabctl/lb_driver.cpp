@@ -89,40 +89,6 @@ std::unique_ptr<LbDriver> make_lb_driver(const LbTarget& t)
     return it->second(t);
 }
 
-namespace {
-
-std::string lb_name(const std::string& type) { return type == "dpdk" ? "DPDK" : type; }
-
-}  // namespace
-
-bool lb_serves_ipv6(const std::string& type)
-{
-    // The data paths that forward IPv6 SYNs (lb/ebpf_xdp/README.md,
-    // lb/dpdk/README.md).
-    return type == "xdp" || type == "dpdk";
-}
-
-void check_family_supported(const std::string& type, const IpEndpoint& svc, int line)
-{
-    if (svc.ip.is_v6() && !lb_serves_ipv6(type))
-        throw Error((line ? "line " + std::to_string(line) + ": " : std::string()) + "service " + to_string(svc) +
-                        ": the " + lb_name(type) + " LB does not serve IPv6 services yet",
-                    kExitUsage);
-}
-
-void check_family_supported(const std::string& type, const config::Config& want)
-{
-    for (const auto& s : want.services)
-        check_family_supported(type, s.ep, s.line);
-}
-
-Ipv4 ipv4_only(const IpAddr& a, const std::string& type)
-{
-    if (a.is_v6())
-        throw Error(to_string(a) + ": the " + lb_name(type) + " LB does not serve IPv6 services yet", kExitUsage);
-    return a.to_v4();
-}
-
 void LbDriver::apply(const config::Change& c)
 {
     using config::Op;

@@ -97,17 +97,6 @@ public:
     void apply(const config::Change& c);
 };
 
-// Whether the data path of LB @type ("xdp", "nf", "dpdk") serves IPv6
-// services. Commands refuse an IPv6 service for an LB that does not (exit 2,
-// "the nf LB does not serve IPv6 services yet") before the LB is looked at.
-bool lb_serves_ipv6(const std::string& type);
-// That refusal for one service, and for every service of a file.
-void check_family_supported(const std::string& type, const IpEndpoint& svc, int line = 0);
-void check_family_supported(const std::string& type, const config::Config& want);
-// The drivers of such LBs, again where an address reaches them: the IPv4
-// address of @a, or the same refusal.
-Ipv4 ipv4_only(const IpAddr& a, const std::string& type);
-
 using LbDriverFactory = std::unique_ptr<LbDriver> (*)(const LbTarget&);
 
 struct LbDriverRegistrar {

@@ -74,7 +74,7 @@ enum class Verdict : uint8_t {
 // IPv6 extension headers (hop-by-hop, routing, destination options) the
 // walk passes before TCP; a packet to a VIP with more is dropped
 // (ext_hdr_limit).
-constexpr unsigned kMaxExtHdrs = 8;
+constexpr unsigned kMaxExtHdrs = CRAB_LB_IPV6_EXT_MAX;
 
 // Global (not per-service) counters.
 #define CRAB_LBD_GCOUNTERS(X)                                             \
