@@ -50,6 +50,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -506,7 +507,116 @@ struct Runner {
 void usage()
 {
     std::cerr << "usage: crab-lb-nf-conformance FIXTURES.json --lb NS --client NS --backend NS... "
-                 "[--opt-kind 42|254] [--case NAME]\n";
+                 "[--opt-kind 42|254] [--case NAME]\n"
+                 "       crab-lb-nf-conformance --refusals --lb NS\n";
+}
+
+// ---- --refusals: what the module itself refuses over generic netlink ---------
+// crabctl checks every value before it asks the module; these requests are
+// the ones only another client can send. Each must be refused with EINVAL
+// and the module's message, and change nothing.
+
+void put_v6(crab::genl::Message& m, uint16_t t, const char* a)
+{
+    in6_addr x{};
+    if (inet_pton(AF_INET6, a, &x) != 1)
+        die(std::string("bad IPv6 address ") + a);
+    m.put_bytes(t, &x, sizeof(x));
+}
+
+int refusals(Lb& lb)
+{
+    using Build = std::function<void(crab::genl::Message&)>;
+    int fail = 0;
+    auto check = [&](const char* what, bool ok, const std::string& detail) {
+        std::printf("TEST: nf genl: %-62s [%s]\n", what, ok ? " OK " : "FAIL");
+        if (!ok)
+            std::printf("#   %s\n", detail.c_str());
+        fail += !ok;
+    };
+    auto send = [&](uint8_t cmd, const Build& b) {
+        auto m = lb.req(cmd);
+        b(m);
+        lb.run(m);
+    };
+    // refused WHAT: the request is refused naming EXPECT.
+    auto refused = [&](const char* what, uint8_t cmd, const Build& b, const char* expect) {
+        try {
+            send(cmd, b);
+            check(what, false, "accepted");
+        } catch (const crab::Error& e) {
+            std::string msg = e.what();
+            check(what, msg.find(expect) != std::string::npos, "refused with '" + msg + "', expected '" + expect + "'");
+        }
+    };
+    auto vip4 = [](crab::genl::Message& m) {
+        m.put_u32(CRAB_LB_A_VIP, ip_be("198.18.100.1"));
+        m.put_u16(CRAB_LB_A_PORT, 80);
+    };
+    auto vip6 = [](crab::genl::Message& m) {
+        put_v6(m, CRAB_LB_A_VIP6, "2001:db8:100::1");
+        m.put_u16(CRAB_LB_A_PORT, 80);
+    };
+    auto be = [](const Build& key, const Build& dip) -> Build {
+        return [key, dip](crab::genl::Message& m) {
+            key(m);
+            auto n = m.nest(CRAB_LB_A_BACKEND);
+            dip(m);
+        };
+    };
+
+    auto f = lb.req(CRAB_LB_CMD_FLUSH);
+    lb.run(f);
+    refused("a service without a VIP", CRAB_LB_CMD_SVC_ADD,
+            [](crab::genl::Message& m) { m.put_u16(CRAB_LB_A_PORT, 80); }, "VIP (or VIP6) and PORT are required");
+    refused("a service with both VIP and VIP6", CRAB_LB_CMD_SVC_ADD,
+            [&](crab::genl::Message& m) { vip4(m); put_v6(m, CRAB_LB_A_VIP6, "2001:db8:100::1"); },
+            "a service is one family");
+    refused("VIP 0.0.0.0", CRAB_LB_CMD_SVC_ADD,
+            [](crab::genl::Message& m) { m.put_u32(CRAB_LB_A_VIP, 0); m.put_u16(CRAB_LB_A_PORT, 80); },
+            "VIP must be a unicast address");
+    for (const char* a : {"::", "::1", "ff02::1", "fe80::1", "::ffff:198.18.100.1"}) {
+        std::string what = std::string("VIP6 ") + a;
+        refused(what.c_str(), CRAB_LB_CMD_SVC_ADD,
+                [a](crab::genl::Message& m) { put_v6(m, CRAB_LB_A_VIP6, a); m.put_u16(CRAB_LB_A_PORT, 80); },
+                "VIP6 must be a global or unique-local unicast address");
+    }
+    refused("a 4-byte VIP6", CRAB_LB_CMD_SVC_ADD,
+            [](crab::genl::Message& m) { m.put_u32(CRAB_LB_A_VIP6, 1); m.put_u16(CRAB_LB_A_PORT, 80); }, "");
+
+    send(CRAB_LB_CMD_SVC_ADD, vip4);
+    send(CRAB_LB_CMD_SVC_ADD, vip6);
+    refused("an IPv4 backend of an IPv6 service", CRAB_LB_CMD_BE_ADD,
+            be(vip6, [](crab::genl::Message& m) { m.put_u32(CRAB_LB_BE_A_DIP, ip_be("198.18.0.11")); }),
+            "backend of another family than the service's VIP");
+    refused("an IPv6 backend of an IPv4 service", CRAB_LB_CMD_BE_ADD,
+            be(vip4, [](crab::genl::Message& m) { put_v6(m, CRAB_LB_BE_A_DIP6, "2001:db8::11"); }),
+            "backend of another family than the service's VIP");
+    refused("a backend without an address", CRAB_LB_CMD_BE_ADD,
+            be(vip6, [](crab::genl::Message& m) { m.put_u32(CRAB_LB_BE_A_WEIGHT, 1); }),
+            "backend DIP (DIP6 for an IPv6 service) is required");
+    refused("DIP 127.0.0.1", CRAB_LB_CMD_BE_ADD,
+            be(vip4, [](crab::genl::Message& m) { m.put_u32(CRAB_LB_BE_A_DIP, ip_be("127.0.0.1")); }),
+            "DIP must be a unicast address");
+    for (const char* a : {"::1", "ff05::2", "fe80::11", "::ffff:198.18.0.11"}) {
+        std::string what = std::string("DIP6 ") + a;
+        refused(what.c_str(), CRAB_LB_CMD_BE_ADD,
+                be(vip6, [a](crab::genl::Message& m) { put_v6(m, CRAB_LB_BE_A_DIP6, a); }),
+                "DIP6 must be a global or unique-local unicast address");
+    }
+
+    // Nothing half-applied: the two services, no backend.
+    int svcs = 0, bes = 0;
+    auto d = lb.sock.request(lb.fam, CRAB_LB_CMD_SVC_GET, CRAB_LB_GENL_VERSION, true);
+    lb.run(d, [&](const crab::genl::Attrs& a) {
+        svcs++;
+        bes += static_cast<int>(a.u32(CRAB_LB_A_NBACKENDS));
+    });
+    check("after the refusals: an IPv4 and an IPv6 service on port 80, no backend", svcs == 2 && bes == 0,
+          std::to_string(svcs) + " services, " + std::to_string(bes) + " backends");
+    auto f2 = lb.req(CRAB_LB_CMD_FLUSH);
+    lb.run(f2);
+    return fail ? 1 : 0;
 }
 
 }  // namespace
@@ -516,6 +626,7 @@ int main(int argc, char** argv)
     std::string file, only, lb_ns, cli_ns;
     std::vector<std::string> be_ns;
     int opt_kind = 42;
+    bool refusals_only = false;
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
         auto val = [&]() -> std::string {
@@ -535,10 +646,22 @@ int main(int argc, char** argv)
             only = val();
         else if (a == "--opt-kind")
             opt_kind = std::atoi(val().c_str());
+        else if (a == "--refusals")
+            refusals_only = true;
         else if (file.empty() && a[0] != '-')
             file = a;
         else {
             usage();
+            return 2;
+        }
+    }
+    if (refusals_only && !lb_ns.empty()) {
+        try {
+            enter(lb_ns);
+            Lb lb;
+            return refusals(lb);
+        } catch (const std::exception& e) {
+            std::cerr << "crab-lb-nf-conformance: " << e.what() << "\n";
             return 2;
         }
     }

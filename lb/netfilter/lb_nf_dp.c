@@ -128,32 +128,32 @@ static int lb_redirect(struct sk_buff *skb, unsigned int thoff,
 }
 
 /*
- * Grow the TCP header by the 8-byte aligned option naming the VIP, right
- * after the fixed header, before the existing options: an option list may
- * end in EOL, and a walk stops there, so an option appended behind it would
- * be seen by no one (docs/PROTOCOL.md 3.2; the XDP and DPDK LBs insert at
- * the same place). The existing options and the payload move up by 8
- * bytes, which keeps their 16-bit alignment, so the TCP checksum only needs
- * the new words, the new doff and the pseudo-header length. Returns
- * -ENOSPC when doff would pass 15 words.
+ * Grow the TCP header by the aligned option naming the VIP (8 bytes, IPv6:
+ * 20), right after the fixed header, before the existing options: an
+ * option list may end in EOL, and a walk stops there, so an option
+ * appended behind it would be seen by no one (docs/PROTOCOL.md 3.2; the
+ * XDP and DPDK LBs insert at the same place). IPv6 extension headers stay
+ * where they are. The existing options and the payload move up by a
+ * multiple of 4 bytes, which keeps their 16-bit alignment, so the TCP
+ * checksum only needs the new words, the new doff and the pseudo-header
+ * length. Returns -ENOSPC when doff would pass 15 words.
  */
 static int lb_insert(struct sk_buff *skb, unsigned int thoff,
-		     unsigned int thlen)
+		     unsigned int thlen, bool v6)
 {
-	struct iphdr *iph;
+	unsigned int grow = v6 ? TCPOLEN_CRAB6_ALIGNED : TCPOLEN_CRAB_ALIGNED;
 	struct tcphdr *th;
 	unsigned int len, i;
 	__be16 oldw, oldlen;
 	u8 *opt;
 
-	if (thlen + TCPOLEN_CRAB_ALIGNED > 15 * 4)
+	if (thlen + grow > 15 * 4)
 		return -ENOSPC;
 	if (skb_ensure_writable(skb, skb->len))
 		return -ENOMEM;
 	/* the whole packet is linear now: skb_put() below is legal */
-	if (skb_tailroom(skb) < TCPOLEN_CRAB_ALIGNED &&
-	    pskb_expand_head(skb, 0, TCPOLEN_CRAB_ALIGNED - skb_tailroom(skb),
-			     GFP_ATOMIC))
+	if (skb_tailroom(skb) < grow &&
+	    pskb_expand_head(skb, 0, grow - skb_tailroom(skb), GFP_ATOMIC))
 		return -ENOMEM;
 	/* CHECKSUM_COMPLETE would no longer cover the grown packet; the
 	 * TCP checksum stays correct, so let the receiver verify it.
@@ -161,28 +161,39 @@ static int lb_insert(struct sk_buff *skb, unsigned int thoff,
 	if (skb->ip_summed == CHECKSUM_COMPLETE)
 		skb->ip_summed = CHECKSUM_NONE;
 
-	iph = ip_hdr(skb);
 	th = (struct tcphdr *)(skb_network_header(skb) + thoff);
 	len = skb->len - thoff;		/* TCP header + payload */
 	opt = (u8 *)th + sizeof(*th);
-	skb_put(skb, TCPOLEN_CRAB_ALIGNED);
-	memmove(opt + TCPOLEN_CRAB_ALIGNED, opt, len - sizeof(*th));
-	crab_opt_write(opt, &lb_opt_cfg, ntohl(iph->daddr));
+	skb_put(skb, grow);
+	memmove(opt + grow, opt, len - sizeof(*th));
+	if (v6)
+		crab_opt_write6(opt, &lb_opt_cfg, ipv6_hdr(skb)->daddr.s6_addr);
+	else
+		crab_opt_write(opt, &lb_opt_cfg, ntohl(ip_hdr(skb)->daddr));
 
-	oldlen = htons(len);
-	inet_proto_csum_replace2(&th->check, skb, oldlen,
-				 htons(len + TCPOLEN_CRAB_ALIGNED), true);
-	for (i = 0; i < TCPOLEN_CRAB_ALIGNED; i += 4)
+	/* The pseudo-header's length: 16 bits (IPv4) or 32 (IPv6), the same
+	 * one's-complement change either way, the high half being zero.
+	 */
+	inet_proto_csum_replace4(&th->check, skb, htonl(len),
+				 htonl(len + grow), true);
+	for (i = 0; i < grow; i += 4)
 		inet_proto_csum_replace4(&th->check, skb, 0,
 					 *(__be32 *)(opt + i), false);
 	oldw = ((__be16 *)th)[6];
-	th->doff += TCPOLEN_CRAB_ALIGNED / 4;
+	th->doff += grow / 4;
 	inet_proto_csum_replace2(&th->check, skb, oldw, ((__be16 *)th)[6],
 				 false);
 
-	oldlen = iph->tot_len;
-	iph->tot_len = htons(ntohs(oldlen) + TCPOLEN_CRAB_ALIGNED);
-	csum_replace2(&iph->check, oldlen, iph->tot_len);
+	if (v6) {
+		ipv6_hdr(skb)->payload_len =
+			htons(ntohs(ipv6_hdr(skb)->payload_len) + grow);
+	} else {
+		struct iphdr *iph = ip_hdr(skb);
+
+		oldlen = iph->tot_len;
+		iph->tot_len = htons(ntohs(oldlen) + grow);
+		csum_replace2(&iph->check, oldlen, iph->tot_len);
+	}
 	return 0;
 }
 
@@ -353,54 +364,6 @@ static int lb_redirect6(struct sk_buff *skb, unsigned int thoff,
 	lb_opt_set_addr(skb, th, optoff, &ipv6_hdr(skb)->daddr,
 			sizeof(struct in6_addr));
 	lb_set_daddr6(skb, thoff, dip);
-	return 0;
-}
-
-/*
- * lb_insert() for IPv6: the 20-byte option naming the VIP right after the
- * fixed TCP header; payload_len and doff grow, the extension headers stay
- * where they are. -ENOSPC when doff would pass 15 words.
- */
-static int lb_insert6(struct sk_buff *skb, unsigned int thoff,
-		      unsigned int thlen)
-{
-	struct ipv6hdr *ip6;
-	struct tcphdr *th;
-	unsigned int len, i;
-	__be16 oldw;
-	u8 *opt;
-
-	if (thlen + TCPOLEN_CRAB6_ALIGNED > 15 * 4)
-		return -ENOSPC;
-	if (skb_ensure_writable(skb, skb->len))
-		return -ENOMEM;
-	if (skb_tailroom(skb) < TCPOLEN_CRAB6_ALIGNED &&
-	    pskb_expand_head(skb, 0, TCPOLEN_CRAB6_ALIGNED - skb_tailroom(skb),
-			     GFP_ATOMIC))
-		return -ENOMEM;
-	if (skb->ip_summed == CHECKSUM_COMPLETE)
-		skb->ip_summed = CHECKSUM_NONE;
-
-	ip6 = ipv6_hdr(skb);
-	th = (struct tcphdr *)(skb_network_header(skb) + thoff);
-	len = skb->len - thoff;
-	opt = (u8 *)th + sizeof(*th);
-	skb_put(skb, TCPOLEN_CRAB6_ALIGNED);
-	memmove(opt + TCPOLEN_CRAB6_ALIGNED, opt, len - sizeof(*th));
-	crab_opt_write6(opt, &lb_opt_cfg, ip6->daddr.s6_addr);
-
-	/* the pseudo-header's upper-layer length is 32 bits */
-	inet_proto_csum_replace4(&th->check, skb, htonl(len),
-				 htonl(len + TCPOLEN_CRAB6_ALIGNED), true);
-	for (i = 0; i < TCPOLEN_CRAB6_ALIGNED; i += 4)
-		inet_proto_csum_replace4(&th->check, skb, 0,
-					 *(__be32 *)(opt + i), false);
-	oldw = ((__be16 *)th)[6];
-	th->doff += TCPOLEN_CRAB6_ALIGNED / 4;
-	inet_proto_csum_replace2(&th->check, skb, oldw, ((__be16 *)th)[6],
-				 false);
-	ip6->payload_len = htons(ntohs(ip6->payload_len) +
-				 TCPOLEN_CRAB6_ALIGNED);
 	return 0;
 }
 
@@ -600,8 +563,7 @@ static unsigned int lb_serve(struct net *net, struct lb_net *ln,
 		idx = lb_pick(svc, c);
 		if (idx < 0)
 			goto no_backend;
-		st = v6 ? lb_insert6(skb, thoff, thlen) :
-			  lb_insert(skb, thoff, thlen);
+		st = lb_insert(skb, thoff, thlen, v6);
 		if (st == -ENOSPC) {
 			lb_svc_inc(svc, CRAB_LB_CNT_NO_ROOM);
 			return NF_DROP;

@@ -11,7 +11,8 @@
 # it lets through; per case the services replaced, the input frames sent
 # from the client's port, and the verdict, the bytes each backend received
 # and the first service's counters compared. The RFC 6994 case runs with
-# the module reloaded with opt_kind=254.
+# the module reloaded with opt_kind=254. Before them, the requests the
+# module itself must refuse over generic netlink (--refusals).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/nf_lib.sh"
 
@@ -59,13 +60,10 @@ table ip crab_conformance {
 }
 EOF
 
-# run_fixtures OPT_KIND: one runner process; its TEST lines become checks.
-run_fixtures() {
-	local kind=$1 line rc
-	"$RUNNER" "$FIXTURES" --opt-kind "$kind" --lb "$NS_LB" --client "$NS_CLI" \
-		--backend "${NS_SRV[1]}" --backend "${NS_SRV[2]}" --backend "${NS_SRV[3]}" \
-		>"$NF_DIR/run$kind" 2>&1
-	rc=$?
+# report FILE RC WHAT: the runner's TEST lines in FILE become checks, then
+# one for its exit status RC.
+report() {
+	local line
 	while IFS= read -r line; do
 		if [[ $line =~ ^TEST:\ (.*[^ ])\ +\[\ OK\ \]$ ]]; then
 			log_test 0 "${BASH_REMATCH[1]}"
@@ -74,10 +72,26 @@ run_fixtures() {
 		else
 			echo "# $line"
 		fi
-	done <"$NF_DIR/run$kind"
-	[ "$rc" = 0 ]
-	log_test $? "nf conformance, option kind $kind: the runner passed every case (exit $rc)"
+	done <"$1"
+	[ "$2" = 0 ]
+	log_test $? "$3 (exit $2)"
 }
+
+# run_fixtures OPT_KIND: one runner process for the fixtures.
+run_fixtures() {
+	local kind=$1 rc
+	"$RUNNER" "$FIXTURES" --opt-kind "$kind" --lb "$NS_LB" --client "$NS_CLI" \
+		--backend "${NS_SRV[1]}" --backend "${NS_SRV[2]}" --backend "${NS_SRV[3]}" \
+		>"$NF_DIR/run$kind" 2>&1
+	rc=$?
+	report "$NF_DIR/run$kind" "$rc" "nf conformance, option kind $kind: the runner passed every case"
+}
+
+# What only a client other than crabctl sends (crabctl checks first): the
+# module refuses each bad VIP, VIP6, DIP, DIP6 and family mix, changing
+# nothing.
+"$RUNNER" --refusals --lb "$NS_LB" >"$NF_DIR/refusals" 2>&1
+report "$NF_DIR/refusals" $? "nf genl: every bad request refused by the module"
 
 t0=$SECONDS
 run_fixtures 42
