@@ -39,9 +39,10 @@ static struct genl_family lb_genl_family;
  */
 static bool lb_ipv6_host(const struct in6_addr *a)
 {
-	return !(ipv6_addr_type(a) & (IPV6_ADDR_ANY | IPV6_ADDR_LOOPBACK |
-				      IPV6_ADDR_MULTICAST | IPV6_ADDR_LINKLOCAL |
-				      IPV6_ADDR_MAPPED));
+	/* IPV6_ADDR_ANY is 0: the unspecified address has no type bit */
+	return !ipv6_addr_any(a) &&
+	       !(ipv6_addr_type(a) & (IPV6_ADDR_LOOPBACK | IPV6_ADDR_MULTICAST |
+				      IPV6_ADDR_LINKLOCAL | IPV6_ADDR_MAPPED));
 }
 
 static int lb_get_key(struct genl_info *info, struct lb_key *k)
