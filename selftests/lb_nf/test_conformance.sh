@@ -42,7 +42,7 @@ ip -n "$NS_LB" link set eth0 address "$PORT_MAC" && ip -n "$NS_CLI" link set eth
 	ip -n "$NS_LB" -b - <<<"$b" || crab_fail "cannot give the topology the fixtures' MACs"
 # The switch learns the new MACs from a frame of each backend (its ARP for
 # the LB): until then it floods frames to them to every port, and the
-# other backends' captures see a frame no case sent them (seen on 6.1).
+# other backends' captures see a frame no case sent them.
 for ((i = 1; i <= CRAB_NSERVERS; i++)); do
 	ip netns exec "${NS_SRV[i]}" ping -c1 -W5 "$IP_LB" >/dev/null ||
 		crab_fail "server $i does not reach the LB after its MAC change"
