@@ -593,15 +593,47 @@ skb_error:
 	return NF_DROP;
 }
 
+/*
+ * A TCP segment, its header at @thoff, to the address of @k (family and
+ * VIP; the port is read here): served when the port names a service.
+ * Shorter than a TCP header, it is a bogus header to a service if the
+ * ports it does carry name one (docs/PROTOCOL.md 6): dropped and counted.
+ */
+static unsigned int lb_tcp(struct net *net, struct lb_net *ln,
+			   struct sk_buff *skb, unsigned int thoff,
+			   struct lb_key *k)
+{
+	const struct tcphdr *th;
+	const __be16 *ports;
+	struct tcphdr _th;
+	struct lb_svc *svc;
+
+	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
+	if (th) {
+		k->port = th->dest;
+		svc = lb_svc_lookup_rcu(ln, k);
+		if (svc)
+			return lb_serve(net, ln, svc, skb, th, thoff);
+	} else {
+		ports = skb_header_pointer(skb, thoff, 2 * sizeof(__be16), &_th);
+		if (ports) {
+			k->port = ports[1];
+			if (lb_svc_lookup_rcu(ln, k)) {
+				lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
+				return NF_DROP;
+			}
+		}
+	}
+	lb_g_inc(ln, CRAB_LB_GCNT_NOT_VIP);
+	return NF_ACCEPT;
+}
+
 unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 			const struct nf_hook_state *state)
 {
 	struct lb_net *ln = lb_net(state->net);
 	const struct iphdr *iph = ip_hdr(skb);
-	const struct tcphdr *th;
-	struct tcphdr _th;
 	struct lb_svc *svc;
-	unsigned int thoff;
 	struct lb_key k;
 
 	/* A broadcast or multicast frame, even to a VIP, is not the LB's:
@@ -614,38 +646,15 @@ unsigned int lb_nf_hook(void *priv, struct sk_buff *skb,
 	 * ports: any TCP fragment to a VIP address is dropped, counted on a
 	 * service of that address.
 	 */
+	lb_key4(&k, iph->daddr, 0);
 	if (ip_is_fragment(iph)) {
-		lb_key4(&k, iph->daddr, 0);
 		svc = lb_svc_lookup_vip_rcu(ln, &k);
 		if (!svc)
 			goto not_vip;
 		lb_svc_inc(svc, CRAB_LB_CNT_FRAGMENT);
 		return NF_DROP;
 	}
-	thoff = iph->ihl * 4;
-	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
-	if (!th) {
-		/* Shorter than a TCP header: if the ports it does carry name
-		 * a VIP:port, it is a bogus header to a service (docs/PROTOCOL.md 6).
-		 */
-		const __be16 *ports = skb_header_pointer(skb, thoff,
-							 2 * sizeof(__be16),
-							 &_th);
-
-		if (ports) {
-			lb_key4(&k, iph->daddr, ports[1]);
-			if (lb_svc_lookup_rcu(ln, &k)) {
-				lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
-				return NF_DROP;
-			}
-		}
-		goto not_vip;
-	}
-	lb_key4(&k, iph->daddr, th->dest);
-	svc = lb_svc_lookup_rcu(ln, &k);
-	if (!svc)
-		goto not_vip;
-	return lb_serve(state->net, ln, svc, skb, th, thoff);
+	return lb_tcp(state->net, ln, skb, iph->ihl * 4, &k);
 not_vip:
 	lb_g_inc(ln, CRAB_LB_GCNT_NOT_VIP);
 	return NF_ACCEPT;
@@ -656,9 +665,7 @@ unsigned int lb_nf_hook6(void *priv, struct sk_buff *skb,
 {
 	struct lb_net *ln = lb_net(state->net);
 	const struct ipv6hdr *ip6;
-	const struct tcphdr *th;
 	unsigned int thoff = 0;
-	struct tcphdr _th;
 	struct lb_svc *svc;
 	struct lb_key k;
 	int st;
@@ -670,9 +677,9 @@ unsigned int lb_nf_hook6(void *priv, struct sk_buff *skb,
 	st = lb_parse6(skb, &thoff);
 	if (st == LB_P6_PASS)
 		goto not_vip;
+	lb_key6(&k, &ip6->daddr, 0);
 	if (st != LB_P6_TCP) {
 		/* no port: ours only if some service has this VIP */
-		lb_key6(&k, &ip6->daddr, 0);
 		svc = lb_svc_lookup_vip_rcu(ln, &k);
 		if (!svc)
 			goto not_vip;
@@ -683,26 +690,7 @@ unsigned int lb_nf_hook6(void *priv, struct sk_buff *skb,
 					 CRAB_LB_GCNT_PARSE_ERROR);
 		return NF_DROP;
 	}
-	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
-	if (!th) {
-		const __be16 *ports = skb_header_pointer(skb, thoff,
-							 2 * sizeof(__be16),
-							 &_th);
-
-		if (ports) {
-			lb_key6(&k, &ip6->daddr, ports[1]);
-			if (lb_svc_lookup_rcu(ln, &k)) {
-				lb_g_inc(ln, CRAB_LB_GCNT_PARSE_ERROR);
-				return NF_DROP;
-			}
-		}
-		goto not_vip;
-	}
-	lb_key6(&k, &ip6->daddr, th->dest);
-	svc = lb_svc_lookup_rcu(ln, &k);
-	if (!svc)
-		goto not_vip;
-	return lb_serve(state->net, ln, svc, skb, th, thoff);
+	return lb_tcp(state->net, ln, skb, thoff, &k);
 not_vip:
 	lb_g_inc(ln, CRAB_LB_GCNT_NOT_VIP);
 	return NF_ACCEPT;
