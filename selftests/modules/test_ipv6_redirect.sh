@@ -44,11 +44,17 @@ ep_tc_lb $PORT "${IP_SRV[1]}" "${IP_SRV[2]}" || crab_fail "cannot install the IP
 cnt() { ep_counter "$NS_CLI" "$1" crab_client; }
 scnt() { echo $(($(ep_counter "${NS_SRV[1]}" "$1" crab_server) + $(ep_counter "${NS_SRV[2]}" "$1" crab_server))); }
 
+# mark: the number of segments the sniffer has seen. A port the kernel
+# picks may have been another connection's before: a SYN is looked for
+# only after the mark taken before it was sent.
+mark() { m=$(ep_att mark) && m=${m#ok } || crab_fail "no mark from the sniffer: $m"; }
+
 # One connection from a known port: the option space on the wire, the peer.
+mark
 p=$(ep_hold cli "connect $VIP6 $PORT")
 up=$(ep_hold cli "wait $p 30")
-syn=$(ep_att syn_from "$p" 10)
-sa=$(ep_att synack_to "$p" 10)
+syn=$(ep_att syn_from "$p" 10 after="$m")
+sa=$(ep_att synack_to "$p" 10 after="$m")
 crab_log "connection from $p: $up; SYN $syn; SYN-ACK $sa"
 [ "$(ep_field "$syn" kinds)" = 42,2,4,8,3 ] && [ "$(ep_field "$syn" doff)" = 15 ] &&
 	[ "$(ep_field "$syn" opt)" = "$VIP6" ]
@@ -76,9 +82,10 @@ log_test $? "counters: every connection announced, echoed, redirected"
 # A destination outside the announce list (a DIP dialed directly): no
 # option, counted.
 nl=$(cnt syn_not_listed) ann=$(cnt syn_announced)
+mark
 p=$(ep_hold cli "connect ${IP6_SRV[1]} $PORT")
 up=$(ep_hold cli "wait $p 30")
-syn=$(ep_att syn_from "$p" 10)
+syn=$(ep_att syn_from "$p" 10 after="$m")
 crab_log "direct connection from $p: $up; SYN $syn"
 [ "$up" = "up ${IP6_SRV[1]}" ] && [ "$(ep_field "$syn" opt)" = - ] &&
 	[ "$(cnt syn_not_listed)" = $((nl + 1)) ] && [ "$(cnt syn_announced)" = "$ann" ]
@@ -86,9 +93,10 @@ log_test $? "a SYN to an IPv6 address outside the announce list carries no optio
 
 # Dual stack: an IPv6 socket dialing ::ffff:VIP is IPv4 on the wire.
 red=$(cnt redirected)
+mark
 p=$(ep_hold cli "connect ::ffff:$VIP $PORT")
 up=$(ep_hold cli "wait $p 30")
-syn=$(ep_att syn_from "$p" 10)
+syn=$(ep_att syn_from "$p" 10 after="$m")
 crab_log "v4-mapped connection from $p: $up; SYN $syn"
 [[ "$up" == "up ::ffff:${IP_SRV[1]}" || "$up" == "up ::ffff:${IP_SRV[2]}" ]] &&
 	[ "$(ep_field "$syn" opt)" = "$VIP" ] && [ "$(ep_field "$syn" dst)" = "$VIP" ] &&

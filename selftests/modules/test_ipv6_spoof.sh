@@ -52,9 +52,11 @@ scnt() { ep_counter "${NS_SRV[1]}" "$1" crab_server; }
 # held ADDR: a socket waiting in SYN-SENT to ADDR; sets P (its port) and
 # ISN (its SYN's sequence number, as the attacker saw it).
 held() {
-	local r
+	local r m
+	# after the mark: the kernel's pick may be an earlier socket's port
+	m=$(ep_att mark) && m=${m#ok } || crab_fail "no mark from the sniffer: $m"
 	P=$(ep_hold cli "connect $1 $PORT")
-	r=$(ep_att syn_from "$P" 30) || crab_fail "the attacker did not see the SYN from $P: $r"
+	r=$(ep_att syn_from "$P" 30 after="$m") || crab_fail "the attacker did not see the SYN from $P: $r"
 	ISN=$(ep_field "$r" seq)
 	crab_log "held $P: $r"
 }
