@@ -10,23 +10,30 @@
 // document's "topology" describes it: the client's eth0 and the LB's eth0
 // on one segment with the backends' eth0, the LB's port with the
 // topology's port_mac, a neighbour entry on the LB for every backend
-// address (its MAC the backend's eth0), and in the LB namespace two nft
-// chains around the LB's PRE_ROUTING hook (priority NF_IP_PRI_RAW) that log
-// every packet to NFLOG group 7 with the prefix "early" (priority -301,
-// before the LB) and "late" (-299, what the LB let through untouched or
-// rewrote). One process for all cases; per case it:
-//   - replaces the LB's services (generic netlink, as crabctl does),
+// address of either family ("neighbours", "neighbours6": its MAC the
+// backend's eth0), IPv4 and IPv6 forwarding on in the LB namespace, and
+// there, for both families, two nft chains around the LB's PRE_ROUTING
+// hooks (priority NF_IP_PRI_RAW, NF_IP6_PRI_RAW) that log every packet to
+// NFLOG group 7 with the prefix "early" (priority -301, before the LB)
+// and "late" (-299, what the LB let through untouched or rewrote). One
+// process for all cases; per case it:
+//   - replaces the LB's services (generic netlink, as crabctl does; VIP
+//     and DIP or VIP6 and DIP6 by the addresses' family),
 //   - sends every input frame from the client's eth0 (AF_PACKET), then a
-//     marker (UDP to the first neighbour, forwarded by the LB's stack):
-//     once it has reached that backend and the "late" log, every frame
-//     before it has been handled (one queue, in order),
+//     marker per family of the input frames (UDP to the first neighbour
+//     of that family, forwarded by the LB's stack): once each has reached
+//     that backend and the "late" log, every frame before it has been
+//     handled (one queue, in order),
 //   - checks each packet's verdict (the packet's lb.nf expectation when the
 //     fixture gives one): "forward": this frame, byte for byte, reached a
 //     backend; "pass": the input's IP packet went on unchanged (late log);
 //     "drop": it did not go on, neither unchanged nor rewritten;
 //     "ignored": the stack discarded it before any hook (no early log),
-//   - accounts for everything the backends and the late log saw (a frame
-//     left over fails the case), and compares the first service's counters.
+//   - accounts for everything the backends and the late log saw from the
+//     client's addresses (a frame left over fails the case; the Neighbour
+//     Discovery the client's own stack sends, e.g. its answers to the LB's
+//     solicitations, is no case's), and compares the first service's
+//     counters.
 // Cases for another option form than --opt-kind (a module parameter) are
 // left to a run with the module loaded for theirs.
 // Exit 0 all passed, 1 a case failed, 2 usage or setup error.
@@ -242,6 +249,15 @@ uint32_t ip_be(const std::string& s)
     return a.s_addr;
 }
 
+// A fixture address: 4 bytes (IPv4) or 16 (IPv6), network order.
+Bytes addr_of(const std::string& s)
+{
+    Bytes a(s.find(':') == std::string::npos ? 4 : 16);
+    if (inet_pton(a.size() == 4 ? AF_INET : AF_INET6, s.c_str(), a.data()) != 1)
+        die("bad address '" + s + "'");
+    return a;
+}
+
 Bytes mac_of(const std::string& s)
 {
     Bytes m(6);
@@ -291,12 +307,70 @@ Bytes marker(const Bytes& smac, const Bytes& dmac, uint32_t src, uint32_t dst, u
     return f;
 }
 
+// The IPv6 marker: as marker(), from @src to @dst (16 bytes each), with
+// the UDP checksum IPv6 requires.
+Bytes marker6(const Bytes& smac, const Bytes& dmac, const Bytes& src, const Bytes& dst, unsigned n)
+{
+    char text[48];
+    int tl = std::snprintf(text, sizeof(text), "crab-conformance-marker-%u", n);
+    const size_t ulen = 8 + static_cast<size_t>(tl);
+    Bytes f(14 + 40 + ulen);
+    std::copy(dmac.begin(), dmac.end(), f.begin());
+    std::copy(smac.begin(), smac.end(), f.begin() + 6);
+    f[12] = 0x86;
+    f[13] = 0xdd;
+    uint8_t* ip = f.data() + 14;
+    ip[0] = 0x60;
+    ip[4] = static_cast<uint8_t>(ulen >> 8);
+    ip[5] = static_cast<uint8_t>(ulen);
+    ip[6] = IPPROTO_UDP;
+    ip[7] = 64;
+    std::copy(src.begin(), src.end(), ip + 8);
+    std::copy(dst.begin(), dst.end(), ip + 24);
+    uint8_t* udp = ip + 40;
+    udp[0] = 0x9c;  // 40000 -> 9 (discard)
+    udp[1] = 0x40;
+    udp[3] = 9;
+    udp[4] = static_cast<uint8_t>(ulen >> 8);
+    udp[5] = static_cast<uint8_t>(ulen);
+    std::memcpy(udp + 8, text, static_cast<size_t>(tl));
+    // Pseudo-header (addresses, length, next header), then the datagram
+    // (its odd last byte padded with a zero).
+    uint32_t sum = static_cast<uint32_t>(ulen) + IPPROTO_UDP;
+    for (size_t i = 8; i < 40; i += 2)
+        sum += static_cast<uint32_t>(ip[i] << 8 | ip[i + 1]);
+    for (size_t i = 0; i < ulen; i += 2)
+        sum += static_cast<uint32_t>(udp[i] << 8 | (i + 1 < ulen ? udp[i + 1] : 0));
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    uint16_t c = static_cast<uint16_t>(~sum);
+    if (!c)
+        c = 0xffff;
+    udp[6] = static_cast<uint8_t>(c >> 8);
+    udp[7] = static_cast<uint8_t>(c);
+    return f;
+}
+
+bool is_v6(const Bytes& ip)
+{
+    return !ip.empty() && ip[0] >> 4 == 6;
+}
+
 bool is_marker(const Bytes& ip, unsigned n)
 {
     std::string want = "crab-conformance-marker-" + std::to_string(n);
-    if (ip.size() < 28 + want.size() || ip[9] != IPPROTO_UDP)
+    const size_t hl = is_v6(ip) ? 40 : 20;
+    if (ip.size() < hl + 8 + want.size() || ip[is_v6(ip) ? 6 : 9] != IPPROTO_UDP)
         return false;
     return std::string(ip.end() - static_cast<long>(want.size()), ip.end()) == want;
+}
+
+// ICMPv6 Neighbour Discovery (router and neighbour solicitation and
+// advertisement, redirect) right after the fixed header: the client's
+// stack sends it on its own (answering the LB's solicitations).
+bool is_ndp(const Bytes& ip)
+{
+    return is_v6(ip) && ip.size() > 40 && ip[6] == IPPROTO_ICMPV6 && ip[40] >= 133 && ip[40] <= 137;
 }
 
 // Remove one element equal to @x from @v; false when there is none.
@@ -316,17 +390,35 @@ struct Runner {
     std::vector<int> cap;
     Bytes port_mac, cli_mac, nh_mac;
     uint32_t cli_ip = 0, nh_ip = 0;
+    Bytes cli_ip6, nh_ip6;  // empty: the document has no IPv6 frames
     unsigned markers = 0;
+
+    // From the client (either family): what a case can have sent.
+    bool from_client(const Bytes& ip) const
+    {
+        if (is_v6(ip))
+            return ip.size() >= 40 && !cli_ip6.empty() && std::equal(cli_ip6.begin(), cli_ip6.end(), ip.begin() + 8);
+        uint32_t src;
+        if (ip.size() < 20)
+            return false;
+        std::memcpy(&src, ip.data() + 12, 4);
+        return src == cli_ip;
+    }
+
+    // A service's key: VIP (or VIP6) and port.
+    static void put_key(crab::genl::Message& m, const json& s)
+    {
+        Bytes vip = addr_of(s.at("vip").get<std::string>());
+        m.put_bytes(vip.size() == 4 ? CRAB_LB_A_VIP : CRAB_LB_A_VIP6, vip.data(), vip.size());
+        m.put_u16(CRAB_LB_A_PORT, s.at("port").get<uint16_t>());
+    }
 
     void configure(const json& cfg)
     {
         auto f = lb->req(CRAB_LB_CMD_FLUSH);
         lb->run(f);
         for (const auto& s : cfg.value("services", json::array())) {
-            auto key = [&](crab::genl::Message& m) {
-                m.put_u32(CRAB_LB_A_VIP, ip_be(s.at("vip").get<std::string>()));
-                m.put_u16(CRAB_LB_A_PORT, s.at("port").get<uint16_t>());
-            };
+            auto key = [&](crab::genl::Message& m) { put_key(m, s); };
             auto m = lb->req(CRAB_LB_CMD_SVC_ADD);
             key(m);
             m.put_u8(CRAB_LB_A_POLICY, crab::parse_policy(s.value("policy", "rr")));
@@ -337,7 +429,8 @@ struct Runner {
                 key(bm);
                 {
                     auto n = bm.nest(CRAB_LB_A_BACKEND);  // closed at the end of this scope
-                    bm.put_u32(CRAB_LB_BE_A_DIP, ip_be(b.at("dip").get<std::string>()));
+                    Bytes dip = addr_of(b.at("dip").get<std::string>());
+                    bm.put_bytes(dip.size() == 4 ? CRAB_LB_BE_A_DIP : CRAB_LB_BE_A_DIP6, dip.data(), dip.size());
                     bm.put_u32(CRAB_LB_BE_A_WEIGHT, b.value("weight", 1u));
                     bm.put_u8(CRAB_LB_BE_A_STATE, b.value("state", "active") == "draining"
                                                       ? CRAB_BACKEND_DRAINING
@@ -365,9 +458,10 @@ struct Runner {
         }
     }
 
-    // Frames a backend received from the client side (IPv4, saddr the
-    // client's), in arrival order per backend.
-    void drain_captures(std::vector<Bytes>& got, bool& marker_seen, unsigned n)
+    // Frames a backend received from the client side (IPv4 or IPv6, saddr
+    // the client's), in arrival order per backend; @marker_seen[0] and [1]
+    // tell whether the IPv4 and the IPv6 marker @n came.
+    void drain_captures(std::vector<Bytes>& got, bool marker_seen[2], unsigned n)
     {
         uint8_t buf[65536];
         for (int fd : cap) {
@@ -379,16 +473,16 @@ struct Runner {
                     break;
                 // Only what the LB sent: the segment floods frames to
                 // unknown or group MACs to the backends too.
-                if (from.sll_pkttype == PACKET_OUTGOING || r < 34 || buf[12] != 0x08 || buf[13] != 0 ||
+                const bool ip4 = buf[12] == 0x08 && buf[13] == 0, ip6 = buf[12] == 0x86 && buf[13] == 0xdd;
+                if (from.sll_pkttype == PACKET_OUTGOING || r < 34 || !(ip4 || ip6) ||
                     std::memcmp(buf + 6, port_mac.data(), 6) != 0)
                     continue;
                 Bytes f(buf, buf + r);
-                uint32_t src;
-                std::memcpy(&src, buf + 26, 4);
-                if (src != cli_ip)
+                Bytes ip(f.begin() + 14, f.end());
+                if (ip6 != is_v6(ip) || !from_client(ip))
                     continue;
-                if (is_marker(Bytes(f.begin() + 14, f.end()), n)) {
-                    marker_seen = true;
+                if (is_marker(ip, n)) {
+                    marker_seen[is_v6(ip)] = true;
                     continue;
                 }
                 got.push_back(std::move(f));
@@ -399,7 +493,7 @@ struct Runner {
     void flush_old()
     {
         std::vector<Bytes> g;
-        bool m = false;
+        bool m[2] = {};
         drain_captures(g, m, 0);
         std::vector<NfLog::Entry> e;
         log->read(e);
@@ -414,15 +508,32 @@ struct Runner {
         configure(c.at("config"));
         flush_old();
         const unsigned n = ++markers;
-        for (const auto& p : c.at("packets"))
-            send(unhex(p.at("in").get<std::string>()));
-        send(marker(cli_mac, port_mac, cli_ip, nh_ip, n));
+        // One marker per family of the input frames (IPv4 when neither).
+        bool want[2] = {false, false};
+        for (const auto& p : c.at("packets")) {
+            Bytes f = unhex(p.at("in").get<std::string>());
+            send(f);
+            if (f.size() >= 14) {
+                want[0] |= f[12] == 0x08 && f[13] == 0;
+                want[1] |= f[12] == 0x86 && f[13] == 0xdd;
+            }
+        }
+        if (want[1] && nh_ip6.empty()) {
+            err.push_back("IPv6 frames, but the document has no IPv6 neighbour (topology/neighbours6)");
+            return err;
+        }
+        want[0] |= !want[1];
+        if (want[0])
+            send(marker(cli_mac, port_mac, cli_ip, nh_ip, n));
+        if (want[1])
+            send(marker6(cli_mac, port_mac, cli_ip6, nh_ip6, n));
 
         std::vector<Bytes> got;
         std::vector<NfLog::Entry> logged;
-        bool at_backend = false, in_log = false;
+        bool at_backend[2] = {!want[0], !want[1]}, in_log[2] = {!want[0], !want[1]};
+        auto both = [](const bool b[2]) { return b[0] && b[1]; };
         const double end = now_s() + kWaitS;
-        while (!(at_backend && in_log) && now_s() < end) {
+        while (!(both(at_backend) && both(in_log)) && now_s() < end) {
             std::vector<pollfd> pf;
             for (int fd : cap)
                 pf.push_back({fd, POLLIN, 0});
@@ -432,16 +543,22 @@ struct Runner {
             size_t from = logged.size();
             log->read(logged);
             for (size_t i = from; i < logged.size(); i++)
-                in_log |= logged[i].prefix == "late" && is_marker(logged[i].ip, n);
+                if (logged[i].prefix == "late" && is_marker(logged[i].ip, n))
+                    in_log[is_v6(logged[i].ip)] = true;
         }
-        if (!at_backend || !in_log) {
-            err.push_back(std::string("the marker did not come through (") + (at_backend ? "" : "backend ") +
-                          (in_log ? "" : "late log ") + "missing): is the topology as the runner's header says?");
+        for (int v6 = 0; v6 < 2; v6++) {
+            if (!at_backend[v6] || !in_log[v6])
+                err.push_back(std::string("the IPv") + (v6 ? "6" : "4") + " marker did not come through (" +
+                              (at_backend[v6] ? "" : "backend ") + (in_log[v6] ? "" : "late log ") +
+                              "missing): is the topology as the runner's header says?");
+        }
+        if (!err.empty())
             return err;
-        }
+        // What came from the client's addresses: the LB also sees the
+        // other hosts' Neighbour Discovery and MLD, and its own.
         std::vector<Bytes> early, late;
         for (auto& e : logged)
-            if (!is_marker(e.ip, n))
+            if (!is_marker(e.ip, n) && from_client(e.ip))
                 (e.prefix == "early" ? early : late).push_back(e.ip);
 
         int k = 0;
@@ -479,13 +596,13 @@ struct Runner {
         for (const auto& f : got)
             err.push_back("a frame no packet expected reached a backend: " + hex(f));
         for (const auto& l : late)
-            err.push_back("a packet no pass or forward explains went on past the LB: " + hex(l));
+            if (!is_ndp(l))
+                err.push_back("a packet no pass or forward explains went on past the LB: " + hex(l));
 
         if (c.contains("counters") && !c["config"].value("services", json::array()).empty()) {
             const auto& s0 = c["config"]["services"][0];
             auto m = lb->req(CRAB_LB_CMD_SVC_GET);
-            m.put_u32(CRAB_LB_A_VIP, ip_be(s0.at("vip").get<std::string>()));
-            m.put_u16(CRAB_LB_A_PORT, s0.at("port").get<uint16_t>());
+            put_key(m, s0);
             json have = json::object();
             lb->run(m, [&](const crab::genl::Attrs& a) {
                 auto cn = crab::genl::Attrs::nested(a.raw(CRAB_LB_A_COUNTERS), CRAB_LB_CNT_MAX);
@@ -681,12 +798,29 @@ int main(int argc, char** argv)
         r.port_mac = mac_of(topo["port_mac"].get<std::string>());
         r.cli_mac = mac_of(topo.value("client_mac", "02:00:00:00:00:02"));
         r.nh_ip = ip_be(topo["neighbours"][0]["ip"].get<std::string>());
-        // The client's address: the source of the first case's first frame.
+        if (!topo.value("neighbours6", json::array()).empty()) {
+            r.nh_ip6 = addr_of(topo["neighbours6"][0]["ip"].get<std::string>());
+            if (r.nh_ip6.size() != 16)
+                die("the first of topology/neighbours6 is no IPv6 address");
+        }
+        // The client's addresses: the sources of the first case's first
+        // frame and of the first IPv6 frame.
         {
             Bytes f = unhex(doc.at("cases").at(0).at("packets").at(0).at("in").get<std::string>());
             if (f.size() < 30)
                 die("first fixture frame too short");
             std::memcpy(&r.cli_ip, f.data() + 26, 4);
+            for (const auto& c : doc.at("cases")) {
+                for (const auto& p : c.at("packets")) {
+                    f = unhex(p.at("in").get<std::string>());
+                    if (f.size() >= 54 && f[12] == 0x86 && f[13] == 0xdd && f[14] >> 4 == 6) {
+                        r.cli_ip6.assign(f.begin() + 22, f.begin() + 38);
+                        break;
+                    }
+                }
+                if (!r.cli_ip6.empty())
+                    break;
+            }
         }
         int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
         enter(lb_ns);
