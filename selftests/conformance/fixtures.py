@@ -30,6 +30,7 @@ family; the service is the VIP's family.
 import argparse
 import json
 import os
+import socket
 import sys
 
 from scapy.all import IP, TCP, UDP, Dot1Q, Ether, Raw, raw  # noqa: E402
@@ -327,7 +328,8 @@ NEIGH = {dip: "02:00:00:00:02:%02x" % int(dip.split(".")[3]) for dip, _ in BE}
 
 def topology():
     return {"port_mac": LB_MAC, "client_mac": CLI_MAC,
-            "neighbours": [{"ip": dip, "mac": NEIGH[dip]} for dip, _ in BE]}
+            "neighbours": [{"ip": dip, "mac": NEIGH[dip]} for dip, _ in BE],
+            "neighbours6": [{"ip": dip, "mac": NEIGH6[dip]} for dip, _ in BE6]}
 
 
 def via_neigh(be):
@@ -368,20 +370,33 @@ def fib_cases():
 
 # --- the nf LB: what its runner expects instead ----------------------
 # The nf LB hands what it forwards to the kernel's IP stack (or sends it the
-# way ip_forward() does, in hash mode), so a forwarded frame leaves with the
-# TTL decremented (IP checksum updated), from the LB port's MAC to the MAC
-# of the backend's neighbour entry: it has no static MACs. Each such packet
-# carries lb.nf = {verdict, out, why}, derived from the common expected
-# frame by exactly these changes. Cases that cannot apply to it are
-# restricted with "lbs" (the reasons are in the README).
+# way ip_forward() and ip6_forward() do, in hash mode), so a forwarded
+# frame leaves with the TTL decremented (IPv4 header checksum updated) or
+# the hop limit decremented (IPv6: no header checksum, and the TCP
+# checksum does not cover it), from the LB port's MAC to the MAC of the
+# backend's neighbour entry (NEIGH, NEIGH6): it has no static MACs. Each
+# such packet carries lb.nf = {verdict, out, why}, derived from the common
+# expected frame by exactly these changes. Cases that cannot apply to it
+# are restricted with "lbs" (the reasons are in the README).
 ALL_LBS = ["xdp", "dpdk", "nf"]
 NF_WHY_FORWARD = ("forwarded by the kernel's IP stack: TTL decremented, IP checksum updated, from the LB "
                   "port's MAC to the MAC of the backend's neighbour entry (no static MACs)")
+NF_WHY_FORWARD6 = ("forwarded by the kernel's IPv6 stack: hop limit decremented, from the LB port's MAC to "
+                   "the MAC of the backend's neighbour entry (no static MACs)")
 NF_WHY_IGNORED = ("a frame to another host's MAC is discarded by the IP stack before any netfilter hook: "
                   "the LB never sees it")
 NF_NOT_APPLICABLE = {
     "capable_syn_vlan": "the nf LB sees VLAN traffic untagged, on a VLAN device; tagging is the stack's",
     "legacy_syn_insert_vlan": "the nf LB sees VLAN traffic untagged, on a VLAN device; tagging is the stack's",
+}
+# Frames the IP stack itself discards before PRE_ROUTING (a packet longer
+# than its frame: ip_rcv_core(), ip6_rcv_core()): the nf LB never sees them,
+# its runner checks that no hook did.
+NF_STACK_DROPS = {
+    "truncated_tcp_header": "the IPv4 header's total length is more than the frame holds: ip_rcv() drops it "
+                            "before any netfilter hook",
+    "v6_truncated_tcp_header": "the IPv6 payload length is more than the frame holds: ipv6_rcv() drops it "
+                               "before any netfilter hook",
 }
 
 
@@ -392,7 +407,9 @@ def mac_bytes(m):
 def nf_forwarded(out_hex):
     """The common expected frame as the nf LB's stack sends it on."""
     b = bytearray(bytes.fromhex(out_hex))
-    assert b[12:14] == b"\x08\x00", "nf expectations are for untagged IPv4 frames"
+    if b[12:14] == b"\x86\xdd":
+        return nf_forwarded6(b)
+    assert b[12:14] == b"\x08\x00", "nf expectations are for untagged IPv4 or IPv6 frames"
     ihl = (b[14] & 15) * 4
     dst = ".".join(str(x) for x in b[30:34])
     if dst not in NEIGH:  # DSR: daddr is the VIP, the backend is the MAC's
@@ -406,19 +423,33 @@ def nf_forwarded(out_hex):
     return bytes(b).hex()
 
 
+def nf_forwarded6(b):
+    """nf_forwarded() of an untagged IPv6 frame @b (a bytearray)."""
+    dst = socket.inet_ntop(socket.AF_INET6, bytes(b[38:54]))
+    if dst not in NEIGH6:  # DSR: daddr is the VIP, the backend is the MAC's
+        dst = {mac_bytes(m): d for d, m in BE6}[bytes(b[0:6])]
+    b[0:6] = mac_bytes(NEIGH6[dst])
+    b[6:12] = mac_bytes(LB_MAC)
+    b[21] -= 1  # hop limit
+    return bytes(b).hex()
+
+
 def nf_expectations(cs):
     for c in cs:
         lbs = c.get("lbs", ALL_LBS)
         if "nf" not in lbs:
             continue
-        v6 = any(bytes.fromhex(p["in"])[12:14] == b"\x86\xdd" for p in c["packets"])
-        if c["name"] in NF_NOT_APPLICABLE or v6:
+        if c["name"] in NF_NOT_APPLICABLE:
             c["lbs"] = [x for x in lbs if x != "nf"]
             continue
         for p in c["packets"]:
             dmac = bytes.fromhex(p["in"])[0:6]
-            if p["verdict"] == "forward":
-                p["lb"] = {"nf": {"verdict": "forward", "out": nf_forwarded(p["out"]), "why": NF_WHY_FORWARD}}
+            if c["name"] in NF_STACK_DROPS:
+                p["lb"] = {"nf": {"verdict": "ignored", "why": NF_STACK_DROPS[c["name"]]}}
+            elif p["verdict"] == "forward":
+                v6 = bytes.fromhex(p["out"])[12:14] == b"\x86\xdd"
+                p["lb"] = {"nf": {"verdict": "forward", "out": nf_forwarded(p["out"]),
+                                  "why": NF_WHY_FORWARD6 if v6 else NF_WHY_FORWARD}}
             elif dmac != mac_bytes(LB_MAC) and not dmac[0] & 1:
                 p["lb"] = {"nf": {"verdict": "ignored", "why": NF_WHY_IGNORED}}
     return cs
@@ -428,10 +459,13 @@ def nf_expectations(cs):
 
 CLI6 = "2001:db8::2"
 VIP6 = "2001:db8:100::1"
-BE6 = [("2001:db8::11", "02:00:00:00:02:0b"),
-       ("2001:db8::12", "02:00:00:00:02:0c"),
-       ("2001:db8::13", "02:00:00:00:02:0d")]
-LBS6 = ["xdp", "dpdk"]  # the runners that replay the IPv6 cases (the nf runner: IPv4 frames only)
+BE6 = [("2001:db8::11", "02:00:00:00:03:0b"),
+       ("2001:db8::12", "02:00:00:00:03:0c"),
+       ("2001:db8::13", "02:00:00:00:03:0d")]
+# The IPv6 neighbour entries of the topology: BE6[i] lives on the host of
+# BE[i], so its MAC is that host's (NEIGH's), and differs from the static
+# MACs of BE6 as NEIGH's differ from BE's.
+NEIGH6 = {dip: NEIGH[BE[i][0]] for i, (dip, _) in enumerate(BE6)}
 
 
 def frame6(src_mac, dst_mac, dst, opts=b"", flags="S", payload=b"", sport=SPORT, dport=PORT,
@@ -477,7 +511,7 @@ def dstopt():
 
 
 def case6(name, desc, services, packets, counters=None, opt_kind=42, xdp_global=None, lbs=None):
-    return case("v6_" + name, desc, services, packets, counters, opt_kind, lbs or LBS6, xdp_global)
+    return case("v6_" + name, desc, services, packets, counters, opt_kind, lbs, xdp_global)
 
 
 def cases6():
@@ -649,7 +683,7 @@ def main():
     ap.add_argument("-o", "--output", help="write here instead of stdout")
     a = ap.parse_args()
     doc = json.dumps({"version": 1, "topology": topology(),
-                      "cases": nf_expectations(cases() + fib_cases()) + cases6()}, indent=1)
+                      "cases": nf_expectations(cases() + fib_cases() + cases6())}, indent=1)
     if a.output:
         with open(a.output, "w") as f:
             f.write(doc + "\n")

@@ -4,15 +4,19 @@
 #
 # The shared LB conformance fixtures (selftests/conformance/fixtures.py,
 # built by `make userspace` into build/conformance/fixtures.json) replayed
-# through crab_lb_nf.ko with real frames (crab-lb-nf-conformance, one
-# process per option form): the standard topology given the fixtures'
-# MACs (the LB port's, the client's, one neighbour entry per backend), nft
-# chains that log to NFLOG what reaches the LB's PRE_ROUTING hook and what
-# it lets through; per case the services replaced, the input frames sent
-# from the client's port, and the verdict, the bytes each backend received
-# and the first service's counters compared. The RFC 6994 case runs with
-# the module reloaded with opt_kind=254. Before them, the requests the
-# module itself must refuse over generic netlink (--refusals).
+# through crab_lb_nf.ko with real frames, IPv4 and IPv6
+# (crab-lb-nf-conformance, one process per option form): the standard
+# topology given the fixtures' MACs (the LB port's, the client's, one
+# permanent neighbour entry per backend address of either family) and
+# their IPv6 addresses (client 2001:db8::2, the backends' 2001:db8::11..13
+# on the servers' eth0, the LB's 2001:db8::1, all without DAD; IPv6
+# forwarding on the LB), nft chains (table inet: both families) that log
+# to NFLOG what reaches the LB's PRE_ROUTING hooks and what they let
+# through; per case the services replaced, the input frames sent from the
+# client's port, and the verdict, the bytes each backend received and the
+# first service's counters compared. The RFC 6994 cases run with the
+# module reloaded with opt_kind=254. Before them, the requests the module
+# itself must refuse over generic netlink (--refusals).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/nf_lib.sh"
 
@@ -26,29 +30,46 @@ crab_check_tool nft
 
 nf_setup
 
-# The fixtures' topology: MACs, neighbour entries of the LB.
+# The fixtures' topology: MACs, IPv6 addresses, neighbour entries of the
+# LB. A backend's IPv6 neighbour is the host of its IPv4 one (one eth0,
+# one MAC).
+FX_CLI6=2001:db8::2 FX_LB6=2001:db8::1
 topo() {
 	"$CRAB_NETTEST" json --file "$FIXTURES" "$@"
 }
 read -r PORT_MAC CLI_MAC < <(topo /topology/port_mac /topology/client_mac | tr '\n' ' ')
 b=
 for ((i = 1; i <= CRAB_NSERVERS; i++)); do
-	read -r ip mac < <(topo "/topology/neighbours/$((i - 1))/ip" "/topology/neighbours/$((i - 1))/mac" | tr '\n' ' ')
+	read -r ip mac ip6 mac6 < <(topo "/topology/neighbours/$((i - 1))/ip" "/topology/neighbours/$((i - 1))/mac" \
+		"/topology/neighbours6/$((i - 1))/ip" "/topology/neighbours6/$((i - 1))/mac" | tr '\n' ' ')
 	[ "$ip" = "${IP_SRV[i]}" ] || crab_fail "fixture neighbour $i is $ip, the topology's server ${IP_SRV[i]}"
-	ip -n "${NS_SRV[i]}" link set eth0 address "$mac" || crab_fail "cannot set the MAC of server $i"
+	[ -n "$ip6" ] && [ "$mac6" = "$mac" ] ||
+		crab_fail "fixture IPv6 neighbour $i: '$ip6' at '$mac6', not on server $i's MAC $mac"
+	ip -n "${NS_SRV[i]}" -b - <<-EOF || crab_fail "cannot set the MAC and IPv6 address of server $i"
+		link set eth0 address $mac
+		addr add $ip6/64 dev eth0 nodad
+	EOF
 	b+="neigh replace $ip lladdr $mac dev eth0 nud permanent"$'\n'
+	b+="neigh replace $ip6 lladdr $mac6 dev eth0 nud permanent"$'\n'
 done
 ip -n "$NS_LB" link set eth0 address "$PORT_MAC" && ip -n "$NS_CLI" link set eth0 address "$CLI_MAC" &&
-	ip -n "$NS_LB" -b - <<<"$b" || crab_fail "cannot give the topology the fixtures' MACs"
+	ip -n "$NS_CLI" addr add "$FX_CLI6/64" dev eth0 nodad &&
+	ip -n "$NS_LB" addr add "$FX_LB6/64" dev eth0 nodad &&
+	"$CRAB_NETTEST" sysctl "@$NS_LB" net.ipv6.conf.all.forwarding=1 &&
+	ip -n "$NS_LB" -b - <<<"$b" || crab_fail "cannot give the topology the fixtures' MACs and IPv6 addresses"
 # The switch learns the new MACs from a frame of each backend (its ARP for
 # the LB): until then it floods frames to them to every port, and the
 # other backends' captures see a frame no case sent them.
+# (The same MACs carry the IPv6 addresses.) The switch's ageing time is
+# longer than the replay: a backend that sent nothing since would be
+# forgotten, and the frames to it flooded again.
 for ((i = 1; i <= CRAB_NSERVERS; i++)); do
 	ip netns exec "${NS_SRV[i]}" ping -c1 -W5 "$IP_LB" >/dev/null ||
 		crab_fail "server $i does not reach the LB after its MAC change"
 done
+ip -n "$NS_SW" link set br0 type bridge ageing_time 360000 || crab_fail "cannot set the switch's ageing time"
 ip netns exec "$NS_LB" nft -f - <<'EOF' || crab_fail "cannot add the NFLOG chains (nf_tables, nft_log, nfnetlink_log)"
-table ip crab_conformance {
+table inet crab_conformance {
 	chain early {
 		type filter hook prerouting priority -301; policy accept;
 		log prefix "early" group 7
