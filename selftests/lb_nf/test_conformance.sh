@@ -31,8 +31,8 @@ crab_check_tool nft
 nf_setup
 
 # The fixtures' topology: MACs, IPv6 addresses, neighbour entries of the
-# LB. A backend's IPv6 neighbour is the host of its IPv4 one (one eth0,
-# one MAC).
+# LB. A backend's IPv6 address lives on the server of its IPv4 one (one
+# eth0, one MAC).
 FX_CLI6=2001:db8::2 FX_LB6=2001:db8::1
 topo() {
 	"$CRAB_NETTEST" json --file "$FIXTURES" "$@"
@@ -57,17 +57,14 @@ ip -n "$NS_LB" link set eth0 address "$PORT_MAC" && ip -n "$NS_CLI" link set eth
 	ip -n "$NS_LB" addr add "$FX_LB6/64" dev eth0 nodad &&
 	"$CRAB_NETTEST" sysctl "@$NS_LB" net.ipv6.conf.all.forwarding=1 &&
 	ip -n "$NS_LB" -b - <<<"$b" || crab_fail "cannot give the topology the fixtures' MACs and IPv6 addresses"
-# The switch learns the new MACs from a frame of each backend (its ARP for
-# the LB): until then it floods frames to them to every port, and the
-# other backends' captures see a frame no case sent them.
-# (The same MACs carry the IPv6 addresses.) The switch's ageing time is
-# longer than the replay: a backend that sent nothing since would be
-# forgotten, and the frames to it flooded again.
+# The switch learns the new MACs (of both families' addresses) from a
+# frame of each backend (its ARP for the LB): until then it floods frames
+# to them to every port, and the other backends' captures see a frame no
+# case sent them.
 for ((i = 1; i <= CRAB_NSERVERS; i++)); do
 	ip netns exec "${NS_SRV[i]}" ping -c1 -W5 "$IP_LB" >/dev/null ||
 		crab_fail "server $i does not reach the LB after its MAC change"
 done
-ip -n "$NS_SW" link set br0 type bridge ageing_time 360000 || crab_fail "cannot set the switch's ageing time"
 ip netns exec "$NS_LB" nft -f - <<'EOF' || crab_fail "cannot add the NFLOG chains (nf_tables, nft_log, nfnetlink_log)"
 table inet crab_conformance {
 	chain early {
