@@ -218,7 +218,12 @@ kp_interop() {
 	EP_CLIENT=$cli EP_SERVER=$srv EP_LB=$3
 	case $cli in patched) EP_CLIENT=none ;; esac
 	case $srv in patched) EP_SERVER=none ;; esac
-	if [ "$cli" = ebpf ]; then ep_setup --announce "$VIP/32" --allow "$CRAB_SUBNET.0/24"; else ep_setup; fi
+	# An eBPF client's lists name the IPv6 side too (kp_interop6).
+	if [ "$cli" = ebpf ]; then
+		ep_setup --announce "$VIP/32,$VIP6/128" --allow "$CRAB_SUBNET.0/24,$EP6_NET::10/124"
+	else
+		ep_setup
+	fi
 	# Patched ends: only the sysctl of their side on; the others off.
 	if [ "$cli" = patched ]; then kp_client "$NS_CLI"; else kp_sysctls "$NS_CLI" 0 0; fi
 	for ((i = 1; i <= CRAB_NSERVERS; i++)); do
@@ -296,4 +301,39 @@ kp_crab_mibs() {
 		$1 == "TcpExt:" && !h { for (i = 2; i <= NF; i++) n[i] = $i; h = 1; next }
 		$1 == "TcpExt:" && h { for (i = 2; i <= NF; i++) if (n[i] ~ /^TCPCrab/) { c++; s += $i }
 			print c + 0, s + 0; exit }' /proc/net/netstat
+}
+
+# kp_interop6 (after kp_interop ebpf patched ...): the same eBPF client
+# over IPv6 through the IPv6 nft LB (SYNs only) to the patched servers,
+# which echo the 20-byte form (patch 9): every connection redirected
+# (the eBPF client translates at tc: getpeername() stays VIP6), accepted
+# on a backend, TcpExt TCPCrabEchoed on the servers.
+kp_interop6() {
+	local p6=8086 n6=${EP_CONNS6:-15} i e0=0 e1=0 acc=0 red0 red r p up
+	ep_v6_setup || crab_fail "IPv6 addresses of the topology"
+	ep_lb6_setup $p6 || crab_fail "the IPv6 nft LB"
+	for i in 1 2 3; do
+		ep_helper_start "srv6-$i" "${NS_SRV[i]}" "" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
+	done
+	ep_helper_start cli6 "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
+	for i in 1 2 3; do
+		[ "$(ep_helper "srv6-$i" "listen $p6 v6")" = ok ] &&
+			[ "$(ep_helper "srv6-$i" "serve $p6 $EP_TMP/acc6-$i")" = ok ] ||
+			crab_fail "IPv6 listener on server $i"
+		e0=$((e0 + $(kp_mib "${NS_SRV[i]}" TCPCrabEchoed)))
+	done
+	red0=$(ep_stat redirected)
+	r=$(ep_helper cli6 "conns $VIP6 $p6 $n6 10")
+	p=$(ep_helper cli6 "connect $VIP6 $p6")
+	up=$(ep_helper cli6 "wait $p 30")
+	for i in 1 2 3; do
+		e1=$((e1 + $(kp_mib "${NS_SRV[i]}" TCPCrabEchoed)))
+		[ -e "$EP_TMP/acc6-$i" ] && acc=$((acc + $(cat "$EP_TMP/acc6-$i")))
+	done
+	red=$(($(ep_stat redirected) - red0))
+	crab_log "IPv6: conns $r; one more $up; eBPF client redirected +$red; patched servers echoed +$((e1 - e0)); accepted $acc; LB6 syn $(ep_lb6_count syn) other $(ep_lb6_count other)"
+	[ "$r" = "ok $n6" ] && [ "$red" = $((n6 + 1)) ] && [ $((e1 - e0)) -ge $((n6 + 1)) ] &&
+		[ "$acc" = $((n6 + 1)) ] && [ "$(ep_lb6_count other)" = 0 ] &&
+		[ "$up" = "up $VIP6" ]
+	log_test $? "IPv6: $n6 + 1 connections eBPF client -> IPv6 LB -> patched servers, each redirected on the kernel's echo (the socket still names VIP6)"
 }

@@ -6,11 +6,13 @@
 # the patched kernel as server on the three backends, through the
 # XDP LB (crabctl lb xdp). kp_interop (kp_lib.sh) asserts data echoed,
 # redirect and echo counters of both sides, getpeername() and one LB
-# packet per connection.
+# packet per connection. Then the same pair over IPv6 (kp_interop6),
+# through the IPv6 nft LB.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../endpoints_ebpf/ep_lib.sh"
 source "$(dirname "$0")/kp_lib.sh"
 
 ep_unshare "$@"
 kp_interop ebpf patched xdp
+kp_interop6
 crab_exit
