@@ -450,23 +450,19 @@ static __always_inline int xmit(struct xdp_md *ctx, const struct nexthop *nh)
 
 /*
  * Capable SYN: daddr := DIP; the option's address (at TCP header offset
- * @aoff) := VIP. IP and TCP checksums fixed incrementally.
+ * @aoff) := VIP. IP and TCP checksums fixed incrementally. Everything is
+ * in the linear frame (the parser checked the TCP header against the
+ * frame): direct packet access, no copy.
  */
 static __always_inline int rewrite_redirect(struct xdp_md *ctx, const struct pkt *p,
 					    __be32 dip, __u32 aoff)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	__u8 old[4], new[4];
+	__u8 old[4], new[4], *a;
 	struct iphdr *iph;
 	struct tcphdr *th;
 	__u32 acc, i, l3 = p->l3off & 0xff, l4 = p->thoff & 0xff;
-
-	if (bpf_xdp_load_bytes(ctx, l4 + aoff, old, 4))
-		return -1;
-	__builtin_memcpy(new, &p->daddr, 4);
-	if (bpf_xdp_store_bytes(ctx, l4 + aoff, new, 4))
-		return -1;
 
 	iph = data + l3;
 	if ((void *)(iph + 1) > data_end)
@@ -474,6 +470,13 @@ static __always_inline int rewrite_redirect(struct xdp_md *ctx, const struct pkt
 	th = data + l4;
 	if ((void *)(th + 1) > data_end)
 		return -1;
+	/* aoff < 64: the fixed header, 40 option bytes, the address. */
+	a = (__u8 *)th + (aoff & 63);
+	if ((void *)(a + 4) > data_end)
+		return -1;
+	__builtin_memcpy(old, a, 4);
+	__builtin_memcpy(new, &p->daddr, 4);
+	__builtin_memcpy(a, new, 4);
 
 	acc = crab_csum_start(th->check);
 	acc = csum_sub_add32(acc, p->daddr, dip);
@@ -809,6 +812,58 @@ static __noinline int walk_options(struct xdp_md *ctx, const struct pkt *p,
 }
 
 /*
+ * The fast path of the option walk, straight-line and in place: the
+ * options of the SYN are one of the layouts Linux sends that
+ * crab_opt_skip_common() recognises (or nothing) and then, right there,
+ * the aligned redirect option of the segment's family (NOP NOP kind len
+ * addr, or kind len exid addr for the RFC 6994 form). Returns the option's
+ * offset in the options, or -1: the full walk (walk_options()) decides.
+ *
+ * An offset returned is the full walk's result from byte 0: the walk
+ * steps over what skip_common() recognised without a result (those kinds
+ * are not the redirect kind: skip_common() refuses kinds 0-4 and 8, and
+ * so does this), then over the two NOPs, and stops on this option, which
+ * has the redirect kind, the family's length (and the ExID), and ends
+ * inside the header: found, first, no wrong length and nothing malformed
+ * seen before it. Only where it would stop is read; everything else
+ * falls back.
+ */
+static __always_inline int opt_fast(const void *data_end, const __u8 *opt, __u32 len,
+				    const struct crab_opt_cfg *cfg, int v6)
+{
+	__u32 s, j, want = crab_opt_len_fam(cfg, v6);
+	const __u8 *o;
+	__u8 kind, olen;
+
+	if (cfg->kind <= 4 || cfg->kind == 8)
+		return -1;
+	/* skip_common() reads up to byte 18. */
+	if ((const void *)(opt + 20) > data_end)
+		return -1;
+	s = crab_opt_skip_common(opt, len, cfg);
+	o = opt + (s & 31);
+	if ((const void *)(o + 4) > data_end)
+		return -1;
+	if (o[0] == CRAB_TCPOPT_NOP && o[1] == CRAB_TCPOPT_NOP) {
+		if (cfg->kind == CRAB_OPT_KIND_EXP)
+			return -1;	/* senders put the RFC 6994 form first */
+		j = s + 2;
+		kind = o[2];
+		olen = o[3];
+	} else {
+		j = s;
+		kind = o[0];
+		olen = o[1];
+		if (cfg->kind == CRAB_OPT_KIND_EXP &&
+		    (((__u16)o[2] << 8) | o[3]) != cfg->exid)
+			return -1;
+	}
+	if (kind != cfg->kind || olen != want || j + want > len)
+		return -1;
+	return j;
+}
+
+/*
  * Consistent-hash DSR: only the L2 next hop changes. A new flow never
  * starts on a draining backend (crab_lb_model.h): such a SYN is dropped.
  */
@@ -863,7 +918,7 @@ int crab_lb_xdp(struct xdp_md *ctx)
 	struct pkt p = {};
 	__u32 gkey, slot = 0, optlen, ihl, grow;
 	__u16 proto;
-	int st, r6;
+	int st, r6, fast;
 
 	if ((void *)(eth + 1) > data_end)
 		goto pass;
@@ -976,9 +1031,20 @@ keyed:
 	/* SYN: the shared option walk, of the segment's family. */
 	cfg.kind = crab_opt_kind;
 	cfg.exid = crab_opt_exid;
-	st = walk_options(ctx, &p, &cfg, wres);
-	if (st < 0)
-		goto truncated;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	fast = -1;
+	if (p.thoff <= 0xff)	/* always for IPv4; IPv6 extension headers may exceed it */
+		fast = opt_fast(data_end, (const __u8 *)data + (p.thoff & 0xff) + sizeof(*th),
+				p.doff * 4 - sizeof(*th), &cfg, p.v6);
+	if (fast >= 0) {
+		st = CRAB_OPT_FOUND;
+		wres[0] = fast;
+	} else {
+		st = walk_options(ctx, &p, &cfg, wres);
+		if (st < 0)
+			goto truncated;
+	}
 	if (wres[1])
 		svc_cnt(svc->id, CRAB_LB_CNT_OPT_BAD_LEN);
 	if (st == CRAB_OPT_MALFORMED)
