@@ -315,9 +315,9 @@ hash_backend(const struct crab_xdp_gen *g, const struct pkt *p, int syn,
  */
 #define ROUTE_HOW(svc_id, grow, dsr)	((svc_id) | ((grow) << 16) | ((dsr) << 24))
 
-static __noinline int route(struct xdp_md *ctx, const struct pkt *p,
-			    const struct crab_xdp_backend *be, struct nexthop *nh,
-			    __u32 how)
+static __noinline int route_sub(struct xdp_md *ctx, const struct pkt *p,
+				const struct crab_xdp_backend *be, struct nexthop *nh,
+				__u32 how)
 {
 	/* A subprogram (its lookup structure stays off the main frame, which
 	 * the IPv6 paths fill): five arguments at most, so the service id,
@@ -423,6 +423,30 @@ static __noinline int route(struct xdp_md *ctx, const struct pkt *p,
 	svc_cnt(svc_id, CRAB_LB_CNT_TX_ERROR);
 	nh->action = XDP_DROP;
 	return XDP_DROP;
+}
+
+/*
+ * route_sub() decides; its most common case, a valid static next-hop MAC
+ * and nothing to grow, is decided here without the call (the same
+ * checks, the same result).
+ */
+static __always_inline int route(struct xdp_md *ctx, const struct pkt *p,
+				 const struct crab_xdp_backend *be, struct nexthop *nh,
+				 __u32 how)
+{
+	int i;
+
+	if ((be->flags & CRAB_XDP_BE_HAS_MAC) && !((how >> 16) & 0xff) &&
+	    mac_is_unicast(be->mac)) {
+#pragma unroll
+		for (i = 0; i < ETH_ALEN; i++) {
+			nh->dmac[i] = be->mac[i];
+			nh->smac[i] = crab_dev_mac[i];
+		}
+		nh->action = XDP_TX;
+		return XDP_TX;
+	}
+	return route_sub(ctx, p, be, nh, how);
 }
 
 /* Send the (rewritten) frame as route() decided. */
