@@ -35,7 +35,7 @@ import sys
 from scapy.all import IP, TCP, UDP, Dot1Q, Ether, Raw, raw  # noqa: E402
 from scapy.layers.inet6 import (ICMPv6EchoRequest, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6,  # noqa: E402
                                 IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop,
-                                IPv6ExtHdrRouting)
+                                IPv6ExtHdrRouting, PadN)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from crabpkt import crab_opt  # noqa: E402
@@ -513,6 +513,7 @@ def case6(name, desc, services, packets, counters=None, opt_kind=42, xdp_global=
 def cases6():
     out = []
     cap = crab_opt(VIP6)
+    other6 = crab_opt("2001:db8:ffff::9")
     out.append(case6(
         "capable_syn_rr", "capable IPv6 SYNs (18-byte option) go round-robin over 3 backends, "
         "option keeps the VIP",
@@ -550,6 +551,14 @@ def cases6():
         "the SYN redirected",
         [svc6()], [fwd(inp6(opts=MSS + cap, ext=(hbh(), dstopt())),
                        out6_to(BE6[0], opts=MSS + cap, ext=(hbh(), dstopt())))],
+        {"syn_redirected": 1}))
+    long_dst = IPv6ExtHdrDestOpt(options=[PadN(optdata=bytes(252))])  # 256 bytes
+    out.append(case6(
+        "ext_long_dstopt_capable", "a 256-byte destination options header before TCP (the TCP header past "
+        "the frame's first 256 bytes): walked, kept, the option after Linux's options found, the SYN "
+        "redirected",
+        [svc6()], [fwd(inp6(opts=LINUX_TS + other6, ext=(long_dst,)),
+                       out6_to(BE6[0], opts=LINUX_TS + cap, ext=(long_dst,)))],
         {"syn_redirected": 1}))
     out.append(case6(
         "ext_routing_done_capable", "a routing header with no segments left (the VIP is the final "
@@ -618,7 +627,6 @@ def cases6():
     out.append(case6(
         "nonsyn_drop", "ACK to an IPv6 VIP, not hash mode: drop and count",
         [svc6()], [verdict(inp6(flags="A", ack=5), "drop")], {"nonsyn_drop": 1}))
-    other6 = crab_opt("2001:db8:ffff::9")
     out.append(case6(
         "capable_syn_linux_ts", "after Linux's options (timestamps on): the IPv6 option found, its address "
         "set to the VIP",
