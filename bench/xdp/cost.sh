@@ -17,7 +17,7 @@
 # `xdpbench cost` (median of 20001 kernel-timed BPF_PROG_TEST_RUN calls)
 # pinned to --cpu (default 1). Prints, per variant and mode, the median
 # of the rounds' medians, their min and max, and the difference to the
-# first variant; writes cost.csv and summary.txt into --out (default
+# first variant; writes cost.csv, summary.txt and env.txt into --out (default
 # build/bench/xdp/cost-<UTC time>). Default 7 rounds.
 set -u
 export PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
@@ -156,7 +156,7 @@ print(",".join(sys.argv[1:4] + [str(j[k]) for k in ("ns_median", "ns_p10", "ns_p
 	echo "$line" | tee -a "$OUT/cost.csv"
 }
 
-echo "# kernel $(uname -r), $(nproc) CPUs, cost on CPU $CPU, $ROUNDS rounds, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) kernel $(uname -r), $(nproc) CPUs, cost on CPU $CPU, $ROUNDS rounds, load $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/env.txt"
 echo "round,variant,mode,ns_median,ns_p10,ns_p90,verdict" | tee "$OUT/cost.csv"
 for ((r = 1; r <= ROUNDS; r++)); do
 	order=("${NAMES[@]}")
@@ -170,7 +170,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	done
 	[ $((r % 2)) = 1 ] && cost reflector reflect "$r"
 done
-echo "# load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# load at the end $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/env.txt"
 
 python3 - "$OUT" "${NAMES[@]}" <<'PY' | tee "$OUT/summary.txt"
 import csv, os, statistics, sys
