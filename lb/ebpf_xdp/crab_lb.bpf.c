@@ -880,58 +880,6 @@ static __noinline int walk_options(struct xdp_md *ctx, const struct pkt *p,
 }
 
 /*
- * The fast path of the option walk, straight-line and in place: the
- * options of the SYN are one of the layouts Linux sends that
- * crab_opt_skip_common() recognises (or nothing) and then, right there,
- * the aligned redirect option of the segment's family (NOP NOP kind len
- * addr, or kind len exid addr for the RFC 6994 form). Returns the option's
- * offset in the options, or -1: the full walk (walk_options()) decides.
- *
- * An offset returned is the full walk's result from byte 0: the walk
- * steps over what skip_common() recognised without a result (those kinds
- * are not the redirect kind: skip_common() refuses kinds 0-4 and 8, and
- * so does this), then over the two NOPs, and stops on this option, which
- * has the redirect kind, the family's length (and the ExID), and ends
- * inside the header: found, first, no wrong length and nothing malformed
- * seen before it. Only where it would stop is read; everything else
- * falls back.
- */
-static __always_inline int opt_fast(const void *data_end, const __u8 *opt, __u32 len,
-				    const struct crab_opt_cfg *cfg, int v6)
-{
-	__u32 s, j, want = crab_opt_len_fam(cfg, v6);
-	const __u8 *o;
-	__u8 kind, olen;
-
-	if (cfg->kind <= 4 || cfg->kind == 8)
-		return -1;
-	/* skip_common() reads up to byte 18. */
-	if ((const void *)(opt + 20) > data_end)
-		return -1;
-	s = crab_opt_skip_common(opt, len, cfg);
-	o = opt + (s & 31);
-	if ((const void *)(o + 4) > data_end)
-		return -1;
-	if (o[0] == CRAB_TCPOPT_NOP && o[1] == CRAB_TCPOPT_NOP) {
-		if (cfg->kind == CRAB_OPT_KIND_EXP)
-			return -1;	/* senders put the RFC 6994 form first */
-		j = s + 2;
-		kind = o[2];
-		olen = o[3];
-	} else {
-		j = s;
-		kind = o[0];
-		olen = o[1];
-		if (cfg->kind == CRAB_OPT_KIND_EXP &&
-		    (((__u16)o[2] << 8) | o[3]) != cfg->exid)
-			return -1;
-	}
-	if (kind != cfg->kind || olen != want || j + want > len)
-		return -1;
-	return j;
-}
-
-/*
  * Consistent-hash DSR: only the L2 next hop changes. A new flow never
  * starts on a draining backend (crab_lb_model.h): such a SYN is dropped.
  */
@@ -1096,15 +1044,20 @@ keyed:
 		return XDP_DROP;
 	}
 
-	/* SYN: the shared option walk, of the segment's family. */
+	/*
+	 * SYN: the option of the segment's family. The layouts senders
+	 * produce are read in place (crab_opt_find_common(): its offset is
+	 * the walk's own result); anything else takes the shared walk from
+	 * byte 0.
+	 */
 	cfg.kind = crab_opt_kind;
 	cfg.exid = crab_opt_exid;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	fast = -1;
 	if (p.thoff <= 0xff)	/* always for IPv4; IPv6 extension headers may exceed it */
-		fast = opt_fast(data_end, (const __u8 *)data + (p.thoff & 0xff) + sizeof(*th),
-				p.doff * 4 - sizeof(*th), &cfg, p.v6);
+		fast = crab_opt_find_common(data_end, (const __u8 *)data + (p.thoff & 0xff) +
+					    sizeof(*th), p.doff * 4 - sizeof(*th), &cfg, p.v6);
 	if (fast >= 0) {
 		st = CRAB_OPT_FOUND;
 		wres[0] = fast;
