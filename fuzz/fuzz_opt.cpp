@@ -115,7 +115,7 @@ void check_walk(const uint8_t* opt, uint32_t n, const crab_opt_cfg& cfg, bool v6
     // whether the readable bytes end at the walked ones or run on. Exactly
     // lim bytes on the heap: ASan sees a read past the end it was given.
     std::vector<uint8_t> exact(opt, opt + lim);
-    int fast = crab_opt_find_common(exact.data() + lim, exact.data(), lim, &cfg, v6);
+    int fast = lim ? crab_opt_find_common(exact.data() + lim, exact.data(), lim, &cfg, v6) : -1;
     int fast2 = crab_opt_find_common(buf + sizeof(buf), buf, lim, &cfg, v6);
     FUZZ_CHECK(fast < 0 || (st == CRAB_OPT_FOUND && res.off == fast && res.bad_len == 0),
                "in-place check found %d, the walk: status %d at %u, %u wrong lengths", fast, st, res.off,
