@@ -109,6 +109,20 @@ void check_walk(const uint8_t* opt, uint32_t n, const crab_opt_cfg& cfg, bool v6
     FUZZ_CHECK(st2 == st && r2.addr == res.addr && r2.off == res.off && r2.bad_len == res.bad_len &&
                    std::memcmp(r2.addr6, res.addr6, 16) == 0,
                "walk of the padded copy differs");
+
+    // The in-place check of the common layouts: an offset only where the
+    // walk from byte 0 finds that option first, with no wrong length seen,
+    // whether the readable bytes end at the walked ones or run on. Exactly
+    // lim bytes on the heap: ASan sees a read past the end it was given.
+    std::vector<uint8_t> exact(opt, opt + lim);
+    int fast = lim ? crab_opt_find_common(exact.data() + lim, exact.data(), lim, &cfg, v6) : -1;
+    int fast2 = crab_opt_find_common(buf + sizeof(buf), buf, lim, &cfg, v6);
+    FUZZ_CHECK(fast < 0 || (st == CRAB_OPT_FOUND && res.off == fast && res.bad_len == 0),
+               "in-place check found %d, the walk: status %d at %u, %u wrong lengths", fast, st, res.off,
+               res.bad_len);
+    FUZZ_CHECK(fast2 < 0 || (st == CRAB_OPT_FOUND && res.off == fast2 && res.bad_len == 0),
+               "in-place check (padded) found %d, the walk: status %d at %u", fast2, st, res.off);
+    FUZZ_CHECK(fast < 0 || fast2 == fast, "in-place check %d with the exact end, %d padded", fast, fast2);
 }
 
 void check_write(const uint8_t* opt, uint32_t n, const crab_opt_cfg& cfg, uint32_t addr)

@@ -65,6 +65,15 @@ struct crab_opt_res {
 	__u8 addr6[16];	/* IPv6 walk: the address, network byte order */
 };
 
+/* BPF: what takes a packet pointer is inlined, the pointer stays in the
+ * caller's frame (<bpf/bpf_helpers.h> defines __always_inline).
+ */
+#ifdef __bpf__
+#define CRAB_OPT_INLINE	__always_inline
+#else
+#define CRAB_OPT_INLINE	inline
+#endif
+
 static inline int crab_opt_len(const struct crab_opt_cfg *cfg)
 {
 	return cfg->kind == CRAB_OPT_KIND_EXP ? TCPOLEN_CRAB_EXP : TCPOLEN_CRAB;
@@ -223,6 +232,59 @@ static inline __u32 crab_opt_skip_common(const __u8 *opt, __u32 len,
 	    opt[9] == 3 && opt[10] == 3)
 		return 12;
 	return 0;
+}
+
+/*
+ * The layouts senders produce, read in place and straight-line (no
+ * copy, no loop): the options of a SYN are one of the layouts
+ * crab_opt_skip_common() recognises (or nothing) followed directly by the
+ * aligned redirect option of the segment's family (@v6): NOP NOP kind len
+ * addr, or kind len ExID addr (RFC 6994 form). Returns that option's
+ * offset in @opt[0..len), or -1: the caller walks the options
+ * (crab_opt_find_from() from 0, or the BPF walk). @end: the first byte
+ * past what may be read at @opt (a packet's end in BPF).
+ *
+ * An offset returned is the walk's result from byte 0: the walk steps over
+ * what skip_common() recognised without a result (those kinds are not the
+ * redirect kind: skip_common() refuses kinds 0-4 and 8, and so does this),
+ * then over the two NOPs, and stops on this option, which has the redirect
+ * kind, the family's length (and the ExID) and ends inside the header:
+ * found, first, no wrong length and nothing malformed before it.
+ */
+static CRAB_OPT_INLINE int crab_opt_find_common(const void *end, const __u8 *opt,
+						__u32 len, const struct crab_opt_cfg *cfg,
+						int v6)
+{
+	__u32 s, j, want = crab_opt_len_fam(cfg, v6);
+	const __u8 *o;
+	__u8 kind, olen;
+
+	if (cfg->kind <= 4 || cfg->kind == 8)
+		return -1;
+	/* skip_common() reads up to byte 18. */
+	if ((const void *)(opt + 20) > end)
+		return -1;
+	s = crab_opt_skip_common(opt, len, cfg);
+	o = opt + (s & 31);
+	if ((const void *)(o + 4) > end)
+		return -1;
+	if (o[0] == CRAB_TCPOPT_NOP && o[1] == CRAB_TCPOPT_NOP) {
+		if (cfg->kind == CRAB_OPT_KIND_EXP)
+			return -1;	/* senders put the RFC 6994 form first */
+		j = s + 2;
+		kind = o[2];
+		olen = o[3];
+	} else {
+		j = s;
+		kind = o[0];
+		olen = o[1];
+		if (cfg->kind == CRAB_OPT_KIND_EXP &&
+		    (((__u16)o[2] << 8) | o[3]) != cfg->exid)
+			return -1;
+	}
+	if (kind != cfg->kind || olen != want || j + want > len)
+		return -1;
+	return (int)j;
 }
 
 /*

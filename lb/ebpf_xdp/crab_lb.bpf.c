@@ -315,9 +315,9 @@ hash_backend(const struct crab_xdp_gen *g, const struct pkt *p, int syn,
  */
 #define ROUTE_HOW(svc_id, grow, dsr)	((svc_id) | ((grow) << 16) | ((dsr) << 24))
 
-static __noinline int route(struct xdp_md *ctx, const struct pkt *p,
-			    const struct crab_xdp_backend *be, struct nexthop *nh,
-			    __u32 how)
+static __noinline int route_sub(struct xdp_md *ctx, const struct pkt *p,
+				const struct crab_xdp_backend *be, struct nexthop *nh,
+				__u32 how)
 {
 	/* A subprogram (its lookup structure stays off the main frame, which
 	 * the IPv6 paths fill): five arguments at most, so the service id,
@@ -425,6 +425,30 @@ static __noinline int route(struct xdp_md *ctx, const struct pkt *p,
 	return XDP_DROP;
 }
 
+/*
+ * route_sub() decides; its most common case, a valid static next-hop MAC
+ * and nothing to grow, is decided here without the call (the same
+ * checks, the same result).
+ */
+static __always_inline int route(struct xdp_md *ctx, const struct pkt *p,
+				 const struct crab_xdp_backend *be, struct nexthop *nh,
+				 __u32 how)
+{
+	int i;
+
+	if ((be->flags & CRAB_XDP_BE_HAS_MAC) && !((how >> 16) & 0xff) &&
+	    mac_is_unicast(be->mac)) {
+#pragma unroll
+		for (i = 0; i < ETH_ALEN; i++) {
+			nh->dmac[i] = be->mac[i];
+			nh->smac[i] = crab_dev_mac[i];
+		}
+		nh->action = XDP_TX;
+		return XDP_TX;
+	}
+	return route_sub(ctx, p, be, nh, how);
+}
+
 /* Send the (rewritten) frame as route() decided. */
 static __always_inline int xmit(struct xdp_md *ctx, const struct nexthop *nh)
 {
@@ -450,23 +474,19 @@ static __always_inline int xmit(struct xdp_md *ctx, const struct nexthop *nh)
 
 /*
  * Capable SYN: daddr := DIP; the option's address (at TCP header offset
- * @aoff) := VIP. IP and TCP checksums fixed incrementally.
+ * @aoff) := VIP. IP and TCP checksums fixed incrementally. Everything is
+ * in the linear frame (the parser checked the TCP header against the
+ * frame): direct packet access, no copy.
  */
 static __always_inline int rewrite_redirect(struct xdp_md *ctx, const struct pkt *p,
 					    __be32 dip, __u32 aoff)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	__u8 old[4], new[4];
+	__u8 old[4], new[4], *a;
 	struct iphdr *iph;
 	struct tcphdr *th;
 	__u32 acc, i, l3 = p->l3off & 0xff, l4 = p->thoff & 0xff;
-
-	if (bpf_xdp_load_bytes(ctx, l4 + aoff, old, 4))
-		return -1;
-	__builtin_memcpy(new, &p->daddr, 4);
-	if (bpf_xdp_store_bytes(ctx, l4 + aoff, new, 4))
-		return -1;
 
 	iph = data + l3;
 	if ((void *)(iph + 1) > data_end)
@@ -474,6 +494,13 @@ static __always_inline int rewrite_redirect(struct xdp_md *ctx, const struct pkt
 	th = data + l4;
 	if ((void *)(th + 1) > data_end)
 		return -1;
+	/* aoff < 64: the fixed header, 40 option bytes, the address. */
+	a = (__u8 *)th + (aoff & 63);
+	if ((void *)(a + 4) > data_end)
+		return -1;
+	__builtin_memcpy(old, a, 4);
+	__builtin_memcpy(new, &p->daddr, 4);
+	__builtin_memcpy(a, new, 4);
 
 	acc = crab_csum_start(th->check);
 	acc = csum_sub_add32(acc, p->daddr, dip);
@@ -569,25 +596,18 @@ static __always_inline int rewrite_insert(struct xdp_md *ctx, const struct pkt *
 }
 
 /*
- * IPv6 capable SYN: daddr := DIP; the option's 16-byte address (at TCP
- * header offset @aoff) := VIP. No IP header checksum; the TCP checksum
- * (the pseudo-header has daddr) is fixed incrementally. Offsets may lie
- * past extension headers: all through bpf_xdp_load/store_bytes().
+ * The TCP checksum of an IPv6 capable SYN after daddr := @dip and the
+ * option's 16 address bytes @old := @vip at TCP header offset @aoff.
  */
-static __noinline int rewrite_redirect6(struct xdp_md *ctx, const struct pkt *p,
-					     const __be32 *dip, __u32 aoff)
+static __always_inline __u16 csum_redirect6(__u16 check, const __be32 *daddr,
+					    const __be32 *dip, const __u8 *old,
+					    const __u8 *vip, __u32 aoff)
 {
-	const __u8 *vip = (const __u8 *)p->daddr6;
 	__u32 acc, i, so = 0, sn = 0;
-	__u8 old[16];
-	__u16 check;
 
-	if (bpf_xdp_load_bytes(ctx, p->thoff + aoff, old, sizeof(old)) ||
-	    bpf_xdp_load_bytes(ctx, p->thoff + 16, &check, sizeof(check)))
-		return -1;
 	acc = crab_csum_start(check);
 	for (i = 0; i < 4; i++)
-		acc = csum_sub_add32(acc, p->daddr6[i], dip[i]);
+		acc = csum_sub_add32(acc, daddr[i], dip[i]);
 	/*
 	 * The 16 address bytes as eight big-endian words, summed as if they
 	 * sat at an even offset; at an odd one every byte is in the other
@@ -610,7 +630,48 @@ static __noinline int rewrite_redirect6(struct xdp_md *ctx, const struct pkt *p,
 		sn = ((sn & 0xff) << 8) | (sn >> 8);
 	}
 	acc = csum_sub_add(acc, bpf_htons((__u16)so), bpf_htons((__u16)sn));
-	check = crab_csum_finish(acc);
+	return crab_csum_finish(acc);
+}
+
+/*
+ * IPv6 capable SYN: daddr := DIP; the option's 16-byte address (at TCP
+ * header offset @aoff) := VIP. No IP header checksum; the TCP checksum
+ * (the pseudo-header has daddr) is fixed incrementally. A TCP header in
+ * the first 256 bytes (no or short extension headers) is rewritten in
+ * place; one further on through bpf_xdp_load/store_bytes().
+ */
+static __noinline int rewrite_redirect6(struct xdp_md *ctx, const struct pkt *p,
+					     const __be32 *dip, __u32 aoff)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	const __u8 *vip = (const __u8 *)p->daddr6;
+	struct ipv6hdr *ip6;
+	struct tcphdr *th;
+	__u8 old[16], *a;
+	__u16 check;
+
+	if (p->thoff <= 0xff) {
+		ip6 = data + (p->l3off & 0xff);
+		if ((void *)(ip6 + 1) > data_end)
+			return -1;
+		th = data + (p->thoff & 0xff);
+		if ((void *)(th + 1) > data_end)
+			return -1;
+		/* aoff < 64: the fixed header, 40 option bytes, the address. */
+		a = (__u8 *)th + (aoff & 63);
+		if ((void *)(a + 16) > data_end)
+			return -1;
+		__builtin_memcpy(old, a, 16);
+		th->check = csum_redirect6(th->check, p->daddr6, dip, old, vip, aoff);
+		__builtin_memcpy(a, vip, 16);
+		__builtin_memcpy(&ip6->daddr, dip, 16);
+		return 0;
+	}
+	if (bpf_xdp_load_bytes(ctx, p->thoff + aoff, old, sizeof(old)) ||
+	    bpf_xdp_load_bytes(ctx, p->thoff + 16, &check, sizeof(check)))
+		return -1;
+	check = csum_redirect6(check, p->daddr6, dip, old, vip, aoff);
 	if (bpf_xdp_store_bytes(ctx, p->thoff + aoff, (void *)p->daddr6, 16) ||
 	    bpf_xdp_store_bytes(ctx, p->thoff + 16, &check, sizeof(check)) ||
 	    bpf_xdp_store_bytes(ctx, p->l3off + offsetof(struct ipv6hdr, daddr), (void *)dip, 16))
@@ -720,27 +781,27 @@ static __noinline int parse6(struct xdp_md *ctx, struct pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct ipv6hdr ip6;
-	struct tcphdr th;
+	struct ipv6hdr *ip6 = data + (p->l3off & 0xff);	/* 14 or 18 */
+	struct tcphdr th, *thp;
 	__u32 off, end, i;
 	__u8 nh, eh[4];
 
-	if (bpf_xdp_load_bytes(ctx, p->l3off, &ip6, sizeof(ip6)))
+	if ((void *)(ip6 + 1) > data_end)
 		return P6_PASS;	/* shorter than an IPv6 header: no address */
-	if (ip6.version != 6) {
+	if (ip6->version != 6) {
 		glob_cnt(CRAB_XDP_G_IP_VERSION_BAD);
 		return P6_PASS;
 	}
-	__builtin_memcpy(p->saddr6, &ip6.saddr, 16);
-	__builtin_memcpy(p->daddr6, &ip6.daddr, 16);
+	__builtin_memcpy(p->saddr6, &ip6->saddr, 16);
+	__builtin_memcpy(p->daddr6, &ip6->daddr, 16);
 	p->v6 = 1;
-	p->tot_len = sizeof(ip6) + bpf_ntohs(ip6.payload_len);
+	p->tot_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
 	end = p->l3off + p->tot_len;
 	/* A jumbogram (payload_len 0) or a packet longer than the frame. */
-	if (!ip6.payload_len || end > (__u32)(data_end - data))
+	if (!ip6->payload_len || end > (__u32)(data_end - data))
 		return P6_BOGUS;
-	nh = ip6.nexthdr;
-	off = p->l3off + sizeof(ip6);
+	nh = ip6->nexthdr;
+	off = p->l3off + sizeof(*ip6);
 	for (i = 0; i < CRAB_XDP_IPV6_EXT_MAX; i++) {
 		if (nh == IPPROTO_TCP)
 			break;
@@ -763,15 +824,25 @@ static __noinline int parse6(struct xdp_md *ctx, struct pkt *p)
 			return P6_EXT_LIMIT;
 		return P6_PASS;
 	}
-	if (off + sizeof(th) > end || bpf_xdp_load_bytes(ctx, off, &th, sizeof(th)))
+	if (off + sizeof(th) > end)
 		return P6_BOGUS;
+	if (off <= 0xff) {
+		/* In the first 256 bytes: read in place. */
+		thp = data + (off & 0xff);
+		if ((void *)(thp + 1) > data_end)
+			return P6_BOGUS;
+	} else {
+		if (bpf_xdp_load_bytes(ctx, off, &th, sizeof(th)))
+			return P6_BOGUS;
+		thp = &th;
+	}
 	p->thoff = off;
-	p->sport = th.source;
-	p->dport = th.dest;
-	p->doff = th.doff;
+	p->sport = thp->source;
+	p->dport = thp->dest;
+	p->doff = thp->doff;
 	if (p->doff < 5 || p->doff * 4 > end - off)
 		return P6_BOGUS;
-	p->syn_only = th.syn && !th.ack;
+	p->syn_only = thp->syn && !thp->ack;
 	return P6_OK;
 }
 
@@ -863,7 +934,7 @@ int crab_lb_xdp(struct xdp_md *ctx)
 	struct pkt p = {};
 	__u32 gkey, slot = 0, optlen, ihl, grow;
 	__u16 proto;
-	int st, r6;
+	int st, r6, fast;
 
 	if ((void *)(eth + 1) > data_end)
 		goto pass;
@@ -973,12 +1044,28 @@ keyed:
 		return XDP_DROP;
 	}
 
-	/* SYN: the shared option walk, of the segment's family. */
+	/*
+	 * SYN: the option of the segment's family. The layouts senders
+	 * produce are read in place (crab_opt_find_common(): its offset is
+	 * the walk's own result); anything else takes the shared walk from
+	 * byte 0.
+	 */
 	cfg.kind = crab_opt_kind;
 	cfg.exid = crab_opt_exid;
-	st = walk_options(ctx, &p, &cfg, wres);
-	if (st < 0)
-		goto truncated;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	fast = -1;
+	if (p.thoff <= 0xff)	/* always for IPv4; IPv6 extension headers may exceed it */
+		fast = crab_opt_find_common(data_end, (const __u8 *)data + (p.thoff & 0xff) +
+					    sizeof(*th), p.doff * 4 - sizeof(*th), &cfg, p.v6);
+	if (fast >= 0) {
+		st = CRAB_OPT_FOUND;
+		wres[0] = fast;
+	} else {
+		st = walk_options(ctx, &p, &cfg, wres);
+		if (st < 0)
+			goto truncated;
+	}
 	if (wres[1])
 		svc_cnt(svc->id, CRAB_LB_CNT_OPT_BAD_LEN);
 	if (st == CRAB_OPT_MALFORMED)

@@ -36,7 +36,7 @@ import sys
 from scapy.all import IP, TCP, UDP, Dot1Q, Ether, Raw, raw  # noqa: E402
 from scapy.layers.inet6 import (ICMPv6EchoRequest, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6,  # noqa: E402
                                 IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop,
-                                IPv6ExtHdrRouting)
+                                IPv6ExtHdrRouting, PadN)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from crabpkt import crab_opt  # noqa: E402
@@ -58,6 +58,10 @@ def ip_bytes(a):
 
 
 MSS = bytes([2, 4, 0x05, 0xB4])
+# The options of Linux's SYNs before the redirect option: MSS, SACK_PERM, TS,
+# NOP, WS (timestamps on), and MSS, NOP, NOP, SACK_PERM, NOP, WS (off).
+LINUX_TS = MSS + bytes([4, 2, 8, 10, 0, 0, 0x12, 0x34, 0, 0, 0, 0, 1, 3, 3, 7])
+LINUX_NOTS = MSS + bytes([1, 1, 4, 2, 1, 3, 3, 7])
 
 
 def frame(src_mac, dst_mac, dst, opts=b"", flags="S", payload=b"",
@@ -299,6 +303,32 @@ def cases():
         [svc(legacy="insert")],
         [fwd(inp(opts=bytes([8, 1, 0, 0])), out_to(BE[0], opts=cap + bytes([8, 1, 0, 0])))],
         {"opt_malformed": 1, "syn_inserted": 1}))
+    # --- the option behind the layouts Linux sends (each the walk's result from byte 0)
+    other = crab_opt("10.9.8.7")
+    out.append(case(
+        "capable_syn_linux_ts", "after Linux's options (timestamps on): found, its address set to the VIP",
+        [svc()], [fwd(inp(opts=LINUX_TS + other), out_to(BE[0], opts=LINUX_TS + cap))], {"syn_redirected": 1}))
+    out.append(case(
+        "capable_syn_linux_nots", "after Linux's options (timestamps off): found, its address set to the VIP",
+        [svc()], [fwd(inp(opts=LINUX_NOTS + other), out_to(BE[0], opts=LINUX_NOTS + cap))],
+        {"syn_redirected": 1}))
+    alien = bytes([254, 8, 0x12, 0x34]) + ip_bytes("10.9.8.7")
+    out.append(case(
+        "capable_syn_linux_rfc6994_other_exid", "after Linux's options, a kind-254 option with another ExID "
+        "(skipped), then ours: ours gets the VIP",
+        [svc()], [fwd(inp(opts=LINUX_NOTS + alien + crab_opt("0.0.0.0", 254)),
+                      out_to(BE[0], opts=LINUX_NOTS + alien + crab_opt(VIP, 254)))],
+        {"syn_redirected": 1}, opt_kind=254))
+    out.append(case(
+        "opt_linux_ts_bad_len_then_good", "after Linux's options, a wrong-length redirect option, then a "
+        "good one: the good one counts",
+        [svc()], [fwd(inp(opts=LINUX_TS + bytes([1, 1, 42, 5, 1, 2, 3, 1]) + other),
+                      out_to(BE[0], opts=LINUX_TS + bytes([1, 1, 42, 5, 1, 2, 3, 1]) + cap))],
+        {"opt_bad_len": 1, "syn_redirected": 1}))
+    out.append(case(
+        "opt_linux_ts_runs_past_doff", "after Linux's options, a redirect option running past doff: malformed",
+        [svc()], [verdict(inp(opts=LINUX_TS + bytes([1, 1, 42, 6]), payload=ip_bytes(VIP)), "drop")],
+        {"opt_malformed": 1, "syn_legacy_drop": 1}))
     # --- truncated / bogus headers
     good = raw(inp(opts=cap))
     out.append(case(
@@ -517,6 +547,7 @@ def case6(name, desc, services, packets, counters=None, opt_kind=42, xdp_global=
 def cases6():
     out = []
     cap = crab_opt(VIP6)
+    other6 = crab_opt("2001:db8:ffff::9")
     out.append(case6(
         "capable_syn_rr", "capable IPv6 SYNs (18-byte option) go round-robin over 3 backends, "
         "option keeps the VIP",
@@ -554,6 +585,14 @@ def cases6():
         "the SYN redirected",
         [svc6()], [fwd(inp6(opts=MSS + cap, ext=(hbh(), dstopt())),
                        out6_to(BE6[0], opts=MSS + cap, ext=(hbh(), dstopt())))],
+        {"syn_redirected": 1}))
+    long_dst = IPv6ExtHdrDestOpt(options=[PadN(optdata=bytes(252))])  # 256 bytes
+    out.append(case6(
+        "ext_long_dstopt_capable", "a 256-byte destination options header before TCP (the TCP header past "
+        "the frame's first 256 bytes): walked, kept, the option after Linux's options found, the SYN "
+        "redirected",
+        [svc6()], [fwd(inp6(opts=LINUX_TS + other6, ext=(long_dst,)),
+                       out6_to(BE6[0], opts=LINUX_TS + cap, ext=(long_dst,)))],
         {"syn_redirected": 1}))
     out.append(case6(
         "ext_routing_done_capable", "a routing header with no segments left (the VIP is the final "
@@ -622,6 +661,21 @@ def cases6():
     out.append(case6(
         "nonsyn_drop", "ACK to an IPv6 VIP, not hash mode: drop and count",
         [svc6()], [verdict(inp6(flags="A", ack=5), "drop")], {"nonsyn_drop": 1}))
+    out.append(case6(
+        "capable_syn_linux_ts", "after Linux's options (timestamps on): the IPv6 option found, its address "
+        "set to the VIP",
+        [svc6()], [fwd(inp6(opts=LINUX_TS + other6), out6_to(BE6[0], opts=LINUX_TS + cap))],
+        {"syn_redirected": 1}))
+    out.append(case6(
+        "opt_linux_ts_v4_form", "after Linux's options, the IPv4-form option in an IPv6 SYN: wrong length, "
+        "counted, legacy path (drop)",
+        [svc6()], [verdict(inp6(opts=LINUX_TS + crab_opt(VIP)), "drop")],
+        {"opt_bad_len": 1, "syn_legacy_drop": 1}))
+    out.append(case6(
+        "opt_linux_ts_runs_past_doff", "after Linux's options, an IPv6 redirect option running past doff: "
+        "malformed",
+        [svc6()], [verdict(inp6(opts=LINUX_TS + bytes([1, 1, 42, 18]), payload=bytes(16)), "drop")],
+        {"opt_malformed": 1, "syn_legacy_drop": 1}))
     out.append(case6(
         "v4_form_option_bad_len", "the IPv4-form option (length 6) in an IPv6 SYN: wrong length for the "
         "family, counted, legacy path (drop)",

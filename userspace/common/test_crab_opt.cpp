@@ -319,4 +319,76 @@ TEST(CrabOptFast, SameResultAsTheWholeWalk)
     EXPECT_GT(skipped, 50000);  // the fast path was taken, not only the slow one
 }
 
+// The in-place check (crab_opt_find_common): the option right behind
+// Linux's layouts (or first) is found without a walk, and whatever it
+// returns is the walk's own result from byte 0; otherwise -1.
+TEST(CrabOptFast, InPlaceCheckIsTheWalksResult)
+{
+    const std::vector<uint8_t> ts = {2, 4, 5, 0xb4, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7};
+    const std::vector<uint8_t> nots = {2, 4, 5, 0xb4, 1, 1, 4, 2, 1, 3, 3, 7};
+    const std::vector<uint8_t> cap = {1, 1, 42, 6, 198, 18, 100, 1};
+    std::array<uint8_t, CRAB_OPT_BUF_SIZE> buf{};
+    std::memcpy(buf.data(), ts.data(), ts.size());
+    std::memcpy(buf.data() + 20, cap.data(), cap.size());
+    const uint8_t* end = buf.data() + buf.size();
+    EXPECT_EQ(crab_opt_find_common(end, buf.data(), 28, &kDefault, 0), 22);
+    EXPECT_EQ(crab_opt_find_common(buf.data() + 28, buf.data(), 28, &kDefault, 0), 22);
+    EXPECT_EQ(crab_opt_find_common(end, buf.data(), 27, &kDefault, 0), -1);  // runs past the header
+    EXPECT_EQ(crab_opt_find_common(end, buf.data(), 28, &kDefault, 1), -1);  // IPv4 form, IPv6 segment
+    EXPECT_EQ(crab_opt_find_common(buf.data() + 19, buf.data(), 28, &kDefault, 0), -1);  // too little readable
+    buf = {};
+    std::memcpy(buf.data(), nots.data(), nots.size());
+    const std::vector<uint8_t> exp = {254, 8, 0xc4, 0xab, 198, 18, 100, 1};
+    std::memcpy(buf.data() + 12, exp.data(), exp.size());
+    EXPECT_EQ(crab_opt_find_common(end, buf.data(), 20, &kExp, 0), 12);
+    buf[15] = 0xac;  // another ExID: someone else's experiment
+    EXPECT_EQ(crab_opt_find_common(end, buf.data(), 20, &kExp, 0), -1);
+    const crab_opt_cfg k4 = {4, 0, 0};  // a redirect kind a layout holds: never in place
+    EXPECT_EQ(crab_opt_find_common(end, buf.data(), 20, &k4, 0), -1);
+
+    std::mt19937 rng(7);
+    const uint8_t pool[] = {0, 1, 2, 3, 4, 6, 8, 10, 18, 20, 42, 254, 0xc4, 0xab};
+    int found = 0;
+    for (int i = 0; i < 300000; i++) {
+        const crab_opt_cfg& cfg = (i & 1) ? kExp : kDefault;
+        int v6 = (i >> 1) & 1;
+        buf = {};
+        uint32_t p = 0;
+        if (rng() % 3 == 1) {
+            std::memcpy(buf.data(), ts.data(), ts.size());
+            p = 20;
+        } else if (rng() % 2) {
+            std::memcpy(buf.data(), nots.data(), nots.size());
+            p = 12;
+        }
+        for (uint32_t k = p; k < buf.size(); k++)
+            buf[k] = (rng() % 3) ? pool[rng() % sizeof(pool)] : static_cast<uint8_t>(rng());
+        if (rng() % 2) {  // an option, sometimes slightly wrong, where the check looks
+            uint32_t j = p + ((rng() % 2) ? 2 : 0);
+            buf[p] = buf[p + 1] = 1;
+            buf[j] = cfg.kind;
+            buf[j + 1] = static_cast<uint8_t>(crab_opt_len_fam(&cfg, v6) + (rng() % 5 == 0));
+            buf[j + 2] = 0xc4;
+            buf[j + 3] = (rng() % 5) ? 0xab : 0xac;
+        }
+        if (rng() % 8 == 0)
+            buf[rng() % 20] ^= static_cast<uint8_t>(1u << (rng() % 8));
+        uint32_t len = static_cast<uint32_t>(rng() % 41);
+        crab_opt_res r{};
+        int st = crab_opt_find_from(buf.data(), len, &cfg, v6, 0, &r);
+        int f = crab_opt_find_common(end, buf.data(), len, &cfg, v6);
+        if (f >= 0) {
+            found++;
+            ASSERT_EQ(st, CRAB_OPT_FOUND) << "i=" << i;
+            ASSERT_EQ(r.off, f) << "i=" << i;
+            ASSERT_EQ(r.bad_len, 0) << "i=" << i;
+        }
+        int f2 = crab_opt_find_common(buf.data() + len, buf.data(), len, &cfg, v6);  // readable: the header
+        if (f2 >= 0) {
+            ASSERT_EQ(f2, f) << "i=" << i;
+        }
+    }
+    EXPECT_GT(found, 30000);  // the check did find options, not only fall back
+}
+
 }  // namespace
