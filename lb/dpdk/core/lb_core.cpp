@@ -192,7 +192,7 @@ Verdict to_backend(const NeighTable& nt, LcoreState& st, const Service& s, const
 int walk_counted(const Config& cfg, LcoreState& st, const Service& s, const uint8_t* th, uint32_t doff, int v6,
                  crab_opt_res& res)
 {
-    int r = crab_opt_find_fam(th + 20, doff - 20, &cfg.opt, v6, &res);
+    int r = crab_opt_find_quick(th + 20, doff - 20, &cfg.opt, v6, &res);
     if (res.bad_len)
         cnt(st, s, CRAB_LB_CNT_OPT_BAD_LEN, res.bad_len);
     if (r == CRAB_OPT_MALFORMED)
