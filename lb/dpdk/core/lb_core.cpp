@@ -85,9 +85,9 @@ CRAB_LBD_HOT const Backend* backend_of(const Service& s, uint8_t id)
 
 // Choose a backend for a new connection by the service's policy (the
 // shared model's picks: a 64-bit rr position per lcore, the top 32 bits of
-// the lcore's 64-bit random draw).
-// rr and wrr pick at the position's remainder, kept beside the position
-// (LcoreState::rr_mod): crab_lb_pick()'s backend without its division.
+// the lcore's 64-bit random draw). rr and wrr pick at the position's
+// remainder, kept beside the position (LcoreState::rr_mod):
+// crab_lb_pick()'s backend without its division.
 CRAB_LBD_HOT const Backend* choose(const Service& s, LcoreState& st)
 {
     if (s.policy == CRAB_POLICY_RANDOM)
@@ -450,7 +450,9 @@ uint64_t next_random(uint64_t& s)
     return z ^ (z >> 31);
 }
 
-Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreState& st, Frame& f)
+// Flattened: the shared headers' walk and picks (C static inline, which
+// the compiler's size heuristics would leave out of line) inline too.
+[[gnu::flatten]] Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreState& st, Frame& f)
 {
     uint8_t* d = f.data;
     uint32_t len = f.len;
