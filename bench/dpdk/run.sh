@@ -8,6 +8,14 @@
 #   bash bench/dpdk/run.sh [--seconds S] [--reps N] [--out DIR] [--backends N]
 #                          [--vdevs pcap,af_packet,af_xdp] [--gen-cpu C] [--dut-cpu C]
 #                          [--napi-cpu C] [--no-fifo] [--no-build]
+#                          [--compare LBD] [--no-testpmd]
+#
+# --compare LBD (an A/B comparison of two builds): another crab-lb-dpdk
+# binary, measured as mode lb_ref in every repetition next to the tree's
+# (or CRAB_LBD's) binary as mode lb, the order of the modes rotating from
+# one repetition to the next; the summary adds the ratio of their median
+# busy cycles per packet and the per-repetition ratios. --no-testpmd
+# leaves the baseline out (an A/B run of the two LBs only).
 #
 # pcap (the default, the benchmark): the DPDK process reads its frames
 # from DPDK itself, net_pcap with infinite_rx=1 replaying a file of
@@ -46,6 +54,8 @@ FIFO=1
 BUILD=1
 WARM=2
 BATCH=256
+REF_SRC=
+TESTPMD=1
 ARGS=("$@")
 
 USAGE_LINES=4,25
@@ -59,10 +69,14 @@ while [ $# -gt 0 ]; do
 			die "--vdevs '${2:-}': expected a list of pcap, af_packet, af_xdp"; VDEVS=$2; shift 2 ;;
 	--dut-cpu) bench_cpu "$1" "${2:-}"; DUT_CPU=$2; shift 2 ;;
 	--napi-cpu) bench_cpu "$1" "${2:-}"; NAPI_CPU=$2; shift 2 ;;
+	--compare) [ -n "${2:-}" ] || die "--compare needs a crab-lb-dpdk binary"
+		REF_SRC=$(realpath -e "$2" 2>/dev/null) || die "--compare '$2': no such file"; shift 2 ;;
+	--no-testpmd) TESTPMD=0; shift ;;
 	*) echo "error: unknown argument '$1'" >&2; usage 2 ;;
 	esac
 done
 [ -n "$NAPI_CPU" ] || NAPI_CPU=$GEN_CPU
+[ -n "$REF_SRC" ] || [ "$TESTPMD" = 1 ] || die "--no-testpmd without --compare: nothing to compare the LB with"
 [ "$FIFO" = 0 ] || [ "$NAPI_CPU" != "$DUT_CPU" ] ||
 	die "--napi-cpu $NAPI_CPU: with SCHED_FIFO the worker lcore would starve the NAPI thread on CPU $DUT_CPU (use --no-fifo)"
 [ "$(id -u)" -eq 0 ] || die "needs root (namespaces, XDP, DPDK vdevs)"
@@ -96,6 +110,15 @@ LBD_SRC=${CRAB_LBD:-$TOP/build/userspace/lb/dpdk/crab-lb-dpdk}
 # A copy: a rebuild of the tree during the run must not change the binary.
 LBD=$OUT/crab-lb-dpdk
 cp "$LBD_SRC" "$LBD" || die "cannot copy crab-lb-dpdk to $OUT"
+LBD_REF=
+if [ -n "$REF_SRC" ]; then
+	[ -x "$REF_SRC" ] || die "--compare $REF_SRC: not executable"
+	LBD_REF=$OUT/crab-lb-dpdk-ref
+	cp "$REF_SRC" "$LBD_REF" || die "cannot copy $REF_SRC to $OUT"
+fi
+MODES=(lb)
+[ -z "$LBD_REF" ] || MODES+=(lb_ref)
+[ "$TESTPMD" = 0 ] || MODES+=(testpmd)
 TEL="python3 $TOP/selftests/lb_dpdk/dpdk_tel.py"
 
 SFX=$$
@@ -116,7 +139,7 @@ cleanup() {
 	ip netns del "$NS_GEN" 2>/dev/null
 	ip netns del "$NS_DUT" 2>/dev/null
 	rm -rf "/var/run/dpdk/cbd$SFX"-* 2>/dev/null
-	rm -f "$LBD"
+	rm -f "$LBD" ${LBD_REF:+"$LBD_REF"}
 }
 trap cleanup EXIT
 trap 'exit 1' TERM INT
@@ -179,7 +202,7 @@ vdev_arg() {
 	esac
 }
 
-# Start the DUT ($1 lb|testpmd, $2 vdev) in the background; sets DUT_PID
+# Start the DUT ($1 lb|lb_ref|testpmd, $2 vdev) in the background; sets DUT_PID
 # and PREFIX; ready when its telemetry answers /ethdev/stats,0 (20 s).
 start_dut() {
 	local mode=$1 vdev=$2 log=$3 i b
@@ -188,13 +211,15 @@ start_dut() {
 	[ "$FIFO" = 0 ] || rt=(chrt -f 50)
 	local eal=(--no-huge -m 512 --no-pci -l "$GEN_CPU,$DUT_CPU" --main-lcore "$GEN_CPU"
 		--file-prefix "$PREFIX" --vdev "$(vdev_arg "$vdev")" --log-level=user1,info)
-	if [ "$mode" = lb ]; then
+	if [ "$mode" != testpmd ]; then
+		local bin=$LBD
+		[ "$mode" = lb ] || bin=$LBD_REF
 		b=()
 		for ((i = 1; i <= NBE; i++)); do
 			b+=(--backend "$SVC,198.18.0.$((10 + i)),mac=$(printf '02:00:00:00:00:%02x' "$i")")
 		done
 		# nsenter execs the program: $! is the DPDK process itself.
-		"${rt[@]}" nsenter --net="/run/netns/$NS_DUT" "$LBD" "${eal[@]}" -- --service "$SVC,policy=rr,legacy=drop" "${b[@]}" \
+		"${rt[@]}" nsenter --net="/run/netns/$NS_DUT" "$bin" "${eal[@]}" -- --service "$SVC,policy=rr,legacy=drop" "${b[@]}" \
 			--port-ip 198.18.0.1 --mbufs 8192 >"$log" 2>&1 &
 	else
 		# io forwarding, one forwarding lcore, the same pool size and burst;
@@ -266,7 +291,9 @@ echo "vdev,mode,rep,seconds,fwd_pps,dut_rx_pps,dut_tx_pps,imissed,oerrors,offere
 		echo "# DPDK main lcore (sleeping) on CPU $GEN_CPU; DUT worker lcore on CPU $DUT_CPU; SCHED_FIFO 50 for the DPDK process: $([ $FIFO = 1 ] && echo yes || echo no)"
 	fi
 	echo "# load before the run:$(uptime | sed 's/.*load average//')"
-	echo "# vdevs $VDEVS; $REPS reps x $SECONDS_RUN s, warm-up $WARM s; $NBE backends"
+	echo "# vdevs $VDEVS; $REPS reps x $SECONDS_RUN s, warm-up $WARM s; $NBE backends; modes ${MODES[*]}"
+	echo "# lb: $LBD_SRC ($(sha256sum "$LBD" | cut -c1-16))"
+	[ -z "$LBD_REF" ] || echo "# lb_ref: $REF_SRC ($(sha256sum "$LBD_REF" | cut -c1-16))"
 	echo "# pcap: net_pcap rx_pcap=<4096 capable SYNs, 82 bytes>,infinite_rx=1, transmit dropped by the PMD (the figure); af_packet/af_xdp: veth + xdpbench generator (functional smoke runs, generator-bound)"
 } | tee "$OUT/env.txt"
 
@@ -309,7 +336,7 @@ measure() {
 	fi
 	# Busy cycles per received packet over the whole run (idle polls not
 	# counted), as testpmd's --record-core-cycles reports it.
-	if [ "$mode" = lb ]; then
+	if [ "$mode" != testpmd ]; then
 		$TEL "$PREFIX" /crab/stats >"$OUT/lbstats-$tag.json"
 		cyc=$(python3 -c '
 import json, sys
@@ -345,7 +372,7 @@ PY
 	# With the pcap feed every frame is a capable SYN for the service: an LB
 	# that does not forward (nearly) all it receives is misconfigured, and
 	# its figure would measure something else.
-	if [ "$vdev" = pcap ] && [ "$mode" = lb ]; then
+	if [ "$vdev" = pcap ] && [ "$mode" != testpmd ]; then
 		python3 - "$OUT/lbstats-$tag.json" <<'PY' || die "the LB did not forward what it received (rep $rep), see $OUT/lbstats-$tag.json"
 import json, sys
 j = json.load(open(sys.argv[1]))
@@ -359,12 +386,10 @@ PY
 T0=$(date +%s)
 for ((rep = 1; rep <= REPS; rep++)); do
 	for vdev in ${VDEVS//,/ }; do
-		# Alternate which one goes first.
-		if [ $((rep % 2)) = 1 ]; then
-			measure "$vdev" lb "$rep"; measure "$vdev" testpmd "$rep"
-		else
-			measure "$vdev" testpmd "$rep"; measure "$vdev" lb "$rep"
-		fi
+		# Rotate which one goes first (two modes: alternate).
+		for ((k = 0; k < ${#MODES[@]}; k++)); do
+			measure "$vdev" "${MODES[(k + rep - 1) % ${#MODES[@]}]}" "$rep"
+		done
 	done
 done
 echo "# $(($(date +%s) - T0)) s for all repetitions"
@@ -379,9 +404,23 @@ summary = {"kernel": platform.release(), "cpus": os.cpu_count(), "vdevs": {}}
 lines = ["| vdev | DUT | median SYN/s forwarded | min | max | DUT rx (median) | offered (median) | busy cycles/pkt (median) |",
          "|---|---|---|---|---|---|---|---|"]
 notes = []
+names = {"testpmd": "testpmd io (baseline)", "lb": "crab-lb-dpdk (rr, 1 service)",
+         "lb_ref": "crab-lb-dpdk --compare (rr, 1 service)"}
+
+
+def per_rep(vdev, key):
+    """{rep: {mode: value}} of column @key."""
+    pairs = {}
+    for r in rows:
+        if r["vdev"] == vdev:
+            pairs.setdefault(r["rep"], {})[r["mode"]] = float(r[key])
+    return pairs
+
+
 for vdev in dict.fromkeys(r["vdev"] for r in rows):
     res = {}
-    for mode in ("testpmd", "lb"):
+    modes = [m for m in names if any(r["vdev"] == vdev and r["mode"] == m for r in rows)]
+    for mode in modes:
         rr = [r for r in rows if r["vdev"] == vdev and r["mode"] == mode]
         v = [float(r["fwd_pps"]) for r in rr]
         cyc = [float(r["cycles_per_pkt"]) for r in rr if not math.isnan(float(r["cycles_per_pkt"]))]
@@ -389,23 +428,40 @@ for vdev in dict.fromkeys(r["vdev"] for r in rows):
                      "dut_rx_median": med(float(r["dut_rx_pps"]) for r in rr),
                      "offered_median": med(float(r["offered_pps"]) for r in rr),
                      "cycles_per_pkt": cyc, "cycles_median": med(cyc) if cyc else float("nan")}
-    pairs = {}
-    for r in rows:
-        if r["vdev"] == vdev:
-            pairs.setdefault(r["rep"], {})[r["mode"]] = float(r["fwd_pps"])
-    ratios = [p["lb"] / p["testpmd"] for p in pairs.values() if p.get("testpmd")]
-    ratio = res["lb"]["median"] / res["testpmd"]["median"]
-    cratio = res["testpmd"]["cycles_median"] / res["lb"]["cycles_median"]
-    summary["vdevs"][vdev] = {"results": res, "ratio_of_medians": ratio, "per_rep_ratios": ratios,
-                              "cycles_ratio_testpmd_over_lb": cratio}
+    summary["vdevs"][vdev] = entry = {"results": res}
     label = vdev if vdev == "pcap" else vdev + " (smoke, generator-bound)"
-    for mode, name in (("testpmd", "testpmd io (baseline)"), ("lb", "crab-lb-dpdk (rr, 1 service)")):
+    for mode in modes:
         m = res[mode]
-        lines.append(f"| {label} | {name} | {m['median'] / 1e6:.3f} M | {m['min'] / 1e6:.3f} M | {m['max'] / 1e6:.3f} M | "
+        lines.append(f"| {label} | {names[mode]} | {m['median'] / 1e6:.3f} M | {m['min'] / 1e6:.3f} M | {m['max'] / 1e6:.3f} M | "
                      f"{m['dut_rx_median'] / 1e6:.3f} M | {m['offered_median'] / 1e6:.2f} M | {m['cycles_median']:.0f} |")
     where = "transmitted by the port" if vdev == "pcap" else "at the sink"
-    notes.append(f"{vdev}: LB / testpmd = {ratio:.3f} (ratio of medians {where}); per repetition "
-                 f"{min(ratios):.3f} .. {max(ratios):.3f}; busy cycles per packet testpmd / LB = {cratio:.3f}")
+    for lb in ("lb", "lb_ref"):
+        if lb not in res or "testpmd" not in res:
+            continue
+        pairs = per_rep(vdev, "fwd_pps")
+        ratios = [p[lb] / p["testpmd"] for p in pairs.values() if p.get("testpmd") and lb in p]
+        ratio = res[lb]["median"] / res["testpmd"]["median"]
+        cratio = res["testpmd"]["cycles_median"] / res[lb]["cycles_median"]
+        sfx = "" if lb == "lb" else "_ref"
+        entry["ratio_of_medians" + sfx] = ratio
+        entry["per_rep_ratios" + sfx] = ratios
+        entry["cycles_ratio_testpmd_over_lb" + sfx] = cratio
+        name = "LB" if lb == "lb" else "LB --compare"
+        notes.append(f"{vdev}: {name} / testpmd = {ratio:.3f} (ratio of medians {where}); per repetition "
+                     f"{min(ratios):.3f} .. {max(ratios):.3f}; busy cycles per packet testpmd / {name} = {cratio:.3f}")
+    if "lb" in res and "lb_ref" in res:
+        # The A/B figure: busy cycles per packet of the two builds, per
+        # repetition (measured next to each other) and as medians.
+        cyc = per_rep(vdev, "cycles_per_pkt")
+        cr = [p["lb"] / p["lb_ref"] for p in cyc.values()
+              if "lb" in p and "lb_ref" in p and p["lb_ref"] > 0 and not math.isnan(p["lb"] / p["lb_ref"])]
+        c = res["lb"]["cycles_median"] / res["lb_ref"]["cycles_median"]
+        entry["cycles_lb_over_ref"] = c
+        entry["per_rep_cycles_lb_over_ref"] = cr
+        notes.append(f"{vdev}: busy cycles per packet LB / LB --compare = {c:.3f} "
+                     f"({res['lb']['cycles_median']:.1f} / {res['lb_ref']['cycles_median']:.1f}, medians); "
+                     f"per repetition {min(cr):.3f} .. {max(cr):.3f} (median {med(cr):.3f})" if cr else
+                     f"{vdev}: busy cycles per packet LB / LB --compare = {c:.3f} (medians)")
 text = "\n".join(lines + [""] + notes)
 json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=2)
 open(os.path.join(out, "summary.txt"), "w").write(text + "\n")

@@ -464,6 +464,30 @@ static inline __u8 crab_lb_pick(const struct crab_lb_tables *t, __u8 policy, __u
 	return crab_lb_pick_rr(t, pos);
 }
 
+/*
+ * rr and wrr with the position already reduced: @i = pos % crab_lb_rr_len()
+ * picks what crab_lb_pick() picks for @pos. A data path that keeps the
+ * remainder next to its 64-bit position (one compare and an increment per
+ * pick) needs no division per new connection; @i out of range gives
+ * CRAB_LB_NONE. Any other policy value is rr, as in crab_lb_pick().
+ */
+static inline __u32 crab_lb_rr_len(const struct crab_lb_tables *t, __u8 policy)
+{
+	return policy == CRAB_POLICY_WRR ? t->nwrr : t->nactive;
+}
+
+static inline __u8 crab_lb_pick_rr_at(const struct crab_lb_tables *t, __u8 policy, __u32 i)
+{
+	if (policy == CRAB_POLICY_WRR) {
+		if (!t->nwrr || t->nwrr > CRAB_WRR_SLOTS || i >= t->nwrr)
+			return CRAB_LB_NONE;
+		return t->wrr[i & (CRAB_WRR_SLOTS - 1)];
+	}
+	if (!t->nactive || t->nactive > CRAB_MAX_BACKENDS || i >= t->nactive)
+		return CRAB_LB_NONE;
+	return t->active[i & (CRAB_MAX_BACKENDS - 1)];
+}
+
 /* Maglev entry of a flow hash: multiply-shift, no division. */
 static inline __u32 crab_maglev_index(__u32 hash)
 {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -849,6 +850,48 @@ TEST(Config, BackendSlotsAreStableAndReused)
         EXPECT_FALSE(seen[b.slot]) << "slot " << b.slot << " twice";
         seen[b.slot] = true;
     }
+}
+
+// The data path's IPv4 lookups (keys4) answer what find() and is_vip()
+// answer, over tables of both families built, grown and shrunk by the
+// edits, for VIPs and ports around those in the table (copies included:
+// a published table is a copy of the edited one).
+TEST(Config, Ipv4LookupsAgreeWithTheTable)
+{
+    Table t;
+    std::mt19937 rng(3);
+    std::vector<ServiceAddr> added;
+    auto probe = [&](const Table& x) {
+        for (const auto& e : added)
+            for (uint32_t dv : {0u, 1u, 0xffffffffu})
+                for (uint16_t dp : {uint16_t(0), uint16_t(1), uint16_t(0xffff)}) {
+                    const uint32_t v = e.ip.v4() + dv;
+                    const uint16_t port = static_cast<uint16_t>(e.port + dp);
+                    ASSERT_EQ(x.find4(v, port), x.find(Addr(v), port)) << to_string(Addr(v)) << ":" << port;
+                    ASSERT_EQ(x.is_vip4(v), x.is_vip(Addr(v))) << to_string(Addr(v));
+                }
+    };
+    for (int i = 0; i < 60; i++) {
+        ServiceSpec s;
+        if (rng() % 3 == 0) {
+            s.ep = {parse_addr("2001:db8:100::" + std::to_string(1 + rng() % 8)), static_cast<uint16_t>(80 + rng() % 3)};
+        } else {
+            // few VIPs, many ports: services of one VIP side by side
+            s.ep = {Addr(0xC6126400u + rng() % 4), static_cast<uint16_t>(rng() % 3 ? 80 + rng() % 4 : rng())};
+        }
+        if (t.find(s.ep.ip, s.ep.port))
+            continue;
+        service_add(t, s);
+        added.push_back(s.ep);
+        if (rng() % 5 == 0) {
+            const ServiceAddr gone = added[rng() % added.size()];
+            service_del(t, gone);
+        }
+        Table copy = t;
+        probe(copy);
+    }
+    EXPECT_GT(t.keys4.size(), 10u);
+    EXPECT_LT(t.keys4.size(), t.services.size());  // IPv6 services are not in it
 }
 
 TEST(Config, FreshBackendSlotsAreTheAddedOnes)

@@ -104,6 +104,48 @@ TEST_F(Policies, WeightedRoundRobinGoesOnInOrderAcross2To32)
         EXPECT_EQ(syn(static_cast<uint16_t>(41000 + k)), s->tables.wrr[(start + k) % 3]) << "SYN " << k;
 }
 
+// The pick follows the 64-bit position whatever the table: a backend
+// added, one drained, the service switched to wrr and back, the position
+// set from outside; each SYN goes where crab_lb_pick() sends that
+// position over the table of the moment (the remainder kept beside the
+// position is worked out again whenever the table's length changes).
+TEST_F(Policies, RoundRobinFollowsThePositionAcrossTableChanges)
+{
+    svc(CRAB_POLICY_RR, {1, 1, 1});
+    uint64_t pos = 0;
+    auto expect = [&](int k, const char* what) {
+        const Service* s = t.find(kVip, 80);
+        ASSERT_NE(s, nullptr);
+        int want = crab_lb_pick(&s->tables, s->policy, pos, 0);
+        EXPECT_EQ(syn(static_cast<uint16_t>(42000 + pos)), want) << what << ", SYN " << k << ", position " << pos;
+        pos++;
+    };
+    for (int k = 0; k < 5; k++)
+        expect(k, "3 backends");
+    BackendSpec b;
+    b.svc = {{kVip}, 80};
+    b.dip = {0xC612000Bu + 3};
+    b.mac = be_mac(3);
+    backend_add(t, b);
+    for (int k = 0; k < 6; k++)
+        expect(k, "a 4th added");
+    backend_set_state(t, b.svc, {0xC612000Bu + 1}, CRAB_BACKEND_DRAINING);
+    for (int k = 0; k < 5; k++)
+        expect(k, "one of 4 draining");
+    ServiceUpdate u;
+    u.ep = b.svc;
+    u.policy = CRAB_POLICY_WRR;
+    service_set(t, u);
+    for (int k = 0; k < 4; k++)
+        expect(k, "wrr");
+    u.policy = CRAB_POLICY_RR;
+    service_set(t, u);
+    pos = st->rr[0] = 1000;  // the position set from outside
+    for (int k = 0; k < 4; k++)
+        expect(k, "position set to 1000");
+    EXPECT_EQ(st->rr[0], pos);
+}
+
 // The random source is 64 bits wide: over 4096 draws every bit is set in
 // 40-60 % of them and the upper 32 bits almost never repeat. A 16- or
 // 32-bit source leaves the upper bits at zero.

@@ -391,4 +391,87 @@ TEST(CrabOptFast, InPlaceCheckIsTheWalksResult)
     EXPECT_GT(found, 30000);  // the check did find options, not only fall back
 }
 
+// The sender's form where the walk resumes (crab_opt_find_quick): the
+// same status and result as the whole walk from offset 0, for the forms
+// senders write (both families, both encodings, behind either Linux
+// layout or at the start) and for random mutations of them: kinds,
+// lengths, ExIDs, NOPs, the option cut short by the length, other
+// configured kinds (NOP and EOL included).
+TEST(CrabOptQuick, SameResultAsTheWholeWalk)
+{
+    const std::vector<uint8_t> ts = {2, 4, 5, 0xb4, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7};
+    const std::vector<uint8_t> nots = {2, 4, 5, 0xb4, 1, 1, 4, 2, 1, 3, 3, 7};
+    const std::vector<uint8_t> v4 = {1, 1, 42, 6, 198, 18, 100, 1};
+    const std::vector<uint8_t> v4exp = {254, 8, 0xc4, 0xab, 198, 18, 100, 1};
+    auto with_v6 = [](std::vector<uint8_t> o) {
+        o.insert(o.end(), kV6.begin(), kV6.end());
+        return o;
+    };
+    const std::vector<uint8_t> v6 = with_v6({1, 1, 42, 18}), v6exp = with_v6({254, 20, 0xc4, 0xab});
+    std::vector<std::vector<uint8_t>> bases;
+    for (const auto* pre : {&ts, &nots})
+        for (const auto* o : {&v4, &v4exp, &v6, &v6exp}) {
+            std::vector<uint8_t> b = *pre;
+            b.insert(b.end(), o->begin(), o->end());
+            bases.push_back(b);
+        }
+    for (const auto* o : {&v4, &v4exp, &v6, &v6exp})
+        bases.push_back(*o);
+    const crab_opt_cfg cfgs[] = {kDefault, kExp, {CRAB_OPT_KIND_EXP, 0, 0x1234}, {253, 0, 0},
+                                 {CRAB_TCPOPT_NOP, 0, 0}, {CRAB_TCPOPT_EOL, 0, 0}};
+    std::mt19937 rng(7);
+    int quick = 0;
+    for (int i = 0; i < 400000; i++) {
+        const auto& b = bases[rng() % bases.size()];
+        std::array<uint8_t, CRAB_OPT_BUF_SIZE> buf{};
+        std::memcpy(buf.data(), b.data(), std::min<size_t>(b.size(), CRAB_TCP_MAX_OPTLEN));
+        int nmut = static_cast<int>(rng() % 3);
+        for (int k = 0; k < nmut; k++) {  // mostly the option, sometimes the layout
+            uint32_t at = (rng() % 4) ? 12 + rng() % 28 : rng() % 20;
+            buf[at] = (rng() % 2) ? static_cast<uint8_t>(rng()) : static_cast<uint8_t>(rng() % 6 ? buf[at] ^ 1 : 254);
+        }
+        uint32_t len = (rng() % 4) ? static_cast<uint32_t>(b.size()) : static_cast<uint32_t>(rng() % 45);
+        const crab_opt_cfg& cfg = (rng() % 4) ? cfgs[rng() % 2] : cfgs[rng() % std::size(cfgs)];
+        int fam6 = static_cast<int>(rng() % 2);
+        uint32_t n = std::min<uint32_t>(len, CRAB_TCP_MAX_OPTLEN);
+        quick += crab_opt_sender_form(buf.data(), n, crab_opt_skip_common(buf.data(), n, &cfg), &cfg, fam6) >= 0;
+        crab_opt_res a{}, c{};
+        std::memset(&a, 0xa5, sizeof(a));  // every field written, whatever was there
+        int sa = crab_opt_find_quick(buf.data(), len, &cfg, fam6, &a);
+        int sc = crab_opt_find_from(buf.data(), len, &cfg, fam6, 0, &c);
+        ASSERT_EQ(sa, sc) << "i=" << i;
+        ASSERT_EQ(std::memcmp(&a, &c, sizeof(a)), 0) << "i=" << i;
+    }
+    EXPECT_GT(quick, 50000);  // the quick path was taken, not only the walk
+}
+
+// What the quick path recognises: the option as crab_opt_write() and
+// crab_opt_write6() put it, with or without its NOPs, in full.
+TEST(CrabOptQuick, RecognisesTheSenderForm)
+{
+    std::array<uint8_t, CRAB_OPT_BUF_SIZE> buf{};
+    crab_opt_write(buf.data(), &kDefault, 0xC6126401u);
+    EXPECT_EQ(crab_opt_sender_form(buf.data(), 8, 0, &kDefault, 0), 2);
+    EXPECT_EQ(crab_opt_sender_form(buf.data(), 8, 2, &kDefault, 0), 2);  // without the NOPs
+    EXPECT_EQ(crab_opt_sender_form(buf.data(), 7, 0, &kDefault, 0), -1);  // cut short
+    EXPECT_EQ(crab_opt_sender_form(buf.data(), 8, 0, &kDefault, 1), -1);  // IPv4 form, IPv6 segment
+    crab_opt_write(buf.data(), &kExp, 0xC6126401u);
+    EXPECT_EQ(crab_opt_sender_form(buf.data(), 8, 0, &kExp, 0), 0);
+    const crab_opt_cfg other = {CRAB_OPT_KIND_EXP, 0, 0x1234};
+    EXPECT_EQ(crab_opt_sender_form(buf.data(), 8, 0, &other, 0), -1);  // someone else's ExID
+    crab_opt_write6(buf.data(), &kDefault, kV6.data());
+    EXPECT_EQ(crab_opt_sender_form(buf.data(), 20, 0, &kDefault, 1), 2);
+    crab_opt_res r{};
+    ASSERT_EQ(crab_opt_find_quick(buf.data(), 20, &kDefault, 1, &r), CRAB_OPT_FOUND);
+    EXPECT_EQ(std::memcmp(r.addr6, kV6.data(), 16), 0);
+    // A redirect kind configured to NOP or EOL: the walk reads those bytes
+    // as NOP and EOL, never as the option, and so must the quick path.
+    for (uint8_t kind : {CRAB_TCPOPT_NOP, CRAB_TCPOPT_EOL}) {
+        const crab_opt_cfg c = {kind, 0, 0};
+        buf = {kind, 6, 198, 18, 100, 1};
+        EXPECT_EQ(crab_opt_sender_form(buf.data(), 6, 0, &c, 0), -1) << int(kind);
+        EXPECT_EQ(crab_opt_find_quick(buf.data(), 6, &c, 0, &r), crab_opt_find_from(buf.data(), 6, &c, 0, 0, &r));
+    }
+}
+
 }  // namespace

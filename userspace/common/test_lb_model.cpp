@@ -503,3 +503,30 @@ TEST(Pick, PolicyDispatchAndDrainedBackendsOutOfEveryPolicy)
     EXPECT_LT(crab_lb_pick_hash(&t, 99), 4);
     EXPECT_EQ(crab_lb_pick_hash_syn(&t, 99), CRAB_LB_DRAINING);
 }
+
+// The reduced-position picks are crab_lb_pick()'s: every position of a
+// long run (across 2^32 too) over rr and wrr tables of many sizes, drained
+// backends and empty sets included; out of range is no backend.
+TEST(Pick, ReducedPositionPicksWhatThePositionPicks)
+{
+    std::mt19937 rng(17);
+    for (int n = 0; n <= 9; n++) {
+        auto a = backends(n);
+        for (auto& b : a) {
+            b.weight = static_cast<uint16_t>(1 + rng() % 5);
+            if (rng() % 4 == 0)
+                b.state = CRAB_BACKEND_DRAINING;
+        }
+        Tables t = build(a);
+        for (uint8_t pol : {CRAB_POLICY_RR, CRAB_POLICY_WRR}) {
+            const uint32_t len = crab_lb_rr_len(&t, pol);
+            EXPECT_EQ(len, pol == CRAB_POLICY_WRR ? t.nwrr : t.nactive);
+            for (uint64_t base : {uint64_t{0}, (uint64_t{1} << 32) - 5, uint64_t{0xfffffffffffff000}})
+                for (uint64_t p = base; p < base + 200; p++)
+                    ASSERT_EQ(crab_lb_pick_rr_at(&t, pol, len ? static_cast<uint32_t>(p % len) : 0),
+                              crab_lb_pick(&t, pol, p, 0))
+                        << "n=" << n << " policy " << int(pol) << " pos " << p;
+            EXPECT_EQ(crab_lb_pick_rr_at(&t, pol, len), CRAB_LB_NONE);
+        }
+    }
+}

@@ -34,6 +34,11 @@ constexpr uint8_t kNhDestOpts = 60;
 constexpr uint8_t kTcpSyn = 0x02;
 constexpr uint8_t kTcpAck = 0x10;
 
+// The per-packet helpers of the IPv4 and IPv6 paths: inlined into
+// process() and process6() whatever the compiler's size heuristics say
+// (each runs once per SYN; a call costs more than most of them do).
+#define CRAB_LBD_HOT [[gnu::always_inline]] inline
+
 inline uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 inline uint32_t rd32(const uint8_t* p)
 {
@@ -62,9 +67,9 @@ struct Parsed {
     uint8_t flags;
 };
 
-inline void cnt(LcoreState& st, const Service& s, int c, uint64_t n = 1) { st.cnt[s.slot][c].inc(n); }
+CRAB_LBD_HOT void cnt(LcoreState& st, const Service& s, int c, uint64_t n = 1) { st.cnt[s.slot][c].inc(n); }
 
-bool backend_mac(const Backend& b, const NeighTable& nt, Mac& mac)
+CRAB_LBD_HOT bool backend_mac(const Backend& b, const NeighTable& nt, Mac& mac)
 {
     if (b.has_mac) {
         mac = b.mac;
@@ -73,35 +78,52 @@ bool backend_mac(const Backend& b, const NeighTable& nt, Mac& mac)
     return nt.get(b.dip, mac);
 }
 
-inline const Backend* backend_of(const Service& s, uint8_t id)
+CRAB_LBD_HOT const Backend* backend_of(const Service& s, uint8_t id)
 {
     return id < s.backends.size() ? &s.backends[id] : nullptr;
 }
 
 // Choose a backend for a new connection by the service's policy (the
 // shared model's picks: a 64-bit rr position per lcore, the top 32 bits of
-// the lcore's 64-bit random draw).
-const Backend* choose(const Service& s, LcoreState& st)
+// the lcore's 64-bit random draw). rr and wrr pick at the position's
+// remainder, kept beside the position (LcoreState::rr_mod):
+// crab_lb_pick()'s backend without its division.
+CRAB_LBD_HOT const Backend* choose(const Service& s, LcoreState& st)
 {
-    uint32_t rnd = 0;
-    uint64_t pos = 0;
     if (s.policy == CRAB_POLICY_RANDOM)
-        rnd = static_cast<uint32_t>(next_random(st.rng) >> 32);
-    else
-        pos = st.rr[s.slot]++;
-    return backend_of(s, crab_lb_pick(&s.tables, s.policy, pos, rnd));
+        return backend_of(s, crab_lb_pick(&s.tables, s.policy, 0, static_cast<uint32_t>(next_random(st.rng) >> 32)));
+    const uint64_t pos = st.rr[s.slot]++;
+    const uint32_t n = crab_lb_rr_len(&s.tables, s.policy);
+    LcoreState::RrMod& m = st.rr_mod[s.slot];
+    const uint32_t i = m.at == pos && m.n == n ? m.i : n ? crab_mod_u64(pos, n) : 0;
+    m.at = pos + 1;
+    m.n = n;
+    m.i = i + 1 == n ? 0 : i + 1;
+    return backend_of(s, crab_lb_pick_rr_at(&s.tables, s.policy, i));
 }
 
 inline uint32_t flow_hash(const Parsed& p) { return crab_flow_hash(p.saddr, p.daddr, p.sport, p.dport); }
 
-inline void set_l2(uint8_t* eth, const Config& cfg, const Mac& dst)
+// @p (6 bytes) is @m: two loads and compares, not a call to memcmp().
+CRAB_LBD_HOT bool mac_is(const uint8_t* p, const Mac& m)
+{
+    uint32_t a, b;
+    uint16_t c, e;
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, m.data(), 4);
+    std::memcpy(&c, p + 4, 2);
+    std::memcpy(&e, m.data() + 4, 2);
+    return a == b && c == e;
+}
+
+CRAB_LBD_HOT void set_l2(uint8_t* eth, const Config& cfg, const Mac& dst)
 {
     std::memcpy(eth, dst.data(), 6);
     std::memcpy(eth + 6, cfg.port_mac.data(), 6);
 }
 
 // IPv4 daddr := @dip; the header checksum follows incrementally (RFC 1624).
-void ip_set_daddr(uint8_t* ip, uint32_t daddr, uint32_t dip)
+CRAB_LBD_HOT void ip_set_daddr(uint8_t* ip, uint32_t daddr, uint32_t dip)
 {
     wr16(ip + 10, crab_csum_replace32(rd16(ip + 10), daddr, dip));
     wr32(ip + 16, dip);
@@ -110,18 +132,24 @@ void ip_set_daddr(uint8_t* ip, uint32_t daddr, uint32_t dip)
 // Capable SYN: daddr := DIP, option address (at @opt_addr_at of the TCP
 // header, any alignment) := VIP. The TCP checksum loses the old address
 // bytes and the pseudo-header's daddr and gains the new ones.
-void rewrite_redirect(uint8_t* d, const Parsed& p, uint32_t opt_addr_at, uint32_t dip)
+// The four bytes of @v (big-endian) at an offset of parity @odd in a
+// checksummed area, as the 32-bit value whose two halves are the words
+// they add to the sum: at an even offset the value itself; at an odd one
+// each byte is the low half of its word or the high half of the next, so
+// the words are those of @v rotated left by 8 bits.
+CRAB_LBD_HOT uint32_t csum_words_at(uint32_t v, bool odd) { return odd ? (v << 8 | v >> 24) : v; }
+
+CRAB_LBD_HOT void rewrite_redirect(uint8_t* d, const Parsed& p, uint32_t opt_addr_at, uint32_t dip)
 {
     uint8_t* th = d + p.th;
+    uint8_t* a = th + opt_addr_at;
+    const bool odd = opt_addr_at & 1;
     uint32_t acc = crab_csum_start(rd16(th + 16));
     acc = crab_csum_sub32(acc, p.daddr);
     acc = crab_csum_add32(acc, dip);
-    for (uint32_t i = 0; i < 4; i++) {
-        uint8_t nb = static_cast<uint8_t>(p.daddr >> (24 - 8 * i));
-        acc = crab_csum_sub16(acc, crab_csum_byte(th[opt_addr_at + i], opt_addr_at + i));
-        acc = crab_csum_add16(acc, crab_csum_byte(nb, opt_addr_at + i));
-        th[opt_addr_at + i] = nb;
-    }
+    acc = crab_csum_sub32(acc, csum_words_at(rd32(a), odd));
+    acc = crab_csum_add32(acc, csum_words_at(p.daddr, odd));
+    wr32(a, p.daddr);
     wr16(th + 16, crab_csum_finish(acc));
     ip_set_daddr(d + p.l3, p.daddr, dip);
 }
@@ -166,7 +194,7 @@ void rewrite_insert(const Config& cfg, Frame& f, const Parsed& p, uint32_t dip)
     ip_set_daddr(ip, p.daddr, dip);
 }
 
-Verdict to_backend(const NeighTable& nt, LcoreState& st, const Service& s, const Backend* b, Mac& mac)
+CRAB_LBD_HOT Verdict to_backend(const NeighTable& nt, LcoreState& st, const Service& s, const Backend* b, Mac& mac)
 {
     if (!b) {
         cnt(st, s, CRAB_LB_CNT_NO_BACKEND);
@@ -189,10 +217,10 @@ Verdict to_backend(const NeighTable& nt, LcoreState& st, const Service& s, const
 // form is well formed, an IPv4-form option is a wrong length and the other
 // way round, docs/PROTOCOL.md 2), its wrong lengths and a malformed walk
 // counted on service @s.
-int walk_counted(const Config& cfg, LcoreState& st, const Service& s, const uint8_t* th, uint32_t doff, int v6,
+CRAB_LBD_HOT int walk_counted(const Config& cfg, LcoreState& st, const Service& s, const uint8_t* th, uint32_t doff, int v6,
                  crab_opt_res& res)
 {
-    int r = crab_opt_find_fam(th + 20, doff - 20, &cfg.opt, v6, &res);
+    int r = crab_opt_find_quick(th + 20, doff - 20, &cfg.opt, v6, &res);
     if (res.bad_len)
         cnt(st, s, CRAB_LB_CNT_OPT_BAD_LEN, res.bad_len);
     if (r == CRAB_OPT_MALFORMED)
@@ -422,7 +450,9 @@ uint64_t next_random(uint64_t& s)
     return z ^ (z >> 31);
 }
 
-Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreState& st, Frame& f)
+// Flattened: the shared headers' walk and picks (C static inline, which
+// the compiler's size heuristics would leave out of line) inline too.
+[[gnu::flatten]] Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreState& st, Frame& f)
 {
     uint8_t* d = f.data;
     uint32_t len = f.len;
@@ -431,7 +461,7 @@ Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreSt
     st.g[G_RX].inc();
     // Frames for another host's MAC (a switch floods unknown unicast) are
     // not ours: two LBs behind ECMP would both forward them.
-    if (len < 14 || std::memcmp(d, cfg.port_mac.data(), 6) != 0)
+    if (len < 14 || !mac_is(d, cfg.port_mac))
         goto pass;
     {
         uint32_t off = 12;
@@ -461,7 +491,7 @@ Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreSt
         if (ip[9] != kProtoTcp)
             goto pass;
         p.daddr = rd32(ip + 16);
-        if (!t.is_vip(p.daddr))
+        if (!t.is_vip4(p.daddr))
             goto pass;
         p.saddr = rd32(ip + 12);
         p.ihl = (ip[0] & 0x0f) * 4u;
@@ -492,7 +522,7 @@ Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreSt
     }
 
     {
-        const Service* s = t.find(p.daddr, p.dport);
+        const Service* s = t.find4(p.daddr, p.dport);
         if (!s)
             goto pass;
         Mac mac;
@@ -591,9 +621,13 @@ void Table::index()
         return ServiceAddr{a.vip, a.port} < ServiceAddr{b.vip, b.port};
     });
     vips.clear();
-    for (const auto& s : services)
+    keys4.clear();
+    for (const auto& s : services) {
         if (vips.empty() || vips.back() != s.vip)
             vips.push_back(s.vip);
+        if (!s.vip.v6)
+            keys4.push_back(key4(s.vip.v4(), s.port));
+    }
 }
 
 const Service* Table::find(const Addr& vip, uint16_t port) const

@@ -95,7 +95,7 @@ extern const char* const kGCounterNames[G_MAX];
 // load/store, no locked read-modify-write in the data path.
 struct Counter {
     std::atomic<uint64_t> v{0};
-    void inc(uint64_t n = 1) { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    [[gnu::always_inline]] void inc(uint64_t n = 1) { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
     uint64_t get() const { return v.load(std::memory_order_relaxed); }
 };
 
@@ -127,11 +127,30 @@ struct Service {
 struct Table {
     std::vector<Service> services;  // sorted by (vip, port)
     std::vector<Addr> vips;         // sorted unique VIPs
+    // The IPv4 services' (VIP << 16 | port), sorted: services[i]'s key
+    // (IPv4 addresses sort before IPv6 ones, so they are the first
+    // keys4.size() services). The data path's IPv4 lookups (find4(),
+    // is_vip4()) search these words instead of comparing whole Addrs.
+    std::vector<uint64_t> keys4;
 
     const Service* find(const Addr& vip, uint16_t port) const;
     bool is_vip(const Addr& vip) const;
     const Service* first_of_vip(const Addr& vip) const;
-    void index();  // sort and fill vips
+    void index();  // sort, fill vips and keys4
+
+    static uint64_t key4(uint32_t vip, uint16_t port) { return static_cast<uint64_t>(vip) << 16 | port; }
+    // find() and is_vip() of an IPv4 address (host order).
+    const Service* find4(uint32_t vip, uint16_t port) const
+    {
+        const uint64_t k = key4(vip, port);
+        auto it = std::lower_bound(keys4.begin(), keys4.end(), k);
+        return it != keys4.end() && *it == k ? &services[static_cast<size_t>(it - keys4.begin())] : nullptr;
+    }
+    bool is_vip4(uint32_t vip) const
+    {
+        auto it = std::lower_bound(keys4.begin(), keys4.end(), key4(vip, 0));
+        return it != keys4.end() && *it >> 16 == vip;
+    }
 };
 
 // Neighbour table: next hop (IPv4 or IPv6) -> MAC, for the backends
@@ -250,6 +269,14 @@ struct alignas(64) LcoreState {
     std::array<std::array<Counter, CRAB_LB_CNT_MAX>, CRAB_MAX_SERVICES> cnt;
     std::array<std::array<Counter, CRAB_MAX_BACKENDS>, CRAB_MAX_SERVICES> be;
     std::array<uint64_t, CRAB_MAX_SERVICES> rr{};  // 64-bit: never wraps early
+    // rr[slot] % n kept beside it (choose()): i for position `at` over a
+    // table of n entries; worked out again (one division) when rr[slot] is
+    // not `at` or the service's table has another length.
+    struct RrMod {
+        uint64_t at = 0;
+        uint32_t n = 0, i = 0;
+    };
+    std::array<RrMod, CRAB_MAX_SERVICES> rr_mod{};
     std::array<Counter, G_MAX> g;
     uint64_t rng = 0x9e3779b97f4a7c15ULL;  // seed per lcore
 };
