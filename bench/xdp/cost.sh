@@ -78,39 +78,13 @@ for v in "${VARIANTS[@]}"; do
 	NAMES+=("$name")
 done
 
-SFX=$$
-NS_GEN=crab-cgen-$SFX
-NS_DUT=crab-cdut-$SFX
-DEV_GEN=cg$((SFX % 100000))
-DEV_DUT=cd$((SFX % 100000))
 VIP=198.18.100.1
 VIP6=fd00:c4ab:100::1
 PORT=80
 
-cleanup() {
-	ip netns del "$NS_GEN" 2>/dev/null
-	ip netns del "$NS_DUT" 2>/dev/null
-}
-trap cleanup EXIT
-trap 'exit 1' TERM INT
+source "$TOP/bench/xdp/topo.sh"
+xb_topo c
 
-ip netns add "$NS_GEN" && ip netns add "$NS_DUT" || die "cannot create namespaces"
-ip link add "$DEV_GEN" netns "$NS_GEN" type veth peer name "$DEV_DUT" netns "$NS_DUT" ||
-	die "cannot create the veth pair"
-ip -n "$NS_DUT" addr add 198.18.0.1/24 dev "$DEV_DUT"
-for n in "$NS_GEN:$DEV_GEN" "$NS_DUT:$DEV_DUT"; do
-	ip -n "${n%%:*}" link set lo up
-	ip -n "${n%%:*}" link set "${n#*:}" up
-done
-MAC_GEN=$(ip -n "$NS_GEN" -br link show "$DEV_GEN" | awk '{print $3}')
-MAC_DUT=$(ip -n "$NS_DUT" -br link show "$DEV_DUT" | awk '{print $3}')
-# lbfib: the program's FIB lookup finds the backends as neighbours on the
-# DUT veth (XDP_TX), as in run.sh.
-ip netns exec "$NS_DUT" sysctl -qw net.ipv4.conf.all.forwarding=1 || die "cannot enable forwarding"
-for ((i = 1; i <= NBE; i++)); do
-	ip -n "$NS_DUT" neigh replace 198.18.0.$((10 + i)) lladdr "$(printf '02:00:00:00:00:%02x' $i)" \
-		dev "$DEV_DUT" nud permanent || die "cannot add the neighbour of backend $i"
-done
 in_dut() { nsenter --net="/run/netns/$NS_DUT" "$@"; }
 
 attach() {

@@ -105,43 +105,14 @@ CRABCTL_SRC=${CRABCTL:-$TOP/build/userspace/userspace/crabctl/crabctl}
 CRABCTL=$OUT/crabctl
 cp "$CRABCTL_SRC" "$CRABCTL" || die "cannot copy crabctl to $OUT"
 
-SFX=$$
-NS_GEN=crab-bgen-$SFX
-NS_DUT=crab-bdut-$SFX
-DEV_GEN=bg$((SFX % 100000))
-DEV_DUT=bd$((SFX % 100000))
 VIP=198.18.100.1
 VIP6=fd00:c4ab:100::1
 PORT=80
 SVC=$VIP:$PORT
 SVC6=[$VIP6]:$PORT
 
-cleanup() {
-	ip netns del "$NS_GEN" 2>/dev/null
-	ip netns del "$NS_DUT" 2>/dev/null
-}
-trap cleanup EXIT
-trap 'exit 1' TERM INT
-
-ip netns add "$NS_GEN" && ip netns add "$NS_DUT" || die "cannot create namespaces"
-ip link add "$DEV_GEN" netns "$NS_GEN" type veth peer name "$DEV_DUT" netns "$NS_DUT" ||
-	die "cannot create the veth pair"
-ip -n "$NS_GEN" addr add 198.18.0.2/24 dev "$DEV_GEN"
-ip -n "$NS_DUT" addr add 198.18.0.1/24 dev "$DEV_DUT"
-for n in "$NS_GEN:$DEV_GEN" "$NS_DUT:$DEV_DUT"; do
-	ip -n "${n%%:*}" link set lo up
-	ip -n "${n%%:*}" link set "${n#*:}" up
-done
-MAC_GEN=$(ip -n "$NS_GEN" -br link show "$DEV_GEN" | awk '{print $3}')
-MAC_DUT=$(ip -n "$NS_DUT" -br link show "$DEV_DUT" | awk '{print $3}')
-# The IPv4 backends' neighbours, for the next-hop mode (lbfib): the
-# program's FIB lookup finds them on the DUT veth itself (XDP_TX). A FIB
-# lookup needs forwarding on, as on any LB host.
-ip netns exec "$NS_DUT" sysctl -qw net.ipv4.conf.all.forwarding=1 || die "cannot enable forwarding in $NS_DUT"
-for ((i = 1; i <= NBE; i++)); do
-	ip -n "$NS_DUT" neigh replace 198.18.0.$((10 + i)) lladdr "$(printf '02:00:00:00:00:%02x' $i)" \
-		dev "$DEV_DUT" nud permanent || die "cannot add the neighbour of backend $i"
-done
+source "$TOP/bench/xdp/topo.sh"
+xb_topo b
 
 in_gen() { nsenter --net="/run/netns/$NS_GEN" "$@"; }
 in_dut() { nsenter --net="/run/netns/$NS_DUT" "$@"; }
@@ -267,7 +238,7 @@ STATS0=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo -)
 stats_restore() {
 	[ "$STATS0" = - ] || sysctl -qw kernel.bpf_stats_enabled="$STATS0"
 }
-trap 'stats_restore; cleanup' EXIT
+trap 'stats_restore; xb_cleanup' EXIT
 
 RAW=$OUT/raw.csv
 echo "mode,rep,seconds,processed,pps,offered_pps,returned_pps,xdp_cpu_busy,xdp_cpu_steal,prog_ns,stats_ns,generator" >"$RAW"
