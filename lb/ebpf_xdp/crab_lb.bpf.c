@@ -315,6 +315,21 @@ hash_backend(const struct crab_xdp_gen *g, const struct pkt *p, int syn,
  */
 #define ROUTE_HOW(svc_id, grow, dsr)	((svc_id) | ((grow) << 16) | ((dsr) << 24))
 
+/* A static next hop: to the backend's MAC, from the device's own. */
+static __always_inline int nh_static(struct nexthop *nh,
+				     const struct crab_xdp_backend *be)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < ETH_ALEN; i++) {
+		nh->dmac[i] = be->mac[i];
+		nh->smac[i] = crab_dev_mac[i];
+	}
+	nh->action = XDP_TX;
+	return XDP_TX;
+}
+
 static __noinline int route_sub(struct xdp_md *ctx, const struct pkt *p,
 				const struct crab_xdp_backend *be, struct nexthop *nh,
 				__u32 how)
@@ -327,7 +342,7 @@ static __noinline int route_sub(struct xdp_md *ctx, const struct pkt *p,
 	int dsr = how >> 24;
 	struct bpf_fib_lookup fib = {};
 	__u32 mtu_len = p->tot_len;
-	int rc, i;
+	int rc;
 
 	if (be->flags & CRAB_XDP_BE_HAS_MAC) {
 		/* Static next hop on the ingress segment (its VLAN too: the tag
@@ -344,13 +359,7 @@ static __noinline int route_sub(struct xdp_md *ctx, const struct pkt *p,
 			nh->action = XDP_DROP;
 			return XDP_DROP;
 		}
-#pragma unroll
-		for (i = 0; i < ETH_ALEN; i++) {
-			nh->dmac[i] = be->mac[i];
-			nh->smac[i] = crab_dev_mac[i];
-		}
-		nh->action = XDP_TX;
-		return XDP_TX;
+		return nh_static(nh, be);
 	}
 	if (p->vlan) {
 		if (grow && bpf_check_mtu(ctx, 0, &mtu_len, grow, 0)) {
@@ -434,18 +443,9 @@ static __always_inline int route(struct xdp_md *ctx, const struct pkt *p,
 				 const struct crab_xdp_backend *be, struct nexthop *nh,
 				 __u32 how)
 {
-	int i;
-
 	if ((be->flags & CRAB_XDP_BE_HAS_MAC) && !((how >> 16) & 0xff) &&
-	    mac_is_unicast(be->mac)) {
-#pragma unroll
-		for (i = 0; i < ETH_ALEN; i++) {
-			nh->dmac[i] = be->mac[i];
-			nh->smac[i] = crab_dev_mac[i];
-		}
-		nh->action = XDP_TX;
-		return XDP_TX;
-	}
+	    mac_is_unicast(be->mac))
+		return nh_static(nh, be);
 	return route_sub(ctx, p, be, nh, how);
 }
 
