@@ -335,7 +335,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     if (exp)
         cfg.opt.kind = CRAB_OPT_KIND_EXP;
     auto st = std::make_unique<LcoreState>();
-    st->rr.fill(data[3]);
+    for (auto& c : st->rr)
+        c.pos = data[3];  // the remainder is worked out from it at the first pick
     std::memcpy(&st->rng, data + 4, 8);
 
     const size_t n = size - kHdr;

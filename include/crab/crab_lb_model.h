@@ -467,9 +467,10 @@ static inline __u8 crab_lb_pick(const struct crab_lb_tables *t, __u8 policy, __u
 /*
  * rr and wrr with the position already reduced: @i = pos % crab_lb_rr_len()
  * picks what crab_lb_pick() picks for @pos. A data path that keeps the
- * remainder next to its 64-bit position (one compare and an increment per
- * pick) needs no division per new connection; @i out of range gives
- * CRAB_LB_NONE. Any other policy value is rr, as in crab_lb_pick().
+ * remainder next to its 64-bit position (crab_lb_rr_next(): compares and
+ * increments per pick) needs no division per new connection; @i out of
+ * range gives CRAB_LB_NONE. Any other policy value is rr, as in
+ * crab_lb_pick().
  */
 static inline __u32 crab_lb_rr_len(const struct crab_lb_tables *t, __u8 policy)
 {
@@ -481,11 +482,49 @@ static inline __u8 crab_lb_pick_rr_at(const struct crab_lb_tables *t, __u8 polic
 	if (policy == CRAB_POLICY_WRR) {
 		if (!t->nwrr || t->nwrr > CRAB_WRR_SLOTS || i >= t->nwrr)
 			return CRAB_LB_NONE;
+		CRAB_OPAQUE(i);
 		return t->wrr[i & (CRAB_WRR_SLOTS - 1)];
 	}
 	if (!t->nactive || t->nactive > CRAB_MAX_BACKENDS || i >= t->nactive)
 		return CRAB_LB_NONE;
+	CRAB_OPAQUE(i);
 	return t->active[i & (CRAB_MAX_BACKENDS - 1)];
+}
+
+/*
+ * One round-robin cursor (a service's, on one CPU or lcore): the 64-bit
+ * position and its remainder. @i is @pos % @n for the table length @n it
+ * was worked out for, kept below @n by an increment and a compare; it is
+ * trusted only while the position is still the one it was worked out for
+ * (@at: a position written from outside is followed) and the table has the
+ * same length (a generation with another backend count, or the policy
+ * switched between rr and wrr, may leave i >= the new length). Otherwise
+ * it is worked out again with one division. All zero is position 0.
+ */
+struct crab_lb_rr {
+	__u64 pos;	/* crab_lb_pick()'s @pos for the next pick */
+	__u64 at;	/* the position @i belongs to */
+	__u32 n;	/* the table length @i was worked out for */
+	__u32 i;	/* pos % n, < n */
+};
+
+/*
+ * The reduced position for the next pick over a table of @n entries
+ * (crab_lb_rr_len()): pos % n, for crab_lb_pick_rr_at(); the position
+ * advances by one. n == 0 gives 0 (crab_lb_pick_rr_at(): no backend).
+ */
+static inline __u32 crab_lb_rr_next(struct crab_lb_rr *c, __u32 n)
+{
+	__u64 pos = c->pos;
+	__u32 i = c->i;
+
+	if (c->at != pos || c->n != n || i >= n)
+		i = n ? crab_mod_u64(pos, n) : 0;
+	c->pos = pos + 1;
+	c->at = pos + 1;
+	c->n = n;
+	c->i = i + 1 == n ? 0 : i + 1;
+	return i;
 }
 
 /* Maglev entry of a flow hash: multiply-shift, no division. */

@@ -84,10 +84,10 @@ TEST_F(Policies, RoundRobinGoesOnInOrderAcross2To32)
 {
     svc(CRAB_POLICY_RR, {1, 1, 1});
     const uint64_t start = (uint64_t{1} << 32) - 2;
-    st->rr[0] = start;
+    st->rr[0].pos = start;
     for (uint16_t k = 0; k < 6; k++)
         EXPECT_EQ(syn(static_cast<uint16_t>(40000 + k)), static_cast<int>((start + k) % 3)) << "SYN " << k;
-    EXPECT_EQ(st->rr[0], start + 6);
+    EXPECT_EQ(st->rr[0].pos, start + 6);
 }
 
 // Weighted round robin uses the same position over its ring (weights 1:2,
@@ -99,7 +99,7 @@ TEST_F(Policies, WeightedRoundRobinGoesOnInOrderAcross2To32)
     ASSERT_NE(s, nullptr);
     ASSERT_EQ(s->tables.nwrr, 3u);
     const uint64_t start = (uint64_t{1} << 32) - 2;
-    st->rr[0] = start;
+    st->rr[0].pos = start;
     for (uint16_t k = 0; k < 6; k++)
         EXPECT_EQ(syn(static_cast<uint16_t>(41000 + k)), s->tables.wrr[(start + k) % 3]) << "SYN " << k;
 }
@@ -140,10 +140,10 @@ TEST_F(Policies, RoundRobinFollowsThePositionAcrossTableChanges)
         expect(k, "wrr");
     u.policy = CRAB_POLICY_RR;
     service_set(t, u);
-    pos = st->rr[0] = 1000;  // the position set from outside
+    pos = st->rr[0].pos = 1000;  // the position set from outside
     for (int k = 0; k < 4; k++)
         expect(k, "position set to 1000");
-    EXPECT_EQ(st->rr[0], pos);
+    EXPECT_EQ(st->rr[0].pos, pos);
 }
 
 // The random source is 64 bits wide: over 4096 draws every bit is set in

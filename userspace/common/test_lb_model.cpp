@@ -530,3 +530,39 @@ TEST(Pick, ReducedPositionPicksWhatThePositionPicks)
         }
     }
 }
+
+// The cursor's reduced position is the position's remainder at every pick:
+// table lengths changing at random (up, down below the kept remainder, to
+// 0 and back, one pick or many between changes), the position written from
+// outside (stale remainder) and across 2^32; a remainder corrupted to the
+// table's length or beyond is worked out again, not used.
+TEST(Pick, RoundRobinCursorIsThePositionsRemainder)
+{
+    std::mt19937 rng(23);
+    crab_lb_rr c{};
+    uint32_t n = 3;
+    for (int step = 0; step < 20000; step++) {
+        switch (rng() % 16) {
+        case 0:
+            n = rng() % (CRAB_WRR_SLOTS + 1);  // a new generation, or rr <-> wrr
+            break;
+        case 1:
+            n = rng() % 4;
+            break;
+        case 2:
+            c.pos = rng() % 2 ? rng() : (uint64_t{1} << 32) - 1 - rng() % 8;  // written from outside
+            break;
+        case 3:
+            c.i = n + rng() % 3;  // corrupted: out of range
+            break;
+        default:
+            break;
+        }
+        const uint64_t pos = c.pos;
+        const uint32_t i = crab_lb_rr_next(&c, n);
+        ASSERT_EQ(i, n ? static_cast<uint32_t>(pos % n) : 0u) << "step " << step << " n " << n << " pos " << pos;
+        ASSERT_EQ(c.pos, pos + 1);
+        if (n)
+            ASSERT_LT(c.i, n);
+    }
+}

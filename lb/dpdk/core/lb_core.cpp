@@ -86,19 +86,13 @@ CRAB_LBD_HOT const Backend* backend_of(const Service& s, uint8_t id)
 // Choose a backend for a new connection by the service's policy (the
 // shared model's picks: a 64-bit rr position per lcore, the top 32 bits of
 // the lcore's 64-bit random draw). rr and wrr pick at the position's
-// remainder, kept beside the position (LcoreState::rr_mod):
-// crab_lb_pick()'s backend without its division.
+// remainder, kept beside the position (crab_lb_rr_next()): crab_lb_pick()'s
+// backend without its division.
 CRAB_LBD_HOT const Backend* choose(const Service& s, LcoreState& st)
 {
     if (s.policy == CRAB_POLICY_RANDOM)
         return backend_of(s, crab_lb_pick(&s.tables, s.policy, 0, static_cast<uint32_t>(next_random(st.rng) >> 32)));
-    const uint64_t pos = st.rr[s.slot]++;
-    const uint32_t n = crab_lb_rr_len(&s.tables, s.policy);
-    LcoreState::RrMod& m = st.rr_mod[s.slot];
-    const uint32_t i = m.at == pos && m.n == n ? m.i : n ? crab_mod_u64(pos, n) : 0;
-    m.at = pos + 1;
-    m.n = n;
-    m.i = i + 1 == n ? 0 : i + 1;
+    const uint32_t i = crab_lb_rr_next(&st.rr[s.slot], crab_lb_rr_len(&s.tables, s.policy));
     return backend_of(s, crab_lb_pick_rr_at(&s.tables, s.policy, i));
 }
 

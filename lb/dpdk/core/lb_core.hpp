@@ -268,15 +268,9 @@ struct Config {
 struct alignas(64) LcoreState {
     std::array<std::array<Counter, CRAB_LB_CNT_MAX>, CRAB_MAX_SERVICES> cnt;
     std::array<std::array<Counter, CRAB_MAX_BACKENDS>, CRAB_MAX_SERVICES> be;
-    std::array<uint64_t, CRAB_MAX_SERVICES> rr{};  // 64-bit: never wraps early
-    // rr[slot] % n kept beside it (choose()): i for position `at` over a
-    // table of n entries; worked out again (one division) when rr[slot] is
-    // not `at` or the service's table has another length.
-    struct RrMod {
-        uint64_t at = 0;
-        uint32_t n = 0, i = 0;
-    };
-    std::array<RrMod, CRAB_MAX_SERVICES> rr_mod{};
+    // The round-robin cursors (crab_lb_model.h crab_lb_rr): the 64-bit
+    // position (never wraps early) and its remainder, kept by choose().
+    std::array<crab_lb_rr, CRAB_MAX_SERVICES> rr{};
     std::array<Counter, G_MAX> g;
     uint64_t rng = 0x9e3779b97f4a7c15ULL;  // seed per lcore
 };
