@@ -48,8 +48,7 @@
 #define CRAB_XDP_MAP_SERVICES	"crab_services"
 #define CRAB_XDP_MAP_VIPS	"crab_vips"
 #define CRAB_XDP_MAP_GENS	"crab_gens"
-#define CRAB_XDP_MAP_RR		"crab_rr"
-#define CRAB_XDP_MAP_SVC_CNT	"crab_svc_cnt"
+#define CRAB_XDP_MAP_SVC_PCPU	"crab_svc_pcpu"
 #define CRAB_XDP_MAP_BE_CNT	"crab_be_cnt"
 #define CRAB_XDP_MAP_GLOB_CNT	"crab_glob_cnt"
 #define CRAB_XDP_MAP_TX_PORTS	"crab_tx_ports"
@@ -136,7 +135,19 @@ struct crab_xdp_gen {
 	struct crab_lb_tables t;
 };
 
-/* crab_rr (PERCPU_ARRAY, key svc_id): next round-robin / ring position. */
+/*
+ * crab_svc_pcpu (PERCPU_ARRAY, key svc_id): what a service's packets write
+ * on one CPU, found with one lookup per packet: the round-robin cursor of
+ * rr and wrr (the 64-bit position and its remainder over the active list
+ * or ring, crab_lb_model.h crab_lb_rr_next(): no division per SYN; a
+ * generation with another backend count makes the data path work the
+ * remainder out again) and the per-service counters (CRAB_LB_COUNTERS
+ * order). 128 bytes: two cache lines.
+ */
+struct crab_xdp_svc_pcpu {
+	struct crab_lb_rr rr;
+	__u64 cnt[CRAB_LB_CNT_MAX];
+};
 
 /* crab_tx_ports (DEVMAP_HASH, key and value an ifindex): the other devices
  * of this network namespace the LB is attached to natively, which can take
@@ -145,7 +156,6 @@ struct crab_xdp_gen {
  */
 #define CRAB_XDP_TX_PORTS_MAX	64
 
-/* crab_svc_cnt (PERCPU_ARRAY): key svc_id * CRAB_LB_CNT_MAX + counter. */
 /* crab_be_cnt (PERCPU_ARRAY): key svc_id * CRAB_MAX_BACKENDS + slot:
  * packets sent to that backend.
  */
@@ -169,7 +179,9 @@ struct crab_xdp_gen {
 	X(TX_PORT_PASS, "tx_port_pass",					\
 	  "next hop on a device the LB is not attached to (e.g. a VLAN device): passed") \
 	X(EXT_LIMIT, "ipv6_ext_limit",					\
-	  "IPv6 packets to a VIP with more extension headers than walked: dropped")
+	  "IPv6 packets to a VIP with more extension headers than walked: dropped") \
+	X(SVC_ID_BAD, "svc_id_bad",					\
+	  "packets to a service whose id is out of range (no per-CPU state): dropped")
 
 #define CRAB_XDP_G_ENUM(e, n, h) CRAB_XDP_G_##e,
 enum crab_xdp_global_counter {

@@ -91,17 +91,9 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CRAB_MAX_SERVICES);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct crab_xdp_svc_pcpu);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} crab_rr SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, CRAB_MAX_SERVICES * CRAB_LB_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} crab_svc_cnt SEC(".maps");
+} crab_svc_pcpu SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -166,6 +158,7 @@ struct nexthop {
 	__u8 smac[ETH_ALEN];
 	__u32 ifindex;	/* crab_tx_ports key when action is XDP_REDIRECT */
 	int action;	/* XDP_TX, XDP_REDIRECT, XDP_PASS or XDP_DROP */
+	__u32 cnt;	/* XDP_DROP: the service counter the caller counts */
 };
 
 static __always_inline void glob_cnt(__u32 c)
@@ -176,13 +169,22 @@ static __always_inline void glob_cnt(__u32 c)
 		*v += 1;
 }
 
-static __always_inline void svc_cnt(__u32 id, __u32 c)
+/* A service counter, in the service's per-CPU state (found once per packet). */
+static __always_inline void svc_cnt(struct crab_xdp_svc_pcpu *pc, __u32 c)
 {
-	__u32 k = id * CRAB_LB_CNT_MAX + c;
-	__u64 *v = bpf_map_lookup_elem(&crab_svc_cnt, &k);
+	if (c < CRAB_LB_CNT_MAX)
+		pc->cnt[c] += 1;
+}
 
-	if (v)
-		*v += 1;
+/* The same where the packet found no service entry (a fragment to a VIP). */
+static __always_inline void svc_cnt_id(__u32 id, __u32 c)
+{
+	struct crab_xdp_svc_pcpu *pc = bpf_map_lookup_elem(&crab_svc_pcpu, &id);
+
+	if (pc)
+		svc_cnt(pc, c);
+	else
+		glob_cnt(CRAB_XDP_G_SVC_ID_BAD);
 }
 
 static __always_inline void be_cnt(__u32 id, __u32 slot)
@@ -263,26 +265,23 @@ slot_backend(const struct crab_xdp_gen *g, __u8 id, __u32 *slot_out)
 
 /*
  * Backend for a new connection by the service policy (the model's pick);
- * NULL if none. rr and wrr take the service's per-CPU 64-bit position,
- * random 32 bits of bpf_get_prandom_u32() scaled by their top bits.
+ * NULL if none. rr and wrr take the service's per-CPU cursor: the 64-bit
+ * position's remainder, kept below the table's length by a compare (no
+ * division; worked out again when a generation changed the length),
+ * crab_lb_pick()'s backend for that position. random: 32 bits of
+ * bpf_get_prandom_u32() scaled by their top bits.
  */
 static __always_inline const struct crab_xdp_backend *
 pick_backend(const struct crab_xdp_svc *svc, const struct crab_xdp_gen *g,
-	     __u32 *slot_out)
+	     struct crab_xdp_svc_pcpu *pc, __u32 *slot_out)
 {
-	__u32 id = svc->id, rnd = 0;
-	__u64 pos = 0, *ctr;
+	__u32 i;
 
-	if (svc->policy == CRAB_POLICY_RANDOM) {
-		rnd = bpf_get_prandom_u32();
-	} else {
-		ctr = bpf_map_lookup_elem(&crab_rr, &id);
-		if (!ctr)
-			return NULL;
-		pos = *ctr;
-		*ctr += 1;
-	}
-	return slot_backend(g, crab_lb_pick(&g->t, svc->policy, pos, rnd), slot_out);
+	if (svc->policy == CRAB_POLICY_RANDOM)
+		return slot_backend(g, crab_lb_pick_random(&g->t, bpf_get_prandom_u32()),
+				    slot_out);
+	i = crab_lb_rr_next(&pc->rr, crab_lb_rr_len(&g->t, svc->policy));
+	return slot_backend(g, crab_lb_pick_rr_at(&g->t, svc->policy, i), slot_out);
 }
 
 /*
@@ -311,9 +310,18 @@ hash_backend(const struct crab_xdp_gen *g, const struct pkt *p, int syn,
  * @grow: bytes the IP packet is about to gain (insert mode): a packet that
  * would then exceed the egress MTU gets CRAB_LB_CNT_NO_ROOM and no rewrite
  * (docs/PROTOCOL.md 3.2). @dsr: daddr stays the VIP, so the stack could not
- * forward the frame; a missing neighbour is then a drop.
+ * forward the frame; a missing neighbour is then a drop. A drop leaves in
+ * nh->cnt the service counter the caller counts (it holds the service's
+ * per-CPU state).
  */
-#define ROUTE_HOW(svc_id, grow, dsr)	((svc_id) | ((grow) << 16) | ((dsr) << 24))
+#define ROUTE_HOW(grow, dsr)	((grow) | ((dsr) << 8))
+
+static __always_inline int nh_drop(struct nexthop *nh, __u32 cnt)
+{
+	nh->cnt = cnt;
+	nh->action = XDP_DROP;
+	return XDP_DROP;
+}
 
 /* A static next hop: to the backend's MAC, from the device's own. */
 static __always_inline int nh_static(struct nexthop *nh,
@@ -335,11 +343,11 @@ static __noinline int route_sub(struct xdp_md *ctx, const struct pkt *p,
 				__u32 how)
 {
 	/* A subprogram (its lookup structure stays off the main frame, which
-	 * the IPv6 paths fill): five arguments at most, so the service id,
-	 * the growth and the DSR flag come packed by ROUTE_HOW().
+	 * the IPv6 paths fill): five arguments at most, so the growth and the
+	 * DSR flag come packed by ROUTE_HOW().
 	 */
-	__u32 svc_id = how & 0xffff, grow = (how >> 16) & 0xff;
-	int dsr = how >> 24;
+	__u32 grow = how & 0xff;
+	int dsr = (how >> 8) & 1;
 	struct bpf_fib_lookup fib = {};
 	__u32 mtu_len = p->tot_len;
 	int rc;
@@ -350,23 +358,15 @@ static __noinline int route_sub(struct xdp_md *ctx, const struct pkt *p,
 		 */
 		if (!mac_is_unicast(be->mac)) {
 			glob_cnt(CRAB_XDP_G_NH_MAC_BAD);
-			svc_cnt(svc_id, CRAB_LB_CNT_TX_ERROR);
-			nh->action = XDP_DROP;
-			return XDP_DROP;
+			return nh_drop(nh, CRAB_LB_CNT_TX_ERROR);
 		}
-		if (grow && bpf_check_mtu(ctx, 0, &mtu_len, grow, 0)) {
-			svc_cnt(svc_id, CRAB_LB_CNT_NO_ROOM);
-			nh->action = XDP_DROP;
-			return XDP_DROP;
-		}
+		if (grow && bpf_check_mtu(ctx, 0, &mtu_len, grow, 0))
+			return nh_drop(nh, CRAB_LB_CNT_NO_ROOM);
 		return nh_static(nh, be);
 	}
 	if (p->vlan) {
-		if (grow && bpf_check_mtu(ctx, 0, &mtu_len, grow, 0)) {
-			svc_cnt(svc_id, CRAB_LB_CNT_NO_ROOM);
-			nh->action = XDP_DROP;
-			return XDP_DROP;
-		}
+		if (grow && bpf_check_mtu(ctx, 0, &mtu_len, grow, 0))
+			return nh_drop(nh, CRAB_LB_CNT_NO_ROOM);
 		/* bpf_fib_lookup() knows nothing of VLANs (it clears
 		 * h_vlan_TCI): the egress it names would be the parent device
 		 * with a stale tag, or a VLAN device, which cannot take XDP
@@ -415,11 +415,8 @@ static __noinline int route_sub(struct xdp_md *ctx, const struct pkt *p,
 		nh->action = XDP_REDIRECT;
 		return XDP_REDIRECT;
 	}
-	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED && grow) {
-		svc_cnt(svc_id, CRAB_LB_CNT_NO_ROOM);
-		nh->action = XDP_DROP;
-		return XDP_DROP;
-	}
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED && grow)
+		return nh_drop(nh, CRAB_LB_CNT_NO_ROOM);
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH && !dsr) {
 		/* daddr is the DIP once rewritten: the stack resolves and
 		 * forwards it.
@@ -429,9 +426,7 @@ static __noinline int route_sub(struct xdp_md *ctx, const struct pkt *p,
 		return XDP_PASS;
 	}
 	glob_cnt(CRAB_XDP_G_FIB_FAIL);
-	svc_cnt(svc_id, CRAB_LB_CNT_TX_ERROR);
-	nh->action = XDP_DROP;
-	return XDP_DROP;
+	return nh_drop(nh, CRAB_LB_CNT_TX_ERROR);
 }
 
 /*
@@ -443,7 +438,7 @@ static __always_inline int route(struct xdp_md *ctx, const struct pkt *p,
 				 const struct crab_xdp_backend *be, struct nexthop *nh,
 				 __u32 how)
 {
-	if ((be->flags & CRAB_XDP_BE_HAS_MAC) && !((how >> 16) & 0xff) &&
+	if ((be->flags & CRAB_XDP_BE_HAS_MAC) && !(how & 0xff) &&
 	    mac_is_unicast(be->mac))
 		return nh_static(nh, be);
 	return route_sub(ctx, p, be, nh, how);
@@ -884,6 +879,7 @@ static __noinline int walk_options(struct xdp_md *ctx, const struct pkt *p,
  * starts on a draining backend (crab_lb_model.h): such a SYN is dropped.
  */
 static __always_inline int do_hash(struct xdp_md *ctx, const struct pkt *p,
+				   struct crab_xdp_svc_pcpu *pc,
 				   const struct crab_xdp_svc *svc,
 				   const struct crab_xdp_gen *g, __u32 what)
 {
@@ -894,16 +890,18 @@ static __always_inline int do_hash(struct xdp_md *ctx, const struct pkt *p,
 
 	be = hash_backend(g, p, what == CRAB_LB_CNT_SYN_HASHED, &slot, &draining);
 	if (draining) {
-		svc_cnt(svc->id, CRAB_LB_CNT_SYN_HASH_DRAINING);
+		svc_cnt(pc, CRAB_LB_CNT_SYN_HASH_DRAINING);
 		return XDP_DROP;
 	}
 	if (!be) {
-		svc_cnt(svc->id, CRAB_LB_CNT_NO_BACKEND);
+		svc_cnt(pc, CRAB_LB_CNT_NO_BACKEND);
 		return XDP_DROP;
 	}
-	if (route(ctx, p, be, &nh, ROUTE_HOW(svc->id, 0, 1)) == XDP_DROP)
+	if (route(ctx, p, be, &nh, ROUTE_HOW(0, 1)) == XDP_DROP) {
+		svc_cnt(pc, nh.cnt);
 		return XDP_DROP;
-	svc_cnt(svc->id, what);
+	}
+	svc_cnt(pc, what);
 	be_cnt(svc->id, slot);
 	return xmit(ctx, &nh);
 }
@@ -919,6 +917,7 @@ int crab_lb_xdp(struct xdp_md *ctx)
 	} k = {};
 	const struct crab_xdp_backend *be;
 	const struct crab_xdp_svc *svc;
+	struct crab_xdp_svc_pcpu *pc;
 	const struct crab_xdp_gen *g;
 	union {
 		__u64 raw;
@@ -1030,17 +1029,25 @@ keyed:
 	 */
 	sv.raw = *(volatile const __u64 *)svc;
 	svc = &sv.s;
+	/* The service's per-CPU state, the one lookup for its cursor and
+	 * counters; only an id out of range has none.
+	 */
+	pc = bpf_map_lookup_elem(&crab_svc_pcpu, &sv.s.id);
+	if (!pc) {
+		glob_cnt(CRAB_XDP_G_SVC_ID_BAD);
+		return XDP_DROP;
+	}
 	gkey = svc->id * CRAB_XDP_GENS + (svc->gen & 1);
 	g = bpf_map_lookup_elem(&crab_gens, &gkey);
 	if (!g) {
-		svc_cnt(svc->id, CRAB_LB_CNT_NO_BACKEND);
+		svc_cnt(pc, CRAB_LB_CNT_NO_BACKEND);
 		return XDP_DROP;
 	}
 
 	if (!p.syn_only) {
 		if (svc->legacy == CRAB_LEGACY_HASH)
-			return do_hash(ctx, &p, svc, g, CRAB_LB_CNT_NONSYN_HASHED);
-		svc_cnt(svc->id, CRAB_LB_CNT_NONSYN_DROP);
+			return do_hash(ctx, &p, pc, svc, g, CRAB_LB_CNT_NONSYN_HASHED);
+		svc_cnt(pc, CRAB_LB_CNT_NONSYN_DROP);
 		return XDP_DROP;
 	}
 
@@ -1067,21 +1074,21 @@ keyed:
 			goto truncated;
 	}
 	if (wres[1])
-		svc_cnt(svc->id, CRAB_LB_CNT_OPT_BAD_LEN);
+		svc_cnt(pc, CRAB_LB_CNT_OPT_BAD_LEN);
 	if (st == CRAB_OPT_MALFORMED)
-		svc_cnt(svc->id, CRAB_LB_CNT_OPT_MALFORMED);
+		svc_cnt(pc, CRAB_LB_CNT_OPT_MALFORMED);
 
 	if (st == CRAB_OPT_FOUND) {
-		be = pick_backend(svc, g, &slot);
+		be = pick_backend(svc, g, pc, &slot);
 		if (!be)
 			goto no_backend;
-		if (route(ctx, &p, be, &nh, ROUTE_HOW(svc->id, 0, 0)) == XDP_DROP)
-			return XDP_DROP;
+		if (route(ctx, &p, be, &nh, ROUTE_HOW(0, 0)) == XDP_DROP)
+			goto route_drop;
 		optlen = sizeof(*th) + wres[0] + crab_opt_addr_off(&cfg);
 		if (p.v6 ? rewrite_redirect6(ctx, &p, be->dip, optlen) :
 			   rewrite_redirect(ctx, &p, be->dip[0], optlen))
 			goto adjust_fail;
-		svc_cnt(svc->id, CRAB_LB_CNT_SYN_REDIRECTED);
+		svc_cnt(pc, CRAB_LB_CNT_SYN_REDIRECTED);
 		be_cnt(svc->id, slot);
 		return xmit(ctx, &nh);
 	}
@@ -1095,30 +1102,33 @@ keyed:
 		grow = p.v6 ? TCPOLEN_CRAB6_ALIGNED : TCPOLEN_CRAB_ALIGNED;
 		if (p.doff + grow / 4 > 15 ||
 		    p.thoff + sizeof(*th) > HDR_COPY_MAX) {
-			svc_cnt(svc->id, CRAB_LB_CNT_NO_ROOM);
+			svc_cnt(pc, CRAB_LB_CNT_NO_ROOM);
 			return XDP_DROP;
 		}
-		be = pick_backend(svc, g, &slot);
+		be = pick_backend(svc, g, pc, &slot);
 		if (!be)
 			goto no_backend;
 		/* Not grown past the egress MTU: refused, counted as no_room. */
-		if (route(ctx, &p, be, &nh, ROUTE_HOW(svc->id, grow, 0)) == XDP_DROP)
-			return XDP_DROP;
+		if (route(ctx, &p, be, &nh, ROUTE_HOW(grow, 0)) == XDP_DROP)
+			goto route_drop;
 		if (p.v6 ? rewrite_insert6(ctx, &p, be->dip, &cfg) :
 			   rewrite_insert(ctx, &p, be->dip[0], &cfg))
 			goto adjust_fail;
-		svc_cnt(svc->id, CRAB_LB_CNT_SYN_INSERTED);
+		svc_cnt(pc, CRAB_LB_CNT_SYN_INSERTED);
 		be_cnt(svc->id, slot);
 		return xmit(ctx, &nh);
 	case CRAB_LEGACY_HASH:
-		return do_hash(ctx, &p, svc, g, CRAB_LB_CNT_SYN_HASHED);
+		return do_hash(ctx, &p, pc, svc, g, CRAB_LB_CNT_SYN_HASHED);
 	default:
-		svc_cnt(svc->id, CRAB_LB_CNT_SYN_LEGACY_DROP);
+		svc_cnt(pc, CRAB_LB_CNT_SYN_LEGACY_DROP);
 		return XDP_DROP;
 	}
 
 no_backend:
-	svc_cnt(svc->id, CRAB_LB_CNT_NO_BACKEND);
+	svc_cnt(pc, CRAB_LB_CNT_NO_BACKEND);
+	return XDP_DROP;
+route_drop:
+	svc_cnt(pc, nh.cnt);
 	return XDP_DROP;
 adjust_fail:
 	/* The frame may be half rewritten: never let it go anywhere. */
@@ -1138,7 +1148,7 @@ not_keyed:
 	if (!vip)
 		goto pass;
 	if (iph->frag_off & bpf_htons(IP_MF_ | IP_OFFMASK_)) {
-		svc_cnt(vip->svc_id, CRAB_LB_CNT_FRAGMENT);
+		svc_cnt_id(vip->svc_id, CRAB_LB_CNT_FRAGMENT);
 		return XDP_DROP;
 	}
 	goto truncated;	/* a bogus header to a VIP */
@@ -1151,7 +1161,7 @@ not_keyed6:
 	if (!vip)
 		goto pass;
 	if (r6 == P6_FRAG) {
-		svc_cnt(vip->svc_id, CRAB_LB_CNT_FRAGMENT);
+		svc_cnt_id(vip->svc_id, CRAB_LB_CNT_FRAGMENT);
 		return XDP_DROP;
 	}
 	if (r6 == P6_EXT_LIMIT) {

@@ -212,8 +212,9 @@ public:
             crab::LbStats::Service ss;
             ss.ep = s.ep;
             ss.has_backend_counters = true;
+            const auto sum = svc_counters(*maps_, s.svc.id);
             for (uint32_t c = 0; c < CRAB_LB_CNT_MAX; c++)
-                ss.counters[std::string(names[c])] = percpu_sum(maps_->svc_cnt, s.svc.id * CRAB_LB_CNT_MAX + c);
+                ss.counters[std::string(names[c])] = sum[c];
             auto g = read_gen(*maps_, s.svc.id, s.svc.gen);
             for (uint32_t slot = 0; slot < CRAB_MAX_BACKENDS; slot++)
                 if (g->be[slot].flags & CRAB_XDP_BE_VALID)

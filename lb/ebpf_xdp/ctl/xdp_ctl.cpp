@@ -53,9 +53,12 @@ using nlohmann::json;
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
-const char* const kMapNames[] = {CRAB_XDP_MAP_SERVICES, CRAB_XDP_MAP_VIPS,    CRAB_XDP_MAP_GENS,
-                                 CRAB_XDP_MAP_RR,       CRAB_XDP_MAP_SVC_CNT, CRAB_XDP_MAP_BE_CNT,
-                                 CRAB_XDP_MAP_GLOB_CNT};
+const char* const kMapNames[] = {CRAB_XDP_MAP_SERVICES,  CRAB_XDP_MAP_VIPS,   CRAB_XDP_MAP_GENS,
+                                 CRAB_XDP_MAP_SVC_PCPU, CRAB_XDP_MAP_BE_CNT, CRAB_XDP_MAP_GLOB_CNT};
+// Maps an earlier version of the program pinned (the round-robin position
+// and the service counters, now both in crab_svc_pcpu): detach removes
+// them too, so that a device attached before an upgrade leaves no pin.
+const char* const kOldMapNames[] = {"crab_rr", "crab_svc_cnt"};
 
 #define XDP_G_NAME(e, n, h) n,
 extern const char* const kGlobalNames[CRAB_XDP_G_MAX] = {CRAB_XDP_GLOBAL_COUNTERS(XDP_G_NAME)};
@@ -77,8 +80,9 @@ std::unique_ptr<Maps> Maps::open_pinned(const std::string& dev)
 {
     auto m = std::make_unique<Maps>();
     m->owned = true;
-    int* fds[] = {&m->services, &m->vips, &m->gens, &m->rr, &m->svc_cnt, &m->be_cnt, &m->glob_cnt};
-    for (size_t i = 0; i < 7; i++) {
+    int* fds[] = {&m->services, &m->vips, &m->gens, &m->svc_pcpu, &m->be_cnt, &m->glob_cnt};
+    static_assert(sizeof(fds) / sizeof(fds[0]) == sizeof(kMapNames) / sizeof(kMapNames[0]));
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
         std::string path = pin_dir(dev) + "/" + kMapNames[i];
         *fds[i] = bpf_obj_get(path.c_str());
         if (*fds[i] < 0)
@@ -95,8 +99,7 @@ std::unique_ptr<Maps> Maps::from_skel(crab_lb_bpf* s)
     m->services = bpf_map__fd(s->maps.crab_services);
     m->vips = bpf_map__fd(s->maps.crab_vips);
     m->gens = bpf_map__fd(s->maps.crab_gens);
-    m->rr = bpf_map__fd(s->maps.crab_rr);
-    m->svc_cnt = bpf_map__fd(s->maps.crab_svc_cnt);
+    m->svc_pcpu = bpf_map__fd(s->maps.crab_svc_pcpu);
     m->be_cnt = bpf_map__fd(s->maps.crab_be_cnt);
     m->glob_cnt = bpf_map__fd(s->maps.crab_glob_cnt);
     return m;
@@ -106,7 +109,7 @@ Maps::~Maps()
 {
     if (!owned)
         return;
-    for (int fd : {services, vips, gens, rr, svc_cnt, be_cnt, glob_cnt})
+    for (int fd : {services, vips, gens, svc_pcpu, be_cnt, glob_cnt})
         if (fd >= 0)
             close(fd);
 }
@@ -168,6 +171,19 @@ void percpu_zero(int fd, uint32_t key)
 {
     std::vector<uint64_t> v(ncpus(), 0);
     map_update(fd, &key, v.data(), BPF_ANY, "per-CPU counter");
+}
+
+std::array<uint64_t, CRAB_LB_CNT_MAX> svc_counters(const Maps& m, uint32_t id)
+{
+    std::vector<crab_xdp_svc_pcpu> v(ncpus());
+    if (bpf_map_lookup_elem(m.svc_pcpu, &id, v.data()))
+        throw Error("reading the per-CPU state of service id " + std::to_string(id) + " (" CRAB_XDP_MAP_SVC_PCPU
+                    "): " + errstr(errno));
+    std::array<uint64_t, CRAB_LB_CNT_MAX> sum{};
+    for (const auto& c : v)
+        for (uint32_t i = 0; i < CRAB_LB_CNT_MAX; i++)
+            sum[i] += c.cnt[i];
+    return sum;
 }
 
 // @a as the maps hold an address: 16 bytes, IPv4 in the first word.
@@ -303,9 +319,10 @@ void service_add(const Maps& m, const crab::IpEndpoint& ep, crab_policy pol, cra
         uint32_t key = id * CRAB_XDP_GENS + gen;
         map_update(m.gens, &key, g.get(), BPF_ANY, "backend generation");
     }
-    percpu_zero(m.rr, id);
-    for (uint32_t c = 0; c < CRAB_LB_CNT_MAX; c++)
-        percpu_zero(m.svc_cnt, id * CRAB_LB_CNT_MAX + c);
+    // Cursor at position 0, counters zero, on every CPU.
+    std::vector<crab_xdp_svc_pcpu> pcpu(ncpus());
+    std::memset(pcpu.data(), 0, pcpu.size() * sizeof(pcpu[0]));
+    map_update(m.svc_pcpu, &id, pcpu.data(), BPF_ANY, "per-CPU service state");
     for (uint32_t s = 0; s < CRAB_MAX_BACKENDS; s++)
         percpu_zero(m.be_cnt, id * CRAB_MAX_BACKENDS + s);
 
@@ -535,8 +552,9 @@ json stats_json(const Maps& m)
     const auto& names = crab::lb_counter_names();
     for (const auto& s : list_services(m)) {
         json cnt = json::object();
+        const auto sum = svc_counters(m, s.svc.id);
         for (uint32_t c = 0; c < CRAB_LB_CNT_MAX; c++)
-            cnt[std::string(names[c])] = percpu_sum(m.svc_cnt, s.svc.id * CRAB_LB_CNT_MAX + c);
+            cnt[std::string(names[c])] = sum[c];
         auto g = read_gen(m, s.svc.id, s.svc.gen);
         json be = json::object();
         for (uint32_t slot = 0; slot < CRAB_MAX_BACKENDS; slot++)
@@ -576,6 +594,8 @@ void remove_pins(const std::string& dev)
 {
     std::string dir = pin_dir(dev);
     for (const char* n : kMapNames)
+        unlink((dir + "/" + n).c_str());
+    for (const char* n : kOldMapNames)
         unlink((dir + "/" + n).c_str());
     unlink((dir + "/" CRAB_XDP_MAP_TX_PORTS).c_str());
     rmdir(dir.c_str());

@@ -43,7 +43,7 @@ std::string pin_dir(const std::string& dev);
 // File descriptors of the LB's maps: from the pins of a device, or borrowed
 // from a loaded skeleton (conformance runner).
 struct Maps {
-    int services = -1, vips = -1, gens = -1, rr = -1, svc_cnt = -1, be_cnt = -1, glob_cnt = -1;
+    int services = -1, vips = -1, gens = -1, svc_pcpu = -1, be_cnt = -1, glob_cnt = -1;
     bool owned = false;
 
     Maps() = default;
@@ -65,6 +65,10 @@ IpAddr backend_addr(const crab_xdp_backend& b);
 
 // Sum of a per-CPU counter.
 uint64_t percpu_sum(int fd, uint32_t key);
+
+// The counters of service @id (CRAB_LB_COUNTERS order), summed over the
+// CPUs from its per-CPU state (crab_svc_pcpu).
+std::array<uint64_t, CRAB_LB_CNT_MAX> svc_counters(const Maps& m, uint32_t id);
 
 std::vector<Service> list_services(const Maps& m);
 std::optional<crab_xdp_svc> find_service(const Maps& m, const IpEndpoint& ep);
