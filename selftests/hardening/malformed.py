@@ -186,9 +186,11 @@ SENTINEL = "optlen_0"
 class BpfCounters:
     """The XDP LB's counters read from its pinned per-CPU array maps with
     the bpf() system call (no crabctl process per read): the service's
-    CRAB_LB_COUNTERS at key id * CRAB_LB_CNT_MAX + i of crab_svc_cnt, the
-    program's CRAB_XDP_GLOBAL_COUNTERS ("g." names) in crab_glob_cnt, each
-    summed over the CPUs. Names and order come from the headers."""
+    CRAB_LB_COUNTERS in its entry (key id) of crab_svc_pcpu, struct
+    crab_xdp_svc_pcpu (the 24-byte round-robin cursor, then the counters),
+    the program's CRAB_XDP_GLOBAL_COUNTERS ("g." names) in crab_glob_cnt,
+    each summed over the CPUs. Names and order come from the headers."""
+    RR_CURSOR = 24  # struct crab_lb_rr: pos, at (u64), n, i (u32)
     SYS_BPF = 321  # x86_64
     MAP_LOOKUP_ELEM, OBJ_GET = 1, 7
 
@@ -208,7 +210,7 @@ class BpfCounters:
         self.glob_names = names("crab_xdp.h", "CRAB_XDP_GLOBAL_COUNTERS(X)")
         with open("/sys/devices/system/cpu/possible") as f:
             self.ncpu = int(f.read().strip().split("-")[-1]) + 1
-        self.svc_fd = self.obj_get(os.path.join(pindir, "crab_svc_cnt"))
+        self.svc_fd = self.obj_get(os.path.join(pindir, "crab_svc_pcpu"))
         self.glob_fd = self.obj_get(os.path.join(pindir, "crab_glob_cnt"))
         self.svc_id = svc_id
 
@@ -223,20 +225,25 @@ class BpfCounters:
         p = self.ctypes.create_string_buffer(path.encode())
         return self.bpf(self.OBJ_GET, struct.pack("=QII", self.ctypes.addressof(p), 0, 0))
 
-    def lookup(self, fd, key):
+    def lookup_raw(self, fd, key, size):
+        """The per-CPU values of @key, each @size bytes (a multiple of 8)."""
         k = self.ctypes.create_string_buffer(struct.pack("=I", key), 4)
-        v = self.ctypes.create_string_buffer(8 * self.ncpu)
+        v = self.ctypes.create_string_buffer(size * self.ncpu)
         self.bpf(self.MAP_LOOKUP_ELEM, struct.pack("=IIQQQ", fd, 0, self.ctypes.addressof(k),
                                                    self.ctypes.addressof(v), 0))
-        return sum(struct.unpack("=%dQ" % self.ncpu, v.raw))
+        return [v.raw[cpu * size:(cpu + 1) * size] for cpu in range(self.ncpu)]
+
+    def lookup(self, fd, key):
+        return sum(struct.unpack("=Q", b)[0] for b in self.lookup_raw(fd, key, 8))
 
     def read(self):
         c = {}
         for i, n in enumerate(self.glob_names):
             c["g." + n] = self.lookup(self.glob_fd, i)
-        base = self.svc_id * len(self.svc_names)
+        nsvc = len(self.svc_names)
+        cpus = self.lookup_raw(self.svc_fd, self.svc_id, self.RR_CURSOR + 8 * nsvc)
         for i, n in enumerate(self.svc_names):
-            c[n] = self.lookup(self.svc_fd, base + i)
+            c[n] = sum(struct.unpack_from("=Q", b, self.RR_CURSOR + 8 * i)[0] for b in cpus)
         return c
 
 

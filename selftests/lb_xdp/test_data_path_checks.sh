@@ -20,7 +20,9 @@
 #   LB runs on natively is redirected to;
 # - a VLAN-tagged SYN whose next hop needs the FIB is handed to the stack
 #   (vlan_pass), which forwards it, untagged, to the backend on its own
-#   VLAN, instead of XDP_TX keeping a tag the backend's segment lacks.
+#   VLAN, instead of XDP_TX keeping a tag the backend's segment lacks;
+# - a service entry whose id is out of range (written behind crabctl's
+#   back) has no per-CPU state: its SYNs are dropped, counted svc_id_bad.
 # (The IP version check is a conformance fixture: ip_version_not_4_pass.)
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/xdp_lib.sh"
@@ -154,6 +156,25 @@ log_test $? "a multicast next-hop MAC in the map: the SYN is dropped (nh_mac_bad
 lbctl lb xdp backend del "$SVC" "${IP_SRV[1]}" --dev eth0 &&
 	lbctl lb xdp backend add "$SVC" "${IP_SRV[1]}" --dev eth0 ||
 	crab_fail "srv1 back with the FIB's next hop"
+
+# ---- a service id out of range -------------------------------------------------
+# VIP:81 with id 300 (>= CRAB_MAX_SERVICES) in crab_services (bpftool): key
+# struct crab_xdp_svc_key (the VIP in the first of 4 words, port, family 4,
+# pad), value struct crab_xdp_svc (id 300 LE, rr, drop, generation 0). The
+# entry goes before stats (crabctl cannot show a service it has no state for).
+IFS=. read -r a b c d <<<"$VIP"
+bkey="$a $b $c $d $(printf '0 %.0s' {1..12}) 0 81 4 0"
+snap
+bpftool map update pinned "$PIN/crab_services" key $bkey value 0x2c 0x01 0 0 0 0 0 0 ||
+	crab_fail "cannot write a service with id 300"
+ip netns exec "$NS_CLI" "$CRAB_NETTEST" send src="$IP_CLI" dst="$VIP" dport=81 flags=S sport=23500 \
+	opt=mss:1460,crab || crab_fail "send to port 81"
+sleep 0.3	# nothing may arrive: give it the time a delivery takes
+bpftool map delete pinned "$PIN/crab_services" key $bkey || crab_fail "cannot remove the service with id 300"
+stats
+crab_log "svc_id_bad +$(gdelta svc_id_bad), pass +$(gdelta pass), srv1 segments +$(srv_segs)"
+[ "$(gdelta svc_id_bad)" = 1 ] && [ "$(srv_segs)" = 0 ]
+log_test $? "a service id out of range in the map: its SYN is dropped and counted (svc_id_bad)"
 
 # ---- a next hop on a device the LB is not attached to ---------------------------
 # A backend behind the LB's second port eth1, a veth whose peer runs no XDP:

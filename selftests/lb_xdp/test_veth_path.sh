@@ -7,7 +7,9 @@
 # client (crab-nettest), captures on the servers. Capable SYNs reach the
 # DIPs round-robin, exactly N/N/N, with daddr rewritten, the option naming
 # the VIP and valid checksums; round robin goes on in order across 2^32
-# (its position is 64 bits wide); random passes a chi-square bound a
+# (its position is 64 bits wide) and across generations with another
+# number of backends (the remainder kept beside the position, out of range
+# after the change, is worked out again); random passes a chi-square bound a
 # narrow random source fails; legacy SYNs are dropped (drop mode) or get the
 # option where every walk sees it, also when their options end in EOL
 # (insert mode); counters match; detach removes the program and its pinned
@@ -75,9 +77,18 @@ log_test $? "per-backend counters $be"
 # 2^32 - 2 on every CPU; 6 SYNs go to active[(2^32 - 2 + k) mod 3]:
 # servers 3 1 2 3 1 2 (a 32-bit position would wrap: 3 1 1 2 3 1).
 id=$(lbctl -j lb xdp show --dev eth0 | crab_jget "/[service=$SVC]/id")
+# set_rr_pos POS: the service's per-CPU state (struct crab_xdp_svc_pcpu,
+# 128 bytes) on every CPU: the cursor at position POS with no remainder
+# kept yet (at, n, i zero: the first pick works it out), the counters zero.
+set_rr_pos() {
+	local v=() b
+	for b in 0 1 2 3 4 5 6 7; do v+=($(($1 >> (8 * b) & 255))); done
+	for b in $(seq 8 127); do v+=(0); done
+	bpftool map update pinned /sys/fs/bpf/crab/eth0/crab_svc_pcpu key $((id & 255)) $((id >> 8 & 255)) 0 0 \
+		value "${v[@]}" || crab_fail "cannot set the rr position of service $id"
+}
 start=$((2 ** 32 - 2))
-bpftool map update pinned /sys/fs/bpf/crab/eth0/crab_rr key $((id & 255)) $((id >> 8 & 255)) 0 0 \
-	value 0xfe 0xff 0xff 0xff 0 0 0 0 || crab_fail "cannot set the rr position of service $id"
+set_rr_pos $start
 nf_capture_start
 send count=6 sport=26000
 nf_capture_stop
@@ -87,6 +98,26 @@ got=$(nf_flows)
 crab_log "rr from 2^32 - 2: $got"
 [ "$got" = "${want% }" ]
 log_test $? "rr goes on in order across 2^32 (no early wrap): ${want% }"
+
+# 2b. a generation with another number of backends: position 4 over 3
+# backends picks server 2 and leaves the kept remainder at 2; with server 3
+# drained (2 backends, remainder now out of range) positions 5 6 7 go to
+# active[pos mod 2]: servers 2 1 2; with it active again, 8 9 go to
+# servers 3 1 (a cursor reset to 0 would give 2 1 2 1 then 3 1 ..., one
+# trusted out of range would drop the first SYN after the change).
+set_rr_pos 4
+nf_capture_start
+send count=1 sport=26100
+lbctl lb xdp backend drain "$SVC" "${IP_SRV[3]}" --dev eth0 || crab_fail "backend drain"
+send count=3 sport=26101
+lbctl lb xdp backend activate "$SVC" "${IP_SRV[3]}" --dev eth0 || crab_fail "backend activate"
+send count=2 sport=26104
+nf_capture_stop
+want="26100:srv2 26101:srv2 26102:srv1 26103:srv2 26104:srv3 26105:srv1"
+got=$(nf_flows)
+crab_log "rr across backend-count changes: $got"
+[ "$got" = "$want" ] && [ "$(xdp_counter syn_redirected "$SVC")" = 6 ]
+log_test $? "rr follows position mod backends across generations of 3, 2, 3 backends: $want"
 
 # 3. random: 300 SYNs, chi-square (2 degrees of freedom) < 18.42, p = 1e-4.
 lbctl lb xdp service set "$SVC" --policy random --dev eth0 || crab_fail "service set --policy random"
