@@ -326,7 +326,9 @@ int worker_main(void* arg)
             }
             // Neighbour Discovery only: the rest of IPv6 (a SYN to a VIP)
             // goes to process() without a look at the clock.
-            if (ndp_maybe(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m))) {
+            if (rte_pktmbuf_data_len(m) >= sizeof(*eth) &&
+                eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6) &&
+                ndp_maybe(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m))) {
                 bool nd;
                 if (handle_nd(app, w, t, m, nd)) {
                     out[nout++] = m;
