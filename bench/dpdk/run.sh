@@ -8,7 +8,11 @@
 #   bash bench/dpdk/run.sh [--seconds S] [--reps N] [--out DIR] [--backends N]
 #                          [--vdevs pcap,af_packet,af_xdp] [--gen-cpu C] [--dut-cpu C]
 #                          [--napi-cpu C] [--no-fifo] [--no-build]
-#                          [--compare LBD] [--no-testpmd]
+#                          [--compare LBD] [--no-testpmd] [--family 4|6]
+#
+# --family 6 (pcap only): the same SYNs in IPv6 (the 20-byte form of the
+# redirect option, 114-byte frames) to an IPv6 VIP, [2001:db8:100::1]:80,
+# with IPv6 backends; testpmd replays the same file.
 #
 # --compare LBD (an A/B comparison of two builds): another crab-lb-dpdk
 # binary, measured as mode lb_ref in every repetition next to the tree's
@@ -56,9 +60,10 @@ WARM=2
 BATCH=256
 REF_SRC=
 TESTPMD=1
+FAMILY=4
 ARGS=("$@")
 
-USAGE_LINES=4,25
+USAGE_LINES=4,29
 source "$TOP/bench/opts.sh"
 
 while [ $# -gt 0 ]; do
@@ -72,10 +77,12 @@ while [ $# -gt 0 ]; do
 	--compare) [ -n "${2:-}" ] || die "--compare needs a crab-lb-dpdk binary"
 		REF_SRC=$(realpath -e "$2" 2>/dev/null) || die "--compare '$2': no such file"; shift 2 ;;
 	--no-testpmd) TESTPMD=0; shift ;;
+	--family) [[ ${2:-} =~ ^[46]$ ]] || die "--family '${2:-}': expected 4 or 6"; FAMILY=$2; shift 2 ;;
 	*) echo "error: unknown argument '$1'" >&2; usage 2 ;;
 	esac
 done
 [ -n "$NAPI_CPU" ] || NAPI_CPU=$GEN_CPU
+[ "$FAMILY" = 4 ] || [ "$VDEVS" = pcap ] || die "--family 6: only with --vdevs pcap (the veth generator sends IPv4)"
 [ -n "$REF_SRC" ] || [ "$TESTPMD" = 1 ] || die "--no-testpmd without --compare: nothing to compare the LB with"
 [ "$FIFO" = 0 ] || [ "$NAPI_CPU" != "$DUT_CPU" ] ||
 	die "--napi-cpu $NAPI_CPU: with SCHED_FIFO the worker lcore would starve the NAPI thread on CPU $DUT_CPU (use --no-fifo)"
@@ -126,9 +133,16 @@ NS_GEN=crab-dgen-$SFX
 NS_DUT=crab-ddut-$SFX
 DEV_GEN=dg$((SFX % 100000))
 DEV_DUT=dd$((SFX % 100000))
-VIP=198.18.100.1
 PORT=80
-SVC=$VIP:$PORT
+if [ "$FAMILY" = 6 ]; then
+	VIP=2001:db8:100::1
+	SVC=[$VIP]:$PORT
+	be_addr() { printf '2001:db8::%x' $((16 + $1)); }
+else
+	VIP=198.18.100.1
+	SVC=$VIP:$PORT
+	be_addr() { echo "198.18.0.$((10 + $1))"; }
+fi
 DUT_PID=
 
 cleanup() {
@@ -216,7 +230,7 @@ start_dut() {
 		[ "$mode" = lb ] || bin=$LBD_REF
 		b=()
 		for ((i = 1; i <= NBE; i++)); do
-			b+=(--backend "$SVC,198.18.0.$((10 + i)),mac=$(printf '02:00:00:00:00:%02x' "$i")")
+			b+=(--backend "$SVC,$(be_addr $i),mac=$(printf '02:00:00:00:00:%02x' "$i")")
 		done
 		# nsenter execs the program: $! is the DPDK process itself.
 		"${rt[@]}" nsenter --net="/run/netns/$NS_DUT" "$bin" "${eal[@]}" -- --service "$SVC,policy=rr,legacy=drop" "${b[@]}" \
@@ -294,7 +308,7 @@ echo "vdev,mode,rep,seconds,fwd_pps,dut_rx_pps,dut_tx_pps,imissed,oerrors,offere
 	echo "# vdevs $VDEVS; $REPS reps x $SECONDS_RUN s, warm-up $WARM s; $NBE backends; modes ${MODES[*]}"
 	echo "# lb: $LBD_SRC ($(sha256sum "$LBD" | cut -c1-16))"
 	[ -z "$LBD_REF" ] || echo "# lb_ref: $REF_SRC ($(sha256sum "$LBD_REF" | cut -c1-16))"
-	echo "# pcap: net_pcap rx_pcap=<4096 capable SYNs, 82 bytes>,infinite_rx=1, transmit dropped by the PMD (the figure); af_packet/af_xdp: veth + xdpbench generator (functional smoke runs, generator-bound)"
+	echo "# pcap: net_pcap rx_pcap=<4096 capable SYNs, IPv$FAMILY, $([ "$FAMILY" = 6 ] && echo 114 || echo 82) bytes, to $SVC>,infinite_rx=1, transmit dropped by the PMD (the figure); af_packet/af_xdp: veth + xdpbench generator (functional smoke runs, generator-bound)"
 } | tee "$OUT/env.txt"
 
 # pcap: "time ipackets opackets imissed oerrors busy steal total"

@@ -4,6 +4,9 @@
 (bench/dpdk/run.sh --vdevs pcap): the frame bench/xdp's generator sends
 (MSS, SACK_PERM, timestamps, NOP + window scale, then the 8-byte
 redirect option naming the VIP: 82 bytes), one source address and port per frame.
+An IPv6 VIP gives the same SYN in IPv6: the same options with the 20-byte
+form of the redirect option (NOP NOP 42 18 VIP: 114 bytes), from
+2001:db8:1::/64.
 
     synpcap.py --out FILE --dst-mac MAC --vip ADDR [--port P] [--frames N]
 """
@@ -35,7 +38,8 @@ def main():
     a = ap.parse_args()
     if not 1 <= a.frames <= 65535:
         ap.error("--frames: 1..65535")
-    eth = mac_bytes(a.dst_mac) + mac_bytes(a.src_mac) + b"\x08\x00"
+    v6 = ":" in a.vip
+    eth = mac_bytes(a.dst_mac) + mac_bytes(a.src_mac) + (b"\x86\xdd" if v6 else b"\x08\x00")
     opts = (b"\x02\x04\x05\xb4" b"\x04\x02" b"\x08\x0a\x00\x01\x02\x03\x00\x00\x00\x00"
             b"\x01\x03\x03\x07" + crabpkt.crab_opt(a.vip))
     with open(a.out, "wb") as f:
@@ -43,10 +47,15 @@ def main():
         # snaplen 65535, link type 1 (Ethernet).
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         for i in range(a.frames):
-            src = "198.18.%d.%d" % (1 + i // 250, 1 + i % 250)
             sport = 1024 + i
-            seg = crabpkt.tcp_segment(src, a.vip, sport, a.port, 0x12345678, 0, 0x02, opts)
-            frame = eth + crabpkt.ipv4_packet(src, a.vip, seg, ident=1)
+            if v6:
+                src = "2001:db8:1::%x" % (1 + i)
+                seg = crabpkt.tcp_segment(src, a.vip, sport, a.port, 0x12345678, 0, 0x02, opts)
+                frame = eth + crabpkt.ipv6_packet(src, a.vip, seg)
+            else:
+                src = "198.18.%d.%d" % (1 + i // 250, 1 + i % 250)
+                seg = crabpkt.tcp_segment(src, a.vip, sport, a.port, 0x12345678, 0, 0x02, opts)
+                frame = eth + crabpkt.ipv4_packet(src, a.vip, seg, ident=1)
             f.write(struct.pack("<IIII", 0, i, len(frame), len(frame)) + frame)
     print("%d frames of %d bytes" % (a.frames, len(frame)))
     return 0

@@ -894,6 +894,78 @@ TEST(Config, Ipv4LookupsAgreeWithTheTable)
     EXPECT_LT(t.keys4.size(), t.services.size());  // IPv6 services are not in it
 }
 
+// The data path's IPv6 lookups (keys6, the address read from 16 bytes)
+// answer what find() and is_vip() answer, over tables of both families
+// built, grown and shrunk by the edits, for addresses next to those in the
+// table (each word and each half moved by one, carries across words
+// included) and ports around theirs; copies included.
+TEST(Config, Ipv6LookupsAgreeWithTheTable)
+{
+    Table t;
+    std::mt19937 rng(5);
+    std::vector<ServiceAddr> added;
+    auto near = [&](const Addr& a) {
+        std::vector<Addr> out{a};
+        for (int w = 0; w < 4; w++)
+            for (uint32_t d : {1u, 0xffffffffu}) {
+                Addr b = a;
+                b.w[w] += d;
+                out.push_back(b);
+            }
+        Addr c = a;  // the low half's carry into the high half
+        c.w[2] = c.w[3] = 0xffffffffu;
+        out.push_back(c);
+        return out;
+    };
+    auto as_v6 = [](Addr a) {  // an IPv4 service's words as an IPv6 address: no IPv6 service
+        a.v6 = true;
+        return a;
+    };
+    auto probe = [&](const Table& x) {
+        for (const auto& e : added)
+            for (const Addr& v : near(as_v6(e.ip)))
+                for (uint16_t dp : {uint16_t(0), uint16_t(1), uint16_t(0xffff)}) {
+                    const uint16_t port = static_cast<uint16_t>(e.port + dp);
+                    uint8_t b[16];
+                    uint64_t hi, lo;
+                    v.put6(b);
+                    Table::addr6_words(b, hi, lo);
+                    ASSERT_EQ(x.find6(hi, lo, port), x.find(v, port)) << to_string(v) << ":" << port;
+                    ASSERT_EQ(x.is_vip6(hi, lo), x.is_vip(v)) << to_string(v);
+                }
+    };
+    int found = 0;
+    for (int i = 0; i < 60; i++) {
+        ServiceSpec s;
+        if (rng() % 3 == 0) {
+            s.ep = {Addr(0xC6126400u + rng() % 4), static_cast<uint16_t>(80 + rng() % 3)};
+        } else {
+            // VIPs that differ in either half, many ports per VIP
+            static const char* const vips[] = {"2001:db8:100::1", "2001:db8:100::2", "2001:db8:101::1",
+                                               "2001:db8:100::1:0:0:1", "2001:db8:100:0:1::",
+                                               "2001:db9::1"};
+            s.ep = {parse_addr(vips[rng() % std::size(vips)]),
+                    static_cast<uint16_t>(rng() % 3 ? 80 + rng() % 4 : rng())};
+        }
+        if (t.find(s.ep.ip, s.ep.port))
+            continue;
+        service_add(t, s);
+        added.push_back(s.ep);
+        if (rng() % 5 == 0) {
+            const size_t k = rng() % added.size();
+            service_del(t, added[k]);
+            added.erase(added.begin() + static_cast<long>(k));
+        }
+        Table copy = t;
+        probe(copy);
+        for (const auto& e : added)
+            found += e.ip.v6 && copy.find(e.ip, e.port);
+    }
+    EXPECT_GT(found, 100);  // the probes met services, not only misses
+    EXPECT_GT(t.keys6.size(), 10u);
+    EXPECT_EQ(t.keys4.size() + t.keys6.size(), t.services.size());
+}
+
 TEST(Config, FreshBackendSlotsAreTheAddedOnes)
 {
     Table a;

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <random>
 
 #include "config.hpp"
 #include "ndp.hpp"
@@ -354,4 +355,40 @@ TEST(Neigh6, FullTableRefusesAndFamiliesAreDistinctKeys)
     // Multicast and unspecified are never next hops.
     EXPECT_EQ(nt.want(Addr::from6(kAllNodes.data()), 0), W::Full);
     EXPECT_EQ(nt.want(Addr::from6(kUnspec.data()), 0), W::Full);
+}
+
+// The worker calls ndp_input() (and reads the clock for it) only where
+// ndp_maybe() says so: false exactly where ndp_input() answers NotNdp.
+// Solicitations, advertisements and other IPv6 and IPv4 frames with the
+// bytes ndp_maybe() and ndp_input()'s first checks read mutated, and cut
+// at random lengths.
+TEST_F(NdFix, NdpMaybeIsNdpInputsFirstAnswer)
+{
+    std::vector<Bytes> bases = {ns_for(kVip).build(), na_from(kHost, kHostMac).build(), ns_for(kOther).build()};
+    Bytes syn = bases[0];
+    syn[20] = 6;  // TCP, not ICMPv6
+    bases.push_back(syn);
+    Bytes v4 = bases[1];
+    v4[12] = 0x08;
+    v4[13] = 0x00;
+    bases.push_back(v4);
+    const size_t spots[] = {12, 13, 14, 20, 54, 18, 19};
+    std::mt19937 rng(11);
+    int maybe = 0, no = 0;
+    for (int i = 0; i < 200000; i++) {
+        Bytes b = bases[rng() % bases.size()];
+        for (int k = static_cast<int>(rng() % 3); k > 0; k--) {
+            uint8_t& x = b[spots[rng() % std::size(spots)]];
+            x = (rng() % 2) ? static_cast<uint8_t>(rng()) : static_cast<uint8_t>(x ^ (1u << (rng() % 8)));
+        }
+        if (rng() % 4 == 0)
+            b.resize(rng() % (b.size() + 1));
+        const bool m = ndp_maybe(b.data(), static_cast<uint32_t>(b.size()));
+        const NdpResult r = in(b);
+        ASSERT_EQ(m, r != NdpResult::NotNdp) << "i=" << i << " result " << static_cast<int>(r);
+        maybe += m;
+        no += !m;
+    }
+    EXPECT_GT(maybe, 20000);
+    EXPECT_GT(no, 20000);
 }

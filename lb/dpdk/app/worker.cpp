@@ -324,8 +324,11 @@ int worker_main(void* arg)
                     rte_pktmbuf_free(m);
                 continue;
             }
+            // Neighbour Discovery only: the rest of IPv6 (a SYN to a VIP)
+            // goes to process() without a look at the clock.
             if (rte_pktmbuf_data_len(m) >= sizeof(*eth) &&
-                eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) {
+                eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6) &&
+                ndp_maybe(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m))) {
                 bool nd;
                 if (handle_nd(app, w, t, m, nd)) {
                     out[nout++] = m;

@@ -246,14 +246,31 @@ struct Parsed6 {
     uint32_t end;   // end of the IPv6 packet (l3 + 40 + payload length)
     uint32_t th;    // TCP header offset
     uint32_t doff;  // bytes
-    Addr saddr, daddr;
+    uint64_t dhi, dlo;  // the destination as Table::addr6_words() reads it
     uint16_t sport, dport;
     uint8_t flags;
+
+    Addr daddr() const
+    {
+        Addr a;
+        a.v6 = true;
+        a.w = {static_cast<uint32_t>(dhi >> 32), static_cast<uint32_t>(dhi), static_cast<uint32_t>(dlo >> 32),
+               static_cast<uint32_t>(dlo)};
+        return a;
+    }
 };
+
+// The flow hash of an IPv6 segment (hash mode only: a redirected SYN
+// does not need it).
+inline uint32_t flow_hash6(const uint8_t* d, const Parsed6& p)
+{
+    const Addr sa = Addr::from6(d + p.l3 + 8), da = p.daddr();
+    return crab_flow_hash6(sa.w.data(), da.w.data(), p.sport, p.dport);
+}
 
 // The TCP checksum's pseudo-header destination (RFC 8200 8.1) changes
 // from @from to @to: the eight 16-bit words of each.
-uint32_t csum_replace_addr6(uint32_t acc, const Addr& from, const Addr& to)
+CRAB_LBD_HOT uint32_t csum_replace_addr6(uint32_t acc, const Addr& from, const Addr& to)
 {
     for (int i = 0; i < 4; i++) {
         acc = crab_csum_sub32(acc, from.w[i]);
@@ -264,18 +281,20 @@ uint32_t csum_replace_addr6(uint32_t acc, const Addr& from, const Addr& to)
 
 // Capable IPv6 SYN: destination := DIP, option address (at @opt_addr_at of
 // the TCP header, any alignment) := VIP; the TCP checksum follows (IPv6
-// has no header checksum).
-void rewrite_redirect6(uint8_t* d, const Parsed6& p, uint32_t opt_addr_at, const Addr& dip)
+// has no header checksum). The option's 16 bytes by 32-bit words, as in
+// rewrite_redirect() (csum_words_at(): rotated at an odd offset).
+CRAB_LBD_HOT void rewrite_redirect6(uint8_t* d, const Parsed6& p, uint32_t opt_addr_at, const Addr& dip)
 {
     uint8_t* th = d + p.th;
-    uint8_t vip[16];
-    p.daddr.put6(vip);
-    uint32_t acc = csum_replace_addr6(crab_csum_start(rd16(th + 16)), p.daddr, dip);
-    for (uint32_t i = 0; i < 16; i++) {
-        acc = crab_csum_sub16(acc, crab_csum_byte(th[opt_addr_at + i], opt_addr_at + i));
-        acc = crab_csum_add16(acc, crab_csum_byte(vip[i], opt_addr_at + i));
-        th[opt_addr_at + i] = vip[i];
+    uint8_t* a = th + opt_addr_at;
+    const bool odd = opt_addr_at & 1;
+    const Addr vip = p.daddr();
+    uint32_t acc = csum_replace_addr6(crab_csum_start(rd16(th + 16)), vip, dip);
+    for (int i = 0; i < 4; i++) {
+        acc = crab_csum_sub32(acc, csum_words_at(rd32(a + 4 * i), odd));
+        acc = crab_csum_add32(acc, csum_words_at(vip.w[i], odd));
     }
+    vip.put6(a);
     wr16(th + 16, crab_csum_finish(acc));
     dip.put6(d + p.l3 + 24);
 }
@@ -300,7 +319,8 @@ void rewrite_insert6(const Config& cfg, Frame& f, const Parsed6& p, const Addr& 
     uint8_t* ip = nd + p.l3;
     uint8_t* th = nd + p.th;
     uint8_t vip[16];
-    p.daddr.put6(vip);
+    const Addr daddr = p.daddr();
+    daddr.put6(vip);
     uint32_t acc = crab_csum_start(rd16(th + 16));
     acc = crab_csum_sub16(acc, rd16(th + 12));  // doff, flags
     th[12] = static_cast<uint8_t>(((p.doff + grow) / 4) << 4 | (th[12] & 0x0f));
@@ -309,7 +329,7 @@ void rewrite_insert6(const Config& cfg, Frame& f, const Parsed6& p, const Addr& 
     acc = crab_csum_bytes(acc, th + 20, grow);
     acc = crab_csum_sub32(acc, seglen);  // pseudo-header: 32-bit length, destination
     acc = crab_csum_add32(acc, seglen + grow);
-    acc = csum_replace_addr6(acc, p.daddr, dip);
+    acc = csum_replace_addr6(acc, daddr, dip);
     wr16(th + 16, crab_csum_finish(acc));
     wr16(ip + 4, static_cast<uint16_t>(plen + grow));
     dip.put6(ip + 24);
@@ -318,7 +338,8 @@ void rewrite_insert6(const Config& cfg, Frame& f, const Parsed6& p, const Addr& 
 // An IPv6 frame (@l3: the IPv6 header). Only TCP to a VIP:PORT concerns
 // the LB; the extension headers before it are walked, at most
 // kMaxExtHdrs of them.
-Verdict process6(const Config& cfg, const Table& t, const NeighTable& nt, LcoreState& st, Frame& f, uint32_t l3)
+CRAB_LBD_HOT Verdict process6(const Config& cfg, const Table& t, const NeighTable& nt, LcoreState& st, Frame& f,
+                              uint32_t l3)
 {
     uint8_t* d = f.data;
     Parsed6 p{};
@@ -326,8 +347,8 @@ Verdict process6(const Config& cfg, const Table& t, const NeighTable& nt, LcoreS
     if (l3 + 40 > f.len)
         return Verdict::Pass;
     const uint8_t* ip = d + l3;
-    p.daddr = Addr::from6(ip + 24);
-    if (!t.is_vip(p.daddr))
+    Table::addr6_words(ip + 24, p.dhi, p.dlo);
+    if (!t.is_vip6(p.dhi, p.dlo))
         return Verdict::Pass;
     // Addressed to a VIP from here on: broken headers are dropped, counted.
     const uint32_t plen = rd16(ip + 4);
@@ -336,14 +357,13 @@ Verdict process6(const Config& cfg, const Table& t, const NeighTable& nt, LcoreS
         return Verdict::Drop;
     }
     p.end = l3 + 40 + plen;
-    p.saddr = Addr::from6(ip + 8);
     uint8_t nh = ip[6];
     uint32_t off = l3 + 40;
     for (unsigned n = 0; nh != kProtoTcp; n++) {
         if (nh == kNhFragment) {
             // Any fragment to a VIP, a SYN behind one included: the LB
             // keeps no reassembly state (docs/PROTOCOL.md 6).
-            cnt(st, *t.first_of_vip(p.daddr), CRAB_LB_CNT_FRAGMENT);
+            cnt(st, *t.first_of_vip(p.daddr()), CRAB_LB_CNT_FRAGMENT);
             return Verdict::Drop;
         }
         if (nh != kNhHopByHop && nh != kNhRouting && nh != kNhDestOpts)
@@ -381,18 +401,17 @@ Verdict process6(const Config& cfg, const Table& t, const NeighTable& nt, LcoreS
     p.dport = rd16(th + 2);
     p.flags = th[13];
 
-    const Service* s = t.find(p.daddr, p.dport);
+    const Service* s = t.find6(p.dhi, p.dlo, p.dport);
     if (!s)
         return Verdict::Pass;
     Mac mac;
-    const uint32_t h = crab_flow_hash6(p.saddr.w.data(), p.daddr.w.data(), p.sport, p.dport);
 
     if ((p.flags & (kTcpSyn | kTcpAck)) != kTcpSyn) {
         if (s->legacy != CRAB_LEGACY_HASH) {
             cnt(st, *s, CRAB_LB_CNT_NONSYN_DROP);
             return Verdict::Drop;
         }
-        return hash_forward(cfg, nt, st, *s, d, h, false, CRAB_LB_CNT_NONSYN_HASHED);
+        return hash_forward(cfg, nt, st, *s, d, flow_hash6(d, p), false, CRAB_LB_CNT_NONSYN_HASHED);
     }
 
     crab_opt_res res;
@@ -426,7 +445,7 @@ Verdict process6(const Config& cfg, const Table& t, const NeighTable& nt, LcoreS
         return Verdict::Tx;
     }
     case CRAB_LEGACY_HASH:
-        return hash_forward(cfg, nt, st, *s, d, h, true, CRAB_LB_CNT_SYN_HASHED);
+        return hash_forward(cfg, nt, st, *s, d, flow_hash6(d, p), true, CRAB_LB_CNT_SYN_HASHED);
     default:
         cnt(st, *s, CRAB_LB_CNT_SYN_LEGACY_DROP);
         return Verdict::Drop;
@@ -616,11 +635,15 @@ void Table::index()
     });
     vips.clear();
     keys4.clear();
+    keys6.clear();
     for (const auto& s : services) {
         if (vips.empty() || vips.back() != s.vip)
             vips.push_back(s.vip);
         if (!s.vip.v6)
             keys4.push_back(key4(s.vip.v4(), s.port));
+        else
+            keys6.push_back({static_cast<uint64_t>(s.vip.w[0]) << 32 | s.vip.w[1],
+                             static_cast<uint64_t>(s.vip.w[2]) << 32 | s.vip.w[3], s.port});
     }
 }
 

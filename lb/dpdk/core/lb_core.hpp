@@ -7,10 +7,13 @@
 // (include/crab/crab_lb_model.h), checksums crab_csum.h.
 #pragma once
 
+#include <endian.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -132,11 +135,22 @@ struct Table {
     // keys4.size() services). The data path's IPv4 lookups (find4(),
     // is_vip4()) search these words instead of comparing whole Addrs.
     std::vector<uint64_t> keys4;
+    // The IPv6 services' addresses as two 64-bit words (most significant
+    // first) and their ports, sorted: keys6[i] is services[keys4.size() + i]
+    // (IPv6 services sort after the IPv4 ones, by address, then port). The
+    // IPv6 lookups (find6(), is_vip6()) compare these words, read from the
+    // packet, instead of building and comparing whole Addrs.
+    struct Key6 {
+        uint64_t hi, lo;
+        uint32_t port;
+        auto operator<=>(const Key6&) const = default;
+    };
+    std::vector<Key6> keys6;
 
     const Service* find(const Addr& vip, uint16_t port) const;
     bool is_vip(const Addr& vip) const;
     const Service* first_of_vip(const Addr& vip) const;
-    void index();  // sort, fill vips and keys4
+    void index();  // sort, fill vips, keys4 and keys6
 
     static uint64_t key4(uint32_t vip, uint16_t port) { return static_cast<uint64_t>(vip) << 16 | port; }
     // find() and is_vip() of an IPv4 address (host order).
@@ -150,6 +164,28 @@ struct Table {
     {
         auto it = std::lower_bound(keys4.begin(), keys4.end(), key4(vip, 0));
         return it != keys4.end() && *it >> 16 == vip;
+    }
+    // find() and is_vip() of an IPv6 address given as its two 64-bit
+    // halves (host order, most significant first: addr6_words()).
+    const Service* find6(uint64_t hi, uint64_t lo, uint16_t port) const
+    {
+        const Key6 k{hi, lo, port};
+        auto it = std::lower_bound(keys6.begin(), keys6.end(), k);
+        return it != keys6.end() && *it == k ? &services[keys4.size() + static_cast<size_t>(it - keys6.begin())]
+                                             : nullptr;
+    }
+    bool is_vip6(uint64_t hi, uint64_t lo) const
+    {
+        auto it = std::lower_bound(keys6.begin(), keys6.end(), Key6{hi, lo, 0});
+        return it != keys6.end() && it->hi == hi && it->lo == lo;
+    }
+    // The 16 bytes of an IPv6 address (network order) as find6()'s words.
+    static void addr6_words(const uint8_t* p, uint64_t& hi, uint64_t& lo)
+    {
+        std::memcpy(&hi, p, 8);
+        std::memcpy(&lo, p + 8, 8);
+        hi = be64toh(hi);
+        lo = be64toh(lo);
     }
 };
 

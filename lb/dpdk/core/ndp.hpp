@@ -42,6 +42,17 @@ struct NdpSelf {
 // Ethernet + IPv6 + NS/NA with one link-layer address option.
 constexpr uint32_t kNdpFrameLen = 14 + 40 + 24 + 8;
 
+// The data path's cheap test before ndp_input(): false exactly when
+// ndp_input() would answer NotNdp (no untagged IPv6 frame carrying an
+// ICMPv6 Neighbour Solicitation or Advertisement), without reading the
+// clock ndp_input() needs. The same conditions as ndp_input()'s first
+// checks, kept equal by test_lb_ndp (NdpMaybe).
+inline bool ndp_maybe(const uint8_t* d, uint32_t len)
+{
+    return len >= 14 + 40 + 8 && d[12] == 0x86 && d[13] == 0xdd && (d[14] >> 4) == 6 && d[14 + 6] == 58 &&
+           (d[14 + 40] == 135 || d[14 + 40] == 136);
+}
+
 // @frame: @len bytes in a buffer of @cap (>= len) bytes. On Reply the
 // frame holds the advertisement, @len its length (kNdpFrameLen; a @cap
 // below that makes a solicitation for us Ignored).
