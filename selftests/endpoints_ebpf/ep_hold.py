@@ -190,7 +190,7 @@ def cmd(words):
         return "ok %d" % n
     if op == "tfo":
         data = os.urandom(int(words[3]))
-        s = socket.socket()
+        s = socket.socket(socket.AF_INET6 if ":" in words[1] else socket.AF_INET)
         try:
             # blocking: a cookie-less sendto() waits for the handshake
             s.sendto(data, socket.MSG_FASTOPEN, (words[1], int(words[2])))

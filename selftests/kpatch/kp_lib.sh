@@ -303,15 +303,19 @@ kp_crab_mibs() {
 			print c + 0, s + 0; exit }' /proc/net/netstat
 }
 
-# kp_interop6 (after kp_interop ebpf patched ...): the same eBPF client
-# over IPv6 through the IPv6 nft LB (SYNs only) to the patched servers,
-# which echo the 20-byte form (patch 9): every connection redirected
-# (the eBPF client translates at tc: getpeername() stays VIP6), accepted
-# on a backend, TcpExt TCPCrabEchoed on the servers.
+# kp_interop6 CLIENT SERVER (after kp_interop CLIENT SERVER ...): the same
+# ends over IPv6 through the IPv6 nft LB (SYNs only): every connection
+# redirected and accepted on a backend, the servers' echo counters account
+# for it. getpeername() is VIP6 on the eBPF client (it translates at tc),
+# a backend's DIP6 on the patched one (the kernel re-keys the socket).
 kp_interop6() {
-	local p6=8086 n6=${EP_CONNS6:-15} i e0=0 e1=0 acc=0 red0 red r p up
+	local cli=$1 srv=$2 p6=8086 n6=${EP_CONNS6:-15} i acc=0 red0 red ech0 ech r p up
 	ep_v6_setup || crab_fail "IPv6 addresses of the topology"
 	ep_lb6_setup $p6 || crab_fail "the IPv6 nft LB"
+	if [ "$cli" = patched ]; then
+		kp_lists "$NS_CLI" "$VIP/32,$VIP6/128" "$CRAB_SUBNET.0/24,$EP6_NET::10/124" ||
+			crab_fail "cannot give the patched client its IPv6 lists"
+	fi
 	for i in 1 2 3; do
 		ep_helper_start "srv6-$i" "${NS_SRV[i]}" "" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
 	done
@@ -320,20 +324,23 @@ kp_interop6() {
 		[ "$(ep_helper "srv6-$i" "listen $p6 v6")" = ok ] &&
 			[ "$(ep_helper "srv6-$i" "serve $p6 $EP_TMP/acc6-$i")" = ok ] ||
 			crab_fail "IPv6 listener on server $i"
-		e0=$((e0 + $(kp_mib "${NS_SRV[i]}" TCPCrabEchoed)))
 	done
-	red0=$(ep_stat redirected)
+	red0=$(kp_interop_red) ech0=$(kp_interop_echoed)
 	r=$(ep_helper cli6 "conns $VIP6 $p6 $n6 10")
 	p=$(ep_helper cli6 "connect $VIP6 $p6")
 	up=$(ep_helper cli6 "wait $p 30")
 	for i in 1 2 3; do
-		e1=$((e1 + $(kp_mib "${NS_SRV[i]}" TCPCrabEchoed)))
 		[ -e "$EP_TMP/acc6-$i" ] && acc=$((acc + $(cat "$EP_TMP/acc6-$i")))
 	done
-	red=$(($(ep_stat redirected) - red0))
-	crab_log "IPv6: conns $r; one more $up; eBPF client redirected +$red; patched servers echoed +$((e1 - e0)); accepted $acc; LB6 syn $(ep_lb6_count syn) other $(ep_lb6_count other)"
-	[ "$r" = "ok $n6" ] && [ "$red" = $((n6 + 1)) ] && [ $((e1 - e0)) -ge $((n6 + 1)) ] &&
-		[ "$acc" = $((n6 + 1)) ] && [ "$(ep_lb6_count other)" = 0 ] &&
-		[ "$up" = "up $VIP6" ]
-	log_test $? "IPv6: $n6 + 1 connections eBPF client -> IPv6 LB -> patched servers, each redirected on the kernel's echo (the socket still names VIP6)"
+	red=$(($(kp_interop_red) - red0)) ech=$(($(kp_interop_echoed) - ech0))
+	crab_log "IPv6: conns $r; one more $up; $cli client redirected +$red; $srv servers echoed +$ech; accepted $acc; LB6 syn $(ep_lb6_count syn) other $(ep_lb6_count other)"
+	local peer=ok
+	if [ "$cli" = ebpf ]; then
+		[ "$up" = "up $VIP6" ] || peer=bad
+	else
+		[[ "$up" == "up $EP6_NET::1"[123] ]] || peer=bad
+	fi
+	[ "$r" = "ok $n6" ] && [ "$red" = $((n6 + 1)) ] && [ "$ech" -ge $((n6 + 1)) ] &&
+		[ "$acc" = $((n6 + 1)) ] && [ "$(ep_lb6_count other)" = 0 ] && [ $peer = ok ]
+	log_test $? "IPv6: $n6 + 1 connections $cli client -> IPv6 LB -> $srv servers, each redirected and echoed (${up#up })"
 }

@@ -96,7 +96,7 @@ for list in tcp_crab_allow tcp_crab_announce; do
 	log_test $? "$list: a second write() on the same descriptor fails with EINVAL, the first one stands ($(kp_get "$r" errors) '$(lr)')"
 	lw "\"$good\"" >/dev/null
 
-	long="10.0.0.0/8$(printf '%*s' 1300 '')192.0.2.0/24"
+	long="10.0.0.0/8$(printf '%*s' 2900 '')192.0.2.0/24"
 	r=$(lw "\"$long\"")
 	[ "$(kp_get "$r" errors)" = "7," ] && [ "$(lr)" = "$good" ]
 	log_test $? "$list: a ${#long}-byte write fails with E2BIG, the list is unchanged"
@@ -107,7 +107,7 @@ for list in tcp_crab_allow tcp_crab_announce; do
 	log_test $? "$list: 65 entries (${#many} bytes) fail with E2BIG, the list is unchanged"
 
 	ok=0
-	for bad in "10.0.0.0/8,1.2.3.4/33" "1.2.3" "example" "1.2.3.4/" "1.2.3.4/-1" "1.2.3.4,,/8" "::1"; do
+	for bad in "10.0.0.0/8,1.2.3.4/33" "1.2.3" "example" "1.2.3.4/" "1.2.3.4/-1" "1.2.3.4,,/8" "::1/129" "fd00::1::2"; do
 		r=$(lw "\"$bad\"")
 		[ "$(kp_get "$r" errors)" = "22," ] || { crab_log "'$bad': $r"; ok=1; }
 	done

@@ -14,5 +14,5 @@ source "$(dirname "$0")/kp_lib.sh"
 
 ep_unshare "$@"
 kp_interop ebpf patched xdp
-kp_interop6
+kp_interop6 ebpf patched
 crab_exit

@@ -180,7 +180,12 @@ def ip_packet(src, dst, payload, ext=()):
 
 
 def md5sig(addr, key):
-    """struct tcp_md5sig (linux/tcp.h) for an IPv4 peer, for setsockopt(TCP_MD5SIG)."""
-    sa = struct.pack("=H", socket.AF_INET) + struct.pack("!H", 0) + socket.inet_aton(addr)
+    """struct tcp_md5sig (linux/tcp.h) for an IPv4 or IPv6 peer, for setsockopt(TCP_MD5SIG)."""
+    if ":" in addr:
+        # sockaddr_in6: family, port, flow info, address, scope id
+        sa = struct.pack("=H", socket.AF_INET6) + struct.pack("!HI", 0, 0) + \
+            socket.inet_pton(socket.AF_INET6, addr) + struct.pack("=I", 0)
+    else:
+        sa = struct.pack("=H", socket.AF_INET) + struct.pack("!H", 0) + socket.inet_aton(addr)
     sa += bytes(128 - len(sa))
     return sa + struct.pack("=BBHi", 0, 0, len(key), 0) + key.encode().ljust(80, b"\0")
