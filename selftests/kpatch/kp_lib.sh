@@ -316,8 +316,11 @@ kp_interop6() {
 		kp_lists "$NS_CLI" "$VIP/32,$VIP6/128" "$CRAB_SUBNET.0/24,$EP6_NET::10/124" ||
 			crab_fail "cannot give the patched client its IPv6 lists"
 	fi
+	# The eBPF server acts on the sockets of its cgroup.
+	local scg=
+	[ "$srv" = ebpf ] && scg=$CG_SRV
 	for i in 1 2 3; do
-		ep_helper_start "srv6-$i" "${NS_SRV[i]}" "" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
+		ep_helper_start "srv6-$i" "${NS_SRV[i]}" "$scg" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
 	done
 	ep_helper_start cli6 "$NS_CLI" "$CG_CLI" "$CRAB_TOP/selftests/endpoints_ebpf/ep_hold.py"
 	for i in 1 2 3; do
