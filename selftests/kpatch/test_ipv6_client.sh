@@ -15,6 +15,10 @@
 #    without it, counted;
 #  - a dual-stack socket dialing ::ffff:VIP announces and is redirected in
 #    the IPv4 form (peer ::ffff:DIP);
+#  - behind an IPv6 stateful firewall (policy drop): with
+#    nf_conntrack_tcp_crab 0 the redirecting SYN-ACK is INVALID and
+#    dropped; with 1 redirects complete and conntrack holds client ->
+#    DIP6; a rule dropping a backend stops its redirects;
 #  - a redirect onto the client's own IPv6 TIME-WAIT replaces it;
 #  - the lists take IPv6 prefixes, masked, and refuse bad ones whole;
 #  - forged SYN-ACKs (a host on the segment, the right ack) from sources
