@@ -54,15 +54,7 @@ ALLOW="$CRAB_SUBNET6::10/124,$CRAB_SUBNET.0/24"
 kp_lists "$NS_CLI" "$VIP6/128,$VIP/32" "$ALLOW" || crab_fail "cannot set the prefix lists"
 kp_sysctls "${NS_SRV[1]}" 0 1
 kp_sysctls "${NS_SRV[2]}" 0 1
-ep_hold_start cli "$NS_CLI"
-ep_hold_start s1 "${NS_SRV[1]}"
-ep_hold_start s2 "${NS_SRV[2]}"
-ep_att_start "$NS_EVIL"
-for i in 1 2; do
-	[ "$(ep_hold s$i "listen $PORT dual")" = ok ] &&
-		[ "$(ep_hold s$i "serve $PORT $EP_HOLD_DIR/acc$i")" = ok ] ||
-		crab_fail "listener on server $i"
-done
+ep_hold_pair $PORT
 ep_lb6 $PORT "${IP6_SRV[1]}" "${IP6_SRV[2]}" || crab_fail "cannot install the IPv6 LB"
 kp_nft_lb $PORT || crab_fail "cannot install the IPv4 LB"
 mib() { kp_mib "$NS_CLI" "$1"; }
@@ -70,10 +62,7 @@ mark() { m=$(ep_att mark) && m=${m#ok } || crab_fail "no mark from the sniffer: 
 
 # ---- redirects --------------------------------------------------------------
 a0=$(mib TCPCrabAnnounced) r0=$(mib TCPCrabRedirected)
-mark
-p=$(ep_hold cli "connect $VIP6 $PORT")
-up=$(ep_hold cli "wait $p 30")
-syn=$(ep_att syn_from "$p" 10 after="$m")
+ep_dial cli "$VIP6" $PORT
 crab_log "connection from $p: $up; SYN $syn"
 # MSS 4, SACK permitted + timestamps 12, window scale 4: the 20 bytes left
 # take NOP NOP 42 18 VIP6.
@@ -95,10 +84,7 @@ log_test $? "$N more IPv6 connections redirected to both backends, the LB saw SY
 
 # A destination outside the announce list: no option.
 a0=$(mib TCPCrabAnnounced)
-mark
-p=$(ep_hold cli "connect $S6 $PORT")
-up=$(ep_hold cli "wait $p 30")
-syn=$(ep_att syn_from "$p" 10 after="$m")
+ep_dial cli "$S6" $PORT
 crab_log "direct connection from $p: $up; SYN $syn"
 [ "$up" = "up $S6" ] && [ "$(ep_field "$syn" opt)" = - ] && [ "$(mib TCPCrabAnnounced)" = "$a0" ]
 log_test $? "a SYN to an IPv6 address outside tcp_crab_announce carries no option"
@@ -117,10 +103,7 @@ log_test $? "an IPv6 SYN with a TFO cookie request has no room for the option: s
 
 # Dual stack: an IPv6 socket dialing ::ffff:VIP is IPv4 on the wire.
 r0=$(mib TCPCrabRedirected)
-mark
-p=$(ep_hold cli "connect ::ffff:$VIP $PORT")
-up=$(ep_hold cli "wait $p 30")
-syn=$(ep_att syn_from "$p" 10 after="$m")
+ep_dial cli "::ffff:$VIP" $PORT
 crab_log "v4-mapped connection from $p: $up; SYN $syn"
 [[ "$up" == "up ::ffff:${IP_SRV[1]}" || "$up" == "up ::ffff:${IP_SRV[2]}" ]] &&
 	[ "$(ep_field "$syn" opt)" = "$VIP" ] && [ "$(ep_field "$syn" dst)" = "$VIP" ] &&

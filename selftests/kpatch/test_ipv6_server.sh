@@ -33,25 +33,14 @@ crab_client_config "$NS_CLI" --announce "$VIP6/128" --allow "$CRAB_SUBNET6::/64"
 kp_sysctls "$NS_CLI" 0 0
 kp_sysctls "${NS_SRV[1]}" 0 1
 kp_sysctls "${NS_SRV[2]}" 0 1
-ep_hold_start cli "$NS_CLI"
-ep_hold_start s1 "${NS_SRV[1]}"
-ep_hold_start s2 "${NS_SRV[2]}"
-ep_att_start "$NS_EVIL"
-for i in 1 2; do
-	[ "$(ep_hold s$i "listen $PORT dual")" = ok ] &&
-		[ "$(ep_hold s$i "serve $PORT $EP_HOLD_DIR/acc$i")" = ok ] ||
-		crab_fail "listener on server $i"
-done
+ep_hold_pair $PORT
 ep_lb6 $PORT "${IP6_SRV[1]}" "${IP6_SRV[2]}" || crab_fail "cannot install the IPv6 LB"
 cnt() { ep_counter "$NS_CLI" "$1" crab_client; }
 echoed() { echo $(($(kp_mib "${NS_SRV[1]}" TCPCrabEchoed) + $(kp_mib "${NS_SRV[2]}" TCPCrabEchoed))); }
 
 # One connection: the echo on the wire, the peer.
-m=$(ep_att mark) && m=${m#ok } || crab_fail "no mark from the sniffer: $m"
 e0=$(echoed)
-p=$(ep_hold cli "connect $VIP6 $PORT")
-up=$(ep_hold cli "wait $p 30")
-syn=$(ep_att syn_from "$p" 10 after="$m")
+ep_dial cli "$VIP6" $PORT
 sa=$(ep_att synack_to "$p" 10 after="$m")
 crab_log "connection from $p: $up; SYN $syn; SYN-ACK $sa"
 # MSS, SACK permitted + timestamps, window scale: 20 bytes; the option last.

@@ -119,6 +119,37 @@ ep_att_start() {
 	[ "$line" = "ok ready" ] || crab_fail "ep_attack.py did not start: $line"
 }
 
+# ep_hold_pair PORT: the socket holders of a two-server test, started side
+# by side (an interpreter start costs seconds in a guest): "cli" in
+# $NS_CLI, "s1" and "s2" in the servers, each server with a dual-stack
+# echo listener on PORT that counts its accepts in $EP_HOLD_DIR/acc1|acc2;
+# and the sniffer/attacker in $NS_EVIL.
+ep_hold_pair() {
+	local i
+	ep_hold_start cli "$NS_CLI"
+	ep_hold_start s1 "${NS_SRV[1]}"
+	ep_hold_start s2 "${NS_SRV[2]}"
+	ep_att_start "$NS_EVIL"
+	for i in 1 2; do
+		[ "$(ep_hold s$i "listen $1 dual")" = ok ] &&
+			[ "$(ep_hold s$i "serve $1 $EP_HOLD_DIR/acc$i")" = ok ] ||
+			crab_fail "listener on server $i"
+	done
+}
+
+# ep_dial HOLDER ADDR PORT: one connection from socket holder HOLDER to
+# ADDR:PORT, seen by the sniffer (ep_att_start): takes the sniffer's mark
+# first (the kernel's port pick may be an earlier connection's), connects,
+# waits up to 30 s, and reads the first SYN from the connection's port
+# after the mark. Sets m (the mark), p (the client port), up ("up PEER" or
+# "down ...") and syn (the SYN's summary, see ep_attack.py).
+ep_dial() {
+	m=$(ep_att mark) && m=${m#ok } || crab_fail "no mark from the sniffer: $m"
+	p=$(ep_hold "$1" "connect $2 $3")
+	up=$(ep_hold "$1" "wait $p 30")
+	syn=$(ep_att syn_from "$p" 10 after="$m")
+}
+
 ep_att() {
 	local line
 	echo "$*" >&"${EP_ATT[1]}" || return 1

@@ -29,31 +29,14 @@ ep_ns_watch "$NS_CLI" "${NS_SRV[@]:1}"
 crab_client_config "$NS_CLI" --announce "$VIP/32,$VIP6/128" \
 	--allow "$CRAB_SUBNET.0/24,$CRAB_SUBNET6::/64"
 crab_server_config "${NS_SRV[@]:1}"
-# The helpers start side by side (an interpreter start costs seconds).
-ep_hold_start cli "$NS_CLI"
-ep_hold_start s1 "${NS_SRV[1]}"
-ep_hold_start s2 "${NS_SRV[2]}"
-ep_att_start "$NS_EVIL"
-for i in 1 2; do
-	[ "$(ep_hold s$i "listen $PORT dual")" = ok ] &&
-		[ "$(ep_hold s$i "serve $PORT $EP_HOLD_DIR/acc$i")" = ok ] ||
-		crab_fail "listener on server $i"
-done
+ep_hold_pair $PORT
 ep_lb6 $PORT "${IP6_SRV[1]}" "${IP6_SRV[2]}" || crab_fail "cannot install the IPv6 LB"
 ep_tc_lb $PORT "${IP_SRV[1]}" "${IP_SRV[2]}" || crab_fail "cannot install the IPv4 LB"
 cnt() { ep_counter "$NS_CLI" "$1" crab_client; }
 scnt() { echo $(($(ep_counter "${NS_SRV[1]}" "$1" crab_server) + $(ep_counter "${NS_SRV[2]}" "$1" crab_server))); }
 
-# mark: the number of segments the sniffer has seen. A port the kernel
-# picks may have been another connection's before: a SYN is looked for
-# only after the mark taken before it was sent.
-mark() { m=$(ep_att mark) && m=${m#ok } || crab_fail "no mark from the sniffer: $m"; }
-
 # One connection from a known port: the option space on the wire, the peer.
-mark
-p=$(ep_hold cli "connect $VIP6 $PORT")
-up=$(ep_hold cli "wait $p 30")
-syn=$(ep_att syn_from "$p" 10 after="$m")
+ep_dial cli "$VIP6" $PORT
 sa=$(ep_att synack_to "$p" 10 after="$m")
 crab_log "connection from $p: $up; SYN $syn; SYN-ACK $sa"
 [ "$(ep_field "$syn" kinds)" = 42,2,4,8,3 ] && [ "$(ep_field "$syn" doff)" = 15 ] &&
@@ -82,10 +65,7 @@ log_test $? "counters: every connection announced, echoed, redirected"
 # A destination outside the announce list (a DIP dialed directly): no
 # option, counted.
 nl=$(cnt syn_not_listed) ann=$(cnt syn_announced)
-mark
-p=$(ep_hold cli "connect ${IP6_SRV[1]} $PORT")
-up=$(ep_hold cli "wait $p 30")
-syn=$(ep_att syn_from "$p" 10 after="$m")
+ep_dial cli "${IP6_SRV[1]}" $PORT
 crab_log "direct connection from $p: $up; SYN $syn"
 [ "$up" = "up ${IP6_SRV[1]}" ] && [ "$(ep_field "$syn" opt)" = - ] &&
 	[ "$(cnt syn_not_listed)" = $((nl + 1)) ] && [ "$(cnt syn_announced)" = "$ann" ]
@@ -93,10 +73,7 @@ log_test $? "a SYN to an IPv6 address outside the announce list carries no optio
 
 # Dual stack: an IPv6 socket dialing ::ffff:VIP is IPv4 on the wire.
 red=$(cnt redirected)
-mark
-p=$(ep_hold cli "connect ::ffff:$VIP $PORT")
-up=$(ep_hold cli "wait $p 30")
-syn=$(ep_att syn_from "$p" 10 after="$m")
+ep_dial cli "::ffff:$VIP" $PORT
 crab_log "v4-mapped connection from $p: $up; SYN $syn"
 [[ "$up" == "up ::ffff:${IP_SRV[1]}" || "$up" == "up ::ffff:${IP_SRV[2]}" ]] &&
 	[ "$(ep_field "$syn" opt)" = "$VIP" ] && [ "$(ep_field "$syn" dst)" = "$VIP" ] &&
