@@ -257,8 +257,9 @@ static __always_inline void on_write_opt(struct bpf_sock_ops *skops)
 	 * it. Free the claim so that a SYN-ACK answering this SYN can win; the
 	 * SYN itself still goes to A (this runs before tc egress).
 	 */
-	claim = __sync_lock_test_and_set(&st->claim, 0);
-	if (claim) {
+	claim = st->claim;
+	if (claim && claim != CRAB_EP_CLAIM_CLOSED &&
+	    __sync_val_compare_and_swap(&st->claim, claim, 0) == claim) {
 		st->released = claim;
 		if (st->flags & CRAB_EP_SK_V6) {
 			__builtin_memcpy(st->released6, st->claim6, 16);
@@ -322,7 +323,8 @@ static __always_inline void on_state(struct bpf_sock_ops *skops)
 	if (oldstate == BPF_TCP_SYN_SENT && (st->flags & CRAB_EP_SK_V6)) {
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
 					  ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
-		claim = __sync_lock_test_and_set(&st->claim, 0);
+		/* Closed for good: see CRAB_EP_CLAIM_CLOSED. */
+		claim = __sync_lock_test_and_set(&st->claim, CRAB_EP_CLAIM_CLOSED);
 		seq = skops->rcv_nxt - 1;
 		if (newstate == BPF_TCP_ESTABLISHED && claim && (__u32)claim == seq)
 			commit6(skops, st, st->claim6);
@@ -335,7 +337,7 @@ static __always_inline void on_state(struct bpf_sock_ops *skops)
 		/* The handshake is over: no more option callbacks per segment. */
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
 					  ~BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
-		claim = __sync_lock_test_and_set(&st->claim, 0);
+		claim = __sync_lock_test_and_set(&st->claim, CRAB_EP_CLAIM_CLOSED);
 		/* rcv_nxt is the SYN-ACK's sequence number + 1 by now. */
 		seq = skops->rcv_nxt - 1;
 		if (newstate == BPF_TCP_ESTABLISHED && claim && (__u32)claim == seq) {

@@ -61,14 +61,19 @@ static __always_inline __be32 crab_ep_claim_addr(__u64 claim)
 
 /*
  * The claim word of an IPv6 SYN-ACK from @s6: its four words xor-ed stand
- * in for S; the full address is kept beside it (crab_ep_sk.claim6).
+ * in for S; the full address is kept beside it (crab_ep_sk.claim6). The
+ * word is never CRAB_EP_CLAIM_CLOSED: an all-ones xor stands in as one less
+ * (the sequence number, compared on its own, is kept).
  */
 static __always_inline __u64 crab_ep_claim6(const __u8 *s6, __u32 seq)
 {
-	__u32 w[4];
+	__u32 w[4], x;
 
 	__builtin_memcpy(w, s6, 16);
-	return ((__u64)(w[0] ^ w[1] ^ w[2] ^ w[3]) << 32) | seq;
+	x = w[0] ^ w[1] ^ w[2] ^ w[3];
+	if (x == 0xffffffff)
+		x--;
+	return ((__u64)x << 32) | seq;
 }
 
 static __always_inline int crab_ep_addr6_eq(const __u8 *a, const __u8 *b)

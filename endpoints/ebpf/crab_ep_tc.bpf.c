@@ -442,6 +442,11 @@ static __always_inline int decide(struct __sk_buff *skb, struct crab_tc_pkt *p,
 	/* The first valid SYN-ACK wins; its own copies (requeue, resend) go on. */
 	claim = crab_ep_claim(p->ip.saddr, bpf_ntohl(p->tcp.seq));
 	old = __sync_val_compare_and_swap(&st->claim, 0, claim);
+	if (old == CRAB_EP_CLAIM_CLOSED) {
+		/* The socket left SYN-SENT since sk_checks(). */
+		*why = CRAB_EP_CNT_REJ_NOT_SYN_SENT;
+		return V_PASS;
+	}
 	if (old && old != claim) {
 		*why = CRAB_EP_CNT_REJ_CLAIMED;
 		return V_PASS;
@@ -847,6 +852,10 @@ static __always_inline int decide6(struct __sk_buff *skb, struct crab_tc_pkt6 *p
 	/* The first valid SYN-ACK wins; its own copies go on. */
 	claim = crab_ep_claim6((const __u8 *)&p->ip6.saddr, bpf_ntohl(p->tcp.seq));
 	old = __sync_val_compare_and_swap(&st->claim, 0, claim);
+	if (old == CRAB_EP_CLAIM_CLOSED) {
+		*why = CRAB_EP_CNT_REJ_NOT_SYN_SENT;
+		return V_PASS;
+	}
 	if (!old) {
 		__builtin_memcpy(st->claim6, &p->ip6.saddr, 16);
 	} else if (old != claim || !crab_ep_addr6_eq(st->claim6, (const __u8 *)&p->ip6.saddr)) {

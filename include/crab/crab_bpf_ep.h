@@ -76,6 +76,14 @@ struct crab_ep_lpm_key6 {
  * first valid SYN-ACK wins. peer: S once the socket accepted that SYN-ACK
  * (it left SYN-SENT on it); from then on tc egress sends to S.
  *
+ * When the socket leaves SYN-SENT, the state callback swaps the claim for
+ * CRAB_EP_CLAIM_CLOSED and keeps it there: a SYN-ACK that passed the
+ * socket's checks just before (the socket was still in SYN-SENT) then
+ * fails its compare-and-exchange and is refused, instead of finding 0 and
+ * claiming a socket that already took another SYN-ACK. No SYN-ACK's claim
+ * word is CRAB_EP_CLAIM_CLOSED (for IPv4 it would come from the limited
+ * broadcast address, refused as martian; crab_ep_claim6() never makes it).
+ *
  * An IPv6 connection (CRAB_EP_SK_V6) keeps S in the 16-byte fields: its
  * claim word is (the four 32-bit words of S xor-ed << 32 | sequence
  * number), claim6 the S of that claim (written by the winner of the
@@ -92,6 +100,8 @@ struct crab_ep_sk {
 	__u8 released6[16];
 	__u8 peer6[16];
 };
+
+#define CRAB_EP_CLAIM_CLOSED	(~0ULL)	/* claim once the socket left SYN-SENT */
 
 #define CRAB_EP_SK_ANNOUNCE	0x1	/* selected by the announce list */
 #define CRAB_EP_SK_ANNOUNCED	0x2	/* a SYN carried the option */

@@ -58,4 +58,14 @@ done
 c=$(ep_stat rejected_claimed)
 log_test $((bad > 0)) "$N races of two valid SYN-ACKs: one redirect and one reset each ($c lost the claim itself)"
 
+# A loser that passed the socket's checks while the winner was being taken
+# must not claim the socket once it left SYN-SENT: its flow would stay, and
+# its packets would reach the connection as if they came from the VIP.
+for i in $(seq 100); do
+	[ "$(ep_stat maps.flows)" = 0 ] && break
+	sleep 0.1
+done
+[ "$(ep_stat maps.flows)" = 0 ]
+log_test $? "the races left no flow behind once their connections closed"
+
 crab_exit

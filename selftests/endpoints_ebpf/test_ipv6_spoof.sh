@@ -120,6 +120,7 @@ bad=0
 for t in 1 2 3 4; do
 	red=$(ep_stat redirected)
 	ref=$(refused)
+	before=$("$CRABCTL" -j ebpf stats)
 	p=$(ep_helper cli "connect $VIP6 9999")
 	seq=$(syn_seq "$p") || { crab_log "race $t: no SYN"; bad=$((bad + 1)); continue; }
 	ack=$(((seq + 1) % 4294967296))
@@ -134,7 +135,15 @@ for t in 1 2 3 4; do
 	nref=$(($(refused) - ref))
 	nred=$(($(ep_stat redirected) - red))
 	crab_log "race $t: $out; redirected +$nred, refused +$nref, reset to: $rst"
-	[ "$nred" = 1 ] && [ "$nref" = 1 ] && [ "$(echo $rst | wc -w)" = 1 ] || bad=$((bad + 1))
+	if ! [ "$nred" = 1 ] || ! [ "$nref" = 1 ] || ! [ "$(echo $rst | wc -w)" = 1 ]; then
+		bad=$((bad + 1))
+		# What moved instead: every counter that changed in this race.
+		crab_log "race $t: counters changed: $(python3 -c '
+import json, sys
+a, b = json.loads(sys.argv[1])["counters"], json.loads(sys.argv[2])["counters"]
+print(" ".join("%s +%d" % (k, b[k] - a.get(k, 0)) for k in sorted(b) if b[k] != a.get(k, 0)))
+' "$before" "$("$CRABCTL" -j ebpf stats)")"
+	fi
 	ep_helper cli "close $p" >/dev/null
 done
 log_test $((bad > 0)) "4 races of two valid IPv6 SYN-ACKs: one redirect and one reset each"
@@ -142,6 +151,11 @@ for i in $(seq 100); do
 	[ "$(ep_stat maps.flows6)" = 0 ] && break
 	sleep 0.1
 done
+# A loser that passed the socket's checks while the winner was being taken
+# must not claim the socket once it left SYN-SENT (a flow from it would
+# stay, and its packets would reach the connection as if from the VIP).
+[ "$(ep_stat maps.flows6)" = 0 ]
+log_test $? "the races left no flow behind once their connections closed"
 
 # The option of the other family: a wrong length, ignored and counted.
 spoof_case "$VIP6" "$S3" "$VIP" synack_opt_bad_len \
