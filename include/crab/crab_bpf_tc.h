@@ -34,6 +34,26 @@ struct crab_tc_pkt {
 };
 
 /*
+ * Copy @len bytes at @off of the frame to @to: straight from the linear
+ * area when they are in it (the usual case: a stack builds its headers
+ * there, a driver pulls them there), else with bpf_skb_load_bytes(). A
+ * direct read costs no helper call and no bounds arithmetic in the
+ * kernel; the result is the same. Returns 0, or -1 past the frame's end.
+ */
+#define crab_tc_read(skb, off, to, len) ({					\
+	void *_data = (void *)(long)(skb)->data;				\
+	void *_end = (void *)(long)(skb)->data_end;				\
+	void *_at = _data + (off);						\
+	int _r = 0;								\
+										\
+	if (_at + (len) <= _end)						\
+		__builtin_memcpy((to), _at, (len));				\
+	else if (bpf_skb_load_bytes((skb), (off), (to), (len)))			\
+		_r = -1;							\
+	_r;									\
+})
+
+/*
  * Load the IPv4 and TCP headers (non-linear skbs too). Returns 0 for a TCP
  * segment worth looking at, 1 for anything else (passed untouched): not
  * IPv4, not TCP, a fragment (no TCP header to trust; the stack reassembles);
@@ -45,7 +65,7 @@ static __always_inline int crab_tc_load_pkt(struct __sk_buff *skb, struct crab_t
 
 	if (skb->protocol != bpf_htons(ETH_P_IP))
 		return 1;
-	if (bpf_skb_load_bytes(skb, CRAB_TC_L3_OFF, &p->ip, sizeof(p->ip)))
+	if (crab_tc_read(skb, CRAB_TC_L3_OFF, &p->ip, sizeof(p->ip)))
 		return -1;
 	if (p->ip.version != 4 || p->ip.ihl < 5)
 		return -1;
@@ -53,9 +73,9 @@ static __always_inline int crab_tc_load_pkt(struct __sk_buff *skb, struct crab_t
 		return 1;
 	if (p->ip.frag_off & bpf_htons(IP_MF | IP_OFFSET))
 		return 1;
-	ihl = p->ip.ihl;	/* u32 arithmetic: the 6.1 verifier tracks it */
+	ihl = p->ip.ihl & 0xf;	/* u32 arithmetic: the 6.1 verifier tracks it */
 	p->l4off = CRAB_TC_L3_OFF + ihl * 4;
-	if (bpf_skb_load_bytes(skb, p->l4off, &p->tcp, sizeof(p->tcp)))
+	if (crab_tc_read(skb, p->l4off, &p->tcp, sizeof(p->tcp)))
 		return -1;
 	if (p->tcp.doff < 5)
 		return -1;
@@ -81,14 +101,14 @@ static __always_inline int crab_tc_load_pkt6(struct __sk_buff *skb, struct crab_
 {
 	if (skb->protocol != bpf_htons(ETH_P_IPV6))
 		return 1;
-	if (bpf_skb_load_bytes(skb, CRAB_TC_L3_OFF, &p->ip6, sizeof(p->ip6)))
+	if (crab_tc_read(skb, CRAB_TC_L3_OFF, &p->ip6, sizeof(p->ip6)))
 		return -1;
 	if (p->ip6.version != 6)
 		return -1;
 	if (p->ip6.nexthdr != IPPROTO_TCP)
 		return 1;
 	p->l4off = CRAB_TC_L3_OFF + CRAB_TC_IP6_HLEN;
-	if (bpf_skb_load_bytes(skb, p->l4off, &p->tcp, sizeof(p->tcp)))
+	if (crab_tc_read(skb, p->l4off, &p->tcp, sizeof(p->tcp)))
 		return -1;
 	if (p->tcp.doff < 5)
 		return -1;
