@@ -450,11 +450,37 @@ haproxy_down() {
 }
 
 # One loadgen run: loadgen NAME ARGS... (writes NAME.json/.csv/.log)
+#
+# With PROG_STATS=1 (bench/host/run.sh --prog-stats: the kernel's BPF
+# run-time statistics are on), also NAME.progstats.json: for every program
+# whose name starts with crab_, the runs and the nanoseconds spent in them
+# during this point (the kernel's run_cnt and run_time_ns, before and after).
+prog_stats() {
+	bpftool -j prog show 2>/dev/null | python3 -c '
+import json, sys
+print(json.dumps({"%s/%s" % (p["name"], p["id"]): [p.get("run_cnt", 0), p.get("run_time_ns", 0)]
+                  for p in json.load(sys.stdin) if p.get("name", "").startswith("crab_")}))'
+}
 loadgen() {
-	local name=$1 rc t0; shift
+	local name=$1 rc t0 ps0=; shift
 	t0=$(date +%s)
+	[ "${PROG_STATS:-0}" = 1 ] && ps0=$(prog_stats)
 	in_cli $LOADGEN --target "$TARGET" --out "$name.json" --hist "$name.csv" "$@" >"$name.log" 2>&1
 	rc=$?
+	if [ -n "$ps0" ]; then
+		python3 -c '
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+out = {}
+for k, (cnt, ns) in b.items():
+    c0, n0 = a.get(k, [0, 0])
+    if cnt > c0:
+        name = k.split("/")[0]
+        o = out.setdefault(name, {"run_cnt": 0, "run_time_ns": 0})
+        o["run_cnt"] += cnt - c0
+        o["run_time_ns"] += ns - n0
+json.dump(out, open(sys.argv[3], "w"), indent=1)' "$ps0" "$(prog_stats)" "$name.progstats.json"
+	fi
 	# When each point ran (UTC epoch seconds): plot.py matches it against
 	# the host's load, which run.sh samples while the guest runs.
 	echo "$(basename "$name") $t0 $(date +%s)" >>"$out/timeline.txt"
