@@ -58,13 +58,15 @@ fi
 mount --make-rprivate / 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf || die "cannot mount bpffs"
 
+# The binaries and frames of the run: not results, removed at the end.
+WORK=$(mktemp -d) || die "cannot create a work directory"
 [ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=("cur=$TOP/build/userspace/userspace/crabctl/crabctl")
 NAMES=()
 for v in "${VARIANTS[@]}"; do
 	name=${v%%=*} bin=${v#*=}
 	[[ $name =~ ^[A-Za-z0-9_.-]+$ ]] || die "variant name '$name': letters, digits, . _ - only"
 	[ -x "$bin" ] || die "variant $name: '$bin' is not an executable"
-	cp "$bin" "$OUT/crabctl-$name" || die "cannot copy $bin"
+	cp "$bin" "$WORK/crabctl-$name" || die "cannot copy $bin"
 	NAMES+=("$name")
 done
 
@@ -77,6 +79,7 @@ CG=$CG_ROOT/crab-epcost-$$
 cleanup() {
 	ip netns del "$NS" 2>/dev/null
 	rmdir "$CG" 2>/dev/null
+	rm -rf "$WORK"
 }
 trap cleanup EXIT
 ip netns add "$NS" || die "cannot create namespace $NS"
@@ -87,12 +90,12 @@ in_ns ip link set ep0 up && in_ns ip link set ep1 up || die "cannot bring the ve
 
 # cost NAME ROUND: attach NAME's client endpoint, time it, detach; CSV lines.
 cost() {
-	local name=$1 round=$2 ctl=$OUT/crabctl-$1 j
+	local name=$1 round=$2 ctl=$WORK/crabctl-$1 j
 	in_ns "$ctl" ebpf client attach --cgroup "$CG" --dev ep0 --announce 10.9.0.0/24,fd00:9::/64 \
 		--allow 10.1.0.0/24,fd00:1::/64 >/dev/null 2>>"$OUT/attach.log" ||
 		die "attaching $name failed: $(tail -n 3 "$OUT/attach.log")"
 	j=$(taskset -c "$CPU" nsenter --net="/run/netns/$NS" python3 "$TOP/bench/endpoints/cost.py" \
-		--repeat "$REPEAT" --mode moved --mode moved6 --mode other --work "$OUT") ||
+		--repeat "$REPEAT" --mode moved --mode moved6 --mode other --work "$WORK") ||
 		die "cost.py failed for $name"
 	in_ns "$ctl" ebpf client detach --cgroup "$CG" --dev ep0 >/dev/null 2>>"$OUT/attach.log" ||
 		die "detaching $name failed"
