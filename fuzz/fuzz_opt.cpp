@@ -123,6 +123,23 @@ void check_walk(const uint8_t* opt, uint32_t n, const crab_opt_cfg& cfg, bool v6
     FUZZ_CHECK(fast2 < 0 || (st == CRAB_OPT_FOUND && res.off == fast2 && res.bad_len == 0),
                "in-place check (padded) found %d, the walk: status %d at %u", fast2, st, res.off);
     FUZZ_CHECK(fast < 0 || fast2 == fast, "in-place check %d with the exact end, %d padded", fast, fast2);
+
+    // The option alone behind those layouts (the eBPF client's SYN-ACK
+    // path): the walk's own result, and no TCP-MD5 or TCP-AO option, no
+    // wrong length and nothing malformed for the walks looking for them.
+    int sole = crab_opt_find_sole(buf, lim, &cfg, v6);
+    FUZZ_CHECK(sole < 0 || (st == CRAB_OPT_FOUND && res.off == sole && res.bad_len == 0),
+               "crab_opt_find_sole found %d, the walk: status %d at %u", sole, st, res.off);
+    if (sole >= 0) {
+        for (uint8_t kind : {19, 29}) {
+            const crab_opt_cfg other = {kind, 0, 0};
+            crab_opt_res r3;
+            int st3 = crab_opt_find_from(buf, lim, &other, v6, 0, &r3);
+            FUZZ_CHECK(st3 == CRAB_OPT_NONE && r3.bad_len == 0,
+                       "crab_opt_find_sole answered, but the walk for kind %u: status %d, %u wrong lengths",
+                       kind, st3, r3.bad_len);
+        }
+    }
 }
 
 void check_write(const uint8_t* opt, uint32_t n, const crab_opt_cfg& cfg, uint32_t addr)

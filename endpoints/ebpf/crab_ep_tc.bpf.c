@@ -519,6 +519,33 @@ take:
 	return V_TAKEN;
 }
 
+/*
+ * The redirect option of the layouts senders produce, without the walks
+ * (crab_opt_find_sole(): the option behind Linux's layouts and NOPs, then
+ * nothing but padding): the results of the three walks (the redirect
+ * option, TCP-MD5, TCP-AO) without running them. Copies the option's
+ * address (network order, 4 or 16 bytes) to @addr and returns 0; -1:
+ * the walks run.
+ */
+static __always_inline int opt_in_place(const struct crab_opt_walk *w, __u32 len,
+					const struct crab_opt_cfg *cfg, int v6, void *addr)
+{
+	int at = crab_opt_find_sole(w->opt, len, cfg, v6);
+	__u32 a;
+
+	if (at < 0)
+		return -1;
+	a = (__u32)at + (__u32)crab_opt_addr_off(cfg);
+	asm volatile("" : "+r"(a));
+	if (a > sizeof(w->opt) - 16)
+		return -1;
+	if (v6)
+		__builtin_memcpy(addr, &w->opt[a], 16);
+	else
+		__builtin_memcpy(addr, &w->opt[a], 4);
+	return 0;
+}
+
 /* Returns the tc action for a SYN-ACK without a flow. */
 static __always_inline int try_redirect(struct __sk_buff *skb, struct crab_tc_pkt *p)
 {
@@ -529,8 +556,8 @@ static __always_inline int try_redirect(struct __sk_buff *skb, struct crab_tc_pk
 	struct decision d = {};
 	struct bpf_sock *sk;
 	__u32 optlen, why = 0, zero = 0;
+	int st, v, walked;
 	__u64 len;
-	int st, v;
 
 	optlen = ((__u32)p->tcp.doff << 2) - sizeof(struct tcphdr);
 	/*
@@ -550,14 +577,17 @@ static __always_inline int try_redirect(struct __sk_buff *skb, struct crab_tc_pk
 		return TC_ACT_OK;
 	cfg = crab_ep_get_cfg();
 	crab_ep_opt_cfg(cfg, &w.st.cfg);
-	st = crab_opt_walk_bpf(&w, len, &w.st.cfg);
-	if (st == CRAB_OPT_MALFORMED)
-		crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_MALFORMED);
-	if (w.st.res.bad_len)
-		crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_BAD_LEN);
-	if (st != CRAB_OPT_FOUND)
-		return TC_ACT_OK;
-	d.a = bpf_htonl(w.st.res.addr);
+	walked = opt_in_place(&w, len, &w.st.cfg, 0, &d.a);
+	if (walked) {
+		st = crab_opt_walk_bpf(&w, len, &w.st.cfg);
+		if (st == CRAB_OPT_MALFORMED)
+			crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_MALFORMED);
+		if (w.st.res.bad_len)
+			crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_BAD_LEN);
+		if (st != CRAB_OPT_FOUND)
+			return TC_ACT_OK;
+		d.a = bpf_htonl(w.st.res.addr);
+	}
 	if (d.a == p->ip.saddr)
 		return TC_ACT_OK;	/* an echo on a connection dialed directly */
 	if (!cfg || !cfg->enabled) {
@@ -578,7 +608,7 @@ static __always_inline int try_redirect(struct __sk_buff *skb, struct crab_tc_pk
 		crab_ep_count(CRAB_EP_CNT_REJ_ALLOW);
 		return TC_ACT_OK;
 	}
-	if (crab_ep_opts_signed(&w, len)) {
+	if (walked && crab_ep_opts_signed(&w, len)) {
 		crab_ep_count(CRAB_EP_CNT_REJ_SIGNED);
 		return TC_ACT_OK;
 	}
@@ -898,8 +928,8 @@ static __always_inline int try_redirect6(struct __sk_buff *skb, struct crab_tc_p
 	struct decision6 d = {};
 	struct bpf_sock *sk;
 	__u32 optlen, why = 0, zero = 0;
+	int st, v, walked;
 	__u64 len;
-	int st, v;
 
 	optlen = ((__u32)p->tcp.doff << 2) - sizeof(struct tcphdr);
 	len = optlen - 1;
@@ -911,14 +941,17 @@ static __always_inline int try_redirect6(struct __sk_buff *skb, struct crab_tc_p
 		return TC_ACT_OK;
 	cfg = crab_ep_get_cfg();
 	crab_ep_opt_cfg(cfg, &w.st.cfg);
-	st = crab_opt_walk_bpf_fam(&w, len, &w.st.cfg, 1);
-	if (st == CRAB_OPT_MALFORMED)
-		crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_MALFORMED);
-	if (w.st.res.bad_len)
-		crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_BAD_LEN);
-	if (st != CRAB_OPT_FOUND)
-		return TC_ACT_OK;
-	__builtin_memcpy(d.a, w.st.res.addr6, 16);
+	walked = opt_in_place(&w, len, &w.st.cfg, 1, d.a);
+	if (walked) {
+		st = crab_opt_walk_bpf_fam(&w, len, &w.st.cfg, 1);
+		if (st == CRAB_OPT_MALFORMED)
+			crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_MALFORMED);
+		if (w.st.res.bad_len)
+			crab_ep_count(CRAB_EP_CNT_SYNACK_OPT_BAD_LEN);
+		if (st != CRAB_OPT_FOUND)
+			return TC_ACT_OK;
+		__builtin_memcpy(d.a, w.st.res.addr6, 16);
+	}
 	if (crab_ep_addr6_eq(d.a, (const __u8 *)&p->ip6.saddr))
 		return TC_ACT_OK;	/* an echo on a connection dialed directly */
 	if (!cfg || !cfg->enabled) {
@@ -939,7 +972,7 @@ static __always_inline int try_redirect6(struct __sk_buff *skb, struct crab_tc_p
 		crab_ep_count(CRAB_EP_CNT_REJ_ALLOW);
 		return TC_ACT_OK;
 	}
-	if (crab_ep_opts_signed(&w, len)) {
+	if (walked && crab_ep_opts_signed(&w, len)) {
 		crab_ep_count(CRAB_EP_CNT_REJ_SIGNED);
 		return TC_ACT_OK;
 	}

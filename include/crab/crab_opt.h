@@ -288,6 +288,35 @@ static CRAB_OPT_INLINE int crab_opt_find_common(const void *end, const __u8 *opt
 }
 
 /*
+ * crab_opt_find_common() on @buf, CRAB_OPT_BUF_SIZE bytes holding the
+ * header's @len option bytes and zeros after them, when the option it
+ * finds is followed by nothing but up to 3 bytes of NOP or EOL padding
+ * (what the kernel leaves behind an option a BPF program wrote with
+ * bpf_store_hdr_opt()). The header then holds only the layouts
+ * crab_opt_skip_common() recognises, NOPs, that option and padding: the
+ * walk for the redirect option finds it first with no wrong length, and a
+ * walk for any kind none of those bytes has (TCP-MD5, TCP-AO) finds
+ * nothing, no wrong length and nothing malformed. Returns the option's
+ * offset, or -1 (the caller walks).
+ */
+static CRAB_OPT_INLINE int crab_opt_find_sole(const __u8 *buf, __u32 len,
+					      const struct crab_opt_cfg *cfg, int v6)
+{
+	int at = crab_opt_find_common(buf + CRAB_OPT_BUF_SIZE, buf, len, cfg, v6);
+	__u32 e, k;
+
+	if (at < 0)
+		return -1;
+	e = (__u32)at + (__u32)crab_opt_len_fam(cfg, v6);
+	if (e > len || len - e > 3)
+		return -1;
+	for (k = 0; k < 3; k++)
+		if (buf[(e + k) & (CRAB_OPT_BUF_SIZE - 1)] > CRAB_TCPOPT_NOP)
+			return -1;
+	return at;
+}
+
+/*
  * The walk from offset @start of @opt[0..len) (0: the whole header; or
  * what crab_opt_skip_common() returned).
  */

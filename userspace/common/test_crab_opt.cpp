@@ -391,6 +391,73 @@ TEST(CrabOptFast, InPlaceCheckIsTheWalksResult)
     EXPECT_GT(found, 30000);  // the check did find options, not only fall back
 }
 
+// The option alone behind Linux's layouts (crab_opt_find_sole): where it
+// answers, the walk from byte 0 finds that option first with no wrong
+// length, and the walks for TCP-MD5 and TCP-AO (the eBPF client's signed
+// check) find nothing, no wrong length, nothing malformed; it answers for
+// the layouts senders write, the eBPF server's trailing NOPs included.
+TEST(CrabOptSole, WhereItAnswersTheWalksAgree)
+{
+    const std::vector<uint8_t> ts = {2, 4, 5, 0xb4, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7};
+    const std::vector<uint8_t> lead = {1, 1, 42, 6, 198, 18, 100, 1};  // modules, kernel
+    const std::vector<uint8_t> trail = {42, 6, 198, 18, 100, 1, 1, 1};  // eBPF server
+    const crab_opt_cfg md5 = {19, 0, 0}, ao = {29, 0, 0};
+    std::array<uint8_t, CRAB_OPT_BUF_SIZE> buf{};
+    for (const auto* o : {&lead, &trail}) {
+        buf = {};
+        std::memcpy(buf.data(), ts.data(), ts.size());
+        std::memcpy(buf.data() + 20, o->data(), o->size());
+        EXPECT_EQ(crab_opt_find_sole(buf.data(), 28, &kDefault, 0), o == &lead ? 22 : 20);
+        EXPECT_EQ(crab_opt_find_sole(buf.data(), 32, &kDefault, 0), -1);  // 4 bytes of padding
+    }
+    buf[27] = 19;  // a TCP-MD5 kind where the eBPF server's padding was
+    EXPECT_EQ(crab_opt_find_sole(buf.data(), 28, &kDefault, 0), -1);
+
+    std::mt19937 rng(11);
+    const uint8_t pool[] = {0, 1, 2, 3, 4, 6, 8, 10, 18, 19, 20, 29, 42, 254, 0xc4, 0xab};
+    int found = 0;
+    for (int i = 0; i < 300000; i++) {
+        const crab_opt_cfg& cfg = (i & 1) ? kExp : kDefault;
+        int v6 = (i >> 1) & 1;
+        buf = {};
+        uint32_t p = (rng() % 3) ? 20 : 0;
+        if (p)
+            std::memcpy(buf.data(), ts.data(), ts.size());
+        uint32_t olen = crab_opt_len_fam(&cfg, v6);
+        uint32_t j = p + ((rng() % 2) ? 2 : 0);
+        buf[p] = buf[p + 1] = 1;
+        buf[j] = cfg.kind;
+        buf[j + 1] = static_cast<uint8_t>(olen);
+        buf[j + 2] = 0xc4;
+        buf[j + 3] = 0xab;
+        for (uint32_t k = j + 4; k < j + olen && k < buf.size(); k++)
+            buf[k] = static_cast<uint8_t>(rng());
+        for (uint32_t k = j + olen; k < buf.size(); k++)  // padding, or something else
+            buf[k] = (rng() % 4) ? static_cast<uint8_t>(rng() % 2) : pool[rng() % sizeof(pool)];
+        int nmut = static_cast<int>(rng() % 3);
+        for (int k = 0; k < nmut; k++)
+            buf[rng() % 40] = pool[rng() % sizeof(pool)];
+        uint32_t len = (rng() % 4) ? j + olen + rng() % 4 : static_cast<uint32_t>(rng() % 41);
+        if (len > CRAB_TCP_MAX_OPTLEN)
+            len = CRAB_TCP_MAX_OPTLEN;
+        for (uint32_t k = len; k < buf.size(); k++)
+            buf[k] = 0;  // the BPF buffer: zeros past the header
+        int f = crab_opt_find_sole(buf.data(), len, &cfg, v6);
+        if (f < 0)
+            continue;
+        found++;
+        crab_opt_res r{}, m{}, a{};
+        ASSERT_EQ(crab_opt_find_from(buf.data(), len, &cfg, v6, 0, &r), CRAB_OPT_FOUND) << "i=" << i;
+        ASSERT_EQ(r.off, f) << "i=" << i;
+        ASSERT_EQ(r.bad_len, 0) << "i=" << i;
+        ASSERT_EQ(crab_opt_find_from(buf.data(), len, &md5, v6, 0, &m), CRAB_OPT_NONE) << "i=" << i;
+        ASSERT_EQ(m.bad_len, 0) << "i=" << i;
+        ASSERT_EQ(crab_opt_find_from(buf.data(), len, &ao, v6, 0, &a), CRAB_OPT_NONE) << "i=" << i;
+        ASSERT_EQ(a.bad_len, 0) << "i=" << i;
+    }
+    EXPECT_GT(found, 50000);  // it answered, not only fell back
+}
+
 // The sender's form where the walk resumes (crab_opt_find_quick): the
 // same status and result as the whole walk from offset 0, for the forms
 // senders write (both families, both encodings, behind either Linux
