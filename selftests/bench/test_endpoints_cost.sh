@@ -4,10 +4,12 @@
 #
 # bench/endpoints/cost.sh, one short round: the eBPF client's ingress
 # program attached by this tree's crabctl, timed on a segment of a moved
-# IPv4 connection (rewritten to come from A), of a moved IPv6 one, and of
-# a connection not moved (left alone). cost.py checks each output frame,
-# so a program that stops translating fails the run. Correctness only: no
-# time is asserted.
+# IPv4 connection (rewritten to come from A), of a moved IPv6 one, of a
+# connection not moved (left alone), and on a redirecting SYN-ACK (every
+# check run, refused last by the full flow table). cost.py checks each
+# output frame and the refusal counter, so a program that stops
+# translating or deciding fails the run. Correctness only: no time is
+# asserted.
 source "$(dirname "$0")/../lib.sh"
 
 crab_require_root
@@ -25,7 +27,7 @@ crab_log "$(tail -n 6 "$tmp/log")"
 log_test $? "cost.sh ran one round (exit $rc)"
 
 rows=$(tail -n +2 "$tmp/out/cost.csv" 2>/dev/null | awk -F, '$4 > 0' | cut -d, -f3 | sort | tr '\n' ' ')
-[ "$rows" = "moved moved6 other " ]
+[ "$rows" = "moved moved6 other synack " ]
 log_test $? "a positive time for each kind of segment ($rows)"
 
 # The namespace and cgroup of the run are gone.
