@@ -112,7 +112,7 @@ attach() {
 	# every backend resolved.
 	case $mode in
 	lbfib)
-		if in_dut "$ctl" lb xdp nexthops --help >/dev/null 2>&1; then
+		if in_dut "$ctl" lb xdp --help 2>/dev/null | grep -qw nexthops; then
 			in_dut "$ctl" lb xdp nexthops --clear --dev "$DEV_DUT" >/dev/null || return 1
 		fi
 		! in_dut "$ctl" -j lb xdp show --dev "$DEV_DUT" | grep -q '"nexthop":"resolved"' || return 1
