@@ -26,7 +26,9 @@
 #   5. (IPv4) a route change: the DIP routed via a gateway nobody answers
 #      for withdraws the next hop; the route removed, it is back;
 #   6. `nexthops --clear` withdraws them all (FIB), `nexthops` (one shot)
-#      resolves them again; SIGTERM ends the watcher with its counters.
+#      resolves them again; SIGTERM ends the watcher with its counters;
+#   and a backend without a route is added all the same, on the FIB path,
+#   the reason on stderr.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/xdp_lib.sh"
 
@@ -123,6 +125,17 @@ check_resolved 4 "$SVC" "$IP1" "$MAC1" 20000
 log_test $? "IPv4: backend add resolves the next hop; 5 SYNs via it (nh_resolved +5, nh_fib +0) to $MAC1"
 check_resolved 6 "$SVC6" "$IP61" "$MAC1" 20100
 log_test $? "IPv6: backend add resolves the next hop; 5 SYNs via it (nh_resolved +5, nh_fib +0) to $MAC1"
+
+# A backend with no route: added all the same, its next hop the FIB's,
+# the reason said.
+lbctl lb xdp service add "$VIP:81" --dev eth0 &&
+	lbctl lb xdp backend add "$VIP:81" 203.0.113.7 --dev eth0 2>"$DIR/noroute.err"
+rc=$?
+crab_log "$(cat "$DIR/noroute.err")"
+[ $rc = 0 ] && [ "$(nh nexthop "$VIP:81" 203.0.113.7)" = fib ] &&
+	grep -q "backend 203.0.113.7: next hop not resolved (no route" "$DIR/noroute.err"
+log_test $? "a backend without a route is added with the FIB path, the reason on stderr"
+lbctl lb xdp service del "$VIP:81" --dev eth0 || crab_fail "service del $VIP:81"
 
 # ---- the watcher -----------------------------------------------------------------
 nsenter --net="/run/netns/$NS_LB" "$CRABCTL" lb xdp nexthops --dev eth0 --watch --refresh 3600 \

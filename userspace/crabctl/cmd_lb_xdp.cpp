@@ -434,13 +434,13 @@ public:
     // same (the FIB lookup serves it) and the reason is said.
     void backend_add(const crab::IpEndpoint& ep, const crab::config::Backend& b) override
     {
-        std::string note;
+        NhNote note;
         crab::xdp_ctl::backend_add(*maps_, ep, b.addr, b.weight, mac_of(b), b.drain, netlink(), &note);
         unresolved_note(ep, b, note);
     }
     void backend_set(const crab::IpEndpoint& ep, const crab::config::Backend& b) override
     {
-        std::string note;
+        NhNote note;
         crab::xdp_ctl::backend_set(*maps_, ep, b.addr, b.weight, b.drain, mac_of(b), netlink(), &note);
         unresolved_note(ep, b, note);
     }
@@ -453,13 +453,17 @@ private:
             nl_ = std::make_unique<crab::nexthop::NetlinkSocket>();
         return nl_.get();
     }
-    void unresolved_note(const crab::IpEndpoint& ep, const crab::config::Backend& b, const std::string& note)
+    void unresolved_note(const crab::IpEndpoint& ep, const crab::config::Backend& b, const NhNote& note)
     {
-        if (note.empty() || b.has_mac)
+        if (!note.tried)
             return;
-        std::cerr << "note: service " << crab::to_string(ep) << " backend " << crab::to_string(b.addr)
-                  << ": next hop not resolved (" << note << "): its SYNs take the FIB lookup until `crabctl lb xdp "
-                  << "nexthops --dev " << dev_ << "` (or a running --watch) resolves it\n";
+        std::string who = "note: service " + crab::to_string(ep) + " backend " + crab::to_string(b.addr) + ": ";
+        if (!note.resolved)
+            std::cerr << who << "next hop not resolved (" << note.reason
+                      << "): its SYNs take the FIB lookup until `crabctl lb xdp nexthops --dev " << dev_
+                      << "` (or a running --watch) resolves it\n";
+        if (!note.keep_error.empty())
+            std::cerr << who << "its neighbour is not kept resolved: " << note.keep_error << "\n";
     }
     static std::optional<std::array<uint8_t, 6>> mac_of(const crab::config::Backend& b)
     {

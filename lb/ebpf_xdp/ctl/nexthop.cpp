@@ -461,6 +461,7 @@ NextHop NetlinkSocket::resolve(const IpAddr& dip)
         return nh;
     }
     nh.smac = l.addr;
+    nh.ether = true;
     NeighInfo n;
     if (!get_neigh(nh.via, r.oif, &n, &err)) {
         nh.reason = "no neighbour entry for " + to_string(nh.via) + " on " + l.name +

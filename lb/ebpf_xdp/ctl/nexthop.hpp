@@ -92,6 +92,7 @@ struct NextHop {
     Mac smac{}, dmac{};
     IpAddr via;           // the neighbour: gateway or the DIP itself
     bool gateway = false;
+    bool ether = false;   // the egress device is Ethernet: its neighbours may be kept
     uint16_t nud = 0;     // the neighbour's state (when one exists)
     std::string reason;   // !valid: why ("no route", "neighbour FAILED", ...)
 };

@@ -448,28 +448,29 @@ bool same_nexthop(const crab_xdp_backend& a, const crab_xdp_backend& b)
 }
 
 // Resolve slot @b's next hop through @nl (no static MAC) and keep its
-// neighbour resolved; returns "" or why there is none.
-std::string resolve_slot(nexthop::NetlinkSocket& nl, crab_xdp_backend& b, const crab::IpAddr& dip)
+// neighbour resolved.
+NhNote resolve_slot(nexthop::NetlinkSocket& nl, crab_xdp_backend& b, const crab::IpAddr& dip)
 {
+    NhNote note;
     if (b.flags & CRAB_XDP_BE_HAS_MAC) {
         set_nexthop(b, nullptr);
-        return {};
+        return note;
     }
+    note.tried = true;
     auto nh = nl.resolve(dip);
     set_nexthop(b, &nh);
-    std::string why = nh.valid ? std::string() : nh.reason;
-    if (nh.ifindex) {
+    note.resolved = nh.valid;
+    note.reason = nh.reason;
+    if (nh.ether) {
         std::string how;
-        auto err = nl.keep_resolved(nh.via, nh.ifindex, &how);
-        if (!err.empty())
-            why += (why.empty() ? "" : "; ") + err;
+        note.keep_error = nl.keep_resolved(nh.via, nh.ifindex, &how);
     }
-    return why;
+    return note;
 }
 
 void backend_add(const Maps& m, const crab::IpEndpoint& ep, const crab::IpAddr& dip, uint32_t weight,
                  const std::optional<std::array<uint8_t, 6>>& mac, bool drain, nexthop::NetlinkSocket* nl,
-                 std::string* note)
+                 NhNote* note)
 {
     if (mac)
         check_next_hop_mac(*mac);
@@ -498,9 +499,9 @@ void backend_add(const Maps& m, const crab::IpEndpoint& ep, const crab::IpAddr& 
         b.flags |= CRAB_XDP_BE_HAS_MAC;
     }
     if (nl) {
-        auto why = resolve_slot(*nl, b, dip);
+        auto n = resolve_slot(*nl, b, dip);
         if (note)
-            *note = why;
+            *note = n;
     }
     percpu_zero(m.be_cnt, svc.id * CRAB_MAX_BACKENDS + slot);
     publish(m, ep, svc, *g);
@@ -543,7 +544,7 @@ void service_set(const Maps& m, const crab::IpEndpoint& ep, crab_policy pol, cra
 // Weight, state and next-hop MAC of an existing backend, published as a new
 // generation.
 void backend_set(const Maps& m, const crab::IpEndpoint& ep, const crab::IpAddr& dip, uint32_t weight, bool drain,
-                 const std::optional<std::array<uint8_t, 6>>& mac, nexthop::NetlinkSocket* nl, std::string* note)
+                 const std::optional<std::array<uint8_t, 6>>& mac, nexthop::NetlinkSocket* nl, NhNote* note)
 {
     if (weight < 1 || weight > CRAB_WEIGHT_MAX)
         throw Error("invalid weight " + std::to_string(weight) + ": expected 1.." + std::to_string(CRAB_WEIGHT_MAX),
@@ -564,9 +565,9 @@ void backend_set(const Maps& m, const crab::IpEndpoint& ep, const crab::IpAddr& 
         set_nexthop(b, nullptr);  // the static MAC wins: nothing resolved to keep
     }
     if (nl) {
-        auto why = resolve_slot(*nl, b, dip);
+        auto n = resolve_slot(*nl, b, dip);
         if (note)
-            *note = why;
+            *note = n;
     }
     publish(m, ep, svc, *g);
 }
@@ -623,7 +624,7 @@ json nexthops_pass(const Maps& m, nexthop::NetlinkSocket* nl, bool keep, bool cl
                     if (nh.nud)
                         j["neighbour"] = nexthop::nud_name(nh.nud);
                 }
-                if (keep && nh.ifindex) {
+                if (keep && nh.ether) {
                     auto key = std::make_pair(nh.via, nh.ifindex);
                     auto kt = kept.find(key);
                     if (kt == kept.end()) {

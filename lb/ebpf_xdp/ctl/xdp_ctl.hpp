@@ -79,17 +79,26 @@ std::unique_ptr<crab_xdp_gen> read_gen(const Maps& m, uint32_t id, uint32_t gen)
 void service_add(const Maps& m, const IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg);
 void service_set(const Maps& m, const IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg);
 void service_del(const Maps& m, const IpEndpoint& ep);
+// What resolving one backend's next hop at a backend change gave.
+struct NhNote {
+    bool tried = false;      // no static MAC: resolved through netlink
+    bool resolved = false;
+    std::string reason;      // !resolved: why
+    std::string keep_error;  // the neighbour could not be kept resolved
+};
+
 // With @nl, a backend without a static MAC gets its next hop resolved
 // through it before the generation is published (the fast path from the
 // first SYN), and its neighbour kept resolved (nexthop.hpp); *@note (when
-// given) := "" or why it could not be resolved: the backend is added all
-// the same, its SYNs take the FIB lookup until `nexthops` resolves it.
+// given) says how that went. A backend whose next hop cannot be resolved
+// is written all the same: its SYNs take the FIB lookup until `nexthops`
+// resolves it.
 void backend_add(const Maps& m, const IpEndpoint& ep, const IpAddr& dip, uint32_t weight,
                  const std::optional<std::array<uint8_t, 6>>& mac, bool drain = false,
-                 nexthop::NetlinkSocket* nl = nullptr, std::string* note = nullptr);
+                 nexthop::NetlinkSocket* nl = nullptr, NhNote* note = nullptr);
 void backend_set(const Maps& m, const IpEndpoint& ep, const IpAddr& dip, uint32_t weight, bool drain,
                  const std::optional<std::array<uint8_t, 6>>& mac, nexthop::NetlinkSocket* nl = nullptr,
-                 std::string* note = nullptr);
+                 NhNote* note = nullptr);
 // Drain (@remove false) or remove a backend.
 void backend_change(const Maps& m, const IpEndpoint& ep, const IpAddr& dip, bool remove);
 
