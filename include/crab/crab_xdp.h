@@ -127,7 +127,8 @@ struct crab_xdp_vip {
  * failed or gone, route changed and not resolved again) the data path
  * takes bpf_fib_lookup(); a static MAC (CRAB_XDP_BE_HAS_MAC) wins over
  * both. Which path served a frame: the nh_static, nh_resolved and nh_fib
- * global counters.
+ * global counters (a frame counts once, in the path that decided its
+ * next hop, whether it was then sent, passed to the stack or refused).
  */
 
 /* One backend slot. Slots are stable across generations (per-backend
@@ -203,11 +204,11 @@ struct crab_xdp_svc_pcpu {
 	X(SVC_ID_BAD, "svc_id_bad",					\
 	  "packets to a service whose id is out of range (no per-CPU state): dropped") \
 	X(NH_STATIC, "nh_static",					\
-	  "next hop: the backend's static MAC")				\
+	  "next hop decided by the backend's static MAC (sent or refused)") \
 	X(NH_RESOLVED, "nh_resolved",					\
-	  "next hop: resolved by the control plane (route + neighbour)") \
+	  "next hop decided by the control plane's (route + neighbour; sent or refused)") \
 	X(NH_FIB, "nh_fib",						\
-	  "next hop: looked up per packet with bpf_fib_lookup()")
+	  "next hop looked up per packet with bpf_fib_lookup() (fib_pass/fib_fail: no answer)")
 
 #define CRAB_XDP_G_ENUM(e, n, h) CRAB_XDP_G_##e,
 enum crab_xdp_global_counter {

@@ -395,8 +395,10 @@ static __always_inline int nh_resolved(struct xdp_md *ctx, const struct pkt *p,
 		 * growth: the FIB lookup decides, as it would have.
 		 */
 		rc = bpf_check_mtu(ctx, ifindex, &mtu_len, grow, 0);
-		if (rc == BPF_MTU_CHK_RET_FRAG_NEEDED && grow)
+		if (rc == BPF_MTU_CHK_RET_FRAG_NEEDED && grow) {
+			glob_cnt(CRAB_XDP_G_NH_RESOLVED);
 			return nh_drop(nh, CRAB_LB_CNT_NO_ROOM);
+		}
 		if (rc)
 			return -1;
 	}
@@ -423,13 +425,13 @@ static __noinline int route_sub(struct xdp_md *ctx, const struct pkt *p,
 		/* Static next hop on the ingress segment (its VLAN too: the tag
 		 * stays), sent from the device's own MAC.
 		 */
+		glob_cnt(CRAB_XDP_G_NH_STATIC);
 		if (!mac_is_unicast(be->mac)) {
 			glob_cnt(CRAB_XDP_G_NH_MAC_BAD);
 			return nh_drop(nh, CRAB_LB_CNT_TX_ERROR);
 		}
 		if (grow && bpf_check_mtu(ctx, 0, &mtu_len, grow, 0))
 			return nh_drop(nh, CRAB_LB_CNT_NO_ROOM);
-		glob_cnt(CRAB_XDP_G_NH_STATIC);
 		return nh_static(nh, be);
 	}
 	if (p->vlan) {
