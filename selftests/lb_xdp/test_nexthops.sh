@@ -23,8 +23,9 @@
 #      it;
 #   4. server 1 answers again: the kernel's probe of the managed entry
 #      resolves it, the watcher publishes it, SYNs take the resolved path;
-#   5. (IPv4) a route change: the DIP routed via a gateway nobody answers
-#      for withdraws the next hop; the route removed, it is back;
+#   5. (IPv4) route changes: the DIP routed via a gateway that answers
+#      gets the gateway's MAC; via a gateway nobody answers for, the next
+#      hop is withdrawn; the route removed, it is back;
 #   6. `nexthops --clear` withdraws them all (FIB), `nexthops` (one shot)
 #      resolves them again; SIGTERM ends the watcher with its counters;
 #   and a backend without a route is added all the same, on the FIB path,
@@ -203,7 +204,18 @@ for f in 4 6; do
 	log_test $? "IPv$f: server 1 answers again: the managed neighbour resolves, the watcher publishes it, SYNs take it"
 done
 
-# ---- 5. a route change (IPv4) ----------------------------------------------------
+# ---- 5. route changes (IPv4) ------------------------------------------------------
+# Via a gateway that answers (the client, as a router would): the next hop
+# is the gateway's MAC, not the DIP's.
+CLI_MAC=$(ip -n "$NS_CLI" -j link show eth0 | crab_jget /0/address)
+ip netns exec "$NS_LB" ping -c1 -W2 "$IP_CLI" >/dev/null || crab_fail "LB cannot reach the client"
+ip -n "$NS_LB" route add "$IP1/32" via "$IP_CLI" dev eth0 || crab_fail "route via the client"
+wait_nh "$CLI_MAC" nh_dmac "$SVC" "$IP1"
+rc=$?
+crab_log "route via $IP_CLI: nexthop $(nh nexthop "$SVC" "$IP1") -> $(nh nh_dmac "$SVC" "$IP1")"
+ip -n "$NS_LB" route del "$IP1/32" via "$IP_CLI" dev eth0
+wait_nh "$CURMAC" nh_dmac "$SVC" "$IP1" && [ $rc = 0 ]
+log_test $? "IPv4: the DIP routed via a gateway: the next hop is the gateway's MAC ($CLI_MAC); the route gone, the DIP's again"
 ip -n "$NS_LB" route add "$IP1/32" via "$CRAB_SUBNET.99" dev eth0 || crab_fail "route via .99"
 wait_nh fib nexthop "$SVC" "$IP1"
 rc=$?
