@@ -391,7 +391,7 @@ static __always_inline int nh_resolved(struct xdp_md *ctx, const struct pkt *p,
 
 	if (grow || ifindex != ctx->ingress_ifindex) {
 		/* The egress device's MTU, as bpf_fib_lookup() checks it. A
-		 * device that is gone (-EINVAL) or too small a packet without
+		 * device that is gone (-ENODEV), or a packet too big for it without
 		 * growth: the FIB lookup decides, as it would have.
 		 */
 		rc = bpf_check_mtu(ctx, ifindex, &mtu_len, grow, 0);

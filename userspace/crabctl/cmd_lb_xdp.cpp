@@ -191,7 +191,9 @@ void run_nexthops(const Globals& g, const NhOptions& o)
     while (!g_nh_stop) {
         double left = next_refresh - now();
         pollfd pfd{nl.fd(), POLLIN, 0};
-        int pr = poll(&pfd, 1, left > 0 ? static_cast<int>(left * 1000) + 1 : 0);
+        // Changes that came in during the last pass were read with its
+        // answers: resolve again at once.
+        int pr = nl.pending() ? 1 : poll(&pfd, 1, left > 0 ? static_cast<int>(left * 1000) + 1 : 0);
         if (pr < 0 && errno != EINTR)
             throw Error(std::string("waiting for rtnetlink notifications: ") + std::strerror(errno));
         if (g_nh_stop)

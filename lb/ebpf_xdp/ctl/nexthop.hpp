@@ -125,6 +125,10 @@ public:
     // events (is_change_event()); *@overrun := the socket lost messages
     // (ENOBUFS: everything must be resolved again).
     int drain_events(bool* overrun);
+    // Notifications (or a loss of them) that arrived while a request
+    // waited for its answer: already read from the socket, so poll() will
+    // not report them; drain_events() returns them.
+    bool pending() const { return pending_events_ != 0; }
 
 private:
     // Send @req and collect the answer messages until the ack (or error,
