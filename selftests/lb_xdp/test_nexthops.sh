@@ -26,15 +26,17 @@
 #   5. (IPv4) route changes: the DIP routed via a gateway that answers
 #      gets the gateway's MAC; via a gateway nobody answers for, the next
 #      hop is withdrawn; the route removed, it is back;
-#   6. `nexthops --clear` withdraws them all (FIB), `nexthops` (one shot)
-#      resolves them again; SIGTERM ends the watcher with its counters;
+#   6. a pass that cannot take the LB's write lock fails, said and
+#      counted, and the watcher goes on, resolving the next change;
+#      SIGTERM ends it with its counters; `nexthops --clear` withdraws
+#      every next hop (FIB), `nexthops` (one shot) resolves them again;
 #   and a backend without a route is added all the same, on the FIB path,
 #   the reason on stderr.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/xdp_lib.sh"
 
 crab_require_root
-crab_check_tool nsenter tcpdump python3
+crab_check_tool nsenter tcpdump python3 flock
 crab_need_nettest
 crab_require_built "$CRABCTL" crabctl
 xdp_private_bpffs "$@"
@@ -139,7 +141,7 @@ log_test $? "a backend without a route is added with the FIB path, the reason on
 lbctl lb xdp service del "$VIP:81" --dev eth0 || crab_fail "service del $VIP:81"
 
 # ---- the watcher -----------------------------------------------------------------
-nsenter --net="/run/netns/$NS_LB" "$CRABCTL" lb xdp nexthops --dev eth0 --watch --refresh 3600 \
+CRABCTL_LOCK_TIMEOUT=1 nsenter --net="/run/netns/$NS_LB" "$CRABCTL" lb xdp nexthops --dev eth0 --watch --refresh 3600 \
 	>"$DIR/watch.log" 2>&1 &
 WATCH=$!
 crab_defer "kill $WATCH"
@@ -224,12 +226,32 @@ ip -n "$NS_LB" route del "$IP1/32" via "$CRAB_SUBNET.99" dev eth0
 wait_nh resolved nexthop "$SVC" "$IP1" && [ $rc = 0 ]
 log_test $? "IPv4: the DIP routed via an unanswered gateway withdraws the next hop; the route gone, it is back"
 
-# ---- 6. clear, one shot, the watcher's end ------------------------------------------
+# ---- 6. a pass that fails, clear, one shot, the watcher's end ----------------------
+# Another writer holds the LB's lock past the watcher's patience
+# (CRABCTL_LOCK_TIMEOUT=1): the pass a change starts fails, said and
+# counted, and the watcher goes on; the lock released, the next change is
+# resolved again.
+flock /sys/fs/bpf/crab/eth0 sleep 4 &
+HOLD=$!
+crab_defer "kill $HOLD"
+sleep 0.3
+ip -n "$NS_LB" neigh replace "$IP1" lladdr "$CURMAC" dev eth0 nud reachable
+for i in $(seq 50); do grep -q "error: another crabctl is changing" "$DIR/watch.log" && break; sleep 0.1; done
+grep -q "error: another crabctl is changing" "$DIR/watch.log"
+rc=$?
+wait "$HOLD"
+ip -n "$NS_LB" route add "$IP1/32" via "$IP_CLI" dev eth0 || crab_fail "route via the client"
+wait_nh "$CLI_MAC" nh_dmac "$SVC" "$IP1" && [ $rc = 0 ] && kill -0 "$WATCH"
+rc=$?
+ip -n "$NS_LB" route del "$IP1/32" via "$IP_CLI" dev eth0
+wait_nh "$CURMAC" nh_dmac "$SVC" "$IP1" || rc=1
+crab_log "$(grep -m1 "error:" "$DIR/watch.log")"
+log_test $rc "a pass that cannot take the LB's lock fails with the reason, the watcher goes on and resolves the next change"
 kill "$WATCH"
 wait "$WATCH"
 crab_log "watcher: $(tail -n1 "$DIR/watch.log")"
-grep -q "nexthops: stopped after .* passes" "$DIR/watch.log"
-log_test $? "SIGTERM ends the watcher, which reports its counters"
+grep -q "nexthops: stopped after .* passes (.* events, 0 overruns, [1-9][0-9]* errors," "$DIR/watch.log"
+log_test $? "SIGTERM ends the watcher, which reports its counters (the failed passes among them)"
 lbctl lb xdp nexthops --dev eth0 --clear >/dev/null && [ "$(nh nexthop "$SVC" "$IP1")" = fib ] &&
 	[ "$(nh nexthop "$SVC6" "$IP61")" = fib ] &&
 	lbctl lb xdp nexthops --dev eth0 >"$DIR/oneshot.txt" && [ "$(nh nexthop "$SVC" "$IP1")" = resolved ] &&
