@@ -179,7 +179,7 @@ void run_nexthops(const Globals& g, const NhOptions& o)
     };
     log({{"event", "start"}, {"dev", o.dev}, {"refresh", o.refresh}},
         "nexthops: resolving the next hops of the XDP LB on " + o.dev +
-            " on neighbour, route, address and link changes, and every " + std::to_string(o.refresh) + " s");
+            " on neighbour, route, address and link changes, and every " + json(o.refresh).dump() + " s");
     pass("start", !o.no_keep);
     double next_refresh = 0;
     auto now = [] {
