@@ -12,7 +12,10 @@
 # rebuild during the run changes nothing); without any, "cur" = this
 # tree's build. --modes: lb (IPv4 service, static next-hop MACs), lb6
 # (IPv6 service, static MACs), lbfib (IPv4, next hops by the program's FIB
-# lookup); default "lb lb6". Every round runs every variant in every mode
+# lookup: resolved next hops withdrawn with `nexthops --clear` where the
+# variant has them), lbnh (IPv4, next hops resolved by crabctl from the
+# routes and neighbours, CRAB_XDP_BE_NH: needs a crabctl with `lb xdp
+# nexthops`); default "lb lb6". Every round runs every variant in every mode
 # and the reflector, the variants' order reversed every other round, each
 # `xdpbench cost` (median of 20001 kernel-timed BPF_PROG_TEST_RUN calls)
 # pinned to --cpu (default 1). Prints, per variant and mode, the median
@@ -47,7 +50,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 for m in $MODES; do
-	case $m in lb|lb6|lbfib) ;; *) die "mode '$m': expected lb, lb6 or lbfib" ;; esac
+	case $m in lb|lb6|lbfib|lbnh) ;; *) die "mode '$m': expected lb, lb6, lbfib or lbnh" ;; esac
 done
 [ -n "$MODES" ] || die "--modes is empty"
 [ "$(id -u)" -eq 0 ] || die "needs root (namespaces, XDP)"
@@ -100,9 +103,26 @@ attach() {
 		be=198.18.0.$((10 + i))
 		[ "$mode" = lb6 ] && be=fd00:c4ab:0:1::1$i
 		mac=(--mac "$(printf '02:00:00:00:00:%02x' $i)")
-		[ "$mode" = lbfib ] && mac=()
-		in_dut "$ctl" lb xdp backend add "$svc" "$be" "${mac[@]}" --dev "$DEV_DUT" || return 1
+		[ "$mode" = lbfib ] || [ "$mode" = lbnh ] && mac=()
+		in_dut "$ctl" lb xdp backend add "$svc" "$be" "${mac[@]}" --dev "$DEV_DUT" 2>>"$OUT/attach.log" ||
+			return 1
 	done
+	# The next-hop path each mode names, checked: a build that resolves
+	# next hops at backend add has them withdrawn for lbfib; lbnh needs
+	# every backend resolved.
+	case $mode in
+	lbfib)
+		if in_dut "$ctl" lb xdp --help 2>/dev/null | grep -qw nexthops; then
+			in_dut "$ctl" lb xdp nexthops --clear --dev "$DEV_DUT" >/dev/null || return 1
+		fi
+		! in_dut "$ctl" -j lb xdp show --dev "$DEV_DUT" | grep -q '"nexthop":"resolved"' || return 1
+		;;
+	lbnh)
+		in_dut "$ctl" lb xdp nexthops --no-keep --dev "$DEV_DUT" >/dev/null 2>>"$OUT/attach.log" || return 1
+		[ "$(in_dut "$ctl" -j lb xdp show --dev "$DEV_DUT" | grep -o '"nexthop":"resolved"' | wc -l)" = "$NBE" ] ||
+			{ echo "lbnh: not every backend resolved" >>"$OUT/attach.log"; return 1; }
+		;;
+	esac
 }
 
 detach() {

@@ -112,6 +112,24 @@ struct crab_xdp_vip {
 #define CRAB_XDP_BE_VALID	0x1	/* slot in use */
 #define CRAB_XDP_BE_HAS_MAC	0x2	/* static next-hop MAC override */
 #define CRAB_XDP_BE_IPV6	0x4	/* dip is IPv6 (the service's family) */
+#define CRAB_XDP_BE_NH		0x8	/* nh_* hold a valid resolved next hop */
+
+/*
+ * Next hops resolved by the control plane (crabctl, lb/ebpf_xdp/ctl/
+ * nexthop.cpp): the route to the DIP (egress device, gateway) and the
+ * neighbour entry of the gateway or DIP, from rtnetlink, written into the
+ * backend slot (nh_ifindex, nh_smac, nh_dmac, CRAB_XDP_BE_NH) when a
+ * backend is added or changed and by `crabctl lb xdp nexthops [--watch]`
+ * when neighbours, routes or links change. They travel with the
+ * generation like everything else in the slot: a new or withdrawn next
+ * hop is published by a generation flip after a grace period, so a reader
+ * never sees half of one. Without CRAB_XDP_BE_NH (not resolved, neighbour
+ * failed or gone, route changed and not resolved again) the data path
+ * takes bpf_fib_lookup(); a static MAC (CRAB_XDP_BE_HAS_MAC) wins over
+ * both. Which path served a frame: the nh_static, nh_resolved and nh_fib
+ * global counters (a frame counts once, in the path that decided its
+ * next hop, whether it was then sent, passed to the stack or refused).
+ */
 
 /* One backend slot. Slots are stable across generations (per-backend
  * counters are keyed by slot), only the active list and tables change.
@@ -123,6 +141,9 @@ struct crab_xdp_backend {
 	__u8 state;	/* enum crab_backend_state */
 	__u8 weight;	/* 1 .. CRAB_WEIGHT_MAX */
 	__u8 pad[3];
+	__u32 nh_ifindex;	/* CRAB_XDP_BE_NH: egress device */
+	__u8 nh_smac[6];	/* ... its MAC */
+	__u8 nh_dmac[6];	/* ... the next hop's (neighbour's) MAC */
 };
 
 /*
@@ -181,7 +202,13 @@ struct crab_xdp_svc_pcpu {
 	X(EXT_LIMIT, "ipv6_ext_limit",					\
 	  "IPv6 packets to a VIP with more extension headers than walked: dropped") \
 	X(SVC_ID_BAD, "svc_id_bad",					\
-	  "packets to a service whose id is out of range (no per-CPU state): dropped")
+	  "packets to a service whose id is out of range (no per-CPU state): dropped") \
+	X(NH_STATIC, "nh_static",					\
+	  "next hop decided by the backend's static MAC (sent or refused)") \
+	X(NH_RESOLVED, "nh_resolved",					\
+	  "next hop decided by the control plane's (route + neighbour; sent or refused)") \
+	X(NH_FIB, "nh_fib",						\
+	  "next hop looked up per packet with bpf_fib_lookup() (fib_pass/fib_fail: no answer)")
 
 #define CRAB_XDP_G_ENUM(e, n, h) CRAB_XDP_G_##e,
 enum crab_xdp_global_counter {

@@ -15,6 +15,10 @@
  * header is not version 4, and frames this program cannot send itself (a
  * VLAN-tagged frame whose next hop needs the FIB, a next hop on a device
  * the LB is not attached to) go to the stack, counted.
+ * The next hop of a backend: its static MAC if it has one, else the one
+ * the control plane resolved (route + neighbour, CRAB_XDP_BE_NH in the
+ * slot), else bpf_fib_lookup() per packet; counted nh_static, nh_resolved,
+ * nh_fib.
  * All tables (active lists, WRR ring, Maglev) are computed by crabctl; see
  * include/crab/crab_xdp.h for the generation flip and the grace period that
  * make updates atomic for this program. The flow
@@ -338,6 +342,71 @@ static __always_inline int nh_static(struct nexthop *nh,
 	return XDP_TX;
 }
 
+/* The frame goes out of @ifindex: back out of the ingress device, or
+ * redirected to one of the LB's native ports, else to the stack.
+ */
+static __always_inline int nh_out(struct xdp_md *ctx, struct nexthop *nh, __u32 ifindex)
+{
+	nh->ifindex = ifindex;
+	if (ifindex == ctx->ingress_ifindex) {
+		nh->action = XDP_TX;
+		return XDP_TX;
+	}
+	/*
+	 * Another device takes redirected frames only if it can transmit XDP
+	 * frames: a VLAN device never can, many drivers only with an XDP
+	 * program loaded. bpf_redirect() to such a device is dropped by the
+	 * kernel after this program counted it sent: redirect only to the
+	 * LB's own native ports, hand the rest to the stack.
+	 */
+	if (!bpf_map_lookup_elem(&crab_tx_ports, &ifindex)) {
+		glob_cnt(CRAB_XDP_G_TX_PORT_PASS);
+		nh->action = XDP_PASS;
+		return XDP_PASS;
+	}
+	nh->action = XDP_REDIRECT;
+	return XDP_REDIRECT;
+}
+
+/* The control plane's next hop (CRAB_XDP_BE_NH): to nh_dmac from nh_smac
+ * out of nh_ifindex, with the MTU checks the FIB lookup would make.
+ */
+static __always_inline void nh_resolved_macs(struct nexthop *nh,
+					     const struct crab_xdp_backend *be)
+{
+	__builtin_memcpy(nh->dmac, be->nh_dmac, ETH_ALEN);
+	__builtin_memcpy(nh->smac, be->nh_smac, ETH_ALEN);
+}
+
+/* -1: not usable here, take the FIB lookup (which then decides, as without
+ * a resolved next hop). Untagged frames only (the caller passed the others).
+ */
+static __always_inline int nh_resolved(struct xdp_md *ctx, const struct pkt *p,
+				       const struct crab_xdp_backend *be,
+				       struct nexthop *nh, __u32 grow)
+{
+	__u32 ifindex = be->nh_ifindex;
+	__u32 mtu_len = p->tot_len;
+	int rc;
+
+	if (grow || ifindex != ctx->ingress_ifindex) {
+		/* The egress device's MTU, as bpf_fib_lookup() checks it. A
+		 * device that is gone (-ENODEV), or a packet too big for it without
+		 * growth: the FIB lookup decides, as it would have.
+		 */
+		rc = bpf_check_mtu(ctx, ifindex, &mtu_len, grow, 0);
+		if (rc == BPF_MTU_CHK_RET_FRAG_NEEDED && grow) {
+			glob_cnt(CRAB_XDP_G_NH_RESOLVED);
+			return nh_drop(nh, CRAB_LB_CNT_NO_ROOM);
+		}
+		if (rc)
+			return -1;
+	}
+	glob_cnt(CRAB_XDP_G_NH_RESOLVED);
+	nh_resolved_macs(nh, be);
+	return nh_out(ctx, nh, ifindex);
+}
+
 static __noinline int route_sub(struct xdp_md *ctx, const struct pkt *p,
 				const struct crab_xdp_backend *be, struct nexthop *nh,
 				__u32 how)
@@ -356,6 +425,7 @@ static __noinline int route_sub(struct xdp_md *ctx, const struct pkt *p,
 		/* Static next hop on the ingress segment (its VLAN too: the tag
 		 * stays), sent from the device's own MAC.
 		 */
+		glob_cnt(CRAB_XDP_G_NH_STATIC);
 		if (!mac_is_unicast(be->mac)) {
 			glob_cnt(CRAB_XDP_G_NH_MAC_BAD);
 			return nh_drop(nh, CRAB_LB_CNT_TX_ERROR);
@@ -378,6 +448,13 @@ static __noinline int route_sub(struct xdp_md *ctx, const struct pkt *p,
 		return XDP_PASS;
 	}
 
+	if (be->flags & CRAB_XDP_BE_NH) {
+		rc = nh_resolved(ctx, p, be, nh, grow);
+		if (rc >= 0)
+			return rc;
+	}
+
+	glob_cnt(CRAB_XDP_G_NH_FIB);
 	fib.l4_protocol = IPPROTO_TCP;
 	fib.tot_len = p->tot_len + grow;
 	if (p->v6) {
@@ -394,26 +471,7 @@ static __noinline int route_sub(struct xdp_md *ctx, const struct pkt *p,
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
 		__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
 		__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
-		nh->ifindex = fib.ifindex;
-		if (fib.ifindex == ctx->ingress_ifindex) {
-			nh->action = XDP_TX;
-			return XDP_TX;
-		}
-		/*
-		 * Another device takes redirected frames only if it can
-		 * transmit XDP frames: a VLAN device never can, many drivers
-		 * only with an XDP program loaded. bpf_redirect() to such a
-		 * device is dropped by the kernel after this program counted
-		 * it sent: redirect only to the LB's own native ports, hand
-		 * the rest to the stack.
-		 */
-		if (!bpf_map_lookup_elem(&crab_tx_ports, &fib.ifindex)) {
-			glob_cnt(CRAB_XDP_G_TX_PORT_PASS);
-			nh->action = XDP_PASS;
-			return XDP_PASS;
-		}
-		nh->action = XDP_REDIRECT;
-		return XDP_REDIRECT;
+		return nh_out(ctx, nh, fib.ifindex);
 	}
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED && grow)
 		return nh_drop(nh, CRAB_LB_CNT_NO_ROOM);
@@ -430,17 +488,29 @@ static __noinline int route_sub(struct xdp_md *ctx, const struct pkt *p,
 }
 
 /*
- * route_sub() decides; its most common case, a valid static next-hop MAC
- * and nothing to grow, is decided here without the call (the same
- * checks, the same result).
+ * route_sub() decides; its most common cases, a valid static next-hop MAC
+ * or a resolved next hop on the ingress device of an untagged frame, with
+ * nothing to grow, are decided here without the call (the same checks,
+ * the same result).
  */
 static __always_inline int route(struct xdp_md *ctx, const struct pkt *p,
 				 const struct crab_xdp_backend *be, struct nexthop *nh,
 				 __u32 how)
 {
-	if ((be->flags & CRAB_XDP_BE_HAS_MAC) && !(how & 0xff) &&
-	    mac_is_unicast(be->mac))
-		return nh_static(nh, be);
+	if (how & 0xff)
+		return route_sub(ctx, p, be, nh, how);
+	if (be->flags & CRAB_XDP_BE_HAS_MAC) {
+		if (mac_is_unicast(be->mac)) {
+			glob_cnt(CRAB_XDP_G_NH_STATIC);
+			return nh_static(nh, be);
+		}
+	} else if ((be->flags & CRAB_XDP_BE_NH) && !p->vlan &&
+		   be->nh_ifindex == ctx->ingress_ifindex) {
+		glob_cnt(CRAB_XDP_G_NH_RESOLVED);
+		nh_resolved_macs(nh, be);
+		nh->action = XDP_TX;
+		return XDP_TX;
+	}
 	return route_sub(ctx, p, be, nh, how);
 }
 

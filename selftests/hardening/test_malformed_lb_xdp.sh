@@ -66,7 +66,7 @@ HD_TARGET=crab_lb_xdp
 hd_run_cases "$DIR/lb.out" "$NS_EVIL" --role lb --src "$IP_EVIL" --dst "$VIP" \
 	--sport 45000 --dport $BPORT \
 	--counters "bpf:/sys/fs/bpf/crab/eth0:$svc_id" \
-	--fmt "xdp:$VIP:$BPORT" --noise g.pass,g.mac_not_ours,g.xdp_tx,g.xdp_redirect,g.fib_pass
+	--fmt "xdp:$VIP:$BPORT" --noise g.pass,g.mac_not_ours,g.xdp_tx,g.xdp_redirect,g.fib_pass,g.nh_static,g.nh_resolved,g.nh_fib
 hd_traffic_stop "$DIR/traffic.json"
 crab_log "during the barrage: $HD_OK connections ok, $HD_FAILED failed, $HD_ROUNDS rounds"
 [ "$HD_FAILED" = 0 ] && [ "$HD_OK" -gt 0 ]

@@ -49,7 +49,7 @@ t0=$(date +%s)
 hd_run_cases "$DIR/lb.out" "$NS_EVIL" --role lb --src "$IP_EVIL" --dst "$VIP2" \
 	--sport 45000 --dport $BPORT \
 	--counters "nsenter --net=/run/netns/$NS_LB $CRABCTL -j lb xdp stats --dev eth0" \
-	--fmt "xdp:$VIP2:$BPORT" --noise g.pass,g.mac_not_ours,g.xdp_tx,g.xdp_redirect,g.fib_pass
+	--fmt "xdp:$VIP2:$BPORT" --noise g.pass,g.mac_not_ours,g.xdp_tx,g.xdp_redirect,g.fib_pass,g.nh_static,g.nh_resolved,g.nh_fib
 hd_traffic_stop "$DIR/traffic.json"
 crab_log "barrage: $(($(date +%s) - t0)) s; connections meanwhile: $HD_OK ok, $HD_FAILED failed, $HD_ROUNDS rounds"
 [ "$HD_FAILED" = 0 ] && [ "$HD_OK" -gt 0 ]

@@ -8,8 +8,9 @@
 # - frames to another MAC, broadcast or multicast are not balanced: passed,
 #   counted as mac_not_ours (a switch floods them to every port);
 # - insert mode never grows a SYN past the egress MTU: a 1500-byte SYN is
-#   refused (no_room), a 1492-byte one grows to 1500 and is forwarded, both
-#   with the next hop from the FIB and with a static next-hop MAC;
+#   refused (no_room), a 1492-byte one grows to 1500 and is forwarded, with
+#   the next hop from the FIB, with one resolved by the control plane
+#   (`crabctl lb xdp nexthops`) and with a static next-hop MAC;
 # - a multicast, broadcast or zero next-hop MAC is refused by crabctl (exit
 #   2, naming the value: backend add and apply), and one that reaches the
 #   data path anyway (written into the map behind crabctl's back) is never
@@ -17,10 +18,12 @@
 # - a next hop on a device the LB does not run on natively (a VLAN device,
 #   a device without XDP) is handed to the stack (tx_port_pass), which
 #   forwards it, instead of a bpf_redirect() the kernel drops; a device the
-#   LB runs on natively is redirected to;
-# - a VLAN-tagged SYN whose next hop needs the FIB is handed to the stack
-#   (vlan_pass), which forwards it, untagged, to the backend on its own
-#   VLAN, instead of XDP_TX keeping a tag the backend's segment lacks;
+#   LB runs on natively is redirected to (next hops from the FIB and
+#   resolved by the control plane alike);
+# - a VLAN-tagged SYN whose next hop needs the FIB, or was resolved by the
+#   control plane, is handed to the stack (vlan_pass), which forwards it,
+#   untagged, to the backend on its own VLAN, instead of XDP_TX keeping a
+#   tag the backend's segment lacks;
 # - a service entry whose id is out of range (written behind crabctl's
 #   back) has no per-CPU state: its SYNs are dropped, counted svc_id_bad.
 # (The IP version check is a conformance fixture: ip_version_not_4_pass.)
@@ -53,6 +56,16 @@ svc_c() { "$CRAB_NETTEST" json "/services/[service=$SVC]/counters/$1" <"$DIR/sta
 glob_c() { "$CRAB_NETTEST" json "/global/$1" <"$DIR/stats.json"; }
 # snap: remember the counters; delta NAME: svc counter change since snap,
 # gdelta NAME the same for a global one, srv_segs the TCP segments srv1 got.
+# path fib|resolved: the backends' next hops withdrawn (the FIB lookup per
+# SYN) or resolved by the control plane; each case checks the path taken.
+path() {
+	if [ "$1" = fib ]; then
+		lbctl lb xdp nexthops --clear --dev eth0 >/dev/null
+	else
+		lbctl lb xdp nexthops --dev eth0 >/dev/null &&
+			! lbctl -j lb xdp show --dev eth0 | grep -q '"nexthop":"fib"'
+	fi || crab_fail "next hops: $1"
+}
 snap() {
 	stats
 	cp "$DIR/stats.json" "$DIR/stats0.json"
@@ -93,19 +106,24 @@ log_test $? "SYNs in frames to another MAC, broadcast, multicast: passed (mac_no
 # IP 20 + TCP 20 + MSS 4 + payload: 1456 -> 1500 bytes (no room for 8 more),
 # 1448 -> 1492 (grows to exactly 1500).
 mtu_case() {
+	[ "$2" ] && path "$2"
 	snap
 	send sport=22000 opt=mss:1460 payload=1456 || crab_fail "send the 1500-byte SYN"
 	send sport=22001 opt=mss:1460 payload=1448 || crab_fail "send the 1492-byte SYN"
 	settle 1
-	crab_log "$1: no_room +$(delta no_room), syn_inserted +$(delta syn_inserted), srv1 segments +$(srv_segs)"
-	[ "$(delta no_room)" = 1 ] && [ "$(delta syn_inserted)" = 1 ] && [ "$(srv_segs)" = 1 ]
+	crab_log "$1: no_room +$(delta no_room), syn_inserted +$(delta syn_inserted), srv1 segments +$(srv_segs)," \
+		"nh_${3:-$2} +$(gdelta "nh_${3:-$2}")"
+	[ "$(delta no_room)" = 1 ] && [ "$(delta syn_inserted)" = 1 ] && [ "$(srv_segs)" = 1 ] &&
+		[ "$(gdelta "nh_${3:-$2}")" = 2 ]
 	log_test $? "insert ($1): a 1500-byte SYN refused as no_room, a 1492-byte one grown to 1500 and delivered"
 }
-mtu_case "next hop from the FIB"
+mtu_case "next hop from the FIB" fib
+ip netns exec "$NS_LB" ping -c1 -W2 "${IP_SRV[1]}" >/dev/null || crab_fail "LB cannot reach srv1"
+mtu_case "next hop resolved by the control plane" resolved
 lbctl lb xdp backend del "$SVC" "${IP_SRV[1]}" --dev eth0 &&
 	lbctl lb xdp backend add "$SVC" "${IP_SRV[1]}" --mac "$MAC1" --dev eth0 ||
 	crab_fail "srv1 with its static MAC"
-mtu_case "static next-hop MAC"
+mtu_case "static next-hop MAC" "" static
 
 # ---- next-hop MACs that are no host's -----------------------------------------
 ok=0
@@ -155,7 +173,7 @@ crab_log "nh_mac_bad +$(gdelta nh_mac_bad), tx_error +$(delta tx_error), xdp_tx 
 log_test $? "a multicast next-hop MAC in the map: the SYN is dropped (nh_mac_bad, tx_error), never sent"
 lbctl lb xdp backend del "$SVC" "${IP_SRV[1]}" --dev eth0 &&
 	lbctl lb xdp backend add "$SVC" "${IP_SRV[1]}" --dev eth0 ||
-	crab_fail "srv1 back with the FIB's next hop"
+	crab_fail "srv1 back without a static MAC"
 
 # ---- a service id out of range -------------------------------------------------
 # VIP:81 with id 300 (>= CRAB_MAX_SERVICES) in crab_services (bpftool): key
@@ -193,6 +211,7 @@ lbctl lb xdp backend del "$SVC" "${IP_SRV[1]}" --dev eth0 &&
 	lbctl lb xdp backend add "$SVC" 10.20.0.2 --dev eth0 || crab_fail "backend 10.20.0.2"
 x_case() {
 	local i xs0
+	path "$2"
 	snap
 	xs0=$(crab_snmp "$NS_X" Tcp InSegs)
 	send sport="$1" opt=mss:1460,crab || crab_fail "send"
@@ -202,25 +221,32 @@ x_case() {
 	done
 	stats
 	xsegs=$(($(crab_snmp "$NS_X" Tcp InSegs) - xs0))
-	crab_log "tx_port_pass +$(gdelta tx_port_pass), xdp_redirect +$(gdelta xdp_redirect), syn_redirected +$(delta syn_redirected), backend segments +$xsegs"
+	crab_log "$2: tx_port_pass +$(gdelta tx_port_pass), xdp_redirect +$(gdelta xdp_redirect), syn_redirected +$(delta syn_redirected), backend segments +$xsegs, nh_$2 +$(gdelta "nh_$2")"
+	[ "$(gdelta "nh_$2")" = 1 ]
 }
-x_case 25000
-[ "$(gdelta tx_port_pass)" = 1 ] && [ "$(gdelta xdp_redirect)" = 0 ] && [ "$(delta syn_redirected)" = 1 ] &&
-	[ "$xsegs" = 1 ]
-log_test $? "a next hop on a port without the LB: the SYN goes to the stack (tx_port_pass), which delivers it"
+for p in fib resolved; do
+	x_case $((25000 + ${#p})) $p &&
+		[ "$(gdelta tx_port_pass)" = 1 ] && [ "$(gdelta xdp_redirect)" = 0 ] && [ "$(delta syn_redirected)" = 1 ] &&
+		[ "$xsegs" = 1 ]
+	log_test $? "$p: a next hop on a port without the LB: the SYN goes to the stack (tx_port_pass), which delivers it"
+done
 lbctl lb xdp attach eth1 --mode native 2>/dev/null || crab_fail "attach to eth1"
 crab_defer "nsenter --net=/run/netns/$NS_LB $CRABCTL lb xdp detach eth1"
 nsenter --net="/run/netns/$NS_X" "$CRABCTL" lb xdp attach xb0 --mode native 2>/dev/null ||
 	crab_fail "attach to the peer xb0 (XDP frames into a veth need it)"
 crab_defer "nsenter --net=/run/netns/$NS_X $CRABCTL lb xdp detach xb0"
-x_case 25001
-[ "$(gdelta tx_port_pass)" = 0 ] && [ "$(gdelta xdp_redirect)" = 1 ] && [ "$(delta syn_redirected)" = 1 ] &&
-	[ "$xsegs" = 1 ]
-log_test $? "with the LB native on eth1 too, the SYN is redirected there (xdp_redirect) and delivered"
+for p in fib resolved; do
+	x_case $((25010 + ${#p})) $p &&
+		[ "$(gdelta tx_port_pass)" = 0 ] && [ "$(gdelta xdp_redirect)" = 1 ] && [ "$(delta syn_redirected)" = 1 ] &&
+		[ "$xsegs" = 1 ]
+	log_test $? "$p: with the LB native on eth1 too, the SYN is redirected there (xdp_redirect) and delivered"
+done
 lbctl lb xdp detach eth1 2>/dev/null || crab_fail "detach from eth1"
-x_case 25002
-[ "$(gdelta tx_port_pass)" = 1 ] && [ "$(gdelta xdp_redirect)" = 0 ] && [ "$xsegs" = 1 ]
-log_test $? "after detaching eth1, it is no redirect target any more: to the stack again"
+for p in fib resolved; do
+	x_case $((25020 + ${#p})) $p && [ "$(gdelta tx_port_pass)" = 1 ] && [ "$(gdelta xdp_redirect)" = 0 ] &&
+		[ "$xsegs" = 1 ]
+	log_test $? "$p: after detaching eth1, it is no redirect target any more: to the stack again"
+done
 lbctl lb xdp backend del "$SVC" 10.20.0.2 --dev eth0 &&
 	lbctl lb xdp backend add "$SVC" "${IP_SRV[1]}" --dev eth0 || crab_fail "srv1 back"
 
@@ -245,31 +271,38 @@ if ip -n "$NS_LB" link add link eth0 name eth0.10 type vlan id 10 2>/dev/null; t
 		ip -n "$NS_CLI" route replace "$VIP/32" via 10.10.0.1 dev eth0.10 ||
 		crab_fail "VLAN 10 between the client and the LB"
 	ip netns exec "$NS_CLI" ping -c1 -W5 10.10.0.1 >/dev/null || crab_fail "VLAN 10 does not carry traffic"
-	snap
-	ip netns exec "$NS_CLI" "$CRAB_NETTEST" send src=10.10.0.2 dst="$VIP" dport=80 flags=S sport=24000 \
-		opt=mss:1460,crab || crab_fail "send on VLAN 10"
-	settle 1
+	send_tagged() {
+		ip netns exec "$NS_CLI" "$CRAB_NETTEST" send src=10.10.0.2 dst="$VIP" dport=80 flags=S sport="$1" \
+			opt=mss:1460,crab || crab_fail "send on VLAN 10"
+		settle 1
+	}
 	want_segs=1 how="which delivers it to srv1"
 else
 	crab_require_python_module scapy
 	lbmac=$(ip -n "$NS_LB" -j link show eth0 | "$CRAB_NETTEST" json /0/address)
-	snap
-	ip netns exec "$NS_CLI" python3 - "$lbmac" "$IP_CLI" "$VIP" <<-'PY' || crab_fail "send a tagged frame"
-	import sys
-	from scapy.all import IP, TCP, Dot1Q, Ether, sendp
-	lbmac, src, vip = sys.argv[1:]
-	opt = bytes(int(x) for x in vip.split("."))
-	sendp(Ether(dst=lbmac) / Dot1Q(vlan=10) / IP(src=src, dst=vip) /
-	      TCP(sport=24000, dport=80, flags="S", options=[("MSS", 1460), ("NOP", None), ("NOP", None), (42, opt)]),
-	      iface="eth0", verbose=False)
-	PY
-	sleep 0.3	# what the program sends would arrive by then
-	stats
+	send_tagged() {
+		ip netns exec "$NS_CLI" python3 - "$lbmac" "$IP_CLI" "$VIP" "$1" <<-'PY' || crab_fail "send a tagged frame"
+		import sys
+		from scapy.all import IP, TCP, Dot1Q, Ether, sendp
+		lbmac, src, vip, sport = sys.argv[1:]
+		opt = bytes(int(x) for x in vip.split("."))
+		sendp(Ether(dst=lbmac) / Dot1Q(vlan=10) / IP(src=src, dst=vip) /
+		      TCP(sport=int(sport), dport=80, flags="S", options=[("MSS", 1460), ("NOP", None), ("NOP", None), (42, opt)]),
+		      iface="eth0", verbose=False)
+		PY
+		sleep 0.3	# what the program sends would arrive by then
+		stats
+	}
 	want_segs=0 how="no 802.1Q devices in this kernel: the stack's part not checked"
 fi
-crab_log "vlan_pass +$(gdelta vlan_pass), syn_redirected +$(delta syn_redirected), xdp_tx +$(gdelta xdp_tx), srv1 segments +$(srv_segs)"
-[ "$(gdelta vlan_pass)" = 1 ] && [ "$(delta syn_redirected)" = 1 ] && [ "$(gdelta xdp_tx)" = 0 ] &&
-	[ "$(srv_segs)" = "$want_segs" ]
-log_test $? "a tagged SYN with a FIB next hop goes to the stack (vlan_pass), not out with its tag ($how)"
+for p in fib resolved; do
+	path $p
+	snap
+	send_tagged $((24000 + ${#p}))
+	crab_log "$p: vlan_pass +$(gdelta vlan_pass), syn_redirected +$(delta syn_redirected), xdp_tx +$(gdelta xdp_tx), srv1 segments +$(srv_segs)"
+	[ "$(gdelta vlan_pass)" = 1 ] && [ "$(delta syn_redirected)" = 1 ] && [ "$(gdelta xdp_tx)" = 0 ] &&
+		[ "$(srv_segs)" = "$want_segs" ]
+	log_test $? "$p: a tagged SYN whose next hop is not static goes to the stack (vlan_pass), not out with its tag ($how)"
+done
 
 crab_exit

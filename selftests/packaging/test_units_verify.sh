@@ -20,7 +20,8 @@ bash "$CRAB_TOP/packaging/install.sh" --prefix "$P" >"$DIR/install.log" 2>&1 ||
 rc=0
 for f in sbin/crabctl share/man/man8/crabctl.8 share/bash-completion/completions/crabctl \
 	lib/crab/bpf/crab_lb.bpf.o lib/systemd/system/crab-lb-xdp@.service \
-	lib/systemd/system/crab-health-xdp@.service lib/systemd/system/crab-lb-nf.service \
+	lib/systemd/system/crab-health-xdp@.service lib/systemd/system/crab-nexthops-xdp@.service \
+	lib/systemd/system/crab-lb-nf.service \
 	lib/systemd/system/crab-health-nf.service lib/systemd/system/crab-bgp-xdp@.service \
 	lib/systemd/system/crab-bgp-nf.service share/crab/modules-load.d/crab-client.conf \
 	share/crab/modules-load.d/crab-server.conf share/crab/sysctl.d/90-crab-client.conf \
@@ -43,13 +44,15 @@ if command -v systemd-analyze >/dev/null; then
 	cp "$u/crab-lb-xdp@.service" "$DIR/crab-lb-xdp@eth0.service"
 	cp "$u/crab-health-xdp@.service" "$DIR/crab-health-xdp@eth0.service"
 	cp "$u/crab-bgp-xdp@.service" "$DIR/crab-bgp-xdp@eth0.service"
+	cp "$u/crab-nexthops-xdp@.service" "$DIR/crab-nexthops-xdp@eth0.service"
 	out=$(cd "$DIR" && MANPATH=$P/share/man systemd-analyze verify ./crab-lb-xdp@eth0.service \
-		./crab-health-xdp@eth0.service ./crab-bgp-xdp@eth0.service "$u/crab-lb-nf.service" \
+		./crab-health-xdp@eth0.service ./crab-bgp-xdp@eth0.service ./crab-nexthops-xdp@eth0.service \
+		"$u/crab-lb-nf.service" \
 		"$u/crab-health-nf.service" "$u/crab-bgp-nf.service" 2>&1)
 	rc=$?
 	[ -n "$out" ] && echo "$out" | sed 's/^/# /'
 	[ $rc = 0 ] && [ -z "$out" ]
-	log_test $? "systemd-analyze verify: the 6 units, no warning"
+	log_test $? "systemd-analyze verify: the 7 units, no warning"
 else
 	crab_check_missing "systemd-analyze verify" "systemd-analyze not installed (make deps)"
 fi

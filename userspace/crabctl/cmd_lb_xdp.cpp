@@ -7,6 +7,9 @@
 //                                 the verbs of every LB (cmd_lb_verbs.cpp)
 //   crabctl [--json] lb xdp show --dev DEV
 //   crabctl [--json] lb xdp stats --dev DEV
+//   crabctl [--json] lb xdp nexthops --dev DEV [--watch [--refresh S]] [--clear] [--no-keep]
+//                                 next hops resolved by the control plane
+//                                 (lb/ebpf_xdp/ctl/nexthop.hpp)
 //
 // The XDP LB's control library (lb/ebpf_xdp/ctl/xdp_ctl.hpp: its pinned
 // maps under /sys/fs/bpf/crab/<DEV>/, generations published after a grace
@@ -15,6 +18,9 @@
 // health and the service/backend verbs; see lb_driver.hpp).
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
 
 #include <array>
 #include <cstdio>
@@ -46,6 +52,178 @@ using namespace crab::xdp_ctl;
 void print(const Globals& g, const json& j)
 {
     crab::cli::print_json(g, j.dump(), j.dump(2));
+}
+
+// ---- nexthops ------------------------------------------------------------------
+
+volatile sig_atomic_t g_nh_stop = 0;
+
+struct NhOptions {
+    std::string dev;
+    bool watch = false;
+    bool clear = false;
+    bool no_keep = false;
+    double refresh = 10;
+};
+
+std::string nh_timestamp()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    tm t{};
+    gmtime_r(&ts.tv_sec, &t);
+    char buf[40];
+    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &t);
+    char ms[24];
+    std::snprintf(ms, sizeof(ms), ".%03ldZ", ts.tv_nsec / 1000000);
+    return std::string(buf) + ms;
+}
+
+// One backend's next hop as a line of text.
+std::string nh_line(const json& b)
+{
+    std::string s = "service " + b["service"].get<std::string>() + " backend " + b["dip"].get<std::string>() +
+                    " nexthop " + b["path"].get<std::string>();
+    if (b.contains("dev"))
+        s += " dev " + b["dev"].get<std::string>();
+    if (b.contains("via") && b.value("gateway", false))
+        s += " via " + b["via"].get<std::string>();
+    if (b.contains("smac"))
+        s += " smac " + b["smac"].get<std::string>();
+    if (b.contains("dmac"))
+        s += " dmac " + b["dmac"].get<std::string>();
+    if (b.contains("neighbour"))
+        s += " (" + b["neighbour"].get<std::string>() + ")";
+    if (b.contains("reason"))
+        s += ": " + b["reason"].get<std::string>();
+    if (b.contains("keep_error"))
+        s += " [" + b["keep_error"].get<std::string>() + "]";
+    return s;
+}
+
+json nh_counters_json(const NhPassCounters& c, uint64_t passes, uint64_t events, uint64_t overruns, uint64_t errors)
+{
+    return {{"passes", passes},          {"events", events},           {"overruns", overruns},
+            {"pass_errors", errors},     {"backends", c.backends},     {"static", c.static_mac},
+            {"resolved", c.resolved},    {"unresolved", c.unresolved}, {"changed", c.changed},
+            {"invalidated", c.invalidated}, {"published", c.published}, {"keep_managed", c.keep_managed},
+            {"keep_use", c.keep_use},    {"keep_errors", c.keep_errors}};
+}
+
+// One pass under the LB's write lock (an operator's `backend add` and this
+// pass each rebuild generations from what the maps hold).
+json nh_pass(const NhOptions& o, crab::nexthop::NetlinkSocket* nl, bool keep, NhPassCounters* total)
+{
+    auto maps = Maps::open_pinned(o.dev);
+    crab::WriteLock lock(pin_dir(o.dev), "the XDP LB on " + o.dev, false);
+    return nexthops_pass(*maps, nl, keep, o.clear, total);
+}
+
+void run_nexthops(const Globals& g, const NhOptions& o)
+{
+    if (o.watch && o.clear)
+        throw Error("--clear and --watch contradict each other (the watcher resolves next hops)", crab::kExitUsage);
+    if (!(o.refresh >= 0.1 && o.refresh <= 3600))
+        throw Error("invalid --refresh: expected 0.1 .. 3600 seconds", crab::kExitUsage);
+    Maps::open_pinned(o.dev);  // the LB is there, before anything else
+    crab::nexthop::NetlinkSocket nl;
+    if (!o.watch) {
+        NhPassCounters total;
+        auto j = nh_pass(o, o.clear ? nullptr : &nl, !o.no_keep, &total);
+        if (g.json || g.pretty) {
+            print(g, j);
+        } else {
+            for (const auto& b : j["backends"])
+                std::cout << nh_line(b) << "\n";
+            std::cout << "resolved " << total.resolved << ", fib " << total.unresolved << ", static "
+                      << total.static_mac << ", changed " << total.changed << ", keep errors " << total.keep_errors
+                      << "\n";
+        }
+        return;
+    }
+    // Subscribed before the first pass: a change during it is an event.
+    nl.subscribe();
+    struct sigaction sa {};
+    sa.sa_handler = [](int) { g_nh_stop = 1; };
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    NhPassCounters total;
+    uint64_t passes = 0, events = 0, overruns = 0, errors = 0;
+    auto log = [&](const json& ev, const std::string& text) {
+        if (g.json || g.pretty) {
+            json e = ev;
+            e["time"] = nh_timestamp();
+            std::cout << e.dump() << std::endl;
+        } else {
+            std::cout << nh_timestamp() << " " << text << std::endl;
+        }
+    };
+    auto pass = [&](const char* why, bool keep) {
+        passes++;
+        try {
+            auto j = nh_pass(o, &nl, keep, &total);
+            for (const auto& b : j["backends"])
+                if (b["changed"].get<bool>() || passes == 1)
+                    log({{"event", "nexthop"}, {"why", why}, {"backend", b}}, nh_line(b));
+            if (j["counters"]["keep_errors"].get<uint64_t>())
+                for (const auto& b : j["backends"])
+                    if (b.contains("keep_error"))
+                        log({{"event", "keep_error"}, {"backend", b}}, "cannot keep the neighbour resolved: " +
+                                                                          b["keep_error"].get<std::string>());
+        } catch (const Error& e) {
+            // The LB detached, the lock held too long, ...: counted, said,
+            // and tried again at the next event or refresh.
+            errors++;
+            log({{"event", "error"}, {"error", e.what()}}, std::string("error: ") + e.what());
+        }
+    };
+    log({{"event", "start"}, {"dev", o.dev}, {"refresh", o.refresh}},
+        "nexthops: resolving the next hops of the XDP LB on " + o.dev +
+            " on neighbour, route, address and link changes, and every " + json(o.refresh).dump() + " s");
+    pass("start", !o.no_keep);
+    double next_refresh = 0;
+    auto now = [] {
+        timespec ts{};
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+    };
+    next_refresh = now() + o.refresh;
+    while (!g_nh_stop) {
+        double left = next_refresh - now();
+        pollfd pfd{nl.fd(), POLLIN, 0};
+        // Changes that came in during the last pass were read with its
+        // answers: resolve again at once.
+        int pr = nl.pending() ? 1 : poll(&pfd, 1, left > 0 ? static_cast<int>(left * 1000) + 1 : 0);
+        if (pr < 0 && errno != EINTR)
+            throw Error(std::string("waiting for rtnetlink notifications: ") + std::strerror(errno));
+        if (g_nh_stop)
+            break;
+        if (pr > 0) {
+            // A burst (a link going down) comes as many messages: take
+            // them all, then resolve once.
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, nullptr);
+            bool overrun = false;
+            int n = nl.drain_events(&overrun);
+            events += static_cast<uint64_t>(n);
+            if (overrun) {
+                overruns++;
+                log({{"event", "overrun"}}, "rtnetlink notifications lost (ENOBUFS): resolving everything");
+            }
+            if (n > 0 || overrun)
+                pass(overrun ? "overrun" : "change", !o.no_keep);
+            continue;
+        }
+        if (now() >= next_refresh) {
+            pass("refresh", !o.no_keep);
+            next_refresh = now() + o.refresh;
+        }
+    }
+    log({{"event", "stop"}, {"counters", nh_counters_json(total, passes, events, overruns, errors)}},
+        "nexthops: stopped after " + std::to_string(passes) + " passes (" + std::to_string(events) +
+            " events, " + std::to_string(overruns) + " overruns, " + std::to_string(errors) + " errors, " +
+            std::to_string(total.changed) + " next hops changed, " + std::to_string(total.invalidated) +
+            " withdrawn, " + std::to_string(total.keep_errors) + " keep errors)");
 }
 
 // ---- command line --------------------------------------------------------------
@@ -106,10 +284,29 @@ void setup_lb_xdp(CLI::App& lb, Globals& g)
                           << b["state"].get<std::string>();
                 if (b.contains("mac"))
                     std::cout << " mac " << b["mac"].get<std::string>();
+                if (b.value("nexthop", "") == "resolved")
+                    std::cout << " nexthop " << b["nh_dev"].get<std::string>() << " "
+                              << b["nh_smac"].get<std::string>() << " -> " << b["nh_dmac"].get<std::string>();
+                else if (b.value("nexthop", "") == "fib")
+                    std::cout << " nexthop fib";
                 std::cout << "\n";
             }
         }
     });
+    auto no = std::make_shared<NhOptions>();
+    auto* nh = x->add_subcommand("nexthops",
+                                 "resolve the backends' next hops (route + neighbour) for the data path; "
+                                 "--watch: keep them current");
+    nh->add_option("--dev", no->dev, "device the LB is attached to")->required();
+    nh->add_flag("--watch", no->watch,
+                 "stay running: resolve again on neighbour, route, address and link changes and every --refresh "
+                 "seconds (SIGTERM/SIGINT end it)");
+    nh->add_option("--refresh", no->refresh, "seconds between full passes of --watch (default 10)");
+    nh->add_flag("--clear", no->clear, "withdraw every resolved next hop (SYNs take the FIB lookup)");
+    nh->add_flag("--no-keep", no->no_keep,
+                 "do not mark the neighbours managed (or refresh them with NTF_USE): resolve only");
+    nh->callback([no, &g] { run_nexthops(g, *no); });
+
     auto* stc = x->add_subcommand("stats", "per-service, per-backend and global counters");
     stc->add_option("--dev", *sdev, "device the LB is attached to")->required();
     stc->callback([sdev, &g] {
@@ -234,17 +431,42 @@ public:
         crab::xdp_ctl::service_set(*maps_, ep, pol, leg);
     }
     void service_del(const crab::IpEndpoint& ep) override { crab::xdp_ctl::service_del(*maps_, ep); }
+    // A backend without a static MAC gets its next hop resolved before it
+    // is published (nexthop.hpp); when that fails it is added all the
+    // same (the FIB lookup serves it) and the reason is said.
     void backend_add(const crab::IpEndpoint& ep, const crab::config::Backend& b) override
     {
-        crab::xdp_ctl::backend_add(*maps_, ep, b.addr, b.weight, mac_of(b), b.drain);
+        NhNote note;
+        crab::xdp_ctl::backend_add(*maps_, ep, b.addr, b.weight, mac_of(b), b.drain, netlink(), &note);
+        unresolved_note(ep, b, note);
     }
     void backend_set(const crab::IpEndpoint& ep, const crab::config::Backend& b) override
     {
-        crab::xdp_ctl::backend_set(*maps_, ep, b.addr, b.weight, b.drain, mac_of(b));
+        NhNote note;
+        crab::xdp_ctl::backend_set(*maps_, ep, b.addr, b.weight, b.drain, mac_of(b), netlink(), &note);
+        unresolved_note(ep, b, note);
     }
     void backend_del(const crab::IpEndpoint& ep, const crab::IpAddr& dip) override { backend_change(*maps_, ep, dip, true); }
 
 private:
+    crab::nexthop::NetlinkSocket* netlink()
+    {
+        if (!nl_)
+            nl_ = std::make_unique<crab::nexthop::NetlinkSocket>();
+        return nl_.get();
+    }
+    void unresolved_note(const crab::IpEndpoint& ep, const crab::config::Backend& b, const NhNote& note)
+    {
+        if (!note.tried)
+            return;
+        std::string who = "note: service " + crab::to_string(ep) + " backend " + crab::to_string(b.addr) + ": ";
+        if (!note.resolved)
+            std::cerr << who << "next hop not resolved (" << note.reason
+                      << "): its SYNs take the FIB lookup until `crabctl lb xdp nexthops --dev " << dev_
+                      << "` (or a running --watch) resolves it\n";
+        if (!note.keep_error.empty())
+            std::cerr << who << "its neighbour is not kept resolved: " << note.keep_error << "\n";
+    }
     static std::optional<std::array<uint8_t, 6>> mac_of(const crab::config::Backend& b)
     {
         if (!b.has_mac)
@@ -253,6 +475,7 @@ private:
     }
     std::string dev_;
     std::unique_ptr<Maps> maps_;
+    std::unique_ptr<crab::nexthop::NetlinkSocket> nl_;
 };
 
 std::unique_ptr<crab::LbDriver> make_xdp_driver(const crab::LbTarget& t) { return std::make_unique<XdpDriver>(t); }

@@ -421,8 +421,56 @@ std::optional<std::array<uint8_t, 6>> parse_mac(const std::string& s)
     return mac;
 }
 
+// ---- control-plane next hops --------------------------------------------------
+
+// Set (@nh valid) or clear the resolved next hop of slot @b.
+void set_nexthop(crab_xdp_backend& b, const nexthop::NextHop* nh)
+{
+    b.flags &= static_cast<uint8_t>(~CRAB_XDP_BE_NH);
+    b.nh_ifindex = 0;
+    std::memset(b.nh_smac, 0, sizeof(b.nh_smac));
+    std::memset(b.nh_dmac, 0, sizeof(b.nh_dmac));
+    if (!nh || !nh->valid)
+        return;
+    b.flags |= CRAB_XDP_BE_NH;
+    b.nh_ifindex = nh->ifindex;
+    std::memcpy(b.nh_smac, nh->smac.data(), 6);
+    std::memcpy(b.nh_dmac, nh->dmac.data(), 6);
+}
+
+bool same_nexthop(const crab_xdp_backend& a, const crab_xdp_backend& b)
+{
+    bool va = a.flags & CRAB_XDP_BE_NH, vb = b.flags & CRAB_XDP_BE_NH;
+    if (va != vb)
+        return false;
+    return !va || (a.nh_ifindex == b.nh_ifindex && !std::memcmp(a.nh_smac, b.nh_smac, 6) &&
+                   !std::memcmp(a.nh_dmac, b.nh_dmac, 6));
+}
+
+// Resolve slot @b's next hop through @nl (no static MAC) and keep its
+// neighbour resolved.
+NhNote resolve_slot(nexthop::NetlinkSocket& nl, crab_xdp_backend& b, const crab::IpAddr& dip)
+{
+    NhNote note;
+    if (b.flags & CRAB_XDP_BE_HAS_MAC) {
+        set_nexthop(b, nullptr);
+        return note;
+    }
+    note.tried = true;
+    auto nh = nl.resolve(dip);
+    set_nexthop(b, &nh);
+    note.resolved = nh.valid;
+    note.reason = nh.reason;
+    if (nh.ether) {
+        std::string how;
+        note.keep_error = nl.keep_resolved(nh.via, nh.ifindex, &how);
+    }
+    return note;
+}
+
 void backend_add(const Maps& m, const crab::IpEndpoint& ep, const crab::IpAddr& dip, uint32_t weight,
-                 const std::optional<std::array<uint8_t, 6>>& mac, bool drain)
+                 const std::optional<std::array<uint8_t, 6>>& mac, bool drain, nexthop::NetlinkSocket* nl,
+                 NhNote* note)
 {
     if (mac)
         check_next_hop_mac(*mac);
@@ -449,6 +497,11 @@ void backend_add(const Maps& m, const crab::IpEndpoint& ep, const crab::IpAddr& 
     if (mac) {
         std::memcpy(b.mac, mac->data(), 6);
         b.flags |= CRAB_XDP_BE_HAS_MAC;
+    }
+    if (nl) {
+        auto n = resolve_slot(*nl, b, dip);
+        if (note)
+            *note = n;
     }
     percpu_zero(m.be_cnt, svc.id * CRAB_MAX_BACKENDS + slot);
     publish(m, ep, svc, *g);
@@ -491,7 +544,7 @@ void service_set(const Maps& m, const crab::IpEndpoint& ep, crab_policy pol, cra
 // Weight, state and next-hop MAC of an existing backend, published as a new
 // generation.
 void backend_set(const Maps& m, const crab::IpEndpoint& ep, const crab::IpAddr& dip, uint32_t weight, bool drain,
-                 const std::optional<std::array<uint8_t, 6>>& mac)
+                 const std::optional<std::array<uint8_t, 6>>& mac, nexthop::NetlinkSocket* nl, NhNote* note)
 {
     if (weight < 1 || weight > CRAB_WEIGHT_MAX)
         throw Error("invalid weight " + std::to_string(weight) + ": expected 1.." + std::to_string(CRAB_WEIGHT_MAX),
@@ -509,8 +562,118 @@ void backend_set(const Maps& m, const crab::IpEndpoint& ep, const crab::IpAddr& 
     if (mac) {
         std::memcpy(b.mac, mac->data(), 6);
         b.flags |= CRAB_XDP_BE_HAS_MAC;
+        set_nexthop(b, nullptr);  // the static MAC wins: nothing resolved to keep
+    }
+    if (nl) {
+        auto n = resolve_slot(*nl, b, dip);
+        if (note)
+            *note = n;
     }
     publish(m, ep, svc, *g);
+}
+
+json nexthops_pass(const Maps& m, nexthop::NetlinkSocket* nl, bool keep, bool clear, NhPassCounters* total)
+{
+    NhPassCounters c;
+    json list = json::array();
+    // One resolution per DIP and pass (a backend of several services).
+    std::map<crab::IpAddr, nexthop::NextHop> cache;
+    std::map<std::pair<crab::IpAddr, uint32_t>, std::string> kept;  // neighbour -> error
+    for (const auto& s : list_services(m)) {
+        auto g = read_gen(m, s.svc.id, s.svc.gen);
+        bool dirty = false;
+        for (uint32_t slot = 0; slot < CRAB_MAX_BACKENDS; slot++) {
+            auto& b = g->be[slot];
+            if (!(b.flags & CRAB_XDP_BE_VALID))
+                continue;
+            c.backends++;
+            auto dip = backend_addr(b);
+            json j = {{"service", crab::to_string(s.ep)}, {"dip", crab::to_string(dip)}};
+            crab_xdp_backend before = b;
+            if (b.flags & CRAB_XDP_BE_HAS_MAC) {
+                c.static_mac++;
+                set_nexthop(b, nullptr);
+                j["path"] = "static";
+                j["dmac"] = mac_str(b.mac);
+            } else if (clear || !nl) {
+                set_nexthop(b, nullptr);
+                c.unresolved++;
+                j["path"] = "fib";
+                j["reason"] = "cleared";
+            } else {
+                auto it = cache.find(dip);
+                if (it == cache.end())
+                    it = cache.emplace(dip, nl->resolve(dip)).first;
+                const auto& nh = it->second;
+                set_nexthop(b, &nh);
+                if (nh.valid) {
+                    c.resolved++;
+                    j["path"] = "resolved";
+                    j["dmac"] = nexthop::mac_string(nh.dmac);
+                    j["smac"] = nexthop::mac_string(nh.smac);
+                } else {
+                    c.unresolved++;
+                    j["path"] = "fib";
+                    j["reason"] = nh.reason;
+                }
+                if (nh.ifindex) {
+                    j["dev"] = nh.dev;
+                    j["ifindex"] = nh.ifindex;
+                    j["via"] = crab::to_string(nh.via);
+                    j["gateway"] = nh.gateway;
+                    if (nh.nud)
+                        j["neighbour"] = nexthop::nud_name(nh.nud);
+                }
+                if (keep && nh.ether) {
+                    auto key = std::make_pair(nh.via, nh.ifindex);
+                    auto kt = kept.find(key);
+                    if (kt == kept.end()) {
+                        std::string how;
+                        auto err = nl->keep_resolved(nh.via, nh.ifindex, &how);
+                        kt = kept.emplace(key, err).first;
+                        if (!err.empty())
+                            c.keep_errors++;
+                        else if (how == "managed")
+                            c.keep_managed++;
+                        else if (how == "use")
+                            c.keep_use++;
+                    }
+                    if (!kt->second.empty())
+                        j["keep_error"] = kt->second;
+                }
+            }
+            bool changed = !same_nexthop(before, b);
+            j["changed"] = changed;
+            if (changed) {
+                dirty = true;
+                c.changed++;
+                if (before.flags & CRAB_XDP_BE_NH && !(b.flags & CRAB_XDP_BE_NH))
+                    c.invalidated++;
+            }
+            list.push_back(j);
+        }
+        if (dirty) {
+            publish(m, s.ep, s.svc, *g);
+            c.published++;
+        }
+    }
+    if (total) {
+        total->backends += c.backends;
+        total->static_mac += c.static_mac;
+        total->resolved += c.resolved;
+        total->unresolved += c.unresolved;
+        total->changed += c.changed;
+        total->invalidated += c.invalidated;
+        total->published += c.published;
+        total->keep_managed += c.keep_managed;
+        total->keep_use += c.keep_use;
+        total->keep_errors += c.keep_errors;
+    }
+    json cnt = {{"backends", c.backends},       {"static", c.static_mac},        {"resolved", c.resolved},
+                {"unresolved", c.unresolved},   {"changed", c.changed},          {"invalidated", c.invalidated},
+                {"published", c.published},     {"keep_managed", c.keep_managed}, {"keep_use", c.keep_use},
+                {"keep_errors", c.keep_errors}};
+    return {{"backends", list}, {"counters", cnt}};
 }
 
 json show_json(const Maps& m)
@@ -527,8 +690,18 @@ json show_json(const Maps& m)
                       {"slot", slot},
                       {"weight", b.weight},
                       {"state", b.state == CRAB_BACKEND_ACTIVE ? "active" : "draining"}};
-            if (b.flags & CRAB_XDP_BE_HAS_MAC)
+            if (b.flags & CRAB_XDP_BE_HAS_MAC) {
                 j["mac"] = mac_str(b.mac);
+                j["nexthop"] = "static";
+            } else if (b.flags & CRAB_XDP_BE_NH) {
+                char dev[IF_NAMESIZE] = "";
+                j["nexthop"] = "resolved";
+                j["nh_dev"] = if_indextoname(b.nh_ifindex, dev) ? std::string(dev) : std::to_string(b.nh_ifindex);
+                j["nh_smac"] = mac_str(b.nh_smac);
+                j["nh_dmac"] = mac_str(b.nh_dmac);
+            } else {
+                j["nexthop"] = "fib";
+            }
             be.push_back(j);
         }
         out.push_back({{"service", crab::to_string(s.ep)},

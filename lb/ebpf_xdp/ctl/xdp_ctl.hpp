@@ -27,6 +27,7 @@ extern "C" {
 }
 
 #include "crab/common.hpp"
+#include "nexthop.hpp"
 
 struct crab_lb_bpf;  // the skeleton (build/bpf/crab_lb.skel.h)
 
@@ -78,12 +79,51 @@ std::unique_ptr<crab_xdp_gen> read_gen(const Maps& m, uint32_t id, uint32_t gen)
 void service_add(const Maps& m, const IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg);
 void service_set(const Maps& m, const IpEndpoint& ep, crab_policy pol, crab_legacy_mode leg);
 void service_del(const Maps& m, const IpEndpoint& ep);
+// What resolving one backend's next hop at a backend change gave.
+struct NhNote {
+    bool tried = false;      // no static MAC: resolved through netlink
+    bool resolved = false;
+    std::string reason;      // !resolved: why
+    std::string keep_error;  // the neighbour could not be kept resolved
+};
+
+// With @nl, a backend without a static MAC gets its next hop resolved
+// through it before the generation is published (the fast path from the
+// first SYN), and its neighbour kept resolved (nexthop.hpp); *@note (when
+// given) says how that went. A backend whose next hop cannot be resolved
+// is written all the same: its SYNs take the FIB lookup until `nexthops`
+// resolves it.
 void backend_add(const Maps& m, const IpEndpoint& ep, const IpAddr& dip, uint32_t weight,
-                 const std::optional<std::array<uint8_t, 6>>& mac, bool drain = false);
+                 const std::optional<std::array<uint8_t, 6>>& mac, bool drain = false,
+                 nexthop::NetlinkSocket* nl = nullptr, NhNote* note = nullptr);
 void backend_set(const Maps& m, const IpEndpoint& ep, const IpAddr& dip, uint32_t weight, bool drain,
-                 const std::optional<std::array<uint8_t, 6>>& mac);
+                 const std::optional<std::array<uint8_t, 6>>& mac, nexthop::NetlinkSocket* nl = nullptr,
+                 NhNote* note = nullptr);
 // Drain (@remove false) or remove a backend.
 void backend_change(const Maps& m, const IpEndpoint& ep, const IpAddr& dip, bool remove);
+
+// Control-plane next hops (include/crab/crab_xdp.h CRAB_XDP_BE_NH).
+// What one pass over every backend of every service found and did.
+struct NhPassCounters {
+    uint64_t backends = 0;      // backends looked at
+    uint64_t static_mac = 0;    // ... with a static MAC (left alone)
+    uint64_t resolved = 0;      // ... with a resolved next hop now
+    uint64_t unresolved = 0;    // ... without one (FIB lookup per SYN)
+    uint64_t changed = 0;       // backends whose next hop changed (set, moved or withdrawn)
+    uint64_t invalidated = 0;   // ... of them withdrawn (valid before, not now)
+    uint64_t published = 0;     // generations published
+    uint64_t keep_managed = 0;  // neighbours marked managed (NTF_EXT_MANAGED)
+    uint64_t keep_use = 0;      // neighbours refreshed with NTF_USE
+    uint64_t keep_errors = 0;   // neighbours that could not be kept resolved
+};
+// Resolve every backend's next hop and publish the generations whose
+// next hops changed. @keep: also keep the neighbours resolved. @clear:
+// withdraw every resolved next hop instead (the FIB lookup per SYN).
+// Returns {"backends": [...], "counters": {...}} (NhPassCounters) and adds
+// this pass's counters to *@total when given. The caller holds the LB's
+// write lock.
+json nexthops_pass(const Maps& m, nexthop::NetlinkSocket* nl, bool keep, bool clear,
+                   NhPassCounters* total = nullptr);
 
 // `show` and `stats` as JSON.
 json show_json(const Maps& m);
