@@ -8,8 +8,9 @@
  *    hash: an entry is reserved when a redirect is accepted (refused and
  *    counted when the table is full), removed when the socket closes;
  *  - crab_ep_flows6: the same for IPv6 connections (its own key size);
- *  - crab_ep_probes: input-path probes in flight (LRU: losing one only
- *    refuses that redirect, the client's SYN retransmission starts over).
+ *  - crab_ep_probes, crab_ep_probes6: input-path probes in flight (LRU:
+ *    losing one only refuses that redirect, the client's SYN
+ *    retransmission starts over).
  */
 #ifndef CRAB_EP_FLOWS_H
 #define CRAB_EP_FLOWS_H
@@ -47,6 +48,14 @@ struct {
 	__type(value, struct crab_ep_probe);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } crab_ep_probes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CRAB_EP_PROBE_MAX);
+	__type(key, struct crab_ep_flow_key6);
+	__type(value, struct crab_ep_probe6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} crab_ep_probes6 SEC(".maps");
 
 /* The claim word of a SYN-ACK from @s (network order) with sequence @seq. */
 static __always_inline __u64 crab_ep_claim(__be32 s, __u32 seq)

@@ -50,8 +50,9 @@
  * lookup through lo (bpf_fib_lookup() wants forwarding on the device it
  * is given; net.ipv6.conf.lo.forwarding=1 does not make the host forward);
  * when neither can be done the redirect is refused and counted
- * (rejected_rpf_unchecked). There is no input-path probe for IPv6: IPv6
- * redirects are not checked against netfilter rules on S. ICMPv6
+ * (rejected_rpf_unchecked). The input-path probe (crab_probe6) is an
+ * ICMPv6 Packet Too Big from S announcing an MTU of 65535, which TCP
+ * ignores (crab_ep_nf.bpf.c hooks IPv6 LOCAL_IN too). ICMPv6
  * errors about the connection to S (packet too big, unreachable, time
  * exceeded, parameter problem) are rewritten to be about A.
  *
@@ -111,6 +112,7 @@ struct icmphdr {
 /* Set by crabctl before loading (one object per device attach). */
 const volatile __u64 crab_netns = 0;	/* the device's network namespace cookie */
 const volatile __u32 crab_probe = 0;	/* 1: the input-path probe is on */
+const volatile __u32 crab_probe6 = 0;	/* 1: the same for IPv6 redirects */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -137,10 +139,13 @@ struct {
 struct scratch {
 	__u8 frame[SAVE_MAX + 100];	/* slack: the verifier's view of offset + size */
 	__u8 probe[CRAB_EP_PROBE_IPLEN];
+	__u8 probe6[CRAB_EP_PROBE6_IPLEN];
 	struct bpf_fib_lookup fib;
 	struct bpf_sock_tuple t;
 	struct crab_ep_flow_key6 fk6;
 	struct crab_ep_flow6 fv6;
+	struct crab_ep_flow_key6 pk6;
+	struct crab_ep_probe6 pv6;
 };
 
 struct {
@@ -852,7 +857,123 @@ static __always_inline int rpf_check6(struct __sk_buff *skb, struct crab_tc_pkt6
 	}
 }
 
-/* decide() for IPv6 (no input-path probe). */
+/*
+ * send_probe() for IPv6: the probe is an ICMPv6 Packet Too Big from S
+ * (an MTU of 65535, which TCP ignores) quoting the client's SYN to A.
+ */
+static __always_inline int send_probe6(struct __sk_buff *skb, struct crab_tc_pkt6 *p,
+				       struct decision6 *d)
+{
+	struct scratch *sc = d->sc;
+	struct ipv6hdr *o = (struct ipv6hdr *)sc->probe6;
+	__u8 *ic = sc->probe6 + 40;
+	struct ipv6hdr *in = (struct ipv6hdr *)(sc->probe6 + 48);
+	__u8 *q = sc->probe6 + 88;
+	__u32 seq = bpf_htonl(d->isn), mtu = bpf_htonl(CRAB_EP_PROBE6_MTU), len;
+	__u32 pseudo[10];
+	__s64 c, ph;
+	__u16 sum;
+
+	__builtin_memset(sc->probe6, 0, sizeof(sc->probe6));
+	o->version = 6;
+	o->payload_len = bpf_htons(CRAB_EP_PROBE6_IPLEN - 40);
+	o->nexthdr = IPPROTO_ICMPV6;
+	o->hop_limit = 64;
+	__builtin_memcpy(&o->saddr, &p->ip6.saddr, 16);
+	__builtin_memcpy(&o->daddr, &p->ip6.daddr, 16);
+	ic[0] = CRAB_EP_PROBE6_ICMP_TYPE;
+	__builtin_memcpy(ic + 4, &mtu, 4);
+	/* The quoted segment: the client's SYN to A (its first 8 bytes). */
+	in->version = 6;
+	in->payload_len = bpf_htons(sizeof(struct tcphdr));
+	in->nexthdr = IPPROTO_TCP;
+	in->hop_limit = 64;
+	__builtin_memcpy(&in->saddr, &p->ip6.daddr, 16);
+	__builtin_memcpy(&in->daddr, d->a, 16);
+	__builtin_memcpy(q, &p->tcp.dest, 2);
+	__builtin_memcpy(q + 2, &p->tcp.source, 2);
+	__builtin_memcpy(q + 4, &seq, 4);
+	__builtin_memcpy(pseudo, &p->ip6.saddr, 16);
+	__builtin_memcpy(pseudo + 4, &p->ip6.daddr, 16);
+	pseudo[8] = bpf_htonl(CRAB_EP_PROBE6_IPLEN - 40);
+	pseudo[9] = bpf_htonl(IPPROTO_ICMPV6);
+	c = bpf_csum_diff(NULL, 0, (__be32 *)(sc->probe6 + 40), CRAB_EP_PROBE6_IPLEN - 40, 0);
+	ph = bpf_csum_diff(NULL, 0, pseudo, sizeof(pseudo), 0);
+	if (c < 0 || ph < 0)
+		return -1;
+	sum = (__u16)~csum_fold32((__u64)(__u32)c + (__u32)ph);
+	__builtin_memcpy(ic + 2, &sum, 2);
+
+	len = d->framelen;
+	if (len < ETH_HLEN + CRAB_TC_IP6_HLEN + sizeof(struct tcphdr) || len > SAVE_MAX)
+		return -1;
+	if (bpf_skb_change_tail(skb, ETH_HLEN + CRAB_EP_PROBE6_IPLEN, 0))
+		return -1;
+	if (bpf_skb_store_bytes(skb, ETH_HLEN, sc->probe6, CRAB_EP_PROBE6_IPLEN,
+				BPF_F_RECOMPUTE_CSUM))
+		return -1;
+	bpf_csum_level(skb, BPF_CSUM_LEVEL_RESET);
+	if (bpf_clone_redirect(skb, skb->ifindex, BPF_F_INGRESS))
+		return -1;
+	/* Back to the SYN-ACK, byte for byte. */
+	if (bpf_skb_change_tail(skb, len, 0))
+		return -1;
+	if (bpf_skb_store_bytes(skb, 0, sc->frame, len, BPF_F_RECOMPUTE_CSUM))
+		return -1;
+	crab_ep_count(CRAB_EP_CNT_PROBES_SENT);
+	return 0;
+}
+
+/*
+ * The input-path probe of an IPv6 redirect, as in decide(): V_REQUEUED
+ * while it is on its way, V_TAKEN once it came through, V_PASS (why set,
+ * the claim released) when the input path dropped it or it could not be
+ * sent.
+ */
+static __always_inline int probe_step6(struct __sk_buff *skb, struct crab_tc_pkt6 *p,
+				       struct decision6 *d, struct crab_ep_sk *st, __u64 claim,
+				       __u32 *why)
+{
+	struct crab_ep_flow_key6 *pk = &d->sc->pk6;
+	struct crab_ep_probe6 *pv = &d->sc->pv6, *pr;
+
+	__builtin_memset(pk, 0, sizeof(*pk));
+	pk->netns = crab_netns;
+	__builtin_memcpy(pk->laddr, &p->ip6.daddr, 16);
+	__builtin_memcpy(pk->raddr, d->a, 16);
+	pk->lport = p->tcp.dest;
+	pk->rport = p->tcp.source;
+	pr = bpf_map_lookup_elem(&crab_ep_probes6, pk);
+	if (pr && crab_ep_addr6_eq(pr->saddr, (const __u8 *)&p->ip6.saddr) &&
+	    pr->seq == d->isn) {
+		if (pr->state == CRAB_EP_PROBE_PASSED) {
+			bpf_map_delete_elem(&crab_ep_probes6, pk);
+			return V_TAKEN;
+		}
+		if (pr->tries < CRAB_EP_PROBE_TRIES) {
+			pr->tries++;
+			return V_REQUEUED;
+		}
+		bpf_map_delete_elem(&crab_ep_probes6, pk);
+		__sync_val_compare_and_swap(&st->claim, claim, 0);
+		*why = CRAB_EP_CNT_REJ_PROBE;
+		return V_PASS;
+	}
+	__builtin_memset(pv, 0, sizeof(*pv));
+	__builtin_memcpy(pv->saddr, &p->ip6.saddr, 16);
+	pv->seq = d->isn;
+	pv->state = CRAB_EP_PROBE_SENT;
+	if (bpf_map_update_elem(&crab_ep_probes6, pk, pv, BPF_ANY) ||
+	    send_probe6(skb, p, d)) {
+		bpf_map_delete_elem(&crab_ep_probes6, pk);
+		__sync_val_compare_and_swap(&st->claim, claim, 0);
+		*why = CRAB_EP_CNT_REJ_PROBE;
+		return V_PASS;
+	}
+	return V_REQUEUED;
+}
+
+/* decide() for IPv6. */
 static __always_inline int decide6(struct __sk_buff *skb, struct crab_tc_pkt6 *p,
 				   struct bpf_sock *sk, struct decision6 *d, __u32 *why)
 {
@@ -893,6 +1014,11 @@ static __always_inline int decide6(struct __sk_buff *skb, struct crab_tc_pkt6 *p
 	} else if (old != claim || !crab_ep_addr6_eq(st->claim6, (const __u8 *)&p->ip6.saddr)) {
 		*why = CRAB_EP_CNT_REJ_CLAIMED;
 		return V_PASS;
+	}
+	if (crab_probe6) {
+		r = probe_step6(skb, p, d, st, claim, why);
+		if (r != V_TAKEN)
+			return r;
 	}
 
 	__builtin_memset(fk, 0, sizeof(*fk));
@@ -993,6 +1119,8 @@ static __always_inline int try_redirect6(struct __sk_buff *skb, struct crab_tc_p
 	}
 	v = decide6(skb, p, sk, &d, &why);
 	bpf_sk_release(sk);
+	if (v == V_REQUEUED)
+		return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
 	if (v == V_PASS && why)
 		crab_ep_count(why);
 	return TC_ACT_OK;

@@ -22,6 +22,7 @@
 #define CRAB_EP_MAP_SK		"crab_ep_sk"		/* per-socket state (sk storage) */
 #define CRAB_EP_MAP_FLOWS	"crab_ep_flows"		/* (netns, local, S) -> A */
 #define CRAB_EP_MAP_PROBES	"crab_ep_probes"	/* input-path probes in flight */
+#define CRAB_EP_MAP_PROBES6	"crab_ep_probes6"	/* the same for IPv6 redirects */
 /* The IPv6 forms (an LPM trie and a hash have one key size each). */
 #define CRAB_EP_MAP_ANNOUNCE6	"crab_ep_announce6"
 #define CRAB_EP_MAP_ALLOW6	"crab_ep_allow6"
@@ -44,6 +45,16 @@
 #define CRAB_EP_PROBE_ICMP_TYPE	4	/* source quench: TCP ignores it */
 #define CRAB_EP_PROBE_IPLEN	(20 + 8 + 20 + 8)
 #define CRAB_EP_PROBE_TRIES	4	/* requeues of the SYN-ACK waiting for it */
+/*
+ * IPv6: ICMPv6 has no source quench. The probe is a Packet Too Big
+ * announcing an MTU of 65535, which TCP ignores (tcp_v6_mtu_reduced() drops
+ * a PMTU that would raise the MSS); conntrack finds it RELATED to the
+ * connection it quotes like any ICMPv6 error. Outer header, ICMPv6 header,
+ * the quoted IPv6 header, the first 8 bytes of the quoted TCP header.
+ */
+#define CRAB_EP_PROBE6_ICMP_TYPE	2	/* ICMPV6_PKT_TOOBIG */
+#define CRAB_EP_PROBE6_MTU	65535
+#define CRAB_EP_PROBE6_IPLEN	(40 + 8 + 40 + 8)
 
 /* Runtime settings: array map with one element (key 0). */
 struct crab_ep_cfg {
@@ -154,6 +165,15 @@ struct crab_ep_probe {
 	__u32 seq;		/* the quoted sequence number (the client's ISN) */
 	__u32 state;		/* CRAB_EP_PROBE_* */
 	__u32 tries;
+};
+
+/* The same for an IPv6 redirect (keyed by struct crab_ep_flow_key6). */
+struct crab_ep_probe6 {
+	__u8 saddr[16];		/* S */
+	__u32 seq;
+	__u32 state;
+	__u32 tries;
+	__u32 pad;
 };
 
 #define CRAB_EP_PROBE_SENT	1

@@ -559,6 +559,11 @@ ep_probe_attached() {
 	nsenter --net="/run/netns/$NS_CLI" find "$EP_PIN" -name 'client_nf_*' | grep -q .
 }
 
+# ep_probe6_attached: the client in $NS_CLI has its IPv6 netfilter link pinned.
+ep_probe6_attached() {
+	nsenter --net="/run/netns/$NS_CLI" find "$EP_PIN" -name 'client_nf6_*' | grep -q .
+}
+
 # ---- IPv6 -----------------------------------------------------------------
 # The standard topology's IPv6 addresses (crab_topo6_setup in ../lib.sh).
 EP6_NET=$CRAB_SUBNET6

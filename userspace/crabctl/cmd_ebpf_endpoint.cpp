@@ -69,6 +69,7 @@ constexpr int kSoNetnsCookie = 71;              // SO_NETNS_COOKIE, Linux 5.14
 constexpr int kProgTypeNetfilter = 32;          // BPF_PROG_TYPE_NETFILTER, Linux 6.4
 constexpr int kAttachNetfilter = 45;            // BPF_NETFILTER
 constexpr uint32_t kNfProtoIpv4 = 2;            // NFPROTO_IPV4
+constexpr uint32_t kNfProtoIpv6 = 10;           // NFPROTO_IPV6
 constexpr uint32_t kNfInetLocalIn = 1;          // NF_INET_LOCAL_IN
 // After every rule (filter 0, security 50, srcnat 100, helpers 300); the
 // kernel refuses NF_IP_PRI_LAST itself, and a BPF hook at a priority some
@@ -215,6 +216,15 @@ std::string nf_link_pin(const std::string& dir, uint64_t netns, int ifindex)
     char buf[64];
 
     snprintf(buf, sizeof(buf), "client_nf_ns%llx_if%d", (unsigned long long)netns, ifindex);
+    return dir + "/" + buf;
+}
+
+// The same program's link at the end of IPv6 LOCAL_IN.
+std::string nf6_link_pin(const std::string& dir, uint64_t netns, int ifindex)
+{
+    char buf[64];
+
+    snprintf(buf, sizeof(buf), "client_nf6_ns%llx_if%d", (unsigned long long)netns, ifindex);
     return dir + "/" + buf;
 }
 
@@ -585,11 +595,39 @@ struct NfLinkAttr {
     uint8_t zero[96];
 };
 
-// Load crab_ep_nf.bpf.c and hook it at the end of LOCAL_IN of this network
-// namespace. Returns the link's fd, or -errno with @why set (the kernel
-// predates BPF netfilter programs, Linux 6.4, or refuses them).
-int attach_nf_probe(const std::string& dir, uint32_t flow_max, bool quiet, std::string& why)
+// Hook @prog at the end of LOCAL_IN of family @pf in this network
+// namespace. Returns the link's fd, or -errno.
+int nf_link(struct bpf_program* prog, uint32_t pf)
 {
+    NfLinkAttr a = {};
+    int err = -EINVAL;
+
+    a.prog_fd = (uint32_t)bpf_program__fd(prog);
+    a.attach_type = kAttachNetfilter;
+    a.pf = pf;
+    a.hooknum = kNfInetLocalIn;
+    for (int i = 0; i < kNfPrioTries; i++) {
+        a.priority = kNfPrioFirstTry - i;
+        int fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof(a));
+        if (fd >= 0)
+            return fd;
+        err = -errno;
+        if (err != -EBUSY)
+            break;
+    }
+    return err;
+}
+
+// Load crab_ep_nf.bpf.c and hook it at the end of IPv4 LOCAL_IN of this
+// network namespace, and at the end of IPv6 LOCAL_IN. Returns the IPv4
+// link's fd, or -errno with @why set (the kernel predates BPF netfilter
+// programs, Linux 6.4, or refuses them); @fd6 gets the IPv6 link's fd, or
+// -errno with @why6 set.
+int attach_nf_probe(const std::string& dir, uint32_t flow_max, bool quiet, std::string& why,
+                    int& fd6, std::string& why6)
+{
+    fd6 = -EINVAL;
+    why6 = "no IPv4 input-path probe";
     auto s = open_skel(crab_ep_nf_bpf__open_opts, crab_ep_nf_bpf__destroy, dir, "client netfilter");
     struct bpf_program* prog = s->progs.crab_ep_nf_probe;
 
@@ -606,22 +644,17 @@ int attach_nf_probe(const std::string& dir, uint32_t flow_max, bool quiet, std::
               errstr(err) + ")";
         return err;
     }
-    NfLinkAttr a = {};
-    a.prog_fd = (uint32_t)bpf_program__fd(prog);
-    a.attach_type = kAttachNetfilter;
-    a.pf = kNfProtoIpv4;
-    a.hooknum = kNfInetLocalIn;
-    for (int i = 0; i < kNfPrioTries; i++) {
-        a.priority = kNfPrioFirstTry - i;
-        int fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof(a));
-        if (fd >= 0)
-            return fd;
-        err = -errno;
-        if (err != -EBUSY)
-            break;
+    int fd = nf_link(prog, kNfProtoIpv4);
+    if (fd < 0) {
+        why = "hooking the BPF netfilter program at the end of LOCAL_IN failed (" + errstr(fd) +
+              ")";
+        return fd;
     }
-    why = "hooking the BPF netfilter program at the end of LOCAL_IN failed (" + errstr(err) + ")";
-    return err;
+    fd6 = nf_link(prog, kNfProtoIpv6);
+    if (fd6 < 0)
+        why6 = "hooking the BPF netfilter program at the end of IPv6 LOCAL_IN failed (" +
+               errstr(fd6) + ")";
+    return fd;
 }
 
 // The sysctl net.ipv4.conf.DEV.NAME (net.ipv6 with @v6) of crabctl's
@@ -661,23 +694,26 @@ void flush_netns(const std::string& dir, uint64_t netns)
         for (auto& k : mine)
             bpf_map_delete_elem(fd.get(), &k);
     }
-    std::string p = dir + "/" + CRAB_EP_MAP_FLOWS6;
-    Fd fd(bpf_obj_get(p.c_str()));
-    std::vector<struct crab_ep_flow_key6> mine;
-    struct crab_ep_flow_key6 cur, next;
-    void* prev = nullptr;
+    for (const char* name : {CRAB_EP_MAP_FLOWS6, CRAB_EP_MAP_PROBES6}) {
+        std::string p = dir + "/" + name;
+        Fd fd(bpf_obj_get(p.c_str()));
+        std::vector<struct crab_ep_flow_key6> mine;
+        struct crab_ep_flow_key6 cur, next;
+        void* prev = nullptr;
 
-    if (fd.get() < 0)
-        return;
-    for (uint64_t n = 0;
-         n <= CRAB_EP_FLOW_MAX * 4ULL && bpf_map_get_next_key(fd.get(), prev, &next) == 0; n++) {
-        if (next.netns == netns)
-            mine.push_back(next);
-        cur = next;
-        prev = &cur;
+        if (fd.get() < 0)
+            continue;
+        for (uint64_t n = 0; n <= CRAB_EP_FLOW_MAX * 4ULL &&
+                             bpf_map_get_next_key(fd.get(), prev, &next) == 0;
+             n++) {
+            if (next.netns == netns)
+                mine.push_back(next);
+            cur = next;
+            prev = &cur;
+        }
+        for (auto& k : mine)
+            bpf_map_delete_elem(fd.get(), &k);
     }
-    for (auto& k : mine)
-        bpf_map_delete_elem(fd.get(), &k);
 }
 
 void run_client_attach(const EpOptions& o)
@@ -704,18 +740,21 @@ void run_client_attach(const EpOptions& o)
     load_skel(sk.get(), crab_ep_client_bpf__load, "client");
 
     // The input-path probe needs a BPF netfilter program (Linux 6.4).
-    std::string why;
-    int nfr = -1;
+    std::string why, why6 = "--input-probe off";
+    int nfr = -1, nfr6 = -1;
     if (o.input_probe != "off") {
-        nfr = attach_nf_probe(o.pin_dir, flow_max, o.input_probe == "auto", why);
+        nfr = attach_nf_probe(o.pin_dir, flow_max, o.input_probe == "auto", why, nfr6, why6);
         if (nfr < 0 && o.input_probe == "on")
             throw Error("--input-probe on: " + why, crab::kExitNoSupport);
     }
     Fd nffd(nfr < 0 ? -1 : nfr);
+    Fd nffd6(nfr6 < 0 ? -1 : nfr6);
+    std::string nfpin6 = nf6_link_pin(o.pin_dir, netns, ifindex);
 
     auto tc = open_skel(crab_ep_tc_bpf__open_opts, crab_ep_tc_bpf__destroy, o.pin_dir, "client tc");
     tc->rodata->crab_netns = netns;
     tc->rodata->crab_probe = nffd.get() >= 0;
+    tc->rodata->crab_probe6 = nffd6.get() >= 0;
     bpf_map__set_max_entries(tc->maps.crab_ep_flows, flow_max);
     bpf_map__set_max_entries(tc->maps.crab_ep_flows6, flow_max);
     load_skel(tc.get(), crab_ep_tc_bpf__load, "client tc");
@@ -736,12 +775,17 @@ void run_client_attach(const EpOptions& o)
     int err = bpf_tc_hook_create(&clsact);
     if (err && err != -EEXIST)
         throw Error("cannot create the clsact qdisc on '" + o.dev + "': " + errstr(err));
-    bool nf_pinned = false;
+    bool nf_pinned = false, nf6_pinned = false;
     try {
         if (nffd.get() >= 0) {
             if (bpf_obj_pin(nffd.get(), nfpin.c_str()))
                 throw Error("cannot pin link at '" + nfpin + "': " + errstr(errno));
             nf_pinned = true;
+        }
+        if (nffd6.get() >= 0) {
+            if (bpf_obj_pin(nffd6.get(), nfpin6.c_str()))
+                throw Error("cannot pin link at '" + nfpin6 + "': " + errstr(errno));
+            nf6_pinned = true;
         }
         for (const auto& h : hooks) {
             LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = h.where);
@@ -760,6 +804,8 @@ void run_client_attach(const EpOptions& o)
             tc_detach_dir(ifindex, hooks[i].where);
         if (nf_pinned)
             unlink(nfpin.c_str());
+        if (nf6_pinned)
+            unlink(nfpin6.c_str());
         throw;
     }
 
@@ -786,8 +832,10 @@ void run_client_attach(const EpOptions& o)
                ", not strict: set net.ipv4.conf." + o.dev + ".rp_filter=1");
     }
     if (!lpm_list6(o.pin_dir, CRAB_EP_MAP_ALLOW6).empty()) {
-        notice("IPv6 redirects have no input-path probe: netfilter rules on a redirecting "
-               "server's address do not stop them (endpoints/ebpf/README.md)");
+        if (nffd6.get() < 0 && nffd.get() >= 0)
+            notice("IPv6 redirects have no input-path probe (" + why6 +
+                   "): netfilter rules on a redirecting server's address do not stop them "
+                   "(endpoints/ebpf/README.md)");
         if (conf_sysctl(o.dev, "forwarding", true) != 1 &&
             conf_sysctl("lo", "forwarding", true) != 1)
             notice("IPv6 redirects are refused (rejected_rpf_unchecked) while IPv6 forwarding is "
@@ -816,6 +864,7 @@ void run_client_detach(const EpOptions& o)
         tc_detach_dir(ifindex, BPF_TC_INGRESS);
         tc_detach_dir(ifindex, BPF_TC_EGRESS);
         unlink(nf_link_pin(o.pin_dir, netns, ifindex).c_str());
+        unlink(nf6_link_pin(o.pin_dir, netns, ifindex).c_str());
         // Nothing translates this namespace's flows any more.
         flush_netns(o.pin_dir, netns);
         any = true;
@@ -876,6 +925,7 @@ void run_stats(const EpOptions& o, const Globals& g)
     nlohmann::ordered_json maps = {
         {"flows", count_entries(o.pin_dir, CRAB_EP_MAP_FLOWS, sizeof(struct crab_ep_flow_key))},
         {"probes", count_entries(o.pin_dir, CRAB_EP_MAP_PROBES, sizeof(struct crab_ep_flow_key))},
+        {"probes6", count_entries(o.pin_dir, CRAB_EP_MAP_PROBES6, sizeof(struct crab_ep_flow_key6))},
         {"flows6", count_entries(o.pin_dir, CRAB_EP_MAP_FLOWS6, sizeof(struct crab_ep_flow_key6))},
     };
     nlohmann::ordered_json conf = {
