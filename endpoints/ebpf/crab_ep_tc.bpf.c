@@ -904,8 +904,17 @@ static __always_inline int send_probe6(struct __sk_buff *skb, struct crab_tc_pkt
 	sum = (__u16)~csum_fold32((__u64)(__u32)c + (__u32)ph);
 	__builtin_memcpy(ic + 2, &sum, 2);
 
+	/*
+	 * Two checks, each behind a barrier: clang folds "< a || > b" into
+	 * one unsigned compare of len - (b + 1), whose bounds 6.12's
+	 * verifier does not carry back to len (the restore's store_bytes).
+	 */
 	len = d->framelen;
-	if (len < ETH_HLEN + CRAB_TC_IP6_HLEN + sizeof(struct tcphdr) || len > SAVE_MAX)
+	asm volatile("" : "+r"(len));
+	if (len > SAVE_MAX)
+		return -1;
+	asm volatile("" : "+r"(len));
+	if (len < ETH_HLEN + CRAB_TC_IP6_HLEN + sizeof(struct tcphdr))
 		return -1;
 	if (bpf_skb_change_tail(skb, ETH_HLEN + CRAB_EP_PROBE6_IPLEN, 0))
 		return -1;
