@@ -135,17 +135,19 @@ CRAB_LBD_HOT uint32_t csum_words_at(uint32_t v, bool odd) { return odd ? (v << 8
 
 CRAB_LBD_HOT void rewrite_redirect(uint8_t* d, const Parsed& p, uint32_t opt_addr_at, uint32_t dip)
 {
+    uint8_t* ip = d + p.l3;
     uint8_t* th = d + p.th;
     uint8_t* a = th + opt_addr_at;
     const bool odd = opt_addr_at & 1;
-    uint32_t acc = crab_csum_start(rd16(th + 16));
-    acc = crab_csum_sub32(acc, p.daddr);
-    acc = crab_csum_add32(acc, dip);
-    acc = crab_csum_sub32(acc, csum_words_at(rd32(a), odd));
-    acc = crab_csum_add32(acc, csum_words_at(p.daddr, odd));
+    // daddr -> DIP: the IPv4 header's change, and the pseudo-header's.
+    const uint64_t delta = crab_csum_add32w(crab_csum_sub32w(0, p.daddr), dip);
+    uint64_t acc = crab_csum_start64(rd16(th + 16)) + delta;
+    acc = crab_csum_sub32w(acc, csum_words_at(rd32(a), odd));
+    acc = crab_csum_add32w(acc, csum_words_at(p.daddr, odd));
     wr32(a, p.daddr);
-    wr16(th + 16, crab_csum_finish(acc));
-    ip_set_daddr(d + p.l3, p.daddr, dip);
+    wr16(th + 16, crab_csum_finish64(acc));
+    wr16(ip + 10, crab_csum_finish64(crab_csum_start64(rd16(ip + 10)) + delta));
+    wr32(ip + 16, dip);
 }
 
 // Legacy SYN in insert mode: grow the TCP header by 8 bytes by moving the
@@ -211,9 +213,17 @@ CRAB_LBD_HOT Verdict to_backend(const NeighTable& nt, LcoreState& st, const Serv
 // form is well formed, an IPv4-form option is a wrong length and the other
 // way round, docs/PROTOCOL.md 2), its wrong lengths and a malformed walk
 // counted on service @s.
+// Linux's layout first (crab_opt_find_usual(): three word compares, only
+// res.off is read after CRAB_OPT_FOUND), then the sender's form, then the
+// walk (crab_opt_find_quick()).
 CRAB_LBD_HOT int walk_counted(const Config& cfg, LcoreState& st, const Service& s, const uint8_t* th, uint32_t doff, int v6,
                  crab_opt_res& res)
 {
+    const int at = crab_opt_find_usual(th + 20, doff - 20, &cfg.opt, v6);
+    if (at >= 0) [[likely]] {
+        res.off = static_cast<uint8_t>(at);
+        return CRAB_OPT_FOUND;
+    }
     int r = crab_opt_find_quick(th + 20, doff - 20, &cfg.opt, v6, &res);
     if (res.bad_len)
         cnt(st, s, CRAB_LB_CNT_OPT_BAD_LEN, res.bad_len);
@@ -289,13 +299,15 @@ CRAB_LBD_HOT void rewrite_redirect6(uint8_t* d, const Parsed6& p, uint32_t opt_a
     uint8_t* a = th + opt_addr_at;
     const bool odd = opt_addr_at & 1;
     const Addr vip = p.daddr();
-    uint32_t acc = csum_replace_addr6(crab_csum_start(rd16(th + 16)), vip, dip);
+    uint64_t acc = crab_csum_start64(rd16(th + 16));
     for (int i = 0; i < 4; i++) {
-        acc = crab_csum_sub32(acc, csum_words_at(rd32(a + 4 * i), odd));
-        acc = crab_csum_add32(acc, csum_words_at(vip.w[i], odd));
+        acc = crab_csum_sub32w(acc, vip.w[i]);
+        acc = crab_csum_add32w(acc, dip.w[i]);
+        acc = crab_csum_sub32w(acc, csum_words_at(rd32(a + 4 * i), odd));
+        acc = crab_csum_add32w(acc, csum_words_at(vip.w[i], odd));
     }
     vip.put6(a);
-    wr16(th + 16, crab_csum_finish(acc));
+    wr16(th + 16, crab_csum_finish64(acc));
     dip.put6(d + p.l3 + 24);
 }
 
@@ -470,6 +482,7 @@ uint64_t next_random(uint64_t& s)
     uint8_t* d = f.data;
     uint32_t len = f.len;
     Parsed p{};
+    long vat;  // the VIP's position in t.keys4
 
     st.g[G_RX].inc();
     // Frames for another host's MAC (a switch floods unknown unicast) are
@@ -504,7 +517,8 @@ uint64_t next_random(uint64_t& s)
         if (ip[9] != kProtoTcp)
             goto pass;
         p.daddr = rd32(ip + 16);
-        if (!t.is_vip4(p.daddr))
+        vat = t.vip4_index(p.daddr);
+        if (vat < 0)
             goto pass;
         p.saddr = rd32(ip + 12);
         p.ihl = (ip[0] & 0x0f) * 4u;
@@ -535,7 +549,7 @@ uint64_t next_random(uint64_t& s)
     }
 
     {
-        const Service* s = t.find4(p.daddr, p.dport);
+        const Service* s = t.find4_at(vat, p.daddr, p.dport);
         if (!s)
             goto pass;
         Mac mac;

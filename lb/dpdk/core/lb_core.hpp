@@ -160,10 +160,24 @@ struct Table {
         auto it = std::lower_bound(keys4.begin(), keys4.end(), k);
         return it != keys4.end() && *it == k ? &services[static_cast<size_t>(it - keys4.begin())] : nullptr;
     }
-    bool is_vip4(uint32_t vip) const
+    bool is_vip4(uint32_t vip) const { return vip4_index(vip) >= 0; }
+    // The data path's IPv4 lookup in two steps, one search: the position
+    // in keys4 of @vip's first service (-1: not a VIP), then the service
+    // of a port from there (find4() from that position: the VIP's ports
+    // follow it, sorted).
+    long vip4_index(uint32_t vip) const
     {
-        auto it = std::lower_bound(keys4.begin(), keys4.end(), key4(vip, 0));
-        return it != keys4.end() && *it >> 16 == vip;
+        const uint64_t k = key4(vip, 0);
+        auto it = std::lower_bound(keys4.begin(), keys4.end(), k);
+        return it != keys4.end() && *it >> 16 == vip ? it - keys4.begin() : -1;
+    }
+    const Service* find4_at(long at, uint32_t vip, uint16_t port) const
+    {
+        const uint64_t k = key4(vip, port);
+        auto it = keys4.begin() + at;
+        if (*it != k)  // not the VIP's first port: search the rest
+            it = std::lower_bound(it + 1, keys4.end(), k);
+        return it != keys4.end() && *it == k ? &services[static_cast<size_t>(it - keys4.begin())] : nullptr;
     }
     // find() and is_vip() of an IPv6 address given as its two 64-bit
     // halves (host order, most significant first: addr6_words()).
