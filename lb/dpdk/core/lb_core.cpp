@@ -67,6 +67,26 @@ struct Parsed {
     uint8_t flags;
 };
 
+// The IPv4 and TCP headers at @l3, already checked by process(): what the
+// paths other than a capable SYN's take.
+Parsed parse4(const uint8_t* d, uint32_t l3)
+{
+    Parsed p{};
+    const uint8_t* ip = d + l3;
+    p.l3 = l3;
+    p.ihl = (ip[0] & 0x0f) * 4u;
+    p.tot = rd16(ip + 2);
+    p.saddr = rd32(ip + 12);
+    p.daddr = rd32(ip + 16);
+    p.th = l3 + p.ihl;
+    const uint8_t* th = d + p.th;
+    p.doff = (th[12] >> 4) * 4u;
+    p.sport = rd16(th);
+    p.dport = rd16(th + 2);
+    p.flags = th[13];
+    return p;
+}
+
 CRAB_LBD_HOT void cnt(LcoreState& st, const Service& s, int c, uint64_t n = 1) { st.cnt[s.slot][c].inc(n); }
 
 CRAB_LBD_HOT bool backend_mac(const Backend& b, const NeighTable& nt, Mac& mac)
@@ -133,18 +153,16 @@ CRAB_LBD_HOT void ip_set_daddr(uint8_t* ip, uint32_t daddr, uint32_t dip)
 // the words are those of @v rotated left by 8 bits.
 CRAB_LBD_HOT uint32_t csum_words_at(uint32_t v, bool odd) { return odd ? (v << 8 | v >> 24) : v; }
 
-CRAB_LBD_HOT void rewrite_redirect(uint8_t* d, const Parsed& p, uint32_t opt_addr_at, uint32_t dip)
+CRAB_LBD_HOT void rewrite_redirect(uint8_t* ip, uint8_t* th, uint32_t opt_addr_at, uint32_t daddr, uint32_t dip)
 {
-    uint8_t* ip = d + p.l3;
-    uint8_t* th = d + p.th;
     uint8_t* a = th + opt_addr_at;
     const bool odd = opt_addr_at & 1;
     // daddr -> DIP: the IPv4 header's change, and the pseudo-header's.
-    const uint64_t delta = crab_csum_add32w(crab_csum_sub32w(0, p.daddr), dip);
+    const uint64_t delta = crab_csum_add32w(crab_csum_sub32w(0, daddr), dip);
     uint64_t acc = crab_csum_start64(rd16(th + 16)) + delta;
     acc = crab_csum_sub32w(acc, csum_words_at(rd32(a), odd));
-    acc = crab_csum_add32w(acc, csum_words_at(p.daddr, odd));
-    wr32(a, p.daddr);
+    acc = crab_csum_add32w(acc, csum_words_at(daddr, odd));
+    wr32(a, daddr);
     wr16(th + 16, crab_csum_finish64(acc));
     wr16(ip + 10, crab_csum_finish64(crab_csum_start64(rd16(ip + 10)) + delta));
     wr32(ip + 16, dip);
@@ -206,34 +224,49 @@ CRAB_LBD_HOT Verdict to_backend(const NeighTable& nt, LcoreState& st, const Serv
     return Verdict::Tx;
 }
 
-// Hash mode (DSR): the flow's backend; only the link-layer addresses
-// change. A SYN must not start a flow on a draining backend
-// (crab_lb_model.h).
-// The SYN's option walk of the segment's family (@v6: only the 18/20-byte
-// form is well formed, an IPv4-form option is a wrong length and the other
-// way round, docs/PROTOCOL.md 2), its wrong lengths and a malformed walk
-// counted on service @s.
-// Linux's layout first (crab_opt_find_usual(): three word compares, only
-// res.off is read after CRAB_OPT_FOUND), then the sender's form, then the
-// walk (crab_opt_find_quick()).
-CRAB_LBD_HOT int walk_counted(const Config& cfg, LcoreState& st, const Service& s, const uint8_t* th, uint32_t doff, int v6,
-                 crab_opt_res& res)
+#define CRAB_LBD_COLD [[gnu::noinline, gnu::cold]]
+
+// The option walk's status and, when CRAB_OPT_FOUND, the option's offset
+// in the option bytes: returned in registers, not through memory.
+struct Walk {
+    int r;
+    uint32_t off;
+};
+
+// The walk behind the usual layout (walk_counted()): out of line, so that
+// the hot path keeps its registers.
+CRAB_LBD_COLD Walk walk_rest(const Config& cfg, LcoreState& st, const Service& s, const uint8_t* th, uint32_t doff,
+                             int v6)
 {
-    const int at = crab_opt_find_usual(th + 20, doff - 20, &cfg.opt, v6);
-    if (at >= 0) [[likely]] {
-        res.off = static_cast<uint8_t>(at);
-        return CRAB_OPT_FOUND;
-    }
+    crab_opt_res res;
     int r = crab_opt_find_quick(th + 20, doff - 20, &cfg.opt, v6, &res);
     if (res.bad_len)
         cnt(st, s, CRAB_LB_CNT_OPT_BAD_LEN, res.bad_len);
     if (r == CRAB_OPT_MALFORMED)
         cnt(st, s, CRAB_LB_CNT_OPT_MALFORMED);
-    return r;
+    return {r, res.off};
 }
 
-Verdict hash_forward(const Config& cfg, const NeighTable& nt, LcoreState& st, const Service& s,
-                     uint8_t* d, uint32_t h, bool syn, int ok)
+// The SYN's option walk of the segment's family (@v6: only the 18/20-byte
+// form is well formed, an IPv4-form option is a wrong length and the other
+// way round, docs/PROTOCOL.md 2), its wrong lengths and a malformed walk
+// counted on service @s. Linux's layout first (crab_opt_find_usual(): three
+// word compares), else crab_opt_find_quick() (the sender's form, then the
+// walk).
+CRAB_LBD_HOT Walk walk_counted(const Config& cfg, LcoreState& st, const Service& s, const uint8_t* th, uint32_t doff,
+                               int v6)
+{
+    const int at = crab_opt_find_usual(th + 20, doff - 20, &cfg.opt, v6);
+    if (at >= 0) [[likely]]
+        return {CRAB_OPT_FOUND, static_cast<uint32_t>(at)};
+    return walk_rest(cfg, st, s, th, doff, v6);
+}
+
+// Hash mode (DSR): the flow's backend; only the link-layer addresses
+// change. A SYN must not start a flow on a draining backend
+// (crab_lb_model.h).
+CRAB_LBD_COLD Verdict hash_forward(const Config& cfg, const NeighTable& nt, LcoreState& st, const Service& s,
+                                   uint8_t* d, uint32_t h, bool syn, int ok)
 {
     Mac mac;
     uint8_t id = syn ? crab_lb_pick_hash_syn(&s.tables, h) : crab_lb_pick_hash(&s.tables, h);
@@ -347,6 +380,45 @@ void rewrite_insert6(const Config& cfg, Frame& f, const Parsed6& p, const Addr& 
     dip.put6(ip + 24);
 }
 
+// The IPv6 cases other than a capable SYN, as nonsyn4() and legacy4().
+CRAB_LBD_COLD Verdict nonsyn6(const Config& cfg, const NeighTable& nt, LcoreState& st, const Service& s, uint8_t* d,
+                              Parsed6 p)
+{
+    if (s.legacy != CRAB_LEGACY_HASH) {
+        cnt(st, s, CRAB_LB_CNT_NONSYN_DROP);
+        return Verdict::Drop;
+    }
+    return hash_forward(cfg, nt, st, s, d, flow_hash6(d, p), false, CRAB_LB_CNT_NONSYN_HASHED);
+}
+
+CRAB_LBD_COLD Verdict legacy6(const Config& cfg, const NeighTable& nt, LcoreState& st, const Service& s, Frame& f,
+                              Parsed6 p)
+{
+    Mac mac;
+    switch (s.legacy) {
+    case CRAB_LEGACY_INSERT: {
+        if (p.doff + TCPOLEN_CRAB6_ALIGNED > 60 || p.end - p.l3 + TCPOLEN_CRAB6_ALIGNED > cfg.mtu ||
+            f.headroom < TCPOLEN_CRAB6_ALIGNED) {
+            cnt(st, s, CRAB_LB_CNT_NO_ROOM);
+            return Verdict::Drop;
+        }
+        const Backend* b = choose(s, st);
+        Verdict v = to_backend(nt, st, s, b, mac);
+        if (v != Verdict::Tx)
+            return v;
+        rewrite_insert6(cfg, f, p, b->dip);
+        set_l2(f.data, cfg, mac);
+        cnt(st, s, CRAB_LB_CNT_SYN_INSERTED);
+        return Verdict::Tx;
+    }
+    case CRAB_LEGACY_HASH:
+        return hash_forward(cfg, nt, st, s, f.data, flow_hash6(f.data, p), true, CRAB_LB_CNT_SYN_HASHED);
+    default:
+        cnt(st, s, CRAB_LB_CNT_SYN_LEGACY_DROP);
+        return Verdict::Drop;
+    }
+}
+
 // An IPv6 frame (@l3: the IPv6 header). Only TCP to a VIP:PORT concerns
 // the LB; the extension headers before it are walked, at most
 // kMaxExtHdrs of them.
@@ -418,48 +490,63 @@ CRAB_LBD_HOT Verdict process6(const Config& cfg, const Table& t, const NeighTabl
         return Verdict::Pass;
     Mac mac;
 
-    if ((p.flags & (kTcpSyn | kTcpAck)) != kTcpSyn) {
-        if (s->legacy != CRAB_LEGACY_HASH) {
-            cnt(st, *s, CRAB_LB_CNT_NONSYN_DROP);
-            return Verdict::Drop;
-        }
-        return hash_forward(cfg, nt, st, *s, d, flow_hash6(d, p), false, CRAB_LB_CNT_NONSYN_HASHED);
-    }
+    if ((p.flags & (kTcpSyn | kTcpAck)) != kTcpSyn) [[unlikely]]
+        return nonsyn6(cfg, nt, st, *s, d, p);
 
-    crab_opt_res res;
-    int r = walk_counted(cfg, st, *s, th, p.doff, 1, res);
+    const Walk w = walk_counted(cfg, st, *s, th, p.doff, 1);
 
-    if (r == CRAB_OPT_FOUND) {
+    if (w.r == CRAB_OPT_FOUND) [[likely]] {
         const Backend* b = choose(*s, st);
         Verdict v = to_backend(nt, st, *s, b, mac);
         if (v != Verdict::Tx)
             return v;
-        rewrite_redirect6(d, p, 20u + res.off + crab_opt_addr_off(&cfg.opt), b->dip);
+        rewrite_redirect6(d, p, 20u + w.off + crab_opt_addr_off(&cfg.opt), b->dip);
         set_l2(d, cfg, mac);
         cnt(st, *s, CRAB_LB_CNT_SYN_REDIRECTED);
         return Verdict::Tx;
     }
 
-    switch (s->legacy) {
+    return legacy6(cfg, nt, st, *s, f, p);
+}
+
+// The IPv4 cases other than a capable SYN, out of line (the hot path
+// keeps its registers; @p is a copy, made only here).
+// A non-SYN segment to a service: hashed (legacy hash) or dropped.
+CRAB_LBD_COLD Verdict nonsyn4(const Config& cfg, const NeighTable& nt, LcoreState& st, const Service& s, uint8_t* d,
+                              Parsed p)
+{
+    if (s.legacy != CRAB_LEGACY_HASH) {
+        cnt(st, s, CRAB_LB_CNT_NONSYN_DROP);
+        return Verdict::Drop;
+    }
+    return hash_forward(cfg, nt, st, s, d, flow_hash(p), false, CRAB_LB_CNT_NONSYN_HASHED);
+}
+
+// A legacy SYN (no option found): the service's legacy mode.
+CRAB_LBD_COLD Verdict legacy4(const Config& cfg, const NeighTable& nt, LcoreState& st, const Service& s, Frame& f,
+                              Parsed p)
+{
+    Mac mac;
+    switch (s.legacy) {
     case CRAB_LEGACY_INSERT: {
-        if (p.doff + TCPOLEN_CRAB6_ALIGNED > 60 || p.end - p.l3 + TCPOLEN_CRAB6_ALIGNED > cfg.mtu ||
-            f.headroom < TCPOLEN_CRAB6_ALIGNED) {
-            cnt(st, *s, CRAB_LB_CNT_NO_ROOM);
+        if (p.doff + TCPOLEN_CRAB_ALIGNED > 60 || p.tot + TCPOLEN_CRAB_ALIGNED > cfg.mtu ||
+            f.headroom < TCPOLEN_CRAB_ALIGNED) {
+            cnt(st, s, CRAB_LB_CNT_NO_ROOM);
             return Verdict::Drop;
         }
-        const Backend* b = choose(*s, st);
-        Verdict v = to_backend(nt, st, *s, b, mac);
+        const Backend* b = choose(s, st);
+        Verdict v = to_backend(nt, st, s, b, mac);
         if (v != Verdict::Tx)
             return v;
-        rewrite_insert6(cfg, f, p, b->dip);
+        rewrite_insert(cfg, f, p, b->dip.v4());
         set_l2(f.data, cfg, mac);
-        cnt(st, *s, CRAB_LB_CNT_SYN_INSERTED);
+        cnt(st, s, CRAB_LB_CNT_SYN_INSERTED);
         return Verdict::Tx;
     }
     case CRAB_LEGACY_HASH:
-        return hash_forward(cfg, nt, st, *s, d, flow_hash6(d, p), true, CRAB_LB_CNT_SYN_HASHED);
+        return hash_forward(cfg, nt, st, s, f.data, flow_hash(p), true, CRAB_LB_CNT_SYN_HASHED);
     default:
-        cnt(st, *s, CRAB_LB_CNT_SYN_LEGACY_DROP);
+        cnt(st, s, CRAB_LB_CNT_SYN_LEGACY_DROP);
         return Verdict::Drop;
     }
 }
@@ -480,9 +567,8 @@ uint64_t next_random(uint64_t& s)
 [[gnu::flatten]] Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreState& st, Frame& f)
 {
     uint8_t* d = f.data;
-    uint32_t len = f.len;
-    Parsed p{};
-    long vat;  // the VIP's position in t.keys4
+    const uint32_t len = f.len;
+    uint32_t l3;
 
     st.g[G_RX].inc();
     // Frames for another host's MAC (a switch floods unknown unicast) are
@@ -506,99 +592,64 @@ uint64_t next_random(uint64_t& s)
         }
         if (et != kEthIpv4)
             goto pass;
-        p.l3 = off + 2;
+        l3 = off + 2;
     }
-    if (p.l3 + 20 > len)
+    if (l3 + 20 > len)
         goto pass;
     {
-        const uint8_t* ip = d + p.l3;
+        // Locals, not a Parsed: what the capable SYN's path needs stays in
+        // registers; the other paths re-read the checked headers (parse4()).
+        uint8_t* ip = d + l3;
         // Only TCP concerns the LB: other protocols pass, their fragments
         // included (the protocol field is in every fragment).
         if (ip[9] != kProtoTcp)
             goto pass;
-        p.daddr = rd32(ip + 16);
-        vat = t.vip4_index(p.daddr);
+        const uint32_t daddr = rd32(ip + 16);
+        const long vat = t.vip4_index(daddr);  // the VIP's position in t.keys4
         if (vat < 0)
             goto pass;
-        p.saddr = rd32(ip + 12);
-        p.ihl = (ip[0] & 0x0f) * 4u;
-        p.tot = rd16(ip + 2);
-        if ((ip[0] >> 4) != 4 || p.ihl < 20 || p.tot < p.ihl || p.l3 + p.tot > len) {
+        const uint32_t ihl = (ip[0] & 0x0f) * 4u;
+        const uint32_t tot = rd16(ip + 2);
+        if ((ip[0] >> 4) != 4 || ihl < 20 || tot < ihl || l3 + tot > len) {
             st.g[G_BAD_L3].inc();
             return Verdict::Drop;
         }
         if (rd16(ip + 6) & 0x3fff) {  // MF or a fragment offset
-            const Service* s = t.first_of_vip(p.daddr);
+            const Service* s = t.first_of_vip(daddr);
             cnt(st, *s, CRAB_LB_CNT_FRAGMENT);
             return Verdict::Drop;
         }
-        p.th = p.l3 + p.ihl;
-        if (p.tot - p.ihl < 20) {
+        if (tot - ihl < 20) {
             st.g[G_BAD_L3].inc();
             return Verdict::Drop;
         }
-        const uint8_t* th = d + p.th;
-        p.doff = (th[12] >> 4) * 4u;
-        if (p.doff < 20 || p.doff > p.tot - p.ihl) {
+        uint8_t* th = ip + ihl;
+        const uint32_t doff = (th[12] >> 4) * 4u;
+        if (doff < 20 || doff > tot - ihl) {
             st.g[G_BAD_L3].inc();
             return Verdict::Drop;
         }
-        p.sport = rd16(th);
-        p.dport = rd16(th + 2);
-        p.flags = th[13];
-    }
 
-    {
-        const Service* s = t.find4_at(vat, p.daddr, p.dport);
+        const Service* s = t.find4_at(vat, daddr, rd16(th + 2));
         if (!s)
             goto pass;
-        Mac mac;
-        uint8_t* th = d + p.th;
+        if ((th[13] & (kTcpSyn | kTcpAck)) != kTcpSyn) [[unlikely]]
+            return nonsyn4(cfg, nt, st, *s, d, parse4(d, l3));
 
-        if ((p.flags & (kTcpSyn | kTcpAck)) != kTcpSyn) {
-            if (s->legacy != CRAB_LEGACY_HASH) {
-                cnt(st, *s, CRAB_LB_CNT_NONSYN_DROP);
-                return Verdict::Drop;
-            }
-            return hash_forward(cfg, nt, st, *s, d, flow_hash(p), false, CRAB_LB_CNT_NONSYN_HASHED);
-        }
+        const Walk w = walk_counted(cfg, st, *s, th, doff, 0);
 
-        crab_opt_res res;
-        int r = walk_counted(cfg, st, *s, th, p.doff, 0, res);
-
-        if (r == CRAB_OPT_FOUND) {
+        if (w.r == CRAB_OPT_FOUND) [[likely]] {
+            Mac mac;
             const Backend* b = choose(*s, st);
             Verdict v = to_backend(nt, st, *s, b, mac);
             if (v != Verdict::Tx)
                 return v;
-            rewrite_redirect(d, p, 20u + res.off + crab_opt_addr_off(&cfg.opt), b->dip.v4());
+            rewrite_redirect(ip, th, 20u + w.off + crab_opt_addr_off(&cfg.opt), daddr, b->dip.v4());
             set_l2(d, cfg, mac);
             cnt(st, *s, CRAB_LB_CNT_SYN_REDIRECTED);
             return Verdict::Tx;
         }
-
-        switch (s->legacy) {
-        case CRAB_LEGACY_INSERT: {
-            if (p.doff + TCPOLEN_CRAB_ALIGNED > 60 || p.tot + TCPOLEN_CRAB_ALIGNED > cfg.mtu ||
-                f.headroom < TCPOLEN_CRAB_ALIGNED) {
-                cnt(st, *s, CRAB_LB_CNT_NO_ROOM);
-                return Verdict::Drop;
-            }
-            const Backend* b = choose(*s, st);
-            Verdict v = to_backend(nt, st, *s, b, mac);
-            if (v != Verdict::Tx)
-                return v;
-            rewrite_insert(cfg, f, p, b->dip.v4());
-            set_l2(f.data, cfg, mac);
-            cnt(st, *s, CRAB_LB_CNT_SYN_INSERTED);
-            return Verdict::Tx;
-        }
-        case CRAB_LEGACY_HASH:
-            return hash_forward(cfg, nt, st, *s, d, flow_hash(p), true, CRAB_LB_CNT_SYN_HASHED);
-        default:
-            cnt(st, *s, CRAB_LB_CNT_SYN_LEGACY_DROP);
-            return Verdict::Drop;
-        }
+        return legacy4(cfg, nt, st, *s, f, parse4(d, l3));
     }
 pass:
     st.g[G_PASS].inc();
