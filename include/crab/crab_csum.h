@@ -111,16 +111,16 @@ static inline __u64 crab_csum_sub32w(__u64 acc, __u32 v)
 	return acc + (__u32)~v;
 }
 
-/* Up to 2^32 words of 32 bits: the sum fits 64 bits; three 16-bit folds
- * after the 32-bit one bring any value below 2^33 under 0x10000.
+/* Up to 2^32 words of 32 bits: the sum fits 64 bits. Each fold adds the
+ * two halves with the end-around carry in one addition: the upper half
+ * of x + (x rotated by half its width) is hi + lo + (the carry out of
+ * lo + hi), which is never 0 for x != 0 (as the loop of crab_csum_fold()).
  */
 static inline __u16 crab_csum_finish64(__u64 acc)
 {
-	acc = (acc & 0xffffffff) + (acc >> 32);
-	acc = (acc & 0xffff) + (acc >> 16);
-	acc = (acc & 0xffff) + (acc >> 16);
-	acc = (acc & 0xffff) + (acc >> 16);
-	return (__u16)~acc;
+	__u32 x = (__u32)((acc + ((acc >> 32) | (acc << 32))) >> 32);
+
+	return (__u16)~((x + ((x >> 16) | (x << 16))) >> 16);
 }
 
 static inline __u16 crab_csum_byte(__u8 b, __u32 off)
