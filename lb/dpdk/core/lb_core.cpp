@@ -39,21 +39,29 @@ constexpr uint8_t kTcpAck = 0x10;
 // (each runs once per SYN; a call costs more than most of them do).
 #define CRAB_LBD_HOT [[gnu::always_inline]] inline
 
-inline uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+// Big-endian fields at any alignment: one load or store and a byte swap
+// each (memcpy: no alignment assumed).
+inline uint16_t rd16(const uint8_t* p)
+{
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return be16toh(v);
+}
 inline uint32_t rd32(const uint8_t* p)
 {
-    return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
-           static_cast<uint32_t>(p[2]) << 8 | p[3];
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return be32toh(v);
 }
 inline void wr16(uint8_t* p, uint16_t v)
 {
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
+    v = htobe16(v);
+    std::memcpy(p, &v, 2);
 }
 inline void wr32(uint8_t* p, uint32_t v)
 {
-    wr16(p, static_cast<uint16_t>(v >> 16));
-    wr16(p + 2, static_cast<uint16_t>(v));
+    v = htobe32(v);
+    std::memcpy(p, &v, 4);
 }
 
 struct Parsed {
@@ -432,7 +440,8 @@ CRAB_LBD_HOT Verdict process6(const Config& cfg, const Table& t, const NeighTabl
         return Verdict::Pass;
     const uint8_t* ip = d + l3;
     Table::addr6_words(ip + 24, p.dhi, p.dlo);
-    if (!t.is_vip6(p.dhi, p.dlo))
+    const long vat = t.vip6_index(p.dhi, p.dlo);  // the VIP's position in t.keys6
+    if (vat < 0)
         return Verdict::Pass;
     // Addressed to a VIP from here on: broken headers are dropped, counted.
     const uint32_t plen = rd16(ip + 4);
@@ -485,7 +494,7 @@ CRAB_LBD_HOT Verdict process6(const Config& cfg, const Table& t, const NeighTabl
     p.dport = rd16(th + 2);
     p.flags = th[13];
 
-    const Service* s = t.find6(p.dhi, p.dlo, p.dport);
+    const Service* s = t.find6_at(vat, p.dhi, p.dlo, p.dport);
     if (!s)
         return Verdict::Pass;
     Mac mac;
