@@ -330,26 +330,39 @@ CRAB_LBD_HOT uint32_t csum_replace_addr6(uint32_t acc, const Addr& from, const A
     return acc;
 }
 
+// The 16-bit one's-complement sum of @acc (> 0: in [1, 0xffff]).
+CRAB_LBD_HOT uint16_t csum_fold64(uint64_t acc) { return static_cast<uint16_t>(~crab_csum_finish64(acc)); }
+
 // Capable IPv6 SYN: destination := DIP, option address (at @opt_addr_at of
 // the TCP header, any alignment) := VIP; the TCP checksum follows (IPv6
-// has no header checksum). The option's 16 bytes by 32-bit words, as in
-// rewrite_redirect() (csum_words_at(): rotated at an odd offset).
+// has no header checksum). The option's old and new words are summed as
+// they are; at an odd offset each word adds its halves' bytes swapped
+// (csum_words_at()), i.e. 256 times its value modulo 0xffff, so their sum
+// is folded and swapped once (256 y mod 0xffff of a 16-bit y is y with its
+// bytes swapped). The new option address is the packet's destination,
+// copied before the destination is rewritten.
 CRAB_LBD_HOT void rewrite_redirect6(uint8_t* d, const Parsed6& p, uint32_t opt_addr_at, const Addr& dip)
 {
     uint8_t* th = d + p.th;
     uint8_t* a = th + opt_addr_at;
-    const bool odd = opt_addr_at & 1;
-    const Addr vip = p.daddr();
+    uint8_t* dst = d + p.l3 + 24;
+    const uint32_t vip[4] = {static_cast<uint32_t>(p.dhi >> 32), static_cast<uint32_t>(p.dhi),
+                             static_cast<uint32_t>(p.dlo >> 32), static_cast<uint32_t>(p.dlo)};
     uint64_t acc = crab_csum_start64(rd16(th + 16));
+    uint64_t opt = 0;
     for (int i = 0; i < 4; i++) {
-        acc = crab_csum_sub32w(acc, vip.w[i]);
+        acc = crab_csum_sub32w(acc, vip[i]);
         acc = crab_csum_add32w(acc, dip.w[i]);
-        acc = crab_csum_sub32w(acc, csum_words_at(rd32(a + 4 * i), odd));
-        acc = crab_csum_add32w(acc, csum_words_at(vip.w[i], odd));
+        opt = crab_csum_sub32w(opt, rd32(a + 4 * i));
+        opt = crab_csum_add32w(opt, vip[i]);
     }
-    vip.put6(a);
+    if (opt_addr_at & 1) [[unlikely]]
+        acc += __builtin_bswap16(csum_fold64(opt));
+    else
+        acc += opt;
+    std::memmove(a, dst, 16);
     wr16(th + 16, crab_csum_finish64(acc));
-    dip.put6(d + p.l3 + 24);
+    dip.put6(dst);
 }
 
 // Legacy IPv6 SYN in insert mode: as rewrite_insert(), with the 20-byte
@@ -749,8 +762,10 @@ Addr Addr::from6(const uint8_t* p)
 
 void Addr::put6(uint8_t* p) const
 {
-    for (int i = 0; i < 4; i++)
-        wr32(p + 4 * i, w[i]);
+    const uint64_t hi = htobe64(static_cast<uint64_t>(w[0]) << 32 | w[1]);
+    const uint64_t lo = htobe64(static_cast<uint64_t>(w[2]) << 32 | w[3]);
+    std::memcpy(p, &hi, 8);
+    std::memcpy(p + 8, &lo, 8);
 }
 
 std::string to_string(const Addr& a)
