@@ -201,8 +201,14 @@ struct Table {
     // first service (-1: not a VIP), then a port's service from there.
     long vip6_index(uint64_t hi, uint64_t lo) const
     {
-        auto it = std::lower_bound(keys6.begin(), keys6.end(), Key6{hi, lo, 0});
-        return it != keys6.end() && it->hi == hi && it->lo == lo ? it - keys6.begin() : -1;
+        const size_t n = keys6.size();
+        size_t i = 0;
+        if (n <= kLinear)
+            while (i < n && (keys6[i].hi < hi || (keys6[i].hi == hi && keys6[i].lo < lo)))
+                i++;
+        else
+            i = static_cast<size_t>(std::lower_bound(keys6.begin(), keys6.end(), Key6{hi, lo, 0}) - keys6.begin());
+        return i < n && keys6[i].hi == hi && keys6[i].lo == lo ? static_cast<long>(i) : -1;
     }
     const Service* find6_at(long at, uint64_t hi, uint64_t lo, uint16_t port) const
     {
