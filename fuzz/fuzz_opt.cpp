@@ -140,6 +140,14 @@ void check_walk(const uint8_t* opt, uint32_t n, const crab_opt_cfg& cfg, bool v6
                        kind, st3, r3.bad_len);
         }
     }
+
+    // Linux's layout by words (crab_opt_find_usual, userspace): an offset
+    // only where the walk finds that option first, with no wrong length
+    // and nothing malformed; reads inside the lim bytes it was given.
+    int usual = crab_opt_find_usual(exact.data(), lim, &cfg, v6);
+    FUZZ_CHECK(usual < 0 || (st == CRAB_OPT_FOUND && res.off == usual && res.bad_len == 0 && res.malformed == 0),
+               "usual layout found %d, the walk: status %d at %u, %u wrong lengths", usual, st, res.off,
+               res.bad_len);
 }
 
 void check_write(const uint8_t* opt, uint32_t n, const crab_opt_cfg& cfg, uint32_t addr)

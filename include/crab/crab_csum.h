@@ -87,6 +87,42 @@ static inline __u16 crab_csum_replace32(__u16 check, __u32 from, __u32 to)
  * @off of a checksummed area (the other byte zero): how a single byte that
  * changed at an odd or even offset enters the sum.
  */
+/*
+ * A 64-bit accumulator of whole 32-bit words, for an update with several
+ * changes (the DPDK LB's rewrites): one addition per word instead of one
+ * per half. A word is congruent to the sum of its halves modulo 0xffff,
+ * and ~v (32 bits) to -v, which is all the one's-complement sum keeps; a
+ * sum is zero only when every term is, in either form. So
+ * crab_csum_finish64() of the same changes gives what crab_csum_finish()
+ * of the 16-bit helpers gives, bit for bit (userspace/common/test_csum.cpp).
+ */
+static inline __u64 crab_csum_start64(__u16 check)
+{
+	return (__u16)~check;
+}
+
+static inline __u64 crab_csum_add32w(__u64 acc, __u32 v)
+{
+	return acc + v;
+}
+
+static inline __u64 crab_csum_sub32w(__u64 acc, __u32 v)
+{
+	return acc + (__u32)~v;
+}
+
+/* Up to 2^32 words of 32 bits: the sum fits 64 bits. Each fold adds the
+ * two halves with the end-around carry in one addition: the upper half
+ * of x + (x rotated by half its width) is hi + lo + (the carry out of
+ * lo + hi), which is never 0 for x != 0 (as the loop of crab_csum_fold()).
+ */
+static inline __u16 crab_csum_finish64(__u64 acc)
+{
+	__u32 x = (__u32)((acc + ((acc >> 32) | (acc << 32))) >> 32);
+
+	return (__u16)~((x + ((x >> 16) | (x << 16))) >> 16);
+}
+
 static inline __u16 crab_csum_byte(__u8 b, __u32 off)
 {
 	return (off & 1) ? (__u16)b : (__u16)((__u16)b << 8);

@@ -423,6 +423,54 @@ static inline int crab_opt_find_quick(const __u8 *opt, __u32 len,
 	return CRAB_OPT_FOUND;
 }
 
+#if !defined(__bpf__) && !defined(__KERNEL__)
+/*
+ * The layout nearly every SYN to a VIP has, checked as three words instead
+ * of byte by byte (userspace, unaligned loads): Linux's options
+ * (crab_opt_skip_common()'s 20-byte layout: MSS, SACK_PERM, timestamps,
+ * NOP, window scale), then NOP NOP and the redirect option of the
+ * configured (non-RFC 6994) kind with the length of the segment's family
+ * (@v6), inside @opt[0..len). Returns that option's offset (22), or -1 for
+ * anything else (the caller asks crab_opt_find_quick() or the walk, which
+ * decide every case). Reads @opt[0..24) only when len >= 28.
+ *
+ * An offset returned is the walk's result from byte 0: it steps over the
+ * layout's options (kinds 2, 4, 8, 1, 3 with their lengths; the configured
+ * kind is none of 0-4 and 8) and the two NOPs and stops on an option of
+ * the redirect kind and the family's length that ends inside the header:
+ * found, first, no wrong length, nothing malformed (the crab_opt_res
+ * crab_opt_find_quick() would fill has only @off that matters then).
+ * userspace/common/test_crab_opt.cpp compares it with the walk.
+ */
+static inline int crab_opt_find_usual(const __u8 *opt, __u32 len,
+				      const struct crab_opt_cfg *cfg, int v6)
+{
+	static const __u8 lay0[8] = { 2, 4, 0, 0, 4, 2, 8, 10 };
+	static const __u8 mask0[8] = { 0xff, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff };
+	static const __u8 lay4[4] = { 1, 3, 3, 0 };
+	static const __u8 mask4[4] = { 0xff, 0xff, 0xff, 0 };
+	const __u32 want = (__u32)crab_opt_len_fam(cfg, v6);
+	const __u8 opt5[4] = { CRAB_TCPOPT_NOP, CRAB_TCPOPT_NOP, cfg->kind, (__u8)want };
+	__u64 w0, l0, m0;
+	__u32 w4, l4, m4, w5, l5;
+
+	if (cfg->kind <= 4 || cfg->kind == 8 || cfg->kind == CRAB_OPT_KIND_EXP ||
+	    len < 22 + want)
+		return -1;
+	__builtin_memcpy(&w0, opt, 8);
+	__builtin_memcpy(&l0, lay0, 8);
+	__builtin_memcpy(&m0, mask0, 8);
+	__builtin_memcpy(&w4, opt + 16, 4);
+	__builtin_memcpy(&l4, lay4, 4);
+	__builtin_memcpy(&m4, mask4, 4);
+	__builtin_memcpy(&w5, opt + 20, 4);
+	__builtin_memcpy(&l5, opt5, 4);
+	if ((w0 & m0) != l0 || (w4 & m4) != l4 || w5 != l5)
+		return -1;
+	return 22;
+}
+#endif
+
 /* The walk of an IPv4 segment's options. */
 static inline int crab_opt_find(const __u8 *opt, __u32 len,
 				const struct crab_opt_cfg *cfg,

@@ -869,6 +869,10 @@ TEST(Config, Ipv4LookupsAgreeWithTheTable)
                     const uint16_t port = static_cast<uint16_t>(e.port + dp);
                     ASSERT_EQ(x.find4(v, port), x.find(Addr(v), port)) << to_string(Addr(v)) << ":" << port;
                     ASSERT_EQ(x.is_vip4(v), x.is_vip(Addr(v))) << to_string(Addr(v));
+                    // process()'s two steps: the VIP, then its port from there
+                    const long at = x.vip4_index(v);
+                    ASSERT_EQ(at >= 0 ? x.find4_at(at, v, port) : nullptr, x.find(Addr(v), port))
+                        << to_string(Addr(v)) << ":" << port;
                 }
     };
     for (int i = 0; i < 60; i++) {
@@ -932,6 +936,9 @@ TEST(Config, Ipv6LookupsAgreeWithTheTable)
                     Table::addr6_words(b, hi, lo);
                     ASSERT_EQ(x.find6(hi, lo, port), x.find(v, port)) << to_string(v) << ":" << port;
                     ASSERT_EQ(x.is_vip6(hi, lo), x.is_vip(v)) << to_string(v);
+                    const long at = x.vip6_index(hi, lo);
+                    ASSERT_EQ(at >= 0 ? x.find6_at(at, hi, lo, port) : nullptr, x.find(v, port))
+                        << to_string(v) << ":" << port;
                 }
     };
     int found = 0;

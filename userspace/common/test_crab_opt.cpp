@@ -512,6 +512,75 @@ TEST(CrabOptQuick, SameResultAsTheWholeWalk)
     EXPECT_GT(quick, 50000);  // the quick path was taken, not only the walk
 }
 
+// The word check of Linux's layout (crab_opt_find_usual): when it answers,
+// the whole walk from offset 0 finds the option there, with no wrong length
+// and nothing malformed; it answers for the layout with either family's
+// option behind NOP NOP, and for nothing with a byte of it changed, the
+// RFC 6994 kind, NOP/EOL as the kind, or a header too short.
+TEST(CrabOptUsual, AnOffsetIsTheWalksResult)
+{
+    const std::vector<uint8_t> ts = {2, 4, 5, 0xb4, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7};
+    std::vector<uint8_t> o4 = ts, o6 = ts;
+    for (uint8_t b : {1, 1, 42, 6, 198, 18, 100, 1})
+        o4.push_back(b);
+    for (uint8_t b : {1, 1, 42, 18})
+        o6.push_back(b);
+    o6.insert(o6.end(), kV6.begin(), kV6.end());
+    std::array<uint8_t, CRAB_OPT_BUF_SIZE> buf{};
+    std::memcpy(buf.data(), o4.data(), o4.size());
+    EXPECT_EQ(crab_opt_find_usual(buf.data(), 28, &kDefault, 0), 22);
+    EXPECT_EQ(crab_opt_find_usual(buf.data(), 40, &kDefault, 0), 22);
+    EXPECT_EQ(crab_opt_find_usual(buf.data(), 27, &kDefault, 0), -1);  // the option runs past the header
+    EXPECT_EQ(crab_opt_find_usual(buf.data(), 40, &kDefault, 1), -1);  // IPv4 form, IPv6 segment
+    EXPECT_EQ(crab_opt_find_usual(buf.data(), 28, &kExp, 0), -1);
+    std::memcpy(buf.data(), o6.data(), o6.size());
+    EXPECT_EQ(crab_opt_find_usual(buf.data(), 40, &kDefault, 1), 22);
+    EXPECT_EQ(crab_opt_find_usual(buf.data(), 39, &kDefault, 1), -1);
+    EXPECT_EQ(crab_opt_find_usual(buf.data(), 40, &kDefault, 0), -1);
+    // One byte of the layout or the option's head changed (the
+    // timestamps' values and the window's shift are not looked at).
+    for (size_t at = 0; at < 24; at++) {
+        if ((at >= 2 && at < 4) || (at >= 8 && at < 16) || at == 19)
+            continue;
+        std::memcpy(buf.data(), o4.data(), o4.size());
+        buf[at] ^= 0x20;
+        EXPECT_EQ(crab_opt_find_usual(buf.data(), 28, &kDefault, 0), -1) << "byte " << at;
+    }
+    for (uint8_t kind : std::array<uint8_t, 6>{CRAB_TCPOPT_EOL, CRAB_TCPOPT_NOP, 2, 3, 4, 8}) {
+        const crab_opt_cfg c = {kind, 0, 0};
+        std::memcpy(buf.data(), o4.data(), o4.size());
+        buf[22] = kind;
+        EXPECT_EQ(crab_opt_find_usual(buf.data(), 28, &c, 0), -1) << "kind " << int(kind);
+    }
+    // Random mutations of both forms: an answer is always the walk's.
+    std::mt19937 rng(5);
+    int usual = 0;
+    const crab_opt_cfg cfgs[] = {kDefault, kExp, {253, 0, 0}, {CRAB_TCPOPT_NOP, 0, 0}, {10, 0, 0}};
+    for (int i = 0; i < 400000; i++) {
+        const auto& b = (rng() % 2) ? o4 : o6;
+        buf = {};
+        std::memcpy(buf.data(), b.data(), b.size());
+        int nmut = static_cast<int>(rng() % 3);
+        for (int k = 0; k < nmut; k++) {
+            uint32_t at = rng() % 28;
+            buf[at] = (rng() % 2) ? static_cast<uint8_t>(rng()) : static_cast<uint8_t>(buf[at] ^ (1u << (rng() % 8)));
+        }
+        uint32_t len = (rng() % 4) ? static_cast<uint32_t>(b.size()) : static_cast<uint32_t>(rng() % 45);
+        const crab_opt_cfg& cfg = (rng() % 4) ? cfgs[0] : cfgs[rng() % std::size(cfgs)];
+        int fam6 = static_cast<int>(rng() % 2);
+        int at = crab_opt_find_usual(buf.data(), len, &cfg, fam6);
+        if (at < 0)
+            continue;
+        usual++;
+        crab_opt_res r{};
+        ASSERT_EQ(crab_opt_find_from(buf.data(), len, &cfg, fam6, 0, &r), CRAB_OPT_FOUND) << "i=" << i;
+        ASSERT_EQ(r.off, at) << "i=" << i;
+        ASSERT_EQ(r.bad_len, 0) << "i=" << i;
+        ASSERT_EQ(r.malformed, 0) << "i=" << i;
+    }
+    EXPECT_GT(usual, 50000);  // it answered, not only declined
+}
+
 // What the quick path recognises: the option as crab_opt_write() and
 // crab_opt_write6() put it, with or without its NOPs, in full.
 TEST(CrabOptQuick, RecognisesTheSenderForm)

@@ -139,3 +139,57 @@ TEST(Csum, PseudoHeader)
     EXPECT_EQ(crab_csum_fold(crab_csum_pseudo4(0xC6120002, 0xC6126401, 6, 40)),
               crab_csum_fold(crab_csum_bytes(0, ph, sizeof(ph))));
 }
+
+// The 64-bit accumulator (crab_csum_start64/add32w/sub32w/finish64) gives
+// the 16-bit helpers' checksum bit for bit for the same changes: random
+// fields and words, and the values where the two forms could part (a
+// checksum of 0 or 0xffff, words of all zeros or all ones, sums that are
+// multiples of 0xffff).
+TEST(Csum, WideAccumulatorEqualsTheWordHelpers)
+{
+    std::mt19937 rng(11);
+    const uint32_t edge[] = {0, 0xffffffffu, 0xffff, 0xffff0000u, 0x00010000u, 1, 0x80008000u};
+    auto pick = [&]() { return (rng() % 4) ? static_cast<uint32_t>(rng()) : edge[rng() % std::size(edge)]; };
+    int zero_or_ones = 0;
+    for (int i = 0; i < 1000000; i++) {
+        const uint16_t check = (rng() % 4) ? static_cast<uint16_t>(rng()) : static_cast<uint16_t>((rng() % 2) ? 0 : 0xffff);
+        const int n = 1 + static_cast<int>(rng() % 10);
+        uint32_t a16 = crab_csum_start(check);
+        uint64_t a64 = crab_csum_start64(check);
+        for (int k = 0; k < n; k++) {
+            const uint32_t v = pick();
+            if (rng() % 2) {
+                a16 = crab_csum_add32(a16, v);
+                a64 = crab_csum_add32w(a64, v);
+            } else {
+                a16 = crab_csum_sub32(a16, v);
+                a64 = crab_csum_sub32w(a64, v);
+            }
+        }
+        const uint16_t want = crab_csum_finish(a16);
+        ASSERT_EQ(crab_csum_finish64(a64), want) << "i=" << i;
+        zero_or_ones += want == 0 || want == 0xffff;
+    }
+    EXPECT_GT(zero_or_ones, 100);  // the edge of the representation was reached
+    // The largest sums the fold takes: many all-ones words.
+    uint64_t big = crab_csum_start64(0);
+    uint32_t small = crab_csum_start(0);
+    for (int k = 0; k < 4096; k++) {
+        big = crab_csum_add32w(big, 0xffffffffu);
+        small = crab_csum_add32(small, 0xffffffffu);
+    }
+    EXPECT_EQ(crab_csum_finish64(big), crab_csum_finish(small));
+    // The fold against the plain loop, over accumulators of any size up
+    // to 2^63, and the one that needs the last fold (0x1ffff after the
+    // first 16-bit fold, 0x10000 after the second).
+    auto fold = [](uint64_t x) {
+        while (x >> 16)
+            x = (x & 0xffff) + (x >> 16);
+        return static_cast<uint16_t>(~x);
+    };
+    EXPECT_EQ(crab_csum_finish64(0x00010000ffffffffULL), fold(0x00010000ffffffffULL));
+    for (int i = 0; i < 1000000; i++) {
+        const uint64_t x = (static_cast<uint64_t>(rng()) << 32 | rng()) >> (1 + rng() % 40);
+        ASSERT_EQ(crab_csum_finish64(x), fold(x)) << std::hex << x;
+    }
+}

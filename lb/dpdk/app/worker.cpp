@@ -298,8 +298,15 @@ int worker_main(void* arg)
 
     RTE_LOG(INFO, USER1, "worker %u on lcore %u (socket %u)\n", w.queue, rte_lcore_id(), rte_socket_id());
     tp.online(w.rcu);
+    // One TSC read per iteration: an iteration that received frames is
+    // busy from its start to the next one's (busy_cycles).
+    uint64_t start = rte_rdtsc();
+    bool busy = false;
     while (!force_quit.load(std::memory_order_relaxed)) {
-        const uint64_t start = rte_rdtsc();
+        const uint64_t now = rte_rdtsc();
+        if (busy)
+            w.app[A_BUSY_CYCLES].inc(now - start);
+        start = now;
         const Table& t = *tp.read();
         uint16_t nout = 0, nexc = 0;
         uint16_t n = rte_eth_rx_burst(app.cfg.port_id, w.queue, rx, kBurst);
@@ -345,11 +352,16 @@ int worker_main(void* arg)
             Frame f{rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_data_len(m), rte_pktmbuf_headroom(m)};
             switch (process(app.core_cfg, t, *app.neigh, w.core, f)) {
             case Verdict::Tx: {
+                // A redirect keeps the frame as it is; an insert grows it
+                // at the front (headroom checked by the core) and may drop
+                // Ethernet padding.
                 uint16_t grow = static_cast<uint16_t>(rte_pktmbuf_mtod(m, uint8_t*) - f.data);
-                if (grow)
-                    rte_pktmbuf_prepend(m, grow);  // headroom checked by the core
-                m->data_len = static_cast<uint16_t>(f.len);
-                m->pkt_len = f.len;
+                if (grow || f.len != rte_pktmbuf_data_len(m) || f.len != rte_pktmbuf_pkt_len(m)) [[unlikely]] {
+                    if (grow)
+                        rte_pktmbuf_prepend(m, grow);
+                    m->data_len = static_cast<uint16_t>(f.len);
+                    m->pkt_len = f.len;
+                }
                 out[nout++] = m;
                 break;
             }
@@ -371,11 +383,12 @@ int worker_main(void* arg)
         }
         tx(app, w, out, nout);
         tp.quiescent(w.rcu);
-        if (n || ntap)
-            w.app[A_BUSY_CYCLES].inc(rte_rdtsc() - start);
-        else if (app.cfg.idle_us)
+        busy = n || ntap;
+        if (!busy && app.cfg.idle_us)
             rte_delay_us_sleep(app.cfg.idle_us);
     }
+    if (busy)
+        w.app[A_BUSY_CYCLES].inc(rte_rdtsc() - start);
     tp.offline(w.rcu);
     return 0;
 }

@@ -39,21 +39,29 @@ constexpr uint8_t kTcpAck = 0x10;
 // (each runs once per SYN; a call costs more than most of them do).
 #define CRAB_LBD_HOT [[gnu::always_inline]] inline
 
-inline uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+// Big-endian fields at any alignment: one load or store and a byte swap
+// each (memcpy: no alignment assumed).
+inline uint16_t rd16(const uint8_t* p)
+{
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return be16toh(v);
+}
 inline uint32_t rd32(const uint8_t* p)
 {
-    return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
-           static_cast<uint32_t>(p[2]) << 8 | p[3];
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return be32toh(v);
 }
 inline void wr16(uint8_t* p, uint16_t v)
 {
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
+    v = htobe16(v);
+    std::memcpy(p, &v, 2);
 }
 inline void wr32(uint8_t* p, uint32_t v)
 {
-    wr16(p, static_cast<uint16_t>(v >> 16));
-    wr16(p + 2, static_cast<uint16_t>(v));
+    v = htobe32(v);
+    std::memcpy(p, &v, 4);
 }
 
 struct Parsed {
@@ -66,6 +74,26 @@ struct Parsed {
     uint16_t sport, dport;
     uint8_t flags;
 };
+
+// The IPv4 and TCP headers at @l3, already checked by process(): what the
+// paths other than a capable SYN's take.
+Parsed parse4(const uint8_t* d, uint32_t l3)
+{
+    Parsed p{};
+    const uint8_t* ip = d + l3;
+    p.l3 = l3;
+    p.ihl = (ip[0] & 0x0f) * 4u;
+    p.tot = rd16(ip + 2);
+    p.saddr = rd32(ip + 12);
+    p.daddr = rd32(ip + 16);
+    p.th = l3 + p.ihl;
+    const uint8_t* th = d + p.th;
+    p.doff = (th[12] >> 4) * 4u;
+    p.sport = rd16(th);
+    p.dport = rd16(th + 2);
+    p.flags = th[13];
+    return p;
+}
 
 CRAB_LBD_HOT void cnt(LcoreState& st, const Service& s, int c, uint64_t n = 1) { st.cnt[s.slot][c].inc(n); }
 
@@ -133,19 +161,19 @@ CRAB_LBD_HOT void ip_set_daddr(uint8_t* ip, uint32_t daddr, uint32_t dip)
 // the words are those of @v rotated left by 8 bits.
 CRAB_LBD_HOT uint32_t csum_words_at(uint32_t v, bool odd) { return odd ? (v << 8 | v >> 24) : v; }
 
-CRAB_LBD_HOT void rewrite_redirect(uint8_t* d, const Parsed& p, uint32_t opt_addr_at, uint32_t dip)
+CRAB_LBD_HOT void rewrite_redirect(uint8_t* ip, uint8_t* th, uint32_t opt_addr_at, uint32_t daddr, uint32_t dip)
 {
-    uint8_t* th = d + p.th;
     uint8_t* a = th + opt_addr_at;
     const bool odd = opt_addr_at & 1;
-    uint32_t acc = crab_csum_start(rd16(th + 16));
-    acc = crab_csum_sub32(acc, p.daddr);
-    acc = crab_csum_add32(acc, dip);
-    acc = crab_csum_sub32(acc, csum_words_at(rd32(a), odd));
-    acc = crab_csum_add32(acc, csum_words_at(p.daddr, odd));
-    wr32(a, p.daddr);
-    wr16(th + 16, crab_csum_finish(acc));
-    ip_set_daddr(d + p.l3, p.daddr, dip);
+    // daddr -> DIP: the IPv4 header's change, and the pseudo-header's.
+    const uint64_t delta = crab_csum_add32w(crab_csum_sub32w(0, daddr), dip);
+    uint64_t acc = crab_csum_start64(rd16(th + 16)) + delta;
+    acc = crab_csum_sub32w(acc, csum_words_at(rd32(a), odd));
+    acc = crab_csum_add32w(acc, csum_words_at(daddr, odd));
+    wr32(a, daddr);
+    wr16(th + 16, crab_csum_finish64(acc));
+    wr16(ip + 10, crab_csum_finish64(crab_csum_start64(rd16(ip + 10)) + delta));
+    wr32(ip + 16, dip);
 }
 
 // Legacy SYN in insert mode: grow the TCP header by 8 bytes by moving the
@@ -204,26 +232,49 @@ CRAB_LBD_HOT Verdict to_backend(const NeighTable& nt, LcoreState& st, const Serv
     return Verdict::Tx;
 }
 
-// Hash mode (DSR): the flow's backend; only the link-layer addresses
-// change. A SYN must not start a flow on a draining backend
-// (crab_lb_model.h).
-// The SYN's option walk of the segment's family (@v6: only the 18/20-byte
-// form is well formed, an IPv4-form option is a wrong length and the other
-// way round, docs/PROTOCOL.md 2), its wrong lengths and a malformed walk
-// counted on service @s.
-CRAB_LBD_HOT int walk_counted(const Config& cfg, LcoreState& st, const Service& s, const uint8_t* th, uint32_t doff, int v6,
-                 crab_opt_res& res)
+#define CRAB_LBD_COLD [[gnu::noinline, gnu::cold]]
+
+// The option walk's status and, when CRAB_OPT_FOUND, the option's offset
+// in the option bytes: returned in registers, not through memory.
+struct Walk {
+    int r;
+    uint32_t off;
+};
+
+// The walk behind the usual layout (walk_counted()): out of line, so that
+// the hot path keeps its registers.
+CRAB_LBD_COLD Walk walk_rest(const Config& cfg, LcoreState& st, const Service& s, const uint8_t* th, uint32_t doff,
+                             int v6)
 {
+    crab_opt_res res;
     int r = crab_opt_find_quick(th + 20, doff - 20, &cfg.opt, v6, &res);
     if (res.bad_len)
         cnt(st, s, CRAB_LB_CNT_OPT_BAD_LEN, res.bad_len);
     if (r == CRAB_OPT_MALFORMED)
         cnt(st, s, CRAB_LB_CNT_OPT_MALFORMED);
-    return r;
+    return {r, res.off};
 }
 
-Verdict hash_forward(const Config& cfg, const NeighTable& nt, LcoreState& st, const Service& s,
-                     uint8_t* d, uint32_t h, bool syn, int ok)
+// The SYN's option walk of the segment's family (@v6: only the 18/20-byte
+// form is well formed, an IPv4-form option is a wrong length and the other
+// way round, docs/PROTOCOL.md 2), its wrong lengths and a malformed walk
+// counted on service @s. Linux's layout first (crab_opt_find_usual(): three
+// word compares), else crab_opt_find_quick() (the sender's form, then the
+// walk).
+CRAB_LBD_HOT Walk walk_counted(const Config& cfg, LcoreState& st, const Service& s, const uint8_t* th, uint32_t doff,
+                               int v6)
+{
+    const int at = crab_opt_find_usual(th + 20, doff - 20, &cfg.opt, v6);
+    if (at >= 0) [[likely]]
+        return {CRAB_OPT_FOUND, static_cast<uint32_t>(at)};
+    return walk_rest(cfg, st, s, th, doff, v6);
+}
+
+// Hash mode (DSR): the flow's backend; only the link-layer addresses
+// change. A SYN must not start a flow on a draining backend
+// (crab_lb_model.h).
+CRAB_LBD_COLD Verdict hash_forward(const Config& cfg, const NeighTable& nt, LcoreState& st, const Service& s,
+                                   uint8_t* d, uint32_t h, bool syn, int ok)
 {
     Mac mac;
     uint8_t id = syn ? crab_lb_pick_hash_syn(&s.tables, h) : crab_lb_pick_hash(&s.tables, h);
@@ -279,24 +330,39 @@ CRAB_LBD_HOT uint32_t csum_replace_addr6(uint32_t acc, const Addr& from, const A
     return acc;
 }
 
+// The 16-bit one's-complement sum of @acc (> 0: in [1, 0xffff]).
+CRAB_LBD_HOT uint16_t csum_fold64(uint64_t acc) { return static_cast<uint16_t>(~crab_csum_finish64(acc)); }
+
 // Capable IPv6 SYN: destination := DIP, option address (at @opt_addr_at of
 // the TCP header, any alignment) := VIP; the TCP checksum follows (IPv6
-// has no header checksum). The option's 16 bytes by 32-bit words, as in
-// rewrite_redirect() (csum_words_at(): rotated at an odd offset).
+// has no header checksum). The option's old and new words are summed as
+// they are; at an odd offset each word adds its halves' bytes swapped
+// (csum_words_at()), i.e. 256 times its value modulo 0xffff, so their sum
+// is folded and swapped once (256 y mod 0xffff of a 16-bit y is y with its
+// bytes swapped). The new option address is the packet's destination,
+// copied before the destination is rewritten.
 CRAB_LBD_HOT void rewrite_redirect6(uint8_t* d, const Parsed6& p, uint32_t opt_addr_at, const Addr& dip)
 {
     uint8_t* th = d + p.th;
     uint8_t* a = th + opt_addr_at;
-    const bool odd = opt_addr_at & 1;
-    const Addr vip = p.daddr();
-    uint32_t acc = csum_replace_addr6(crab_csum_start(rd16(th + 16)), vip, dip);
+    uint8_t* dst = d + p.l3 + 24;
+    const uint32_t vip[4] = {static_cast<uint32_t>(p.dhi >> 32), static_cast<uint32_t>(p.dhi),
+                             static_cast<uint32_t>(p.dlo >> 32), static_cast<uint32_t>(p.dlo)};
+    uint64_t acc = crab_csum_start64(rd16(th + 16));
+    uint64_t opt = 0;
     for (int i = 0; i < 4; i++) {
-        acc = crab_csum_sub32(acc, csum_words_at(rd32(a + 4 * i), odd));
-        acc = crab_csum_add32(acc, csum_words_at(vip.w[i], odd));
+        acc = crab_csum_sub32w(acc, vip[i]);
+        acc = crab_csum_add32w(acc, dip.w[i]);
+        opt = crab_csum_sub32w(opt, rd32(a + 4 * i));
+        opt = crab_csum_add32w(opt, vip[i]);
     }
-    vip.put6(a);
-    wr16(th + 16, crab_csum_finish(acc));
-    dip.put6(d + p.l3 + 24);
+    if (opt_addr_at & 1) [[unlikely]]
+        acc += __builtin_bswap16(csum_fold64(opt));
+    else
+        acc += opt;
+    std::memmove(a, dst, 16);
+    wr16(th + 16, crab_csum_finish64(acc));
+    dip.put6(dst);
 }
 
 // Legacy IPv6 SYN in insert mode: as rewrite_insert(), with the 20-byte
@@ -335,6 +401,45 @@ void rewrite_insert6(const Config& cfg, Frame& f, const Parsed6& p, const Addr& 
     dip.put6(ip + 24);
 }
 
+// The IPv6 cases other than a capable SYN, as nonsyn4() and legacy4().
+CRAB_LBD_COLD Verdict nonsyn6(const Config& cfg, const NeighTable& nt, LcoreState& st, const Service& s, uint8_t* d,
+                              Parsed6 p)
+{
+    if (s.legacy != CRAB_LEGACY_HASH) {
+        cnt(st, s, CRAB_LB_CNT_NONSYN_DROP);
+        return Verdict::Drop;
+    }
+    return hash_forward(cfg, nt, st, s, d, flow_hash6(d, p), false, CRAB_LB_CNT_NONSYN_HASHED);
+}
+
+CRAB_LBD_COLD Verdict legacy6(const Config& cfg, const NeighTable& nt, LcoreState& st, const Service& s, Frame& f,
+                              Parsed6 p)
+{
+    Mac mac;
+    switch (s.legacy) {
+    case CRAB_LEGACY_INSERT: {
+        if (p.doff + TCPOLEN_CRAB6_ALIGNED > 60 || p.end - p.l3 + TCPOLEN_CRAB6_ALIGNED > cfg.mtu ||
+            f.headroom < TCPOLEN_CRAB6_ALIGNED) {
+            cnt(st, s, CRAB_LB_CNT_NO_ROOM);
+            return Verdict::Drop;
+        }
+        const Backend* b = choose(s, st);
+        Verdict v = to_backend(nt, st, s, b, mac);
+        if (v != Verdict::Tx)
+            return v;
+        rewrite_insert6(cfg, f, p, b->dip);
+        set_l2(f.data, cfg, mac);
+        cnt(st, s, CRAB_LB_CNT_SYN_INSERTED);
+        return Verdict::Tx;
+    }
+    case CRAB_LEGACY_HASH:
+        return hash_forward(cfg, nt, st, s, f.data, flow_hash6(f.data, p), true, CRAB_LB_CNT_SYN_HASHED);
+    default:
+        cnt(st, s, CRAB_LB_CNT_SYN_LEGACY_DROP);
+        return Verdict::Drop;
+    }
+}
+
 // An IPv6 frame (@l3: the IPv6 header). Only TCP to a VIP:PORT concerns
 // the LB; the extension headers before it are walked, at most
 // kMaxExtHdrs of them.
@@ -348,7 +453,8 @@ CRAB_LBD_HOT Verdict process6(const Config& cfg, const Table& t, const NeighTabl
         return Verdict::Pass;
     const uint8_t* ip = d + l3;
     Table::addr6_words(ip + 24, p.dhi, p.dlo);
-    if (!t.is_vip6(p.dhi, p.dlo))
+    const long vat = t.vip6_index(p.dhi, p.dlo);  // the VIP's position in t.keys6
+    if (vat < 0)
         return Verdict::Pass;
     // Addressed to a VIP from here on: broken headers are dropped, counted.
     const uint32_t plen = rd16(ip + 4);
@@ -401,53 +507,68 @@ CRAB_LBD_HOT Verdict process6(const Config& cfg, const Table& t, const NeighTabl
     p.dport = rd16(th + 2);
     p.flags = th[13];
 
-    const Service* s = t.find6(p.dhi, p.dlo, p.dport);
+    const Service* s = t.find6_at(vat, p.dhi, p.dlo, p.dport);
     if (!s)
         return Verdict::Pass;
     Mac mac;
 
-    if ((p.flags & (kTcpSyn | kTcpAck)) != kTcpSyn) {
-        if (s->legacy != CRAB_LEGACY_HASH) {
-            cnt(st, *s, CRAB_LB_CNT_NONSYN_DROP);
-            return Verdict::Drop;
-        }
-        return hash_forward(cfg, nt, st, *s, d, flow_hash6(d, p), false, CRAB_LB_CNT_NONSYN_HASHED);
-    }
+    if ((p.flags & (kTcpSyn | kTcpAck)) != kTcpSyn) [[unlikely]]
+        return nonsyn6(cfg, nt, st, *s, d, p);
 
-    crab_opt_res res;
-    int r = walk_counted(cfg, st, *s, th, p.doff, 1, res);
+    const Walk w = walk_counted(cfg, st, *s, th, p.doff, 1);
 
-    if (r == CRAB_OPT_FOUND) {
+    if (w.r == CRAB_OPT_FOUND) [[likely]] {
         const Backend* b = choose(*s, st);
         Verdict v = to_backend(nt, st, *s, b, mac);
         if (v != Verdict::Tx)
             return v;
-        rewrite_redirect6(d, p, 20u + res.off + crab_opt_addr_off(&cfg.opt), b->dip);
+        rewrite_redirect6(d, p, 20u + w.off + crab_opt_addr_off(&cfg.opt), b->dip);
         set_l2(d, cfg, mac);
         cnt(st, *s, CRAB_LB_CNT_SYN_REDIRECTED);
         return Verdict::Tx;
     }
 
-    switch (s->legacy) {
+    return legacy6(cfg, nt, st, *s, f, p);
+}
+
+// The IPv4 cases other than a capable SYN, out of line (the hot path
+// keeps its registers; @p is a copy, made only here).
+// A non-SYN segment to a service: hashed (legacy hash) or dropped.
+CRAB_LBD_COLD Verdict nonsyn4(const Config& cfg, const NeighTable& nt, LcoreState& st, const Service& s, uint8_t* d,
+                              Parsed p)
+{
+    if (s.legacy != CRAB_LEGACY_HASH) {
+        cnt(st, s, CRAB_LB_CNT_NONSYN_DROP);
+        return Verdict::Drop;
+    }
+    return hash_forward(cfg, nt, st, s, d, flow_hash(p), false, CRAB_LB_CNT_NONSYN_HASHED);
+}
+
+// A legacy SYN (no option found): the service's legacy mode.
+CRAB_LBD_COLD Verdict legacy4(const Config& cfg, const NeighTable& nt, LcoreState& st, const Service& s, Frame& f,
+                              Parsed p)
+{
+    Mac mac;
+    switch (s.legacy) {
     case CRAB_LEGACY_INSERT: {
-        if (p.doff + TCPOLEN_CRAB6_ALIGNED > 60 || p.end - p.l3 + TCPOLEN_CRAB6_ALIGNED > cfg.mtu ||
-            f.headroom < TCPOLEN_CRAB6_ALIGNED) {
-            cnt(st, *s, CRAB_LB_CNT_NO_ROOM);
+        if (p.doff + TCPOLEN_CRAB_ALIGNED > 60 || p.tot + TCPOLEN_CRAB_ALIGNED > cfg.mtu ||
+            f.headroom < TCPOLEN_CRAB_ALIGNED) {
+            cnt(st, s, CRAB_LB_CNT_NO_ROOM);
             return Verdict::Drop;
         }
-        const Backend* b = choose(*s, st);
-        Verdict v = to_backend(nt, st, *s, b, mac);
+        const Backend* b = choose(s, st);
+        Verdict v = to_backend(nt, st, s, b, mac);
         if (v != Verdict::Tx)
             return v;
-        rewrite_insert6(cfg, f, p, b->dip);
+        rewrite_insert(cfg, f, p, b->dip.v4());
         set_l2(f.data, cfg, mac);
-        cnt(st, *s, CRAB_LB_CNT_SYN_INSERTED);
+        cnt(st, s, CRAB_LB_CNT_SYN_INSERTED);
         return Verdict::Tx;
     }
     case CRAB_LEGACY_HASH:
-        return hash_forward(cfg, nt, st, *s, d, flow_hash6(d, p), true, CRAB_LB_CNT_SYN_HASHED);
+        return hash_forward(cfg, nt, st, s, f.data, flow_hash(p), true, CRAB_LB_CNT_SYN_HASHED);
     default:
-        cnt(st, *s, CRAB_LB_CNT_SYN_LEGACY_DROP);
+        cnt(st, s, CRAB_LB_CNT_SYN_LEGACY_DROP);
         return Verdict::Drop;
     }
 }
@@ -468,8 +589,8 @@ uint64_t next_random(uint64_t& s)
 [[gnu::flatten]] Verdict process(const Config& cfg, const Table& t, const NeighTable& nt, LcoreState& st, Frame& f)
 {
     uint8_t* d = f.data;
-    uint32_t len = f.len;
-    Parsed p{};
+    const uint32_t len = f.len;
+    uint32_t l3;
 
     st.g[G_RX].inc();
     // Frames for another host's MAC (a switch floods unknown unicast) are
@@ -493,98 +614,64 @@ uint64_t next_random(uint64_t& s)
         }
         if (et != kEthIpv4)
             goto pass;
-        p.l3 = off + 2;
+        l3 = off + 2;
     }
-    if (p.l3 + 20 > len)
+    if (l3 + 20 > len)
         goto pass;
     {
-        const uint8_t* ip = d + p.l3;
+        // Locals, not a Parsed: what the capable SYN's path needs stays in
+        // registers; the other paths re-read the checked headers (parse4()).
+        uint8_t* ip = d + l3;
         // Only TCP concerns the LB: other protocols pass, their fragments
         // included (the protocol field is in every fragment).
         if (ip[9] != kProtoTcp)
             goto pass;
-        p.daddr = rd32(ip + 16);
-        if (!t.is_vip4(p.daddr))
+        const uint32_t daddr = rd32(ip + 16);
+        const long vat = t.vip4_index(daddr);  // the VIP's position in t.keys4
+        if (vat < 0)
             goto pass;
-        p.saddr = rd32(ip + 12);
-        p.ihl = (ip[0] & 0x0f) * 4u;
-        p.tot = rd16(ip + 2);
-        if ((ip[0] >> 4) != 4 || p.ihl < 20 || p.tot < p.ihl || p.l3 + p.tot > len) {
+        const uint32_t ihl = (ip[0] & 0x0f) * 4u;
+        const uint32_t tot = rd16(ip + 2);
+        if ((ip[0] >> 4) != 4 || ihl < 20 || tot < ihl || l3 + tot > len) {
             st.g[G_BAD_L3].inc();
             return Verdict::Drop;
         }
         if (rd16(ip + 6) & 0x3fff) {  // MF or a fragment offset
-            const Service* s = t.first_of_vip(p.daddr);
+            const Service* s = t.first_of_vip(daddr);
             cnt(st, *s, CRAB_LB_CNT_FRAGMENT);
             return Verdict::Drop;
         }
-        p.th = p.l3 + p.ihl;
-        if (p.tot - p.ihl < 20) {
+        if (tot - ihl < 20) {
             st.g[G_BAD_L3].inc();
             return Verdict::Drop;
         }
-        const uint8_t* th = d + p.th;
-        p.doff = (th[12] >> 4) * 4u;
-        if (p.doff < 20 || p.doff > p.tot - p.ihl) {
+        uint8_t* th = ip + ihl;
+        const uint32_t doff = (th[12] >> 4) * 4u;
+        if (doff < 20 || doff > tot - ihl) {
             st.g[G_BAD_L3].inc();
             return Verdict::Drop;
         }
-        p.sport = rd16(th);
-        p.dport = rd16(th + 2);
-        p.flags = th[13];
-    }
 
-    {
-        const Service* s = t.find4(p.daddr, p.dport);
+        const Service* s = t.find4_at(vat, daddr, rd16(th + 2));
         if (!s)
             goto pass;
-        Mac mac;
-        uint8_t* th = d + p.th;
+        if ((th[13] & (kTcpSyn | kTcpAck)) != kTcpSyn) [[unlikely]]
+            return nonsyn4(cfg, nt, st, *s, d, parse4(d, l3));
 
-        if ((p.flags & (kTcpSyn | kTcpAck)) != kTcpSyn) {
-            if (s->legacy != CRAB_LEGACY_HASH) {
-                cnt(st, *s, CRAB_LB_CNT_NONSYN_DROP);
-                return Verdict::Drop;
-            }
-            return hash_forward(cfg, nt, st, *s, d, flow_hash(p), false, CRAB_LB_CNT_NONSYN_HASHED);
-        }
+        const Walk w = walk_counted(cfg, st, *s, th, doff, 0);
 
-        crab_opt_res res;
-        int r = walk_counted(cfg, st, *s, th, p.doff, 0, res);
-
-        if (r == CRAB_OPT_FOUND) {
+        if (w.r == CRAB_OPT_FOUND) [[likely]] {
+            Mac mac;
             const Backend* b = choose(*s, st);
             Verdict v = to_backend(nt, st, *s, b, mac);
             if (v != Verdict::Tx)
                 return v;
-            rewrite_redirect(d, p, 20u + res.off + crab_opt_addr_off(&cfg.opt), b->dip.v4());
+            rewrite_redirect(ip, th, 20u + w.off + crab_opt_addr_off(&cfg.opt), daddr, b->dip.v4());
             set_l2(d, cfg, mac);
             cnt(st, *s, CRAB_LB_CNT_SYN_REDIRECTED);
             return Verdict::Tx;
         }
-
-        switch (s->legacy) {
-        case CRAB_LEGACY_INSERT: {
-            if (p.doff + TCPOLEN_CRAB_ALIGNED > 60 || p.tot + TCPOLEN_CRAB_ALIGNED > cfg.mtu ||
-                f.headroom < TCPOLEN_CRAB_ALIGNED) {
-                cnt(st, *s, CRAB_LB_CNT_NO_ROOM);
-                return Verdict::Drop;
-            }
-            const Backend* b = choose(*s, st);
-            Verdict v = to_backend(nt, st, *s, b, mac);
-            if (v != Verdict::Tx)
-                return v;
-            rewrite_insert(cfg, f, p, b->dip.v4());
-            set_l2(f.data, cfg, mac);
-            cnt(st, *s, CRAB_LB_CNT_SYN_INSERTED);
-            return Verdict::Tx;
-        }
-        case CRAB_LEGACY_HASH:
-            return hash_forward(cfg, nt, st, *s, d, flow_hash(p), true, CRAB_LB_CNT_SYN_HASHED);
-        default:
-            cnt(st, *s, CRAB_LB_CNT_SYN_LEGACY_DROP);
-            return Verdict::Drop;
-        }
+        return legacy4(cfg, nt, st, *s, f, parse4(d, l3));
     }
 pass:
     st.g[G_PASS].inc();
@@ -675,8 +762,10 @@ Addr Addr::from6(const uint8_t* p)
 
 void Addr::put6(uint8_t* p) const
 {
-    for (int i = 0; i < 4; i++)
-        wr32(p + 4 * i, w[i]);
+    const uint64_t hi = htobe64(static_cast<uint64_t>(w[0]) << 32 | w[1]);
+    const uint64_t lo = htobe64(static_cast<uint64_t>(w[2]) << 32 | w[3]);
+    std::memcpy(p, &hi, 8);
+    std::memcpy(p + 8, &lo, 8);
 }
 
 std::string to_string(const Addr& a)

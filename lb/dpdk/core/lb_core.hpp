@@ -160,10 +160,32 @@ struct Table {
         auto it = std::lower_bound(keys4.begin(), keys4.end(), k);
         return it != keys4.end() && *it == k ? &services[static_cast<size_t>(it - keys4.begin())] : nullptr;
     }
-    bool is_vip4(uint32_t vip) const
+    bool is_vip4(uint32_t vip) const { return vip4_index(vip) >= 0; }
+    // The data path's IPv4 lookup in two steps, one search: the position
+    // in keys4 of @vip's first service (-1: not a VIP), then the service
+    // of a port from there (find4() from that position: the VIP's ports
+    // follow it, sorted).
+    // A few services (kLinear or fewer): compared in order, no search.
+    static constexpr size_t kLinear = 4;
+    long vip4_index(uint32_t vip) const
     {
-        auto it = std::lower_bound(keys4.begin(), keys4.end(), key4(vip, 0));
-        return it != keys4.end() && *it >> 16 == vip;
+        const uint64_t k = key4(vip, 0);
+        const size_t n = keys4.size();
+        size_t i = 0;
+        if (n <= kLinear)
+            while (i < n && keys4[i] < k)
+                i++;
+        else
+            i = static_cast<size_t>(std::lower_bound(keys4.begin(), keys4.end(), k) - keys4.begin());
+        return i < n && keys4[i] >> 16 == vip ? static_cast<long>(i) : -1;
+    }
+    const Service* find4_at(long at, uint32_t vip, uint16_t port) const
+    {
+        const uint64_t k = key4(vip, port);
+        auto it = keys4.begin() + at;
+        if (*it != k)  // not the VIP's first port: search the rest
+            it = std::lower_bound(it + 1, keys4.end(), k);
+        return it != keys4.end() && *it == k ? &services[static_cast<size_t>(it - keys4.begin())] : nullptr;
     }
     // find() and is_vip() of an IPv6 address given as its two 64-bit
     // halves (host order, most significant first: addr6_words()).
@@ -174,10 +196,28 @@ struct Table {
         return it != keys6.end() && *it == k ? &services[keys4.size() + static_cast<size_t>(it - keys6.begin())]
                                              : nullptr;
     }
-    bool is_vip6(uint64_t hi, uint64_t lo) const
+    bool is_vip6(uint64_t hi, uint64_t lo) const { return vip6_index(hi, lo) >= 0; }
+    // As vip4_index() and find4_at(): the position in keys6 of the VIP's
+    // first service (-1: not a VIP), then a port's service from there.
+    long vip6_index(uint64_t hi, uint64_t lo) const
     {
-        auto it = std::lower_bound(keys6.begin(), keys6.end(), Key6{hi, lo, 0});
-        return it != keys6.end() && it->hi == hi && it->lo == lo;
+        const size_t n = keys6.size();
+        size_t i = 0;
+        if (n <= kLinear)
+            while (i < n && (keys6[i].hi < hi || (keys6[i].hi == hi && keys6[i].lo < lo)))
+                i++;
+        else
+            i = static_cast<size_t>(std::lower_bound(keys6.begin(), keys6.end(), Key6{hi, lo, 0}) - keys6.begin());
+        return i < n && keys6[i].hi == hi && keys6[i].lo == lo ? static_cast<long>(i) : -1;
+    }
+    const Service* find6_at(long at, uint64_t hi, uint64_t lo, uint16_t port) const
+    {
+        const Key6 k{hi, lo, port};
+        auto it = keys6.begin() + at;
+        if (it->port != port)  // not the VIP's first port: search the rest
+            it = std::lower_bound(it + 1, keys6.end(), k);
+        return it != keys6.end() && *it == k ? &services[keys4.size() + static_cast<size_t>(it - keys6.begin())]
+                                             : nullptr;
     }
     // The 16 bytes of an IPv6 address (network order) as find6()'s words.
     static void addr6_words(const uint8_t* p, uint64_t& hi, uint64_t& lo)
