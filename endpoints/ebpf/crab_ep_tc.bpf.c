@@ -318,6 +318,42 @@ static __always_inline __u16 ip_csum(const void *hdr)
 }
 
 /*
+ * Turn the frame (a SYN-ACK of @len bytes, at least @minlen, saved in
+ * sc->frame) into the probe @probe of @plen bytes after the Ethernet
+ * header, clone that out through this device's ingress, and restore the
+ * SYN-ACK from the copy. Returns 0 when the probe is on its way.
+ */
+static __always_inline int emit_probe(struct __sk_buff *skb, struct scratch *sc,
+				      const __u8 *probe, __u32 plen, __u32 len, __u32 minlen)
+{
+	/*
+	 * Two checks, each behind a barrier: clang folds "< a || > b" into
+	 * one unsigned compare of len - (b + 1), whose bounds 6.12's
+	 * verifier does not carry back to len (the restore's store_bytes).
+	 */
+	asm volatile("" : "+r"(len));
+	if (len > SAVE_MAX)
+		return -1;
+	asm volatile("" : "+r"(len));
+	if (len < minlen)
+		return -1;
+	if (bpf_skb_change_tail(skb, ETH_HLEN + plen, 0))
+		return -1;
+	if (bpf_skb_store_bytes(skb, ETH_HLEN, probe, plen, BPF_F_RECOMPUTE_CSUM))
+		return -1;
+	bpf_csum_level(skb, BPF_CSUM_LEVEL_RESET);
+	if (bpf_clone_redirect(skb, skb->ifindex, BPF_F_INGRESS))
+		return -1;
+	/* Back to the SYN-ACK, byte for byte. */
+	if (bpf_skb_change_tail(skb, len, 0))
+		return -1;
+	if (bpf_skb_store_bytes(skb, 0, sc->frame, len, BPF_F_RECOMPUTE_CSUM))
+		return -1;
+	crab_ep_count(CRAB_EP_CNT_PROBES_SENT);
+	return 0;
+}
+
+/*
  * Send the probe ahead of this SYN-ACK and requeue the SYN-ACK behind it
  * (both through this device's ingress, in order on this CPU's backlog).
  * The frame is turned into the probe, cloned out, and restored from the
@@ -331,7 +367,7 @@ static __always_inline int send_probe(struct __sk_buff *skb, struct crab_tc_pkt 
 	struct icmphdr *ic = (struct icmphdr *)(sc->probe + 20);
 	struct iphdr *in = (struct iphdr *)(sc->probe + 28);
 	__u8 *q = sc->probe + 48;
-	__u32 seq = bpf_htonl(d->isn), len;
+	__u32 seq = bpf_htonl(d->isn);
 	__s64 c;
 
 	__builtin_memset(sc->probe, 0, sizeof(sc->probe));
@@ -360,24 +396,7 @@ static __always_inline int send_probe(struct __sk_buff *skb, struct crab_tc_pkt 
 	c = bpf_csum_diff(NULL, 0, (__be32 *)(sc->probe + 20), 36, 0);
 	ic->checksum = (__u16)~csum_fold32((__u32)c);
 
-	len = d->framelen;
-	if (len < ETH_HLEN + 40 || len > SAVE_MAX)
-		return -1;
-	if (bpf_skb_change_tail(skb, ETH_HLEN + CRAB_EP_PROBE_IPLEN, 0))
-		return -1;
-	if (bpf_skb_store_bytes(skb, ETH_HLEN, sc->probe, CRAB_EP_PROBE_IPLEN,
-				BPF_F_RECOMPUTE_CSUM))
-		return -1;
-	bpf_csum_level(skb, BPF_CSUM_LEVEL_RESET);
-	if (bpf_clone_redirect(skb, skb->ifindex, BPF_F_INGRESS))
-		return -1;
-	/* Back to the SYN-ACK, byte for byte. */
-	if (bpf_skb_change_tail(skb, len, 0))
-		return -1;
-	if (bpf_skb_store_bytes(skb, 0, sc->frame, len, BPF_F_RECOMPUTE_CSUM))
-		return -1;
-	crab_ep_count(CRAB_EP_CNT_PROBES_SENT);
-	return 0;
+	return emit_probe(skb, sc, sc->probe, CRAB_EP_PROBE_IPLEN, d->framelen, ETH_HLEN + 40);
 }
 
 /*
@@ -869,7 +888,7 @@ static __always_inline int send_probe6(struct __sk_buff *skb, struct crab_tc_pkt
 	__u8 *ic = sc->probe6 + 40;
 	struct ipv6hdr *in = (struct ipv6hdr *)(sc->probe6 + 48);
 	__u8 *q = sc->probe6 + 88;
-	__u32 seq = bpf_htonl(d->isn), mtu = bpf_htonl(CRAB_EP_PROBE6_MTU), len;
+	__u32 seq = bpf_htonl(d->isn), mtu = bpf_htonl(CRAB_EP_PROBE6_MTU);
 	__u32 pseudo[10];
 	__s64 c, ph;
 	__u16 sum;
@@ -904,33 +923,8 @@ static __always_inline int send_probe6(struct __sk_buff *skb, struct crab_tc_pkt
 	sum = (__u16)~csum_fold32((__u64)(__u32)c + (__u32)ph);
 	__builtin_memcpy(ic + 2, &sum, 2);
 
-	/*
-	 * Two checks, each behind a barrier: clang folds "< a || > b" into
-	 * one unsigned compare of len - (b + 1), whose bounds 6.12's
-	 * verifier does not carry back to len (the restore's store_bytes).
-	 */
-	len = d->framelen;
-	asm volatile("" : "+r"(len));
-	if (len > SAVE_MAX)
-		return -1;
-	asm volatile("" : "+r"(len));
-	if (len < ETH_HLEN + CRAB_TC_IP6_HLEN + sizeof(struct tcphdr))
-		return -1;
-	if (bpf_skb_change_tail(skb, ETH_HLEN + CRAB_EP_PROBE6_IPLEN, 0))
-		return -1;
-	if (bpf_skb_store_bytes(skb, ETH_HLEN, sc->probe6, CRAB_EP_PROBE6_IPLEN,
-				BPF_F_RECOMPUTE_CSUM))
-		return -1;
-	bpf_csum_level(skb, BPF_CSUM_LEVEL_RESET);
-	if (bpf_clone_redirect(skb, skb->ifindex, BPF_F_INGRESS))
-		return -1;
-	/* Back to the SYN-ACK, byte for byte. */
-	if (bpf_skb_change_tail(skb, len, 0))
-		return -1;
-	if (bpf_skb_store_bytes(skb, 0, sc->frame, len, BPF_F_RECOMPUTE_CSUM))
-		return -1;
-	crab_ep_count(CRAB_EP_CNT_PROBES_SENT);
-	return 0;
+	return emit_probe(skb, sc, sc->probe6, CRAB_EP_PROBE6_IPLEN, d->framelen,
+			  ETH_HLEN + CRAB_TC_IP6_HLEN + sizeof(struct tcphdr));
 }
 
 /*

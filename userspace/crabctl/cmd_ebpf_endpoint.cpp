@@ -22,6 +22,7 @@
 #include <climits>
 #include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -670,14 +671,16 @@ int conf_sysctl(const std::string& dev, const char* name, bool v6 = false)
     return v;
 }
 
-// Remove the flows and probes of network namespace @netns from the maps in @dir.
-void flush_netns(const std::string& dir, uint64_t netns)
+// Remove the entries of network namespace @netns from the maps @names in
+// @dir, all keyed by @Key (a struct with a netns field).
+template <typename Key>
+void flush_netns_maps(const std::string& dir, uint64_t netns, std::initializer_list<const char*> names)
 {
-    for (const char* name : {CRAB_EP_MAP_FLOWS, CRAB_EP_MAP_PROBES}) {
+    for (const char* name : names) {
         std::string p = dir + "/" + name;
         Fd fd(bpf_obj_get(p.c_str()));
-        std::vector<struct crab_ep_flow_key> mine;
-        struct crab_ep_flow_key cur, next;
+        std::vector<Key> mine;
+        Key cur, next;
         void* prev = nullptr;
 
         if (fd.get() < 0)
@@ -694,26 +697,13 @@ void flush_netns(const std::string& dir, uint64_t netns)
         for (auto& k : mine)
             bpf_map_delete_elem(fd.get(), &k);
     }
-    for (const char* name : {CRAB_EP_MAP_FLOWS6, CRAB_EP_MAP_PROBES6}) {
-        std::string p = dir + "/" + name;
-        Fd fd(bpf_obj_get(p.c_str()));
-        std::vector<struct crab_ep_flow_key6> mine;
-        struct crab_ep_flow_key6 cur, next;
-        void* prev = nullptr;
+}
 
-        if (fd.get() < 0)
-            continue;
-        for (uint64_t n = 0; n <= CRAB_EP_FLOW_MAX * 4ULL &&
-                             bpf_map_get_next_key(fd.get(), prev, &next) == 0;
-             n++) {
-            if (next.netns == netns)
-                mine.push_back(next);
-            cur = next;
-            prev = &cur;
-        }
-        for (auto& k : mine)
-            bpf_map_delete_elem(fd.get(), &k);
-    }
+// Remove the flows and probes of network namespace @netns from the maps in @dir.
+void flush_netns(const std::string& dir, uint64_t netns)
+{
+    flush_netns_maps<struct crab_ep_flow_key>(dir, netns, {CRAB_EP_MAP_FLOWS, CRAB_EP_MAP_PROBES});
+    flush_netns_maps<struct crab_ep_flow_key6>(dir, netns, {CRAB_EP_MAP_FLOWS6, CRAB_EP_MAP_PROBES6});
 }
 
 void run_client_attach(const EpOptions& o)

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 
 // include/net/neighbour.h: the states a neighbour may be sent to.
 #define CRAB_NUD_VALID \
@@ -102,6 +103,31 @@ void put_attr(std::vector<uint8_t>& m, uint16_t type, const void* data, size_t l
     std::memcpy(m.data() + off + RTA_LENGTH(0), data, len);
 }
 
+// Open an rtnetlink message of one of @types: its fixed header (a Body)
+// copied to @body, its attributes parsed into @a. False with @err set
+// ("@what" names the kind of message in it) when it is short, of
+// another type, or its attributes are malformed.
+template <typename Body>
+bool open_msg(const uint8_t* msg, size_t len, std::initializer_list<uint16_t> types,
+              const char* what, Body* body, Attrs* a, std::string* err)
+{
+    const uint8_t* b = body_of(msg, len, sizeof(Body), err);
+    if (!b)
+        return false;
+    uint16_t t = msg_type(msg);
+    if (std::find(types.begin(), types.end(), t) == types.end()) {
+        *err = std::string("not a ") + what + " message (type " + std::to_string(t) + ")";
+        return false;
+    }
+    std::memcpy(body, b, sizeof(Body));
+    size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(Body));
+    if (!parse_attrs(msg + off, msg_len(msg) - std::min<size_t>(off, msg_len(msg)), a)) {
+        *err = std::string("malformed ") + what + " attributes";
+        return false;
+    }
+    return true;
+}
+
 template <typename Body>
 std::vector<uint8_t> new_msg(uint16_t type, uint16_t flags, const Body& body)
 {
@@ -126,21 +152,10 @@ std::string mac_string(const Mac& m)
 RouteInfo parse_route(const uint8_t* msg, size_t len)
 {
     RouteInfo r;
-    const uint8_t* b = body_of(msg, len, sizeof(rtmsg), &r.error);
-    if (!b)
-        return r;
-    if (msg_type(msg) != RTM_NEWROUTE) {
-        r.error = "not a route message (type " + std::to_string(msg_type(msg)) + ")";
-        return r;
-    }
     rtmsg rt;
-    std::memcpy(&rt, b, sizeof(rt));
     Attrs a;
-    size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(rtmsg));
-    if (!parse_attrs(msg + off, msg_len(msg) - std::min<size_t>(off, msg_len(msg)), &a)) {
-        r.error = "malformed route attributes";
+    if (!open_msg(msg, len, {RTM_NEWROUTE}, "route", &rt, &a, &r.error))
         return r;
-    }
     r.type = rt.rtm_type;
     if (a.has(RTA_OIF) && a.len[RTA_OIF] >= 4)
         std::memcpy(&r.oif, a.data[RTA_OIF], 4);
@@ -167,22 +182,11 @@ RouteInfo parse_route(const uint8_t* msg, size_t len)
 NeighInfo parse_neigh(const uint8_t* msg, size_t len)
 {
     NeighInfo n;
-    const uint8_t* b = body_of(msg, len, sizeof(ndmsg), &n.error);
-    if (!b)
+    ndmsg nd;
+    Attrs a;
+    if (!open_msg(msg, len, {RTM_NEWNEIGH, RTM_DELNEIGH}, "neighbour", &nd, &a, &n.error))
         return n;
     n.msg_type = msg_type(msg);
-    if (n.msg_type != RTM_NEWNEIGH && n.msg_type != RTM_DELNEIGH) {
-        n.error = "not a neighbour message (type " + std::to_string(n.msg_type) + ")";
-        return n;
-    }
-    ndmsg nd;
-    std::memcpy(&nd, b, sizeof(nd));
-    Attrs a;
-    size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ndmsg));
-    if (!parse_attrs(msg + off, msg_len(msg) - std::min<size_t>(off, msg_len(msg)), &a)) {
-        n.error = "malformed neighbour attributes";
-        return n;
-    }
     n.ifindex = nd.ndm_ifindex;
     n.state = nd.ndm_state;
     n.flags = nd.ndm_flags;
@@ -206,21 +210,10 @@ NeighInfo parse_neigh(const uint8_t* msg, size_t len)
 LinkInfo parse_link(const uint8_t* msg, size_t len)
 {
     LinkInfo l;
-    const uint8_t* b = body_of(msg, len, sizeof(ifinfomsg), &l.error);
-    if (!b)
-        return l;
-    if (msg_type(msg) != RTM_NEWLINK) {
-        l.error = "not a link message (type " + std::to_string(msg_type(msg)) + ")";
-        return l;
-    }
     ifinfomsg ifi;
-    std::memcpy(&ifi, b, sizeof(ifi));
     Attrs a;
-    size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ifinfomsg));
-    if (!parse_attrs(msg + off, msg_len(msg) - std::min<size_t>(off, msg_len(msg)), &a)) {
-        l.error = "malformed link attributes";
+    if (!open_msg(msg, len, {RTM_NEWLINK}, "link", &ifi, &a, &l.error))
         return l;
-    }
     l.ifindex = ifi.ifi_index;
     l.type = ifi.ifi_type;
     if (a.has(IFLA_ADDRESS) && a.len[IFLA_ADDRESS] == 6) {
