@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Option parsing shared by bench/xdp/run.sh and bench/dpdk/run.sh (sourced).
+# Option parsing shared by bench/xdp/run.sh and bench/dpdk/run.sh (sourced),
+# and the build variants of bench/xdp/cost.sh and bench/endpoints/cost.sh.
 # The script sets its defaults and USAGE_LINES (the range of its header
 # comment that is the usage text), then loops:
 #   bench_opt "$@"; [ "$BENCH_SHIFT" -gt 0 ] && { shift "$BENCH_SHIFT"; continue; }
@@ -46,4 +47,31 @@ bench_tools() {
 	for t in "$@"; do
 		command -v "$t" >/dev/null || die "tool '$t' not found"
 	done
+}
+
+# bench_variants DIR: the NAME=CRABCTL arguments in VARIANTS (default
+# "cur", this tree's crabctl) checked and copied to DIR/crabctl-NAME (a
+# rebuild during the run changes nothing); sets NAMES, in the given order.
+bench_variants() {
+	local v name bin
+	[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=("cur=$TOP/build/userspace/userspace/crabctl/crabctl")
+	NAMES=()
+	for v in "${VARIANTS[@]}"; do
+		name=${v%%=*} bin=${v#*=}
+		[[ $name =~ ^[A-Za-z0-9_.-]+$ ]] || die "variant name '$name': letters, digits, . _ - only"
+		[ -x "$bin" ] || die "variant $name: '$bin' is not an executable"
+		cp "$bin" "$1/crabctl-$name" || die "cannot copy $bin"
+		NAMES+=("$name")
+	done
+}
+
+# bench_order ROUND: NAMES in ORDER, reversed in every even round (so that
+# no variant always runs first).
+bench_order() {
+	local i
+	ORDER=("${NAMES[@]}")
+	if [ $(($1 % 2)) = 0 ]; then
+		ORDER=()
+		for ((i = ${#NAMES[@]} - 1; i >= 0; i--)); do ORDER+=("${NAMES[i]}"); done
+	fi
 }

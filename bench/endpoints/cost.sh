@@ -72,15 +72,7 @@ mount -t bpf bpf /sys/fs/bpf || die "cannot mount bpffs"
 
 # The binaries and frames of the run: not results, removed at the end.
 WORK=$(mktemp -d) || die "cannot create a work directory"
-[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=("cur=$TOP/build/userspace/userspace/crabctl/crabctl")
-NAMES=()
-for v in "${VARIANTS[@]}"; do
-	name=${v%%=*} bin=${v#*=}
-	[[ $name =~ ^[A-Za-z0-9_.-]+$ ]] || die "variant name '$name': letters, digits, . _ - only"
-	[ -x "$bin" ] || die "variant $name: '$bin' is not an executable"
-	cp "$bin" "$WORK/crabctl-$name" || die "cannot copy $bin"
-	NAMES+=("$name")
-done
+bench_variants "$WORK"
 
 # A cgroup v2 directory for the client's sockets (none connect: only the
 # tc programs run here, but attach wants one).
@@ -128,12 +120,8 @@ echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) kernel $(uname -r), $(nproc) CPUs, cost o
 echo "command: bash bench/endpoints/cost.sh ${ARGS[*]}" >>"$OUT/env.txt"
 echo "round,variant,mode,ns_per_run" | tee "$OUT/cost.csv"
 for ((r = 1; r <= ROUNDS; r++)); do
-	order=("${NAMES[@]}")
-	if [ $((r % 2)) = 0 ]; then
-		order=()
-		for ((i = ${#NAMES[@]} - 1; i >= 0; i--)); do order+=("${NAMES[i]}"); done
-	fi
-	for n in "${order[@]}"; do cost "$n" "$r"; done
+	bench_order "$r"
+	for n in "${ORDER[@]}"; do cost "$n" "$r"; done
 done
 python3 - "$OUT/cost.csv" "${NAMES[@]}" <<'PY' | tee "$OUT/summary.txt"
 import csv, statistics, sys

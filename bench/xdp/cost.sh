@@ -71,15 +71,7 @@ mount -t bpf bpf /sys/fs/bpf || die "cannot mount bpffs"
 
 XB=$TOP/build/bench/xdp/xdpbench
 [ -x "$XB" ] || die "$XB not built"
-[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=("cur=$TOP/build/userspace/userspace/crabctl/crabctl")
-NAMES=()
-for v in "${VARIANTS[@]}"; do
-	name=${v%%=*} bin=${v#*=}
-	[[ $name =~ ^[A-Za-z0-9_.-]+$ ]] || die "variant name '$name': letters, digits, . _ - only"
-	[ -x "$bin" ] || die "variant $name: '$bin' is not an executable"
-	cp "$bin" "$OUT/crabctl-$name" || die "cannot copy $bin"
-	NAMES+=("$name")
-done
+bench_variants "$OUT"
 
 VIP=198.18.100.1
 VIP6=fd00:c4ab:100::1
@@ -153,14 +145,10 @@ print(",".join(sys.argv[1:4] + [str(j[k]) for k in ("ns_median", "ns_p10", "ns_p
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) kernel $(uname -r), $(nproc) CPUs, cost on CPU $CPU, $ROUNDS rounds, load $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/env.txt"
 echo "round,variant,mode,ns_median,ns_p10,ns_p90,verdict" | tee "$OUT/cost.csv"
 for ((r = 1; r <= ROUNDS; r++)); do
-	order=("${NAMES[@]}")
-	if [ $((r % 2)) = 0 ]; then
-		order=()
-		for ((i = ${#NAMES[@]} - 1; i >= 0; i--)); do order+=("${NAMES[i]}"); done
-	fi
+	bench_order "$r"
 	[ $((r % 2)) = 0 ] && cost reflector reflect "$r"
 	for m in $MODES; do
-		for n in "${order[@]}"; do cost "$n" "$m" "$r"; done
+		for n in "${ORDER[@]}"; do cost "$n" "$m" "$r"; done
 	done
 	[ $((r % 2)) = 1 ] && cost reflector reflect "$r"
 done

@@ -559,6 +559,37 @@ ep_probe_attached() {
 	nsenter --net="/run/netns/$NS_CLI" find "$EP_PIN" -name 'client_nf_*' | grep -q .
 }
 
+# ep_stats_changed BEFORE: every counter that moved since BEFORE (the JSON
+# of `crabctl -j ebpf stats`), as "name +n ...".
+ep_stats_changed() {
+	python3 -c '
+import json, sys
+a, b = json.loads(sys.argv[1])["counters"], json.loads(sys.argv[2])["counters"]
+print(" ".join("%s +%d" % (k, b[k] - a.get(k, 0)) for k in sorted(b) if b[k] != a.get(k, 0)))
+' "$1" "$("$CRABCTL" -j ebpf stats)"
+}
+
+# ep_s2_blocked WHERE N FAMILY S2: the firewall tests' check with a rule
+# dropping traffic from server 2 (address S2, "ip" or "ip6") in place at
+# WHERE: the test's `round N DESC` (which sets D, the connections each
+# server took) succeeds, server 2 takes none, the client sends it nothing
+# and the probe refused at least one redirect (rejected_probe).
+ep_s2_blocked() {
+	local where=$1 n=$2 fam=$3 s2=$4 rp0 pcap rc=0 sent before
+	rp0=$(ep_stat rejected_probe)
+	before=$("$CRABCTL" -j ebpf stats)
+	pcap=$EP_TMP/to-s2-$where.pcap
+	crab_capture_start "$NS_CLI" "$pcap" "$fam dst host $s2"
+	round "$n" "S2 dropped at $where" || rc=1
+	crab_capture_stop "$pcap"
+	sent=$(tcpdump -nn -r "$pcap" 2>/dev/null | wc -l)
+	tcpdump -nn -r "$pcap" 2>/dev/null | head -n 5 | sed "s/^/# to S2: /"
+	crab_log "rejected_probe +$(($(ep_stat rejected_probe) - rp0)), packets to S2: $sent; counters: $(ep_stats_changed "$before")"
+	[ "${D[1]}" = 0 ] && [ $((D[0] + D[2])) = "$n" ] && [ "$sent" = 0 ] &&
+		[ "$(ep_stat rejected_probe)" -gt "$rp0" ] || rc=1
+	log_test $rc "$fam saddr S2 drop at $where: no redirect to S2, nothing sent to it, $n of $n via the others"
+}
+
 # ep_probe6_attached: the client in $NS_CLI has its IPv6 netfilter link pinned.
 ep_probe6_attached() {
 	nsenter --net="/run/netns/$NS_CLI" find "$EP_PIN" -name 'client_nf6_*' | grep -q .

@@ -62,21 +62,6 @@ inv=$(ip netns exec "$NS_CLI" nft list chain inet crabfw input | sed -n 's/.*inv
 [ "$inv" = 0 ]
 log_test $? "no packet was conntrack-invalid ($inv)"
 
-# blocked WHERE N: with the rule dropping traffic from S2 in place.
-blocked() {
-	local where=$1 n=$2 rp0 pcap rc=0 sent
-	rp0=$(ep_stat rejected_probe)
-	pcap=$EP_TMP/to-s2-$where.pcap
-	crab_capture_start "$NS_CLI" "$pcap" "ip dst host $S2"
-	round "$n" "S2 dropped at $where" || rc=1
-	crab_capture_stop "$pcap"
-	sent=$(tcpdump -nn -r "$pcap" 2>/dev/null | wc -l)
-	tcpdump -nn -r "$pcap" 2>/dev/null | head -n 5 | sed "s/^/# to S2: /"
-	crab_log "rejected_probe +$(($(ep_stat rejected_probe) - rp0)), packets to S2: $sent"
-	[ "${D[1]}" = 0 ] && [ $((D[0] + D[2])) = "$n" ] && [ "$sent" = 0 ] &&
-		[ "$(ep_stat rejected_probe)" -gt "$rp0" ] || rc=1
-	log_test $rc "ip saddr S2 drop at $where: no redirect to S2, nothing sent to it, $n of $n via the others"
-}
 
 if ! ep_probe_expected; then
 	log_test $ksft_skip "rules on S: kernel $(uname -r) has no BPF netfilter programs (Linux 6.4), no input-path probe"
@@ -93,12 +78,12 @@ table inet crabfw_pre {
 	}
 }
 EOF
-blocked prerouting 6
+ep_s2_blocked prerouting 6 ip "$S2"
 ip netns exec "$NS_CLI" nft delete table inet crabfw_pre
 
 ip netns exec "$NS_CLI" nft insert rule inet crabfw input ip saddr "$S2" drop ||
 	crab_fail "input rule"
-blocked input 6
+ep_s2_blocked input 6 ip "$S2"
 h=$(ip netns exec "$NS_CLI" nft -a list chain inet crabfw input | sed -n "s/.*ip saddr $S2 drop # handle \([0-9]*\)/\1/p")
 ip netns exec "$NS_CLI" nft delete rule inet crabfw input handle "$h"
 

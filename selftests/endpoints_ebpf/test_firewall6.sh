@@ -84,26 +84,6 @@ inv=$(ip netns exec "$NS_CLI" nft list chain inet crabfw6 input | sed -n 's/.*in
 [ "$inv" = 0 ]
 log_test $? "no packet was conntrack-invalid ($inv)"
 
-# blocked WHERE N: with the rule dropping traffic from S2 in place.
-blocked() {
-	local where=$1 n=$2 rp0 pcap rc=0 sent before
-	rp0=$(ep_stat rejected_probe)
-	before=$("$CRABCTL" -j ebpf stats)
-	pcap=$EP_TMP/to-s2-$where.pcap
-	crab_capture_start "$NS_CLI" "$pcap" "ip6 dst host $S2"
-	round "$n" "S2 dropped at $where" || rc=1
-	crab_capture_stop "$pcap"
-	sent=$(tcpdump -nn -r "$pcap" 2>/dev/null | wc -l)
-	tcpdump -nn -r "$pcap" 2>/dev/null | head -n 5 | sed "s/^/# to S2: /"
-	crab_log "rejected_probe +$(($(ep_stat rejected_probe) - rp0)), packets to S2: $sent; counters: $(python3 -c '
-import json, sys
-a, b = json.loads(sys.argv[1])["counters"], json.loads(sys.argv[2])["counters"]
-print(" ".join("%s +%d" % (k, b[k] - a.get(k, 0)) for k in sorted(b) if b[k] != a.get(k, 0)))
-' "$before" "$("$CRABCTL" -j ebpf stats)")"
-	[ "${D[1]}" = 0 ] && [ $((D[0] + D[2])) = "$n" ] && [ "$sent" = 0 ] &&
-		[ "$(ep_stat rejected_probe)" -gt "$rp0" ] || rc=1
-	log_test $rc "ip6 saddr S2 drop at $where: no redirect to S2, nothing sent to it, $n of $n via the others"
-}
 
 ip netns exec "$NS_CLI" nft -f - <<-FW || crab_fail "prerouting rule"
 	table inet crabfw6_pre {
@@ -113,12 +93,12 @@ ip netns exec "$NS_CLI" nft -f - <<-FW || crab_fail "prerouting rule"
 		}
 	}
 	FW
-blocked prerouting 6
+ep_s2_blocked prerouting 6 ip6 "$S2"
 ip netns exec "$NS_CLI" nft delete table inet crabfw6_pre
 
 ip netns exec "$NS_CLI" nft insert rule inet crabfw6 input ip6 saddr "$S2" drop ||
 	crab_fail "input rule"
-blocked input 6
+ep_s2_blocked input 6 ip6 "$S2"
 h=$(ip netns exec "$NS_CLI" nft -a list chain inet crabfw6 input | sed -n "s/.*ip6 saddr $S2 drop # handle \([0-9]*\)/\1/p")
 ip netns exec "$NS_CLI" nft delete rule inet crabfw6 input handle "$h"
 

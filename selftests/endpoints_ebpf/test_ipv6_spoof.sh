@@ -138,11 +138,7 @@ for t in 1 2 3 4; do
 	if ! [ "$nred" = 1 ] || ! [ "$nref" = 1 ] || ! [ "$(echo $rst | wc -w)" = 1 ]; then
 		bad=$((bad + 1))
 		# What moved instead: every counter that changed in this race.
-		crab_log "race $t: counters changed: $(python3 -c '
-import json, sys
-a, b = json.loads(sys.argv[1])["counters"], json.loads(sys.argv[2])["counters"]
-print(" ".join("%s +%d" % (k, b[k] - a.get(k, 0)) for k in sorted(b) if b[k] != a.get(k, 0)))
-' "$before" "$("$CRABCTL" -j ebpf stats)")"
+		crab_log "race $t: counters changed: $(ep_stats_changed "$before")"
 	fi
 	ep_helper cli "close $p" >/dev/null
 done

@@ -72,19 +72,6 @@ double now_s()
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-std::string timestamp()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    tm t{};
-    gmtime_r(&ts.tv_sec, &t);
-    char buf[40];
-    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &t);
-    char ms[24];
-    std::snprintf(ms, sizeof(ms), ".%03ldZ", ts.tv_nsec / 1000000);
-    return std::string(buf) + ms;
-}
-
 std::string prefix(Ipv4 a) { return crab::to_string(a) + "/32"; }
 
 // ---- vtysh -----------------------------------------------------------------------
@@ -458,17 +445,6 @@ Loaded load(const BgpOptions& o)
     if (!d.empty() && (stat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)))
         throw Error(o.file + ": bgp.frr_dir: '" + d + "' is not a directory", crab::kExitUsage);
     return l;
-}
-
-void log_event(const Globals& g, const json& j, const std::string& text)
-{
-    if (g.json) {
-        json e = j;
-        e["time"] = timestamp();
-        std::cout << e.dump() << std::endl;
-    } else {
-        std::cout << timestamp() << " " << text << std::endl;
-    }
 }
 
 void run_bgp(const Globals& g, const BgpOptions& o)

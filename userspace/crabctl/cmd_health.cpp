@@ -95,19 +95,6 @@ double now_s()
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-std::string timestamp()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    tm t{};
-    gmtime_r(&ts.tv_sec, &t);
-    char buf[40];
-    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &t);
-    char ms[24];
-    std::snprintf(ms, sizeof(ms), ".%03ldZ", ts.tv_nsec / 1000000);
-    return std::string(buf) + ms;
-}
-
 std::string errstr() { return std::strerror(errno); }
 
 // The source address the kernel picks for @dst (host order): an IPv4
@@ -460,17 +447,6 @@ struct Track {
     uint32_t fails = 0, oks = 0;
     bool drained_by_us = false;
 };
-
-void log_event(const Globals& g, const json& j, const std::string& text)
-{
-    if (g.json) {
-        json e = j;
-        e["time"] = timestamp();
-        std::cout << e.dump() << std::endl;
-    } else {
-        std::cout << timestamp() << " " << text << std::endl;
-    }
-}
 
 // Drain or activate one backend: under the LB's write lock, from the LB's
 // current state (not the one read before probing, which an operator may

@@ -66,19 +66,6 @@ struct NhOptions {
     double refresh = 10;
 };
 
-std::string nh_timestamp()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    tm t{};
-    gmtime_r(&ts.tv_sec, &t);
-    char buf[40];
-    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &t);
-    char ms[24];
-    std::snprintf(ms, sizeof(ms), ".%03ldZ", ts.tv_nsec / 1000000);
-    return std::string(buf) + ms;
-}
-
 // One backend's next hop as a line of text.
 std::string nh_line(const json& b)
 {
@@ -149,15 +136,7 @@ void run_nexthops(const Globals& g, const NhOptions& o)
     sigaction(SIGTERM, &sa, nullptr);
     NhPassCounters total;
     uint64_t passes = 0, events = 0, overruns = 0, errors = 0;
-    auto log = [&](const json& ev, const std::string& text) {
-        if (g.json || g.pretty) {
-            json e = ev;
-            e["time"] = nh_timestamp();
-            std::cout << e.dump() << std::endl;
-        } else {
-            std::cout << nh_timestamp() << " " << text << std::endl;
-        }
-    };
+    auto log = [&](const json& ev, const std::string& text) { crab::cli::log_event(g.json || g.pretty, ev, text); };
     auto pass = [&](const char* why, bool keep) {
         passes++;
         try {

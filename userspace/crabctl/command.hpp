@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,15 @@ struct Registrar {
 
 // Print a JSON document honouring --pretty.
 void print_json(const Globals& g, const std::string& dumped_compact, const std::string& dumped_pretty);
+
+// The time now, UTC, to the millisecond: 2026-12-07T10:14:45.123Z.
+std::string utc_timestamp();
+
+// One event of a long-running command (health, bgp, nexthops --watch):
+// @j with its "time" as a JSON line when @as_json, else the time and @text.
+void log_event(bool as_json, const nlohmann::json& j, const std::string& text);
+// The same as JSON when --json was given.
+void log_event(const Globals& g, const nlohmann::json& j, const std::string& text);
 
 }  // namespace crab::cli
 

@@ -3,6 +3,7 @@
 //   crabctl [OPTIONS] OBJECT { COMMAND | help }
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,35 @@ std::vector<Entry>& registry()
 void print_json(const Globals& g, const std::string& compact, const std::string& pretty)
 {
     std::cout << (g.pretty ? pretty : compact) << "\n";
+}
+
+std::string utc_timestamp()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    tm t{};
+    gmtime_r(&ts.tv_sec, &t);
+    char buf[40];
+    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &t);
+    char ms[24];
+    std::snprintf(ms, sizeof(ms), ".%03ldZ", ts.tv_nsec / 1000000);
+    return std::string(buf) + ms;
+}
+
+void log_event(bool as_json, const nlohmann::json& j, const std::string& text)
+{
+    if (as_json) {
+        nlohmann::json e = j;
+        e["time"] = utc_timestamp();
+        std::cout << e.dump() << std::endl;
+    } else {
+        std::cout << utc_timestamp() << " " << text << std::endl;
+    }
+}
+
+void log_event(const Globals& g, const nlohmann::json& j, const std::string& text)
+{
+    log_event(g.json, j, text);
 }
 
 }  // namespace crab::cli
